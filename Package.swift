@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+// Handoff: an append-only, hash-chained record of referral handoffs between anti-trafficking institutions.
+// No SwiftPM package dependencies, by design: the one native dependency is libpq.
+import PackageDescription
+
+let package = Package(
+    name: "Handoff",
+    products: [
+        .executable(name: "handoff", targets: ["handoff"])
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        .target(name: "EventStore", dependencies: ["Postgres"]),
+        .target(name: "Referrals"),
+        .target(name: "Projections", dependencies: ["EventStore", "Referrals"]),
+        .target(name: "HTTP"),
+        .target(name: "QueryService", dependencies: ["HTTP", "Projections", "EventStore", "Referrals"]),
+        // The commands behind the `handoff` binary, a library so that tests can drive them.
+        .target(
+            name: "HandoffCLI",
+            dependencies: ["QueryService", "Projections", "EventStore", "Referrals", "Postgres", "HTTP"]
+        ),
+        .executableTarget(name: "handoff", dependencies: ["HandoffCLI"]),
+        // The ephemeral PostgreSQL cluster and per-test databases every integration test uses.
+        .target(name: "HandoffTestSupport", dependencies: ["Postgres", "EventStore"], path: "Tests/HandoffTestSupport"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
+        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "HandoffTestSupport"]),
+        .testTarget(name: "ReferralsTests", dependencies: ["Referrals"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "HandoffTestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "QueryServiceTests", dependencies: ["QueryService", "HandoffTestSupport"]),
+        .testTarget(name: "HandoffCLITests", dependencies: ["HandoffCLI", "HandoffTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

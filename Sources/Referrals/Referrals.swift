@@ -1,0 +1,1 @@
+// Referrals module.
