@@ -1,1 +1,199 @@
-// EventStore module.
+import Foundation
+import Postgres
+
+/// The append-only, hash-chained event log in PostgreSQL.
+///
+/// Writes go through one SQL function (`handoff.append`) that checks the expected version,
+/// deduplicates by event id, chains hashes and inserts the batch in one round trip. Reads are per
+/// stream, or global in the gap-free (xid, position) order.
+public final class EventStore: Sendable {
+    public let pool: ConnectionPool
+    /// Most events one append may carry.
+    public static let maximumBatch = 1000
+
+    public init(pool: ConnectionPool) {
+        self.pool = pool
+    }
+
+    // MARK: - Append
+
+    /// Appends events to one stream atomically.
+    ///
+    /// - Returns: the stream's new version and each event's version, cursor and hash. When every
+    ///   event id already exists with the same content, the original result (`deduplicated`).
+    /// - Throws: `EventStoreError.wrongExpectedVersion`, `.duplicateEventId`, `.invalid(field:)`,
+    ///   `.unavailable` during a database outage.
+    public func append(to stream: StreamName, expected: ExpectedVersion = .any, events: [NewEvent]) async throws
+        -> AppendResult
+    {
+        let payload = try Self.encode(events)
+        let sql: SQL = """
+            SELECT event_id, event_version, event_position, event_xid::text, event_hash, event_recorded_at, deduplicated
+              FROM handoff.append(\(stream.rawValue), \(expected.description), \(payload)::jsonb)
+            """
+        var attempt = 0
+        while true {
+            do {
+                let result = try await pool.query(sql)
+                return try Self.decodeAppend(result)
+            } catch let error as PostgresError where error.sqlState == "23505" && error.constraint == "events_id" {
+                // The same id raced in through another stream; the retry sees it and answers as a duplicate.
+                attempt += 1
+                if attempt > 2 { throw EventStoreError.from(error) }
+            } catch {
+                throw EventStoreError.from(error)
+            }
+        }
+    }
+
+    static func encode(_ events: [NewEvent]) throws -> String {
+        guard !events.isEmpty else { throw EventStoreError.invalid(field: "events", message: "no events to append") }
+        guard events.count <= maximumBatch else {
+            throw EventStoreError.invalid(field: "events", message: "at most \(maximumBatch) events per append")
+        }
+        var out = "["
+        for (i, event) in events.enumerated() {
+            guard Self.isValidType(event.type) else {
+                throw EventStoreError.invalid(field: "type", message: "an event type is a name of letters and digits")
+            }
+            if i > 0 { out += "," }
+            out += "{\"id\":\"" + event.id.uuidString.lowercased() + "\",\"type\":\"" + event.type + "\",\"data\":"
+            out += JSONText.quote(event.data) + ",\"metadata\":" + event.metadata.json + ",\"occurredAt\":"
+            out += event.occurredAt.map { "\"" + PostgresTimestamp.format($0) + "\"" } ?? "null"
+            out += "}"
+        }
+        return out + "]"
+    }
+
+    /// A letter, then letters and digits; at most 64.
+    public static func isValidType(_ type: String) -> Bool {
+        let u = Array(type.utf8)
+        guard (1...64).contains(u.count) else { return false }
+        func letter(_ c: UInt8) -> Bool { (c >= 65 && c <= 90) || (c >= 97 && c <= 122) }
+        return letter(u[0]) && u.allSatisfy { letter($0) || ($0 >= 48 && $0 <= 57) }
+    }
+
+    private static func decodeAppend(_ result: QueryResult) throws -> AppendResult {
+        var events: [AppendedEvent] = []
+        var deduplicated = false
+        for row in result.all {
+            let xid: UInt64 = try row.decode(3)
+            events.append(
+                AppendedEvent(
+                    id: try row.decode(0), version: try row.decode(1),
+                    cursor: Cursor(xid: xid, position: try row.decode(2)), hash: try row.decode(4, as: ByteA.self).bytes,
+                    recordedAt: try row.decode(5)))
+            deduplicated = try row.decode(6)
+        }
+        return AppendResult(streamVersion: events.map(\.version).max() ?? 0, events: events, deduplicated: deduplicated)
+    }
+
+    // MARK: - Reads
+
+    static let columns: StaticString = """
+        position, xid::text, stream, version, id, type, data::text, metadata::text,
+        to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), prev_hash, hash
+        """
+
+    static func decodeEvents(_ result: QueryResult) throws -> [RecordedEvent] {
+        try result.all.map { row in
+            RecordedEvent(
+                position: try row.decode(0), xid: try row.decode(1), stream: try row.decode(2),
+                version: try row.decode(3), id: try row.decode(4), type: try row.decode(5), data: try row.decode(6),
+                metadata: try row.decode(7), occurredAt: try row.decode(8), recordedAt: try row.decode(9),
+                prevHash: try row.decode(10, as: ByteA.self).bytes, hash: try row.decode(11, as: ByteA.self).bytes)
+        }
+    }
+
+    /// The stream's current version (0 when it has no events).
+    public func version(of stream: StreamName) async throws -> Int64 {
+        do {
+            let result = try await pool.query("SELECT version FROM handoff.streams WHERE stream = \(stream.rawValue)")
+            return try result.first?.decode(0) ?? 0
+        } catch { throw EventStoreError.from(error) }
+    }
+
+    /// Events of one stream from `fromVersion` on, in version order, at most `limit`.
+    public func read(stream: StreamName, fromVersion: Int64 = 1, limit: Int = 1000) async throws -> [RecordedEvent] {
+        do {
+            let result = try await pool.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM handoff.events
+                 WHERE stream = \(stream.rawValue) AND version >= \(fromVersion) ORDER BY version LIMIT \(limit)
+                """)
+            return try Self.decodeEvents(result)
+        } catch { throw EventStoreError.from(error) }
+    }
+
+    /// Every event of a stream, read in pages.
+    public func readAll(stream: StreamName) async throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        var next: Int64 = 1
+        while true {
+            let page = try await read(stream: stream, fromVersion: next, limit: 1000)
+            out += page
+            guard page.count == 1000, let last = page.last else { return out }
+            next = last.version + 1
+        }
+    }
+
+    /// A page of the global log after `cursor`, in gap-free order.
+    public struct Page: Sendable {
+        public var events: [RecordedEvent]
+        /// Where the next read starts: the last event's cursor, or the given one when the page is empty.
+        public var next: Cursor
+    }
+
+    /// Reads the global log after `cursor` in gap-free order: only events of transactions older than
+    /// every transaction still running, ordered by (xid, position). A transaction that commits late
+    /// therefore shows up later, never skipped.
+    ///
+    /// - Parameters:
+    ///   - types: only these event types (the cursor still advances past others).
+    ///   - streams: only these streams.
+    public func readGlobal(after cursor: Cursor, limit: Int = 100, types: [String]? = nil, streams: [String]? = nil)
+        async throws -> Page
+    {
+        do {
+            let result = try await pool.query(Self.globalQuery(after: cursor, limit: limit, types: types, streams: streams))
+            let events = try Self.decodeEvents(result)
+            return Page(events: events, next: events.last?.cursor ?? cursor)
+        } catch { throw EventStoreError.from(error) }
+    }
+
+    static func globalQuery(after cursor: Cursor, limit: Int, types: [String]?, streams: [String]?) -> SQL {
+        let limit = max(1, min(limit, 10_000))
+        let typeList = types.map { PostgresArray.text($0) }
+        let streamList = streams.map { PostgresArray.text($0) }
+        return """
+            SELECT \(unescaped: columns) FROM handoff.events
+             WHERE (xid, position) > (\(String(cursor.xid))::xid8, \(cursor.position))
+               AND xid < pg_snapshot_xmin(pg_current_snapshot())
+               AND (\(typeList)::text[] IS NULL OR type = ANY(\(typeList)::text[]))
+               AND (\(streamList)::text[] IS NULL OR stream = ANY(\(streamList)::text[]))
+             ORDER BY xid, position
+             LIMIT \(limit)
+            """
+    }
+
+    /// The cursor of the newest event readable in gap-free order (`Cursor.start` for an empty log).
+    public func headCursor() async throws -> Cursor {
+        do {
+            let result = try await pool.query(
+                """
+                SELECT xid::text, position FROM handoff.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+                 ORDER BY xid DESC, position DESC LIMIT 1
+                """)
+            guard let row = result.first else { return .start }
+            return Cursor(xid: try row.decode(0), position: try row.decode(1))
+        } catch { throw EventStoreError.from(error) }
+    }
+
+    /// How many events the store holds.
+    public func count() async throws -> Int64 {
+        do { return try await pool.query("SELECT count(*) FROM handoff.events").first?.decode(0) ?? 0 } catch {
+            throw EventStoreError.from(error)
+        }
+    }
+}

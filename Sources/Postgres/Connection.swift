@@ -1,0 +1,288 @@
+import CLibPQ
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One connection to PostgreSQL.
+///
+/// libpq's calls block, so every call runs on this connection's own serial dispatch queue — never
+/// on Swift's cooperative thread pool — and the async API resumes the caller when it is done. A
+/// connection runs one statement at a time; use a `ConnectionPool` to share connections.
+///
+/// Sessions run with `TimeZone=UTC` so timestamps read back in one form.
+public final class Connection: @unchecked Sendable {
+    // @unchecked: `conn` is touched only on `queue`, which serializes every use of it.
+    private let queue: DispatchQueue
+    private var conn: OpaquePointer?
+
+    private init(conn: OpaquePointer, queue: DispatchQueue) {
+        self.conn = conn
+        self.queue = queue
+    }
+
+    deinit {
+        if let conn { PQfinish(conn) }
+    }
+
+    /// Connects with a libpq connection URI or key=value string, e.g. `postgresql:///handoff?host=/run/pg`.
+    ///
+    /// - Parameter connectTimeout: seconds to wait for the server (a `connect_timeout` in the URL wins).
+    /// - Throws: `PostgresError` of kind `.connectionFailed` when the server cannot be reached; its
+    ///   `description` does not repeat the URL (which may carry a password).
+    public static func connect(
+        _ url: String, connectTimeout: Int = 5, applicationName: String = "handoff"
+    ) async throws -> Connection {
+        let queue = DispatchQueue(label: "handoff.postgres.connection")
+        let conn: OpaquePointer = try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try openConnection(url, connectTimeout, applicationName) })
+            }
+        }
+        let connection = Connection(conn: conn, queue: queue)
+        try await connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO'; SET IntervalStyle TO 'iso_8601'")
+        return connection
+    }
+
+    private static func openConnection(_ url: String, _ timeout: Int, _ appName: String) throws -> OpaquePointer {
+        // Keywords before "dbname" are defaults that the expanded URL may override.
+        let keywords = ["connect_timeout", "application_name", "dbname"]
+        let values = [String(timeout), appName, url]
+        let conn = withCStrings(keywords) { k in
+            withCStrings(values) { v in PQconnectdbParams(k, v, 1) }
+        }
+        guard let conn else { throw PostgresError(kind: .connectionFailed, serverMessage: "out of memory") }
+        if PQstatus(conn) != CONNECTION_OK {
+            let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(conn)
+            throw PostgresError(kind: .connectionFailed, serverMessage: message)
+        }
+        return conn
+    }
+
+    /// True once the connection is known to be broken (the pool then replaces it).
+    public var isBroken: Bool {
+        queue.sync { conn == nil || PQstatus(conn) != CONNECTION_OK }
+    }
+
+    /// Closes the connection. Further calls fail with `.misuse`.
+    public func close() {
+        queue.sync {
+            if let conn { PQfinish(conn) }
+            conn = nil
+        }
+    }
+
+    /// Runs one parameterised statement and returns its rows.
+    ///
+    /// - Throws: `PostgresError` with `sqlState` for server errors, `.connectionFailed` when the
+    ///   connection broke.
+    @discardableResult
+    public func query(_ sql: SQL) async throws -> QueryResult {
+        try await onQueue { conn in try Self.runQuery(conn, sql) }
+    }
+
+    /// Runs SQL text that may hold several statements and no parameters (migrations, `SET`, `BEGIN`).
+    public func execute(_ text: String) async throws {
+        try await onQueue { conn in
+            let result = PQexec(conn, text)
+            defer { PQclear(result) }
+            try Self.check(result, conn)
+        }
+    }
+
+    /// Runs `body` inside `BEGIN … COMMIT`, rolling back when it throws.
+    public func transaction<T: Sendable>(
+        isolation: String = "READ COMMITTED", _ body: (Connection) async throws -> T
+    ) async throws -> T {
+        switch isolation {
+        case "READ COMMITTED": try await execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        case "REPEATABLE READ": try await execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        case "SERIALIZABLE": try await execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+        default: throw PostgresError(kind: .misuse, serverMessage: "unknown isolation level")
+        }
+        do {
+            let value = try await body(self)
+            try await execute("COMMIT")
+            return value
+        } catch {
+            try? await execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Streams the output of a `COPY … TO STDOUT` statement, handing each chunk (usually a row) to `body`.
+    /// Returns the number of bytes received. Used by the benchmark baseline.
+    public func copyOut(_ sql: SQL, _ body: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) async throws -> Int {
+        try await onQueue { conn in
+            let result = Self.send(conn, sql)
+            let status = PQresultStatus(result)
+            PQclear(result)
+            guard status == PGRES_COPY_OUT else {
+                throw PostgresError(kind: .server, serverMessage: "not a COPY TO STDOUT statement")
+            }
+            var total = 0
+            var buffer: UnsafeMutablePointer<CChar>?
+            while true {
+                let n = PQgetCopyData(conn, &buffer, 0)
+                if n > 0, let b = buffer {
+                    body(UnsafeRawBufferPointer(start: b, count: Int(n)))
+                    total += Int(n)
+                    PQfreemem(b)
+                } else if n == -1 {
+                    break
+                } else {
+                    throw Self.connectionError(conn)
+                }
+            }
+            while let r = PQgetResult(conn) {
+                defer { PQclear(r) }
+                try Self.check(r, conn)
+            }
+            return total
+        }
+    }
+
+    // MARK: - Notifications
+
+    /// Waits up to `timeout` seconds for notifications on channels this connection `LISTEN`s to.
+    /// Returns what arrived (possibly nothing). The wait happens on this connection's queue.
+    public func waitForNotifications(timeout: Double) async throws -> [Notification] {
+        try await onQueue { conn in
+            var pending = Self.drainNotifications(conn)
+            if !pending.isEmpty { return pending }
+            let fd = PQsocket(conn)
+            guard fd >= 0 else { throw Self.connectionError(conn) }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, timeout) * 1e9)
+            while true {
+                let now = DispatchTime.now().uptimeNanoseconds
+                if now >= deadline { return [] }
+                let ms = Int32(min(Double(deadline - now) / 1e6, 60_000).rounded(.up))
+                let ready = poll(&pfd, 1, ms)
+                if ready < 0 {
+                    if errno == EINTR { continue }
+                    throw PostgresError(kind: .connectionFailed, serverMessage: "poll failed")
+                }
+                if ready == 0 { return [] }
+                if PQconsumeInput(conn) == 0 { throw Self.connectionError(conn) }
+                pending = Self.drainNotifications(conn)
+                if !pending.isEmpty { return pending }
+            }
+        }
+    }
+
+    private static func drainNotifications(_ conn: OpaquePointer) -> [Notification] {
+        var out: [Notification] = []
+        while let n = PQnotifies(conn) {
+            out.append(
+                Notification(
+                    channel: String(cString: n.pointee.relname), payload: String(cString: n.pointee.extra),
+                    backendPID: Int(n.pointee.be_pid)))
+            PQfreemem(n)
+        }
+        return out
+    }
+
+    // MARK: - Internals
+
+    private func onQueue<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                guard let conn = self.conn else {
+                    continuation.resume(throwing: PostgresError(kind: .misuse, serverMessage: "connection is closed"))
+                    return
+                }
+                continuation.resume(with: Result { try body(conn) })
+            }
+        }
+    }
+
+    private static func send(_ conn: OpaquePointer, _ sql: SQL) -> OpaquePointer? {
+        let params = sql.parameters
+        if params.isEmpty {
+            return PQexecParams(conn, sql.text, 0, nil, nil, nil, nil, 0)
+        }
+        // Keep every parameter's C string alive for the call.
+        let cStrings: [UnsafeMutablePointer<CChar>?] = params.map { value in
+            switch value {
+            case .null: return nil
+            case .text(let s): return strdup(s)
+            }
+        }
+        defer { for p in cStrings { free(p) } }
+        return cStrings.map { UnsafePointer($0) }.withUnsafeBufferPointer { buffer in
+            PQexecParams(conn, sql.text, Int32(params.count), nil, buffer.baseAddress, nil, nil, 0)
+        }
+    }
+
+    private static func runQuery(_ conn: OpaquePointer, _ sql: SQL) throws -> QueryResult {
+        let result = send(conn, sql)
+        defer { PQclear(result) }
+        try check(result, conn)
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        var columns: [String] = []
+        columns.reserveCapacity(columnCount)
+        for c in 0..<columnCount { columns.append(String(cString: PQfname(result, Int32(c)))) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(rowCount)
+        for r in 0..<rowCount {
+            var row: [String?] = []
+            row.reserveCapacity(columnCount)
+            for c in 0..<columnCount {
+                if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
+                    row.append(nil)
+                } else {
+                    let length = Int(PQgetlength(result, Int32(r), Int32(c)))
+                    let pointer = PQgetvalue(result, Int32(r), Int32(c))!
+                    row.append(
+                        pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+                            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+                        })
+                }
+            }
+            rows.append(row)
+        }
+        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+        return QueryResult(columns: columns, rows: rows, affectedRows: affected)
+    }
+
+    private static func check(_ result: OpaquePointer?, _ conn: OpaquePointer) throws {
+        guard let result else { throw connectionError(conn) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_COPY_OUT:
+            return
+        default:
+            func field(_ code: Character) -> String? {
+                guard let p = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+                return String(cString: p)
+            }
+            let state = field("C")
+            if state == nil, PQstatus(conn) != CONNECTION_OK { throw connectionError(conn) }
+            throw PostgresError(
+                kind: .server, sqlState: state, serverMessage: field("M"), detail: field("D"),
+                constraint: field("n"))
+        }
+    }
+
+    private static func connectionError(_ conn: OpaquePointer) -> PostgresError {
+        let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return PostgresError(kind: .connectionFailed, serverMessage: message)
+    }
+}
+
+/// A notification received on a `LISTEN` channel.
+public struct Notification: Sendable, Equatable {
+    public var channel: String
+    public var payload: String
+    public var backendPID: Int
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
+    defer { for p in pointers { free(p) } }
+    return pointers.map { UnsafePointer($0) }.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,240 @@
+import Foundation
+
+/// A bind parameter, sent in PostgreSQL's text format.
+public enum PostgresValue: Sendable, Equatable {
+    case null
+    case text(String)
+}
+
+/// A Swift value that can be bound as a query parameter.
+public protocol PostgresEncodable: Sendable {
+    var postgresValue: PostgresValue { get }
+}
+
+/// A Swift value that can be read from a column in text format.
+public protocol PostgresDecodable {
+    /// Decodes the column's text; returns nil when the text is not a valid value of this type.
+    init?(postgresText: String)
+}
+
+extension String: PostgresEncodable, PostgresDecodable {
+    public var postgresValue: PostgresValue { .text(self) }
+    public init?(postgresText: String) { self = postgresText }
+}
+
+extension Int: PostgresEncodable, PostgresDecodable {
+    public var postgresValue: PostgresValue { .text(String(self)) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension Int64: PostgresEncodable, PostgresDecodable {
+    public var postgresValue: PostgresValue { .text(String(self)) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension UInt64: PostgresEncodable, PostgresDecodable {
+    public var postgresValue: PostgresValue { .text(String(self)) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension Int32: PostgresEncodable, PostgresDecodable {
+    public var postgresValue: PostgresValue { .text(String(self)) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension Double: PostgresEncodable, PostgresDecodable {
+    public var postgresValue: PostgresValue { .text(String(self)) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension Bool: PostgresEncodable, PostgresDecodable {
+    public var postgresValue: PostgresValue { .text(self ? "t" : "f") }
+    public init?(postgresText: String) {
+        switch postgresText {
+        case "t", "true": self = true
+        case "f", "false": self = false
+        default: return nil
+        }
+    }
+}
+
+extension UUID: PostgresEncodable, PostgresDecodable {
+    public var postgresValue: PostgresValue { .text(uuidString.lowercased()) }
+    public init?(postgresText: String) { self.init(uuidString: postgresText) }
+}
+
+/// Raw bytes for a `bytea` column or parameter (hex format, `\x…`).
+public struct ByteA: Sendable, Hashable, PostgresEncodable, PostgresDecodable {
+    public var bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public var postgresValue: PostgresValue {
+        var s = "\\x"
+        s.reserveCapacity(2 + bytes.count * 2)
+        for b in bytes { s += hexByte(b) }
+        return .text(s)
+    }
+
+    public init?(postgresText: String) {
+        let utf8 = Array(postgresText.utf8)
+        guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x"), utf8.count % 2 == 0 else {
+            return nil
+        }
+        var out = [UInt8]()
+        out.reserveCapacity((utf8.count - 2) / 2)
+        var i = 2
+        while i < utf8.count {
+            guard let hi = hexNibble(utf8[i]), let lo = hexNibble(utf8[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        bytes = out
+    }
+}
+
+@inline(__always) func hexNibble(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+}
+
+private let hexDigits = Array("0123456789abcdef".utf8)
+@inline(__always) func hexByte(_ b: UInt8) -> String {
+    String(decoding: [hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xF)]], as: UTF8.self)
+}
+
+/// A point in time, bound and read as `timestamptz`. Sessions run with `TimeZone=UTC`, and text is
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]+00`.
+extension Date: PostgresEncodable, PostgresDecodable {
+    public var postgresValue: PostgresValue { .text(PostgresTimestamp.format(self)) }
+    public init?(postgresText: String) {
+        guard let date = PostgresTimestamp.parse(postgresText) else { return nil }
+        self = date
+    }
+}
+
+/// Formats and parses timestamps with microsecond precision, without locale-dependent formatters.
+public enum PostgresTimestamp {
+    /// RFC 3339 in UTC with exactly six fraction digits: `2026-11-22T10:00:00.000000Z`.
+    public static func format(_ date: Date) -> String {
+        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        var total = Int64(micros)
+        var fraction = total % 1_000_000
+        total /= 1_000_000
+        if fraction < 0 {
+            fraction += 1_000_000
+            total -= 1
+        }
+        var days = total / 86_400
+        var secs = total % 86_400
+        if secs < 0 {
+            secs += 86_400
+            days -= 1
+        }
+        let (y, m, d) = civil(fromDays: days)
+        func pad(_ v: Int64, _ w: Int) -> String {
+            let s = String(v)
+            return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
+        }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secs / 3600, 2)):\(pad(secs / 60 % 60, 2)):"
+            + "\(pad(secs % 60, 2)).\(pad(fraction, 6))Z"
+    }
+
+    /// Parses PostgreSQL's and RFC 3339's forms: `YYYY-MM-DD[T ]HH:MM:SS[.f+]` then `Z`, `±HH`, `±HH:MM`
+    /// or `±HHMM`. Returns nil for anything else (no zone is an error: a time without a zone is ambiguous).
+    public static func parse(_ text: String) -> Date? {
+        let s = Array(text.utf8)
+        var i = 0
+        func digits(_ n: Int) -> Int64? {
+            guard i + n <= s.count else { return nil }
+            var v: Int64 = 0
+            for k in 0..<n {
+                let c = s[i + k]
+                guard c >= 48, c <= 57 else { return nil }
+                v = v * 10 + Int64(c - 48)
+            }
+            i += n
+            return v
+        }
+        func expect(_ c: UInt8) -> Bool {
+            guard i < s.count, s[i] == c else { return false }
+            i += 1
+            return true
+        }
+        guard let y = digits(4), expect(45), let mo = digits(2), expect(45), let d = digits(2) else { return nil }
+        guard i < s.count, s[i] == 84 || s[i] == 116 || s[i] == 32 else { return nil }
+        i += 1
+        guard let h = digits(2), expect(58), let mi = digits(2), expect(58), let sec = digits(2) else { return nil }
+        guard (1...12).contains(mo), d >= 1, d <= daysIn(month: mo, year: y), h <= 23, mi <= 59, sec <= 59 else {
+            return nil
+        }
+        var micros: Int64 = 0
+        if i < s.count, s[i] == 46 {
+            i += 1
+            var n = 0
+            while i < s.count, s[i] >= 48, s[i] <= 57 {
+                if n < 6 { micros = micros * 10 + Int64(s[i] - 48) }
+                n += 1
+                i += 1
+            }
+            guard n > 0, n <= 9 else { return nil }
+            for _ in min(n, 6)..<6 { micros *= 10 }
+        }
+        guard i < s.count else { return nil }
+        var offset: Int64 = 0
+        if s[i] == 90 || s[i] == 122 {
+            i += 1
+        } else if s[i] == 43 || s[i] == 45 {
+            let sign: Int64 = s[i] == 45 ? -1 : 1
+            i += 1
+            guard let oh = digits(2), oh <= 23 else { return nil }
+            var om: Int64 = 0
+            if i < s.count {
+                _ = expect(58)
+                guard let m = digits(2), m <= 59 else { return nil }
+                om = m
+            }
+            offset = sign * (oh * 3600 + om * 60)
+        } else {
+            return nil
+        }
+        guard i == s.count else { return nil }
+        let days = daysFromCivil(y, mo, d)
+        let seconds = days * 86_400 + h * 3600 + mi * 60 + sec - offset
+        return Date(timeIntervalSince1970: Double(seconds) + Double(micros) / 1_000_000)
+    }
+
+    private static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    // Howard Hinnant's days-from-civil algorithms (proleptic Gregorian calendar).
+    private static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    private static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+}
