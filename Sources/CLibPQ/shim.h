@@ -5,3 +5,10 @@
 #else
 #include <postgresql/libpq-fe.h>
 #endif
+
+// The embedded cluster starts pg_ctl with posix_spawn and must close every inherited descriptor in
+// the child (the server pg_ctl leaves running would otherwise hold them open). glibc declares
+// these only under _GNU_SOURCE, which Swift's Glibc module does not set.
+#include <spawn.h>
+int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);

@@ -42,7 +42,8 @@ public final class Connection: @unchecked Sendable {
             }
         }
         let connection = Connection(conn: conn, queue: queue)
-        try await connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO'; SET IntervalStyle TO 'iso_8601'")
+        try await connection.execute(
+            "SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO'; SET IntervalStyle TO 'iso_8601'; SET client_min_messages TO warning")
         return connection
     }
 

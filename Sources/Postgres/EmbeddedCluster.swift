@@ -159,7 +159,6 @@ public struct EmbeddedCluster: Sendable {
 
     @discardableResult
     private func run(_ args: [String], allowFailure: Bool = false) throws -> Int32 {
-        let process = Process()
         var arguments = args
         if Self.isRoot {
             // PostgreSQL refuses to run as root: run its tools as the postgres user.
@@ -169,21 +168,15 @@ public struct EmbeddedCluster: Sendable {
                 arguments = ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + args
             }
         }
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
         var env = ProcessInfo.processInfo.environment
         env["LC_ALL"] = "C"
-        process.environment = env
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let status = process.terminationStatus
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "handoff-pgctl-\(UUID().uuidString)"
+        ).path
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let status = try ChildProcess.run(arguments, environment: env, outputPath: outputPath)
         if status != 0 && !allowFailure {
+            let data = FileManager.default.contents(atPath: outputPath) ?? Data()
             let text = String(decoding: data.suffix(2000), as: UTF8.self)
             throw ClusterError.commandFailed(
                 command: URL(fileURLWithPath: args[0]).lastPathComponent, status: status, output: text)

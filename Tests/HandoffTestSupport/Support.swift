@@ -1,1 +1,124 @@
+import EventStore
+import Foundation
+import Postgres
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The PostgreSQL every integration test runs against.
+///
+/// One ephemeral cluster per test process (initdb + pg_ctl in a temporary folder, as the
+/// `postgres` user when run as root), unless `HANDOFF_TEST_DATABASE_URL` names a server to use.
+/// A template database is migrated once; each test gets its own database cloned from it, so
+/// tests run in parallel without seeing each other's events.
+public enum TestDatabase {
+    /// A fresh, migrated database of its own for one test.
+    public static func make(migrated: Bool = true) async throws -> TestDB {
+        let server = try await TestServer.shared.ready()
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        let admin = try await Connection.connect(server.adminURL)
+        defer { admin.close() }
+        // Identifiers cannot be parameters; `name` is made of hex digits only.
+        let template = migrated ? server.template : "template0"
+        try await admin.execute("CREATE DATABASE \(name) TEMPLATE \(template)")
+        return TestDB(name: String(name), url: server.url(database: String(name)), server: server)
+    }
+
+    /// The cluster's admin URL (a superuser on the `postgres` database).
+    public static func adminURL() async throws -> String { try await TestServer.shared.ready().adminURL }
+
+    /// The embedded cluster, when the tests started one (nil with `HANDOFF_TEST_DATABASE_URL`).
+    public static func cluster() async throws -> EmbeddedCluster? { try await TestServer.shared.ready().cluster }
+}
+
+/// One test's database.
+public struct TestDB: Sendable {
+    public let name: String
+    public let url: String
+    let server: TestServer.Ready
+
+    /// A pool on this database.
+    public func pool(size: Int = 8) -> ConnectionPool { ConnectionPool(url: url, maximumConnections: size) }
+
+    /// A store on this database with its own pool.
+    public func store(poolSize: Int = 8) -> EventStore { EventStore(pool: pool(size: poolSize)) }
+
+    /// A superuser connection to this database.
+    public func connect() async throws -> Connection { try await Connection.connect(url) }
+}
+
+actor TestServer {
+    static let shared = TestServer()
+
+    struct Ready: Sendable {
+        var cluster: EmbeddedCluster?
+        var adminURL: String
+        var template: String
+        var baseURL: String
+        func url(database: String) -> String {
+            if let cluster { return cluster.url(database: database) }
+            return TestServer.replaceDatabase(in: baseURL, with: database)
+        }
+    }
+
+    private var state: Task<Ready, Error>?
+
+    func ready() async throws -> Ready {
+        if let state { return try await state.value }
+        let task = Task { try await Self.start() }
+        state = task
+        return try await task.value
+    }
+
+    private static func start() async throws -> Ready {
+        var cluster: EmbeddedCluster? = nil
+        let adminURL: String
+        if let given = ProcessInfo.processInfo.environment["HANDOFF_TEST_DATABASE_URL"], !given.isEmpty {
+            adminURL = given
+        } else {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "handoff-test-\(getpid())-\(UUID().uuidString.prefix(8))")
+            let c: EmbeddedCluster
+            do {
+                c = try EmbeddedCluster(directory: dir, port: 5432)
+            } catch {
+                fatalError("\(error)")  // tests must fail loudly, not skip, when PostgreSQL is missing
+            }
+            try c.initialize(durable: false)
+            try c.start()
+            registerStopAtExit(c)
+            cluster = c
+            adminURL = c.url()
+        }
+        // Migrate a template once; tests clone it.
+        let template = "handoff_template_\(getpid())"
+        let admin = try await Connection.connect(adminURL)
+        defer { admin.close() }
+        try await admin.execute("DROP DATABASE IF EXISTS \(template)")
+        try await admin.execute("CREATE DATABASE \(template)")
+        guard let dir = Migrator.locateDirectory() else { throw Migrator.MigrationError.directoryNotFound }
+        let templateURL = cluster?.url(database: template) ?? replaceDatabase(in: adminURL, with: template)
+        try await Migrator(directory: dir).migrate(url: templateURL)
+        return Ready(cluster: cluster, adminURL: adminURL, template: template, baseURL: adminURL)
+    }
+
+    /// Swaps the database name of a `postgresql://…/db?…` URL.
+    static func replaceDatabase(in url: String, with database: String) -> String {
+        guard var components = URLComponents(string: url) else { return url }
+        components.path = "/" + database
+        return components.string ?? url
+    }
+}
+
+nonisolated(unsafe) private var clusterToStop: EmbeddedCluster?
+
+/// Stops the ephemeral cluster and removes its folder when the test process exits.
+private func registerStopAtExit(_ cluster: EmbeddedCluster) {
+    clusterToStop = cluster
+    atexit {
+        guard let c = clusterToStop else { return }
+        try? c.stop(mode: "immediate")
+        try? FileManager.default.removeItem(at: c.directory)
+    }
+}

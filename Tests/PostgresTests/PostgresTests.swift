@@ -1,0 +1,144 @@
+import Foundation
+import HandoffTestSupport
+import Postgres
+import Testing
+
+@Suite struct ConnectionTests {
+    @Test func parametersAreBoundNotSpliced() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let c = try await db.connect()
+        defer { c.close() }
+        let hostile = "x'); DROP TABLE nothing; --"
+        let result = try await c.query("SELECT \(hostile)::text AS v, \(42)::int AS n, \(Optional<String>.none)::text AS z")
+        let row = try #require(result.first)
+        #expect(try row.decode("v", as: String.self) == hostile)
+        #expect(try row.decode("n", as: Int.self) == 42)
+        #expect(try row.decodeOptional("z", as: String.self) == nil)
+        let sql: SQL = "SELECT \(1) + \(2)"
+        #expect(sql.text == "SELECT $1 + $2")
+        #expect(sql.description == "SELECT $1 + $2")  // never the values
+    }
+
+    @Test func typesRoundTrip() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let c = try await db.connect()
+        defer { c.close() }
+        let id = UUID()
+        let date = Date(timeIntervalSince1970: 1_763_800_000.123456)
+        let bytes = ByteA([0, 1, 2, 254, 255])
+        let row = try #require(
+            try await c.query(
+                "SELECT \(id)::uuid, \(date)::timestamptz, \(bytes)::bytea, \(true)::bool, \(Int64.max)::bigint, \(1.5)::float8"
+            ).first)
+        #expect(try row.decode(0, as: UUID.self) == id)
+        let back = try row.decode(1, as: Date.self)
+        #expect(abs(back.timeIntervalSince1970 - date.timeIntervalSince1970) < 0.000002)
+        #expect(try row.decode(2, as: ByteA.self) == bytes)
+        #expect(try row.decode(3, as: Bool.self))
+        #expect(try row.decode(4, as: Int64.self) == Int64.max)
+        #expect(try row.decode(5, as: Double.self) == 1.5)
+    }
+
+    @Test func serverErrorsCarrySQLStateAndNoValues() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let c = try await db.connect()
+        defer { c.close() }
+        let secret = "victim-identity-should-never-leak"
+        do {
+            try await c.query("SELECT \(secret)::int")
+            Issue.record("expected an error")
+        } catch let error as PostgresError {
+            #expect(error.sqlState == "22P02")
+            #expect(!error.description.contains(secret))
+        }
+        // The connection is still usable after an error.
+        #expect(try await c.query("SELECT 1").count == 1)
+    }
+
+    @Test func transactionsRollBackOnError() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let c = try await db.connect()
+        defer { c.close() }
+        try await c.execute("CREATE TABLE t (n int)")
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await c.transaction { c in
+                try await c.query("INSERT INTO t VALUES (\(1))")
+                throw Boom()
+            }
+        }
+        #expect(try await c.query("SELECT count(*) FROM t").first?.decode(0, as: Int.self) == 0)
+    }
+
+    @Test func listenNotify() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let listener = try await db.connect()
+        let sender = try await db.connect()
+        defer {
+            listener.close()
+            sender.close()
+        }
+        try await listener.execute("LISTEN wake")
+        #expect(try await listener.waitForNotifications(timeout: 0.05).isEmpty)
+        try await sender.query("SELECT pg_notify('wake', \("hello"))")
+        let notes = try await listener.waitForNotifications(timeout: 5)
+        #expect(notes.map(\.payload) == ["hello"])
+    }
+
+    @Test func unreachableServerIsAConnectionError() async throws {
+        do {
+            _ = try await Connection.connect("postgresql:///nothing?host=/nonexistent-dir&port=1", connectTimeout: 1)
+            Issue.record("expected a connection error")
+        } catch let error as PostgresError {
+            #expect(error.isConnectionProblem)
+            #expect(!error.description.contains("nonexistent"))
+        }
+    }
+
+    @Test func poolLimitsAndReuses() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let pool = ConnectionPool(url: db.url, maximumConnections: 3)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await pool.query("SELECT pg_sleep(0.01)") }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await pool.openConnections <= 3)
+        await pool.close()
+    }
+
+    @Test func poolReplacesConnectionsKilledByTheServer() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let pool = ConnectionPool(url: db.url, maximumConnections: 2)
+        let pid: Int = try await pool.query("SELECT pg_backend_pid()").first!.decode(0)
+        let admin = try await db.connect()
+        defer { admin.close() }
+        try await admin.query("SELECT pg_terminate_backend(\(pid))")
+        // The first use of the dead connection fails as a connection problem; the pool drops it.
+        var recovered = false
+        for _ in 0..<3 {
+            do {
+                let other: Int = try await pool.query("SELECT pg_backend_pid()").first!.decode(0)
+                #expect(other != pid)
+                recovered = true
+                break
+            } catch let error as PostgresError {
+                #expect(error.isConnectionProblem)
+            }
+        }
+        #expect(recovered)
+        await pool.close()
+    }
+
+    @Test func timestampsFormatAndParse() throws {
+        let d = try #require(PostgresTimestamp.parse("2026-11-22T10:00:00Z"))
+        #expect(PostgresTimestamp.format(d) == "2026-11-22T10:00:00.000000Z")
+        #expect(PostgresTimestamp.parse("2026-11-22 12:00:00.5+02") == d.addingTimeInterval(0.5))
+        #expect(PostgresTimestamp.parse("2024-02-29T23:59:59.999999+00:00") != nil)
+        for bad in ["2026-11-22T10:00:00", "2026-02-30T00:00:00Z", "2026-11-22T24:00:00Z", "x", "", "2026-11-22T10:00:00Zjunk"] {
+            #expect(PostgresTimestamp.parse(bad) == nil, "\(bad)")
+        }
+        #expect(PostgresTimestamp.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500000Z")
+    }
+}
