@@ -48,7 +48,7 @@ public struct HTTPError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        if let errno { "\(code): \(message) (\(String(cString: strerror(errno))))" } else { "\(code): \(message)" }
+        if let errno { "\(code): \(message) (errno \(errno))" } else { "\(code): \(message)" }
     }
 
     static func malformed(_ message: String) -> HTTPError {
