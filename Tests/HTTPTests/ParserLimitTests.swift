@@ -119,7 +119,8 @@ struct ParserLimitTests {
     @Test func customLimitsAreHonoured() {
         let small = HTTPLimits(maxBodySize: 4, maxRequestLineLength: 20, maxHeaderBlockSize: 30, maxHeaderCount: 2)
         #expect(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nabcd", limits: small).error == nil)
-        #expect(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", limits: small).error?.status.code == 413)
+        #expect(
+            parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", limits: small).error?.status.code == 413)
         #expect(parse("GET /123456 HTTP/1.1\r\nHost: a\r\n\r\n", limits: small).error == nil)  // 20 bytes
         #expect(parse("GET /1234567 HTTP/1.1\r\nHost: a\r\n\r\n", limits: small).error?.status.code == 431)
         #expect(parse("GET / HTTP/1.1\r\nHost: a\r\nB: 1\r\nC: 2\r\n\r\n", limits: small).error?.status.code == 431)

@@ -55,26 +55,60 @@ let parserCases: [ParserCase] = [
     .init("simple GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", .requests(1, lastBody: "")),
     .init("HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", .requests(1, lastBody: "")),
     .init("HTTP/1.2 is served as 1.x", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", .requests(1, lastBody: "")),
-    .init("content-length body", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", .requests(1, lastBody: "hello")),
-    .init("zero content-length", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", .requests(1, lastBody: "")),
-    .init("leading zeros in content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 005\r\n\r\nhello", .requests(1, lastBody: "hello")),
-    .init("repeated equal content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", .requests(1, lastBody: "abc")),
-    .init("content-length list of equal values", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc", .requests(1, lastBody: "abc")),
-    .init("chunked body", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", .requests(1, lastBody: "hello world")),
-    .init("chunked uppercase hex and extension", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\nA;name=value\r\n0123456789\r\n0\r\n\r\n", .requests(1, lastBody: "0123456789")),
-    .init("chunk extension after whitespace", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 ;x\r\nz\r\n0\r\n\r\n", .requests(1, lastBody: "z")),
-    .init("chunked with trailers", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Checksum: 1\r\nX-More: 2\r\n\r\n", .requests(1, lastBody: "ok")),
-    .init("pipelined three", "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhiGET /3 HTTP/1.1\r\nHost: a\r\n\r\n", .requests(3, lastBody: "")),
-    .init("one and two leading empty lines", "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", .requests(2, lastBody: "")),
-    .init("absolute-form target", "GET http://example.com/a?b=c HTTP/1.1\r\nHost: example.com\r\n\r\n", .requests(1, lastBody: "")),
+    .init(
+        "content-length body", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+        .requests(1, lastBody: "hello")),
+    .init(
+        "zero content-length", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", .requests(1, lastBody: "")),
+    .init(
+        "leading zeros in content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 005\r\n\r\nhello",
+        .requests(1, lastBody: "hello")),
+    .init(
+        "repeated equal content-length",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", .requests(1, lastBody: "abc")
+    ),
+    .init(
+        "content-length list of equal values", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc",
+        .requests(1, lastBody: "abc")),
+    .init(
+        "chunked body",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        .requests(1, lastBody: "hello world")),
+    .init(
+        "chunked uppercase hex and extension",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\nA;name=value\r\n0123456789\r\n0\r\n\r\n",
+        .requests(1, lastBody: "0123456789")),
+    .init(
+        "chunk extension after whitespace",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 ;x\r\nz\r\n0\r\n\r\n",
+        .requests(1, lastBody: "z")),
+    .init(
+        "chunked with trailers",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Checksum: 1\r\nX-More: 2\r\n\r\n",
+        .requests(1, lastBody: "ok")),
+    .init(
+        "pipelined three",
+        "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhiGET /3 HTTP/1.1\r\nHost: a\r\n\r\n",
+        .requests(3, lastBody: "")),
+    .init(
+        "one and two leading empty lines",
+        "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", .requests(2, lastBody: "")),
+    .init(
+        "absolute-form target", "GET http://example.com/a?b=c HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        .requests(1, lastBody: "")),
     .init("asterisk for OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", .requests(1, lastBody: "")),
-    .init("header value with obs-text and tabs", "GET / HTTP/1.1\r\nHost: a\r\nX: \tv\u{00E9}lue \t\r\n\r\n", .requests(1, lastBody: "")),
+    .init(
+        "header value with obs-text and tabs", "GET / HTTP/1.1\r\nHost: a\r\nX: \tv\u{00E9}lue \t\r\n\r\n",
+        .requests(1, lastBody: "")),
     .init("empty header value", "GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n", .requests(1, lastBody: "")),
     .init("custom method token", "PURGE /x HTTP/1.1\r\nHost: a\r\n\r\n", .requests(1, lastBody: "")),
     // Incomplete
     .init("head without final CRLF", "GET / HTTP/1.1\r\nHost: a\r\n", .incomplete),
-    .init("body shorter than content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc", .incomplete),
-    .init("chunked without last chunk", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", .incomplete),
+    .init(
+        "body shorter than content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc", .incomplete),
+    .init(
+        "chunked without last chunk", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+        .incomplete),
     .init("lone CR at end", "GET / HTTP/1.1\r", .incomplete),
     // Malformed: 400
     .init("bare LF line endings", "GET / HTTP/1.1\nHost: a\n\n", .status(400)),
@@ -111,37 +145,78 @@ let parserCases: [ParserCase] = [
     .init("NUL in header name", "GET / HTTP/1.1\r\nHost: a\r\nX\u{0}: b\r\n\r\n", .status(400)),
     .init("DEL in header value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\u{7F}b\r\n\r\n", .status(400)),
     .init("NUL in target", "GET /\u{0} HTTP/1.1\r\nHost: a\r\n\r\n", .status(400)),
-    .init("CL and TE (CL.TE smuggling)", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG", .status(400)),
-    .init("TE and CL (TE.CL smuggling)", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n", .status(400)),
-    .init("conflicting content-lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", .status(400)),
-    .init("conflicting content-length list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\nabcd", .status(400)),
+    .init(
+        "CL and TE (CL.TE smuggling)",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG", .status(400)),
+    .init(
+        "TE and CL (TE.CL smuggling)",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n",
+        .status(400)),
+    .init(
+        "conflicting content-lengths",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", .status(400)),
+    .init(
+        "conflicting content-length list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\nabcd",
+        .status(400)),
     .init("negative content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", .status(400)),
     .init("plus-signed content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello", .status(400)),
     .init("hex content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\nhello", .status(400)),
     .init("empty content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", .status(400)),
     .init("content-length with inner space", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n", .status(400)),
     .init("unknown transfer coding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", .status(400)),
-    .init("gzip then chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", .status(400)),
-    .init("chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", .status(400)),
+    .init(
+        "gzip then chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        .status(400)),
+    .init(
+        "chunked twice",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        .status(400)),
     .init("identity coding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", .status(400)),
-    .init("obfuscated chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", .status(400)),
+    .init(
+        "obfuscated chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", .status(400)
+    ),
     .init("chunked on HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", .status(400)),
     .init("chunk size not hex", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", .status(400)),
     .init("empty chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", .status(400)),
-    .init("negative chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", .status(400)),
-    .init("0x chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", .status(400)),
-    .init("chunk data longer than size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", .status(400)),
-    .init("chunk data without CRLF", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab0\r\n\r\n", .status(400)),
-    .init("chunk size with bare LF", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n0\r\n\r\n", .status(400)),
-    .init("control character in chunk extension", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;\u{1}\r\na\r\n0\r\n\r\n", .status(400)),
-    .init("malformed trailer", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", .status(400)),
-    .init("obs-fold in trailer", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n 2\r\n\r\n", .status(400)),
-    .init("valid then garbage keeps the first", "GET / HTTP/1.1\r\nHost: a\r\n\r\n\u{1}\u{2}\u{3} nonsense\r\n", .status(400)),
-    .init("TLS client hello", bytes: [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00, 0xA1, 0x03, 0x03, 0x0D, 0x0A], .status(400)),
+    .init(
+        "negative chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", .status(400)),
+    .init(
+        "0x chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+        .status(400)),
+    .init(
+        "chunk data longer than size",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", .status(400)),
+    .init(
+        "chunk data without CRLF", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab0\r\n\r\n",
+        .status(400)),
+    .init(
+        "chunk size with bare LF", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n0\r\n\r\n",
+        .status(400)),
+    .init(
+        "control character in chunk extension",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;\u{1}\r\na\r\n0\r\n\r\n", .status(400)),
+    .init(
+        "malformed trailer", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n",
+        .status(400)),
+    .init(
+        "obs-fold in trailer",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n 2\r\n\r\n", .status(400)),
+    .init(
+        "valid then garbage keeps the first", "GET / HTTP/1.1\r\nHost: a\r\n\r\n\u{1}\u{2}\u{3} nonsense\r\n",
+        .status(400)),
+    .init(
+        "TLS client hello", bytes: [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00, 0xA1, 0x03, 0x03, 0x0D, 0x0A],
+        .status(400)),
     // Size limits: 413 and 431
-    .init("huge content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999999\r\n\r\n", .status(413)),
-    .init("huge chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFFFFFF\r\n", .status(413)),
-    .init("chunk size overflowing Int", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\n", .status(413)),
+    .init(
+        "huge content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999999\r\n\r\n",
+        .status(413)),
+    .init(
+        "huge chunk size",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFFFFFF\r\n", .status(413)),
+    .init(
+        "chunk size overflowing Int",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\n", .status(413)),
 ]
 
 @Suite("HTTPRequestParser")
@@ -312,5 +387,40 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+@Suite("HTTPRequestParser mutations")
+struct ParserMutationTests {
+    /// Valid requests with random bytes replaced, inserted or deleted: whole and split feeding
+    /// agree, and every failure carries one of the documented statuses.
+    @Test func mutatedRequestsParseTheSameWholeOrSplit() {
+        let seeds = [
+            "POST /a?b=c HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody",
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\nT: 1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n",
+        ].map { Array($0.utf8) }
+        let interesting: [UInt8] = [0, 9, 10, 13, 32, 44, 45, 48, 58, 59, 70, 0x7F, 0xFF]
+        var generator = SplitMix64(seed: 42)
+        for round in 0..<3_000 {
+            var bytes = seeds[round % seeds.count]
+            for _ in 0..<(1 + Int(generator.next() % 3)) {
+                let position = Int(generator.next() % UInt64(bytes.count))
+                let byte = interesting[Int(generator.next() % UInt64(interesting.count))]
+                switch generator.next() % 3 {
+                case 0: bytes[position] = byte
+                case 1: bytes.insert(byte, at: position)
+                default: bytes.remove(at: position)
+                }
+            }
+            let whole = parse([bytes])
+            let cut = Int(generator.next() % UInt64(bytes.count + 1))
+            let split = parse([Array(bytes[..<cut]), Array(bytes[cut...])])
+            #expect(split.error?.status == whole.error?.status, "\(bytes)")
+            #expect(split.requests.map(\.body) == whole.requests.map(\.body))
+            if let error = whole.error {
+                #expect([400, 413, 431, 505].contains(error.status.code))
+            }
+        }
     }
 }

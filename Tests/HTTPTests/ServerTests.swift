@@ -375,3 +375,28 @@ struct ServerTests {
         }
     }
 }
+
+@Suite("HTTPServer lifecycle")
+struct ServerLifecycleTests {
+    @Test func bindingATakenPortThrows() async throws {
+        let first = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), handler: echo)
+        let port = try await first.start()
+        let second = HTTPServer(configuration: .init(host: "127.0.0.1", port: port), handler: echo)
+        await #expect(throws: HTTPError.self) { try await second.start() }
+        await first.shutdown()
+        await #expect(throws: HTTPError.self) { try await first.start() }
+    }
+
+    @Test func runReturnsAfterShutdown() async throws {
+        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), handler: echo)
+        let running = Task { try await server.run() }
+        #expect(await eventually { await server.port != nil })
+        await server.shutdown()
+        try await running.value
+        #expect(await server.port == nil)
+    }
+
+    @Test func dateHeaderFormat() {
+        #expect(HTTPDate.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+    }
+}

@@ -68,6 +68,8 @@ public struct HTTPError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     static let clientDisconnected = HTTPError(code: .clientDisconnected, message: "the client closed the connection")
-    static let timedOut = HTTPError(code: .timedOut, status: .requestTimeout, message: "the connection was idle too long")
-    static let shuttingDown = HTTPError(code: .shuttingDown, status: .serviceUnavailable, message: "the server is shutting down")
+    static let timedOut = HTTPError(
+        code: .timedOut, status: .requestTimeout, message: "the connection was idle too long")
+    static let shuttingDown = HTTPError(
+        code: .shuttingDown, status: .serviceUnavailable, message: "the server is shutting down")
 }

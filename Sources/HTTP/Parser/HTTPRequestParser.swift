@@ -334,7 +334,9 @@ public struct HTTPRequestParser: Sendable {
             throw .malformed("a chunk extension contains a control character")
         }
         // BWS before the extension's semicolon.
-        while end > 0 && extensions.first == UInt8(ascii: ";") && (bytes[end - 1] == ASCII.space || bytes[end - 1] == ASCII.tab) {
+        while end > 0 && extensions.first == UInt8(ascii: ";")
+            && (bytes[end - 1] == ASCII.space || bytes[end - 1] == ASCII.tab)
+        {
             end -= 1
         }
         let hex = bytes[..<end]

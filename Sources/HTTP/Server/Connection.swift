@@ -42,7 +42,8 @@ struct Connection: Sendable {
             }
             if parser.takeContinueRequest() {
                 do {
-                    try await channel.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8), patience: configuration.idleTimeout)
+                    try await channel.write(
+                        Array("HTTP/1.1 100 Continue\r\n\r\n".utf8), patience: configuration.idleTimeout)
                 } catch {
                     return
                 }
@@ -80,14 +81,17 @@ struct Connection: Sendable {
         let keepAlive =
             request.keepAlive && !book.isDraining && !response.headers.hasToken("close", in: "Connection")
         do {
-            return try await send(response, keepAlive: keepAlive, version: request.version, isHead: request.method == .HEAD)
+            return try await send(
+                response, keepAlive: keepAlive, version: request.version, isHead: request.method == .HEAD)
         } catch {
             return false
         }
     }
 
     /// Writes a response; returns whether the connection may carry another request.
-    private func send(_ response: HTTPResponse, keepAlive: Bool, version: HTTPVersion, isHead: Bool) async throws -> Bool {
+    private func send(_ response: HTTPResponse, keepAlive: Bool, version: HTTPVersion, isHead: Bool) async throws
+        -> Bool
+    {
         let patience = configuration.idleTimeout
         switch response.body {
         case .bytes(let body):
@@ -110,13 +114,15 @@ struct Connection: Sendable {
             if isHead || response.status.forbidsBody { return keepAlive }
             let finished = Mutex(false)
             let channel = self.channel
-            let writer = ResponseWriter { bytes in
-                guard !finished.withLock({ $0 }), !channel.loop.peerClosed(channel.fd) else {
-                    throw HTTPError.clientDisconnected
-                }
-                let framed = chunked ? Array((String(bytes.count, radix: 16) + "\r\n").utf8) + bytes + [13, 10] : bytes
-                try await channel.write(framed, patience: patience)
-            }
+            let writer = ResponseWriter(
+                write: { bytes in
+                    guard !finished.withLock({ $0 }), !channel.loop.peerClosed(channel.fd) else {
+                        throw HTTPError.clientDisconnected
+                    }
+                    let size = Array((String(bytes.count, radix: 16) + "\r\n").utf8)
+                    try await channel.write(chunked ? size + bytes + [13, 10] : bytes, patience: patience)
+                },
+                isConnected: { !finished.withLock { $0 } && !channel.loop.peerClosed(channel.fd) })
             defer { finished.withLock { $0 = true } }
             try await produce(writer)
             if chunked { try await channel.write(Array("0\r\n\r\n".utf8), patience: patience) }

@@ -144,7 +144,9 @@ final class EventLoop: Sendable {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let outcome = state.withLock { state -> Outcome in
-                    guard var registration = state.registrations[fd] else { return .failed(HTTPError.clientDisconnected) }
+                    guard var registration = state.registrations[fd] else {
+                        return .failed(HTTPError.clientDisconnected)
+                    }
                     if registration.interrupted { return .failed(HTTPError.shuttingDown) }
                     // Checked under the lock: a cancellation handler that runs later finds the waiter.
                     if Task.isCancelled { return .failed(CancellationError()) }

@@ -65,8 +65,15 @@ public actor HTTPServer {
         do {
             listener = try SocketCalls.listen(
                 host: configuration.host, port: configuration.port, backlog: configuration.backlog)
+        } catch {
+            loop.start()
+            loop.stop()
+            throw error
+        }
+        do {
             try loop.register(listener.fd)
         } catch {
+            SocketCalls.close(listener.fd)
             loop.start()
             loop.stop()
             throw error
