@@ -18,7 +18,8 @@ let package = Package(
         .target(name: "EventStore", dependencies: ["Postgres"]),
         .target(name: "Referrals"),
         .target(name: "Projections", dependencies: ["EventStore", "Referrals"]),
-        .target(name: "HTTP"),
+        .target(name: "CHTTPShim"),
+        .target(name: "HTTP", dependencies: ["CHTTPShim"]),
         .target(name: "QueryService", dependencies: ["HTTP", "Projections", "EventStore", "Referrals"]),
         // The commands behind the `handoff` binary, a library so that tests can drive them.
         .target(

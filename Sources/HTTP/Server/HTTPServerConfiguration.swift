@@ -1,0 +1,43 @@
+/// How an ``HTTPServer`` listens and what it tolerates.
+public struct HTTPServerConfiguration: Sendable {
+    /// The address to listen on: an IPv4 or IPv6 literal, or a name such as `localhost`.
+    public var host: String
+    /// The TCP port; `0` lets the kernel pick one (``HTTPServer/start()`` returns it).
+    public var port: Int
+    /// Request size limits (body 1 MiB, request line and header block 16 KiB, 100 headers).
+    public var limits: HTTPLimits
+    /// How long a connection may stay silent: waiting for a request, inside a half-received
+    /// request, or not reading what the server writes. Then it is closed without a response.
+    public var idleTimeout: Duration
+    /// The longest a client may take to send one whole request, however steadily it trickles
+    /// bytes (a defence against slow-loris clients). Then the connection is closed.
+    public var requestTimeout: Duration
+    /// The most connections open at once. A connection accepted beyond it is closed at once,
+    /// which bounds the descriptors and memory a flood can take.
+    public var maxConnections: Int
+    /// How long ``HTTPServer/shutdown()`` lets in-flight requests and streams run before it
+    /// cancels them.
+    public var shutdownGracePeriod: Duration
+    /// The listen backlog.
+    public var backlog: Int32
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        limits: HTTPLimits = HTTPLimits(),
+        idleTimeout: Duration = .seconds(10),
+        requestTimeout: Duration = .seconds(60),
+        maxConnections: Int = 10_000,
+        shutdownGracePeriod: Duration = .seconds(10),
+        backlog: Int32 = 1_024
+    ) {
+        self.host = host
+        self.port = port
+        self.limits = limits
+        self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
+        self.maxConnections = maxConnections
+        self.shutdownGracePeriod = shutdownGracePeriod
+        self.backlog = backlog
+    }
+}
