@@ -158,6 +158,7 @@ extension Ruleset {
     }
   ]
 }
+
 """#
 
     /// ``kosovoDefaultJSON`` loaded. Its figures are unconfirmed placeholders (see `notice`).
