@@ -15,6 +15,8 @@ import Foundation
 /// - `CaseClosed` ends every open deadline: one not yet due at the closure's `occurredAt`
 ///   becomes `cancelled`; one already past due stays `overdue` for good (`missedAtClosure`)
 ///   — closing a case does not excuse a missed deadline. No deadline starts while closed.
+/// - A `role` responsibility names the first party of the case (as of its last event) of that
+///   kind, or `role:<kind>` while no party is.
 /// - `RecordCorrected` is applied before rules look at an event's data, so a corrected child
 ///   flag is judged as if it had been right from the start.
 public enum DeadlineEvaluator {
@@ -60,8 +62,7 @@ public enum DeadlineEvaluator {
                 case .caseOpener: state.openedBy
                 case .triggerActor: trigger.actor.institution
                 case .institution(let id): id
-                case .role(let kind):
-                    state.parties.first { kinds[$0]?.contains(kind) ?? false } ?? "role:\(kind.rawValue)"
+                case .role(let kind): "role:\(kind.rawValue)"  // resolved against the final parties below
                 }
             open.append(deadlines.count)
             rulesOf.append(rule)
@@ -125,6 +126,11 @@ public enum DeadlineEvaluator {
 
         for index in deadlines.indices {
             deadlines[index].status = status(of: deadlines[index], now: now)
+            if case .role(let kind) = rulesOf[index].responsible,
+                let party = state?.parties.first(where: { kinds[$0]?.contains(kind) ?? false })
+            {
+                deadlines[index].responsible = party
+            }
         }
         return deadlines
     }
