@@ -8,23 +8,36 @@ import Testing
         var s = try CaseScript.withReferral(child: true)
         try s.append("opav", "ReferralAcknowledged", ["referralId": "R-1"], at: at(hours: 2))
         try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 3))
-        try s.append("opav", "ConsentRecorded", ["purpose": "shelter", "recipients": ["pvpt", "isf"], "given": true], at: at(hours: 4))
-        try s.append("opav", "ReferralIssued", ["referralId": "R-2", "to": "pvpt", "purpose": "shelter", "urgency": "urgent"], at: at(hours: 5))
+        try s.append(
+            "opav", "ConsentRecorded", ["purpose": "shelter", "recipients": ["pvpt", "isf"], "given": true],
+            at: at(hours: 4))
+        try s.append(
+            "opav", "ReferralIssued", ["referralId": "R-2", "to": "pvpt", "purpose": "shelter", "urgency": "urgent"],
+            at: at(hours: 5))
         try s.append("pvpt", "ReferralDeclined", ["referralId": "R-2", "reason": "no-capacity"], at: at(hours: 6))
-        try s.append("opav", "ReferralIssued", ["referralId": "R-3", "to": "isf", "purpose": "shelter"], at: at(hours: 7))
+        try s.append(
+            "opav", "ReferralIssued", ["referralId": "R-3", "to": "isf", "purpose": "shelter"], at: at(hours: 7))
         try s.append("isf", "ReferralAccepted", ["referralId": "R-3"], at: at(hours: 8))
         try s.append("kp-dthb", "RiskAssessed", ["level": "high"], at: at(hours: 9))
-        try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-4", "to": "csw-prishtina", "purpose": "guardianship"], at: at(hours: 10))
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-4", "to": "csw-prishtina", "purpose": "guardianship"],
+            at: at(hours: 10))
         try s.append("csw-prishtina", "GuardianAppointed", at: at(hours: 11))
         try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(days: 3))
         try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 60], at: at(days: 4))
         try s.append("kp-dthb", "ReflectionPeriodEnded", ["outcome": "cooperation-agreed"], at: at(days: 50))
-        try s.append("isf", "ReferralCompleted", ["referralId": "R-3", "outcome": "services-provided"], at: at(days: 60))
+        try s.append(
+            "isf", "ReferralCompleted", ["referralId": "R-3", "outcome": "services-provided"], at: at(days: 60))
         try s.append("opav", "CaseReviewed", at: at(days: 29))
         try s.append("kp-dthb", "CaseClosed", ["reason": "reintegrated"], at: at(days: 90))
         try s.append("opav", "CaseReopened", ["reason": "victim-returned"], at: at(days: 120))
         let risk = s.events[9].id
-        try s.append("kp-dthb", "RecordCorrected", ["correctsEventId": .string(risk.uuidString), "reason": "data-entry-error", "correction": ["level": "medium"]], at: at(days: 121))
+        try s.append(
+            "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": .string(risk.uuidString), "reason": "data-entry-error",
+                "correction": ["level": "medium"],
+            ], at: at(days: 121))
 
         let state = try #require(s.state)
         #expect(state.version == 20)
@@ -46,7 +59,10 @@ import Testing
         #expect(state.referrals["R-4"]?.status == .issued)
         #expect(state.openReferrals.map(\.id) == ["R-1", "R-4"])
         #expect(state.consents.count == 1 && state.consents[0].recipients == ["pvpt", "isf"])
-        #expect(state.reflectionPeriod == ReflectionPeriod(startedAt: at(days: 4), days: 60, endedAt: at(days: 50), outcome: .cooperationAgreed))
+        #expect(
+            state.reflectionPeriod
+                == ReflectionPeriod(
+                    startedAt: at(days: 4), days: 60, endedAt: at(days: 50), outcome: .cooperationAgreed))
         #expect(state.lastReviewedAt == at(days: 29))
         #expect(state.closedAt == at(days: 90) && state.closureReason == .reintegrated)
         #expect(state.reopenCount == 1 && state.reopenedAt == at(days: 120))
@@ -58,7 +74,9 @@ import Testing
     @Test func foldIsTotalOverNonsense() throws {
         let actor = Actor(institution: "kp-dthb", user: "u")
         var rng = SplitMix64(seed: 1)
-        func event(_ body: CaseEventBody) -> CaseEvent { CaseEvent(id: rng.nextUUID(), occurredAt: t0, actor: actor, body: body) }
+        func event(_ body: CaseEventBody) -> CaseEvent {
+            CaseEvent(id: rng.nextUUID(), occurredAt: t0, actor: actor, body: body)
+        }
         #expect(CaseState.fold(caseId: "X", events: []) == nil)
         #expect(CaseState.fold(caseId: "X", events: [event(.caseReviewed)]) == nil)
         let opening = try CaseEventBody.decode(type: "CaseOpened", data: adultOpening)
@@ -67,12 +85,16 @@ import Testing
                 caseId: "X",
                 events: [
                     event(opening), event(opening), event(.referralAccepted(referralId: "nope")),
-                    event(.referralCompleted(referralId: "nope", outcome: .other)), event(.reflectionPeriodEnded(outcome: .other)),
+                    event(.referralCompleted(referralId: "nope", outcome: .other)),
+                    event(.reflectionPeriodEnded(outcome: .other)),
                     event(.caseReopened(reason: .other)),
-                    event(.recordCorrected(correctsEventId: UUID(), reason: .other, correction: JSONObject([("x", 1)]))),
+                    event(
+                        .recordCorrected(correctsEventId: UUID(), reason: .other, correction: JSONObject([("x", 1)]))),
                 ]))
         #expect(state.version == 7)
-        #expect(state.referrals.isEmpty && state.reflectionPeriod == nil && state.status == .open && state.correctionCount == 0)
+        #expect(
+            state.referrals.isEmpty && state.reflectionPeriod == nil && state.status == .open
+                && state.correctionCount == 0)
     }
 }
 
@@ -81,7 +103,8 @@ import Testing
     /// a running reflection period.
     static func richCase() throws -> CaseScript {
         var s = try CaseScript.withReferral()
-        try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "isf", "purpose": "shelter"], at: at(hours: 2))
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "isf", "purpose": "shelter"], at: at(hours: 2))
         try s.append("isf", "ReferralAccepted", ["referralId": "R-2"], at: at(hours: 3))
         try s.append("kp-dthb", "ReflectionPeriodStarted", [:], at: at(hours: 4))
         return s
@@ -156,11 +179,16 @@ import Testing
     @Test func referralStepsFollowTheirOrder() throws {
         var s = try CaseScript.withReferral()
         try s.append("opav", "ReferralAcknowledged", ["referralId": "R-1"], at: at(hours: 2))
-        expectError(s.attempt(.institution("opav", user: "u"), "ReferralAcknowledged", ["referralId": "R-1"]), .invalidEvent, "data.referralId")
-        try s.append("opav", "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], at: at(hours: 3))
-        expectError(s.attempt(.institution("opav", user: "u"), "ReferralAccepted", ["referralId": "R-1"]), .invalidEvent, "data.referralId")
         expectError(
-            s.attempt(.institution("opav", user: "u"), "ReferralCompleted", ["referralId": "R-1", "outcome": "other"]), .invalidEvent,
+            s.attempt(.institution("opav", user: "u"), "ReferralAcknowledged", ["referralId": "R-1"]), .invalidEvent,
+            "data.referralId")
+        try s.append("opav", "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], at: at(hours: 3))
+        expectError(
+            s.attempt(.institution("opav", user: "u"), "ReferralAccepted", ["referralId": "R-1"]), .invalidEvent,
+            "data.referralId")
+        expectError(
+            s.attempt(.institution("opav", user: "u"), "ReferralCompleted", ["referralId": "R-1", "outcome": "other"]),
+            .invalidEvent,
             "data.referralId")
         // The recipient stays a party and may keep working on the case.
         #expect(s.attempt(.institution("opav", user: "u"), "CaseReviewed") == nil)
@@ -183,14 +211,19 @@ import Testing
         let coordinator = Principal(role: .coordinator, institution: "natc", user: "c")
         #expect(throws: Never.self) { try CasePolicy.authorizeSystemAppend(coordinator, type: .institutionRegistered) }
         #expect(throws: Never.self) { try CasePolicy.authorizeSystemAppend(coordinator, type: .sopRulesetPublished) }
-        #expect(throws: ReferralsError.self) { try CasePolicy.authorizeSystemAppend(coordinator, type: .sopDeadlineMissed) }
+        #expect(throws: ReferralsError.self) {
+            try CasePolicy.authorizeSystemAppend(coordinator, type: .sopDeadlineMissed)
+        }
         #expect(throws: ReferralsError.self) {
             try CasePolicy.authorizeSystemAppend(.institution("kp-dthb", user: "u"), type: .institutionRegistered)
         }
     }
 
     @Test func demoInstitutions() {
-        #expect(Institution.demo.map(\.id) == ["kp-dthb", "ksp", "opav", "csw-prishtina", "isf", "pvpt", "iom-kosovo", "natc", "audit"])
+        #expect(
+            Institution.demo.map(\.id) == [
+                "kp-dthb", "ksp", "opav", "csw-prishtina", "isf", "pvpt", "iom-kosovo", "natc", "audit",
+            ])
         #expect(Institution.pvpt.kinds == [.ngo, .shelter] && Institution.pvpt.isKind(.shelter))
     }
 }

@@ -23,18 +23,35 @@ struct RuleScenario: Sendable, CustomStringConvertible {
     static let all: [RuleScenario] = [
         RuleScenario(
             ruleId: "referral-acknowledged", child: false,
-            setup: { s in try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"], at: at(hours: 1)) },
-            triggerIndex: 1, satisfy: { s, d in try s.append("opav", "ReferralAcknowledged", ["referralId": "R-1"], at: d) },
+            setup: { s in
+                try s.append(
+                    "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+                    at: at(hours: 1))
+            },
+            triggerIndex: 1,
+            satisfy: { s, d in try s.append("opav", "ReferralAcknowledged", ["referralId": "R-1"], at: d) },
             within: 24 * hour, warn: 6 * hour, responsible: "opav"),
         RuleScenario(
             ruleId: "referral-decided", child: false,
-            setup: { s in try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], at: at(hours: 1)) },
-            triggerIndex: 1, satisfy: { s, d in try s.append("isf", "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], at: d) },
+            setup: { s in
+                try s.append(
+                    "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"],
+                    at: at(hours: 1))
+            },
+            triggerIndex: 1,
+            satisfy: { s, d in
+                try s.append("isf", "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], at: d)
+            },
             within: 72 * hour, warn: 12 * hour, responsible: "isf"),
         RuleScenario(
             ruleId: "victim-advocate-assigned", child: false,
-            setup: { s in try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"], at: t0) },
-            triggerIndex: 0, satisfy: { s, d in try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: d) },
+            setup: { s in
+                try s.append(
+                    "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+                    at: t0)
+            },
+            triggerIndex: 0,
+            satisfy: { s, d in try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: d) },
             within: 24 * hour, warn: 6 * hour, responsible: "kp-dthb"),
         RuleScenario(
             ruleId: "risk-assessed", child: false, setup: { _ in }, triggerIndex: 0,
@@ -47,7 +64,10 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         RuleScenario(
             ruleId: "reflection-period-ends", child: false,
             setup: { s in try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 60], at: at(hours: 2)) },
-            triggerIndex: 1, satisfy: { s, d in try s.append("kp-dthb", "ReflectionPeriodEnded", ["outcome": "cooperation-agreed"], at: d) },
+            triggerIndex: 1,
+            satisfy: { s, d in
+                try s.append("kp-dthb", "ReflectionPeriodEnded", ["outcome": "cooperation-agreed"], at: d)
+            },
             within: 60 * day, warn: 7 * day, responsible: "kp-dthb"),
         RuleScenario(
             ruleId: "case-review", child: false, setup: { _ in }, triggerIndex: 0,
@@ -55,7 +75,8 @@ struct RuleScenario: Sendable, CustomStringConvertible {
             within: 30 * day, warn: 5 * day, responsible: "kp-dthb"),
         RuleScenario(
             ruleId: "identification-decided", child: false, setup: { _ in }, triggerIndex: 0,
-            satisfy: { s, d in try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: d) },
+            satisfy: { s, d in try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: d)
+            },
             within: 30 * day, warn: 5 * day, responsible: "kp-dthb"),
     ]
 
@@ -77,10 +98,15 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         case .overdue: now = start.addingTimeInterval(within * 1.01)
         case .dueSoon: now = start.addingTimeInterval(within - warn / 2)
         case .pending: now = start.addingTimeInterval(min(within - warn, within) / 2)
-        case .cancelledByClosure: try s.append("kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: start.addingTimeInterval(within * 0.5))
-        case .missedBeforeClosure: try s.append("kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: start.addingTimeInterval(within * 1.5))
+        case .cancelledByClosure:
+            try s.append(
+                "kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: start.addingTimeInterval(within * 0.5))
+        case .missedBeforeClosure:
+            try s.append(
+                "kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: start.addingTimeInterval(within * 1.5))
         }
-        let deadlines = DeadlineEvaluator.evaluate(caseId: s.caseId, events: s.events, rulesets: [Ruleset.kosovoDefault], now: now)
+        let deadlines = DeadlineEvaluator.evaluate(
+            caseId: s.caseId, events: s.events, rulesets: [Ruleset.kosovoDefault], now: now)
         let deadline = try #require(deadlines.first { $0.ruleId == ruleId })
         #expect(deadline.triggerEventId == trigger.id)
         #expect(deadline.triggeredAt == start)
@@ -132,7 +158,10 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         try s.append("kp-dthb", "CaseOpened", adultOpening.merging(["profile": ["ageBand": "unknown"]]), at: t0)
         try s.append(
             "kp-dthb", "RecordCorrected",
-            ["correctsEventId": .string(s.events[0].id.uuidString), "reason": "new-information", "correction": ["profile": ["child": true]]],
+            [
+                "correctsEventId": .string(s.events[0].id.uuidString), "reason": "new-information",
+                "correction": ["profile": ["child": true]],
+            ],
             at: at(days: 2))
         let guardian = try #require(evaluate(s, now: at(days: 3)).first { $0.ruleId == "guardian-for-child" })
         #expect(guardian.dueAt == at(hours: 24) && guardian.status == .overdue)
@@ -187,21 +216,24 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "potential"], at: at(days: 1))
         #expect(evaluate(s, now: at(days: 2)).first { $0.ruleId == "identification-decided" }?.status == .pending)
         var identified = CaseScript()
-        try identified.append("kp-dthb", "CaseOpened", adultOpening.merging(["identificationStatus": "identified"]), at: t0)
+        try identified.append(
+            "kp-dthb", "CaseOpened", adultOpening.merging(["identificationStatus": "identified"]), at: t0)
         #expect(!evaluate(identified, now: at(days: 2)).contains { $0.ruleId == "identification-decided" })
     }
 
     @Test func advocateRuleNeedsAVictimAdvocacyReferral() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
-        try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "legal-aid"], at: at(hours: 1))
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "legal-aid"], at: at(hours: 1))
         try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 2))
         #expect(evaluate(s, now: at(hours: 30)).first { $0.ruleId == "victim-advocate-assigned" }?.status == .overdue)
     }
 
     @Test func acknowledgementOfAnotherReferralDoesNotCount() throws {
         var s = try CaseScript.withReferral()
-        try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "opav", "purpose": "legal-aid"], at: at(hours: 2))
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "opav", "purpose": "legal-aid"], at: at(hours: 2))
         try s.append("opav", "ReferralAcknowledged", ["referralId": "R-2"], at: at(hours: 3))
         let acks = evaluate(s, now: at(hours: 30)).filter { $0.ruleId == "referral-acknowledged" }
         #expect(acks.map(\.status) == [.overdue, .met])
@@ -210,8 +242,11 @@ struct RuleScenario: Sendable, CustomStringConvertible {
     @Test func roleResolvesToTheFirstPartyOfThatKind() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", childOpening, at: t0)
-        try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "csw-prishtina", "purpose": "guardianship"], at: at(hours: 1))
-        #expect(evaluate(s, now: at(hours: 2)).first { $0.ruleId == "guardian-for-child" }?.responsible == "csw-prishtina")
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "csw-prishtina", "purpose": "guardianship"],
+            at: at(hours: 1))
+        #expect(
+            evaluate(s, now: at(hours: 2)).first { $0.ruleId == "guardian-for-child" }?.responsible == "csw-prishtina")
     }
 
     /// A v2 effective 2026-03-10 shortens two rules; it judges only triggers from then on.
@@ -226,7 +261,9 @@ struct RuleScenario: Sendable, CustomStringConvertible {
 
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)  // 2026-03-01: v1
-        try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "shelter"], at: at(days: 14))  // v2
+        // 2026-03-15: judged by v2.
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "shelter"], at: at(days: 14))
         let deadlines = evaluate(s, now: at(days: 15), rulesets: [v2, Ruleset.kosovoDefault])
         let risk = try #require(deadlines.first { $0.ruleId == "risk-assessed" })
         #expect(risk.rulesetVersion == 1 && risk.dueAt == at(hours: 72))

@@ -37,7 +37,8 @@ import Testing
         for index in 0..<500 {
             let generated = generator.makeCase(index: index)
             #expect(caseIds.insert(generated.caseId).inserted)
-            #expect(generated.caseId.hasPrefix("KS-20") && generated.caseId.hasSuffix(String(format: "%06d", index + 1)))
+            #expect(
+                generated.caseId.hasPrefix("KS-20") && generated.caseId.hasSuffix(String(format: "%06d", index + 1)))
             var state: CaseState?
             for event in generated.events {
                 #expect(eventIds.insert(event.id).inserted)
@@ -45,9 +46,11 @@ import Testing
                 #expect(event.actor.user.contains("-"))
                 do {
                     let admitted = try CaseAdmission.admit(
-                        principal: .institution(event.actor.institution, user: event.actor.user), caseId: generated.caseId,
+                        principal: .institution(event.actor.institution, user: event.actor.user),
+                        caseId: generated.caseId,
                         state: state, id: event.id, type: event.type.rawValue,
-                        data: try JSONValue.parse(event.body.data.serialized()), occurredAt: event.occurredAt, context: context)
+                        data: try JSONValue.parse(event.body.data.serialized()), occurredAt: event.occurredAt,
+                        context: context)
                     #expect(admitted == event)
                 } catch {
                     Issue.record("case \(generated.caseId) \(event.type.rawValue): \(error)")

@@ -132,7 +132,9 @@ import Testing
             Array("[[[[{}]]]]".utf8),
         ]
         let alphabet =
-            Array(#"{}[]:,"\ u0123456789abcdefEe+-.tfnrl"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xBF, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0xFF]
+            Array(#"{}[]:,"\ u0123456789abcdefEe+-.tfnrl"#.utf8) + [
+                0x00, 0x1F, 0x7F, 0x80, 0xBF, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0xFF,
+            ]
         for i in 0..<20_000 {
             var bytes: [UInt8]
             if i % 3 == 0 {

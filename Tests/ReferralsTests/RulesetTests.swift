@@ -20,7 +20,8 @@ import Testing
         #expect(ruleset.notice?.contains("placeholder") == true)
         #expect(
             ruleset.rules.map(\.id) == [
-                "referral-acknowledged", "referral-decided", "victim-advocate-assigned", "risk-assessed", "guardian-for-child",
+                "referral-acknowledged", "referral-decided", "victim-advocate-assigned", "risk-assessed",
+                "guardian-for-child",
                 "reflection-period-ends", "case-review", "identification-decided",
             ])
         #expect(ruleset.rules.allSatisfy { !$0.confirmed })
@@ -48,7 +49,8 @@ import Testing
     ]
 
     static func document(rule: JSONValue = baseRule, top: JSONValue = [:]) -> JSONValue {
-        (["id": "test", "version": 1, "title": "Test", "effectiveFrom": "2020-01-01", "rules": [rule]] as JSONValue).merging(top)
+        (["id": "test", "version": 1, "title": "Test", "effectiveFrom": "2020-01-01", "rules": [rule]] as JSONValue)
+            .merging(top)
     }
 
     static func without(_ value: JSONValue, _ key: String) -> JSONValue {
@@ -73,31 +75,96 @@ import Testing
         ("duplicate rule id", document(top: ["rules": [baseRule, baseRule]]), "rules[1].id"),
         ("rule id missing", document(rule: without(baseRule, "id")), "rules[0].id"),
         ("title missing", document(rule: without(baseRule, "title")), "rules[0].title"),
-        ("source document missing", document(rule: baseRule.merging(["source": ["section": "x"]]).merging(["source": ["document": nil]])), "rules[0].source.document"),
+        (
+            "source document missing",
+            document(rule: baseRule.merging(["source": ["section": "x"]]).merging(["source": ["document": nil]])),
+            "rules[0].source.document"
+        ),
         ("source unknown field", document(rule: baseRule.merging(["source": ["url": "x"]])), "rules[0].source.url"),
         ("confirmed missing", document(rule: without(baseRule, "confirmed")), "rules[0].confirmed"),
         ("confirmed string", document(rule: baseRule.merging(["confirmed": "no"])), "rules[0].confirmed"),
-        ("trigger event unknown", document(rule: baseRule.merging(["trigger": ["events": ["CaseCreated"]]])), "rules[0].trigger.events[0]"),
-        ("trigger events empty", document(rule: baseRule.merging(["trigger": ["events": []]])), "rules[0].trigger.events"),
+        (
+            "trigger event unknown", document(rule: baseRule.merging(["trigger": ["events": ["CaseCreated"]]])),
+            "rules[0].trigger.events[0]"
+        ),
+        (
+            "trigger events empty", document(rule: baseRule.merging(["trigger": ["events": []]])),
+            "rules[0].trigger.events"
+        ),
         ("trigger unknown field", document(rule: baseRule.merging(["trigger": ["if": 1]])), "rules[0].trigger.if"),
-        ("condition unknown field", document(rule: baseRule.merging(["trigger": ["where": [["field": "profile.child", "equals": true]]]])), "rules[0].trigger.where[0].field"),
-        ("condition bad value", document(rule: baseRule.merging(["trigger": ["where": [["field": "urgency", "equals": "asap"]]]])), "rules[0].trigger.where[0].equals"),
-        ("condition bad option", document(rule: baseRule.merging(["trigger": ["where": [["field": "purpose", "in": ["shelter", "spa"]]]]])), "rules[0].trigger.where[0].in[1]"),
-        ("condition two tests", document(rule: baseRule.merging(["trigger": ["where": [["field": "purpose", "in": ["shelter"], "equals": "shelter"]]]])), "rules[0].trigger.where[0].field"),
-        ("contains on scalar", document(rule: baseRule.merging(["trigger": ["where": [["field": "purpose", "contains": "shelter"]]]])), "rules[0].trigger.where[0].contains"),
-        ("satisfier unknown", document(rule: baseRule.merging(["satisfiedBy": ["events": ["Done"]]])), "rules[0].satisfiedBy.events[0]"),
-        ("sameReferral without referrals", document(rule: baseRule.merging(["satisfiedBy": ["events": ["CaseReviewed"]]])), "rules[0].satisfiedBy.sameReferral"),
-        ("byRecipient without referral trigger", document(rule: baseRule.merging(["trigger": ["events": ["CaseOpened"]], "satisfiedBy": ["sameReferral": false], "responsible": ["kind": "case-opener"]])), "rules[0].satisfiedBy.byRecipient"),
-        ("referralPurposes unknown", document(rule: baseRule.merging(["satisfiedBy": ["referralPurposes": ["spa"]]])), "rules[0].satisfiedBy.referralPurposes[0]"),
+        (
+            "condition unknown field",
+            document(rule: baseRule.merging(["trigger": ["where": [["field": "profile.child", "equals": true]]]])),
+            "rules[0].trigger.where[0].field"
+        ),
+        (
+            "condition bad value",
+            document(rule: baseRule.merging(["trigger": ["where": [["field": "urgency", "equals": "asap"]]]])),
+            "rules[0].trigger.where[0].equals"
+        ),
+        (
+            "condition bad option",
+            document(
+                rule: baseRule.merging(["trigger": ["where": [["field": "purpose", "in": ["shelter", "spa"]]]]])),
+            "rules[0].trigger.where[0].in[1]"
+        ),
+        (
+            "condition two tests",
+            document(
+                rule: baseRule.merging([
+                    "trigger": ["where": [["field": "purpose", "in": ["shelter"], "equals": "shelter"]]]
+                ])), "rules[0].trigger.where[0].field"
+        ),
+        (
+            "contains on scalar",
+            document(rule: baseRule.merging(["trigger": ["where": [["field": "purpose", "contains": "shelter"]]]])),
+            "rules[0].trigger.where[0].contains"
+        ),
+        (
+            "satisfier unknown", document(rule: baseRule.merging(["satisfiedBy": ["events": ["Done"]]])),
+            "rules[0].satisfiedBy.events[0]"
+        ),
+        (
+            "sameReferral without referrals",
+            document(rule: baseRule.merging(["satisfiedBy": ["events": ["CaseReviewed"]]])),
+            "rules[0].satisfiedBy.sameReferral"
+        ),
+        (
+            "byRecipient without referral trigger",
+            document(
+                rule: baseRule.merging([
+                    "trigger": ["events": ["CaseOpened"]], "satisfiedBy": ["sameReferral": false],
+                    "responsible": ["kind": "case-opener"],
+                ])), "rules[0].satisfiedBy.byRecipient"
+        ),
+        (
+            "referralPurposes unknown",
+            document(rule: baseRule.merging(["satisfiedBy": ["referralPurposes": ["spa"]]])),
+            "rules[0].satisfiedBy.referralPurposes[0]"
+        ),
         ("within missing", document(rule: without(baseRule, "within")), "rules[0].within"),
         ("within malformed", document(rule: baseRule.merging(["within": "24h"])), "rules[0].within"),
         ("within zero", document(rule: baseRule.merging(["within": "PT0S"])), "rules[0].within"),
         ("urgentWithin malformed", document(rule: baseRule.merging(["urgentWithin": "PT2"])), "rules[0].urgentWithin"),
         ("warnBefore malformed", document(rule: baseRule.merging(["warnBefore": "-PT1H"])), "rules[0].warnBefore"),
-        ("days field not integer", document(rule: baseRule.merging(["withinDaysFromField": "purpose"])), "rules[0].withinDaysFromField"),
-        ("responsible kind unknown", document(rule: baseRule.merging(["responsible": ["kind": "everyone"]])), "rules[0].responsible.kind"),
-        ("responsible institution missing", document(rule: baseRule.merging(["responsible": ["kind": "institution"]])), "rules[0].responsible.institution"),
-        ("responsible role unknown", document(rule: baseRule.merging(["responsible": ["kind": "role", "role": "mayor"]])), "rules[0].responsible.role"),
+        (
+            "days field not integer", document(rule: baseRule.merging(["withinDaysFromField": "purpose"])),
+            "rules[0].withinDaysFromField"
+        ),
+        (
+            "responsible kind unknown", document(rule: baseRule.merging(["responsible": ["kind": "everyone"]])),
+            "rules[0].responsible.kind"
+        ),
+        (
+            "responsible institution missing",
+            document(rule: baseRule.merging(["responsible": ["kind": "institution"]])),
+            "rules[0].responsible.institution"
+        ),
+        (
+            "responsible role unknown",
+            document(rule: baseRule.merging(["responsible": ["kind": "role", "role": "mayor"]])),
+            "rules[0].responsible.role"
+        ),
         ("recurring string", document(rule: baseRule.merging(["recurring": "yes"])), "rules[0].recurring"),
         ("unknown rule field", document(rule: baseRule.merging(["priority": 1])), "rules[0].priority"),
     ]

@@ -16,7 +16,9 @@ let adultOpening: JSONValue = [
 
 let childOpening: JSONValue = [
     "identificationStatus": "potential",
-    "profile": ["sex": "male", "ageBand": "12-14", "child": true, "nationality": "AL", "exploitation": ["forced-begging"]],
+    "profile": [
+        "sex": "male", "ageBand": "12-14", "child": true, "nationality": "AL", "exploitation": ["forced-begging"],
+    ],
 ]
 
 /// Appends events to one case through ``CaseAdmission`` and the fold, as the service would.
@@ -33,7 +35,8 @@ struct CaseScript {
 
     /// Admits and applies; throws what admission throws.
     @discardableResult
-    mutating func append(_ institution: String, _ type: String, _ data: JSONValue = [:], at date: Date) throws(ReferralsError)
+    mutating func append(_ institution: String, _ type: String, _ data: JSONValue = [:], at date: Date)
+        throws(ReferralsError)
         -> CaseEvent
     {
         let event = try CaseAdmission.admit(
@@ -45,7 +48,9 @@ struct CaseScript {
     }
 
     /// Admission's verdict without applying.
-    func attempt(_ principal: Principal, _ type: String, _ data: JSONValue = [:], at date: Date? = nil) -> ReferralsError? {
+    func attempt(_ principal: Principal, _ type: String, _ data: JSONValue = [:], at date: Date? = nil)
+        -> ReferralsError?
+    {
         var copy = rng
         do {
             _ = try CaseAdmission.admit(
@@ -62,7 +67,8 @@ struct CaseScript {
         var script = CaseScript()
         try script.append("kp-dthb", "CaseOpened", child ? childOpening : adultOpening, at: t0)
         try script.append(
-            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy", "urgency": .string(urgency)],
+            "kp-dthb", "ReferralIssued",
+            ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy", "urgency": .string(urgency)],
             at: at(hours: 1))
         return script
     }
@@ -70,10 +76,12 @@ struct CaseScript {
 
 /// Compares a thrown error's code and field.
 func expectError(
-    _ error: ReferralsError?, _ code: ReferralsError.Code, _ field: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    _ error: ReferralsError?, _ code: ReferralsError.Code, _ field: String? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation
 ) {
     guard let error else {
-        Issue.record("expected \(code.rawValue) at \(field ?? "-"), but it was admitted", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected \(code.rawValue) at \(field ?? "-"), but it was admitted", sourceLocation: sourceLocation)
         return
     }
     #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)

@@ -12,7 +12,9 @@ public enum CasePolicy {
 
     /// ``mayRead(_:_:)`` as a check. - Throws: `forbidden`.
     public static func authorizeRead(_ principal: Principal, _ state: CaseState) throws(ReferralsError) {
-        guard mayRead(principal, state) else { throw ReferralsError(.forbidden, "only parties of a case, coordinators and auditors may read it") }
+        guard mayRead(principal, state) else {
+            throw ReferralsError(.forbidden, "only parties of a case, coordinators and auditors may read it")
+        }
     }
 
     /// Decides whether `principal` may append an event of `type` to a case in `state` (`nil`:

@@ -51,7 +51,8 @@ public enum CaseAdmission {
         try CasePolicy.authorizeAppend(principal, type: eventType, to: state)
         let body = try CaseEventBody.decode(type: eventType, data: data)
         let event = CaseEvent(
-            id: id, occurredAt: occurredAt, actor: Actor(institution: principal.institution ?? "", user: principal.user),
+            id: id, occurredAt: occurredAt,
+            actor: Actor(institution: principal.institution ?? "", user: principal.user),
             body: body)
         try validateInContext(event, state: state, context: context)
         return event
@@ -91,7 +92,8 @@ public enum CaseAdmission {
                 throw .invalidEvent("data.referralId", "is not a referral of this case")
             }
             guard referral.to == event.actor.institution else {
-                throw ReferralsError(.forbidden, field: "data.referralId", "only the recipient may act on this referral")
+                throw ReferralsError(
+                    .forbidden, field: "data.referralId", "only the recipient may act on this referral")
             }
             let allowed: Set<ReferralStatus> =
                 switch event.type {
@@ -100,7 +102,8 @@ public enum CaseAdmission {
                 default: [.accepted]
                 }
             guard allowed.contains(referral.status) else {
-                throw .invalidEvent("data.referralId", "the referral is \(referral.status.rawValue); this step is not possible")
+                throw .invalidEvent(
+                    "data.referralId", "the referral is \(referral.status.rawValue); this step is not possible")
             }
         case .consentRecorded(_, let recipients, _):
             for (i, recipient) in recipients.enumerated() where !context.registeredInstitutions.contains(recipient) {

@@ -195,7 +195,9 @@ public struct CaseState: Sendable, Hashable {
             identificationSetBy = event.id
         case .consentRecorded(let purpose, let recipients, let given):
             consents.append(
-                ConsentRecord(purpose: purpose, recipients: recipients, given: given, recordedAt: at, recordedBy: event.actor.institution))
+                ConsentRecord(
+                    purpose: purpose, recipients: recipients, given: given, recordedAt: at,
+                    recordedBy: event.actor.institution))
         case .guardianAppointed:
             if guardianAppointedAt == nil { guardianAppointedAt = at }
         case .reflectionPeriodStarted(let days):
@@ -233,7 +235,8 @@ public struct CaseState: Sendable, Hashable {
     /// and urgency).
     private mutating func applyCorrection(of targetId: UUID, with correction: JSONObject) {
         guard let original = bodies[targetId],
-            let corrected = try? CaseEventBody.decode(type: original.type, data: original.data.merging(.object(correction)))
+            let corrected = try? CaseEventBody.decode(
+                type: original.type, data: original.data.merging(.object(correction)))
         else { return }
         correctionCount += 1
         bodies[targetId] = corrected

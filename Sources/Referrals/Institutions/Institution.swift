@@ -25,7 +25,8 @@ public struct Institution: Sendable, Hashable, Identifiable {
 
 extension Institution {
     /// Kosovo Police, Directorate against THB.
-    public static let kosovoPolice = Institution(id: "kp-dthb", name: "Kosovo Police, Directorate against THB", kinds: [.police])
+    public static let kosovoPolice = Institution(
+        id: "kp-dthb", name: "Kosovo Police, Directorate against THB", kinds: [.police])
     /// State Prosecution.
     public static let stateProsecution = Institution(id: "ksp", name: "State Prosecution", kinds: [.prosecution])
     /// Office for Protection and Assistance to Victims (victim advocates).
@@ -35,7 +36,8 @@ extension Institution {
     public static let socialWorkPrishtina = Institution(
         id: "csw-prishtina", name: "Centre for Social Work Prishtina", kinds: [.socialWork])
     /// Interim Security Facility (state shelter).
-    public static let interimSecurityFacility = Institution(id: "isf", name: "Interim Security Facility", kinds: [.shelter])
+    public static let interimSecurityFacility = Institution(
+        id: "isf", name: "Interim Security Facility", kinds: [.shelter])
     /// PVPT Center, an NGO running a shelter.
     public static let pvpt = Institution(id: "pvpt", name: "PVPT Center", kinds: [.ngo, .shelter])
     /// IOM Kosovo.

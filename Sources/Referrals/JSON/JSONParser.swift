@@ -236,7 +236,8 @@ struct JSONParser {
             let unit = try parseHex4()
             var scalarValue = UInt32(unit)
             if (0xD800...0xDBFF).contains(unit) {
-                guard bytes.count - index >= 2, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                guard bytes.count - index >= 2, bytes[index] == UInt8(ascii: "\\"),
+                    bytes[index + 1] == UInt8(ascii: "u")
                 else { throw fail("lone high surrogate escape") }
                 index += 2
                 let low = try parseHex4()

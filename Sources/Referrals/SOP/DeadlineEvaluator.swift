@@ -84,7 +84,9 @@ public enum DeadlineEvaluator {
             var rearm: [String] = []
             open.removeAll { index in
                 let rule = rulesOf[index]
-                guard satisfies(event, data: data, rule: rule, deadline: deadlines[index], state: current) else { return false }
+                guard satisfies(event, data: data, rule: rule, deadline: deadlines[index], state: current) else {
+                    return false
+                }
                 deadlines[index].satisfiedAt = event.occurredAt
                 deadlines[index].satisfiedByEventId = event.id
                 if rule.recurring, !rearm.contains(rule.id) { rearm.append(rule.id) }
@@ -118,7 +120,9 @@ public enum DeadlineEvaluator {
             for versions in series {
                 guard let ruleset = inForce(versions, at: event.occurredAt) else { continue }
                 for rule in ruleset.rules
-                where rule.trigger.events.contains(event.type) && rule.trigger.conditions.allSatisfy({ $0.matches(data) }) {
+                where rule.trigger.events.contains(event.type)
+                    && rule.trigger.conditions.allSatisfy({ $0.matches(data) })
+                {
                     start(rule, ruleset, trigger: event, data: data, state: current)
                 }
             }
@@ -148,7 +152,9 @@ public enum DeadlineEvaluator {
         versions.last { $0.effectiveFrom <= date }
     }
 
-    static func satisfies(_ event: CaseEvent, data: JSONValue, rule: SopRule, deadline: Deadline, state: CaseState) -> Bool {
+    static func satisfies(_ event: CaseEvent, data: JSONValue, rule: SopRule, deadline: Deadline, state: CaseState)
+        -> Bool
+    {
         let s = rule.satisfiedBy
         guard event.id != deadline.triggerEventId, s.events.contains(event.type),
             s.conditions.allSatisfy({ $0.matches(data) })
@@ -158,7 +164,8 @@ public enum DeadlineEvaluator {
             guard let id = deadline.referralId, state.referrals[id]?.to == event.actor.institution else { return false }
         }
         if let purposes = s.referralPurposes {
-            guard let id = event.body.referralId, let referral = state.referrals[id], purposes.contains(referral.purpose)
+            guard let id = event.body.referralId, let referral = state.referrals[id],
+                purposes.contains(referral.purpose)
             else { return false }
         }
         return true

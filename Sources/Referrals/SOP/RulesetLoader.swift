@@ -13,7 +13,9 @@ extension Ruleset {
     public static func load(_ document: JSONValue) throws(ReferralsError) -> Ruleset {
         var r = try FieldReader(document, path: "", code: .invalidRuleset)
         let id = try r.string("id", maxLength: 64)
-        guard Identifiers.isValidInstitutionId(id) else { throw r.error("id", "must be 1-64 characters of a-z, 0-9 and -") }
+        guard Identifiers.isValidInstitutionId(id) else {
+            throw r.error("id", "must be 1-64 characters of a-z, 0-9 and -")
+        }
         let version = try r.int("version", in: 1...1_000_000)
         let title = try r.string("title", maxLength: 200)
         let effectiveText = try r.string("effectiveFrom", maxLength: 10)
@@ -50,12 +52,15 @@ extension Ruleset {
     private static func loadRule(_ value: JSONValue, path: String) throws(ReferralsError) -> SopRule {
         var r = try FieldReader(value, path: path, code: .invalidRuleset)
         let id = try r.string("id", maxLength: 64)
-        guard Identifiers.isValidInstitutionId(id) else { throw r.error("id", "must be 1-64 characters of a-z, 0-9 and -") }
+        guard Identifiers.isValidInstitutionId(id) else {
+            throw r.error("id", "must be 1-64 characters of a-z, 0-9 and -")
+        }
         let title = try r.string("title", maxLength: 200)
 
         var s = try r.object("source")
         let source = SopRule.Source(
-            document: try s.string("document", maxLength: 300), section: try s.optionalString("section", maxLength: 300),
+            document: try s.string("document", maxLength: 300),
+            section: try s.optionalString("section", maxLength: 300),
             note: try s.optionalString("note", maxLength: 1000))
         try s.finish()
         let confirmed = try r.bool("confirmed")
@@ -108,13 +113,16 @@ extension Ruleset {
         case "trigger-actor": responsible = .triggerActor
         case "institution":
             let institution = try resp.string("institution", maxLength: 64)
-            guard Identifiers.isValidInstitutionId(institution) else { throw resp.error("institution", "must be an institution id") }
+            guard Identifiers.isValidInstitutionId(institution) else {
+                throw resp.error("institution", "must be an institution id")
+            }
             responsible = .institution(institution)
         case "role":
             responsible = .role(try resp.code("role", InstitutionKind.self))
         default:
             throw resp.error(
-                "kind", "must be one of referral-recipient, referral-issuer, case-opener, trigger-actor, institution, role")
+                "kind",
+                "must be one of referral-recipient, referral-issuer, case-opener, trigger-actor, institution, role")
         }
         if responsible == .referralRecipient || responsible == .referralIssuer, !triggersNameReferral {
             throw resp.error("kind", "a referral party needs trigger events that name a referral")
@@ -126,17 +134,22 @@ extension Ruleset {
         let recurring = try r.optionalBool("recurring") ?? false
         try r.finish()
         return SopRule(
-            id: id, title: title, source: source, confirmed: confirmed, trigger: trigger, satisfiedBy: SopRule.Satisfaction(
+            id: id, title: title, source: source, confirmed: confirmed, trigger: trigger,
+            satisfiedBy: SopRule.Satisfaction(
                 events: satisfierEvents, conditions: satisfierConditions, sameReferral: sameReferral,
                 byRecipient: byRecipient, referralPurposes: purposes),
             within: within, urgentWithin: urgentWithin, withinDaysFromField: daysField, responsible: responsible,
             warnBefore: warnBefore, urgentWarnBefore: urgentWarnBefore, recurring: recurring)
     }
 
-    private static func duration(_ r: inout FieldReader, _ key: String, required: Bool = true) throws(ReferralsError) -> ISODuration? {
+    private static func duration(_ r: inout FieldReader, _ key: String, required: Bool = true) throws(ReferralsError)
+        -> ISODuration?
+    {
         let text = required ? try r.string(key, maxLength: 64) : try r.optionalString(key, maxLength: 64)
         guard let text else { return nil }
-        guard let duration = ISODuration(text) else { throw r.error(key, "must be an ISO 8601 duration such as PT24H or P30D") }
+        guard let duration = ISODuration(text) else {
+            throw r.error(key, "must be an ISO 8601 duration such as PT24H or P30D")
+        }
         return duration
     }
 
@@ -144,7 +157,9 @@ extension Ruleset {
         try r.codeList("events", CaseEventType.self, allowEmpty: false)
     }
 
-    private static func conditions(_ r: inout FieldReader, events: [CaseEventType]) throws(ReferralsError) -> [SopRule.Condition] {
+    private static func conditions(_ r: inout FieldReader, events: [CaseEventType]) throws(ReferralsError) -> [SopRule
+        .Condition]
+    {
         guard r.object["where"] != nil else {
             _ = r.optionalValue("where")
             return []
@@ -171,12 +186,15 @@ extension Ruleset {
                 let options = try c.array("in", maxCount: 64)
                 guard !options.isEmpty else { throw c.error("in", "must not be empty") }
                 for (j, option) in options.enumerated() where !domain.admits(option) {
-                    throw ReferralsError(.invalidRuleset, field: "\(c.fieldPath("in"))[\(j)]", "is not a possible value of the field")
+                    throw ReferralsError(
+                        .invalidRuleset, field: "\(c.fieldPath("in"))[\(j)]", "is not a possible value of the field")
                 }
                 test = .isOneOf(options)
             default:
                 let v = try c.value("contains")
-                guard domain.isList, domain.admits(v) else { throw c.error("contains", "needs a list field and one of its values") }
+                guard domain.isList, domain.admits(v) else {
+                    throw c.error("contains", "needs a list field and one of its values")
+                }
                 test = .contains(v)
             }
             try c.finish()

@@ -25,9 +25,11 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         }
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        return UUID(uuid: (
-            bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-            bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            ))
     }
 
     /// `true` with probability `p`.
@@ -47,5 +49,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 
     /// Hours as seconds, uniform in the range.
-    public mutating func hours(_ range: ClosedRange<Double>) -> TimeInterval { Double.random(in: range, using: &self) * 3600 }
+    public mutating func hours(_ range: ClosedRange<Double>) -> TimeInterval {
+        Double.random(in: range, using: &self) * 3600
+    }
 }

@@ -151,15 +151,21 @@ struct Flow {
         let ackAt = at.addingTimeInterval(ack)
         if rng.chance(0.6) { add(ackAt, to, .referralAcknowledged(referralId: id)) }
         if rng.chance(declineChance) {
-            add(ackAt.addingTimeInterval(rng.hours(0.1...20)), to, .referralDeclined(referralId: id, reason: rng.pick([.noCapacity, .noCapacity, .notEligible, .outsideMandate])))
+            add(
+                ackAt.addingTimeInterval(rng.hours(0.1...20)), to,
+                .referralDeclined(
+                    referralId: id, reason: rng.pick([.noCapacity, .noCapacity, .notEligible, .outsideMandate])))
             return (id, nil)
         }
         guard let decide = delay(within: 72, lateChance: 0.1, missChance: 0.03) else { return (id, nil) }
         let acceptedAt = max(ackAt.addingTimeInterval(60), at.addingTimeInterval(decide))
         add(acceptedAt, to, .referralAccepted(referralId: id))
         if let completeAfterDays, rng.chance(0.7) {
-            add(acceptedAt.addingTimeInterval(Double.random(in: completeAfterDays, using: &rng) * 86_400), to,
-                .referralCompleted(referralId: id, outcome: rng.weighted([(.servicesProvided, 8), (.victimWithdrew, 1), (.transferred, 1)])))
+            add(
+                acceptedAt.addingTimeInterval(Double.random(in: completeAfterDays, using: &rng) * 86_400), to,
+                .referralCompleted(
+                    referralId: id,
+                    outcome: rng.weighted([(.servicesProvided, 8), (.victimWithdrew, 1), (.transferred, 1)])))
         }
         return (id, acceptedAt)
     }
@@ -168,15 +174,28 @@ struct Flow {
         start = t0
         let opener = rng.weighted([("kp-dthb", 8.0), ("csw-prishtina", 1.0), ("opav", 1.0)])
         let childBand: AgeBand? = rng.chance(0.25) ? rng.pick([.age0to11, .age12to14, .age15to17, .age15to17]) : nil
-        let ageBand = childBand ?? rng.weighted([(.age18to24, 5.0), (.age25to34, 4.0), (.age35to49, 2.0), (.age50plus, 0.5), (.unknown, 0.5)])
+        let ageBand =
+            childBand
+            ?? rng.weighted([
+                (.age18to24, 5.0), (.age25to34, 4.0), (.age35to49, 2.0), (.age50plus, 0.5), (.unknown, 0.5),
+            ])
         let child = childBand != nil
-        let nationality = rng.weighted([("XK", 12.0), ("AL", 3.0), ("MD", 1.0), ("UA", 1.0), ("RS", 1.0), ("MK", 1.0), ("BG", 0.5), ("NG", 0.5), ("BD", 0.5)])
+        let nationality = rng.weighted([
+            ("XK", 12.0), ("AL", 3.0), ("MD", 1.0), ("UA", 1.0), ("RS", 1.0), ("MK", 1.0), ("BG", 0.5), ("NG", 0.5),
+            ("BD", 0.5),
+        ])
         let foreign = nationality != "XK"
-        var exploitation: [Exploitation] = [rng.weighted([(.sexual, 6.0), (.forcedLabour, 2.0), (.forcedBegging, 1.5), (.forcedCriminality, 0.5), (.forcedMarriage, 0.5)])]
+        var exploitation: [Exploitation] = [
+            rng.weighted([
+                (.sexual, 6.0), (.forcedLabour, 2.0), (.forcedBegging, 1.5), (.forcedCriminality, 0.5),
+                (.forcedMarriage, 0.5),
+            ])
+        ]
         if rng.chance(0.15), !exploitation.contains(.forcedLabour) { exploitation.append(.forcedLabour) }
         let initial: IdentificationStatus = rng.weighted([(.presumed, 6.0), (.potential, 3.0), (.identified, 1.0)])
         let profile = Profile(
-            sex: rng.weighted([(.female, 13.0), (.male, 6.0), (.other, 0.3), (.unknown, 0.7)]), ageBand: ageBand, child: child,
+            sex: rng.weighted([(.female, 13.0), (.male, 6.0), (.other, 0.3), (.unknown, 0.7)]), ageBand: ageBand,
+            child: child,
             nationality: nationality, exploitation: exploitation)
         add(t0, opener, .caseOpened(identificationStatus: initial, profile: profile))
 
@@ -185,14 +204,20 @@ struct Flow {
         var t = t0.addingTimeInterval(rng.hours(0.1...2))
         if opener != "opav" {
             add(t, opener, .consentRecorded(purpose: .victimAdvocacy, recipients: ["opav"], given: true))
-            let (_, accepted) = refer(at: t.addingTimeInterval(300), from: opener, to: "opav", purpose: .victimAdvocacy, urgent: rng.chance(0.3))
+            let (_, accepted) = refer(
+                at: t.addingTimeInterval(300), from: opener, to: "opav", purpose: .victimAdvocacy,
+                urgent: rng.chance(0.3))
             advocate = accepted != nil
             if let accepted { t = accepted }
         }
         let coordinator = advocate ? "opav" : opener
 
         // Risk assessment by the opener (jointly with the advocate).
-        if let d = delay(within: 72) { add(t0.addingTimeInterval(d), rng.chance(0.5) || !advocate ? opener : "opav", .riskAssessed(level: rng.weighted([(.low, 2.0), (.medium, 4.0), (.high, 3.0)]))) }
+        if let d = delay(within: 72) {
+            add(
+                t0.addingTimeInterval(d), rng.chance(0.5) || !advocate ? opener : "opav",
+                .riskAssessed(level: rng.weighted([(.low, 2.0), (.medium, 4.0), (.high, 3.0)])))
+        }
 
         // A child: social work and a guardian.
         if child {
@@ -200,9 +225,12 @@ struct Flow {
                 if let d = delay(within: 24) { add(t0.addingTimeInterval(d), opener, .guardianAppointed) }
             } else {
                 let at = t0.addingTimeInterval(rng.hours(0.2...3))
-                let (_, accepted) = refer(at: at, from: opener, to: "csw-prishtina", purpose: .guardianship, urgent: true)
+                let (_, accepted) = refer(
+                    at: at, from: opener, to: "csw-prishtina", purpose: .guardianship, urgent: true)
                 if let accepted, let d = delay(within: 24, lateChance: 0.2) {
-                    add(max(accepted.addingTimeInterval(600), t0.addingTimeInterval(d)), "csw-prishtina", .guardianAppointed)
+                    add(
+                        max(accepted.addingTimeInterval(600), t0.addingTimeInterval(d)), "csw-prishtina",
+                        .guardianAppointed)
                 }
             }
         }
@@ -211,25 +239,35 @@ struct Flow {
         if rng.chance(0.7) {
             let at = t.addingTimeInterval(rng.hours(1...24))
             let first = rng.chance(0.5) ? "pvpt" : "isf"
-            let (_, accepted) = refer(at: at, from: coordinator, to: first, purpose: .shelter, urgent: rng.chance(0.4), declineChance: first == "pvpt" ? 0.3 : 0.05, completeAfterDays: 30...120)
+            let (_, accepted) = refer(
+                at: at, from: coordinator, to: first, purpose: .shelter, urgent: rng.chance(0.4),
+                declineChance: first == "pvpt" ? 0.3 : 0.05, completeAfterDays: 30...120)
             if accepted == nil, rng.chance(0.8) {
-                refer(at: at.addingTimeInterval(rng.hours(26...60)), from: coordinator, to: first == "pvpt" ? "isf" : "pvpt", purpose: .shelter, completeAfterDays: 30...120)
+                refer(
+                    at: at.addingTimeInterval(rng.hours(26...60)), from: coordinator,
+                    to: first == "pvpt" ? "isf" : "pvpt", purpose: .shelter, completeAfterDays: 30...120)
             }
         }
 
         // Social welfare for adults, sometimes.
         if !child, opener != "csw-prishtina", rng.chance(0.3) {
-            refer(at: t.addingTimeInterval(rng.hours(24...240)), from: coordinator, to: "csw-prishtina", purpose: .socialWelfare, declineChance: 0.1, completeAfterDays: 20...90)
+            refer(
+                at: t.addingTimeInterval(rng.hours(24...240)), from: coordinator, to: "csw-prishtina",
+                purpose: .socialWelfare, declineChance: 0.1, completeAfterDays: 20...90)
         }
 
         // Prosecution.
         if opener == "kp-dthb", rng.chance(0.5) {
-            refer(at: t0.addingTimeInterval(rng.hours(24...400)), from: "kp-dthb", to: "ksp", purpose: .investigation, completeAfterDays: 60...300)
+            refer(
+                at: t0.addingTimeInterval(rng.hours(24...400)), from: "kp-dthb", to: "ksp", purpose: .investigation,
+                completeAfterDays: 60...300)
         }
 
         // Identification decided.
         if initial != .identified, let d = delay(within: 30 * 24, lateChance: 0.15, missChance: 0.1) {
-            add(t0.addingTimeInterval(d), opener, .identificationStatusChanged(status: rng.chance(0.88) ? .identified : .notAVictim))
+            add(
+                t0.addingTimeInterval(d), opener,
+                .identificationStatusChanged(status: rng.chance(0.88) ? .identified : .notAVictim))
         }
 
         // Reflection period, mostly for foreign nationals.
@@ -242,7 +280,13 @@ struct Flow {
             if let d = delay(within: Double(days) * 24, lateChance: 0.15, missChance: 0.05) {
                 let end = at.addingTimeInterval(d)
                 reflectionEnd = end
-                add(end, starter, .reflectionPeriodEnded(outcome: rng.weighted([(.cooperationAgreed, 4.0), (.cooperationDeclined, 2.0), (.returnedHome, 1.0), (.residencePermit, 1.0)])))
+                add(
+                    end, starter,
+                    .reflectionPeriodEnded(
+                        outcome: rng.weighted([
+                            (.cooperationAgreed, 4.0), (.cooperationDeclined, 2.0), (.returnedHome, 1.0),
+                            (.residencePermit, 1.0),
+                        ])))
             }
         }
 
@@ -257,11 +301,19 @@ struct Flow {
         if rng.chance(0.75) {
             let close = t0.addingTimeInterval(lifetime)
             closeAt = close
-            add(close, coordinator, .caseClosed(reason: rng.weighted([(.reintegrated, 5.0), (.returnedHome, 2.0), (.lostContact, 1.0), (.victimWithdrew, 1.0), (.notAVictim, 0.5)])))
+            add(
+                close, coordinator,
+                .caseClosed(
+                    reason: rng.weighted([
+                        (.reintegrated, 5.0), (.returnedHome, 2.0), (.lostContact, 1.0), (.victimWithdrew, 1.0),
+                        (.notAVictim, 0.5),
+                    ])))
             if rng.chance(0.08) {
                 let reopen = close.addingTimeInterval(Double.random(in: 10...60, using: &rng) * 86_400)
                 reopenAt = reopen
-                add(reopen, coordinator, .caseReopened(reason: rng.pick([.newInformation, .victimReturned, .reTrafficked])))
+                add(
+                    reopen, coordinator,
+                    .caseReopened(reason: rng.pick([.newInformation, .victimReturned, .reTrafficked])))
                 add(reopen.addingTimeInterval(rng.hours(24...200)), coordinator, .riskAssessed(level: .high))
                 if rng.chance(0.5) {
                     secondCloseAt = reopen.addingTimeInterval(Double.random(in: 40...120, using: &rng) * 86_400)

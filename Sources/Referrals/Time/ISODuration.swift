@@ -15,7 +15,10 @@ public struct ISODuration: Sendable, Hashable, CustomStringConvertible {
     public var minutes = 0
     public var seconds = 0
 
-    public init(years: Int = 0, months: Int = 0, weeks: Int = 0, days: Int = 0, hours: Int = 0, minutes: Int = 0, seconds: Int = 0) {
+    public init(
+        years: Int = 0, months: Int = 0, weeks: Int = 0, days: Int = 0, hours: Int = 0, minutes: Int = 0,
+        seconds: Int = 0
+    ) {
         self.years = years
         self.months = months
         self.weeks = weeks

@@ -65,7 +65,8 @@ public enum Timestamp {
         let days = Int(floorDiv(seconds.quotient, 86_400))
         let secondOfDay = Int(seconds.quotient - Int64(days) * 86_400)
         let (y, m, d) = civilFromDays(days)
-        var text = pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T" + pad(secondOfDay / 3600, 2) + ":"
+        var text =
+            pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T" + pad(secondOfDay / 3600, 2) + ":"
             + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
         if seconds.remainder != 0 { text += "." + pad(Int(seconds.remainder), 3) }
         return text + "Z"

@@ -135,7 +135,8 @@ public enum CaseEventBody: Sendable, Hashable {
             try p.finish()
             body = .caseOpened(
                 identificationStatus: status,
-                profile: Profile(sex: sex, ageBand: ageBand, child: child, nationality: nationality, exploitation: exploitation))
+                profile: Profile(
+                    sex: sex, ageBand: ageBand, child: child, nationality: nationality, exploitation: exploitation))
         case .referralIssued:
             let id = try referralId(&r)
             let to = try institutionId(&r, "to")

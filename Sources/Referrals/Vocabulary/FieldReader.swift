@@ -86,7 +86,8 @@ struct FieldReader {
         return e
     }
 
-    mutating func optionalCode<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws(ReferralsError) -> E?
+    mutating func optionalCode<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws(ReferralsError)
+        -> E?
     where E.RawValue == String {
         guard object[key] != nil else {
             read.insert(key)

@@ -39,7 +39,9 @@ public enum SystemEventBody: Sendable, Hashable {
         case .institutionRegistered:
             var r = try FieldReader(data, path: "data")
             let id = try r.string("id", maxLength: 64)
-            guard Identifiers.isValidInstitutionId(id) else { throw r.error("id", "must be 1-64 characters of a-z, 0-9 and -") }
+            guard Identifiers.isValidInstitutionId(id) else {
+                throw r.error("id", "must be 1-64 characters of a-z, 0-9 and -")
+            }
             let name = try r.string("name", maxLength: 200)
             let kinds: [InstitutionKind]
             if r.object["kind"]?.stringValue != nil {
