@@ -101,6 +101,8 @@ struct Flow {
     var closeAt: Date?
     var reopenAt: Date?
     var secondCloseAt: Date?
+    /// The schedule index of each correction's target; ids are assigned in ``finish()``.
+    var correctionTargets: [Int: Int] = [:]
 
     init(rng: SplitMix64, now: Date) {
         self.rng = rng
@@ -214,9 +216,21 @@ struct Flow {
 
         // Risk assessment by the opener (jointly with the advocate).
         if let d = delay(within: 72) {
-            add(
-                t0.addingTimeInterval(d), rng.chance(0.5) || !advocate ? opener : "opav",
-                .riskAssessed(level: rng.weighted([(.low, 2.0), (.medium, 4.0), (.high, 3.0)])))
+            let assessor = rng.chance(0.5) || !advocate ? opener : "opav"
+            let level: RiskLevel = rng.weighted([(.low, 2.0), (.medium, 4.0), (.high, 3.0)])
+            add(t0.addingTimeInterval(d), assessor, .riskAssessed(level: level))
+            if rng.chance(0.04) {
+                // A data-entry error, corrected a few hours later.
+                let target = scheduled.count - 1
+                let corrected: RiskLevel = level == .high ? .medium : .high
+                add(
+                    t0.addingTimeInterval(d + rng.hours(1...30)), assessor,
+                    .recordCorrected(
+                        correctsEventId: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+                        reason: .dataEntryError,
+                        correction: JSONObject([("level", .string(corrected.rawValue))])))
+                correctionTargets[scheduled.count - 1] = target
+            }
         }
 
         // A child: social work and a guardian.
@@ -347,6 +361,7 @@ struct Flow {
     mutating func finish() -> [CaseEvent] {
         let ordered = scheduled.sorted { ($0.at, $0.seq) < ($1.at, $1.seq) }
         var events: [CaseEvent] = []
+        var ids: [Int: UUID] = [:]
         for item in ordered where item.at <= now {
             if let closeAt, item.at > closeAt {
                 // While closed only the reopening; after it, only the reopened spell's events.
@@ -355,7 +370,14 @@ struct Flow {
                 if let secondCloseAt, item.at > secondCloseAt { continue }
                 if !isReopenSpell(item.body) { continue }
             }
-            events.append(CaseEvent(id: rng.nextUUID(), occurredAt: item.at, actor: item.actor, body: item.body))
+            var body = item.body
+            if case .recordCorrected(_, let reason, let correction) = body {
+                guard let target = correctionTargets[item.seq].flatMap({ ids[$0] }) else { continue }
+                body = .recordCorrected(correctsEventId: target, reason: reason, correction: correction)
+            }
+            let id = rng.nextUUID()
+            ids[item.seq] = id
+            events.append(CaseEvent(id: id, occurredAt: item.at, actor: item.actor, body: body))
         }
         return events
     }
