@@ -162,8 +162,8 @@ extension Ruleset {
         """#
 
     /// ``kosovoDefaultJSON`` loaded. Its figures are unconfirmed placeholders (see `notice`).
-    public static var kosovoDefault: Ruleset {
+    public static let kosovoDefault: Ruleset = {
         // The embedded document is tested to load; a failure here is a build defect.
         do { return try load(json: Array(kosovoDefaultJSON.utf8)) } catch { fatalError("embedded ruleset: \(error)") }
-    }
+    }()
 }
