@@ -1,0 +1,64 @@
+/// Who may do what with a case (DESIGN.md "Who sees what"). Pure: decisions from the principal
+/// and the case's own state, which callers fold from the case stream (authoritative), never
+/// from a read model.
+public enum CasePolicy {
+    /// Whether `principal` may read the case: a party, a coordinator or an auditor.
+    public static func mayRead(_ principal: Principal, _ state: CaseState) -> Bool {
+        switch principal.role {
+        case .coordinator, .auditor: true
+        case .institution: principal.institution.map(state.isParty) ?? false
+        }
+    }
+
+    /// ``mayRead(_:_:)`` as a check. - Throws: `forbidden`.
+    public static func authorizeRead(_ principal: Principal, _ state: CaseState) throws(ReferralsError) {
+        guard mayRead(principal, state) else {
+            throw ReferralsError(.forbidden, "only parties of a case, coordinators and auditors may read it")
+        }
+    }
+
+    /// Decides whether `principal` may append an event of `type` to a case in `state` (`nil`:
+    /// the case does not exist), in this order:
+    ///
+    /// 1. Only an `institution` principal appends case events → `forbidden`.
+    /// 2. The first event must be `CaseOpened` → `not_found` for anything else on a missing case;
+    ///    `CaseOpened` on an existing case → `wrong_expected_version` (API.md: 409).
+    /// 3. Only parties append to an existing case → `forbidden`.
+    /// 4. After `CaseClosed` only `CaseReopened`; `CaseReopened` only when closed → `invalid_event`.
+    ///
+    /// The recipient-only rules for acknowledge/accept/decline/complete need the referral, so
+    /// they are in ``authorizeReferralAction(_:_:)``.
+    public static func authorizeAppend(
+        _ principal: Principal, type: CaseEventType, to state: CaseState?
+    ) throws(ReferralsError) {
+        guard principal.role == .institution, let institution = principal.institution else {
+            throw ReferralsError(.forbidden, "only an institution may append case events")
+        }
+        guard let state else {
+            guard type == .caseOpened else {
+                throw ReferralsError(.notFound, "the case does not exist; its first event must be CaseOpened")
+            }
+            return
+        }
+        guard type != .caseOpened else {
+            throw ReferralsError(.wrongExpectedVersion, field: "type", "the case already exists")
+        }
+        guard state.isParty(institution) else {
+            throw ReferralsError(.forbidden, "only parties of the case may append to it")
+        }
+        if state.isClosed, type != .caseReopened {
+            throw .invalidEvent("type", "the case is closed; only CaseReopened may follow")
+        }
+        if !state.isClosed, type == .caseReopened {
+            throw .invalidEvent("type", "only a closed case can be reopened")
+        }
+    }
+
+    /// Only a referral's recipient acknowledges, accepts, declines or completes it.
+    /// - Throws: `forbidden`.
+    public static func authorizeReferralAction(_ principal: Principal, _ referral: Referral) throws(ReferralsError) {
+        guard principal.institution == referral.to else {
+            throw ReferralsError(.forbidden, field: "data.referralId", "only the recipient may act on this referral")
+        }
+    }
+}

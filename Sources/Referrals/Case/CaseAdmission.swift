@@ -1,0 +1,138 @@
+import Foundation
+
+/// What admission needs to know beyond the case itself.
+public struct AdmissionContext: Sendable {
+    /// Ids of the registered institutions (from the `institutions` stream).
+    public var registeredInstitutions: Set<String>
+    /// The current time, injected: this module reads no clock.
+    public var now: Date
+    /// How far `occurredAt` may lie in the future, for clock skew between institutions (5 min).
+    public var allowedClockSkew: TimeInterval
+
+    public init(registeredInstitutions: Set<String>, now: Date, allowedClockSkew: TimeInterval = 300) {
+        self.registeredInstitutions = registeredInstitutions
+        self.now = now
+        self.allowedClockSkew = allowedClockSkew
+    }
+}
+
+/// The gate every case event passes before it is appended: decoding, the write policy and the
+/// checks that need the case's current state.
+public enum CaseAdmission {
+    /// Admits one event for `principal` onto a case whose current state is `state` (`nil` if the
+    /// case does not exist yet), returning the typed event to append. For a batch, fold each
+    /// admitted event into the state before admitting the next.
+    ///
+    /// Order of checks, so that each failure has one meaning:
+    /// 1. `caseId` format and a known `type` → `invalid_event`;
+    /// 2. ``CasePolicy/authorizeAppend(_:type:to:)`` → `forbidden`, `not_found`,
+    ///    `wrong_expected_version`, `invalid_event` (closed case);
+    /// 3. ``CaseEventBody/decode(type:data:)`` → `invalid_event` with the field path;
+    /// 4. `occurredAt` at most ``AdmissionContext/allowedClockSkew`` after `now` → `invalid_event`;
+    /// 5. ``validateInContext(_:state:context:)`` → `invalid_event`, and `forbidden` when
+    ///    someone other than the recipient acts on a referral.
+    ///
+    /// ```swift
+    /// let event = try CaseAdmission.admit(
+    ///     principal: .institution("opav", user: "advocate-7"), caseId: "KS-2026-000123", state: state,
+    ///     id: UUID(), type: "ReferralAccepted", data: ["referralId": "R-1"], occurredAt: now,
+    ///     context: AdmissionContext(registeredInstitutions: Institution.demoIds, now: now))
+    /// ```
+    public static func admit(
+        principal: Principal, caseId: String, state: CaseState?, id: UUID, type: String, data: JSONValue,
+        occurredAt: Date, context: AdmissionContext
+    ) throws(ReferralsError) -> CaseEvent {
+        guard Identifiers.isValidCaseId(caseId) else {
+            throw .invalidEvent("caseId", "must be 1-64 characters of A-Z, a-z, 0-9 and -")
+        }
+        guard let eventType = CaseEventType(rawValue: type) else {
+            throw .invalidEvent("type", "is not a known case event type")
+        }
+        try CasePolicy.authorizeAppend(principal, type: eventType, to: state)
+        let body = try CaseEventBody.decode(type: eventType, data: data)
+        let event = CaseEvent(
+            id: id, occurredAt: occurredAt,
+            actor: Actor(institution: principal.institution ?? "", user: principal.user),
+            body: body)
+        try validateInContext(event, state: state, context: context)
+        return event
+    }
+
+    /// The checks of an event against the case's current state and the registry, assuming the
+    /// write policy passed: `occurredAt` not in the future; referral ids new for
+    /// `ReferralIssued` and existing (in a state that allows the step) for the other referral
+    /// events; only the recipient acts on a referral; recipients registered and not the issuer;
+    /// one reflection period at a time; a status change that changes something; corrections
+    /// that name an event of this case and still decode once merged.
+    ///
+    /// - Throws: `invalid_event` with the field, or `forbidden` (not the recipient).
+    public static func validateInContext(
+        _ event: CaseEvent, state: CaseState?, context: AdmissionContext
+    ) throws(ReferralsError) {
+        guard event.occurredAt <= context.now.addingTimeInterval(context.allowedClockSkew) else {
+            throw .invalidEvent("occurredAt", "must not be in the future")
+        }
+        guard let state else { return }
+        switch event.body {
+        case .caseOpened:
+            return
+        case .referralIssued(let referralId, let to, _, _):
+            guard state.referrals[referralId] == nil else {
+                throw .invalidEvent("data.referralId", "already exists in this case")
+            }
+            guard context.registeredInstitutions.contains(to) else {
+                throw .invalidEvent("data.to", "is not a registered institution")
+            }
+            guard to != event.actor.institution else {
+                throw .invalidEvent("data.to", "must name another institution than the issuer")
+            }
+        case .referralAcknowledged(let referralId), .referralAccepted(let referralId),
+            .referralDeclined(let referralId, _), .referralCompleted(let referralId, _):
+            guard let referral = state.referrals[referralId] else {
+                throw .invalidEvent("data.referralId", "is not a referral of this case")
+            }
+            guard referral.to == event.actor.institution else {
+                throw ReferralsError(
+                    .forbidden, field: "data.referralId", "only the recipient may act on this referral")
+            }
+            let allowed: Set<ReferralStatus> =
+                switch event.type {
+                case .referralAcknowledged: [.issued]
+                case .referralAccepted, .referralDeclined: [.issued, .acknowledged]
+                default: [.accepted]
+                }
+            guard allowed.contains(referral.status) else {
+                throw .invalidEvent(
+                    "data.referralId", "the referral is \(referral.status.rawValue); this step is not possible")
+            }
+        case .consentRecorded(_, let recipients, _):
+            for (i, recipient) in recipients.enumerated() where !context.registeredInstitutions.contains(recipient) {
+                throw .invalidEvent("data.recipients[\(i)]", "is not a registered institution")
+            }
+        case .reflectionPeriodStarted:
+            guard state.reflectionPeriod?.isRunning != true else {
+                throw .invalidEvent("type", "a reflection period is already running")
+            }
+        case .reflectionPeriodEnded:
+            guard state.reflectionPeriod?.isRunning == true else {
+                throw .invalidEvent("type", "no reflection period is running")
+            }
+        case .identificationStatusChanged(let status):
+            guard status != state.identificationStatus else {
+                throw .invalidEvent("data.status", "is already the identification status")
+            }
+        case .recordCorrected(let targetId, _, let correction):
+            guard let original = state.bodies[targetId] else {
+                throw .invalidEvent("data.correctsEventId", "is not an event of this case")
+            }
+            do {
+                _ = try CaseEventBody.decode(type: original.type, data: original.data.merging(.object(correction)))
+            } catch {
+                let field = error.field.map { $0.hasPrefix("data.") ? "data.correction." + $0.dropFirst(5) : $0 }
+                throw .invalidEvent(field, "the corrected record would be invalid: \(error.message)")
+            }
+        case .riskAssessed, .guardianAppointed, .caseReviewed, .caseClosed, .caseReopened:
+            return
+        }
+    }
+}

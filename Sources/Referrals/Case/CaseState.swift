@@ -1,0 +1,260 @@
+import Foundation
+
+/// Where a referral stands.
+public enum ReferralStatus: String, Sendable, Hashable, CaseIterable, Codable {
+    case issued, acknowledged, accepted, declined, completed
+
+    /// Whether the recipient still has to act (issued, acknowledged or accepted).
+    public var isOpen: Bool { self != .declined && self != .completed }
+}
+
+/// One referral of a case, as the fold sees it.
+public struct Referral: Sendable, Hashable {
+    public var id: String
+    /// The issuing institution.
+    public var from: String
+    /// The recipient institution.
+    public var to: String
+    public var purpose: ReferralPurpose
+    public var urgency: Urgency
+    public var status: ReferralStatus
+    public var issuedAt: Date
+    public var issuedByEventId: UUID
+    public var acknowledgedAt: Date?
+    public var acceptedAt: Date?
+    public var declinedAt: Date?
+    public var declineReason: DeclineReason?
+    public var completedAt: Date?
+    public var outcome: CompletionOutcome?
+}
+
+/// A consent as recorded.
+public struct ConsentRecord: Sendable, Hashable {
+    public var purpose: ConsentPurpose
+    public var recipients: [String]
+    public var given: Bool
+    public var recordedAt: Date
+    public var recordedBy: String
+}
+
+/// A reflection and recovery period.
+public struct ReflectionPeriod: Sendable, Hashable {
+    public var startedAt: Date
+    /// As given in `ReflectionPeriodStarted`; `nil` means the ruleset's default.
+    public var days: Int?
+    public var endedAt: Date?
+    public var outcome: ReflectionOutcome?
+    public var isRunning: Bool { endedAt == nil }
+}
+
+/// Whether a case is open.
+public enum CaseStatus: String, Sendable, Hashable, Codable {
+    case open, closed
+}
+
+/// The state of one case, folded from its events in stream order.
+///
+/// The fold is pure and total: ``apply(_:)`` never traps and never throws. On a valid history
+/// (one that ``CaseAdmission`` admitted event by event) it is exact; an event that makes no
+/// sense in the current state (a decision on an unknown referral, a second `CaseOpened`) only
+/// counts towards ``version``.
+///
+/// ```swift
+/// let state = CaseState.fold(caseId: "KS-2026-000123", events: events)
+/// state?.parties  // ["kp-dthb", "opav", …]
+/// ```
+public struct CaseState: Sendable, Hashable {
+    public let caseId: String
+    /// The number of events applied (the stream version).
+    public private(set) var version: Int
+    public private(set) var status: CaseStatus
+    /// The institution that opened the case, and when.
+    public let openedBy: String
+    public let openedAt: Date
+    public let openingEventId: UUID
+    public private(set) var identificationStatus: IdentificationStatus
+    public private(set) var profile: Profile
+    public private(set) var riskLevel: RiskLevel?
+    public private(set) var riskAssessedAt: Date?
+    /// The opener, then every referral recipient, in order of first appearance.
+    public private(set) var parties: [String]
+    /// The referrals by id; ``referralOrder`` gives the order they were issued.
+    public private(set) var referrals: [String: Referral] = [:]
+    public private(set) var referralOrder: [String] = []
+    public private(set) var consents: [ConsentRecord] = []
+    public private(set) var guardianAppointedAt: Date?
+    /// The latest reflection period, if any was started.
+    public private(set) var reflectionPeriod: ReflectionPeriod?
+    public private(set) var lastReviewedAt: Date?
+    public private(set) var closedAt: Date?
+    public private(set) var closureReason: ClosureReason?
+    public private(set) var reopenedAt: Date?
+    public private(set) var reopenCount = 0
+    public private(set) var correctionCount = 0
+    /// The effective (corrected) body of every event, by event id: what `RecordCorrected`
+    /// validates against and merges into.
+    public private(set) var bodies: [UUID: CaseEventBody] = [:]
+
+    private var partySet: Set<String>
+    private var identificationSetBy: UUID
+    private var riskSetBy: UUID?
+    private var reflectionSetBy: UUID?
+
+    /// Starts a case from its `CaseOpened` event; `nil` for any other event.
+    public init?(caseId: String, opening event: CaseEvent) {
+        guard case .caseOpened(let status, let profile) = event.body else { return nil }
+        self.caseId = caseId
+        version = 1
+        self.status = .open
+        openedBy = event.actor.institution
+        openedAt = event.occurredAt
+        openingEventId = event.id
+        identificationStatus = status
+        self.profile = profile
+        parties = [event.actor.institution]
+        partySet = [event.actor.institution]
+        identificationSetBy = event.id
+        bodies[event.id] = event.body
+    }
+
+    /// Folds a history. `nil` when it is empty or does not start with `CaseOpened`.
+    public static func fold(caseId: String, events: some Sequence<CaseEvent>) -> CaseState? {
+        var state: CaseState?
+        for event in events {
+            if state == nil {
+                state = CaseState(caseId: caseId, opening: event)
+                if state == nil { return nil }
+            } else {
+                state!.apply(event)
+            }
+        }
+        return state
+    }
+
+    /// ``fold(caseId:events:)`` one step at a time: `nil` plus `CaseOpened` starts a case.
+    public static func applying(_ event: CaseEvent, to state: CaseState?, caseId: String) -> CaseState? {
+        guard var state else { return CaseState(caseId: caseId, opening: event) }
+        state.apply(event)
+        return state
+    }
+
+    /// Whether `institution` is a party: it opened the case or a referral names it.
+    public func isParty(_ institution: String) -> Bool { partySet.contains(institution) }
+
+    /// Whether the person is a child, per the (corrected) profile.
+    public var isChild: Bool { profile.child }
+    public var isClosed: Bool { status == .closed }
+    public var guardianAppointed: Bool { guardianAppointedAt != nil }
+
+    /// Referrals still waiting for their recipient, in issue order.
+    public var openReferrals: [Referral] { referralOrder.compactMap { referrals[$0] }.filter { $0.status.isOpen } }
+
+    /// Applies the next event of the stream.
+    public mutating func apply(_ event: CaseEvent) {
+        version += 1
+        let at = event.occurredAt
+        if case .recordCorrected = event.body {} else { bodies[event.id] = event.body }
+        switch event.body {
+        case .caseOpened:
+            break  // a second opening is not a valid history; only the version counts
+        case .referralIssued(let id, let to, let purpose, let urgency):
+            guard referrals[id] == nil else { return }
+            referrals[id] = Referral(
+                id: id, from: event.actor.institution, to: to, purpose: purpose, urgency: urgency, status: .issued,
+                issuedAt: at, issuedByEventId: event.id)
+            referralOrder.append(id)
+            addParty(to)
+        case .referralAcknowledged(let id):
+            guard var r = referrals[id], r.status == .issued else { return }
+            r.status = .acknowledged
+            r.acknowledgedAt = at
+            referrals[id] = r
+        case .referralAccepted(let id):
+            guard var r = referrals[id], r.status == .issued || r.status == .acknowledged else { return }
+            r.status = .accepted
+            r.acceptedAt = at
+            referrals[id] = r
+        case .referralDeclined(let id, let reason):
+            guard var r = referrals[id], r.status == .issued || r.status == .acknowledged else { return }
+            r.status = .declined
+            r.declinedAt = at
+            r.declineReason = reason
+            referrals[id] = r
+        case .referralCompleted(let id, let outcome):
+            guard var r = referrals[id], r.status == .accepted else { return }
+            r.status = .completed
+            r.completedAt = at
+            r.outcome = outcome
+            referrals[id] = r
+        case .riskAssessed(let level):
+            riskLevel = level
+            riskAssessedAt = at
+            riskSetBy = event.id
+        case .identificationStatusChanged(let newStatus):
+            identificationStatus = newStatus
+            identificationSetBy = event.id
+        case .consentRecorded(let purpose, let recipients, let given):
+            consents.append(
+                ConsentRecord(
+                    purpose: purpose, recipients: recipients, given: given, recordedAt: at,
+                    recordedBy: event.actor.institution))
+        case .guardianAppointed:
+            if guardianAppointedAt == nil { guardianAppointedAt = at }
+        case .reflectionPeriodStarted(let days):
+            guard reflectionPeriod?.isRunning != true else { return }
+            reflectionPeriod = ReflectionPeriod(startedAt: at, days: days)
+            reflectionSetBy = event.id
+        case .reflectionPeriodEnded(let outcome):
+            guard reflectionPeriod?.isRunning == true else { return }
+            reflectionPeriod?.endedAt = at
+            reflectionPeriod?.outcome = outcome
+        case .caseReviewed:
+            lastReviewedAt = at
+        case .caseClosed(let reason):
+            guard status == .open else { return }
+            status = .closed
+            closedAt = at
+            closureReason = reason
+        case .caseReopened:
+            guard status == .closed else { return }
+            status = .open
+            reopenedAt = at
+            reopenCount += 1
+        case .recordCorrected(let targetId, _, let correction):
+            applyCorrection(of: targetId, with: correction)
+        }
+    }
+
+    private mutating func addParty(_ institution: String) {
+        if partySet.insert(institution).inserted { parties.append(institution) }
+    }
+
+    /// Merges a correction into the corrected event's body and carries the effect into the
+    /// state where that event still determines it (the profile; the identification status,
+    /// risk level or reflection days if no later event has replaced them; a referral's purpose
+    /// and urgency).
+    private mutating func applyCorrection(of targetId: UUID, with correction: JSONObject) {
+        guard let original = bodies[targetId],
+            let corrected = try? CaseEventBody.decode(
+                type: original.type, data: original.data.merging(.object(correction)))
+        else { return }
+        correctionCount += 1
+        bodies[targetId] = corrected
+        switch corrected {
+        case .caseOpened(let status, let newProfile):
+            profile = newProfile
+            if identificationSetBy == targetId { identificationStatus = status }
+        case .referralIssued(let id, _, let purpose, let urgency):
+            referrals[id]?.purpose = purpose
+            referrals[id]?.urgency = urgency
+        case .riskAssessed(let level) where riskSetBy == targetId:
+            riskLevel = level
+        case .identificationStatusChanged(let newStatus) where identificationSetBy == targetId:
+            identificationStatus = newStatus
+        case .reflectionPeriodStarted(let days) where reflectionSetBy == targetId:
+            reflectionPeriod?.days = days
+        default:
+            break
+        }
+    }
+}

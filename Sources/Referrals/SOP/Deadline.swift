@@ -1,0 +1,49 @@
+import Foundation
+
+/// Where a deadline stands at the evaluation's `now`.
+public enum DeadlineStatus: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Open, not yet inside the warning window.
+    case pending
+    /// Open, inside the warning window (`warnAt ≤ now < dueAt`).
+    case dueSoon = "due-soon"
+    /// Not met by `dueAt` and not met since; also a deadline already past due when the case
+    /// was closed (closure does not excuse a missed deadline).
+    case overdue
+    /// Met by `dueAt`.
+    case met
+    /// Met after `dueAt`.
+    case metLate = "met-late"
+    /// The case was closed before the deadline fell due.
+    case cancelled
+}
+
+/// One SOP deadline of a case, as ``DeadlineEvaluator`` sees it at a given `now`.
+public struct Deadline: Sendable, Hashable {
+    public var caseId: String
+    public var ruleId: String
+    public var title: String
+    /// The ruleset version that judged it (the one in force at the trigger's `occurredAt`).
+    public var rulesetId: String
+    public var rulesetVersion: Int
+    /// Whether the rule's figure is confirmed from its source (see ``SopRule/confirmed``).
+    public var confirmed: Bool
+    public var triggerEventId: UUID
+    public var triggeredAt: Date
+    /// The referral the trigger named, if any.
+    public var referralId: String?
+    public var dueAt: Date
+    /// From here on an open deadline is `due-soon` (equals `dueAt` when the rule has no warning).
+    public var warnAt: Date
+    public var status: DeadlineStatus
+    /// An institution id; `role:<kind>` when the rule names a kind no party has yet.
+    public var responsible: String
+    public var satisfiedAt: Date?
+    public var satisfiedByEventId: UUID?
+    /// When the case's closure cancelled it.
+    public var cancelledAt: Date?
+    /// Whether the case's closure ended it unmet after it fell due.
+    public var missedAtClosure: Bool
+
+    /// The identity the deadline watcher derives `SopDeadlineMissed` ids from.
+    public var key: String { "\(caseId)/\(ruleId)/\(triggerEventId.uuidString.lowercased())" }
+}

@@ -1,0 +1,189 @@
+import Foundation
+
+/// Computes a case's SOP deadlines: a pure function of the case's events, the rulesets and
+/// `now`. Nothing is stored; the same inputs always give the same deadlines.
+///
+/// Semantics:
+/// - Deadlines run from the trigger's `occurredAt` (business time). `dueAt = occurredAt +
+///   within` (the urgent variant when the trigger's referral is urgent; the trigger's days
+///   field when the rule names one).
+/// - Each trigger is judged by the version of each ruleset series whose `effectiveFrom` is the
+///   latest not after the trigger's `occurredAt` (ties: the higher version).
+/// - A deadline is met by the first later event in the stream that satisfies the rule; its
+///   `occurredAt` is `satisfiedAt` (`met` if ≤ `dueAt`, else `met-late`). A recurring rule's
+///   satisfying event starts the next deadline.
+/// - `CaseClosed` ends every open deadline: one not yet due at the closure's `occurredAt`
+///   becomes `cancelled`; one already past due stays `overdue` for good (`missedAtClosure`)
+///   — closing a case does not excuse a missed deadline. No deadline starts while closed.
+/// - A `role` responsibility names the first party of the case (as of its last event) of that
+///   kind, or `role:<kind>` while no party is.
+/// - `RecordCorrected` is applied before rules look at an event's data, so a corrected child
+///   flag is judged as if it had been right from the start.
+public enum DeadlineEvaluator {
+    /// Evaluates the deadlines of one case at `now`, in the order they were triggered.
+    ///
+    /// - Parameters:
+    ///   - events: the case stream in order, starting with `CaseOpened`.
+    ///   - rulesets: every published ruleset version (any series, any order).
+    ///   - institutions: resolves `role` responsibilities to parties.
+    public static func evaluate(
+        caseId: String, events: [CaseEvent], rulesets: [Ruleset], now: Date,
+        institutions: [Institution] = Institution.demo
+    ) -> [Deadline] {
+        let series = Dictionary(grouping: rulesets, by: \.id).values.map { versions in
+            versions.sorted { ($0.effectiveFrom, $0.version) < ($1.effectiveFrom, $1.version) }
+        }.sorted { $0[0].id < $1[0].id }
+        let kinds = Dictionary(institutions.map { ($0.id, $0.kinds) }, uniquingKeysWith: { a, _ in a })
+        let effective = effectiveData(events)
+
+        var state: CaseState?
+        var deadlines: [Deadline] = []
+        var rulesOf: [SopRule] = []  // parallel to deadlines
+        var open: [Int] = []  // indices into deadlines still satisfiable
+        var keys: Set<String> = []
+
+        func start(_ rule: SopRule, _ ruleset: Ruleset, trigger: CaseEvent, data: JSONValue, state: CaseState) {
+            let key = rule.id + "/" + ruleset.id + "/" + trigger.id.uuidString
+            guard keys.insert(key).inserted else { return }
+            let referralId = trigger.body.referralId
+            let referral = referralId.flatMap { state.referrals[$0] }
+            let urgent = referral?.urgency == .urgent
+            var within = (urgent ? rule.urgentWithin : nil) ?? rule.within
+            if let field = rule.withinDaysFromField, let days = data[field]?.numberValue?.intValue {
+                within = ISODuration(days: days)
+            }
+            let dueAt = within.added(to: trigger.occurredAt)
+            let warn = (urgent ? rule.urgentWarnBefore : nil) ?? rule.warnBefore
+            let warnAt = warn.map { max(trigger.occurredAt, $0.subtracted(from: dueAt)) } ?? dueAt
+            let responsible: String =
+                switch rule.responsible {
+                case .referralRecipient: referral?.to ?? state.openedBy
+                case .referralIssuer: referral?.from ?? state.openedBy
+                case .caseOpener: state.openedBy
+                case .triggerActor: trigger.actor.institution
+                case .institution(let id): id
+                case .role(let kind): "role:\(kind.rawValue)"  // resolved against the final parties below
+                }
+            open.append(deadlines.count)
+            rulesOf.append(rule)
+            deadlines.append(
+                Deadline(
+                    caseId: caseId, ruleId: rule.id, title: rule.title, rulesetId: ruleset.id,
+                    rulesetVersion: ruleset.version, confirmed: rule.confirmed, triggerEventId: trigger.id,
+                    triggeredAt: trigger.occurredAt, referralId: referralId, dueAt: dueAt, warnAt: warnAt,
+                    status: .pending, responsible: responsible, satisfiedAt: nil, satisfiedByEventId: nil,
+                    cancelledAt: nil, missedAtClosure: false))
+        }
+
+        for event in events {
+            state = CaseState.applying(event, to: state, caseId: caseId)
+            guard let current = state else { return [] }
+            let data = effective[event.id] ?? event.body.data
+
+            // 1. Satisfaction of open deadlines (and re-arming recurring rules).
+            var rearm: [String] = []
+            open.removeAll { index in
+                let rule = rulesOf[index]
+                guard satisfies(event, data: data, rule: rule, deadline: deadlines[index], state: current) else {
+                    return false
+                }
+                deadlines[index].satisfiedAt = event.occurredAt
+                deadlines[index].satisfiedByEventId = event.id
+                if rule.recurring, !rearm.contains(rule.id) { rearm.append(rule.id) }
+                return true
+            }
+            if !current.isClosed {
+                for ruleId in rearm {
+                    for versions in series {
+                        if let ruleset = inForce(versions, at: event.occurredAt), let rule = ruleset.rule(ruleId) {
+                            start(rule, ruleset, trigger: event, data: data, state: current)
+                        }
+                    }
+                }
+            }
+
+            // 2. Closure ends what is open.
+            if case .caseClosed = event.body {
+                for index in open {
+                    if deadlines[index].dueAt > event.occurredAt {
+                        deadlines[index].cancelledAt = event.occurredAt
+                    } else {
+                        deadlines[index].missedAtClosure = true
+                    }
+                }
+                open.removeAll()
+                continue
+            }
+            guard !current.isClosed else { continue }
+
+            // 3. New deadlines this event triggers.
+            for versions in series {
+                guard let ruleset = inForce(versions, at: event.occurredAt) else { continue }
+                for rule in ruleset.rules
+                where rule.trigger.events.contains(event.type)
+                    && rule.trigger.conditions.allSatisfy({ $0.matches(data) })
+                {
+                    start(rule, ruleset, trigger: event, data: data, state: current)
+                }
+            }
+        }
+
+        for index in deadlines.indices {
+            deadlines[index].status = status(of: deadlines[index], now: now)
+            if case .role(let kind) = rulesOf[index].responsible,
+                let party = state?.parties.first(where: { kinds[$0]?.contains(kind) ?? false })
+            {
+                deadlines[index].responsible = party
+            }
+        }
+        return deadlines
+    }
+
+    /// The status of a deadline at `now`.
+    static func status(of d: Deadline, now: Date) -> DeadlineStatus {
+        if let satisfiedAt = d.satisfiedAt { return satisfiedAt <= d.dueAt ? .met : .metLate }
+        if d.cancelledAt != nil { return .cancelled }
+        if now >= d.dueAt || d.missedAtClosure { return .overdue }
+        return now >= d.warnAt ? .dueSoon : .pending
+    }
+
+    /// The version of one series in force at `date`, if any.
+    public static func inForce(_ versions: [Ruleset], at date: Date) -> Ruleset? {
+        versions.last { $0.effectiveFrom <= date }
+    }
+
+    static func satisfies(_ event: CaseEvent, data: JSONValue, rule: SopRule, deadline: Deadline, state: CaseState)
+        -> Bool
+    {
+        let s = rule.satisfiedBy
+        guard event.id != deadline.triggerEventId, s.events.contains(event.type),
+            s.conditions.allSatisfy({ $0.matches(data) })
+        else { return false }
+        if s.sameReferral, event.body.referralId != deadline.referralId { return false }
+        if s.byRecipient {
+            guard let id = deadline.referralId, state.referrals[id]?.to == event.actor.institution else { return false }
+        }
+        if let purposes = s.referralPurposes {
+            guard let id = event.body.referralId, let referral = state.referrals[id],
+                purposes.contains(referral.purpose)
+            else { return false }
+        }
+        return true
+    }
+
+    /// The `data` of every corrected event with its corrections merged in, by event id.
+    static func effectiveData(_ events: [CaseEvent]) -> [UUID: JSONValue] {
+        var data: [UUID: JSONValue] = [:]
+        var types: [UUID: CaseEventType] = [:]
+        for event in events {
+            types[event.id] = event.type
+            guard case .recordCorrected(let target, _, let correction) = event.body, let type = types[target],
+                type != .recordCorrected
+            else { continue }
+            let original = data[target] ?? events.first { $0.id == target }!.body.data
+            let merged = original.merging(.object(correction))
+            if (try? CaseEventBody.decode(type: type, data: merged)) != nil { data[target] = merged }
+        }
+        return data
+    }
+}

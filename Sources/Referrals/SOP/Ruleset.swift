@@ -1,0 +1,122 @@
+import Foundation
+
+/// A versioned set of SOP deadline rules (DESIGN.md "SOP rules are data"), published as a
+/// `SopRulesetPublished` event and loaded with ``Ruleset/load(_:)``.
+///
+/// Versions of one ruleset share an ``id``. A deadline is judged by the version whose
+/// ``effectiveFrom`` is the latest not after its trigger's `occurredAt`, so publishing a change
+/// never rewrites past compliance.
+public struct Ruleset: Sendable, Hashable {
+    /// The series, e.g. `kosovo-default`.
+    public var id: String
+    /// 1, 2, 3… within the series.
+    public var version: Int
+    public var title: String
+    /// Midnight UTC of the date the procedure took effect (not the date it was published).
+    public var effectiveFrom: Date
+    /// What a reader must know about the ruleset's standing (e.g. that figures are placeholders).
+    public var notice: String?
+    /// ISO 3166-1 alpha-2 of the jurisdiction, if given.
+    public var jurisdiction: String?
+    public var rules: [SopRule]
+    /// The document as loaded, for republishing it unchanged.
+    public var document: JSONValue
+
+    /// The rule with this id, if any.
+    public func rule(_ id: String) -> SopRule? { rules.first { $0.id == id } }
+}
+
+/// One SOP deadline rule: when `trigger` happens, `satisfiedBy` must follow `within`.
+public struct SopRule: Sendable, Hashable {
+    public var id: String
+    public var title: String
+    public var source: Source
+    /// Whether the figure (`within`) is confirmed from the source. `false`: a configurable
+    /// placeholder, not law.
+    public var confirmed: Bool
+    public var trigger: Trigger
+    public var satisfiedBy: Satisfaction
+    /// How long after the trigger the rule is met.
+    public var within: ISODuration
+    /// The shorter limit when the trigger's referral is `urgent`.
+    public var urgentWithin: ISODuration?
+    /// An integer field of the trigger's `data` holding the limit in days (e.g. `days` of
+    /// `ReflectionPeriodStarted`); when the trigger lacks it, ``within`` applies.
+    public var withinDaysFromField: String?
+    /// Who must act (see ``Responsible``).
+    public var responsible: Responsible
+    /// A deadline is `due-soon` from `dueAt − warnBefore`; no warning window when `nil`.
+    public var warnBefore: ISODuration?
+    /// ``warnBefore`` for urgent triggers.
+    public var urgentWarnBefore: ISODuration?
+    /// Whether each satisfying event also starts the next deadline of this rule (a review
+    /// every 30 days).
+    public var recurring: Bool
+
+    /// Where a rule comes from.
+    public struct Source: Sendable, Hashable {
+        public var document: String
+        public var section: String?
+        public var note: String?
+    }
+
+    /// The event (type and conditions on its `data`) that starts a deadline.
+    public struct Trigger: Sendable, Hashable {
+        public var events: [CaseEventType]
+        public var conditions: [Condition]
+    }
+
+    /// What meets a deadline: a later event of one of `events` whose `data` meets `conditions`,
+    /// about the trigger's referral (`sameReferral`), appended by the trigger referral's
+    /// recipient (`byRecipient`), and about a referral of one of `referralPurposes`.
+    public struct Satisfaction: Sendable, Hashable {
+        public var events: [CaseEventType]
+        public var conditions: [Condition]
+        public var sameReferral: Bool
+        public var byRecipient: Bool
+        public var referralPurposes: [ReferralPurpose]?
+    }
+
+    /// A test on one field of an event's `data`, addressed by a dotted path (`profile.child`).
+    public struct Condition: Sendable, Hashable {
+        public enum Test: Sendable, Hashable {
+            /// The field equals the value.
+            case equals(JSONValue)
+            /// The field equals one of the values.
+            case isOneOf([JSONValue])
+            /// The field is an array containing the value.
+            case contains(JSONValue)
+        }
+
+        public var field: String
+        public var test: Test
+
+        /// Whether `data` meets the condition; a missing field never does.
+        public func matches(_ data: JSONValue) -> Bool {
+            var value: JSONValue? = data
+            for component in field.split(separator: ".") { value = value?[String(component)] }
+            guard let value else { return false }
+            switch test {
+            case .equals(let expected): return value == expected
+            case .isOneOf(let options): return options.contains(value)
+            case .contains(let element): return value.arrayValue?.contains(element) ?? false
+            }
+        }
+    }
+
+    /// Who is responsible for meeting a deadline.
+    public enum Responsible: Sendable, Hashable {
+        /// The recipient of the trigger's referral.
+        case referralRecipient
+        /// The issuer of the trigger's referral.
+        case referralIssuer
+        /// The institution that opened the case.
+        case caseOpener
+        /// The institution that appended the trigger.
+        case triggerActor
+        /// A named institution.
+        case institution(String)
+        /// The first party of the case of this kind; `role:<kind>` while there is none.
+        case role(InstitutionKind)
+    }
+}

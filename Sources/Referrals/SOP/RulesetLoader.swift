@@ -1,0 +1,272 @@
+import Foundation
+
+extension Ruleset {
+    /// Loads and strictly validates a ruleset document.
+    ///
+    /// Everything is checked: required members and their types, no unknown members, ids
+    /// (`a-z 0-9 -`), a positive integer `version`, `effectiveFrom` as `YYYY-MM-DD`, unique rule
+    /// ids, known event types, condition fields that exist on every listed event with values of
+    /// the field's domain, ISO 8601 durations, and combinations that make sense (`sameReferral`,
+    /// `byRecipient`, `urgentWithin` and referral-based `responsible` need referral triggers).
+    ///
+    /// - Throws: `invalid_ruleset` with `field` naming the path, e.g. `rules[3].within`.
+    public static func load(_ document: JSONValue) throws(ReferralsError) -> Ruleset {
+        var r = try FieldReader(document, path: "", code: .invalidRuleset)
+        let id = try r.string("id", maxLength: 64)
+        guard Identifiers.isValidInstitutionId(id) else {
+            throw r.error("id", "must be 1-64 characters of a-z, 0-9 and -")
+        }
+        let version = try r.int("version", in: 1...1_000_000)
+        let title = try r.string("title", maxLength: 200)
+        let effectiveText = try r.string("effectiveFrom", maxLength: 10)
+        guard let effectiveFrom = Timestamp.parseDate(effectiveText) else {
+            throw r.error("effectiveFrom", "must be a date YYYY-MM-DD")
+        }
+        let notice = try r.optionalString("notice", maxLength: 4000)
+        let jurisdiction = try r.optionalString("jurisdiction", maxLength: 2)
+        if let jurisdiction, !CountryCodes.isValidNationality(jurisdiction) {
+            throw r.error("jurisdiction", "must be an ISO 3166-1 alpha-2 code")
+        }
+        let ruleValues = try r.array("rules", maxCount: 1000)
+        guard !ruleValues.isEmpty else { throw r.error("rules", "must not be empty") }
+        var rules: [SopRule] = []
+        for (i, value) in ruleValues.enumerated() {
+            let rule = try loadRule(value, path: "rules[\(i)]")
+            guard !rules.contains(where: { $0.id == rule.id }) else {
+                throw ReferralsError(.invalidRuleset, field: "rules[\(i)].id", "is used by another rule")
+            }
+            rules.append(rule)
+        }
+        try r.finish()
+        return Ruleset(
+            id: id, version: version, title: title, effectiveFrom: effectiveFrom, notice: notice,
+            jurisdiction: jurisdiction, rules: rules, document: document)
+    }
+
+    /// Parses and loads a ruleset from JSON bytes.
+    /// - Throws: `invalid_json` or `invalid_ruleset`.
+    public static func load(json bytes: [UInt8]) throws(ReferralsError) -> Ruleset {
+        try load(try JSONValue.parse(bytes))
+    }
+
+    private static func loadRule(_ value: JSONValue, path: String) throws(ReferralsError) -> SopRule {
+        var r = try FieldReader(value, path: path, code: .invalidRuleset)
+        let id = try r.string("id", maxLength: 64)
+        guard Identifiers.isValidInstitutionId(id) else {
+            throw r.error("id", "must be 1-64 characters of a-z, 0-9 and -")
+        }
+        let title = try r.string("title", maxLength: 200)
+
+        var s = try r.object("source")
+        let source = SopRule.Source(
+            document: try s.string("document", maxLength: 300),
+            section: try s.optionalString("section", maxLength: 300),
+            note: try s.optionalString("note", maxLength: 1000))
+        try s.finish()
+        let confirmed = try r.bool("confirmed")
+
+        var t = try r.object("trigger")
+        let triggerEvents = try eventTypes(&t)
+        let trigger = SopRule.Trigger(events: triggerEvents, conditions: try conditions(&t, events: triggerEvents))
+        try t.finish()
+
+        var sb = try r.object("satisfiedBy")
+        let satisfierEvents = try eventTypes(&sb)
+        let satisfierConditions = try conditions(&sb, events: satisfierEvents)
+        let sameReferral = try sb.optionalBool("sameReferral") ?? false
+        let byRecipient = try sb.optionalBool("byRecipient") ?? false
+        var purposes: [ReferralPurpose]?
+        if sb.object["referralPurposes"] != nil {
+            purposes = try sb.codeList("referralPurposes", ReferralPurpose.self, allowEmpty: false)
+            guard satisfierEvents.allSatisfy(\.carriesReferralId) else {
+                throw sb.error("referralPurposes", "needs satisfying events that name a referral")
+            }
+        }
+        let triggersNameReferral = triggerEvents.allSatisfy(\.carriesReferralId)
+        if sameReferral, !(triggersNameReferral && satisfierEvents.allSatisfy(\.carriesReferralId)) {
+            throw sb.error("sameReferral", "needs trigger and satisfying events that name a referral")
+        }
+        if byRecipient, !triggersNameReferral {
+            throw sb.error("byRecipient", "needs trigger events that name a referral")
+        }
+        try sb.finish()
+
+        let within = try duration(&r, "within")!
+        guard within != ISODuration() else { throw r.error("within", "must not be zero") }
+        let urgentWithin = try duration(&r, "urgentWithin", required: false)
+        if urgentWithin != nil, !triggersNameReferral {
+            throw r.error("urgentWithin", "needs trigger events that name a referral")
+        }
+        let daysField = try r.optionalString("withinDaysFromField", maxLength: 64)
+        if let daysField {
+            for type in triggerEvents where FieldDomain.fields(of: type)[daysField] != .integer {
+                throw r.error("withinDaysFromField", "must be an integer field of \(type.rawValue)")
+            }
+        }
+
+        var resp = try r.object("responsible")
+        let responsible: SopRule.Responsible
+        switch try resp.string("kind", maxLength: 64) {
+        case "referral-recipient": responsible = .referralRecipient
+        case "referral-issuer": responsible = .referralIssuer
+        case "case-opener": responsible = .caseOpener
+        case "trigger-actor": responsible = .triggerActor
+        case "institution":
+            let institution = try resp.string("institution", maxLength: 64)
+            guard Identifiers.isValidInstitutionId(institution) else {
+                throw resp.error("institution", "must be an institution id")
+            }
+            responsible = .institution(institution)
+        case "role":
+            responsible = .role(try resp.code("role", InstitutionKind.self))
+        default:
+            throw resp.error(
+                "kind",
+                "must be one of referral-recipient, referral-issuer, case-opener, trigger-actor, institution, role")
+        }
+        if responsible == .referralRecipient || responsible == .referralIssuer, !triggersNameReferral {
+            throw resp.error("kind", "a referral party needs trigger events that name a referral")
+        }
+        try resp.finish()
+
+        let warnBefore = try duration(&r, "warnBefore", required: false)
+        let urgentWarnBefore = try duration(&r, "urgentWarnBefore", required: false)
+        let recurring = try r.optionalBool("recurring") ?? false
+        try r.finish()
+        return SopRule(
+            id: id, title: title, source: source, confirmed: confirmed, trigger: trigger,
+            satisfiedBy: SopRule.Satisfaction(
+                events: satisfierEvents, conditions: satisfierConditions, sameReferral: sameReferral,
+                byRecipient: byRecipient, referralPurposes: purposes),
+            within: within, urgentWithin: urgentWithin, withinDaysFromField: daysField, responsible: responsible,
+            warnBefore: warnBefore, urgentWarnBefore: urgentWarnBefore, recurring: recurring)
+    }
+
+    private static func duration(_ r: inout FieldReader, _ key: String, required: Bool = true) throws(ReferralsError)
+        -> ISODuration?
+    {
+        let text = required ? try r.string(key, maxLength: 64) : try r.optionalString(key, maxLength: 64)
+        guard let text else { return nil }
+        guard let duration = ISODuration(text) else {
+            throw r.error(key, "must be an ISO 8601 duration such as PT24H or P30D")
+        }
+        return duration
+    }
+
+    private static func eventTypes(_ r: inout FieldReader) throws(ReferralsError) -> [CaseEventType] {
+        try r.codeList("events", CaseEventType.self, allowEmpty: false)
+    }
+
+    private static func conditions(_ r: inout FieldReader, events: [CaseEventType]) throws(ReferralsError) -> [SopRule
+        .Condition]
+    {
+        guard r.object["where"] != nil else {
+            _ = r.optionalValue("where")
+            return []
+        }
+        let values = try r.array("where", maxCount: 16)
+        var result: [SopRule.Condition] = []
+        for (i, value) in values.enumerated() {
+            var c = try FieldReader(value, path: "\(r.fieldPath("where"))[\(i)]", code: .invalidRuleset)
+            let field = try c.string("field", maxLength: 64)
+            for type in events where FieldDomain.fields(of: type)[field] == nil {
+                throw c.error("field", "is not a field of \(type.rawValue)")
+            }
+            // A value must be possible on every listed event type.
+            let domain = FieldDomain.intersection(events.map { FieldDomain.fields(of: $0)[field]! })
+            let tests = ["equals", "in", "contains"].filter { c.object[$0] != nil }
+            guard tests.count == 1 else { throw c.error("field", "needs exactly one of equals, in, contains") }
+            let test: SopRule.Condition.Test
+            switch tests[0] {
+            case "equals":
+                let v = try c.value("equals")
+                guard domain.admits(v) else { throw c.error("equals", "is not a possible value of the field") }
+                test = .equals(v)
+            case "in":
+                let options = try c.array("in", maxCount: 64)
+                guard !options.isEmpty else { throw c.error("in", "must not be empty") }
+                for (j, option) in options.enumerated() where !domain.admits(option) {
+                    throw ReferralsError(
+                        .invalidRuleset, field: "\(c.fieldPath("in"))[\(j)]", "is not a possible value of the field")
+                }
+                test = .isOneOf(options)
+            default:
+                let v = try c.value("contains")
+                guard domain.isList, domain.admits(v) else {
+                    throw c.error("contains", "needs a list field and one of its values")
+                }
+                test = .contains(v)
+            }
+            try c.finish()
+            result.append(SopRule.Condition(field: field, test: test))
+        }
+        return result
+    }
+}
+
+/// The fields of each event type's `data` that rules may test, and their values.
+enum FieldDomain: Equatable {
+    case codes(Set<String>)
+    case codeList(Set<String>)
+    case bool
+    case integer
+    case identifier
+    case identifierList
+    indirect case all([FieldDomain])
+
+    /// A domain admitting only what every one of `domains` admits.
+    static func intersection(_ domains: [FieldDomain]) -> FieldDomain {
+        domains.count == 1 ? domains[0] : .all(domains)
+    }
+
+    var isList: Bool {
+        switch self {
+        case .codeList, .identifierList: true
+        case .all(let domains): domains.allSatisfy(\.isList)
+        default: false
+        }
+    }
+
+    func admits(_ value: JSONValue) -> Bool {
+        switch self {
+        case .codes(let codes), .codeList(let codes): value.stringValue.map(codes.contains) ?? false
+        case .bool: value.boolValue != nil
+        case .integer: value.numberValue?.intValue != nil
+        case .identifier, .identifierList: value.stringValue.map(Identifiers.isValidCaseId) ?? false
+        case .all(let domains): domains.allSatisfy { $0.admits(value) }
+        }
+    }
+
+    static func codes<E: RawRepresentable & CaseIterable>(_: E.Type) -> FieldDomain where E.RawValue == String {
+        .codes(Set(E.allCases.map(\.rawValue)))
+    }
+
+    static func fields(of type: CaseEventType) -> [String: FieldDomain] {
+        switch type {
+        case .caseOpened:
+            [
+                "identificationStatus": codes(IdentificationStatus.self), "profile.sex": codes(Sex.self),
+                "profile.ageBand": codes(AgeBand.self), "profile.child": .bool,
+                "profile.nationality": .codes(CountryCodes.nationalities),
+                "profile.exploitation": .codeList(Set(Exploitation.allCases.map(\.rawValue))),
+            ]
+        case .referralIssued:
+            [
+                "referralId": .identifier, "to": .identifier, "purpose": codes(ReferralPurpose.self),
+                "urgency": codes(Urgency.self),
+            ]
+        case .referralAcknowledged, .referralAccepted: ["referralId": .identifier]
+        case .referralDeclined: ["referralId": .identifier, "reason": codes(DeclineReason.self)]
+        case .referralCompleted: ["referralId": .identifier, "outcome": codes(CompletionOutcome.self)]
+        case .riskAssessed: ["level": codes(RiskLevel.self)]
+        case .identificationStatusChanged: ["status": codes(IdentificationStatus.self)]
+        case .consentRecorded: ["purpose": codes(ConsentPurpose.self), "recipients": .identifierList, "given": .bool]
+        case .reflectionPeriodStarted: ["days": .integer]
+        case .reflectionPeriodEnded: ["outcome": codes(ReflectionOutcome.self)]
+        case .caseClosed: ["reason": codes(ClosureReason.self)]
+        case .caseReopened: ["reason": codes(ReopenReason.self)]
+        case .recordCorrected: ["reason": codes(CorrectionReason.self)]
+        case .guardianAppointed, .caseReviewed: [:]
+        }
+    }
+}

@@ -1,0 +1,289 @@
+import Foundation
+import Testing
+
+@testable import Referrals
+
+/// How one default rule is triggered and met, for the table-driven tests.
+struct RuleScenario: Sendable, CustomStringConvertible {
+    let ruleId: String
+    let child: Bool
+    /// Appends events after the opening; the trigger is the event at `triggerIndex`.
+    let setup: @Sendable (inout CaseScript) throws -> Void
+    let triggerIndex: Int
+    /// Appends a satisfying event at the given time.
+    let satisfy: @Sendable (inout CaseScript, Date) throws -> Void
+    let within: TimeInterval
+    let warn: TimeInterval
+    let responsible: String
+    var description: String { ruleId }
+
+    static let hour: TimeInterval = 3600
+    static let day: TimeInterval = 86_400
+
+    static let all: [RuleScenario] = [
+        RuleScenario(
+            ruleId: "referral-acknowledged", child: false,
+            setup: { s in
+                try s.append(
+                    "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+                    at: at(hours: 1))
+            },
+            triggerIndex: 1,
+            satisfy: { s, d in try s.append("opav", "ReferralAcknowledged", ["referralId": "R-1"], at: d) },
+            within: 24 * hour, warn: 6 * hour, responsible: "opav"),
+        RuleScenario(
+            ruleId: "referral-decided", child: false,
+            setup: { s in
+                try s.append(
+                    "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"],
+                    at: at(hours: 1))
+            },
+            triggerIndex: 1,
+            satisfy: { s, d in
+                try s.append("isf", "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], at: d)
+            },
+            within: 72 * hour, warn: 12 * hour, responsible: "isf"),
+        RuleScenario(
+            ruleId: "victim-advocate-assigned", child: false,
+            setup: { s in
+                try s.append(
+                    "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+                    at: t0)
+            },
+            triggerIndex: 0,
+            satisfy: { s, d in try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: d) },
+            within: 24 * hour, warn: 6 * hour, responsible: "kp-dthb"),
+        RuleScenario(
+            ruleId: "risk-assessed", child: false, setup: { _ in }, triggerIndex: 0,
+            satisfy: { s, d in try s.append("kp-dthb", "RiskAssessed", ["level": "medium"], at: d) },
+            within: 72 * hour, warn: 12 * hour, responsible: "kp-dthb"),
+        RuleScenario(
+            ruleId: "guardian-for-child", child: true, setup: { _ in }, triggerIndex: 0,
+            satisfy: { s, d in try s.append("kp-dthb", "GuardianAppointed", at: d) },
+            within: 24 * hour, warn: 6 * hour, responsible: "role:social-work"),
+        RuleScenario(
+            ruleId: "reflection-period-ends", child: false,
+            setup: { s in try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 60], at: at(hours: 2)) },
+            triggerIndex: 1,
+            satisfy: { s, d in
+                try s.append("kp-dthb", "ReflectionPeriodEnded", ["outcome": "cooperation-agreed"], at: d)
+            },
+            within: 60 * day, warn: 7 * day, responsible: "kp-dthb"),
+        RuleScenario(
+            ruleId: "case-review", child: false, setup: { _ in }, triggerIndex: 0,
+            satisfy: { s, d in try s.append("kp-dthb", "CaseReviewed", at: d) },
+            within: 30 * day, warn: 5 * day, responsible: "kp-dthb"),
+        RuleScenario(
+            ruleId: "identification-decided", child: false, setup: { _ in }, triggerIndex: 0,
+            satisfy: { s, d in try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: d)
+            },
+            within: 30 * day, warn: 5 * day, responsible: "kp-dthb"),
+    ]
+
+    enum Outcome: String, CaseIterable, Sendable {
+        case metOnTime, metLate, overdue, dueSoon, pending, cancelledByClosure, missedBeforeClosure
+    }
+
+    /// Builds the case for `outcome` and returns the rule's first deadline.
+    func run(_ outcome: Outcome) throws -> Deadline {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", child ? childOpening : adultOpening, at: t0)
+        try setup(&s)
+        let trigger = s.events[triggerIndex]
+        let start = trigger.occurredAt
+        var now = start.addingTimeInterval(within * 3)
+        switch outcome {
+        case .metOnTime: try satisfy(&s, start.addingTimeInterval(within * 0.5))
+        case .metLate: try satisfy(&s, start.addingTimeInterval(within * 1.5))
+        case .overdue: now = start.addingTimeInterval(within * 1.01)
+        case .dueSoon: now = start.addingTimeInterval(within - warn / 2)
+        case .pending: now = start.addingTimeInterval(min(within - warn, within) / 2)
+        case .cancelledByClosure:
+            try s.append(
+                "kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: start.addingTimeInterval(within * 0.5))
+        case .missedBeforeClosure:
+            try s.append(
+                "kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: start.addingTimeInterval(within * 1.5))
+        }
+        let deadlines = DeadlineEvaluator.evaluate(
+            caseId: s.caseId, events: s.events, rulesets: [Ruleset.kosovoDefault], now: now)
+        let deadline = try #require(deadlines.first { $0.ruleId == ruleId })
+        #expect(deadline.triggerEventId == trigger.id)
+        #expect(deadline.triggeredAt == start)
+        #expect(deadline.dueAt == start.addingTimeInterval(within))
+        #expect(deadline.warnAt == start.addingTimeInterval(within - warn))
+        #expect(deadline.responsible == responsible)
+        #expect(deadline.caseId == s.caseId && deadline.rulesetId == "kosovo-default" && deadline.rulesetVersion == 1)
+        return deadline
+    }
+}
+
+@Suite struct DeadlineTests {
+    static let expected: [(RuleScenario.Outcome, DeadlineStatus)] = [
+        (.metOnTime, .met), (.metLate, .metLate), (.overdue, .overdue), (.dueSoon, .dueSoon), (.pending, .pending),
+        (.cancelledByClosure, .cancelled), (.missedBeforeClosure, .overdue),
+    ]
+
+    @Test(arguments: RuleScenario.all, expected)
+    func everyDefaultRule(scenario: RuleScenario, outcome: (RuleScenario.Outcome, DeadlineStatus)) throws {
+        let deadline = try scenario.run(outcome.0)
+        #expect(deadline.status == outcome.1, "\(scenario.ruleId) \(outcome.0)")
+        switch outcome.0 {
+        case .metOnTime, .metLate: #expect(deadline.satisfiedAt != nil && deadline.satisfiedByEventId != nil)
+        case .cancelledByClosure: #expect(deadline.cancelledAt != nil && !deadline.missedAtClosure)
+        case .missedBeforeClosure: #expect(deadline.cancelledAt == nil && deadline.missedAtClosure)
+        default: #expect(deadline.satisfiedAt == nil && deadline.cancelledAt == nil)
+        }
+    }
+
+    @Test func coversEveryDefaultRule() {
+        #expect(RuleScenario.all.map(\.ruleId) == Ruleset.kosovoDefault.rules.map(\.id))
+    }
+
+    func evaluate(_ s: CaseScript, now: Date, rulesets: [Ruleset] = [Ruleset.kosovoDefault]) -> [Deadline] {
+        DeadlineEvaluator.evaluate(caseId: s.caseId, events: s.events, rulesets: rulesets, now: now)
+    }
+
+    @Test func childOnlyRuleDoesNotApplyToAdults() throws {
+        var adult = CaseScript()
+        try adult.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        #expect(!evaluate(adult, now: at(days: 1)).contains { $0.ruleId == "guardian-for-child" })
+        var child = CaseScript()
+        try child.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+        #expect(evaluate(child, now: at(days: 1)).contains { $0.ruleId == "guardian-for-child" })
+    }
+
+    @Test func correctedChildFlagAppliesTheChildRuleFromTheOpening() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening.merging(["profile": ["ageBand": "unknown"]]), at: t0)
+        try s.append(
+            "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": .string(s.events[0].id.uuidString), "reason": "new-information",
+                "correction": ["profile": ["child": true]],
+            ],
+            at: at(days: 2))
+        let guardian = try #require(evaluate(s, now: at(days: 3)).first { $0.ruleId == "guardian-for-child" })
+        #expect(guardian.dueAt == at(hours: 24) && guardian.status == .overdue)
+    }
+
+    @Test func urgentVariant() throws {
+        let s = try CaseScript.withReferral(urgency: "urgent")
+        let deadlines = evaluate(s, now: at(hours: 2.75))
+        let ack = try #require(deadlines.first { $0.ruleId == "referral-acknowledged" })
+        #expect(ack.dueAt == at(hours: 3))
+        #expect(ack.warnAt == at(hours: 2.5))
+        #expect(ack.status == .dueSoon)
+        // The decision rule has no urgent variant.
+        #expect(deadlines.first { $0.ruleId == "referral-decided" }?.dueAt == at(hours: 73))
+    }
+
+    @Test func recurringReview() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append("kp-dthb", "CaseReviewed", at: at(days: 20))  // met, next due day 50
+        try s.append("kp-dthb", "CaseReviewed", at: at(days: 55))  // met late, next due day 85
+        let reviews = evaluate(s, now: at(days: 100)).filter { $0.ruleId == "case-review" }
+        #expect(reviews.map(\.status) == [.met, .metLate, .overdue])
+        #expect(reviews.map(\.dueAt) == [at(days: 30), at(days: 50), at(days: 85)])
+        #expect(reviews[1].triggerEventId == s.events[1].id)
+        #expect(reviews[0].satisfiedByEventId == s.events[1].id)
+    }
+
+    @Test func reopeningRestartsReviews() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append("kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: at(days: 10))
+        try s.append("kp-dthb", "CaseReopened", ["reason": "victim-returned"], at: at(days: 40))
+        let reviews = evaluate(s, now: at(days: 50)).filter { $0.ruleId == "case-review" }
+        #expect(reviews.map(\.status) == [.cancelled, .pending])
+        #expect(reviews[1].dueAt == at(days: 70))
+        // Nothing else was restarted by the reopening.
+        #expect(evaluate(s, now: at(days: 50)).filter { $0.triggerEventId == s.events[2].id }.count == 1)
+    }
+
+    @Test func reflectionDaysDefaultTo90() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append("kp-dthb", "ReflectionPeriodStarted", at: t0)
+        let d = try #require(evaluate(s, now: at(days: 84)).first { $0.ruleId == "reflection-period-ends" })
+        #expect(d.dueAt == at(days: 90) && d.status == .dueSoon)
+    }
+
+    @Test func identificationRuleNeedsADecision() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "potential"], at: at(days: 1))
+        #expect(evaluate(s, now: at(days: 2)).first { $0.ruleId == "identification-decided" }?.status == .pending)
+        var identified = CaseScript()
+        try identified.append(
+            "kp-dthb", "CaseOpened", adultOpening.merging(["identificationStatus": "identified"]), at: t0)
+        #expect(!evaluate(identified, now: at(days: 2)).contains { $0.ruleId == "identification-decided" })
+    }
+
+    @Test func advocateRuleNeedsAVictimAdvocacyReferral() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "legal-aid"], at: at(hours: 1))
+        try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 2))
+        #expect(evaluate(s, now: at(hours: 30)).first { $0.ruleId == "victim-advocate-assigned" }?.status == .overdue)
+    }
+
+    @Test func acknowledgementOfAnotherReferralDoesNotCount() throws {
+        var s = try CaseScript.withReferral()
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "opav", "purpose": "legal-aid"], at: at(hours: 2))
+        try s.append("opav", "ReferralAcknowledged", ["referralId": "R-2"], at: at(hours: 3))
+        let acks = evaluate(s, now: at(hours: 30)).filter { $0.ruleId == "referral-acknowledged" }
+        #expect(acks.map(\.status) == [.overdue, .met])
+    }
+
+    @Test func roleResolvesToTheFirstPartyOfThatKind() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "csw-prishtina", "purpose": "guardianship"],
+            at: at(hours: 1))
+        #expect(
+            evaluate(s, now: at(hours: 2)).first { $0.ruleId == "guardian-for-child" }?.responsible == "csw-prishtina")
+    }
+
+    /// A v2 effective 2026-03-10 shortens two rules; it judges only triggers from then on.
+    @Test func rulesetVersionChangeMidCase() throws {
+        var document = try JSONValue.parse(Ruleset.kosovoDefaultJSON)
+        document = document.merging(["version": 2, "effectiveFrom": "2026-03-10"])
+        var rules = document["rules"]!.arrayValue!
+        rules[0] = rules[0].merging(["within": "PT12H"])  // referral-acknowledged
+        rules[3] = rules[3].merging(["within": "PT24H"])  // risk-assessed
+        document = document.merging(["rules": .array(rules)])
+        let v2 = try Ruleset.load(document)
+
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)  // 2026-03-01: v1
+        // 2026-03-15: judged by v2.
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "shelter"], at: at(days: 14))
+        let deadlines = evaluate(s, now: at(days: 15), rulesets: [v2, Ruleset.kosovoDefault])
+        let risk = try #require(deadlines.first { $0.ruleId == "risk-assessed" })
+        #expect(risk.rulesetVersion == 1 && risk.dueAt == at(hours: 72))
+        let ack = try #require(deadlines.first { $0.ruleId == "referral-acknowledged" })
+        #expect(ack.rulesetVersion == 2 && ack.dueAt == at(days: 14).addingTimeInterval(12 * 3600))
+        // Publishing v2 does not change the v1 verdicts.
+        let before = evaluate(s, now: at(days: 15)).filter { $0.ruleId == "risk-assessed" }
+        #expect(before.map(\.dueAt) == [risk.dueAt])
+    }
+
+    @Test func noRulesetInForceMeansNoDeadlines() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: Timestamp.parse("2013-06-01T00:00:00Z")!)
+        #expect(evaluate(s, now: at(days: 1)).isEmpty)
+    }
+
+    @Test func evaluationIsPureAndDeterministic() throws {
+        let s = try CaseScript.withReferral(child: true)
+        #expect(evaluate(s, now: at(days: 3)) == evaluate(s, now: at(days: 3)))
+        let keys = evaluate(s, now: at(days: 3)).map(\.key)
+        #expect(Set(keys).count == keys.count)
+    }
+}

@@ -1,0 +1,331 @@
+import Foundation
+import Testing
+
+@testable import Referrals
+
+@Suite struct ValidationTests {
+    /// (description, institution, type, data, code, field) against a case opened by kp-dthb with
+    /// referral R-1 issued to opav.
+    static let failures: [(String, String, String, JSONValue, String, String?)] = [
+        ("unknown type", "kp-dthb", "CaseDeleted", [:], "invalid_event", "type"),
+        ("data not an object", "kp-dthb", "CaseReviewed", [], "invalid_event", "data"),
+        ("unknown field", "kp-dthb", "CaseReviewed", ["note": "x"], "invalid_event", "data.note"),
+        (
+            "PII-shaped key is not echoed", "kp-dthb", "CaseReviewed", ["Jane Doe lives at": "x"], "invalid_event",
+            "data.<unknown>"
+        ),
+        // ReferralIssued
+        (
+            "referralId missing", "kp-dthb", "ReferralIssued", ["to": "isf", "purpose": "shelter"], "invalid_event",
+            "data.referralId"
+        ),
+        (
+            "referralId format", "kp-dthb", "ReferralIssued", ["referralId": "R 2", "to": "isf", "purpose": "shelter"],
+            "invalid_event", "data.referralId"
+        ),
+        (
+            "referralId too long", "kp-dthb", "ReferralIssued",
+            ["referralId": .string(String(repeating: "a", count: 65)), "to": "isf", "purpose": "shelter"],
+            "invalid_event", "data.referralId"
+        ),
+        (
+            "referralId reused", "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"],
+            "invalid_event", "data.referralId"
+        ),
+        (
+            "referralId wrong type", "kp-dthb", "ReferralIssued", ["referralId": 1, "to": "isf", "purpose": "shelter"],
+            "invalid_event", "data.referralId"
+        ),
+        (
+            "to unregistered", "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "acme", "purpose": "shelter"],
+            "invalid_event", "data.to"
+        ),
+        (
+            "to malformed", "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "ISF!", "purpose": "shelter"],
+            "invalid_event", "data.to"
+        ),
+        (
+            "to self", "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "kp-dthb", "purpose": "investigation"],
+            "invalid_event", "data.to"
+        ),
+        (
+            "purpose unknown", "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "isf", "purpose": "housing"],
+            "invalid_event", "data.purpose"
+        ),
+        (
+            "urgency unknown", "kp-dthb", "ReferralIssued",
+            ["referralId": "R-2", "to": "isf", "purpose": "shelter", "urgency": "asap"], "invalid_event", "data.urgency"
+        ),
+        // Referral steps
+        (
+            "ack unknown referral", "opav", "ReferralAcknowledged", ["referralId": "R-9"], "invalid_event",
+            "data.referralId"
+        ),
+        ("accept missing id", "opav", "ReferralAccepted", [:], "invalid_event", "data.referralId"),
+        ("decline reason missing", "opav", "ReferralDeclined", ["referralId": "R-1"], "invalid_event", "data.reason"),
+        (
+            "decline reason free text", "opav", "ReferralDeclined", ["referralId": "R-1", "reason": "she was scared"],
+            "invalid_event", "data.reason"
+        ),
+        (
+            "complete before accept", "opav", "ReferralCompleted",
+            ["referralId": "R-1", "outcome": "services-provided"], "invalid_event", "data.referralId"
+        ),
+        (
+            "complete outcome unknown", "opav", "ReferralCompleted", ["referralId": "R-1", "outcome": "done"],
+            "invalid_event", "data.outcome"
+        ),
+        // Others
+        ("risk level unknown", "kp-dthb", "RiskAssessed", ["level": "extreme"], "invalid_event", "data.level"),
+        ("risk level missing", "kp-dthb", "RiskAssessed", [:], "invalid_event", "data.level"),
+        (
+            "status unknown", "kp-dthb", "IdentificationStatusChanged", ["status": "confirmed"], "invalid_event",
+            "data.status"
+        ),
+        (
+            "status unchanged", "kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], "invalid_event",
+            "data.status"
+        ),
+        (
+            "consent purpose unknown", "kp-dthb", "ConsentRecorded",
+            ["purpose": "anything", "recipients": ["opav"], "given": true], "invalid_event", "data.purpose"
+        ),
+        (
+            "consent recipients empty", "kp-dthb", "ConsentRecorded",
+            ["purpose": "shelter", "recipients": [], "given": true], "invalid_event", "data.recipients"
+        ),
+        (
+            "consent recipient unregistered", "kp-dthb", "ConsentRecorded",
+            ["purpose": "shelter", "recipients": ["isf", "acme"], "given": true], "invalid_event", "data.recipients[1]"
+        ),
+        (
+            "consent recipient twice", "kp-dthb", "ConsentRecorded",
+            ["purpose": "shelter", "recipients": ["isf", "isf"], "given": true], "invalid_event", "data.recipients[1]"
+        ),
+        (
+            "consent recipient not a string", "kp-dthb", "ConsentRecorded",
+            ["purpose": "shelter", "recipients": [1], "given": true], "invalid_event", "data.recipients[0]"
+        ),
+        (
+            "consent given not bool", "kp-dthb", "ConsentRecorded",
+            ["purpose": "shelter", "recipients": ["isf"], "given": "yes"], "invalid_event", "data.given"
+        ),
+        ("guardian with data", "kp-dthb", "GuardianAppointed", ["name": "x"], "invalid_event", "data.name"),
+        ("reflection days zero", "kp-dthb", "ReflectionPeriodStarted", ["days": 0], "invalid_event", "data.days"),
+        (
+            "reflection days fraction", "kp-dthb", "ReflectionPeriodStarted", ["days": 30.5], "invalid_event",
+            "data.days"
+        ),
+        ("reflection days too many", "kp-dthb", "ReflectionPeriodStarted", ["days": 366], "invalid_event", "data.days"),
+        (
+            "reflection ended without start", "kp-dthb", "ReflectionPeriodEnded", ["outcome": "other"], "invalid_event",
+            "type"
+        ),
+        (
+            "reflection outcome unknown", "kp-dthb", "ReflectionPeriodEnded", ["outcome": "fine"], "invalid_event",
+            "data.outcome"
+        ),
+        ("closure reason unknown", "kp-dthb", "CaseClosed", ["reason": "done"], "invalid_event", "data.reason"),
+        ("reopen while open", "kp-dthb", "CaseReopened", ["reason": "new-information"], "invalid_event", "type"),
+        (
+            "correction unknown event", "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": "6f1c7a0e-0000-4000-8000-000000000000", "reason": "data-entry-error",
+                "correction": ["level": "low"],
+            ], "invalid_event", "data.correctsEventId"
+        ),
+        (
+            "correction id malformed", "kp-dthb", "RecordCorrected",
+            ["correctsEventId": "nope", "reason": "data-entry-error", "correction": ["level": "low"]], "invalid_event",
+            "data.correctsEventId"
+        ),
+        (
+            "correction empty", "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": "6f1c7a0e-0000-4000-8000-000000000000", "reason": "data-entry-error",
+                "correction": [:],
+            ], "invalid_event", "data.correction"
+        ),
+        (
+            "correction of referral id", "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": "6f1c7a0e-0000-4000-8000-000000000000", "reason": "other",
+                "correction": ["referralId": "R-2"],
+            ], "invalid_event", "data.correction.referralId"
+        ),
+        (
+            "correction reason unknown", "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": "6f1c7a0e-0000-4000-8000-000000000000", "reason": "typo",
+                "correction": ["level": "low"],
+            ], "invalid_event", "data.reason"
+        ),
+    ]
+
+    @Test(arguments: failures)
+    func rejects(name: String, institution: String, type: String, data: JSONValue, code: String, field: String?) throws
+    {
+        let script = try CaseScript.withReferral()
+        expectError(
+            script.attempt(.institution(institution, user: "u"), type, data), ReferralsError.Code(rawValue: code), field
+        )
+    }
+
+    /// Every field of the CaseOpened profile, on a new case.
+    static let openingFailures: [(String, JSONValue, String)] = [
+        ("status missing", ["profile": adultOpening["profile"]!], "data.identificationStatus"),
+        (
+            "status not-a-victim", adultOpening.merging(["identificationStatus": "not-a-victim"]),
+            "data.identificationStatus"
+        ),
+        ("profile missing", ["identificationStatus": "presumed"], "data.profile"),
+        ("profile not object", ["identificationStatus": "presumed", "profile": "f"], "data.profile"),
+        ("sex unknown code", adultOpening.merging(["profile": ["sex": "f"]]), "data.profile.sex"),
+        ("ageBand unknown", adultOpening.merging(["profile": ["ageBand": "23"]]), "data.profile.ageBand"),
+        ("child not bool", adultOpening.merging(["profile": ["child": "no"]]), "data.profile.child"),
+        ("child disagrees", adultOpening.merging(["profile": ["child": true]]), "data.profile.child"),
+        (
+            "nationality lower case", adultOpening.merging(["profile": ["nationality": "xk"]]),
+            "data.profile.nationality"
+        ),
+        ("nationality alpha-3", adultOpening.merging(["profile": ["nationality": "KOS"]]), "data.profile.nationality"),
+        (
+            "nationality unassigned", adultOpening.merging(["profile": ["nationality": "ZZ"]]),
+            "data.profile.nationality"
+        ),
+        (
+            "exploitation unknown", adultOpening.merging(["profile": ["exploitation": ["theft"]]]),
+            "data.profile.exploitation[0]"
+        ),
+        (
+            "exploitation duplicate", adultOpening.merging(["profile": ["exploitation": ["sexual", "sexual"]]]),
+            "data.profile.exploitation[1]"
+        ),
+        (
+            "exploitation not array", adultOpening.merging(["profile": ["exploitation": "sexual"]]),
+            "data.profile.exploitation"
+        ),
+        ("profile extra field", adultOpening.merging(["profile": ["name": "x"]]), "data.profile.name"),
+        ("extra top field", adultOpening.merging(["story": "x"]), "data.story"),
+    ]
+
+    @Test(arguments: openingFailures)
+    func rejectsOpening(name: String, data: JSONValue, field: String) {
+        expectError(
+            CaseScript().attempt(.institution("kp-dthb", user: "u"), "CaseOpened", data, at: t0), .invalidEvent, field)
+    }
+
+    @Test func acceptsEveryAssignedNationalityAndKosovo() {
+        #expect(CountryCodes.nationalities.count == 250)
+        for code in ["XK", "AL", "RS", "MK", "MD", "UA", "DE", "SS", "NG"] {
+            #expect(CountryCodes.isValidNationality(code))
+        }
+        for code in ["UK", "EU", "XX", "ZZ", "AN"] { #expect(!CountryCodes.isValidNationality(code), "\(code)") }
+    }
+
+    @Test func rejectsFutureOccurredAtBeyondSkew() throws {
+        var script = CaseScript(now: t0)
+        expectError(
+            script.attempt(
+                .institution("kp-dthb", user: "u"), "CaseOpened", adultOpening, at: t0.addingTimeInterval(301)),
+            .invalidEvent, "occurredAt")
+        #expect(throws: Never.self) {
+            try script.append("kp-dthb", "CaseOpened", adultOpening, at: t0.addingTimeInterval(299))
+        }
+    }
+
+    @Test func rejectsMalformedCaseId() throws {
+        var script = CaseScript()
+        script.caseId = "KS 2026/1"
+        expectError(
+            script.attempt(.institution("kp-dthb", user: "u"), "CaseOpened", adultOpening, at: t0), .invalidEvent,
+            "caseId")
+    }
+
+    @Test func bodiesRoundTripThroughJSON() throws {
+        let bodies: [CaseEventBody] = [
+            try CaseEventBody.decode(type: "CaseOpened", data: childOpening),
+            .referralIssued(referralId: "R-1", to: "opav", purpose: .victimAdvocacy, urgency: .urgent),
+            .referralAcknowledged(referralId: "R-1"), .referralAccepted(referralId: "R-1"),
+            .referralDeclined(referralId: "R-1", reason: .noCapacity),
+            .referralCompleted(referralId: "R-1", outcome: .servicesProvided), .riskAssessed(level: .high),
+            .identificationStatusChanged(status: .notAVictim),
+            .consentRecorded(purpose: .informationSharing, recipients: ["opav", "isf"], given: false),
+            .guardianAppointed,
+            .reflectionPeriodStarted(days: 90), .reflectionPeriodStarted(days: nil),
+            .reflectionPeriodEnded(outcome: .cooperationAgreed), .caseReviewed, .caseClosed(reason: .reintegrated),
+            .caseReopened(reason: .reTrafficked),
+            .recordCorrected(
+                correctsEventId: UUID(), reason: .dataEntryError, correction: JSONObject([("level", "low")])),
+        ]
+        #expect(Set(bodies.map(\.type)) == Set(CaseEventType.allCases))
+        for body in bodies {
+            let text = body.data.serializedString()
+            #expect(try CaseEventBody.decode(type: body.type.rawValue, data: try JSONValue.parse(text)) == body)
+        }
+    }
+
+    @Test func urgencyDefaultsToRoutine() throws {
+        let body = try CaseEventBody.decode(
+            type: "ReferralIssued", data: ["referralId": "R-1", "to": "isf", "purpose": "shelter"])
+        #expect(body == .referralIssued(referralId: "R-1", to: "isf", purpose: .shelter, urgency: .routine))
+    }
+
+    @Test func correctionsMustStayValid() throws {
+        var script = try CaseScript.withReferral()
+        let opening = script.events[0].id
+        expectError(
+            script.attempt(
+                .institution("kp-dthb", user: "u"), "RecordCorrected",
+                [
+                    "correctsEventId": .string(opening.uuidString), "reason": "data-entry-error",
+                    "correction": ["profile": ["ageBand": "12-14"]],
+                ]),
+            .invalidEvent, "data.correction.profile.child")
+        try script.append(
+            "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": .string(opening.uuidString), "reason": "data-entry-error",
+                "correction": ["profile": ["ageBand": "15-17", "child": true]],
+            ],
+            at: at(hours: 2))
+        #expect(script.state?.profile.ageBand == .age15to17)
+        #expect(script.state?.isChild == true)
+    }
+
+    @Test func systemEvents() throws {
+        let pvpt = try SystemEventBody.decode(
+            type: "InstitutionRegistered", data: ["id": "pvpt", "name": "PVPT Center", "kind": ["ngo", "shelter"]])
+        #expect(pvpt == .institutionRegistered(.pvpt))
+        #expect(try SystemEventBody.decode(type: "InstitutionRegistered", data: pvpt.data) == pvpt)
+        let police = try SystemEventBody.decode(
+            type: "InstitutionRegistered", data: ["id": "kp-dthb", "name": "KP", "kind": "police"])
+        #expect(police == .institutionRegistered(Institution(id: "kp-dthb", name: "KP", kinds: [.police])))
+        for (data, field) in [
+            (["id": "Bad Id", "name": "x", "kind": "police"] as JSONValue, "data.id"),
+            (["id": "x", "name": "", "kind": "police"], "data.name"),
+            (["id": "x", "name": "x", "kind": "bakery"], "data.kind"),
+            (["id": "x", "name": "x", "kind": []], "data.kind"),
+            (["id": "x", "name": "x"], "data.kind"),
+            (["id": "x", "name": "x", "kind": "police", "phone": "1"], "data.phone"),
+        ] {
+            do {
+                _ = try SystemEventBody.decode(type: "InstitutionRegistered", data: data)
+                Issue.record("accepted \(data)")
+            } catch { #expect(error.field == field) }
+        }
+        let missed = SystemEventBody.sopDeadlineMissed(
+            ruleId: "risk-assessed", dueAt: t0, triggerEventId: UUID(), responsible: "role:social-work")
+        #expect(try SystemEventBody.decode(type: "SopDeadlineMissed", data: missed.data) == missed)
+        let published = try SystemEventBody.decode(
+            type: "SopRulesetPublished", data: try JSONValue.parse(Ruleset.kosovoDefaultJSON))
+        guard case .sopRulesetPublished(let ruleset) = published else {
+            throw ReferralsError(.invalidEvent, "not a ruleset")
+        }
+        #expect(ruleset.id == "kosovo-default")
+        do {
+            _ = try SystemEventBody.decode(type: "SopRulesetPublished", data: ["id": "x"])
+            Issue.record("accepted a bad ruleset")
+        } catch { #expect(error.code == .invalidEvent && error.field == "data.version") }
+    }
+}
