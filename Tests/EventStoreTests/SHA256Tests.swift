@@ -167,6 +167,28 @@ struct SHA256Tests {
         #expect(SHA256.hash(pattern(1000)).count == 32)
     }
 
+    @Test("the worked example of docs/hash-chain.md")
+    func hashChainWorkedExample() {
+        let fields = [
+            "handoff-event-v1", "case-KS-2026-000001", "1", "0f3c2a1e-7b4d-4c8e-9a21-5d6f7e8a9b0c", "CaseOpened",
+            "2026-11-20T09:15:00.000000Z", "2026-11-20T09:16:02.123456Z",
+            #"{"profile": {"sex": "female", "child": false, "ageBand": "18-24", "nationality": "XK", "#
+                + #""exploitation": ["sexual", "forced-labour"]}, "identificationStatus": "presumed"}"#,
+            #"{"actor": {"user": "officer-1182", "institution": "kp-dthb"}, "causationId": null, "#
+                + #""correlationId": "5b1d7c3e-2f4a-4e6b-8c9d-0a1b2c3d4e5f"}"#,
+        ]
+        let canonical = Array(fields.joined(separator: "\n").utf8)
+        #expect(canonical.count == 451)
+        var h = SHA256()
+        h.update([UInt8](repeating: 0, count: 32))
+        h.update(canonical)
+        let hash = h.finalize().hexString
+        #expect(hash == "c644e82e02376b78d2296005305d30ecad416262afca35bba61802a8ba00ae1a")
+        let heads = "case-KS-2026-000001\n2\n6d08467f32f87585398f6784522279af62c8fa995a845cb69823998f41ef6794\n"
+        #expect(
+            SHA256.hash(utf8: heads).hexString == "7d8745cf136be36cf35e7a9ebce835ad116866bae9f3e63f94db54ea4d8f7588")
+    }
+
     // MARK: hex
 
     @Test("hex encoding is lowercase, two digits per byte")

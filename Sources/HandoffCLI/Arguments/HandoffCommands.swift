@@ -1,0 +1,117 @@
+// The `handoff` command line as declared data, following API.md's CLI table. The handlers that run
+// each command live elsewhere and switch on `ParsedArguments.subcommandPath`.
+
+extension CommandSpec {
+    /// Every `handoff` command, its arguments and help.
+    public static let handoff = CommandSpec(
+        "handoff",
+        summary: "An append-only, hash-chained record of referral handoffs between institutions.",
+        discussion: """
+            Every command reads DATABASE_URL (a libpq connection URI). Exit status: 0 success, \
+            1 error, 2 bad usage, 3 wrong expected version.
+            """,
+        subcommands: [
+            CommandSpec(
+                "demo",
+                summary: "Run service, projectors and watcher in one process with synthetic cases.",
+                discussion: """
+                    Without DATABASE_URL, starts a private PostgreSQL cluster under DIR; with it, migrates \
+                    and seeds that database instead. Writes DIR/tokens.json.
+                    """,
+                options: [
+                    OptionSpec("--port", value: "P", kind: .integer(1...65535), help: "port of the query service"),
+                    OptionSpec("--cases", value: "N", kind: .integer(0...1_000_000), help: "synthetic cases to seed"),
+                    OptionSpec("--home", value: "DIR", default: "./.handoff", help: "where demo state lives"),
+                ],
+                flags: [FlagSpec("--reset", help: "delete DIR's state first and start afresh")]),
+            CommandSpec("migrate", summary: "Apply the migrations in order (idempotent, checksummed)."),
+            CommandSpec(
+                "serve",
+                summary: "Run the query service.",
+                options: [
+                    OptionSpec("--port", value: "P", kind: .integer(1...65535), help: "port to listen on"),
+                    OptionSpec("--host", value: "H", help: "address to bind"),
+                ]),
+            CommandSpec(
+                "project",
+                summary: "Run the projectors.",
+                flags: [FlagSpec("--once", help: "catch up, then exit")],
+                subcommands: [
+                    CommandSpec(
+                        "rebuild",
+                        summary: "Rebuild read models, with progress on a terminal.",
+                        positionals: [PositionalSpec("NAME", help: "a read model's name, or 'all'")])
+                ],
+                requiresSubcommand: false),
+            CommandSpec(
+                "watch",
+                summary: "Run the deadline watcher.",
+                flags: [FlagSpec("--once", help: "check once, then exit")]),
+            CommandSpec(
+                "append",
+                summary: "Append one event; prints the result as JSON.",
+                positionals: [
+                    PositionalSpec("STREAM", help: "e.g. case-KS-2026-000123"),
+                    PositionalSpec("TYPE", help: "e.g. ReferralIssued"),
+                    PositionalSpec("JSON", help: "the event's data, a JSON object"),
+                ],
+                options: [
+                    OptionSpec("--id", value: "UUID", help: "the event's id (default: a new one)"),
+                    OptionSpec(
+                        "--expected-version", value: "N|any|no-stream|exists", default: "any",
+                        help: "fail unless the stream is at this version"),
+                    OptionSpec("--institution", value: "I", help: "acting institution (with --user)"),
+                    OptionSpec("--user", value: "U", help: "acting user (with --institution)"),
+                ]),
+            CommandSpec(
+                "read",
+                summary: "Print a stream's events as JSON lines.",
+                positionals: [PositionalSpec("STREAM")]),
+            CommandSpec(
+                "verify",
+                summary: "Recompute hash chains and checkpoints; exit 1 naming the first bad event.",
+                positionals: [PositionalSpec("STREAM", required: false, help: "only this stream (default: all)")]),
+            CommandSpec("checkpoint", summary: "Write a checkpoint event and print it as JSON."),
+            CommandSpec(
+                "institution",
+                summary: "Manage institutions.",
+                subcommands: [
+                    CommandSpec(
+                        "add",
+                        summary: "Register an institution (an event).",
+                        positionals: [PositionalSpec("ID", help: "stable id, e.g. kp-dthb")],
+                        options: [
+                            OptionSpec("--name", value: "NAME", required: true, help: "display name"),
+                            OptionSpec("--kind", value: "KIND", required: true, help: "e.g. police, prosecution, ngo"),
+                        ])
+                ]),
+            CommandSpec(
+                "token",
+                summary: "Manage API tokens.",
+                subcommands: [
+                    CommandSpec(
+                        "create",
+                        summary: "Print a new token on stdout (stored hashed).",
+                        options: [
+                            OptionSpec(
+                                "--role", kind: .oneOf(["institution", "coordinator", "auditor"]), required: true,
+                                help: "what the token may do"),
+                            OptionSpec("--institution", value: "ID", help: "the institution (role institution)"),
+                            OptionSpec("--user", value: "U", required: true, help: "the person the token is for"),
+                        ])
+                ]),
+            CommandSpec(
+                "sop",
+                summary: "Manage SOP rulesets.",
+                subcommands: [
+                    CommandSpec(
+                        "publish",
+                        summary: "Publish a ruleset version.",
+                        positionals: [PositionalSpec("FILE", help: "the ruleset JSON document")])
+                ]),
+            CommandSpec(
+                "bench",
+                summary: "Run the benchmark suite.",
+                positionals: [PositionalSpec("ARGS", required: false, variadic: true, help: "passed to the suite")]),
+        ])
+}
