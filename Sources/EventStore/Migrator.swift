@@ -34,6 +34,8 @@ public struct Migrator: Sendable {
     }
 
     public let migrations: [Migration]
+    /// The advisory lock migrators hold ("handoff" in ASCII).
+    static let lockKey = Int64(0x68616e646f6666)
 
     /// Loads the migrations of a folder.
     public init(directory: URL) throws {
@@ -69,9 +71,10 @@ public struct Migrator: Sendable {
     public func migrate(url: String) async throws -> [Int] {
         let connection = try await Connection.connect(url)
         defer { connection.close() }
+        // One migrator at a time, across processes; the lock ends with the session.
+        try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))")
         try await connection.execute(
             """
-            SET client_min_messages TO warning;
             CREATE TABLE IF NOT EXISTS public.handoff_schema_migrations (
                 version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now());
@@ -79,8 +82,6 @@ public struct Migrator: Sendable {
         var applied: [Int] = []
         for migration in migrations {
             let done = try await connection.transaction { c -> Bool in
-                // One migrator at a time, across processes.
-                try await c.query("SELECT pg_advisory_xact_lock(\(Int64(0x68616e646f6666)))")
                 let existing = try await c.query(
                     "SELECT checksum FROM public.handoff_schema_migrations WHERE version = \(migration.version)")
                 if let row = existing.first {

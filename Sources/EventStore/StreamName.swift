@@ -15,7 +15,7 @@ public struct StreamName: Hashable, Sendable, CustomStringConvertible, Comparabl
 
     /// Validates a stream name; nil when it matches no known pattern.
     public init?(_ text: String) {
-        if text == "institutions" || text == "checkpoints" {
+        if text == "institutions" || text == "checkpoints" || text == "sop-rulesets" {
             rawValue = text
             return
         }

@@ -122,3 +122,33 @@ private func registerStopAtExit(_ cluster: EmbeddedCluster) {
         try? FileManager.default.removeItem(at: c.directory)
     }
 }
+
+/// Waits until the gap-free reader has reached `cursor`.
+///
+/// The gap-free order reads only below the oldest transaction running anywhere in the cluster, so
+/// while other tests hold transactions open a reader can lag for a moment — never skip.
+public func waitUntilReadable(_ store: EventStore, _ cursor: Cursor, timeout: Duration = .seconds(30)) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while try await store.headCursor() < cursor {
+        guard clock.now < deadline else { throw TestTimeout(what: "reader to reach \(cursor)") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+/// Polls `condition` until it holds.
+public func eventually(
+    _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
+) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while !(try await condition()) {
+        guard clock.now < deadline else { throw TestTimeout(what: what) }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+public struct TestTimeout: Error, CustomStringConvertible {
+    public var what: String
+    public var description: String { "timed out waiting for \(what)" }
+}

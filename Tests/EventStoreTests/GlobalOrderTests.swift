@@ -1,0 +1,113 @@
+import EventStore
+import Foundation
+import HandoffTestSupport
+import Postgres
+import Testing
+
+@Suite struct GlobalOrderTests {
+    /// Appends inside a transaction that stays open until `commit` is called.
+    struct HeldAppend {
+        let connection: Connection
+        let id: UUID
+        func commit() async throws { try await connection.execute("COMMIT") }
+    }
+
+    func holdOpenAppend(_ db: TestDB, stream: String) async throws -> HeldAppend {
+        let c = try await db.connect()
+        let id = UUID()
+        try await c.execute("BEGIN")
+        let payload = #"[{"id":"\#(id.uuidString.lowercased())","type":"CaseReviewed","data":"{}","metadata":{},"occurredAt":null}]"#
+        try await c.query("SELECT * FROM handoff.append(\(stream), \("any"), \(payload)::jsonb)")
+        return HeldAppend(connection: c, id: id)
+    }
+
+    @Test func readersNeitherSkipALateCommitNorReadPastIt() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let e0 = try await store.append(to: stream("G-0"), events: [event()])
+        let held = try await holdOpenAppend(db, stream: "case-G-1")
+        let later = try await store.append(to: stream("G-2"), events: [event(), event()])
+        let last = try await store.append(to: stream("G-3"), events: [event()])
+
+        // While the older transaction is open, readers stop before it (other tests' transactions
+        // may hold them back a moment longer, never let them read past).
+        try await waitUntilReadable(store, e0.events[0].cursor)
+        let page1 = try await store.readGlobal(after: .start, limit: 100)
+        #expect(page1.events.map(\.id) == [e0.events[0].id])
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await store.readGlobal(after: page1.next, limit: 100).events.isEmpty)
+
+        try await held.commit()
+        held.connection.close()
+        // Now the held event comes first (older transaction), then the ones that committed before it.
+        try await waitUntilReadable(store, last.events[0].cursor)
+        let page2 = try await store.readGlobal(after: page1.next, limit: 100)
+        #expect(page2.events.map(\.id) == [held.id] + later.events.map(\.id) + last.events.map(\.id))
+        // Paging with small pages yields the same sequence, without repeats.
+        var cursor = Cursor.start
+        var seen: [UUID] = []
+        while true {
+            let page = try await store.readGlobal(after: cursor, limit: 2)
+            if page.events.isEmpty { break }
+            seen += page.events.map(\.id)
+            cursor = page.next
+        }
+        #expect(seen == page1.events.map(\.id) + page2.events.map(\.id))
+        #expect(Set(seen).count == seen.count)
+    }
+
+    @Test func filtersByTypeAndStream() async throws {
+        let store = try await TestDatabase.make().store()
+        try await store.append(to: stream("F-1"), events: [event("CaseOpened"), event("CaseReviewed")])
+        let last = try await store.append(to: stream("F-2"), events: [event("CaseOpened")])
+        try await waitUntilReadable(store, last.events[0].cursor)
+        let opened = try await store.readGlobal(after: .start, types: ["CaseOpened"])
+        #expect(opened.events.map(\.type) == ["CaseOpened", "CaseOpened"])
+        let f2 = try await store.readGlobal(after: .start, streams: ["case-F-2"])
+        #expect(f2.events.map(\.stream) == ["case-F-2"])
+        let odd = try await store.readGlobal(after: .start, types: [#"x", "y"#])
+        #expect(odd.events.isEmpty)
+    }
+
+    @Test func cursorsAreOpaqueButStrict() {
+        let c = Cursor(xid: 771, position: 42)
+        #expect(Cursor(c.description) == c)
+        for bad in ["", "1", "1-", "-1", "a-b", "1-2-3", "1--2", "18446744073709551616-1", " 1-2", "1-2 "] {
+            #expect(Cursor(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func liveSubscriptionNeverSkipsOrRepeats() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let wakeups = Wakeups()
+        await wakeups.startListening(url: db.url)
+        defer { Task { await wakeups.stop() } }
+        var expected: [UUID] = []
+        expected += try await store.append(to: stream("S-0"), events: [event(), event()]).events.map(\.id)
+
+        let feed = store.subscribe(after: .start, wakeups: wakeups, pollInterval: .milliseconds(200), pageSize: 3)
+        let reader = Task { () -> [UUID] in
+            var got: [UUID] = []
+            for try await e in feed {
+                got.append(e.id)
+                if got.count == 12 { break }
+            }
+            return got
+        }
+        // A held transaction plus concurrent appends while the reader is live.
+        let held = try await holdOpenAppend(db, stream: "case-S-1")
+        expected.append(held.id)
+        var after: [UUID] = []
+        for i in 0..<4 {
+            after += try await store.append(to: stream("S-\(i + 2)"), events: [event(), event()]).events.map(\.id)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try await held.commit()
+        held.connection.close()
+        expected += after
+        expected.append(try await store.append(to: stream("S-9"), events: [event()]).events[0].id)
+        let got = try await reader.value
+        #expect(got == expected)
+    }
+}

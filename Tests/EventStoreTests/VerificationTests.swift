@@ -1,0 +1,162 @@
+import EventStore
+import Foundation
+import HandoffTestSupport
+import Postgres
+import Testing
+
+@Suite struct VerificationTests {
+    /// Three cases with a few events each.
+    func seeded() async throws -> (TestDB, EventStore) {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        var last = Cursor.start
+        for n in 1...3 {
+            last = try await store.append(
+                to: stream("V-\(n)"),
+                events: [
+                    event("CaseOpened", data: #"{"profile": {"ageBand": "18-24"}}"#), event("RiskAssessed", data: #"{"level": "high"}"#),
+                    event("CaseReviewed"),
+                ]
+            ).events.last!.cursor
+        }
+        try await waitUntilReadable(store, last)
+        return (db, store)
+    }
+
+    /// Runs SQL as the superuser with the append-only trigger disabled, as an attacker with full access would.
+    func tamper(_ db: TestDB, _ statement: String) async throws {
+        let c = try await db.connect()
+        defer { c.close() }
+        try await c.execute(
+            "BEGIN; ALTER TABLE handoff.events DISABLE TRIGGER events_append_only; \(statement); "
+                + "ALTER TABLE handoff.events ENABLE TRIGGER events_append_only; COMMIT")
+    }
+
+    @Test func intactStoreVerifies() async throws {
+        let (_, store) = try await seeded()
+        let report = try await store.verify()
+        #expect(report.valid)
+        #expect(report.events == 9)
+        #expect(report.streams == 3)
+        let one = try await store.verify(stream: stream("V-2"))
+        #expect(one.valid && one.events == 3)
+        #expect(one.headHash?.count == 32)
+    }
+
+    @Test func changedDataIsNamed() async throws {
+        let (db, store) = try await seeded()
+        try await tamper(db, #"UPDATE handoff.events SET data = '{"level": "low"}' WHERE stream = 'case-V-2' AND version = 2"#)
+        let report = try await store.verify()
+        #expect(report.problem?.stream == "case-V-2")
+        #expect(report.problem?.version == 2)
+        #expect(report.problem?.reason.contains("hash") == true)
+    }
+
+    @Test func forgedInsertAndReorderAreNamed() async throws {
+        let (db, store) = try await seeded()
+        // A forged event appended with a made-up hash.
+        try await tamper(
+            db,
+            "INSERT INTO handoff.events (stream, version, id, type, data, metadata, occurred_at, recorded_at, prev_hash, hash) "
+                + "SELECT stream, 4, gen_random_uuid(), 'CaseClosed', '{}', metadata, occurred_at, recorded_at, hash, hash "
+                + "FROM handoff.events WHERE stream = 'case-V-1' AND version = 3")
+        var report = try await store.verify()
+        #expect(report.problem?.stream == "case-V-1")
+        #expect(report.problem?.version == 4)
+
+        let (db2, store2) = try await seeded()
+        // Two events swap places (versions exchanged).
+        try await tamper(
+            db2,
+            "UPDATE handoff.events SET version = CASE version WHEN 1 THEN 102 WHEN 2 THEN 101 END WHERE stream = 'case-V-3' AND version IN (1, 2); "
+                + "UPDATE handoff.events SET version = version - 100 WHERE stream = 'case-V-3' AND version > 100")
+        report = try await store2.verify()
+        #expect(report.problem?.stream == "case-V-3")
+        #expect(report.problem?.version == 1)
+    }
+
+    @Test func deletedTailAndStreamAreFoundAgainstACheckpoint() async throws {
+        let (db, store) = try await seeded()
+        let (checkpoint, heads, appended) = try await store.writeCheckpoint()
+        #expect(checkpoint.count == 9)
+        #expect(checkpoint.streams == 3)
+        #expect(appended.streamVersion == 1)
+        #expect(try await store.compare(with: checkpoint).matches)
+        // Later appends do not disturb the checkpoint's comparison.
+        try await store.append(to: stream("V-1"), events: [event()])
+        try await store.append(to: stream("V-4"), events: [event()])
+        #expect(try await store.compare(with: checkpoint, savedHeads: heads).matches)
+
+        // The attacker removes the tail of one stream and a whole other stream, fixing the streams table too.
+        try await tamper(
+            db,
+            "DELETE FROM handoff.events WHERE stream = 'case-V-2' AND version = 3; "
+                + "DELETE FROM handoff.events WHERE stream = 'case-V-3'; "
+                + "UPDATE handoff.streams SET version = 2, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'case-V-2' AND version = 2) WHERE stream = 'case-V-2'; "
+                + "DELETE FROM handoff.streams WHERE stream = 'case-V-3'")
+        // Per-stream chains alone still verify: this is what the checkpoint is for.
+        #expect(try await store.verify().valid)
+        let comparison = try await store.compare(with: checkpoint, savedHeads: heads)
+        #expect(!comparison.matches)
+        #expect(comparison.findings.contains { $0.contains("case-V-2") && $0.contains("tail") })
+        #expect(comparison.findings.contains { $0.contains("case-V-3") && $0.contains("missing") })
+        // Without the saved heads the digest and counts still show it.
+        let bare = try await store.compare(with: checkpoint)
+        #expect(!bare.matches)
+        #expect(bare.findings.contains { $0.contains("events covered: 5") })
+    }
+
+    @Test func naiveTailDeletionIsCaughtByTheStreamsTable() async throws {
+        let (db, store) = try await seeded()
+        try await tamper(db, "DELETE FROM handoff.events WHERE stream = 'case-V-1' AND version = 3")
+        let report = try await store.verify()
+        #expect(report.problem?.stream == "case-V-1")
+        #expect(report.problem?.reason.contains("missing") == true)
+    }
+
+    @Test func checkpointJSONRoundTrips() throws {
+        let cp = Checkpoint(cursor: Cursor(xid: 900, position: 12), count: 12, streams: 3, headsDigest: String(repeating: "ab", count: 32))
+        #expect(Checkpoint(json: Data(cp.json.utf8)) == cp)
+        let wrapped = #"{"type": "Checkpoint", "data": \#(cp.json)}"#
+        #expect(Checkpoint(json: Data(wrapped.utf8)) == cp)
+        #expect(Checkpoint(json: Data("{}".utf8)) == nil)
+        #expect(Checkpoint(json: Data("not json".utf8)) == nil)
+    }
+
+    @Test func auditorsPythonScriptAgreesWithTheStore() async throws {
+        let (db, store) = try await seeded()
+        let extra = try await store.append(to: stream("V-1"), events: [event(data: #"{"t": "\u2028 ñ \" \\ 😀 \n"}"#)])
+        try await waitUntilReadable(store, extra.events[0].cursor)
+        let (checkpoint, _, _) = try await store.writeCheckpoint()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/verify-chain.py")
+        let checkpointFile = FileManager.default.temporaryDirectory.appendingPathComponent("cp-\(UUID()).json")
+        try Data(checkpoint.json.utf8).write(to: checkpointFile)
+        defer { try? FileManager.default.removeItem(at: checkpointFile) }
+
+        let ok = try runPython(script.path, ["--checkpoint", checkpointFile.path], url: db.url)
+        #expect(ok.status == 0, "\(ok.output)")
+        #expect(ok.output.contains("OK 11 events"), "\(ok.output)")  // 10 case events and the checkpoint
+
+        try await VerificationTests().tamper(db, #"UPDATE handoff.events SET data = '{"level": "low"}' WHERE stream = 'case-V-2' AND version = 2"#)
+        let bad = try runPython(script.path, [], url: db.url)
+        #expect(bad.status == 1)
+        #expect(bad.output.contains("case-V-2@2"), "\(bad.output)")
+    }
+
+    func runPython(_ script: String, _ args: [String], url: String) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", script] + args
+        var env = ProcessInfo.processInfo.environment
+        env["DATABASE_URL"] = url
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
