@@ -105,7 +105,7 @@ extension EventStore {
     }
 
     /// Writes a checkpoint event to the `checkpoints` stream and returns it with the heads it covers.
-    public func writeCheckpoint(actor: Actor = Actor(institution: "system", user: "checkpoint")) async throws
+    public func writeCheckpoint(actor: EventActor = EventActor(institution: "system", user: "checkpoint")) async throws
         -> (checkpoint: Checkpoint, heads: [StreamHead], appended: AppendResult)
     {
         let (checkpoint, heads) = try await summarize()

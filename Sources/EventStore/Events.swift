@@ -1,7 +1,7 @@
 import Foundation
 
 /// Who appended an event: an institution and a pseudonymous user of it (never a person's name).
-public struct Actor: Hashable, Sendable, Codable {
+public struct EventActor: Hashable, Sendable, Codable {
     public var institution: String
     public var user: String
     public init(institution: String, user: String) {
@@ -12,11 +12,11 @@ public struct Actor: Hashable, Sendable, Codable {
 
 /// Metadata every event carries.
 public struct EventMetadata: Hashable, Sendable {
-    public var actor: Actor
+    public var actor: EventActor
     public var correlationId: UUID
     public var causationId: UUID?
 
-    public init(actor: Actor, correlationId: UUID = UUID(), causationId: UUID? = nil) {
+    public init(actor: EventActor, correlationId: UUID = UUID(), causationId: UUID? = nil) {
         self.actor = actor
         self.correlationId = correlationId
         self.causationId = causationId

@@ -1,1 +1,100 @@
-// The handoff command line.
+import EventStore
+import Foundation
+import Postgres
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where a command reads its environment and writes its output; tests pass their own.
+public struct CLIContext: Sendable {
+    public var environment: [String: String]
+    public var standardOutput: @Sendable (String) -> Void
+    public var standardError: @Sendable (String) -> Void
+    /// True when stderr is a terminal (progress bars instead of plain lines).
+    public var isTerminal: Bool
+
+    public init(
+        environment: [String: String], standardOutput: @escaping @Sendable (String) -> Void,
+        standardError: @escaping @Sendable (String) -> Void, isTerminal: Bool = false
+    ) {
+        self.environment = environment
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+        self.isTerminal = isTerminal
+    }
+
+    /// The process's own environment, stdout and stderr.
+    public static var process: CLIContext {
+        CLIContext(
+            environment: ProcessInfo.processInfo.environment,
+            standardOutput: { FileHandle.standardOutput.write(Data($0.utf8)) },
+            standardError: { FileHandle.standardError.write(Data($0.utf8)) },
+            isTerminal: isatty(STDERR_FILENO) == 1)
+    }
+
+    func out(_ line: String) { standardOutput(line + "\n") }
+    func err(_ line: String) { standardError(line + "\n") }
+
+    /// `DATABASE_URL`, or an error saying it is needed.
+    func databaseURL() throws -> String {
+        guard let url = environment["DATABASE_URL"], !url.isEmpty else {
+            throw CLIError(message: "DATABASE_URL is not set (a libpq URI, e.g. postgresql://handoff@localhost/handoff)")
+        }
+        return url
+    }
+}
+
+/// A failure with its exit status: 1 error, 2 bad usage, 3 wrong expected version.
+public struct CLIError: Error, CustomStringConvertible {
+    public var message: String
+    public var exitCode: Int32 = 1
+    public var description: String { message }
+
+    static func usage(_ message: String) -> CLIError { CLIError(message: message, exitCode: 2) }
+}
+
+/// The `handoff` command line.
+public enum HandoffCLI {
+    /// Runs a command line (without the program name) and returns the exit status.
+    public static func run(_ arguments: [String], context: CLIContext) async -> Int32 {
+        let parsed: ParsedArguments
+        switch CommandSpec.handoff.parse(arguments) {
+        case .help(let text):
+            context.standardOutput(text.hasSuffix("\n") ? text : text + "\n")
+            return 0
+        case .failure(let error):
+            context.err("handoff: \(error.message)")
+            context.err(error.hint)
+            return UsageError.exitCode
+        case .parsed(let p):
+            parsed = p
+        }
+        do {
+            try await dispatch(parsed, context)
+            return 0
+        } catch let error as CLIError {
+            context.err("handoff: \(error.message)")
+            return error.exitCode
+        } catch let error as EventStoreError {
+            context.err("handoff: \(error)")
+            if case .wrongExpectedVersion = error { return 3 }
+            return 1
+        } catch {
+            context.err("handoff: \(error)")
+            return 1
+        }
+    }
+
+    static func dispatch(_ args: ParsedArguments, _ context: CLIContext) async throws {
+        switch args.subcommandPath {
+        case ["migrate"]: try await StoreCommands.migrate(context)
+        case ["append"]: try await StoreCommands.append(args, context)
+        case ["read"]: try await StoreCommands.read(args, context)
+        case ["verify"]: try await StoreCommands.verify(args, context)
+        case ["checkpoint"]: try await StoreCommands.checkpoint(args, context)
+        default:
+            try await dispatchMore(args, context)
+        }
+    }
+}

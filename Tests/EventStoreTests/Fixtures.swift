@@ -8,7 +8,7 @@ func event(
 ) -> NewEvent {
     NewEvent(
         id: id, type: type, data: data,
-        metadata: EventMetadata(actor: Actor(institution: institution, user: "officer-1182")), occurredAt: occurredAt)
+        metadata: EventMetadata(actor: EventActor(institution: institution, user: "officer-1182")), occurredAt: occurredAt)
 }
 
 func stream(_ caseId: String) -> StreamName { StreamName.case(caseId)! }

@@ -462,8 +462,8 @@ struct HandoffArgumentsTests {
         (["project", "rebuild"], "handoff project rebuild NAME"),
         (["watch"], "handoff watch [--once]"),
         (["read"], "handoff read STREAM"),
-        (["verify"], "handoff verify [STREAM]"),
-        (["checkpoint"], "handoff checkpoint"),
+        (["verify"], "handoff verify [STREAM] [--checkpoint FILE] [--heads FILE]"),
+        (["checkpoint"], "handoff checkpoint [--heads FILE]"),
         (["institution", "add"], "handoff institution add ID --name NAME --kind KIND"),
         (
             ["token", "create"],

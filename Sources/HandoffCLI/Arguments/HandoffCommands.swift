@@ -70,8 +70,19 @@ extension CommandSpec {
             CommandSpec(
                 "verify",
                 summary: "Recompute hash chains and checkpoints; exit 1 naming the first bad event.",
-                positionals: [PositionalSpec("STREAM", required: false, help: "only this stream (default: all)")]),
-            CommandSpec("checkpoint", summary: "Write a checkpoint event and print it as JSON."),
+                positionals: [PositionalSpec("STREAM", required: false, help: "only this stream (default: all)")],
+                options: [
+                    OptionSpec(
+                        "--checkpoint", value: "FILE",
+                        help: "also check the store against a checkpoint saved earlier (its JSON)"),
+                    OptionSpec(
+                        "--heads", value: "FILE", help: "the heads file saved with that checkpoint, to name what changed"),
+                ]),
+            CommandSpec(
+                "checkpoint", summary: "Write a checkpoint event and print it as JSON.",
+                options: [
+                    OptionSpec("--heads", value: "FILE", help: "also write the covered stream heads to FILE, to keep off-site")
+                ]),
             CommandSpec(
                 "institution",
                 summary: "Manage institutions.",

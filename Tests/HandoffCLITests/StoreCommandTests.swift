@@ -1,0 +1,122 @@
+import EventStore
+import Foundation
+import HandoffCLI
+import HandoffTestSupport
+import Testing
+
+@Suite struct StoreCommandTests {
+    @Test func migrateAppendReadVerifyCheckpoint() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let cli = CapturedCLI(databaseURL: db.url)
+
+        var r = await cli.run("migrate")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.hasPrefix("applied 0001"))
+        r = await cli.run("migrate")
+        #expect(r.status == 0)
+        #expect(r.out.hasPrefix("up to date"))
+
+        let id = UUID().uuidString.lowercased()
+        r = await cli.run(
+            "append", "case-KS-2026-000001", "CaseReviewed", #"{"note": "synthetic"}"#, "--id", id, "--expected-version",
+            "no-stream", "--institution", "kp-dthb", "--user", "officer-1182")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains(#""streamVersion":1"#))
+        #expect(r.out.contains(id))
+        // Same id and content again: the original result.
+        let again = await cli.run(
+            "append", "case-KS-2026-000001", "CaseReviewed", #"{"note": "synthetic"}"#, "--id", id, "--expected-version",
+            "no-stream", "--institution", "kp-dthb", "--user", "officer-1182")
+        #expect(again.status == 0)
+        #expect(again.out == r.out)
+        // Wrong expected version: exit 3.
+        r = await cli.run("append", "case-KS-2026-000001", "CaseReviewed", "{}", "--expected-version", "5")
+        #expect(r.status == 3)
+        #expect(r.err.contains("expected 5, actual 1"))
+
+        r = await cli.run("read", "case-KS-2026-000001")
+        #expect(r.status == 0)
+        let lines = r.out.split(separator: "\n")
+        #expect(lines.count == 1)
+        let event = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(event["type"] as? String == "CaseReviewed")
+        #expect((event["actor"] as? [String: String])?["institution"] == "kp-dthb")
+        #expect((event["data"] as? [String: String])?["note"] == "synthetic")
+        #expect((event["hash"] as? String)?.count == 64)
+
+        r = await cli.run("verify")
+        #expect(r.status == 0)
+        #expect(r.out.contains("valid: 1 events in 1 streams"))
+
+        let headsFile = FileManager.default.temporaryDirectory.appendingPathComponent("heads-\(UUID())").path
+        let checkpointFile = FileManager.default.temporaryDirectory.appendingPathComponent("cp-\(UUID()).json").path
+        defer {
+            try? FileManager.default.removeItem(atPath: headsFile)
+            try? FileManager.default.removeItem(atPath: checkpointFile)
+        }
+        try await waitUntilReadable(db.store(), try await db.store().headCursor())
+        r = await cli.run("checkpoint", "--heads", headsFile)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains(#""type":"Checkpoint""#))
+        try Data(r.out.utf8).write(to: URL(fileURLWithPath: checkpointFile))
+        r = await cli.run("verify", "--checkpoint", checkpointFile, "--heads", headsFile)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("checkpoint matches"))
+
+        // The tail removed by a superuser is found against the checkpoint, and named.
+        let c = try await db.connect()
+        try await c.execute(
+            "BEGIN; ALTER TABLE handoff.events DISABLE TRIGGER events_append_only; "
+                + "DELETE FROM handoff.events WHERE stream = 'case-KS-2026-000001'; DELETE FROM handoff.streams WHERE stream = 'case-KS-2026-000001'; "
+                + "ALTER TABLE handoff.events ENABLE TRIGGER events_append_only; COMMIT")
+        c.close()
+        r = await cli.run("verify", "--checkpoint", checkpointFile, "--heads", headsFile)
+        #expect(r.status == 1)
+        #expect(r.err.contains("stream case-KS-2026-000001 is missing"), "\(r.err)")
+    }
+
+    @Test func badInputIsAClearErrorAndWritesNothing() async throws {
+        let db = try await TestDatabase.make()
+        let cli = CapturedCLI(databaseURL: db.url)
+        let cases: [([String], Int32, String)] = [
+            (["append", "people-1", "CaseReviewed", "{}"], 2, "unknown stream name pattern"),
+            (["append", "case-KS-1", "CaseReviewed", "{not json"], 2, "JSON object"),
+            (["append", "case-KS-1", "CaseReviewed", "[1]"], 2, "JSON object"),
+            (["append", "case-KS-1", "CaseReviewed", "{}", "--id", "not-a-uuid"], 2, "UUID"),
+            (["append", "case-KS-1", "CaseReviewed", "{}", "--expected-version", "soon"], 2, "expected-version"),
+            (["append", "case-KS-1", "Case Reviewed", "{}"], 2, "event type"),
+            (["append", "case-KS-1", "CaseReviewed", "{}", "--institution", "kp-dthb"], 2, "go together"),
+            (["append", "case-KS-1"], 2, "missing"),
+            (["read", "nope"], 2, "stream"),
+            (["verify", "--heads", "/nonexistent"], 2, "--heads goes with --checkpoint"),
+            (["verify", "--checkpoint", "/nonexistent"], 1, "not a checkpoint"),
+            (["frobnicate"], 2, "frobnicate"),
+        ]
+        for (args, status, message) in cases {
+            let r = await cli.run(args)
+            #expect(r.status == status, "\(args): \(r.err)")
+            #expect(r.err.contains(message), "\(args): \(r.err)")
+            #expect(r.err.split(separator: "\n").count <= 2, "one-line error (plus a usage hint): \(r.err)")
+        }
+        #expect(try await db.store().count() == 0)
+    }
+
+    @Test func missingDatabaseURLIsExplained() async {
+        let cli = CapturedCLI(databaseURL: nil)
+        let r = await cli.run("verify")
+        #expect(r.status == 1)
+        #expect(r.err.contains("DATABASE_URL"))
+    }
+
+    @Test func everyCommandHasHelp() async {
+        let cli = CapturedCLI(databaseURL: nil)
+        for command in [
+            [], ["migrate"], ["append"], ["read"], ["verify"], ["checkpoint"], ["serve"], ["project"], ["project", "rebuild"],
+            ["watch"], ["institution", "add"], ["token", "create"], ["sop", "publish"], ["demo"], ["bench"],
+        ] {
+            let r = await cli.run(command + ["--help"])
+            #expect(r.status == 0, "\(command)")
+            #expect(r.out.contains("Usage") || r.out.contains("usage") || r.out.contains("USAGE"), "\(command): \(r.out)")
+        }
+    }
+}
