@@ -23,6 +23,8 @@ import Testing
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains(#""streamVersion":1"#))
         #expect(r.out.contains(id))
+        let appended = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        let cursorText = try #require(((appended["events"] as? [[String: Any]])?.first?["cursor"]) as? String)
         // Same id and content again: the original result.
         let again = await cli.run(
             "append", "case-KS-2026-000001", "CaseReviewed", #"{"note": "synthetic"}"#, "--id", id, "--expected-version",
@@ -54,7 +56,7 @@ import Testing
             try? FileManager.default.removeItem(atPath: headsFile)
             try? FileManager.default.removeItem(atPath: checkpointFile)
         }
-        try await waitUntilReadable(db.store(), try await db.store().headCursor())
+        try await waitUntilReadable(db.store(), try #require(Cursor(cursorText)))
         r = await cli.run("checkpoint", "--heads", headsFile)
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains(#""type":"Checkpoint""#))
