@@ -10,9 +10,11 @@ public final class EventStore: Sendable {
     public let pool: ConnectionPool
     /// Most events one append may carry.
     public static let maximumBatch = 1000
+    private let notifier: AppendNotifier
 
     public init(pool: ConnectionPool) {
         self.pool = pool
+        self.notifier = AppendNotifier(url: pool.url)
     }
 
     // MARK: - Append
@@ -26,16 +28,22 @@ public final class EventStore: Sendable {
     public func append(to stream: StreamName, expected: ExpectedVersion = .any, events: [NewEvent]) async throws
         -> AppendResult
     {
-        let payload = try Self.encode(events)
+        try Self.validate(events)
         let sql: SQL = """
             SELECT event_id, event_version, event_position, event_xid::text, event_hash, event_recorded_at, deduplicated
-              FROM handoff.append(\(stream.rawValue), \(expected.description), \(payload)::jsonb)
+              FROM handoff.append(\(stream.rawValue), \(expected.description),
+                   \(PostgresArray.text(events.map { $0.id.uuidString.lowercased() }))::uuid[],
+                   \(PostgresArray.text(events.map(\.type)))::text[],
+                   \(PostgresArray.text(events.map(\.data)))::jsonb[],
+                   \(PostgresArray.text(events.map(\.metadata.json)))::jsonb[],
+                   \(PostgresArray.optionalText(events.map { $0.occurredAt.map(PostgresTimestamp.format) }))::timestamptz[])
             """
         var attempt = 0
         while true {
             do {
-                let result = try await pool.query(sql)
-                return try Self.decodeAppend(result)
+                let result = try Self.decodeAppend(try await pool.query(sql))
+                if !result.deduplicated { notifier.appended() }
+                return result
             } catch let error as PostgresError where error.sqlState == "23505" && error.constraint == "events_id" {
                 // The same id raced in through another stream; the retry sees it and answers as a duplicate.
                 attempt += 1
@@ -46,23 +54,20 @@ public final class EventStore: Sendable {
         }
     }
 
-    static func encode(_ events: [NewEvent]) throws -> String {
+    static func validate(_ events: [NewEvent]) throws {
         guard !events.isEmpty else { throw EventStoreError.invalid(field: "events", message: "no events to append") }
         guard events.count <= maximumBatch else {
             throw EventStoreError.invalid(field: "events", message: "at most \(maximumBatch) events per append")
         }
-        var out = "["
-        for (i, event) in events.enumerated() {
+        var ids = Set<UUID>()
+        for event in events {
             guard Self.isValidType(event.type) else {
                 throw EventStoreError.invalid(field: "type", message: "an event type is a name of letters and digits")
             }
-            if i > 0 { out += "," }
-            out += "{\"id\":\"" + event.id.uuidString.lowercased() + "\",\"type\":\"" + event.type + "\",\"data\":"
-            out += JSONText.quote(event.data) + ",\"metadata\":" + event.metadata.json + ",\"occurredAt\":"
-            out += event.occurredAt.map { "\"" + PostgresTimestamp.format($0) + "\"" } ?? "null"
-            out += "}"
+            guard ids.insert(event.id).inserted else {
+                throw EventStoreError.invalid(field: "id", message: "an event id appears twice in one append")
+            }
         }
-        return out + "]"
     }
 
     /// A letter, then letters and digits; at most 64.

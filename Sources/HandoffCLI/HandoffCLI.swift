@@ -93,6 +93,7 @@ public enum HandoffCLI {
         case ["read"]: try await StoreCommands.read(args, context)
         case ["verify"]: try await StoreCommands.verify(args, context)
         case ["checkpoint"]: try await StoreCommands.checkpoint(args, context)
+        case ["bench"]: try await BenchCommand.run(args, context)
         default:
             try await dispatchMore(args, context)
         }

@@ -4,8 +4,8 @@
 /// A connection that broke (server restart, network) is dropped instead of returned, so the next
 /// caller gets a fresh one: the pool recovers by itself when the database comes back.
 public actor ConnectionPool {
-    public let url: String
-    public let maximumConnections: Int
+    public nonisolated let url: String
+    public nonisolated let maximumConnections: Int
     private let connectTimeout: Int
     private var idle: [Connection] = []
     private var open = 0

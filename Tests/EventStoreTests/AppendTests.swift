@@ -200,9 +200,8 @@ import Testing
         }
         // The application role appends through the function.
         try await c.execute("SET ROLE handoff_app")
-        let payload = #"[{"id":"\#(UUID().uuidString.lowercased())","type":"CaseReviewed","data":"{}","metadata":{},"occurredAt":null}]"#
-        let r = try await c.query("SELECT event_version FROM handoff.append(\("case-KS-RO"), \("any"), \(payload)::jsonb)")
-        #expect(try r.first?.decode(0, as: Int64.self) == 3)
+        let r = try await c.query(rawAppend(stream: "case-KS-RO", id: UUID()))
+        #expect(try r.first?.decode("event_version", as: Int64.self) == 3)
         try await c.execute("RESET ROLE")
     }
 }

@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Postgres
 
 /// A synthetic event: pseudonymous actor, banded data, no identities.
 func event(
@@ -12,3 +13,12 @@ func event(
 }
 
 func stream(_ caseId: String) -> StreamName { StreamName.case(caseId)! }
+
+/// A call of the SQL append function itself, as a client without the Swift store would make it.
+func rawAppend(stream: String, id: UUID) -> SQL {
+    let ids = "{\(id.uuidString.lowercased())}"
+    return """
+        SELECT * FROM handoff.append(\(stream), \("any"), \(ids)::uuid[], \("{CaseReviewed}")::text[],
+            \(#"{"{}"}"#)::jsonb[], \(#"{"{}"}"#)::jsonb[], \("{NULL}")::timestamptz[])
+        """
+}

@@ -16,8 +16,7 @@ import Testing
         let c = try await db.connect()
         let id = UUID()
         try await c.execute("BEGIN")
-        let payload = #"[{"id":"\#(id.uuidString.lowercased())","type":"CaseReviewed","data":"{}","metadata":{},"occurredAt":null}]"#
-        try await c.query("SELECT * FROM handoff.append(\(stream), \("any"), \(payload)::jsonb)")
+        try await c.query(rawAppend(stream: stream, id: id))
         return HeldAppend(connection: c, id: id)
     }
 

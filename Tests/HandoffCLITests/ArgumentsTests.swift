@@ -398,8 +398,8 @@ struct HandoffArgumentsTests {
         (["token", "create", "--role", "institution", "--institution", "opav", "--user", "u1"], ["token", "create"]),
         (["token", "create", "--role=auditor", "--user=a"], ["token", "create"]),
         (["sop", "publish", "rules.json"], ["sop", "publish"]),
-        (["bench"], ["bench"]),
-        (["bench", "append", "--", "--quick"], ["bench"]),
+        (["bench", "append"], ["bench"]),
+        (["bench", "all", "--json", "--seconds", "5"], ["bench"]),
     ]
 
     @Test("every command line of API.md parses", arguments: commandLines)

@@ -122,7 +122,26 @@ extension CommandSpec {
                 ]),
             CommandSpec(
                 "bench",
-                summary: "Run the benchmark suite.",
-                positionals: [PositionalSpec("ARGS", required: false, variadic: true, help: "passed to the suite")]),
+                summary: "Run a benchmark against DATABASE_URL or, without it, a fresh embedded cluster.",
+                discussion: """
+                    NAME: append, append-contended, append-batch, read-all, rebuild, e2e-latency, http, scale, \
+                    or all (which also writes docs/benchmarks.md). Every figure is set against a baseline \
+                    measured in the same run.
+                    """,
+                positionals: [
+                    PositionalSpec(
+                        "NAME",
+                        kind: .oneOf([
+                            "append", "append-contended", "append-batch", "read-all", "rebuild", "e2e-latency", "http",
+                            "scale", "all",
+                        ]), help: "which benchmark")
+                ],
+                options: [
+                    OptionSpec("--seconds", value: "S", kind: .integer(1...3600), help: "how long each timed phase runs"),
+                    OptionSpec("--clients", value: "C", kind: .integer(1...512), help: "concurrent clients"),
+                    OptionSpec("--events", value: "N", kind: .integer(1000...100_000_000), help: "size of the data set"),
+                    OptionSpec("--output", value: "FILE", help: "with 'all': where to write the report"),
+                ],
+                flags: [FlagSpec("--json", help: "end with one JSON object per benchmark on stdout")]),
         ])
 }

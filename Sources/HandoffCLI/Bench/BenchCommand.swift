@@ -1,0 +1,64 @@
+import Foundation
+
+/// `handoff bench NAME [--seconds S] [--clients C] [--events N] [--json]`.
+enum BenchCommand {
+    static func run(_ args: ParsedArguments, _ context: CLIContext) async throws {
+        let name = args.positional(0)!
+        let options = StoreBenchmarks.Options(
+            seconds: Double(args.int("--seconds") ?? 10), clients: args.int("--clients"), events: args.int("--events"))
+        let json = args.flag("--json")
+        let progress: @Sendable (String) -> Void = { context.err("bench: " + $0) }
+        let env = try await BenchEnvironment.make(context)
+        defer { env.tearDown() }
+        let started = Date()
+        var results: [BenchResult] = []
+        let names =
+            name == "all" ? ["append", "append-contended", "append-batch", "read-all", "rebuild", "e2e-latency", "http", "scale"] : [name]
+        context.out(BenchResult.header)
+        for bench in names {
+            progress("running \(bench)…")
+            let produced: [BenchResult]
+            switch bench {
+            case "append": produced = [try await StoreBenchmarks.append(env, options)]
+            case "append-contended": produced = [try await StoreBenchmarks.appendContended(env, options)]
+            case "append-batch": produced = [try await StoreBenchmarks.appendBatch(env, options)]
+            case "read-all": produced = [try await StoreBenchmarks.readAll(env, options, progress: progress)]
+            case "scale": produced = try await StoreBenchmarks.scale(env, options, progress: progress)
+            default:
+                progress("\(bench): not available in this build yet")
+                produced = []
+            }
+            for r in produced { context.out(r.row) }
+            results += produced
+        }
+        if name == "all" {
+            let path = args.string("--output") ?? "docs/benchmarks.md"
+            try report(results, started: started, options: options, to: path)
+            progress("wrote \(path)")
+        }
+        if json { for r in results { context.out(r.json) } }
+    }
+
+    static func report(_ results: [BenchResult], started: Date, options: StoreBenchmarks.Options, to path: String) throws {
+        var text = """
+            # Benchmarks
+
+            Measured by `handoff bench all --json` on \(ISO8601DateFormatter().string(from: started)), on \(BenchEnvironment.machine),
+            against a fresh embedded PostgreSQL cluster (fsync on) unless DATABASE_URL was set. Each timed phase
+            ran \(Int(options.seconds)) s. Every ratio divides the figure by a baseline measured in the same run
+            on the same machine, so the ratios, not the absolute numbers, are what to compare across machines.
+
+            \(BenchResult.header)
+
+            """
+        for r in results { text += r.row + "\n" }
+        text += """
+
+            Reproduce: `swift build -c release && .build/release/handoff bench all --json` (or one benchmark:
+            `handoff bench append --seconds 10 --clients 32`). Set DATABASE_URL to run against a scratch database
+            of your own server instead of an embedded cluster.
+
+            """
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    }
+}

@@ -1,0 +1,79 @@
+import EventStore
+import Foundation
+import Postgres
+
+/// The database a benchmark runs against: `DATABASE_URL` (a scratch database — the benchmark
+/// writes to it), or a fresh embedded cluster in a temporary folder, removed afterwards.
+final class BenchEnvironment: Sendable {
+    let url: String
+    let cluster: EmbeddedCluster?
+
+    private init(url: String, cluster: EmbeddedCluster?) {
+        self.url = url
+        self.cluster = cluster
+    }
+
+    static func make(_ context: CLIContext) async throws -> BenchEnvironment {
+        if let url = context.environment["DATABASE_URL"], !url.isEmpty {
+            try await migrate(url)
+            return BenchEnvironment(url: url, cluster: nil)
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-bench-\(UUID().uuidString.prefix(8))")
+        // A durable cluster (fsync on), like production: both sides of every ratio pay the same.
+        let cluster = try EmbeddedCluster(directory: dir, port: 5433)
+        try cluster.initialize(durable: true)
+        try cluster.start()
+        let admin = try await Connection.connect(cluster.url())
+        try await admin.execute("CREATE DATABASE handoff_bench")
+        admin.close()
+        let url = cluster.url(database: "handoff_bench")
+        try await migrate(url)
+        return BenchEnvironment(url: url, cluster: cluster)
+    }
+
+    private static func migrate(_ url: String) async throws {
+        guard let dir = Migrator.locateDirectory() else { throw CLIError(message: "Migrations folder not found") }
+        try await Migrator(directory: dir).migrate(url: url)
+    }
+
+    func store(connections: Int) -> EventStore {
+        EventStore(pool: ConnectionPool(url: url, maximumConnections: connections))
+    }
+
+    /// Stops and removes the embedded cluster, if any.
+    func tearDown() {
+        guard let cluster else { return }
+        try? cluster.stop()
+        try? FileManager.default.removeItem(at: cluster.directory)
+    }
+
+    /// A description of the machine for the report.
+    static var machine: String {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let memory = Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824
+        var cpu = "unknown CPU"
+        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+            let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") })
+        {
+            cpu = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpu
+        }
+        return "\(cores) cores (\(cpu)), \(String(format: "%.0f", memory)) GiB"
+    }
+}
+
+/// A realistic handoff event: a referral between two demo institutions, about 600 bytes with metadata.
+enum BenchPayload {
+    static let data =
+        #"{"referralId":"REF-2026-000123","to":"opav","purpose":"victim-advocacy","urgency":"urgent","#
+        + #""profile":{"sex":"female","ageBand":"18-24","child":false,"nationality":"XK","#
+        + #""exploitation":["sexual","forced-labour"]},"consent":{"purpose":"referral","given":true,"#
+        + #""recipients":["opav","isf","csw-prishtina"]},"channel":"in-person","language":"sq","#
+        + #""interpreter":false,"riskLevel":"high","notes":"synthetic-benchmark-record"}"#
+
+    static func event(_ actor: EventActor = EventActor(institution: "kp-dthb", user: "officer-1182")) -> NewEvent {
+        NewEvent(type: "ReferralIssued", data: data, metadata: EventMetadata(actor: actor))
+    }
+
+    /// The metadata text as the store writes it, for the baseline's INSERT.
+    static var metadata: String { EventMetadata(actor: EventActor(institution: "kp-dthb", user: "officer-1182")).json }
+}

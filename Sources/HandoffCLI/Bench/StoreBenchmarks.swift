@@ -1,0 +1,273 @@
+import EventStore
+import Foundation
+import Postgres
+
+/// The store benchmarks: append, append-contended, append-batch, read-all, scale.
+enum StoreBenchmarks {
+    struct Options {
+        var seconds: Double
+        var clients: Int?
+        var events: Int?
+    }
+
+    /// Creates the baseline's scratch table: the same columns, no index but the primary key.
+    static func makeScratch(_ pool: ConnectionPool) async throws {
+        try await pool.withConnection { c in
+            try await c.execute(
+                """
+                DROP TABLE IF EXISTS public.bench_scratch;
+                CREATE TABLE public.bench_scratch (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, stream text NOT NULL, type text NOT NULL,
+                    data jsonb NOT NULL, metadata jsonb NOT NULL, occurred_at timestamptz NOT NULL);
+                """)
+        }
+    }
+
+    static func dropScratch(_ pool: ConnectionPool) async {
+        _ = try? await pool.withConnection { try await $0.execute("DROP TABLE IF EXISTS public.bench_scratch") }
+    }
+
+    static func append(_ env: BenchEnvironment, _ o: Options) async throws -> BenchResult {
+        let clients = o.clients ?? 32
+        let store = env.store(connections: clients)
+        try await makeScratch(store.pool)
+        let metadata = BenchPayload.metadata
+        // Warm both paths, then measure the baseline and the store for the same time on the same pool.
+        _ = try await timedLoad(clients: clients, seconds: 1) { c, i in
+            try await store.append(to: .case("WARM-\(c)-\(i / 50)")!, events: [BenchPayload.event()]).events.count
+        }
+        let baseline = try await timedLoad(clients: clients, seconds: o.seconds) { c, i in
+            try await store.pool.query(
+                """
+                INSERT INTO public.bench_scratch (stream, type, data, metadata, occurred_at)
+                VALUES (\("case-B-\(c)-\(i / 50)"), \("ReferralIssued"), \(BenchPayload.data)::jsonb, \(metadata)::jsonb, now())
+                """)
+            return 1
+        }
+        let run = try await timedLoad(clients: clients, seconds: o.seconds) { c, i in
+            try await store.append(to: .case("B-\(c)-\(i / 50)")!, events: [BenchPayload.event()]).events.count
+        }
+        await dropScratch(store.pool)
+        await store.pool.close()
+        let value = Double(run.units) / run.seconds
+        let base = Double(baseline.units) / baseline.seconds
+        var r = BenchResult(
+            bench: "append", value: value, unit: "events/s", baseline: base, p50: run.latencies.percentile(50),
+            p99: run.latencies.percentile(99), clients: clients, target: "≥ 0.7 × baseline", met: value >= 0.7 * base)
+        r.extra = [("baseline p99 ms", String(format: "%.2f", baseline.latencies.percentile(99) ?? 0))]
+        return r
+    }
+
+    static func appendContended(_ env: BenchEnvironment, _ o: Options) async throws -> BenchResult {
+        let clients = o.clients ?? 32
+        let streams = 8
+        let store = env.store(connections: clients)
+        let tag = UUID().uuidString.prefix(8)
+        let names = (0..<streams).map { StreamName.case("C-\(tag)-\($0)")! }
+        let counters = ContendedCounters()
+        let run = try await timedLoad(clients: clients, seconds: o.seconds) { c, i in
+            let stream = names[(c + i) % streams]
+            var expected = try await store.version(of: stream)
+            while true {
+                do {
+                    _ = try await store.append(to: stream, expected: .exactly(expected), events: [BenchPayload.event()])
+                    await counters.success(stream.rawValue)
+                    return 1
+                } catch EventStoreError.wrongExpectedVersion(_, let actual) {
+                    await counters.conflict()
+                    expected = actual  // retry against what the store says
+                }
+            }
+        }
+        // Check: every stream's versions are 1…N, N equals the acknowledged appends, no duplicates.
+        var lost = 0, duplicates = 0
+        for name in names {
+            let versions = try await store.readAll(stream: name).map(\.version)
+            let acknowledged = await counters.successes[name.rawValue] ?? 0
+            if versions != Array(stride(from: Int64(1), through: Int64(versions.count), by: 1)) { duplicates += 1 }
+            lost += max(0, acknowledged - versions.count)
+            duplicates += max(0, versions.count - acknowledged)
+        }
+        await store.pool.close()
+        let conflicts = await counters.conflicts
+        let attempts = run.units + conflicts
+        var r = BenchResult(
+            bench: "append-contended", value: Double(run.units) / run.seconds, unit: "events/s",
+            p50: run.latencies.percentile(50), p99: run.latencies.percentile(99), clients: clients,
+            target: "no lost or duplicate versions", met: lost == 0 && duplicates == 0)
+        r.extra = [
+            ("conflict rate", String(format: "%.1f%%", attempts > 0 ? 100 * Double(conflicts) / Double(attempts) : 0)),
+            ("lost", String(lost)), ("duplicates", String(duplicates)), ("streams", String(streams)),
+        ]
+        return r
+    }
+
+    actor ContendedCounters {
+        var successes: [String: Int] = [:]
+        var conflicts = 0
+        func success(_ s: String) { successes[s, default: 0] += 1 }
+        func conflict() { conflicts += 1 }
+    }
+
+    static func appendBatch(_ env: BenchEnvironment, _ o: Options) async throws -> BenchResult {
+        let clients = o.clients ?? 8
+        let batch = 100
+        let store = env.store(connections: clients)
+        try await makeScratch(store.pool)
+        let metadata = BenchPayload.metadata
+        // The baseline: one multi-row INSERT of 100 rows per transaction, values bound as parameters.
+        var text = "INSERT INTO public.bench_scratch (stream, type, data, metadata, occurred_at) VALUES "
+        text += (0..<batch).map { k in "($\(k * 4 + 1), $\(k * 4 + 2), $\(k * 4 + 3)::jsonb, $\(k * 4 + 4)::jsonb, now())" }
+            .joined(separator: ", ")
+        let statementText = text
+        let baseline = try await timedLoad(clients: clients, seconds: o.seconds) { c, i in
+            var params: [PostgresValue] = []
+            for _ in 0..<batch {
+                params += [.text("case-BB-\(c)-\(i)"), .text("ReferralIssued"), .text(BenchPayload.data), .text(metadata)]
+            }
+            try await store.pool.query(SQL(text: statementText, parameters: params))
+            return batch
+        }
+        let events = (0..<batch).map { _ in BenchPayload.event() }
+        let run = try await timedLoad(clients: clients, seconds: o.seconds) { c, i in
+            // Fresh ids each time: a batch with known ids would be an idempotent retry.
+            let fresh = events.map { e -> NewEvent in
+                var e = e
+                e.id = UUID()
+                return e
+            }
+            return try await store.append(to: .case("BB-\(c)-\(i)")!, events: fresh).events.count
+        }
+        await dropScratch(store.pool)
+        await store.pool.close()
+        let value = Double(run.units) / run.seconds
+        let base = Double(baseline.units) / baseline.seconds
+        return BenchResult(
+            bench: "append-batch", value: value, unit: "events/s", baseline: base, p50: run.latencies.percentile(50),
+            p99: run.latencies.percentile(99), clients: clients, target: "≥ 0.5 × baseline", met: value >= 0.5 * base)
+    }
+
+    /// Appends generated-looking events in batches until the store holds at least `target` events.
+    static func fill(_ env: BenchEnvironment, to target: Int, progress: (String) -> Void) async throws {
+        let store = env.store(connections: 8)
+        defer { Task { await store.pool.close() } }
+        var have = Int(try await store.count())
+        guard have < target else { return }
+        progress("loading \(target - have) events…")
+        let perAppend = 100
+        let base = (0..<perAppend).map { _ in BenchPayload.event() }
+        while have < target {
+            let round = min(8, (target - have + perAppend - 1) / perAppend)
+            let tag = UUID().uuidString.prefix(8)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for k in 0..<round {
+                    group.addTask {
+                        let fresh = base.map { e -> NewEvent in
+                            var e = e
+                            e.id = UUID()
+                            return e
+                        }
+                        _ = try await store.append(to: .case("F-\(tag)-\(k)")!, events: fresh)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            have += round * perAppend
+        }
+    }
+
+    static func readAll(_ env: BenchEnvironment, _ o: Options, progress: @escaping (String) -> Void) async throws
+        -> BenchResult
+    {
+        let target = o.events ?? 1_000_000
+        try await fill(env, to: target, progress: progress)
+        let store = env.store(connections: 2)
+        try await waitForReadable(store)
+        // Baseline: COPY of the same rows and columns, in the same order, through libpq.
+        let copyStart = ContinuousClock.now
+        let copied = try await store.pool.withConnection { c in
+            let counter = LineCounter()
+            _ = try await c.copyOut(
+                """
+                COPY (SELECT position, xid, stream, version, id, type, data, metadata, occurred_at, recorded_at, prev_hash, hash
+                      FROM handoff.events ORDER BY xid, position) TO STDOUT
+                """
+            ) { _ in counter.add() }
+            return counter.count
+        }
+        let copySeconds = elapsedMilliseconds(since: copyStart) / 1000
+        // The gap-free cursor read, pages of 1000, decoded into events.
+        let start = ContinuousClock.now
+        var cursor = Cursor.start
+        var read = 0
+        var pageLatencies = Latencies()
+        while true {
+            let t = ContinuousClock.now
+            let page = try await store.readGlobal(after: cursor, limit: 1000)
+            pageLatencies.samples.append(elapsedMilliseconds(since: t))
+            if page.events.isEmpty { break }
+            read += page.events.count
+            cursor = page.next
+        }
+        let seconds = elapsedMilliseconds(since: start) / 1000
+        await store.pool.close()
+        let value = Double(read) / seconds
+        let base = Double(copied) / copySeconds
+        var r = BenchResult(
+            bench: "read-all", value: value, unit: "events/s", baseline: base, p50: pageLatencies.percentile(50),
+            p99: pageLatencies.percentile(99), clients: 1, target: "≥ 0.5 × COPY", met: value >= 0.5 * base)
+        r.extra = [("events", String(read)), ("latency per", "page of 1000")]
+        return r
+    }
+
+    /// Waits until every committed event is readable in gap-free order.
+    static func waitForReadable(_ store: EventStore) async throws {
+        let count = try await store.count()
+        for _ in 0..<500 {
+            let page = try await store.pool.query(
+                "SELECT count(*) FROM handoff.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())")
+            if try page.first?.decode(0, as: Int64.self) ?? 0 >= count { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    static func scale(_ env: BenchEnvironment, _ o: Options, progress: @escaping (String) -> Void) async throws
+        -> [BenchResult]
+    {
+        let top = o.events ?? 5_000_000
+        let steps = [top / 50, top / 5, top]
+        let clients = o.clients ?? 8
+        var results: [BenchResult] = []
+        var first: (p50: Double, p99: Double, history: Double)? = nil
+        for size in steps {
+            try await fill(env, to: size, progress: progress)
+            let store = env.store(connections: clients)
+            let run = try await timedLoad(clients: clients, seconds: o.seconds) { c, i in
+                try await store.append(to: .case("S-\(c)-\(i / 20)")!, events: [BenchPayload.event()]).events.count
+            }
+            // Case history: a case stream read whole, on random existing streams.
+            let history = try await timedLoad(clients: clients, seconds: max(1, o.seconds / 2)) { c, i in
+                try await store.readAll(stream: .case("S-\(c)-\(i % 20)")!).count
+            }
+            await store.pool.close()
+            let p50 = run.latencies.percentile(50) ?? 0, p99 = run.latencies.percentile(99) ?? 0
+            let hp99 = history.latencies.percentile(99) ?? 0
+            if first == nil { first = (p50, p99, hp99) }
+            let flat = p99 <= 1.5 * first!.p99 && hp99 <= 1.5 * first!.history
+            var r = BenchResult(
+                bench: "scale@\(size)", value: Double(run.units) / run.seconds, unit: "events/s", p50: p50, p99: p99,
+                clients: clients, target: "within 1.5× of the smallest", met: flat)
+            r.extra = [("history p99 ms", String(format: "%.2f", hp99))]
+            results.append(r)
+            progress(r.row)
+        }
+        return results
+    }
+}
+
+/// Counts COPY rows from libpq's callback thread.
+final class LineCounter: @unchecked Sendable {
+    // @unchecked: only the connection's own queue calls `add`, one call at a time; read after it returns.
+    private(set) var count = 0
+    func add() { count += 1 }
+}
