@@ -94,6 +94,8 @@ public enum HandoffCLI {
         case ["verify"]: try await StoreCommands.verify(args, context)
         case ["checkpoint"]: try await StoreCommands.checkpoint(args, context)
         case ["bench"]: try await BenchCommand.run(args, context)
+        case ["institution", "add"]: try await RegistryCommands.addInstitution(args, context)
+        case ["sop", "publish"]: try await RegistryCommands.publishRuleset(args, context)
         default:
             try await dispatchMore(args, context)
         }
