@@ -1,0 +1,54 @@
+import EventStore
+import Foundation
+import Referrals
+
+/// Puts the reference data and synthetic cases into a store: the default ruleset, the demo
+/// institutions, and generated cases. Used by the demo and the benchmarks.
+enum Seeding {
+    /// Publishes the default Kosovo ruleset and registers the demo institutions (idempotent).
+    static func referenceData(_ store: EventStore) async throws {
+        _ = try await RegistryCommands.publish(Array(Ruleset.kosovoDefaultJSON.utf8), store: store)
+        for institution in Institution.demo {
+            _ = try await RegistryCommands.register(institution, store: store)
+        }
+    }
+
+    /// The store's form of a domain event.
+    static func newEvent(_ event: CaseEvent) -> NewEvent {
+        NewEvent(
+            id: event.id, type: event.body.type.rawValue, data: event.body.data.serializedString(),
+            metadata: EventMetadata(actor: EventActor(institution: event.actor.institution, user: event.actor.user)),
+            occurredAt: event.occurredAt)
+    }
+
+    /// Appends `count` generated cases (each case in one append, `concurrency` at a time).
+    /// Cases that exist already are left alone, so a second run adds nothing.
+    static func cases(
+        _ store: EventStore, count: Int, seed: UInt64 = 2026, now: Date = Date(), concurrency: Int = 4,
+        progress: (@Sendable (Int) -> Void)? = nil
+    ) async throws -> Int {
+        let generator = SyntheticGenerator(seed: seed, now: now)
+        var appended = 0
+        var index = 0
+        while index < count {
+            let chunk = (index..<min(count, index + concurrency)).map(generator.makeCase)
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for c in chunk where !c.events.isEmpty {
+                    group.addTask {
+                        do {
+                            let r = try await store.append(
+                                to: .case(c.caseId)!, expected: .noStream, events: c.events.map(newEvent))
+                            return r.events.count
+                        } catch EventStoreError.wrongExpectedVersion {
+                            return 0  // seeded before
+                        }
+                    }
+                }
+                for try await n in group { appended += n }
+            }
+            index += chunk.count
+            progress?(index)
+        }
+        return appended
+    }
+}
