@@ -63,7 +63,7 @@ extension EventStore {
                 try await connection.transaction(isolation: "REPEATABLE READ") { c in
                     let head = try await c.query(
                         """
-                        SELECT xid::text, position FROM handoff.events
+                        SELECT xid::text AS xid_text, position FROM handoff.events
                          WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) AND stream <> 'checkpoints'
                          ORDER BY xid DESC, position DESC LIMIT 1
                         """)

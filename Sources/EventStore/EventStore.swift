@@ -91,7 +91,7 @@ public final class EventStore: Sendable {
     // MARK: - Reads
 
     static let columns: StaticString = """
-        position, xid::text, stream, version, id, type, data::text, metadata::text,
+        position, xid::text AS xid_text, stream, version, id, type, data::text, metadata::text,
         to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
         to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), prev_hash, hash
         """
@@ -182,7 +182,7 @@ public final class EventStore: Sendable {
         do {
             let result = try await pool.query(
                 """
-                SELECT xid::text, position FROM handoff.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+                SELECT xid::text AS xid_text, position FROM handoff.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
                  ORDER BY xid DESC, position DESC LIMIT 1
                 """)
             guard let row = result.first else { return .start }
