@@ -96,3 +96,19 @@ enum Snapshot {
 
 /// A generator "now" safely in the past, so no generated event is in the future.
 let generatorNow = Date().addingTimeInterval(-3600)
+
+/// Catches up until no projector is behind. Tests share one cluster, and a transaction running in
+/// another test's database holds back the gap-free horizon of every database, so one `catchUp()`
+/// may stop short of the head; the runner simply goes on later, as in production.
+@discardableResult
+func settle(_ runner: ProjectionRunner, timeout: Duration = .seconds(60)) async throws -> [String: Int] {
+    let deadline = ContinuousClock.now + timeout
+    var applied: [String: Int] = [:]
+    while true {
+        for (name, n) in try await runner.catchUp() { applied[name, default: 0] += n }
+        if try await runner.lag().allSatisfy({ $0.eventsBehind == 0 }) || ContinuousClock.now > deadline {
+            return applied
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
