@@ -29,8 +29,8 @@ public struct ReadModels: Sendable {
         guard let row = result.first else { return nil }
         let referrals = try await pool.query(
             """
-            SELECT \(unescaped: Self.referralColumns) FROM handoff.referrals
-             WHERE case_id = \(caseId) AND status IN ('issued', 'acknowledged', 'accepted') ORDER BY ordinal
+            SELECT \(unescaped: Self.referralColumns) FROM handoff.referrals r
+             WHERE r.case_id = \(caseId) AND r.status IN ('issued', 'acknowledged', 'accepted') ORDER BY r.ordinal
             """)
         return CaseSummary(
             caseId: try row.decode(0), status: try row.decode(1), identificationStatus: try row.decode(2),
