@@ -27,7 +27,10 @@ struct HandWritten {
         }
         let adult = Profile(sex: .female, ageBand: .age18to24, child: false, nationality: "XK", exploitation: [.sexual])
         a.append(event("kp-dthb", 0, .caseOpened(identificationStatus: .presumed, profile: adult)))
-        a.append(event("kp-dthb", 1, .referralIssued(referralId: "R-1", to: "opav", purpose: .victimAdvocacy, urgency: .routine)))
+        a.append(
+            event(
+                "kp-dthb", 1,
+                .referralIssued(referralId: "R-1", to: "opav", purpose: .victimAdvocacy, urgency: .routine)))
         a.append(event("opav", 3, .referralAccepted(referralId: "R-1")))
         a.append(event("kp-dthb", 100, .riskAssessed(level: .high)))
         a.append(
@@ -35,11 +38,14 @@ struct HandWritten {
                 "kp-dthb", 101,
                 .recordCorrected(
                     correctsEventId: a[3].id, reason: .dataEntryError, correction: JSONObject([("level", "medium")]))))
-        a.append(event("kp-dthb", 102, .referralIssued(referralId: "R-2", to: "pvpt", purpose: .shelter, urgency: .urgent)))
+        a.append(
+            event("kp-dthb", 102, .referralIssued(referralId: "R-2", to: "pvpt", purpose: .shelter, urgency: .urgent)))
         a.append(event("pvpt", 103, .referralDeclined(referralId: "R-2", reason: .noCapacity)))
-        a.append(event("kp-dthb", 104, .referralIssued(referralId: "R-3", to: "isf", purpose: .shelter, urgency: .routine)))
+        a.append(
+            event("kp-dthb", 104, .referralIssued(referralId: "R-3", to: "isf", purpose: .shelter, urgency: .routine)))
 
-        let child = Profile(sex: .male, ageBand: .age12to14, child: true, nationality: "AL", exploitation: [.forcedBegging])
+        let child = Profile(
+            sex: .male, ageBand: .age12to14, child: true, nationality: "AL", exploitation: [.forcedBegging])
         b.append(event("kp-dthb", 0, .caseOpened(identificationStatus: .potential, profile: child)))
         b.append(
             event(
@@ -119,7 +125,8 @@ struct ReadModelTests {
         func status(_ caseId: String, _ rule: String, trigger: Int? = nil) async throws -> DeadlineView? {
             let events = caseId == a ? cases.a : cases.b
             return try await models.deadlines(caseId: caseId).first {
-                $0.ruleId == rule && (trigger == nil || $0.triggerEventId == events[trigger!].id.uuidString.lowercased())
+                $0.ruleId == rule
+                    && (trigger == nil || $0.triggerEventId == events[trigger!].id.uuidString.lowercased())
             }
         }
         #expect(try await status(a, "risk-assessed")?.status == "met-late")
@@ -204,7 +211,8 @@ struct ReadModelTests {
         // Six more adult cases, opened and nothing else.
         for i in 0..<6 {
             let profile = Profile(
-                sex: .female, ageBand: .age25to34, child: false, nationality: "XK", exploitation: [.sexual, .forcedLabour])
+                sex: .female, ageBand: .age25to34, child: false, nationality: "XK",
+                exploitation: [.sexual, .forcedLabour])
             let body = CaseEventBody.caseOpened(identificationStatus: .identified, profile: profile)
             try await store.append(
                 to: .case("KS-2026-90010\(i)")!, expected: .noStream,
@@ -227,7 +235,10 @@ struct ReadModelTests {
         #expect(shown.byAgeBand["18-24"] == .suppressed)
         #expect(shown.byExploitation["sexual"] == .count(7))
         #expect(shown.byExploitation["forced-labour"] == .count(6))
-        #expect(shown.byIdentificationStatus == ["identified": .count(6), "presumed": .suppressed, "potential": .suppressed])
+        #expect(
+            shown.byIdentificationStatus == [
+                "identified": .count(6), "presumed": .suppressed, "potential": .suppressed,
+            ])
         let risk = try #require(shown.deadlineCompliance.byRule["risk-assessed"])
         #expect(risk.overdue == .count(6))
         #expect(risk.metLate == .suppressed)

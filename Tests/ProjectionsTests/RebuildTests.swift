@@ -82,8 +82,9 @@ struct RebuildTests {
         let readerTask = Task { () -> [Int] in
             var counts: [Int] = []
             while !Task.isCancelled {
-                guard let n = try? await pool.query("SELECT count(*) FROM handoff.case_summary").first?.decode(
-                    0, as: Int.self)
+                guard
+                    let n = try? await pool.query("SELECT count(*) FROM handoff.case_summary").first?.decode(
+                        0, as: Int.self)
                 else { counts.append(-1); continue }
                 counts.append(n)
                 _ = try? await readModels.deadlines(status: "overdue", limit: 10)

@@ -67,7 +67,8 @@ struct RunnerTests {
         #expect(try ledger.first!.decode(1, as: Int.self) == total)
         #expect(try all.first!.decode(0, as: Int.self) == total)
         let missing = try await pool.query(
-            "SELECT count(*) FROM handoff.events e WHERE NOT EXISTS (SELECT 1 FROM handoff.test_ledger l WHERE l.event_id = e.id)")
+            "SELECT count(*) FROM handoff.events e WHERE NOT EXISTS (SELECT 1 FROM handoff.test_ledger l WHERE l.event_id = e.id)"
+        )
         #expect(try missing.first!.decode(0, as: Int.self) == 0)
         for name in ["ledger", "registry", "cases"] {
             #expect(try await runner.checkpoint(name).eventsApplied == Int64(total))

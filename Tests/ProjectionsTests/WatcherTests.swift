@@ -58,7 +58,8 @@ struct WatcherTests {
     @Test("notice ids are UUIDv8 from SHA-256 of the deadline key")
     func noticeIds() {
         let id = DeadlineWatcher.noticeId(forKey: "KS-2026-000001/risk-assessed/00000000-0000-4000-8000-000000000001")
-        let again = DeadlineWatcher.noticeId(forKey: "KS-2026-000001/risk-assessed/00000000-0000-4000-8000-000000000001")
+        let again = DeadlineWatcher.noticeId(
+            forKey: "KS-2026-000001/risk-assessed/00000000-0000-4000-8000-000000000001")
         let other = DeadlineWatcher.noticeId(forKey: "KS-2026-000001/case-review/00000000-0000-4000-8000-000000000001")
         #expect(id == again)
         #expect(id != other)
@@ -66,6 +67,8 @@ struct WatcherTests {
         #expect(Array(text)[14] == "8")
         #expect("89ab".contains(Array(text)[19]))
         let digest = SHA256.hash(utf8: "KS-2026-000001/risk-assessed/00000000-0000-4000-8000-000000000001")
-        #expect(text.replacingOccurrences(of: "-", with: "").prefix(12) == digest.prefix(6).map { String(format: "%02x", $0) }.joined())
+        #expect(
+            text.replacingOccurrences(of: "-", with: "").prefix(12)
+                == digest.prefix(6).map { String(format: "%02x", $0) }.joined())
     }
 }

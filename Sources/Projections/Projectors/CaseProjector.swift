@@ -21,7 +21,9 @@ public struct CaseProjector: Projector {
 
     public init() {}
 
-    public func apply(_ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables)
+    public func apply(
+        _ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables
+    )
         async throws
     {
         var touched: Set<String> = []
@@ -163,7 +165,8 @@ public struct CaseProjector: Projector {
             "issued_at": Cell.time(r.issuedAt), "issued_event_id": Cell.uuid(r.issuedByEventId),
             "acknowledged_at": Cell.time(r.acknowledgedAt), "accepted_at": Cell.time(r.acceptedAt),
             "declined_at": Cell.time(r.declinedAt), "decline_reason": Cell.text(r.declineReason?.rawValue),
-            "completed_at": Cell.time(r.completedAt), "outcome": Cell.text(r.outcome?.rawValue), "ordinal": .int(ordinal),
+            "completed_at": Cell.time(r.completedAt), "outcome": Cell.text(r.outcome?.rawValue),
+            "ordinal": .int(ordinal),
         ]
     }
 

@@ -62,7 +62,9 @@ enum History {
     static func rulesets(through cursor: Cursor?, on connection: Connection) async throws -> [Ruleset] {
         try await systemEvents(stream: "sop-rulesets", type: "SopRulesetPublished", through: cursor, on: connection)
             .compactMap { _, data in
-                if case .sopRulesetPublished(let r) = try? SystemEventBody.decode(type: "SopRulesetPublished", data: data) {
+                if case .sopRulesetPublished(let r) = try? SystemEventBody.decode(
+                    type: "SopRulesetPublished", data: data)
+                {
                     return r
                 }
                 return nil
@@ -76,7 +78,9 @@ enum History {
         for (_, data) in try await systemEvents(
             stream: "institutions", type: "InstitutionRegistered", through: cursor, on: connection)
         {
-            guard case .institutionRegistered(let i) = try? SystemEventBody.decode(type: "InstitutionRegistered", data: data)
+            guard
+                case .institutionRegistered(let i) = try? SystemEventBody.decode(
+                    type: "InstitutionRegistered", data: data)
             else { continue }
             if byId[i.id] == nil { order.append(i.id) }
             byId[i.id] = i

@@ -13,7 +13,9 @@ public struct RegistryProjector: Projector {
 
     public init() {}
 
-    public func apply(_ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables)
+    public func apply(
+        _ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables
+    )
         async throws
     {
         var institutions: [String: JSONValue] = [:]

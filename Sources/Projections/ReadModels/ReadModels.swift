@@ -97,8 +97,10 @@ public struct ReadModels: Sendable {
             DeadlineView(
                 caseId: try row.decode(0), ruleId: try row.decode(1), title: try row.decode(2),
                 dueAt: try Self.time(row, 3), warnAt: try Self.time(row, 4), status: try row.decode(5),
-                responsible: try row.decode(6), triggerEventId: try row.decode(7), satisfiedAt: try Self.optionalTime(row, 8),
-                referralId: try row.decodeOptional(9), rulesetId: try row.decode(10), rulesetVersion: try row.decode(11),
+                responsible: try row.decode(6), triggerEventId: try row.decode(7),
+                satisfiedAt: try Self.optionalTime(row, 8),
+                referralId: try row.decodeOptional(9), rulesetId: try row.decode(10),
+                rulesetVersion: try row.decode(11),
                 confirmed: try row.decode(12), missedNoticeEventId: try row.decodeOptional(13))
         }
     }
@@ -170,7 +172,9 @@ public struct ReadModels: Sendable {
 
     // MARK: - Decoding
 
-    static func time(_ row: Row, _ column: Int) throws -> String { Timestamp.format(try row.decode(column, as: Date.self)) }
+    static func time(_ row: Row, _ column: Int) throws -> String {
+        Timestamp.format(try row.decode(column, as: Date.self))
+    }
 
     static func optionalTime(_ row: Row, _ column: Int) throws -> String? {
         try row.decodeOptional(column, as: Date.self).map(Timestamp.format)

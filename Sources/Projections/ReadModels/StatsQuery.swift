@@ -57,7 +57,8 @@ extension ReadModels {
         }
         func compliance(_ counts: [String: Int]) -> ComplianceCounts {
             ComplianceCounts(
-                met: StatCount(counts["met"] ?? 0, suppress: s), metLate: StatCount(counts["met-late"] ?? 0, suppress: s),
+                met: StatCount(counts["met"] ?? 0, suppress: s),
+                metLate: StatCount(counts["met-late"] ?? 0, suppress: s),
                 overdue: StatCount(counts["overdue"] ?? 0, suppress: s),
                 dueSoon: StatCount(counts["due-soon"] ?? 0, suppress: s),
                 pending: StatCount(counts["pending"] ?? 0, suppress: s),

@@ -37,7 +37,8 @@ public struct ProjectorLag: Sendable, Hashable {
 public final class ProjectionRunner: Sendable {
     /// Called after a batch was applied and the checkpoint advanced, just before COMMIT; throwing
     /// rolls the batch back. Tests inject crashes with it.
-    public typealias BeforeCommit = @Sendable (_ projector: String, _ events: [RecordedEvent], _ next: Cursor) throws ->
+    public typealias BeforeCommit =
+        @Sendable (_ projector: String, _ events: [RecordedEvent], _ next: Cursor) throws ->
         Void
 
     public let store: EventStore

@@ -46,7 +46,9 @@ public struct DeadlineWatcher: Sendable {
         var b = Array(SHA256.hash(utf8: key).prefix(16))
         b[6] = (b[6] & 0x0F) | 0x80
         b[8] = (b[8] & 0x3F) | 0x80
-        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        return UUID(
+            uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+        )
     }
 
     /// The notice event for a missed deadline, identical for every watcher.
@@ -78,7 +80,8 @@ public struct DeadlineWatcher: Sendable {
 
         let (histories, rulesets, institutions) = try await pool.withConnection { c in
             (
-                try await History.cases(candidates, through: nil, on: c), try await History.rulesets(through: nil, on: c),
+                try await History.cases(candidates, through: nil, on: c),
+                try await History.rulesets(through: nil, on: c),
                 try await History.institutions(through: nil, on: c)
             )
         }
