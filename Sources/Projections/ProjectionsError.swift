@@ -6,6 +6,8 @@ public enum ProjectionsError: Error, Sendable, Equatable, CustomStringConvertibl
     case checkpointMoved(String)
     /// A failure injected by a test between apply and commit.
     case injected(String)
+    /// Another rebuild of this projector is running.
+    case rebuildRunning(String)
 
     /// A stable snake_case code.
     public var code: String {
@@ -13,6 +15,7 @@ public enum ProjectionsError: Error, Sendable, Equatable, CustomStringConvertibl
         case .unknownProjector: return "unknown_projector"
         case .checkpointMoved: return "checkpoint_moved"
         case .injected: return "injected_failure"
+        case .rebuildRunning: return "rebuild_running"
         }
     }
 
@@ -22,6 +25,7 @@ public enum ProjectionsError: Error, Sendable, Equatable, CustomStringConvertibl
             return "no projector is named \(name) (known: \(Projectors.all.map(\.name).joined(separator: ", ")), all)"
         case .checkpointMoved(let name): return "the checkpoint of \(name) moved during the batch"
         case .injected(let what): return "injected failure: \(what)"
+        case .rebuildRunning(let name): return "a rebuild of \(name) is already running"
         }
     }
 }

@@ -130,4 +130,31 @@ struct RunnerTests {
         #expect(throws: ProjectionsError.unknownProjector("nope")) { try Projectors.named("nope") }
         #expect(try Projectors.named("all").map(\.name) == ["registry", "cases"])
     }
+
+    @Test("a second rebuild of the same projector is refused while one runs")
+    func oneRebuildAtATime() async throws {
+        let db = try await TestDatabase.make()
+        let holder = try await db.connect()
+        defer { holder.close() }
+        try await holder.query("SELECT pg_advisory_lock(hashtext('handoff.rebuild.cases'))")
+        let runner = ProjectionRunner(store: db.store())
+        await #expect(throws: ProjectionsError.rebuildRunning("cases")) { try await runner.rebuild("cases") }
+        try await runner.rebuild("registry")
+        try await holder.query("SELECT pg_advisory_unlock(hashtext('handoff.rebuild.cases'))")
+        try await runner.rebuild("cases")
+    }
+
+    @Test("progress lines, bars and lag metrics render for the CLI and /metrics")
+    func rendering() {
+        let p = RebuildProgress(
+            projector: "cases", phase: .replaying, eventsDone: 4000, eventsTotal: 10_000, rate: 2000,
+            secondsRemaining: 3)
+        #expect(p.line == "cases: replaying 4000/10000 events (40%), 2000 events/s, about 3 s left")
+        #expect(p.bar(width: 10) == "[####......] 40%")
+        let metrics = ProjectorLag.prometheus([
+            ProjectorLag(name: "cases", eventsBehind: 12, secondsBehind: 1.5, cursor: .start)
+        ])
+        #expect(metrics.contains("handoff_projector_events_behind{projector=\"cases\"} 12\n"))
+        #expect(metrics.contains("handoff_projector_seconds_behind{projector=\"cases\"} 1.5\n"))
+    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import HandoffTestSupport
 import Postgres
 import Referrals
+import Synchronization
 import Testing
 
 @testable import Projections
@@ -70,5 +71,28 @@ struct WatcherTests {
         #expect(
             text.replacingOccurrences(of: "-", with: "").prefix(12)
                 == digest.prefix(6).map { String(format: "%02x", $0) }.joined())
+    }
+
+    @Test("the watcher loop appends notices and stops when cancelled")
+    func loop() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        try await HandWritten().seed(store)
+        try await settle(ProjectionRunner(store: store))
+        let passes = Mutex<[DeadlineWatcher.Report]>([])
+        let task = Task {
+            await DeadlineWatcher(store: store).run(
+                interval: .milliseconds(200), minimumGap: .milliseconds(50),
+                onPass: { r in passes.withLock { $0.append(r) } })
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while passes.withLock({ $0.count }) < 2, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        task.cancel()
+        await task.value
+        let all = passes.withLock { $0 }
+        #expect(all.first?.appended ?? 0 > 0)
+        #expect(all.dropFirst().allSatisfy { $0.appended == 0 })
     }
 }

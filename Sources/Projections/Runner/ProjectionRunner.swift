@@ -19,6 +19,17 @@ public struct ProjectorLag: Sendable, Hashable {
     /// How long the oldest of those has been recorded (0 when caught up).
     public var secondsBehind: Double
     public var cursor: Cursor
+
+    /// Prometheus text-format samples for a list of lags (HELP and TYPE lines included).
+    public static func prometheus(_ lags: [ProjectorLag]) -> String {
+        var out = "# HELP handoff_projector_events_behind Committed events after the projector's checkpoint.\n"
+        out += "# TYPE handoff_projector_events_behind gauge\n"
+        for lag in lags { out += "handoff_projector_events_behind{projector=\"\(lag.name)\"} \(lag.eventsBehind)\n" }
+        out += "# HELP handoff_projector_seconds_behind Age of the oldest event the projector has not applied.\n"
+        out += "# TYPE handoff_projector_seconds_behind gauge\n"
+        for lag in lags { out += "handoff_projector_seconds_behind{projector=\"\(lag.name)\"} \(lag.secondsBehind)\n" }
+        return out
+    }
 }
 
 /// Runs projectors over the global log.

@@ -104,11 +104,13 @@ public struct DeadlineWatcher: Sendable {
         return report
     }
 
-    /// Runs passes every `interval` (sooner when `wakeups` signals new events) until cancelled.
-    /// Errors go to `onError` and the loop goes on.
+    /// `handoff watch`: runs passes every `interval` until the task is cancelled; with `wakeups`,
+    /// also soon after new events (at most one pass per `minimumGap`), since an append can reveal a
+    /// missed deadline (a closure) as well as time passing. Errors go to `onError` and the loop
+    /// goes on.
     public func run(
-        wakeups: Wakeups? = nil, interval: Duration = .seconds(30), onError: @Sendable (any Error) -> Void = { _ in },
-        onPass: @Sendable (Report) -> Void = { _ in }
+        wakeups: Wakeups? = nil, interval: Duration = .seconds(30), minimumGap: Duration = .seconds(1),
+        onError: @Sendable (any Error) -> Void = { _ in }, onPass: @Sendable (Report) -> Void = { _ in }
     ) async {
         while !Task.isCancelled {
             let seen = await wakeups?.current ?? 0
@@ -117,11 +119,29 @@ public struct DeadlineWatcher: Sendable {
             } catch {
                 onError(error)
             }
+            do { try await Task.sleep(for: minimumGap) } catch { return }
             if let wakeups {
-                await wakeups.wait(since: seen, timeout: interval)
+                await wakeups.wait(since: seen, timeout: interval - minimumGap)
             } else {
-                try? await Task.sleep(for: interval)
+                try? await Task.sleep(for: interval - minimumGap)
             }
         }
+    }
+
+    /// `handoff watch [--once]` against `url`.
+    public static func run(
+        url: String, once: Bool = false, interval: Duration = .seconds(30),
+        onError: @Sendable (any Error) -> Void = { _ in },
+        onPass: @Sendable (Report) -> Void = { _ in }
+    ) async throws {
+        let pool = ConnectionPool(url: url, maximumConnections: 2)
+        let watcher = DeadlineWatcher(store: EventStore(pool: pool))
+        if once {
+            onPass(try await watcher.runOnce(now: Date()))
+            await pool.close()
+            return
+        }
+        await watcher.run(wakeups: nil, interval: interval, onError: onError, onPass: onPass)
+        await pool.close()
     }
 }
