@@ -77,14 +77,20 @@ public final class ProjectionRunner: Sendable {
 
     /// The checkpoint of `name` (created at the start when missing).
     public func checkpoint(_ name: String) async throws -> ProjectorCheckpoint {
-        try await pool.query(
-            "INSERT INTO handoff.projector_checkpoints (name) VALUES (\(name)) ON CONFLICT (name) DO NOTHING")
-        let result = try await pool.query(
-            "SELECT xid::text, position, events_applied FROM handoff.projector_checkpoints WHERE name = \(name)")
-        guard let row = result.first else { throw ProjectionsError.unknownProjector(name) }
-        return ProjectorCheckpoint(
-            name: name, cursor: Cursor(xid: try row.decode(0), position: try row.decode(1)),
-            eventsApplied: try row.decode(2))
+        for attempt in 0..<2 {
+            let result = try await pool.query(
+                "SELECT xid::text, position, events_applied FROM handoff.projector_checkpoints WHERE name = \(name)")
+            if let row = result.first {
+                return ProjectorCheckpoint(
+                    name: name, cursor: Cursor(xid: try row.decode(0), position: try row.decode(1)),
+                    eventsApplied: try row.decode(2))
+            }
+            if attempt == 0 {
+                try await pool.query(
+                    "INSERT INTO handoff.projector_checkpoints (name) VALUES (\(name)) ON CONFLICT (name) DO NOTHING")
+            }
+        }
+        throw ProjectionsError.unknownProjector(name)
     }
 
     /// Locks the checkpoint row for the rest of the transaction and returns its cursor.
