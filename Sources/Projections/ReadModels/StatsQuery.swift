@@ -1,0 +1,75 @@
+import Foundation
+import Postgres
+import Referrals
+
+extension ReadModels {
+    /// `GET /v1/stats`: case counts by sex, age band, nationality, form of exploitation and
+    /// identification status, and deadline outcomes per rule and per responsible institution, for
+    /// cases opened in `year` (UTC; every year when nil). Computed from the case and deadline read
+    /// models at query time, with deadline statuses as of `now`.
+    ///
+    /// - Parameter suppressSmallCells: show counts from 1 to 4 as `"<5"` — set for every role but
+    ///   auditor.
+    public func stats(year: Int? = nil, suppressSmallCells: Bool, now: Date = Date()) async throws -> Stats {
+        let s = suppressSmallCells
+        let profile = try await pool.query(
+            """
+            WITH c AS (SELECT * FROM handoff.case_summary WHERE \(year)::int IS NULL OR opened_year = \(year)::int)
+            SELECT 'cases', '', count(*) FROM c
+            UNION ALL SELECT 'sex', sex, count(*) FROM c GROUP BY sex
+            UNION ALL SELECT 'ageBand', age_band, count(*) FROM c GROUP BY age_band
+            UNION ALL SELECT 'nationality', nationality, count(*) FROM c GROUP BY nationality
+            UNION ALL SELECT 'identificationStatus', identification_status, count(*) FROM c
+                      GROUP BY identification_status
+            UNION ALL SELECT 'exploitation', e, count(*) FROM c, unnest(c.exploitation) AS e GROUP BY e
+            """)
+        var cases = 0
+        var groups: [String: [String: StatCount]] = [:]
+        for row in profile.all {
+            let dimension: String = try row.decode(0)
+            let n: Int = try row.decode(2)
+            if dimension == "cases" {
+                cases = n
+            } else {
+                groups[dimension, default: [:]][try row.decode(1)] = StatCount(n, suppress: s)
+            }
+        }
+
+        let outcomes = try await pool.query(
+            """
+            SELECT d.rule_id, d.responsible,
+                   handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure,
+                                           \(now)) AS status,
+                   count(*)
+              FROM handoff.deadlines d JOIN handoff.case_summary c ON c.case_id = d.case_id
+             WHERE \(year)::int IS NULL OR c.opened_year = \(year)::int
+             GROUP BY 1, 2, 3
+            """)
+        var byRule: [String: [String: Int]] = [:]
+        var byResponsible: [String: [String: Int]] = [:]
+        for row in outcomes.all {
+            let rule: String = try row.decode(0)
+            let responsible: String = try row.decode(1)
+            let status: String = try row.decode(2)
+            let n: Int = try row.decode(3)
+            byRule[rule, default: [:]][status, default: 0] += n
+            byResponsible[responsible, default: [:]][status, default: 0] += n
+        }
+        func compliance(_ counts: [String: Int]) -> ComplianceCounts {
+            ComplianceCounts(
+                met: StatCount(counts["met"] ?? 0, suppress: s),
+                metLate: StatCount(counts["met-late"] ?? 0, suppress: s),
+                overdue: StatCount(counts["overdue"] ?? 0, suppress: s),
+                dueSoon: StatCount(counts["due-soon"] ?? 0, suppress: s),
+                pending: StatCount(counts["pending"] ?? 0, suppress: s),
+                cancelled: StatCount(counts["cancelled"] ?? 0, suppress: s))
+        }
+        return Stats(
+            year: year, suppressed: s, cases: StatCount(cases, suppress: s), bySex: groups["sex"] ?? [:],
+            byAgeBand: groups["ageBand"] ?? [:], byNationality: groups["nationality"] ?? [:],
+            byExploitation: groups["exploitation"] ?? [:],
+            byIdentificationStatus: groups["identificationStatus"] ?? [:],
+            deadlineCompliance: Stats.DeadlineCompliance(
+                byRule: byRule.mapValues(compliance), byResponsible: byResponsible.mapValues(compliance)))
+    }
+}
