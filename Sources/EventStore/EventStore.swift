@@ -195,6 +195,17 @@ public final class EventStore: Sendable {
         } catch { throw EventStoreError.from(error) }
     }
 
+    /// How many committed events are not yet readable in gap-free order because an older
+    /// transaction is still running somewhere in the cluster: the reader lag. Keep it near zero by
+    /// keeping write transactions short.
+    public func pendingVisibility() async throws -> Int64 {
+        do {
+            return try await pool.query(
+                "SELECT count(*) FROM handoff.events WHERE xid >= pg_snapshot_xmin(pg_current_snapshot())"
+            ).first?.decode(0) ?? 0
+        } catch { throw EventStoreError.from(error) }
+    }
+
     /// How many events the store holds.
     public func count() async throws -> Int64 {
         do { return try await pool.query("SELECT count(*) FROM handoff.events").first?.decode(0) ?? 0 } catch {

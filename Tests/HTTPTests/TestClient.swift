@@ -30,7 +30,8 @@ struct ClientResponse: Sendable {
     var text: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// A tiny blocking HTTP/1.1 client over a loopback socket; every read gives up after `timeout`.
+/// A tiny blocking HTTP/1.1 client over a loopback socket; every read gives up after `timeout`
+/// (generous: on a loaded 2-core machine a correct answer can take seconds).
 ///
 /// `@unchecked Sendable`: a test hands a client from one `blocking` closure to the next, never
 /// using it from two threads at once.
@@ -38,7 +39,7 @@ final class TestClient: @unchecked Sendable {
     let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(port: Int, timeout: Double = 5) throws {
+    init(port: Int, timeout: Double = 30) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket failed") }
         var time = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))

@@ -136,6 +136,11 @@ public func waitUntilReadable(_ store: EventStore, _ cursor: Cursor, timeout: Du
     }
 }
 
+/// Waits until every committed event is readable in gap-free order (see `waitUntilReadable`).
+public func waitUntilAllReadable(_ store: EventStore, timeout: Duration = .seconds(30)) async throws {
+    try await eventually("every event to be readable", timeout: timeout) { try await store.pendingVisibility() == 0 }
+}
+
 /// Polls `condition` until it holds.
 public func eventually(
     _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool

@@ -193,7 +193,7 @@ struct ReadModelTests {
             events: [
                 NewEvent(
                     type: "ReferralAcknowledged", data: #"{"referralId": "R-3"}"#,
-                    metadata: EventMetadata(actor: StoreActor(institution: "isf", user: "shelter-staff-1")),
+                    metadata: EventMetadata(actor: EventActor(institution: "isf", user: "shelter-staff-1")),
                     occurredAt: now.addingTimeInterval(-60))
             ])
         try await settle(runner)
@@ -219,7 +219,7 @@ struct ReadModelTests {
                 events: [
                     NewEvent(
                         type: "CaseOpened", data: body.data.serializedString(),
-                        metadata: EventMetadata(actor: StoreActor(institution: "kp-dthb", user: "officer-1")),
+                        metadata: EventMetadata(actor: EventActor(institution: "kp-dthb", user: "officer-1")),
                         occurredAt: HandWritten.t0)
                 ])
         }

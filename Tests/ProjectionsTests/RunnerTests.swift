@@ -93,6 +93,7 @@ struct RunnerTests {
         try await Seed.institutions(store)
         try await Seed.ruleset(store)
         let runner = ProjectionRunner(store: store, batchSize: 3)
+        try await waitUntilAllReadable(store)
         let before = try await runner.lag()
         #expect(before.map(\.eventsBehind) == [10, 10])
         #expect(before.allSatisfy { $0.secondsBehind >= 0 })

@@ -7,7 +7,7 @@ import Referrals
 
 /// Writes synthetic data the way the service would: institutions, the default ruleset, cases.
 enum Seed {
-    static let coordinator = EventMetadata(actor: StoreActor(institution: "natc", user: "coordinator-1"))
+    static let coordinator = EventMetadata(actor: EventActor(institution: "natc", user: "coordinator-1"))
 
     /// Registers the demo institutions in `institutions`.
     static func institutions(_ store: EventStore) async throws {
@@ -33,7 +33,7 @@ enum Seed {
     static func newEvent(_ e: CaseEvent) -> NewEvent {
         NewEvent(
             id: e.id, type: e.type.rawValue, data: e.body.data.serializedString(),
-            metadata: EventMetadata(actor: StoreActor(institution: e.actor.institution, user: e.actor.user)),
+            metadata: EventMetadata(actor: EventActor(institution: e.actor.institution, user: e.actor.user)),
             occurredAt: e.occurredAt)
     }
 

@@ -222,11 +222,8 @@ enum StoreBenchmarks {
 
     /// Waits until every committed event is readable in gap-free order.
     static func waitForReadable(_ store: EventStore) async throws {
-        let count = try await store.count()
         for _ in 0..<500 {
-            let page = try await store.pool.query(
-                "SELECT count(*) FROM handoff.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())")
-            if try page.first?.decode(0, as: Int64.self) ?? 0 >= count { return }
+            if try await store.pendingVisibility() == 0 { return }
             try await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -57,7 +57,7 @@ public struct DeadlineWatcher: Sendable {
         return NewEvent(
             id: id, type: "SopDeadlineMissed", data: deadline.missedNotice.data.serializedString(sortedKeys: true),
             metadata: EventMetadata(
-                actor: StoreActor(institution: "system", user: user), correlationId: id,
+                actor: EventActor(institution: "system", user: user), correlationId: id,
                 causationId: deadline.triggerEventId),
             occurredAt: deadline.dueAt)
     }
