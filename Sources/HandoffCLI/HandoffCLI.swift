@@ -96,6 +96,9 @@ public enum HandoffCLI {
         case ["bench"]: try await BenchCommand.run(args, context)
         case ["institution", "add"]: try await RegistryCommands.addInstitution(args, context)
         case ["sop", "publish"]: try await RegistryCommands.publishRuleset(args, context)
+        case ["project"]: try await ProcessCommands.project(args, context)
+        case ["project", "rebuild"]: try await ProcessCommands.rebuild(args, context)
+        case ["watch"]: try await ProcessCommands.watch(args, context)
         default:
             try await dispatchMore(args, context)
         }

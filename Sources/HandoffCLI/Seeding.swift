@@ -41,6 +41,8 @@ enum Seeding {
                             return r.events.count
                         } catch EventStoreError.wrongExpectedVersion {
                             return 0  // seeded before
+                        } catch EventStoreError.duplicateEventId {
+                            return 0  // seeded before, at another `now`
                         }
                     }
                 }

@@ -1,0 +1,51 @@
+import EventStore
+import Foundation
+import Projections
+
+/// `project`, `project rebuild`, `watch`: the long-running workers.
+enum ProcessCommands {
+    static func project(_ args: ParsedArguments, _ context: CLIContext) async throws {
+        let url = try context.databaseURL()
+        let once = args.flag("--once")
+        try await untilSignalled {
+            try await ProjectionRunner.run(url: url, once: once) { error in
+                context.err("handoff project: \(error) (retrying)")
+            }
+        }
+        if once { context.out("projectors caught up") }
+    }
+
+    static func rebuild(_ args: ParsedArguments, _ context: CLIContext) async throws {
+        let name = args.positional(0)!
+        guard (try? Projectors.named(name)) != nil else {
+            let names = Projectors.all.map(\.name).joined(separator: ", ")
+            throw CLIError.usage("unknown read model \(name): use one of \(names) or all")
+        }
+        let store = try StoreCommands.store(context, poolSize: 4)
+        let runner = ProjectionRunner(store: store)
+        let terminal = context.isTerminal
+        try await runner.rebuild(name) { progress in
+            if terminal {
+                context.standardError("\r\(progress.projector): \(progress.bar()) \(progress.line)\u{1B}[K")
+                if progress.phase == .done { context.standardError("\n") }
+            } else {
+                context.err(progress.line)
+            }
+        }
+        context.out("rebuilt \(name)")
+    }
+
+    static func watch(_ args: ParsedArguments, _ context: CLIContext) async throws {
+        let url = try context.databaseURL()
+        let once = args.flag("--once")
+        try await untilSignalled {
+            try await DeadlineWatcher.run(
+                url: url, once: once, onError: { context.err("handoff watch: \($0) (retrying)") },
+                onPass: { report in
+                    if once || report.appended > 0 {
+                        context.out("missed deadlines: \(report.missed), notices appended: \(report.appended)")
+                    }
+                })
+        }
+    }
+}
