@@ -127,7 +127,11 @@ extension QueryService {
                 occurredAt: item.occurredAt)
         }
         do {
-            for _ in 0..<8 {
+            for attempt in 0..<64 {
+                if attempt > 1 {
+                    // Contention on one case: back off a little, with jitter, before admitting again.
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...(2 * min(attempt, 20)))))
+                }
                 let loaded = try await access.load(caseId: caseId)
                 if let state = loaded.state, !state.isParty(institution) {
                     throw ServiceError.forbidden("Only parties of the case may append to it.")
