@@ -41,7 +41,9 @@ struct Harness: Sendable {
                 data: SystemEventBody.institutionRegistered(institution).data.serializedString(),
                 metadata: EventMetadata(actor: StoreActor(institution: "natc", user: "setup")))
         }
-        _ = try await setupStore.append(to: .institutions, expected: .noStream, events: registrations)
+        if existing == nil {
+            _ = try await setupStore.append(to: .institutions, expected: .noStream, events: registrations)
+        }
         var tokens: [String: String] = [:]
         let tokenStore = TokenStore(pool: setupStore.pool)
         for id in institutionIds {
