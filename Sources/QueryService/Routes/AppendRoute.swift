@@ -109,6 +109,16 @@ extension QueryService {
     }
 
     func appendEvents(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        do {
+            return try await appendEventsUnrecorded(request, params)
+        } catch {
+            let e = ServiceError.from(error)
+            metrics.recordAppend(outcome: e.code, events: 0)
+            throw e
+        }
+    }
+
+    private func appendEventsUnrecorded(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         let principal = try await authenticate(request)
         let caseId = try Self.caseId(params)
         guard principal.role == .institution, let institution = principal.institution else {
@@ -126,52 +136,46 @@ extension QueryService {
                     correlationId: item.correlationId ?? correlation, causationId: item.causationId),
                 occurredAt: item.occurredAt)
         }
-        do {
-            for attempt in 0..<64 {
-                if attempt > 1 {
-                    // Contention on one case: back off a little, with jitter, before admitting again.
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...(2 * min(attempt, 20)))))
+        for attempt in 0..<64 {
+            if attempt > 1 {
+                // Contention on one case: back off a little, with jitter, before admitting again.
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(2 * min(attempt, 20)))))
+            }
+            let loaded = try await access.load(caseId: caseId)
+            if let state = loaded.state, !state.isParty(institution) {
+                throw ServiceError.forbidden("Only parties of the case may append to it.")
+            }
+            // A retry of an earlier append: the store answers with the original result or a conflict.
+            if try await anyEventExists(parsed.items.filter(\.idGiven).map(\.id)) {
+                let result = try await store.append(to: stream, expected: parsed.expected, events: newEvents)
+                return appended(result)
+            }
+            let actual = loaded.version
+            let matches: Bool =
+                switch parsed.expected {
+                case .any: true
+                case .noStream: actual == 0
+                case .exists: actual > 0
+                case .exactly(let n): n == actual
                 }
-                let loaded = try await access.load(caseId: caseId)
-                if let state = loaded.state, !state.isParty(institution) {
-                    throw ServiceError.forbidden("Only parties of the case may append to it.")
-                }
-                // A retry of an earlier append: the store answers with the original result or a conflict.
-                if try await anyEventExists(parsed.items.filter(\.idGiven).map(\.id)) {
-                    let result = try await store.append(to: stream, expected: parsed.expected, events: newEvents)
-                    return appended(result)
-                }
-                let actual = loaded.version
-                let matches: Bool =
-                    switch parsed.expected {
-                    case .any: true
-                    case .noStream: actual == 0
-                    case .exists: actual > 0
-                    case .exactly(let n): n == actual
-                    }
-                guard matches else {
-                    throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: actual)
-                }
-                try await admit(parsed, principal: principal, caseId: caseId, state: loaded.state, actual: actual)
-                do {
-                    let result = try await store.append(to: stream, expected: .exactly(actual), events: newEvents)
-                    return appended(result)
-                } catch EventStoreError.wrongExpectedVersion(_, let now) {
-                    switch parsed.expected {
-                    case .exactly, .noStream:
-                        throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: now)
-                    case .any, .exists:
-                        continue  // someone appended meanwhile: admit again against the new state
-                    }
+            guard matches else {
+                throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: actual)
+            }
+            try await admit(parsed, principal: principal, caseId: caseId, state: loaded.state, actual: actual)
+            do {
+                let result = try await store.append(to: stream, expected: .exactly(actual), events: newEvents)
+                return appended(result)
+            } catch EventStoreError.wrongExpectedVersion(_, let now) {
+                switch parsed.expected {
+                case .exactly, .noStream:
+                    throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: now)
+                case .any, .exists:
+                    continue  // someone appended meanwhile: admit again against the new state
                 }
             }
-            throw ServiceError.wrongExpectedVersion(
-                expected: parsed.expectedJSON, actual: try await store.version(of: stream))
-        } catch {
-            let e = ServiceError.from(error)
-            metrics.recordAppend(outcome: e.code, events: 0)
-            throw e
         }
+        throw ServiceError.wrongExpectedVersion(
+            expected: parsed.expectedJSON, actual: try await store.version(of: stream))
     }
 
     /// Runs every event through `CaseAdmission`, folding each into the state before the next.
