@@ -97,6 +97,7 @@ struct CaseReadTests {
         _ = try await h.api.get("/v1/cases/KS-L-1/history", token: h.token("opav"))
         _ = try await h.api.get("/v1/cases/KS-L-1", token: h.token("natc"))
         _ = try await h.api.get("/v1/cases/KS-L-1/verify", token: h.token("audit"))
+        try await h.settle()
         _ = try await h.api.get("/v1/events", token: h.token("kp-dthb"))
         // A refused read is not a read.
         #expect(try await h.api.get("/v1/cases/KS-L-1/history", token: h.token("isf")).status == 403)

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Referrals
+import Foundation
 import Glibc
 import Testing
 
@@ -13,6 +14,7 @@ struct FeedTests {
         try await h.openCase("KS-FC", by: "isf")
         try await h.refer("KS-FA", "R-1", to: "opav")
         try await h.refer("KS-FB", "R-2", to: "ksp")
+        try await h.settle()
     }
 
     static func streams(_ reply: Reply) -> [String] { reply.json["events"]!.array.compactMap { $0["stream"]?.stringValue } }
@@ -72,6 +74,41 @@ struct FeedTests {
         }
         // limit above 1000 is capped, not refused.
         #expect(try await h.api.get("/v1/events?limit=5000", token: h.token("natc")).status == 200)
+    }
+
+    /// Transaction ids that cross a power of ten (999 → 1000) must not change the order: the
+    /// global order is numeric on xid, never on its text.
+    @Test func orderHoldsAcrossTransactionIdsOfMoreDigits() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-XID-1")
+        let connection = try await h.db.connect()
+        defer { connection.close() }
+        let current: String = try await connection.query("SELECT pg_current_xact_id()::text").first!.decode(0)
+        let boundary = Int(pow(10, Double(current.count)))
+        // Burn transaction ids: each subtransaction that writes takes one.
+        try await connection.execute(
+            """
+            CREATE TEMP TABLE burn (n int);
+            DO $$ BEGIN
+              FOR i IN 1..\(boundary - Int(current)! + 10) LOOP
+                BEGIN INSERT INTO burn VALUES (i); EXCEPTION WHEN others THEN NULL; END;
+              END LOOP;
+            END $$;
+            """)
+        try await h.refer("KS-XID-1", "R-1", to: "opav")
+        try await h.settle()
+        var types: [String] = []
+        var after = ""
+        for _ in 0..<4 {
+            let page = try await h.api.get("/v1/events?types=CaseOpened,ReferralIssued&limit=1&after=\(after)", token: h.token("natc"))
+            guard let event = page.json["events"]!.array.first else { break }
+            types.append(event["type"]!.stringValue!)
+            after = page.json["next"]!.stringValue!
+        }
+        #expect(types == ["CaseOpened", "ReferralIssued"])
+        let head = try await h.store.headCursor()
+        #expect(String(head.xid).count > current.count)
     }
 
     @Test func eventStreamDeliversResumesWithoutLossOrRepeatAndSendsHeartbeats() async throws {
@@ -179,6 +216,7 @@ struct FeedTests {
         #expect(accepted.status == 201)
         try await h.refer("KS-FB", "R-9", to: "isf")  // not opav's case
         try await h.refer("KS-FA", "R-10", to: "opav", by: "kp-dthb")
+        try await h.settle()
         let page2 = try await h.api.get("/v1/subscriptions/opav-referrals/events?limit=1", token: opav)
         #expect(page2.json["events"]!.array.map { $0["type"]?.stringValue } == ["ReferralAccepted"])
         let ack2 = try await h.api.post(

@@ -122,7 +122,11 @@ extension QueryService {
         guard let cursor = Cursor(text) else {
             throw ServiceError.badRequest("cursor is not a cursor this service returned.", field: "cursor")
         }
-        guard cursor <= (try await store.headCursor()) else {
+        // A cursor names an event that exists (or the start); anything further would skip events
+        // not yet written. Compared with the newest position, not the gap-free head, which can
+        // briefly lag behind a cursor already handed out while other transactions run.
+        let newest: Int64 = try await pool.query("SELECT coalesce(max(position), 0) FROM handoff.events").first?.decode(0) ?? 0
+        guard cursor.position <= newest else {
             throw ServiceError.badRequest("cursor lies beyond the end of the log.", field: "cursor")
         }
         try await pool.query(

@@ -64,6 +64,23 @@ struct Harness: Sendable {
 
     func token(_ id: String) -> String { tokens[id]! }
 
+    /// Waits until every committed event is readable in gap-free order. The gap-free head stops
+    /// below the oldest running transaction of the whole cluster, and the tests share one
+    /// cluster, so another test's open transaction can briefly hide events just appended here.
+    func settle() async throws {
+        let connection = try await db.connect()
+        defer { connection.close() }
+        let newest = try await connection.query(
+            "SELECT xid::text, position FROM handoff.events ORDER BY events.xid DESC, events.position DESC LIMIT 1")
+        guard let row = newest.first else { return }
+        let last = Cursor(xid: try row.decode(0), position: try row.decode(1))
+        for _ in 0..<200 {
+            if try await store.headCursor() >= last { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ClientError(description: "events did not become readable in 10 s")
+    }
+
     // MARK: - Domain helpers (synthetic data only)
 
     static func openedJSON(id: UUID? = nil, child: Bool = false, expected: String? = nil, occurredAt: String? = nil) -> String {
