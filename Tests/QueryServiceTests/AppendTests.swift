@@ -52,9 +52,11 @@ struct AppendTests {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
         let id = UUID()
-        let first = try await h.api.post("/v1/cases/KS-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id))
+        let first = try await h.api.post(
+            "/v1/cases/KS-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id))
         #expect(first.status == 201)
-        let retry = try await h.api.post("/v1/cases/KS-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id))
+        let retry = try await h.api.post(
+            "/v1/cases/KS-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id))
         #expect(retry.status == 200)
         #expect(retry.json == first.json)
         // The same retry with an expectedVersion that no longer holds still answers the original.
@@ -194,14 +196,17 @@ struct AppendTests {
             #expect(reply.errorCode == "invalid_json", "\(body)")
         }
         for type in ["text/plain", "application/x-www-form-urlencoded", "application/jsonx"] {
-            let reply = try await h.api.request("POST", path, token: h.token("kp-dthb"), json: Harness.openedJSON(), contentType: type)
+            let reply = try await h.api.request(
+                "POST", path, token: h.token("kp-dthb"), json: Harness.openedJSON(), contentType: type)
             #expect(reply.status == 415)
             #expect(reply.errorCode == "unsupported_media_type")
         }
-        let none = try await h.api.request("POST", path, token: h.token("kp-dthb"), json: Harness.openedJSON(), contentType: nil)
+        let none = try await h.api.request(
+            "POST", path, token: h.token("kp-dthb"), json: Harness.openedJSON(), contentType: nil)
         #expect(none.status == 415)
         let charset = try await h.api.request(
-            "POST", path, token: h.token("kp-dthb"), json: Harness.openedJSON(), contentType: "application/json; charset=utf-8")
+            "POST", path, token: h.token("kp-dthb"), json: Harness.openedJSON(),
+            contentType: "application/json; charset=utf-8")
         #expect(charset.status == 201)
         // Over 1 MiB: the HTTP layer answers 413 before the service sees it.
         let huge = "{\"type\":\"CaseReviewed\",\"data\":{\"pad\":\"" + String(repeating: "x", count: 1_100_000) + "\"}}"
@@ -242,6 +247,7 @@ struct AppendTests {
         let review = try await h.api.post(path, token: h.token("opav"), #"{"type":"CaseReviewed","data":{}}"#)
         #expect(review.status == 201)
         // Opening a new case: any institution.
-        #expect(try await h.api.post("/v1/cases/KS-P-2/events", token: h.token("isf"), Harness.openedJSON()).status == 201)
+        #expect(
+            try await h.api.post("/v1/cases/KS-P-2/events", token: h.token("isf"), Harness.openedJSON()).status == 201)
     }
 }

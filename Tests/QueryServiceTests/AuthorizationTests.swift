@@ -103,7 +103,8 @@ struct AuthorizationTests {
         #expect(try await h.api.get("/v1/subscriptions/sub-opav/events", token: h.token("natc")).status == 403)
         #expect(try await h.api.request("PUT", "/v1/subscriptions/sub-opav", token: h.token("isf")).status == 403)
         #expect(
-            try await h.api.post("/v1/subscriptions/sub-opav/ack", token: h.token("isf"), #"{"cursor":"0-0"}"#).status == 403)
+            try await h.api.post("/v1/subscriptions/sub-opav/ack", token: h.token("isf"), #"{"cursor":"0-0"}"#).status
+                == 403)
         #expect(try await h.api.get("/v1/subscriptions/none/events", token: h.token("isf")).status == 404)
     }
 

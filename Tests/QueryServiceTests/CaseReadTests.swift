@@ -12,7 +12,8 @@ struct CaseReadTests {
         let triggerId = UUID()
         let notice = NewEvent(
             type: "SopDeadlineMissed",
-            data: #"{"ruleId":"risk-assessed","dueAt":"2026-01-04T00:00:00Z","triggerEventId":"\#(triggerId.uuidString.lowercased())","responsible":"kp-dthb"}"#,
+            data:
+                #"{"ruleId":"risk-assessed","dueAt":"2026-01-04T00:00:00Z","triggerEventId":"\#(triggerId.uuidString.lowercased())","responsible":"kp-dthb"}"#,
             metadata: EventMetadata(actor: StoreActor(institution: "natc", user: "deadline-watcher")))
         _ = try await h.store.append(to: .sop("KS-H-1")!, events: [notice])
         try await h.refer("KS-H-1", "R-1", to: "opav")
@@ -23,7 +24,10 @@ struct CaseReadTests {
         #expect(events.map { $0["type"]?.stringValue } == ["CaseOpened", "SopDeadlineMissed", "ReferralIssued"])
         #expect(events.map { $0["stream"]?.stringValue } == ["case-KS-H-1", "sop-KS-H-1", "case-KS-H-1"])
         let first = events[0]
-        for key in ["id", "stream", "type", "version", "cursor", "occurredAt", "recordedAt", "actor", "data", "metadata", "prevHash", "hash"] {
+        for key in [
+            "id", "stream", "type", "version", "cursor", "occurredAt", "recordedAt", "actor", "data", "metadata",
+            "prevHash", "hash",
+        ] {
             #expect(first[key] != nil, "\(key)")
         }
         #expect(first["actor"]?["institution"]?.stringValue == "kp-dthb")
@@ -105,8 +109,10 @@ struct CaseReadTests {
         #expect(reply.status == 200)
         let entries = reply.json["entries"]!.array
         let summary = entries.map {
-            [$0["institution"]?.stringValue ?? "-", $0["user"]?.stringValue ?? "", $0["role"]?.stringValue ?? "",
-             $0["caseId"]?.stringValue ?? "", $0["endpoint"]?.stringValue ?? ""].joined(separator: " ")
+            [
+                $0["institution"]?.stringValue ?? "-", $0["user"]?.stringValue ?? "", $0["role"]?.stringValue ?? "",
+                $0["caseId"]?.stringValue ?? "", $0["endpoint"]?.stringValue ?? "",
+            ].joined(separator: " ")
         }
         #expect(
             summary == [

@@ -17,7 +17,9 @@ struct FeedTests {
         try await h.settle()
     }
 
-    static func streams(_ reply: Reply) -> [String] { reply.json["events"]!.array.compactMap { $0["stream"]?.stringValue } }
+    static func streams(_ reply: Reply) -> [String] {
+        reply.json["events"]!.array.compactMap { $0["stream"]?.stringValue }
+    }
 
     @Test func pagesAreGapFreeWithNextAndFilteredByParty() async throws {
         let h = try await Harness.start()
@@ -47,7 +49,10 @@ struct FeedTests {
         #expect(Set(Self.streams(opav)) == ["case-KS-FA"])
         #expect(Self.streams(opav).count == 2)
         // kp-dthb: its two cases; isf: its own.
-        #expect(Set(Self.streams(try await h.api.get("/v1/events", token: h.token("kp-dthb")))) == ["case-KS-FA", "case-KS-FB"])
+        #expect(
+            Set(Self.streams(try await h.api.get("/v1/events", token: h.token("kp-dthb")))) == [
+                "case-KS-FA", "case-KS-FB",
+            ])
         #expect(Set(Self.streams(try await h.api.get("/v1/events", token: h.token("isf")))) == ["case-KS-FC"])
         #expect(Self.streams(try await h.api.get("/v1/events", token: h.token("pvpt"))).isEmpty)
         // An institution's small pages skip what it may not see without losing what it may.
@@ -63,7 +68,8 @@ struct FeedTests {
         #expect(seen == ["CaseOpened", "ReferralIssued"])
         // types filter.
         let referrals = try await h.api.get("/v1/events?types=ReferralIssued", token: h.token("audit"))
-        #expect(referrals.json["events"]!.array.map { $0["type"]?.stringValue } == ["ReferralIssued", "ReferralIssued"])
+        #expect(
+            referrals.json["events"]!.array.map { $0["type"]?.stringValue } == ["ReferralIssued", "ReferralIssued"])
         let two = try await h.api.get("/v1/events?types=CaseOpened,ReferralIssued&limit=1000", token: h.token("natc"))
         #expect(two.json["events"]!.array.count == 5)
         // Bad parameters.
@@ -101,7 +107,8 @@ struct FeedTests {
         var types: [String] = []
         var after = ""
         for _ in 0..<4 {
-            let page = try await h.api.get("/v1/events?types=CaseOpened,ReferralIssued&limit=1&after=\(after)", token: h.token("natc"))
+            let page = try await h.api.get(
+                "/v1/events?types=CaseOpened,ReferralIssued&limit=1&after=\(after)", token: h.token("natc"))
             guard let event = page.json["events"]!.array.first else { break }
             types.append(event["type"]!.stringValue!)
             after = page.json["next"]!.stringValue!
@@ -157,7 +164,8 @@ struct FeedTests {
         #expect(try await blocking { try both.next(1) }.map(\.id) == [missed[1].id])
         both.client.shutdownBoth()
         // A bad Last-Event-ID is a 400 before the stream starts.
-        let bad = try await h.api.request("GET", "/v1/events/stream", token: token, headers: [("Last-Event-ID", "nope")])
+        let bad = try await h.api.request(
+            "GET", "/v1/events/stream", token: token, headers: [("Last-Event-ID", "nope")])
         #expect(bad.status == 400)
     }
 
@@ -191,7 +199,9 @@ struct FeedTests {
         defer { Task { await h.stop() } }
         try await Self.seed(h)
         let opav = h.token("opav")
-        let created = try await h.api.request("PUT", "/v1/subscriptions/opav-referrals", token: opav, json: #"{"types":["ReferralIssued","ReferralAccepted"]}"#)
+        let created = try await h.api.request(
+            "PUT", "/v1/subscriptions/opav-referrals", token: opav,
+            json: #"{"types":["ReferralIssued","ReferralAccepted"]}"#)
         #expect(created.status == 201)
         #expect(created.json["owner"]?.stringValue == "opav")
         #expect(created.json["types"]?.array.count == 2)
@@ -210,7 +220,8 @@ struct FeedTests {
         let ack = try await h.api.post("/v1/subscriptions/opav-referrals/ack", token: opav, "{\"cursor\":\"\(next)\"}")
         #expect(ack.status == 200)
         #expect(ack.json["cursor"]?.stringValue == next)
-        #expect(try await h.api.get("/v1/subscriptions/opav-referrals/events", token: opav).json["events"]!.array.isEmpty)
+        #expect(
+            try await h.api.get("/v1/subscriptions/opav-referrals/events", token: opav).json["events"]!.array.isEmpty)
         let accepted = try await h.api.post(
             "/v1/cases/KS-FA/events", token: opav, #"{"type":"ReferralAccepted","data":{"referralId":"R-1"}}"#)
         #expect(accepted.status == 201)
@@ -239,11 +250,13 @@ struct FeedTests {
             #expect(reply.errorCode == "bad_request", "\(body)")
         }
         #expect(try await h2.api.post(path, token: tokenAfter, "{").errorCode == "invalid_json")
-        let plain = try await h2.api.request("POST", path, token: tokenAfter, json: #"{"cursor":"0-0"}"#, contentType: "text/plain")
+        let plain = try await h2.api.request(
+            "POST", path, token: tokenAfter, json: #"{"cursor":"0-0"}"#, contentType: "text/plain")
         #expect(plain.status == 415)
         let badName = try await h2.api.request("PUT", "/v1/subscriptions/bad%20name", token: tokenAfter)
         #expect(badName.status == 400)
-        let badTypes = try await h2.api.request("PUT", "/v1/subscriptions/s2", token: tokenAfter, json: #"{"types":"ReferralIssued"}"#)
+        let badTypes = try await h2.api.request(
+            "PUT", "/v1/subscriptions/s2", token: tokenAfter, json: #"{"types":"ReferralIssued"}"#)
         #expect(badTypes.status == 400)
         #expect(badTypes.errorField == "types")
     }

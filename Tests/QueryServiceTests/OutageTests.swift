@@ -88,9 +88,10 @@ struct OutageTests {
         try await breaker.restore()
         var appended = false
         for _ in 0..<30 where !appended {
-            appended = try await h.api.post(
-                "/v1/cases/KS-O-2/events", token: h.token("kp-dthb"), Harness.referralJSON("R-1", to: "opav")
-            ).status == 201
+            appended =
+                try await h.api.post(
+                    "/v1/cases/KS-O-2/events", token: h.token("kp-dthb"), Harness.referralJSON("R-1", to: "opav")
+                ).status == 201
             if !appended { try await Task.sleep(for: .milliseconds(200)) }
         }
         #expect(appended)

@@ -8,7 +8,8 @@ struct ReadModelRouteTests {
     static let trigger = UUID()
     static func row(_ caseId: String, _ status: DeadlineFilter.Status) -> DeadlineRow {
         DeadlineRow(
-            caseId: caseId, ruleId: "risk-assessed", title: "Risk assessed", dueAt: Date(timeIntervalSince1970: 1_790_000_000),
+            caseId: caseId, ruleId: "risk-assessed", title: "Risk assessed",
+            dueAt: Date(timeIntervalSince1970: 1_790_000_000),
             status: status, responsible: "kp-dthb", triggerEventId: trigger,
             satisfiedAt: status == .met ? Date(timeIntervalSince1970: 1_789_990_000) : nil)
     }
@@ -69,7 +70,9 @@ struct ReadModelRouteTests {
         let report = StatsReport(
             cases: 23, counts: ["sex": ["female": 19, "male": 4], "nationality": ["XK": 20, "AL": 3, "MD": 0]],
             compliance: [
-                ComplianceCell(ruleId: "risk-assessed", institution: "kp-dthb", met: 12, metLate: 2, overdue: 5, pending: 1, cancelled: 0)
+                ComplianceCell(
+                    ruleId: "risk-assessed", institution: "kp-dthb", met: 12, metLate: 2, overdue: 5, pending: 1,
+                    cancelled: 0)
             ])
         let stub = StubReadSide(report: report)
         let h = try await Harness.start(readSide: stub)

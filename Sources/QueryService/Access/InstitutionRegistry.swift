@@ -18,7 +18,8 @@ actor InstitutionRegistry {
             for event in events where event.version == version + 1 {
                 version = event.version
                 if let data = try? JSONValue.parse(event.data),
-                    case .institutionRegistered(let institution)? = try? SystemEventBody.decode(type: event.type, data: data)
+                    case .institutionRegistered(let institution)? = try? SystemEventBody.decode(
+                        type: event.type, data: data)
                 {
                     ids.insert(institution.id)
                 }

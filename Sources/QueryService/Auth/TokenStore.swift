@@ -106,7 +106,9 @@ public struct TokenStore: Sendable {
         bytes.reserveCapacity(32)
         for _ in 0..<4 {
             let word = rng.next()
-            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+            for shift in stride(from: 0, to: 64, by: 8) {
+                bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
+            }
         }
         let base64 = Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
@@ -124,6 +126,7 @@ public struct TokenStore: Sendable {
 
     static func isValidInstitutionId(_ id: String) -> Bool {
         let u = id.utf8
-        return (1...64).contains(u.count) && u.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
+        return (1...64).contains(u.count)
+            && u.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
     }
 }

@@ -128,7 +128,8 @@ public struct ComplianceCell: Sendable, Hashable {
     public var pending: Int
     public var cancelled: Int
 
-    public init(ruleId: String, institution: String, met: Int, metLate: Int, overdue: Int, pending: Int, cancelled: Int) {
+    public init(ruleId: String, institution: String, met: Int, metLate: Int, overdue: Int, pending: Int, cancelled: Int)
+    {
         self.ruleId = ruleId
         self.institution = institution
         self.met = met

@@ -38,14 +38,16 @@ extension QueryService {
                 switch value {
                 case .number(let n):
                     guard let v = n.intValue, v >= 0 else {
-                        throw ServiceError.invalidEvent("expectedVersion must be a non-negative integer.", field: "expectedVersion")
+                        throw ServiceError.invalidEvent(
+                            "expectedVersion must be a non-negative integer.", field: "expectedVersion")
                     }
                     expected = .exactly(Int64(v))
                 case .string(let s) where ["any", "no-stream", "exists"].contains(s):
                     expected = ExpectedVersion(s)!
                 default:
                     throw ServiceError.invalidEvent(
-                        "expectedVersion must be a number, \"any\", \"no-stream\" or \"exists\".", field: "expectedVersion")
+                        "expectedVersion must be a number, \"any\", \"no-stream\" or \"exists\".",
+                        field: "expectedVersion")
                 }
                 expectedJSON = value
             }
@@ -118,7 +120,8 @@ extension QueryService {
         }
     }
 
-    private func appendEventsUnrecorded(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+    private func appendEventsUnrecorded(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse
+    {
         let principal = try await authenticate(request)
         let caseId = try Self.caseId(params)
         guard principal.role == .institution, let institution = principal.institution else {
@@ -217,13 +220,15 @@ extension QueryService {
     private func anyEventExists(_ ids: [UUID]) async throws -> Bool {
         guard !ids.isEmpty else { return false }
         let list = PostgresArray.text(ids.map { $0.uuidString.lowercased() })
-        let result = try await pool.query("SELECT EXISTS (SELECT 1 FROM handoff.events WHERE id = ANY(\(list)::uuid[]))")
+        let result = try await pool.query(
+            "SELECT EXISTS (SELECT 1 FROM handoff.events WHERE id = ANY(\(list)::uuid[]))")
         return try result.first?.decode(0) ?? false
     }
 
     private func appended(_ result: AppendResult) -> HTTPResponse {
         metrics.recordAppend(
-            outcome: result.deduplicated ? "deduplicated" : "created", events: result.deduplicated ? 0 : result.events.count)
+            outcome: result.deduplicated ? "deduplicated" : "created",
+            events: result.deduplicated ? 0 : result.events.count)
         var events: [JSONValue] = []
         for e in result.events {
             events.append(

@@ -11,7 +11,8 @@ extension QueryService {
         let limit = try Self.limit(request, default: 100, maximum: 1000)
         let types = try Self.types(request)
         let page = try await feed.page(after: after, limit: limit, types: types, for: principal)
-        try await accessLog.record(principal, caseIds: VisibleFeed.caseIds(page.events), endpoint: Self.endpoint(request))
+        try await accessLog.record(
+            principal, caseIds: VisibleFeed.caseIds(page.events), endpoint: Self.endpoint(request))
         return .json(.ok, Self.pageJSON(page.events, next: page.next))
     }
 
@@ -74,7 +75,8 @@ extension QueryService {
                 lastWrite = clock.now
                 continue
             }
-            await wakeups.wait(since: seen, timeout: min(configuration.heartbeatInterval - silent, configuration.pollInterval))
+            await wakeups.wait(
+                since: seen, timeout: min(configuration.heartbeatInterval - silent, configuration.pollInterval))
         }
     }
 

@@ -107,7 +107,8 @@ extension QueryService {
         return .object(
             JSONObject([
                 ("year", year.map { .number(JSONNumber($0)) } ?? .null), ("cases", cell(report.cases)),
-                ("suppressed", .bool(suppressSmallCells)), ("counts", .object(counts)), ("compliance", .array(compliance)),
+                ("suppressed", .bool(suppressSmallCells)), ("counts", .object(counts)),
+                ("compliance", .array(compliance)),
             ]))
     }
 }

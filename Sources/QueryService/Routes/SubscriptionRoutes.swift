@@ -25,10 +25,12 @@ extension QueryService {
     static func subscriptionName(_ params: RouteParameters) throws -> String {
         guard let name = params["name"], (1...64).contains(name.utf8.count),
             name.utf8.allSatisfy({
-                ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46 || $0 == 95
+                ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46
+                    || $0 == 95
             })
         else {
-            throw ServiceError.badRequest("A subscription name is 1-64 of A-Z, a-z, 0-9, '.', '_' and '-'.", field: "name")
+            throw ServiceError.badRequest(
+                "A subscription name is 1-64 of A-Z, a-z, 0-9, '.', '_' and '-'.", field: "name")
         }
         return name
     }
@@ -65,7 +67,9 @@ extension QueryService {
             try Self.requireJSON(request)
             let json: JSONValue
             do { json = try JSONValue.parse(request.body) } catch { throw ServiceError.from(error) }
-            guard let object = json.objectValue else { throw ServiceError.badRequest("The body must be a JSON object.") }
+            guard let object = json.objectValue else {
+                throw ServiceError.badRequest("The body must be a JSON object.")
+            }
             for key in object.keys where key != "types" {
                 throw ServiceError.badRequest("Unknown field.", field: key)
             }
@@ -92,7 +96,8 @@ extension QueryService {
         var existing = try await ownedSubscription(name, by: principal)
         if let types, types != existing.types {
             try await pool.query(
-                "UPDATE handoff.subscriptions SET types = \(typesArray)::text[] WHERE name = \(name) AND owner = \(institution)")
+                "UPDATE handoff.subscriptions SET types = \(typesArray)::text[] WHERE name = \(name) AND owner = \(institution)"
+            )
             existing.types = types
         }
         return .json(.ok, existing.json.serialized())
@@ -103,8 +108,10 @@ extension QueryService {
         let name = try Self.subscriptionName(params)
         let limit = try Self.limit(request, default: 100, maximum: 1000)
         let subscription = try await ownedSubscription(name, by: principal)
-        let page = try await feed.page(after: subscription.cursor, limit: limit, types: subscription.types, for: principal)
-        try await accessLog.record(principal, caseIds: VisibleFeed.caseIds(page.events), endpoint: Self.endpoint(request))
+        let page = try await feed.page(
+            after: subscription.cursor, limit: limit, types: subscription.types, for: principal)
+        try await accessLog.record(
+            principal, caseIds: VisibleFeed.caseIds(page.events), endpoint: Self.endpoint(request))
         return .json(.ok, Self.pageJSON(page.events, next: page.next))
     }
 
@@ -125,7 +132,8 @@ extension QueryService {
         // A cursor names an event that exists (or the start); anything further would skip events
         // not yet written. Compared with the newest position, not the gap-free head, which can
         // briefly lag behind a cursor already handed out while other transactions run.
-        let newest: Int64 = try await pool.query("SELECT coalesce(max(position), 0) FROM handoff.events").first?.decode(0) ?? 0
+        let newest: Int64 =
+            try await pool.query("SELECT coalesce(max(position), 0) FROM handoff.events").first?.decode(0) ?? 0
         guard cursor.position <= newest else {
             throw ServiceError.badRequest("cursor lies beyond the end of the log.", field: "cursor")
         }

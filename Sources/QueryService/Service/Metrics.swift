@@ -88,7 +88,8 @@ final class Metrics: Sendable {
         out += "# TYPE handoff_sse_clients gauge\nhandoff_sse_clients \(s.sseClients)\n"
         if let server {
             out += "# HELP handoff_http_open_connections Connections open now.\n"
-            out += "# TYPE handoff_http_open_connections gauge\nhandoff_http_open_connections \(server.openConnections)\n"
+            out +=
+                "# TYPE handoff_http_open_connections gauge\nhandoff_http_open_connections \(server.openConnections)\n"
             out += "# HELP handoff_http_accepted_connections_total Connections accepted.\n"
             out += "# TYPE handoff_http_accepted_connections_total counter\n"
             out += "handoff_http_accepted_connections_total \(server.acceptedConnections)\n"

@@ -123,7 +123,10 @@ public final class QueryService: Sendable {
     /// Every route of API.md, for serving or for calling without a socket.
     public func makeRouter() -> Router {
         var router = Router()
-        func on(_ method: HTTPMethod, _ pattern: String, _ body: @escaping @Sendable (HTTPRequest, RouteParameters) async throws -> HTTPResponse) {
+        func on(
+            _ method: HTTPMethod, _ pattern: String,
+            _ body: @escaping @Sendable (HTTPRequest, RouteParameters) async throws -> HTTPResponse
+        ) {
             let label = "\(pattern)"
             router.on(method, pattern) { request, params in
                 RouteLabel.current?.route = label
@@ -155,7 +158,8 @@ public final class QueryService: Sendable {
         let response = await RouteLabel.$current.withValue(label) { await router.handle(request) }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        metrics.recordRequest(method: request.method.rawValue, route: label.route, status: response.status.code, seconds: seconds)
+        metrics.recordRequest(
+            method: request.method.rawValue, route: label.route, status: response.status.code, seconds: seconds)
         return response
     }
 
@@ -178,7 +182,9 @@ public final class QueryService: Sendable {
         guard let type = request.headers["Content-Type"] else {
             throw ServiceError.unsupportedMediaType
         }
-        let media = type.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let media = type.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
         guard media == "application/json" else { throw ServiceError.unsupportedMediaType }
     }
 

@@ -83,7 +83,9 @@ struct Harness: Sendable {
 
     // MARK: - Domain helpers (synthetic data only)
 
-    static func openedJSON(id: UUID? = nil, child: Bool = false, expected: String? = nil, occurredAt: String? = nil) -> String {
+    static func openedJSON(id: UUID? = nil, child: Bool = false, expected: String? = nil, occurredAt: String? = nil)
+        -> String
+    {
         var s = "{"
         if let id { s += "\"id\":\"\(id.uuidString.lowercased())\"," }
         if let expected { s += "\"expectedVersion\":\(expected)," }
@@ -96,7 +98,8 @@ struct Harness: Sendable {
 
     static func referralJSON(_ referralId: String, to: String, id: UUID? = nil) -> String {
         let idPart = id.map { "\"id\":\"\($0.uuidString.lowercased())\"," } ?? ""
-        return "{\(idPart)\"type\":\"ReferralIssued\",\"data\":{\"referralId\":\"\(referralId)\",\"to\":\"\(to)\",\"purpose\":\"victim-advocacy\",\"urgency\":\"routine\"}}"
+        return
+            "{\(idPart)\"type\":\"ReferralIssued\",\"data\":{\"referralId\":\"\(referralId)\",\"to\":\"\(to)\",\"purpose\":\"victim-advocacy\",\"urgency\":\"routine\"}}"
     }
 
     @discardableResult
@@ -107,10 +110,14 @@ struct Harness: Sendable {
     }
 
     @discardableResult
-    func refer(_ caseId: String, _ referralId: String, to: String, by institution: String = "kp-dthb") async throws -> Reply {
+    func refer(_ caseId: String, _ referralId: String, to: String, by institution: String = "kp-dthb") async throws
+        -> Reply
+    {
         let reply = try await api.post(
             "/v1/cases/\(caseId)/events", token: token(institution), Self.referralJSON(referralId, to: to))
-        guard reply.status == 201 else { throw ClientError(description: "referral failed: \(reply.status) \(reply.text)") }
+        guard reply.status == 201 else {
+            throw ClientError(description: "referral failed: \(reply.status) \(reply.text)")
+        }
         return reply
     }
 }
