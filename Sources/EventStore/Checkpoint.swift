@@ -65,7 +65,7 @@ extension EventStore {
                         """
                         SELECT xid::text AS xid_text, position FROM handoff.events
                          WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) AND stream <> 'checkpoints'
-                         ORDER BY xid DESC, position DESC LIMIT 1
+                         ORDER BY events.xid DESC, events.position DESC LIMIT 1
                         """)
                     let cursor = try head.first.map { Cursor(xid: try $0.decode(0), position: try $0.decode(1)) } ?? .start
                     let heads = try await Self.heads(upTo: cursor, on: c)

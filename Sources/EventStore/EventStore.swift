@@ -177,7 +177,7 @@ public final class EventStore: Sendable {
                AND xid < pg_snapshot_xmin(pg_current_snapshot())
                AND (\(typeList)::text[] IS NULL OR type = ANY(\(typeList)::text[]))
                AND (\(streamList)::text[] IS NULL OR stream = ANY(\(streamList)::text[]))
-             ORDER BY xid, position
+             ORDER BY events.xid, events.position  -- qualified: the output column `xid::text` is also named xid
              LIMIT \(limit)
             """
     }
@@ -188,7 +188,7 @@ public final class EventStore: Sendable {
             let result = try await pool.query(
                 """
                 SELECT xid::text AS xid_text, position FROM handoff.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
-                 ORDER BY xid DESC, position DESC LIMIT 1
+                 ORDER BY events.xid DESC, events.position DESC LIMIT 1
                 """)
             guard let row = result.first else { return .start }
             return Cursor(xid: try row.decode(0), position: try row.decode(1))

@@ -1,0 +1,30 @@
+import EventStore
+import Referrals
+
+/// The registered institutions, folded from the `institutions` stream and refreshed on every
+/// use by reading only the events appended since (one indexed query).
+actor InstitutionRegistry {
+    private let store: EventStore
+    private var ids: Set<String> = []
+    private var version: Int64 = 0
+
+    init(store: EventStore) {
+        self.store = store
+    }
+
+    func current() async throws -> Set<String> {
+        while true {
+            let events = try await store.read(stream: .institutions, fromVersion: version + 1, limit: 1000)
+            for event in events where event.version == version + 1 {
+                version = event.version
+                if let data = try? JSONValue.parse(event.data),
+                    case .institutionRegistered(let institution)? = try? SystemEventBody.decode(
+                        type: event.type, data: data)
+                {
+                    ids.insert(institution.id)
+                }
+            }
+            if events.count < 1000 { return ids }
+        }
+    }
+}

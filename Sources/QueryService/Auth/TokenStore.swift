@@ -1,0 +1,132 @@
+import EventStore
+import Foundation
+import Postgres
+import Referrals
+
+/// API tokens: created once and shown once, stored only as their SHA-256.
+///
+/// A token is `hnd_` followed by 43 base64url characters: 32 bytes (256 bits) from the system's
+/// CSPRNG (`SystemRandomNumberGenerator`, which is `getrandom(2)` on Linux). Authentication
+/// finds candidate rows by the first 8 bytes of the hash and compares the full hash in constant
+/// time, so neither the token nor its hash leaks through timing.
+///
+/// ```swift
+/// let tokens = TokenStore(pool: pool)
+/// let token = try await tokens.create(role: .institution, institution: "opav", user: "advocate-7")
+/// print(token)   // the only time it is ever seen
+/// ```
+public struct TokenStore: Sendable {
+    public let pool: ConnectionPool
+
+    public init(pool: ConnectionPool) {
+        self.pool = pool
+    }
+
+    /// Errors of token administration.
+    public enum TokenError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// An `institution` token needs an institution id.
+        case institutionRequired
+        /// Institution ids are 1–64 of `a-z 0-9 -`; users 1–128 characters.
+        case invalid(String)
+        public var description: String {
+            switch self {
+            case .institutionRequired: return "an institution token needs --institution"
+            case .invalid(let what): return "invalid \(what)"
+            }
+        }
+    }
+
+    /// Creates a token and returns it; only its hash is stored.
+    /// - Throws: `TokenError`, or a database error.
+    public func create(role: Principal.Role, institution: String?, user: String) async throws -> String {
+        if role == .institution, institution == nil { throw TokenError.institutionRequired }
+        if let institution, !Self.isValidInstitutionId(institution) { throw TokenError.invalid("institution id") }
+        guard (1...128).contains(user.count), !user.contains(where: { $0.isNewline }) else {
+            throw TokenError.invalid("user")
+        }
+        let token = Self.generate()
+        let hash = SHA256.hash(Array(token.utf8))
+        try await pool.query(
+            """
+            INSERT INTO handoff.api_tokens (lookup, token_hash, role, institution, "user")
+            VALUES (\(ByteA(Array(hash.prefix(8)))), \(ByteA(hash)), \(role.rawValue), \(institution), \(user))
+            """)
+        return token
+    }
+
+    /// Revokes a token (given as the token itself). Returns whether a live token was revoked.
+    @discardableResult
+    public func revoke(token: String) async throws -> Bool {
+        let hash = SHA256.hash(Array(token.utf8))
+        let result = try await pool.query(
+            """
+            UPDATE handoff.api_tokens SET revoked_at = clock_timestamp()
+             WHERE token_hash = \(ByteA(hash)) AND revoked_at IS NULL
+            """)
+        return result.affectedRows > 0
+    }
+
+    /// Revokes every live token of a user (of an institution, when given). Returns how many.
+    @discardableResult
+    public func revoke(user: String, institution: String?) async throws -> Int {
+        let result = try await pool.query(
+            """
+            UPDATE handoff.api_tokens SET revoked_at = clock_timestamp()
+             WHERE "user" = \(user) AND (\(institution)::text IS NULL OR institution = \(institution))
+               AND revoked_at IS NULL
+            """)
+        return result.affectedRows
+    }
+
+    /// The principal a live token stands for, or nil for an unknown or revoked token.
+    /// - Throws: a database error (an outage), which the service answers with 503.
+    public func authenticate(_ token: String) async throws -> Principal? {
+        guard !token.isEmpty, token.utf8.count <= 256 else { return nil }
+        let hash = SHA256.hash(Array(token.utf8))
+        let rows = try await pool.query(
+            """
+            SELECT token_hash, role, institution, "user" FROM handoff.api_tokens
+             WHERE lookup = \(ByteA(Array(hash.prefix(8)))) AND revoked_at IS NULL
+            """)
+        var found: Principal?
+        for row in rows.all {
+            let stored = try row.decode(0, as: ByteA.self).bytes
+            // Every candidate is compared in full, whichever matches.
+            if Self.constantTimeEqual(stored, hash), let role = Principal.Role(rawValue: try row.decode(1)) {
+                found = Principal(role: role, institution: try row.decodeOptional(2), user: try row.decode(3))
+            }
+        }
+        return found
+    }
+
+    /// 32 random bytes as `hnd_<base64url>`.
+    static func generate() -> String {
+        var rng = SystemRandomNumberGenerator()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        for _ in 0..<4 {
+            let word = rng.next()
+            for shift in stride(from: 0, to: 64, by: 8) {
+                bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
+            }
+        }
+        let base64 = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return "hnd_" + base64
+    }
+
+    /// Compares two byte strings in time that depends only on their lengths.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for i in 0..<a.count { difference |= a[i] ^ b[i] }
+        return difference == 0
+    }
+
+    static func isValidInstitutionId(_ id: String) -> Bool {
+        let u = id.utf8
+        return (1...64).contains(u.count)
+            && u.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
+    }
+}

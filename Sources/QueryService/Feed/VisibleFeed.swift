@@ -1,0 +1,55 @@
+import EventStore
+import Referrals
+
+/// The global log as one caller may see it, in gap-free order.
+///
+/// Coordinators and auditors see every event. An institution sees only the `case-<id>` and
+/// `sop-<id>` events of cases it is party to; the cursor still moves past what it may not see,
+/// so `next` never makes a client read those events again, and never skips one it may see.
+struct VisibleFeed: Sendable {
+    let store: EventStore
+    let access: CaseAccess
+    /// At most this many events are examined for one page of an institution's feed before the
+    /// page is returned (possibly short, or empty with an advanced `next`).
+    var scanLimit = 20_000
+
+    struct Page: Sendable {
+        var events: [RecordedEvent]
+        var next: Cursor
+        /// Whether the page reached the end of what is readable now.
+        var caughtUp: Bool
+    }
+
+    func page(after cursor: Cursor, limit: Int, types: [String]?, for principal: Principal) async throws -> Page {
+        guard principal.role == .institution else {
+            let page = try await store.readGlobal(after: cursor, limit: limit, types: types)
+            return Page(events: page.events, next: page.next, caughtUp: page.events.count < limit)
+        }
+        guard let institution = principal.institution else { return Page(events: [], next: cursor, caughtUp: true) }
+        var out: [RecordedEvent] = []
+        var position = cursor
+        var scanned = 0
+        while out.count < limit, scanned < scanLimit {
+            let raw = try await store.readGlobal(after: position, limit: limit, types: types)
+            if raw.events.isEmpty { return Page(events: out, next: position, caughtUp: true) }
+            scanned += raw.events.count
+            // Parties are read after the page, so every event on it is already visible to that query.
+            let caseIds = Set(raw.events.compactMap { CaseAccess.caseId(ofStream: $0.stream) })
+            let visible = try await access.partyCases(institution: institution, among: caseIds)
+            for event in raw.events {
+                if out.count == limit { return Page(events: out, next: position, caughtUp: false) }
+                position = event.cursor
+                if let caseId = CaseAccess.caseId(ofStream: event.stream), visible.contains(caseId) {
+                    out.append(event)
+                }
+            }
+            if raw.events.count < limit { return Page(events: out, next: position, caughtUp: true) }
+        }
+        return Page(events: out, next: position, caughtUp: false)
+    }
+
+    /// The case ids of the events (for the access log).
+    static func caseIds(_ events: [RecordedEvent]) -> Set<String> {
+        Set(events.compactMap { CaseAccess.caseId(ofStream: $0.stream) })
+    }
+}

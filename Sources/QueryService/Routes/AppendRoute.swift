@@ -1,0 +1,245 @@
+import EventStore
+import Foundation
+import HTTP
+import Postgres
+import Referrals
+
+/// `POST /v1/cases/{caseId}/events`: one event or a batch, admitted against the case's own
+/// stream and appended with the version that admission saw, so a concurrent writer can never
+/// slip an event between the authorization and the append.
+extension QueryService {
+    struct AppendItem: Sendable {
+        var id: UUID
+        var idGiven: Bool
+        var type: String
+        var data: JSONValue
+        var occurredAt: Date?
+        var correlationId: UUID?
+        var causationId: UUID?
+    }
+
+    struct AppendRequest: Sendable {
+        var items: [AppendItem]
+        var batch: Bool
+        var expected: ExpectedVersion
+        var expectedJSON: JSONValue
+
+        static let itemKeys: Set<String> = ["id", "type", "data", "occurredAt", "correlationId", "causationId"]
+
+        static func parse(_ body: [UInt8]) throws -> AppendRequest {
+            let json: JSONValue
+            do { json = try JSONValue.parse(body) } catch { throw ServiceError.from(error) }
+            guard let object = json.objectValue else {
+                throw ServiceError.invalidEvent("The body must be a JSON object.", field: "body")
+            }
+            var expected = ExpectedVersion.any
+            var expectedJSON: JSONValue = "any"
+            if let value = object["expectedVersion"] {
+                switch value {
+                case .number(let n):
+                    guard let v = n.intValue, v >= 0 else {
+                        throw ServiceError.invalidEvent(
+                            "expectedVersion must be a non-negative integer.", field: "expectedVersion")
+                    }
+                    expected = .exactly(Int64(v))
+                case .string(let s) where ["any", "no-stream", "exists"].contains(s):
+                    expected = ExpectedVersion(s)!
+                default:
+                    throw ServiceError.invalidEvent(
+                        "expectedVersion must be a number, \"any\", \"no-stream\" or \"exists\".",
+                        field: "expectedVersion")
+                }
+                expectedJSON = value
+            }
+            if let events = object["events"] {
+                for key in object.keys where key != "events" && key != "expectedVersion" {
+                    throw ServiceError.invalidEvent("Unknown field in a batch.", field: key)
+                }
+                guard let list = events.arrayValue else {
+                    throw ServiceError.invalidEvent("events must be an array.", field: "events")
+                }
+                guard !list.isEmpty, list.count <= EventStore.maximumBatch else {
+                    throw ServiceError.invalidEvent(
+                        "A batch holds 1 to \(EventStore.maximumBatch) events.", field: "events")
+                }
+                let items = try list.enumerated().map { i, value in
+                    try parseItem(value, prefix: "events[\(i)].", allowExpected: false)
+                }
+                var seen = Set<UUID>()
+                for (i, item) in items.enumerated() where !seen.insert(item.id).inserted {
+                    throw ServiceError.invalidEvent("An id appears twice in the batch.", field: "events[\(i)].id")
+                }
+                return AppendRequest(items: items, batch: true, expected: expected, expectedJSON: expectedJSON)
+            }
+            let item = try parseItem(json, prefix: "", allowExpected: true)
+            return AppendRequest(items: [item], batch: false, expected: expected, expectedJSON: expectedJSON)
+        }
+
+        static func parseItem(_ value: JSONValue, prefix: String, allowExpected: Bool) throws -> AppendItem {
+            guard let object = value.objectValue else {
+                throw ServiceError.invalidEvent("An event must be a JSON object.", field: String(prefix.dropLast()))
+            }
+            for key in object.keys where !itemKeys.contains(key) && !(allowExpected && key == "expectedVersion") {
+                throw ServiceError.invalidEvent("Unknown field.", field: prefix + key)
+            }
+            func uuid(_ key: String) throws -> UUID? {
+                guard let v = object[key], v != .null else { return nil }
+                guard let s = v.stringValue, let id = UUID(uuidString: s) else {
+                    throw ServiceError.invalidEvent("\(key) must be a UUID.", field: prefix + key)
+                }
+                return id
+            }
+            guard let type = object["type"]?.stringValue else {
+                throw ServiceError.invalidEvent("type is required and must be a string.", field: prefix + "type")
+            }
+            guard let data = object["data"], data.objectValue != nil else {
+                throw ServiceError.invalidEvent("data is required and must be a JSON object.", field: prefix + "data")
+            }
+            var occurredAt: Date?
+            if let v = object["occurredAt"], v != .null {
+                guard let s = v.stringValue, let date = Timestamp.parse(s) else {
+                    throw ServiceError.invalidEvent(
+                        "occurredAt must be an RFC 3339 time with a zone.", field: prefix + "occurredAt")
+                }
+                occurredAt = date
+            }
+            let id = try uuid("id")
+            return AppendItem(
+                id: id ?? UUID(), idGiven: id != nil, type: type, data: data, occurredAt: occurredAt,
+                correlationId: try uuid("correlationId"), causationId: try uuid("causationId"))
+        }
+    }
+
+    func appendEvents(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        do {
+            return try await appendEventsUnrecorded(request, params)
+        } catch {
+            let e = ServiceError.from(error)
+            metrics.recordAppend(outcome: e.code, events: 0)
+            throw e
+        }
+    }
+
+    private func appendEventsUnrecorded(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse
+    {
+        let principal = try await authenticate(request)
+        let caseId = try Self.caseId(params)
+        guard principal.role == .institution, let institution = principal.institution else {
+            throw ServiceError.forbidden("Only institutions append case events.")
+        }
+        try Self.requireJSON(request)
+        let parsed = try AppendRequest.parse(request.body)
+        let stream = StreamName.case(caseId)!
+        let correlation = UUID()
+        let newEvents = parsed.items.map { item in
+            NewEvent(
+                id: item.id, type: item.type, data: item.data.serializedString(),
+                metadata: EventMetadata(
+                    actor: EventActor(institution: institution, user: principal.user),
+                    correlationId: item.correlationId ?? correlation, causationId: item.causationId),
+                occurredAt: item.occurredAt)
+        }
+        for attempt in 0..<64 {
+            if attempt > 1 {
+                // Contention on one case: back off a little, with jitter, before admitting again.
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(2 * min(attempt, 20)))))
+            }
+            let loaded = try await access.load(caseId: caseId)
+            if let state = loaded.state, !state.isParty(institution) {
+                throw ServiceError.forbidden("Only parties of the case may append to it.")
+            }
+            // A retry of an earlier append: the store answers with the original result or a conflict.
+            if try await anyEventExists(parsed.items.filter(\.idGiven).map(\.id)) {
+                let result = try await store.append(to: stream, expected: parsed.expected, events: newEvents)
+                return appended(result)
+            }
+            let actual = loaded.version
+            let matches: Bool =
+                switch parsed.expected {
+                case .any: true
+                case .noStream: actual == 0
+                case .exists: actual > 0
+                case .exactly(let n): n == actual
+                }
+            guard matches else {
+                throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: actual)
+            }
+            try await admit(parsed, principal: principal, caseId: caseId, state: loaded.state, actual: actual)
+            do {
+                let result = try await store.append(to: stream, expected: .exactly(actual), events: newEvents)
+                return appended(result)
+            } catch EventStoreError.wrongExpectedVersion(_, let now) {
+                switch parsed.expected {
+                case .exactly, .noStream:
+                    throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: now)
+                case .any, .exists:
+                    continue  // someone appended meanwhile: admit again against the new state
+                }
+            }
+        }
+        throw ServiceError.wrongExpectedVersion(
+            expected: parsed.expectedJSON, actual: try await store.version(of: stream))
+    }
+
+    /// Runs every event through `CaseAdmission`, folding each into the state before the next.
+    private func admit(
+        _ parsed: AppendRequest, principal: Principal, caseId: String, state: CaseState?, actual: Int64
+    ) async throws {
+        let now = Date()
+        let context = AdmissionContext(
+            registeredInstitutions: try await institutions.current(), now: now,
+            allowedClockSkew: configuration.allowedClockSkew)
+        var state = state
+        for (i, item) in parsed.items.enumerated() {
+            let outcome = Result<CaseEvent, ReferralsError> { () throws(ReferralsError) -> CaseEvent in
+                try CaseAdmission.admit(
+                    principal: principal, caseId: caseId, state: state, id: item.id, type: item.type,
+                    data: item.data, occurredAt: item.occurredAt ?? now, context: context)
+            }
+            switch outcome {
+            case .success(let event):
+                state = CaseState.applying(event, to: state, caseId: caseId)
+            case .failure(let error):
+                throw Self.admissionError(error, index: parsed.batch ? i : nil, actual: actual)
+            }
+        }
+    }
+
+    /// The response error for a rejected event: in a batch the field names the event
+    /// (`events[2].data.to`); `CaseOpened` on an existing case says what the stream is at.
+    static func admissionError(_ error: ReferralsError, index: Int?, actual: Int64) -> ServiceError {
+        var e = ServiceError.from(error)
+        if error.code == .wrongExpectedVersion {
+            e.details = [("expected", "no-stream"), ("actual", .number(JSONNumber(Int(actual))))]
+        } else if let index, let field = error.field {
+            e.details = [("field", .string("events[\(index)].\(field)"))]
+        }
+        return e
+    }
+
+    private func anyEventExists(_ ids: [UUID]) async throws -> Bool {
+        guard !ids.isEmpty else { return false }
+        let list = PostgresArray.text(ids.map { $0.uuidString.lowercased() })
+        let result = try await pool.query(
+            "SELECT EXISTS (SELECT 1 FROM handoff.events WHERE id = ANY(\(list)::uuid[]))")
+        return try result.first?.decode(0) ?? false
+    }
+
+    private func appended(_ result: AppendResult) -> HTTPResponse {
+        metrics.recordAppend(
+            outcome: result.deduplicated ? "deduplicated" : "created",
+            events: result.deduplicated ? 0 : result.events.count)
+        var events: [JSONValue] = []
+        for e in result.events {
+            events.append(
+                .object(
+                    JSONObject([
+                        ("id", .string(e.id.uuidString.lowercased())), ("version", .number(JSONNumber(Int(e.version)))),
+                        ("cursor", .string(e.cursor.description)), ("hash", .string(e.hash.hexString)),
+                    ])))
+        }
+        let body = JSONValue.object(
+            JSONObject([("streamVersion", .number(JSONNumber(Int(result.streamVersion)))), ("events", .array(events))]))
+        return .json(result.deduplicated ? .ok : .created, body.serialized())
+    }
+}

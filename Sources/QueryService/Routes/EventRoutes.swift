@@ -1,0 +1,102 @@
+import EventStore
+import Foundation
+import HTTP
+import Referrals
+
+/// `GET /v1/events` (pages) and `GET /v1/events/stream` (Server-Sent Events).
+extension QueryService {
+    func eventsPage(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        let principal = try await authenticate(request)
+        let after = try Self.cursor(request.query["after"], field: "after")
+        let limit = try Self.limit(request, default: 100, maximum: 1000)
+        let types = try Self.types(request)
+        let page = try await feed.page(after: after, limit: limit, types: types, for: principal)
+        try await accessLog.record(
+            principal, caseIds: VisibleFeed.caseIds(page.events), endpoint: Self.endpoint(request))
+        return .json(.ok, Self.pageJSON(page.events, next: page.next))
+    }
+
+    static func pageJSON(_ events: [RecordedEvent], next: Cursor) -> String {
+        "{\"events\":" + EventJSON.array(events) + ",\"next\":\"" + next.description + "\"}"
+    }
+
+    func eventStream(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        let principal = try await authenticate(request)
+        let resume = request.headers["Last-Event-ID"].flatMap { $0.isEmpty ? nil : $0 }
+        let start =
+            try resume.map { try Self.cursor($0, field: "Last-Event-ID") }
+            ?? Self.cursor(request.query["after"], field: "after")
+        let types = try Self.types(request)
+        let endpoint = Self.endpoint(request)
+        let headers: HTTPHeaders = [
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+        ]
+        return .stream(headers: headers) { [self] writer in
+            metrics.sseClientConnected()
+            defer { metrics.sseClientDisconnected() }
+            try await streamEvents(
+                to: writer, principal: principal, from: start, types: types, endpoint: endpoint)
+        }
+    }
+
+    /// Sends events after `cursor` as they become readable, each with its cursor as `id:`, and a
+    /// comment line whenever the stream was silent for the heartbeat interval. A database
+    /// outage is waited out (heartbeats keep going); the stream ends when the client leaves.
+    private func streamEvents(
+        to writer: ResponseWriter, principal: Principal, from start: Cursor, types: [String]?, endpoint: String
+    ) async throws {
+        let clock = ContinuousClock()
+        var cursor = start
+        var lastWrite = clock.now
+        try await writer.write(": connected\nretry: 1000\n\n")
+        while !Task.isCancelled, writer.isClientConnected {
+            let seen = await wakeups.current
+            var caughtUp = true
+            do {
+                let page = try await feed.page(after: cursor, limit: 200, types: types, for: principal)
+                if !page.events.isEmpty {
+                    try await accessLog.record(principal, caseIds: VisibleFeed.caseIds(page.events), endpoint: endpoint)
+                    var chunk = ""
+                    for e in page.events {
+                        chunk += "id: \(e.cursor)\nevent: \(e.type)\ndata: \(EventJSON.render(e))\n\n"
+                    }
+                    try await writer.write(chunk)
+                    lastWrite = clock.now
+                }
+                cursor = page.next
+                caughtUp = page.caughtUp
+            } catch let error where ServiceError.from(error).code == "unavailable" {
+                // Outage: keep the cursor, keep the heartbeat, read again after the poll interval.
+            }
+            if !caughtUp { continue }
+            let silent = clock.now - lastWrite
+            if silent >= configuration.heartbeatInterval {
+                try await writer.write(": heartbeat\n\n")
+                lastWrite = clock.now
+                continue
+            }
+            await wakeups.wait(
+                since: seen, timeout: min(configuration.heartbeatInterval - silent, configuration.pollInterval))
+        }
+    }
+
+    /// A cursor parameter: absent or empty means the start of the log. - Throws: 400.
+    static func cursor(_ text: String?, field: String) throws -> Cursor {
+        guard let text, !text.isEmpty else { return .start }
+        guard let cursor = Cursor(text) else {
+            throw ServiceError.badRequest("\(field) is not a cursor this service returned.", field: field)
+        }
+        return cursor
+    }
+
+    /// `?types=A,B` (or repeated), each an event type name; nil when absent. - Throws: 400.
+    static func types(_ request: HTTPRequest) throws -> [String]? {
+        let values = request.query.values(for: "types")
+        guard !values.isEmpty else { return nil }
+        let names = values.flatMap { $0.split(separator: ",", omittingEmptySubsequences: true).map(String.init) }
+        guard !names.isEmpty, names.count <= 64, names.allSatisfy(EventStore.isValidType) else {
+            throw ServiceError.badRequest("types is a comma-separated list of event type names.", field: "types")
+        }
+        return names
+    }
+}

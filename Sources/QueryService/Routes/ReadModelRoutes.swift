@@ -1,0 +1,114 @@
+import EventStore
+import Foundation
+import HTTP
+import Referrals
+
+/// The routes answered from the read models (`ReadSide`): validation, authorization, access
+/// logging and rendering happen here.
+extension QueryService {
+    func deadlines(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        let principal = try await authenticate(request)
+        var filter = DeadlineFilter()
+        if let text = request.query["status"] {
+            guard let status = DeadlineFilter.Status(rawValue: text) else {
+                throw ServiceError.badRequest(
+                    "status is one of overdue, due-soon, pending, met, met-late, cancelled.", field: "status")
+            }
+            filter.status = status
+        }
+        if let caseId = request.query["caseId"] {
+            guard StreamName.isValidCaseId(caseId) else {
+                throw ServiceError.badRequest("A case id is 1-64 characters of A-Z, a-z, 0-9 and -.", field: "caseId")
+            }
+            filter.caseId = caseId
+        }
+        if let responsible = request.query["responsible"] {
+            let bare = responsible.hasPrefix("role:") ? String(responsible.dropFirst(5)) : responsible
+            guard TokenStore.isValidInstitutionId(bare) else {
+                throw ServiceError.badRequest("responsible is an institution id or role:<kind>.", field: "responsible")
+            }
+            filter.responsible = responsible
+        }
+        let visibleTo: String?
+        switch principal.role {
+        case .institution:
+            guard let institution = principal.institution else { throw ServiceError.forbidden("No institution.") }
+            visibleTo = institution
+        case .coordinator, .auditor:
+            visibleTo = nil
+        }
+        let rows = try await readSide.deadlines(filter, visibleTo: visibleTo)
+        try await accessLog.record(principal, caseIds: Set(rows.map(\.caseId)), endpoint: Self.endpoint(request))
+        let list: [JSONValue] = rows.map { d in
+            .object(
+                JSONObject([
+                    ("caseId", .string(d.caseId)), ("ruleId", .string(d.ruleId)), ("title", .string(d.title)),
+                    ("dueAt", .string(Timestamp.format(d.dueAt))), ("status", .string(d.status.rawValue)),
+                    ("responsible", .string(d.responsible)),
+                    ("triggerEventId", .string(d.triggerEventId.uuidString.lowercased())),
+                    ("satisfiedAt", d.satisfiedAt.map { .string(Timestamp.format($0)) } ?? .null),
+                ]))
+        }
+        return .json(.ok, JSONValue.object(JSONObject([("deadlines", .array(list))])).serialized())
+    }
+
+    func inbox(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        let principal = try await authenticate(request)
+        guard principal.role == .institution, let institution = principal.institution else {
+            throw ServiceError.forbidden("The inbox is an institution's.")
+        }
+        let items = try await readSide.inbox(institution: institution)
+        try await accessLog.record(principal, caseIds: Set(items.map(\.caseId)), endpoint: Self.endpoint(request))
+        let list: [JSONValue] = items.map { r in
+            .object(
+                JSONObject([
+                    ("caseId", .string(r.caseId)), ("referralId", .string(r.referralId)), ("from", .string(r.from)),
+                    ("purpose", .string(r.purpose)), ("urgency", .string(r.urgency)), ("status", .string(r.status)),
+                    ("issuedAt", .string(Timestamp.format(r.issuedAt))),
+                ]))
+        }
+        return .json(.ok, JSONValue.object(JSONObject([("referrals", .array(list))])).serialized())
+    }
+
+    func stats(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        let principal = try await authenticate(request)
+        guard principal.role == .coordinator || principal.role == .auditor else {
+            throw ServiceError.forbidden("Statistics are for coordinators and auditors.")
+        }
+        var year: Int?
+        if let text = request.query["year"] {
+            guard text.count == 4, let y = Int(text), (1900...9999).contains(y) else {
+                throw ServiceError.badRequest("year is a four-digit year.", field: "year")
+            }
+            year = y
+        }
+        let report = try await readSide.stats(year: year)
+        let body = Self.renderStats(report, year: year, suppressSmallCells: principal.role != .auditor)
+        return .json(.ok, body.serialized())
+    }
+
+    /// The stats document; with suppression every count under 5 is the string `"<5"`.
+    static func renderStats(_ report: StatsReport, year: Int?, suppressSmallCells: Bool) -> JSONValue {
+        func cell(_ n: Int) -> JSONValue { suppressSmallCells && n < 5 ? "<5" : .number(JSONNumber(n)) }
+        var counts = JSONObject()
+        for dimension in report.counts.keys.sorted() {
+            var values = JSONObject()
+            for (value, n) in report.counts[dimension]!.sorted(by: { $0.key < $1.key }) { values[value] = cell(n) }
+            counts[dimension] = .object(values)
+        }
+        let compliance: [JSONValue] = report.compliance.map { c in
+            .object(
+                JSONObject([
+                    ("ruleId", .string(c.ruleId)), ("institution", .string(c.institution)), ("met", cell(c.met)),
+                    ("metLate", cell(c.metLate)), ("overdue", cell(c.overdue)), ("pending", cell(c.pending)),
+                    ("cancelled", cell(c.cancelled)),
+                ]))
+        }
+        return .object(
+            JSONObject([
+                ("year", year.map { .number(JSONNumber($0)) } ?? .null), ("cases", cell(report.cases)),
+                ("suppressed", .bool(suppressSmallCells)), ("counts", .object(counts)),
+                ("compliance", .array(compliance)),
+            ]))
+    }
+}

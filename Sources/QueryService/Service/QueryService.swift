@@ -1,0 +1,203 @@
+import EventStore
+import Foundation
+import HTTP
+import Postgres
+import Referrals
+import Synchronization
+
+/// How the query service runs.
+public struct QueryServiceConfiguration: Sendable {
+    /// Where and how the HTTP server listens (host, port, limits, timeouts).
+    public var http: HTTPServerConfiguration
+    /// The longest an event stream stays silent: a comment line is sent at least this often.
+    public var heartbeatInterval: Duration
+    /// How often an event stream re-reads the log when no NOTIFY woke it.
+    public var pollInterval: Duration
+    /// How far `occurredAt` may lie in the future (clock skew between institutions).
+    public var allowedClockSkew: TimeInterval
+
+    public init(
+        http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
+        heartbeatInterval: Duration = .seconds(15),
+        pollInterval: Duration = .seconds(1),
+        allowedClockSkew: TimeInterval = 300
+    ) {
+        self.http = http
+        self.heartbeatInterval = heartbeatInterval
+        self.pollInterval = pollInterval
+        self.allowedClockSkew = allowedClockSkew
+    }
+}
+
+/// The HTTP API of API.md: appends, histories, feeds, subscriptions, audit, and the routes
+/// backed by the read models.
+///
+/// ```swift
+/// let pool = ConnectionPool(url: databaseURL)
+/// let wakeups = Wakeups()
+/// await wakeups.startListening(url: databaseURL)
+/// let service = QueryService(
+///     configuration: QueryServiceConfiguration(http: .init(host: "0.0.0.0", port: 8080)),
+///     store: EventStore(pool: pool), readSide: myReadSide, wakeups: wakeups)
+/// let signals = service.shutdownOnSignals()   // SIGINT/SIGTERM: graceful shutdown
+/// try await service.run()                     // returns after shutdown
+/// ```
+public final class QueryService: Sendable {
+    public let configuration: QueryServiceConfiguration
+    public let store: EventStore
+    public let pool: ConnectionPool
+    public let readSide: any ReadSide
+    public let wakeups: Wakeups
+    public let tokens: TokenStore
+    public let accessLog: AccessLog
+    let access: CaseAccess
+    let feed: VisibleFeed
+    let institutions: InstitutionRegistry
+    let metrics = Metrics()
+    let metricsHook: @Sendable () async -> String
+    let server = Mutex<HTTPServer?>(nil)
+
+    /// - Parameters:
+    ///   - store: the event store; its pool also serves tokens, the access log and subscriptions.
+    ///   - readSide: the read models behind the summary, deadlines, inbox and stats routes.
+    ///   - wakeups: woken by NOTIFY (start it with `startListening(url:)`); event streams wait on it.
+    ///   - metricsHook: extra Prometheus text appended to `/metrics` (e.g. projector lag).
+    public init(
+        configuration: QueryServiceConfiguration = QueryServiceConfiguration(), store: EventStore,
+        readSide: any ReadSide, wakeups: Wakeups, metricsHook: @escaping @Sendable () async -> String = { "" }
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.pool = store.pool
+        self.readSide = readSide
+        self.wakeups = wakeups
+        self.tokens = TokenStore(pool: store.pool)
+        self.accessLog = AccessLog(pool: store.pool)
+        self.access = CaseAccess(store: store)
+        self.feed = VisibleFeed(store: store, access: access)
+        self.institutions = InstitutionRegistry(store: store)
+        self.metricsHook = metricsHook
+    }
+
+    // MARK: - Running
+
+    /// Starts listening and serving in the background. - Returns: the bound port.
+    @discardableResult
+    public func start() async throws -> Int {
+        let server = self.server.withLock { current in
+            if let current { return current }
+            let router = makeRouter()
+            let created = HTTPServer(configuration: configuration.http) { [self] request in
+                await self.handle(request, router: router)
+            }
+            current = created
+            return created
+        }
+        return try await server.start()
+    }
+
+    /// Starts if needed and returns once the server has shut down.
+    public func run() async throws {
+        try await start()
+        try await server.withLock { $0 }?.run()
+    }
+
+    /// Graceful shutdown: stops accepting, lets requests and streams finish within the grace
+    /// period, then closes every connection.
+    public func shutdown() async {
+        await server.withLock { $0 }?.shutdown()
+    }
+
+    /// Shuts down on SIGINT/SIGTERM. Keep the handler alive while serving. Call after `start()`.
+    public func shutdownOnSignals() -> ShutdownSignalHandler? {
+        server.withLock { $0 }?.shutdownOnSignals()
+    }
+
+    /// The bound port while running.
+    public var port: Int? {
+        get async { await server.withLock { $0 }?.port }
+    }
+
+    // MARK: - Routing
+
+    /// Every route of API.md, for serving or for calling without a socket.
+    public func makeRouter() -> Router {
+        var router = Router()
+        func on(
+            _ method: HTTPMethod, _ pattern: String,
+            _ body: @escaping @Sendable (HTTPRequest, RouteParameters) async throws -> HTTPResponse
+        ) {
+            let label = "\(pattern)"
+            router.on(method, pattern) { request, params in
+                RouteLabel.current?.route = label
+                do { return try await body(request, params) } catch { return ServiceError.from(error).response }
+            }
+        }
+        on(.GET, "/health") { [self] r, p in try await health(r, p) }
+        on(.GET, "/metrics") { [self] r, p in try await metricsText(r, p) }
+        on(.POST, "/v1/cases/{caseId}/events") { [self] r, p in try await appendEvents(r, p) }
+        on(.GET, "/v1/cases/{caseId}") { [self] r, p in try await caseSummary(r, p) }
+        on(.GET, "/v1/cases/{caseId}/history") { [self] r, p in try await caseHistory(r, p) }
+        on(.GET, "/v1/cases/{caseId}/verify") { [self] r, p in try await verifyCase(r, p) }
+        on(.GET, "/v1/deadlines") { [self] r, p in try await deadlines(r, p) }
+        on(.GET, "/v1/inbox") { [self] r, p in try await inbox(r, p) }
+        on(.GET, "/v1/stats") { [self] r, p in try await stats(r, p) }
+        on(.GET, "/v1/events") { [self] r, p in try await eventsPage(r, p) }
+        on(.GET, "/v1/events/stream") { [self] r, p in try await eventStream(r, p) }
+        on(.PUT, "/v1/subscriptions/{name}") { [self] r, p in try await putSubscription(r, p) }
+        on(.GET, "/v1/subscriptions/{name}/events") { [self] r, p in try await subscriptionEvents(r, p) }
+        on(.POST, "/v1/subscriptions/{name}/ack") { [self] r, p in try await ackSubscription(r, p) }
+        on(.GET, "/v1/audit/access") { [self] r, p in try await auditAccess(r, p) }
+        return router
+    }
+
+    /// Routes one request and records its metrics.
+    public func handle(_ request: HTTPRequest, router: Router) async -> HTTPResponse {
+        let label = RouteLabel()
+        let started = ContinuousClock.now
+        let response = await RouteLabel.$current.withValue(label) { await router.handle(request) }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        metrics.recordRequest(
+            method: request.method.rawValue, route: label.route, status: response.status.code, seconds: seconds)
+        return response
+    }
+
+    // MARK: - Shared checks
+
+    /// The caller of a request. - Throws: 401 `unauthorized`, 503 during an outage.
+    func authenticate(_ request: HTTPRequest) async throws -> Principal {
+        guard let header = request.headers["Authorization"] else { throw ServiceError.unauthorized }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw ServiceError.unauthorized }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        do {
+            guard let principal = try await tokens.authenticate(token) else { throw ServiceError.unauthorized }
+            return principal
+        } catch { throw ServiceError.from(error) }
+    }
+
+    /// A body must be sent as `application/json` (parameters such as `charset` allowed). - Throws: 415.
+    static func requireJSON(_ request: HTTPRequest) throws {
+        guard let type = request.headers["Content-Type"] else {
+            throw ServiceError.unsupportedMediaType
+        }
+        let media = type.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        guard media == "application/json" else { throw ServiceError.unsupportedMediaType }
+    }
+
+    /// The route's `{caseId}`, validated. - Throws: 400 `bad_request`.
+    static func caseId(_ params: RouteParameters) throws -> String {
+        guard let id = params["caseId"], StreamName.isValidCaseId(id) else {
+            throw ServiceError.badRequest("A case id is 1-64 characters of A-Z, a-z, 0-9 and -.", field: "caseId")
+        }
+        return id
+    }
+
+    /// The label an access-log entry names: method and route pattern.
+    static func endpoint(_ request: HTTPRequest) -> String {
+        "\(request.method.rawValue) \(RouteLabel.current?.route ?? request.path)"
+    }
+}

@@ -1,0 +1,97 @@
+import EventStore
+import HTTP
+import Postgres
+import Referrals
+
+/// The one error type of the query service: an HTTP status, a stable snake_case code from
+/// API.md, a message safe to show a person (it never repeats submitted values), and details
+/// (`field`, `expected`, `actual`) that go into the error object.
+public struct ServiceError: Error, Sendable, CustomStringConvertible {
+    public var status: HTTPStatus
+    public var code: String
+    public var message: String
+    public var details: [(String, JSONValue)]
+
+    public init(_ status: HTTPStatus, _ code: String, _ message: String, details: [(String, JSONValue)] = []) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    static let unauthorized = ServiceError(.unauthorized, "unauthorized", "A valid bearer token is required.")
+    static func forbidden(_ message: String) -> ServiceError { ServiceError(.forbidden, "forbidden", message) }
+    static func notFound(_ message: String) -> ServiceError { ServiceError(.notFound, "not_found", message) }
+    static func badRequest(_ message: String, field: String? = nil) -> ServiceError {
+        ServiceError(.badRequest, "bad_request", message, details: field.map { [("field", .string($0))] } ?? [])
+    }
+    static func invalidEvent(_ message: String, field: String) -> ServiceError {
+        ServiceError(.badRequest, "invalid_event", message, details: [("field", .string(field))])
+    }
+    static let unavailable = ServiceError(
+        .serviceUnavailable, "unavailable", "The database is unavailable; retry shortly.")
+    static let internalError = ServiceError(.internalServerError, "internal_error", "Something went wrong on our side.")
+    static let unsupportedMediaType = ServiceError(
+        .unsupportedMediaType, "unsupported_media_type", "Send the body as Content-Type: application/json.")
+
+    static func wrongExpectedVersion(expected: JSONValue, actual: Int64) -> ServiceError {
+        ServiceError(
+            .conflict, "wrong_expected_version", "The stream's version is not the one expected.",
+            details: [("expected", expected), ("actual", .number(JSONNumber(Int(actual))))])
+    }
+
+    /// The response for this error: `{"error": {"code", "message", …details}}`.
+    public var response: HTTPResponse {
+        var inner = JSONObject()
+        inner["code"] = .string(code)
+        inner["message"] = .string(message)
+        for (key, value) in details { inner[key] = value }
+        var headers: HTTPHeaders = [:]
+        if status.code == 401 { headers["WWW-Authenticate"] = "Bearer" }
+        if status.code == 503 { headers["Retry-After"] = "1" }
+        return .json(status, JSONValue.object(JSONObject([("error", .object(inner))])).serialized(), headers: headers)
+    }
+
+    /// Maps anything a handler may throw to a service error. Database outages become 503
+    /// `unavailable`, never 500; other unexpected errors become a bare 500 that reveals nothing.
+    static func from(_ error: Error) -> ServiceError {
+        switch error {
+        case let e as ServiceError: return e
+        case let e as ReferralsError: return from(e)
+        case let e as EventStoreError:
+            switch e {
+            case .unavailable: return .unavailable
+            case .wrongExpectedVersion(let expected, let actual):
+                return .wrongExpectedVersion(expected: expectedJSON(expected), actual: actual)
+            case .duplicateEventId(let id):
+                return ServiceError(
+                    .conflict, "duplicate_event_id", "An event id was already used with different content.",
+                    details: [("id", .string(id))])
+            case .invalid(let field, let message): return .invalidEvent(message, field: field)
+            case .database: return .internalError
+            }
+        case let e as PostgresError where e.isConnectionProblem: return .unavailable
+        default: return .internalError
+        }
+    }
+
+    static func from(_ error: ReferralsError) -> ServiceError {
+        let field: [(String, JSONValue)] = error.field.map { [("field", .string($0))] } ?? []
+        switch error.code {
+        case .invalidJSON: return ServiceError(.badRequest, "invalid_json", error.message)
+        case .forbidden: return ServiceError(.forbidden, "forbidden", error.message, details: field)
+        case .notFound: return ServiceError(.notFound, "not_found", error.message)
+        case .wrongExpectedVersion:
+            return ServiceError(.conflict, "wrong_expected_version", error.message, details: field)
+        default: return ServiceError(.badRequest, "invalid_event", error.message, details: field)
+        }
+    }
+
+    /// `3` as a number, `any`/`no-stream`/`exists` as strings, as the client sent them.
+    static func expectedJSON(_ text: String) -> JSONValue {
+        if let n = Int(text) { return .number(JSONNumber(n)) }
+        return .string(text)
+    }
+}
