@@ -99,6 +99,9 @@ public enum HandoffCLI {
         case ["project"]: try await ProcessCommands.project(args, context)
         case ["project", "rebuild"]: try await ProcessCommands.rebuild(args, context)
         case ["watch"]: try await ProcessCommands.watch(args, context)
+        case ["serve"]: try await ServiceCommands.serve(args, context)
+        case ["demo"]: try await DemoCommand.run(args, context)
+        case ["token", "create"]: try await ServiceCommands.createToken(args, context)
         default:
             try await dispatchMore(args, context)
         }

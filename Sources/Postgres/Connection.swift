@@ -55,6 +55,9 @@ public final class Connection: @unchecked Sendable {
             withCStrings(values) { v in PQconnectdbParams(k, v, 1) }
         }
         guard let conn else { throw PostgresError(kind: .connectionFailed, serverMessage: "out of memory") }
+        // Server notices (and the FATAL a shutting-down server sends) are not ours to print: errors
+        // reach callers as PostgresError, and nothing of a connection's traffic goes to stderr.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         if PQstatus(conn) != CONNECTION_OK {
             let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
             PQfinish(conn)

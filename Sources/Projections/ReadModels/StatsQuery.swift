@@ -12,48 +12,14 @@ extension ReadModels {
     ///   auditor.
     public func stats(year: Int? = nil, suppressSmallCells: Bool, now: Date = Date()) async throws -> Stats {
         let s = suppressSmallCells
-        let profile = try await pool.query(
-            """
-            WITH c AS (SELECT * FROM handoff.case_summary WHERE \(year)::int IS NULL OR opened_year = \(year)::int)
-            SELECT 'cases', '', count(*) FROM c
-            UNION ALL SELECT 'sex', sex, count(*) FROM c GROUP BY sex
-            UNION ALL SELECT 'ageBand', age_band, count(*) FROM c GROUP BY age_band
-            UNION ALL SELECT 'nationality', nationality, count(*) FROM c GROUP BY nationality
-            UNION ALL SELECT 'identificationStatus', identification_status, count(*) FROM c
-                      GROUP BY identification_status
-            UNION ALL SELECT 'exploitation', e, count(*) FROM c, unnest(c.exploitation) AS e GROUP BY e
-            """)
-        var cases = 0
-        var groups: [String: [String: StatCount]] = [:]
-        for row in profile.all {
-            let dimension: String = try row.decode(0)
-            let n: Int = try row.decode(2)
-            if dimension == "cases" {
-                cases = n
-            } else {
-                groups[dimension, default: [:]][try row.decode(1)] = StatCount(n, suppress: s)
-            }
-        }
-
-        let outcomes = try await pool.query(
-            """
-            SELECT d.rule_id, d.responsible,
-                   handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure,
-                                           \(now)) AS status,
-                   count(*)
-              FROM handoff.deadlines d JOIN handoff.case_summary c ON c.case_id = d.case_id
-             WHERE \(year)::int IS NULL OR c.opened_year = \(year)::int
-             GROUP BY 1, 2, 3
-            """)
+        let raw = try await statsCounts(year: year, now: now)
+        let groups = raw.counts.mapValues { $0.mapValues { StatCount($0, suppress: s) } }
+        let cases = raw.cases
         var byRule: [String: [String: Int]] = [:]
         var byResponsible: [String: [String: Int]] = [:]
-        for row in outcomes.all {
-            let rule: String = try row.decode(0)
-            let responsible: String = try row.decode(1)
-            let status: String = try row.decode(2)
-            let n: Int = try row.decode(3)
-            byRule[rule, default: [:]][status, default: 0] += n
-            byResponsible[responsible, default: [:]][status, default: 0] += n
+        for o in raw.outcomes {
+            byRule[o.ruleId, default: [:]][o.status, default: 0] += o.count
+            byResponsible[o.responsible, default: [:]][o.status, default: 0] += o.count
         }
         func compliance(_ counts: [String: Int]) -> ComplianceCounts {
             ComplianceCounts(
@@ -71,5 +37,65 @@ extension ReadModels {
             byIdentificationStatus: groups["identificationStatus"] ?? [:],
             deadlineCompliance: Stats.DeadlineCompliance(
                 byRule: byRule.mapValues(compliance), byResponsible: byResponsible.mapValues(compliance)))
+    }
+}
+
+/// The counts behind the statistics, before any suppression.
+public struct StatsCounts: Sendable, Hashable {
+    /// One deadline outcome cell: how many deadlines of a rule, for one responsible party, have a status.
+    public struct Outcome: Sendable, Hashable {
+        public var ruleId: String
+        public var responsible: String
+        public var status: String
+        public var count: Int
+    }
+
+    public var cases: Int
+    /// Dimension (`sex`, `ageBand`, `nationality`, `exploitation`, `identificationStatus`) → value → cases.
+    public var counts: [String: [String: Int]]
+    public var outcomes: [Outcome]
+}
+
+extension ReadModels {
+    /// Case counts per dimension and deadline outcomes per (rule, responsible, status) for cases
+    /// opened in `year` (every year when nil), with deadline statuses as of `now`. Unsuppressed.
+    public func statsCounts(year: Int? = nil, now: Date = Date()) async throws -> StatsCounts {
+        let profile = try await pool.query(
+            """
+            WITH c AS (SELECT * FROM handoff.case_summary WHERE \(year)::int IS NULL OR opened_year = \(year)::int)
+            SELECT 'cases', '', count(*) FROM c
+            UNION ALL SELECT 'sex', sex, count(*) FROM c GROUP BY sex
+            UNION ALL SELECT 'ageBand', age_band, count(*) FROM c GROUP BY age_band
+            UNION ALL SELECT 'nationality', nationality, count(*) FROM c GROUP BY nationality
+            UNION ALL SELECT 'identificationStatus', identification_status, count(*) FROM c
+                      GROUP BY identification_status
+            UNION ALL SELECT 'exploitation', e, count(*) FROM c, unnest(c.exploitation) AS e GROUP BY e
+            """)
+        var cases = 0
+        var groups: [String: [String: Int]] = [:]
+        for row in profile.all {
+            let dimension: String = try row.decode(0)
+            let n: Int = try row.decode(2)
+            if dimension == "cases" {
+                cases = n
+            } else {
+                groups[dimension, default: [:]][try row.decode(1)] = n
+            }
+        }
+        let rows = try await pool.query(
+            """
+            SELECT d.rule_id, d.responsible,
+                   handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure,
+                                           \(now)) AS status,
+                   count(*)
+              FROM handoff.deadlines d JOIN handoff.case_summary c ON c.case_id = d.case_id
+             WHERE \(year)::int IS NULL OR c.opened_year = \(year)::int
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            """)
+        let outcomes = try rows.all.map { row in
+            StatsCounts.Outcome(
+                ruleId: try row.decode(0), responsible: try row.decode(1), status: try row.decode(2), count: try row.decode(3))
+        }
+        return StatsCounts(cases: cases, counts: groups, outcomes: outcomes)
     }
 }
