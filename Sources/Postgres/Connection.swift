@@ -8,23 +8,24 @@ import Foundation
 
 /// One connection to PostgreSQL.
 ///
-/// libpq's calls block, so every call runs on this connection's own serial dispatch queue — never
-/// on Swift's cooperative thread pool — and the async API resumes the caller when it is done. A
+/// libpq's calls block, so every call runs on this connection's own thread — never on Swift's
+/// cooperative thread pool — and the async API resumes the caller when it is done. A
 /// connection runs one statement at a time; use a `ConnectionPool` to share connections.
 ///
 /// Sessions run with `TimeZone=UTC` so timestamps read back in one form.
 public final class Connection: @unchecked Sendable {
-    // @unchecked: `conn` is touched only on `queue`, which serializes every use of it.
-    private let queue: DispatchQueue
-    private var conn: OpaquePointer?
+    // @unchecked: `conn` is touched only on `thread`, which runs one job at a time.
+    private let thread: ConnectionThread
+    private nonisolated(unsafe) var conn: OpaquePointer?
 
-    private init(conn: OpaquePointer, queue: DispatchQueue) {
+    private init(conn: OpaquePointer, thread: ConnectionThread) {
         self.conn = conn
-        self.queue = queue
+        self.thread = thread
     }
 
     deinit {
         if let conn { PQfinish(conn) }
+        thread.stop()
     }
 
     /// Connects with a libpq connection URI or key=value string, e.g. `postgresql:///handoff?host=/run/pg`.
@@ -35,13 +36,20 @@ public final class Connection: @unchecked Sendable {
     public static func connect(
         _ url: String, connectTimeout: Int = 5, applicationName: String = "handoff"
     ) async throws -> Connection {
-        let queue = DispatchQueue(label: "handoff.postgres.connection")
-        let conn: OpaquePointer = try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try openConnection(url, connectTimeout, applicationName) })
+        let thread = ConnectionThread(name: "handoff.postgres")
+        let opened: Result<UnsafeSendablePointer, Error> = await withCheckedContinuation { continuation in
+            thread.run {
+                continuation.resume(returning: Result { UnsafeSendablePointer(try openConnection(url, connectTimeout, applicationName)) })
             }
         }
-        let connection = Connection(conn: conn, queue: queue)
+        let conn: OpaquePointer
+        do {
+            conn = try opened.get().pointer
+        } catch {
+            thread.stop()
+            throw error
+        }
+        let connection = Connection(conn: conn, thread: thread)
         try await connection.execute(
             "SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO'; SET IntervalStyle TO 'iso_8601'; SET client_min_messages TO warning")
         return connection
@@ -68,14 +76,14 @@ public final class Connection: @unchecked Sendable {
 
     /// True once the connection is known to be broken (the pool then replaces it).
     public var isBroken: Bool {
-        queue.sync { conn == nil || PQstatus(conn) != CONNECTION_OK }
+        thread.runAndWait { self.conn == nil || PQstatus(self.conn) != CONNECTION_OK }
     }
 
     /// Closes the connection. Further calls fail with `.misuse`.
     public func close() {
-        queue.sync {
-            if let conn { PQfinish(conn) }
-            conn = nil
+        thread.runAndWait {
+            if let conn = self.conn { PQfinish(conn) }
+            self.conn = nil
         }
     }
 
@@ -152,7 +160,7 @@ public final class Connection: @unchecked Sendable {
     // MARK: - Notifications
 
     /// Waits up to `timeout` seconds for notifications on channels this connection `LISTEN`s to.
-    /// Returns what arrived (possibly nothing). The wait happens on this connection's queue.
+    /// Returns what arrived (possibly nothing). The wait happens on this connection's thread.
     public func waitForNotifications(timeout: Double) async throws -> [Notification] {
         try await onQueue { conn in
             var pending = Self.drainNotifications(conn)
@@ -194,7 +202,7 @@ public final class Connection: @unchecked Sendable {
 
     private func onQueue<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async {
+            thread.run {
                 guard let conn = self.conn else {
                     continuation.resume(throwing: PostgresError(kind: .misuse, serverMessage: "connection is closed"))
                     return
@@ -289,4 +297,11 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeP
     let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
     defer { for p in pointers { free(p) } }
     return pointers.map { UnsafePointer($0) }.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// Carries a libpq handle to the thread that owns it.
+struct UnsafeSendablePointer: @unchecked Sendable {
+    // @unchecked: the handle is created on the connection's thread and used only there afterwards.
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
 }
