@@ -5,7 +5,8 @@ enum BenchCommand {
     static func run(_ args: ParsedArguments, _ context: CLIContext) async throws {
         let name = args.positional(0)!
         let options = StoreBenchmarks.Options(
-            seconds: Double(args.int("--seconds") ?? 10), clients: args.int("--clients"), events: args.int("--events"))
+            seconds: Double(args.int("--seconds") ?? 10), explicitSeconds: args.int("--seconds") != nil,
+            clients: args.int("--clients"), events: args.int("--events"))
         let json = args.flag("--json")
         let progress: @Sendable (String) -> Void = { context.err("bench: " + $0) }
         let env = try await BenchEnvironment.make(context)
@@ -19,14 +20,21 @@ enum BenchCommand {
             progress("running \(bench)…")
             let produced: [BenchResult]
             switch bench {
-            case "append": produced = [try await StoreBenchmarks.append(env, options)]
-            case "append-contended": produced = [try await StoreBenchmarks.appendContended(env, options)]
-            case "append-batch": produced = [try await StoreBenchmarks.appendBatch(env, options)]
-            case "read-all": produced = [try await StoreBenchmarks.readAll(env, options, progress: progress)]
-            case "scale": produced = try await StoreBenchmarks.scale(env, options, progress: progress)
+            case "append": produced = [try await StoreBenchmarks.append(try await env.database("append"), options)]
+            case "append-contended":
+                produced = [try await StoreBenchmarks.appendContended(try await env.database("contended"), options)]
+            case "append-batch": produced = [try await StoreBenchmarks.appendBatch(try await env.database("batch"), options)]
+            case "read-all":
+                produced = [try await StoreBenchmarks.readAll(try await env.database("data"), options, progress: progress)]
+            case "rebuild":
+                produced = [try await ServiceBenchmarks.rebuild(try await env.database("data"), options, progress: progress)]
+            case "e2e-latency":
+                produced = [try await ServiceBenchmarks.endToEnd(try await env.database("e2e"), options, progress: progress)]
+            case "http":
+                produced = try await ServiceBenchmarks.http(try await env.database("data"), options, progress: progress)
+            case "scale": produced = try await StoreBenchmarks.scale(try await env.database("scale"), options, progress: progress)
             default:
-                progress("\(bench): not available in this build yet")
-                produced = []
+                throw CLIError.usage("unknown benchmark \(bench)")
             }
             for r in produced { context.out(r.row) }
             results += produced

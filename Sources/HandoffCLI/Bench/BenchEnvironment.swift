@@ -23,12 +23,7 @@ final class BenchEnvironment: Sendable {
         let cluster = try EmbeddedCluster(directory: dir, port: 5433)
         try cluster.initialize(durable: true)
         try cluster.start()
-        let admin = try await Connection.connect(cluster.url())
-        try await admin.execute("CREATE DATABASE handoff_bench")
-        admin.close()
-        let url = cluster.url(database: "handoff_bench")
-        try await migrate(url)
-        return BenchEnvironment(url: url, cluster: cluster)
+        return BenchEnvironment(url: cluster.url(database: "postgres"), cluster: cluster)
     }
 
     private static func migrate(_ url: String) async throws {
@@ -36,8 +31,21 @@ final class BenchEnvironment: Sendable {
         try await Migrator(directory: dir).migrate(url: url)
     }
 
-    func store(connections: Int) -> EventStore {
-        EventStore(pool: ConnectionPool(url: url, maximumConnections: connections))
+    /// A migrated database for one group of benchmarks, so that one benchmark's raw events never
+    /// meet another's read models. On an embedded cluster each group gets its own database; with
+    /// DATABASE_URL every group shares the given one.
+    func database(_ name: String) async throws -> BenchDatabase {
+        guard let cluster else { return BenchDatabase(url: url) }
+        let database = "bench_" + name.replacingOccurrences(of: "-", with: "_")
+        let admin = try await Connection.connect(cluster.url())
+        defer { admin.close() }
+        if try await admin.query("SELECT 1 FROM pg_database WHERE datname = \(database)").isEmpty {
+            // The name is made from a fixed benchmark name: letters and underscores only.
+            try await admin.execute("CREATE DATABASE \(database)")
+        }
+        let url = cluster.url(database: database)
+        try await Self.migrate(url)
+        return BenchDatabase(url: url)
     }
 
     /// Stops and removes the embedded cluster, if any.
@@ -58,6 +66,15 @@ final class BenchEnvironment: Sendable {
             cpu = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpu
         }
         return "\(cores) cores (\(cpu)), \(String(format: "%.0f", memory)) GiB"
+    }
+}
+
+/// One database the benchmarks run against.
+struct BenchDatabase: Sendable {
+    let url: String
+
+    func store(connections: Int) -> EventStore {
+        EventStore(pool: ConnectionPool(url: url, maximumConnections: connections))
     }
 }
 

@@ -1,11 +1,14 @@
 import EventStore
 import Foundation
 import Postgres
+import Referrals
 
 /// The store benchmarks: append, append-contended, append-batch, read-all, scale.
 enum StoreBenchmarks {
     struct Options {
         var seconds: Double
+        /// Whether --seconds was given (the end-to-end benchmark otherwise runs its 30 s).
+        var explicitSeconds: Bool = false
         var clients: Int?
         var events: Int?
     }
@@ -27,7 +30,7 @@ enum StoreBenchmarks {
         _ = try? await pool.withConnection { try await $0.execute("DROP TABLE IF EXISTS public.bench_scratch") }
     }
 
-    static func append(_ env: BenchEnvironment, _ o: Options) async throws -> BenchResult {
+    static func append(_ env: BenchDatabase, _ o: Options) async throws -> BenchResult {
         let clients = o.clients ?? 32
         let store = env.store(connections: clients)
         try await makeScratch(store.pool)
@@ -58,7 +61,7 @@ enum StoreBenchmarks {
         return r
     }
 
-    static func appendContended(_ env: BenchEnvironment, _ o: Options) async throws -> BenchResult {
+    static func appendContended(_ env: BenchDatabase, _ o: Options) async throws -> BenchResult {
         let clients = o.clients ?? 32
         let streams = 8
         let store = env.store(connections: clients)
@@ -109,7 +112,7 @@ enum StoreBenchmarks {
         func conflict() { conflicts += 1 }
     }
 
-    static func appendBatch(_ env: BenchEnvironment, _ o: Options) async throws -> BenchResult {
+    static func appendBatch(_ env: BenchDatabase, _ o: Options) async throws -> BenchResult {
         let clients = o.clients ?? 8
         let batch = 100
         let store = env.store(connections: clients)
@@ -147,36 +150,49 @@ enum StoreBenchmarks {
             p99: run.latencies.percentile(99), clients: clients, target: "≥ 0.5 × baseline", met: value >= 0.5 * base)
     }
 
-    /// Appends generated-looking events in batches until the store holds at least `target` events.
-    static func fill(_ env: BenchEnvironment, to target: Int, progress: (String) -> Void) async throws {
+    /// Appends synthetic referral histories (the generator's, valid for the domain and the read
+    /// models: about 19 events a case) until the store holds at least `target` events.
+    static func fill(_ env: BenchDatabase, to target: Int, progress: @escaping @Sendable (String) -> Void) async throws {
         let store = env.store(connections: 8)
         defer { Task { await store.pool.close() } }
         var have = Int(try await store.count())
         guard have < target else { return }
-        progress("loading \(target - have) events…")
-        let perAppend = 100
-        let base = (0..<perAppend).map { _ in BenchPayload.event() }
+        try await Seeding.referenceData(store)
+        progress("loading \(target - have) synthetic events…")
+        let generator = SyntheticGenerator(seed: 7, now: Date())
+        // Continue after the cases already there, so a second fill adds new ones.
+        var index = Int(try await store.pool.query("SELECT count(*) FROM handoff.streams WHERE stream LIKE 'case-%'")
+            .first?.decode(0, as: Int64.self) ?? 0)
+        let started = ContinuousClock.now
+        var lastReport = started
         while have < target {
-            let round = min(8, (target - have + perAppend - 1) / perAppend)
-            let tag = UUID().uuidString.prefix(8)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for k in 0..<round {
+            let chunk = (index..<(index + 8)).map(generator.makeCase)
+            index += chunk.count
+            have += try await withThrowingTaskGroup(of: Int.self) { group in
+                for c in chunk where !c.events.isEmpty {
                     group.addTask {
-                        let fresh = base.map { e -> NewEvent in
-                            var e = e
-                            e.id = UUID()
-                            return e
+                        do {
+                            return try await store.append(
+                                to: .case(c.caseId)!, expected: .noStream, events: c.events.map(Seeding.newEvent)
+                            ).events.count
+                        } catch EventStoreError.wrongExpectedVersion, EventStoreError.duplicateEventId {
+                            return 0
                         }
-                        _ = try await store.append(to: .case("F-\(tag)-\(k)")!, events: fresh)
                     }
                 }
-                try await group.waitForAll()
+                var n = 0
+                for try await k in group { n += k }
+                return n
             }
-            have += round * perAppend
+            if ContinuousClock.now - lastReport > .seconds(10) {
+                lastReport = ContinuousClock.now
+                let rate = Double(have) / (elapsedMilliseconds(since: started) / 1000)
+                progress("… \(have) events (\(Int(rate)) events/s)")
+            }
         }
     }
 
-    static func readAll(_ env: BenchEnvironment, _ o: Options, progress: @escaping (String) -> Void) async throws
+    static func readAll(_ env: BenchDatabase, _ o: Options, progress: @escaping @Sendable (String) -> Void) async throws
         -> BenchResult
     {
         let target = o.events ?? 1_000_000
@@ -228,7 +244,7 @@ enum StoreBenchmarks {
         }
     }
 
-    static func scale(_ env: BenchEnvironment, _ o: Options, progress: @escaping (String) -> Void) async throws
+    static func scale(_ env: BenchDatabase, _ o: Options, progress: @escaping @Sendable (String) -> Void) async throws
         -> [BenchResult]
     {
         let top = o.events ?? 5_000_000

@@ -1,0 +1,225 @@
+import Dispatch
+import EventStore
+import Foundation
+import Postgres
+import Projections
+import QueryService
+import Referrals
+import Synchronization
+
+/// The benchmarks that need the projections or the HTTP service: rebuild, e2e-latency, http.
+enum ServiceBenchmarks {
+    static func rebuild(_ db: BenchDatabase, _ o: StoreBenchmarks.Options, progress: @escaping @Sendable (String) -> Void)
+        async throws -> BenchResult
+    {
+        let target = o.events ?? 1_000_000
+        try await StoreBenchmarks.fill(db, to: target, progress: progress)
+        let store = db.store(connections: 4)
+        defer { Task { await store.pool.close() } }
+        try await StoreBenchmarks.waitForReadable(store)
+        // The baseline: the gap-free read of the same events, in this run.
+        let readStart = ContinuousClock.now
+        var cursor = Cursor.start
+        var read = 0
+        while true {
+            let page = try await store.readGlobal(after: cursor, limit: 1000)
+            if page.events.isEmpty { break }
+            read += page.events.count
+            cursor = page.next
+        }
+        let readRate = Double(read) / (elapsedMilliseconds(since: readStart) / 1000)
+        progress("rebuilding all read models over \(read) events…")
+        let runner = ProjectionRunner(store: store)
+        let start = ContinuousClock.now
+        try await runner.rebuild("all") { p in if p.phase == .done { progress(p.line) } }
+        let seconds = elapsedMilliseconds(since: start) / 1000
+        let rate = Double(read) / seconds
+        let rss = peakRSSMiB() ?? 0
+        var r = BenchResult(
+            bench: "rebuild", value: rate, unit: "events/s", baseline: readRate, clients: 1,
+            target: "≥ 0.25 × read-all, peak RSS < 200 MiB", met: rate >= 0.25 * readRate && rss < 200)
+        r.extra = [("events", String(read)), ("seconds", String(format: "%.1f", seconds)), ("peak RSS MiB", String(format: "%.0f", rss))]
+        return r
+    }
+
+    /// Tokens for a coordinator and the police institution.
+    static func tokens(_ pool: ConnectionPool) async throws -> (coordinator: String, police: String) {
+        let tokens = TokenStore(pool: pool)
+        return (
+            try await tokens.create(role: .coordinator, institution: "natc", user: "bench-coordinator"),
+            try await tokens.create(role: .institution, institution: "kp-dthb", user: "bench-officer")
+        )
+    }
+
+    static func endToEnd(_ db: BenchDatabase, _ o: StoreBenchmarks.Options, progress: @escaping @Sendable (String) -> Void)
+        async throws -> BenchResult
+    {
+        let seconds = o.explicitSeconds ? o.seconds : 30
+        let rate = 500.0
+        let subscribers = 10, appenders = 4
+        let store = db.store(connections: 4)
+        try await Seeding.referenceData(store)
+        let (coordinator, police) = try await tokens(store.pool)
+        let service = await ServiceCommands.makeService(url: db.url, host: "127.0.0.1", port: 0)
+        let port = try await service.start()
+        defer { Task { await service.shutdown() } }
+        let head = try await store.headCursor()
+
+        let sent = Shared<[String: UInt64]>([:])
+        let received = (0..<subscribers).map { _ in Shared<[String: UInt64]>([:]) }
+        let stop = Shared(false)
+        // Subscribers: one SSE connection each, on threads of their own.
+        let readers = (0..<subscribers).map { k in
+            Task {
+                try await onThread {
+                    let client = try BenchHTTPClient(port: port, timeoutSeconds: 1)
+                    try client.send(
+                        "GET /v1/events/stream?after=\(head) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(coordinator)\r\n\r\n")
+                    let (status, _) = try client.readHead()
+                    guard status == 200 else { throw BenchHTTPClient.Failure(description: "stream answered \(status)") }
+                    var pending = ""
+                    while !stop.withLock({ $0 }) {
+                        guard let chunk = try? client.readChunk() else { continue }
+                        let now = DispatchTime.now().uptimeNanoseconds
+                        pending += String(decoding: chunk, as: UTF8.self)
+                        while let newline = pending.firstIndex(of: "\n") {
+                            let line = pending[..<newline]
+                            if line.hasPrefix("data: {\"id\":\"") {
+                                let id = String(line.dropFirst(13).prefix(36))
+                                received[k].withLock { $0[id] = now }
+                            }
+                            pending = String(pending[pending.index(after: newline)...])
+                        }
+                    }
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        progress("appending \(Int(rate)) events/s for \(Int(seconds)) s, \(subscribers) SSE subscribers…")
+        let perAppender = Int(rate * seconds) / appenders
+        let interval = Double(appenders) / rate
+        let tag = UUID().uuidString.prefix(6)
+        let started = DispatchTime.now().uptimeNanoseconds
+        let acknowledged = try await withThrowingTaskGroup(of: Int.self) { group in
+            for a in 0..<appenders {
+                group.addTask {
+                    try await onThread {
+                        let client = try BenchHTTPClient(port: port)
+                        var ok = 0
+                        for i in 0..<perAppender {
+                            let due = started + UInt64(Double(i) * interval * 1e9)
+                            let now = DispatchTime.now().uptimeNanoseconds
+                            if due > now { usleep(useconds_t((due - now) / 1000)) }
+                            let id = UUID().uuidString.lowercased()
+                            let body =
+                                #"{"id":"\#(id)","type":"CaseOpened","data":{"identificationStatus":"presumed","profile":{"sex":"female","ageBand":"18-24","child":false,"nationality":"XK","exploitation":["sexual"]}}}"#
+                            let t = DispatchTime.now().uptimeNanoseconds
+                            sent.withLock { $0[id] = t }
+                            let (status, _) = try client.request(
+                                "POST", "/v1/cases/E2E-\(tag)-\(a)-\(i)/events", token: police, body: body)
+                            if status == 201 { ok += 1 } else { sent.withLock { _ = $0.removeValue(forKey: id) } }
+                        }
+                        return ok
+                    }
+                }
+            }
+            var total = 0
+            for try await n in group { total += n }
+            return total
+        }
+        // Give deliveries up to 10 s to arrive, then stop the readers.
+        let ids = sent.withLock { $0 }
+        for _ in 0..<100 {
+            if received.allSatisfy({ r in r.withLock { $0.count } >= ids.count }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        stop.withLock { $0 = true }
+        for r in readers { _ = try? await r.value }
+        var latencies = Latencies()
+        var lost = 0
+        for r in received {
+            let got = r.withLock { $0 }
+            for (id, t0) in ids {
+                if let t1 = got[id] { latencies.samples.append(Double(t1 &- t0) / 1e6) } else { lost += 1 }
+            }
+        }
+        await store.pool.close()
+        let p99 = latencies.percentile(99) ?? .infinity
+        var result = BenchResult(
+            bench: "e2e-latency", value: Double(acknowledged) / seconds, unit: "appends/s",
+            p50: latencies.percentile(50), p99: latencies.percentile(99), clients: subscribers,
+            target: "p99 ≤ 50 ms, none lost", met: p99 <= 50 && lost == 0)
+        result.extra = [("deliveries", String(latencies.samples.count)), ("lost", String(lost))]
+        return result
+    }
+
+    static func http(_ db: BenchDatabase, _ o: StoreBenchmarks.Options, progress: @escaping @Sendable (String) -> Void)
+        async throws -> [BenchResult]
+    {
+        let clients = o.clients ?? 64
+        try await StoreBenchmarks.fill(db, to: o.events ?? 1_000_000, progress: progress)
+        let store = db.store(connections: 8)
+        try await StoreBenchmarks.waitForReadable(store)
+        progress("projecting…")
+        _ = try await ProjectionRunner(store: store).catchUp()
+        let (coordinator, _) = try await tokens(store.pool)
+        let caseIds = Array(try await ReadModels(pool: store.pool).casesVisible(to: "kp-dthb").prefix(5000))
+        guard !caseIds.isEmpty else { throw CLIError(message: "no cases to read") }
+        let service = await ServiceCommands.makeService(url: db.url, host: "127.0.0.1", port: 0, poolSize: 32)
+        let port = try await service.start()
+        defer { Task { await service.shutdown() } }
+
+        func load(_ target: @escaping @Sendable (Int, Int) -> String) async throws -> (Double, Latencies, Int) {
+            let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(o.seconds * 1e9)
+            let results = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
+                for c in 0..<clients {
+                    group.addTask {
+                        try await onThread {
+                            let client = try BenchHTTPClient(port: port)
+                            var samples: [Double] = []
+                            var failures = 0
+                            var i = 0
+                            while DispatchTime.now().uptimeNanoseconds < deadline {
+                                let t = DispatchTime.now().uptimeNanoseconds
+                                let (status, _) = try client.request("GET", target(c, i), token: coordinator)
+                                samples.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+                                if status != 200 { failures += 1 }
+                                i += 1
+                            }
+                            return (samples, failures)
+                        }
+                    }
+                }
+                var all: [([Double], Int)] = []
+                for try await r in group { all.append(r) }
+                return all
+            }
+            var latencies = Latencies()
+            for r in results { latencies.merge(r.0) }
+            return (Double(latencies.samples.count) / o.seconds, latencies, results.reduce(0) { $0 + $1.1 })
+        }
+        progress("GET /health, \(clients) clients…")
+        let health = try await load { _, _ in "/health" }
+        progress("GET /v1/cases/{id}…")
+        let cases = try await load { c, i in "/v1/cases/\(caseIds[(c * 7919 + i) % caseIds.count])" }
+        progress("GET /v1/deadlines?status=overdue…")
+        let overdue = try await load { _, _ in "/v1/deadlines?status=overdue" }
+        await store.pool.close()
+        func result(_ name: String, _ m: (Double, Latencies, Int)) -> BenchResult {
+            let p99 = m.1.percentile(99) ?? .infinity
+            var r = BenchResult(
+                bench: name, value: m.0, unit: "req/s", baseline: health.0, p50: m.1.percentile(50), p99: p99,
+                clients: clients, target: "p99 ≤ 10 ms", met: p99 <= 10 && m.2 == 0)
+            r.extra = [("errors", String(m.2)), ("health p99 ms", String(format: "%.2f", health.1.percentile(99) ?? 0))]
+            return r
+        }
+        return [result("http-case", cases), result("http-deadlines-overdue", overdue)]
+    }
+}
+
+/// A value shared between threads behind a lock.
+final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout sending Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}
