@@ -206,6 +206,29 @@ public final class EventStore: Sendable {
         } catch { throw EventStoreError.from(error) }
     }
 
+    /// True when any of these event ids is stored.
+    public func containsAny(ids: [UUID]) async throws -> Bool {
+        guard !ids.isEmpty else { return false }
+        do {
+            let list = PostgresArray.text(ids.map { $0.uuidString.lowercased() })
+            return try await pool.query("SELECT EXISTS (SELECT 1 FROM handoff.events WHERE id = ANY(\(list)::uuid[]))")
+                .first?.decode(0) ?? false
+        } catch { throw EventStoreError.from(error) }
+    }
+
+    /// The highest position handed out to a committed event (0 for an empty store). Not a cursor:
+    /// events below it may still be invisible to the gap-free reader.
+    public func newestPosition() async throws -> Int64 {
+        do {
+            return try await pool.query("SELECT coalesce(max(position), 0) FROM handoff.events").first?.decode(0) ?? 0
+        } catch { throw EventStoreError.from(error) }
+    }
+
+    /// A round trip to the database; throws `.unavailable` when it cannot be reached.
+    public func ping() async throws {
+        do { try await pool.query("SELECT 1") } catch { throw EventStoreError.from(error) }
+    }
+
     /// How many events the store holds.
     public func count() async throws -> Int64 {
         do { return try await pool.query("SELECT count(*) FROM handoff.events").first?.decode(0) ?? 0 } catch {

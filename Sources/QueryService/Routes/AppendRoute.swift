@@ -149,7 +149,7 @@ extension QueryService {
                 throw ServiceError.forbidden("Only parties of the case may append to it.")
             }
             // A retry of an earlier append: the store answers with the original result or a conflict.
-            if try await anyEventExists(parsed.items.filter(\.idGiven).map(\.id)) {
+            if try await store.containsAny(ids: parsed.items.filter(\.idGiven).map(\.id)) {
                 let result = try await store.append(to: stream, expected: parsed.expected, events: newEvents)
                 return appended(result)
             }
@@ -217,13 +217,6 @@ extension QueryService {
         return e
     }
 
-    private func anyEventExists(_ ids: [UUID]) async throws -> Bool {
-        guard !ids.isEmpty else { return false }
-        let list = PostgresArray.text(ids.map { $0.uuidString.lowercased() })
-        let result = try await pool.query(
-            "SELECT EXISTS (SELECT 1 FROM handoff.events WHERE id = ANY(\(list)::uuid[]))")
-        return try result.first?.decode(0) ?? false
-    }
 
     private func appended(_ result: AppendResult) -> HTTPResponse {
         metrics.recordAppend(

@@ -7,7 +7,7 @@ import Referrals
 extension QueryService {
     func health(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         do {
-            try await pool.query("SELECT 1")
+            try await store.ping()
             return .json(.ok, #"{"status":"ok"}"#)
         } catch {
             return .json(.serviceUnavailable, #"{"status":"unavailable"}"#, headers: ["Retry-After": "1"])

@@ -6,21 +6,7 @@ import Referrals
 
 /// Durable named subscriptions: the server keeps each one's acknowledged cursor.
 extension QueryService {
-    struct Subscription: Sendable {
-        var name: String
-        var owner: String
-        var types: [String]?
-        var cursor: Cursor
-
-        var json: JSONValue {
-            .object(
-                JSONObject([
-                    ("name", .string(name)), ("owner", .string(owner)),
-                    ("types", types.map { .array($0.map(JSONValue.string)) } ?? .null),
-                    ("cursor", .string(cursor.description)),
-                ]))
-        }
-    }
+    typealias Subscription = SubscriptionStore.Subscription
 
     static func subscriptionName(_ params: RouteParameters) throws -> String {
         guard let name = params["name"], (1...64).contains(name.utf8.count),
@@ -35,19 +21,9 @@ extension QueryService {
         return name
     }
 
-    private func loadSubscription(_ name: String) async throws -> Subscription? {
-        let result = try await pool.query(
-            "SELECT owner, types, cursor_xid::text, cursor_pos FROM handoff.subscriptions WHERE name = \(name)")
-        guard let row = result.first else { return nil }
-        let typesText: String? = try row.decodeOptional(1)
-        return Subscription(
-            name: name, owner: try row.decode(0), types: typesText.map(Self.parseTextArray),
-            cursor: Cursor(xid: try row.decode(2), position: try row.decode(3)))
-    }
-
     /// The subscription, when the caller owns it. - Throws: 404, 403.
     private func ownedSubscription(_ name: String, by principal: Principal) async throws -> Subscription {
-        guard let subscription = try await loadSubscription(name) else {
+        guard let subscription = try await subscriptions.load(name) else {
             throw ServiceError.notFound("No subscription with this name.")
         }
         guard principal.role == .institution, principal.institution == subscription.owner else {
@@ -83,21 +59,13 @@ extension QueryService {
                 types = names
             }
         }
-        let typesArray = types.map { PostgresArray.text($0) }
-        let inserted = try await pool.query(
-            """
-            INSERT INTO handoff.subscriptions (name, owner, types) VALUES (\(name), \(institution), \(typesArray)::text[])
-            ON CONFLICT (name) DO NOTHING RETURNING name
-            """)
-        if !inserted.isEmpty {
+        if try await subscriptions.create(name, owner: institution, types: types) {
             let created = Subscription(name: name, owner: institution, types: types, cursor: .start)
             return .json(.created, created.json.serialized())
         }
         var existing = try await ownedSubscription(name, by: principal)
         if let types, types != existing.types {
-            try await pool.query(
-                "UPDATE handoff.subscriptions SET types = \(typesArray)::text[] WHERE name = \(name) AND owner = \(institution)"
-            )
+            try await subscriptions.setTypes(name, owner: institution, types: types)
             existing.types = types
         }
         return .json(.ok, existing.json.serialized())
@@ -132,24 +100,23 @@ extension QueryService {
         // A cursor names an event that exists (or the start); anything further would skip events
         // not yet written. Compared with the newest position, not the gap-free head, which can
         // briefly lag behind a cursor already handed out while other transactions run.
-        let newest: Int64 =
-            try await pool.query("SELECT coalesce(max(position), 0) FROM handoff.events").first?.decode(0) ?? 0
-        guard cursor.position <= newest else {
+        guard cursor.position <= (try await store.newestPosition()) else {
             throw ServiceError.badRequest("cursor lies beyond the end of the log.", field: "cursor")
         }
-        try await pool.query(
-            """
-            UPDATE handoff.subscriptions SET cursor_xid = \(String(cursor.xid))::xid8, cursor_pos = \(cursor.position),
-                   acked_at = clock_timestamp()
-             WHERE name = \(name) AND owner = \(subscription.owner)
-            """)
+        try await subscriptions.acknowledge(name, owner: subscription.owner, cursor: cursor)
         subscription.cursor = cursor
         return .json(.ok, subscription.json.serialized())
     }
+}
 
-    /// Parses PostgreSQL's text form of a `text[]` of type names (`{A,B}`: names need no quoting).
-    static func parseTextArray(_ text: String) -> [String] {
-        let inner = text.dropFirst().dropLast()
-        return inner.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+extension SubscriptionStore.Subscription {
+    /// `{"name","owner","types","cursor"}` as the subscription routes answer.
+    var json: JSONValue {
+        .object(
+            JSONObject([
+                ("name", .string(name)), ("owner", .string(owner)),
+                ("types", types.map { .array($0.map(JSONValue.string)) } ?? .null),
+                ("cursor", .string(cursor.description)),
+            ]))
     }
 }

@@ -52,6 +52,7 @@ public final class QueryService: Sendable {
     public let accessLog: AccessLog
     let access: CaseAccess
     let feed: VisibleFeed
+    let subscriptions: SubscriptionStore
     let institutions: InstitutionRegistry
     let metrics = Metrics()
     let metricsHook: @Sendable () async -> String
@@ -75,6 +76,7 @@ public final class QueryService: Sendable {
         self.accessLog = AccessLog(pool: store.pool)
         self.access = CaseAccess(store: store)
         self.feed = VisibleFeed(store: store, access: access)
+        self.subscriptions = SubscriptionStore(pool: store.pool)
         self.institutions = InstitutionRegistry(store: store)
         self.metricsHook = metricsHook
     }

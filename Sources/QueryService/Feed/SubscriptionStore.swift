@@ -1,0 +1,60 @@
+import Foundation
+import EventStore
+import Postgres
+
+/// Durable subscriptions in `handoff.subscriptions`: name, owning institution, type filter and
+/// the acknowledged cursor.
+struct SubscriptionStore: Sendable {
+    struct Subscription: Sendable {
+        var name: String
+        var owner: String
+        var types: [String]?
+        var cursor: Cursor
+    }
+
+    let pool: ConnectionPool
+
+    func load(_ name: String) async throws -> Subscription? {
+        let result = try await pool.query(
+            "SELECT owner, types, cursor_xid::text, cursor_pos FROM handoff.subscriptions WHERE name = \(name)")
+        guard let row = result.first else { return nil }
+        let typesText: String? = try row.decodeOptional(1)
+        return Subscription(
+            name: name, owner: try row.decode(0), types: typesText.map(Self.parseTextArray),
+            cursor: Cursor(xid: try row.decode(2), position: try row.decode(3)))
+    }
+
+    /// Creates the subscription; false when the name is taken.
+    func create(_ name: String, owner: String, types: [String]?) async throws -> Bool {
+        let inserted = try await pool.query(
+            """
+            INSERT INTO handoff.subscriptions (name, owner, types)
+            VALUES (\(name), \(owner), \(types.map { PostgresArray.text($0) })::text[])
+            ON CONFLICT (name) DO NOTHING RETURNING name
+            """)
+        return !inserted.isEmpty
+    }
+
+    func setTypes(_ name: String, owner: String, types: [String]?) async throws {
+        try await pool.query(
+            """
+            UPDATE handoff.subscriptions SET types = \(types.map { PostgresArray.text($0) })::text[]
+             WHERE name = \(name) AND owner = \(owner)
+            """)
+    }
+
+    func acknowledge(_ name: String, owner: String, cursor: Cursor) async throws {
+        try await pool.query(
+            """
+            UPDATE handoff.subscriptions SET cursor_xid = \(String(cursor.xid))::xid8, cursor_pos = \(cursor.position),
+                   acked_at = clock_timestamp()
+             WHERE name = \(name) AND owner = \(owner)
+            """)
+    }
+
+    /// Parses PostgreSQL's text form of a `text[]` of type names (`{A,B}`: names need no quoting).
+    static func parseTextArray(_ text: String) -> [String] {
+        let inner = text.dropFirst().dropLast()
+        return inner.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+    }
+}
