@@ -12,6 +12,8 @@ enum CasePage {
         var actor: String
         var handoff: (from: String, to: String)?
         var referralId: String?
+        /// The SOP rule a notice is about.
+        var ruleId: String?
     }
 
     static func lines(_ events: [RecordedEvent], state: CaseState?) -> [Line] {
@@ -26,7 +28,9 @@ enum CasePage {
             } else if e.type == "ReferralIssued", let to = data?["to"]?.stringValue {
                 handoff = (actor, to)
             }
-            return Line(event: e, actor: actor, handoff: handoff, referralId: referralId)
+            return Line(
+                event: e, actor: actor, handoff: handoff, referralId: referralId,
+                ruleId: e.stream.hasPrefix("sop-") ? data?["ruleId"]?.stringValue : nil)
         }
     }
 
@@ -105,7 +109,8 @@ enum CasePage {
         let body: [HTML] = lines.map { line in
             let e = line.event
             let handoff: HTML =
-                line.handoff.map { "\($0.from) → \($0.to)" + (line.referralId.map { " (\($0))" } ?? "") } ?? "—"
+                line.handoff.map { "\($0.from) → \($0.to)" + (line.referralId.map { " (\($0))" } ?? "") }
+                ?? line.ruleId.map { "<span class=\"sub\">rule \($0)</span>" } ?? "—"
             let stream: HTML = e.stream.hasPrefix("sop-") ? "<span class=\"sub\">SOP notice</span>" : ""
             return """
                 <tr><td>\(e.stream.hasPrefix("sop-") ? "—" : String(e.version))</td>\

@@ -129,6 +129,9 @@ enum DashboardAssets {
         .field label { font-weight: 600; font-size: .9rem; }
         .field.actions { flex-direction: row; align-items: center; gap: .75rem; }
         .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: .5rem; }
+        #deadlines-wrap, #access-wrap { max-height: 34rem; overflow-y: auto; }
+        #deadlines-wrap thead th, #access-wrap thead th { position: sticky; top: 0; z-index: 1; }
+        time, tbody th a { white-space: nowrap; }
         table { border-collapse: collapse; width: 100%; font-size: .95rem; }
         caption { text-align: left; padding: .5rem .75rem; color: var(--muted); font-size: .9rem; caption-side: top; }
         th, td { text-align: left; padding: .45rem .75rem; border-top: 1px solid var(--line); vertical-align: top; }
@@ -145,7 +148,7 @@ enum DashboardAssets {
         .badge.due-soon { background: var(--soon-bg); color: var(--soon-ink); }
         .badge.met { background: var(--ok-bg); color: var(--ok-ink); }
         .urgency.urgent, .urgency.immediate { color: var(--overdue-ink); font-weight: 700; }
-        .columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 32rem), 1fr)); gap: 0 1.5rem; }
+        .columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 46rem), 1fr)); gap: 0 1.5rem; }
         .facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: .5rem 1.5rem;
           padding: .75rem 1rem; background: var(--panel); border: 1px solid var(--line); border-radius: .5rem; }
         .facts dt { font-size: .85rem; color: var(--muted); }

@@ -16,7 +16,7 @@ enum DashboardLayout {
             "Content-Type": "text/html; charset=utf-8",
             "Content-Security-Policy": contentSecurityPolicy,
             "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
+            "Referrer-Policy": "same-origin",  // "no-referrer" would make browsers send `Origin: null` on our own POSTs
             "X-Frame-Options": "DENY",
             "Cache-Control": "no-store",
         ]
