@@ -30,7 +30,9 @@ struct DashboardTests {
     // MARK: - Escaping (no I/O)
 
     @Test func escapingTurnsEveryHostileCharacterIntoAnEntity() {
-        #expect(HTML.escape(#"<script>alert("x&y")</script>'"#) == "&lt;script&gt;alert(&quot;x&amp;y&quot;)&lt;/script&gt;&#39;")
+        #expect(
+            HTML.escape(#"<script>alert("x&y")</script>'"#)
+                == "&lt;script&gt;alert(&quot;x&amp;y&quot;)&lt;/script&gt;&#39;")
         #expect(HTML.escape("plain KS-2026-0001 → opav") == "plain KS-2026-0001 → opav")
         #expect(HTML.escape("a\u{0}b\u{1B}c\td\ne") == "a\u{FFFD}b\u{FFFD}c\td\ne")
         #expect(HTML.escape("&amp;") == "&amp;amp;")  // escaped once more, never taken as markup
@@ -53,7 +55,8 @@ struct DashboardTests {
                 responsible: who, triggerEventId: UUID(), satisfiedAt: nil)
         }
         let rows = [
-            row("KS-B", "risk-assessed", "kp-dthb", -5, .overdue), row("KS-A", "referral-acknowledged", "opav", 2, .dueSoon),
+            row("KS-B", "risk-assessed", "kp-dthb", -5, .overdue),
+            row("KS-A", "referral-acknowledged", "opav", 2, .dueSoon),
             row("KS-C", "risk-assessed", "kp-dthb", 1, .dueSoon),
         ]
         var board = DeadlineBoard(query: QueryItems([("institution", "kp-dthb"), ("sort", "case"), ("dir", "desc")]))
@@ -152,7 +155,8 @@ struct DashboardTests {
             "POST", "/logout", headers: [Self.cookie(h.token("natc")), ("Origin", "http://evil.example")])
         #expect(foreign.status == 403)
         #expect(foreign.header("Set-Cookie") == nil)
-        let reply = try await h.api.request("POST", "/logout", headers: [Self.cookie(h.token("natc")), Self.sameOrigin])
+        let reply = try await h.api.request(
+            "POST", "/logout", headers: [Self.cookie(h.token("natc")), Self.sameOrigin])
         #expect(reply.status == 303)
         #expect(reply.header("Location") == "/login")
         let cookie = try #require(reply.header("Set-Cookie"))
@@ -173,7 +177,8 @@ struct DashboardTests {
             to: .institutions,
             events: Institution.demo.map {
                 NewEvent(
-                    type: "InstitutionRegistered", data: SystemEventBody.institutionRegistered($0).data.serializedString(),
+                    type: "InstitutionRegistered",
+                    data: SystemEventBody.institutionRegistered($0).data.serializedString(),
                     metadata: metadata)
             })
         try await setup.append(
@@ -232,7 +237,10 @@ struct DashboardTests {
         let log = try await h.api.get("/v1/audit/access", token: h.token("audit"))
         let entries = log.json["entries"]!.array.filter { $0["endpoint"]?.stringValue == "GET /" }
         #expect(Set(entries.compactMap { $0["caseId"]?.stringValue }) == ["KS-DA-1", "KS-DB-1"])
-        #expect(entries.allSatisfy { $0["user"]?.stringValue == "coordinator-1" || $0["role"]?.stringValue == "coordinator" })
+        #expect(
+            entries.allSatisfy {
+                $0["user"]?.stringValue == "coordinator-1" || $0["role"]?.stringValue == "coordinator"
+            })
         // The auditor sees the same plus the access log.
         let audit = try await Self.page(h.api, "/?status=all", token: h.token("audit"))
         #expect(audit.text.contains("/cases/KS-DA-1"))
@@ -292,7 +300,8 @@ struct DashboardTests {
         // A user name is whatever the token's creator typed: hostile too.
         let token = try await TokenStore(pool: h.store.pool).create(
             role: .auditor, institution: "audit", user: "<b onmouseover=alert(1)>auditor</b>")
-        let filtered = "/?status=overdue&rule=" + HTML.queryValue(hostile) + "&institution=" + HTML.queryValue(attribute)
+        let filtered =
+            "/?status=overdue&rule=" + HTML.queryValue(hostile) + "&institution=" + HTML.queryValue(attribute)
         for (target, who) in [("/", token), (filtered, token), ("/", h.token("isf"))] {
             let page = try await Self.page(h.api, target, token: who)
             #expect(page.status == 200)

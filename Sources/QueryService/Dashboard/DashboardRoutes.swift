@@ -94,7 +94,8 @@ extension QueryService {
             return DashboardLayout.errorPage(ServiceError.from(error), principal: nil)
         }
         guard principal != nil else {
-            return await loginForm(request, status: .unauthorized, problem: "That token is not valid. Check it and try again.")
+            return await loginForm(
+                request, status: .unauthorized, problem: "That token is not valid. Check it and try again.")
         }
         return DashboardLayout.redirect(
             to: "/", headers: ["Set-Cookie": DashboardSession.startCookie(token: token, request: request)])
@@ -181,7 +182,8 @@ extension QueryService {
             keyLabel: { id in
                 ruleTitles[id].map { HTML("\($0)<span class=\"sub\">\(id)</span>") } ?? HTML("\(id)")
             },
-            caption: "Deadline outcomes per SOP rule, all years." + (suppress ? " Counts under 5 are shown as <5." : ""),
+            caption: "Deadline outcomes per SOP rule, all years."
+                + (suppress ? " Counts under 5 are shown as <5." : ""),
             suppress: suppress, id: "compliance-rule")
         var auditPanel: HTML = .empty
         if principal.role == .auditor {

@@ -18,9 +18,11 @@ enum DashboardTables {
         func option(_ value: String, _ label: String, selected: Bool) -> HTML {
             "<option value=\"\(value)\"\(selected ? HTML(" selected") : .empty)>\(label)</option>"
         }
-        let institutionOptions = [option("", "All institutions", selected: board.institution == nil)]
+        let institutionOptions =
+            [option("", "All institutions", selected: board.institution == nil)]
             + institutions.map { option($0, DashboardLayout.institutionName($0), selected: board.institution == $0) }
-        let ruleOptions = [option("", "All rules", selected: board.rule == nil)]
+        let ruleOptions =
+            [option("", "All rules", selected: board.rule == nil)]
             + rules.map { option($0.id, $0.title, selected: board.rule == $0.id) }
         let statusOptions = DeadlineBoard.StatusChoice.allCases.map {
             option($0.rawValue, $0.label, selected: board.status == $0)
@@ -56,7 +58,10 @@ enum DashboardTables {
             let sorted = board.sort == key
             let ariaSort: HTML =
                 sorted ? " aria-sort=\"\(board.descending ? "descending" : "ascending")\"" : ""
-            let arrow: HTML = sorted ? (board.descending ? " <span aria-hidden=\"true\">▼</span>" : " <span aria-hidden=\"true\">▲</span>") : ""
+            let arrow: HTML =
+                sorted
+                ? (board.descending ? " <span aria-hidden=\"true\">▼</span>" : " <span aria-hidden=\"true\">▲</span>")
+                : ""
             let query = board.sorted(by: key).queryString
             return
                 "<th scope=\"col\"\(ariaSort)><a href=\"\(action + (query.isEmpty ? "" : "?" + query))\">\(label)\(arrow)</a></th>"
@@ -141,7 +146,8 @@ enum DashboardTables {
                 let decided = r.met + r.metLate + r.overdue
                 let hidden = suppress && [r.met, r.metLate, r.overdue].contains { $0 < 5 }
                 let rate: HTML =
-                    decided == 0 || hidden ? "<span class=\"sub\">—</span>" : "\(Int((Double(r.met) / Double(decided) * 100).rounded())) %"
+                    decided == 0 || hidden
+                    ? "<span class=\"sub\">—</span>" : "\(Int((Double(r.met) / Double(decided) * 100).rounded())) %"
                 return """
                     <tr><th scope="row">\(keyLabel(r.key))</th><td>\(count(r.met))</td><td>\(count(r.metLate))</td>\
                     <td class="\(r.overdue >= (suppress ? 5 : 1) ? "warn" : "")">\(count(r.overdue))</td><td>\(count(r.pending))</td>\
