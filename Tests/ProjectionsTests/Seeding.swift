@@ -74,6 +74,8 @@ enum Seed {
         try await ruleset(store)
         let cases = generated(seed: seed, minimumEvents: minimumEvents, now: now)
         try await Self.cases(store, cases)
+        // Other tests' open transactions can hide fresh events from the gap-free reader for a moment.
+        try await waitUntilAllReadable(store)
         return cases.reduce(0) { $0 + $1.events.count } + Institution.demo.count + 1
     }
 }
