@@ -110,7 +110,10 @@ DECLARE
     v_id        uuid;
     v_bad       uuid;
     v_existing  int;
-    i           int;
+    r           record;
+    a_occurred  timestamptz[] := '{}';
+    a_prev      bytea[] := '{}';
+    a_hash      bytea[] := '{}';
 BEGIN
     IF v_count = 0 THEN
         RAISE EXCEPTION 'an append needs at least one event' USING ERRCODE = 'HF003', DETAIL = 'field=events';
@@ -163,34 +166,47 @@ BEGIN
             DETAIL = 'expected=' || p_expected || ';actual=' || v_version;
     END IF;
 
-    FOR i IN 1 .. v_count LOOP
+    -- Chain the batch in order, then insert it with one statement. (Rows come from unnest, not
+    -- from subscripts: p_data[i] on an array of variable-length values walks it from the start.)
+    FOR r IN SELECT x.id, x.type, x.data, x.metadata, x.occurred_at
+               FROM unnest(p_ids, p_types, p_data, p_metadata, p_occurred_at) WITH ORDINALITY
+                    AS x(id, type, data, metadata, occurred_at, n)
+              ORDER BY x.n LOOP
         v_version := v_version + 1;
-        v_occurred := coalesce(p_occurred_at[i], v_recorded);
-        IF p_ids[i] IS NULL THEN
+        v_occurred := coalesce(r.occurred_at, v_recorded);
+        IF r.id IS NULL THEN
             RAISE EXCEPTION 'event id missing' USING ERRCODE = 'HF003', DETAIL = 'field=id';
         END IF;
-        IF p_types[i] IS NULL OR p_types[i] !~ '^[A-Za-z][A-Za-z0-9]{0,63}$' THEN
+        IF r.type IS NULL OR r.type !~ '^[A-Za-z][A-Za-z0-9]{0,63}$' THEN
             RAISE EXCEPTION 'event type must be a name' USING ERRCODE = 'HF003', DETAIL = 'field=type';
         END IF;
-        IF p_data[i] IS NULL OR jsonb_typeof(p_data[i]) <> 'object' THEN
+        IF r.data IS NULL OR jsonb_typeof(r.data) <> 'object' THEN
             RAISE EXCEPTION 'event data must be a JSON object' USING ERRCODE = 'HF003', DETAIL = 'field=data';
         END IF;
-        IF p_metadata[i] IS NULL OR jsonb_typeof(p_metadata[i]) <> 'object' THEN
+        IF r.metadata IS NULL OR jsonb_typeof(r.metadata) <> 'object' THEN
             RAISE EXCEPTION 'event metadata must be a JSON object' USING ERRCODE = 'HF003', DETAIL = 'field=metadata';
         END IF;
         IF v_occurred > v_recorded + interval '5 minutes' THEN
             RAISE EXCEPTION 'occurredAt is in the future' USING ERRCODE = 'HF003', DETAIL = 'field=occurredAt';
         END IF;
         v_hash := sha256(v_head || convert_to(canonical_text(
-            p_stream, v_version, p_ids[i], p_types[i], v_occurred, v_recorded, p_data[i], p_metadata[i]), 'UTF8'));
-        INSERT INTO events (stream, version, id, type, data, metadata, occurred_at, recorded_at, prev_hash, hash)
-            VALUES (p_stream, v_version, p_ids[i], p_types[i], p_data[i], p_metadata[i], v_occurred, v_recorded, v_head, v_hash)
-            RETURNING position, xid INTO event_position, event_xid;
+            p_stream, v_version, r.id, r.type, v_occurred, v_recorded, r.data, r.metadata), 'UTF8'));
+        a_occurred := a_occurred || v_occurred;
+        a_prev := a_prev || v_head;
+        a_hash := a_hash || v_hash;
         v_head := v_hash;
-        event_id := p_ids[i]; event_version := v_version; event_hash := v_hash;
-        event_recorded_at := v_recorded; deduplicated := false;
-        RETURN NEXT;
     END LOOP;
+
+    RETURN QUERY
+        WITH inserted AS (
+            INSERT INTO events (stream, version, id, type, data, metadata, occurred_at, recorded_at, prev_hash, hash)
+            SELECT p_stream, v_version - v_count + x.n, x.id, x.type, x.data, x.metadata, x.occurred_at, v_recorded,
+                   x.prev_hash, x.hash
+              FROM unnest(p_ids, p_types, p_data, p_metadata, a_occurred, a_prev, a_hash) WITH ORDINALITY
+                   AS x(id, type, data, metadata, occurred_at, prev_hash, hash, n)
+            RETURNING events.id, events.version, events.position, events.xid, events.hash
+        )
+        SELECT i.id, i.version, i.position, i.xid, i.hash, v_recorded, false FROM inserted i ORDER BY i.version;
 
     INSERT INTO streams AS s (stream, version, head_hash) VALUES (p_stream, v_version, v_head)
         ON CONFLICT (stream) DO UPDATE SET version = excluded.version, head_hash = excluded.head_hash;
