@@ -273,7 +273,10 @@ public final class Connection: @unchecked Sendable {
                 return String(cString: p)
             }
             let state = field("C")
-            if state == nil, PQstatus(conn) != CONNECTION_OK { throw connectionError(conn) }
+            // A libpq-side error (no SQLSTATE) such as "server closed the connection unexpectedly"
+            // can come back while PQstatus still says OK; reading once more settles whether the
+            // connection is gone (and marks it bad, so the pool drops it).
+            if state == nil, PQstatus(conn) != CONNECTION_OK || PQconsumeInput(conn) == 0 { throw connectionError(conn) }
             throw PostgresError(
                 kind: .server, sqlState: state, serverMessage: field("M"), detail: field("D"),
                 constraint: field("n"))
