@@ -6,11 +6,24 @@ import Referrals
 /// `GET /health`, `GET /metrics` and `GET /v1/audit/access`.
 extension QueryService {
     func health(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
-        do {
-            try await store.ping()
+        if await Self.answers(within: .seconds(2), { [store] in try await store.ping() }) {
             return .json(.ok, #"{"status":"ok"}"#)
-        } catch {
-            return .json(.serviceUnavailable, #"{"status":"unavailable"}"#, headers: ["Retry-After": "1"])
+        }
+        return .json(.serviceUnavailable, #"{"status":"unavailable"}"#, headers: ["Retry-After": "1"])
+    }
+
+    /// True when `probe` succeeds within `limit`. A database that is frozen rather than down never
+    /// answers and libpq would wait forever: the probe is left to finish on its own and the health
+    /// check answers anyway.
+    static func answers(within limit: Duration, _ probe: @escaping @Sendable () async throws -> Void) async -> Bool {
+        let outcome = FirstOutcome()
+        return await withCheckedContinuation { continuation in
+            outcome.continuation = continuation
+            Task { outcome.resolve((try? await probe()) != nil) }
+            Task {
+                try? await Task.sleep(for: limit)
+                outcome.resolve(false)
+            }
         }
     }
 
@@ -48,5 +61,24 @@ extension QueryService {
             throw ServiceError.badRequest("limit must be a positive integer.", field: "limit")
         }
         return min(n, maximum)
+    }
+}
+
+/// Resumes a continuation with the first of several results.
+private final class FirstOutcome: @unchecked Sendable {
+    // @unchecked: every access to `continuation` holds `lock`.
+    private let lock = NSLock()
+    var continuation: CheckedContinuation<Bool, Never>? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+    private var stored: CheckedContinuation<Bool, Never>?
+
+    func resolve(_ value: Bool) {
+        let c = lock.withLock { () -> CheckedContinuation<Bool, Never>? in
+            defer { stored = nil }
+            return stored
+        }
+        c?.resume(returning: value)
     }
 }
