@@ -36,6 +36,14 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "QueryServiceTests", dependencies: ["QueryService", "HandoffTestSupport"]),
         .testTarget(name: "HandoffCLITests", dependencies: ["HandoffCLI", "HandoffTestSupport"]),
+        // Fuzzing (docs/reliability.md): the checks each fuzzer runs on one input, shared by the
+        // libFuzzer entry points (built with -DFUZZING -sanitize=fuzzer,address by scripts/fuzz),
+        // their corpus-replay mode in a normal build, and FuzzCorpusTests.
+        .target(name: "FuzzChecks", dependencies: ["HTTP", "Referrals"], path: "Fuzz/FuzzChecks"),
+        .executableTarget(name: "FuzzHTTPParser", dependencies: ["FuzzChecks"], path: "Fuzz/FuzzHTTPParser"),
+        .executableTarget(name: "FuzzEventValidation", dependencies: ["FuzzChecks"], path: "Fuzz/FuzzEventValidation"),
+        .executableTarget(name: "FuzzRuleset", dependencies: ["FuzzChecks"], path: "Fuzz/FuzzRuleset"),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks"]),
     ],
     swiftLanguageModes: [.v6]
 )
