@@ -138,6 +138,10 @@ extension EventStore {
                 }
                 if c.version < h.version {
                     findings.append("stream \(h.stream) ends at version \(c.version), checkpoint had \(h.version): its tail was removed")
+                } else if c.version > h.version {
+                    findings.append(
+                        "stream \(h.stream) has versions \(h.version + 1)…\(c.version) inside the checkpoint's range, "
+                            + "which ended at version \(h.version): events were inserted")
                 } else if c.hash != h.hash {
                     findings.append("stream \(h.stream) version \(h.version) has a different hash than at the checkpoint")
                 }
