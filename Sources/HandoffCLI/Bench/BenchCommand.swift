@@ -48,12 +48,15 @@ enum BenchCommand {
     }
 
     static func report(_ results: [BenchResult], started: Date, options: StoreBenchmarks.Options, to path: String) throws {
+        let sizes =
+            "Data set: \(options.events.map { "--events \($0)" } ?? "the default sizes (1M events; scale to 5M)")"
+            + (options.clients.map { ", --clients \($0)" } ?? "") + "."
         var text = """
             # Benchmarks
 
             Measured by `handoff bench all --json` on \(ISO8601DateFormatter().string(from: started)), on \(BenchEnvironment.machine),
             against a fresh embedded PostgreSQL cluster (fsync on) unless DATABASE_URL was set. Each timed phase
-            ran \(Int(options.seconds)) s. Every ratio divides the figure by a baseline measured in the same run
+            ran \(Int(options.seconds)) s. \(sizes) Every ratio divides the figure by a baseline measured in the same run
             on the same machine, so the ratios, not the absolute numbers, are what to compare across machines.
 
             \(BenchResult.header)
