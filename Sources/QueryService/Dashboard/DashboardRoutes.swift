@@ -280,33 +280,8 @@ extension QueryService {
         return .stream(headers: headers) { [self] writer in
             metrics.sseClientConnected()
             defer { metrics.sseClientDisconnected() }
-            let clock = ContinuousClock()
-            var cursor = start
-            var lastWrite = clock.now
-            try await writer.write(": connected\nretry: 3000\n\n")
-            while !Task.isCancelled, writer.isClientConnected {
-                let seen = await wakeups.current
-                var caughtUp = true
-                do {
-                    let page = try await feed.page(after: cursor, limit: 500, types: nil, for: principal)
-                    if !page.events.isEmpty {
-                        try await writer.write("event: change\ndata: {\"events\":\(page.events.count)}\n\n")
-                        lastWrite = clock.now
-                    }
-                    cursor = page.next
-                    caughtUp = page.caughtUp
-                } catch let error where ServiceError.from(error).code == "unavailable" {
-                    // Outage: keep the cursor and the heartbeat; read again after the poll interval.
-                }
-                if !caughtUp { continue }
-                let silent = clock.now - lastWrite
-                if silent >= configuration.heartbeatInterval {
-                    try await writer.write(": heartbeat\n\n")
-                    lastWrite = clock.now
-                    continue
-                }
-                await wakeups.wait(
-                    since: seen, timeout: min(configuration.heartbeatInterval - silent, configuration.pollInterval))
+            try await follow(writer, principal: principal, from: start, types: nil, pageSize: 500, retryMilliseconds: 3000) {
+                "event: change\ndata: {\"events\":\($0.count)}\n\n"
             }
         }
     }

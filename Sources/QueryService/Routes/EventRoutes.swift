@@ -39,28 +39,38 @@ extension QueryService {
         }
     }
 
-    /// Sends events after `cursor` as they become readable, each with its cursor as `id:`, and a
-    /// comment line whenever the stream was silent for the heartbeat interval. A database
-    /// outage is waited out (heartbeats keep going); the stream ends when the client leaves.
+    /// Sends events after `cursor` as they become readable, each with its cursor as `id:`.
     private func streamEvents(
         to writer: ResponseWriter, principal: Principal, from start: Cursor, types: [String]?, endpoint: String
+    ) async throws {
+        try await follow(writer, principal: principal, from: start, types: types, pageSize: 200, retryMilliseconds: 1000) {
+            [self] events in
+            try await accessLog.record(principal, caseIds: VisibleFeed.caseIds(events), endpoint: endpoint)
+            var chunk = ""
+            for e in events { chunk += "id: \(e.cursor)\nevent: \(e.type)\ndata: \(EventJSON.render(e))\n\n" }
+            return chunk
+        }
+    }
+
+    /// The loop behind every event stream: reads the caller's visible feed after `start` as events
+    /// become readable, writes what `render` makes of each page, and a comment line whenever the
+    /// stream was silent for the heartbeat interval. A database outage is waited out (heartbeats
+    /// keep going); the loop ends when the client leaves.
+    func follow(
+        _ writer: ResponseWriter, principal: Principal, from start: Cursor, types: [String]?, pageSize: Int,
+        retryMilliseconds: Int, render: @Sendable ([RecordedEvent]) async throws -> String
     ) async throws {
         let clock = ContinuousClock()
         var cursor = start
         var lastWrite = clock.now
-        try await writer.write(": connected\nretry: 1000\n\n")
+        try await writer.write(": connected\nretry: \(retryMilliseconds)\n\n")
         while !Task.isCancelled, writer.isClientConnected {
             let seen = await wakeups.current
             var caughtUp = true
             do {
-                let page = try await feed.page(after: cursor, limit: 200, types: types, for: principal)
+                let page = try await feed.page(after: cursor, limit: pageSize, types: types, for: principal)
                 if !page.events.isEmpty {
-                    try await accessLog.record(principal, caseIds: VisibleFeed.caseIds(page.events), endpoint: endpoint)
-                    var chunk = ""
-                    for e in page.events {
-                        chunk += "id: \(e.cursor)\nevent: \(e.type)\ndata: \(EventJSON.render(e))\n\n"
-                    }
-                    try await writer.write(chunk)
+                    try await writer.write(try await render(page.events))
                     lastWrite = clock.now
                 }
                 cursor = page.next
