@@ -33,8 +33,10 @@ let package = Package(
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "HandoffTestSupport"]),
         .testTarget(name: "ReferralsTests", dependencies: ["Referrals"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "HandoffTestSupport"]),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "QueryServiceTests", dependencies: ["QueryService", "HandoffTestSupport"]),
+        // A tiny blocking HTTP client over a loopback socket, for the tests of the server.
+        .target(name: "LoopbackHTTPClient", path: "Tests/LoopbackHTTPClient"),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackHTTPClient"]),
+        .testTarget(name: "QueryServiceTests", dependencies: ["QueryService", "HandoffTestSupport", "LoopbackHTTPClient"]),
         .testTarget(name: "HandoffCLITests", dependencies: ["HandoffCLI", "HandoffTestSupport"]),
         // Fuzzing (docs/reliability.md): the checks each fuzzer runs on one input, shared by the
         // libFuzzer entry points (built with -DFUZZING -sanitize=fuzzer,address by scripts/fuzz),

@@ -1,3 +1,4 @@
+import LoopbackHTTPClient
 import Dispatch
 import Glibc
 import Synchronization

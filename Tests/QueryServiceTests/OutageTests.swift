@@ -1,3 +1,4 @@
+import LoopbackHTTPClient
 import Foundation
 import HandoffTestSupport
 import Postgres

@@ -1,3 +1,4 @@
+import LoopbackHTTPClient
 import EventStore
 import Foundation
 import HTTP

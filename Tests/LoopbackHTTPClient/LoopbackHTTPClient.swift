@@ -1,33 +1,43 @@
-import Dispatch
-import Glibc
+// A tiny blocking HTTP/1.1 client over a loopback socket, shared by the HTTP and query-service
+// tests: the server under test is exercised through a real socket, byte by byte.
+import Foundation
 
-@testable import HTTP
+#if canImport(Glibc)
+    import Glibc
+#endif
 
-/// Runs blocking socket work on a Dispatch thread, never on the cooperative pool the server
-/// under test needs.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+/// Runs blocking socket work on a thread of its own: never on the cooperative pool the server
+/// under test needs, and never on Dispatch's global queue, whose threads other work needs too.
+public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try body() })
-        }
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.stackSize = 1 << 20
+        thread.start()
     }
 }
 
-struct ClientError: Error, CustomStringConvertible {
-    let description: String
+public struct ClientError: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// A parsed response as the test client read it.
-struct ClientResponse: Sendable {
-    var status: Int
-    var headers: [(String, String)]
-    var body: [UInt8]
+public struct ClientResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
 
-    func header(_ name: String) -> String? {
+    public init(status: Int, headers: [(String, String)], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 
-    var text: String { String(decoding: body, as: UTF8.self) }
+    public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
 /// A tiny blocking HTTP/1.1 client over a loopback socket; every read gives up after `timeout`
@@ -35,11 +45,11 @@ struct ClientResponse: Sendable {
 ///
 /// `@unchecked Sendable`: a test hands a client from one `blocking` closure to the next, never
 /// using it from two threads at once.
-final class TestClient: @unchecked Sendable {
-    let fd: Int32
+public final class TestClient: @unchecked Sendable {
+    public let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(port: Int, timeout: Double = 30) throws {
+    public init(port: Int, timeout: Double = 30) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket failed") }
         var time = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
@@ -62,9 +72,9 @@ final class TestClient: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
+    public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes {
@@ -106,7 +116,7 @@ final class TestClient: @unchecked Sendable {
     }
 
     /// Reads a status line and headers only.
-    func readHead() throws -> ClientResponse {
+    public func readHead() throws -> ClientResponse {
         let statusLine = try readLine()
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0] == "HTTP/1.1", let status = Int(parts[1]) else {
@@ -124,7 +134,7 @@ final class TestClient: @unchecked Sendable {
     }
 
     /// Reads one whole response; `head` says it answered a HEAD request (no body follows).
-    func readResponse(head: Bool = false) throws -> ClientResponse {
+    public func readResponse(head: Bool = false) throws -> ClientResponse {
         var response = try readHead()
         if head || response.status == 204 || response.status == 304 || response.status < 200 { return response }
         if let length = response.header("Content-Length").flatMap(Int.init) {
@@ -149,7 +159,7 @@ final class TestClient: @unchecked Sendable {
     }
 
     /// Reads the next chunk of a chunked body.
-    func readChunk() throws -> [UInt8] {
+    public func readChunk() throws -> [UInt8] {
         let sizeLine = try readLine()
         guard let size = Int(sizeLine, radix: 16) else { throw ClientError(description: "bad chunk size") }
         let data = try readExactly(size)
@@ -158,7 +168,7 @@ final class TestClient: @unchecked Sendable {
     }
 
     /// Reads until the server closes (`true`) or the read timeout passes (`false`), dropping the bytes.
-    func waitForClose() -> (closed: Bool, received: [UInt8]) {
+    public func waitForClose() -> (closed: Bool, received: [UInt8]) {
         var received = buffer
         buffer = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
