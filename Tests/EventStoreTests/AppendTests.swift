@@ -204,4 +204,62 @@ import Testing
         #expect(try r.first?.decode("event_version", as: Int64.self) == 3)
         try await c.execute("RESET ROLE")
     }
+
+    /// The function validates on its own (other clients than this one may call it): every field, and
+    /// for a batch the first failing check of the first bad event, with nothing written.
+    @Test func theAppendFunctionNamesTheFirstBadField() async throws {
+        let db = try await TestDatabase.make()
+        let c = try await db.connect()
+        defer { c.close() }
+        func call(
+            stream: String = "case-KS-V", expected: String = "any", ids: [String?]? = nil, types: [String?] = ["CaseOpened"],
+            data: [String?] = ["{}"], metadata: [String?] = ["{}"], occurred: [String?] = [nil]
+        ) async -> String? {
+            let ids = ids ?? types.map { _ in UUID().uuidString.lowercased() }
+            do {
+                _ = try await c.query(
+                    """
+                    SELECT * FROM handoff.append(\(stream), \(expected), \(PostgresArray.optionalText(ids))::uuid[],
+                        \(PostgresArray.optionalText(types))::text[], \(PostgresArray.optionalText(data))::jsonb[],
+                        \(PostgresArray.optionalText(metadata))::jsonb[], \(PostgresArray.optionalText(occurred))::timestamptz[])
+                    """)
+                return nil
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "HF003", "\(error.debugDescription)")
+                return error.detail
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(await call(types: [], data: [], metadata: [], occurred: []) == "field=events")
+        #expect(await call(data: ["{}", "{}"]) == "field=events")
+        #expect(await call(stream: "person-1") == "field=stream")
+        #expect(await call(expected: "-1") == "field=expectedVersion")
+        #expect(await call(ids: [nil]) == "field=id")
+        #expect(await call(types: ["1bad"]) == "field=type")
+        #expect(await call(types: [nil]) == "field=type")
+        #expect(await call(data: ["[1]"]) == "field=data")
+        #expect(await call(data: [nil]) == "field=data")
+        #expect(await call(metadata: ["3"]) == "field=metadata")
+        #expect(await call(occurred: ["2999-01-01T00:00:00Z"]) == "field=occurredAt")
+        // Event 2 has bad data and a bad type (type is checked first); event 3 has bad metadata.
+        #expect(
+            await call(
+                types: ["CaseOpened", "bad type", "CaseReviewed"], data: ["{}", "[]", "{}"], metadata: ["{}", "{}", "[]"],
+                occurred: [nil, nil, nil]) == "field=type")
+        #expect(
+            await call(
+                types: ["CaseOpened", "CaseReviewed", "CaseReviewed"], data: ["{}", "{}", "{}"],
+                metadata: ["{}", "{}", "[]"], occurred: [nil, "2999-01-01T00:00:00Z", nil]) == "field=occurredAt")
+        #expect(try await c.query("SELECT count(*) FROM handoff.events").first?.decode(0, as: Int.self) == 0)
+        // And a valid batch goes in, chained in order.
+        #expect(
+            await call(
+                types: ["CaseOpened", "CaseReviewed"], data: ["{}", #"{"a":1}"#], metadata: ["{}", "{}"], occurred: [nil, nil])
+                == nil)
+        let rows = try await c.query(
+            "SELECT version, prev_hash = lag(hash) OVER (ORDER BY version) AS linked FROM handoff.events ORDER BY version")
+        #expect(rows.all.count == 2)
+        #expect(try rows.all.last?.decode("linked", as: Bool.self) == true)
+    }
 }
