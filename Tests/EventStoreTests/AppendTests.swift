@@ -234,7 +234,11 @@ import Testing
         #expect(await call(types: [], data: [], metadata: [], occurred: []) == "field=events")
         #expect(await call(data: ["{}", "{}"]) == "field=events")
         #expect(await call(stream: "person-1") == "field=stream")
+        #expect(await call(stream: "case-" + String(repeating: "A", count: 65)) == "field=stream")
+        #expect(await call(stream: "sop-" + String(repeating: "A", count: 65)) == "field=stream")
         #expect(await call(expected: "-1") == "field=expectedVersion")
+        #expect(await call(expected: String(repeating: "9", count: 19)) == "field=expectedVersion")
+        #expect(await call(types: [String(repeating: "T", count: 65)]) == "field=type")
         #expect(await call(ids: [nil]) == "field=id")
         #expect(await call(types: ["1bad"]) == "field=type")
         #expect(await call(types: [nil]) == "field=type")
@@ -257,8 +261,15 @@ import Testing
             await call(
                 types: ["CaseOpened", "CaseReviewed"], data: ["{}", #"{"a":1}"#], metadata: ["{}", "{}"], occurred: [nil, nil])
                 == nil)
+        // The longest names are allowed.
+        let longest = "case-" + String(repeating: "A", count: 64)
+        #expect(await call(stream: longest, types: [String(repeating: "T", count: 64)]) == nil)
+        #expect(await call(stream: "sop-" + String(repeating: "A", count: 64)) == nil)
         let rows = try await c.query(
-            "SELECT version, prev_hash = lag(hash) OVER (ORDER BY version) AS linked FROM handoff.events ORDER BY version")
+            """
+            SELECT version, prev_hash = lag(hash) OVER (ORDER BY version) AS linked FROM handoff.events
+             WHERE stream = 'case-KS-V' ORDER BY version
+            """)
         #expect(rows.all.count == 2)
         #expect(try rows.all.last?.decode("linked", as: Bool.self) == true)
     }
