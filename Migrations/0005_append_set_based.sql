@@ -13,6 +13,8 @@
 -- statement, with lengths checked by length() instead of regex repeats; the chain loop does only
 -- the SHA-256 steps; the rows and the stream's new head are written by one statement; and the
 -- function's queries use generic plans (their parameters never change the best plan).
+-- New check: occurredAt before the year 1 is refused (readers format times in Swift, and an
+-- ISO year cannot be BC).
 
 ALTER FUNCTION handoff.canonical_text(text, bigint, uuid, text, timestamptz, timestamptz, jsonb, jsonb) STABLE;
 
@@ -105,6 +107,7 @@ BEGIN
                    WHEN o.data IS NULL OR jsonb_typeof(o.data) <> 'object' THEN 3
                    WHEN o.metadata IS NULL OR jsonb_typeof(o.metadata) <> 'object' THEN 4
                    WHEN o.occurred > v_recorded + interval '5 minutes' THEN 5
+                   WHEN o.occurred < timestamptz '0001-01-01 00:00:00+00' THEN 6
                END)
       INTO a_occurred, a_text, v_bad
       FROM (SELECT x.n, x.id, x.type, x.data, x.metadata, coalesce(x.occurred_at, v_recorded) AS occurred
@@ -117,6 +120,7 @@ BEGIN
         WHEN 4 THEN
             RAISE EXCEPTION 'event metadata must be a JSON object' USING ERRCODE = 'HF003', DETAIL = 'field=metadata';
         WHEN 5 THEN RAISE EXCEPTION 'occurredAt is in the future' USING ERRCODE = 'HF003', DETAIL = 'field=occurredAt';
+        WHEN 6 THEN RAISE EXCEPTION 'occurredAt is before the year 1' USING ERRCODE = 'HF003', DETAIL = 'field=occurredAt';
         ELSE NULL;  -- v_bad IS NULL: every event is valid
     END CASE;
 

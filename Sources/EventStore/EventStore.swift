@@ -97,8 +97,7 @@ public final class EventStore: Sendable {
 
     static let columns: StaticString = """
         position, xid::text AS xid_text, stream, version, id, type, data::text, metadata::text,
-        to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), prev_hash, hash
+        occurred_at, recorded_at, prev_hash, hash
         """
 
     static func decodeEvents(_ result: QueryResult) throws -> [RecordedEvent] {
@@ -106,7 +105,8 @@ public final class EventStore: Sendable {
             RecordedEvent(
                 position: try row.decode(0), xid: try row.decode(1), stream: try row.decode(2),
                 version: try row.decode(3), id: try row.decode(4), type: try row.decode(5), data: try row.decode(6),
-                metadata: try row.decode(7), occurredAt: try row.decode(8), recordedAt: try row.decode(9),
+                metadata: try row.decode(7), occurredAt: try row.decode(8, as: CanonicalTimestamp.self).text,
+                recordedAt: try row.decode(9, as: CanonicalTimestamp.self).text,
                 prevHash: try row.decode(10, as: ByteA.self).bytes, hash: try row.decode(11, as: ByteA.self).bytes)
         }
     }
@@ -165,6 +165,37 @@ public final class EventStore: Sendable {
             let events = try Self.decodeEvents(result)
             return Page(events: events, next: events.last?.cursor ?? cursor)
         } catch { throw EventStoreError.from(error) }
+    }
+
+    /// Reads the global log after `cursor` page by page, in gap-free order, until a page comes back
+    /// empty or `body` returns false. The next page is read (on another pooled connection) while
+    /// `body` handles the current one, so a reader that does work per page does not leave the
+    /// server idle. Returns the cursor after the last page handed to `body`.
+    @discardableResult
+    public func readGlobalPages(
+        after cursor: Cursor, limit: Int = 1000, _ body: (Page) async throws -> Bool
+    ) async throws -> Cursor {
+        let first = cursor
+        var cursor = cursor
+        var ahead = Task { try await self.readGlobal(after: first, limit: limit) }
+        while true {
+            let page: Page
+            do { page = try await ahead.value }
+            if page.events.isEmpty { return cursor }
+            let next = page.next
+            ahead = Task { try await self.readGlobal(after: next, limit: limit) }
+            let more: Bool
+            do { more = try await body(page) } catch {
+                ahead.cancel()
+                _ = try? await ahead.value
+                throw error
+            }
+            cursor = next
+            if !more {
+                _ = try? await ahead.value
+                return cursor
+            }
+        }
     }
 
     static func globalQuery(after cursor: Cursor, limit: Int, types: [String]?, streams: [String]?) -> SQL {

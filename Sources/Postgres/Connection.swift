@@ -17,6 +17,11 @@ public final class Connection: @unchecked Sendable {
     // @unchecked: `conn` is touched only on `thread`, which runs one job at a time.
     private let thread: ConnectionThread
     private nonisolated(unsafe) var conn: OpaquePointer?
+    /// Statement text → name of the server-side prepared statement (touched only on `thread`).
+    private nonisolated(unsafe) var prepared: [String: String] = [:]
+
+    /// How many statements one connection keeps prepared; later ones run unprepared.
+    public static let preparedStatementLimit = 256
 
     private init(conn: OpaquePointer, thread: ConnectionThread) {
         self.conn = conn
@@ -92,8 +97,12 @@ public final class Connection: @unchecked Sendable {
     /// - Throws: `PostgresError` with `sqlState` for server errors, `.connectionFailed` when the
     ///   connection broke.
     @discardableResult
+    ///
+    /// A statement with parameters is prepared on the server the first time this connection runs
+    /// it and executed by name afterwards (no parse and plan per call); the text is the key, and
+    /// the parameters are always bound, so the cache cannot mix up values.
     public func query(_ sql: SQL) async throws -> QueryResult {
-        try await onQueue { conn in try Self.runQuery(conn, sql) }
+        try await onQueue { conn in try self.runQuery(conn, sql) }
     }
 
     /// Runs SQL text that may hold several statements and no parameters (migrations, `SET`, `BEGIN`).
@@ -212,11 +221,41 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    private static func send(_ conn: OpaquePointer, _ sql: SQL) -> OpaquePointer? {
+    /// Runs `sql` through this connection's prepared statements (see `query`).
+    private func sendPrepared(_ conn: OpaquePointer, _ sql: SQL) -> OpaquePointer? {
         let params = sql.parameters
-        if params.isEmpty {
-            return PQexecParams(conn, sql.text, 0, nil, nil, nil, nil, 0)
+        guard !params.isEmpty else { return Self.send(conn, sql) }
+        var name = prepared[sql.text]
+        if name == nil {
+            guard prepared.count < Self.preparedStatementLimit else { return Self.send(conn, sql) }
+            let candidate = "handoff_\(prepared.count + 1)"
+            let made = PQprepare(conn, candidate, sql.text, Int32(params.count), nil)
+            let ok = PQresultStatus(made) == PGRES_COMMAND_OK
+            PQclear(made)
+            // Preparing fails for the same reasons running would (syntax, permissions, an aborted
+            // transaction): run it unprepared, and the caller gets that error.
+            guard ok else { return Self.send(conn, sql) }
+            prepared[sql.text] = candidate
+            name = candidate
         }
+        let result = Self.withParameters(params) { values in
+            PQexecPrepared(conn, name!, Int32(params.count), values, nil, nil, 0)
+        }
+        // The server refuses a prepared statement whose result columns changed under it (0A000, after
+        // a migration), or has lost it (26000). Forget it; outside a transaction, run it afresh.
+        let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+        if state == "0A000" || state == "26000" {
+            prepared[sql.text] = nil
+            PQclear(PQexec(conn, "DEALLOCATE \(name!)"))
+            if PQtransactionStatus(conn) == PQTRANS_IDLE {
+                PQclear(result)
+                return Self.send(conn, sql)
+            }
+        }
+        return result
+    }
+
+    private static func withParameters<R>(_ params: [PostgresValue], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
         // Keep every parameter's C string alive for the call.
         let cStrings: [UnsafeMutablePointer<CChar>?] = params.map { value in
             switch value {
@@ -225,41 +264,59 @@ public final class Connection: @unchecked Sendable {
             }
         }
         defer { for p in cStrings { free(p) } }
-        return cStrings.map { UnsafePointer($0) }.withUnsafeBufferPointer { buffer in
-            PQexecParams(conn, sql.text, Int32(params.count), nil, buffer.baseAddress, nil, nil, 0)
+        return cStrings.map { UnsafePointer($0) }.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+
+    private static func send(_ conn: OpaquePointer, _ sql: SQL) -> OpaquePointer? {
+        let params = sql.parameters
+        if params.isEmpty {
+            return PQexecParams(conn, sql.text, 0, nil, nil, nil, nil, 0)
+        }
+        return withParameters(params) { values in
+            PQexecParams(conn, sql.text, Int32(params.count), nil, values, nil, nil, 0)
         }
     }
 
-    private static func runQuery(_ conn: OpaquePointer, _ sql: SQL) throws -> QueryResult {
-        let result = send(conn, sql)
+    private func runQuery(_ conn: OpaquePointer, _ sql: SQL) throws -> QueryResult {
+        let result = sendPrepared(conn, sql)
         defer { PQclear(result) }
-        try check(result, conn)
+        try Self.check(result, conn)
         let rowCount = Int(PQntuples(result))
         let columnCount = Int(PQnfields(result))
         var columns: [String] = []
         columns.reserveCapacity(columnCount)
         for c in 0..<columnCount { columns.append(String(cString: PQfname(result, Int32(c)))) }
-        var rows: [[String?]] = []
-        rows.reserveCapacity(rowCount)
-        for r in 0..<rowCount {
-            var row: [String?] = []
-            row.reserveCapacity(columnCount)
-            for c in 0..<columnCount {
-                if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
-                    row.append(nil)
+        // One buffer for every value: sum the lengths, then copy.
+        var starts: [Int] = [], lengths: [Int] = []
+        starts.reserveCapacity(rowCount * columnCount)
+        lengths.reserveCapacity(rowCount * columnCount)
+        var total = 0
+        for r in 0..<Int32(rowCount) {
+            for c in 0..<Int32(columnCount) {
+                starts.append(total)
+                if PQgetisnull(result, r, c) == 1 {
+                    lengths.append(-1)
                 } else {
-                    let length = Int(PQgetlength(result, Int32(r), Int32(c)))
-                    let pointer = PQgetvalue(result, Int32(r), Int32(c))!
-                    row.append(
-                        pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-                            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
-                        })
+                    let length = Int(PQgetlength(result, r, c))
+                    lengths.append(length)
+                    total += length
                 }
             }
-            rows.append(row)
+        }
+        var bytes = [UInt8](repeating: 0, count: total)
+        bytes.withUnsafeMutableBytes { out in
+            var cell = 0
+            for r in 0..<Int32(rowCount) {
+                for c in 0..<Int32(columnCount) {
+                    defer { cell += 1 }
+                    let length = lengths[cell]
+                    guard length > 0, let pointer = PQgetvalue(result, r, c) else { continue }
+                    out.baseAddress!.advanced(by: starts[cell]).copyMemory(from: pointer, byteCount: length)
+                }
+            }
         }
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
-        return QueryResult(columns: columns, rows: rows, affectedRows: affected)
+        return QueryResult(columns: columns, bytes: bytes, starts: starts, lengths: lengths, affectedRows: affected)
     }
 
     private static func check(_ result: OpaquePointer?, _ conn: OpaquePointer) throws {

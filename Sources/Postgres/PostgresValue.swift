@@ -15,31 +15,81 @@ public protocol PostgresEncodable: Sendable {
 public protocol PostgresDecodable {
     /// Decodes the column's text; returns nil when the text is not a valid value of this type.
     init?(postgresText: String)
+    /// Decodes the column's text given as its UTF-8 bytes. The default makes a `String` and calls
+    /// `init?(postgresText:)`; the common types parse the bytes directly.
+    init?(postgresBytes: UnsafeBufferPointer<UInt8>)
+}
+
+extension PostgresDecodable {
+    public init?(postgresBytes: UnsafeBufferPointer<UInt8>) {
+        self.init(postgresText: String(decoding: postgresBytes, as: UTF8.self))
+    }
 }
 
 extension String: PostgresEncodable, PostgresDecodable {
     public var postgresValue: PostgresValue { .text(self) }
     public init?(postgresText: String) { self = postgresText }
+    public init?(postgresBytes: UnsafeBufferPointer<UInt8>) { self = String(decoding: postgresBytes, as: UTF8.self) }
+}
+
+/// Parses an optional '-' and decimal digits into any fixed-width integer; nil on anything else
+/// or on overflow (the same answers as `T(String)` for the text PostgreSQL sends).
+@inline(__always)
+func parseInteger<T: FixedWidthInteger>(_ bytes: UnsafeBufferPointer<UInt8>, as: T.Type) -> T? {
+    var i = 0
+    let negative = bytes.first == UInt8(ascii: "-")
+    if negative || bytes.first == UInt8(ascii: "+") { i = 1 }
+    guard i < bytes.count else { return nil }
+    var value: T = 0
+    while i < bytes.count {
+        let digit = bytes[i] &- UInt8(ascii: "0")
+        guard digit < 10 else { return nil }
+        let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+        let (next, o2) =
+            negative ? times10.subtractingReportingOverflow(T(digit)) : times10.addingReportingOverflow(T(digit))
+        guard !o1, !o2 else { return nil }
+        value = next
+        i += 1
+    }
+    return value
 }
 
 extension Int: PostgresEncodable, PostgresDecodable {
     public var postgresValue: PostgresValue { .text(String(self)) }
     public init?(postgresText: String) { self.init(postgresText) }
+    public init?(postgresBytes: UnsafeBufferPointer<UInt8>) {
+        guard let v = parseInteger(postgresBytes, as: Int.self) else { return nil }
+        self = v
+    }
 }
 
 extension Int64: PostgresEncodable, PostgresDecodable {
     public var postgresValue: PostgresValue { .text(String(self)) }
     public init?(postgresText: String) { self.init(postgresText) }
+    public init?(postgresBytes: UnsafeBufferPointer<UInt8>) {
+        guard let v = parseInteger(postgresBytes, as: Int64.self) else { return nil }
+        self = v
+    }
 }
 
 extension UInt64: PostgresEncodable, PostgresDecodable {
     public var postgresValue: PostgresValue { .text(String(self)) }
     public init?(postgresText: String) { self.init(postgresText) }
+    public init?(postgresBytes: UnsafeBufferPointer<UInt8>) {
+        guard postgresBytes.first != UInt8(ascii: "-"), let v = parseInteger(postgresBytes, as: UInt64.self) else {
+            return nil
+        }
+        self = v
+    }
 }
 
 extension Int32: PostgresEncodable, PostgresDecodable {
     public var postgresValue: PostgresValue { .text(String(self)) }
     public init?(postgresText: String) { self.init(postgresText) }
+    public init?(postgresBytes: UnsafeBufferPointer<UInt8>) {
+        guard let v = parseInteger(postgresBytes, as: Int32.self) else { return nil }
+        self = v
+    }
 }
 
 extension Double: PostgresEncodable, PostgresDecodable {
@@ -61,6 +111,28 @@ extension Bool: PostgresEncodable, PostgresDecodable {
 extension UUID: PostgresEncodable, PostgresDecodable {
     public var postgresValue: PostgresValue { .text(uuidString.lowercased()) }
     public init?(postgresText: String) { self.init(uuidString: postgresText) }
+    /// PostgreSQL sends `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lower case; upper case is accepted too.
+    public init?(postgresBytes b: UnsafeBufferPointer<UInt8>) {
+        guard b.count == 36 else { return nil }
+        var value: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let ok = withUnsafeMutableBytes(of: &value) { out -> Bool in
+            var i = 0, k = 0
+            while i < 36 {
+                if i == 8 || i == 13 || i == 18 || i == 23 {
+                    guard b[i] == UInt8(ascii: "-") else { return false }
+                    i += 1
+                    continue
+                }
+                guard let hi = hexNibble(b[i]), let lo = hexNibble(b[i + 1]) else { return false }
+                out[k] = hi << 4 | lo
+                k += 1
+                i += 2
+            }
+            return true
+        }
+        guard ok else { return nil }
+        self.init(uuid: value)
+    }
 }
 
 /// Raw bytes for a `bytea` column or parameter (hex format, `\x…`).
@@ -76,7 +148,11 @@ public struct ByteA: Sendable, Hashable, PostgresEncodable, PostgresDecodable {
     }
 
     public init?(postgresText: String) {
-        let utf8 = Array(postgresText.utf8)
+        guard let value = Array(postgresText.utf8).withUnsafeBufferPointer({ ByteA(postgresBytes: $0) }) else { return nil }
+        self = value
+    }
+
+    public init?(postgresBytes utf8: UnsafeBufferPointer<UInt8>) {
         guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x"), utf8.count % 2 == 0 else {
             return nil
         }

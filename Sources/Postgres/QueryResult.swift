@@ -1,26 +1,65 @@
-/// The rows a statement returned, copied out of libpq into Swift values (text format).
+/// The rows a statement returned, copied out of libpq (text format) into one byte buffer: one
+/// allocation per result instead of a `String` per value. Values are decoded when asked for.
 public struct QueryResult: Sendable {
     /// Column names in order.
     public let columns: [String]
-    /// Each row's values; nil for SQL NULL.
-    public let rows: [[String?]]
     /// The number of rows a command affected (`INSERT`, `UPDATE`, …), when the server says.
     public let affectedRows: Int
+    /// Every non-NULL value's bytes, back to back, row by row.
+    let bytes: [UInt8]
+    /// Per cell (row-major): where its bytes start in `bytes`, and how many; -1 for SQL NULL.
+    let starts: [Int]
+    let lengths: [Int]
+    /// The number of rows.
+    public let count: Int
 
-    public init(columns: [String], rows: [[String?]], affectedRows: Int) {
+    init(columns: [String], bytes: [UInt8], starts: [Int], lengths: [Int], affectedRows: Int) {
         self.columns = columns
-        self.rows = rows
+        self.bytes = bytes
+        self.starts = starts
+        self.lengths = lengths
         self.affectedRows = affectedRows
+        self.count = columns.isEmpty ? 0 : starts.count / columns.count
     }
 
-    public var count: Int { rows.count }
-    public var isEmpty: Bool { rows.isEmpty }
+    /// A result made of values given as text (nil for NULL); every row has one value per column.
+    public init(columns: [String], rows: [[String?]], affectedRows: Int) {
+        var bytes: [UInt8] = [], starts: [Int] = [], lengths: [Int] = []
+        for row in rows {
+            precondition(row.count == columns.count, "a row needs one value per column")
+            for value in row {
+                starts.append(bytes.count)
+                if let value {
+                    lengths.append(value.utf8.count)
+                    bytes += value.utf8
+                } else {
+                    lengths.append(-1)
+                }
+            }
+        }
+        self.init(columns: columns, bytes: bytes, starts: starts, lengths: lengths, affectedRows: affectedRows)
+    }
+
+    /// Each row's values as text; nil for SQL NULL. (Builds strings: prefer `all` and `decode`.)
+    public var rows: [[String?]] { all.map { row in columns.indices.map { row.raw($0) } } }
+    public var isEmpty: Bool { count == 0 }
 
     /// Row views with typed access by position or column name.
-    public var all: [Row] { rows.indices.map { Row(result: self, index: $0) } }
-    public var first: Row? { rows.isEmpty ? nil : Row(result: self, index: 0) }
+    public var all: [Row] { (0..<count).map { Row(result: self, index: $0) } }
+    public var first: Row? { count == 0 ? nil : Row(result: self, index: 0) }
 
     func columnIndex(_ name: String) -> Int? { columns.firstIndex(of: name) }
+
+    /// Calls `body` with a cell's bytes, or nil for NULL.
+    @inline(__always)
+    func withCell<R>(_ row: Int, _ column: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
+        let cell = row * columns.count + column
+        let length = lengths[cell]
+        guard length >= 0 else { return try body(nil) }
+        return try bytes.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[starts[cell]..<(starts[cell] + length)]))
+        }
+    }
 }
 
 /// One row of a `QueryResult`.
@@ -29,14 +68,20 @@ public struct Row: Sendable {
     let index: Int
 
     /// The raw text of a column, nil for NULL.
-    public func raw(_ column: Int) -> String? { result.rows[index][column] }
+    public func raw(_ column: Int) -> String? {
+        result.withCell(index, column) { $0.map { String(decoding: $0, as: UTF8.self) } }
+    }
 
     /// Decodes a non-NULL column. Throws `PostgresError(kind: .decoding)` for NULL or bad text.
     public func decode<T: PostgresDecodable>(_ column: Int, as type: T.Type = T.self) throws -> T {
-        guard column < result.columns.count, let text = result.rows[index][column] else {
-            throw PostgresError(kind: .decoding, serverMessage: "column \(column) is NULL or missing")
+        guard column >= 0, column < result.columns.count else {
+            throw PostgresError(kind: .decoding, serverMessage: "column \(column) is missing")
         }
-        guard let value = T(postgresText: text) else {
+        let value = try result.withCell(index, column) { cell -> T? in
+            guard let cell else { throw PostgresError(kind: .decoding, serverMessage: "column \(column) is NULL") }
+            return T(postgresBytes: cell)
+        }
+        guard let value else {
             throw PostgresError(kind: .decoding, serverMessage: "column \(result.columns[column]) is not a \(T.self)")
         }
         return value
@@ -44,10 +89,10 @@ public struct Row: Sendable {
 
     /// Decodes a column that may be NULL.
     public func decodeOptional<T: PostgresDecodable>(_ column: Int, as type: T.Type = T.self) throws -> T? {
-        guard column < result.columns.count else {
+        guard column >= 0, column < result.columns.count else {
             throw PostgresError(kind: .decoding, serverMessage: "column \(column) missing")
         }
-        guard result.rows[index][column] != nil else { return nil }
+        guard result.withCell(index, column, { $0 != nil }) else { return nil }
         return try decode(column, as: T.self)
     }
 

@@ -246,6 +246,7 @@ import Testing
         #expect(await call(data: [nil]) == "field=data")
         #expect(await call(metadata: ["3"]) == "field=metadata")
         #expect(await call(occurred: ["2999-01-01T00:00:00Z"]) == "field=occurredAt")
+        #expect(await call(occurred: ["0044-03-15 12:00:00+00 BC"]) == "field=occurredAt")
         // Event 2 has bad data and a bad type (type is checked first); event 3 has bad metadata.
         #expect(
             await call(
@@ -272,5 +273,36 @@ import Testing
             """)
         #expect(rows.all.count == 2)
         #expect(try rows.all.last?.decode("linked", as: Bool.self) == true)
+    }
+
+    /// Times are read as PostgreSQL's text and put into canonical form in Swift; that form must be
+    /// exactly what `to_char` (docs/hash-chain.md) gives, for every fraction length and for old years.
+    @Test func canonicalTimesMatchToChar() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let base = 1_763_800_000.0
+        let times: [Double] = [
+            base, base + 0.5, base + 0.000001, base + 0.123456, base + 0.1, base + 0.999999, base + 0.01,
+            -30_610_224_000 + 0.25,  // year 1000
+            -62_135_596_800,  // 0001-01-01T00:00:00Z
+        ]
+        let s = stream("TIMES")
+        _ = try await store.append(
+            to: s, events: times.map { event(occurredAt: Date(timeIntervalSince1970: $0)) })
+        let read = try await store.readAll(stream: s)
+        let expected = try await db.pool().query(
+            """
+            SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS o,
+                   to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS r
+              FROM handoff.events WHERE stream = \(s.rawValue) ORDER BY version
+            """
+        ).all
+        #expect(read.count == times.count && expected.count == times.count)
+        for (event, row) in zip(read, expected) {
+            #expect(event.occurredAt == (try row.decode("o", as: String.self)))
+            #expect(event.recordedAt == (try row.decode("r", as: String.self)))
+        }
+        #expect(read.map(\.occurredAt).contains("1000-01-01T00:00:00.250000Z"))
+        #expect(read.map(\.occurredAt).contains("0001-01-01T00:00:00.000000Z"))
     }
 }

@@ -20,6 +20,40 @@ import Testing
         return HeldAppend(connection: c, id: id)
     }
 
+    /// The paged reader hands every event over once, in order, across page boundaries; stops when
+    /// asked; and passes on the handler's error.
+    @Test func pagedReaderReadsAheadWithoutSkippingOrRepeating() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        var appended: [UUID] = []
+        for k in 0..<7 {
+            appended += try await store.append(to: stream("P-\(k)"), events: (0..<5).map { _ in event() }).events.map(\.id)
+        }
+        try await waitUntilAllReadable(store)
+        var seen: [UUID] = []
+        var pages = 0
+        let end = try await store.readGlobalPages(after: .start, limit: 4) { page in
+            pages += 1
+            seen += page.events.map(\.id)
+            return true
+        }
+        #expect(seen == appended)
+        #expect(pages == 9)
+        #expect(try await store.readGlobal(after: end, limit: 10).events.isEmpty)
+        // Stopping early returns the cursor after the last page handled.
+        var handled: [UUID] = []
+        let stop = try await store.readGlobalPages(after: .start, limit: 10) { page in
+            handled += page.events.map(\.id)
+            return handled.count < 20
+        }
+        #expect(handled == Array(appended.prefix(20)))
+        #expect(try await store.readGlobal(after: stop, limit: 100).events.map(\.id) == Array(appended.dropFirst(20)))
+        struct Stop: Error {}
+        await #expect(throws: Stop.self) {
+            try await store.readGlobalPages(after: .start, limit: 10) { _ in throw Stop() }
+        }
+    }
+
     @Test func readersNeitherSkipALateCommitNorReadPastIt() async throws {
         let db = try await TestDatabase.make()
         let store = db.store()

@@ -131,6 +131,55 @@ import Testing
         await pool.close()
     }
 
+    @Test func nullsEmptiesAndResultShape() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let c = try await db.connect()
+        defer { c.close() }
+        let r = try await c.query(
+            "SELECT x, CASE WHEN x = 2 THEN NULL ELSE x::text END AS t, '' AS e FROM generate_series(1, 3) x ORDER BY x")
+        #expect(r.count == 3 && r.columns == ["x", "t", "e"])
+        #expect(r.rows == [["1", "1", ""], ["2", nil, ""], ["3", "3", ""]])
+        let middle = r.all[1]
+        #expect(try middle.decodeOptional("t", as: String.self) == nil)
+        #expect(throws: PostgresError.self) { try middle.decode("t", as: String.self) }
+        #expect(throws: PostgresError.self) { try middle.decode(7, as: String.self) }
+        #expect(try middle.decode("e", as: String.self) == "")
+        #expect(try r.all[2].decode(0, as: Int.self) == 3)
+        #expect(try await c.query("SELECT 1 WHERE false").isEmpty)
+        // A value made of many multi-byte characters comes back whole.
+        let text = String(repeating: "ë✓𝄞", count: 5000)
+        #expect(try await c.query("SELECT \(text)::text").first?.decode(0, as: String.self) == text)
+    }
+
+    /// The byte-level decoders answer as the text ones do, and refuse what those refuse.
+    @Test func byteDecodersAgreeWithTextDecoders() {
+        func bytes<T: PostgresDecodable>(_ s: String, _: T.Type) -> T? {
+            Array(s.utf8).withUnsafeBufferPointer { T(postgresBytes: $0) }
+        }
+        for s in ["0", "-1", "+7", "42", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "", "-",
+            "1x", " 1", "12345678901234567890123"]
+        {
+            #expect(bytes(s, Int64.self) == Int64(s), "\(s)")
+            #expect(bytes(s, Int.self) == Int(s), "\(s)")
+            #expect(bytes(s, Int32.self) == Int32(s), "\(s)")
+            #expect(bytes(s, UInt64.self) == (s.hasPrefix("-") ? nil : UInt64(s)), "\(s)")
+        }
+        #expect(bytes("18446744073709551615", UInt64.self) == UInt64.max)
+        let id = UUID()
+        #expect(bytes(id.uuidString.lowercased(), UUID.self) == id)
+        #expect(bytes(id.uuidString, UUID.self) == id)
+        for bad in ["", String(id.uuidString.dropLast()), id.uuidString.replacingOccurrences(of: "-", with: "_"),
+            "g" + id.uuidString.dropFirst()]
+        {
+            #expect(bytes(bad, UUID.self) == nil, "\(bad)")
+        }
+        #expect(bytes("\\x00ff10", ByteA.self) == ByteA([0, 255, 16]))
+        #expect(bytes("\\x", ByteA.self) == ByteA([]))
+        for bad in ["00ff", "\\x0", "\\xzz", "x00"] { #expect(bytes(bad, ByteA.self) == nil, "\(bad)") }
+        #expect(bytes("t", Bool.self) == true)
+        #expect(bytes("no", Bool.self) == nil)
+    }
+
     @Test func timestampsFormatAndParse() throws {
         let d = try #require(PostgresTimestamp.parse("2026-11-22T10:00:00Z"))
         #expect(PostgresTimestamp.format(d) == "2026-11-22T10:00:00.000000Z")
