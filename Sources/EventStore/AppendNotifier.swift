@@ -18,6 +18,9 @@ final class AppendNotifier: Sendable {
     private let state = Mutex(State())
     private let connection = ConnectionHolder()
 
+    /// The shortest time between two NOTIFYs while appends keep coming.
+    static let spacing: Duration = .milliseconds(3)
+
     init(url: String) { self.url = url }
 
     /// Called after an append committed.
@@ -50,6 +53,9 @@ final class AppendNotifier: Sendable {
                 return false
             }
             if !more { return }
+            // More appends committed while that NOTIFY ran: one more covers them all. Spacing the
+            // NOTIFYs a little lets a burst share one (each wakes every listener of the cluster).
+            try? await Task.sleep(for: Self.spacing)
         }
     }
 }

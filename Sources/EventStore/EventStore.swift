@@ -148,6 +148,11 @@ public final class EventStore: Sendable {
         public var events: [RecordedEvent]
         /// Where the next read starts: the last event's cursor, or the given one when the page is empty.
         public var next: Cursor
+
+        public init(events: [RecordedEvent], next: Cursor) {
+            self.events = events
+            self.next = next
+        }
     }
 
     /// Reads the global log after `cursor` in gap-free order: only events of transactions older than

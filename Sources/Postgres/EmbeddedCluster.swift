@@ -88,7 +88,8 @@ public struct EmbeddedCluster: Sendable {
     }
 
     /// Creates the cluster unless it exists. `durable: false` turns off fsync (for tests only).
-    public func initialize(durable: Bool = true) throws {
+    /// - Parameter settings: extra `postgresql.conf` lines (`name = value`), e.g. larger buffers for a benchmark.
+    public func initialize(durable: Bool = true, settings: [String: String] = [:]) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         try fm.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
@@ -117,6 +118,7 @@ public struct EmbeddedCluster: Sendable {
         if !durable {
             conf += "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
         }
+        for (name, value) in settings.sorted(by: { $0.key < $1.key }) { conf += "\(name) = \(value)\n" }
         let confURL = dataDirectory.appendingPathComponent("postgresql.conf")
         let handle = try FileHandle(forWritingTo: confURL)
         try handle.seekToEnd()

@@ -20,8 +20,12 @@ final class BenchEnvironment: Sendable {
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-bench-\(UUID().uuidString.prefix(8))")
         // A durable cluster (fsync on), like production: both sides of every ratio pay the same.
+        // Sized as a small production server would be for millions of events: more shared buffers
+        // than the demo's 128 MB and room for WAL between checkpoints while the data sets load.
         let cluster = try EmbeddedCluster(directory: dir, port: 5433)
-        try cluster.initialize(durable: true)
+        try cluster.initialize(
+            durable: true,
+            settings: ["shared_buffers": "1GB", "max_wal_size": "8GB", "checkpoint_timeout": "'15min'"])
         try cluster.start()
         return BenchEnvironment(url: cluster.url(database: "postgres"), cluster: cluster)
     }

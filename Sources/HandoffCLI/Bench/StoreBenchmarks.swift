@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import Postgres
 import Referrals
+import Synchronization
 
 /// The store benchmarks: append, append-contended, append-batch, read-all, scale.
 enum StoreBenchmarks {
@@ -151,44 +152,55 @@ enum StoreBenchmarks {
     }
 
     /// Appends synthetic referral histories (the generator's, valid for the domain and the read
-    /// models: about 19 events a case) until the store holds at least `target` events.
+    /// models: about 19 events a case) until the store holds at least `target` events. Eight
+    /// workers take case after case, one append (one transaction) per case.
     static func fill(_ env: BenchDatabase, to target: Int, progress: @escaping @Sendable (String) -> Void) async throws {
-        let store = env.store(connections: 8)
+        let workers = 8
+        let store = env.store(connections: workers)
         defer { Task { await store.pool.close() } }
-        var have = Int(try await store.count())
-        guard have < target else { return }
+        let had = Int(try await store.count())
+        guard had < target else { return }
         try await Seeding.referenceData(store)
-        progress("loading \(target - have) synthetic events…")
+        progress("loading \(target - had) synthetic events…")
         let generator = SyntheticGenerator(seed: 7, now: Date())
         // Continue after the cases already there, so a second fill adds new ones.
-        var index = Int(try await store.pool.query("SELECT count(*) FROM handoff.streams WHERE stream LIKE 'case-%'")
-            .first?.decode(0, as: Int64.self) ?? 0)
+        let first = Int(
+            try await store.pool.query("SELECT count(*) FROM handoff.streams WHERE stream LIKE 'case-%'")
+                .first?.decode(0, as: Int64.self) ?? 0)
         let started = ContinuousClock.now
-        var lastReport = started
-        while have < target {
-            let chunk = (index..<(index + 8)).map(generator.makeCase)
-            index += chunk.count
-            have += try await withThrowingTaskGroup(of: Int.self) { group in
-                for c in chunk where !c.events.isEmpty {
-                    group.addTask {
+        let state = FillState(FillState.Counts(nextCase: first, loaded: had, lastReport: started))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<workers {
+                group.addTask {
+                    while true {
+                        let index: Int? = state.counts.withLock { s in
+                            guard s.loaded < target else { return nil }
+                            defer { s.nextCase += 1 }
+                            return s.nextCase
+                        }
+                        guard let index else { return }
+                        let c = generator.makeCase(index: index)
+                        guard !c.events.isEmpty else { continue }
+                        var n = 0
                         do {
-                            return try await store.append(
+                            n = try await store.append(
                                 to: .case(c.caseId)!, expected: .noStream, events: c.events.map(Seeding.newEvent)
                             ).events.count
                         } catch EventStoreError.wrongExpectedVersion, EventStoreError.duplicateEventId {
-                            return 0
+                            n = 0  // loaded by an earlier fill
                         }
+                        let report: String? = state.counts.withLock { s in
+                            s.loaded += n
+                            guard ContinuousClock.now - s.lastReport > .seconds(10) else { return nil }
+                            s.lastReport = ContinuousClock.now
+                            let rate = Double(s.loaded - had) / (elapsedMilliseconds(since: started) / 1000)
+                            return "… \(s.loaded) events (\(Int(rate)) events/s)"
+                        }
+                        if let report { progress(report) }
                     }
                 }
-                var n = 0
-                for try await k in group { n += k }
-                return n
             }
-            if ContinuousClock.now - lastReport > .seconds(10) {
-                lastReport = ContinuousClock.now
-                let rate = Double(have) / (elapsedMilliseconds(since: started) / 1000)
-                progress("… \(have) events (\(Int(rate)) events/s)")
-            }
+            try await group.waitForAll()
         }
     }
 
@@ -257,9 +269,14 @@ enum StoreBenchmarks {
             let run = try await timedLoad(clients: clients, seconds: o.seconds) { c, i in
                 try await store.append(to: .case("S-\(c)-\(i / 20)")!, events: [BenchPayload.event()]).events.count
             }
-            // Case history: a case stream read whole, on random existing streams.
+            // Case history: a whole case stream read back, for cases picked at random among all the
+            // loaded ones (not the few just written, which would sit in cache).
+            let sample = try await store.pool.query(
+                "SELECT stream FROM handoff.streams WHERE stream LIKE 'case-KS-%' ORDER BY random() LIMIT 5000"
+            ).all.map { try $0.decode(0, as: String.self) }
+            guard !sample.isEmpty else { throw CLIError(message: "no synthetic cases to read") }
             let history = try await timedLoad(clients: clients, seconds: max(1, o.seconds / 2)) { c, i in
-                try await store.readAll(stream: .case("S-\(c)-\(i % 20)")!).count
+                try await store.readAll(stream: StreamName(sample[(c * 7919 + i * 104_729) % sample.count])!).count
             }
             await store.pool.close()
             let p50 = run.latencies.percentile(50) ?? 0, p99 = run.latencies.percentile(99) ?? 0
@@ -275,6 +292,17 @@ enum StoreBenchmarks {
         }
         return results
     }
+}
+
+/// What the fill's workers share: the next case to load and how many events are in.
+final class FillState: Sendable {
+    struct Counts {
+        var nextCase: Int
+        var loaded: Int
+        var lastReport: ContinuousClock.Instant
+    }
+    let counts: Mutex<Counts>
+    init(_ counts: Counts) { self.counts = Mutex(counts) }
 }
 
 /// Counts COPY rows from libpq's callback thread.

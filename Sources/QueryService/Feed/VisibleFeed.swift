@@ -20,9 +20,21 @@ struct VisibleFeed: Sendable {
         var caughtUp: Bool
     }
 
-    func page(after cursor: Cursor, limit: Int, types: [String]?, for principal: Principal) async throws -> Page {
+    /// - Parameter tail: for live followers, the shared head of the log and the wake-up generation
+    ///   the caller has seen; pages come from it when it holds them.
+    func page(
+        after cursor: Cursor, limit: Int, types: [String]?, for principal: Principal, tail: (GlobalTail, UInt64)? = nil
+    ) async throws -> Page {
+        func read(after cursor: Cursor) async throws -> EventStore.Page {
+            if let (tail, seen) = tail,
+                let page = try await tail.page(after: cursor, limit: limit, types: types, seen: seen)
+            {
+                return page
+            }
+            return try await store.readGlobal(after: cursor, limit: limit, types: types)
+        }
         guard principal.role == .institution else {
-            let page = try await store.readGlobal(after: cursor, limit: limit, types: types)
+            let page = try await read(after: cursor)
             return Page(events: page.events, next: page.next, caughtUp: page.events.count < limit)
         }
         guard let institution = principal.institution else { return Page(events: [], next: cursor, caughtUp: true) }
@@ -30,7 +42,7 @@ struct VisibleFeed: Sendable {
         var position = cursor
         var scanned = 0
         while out.count < limit, scanned < scanLimit {
-            let raw = try await store.readGlobal(after: position, limit: limit, types: types)
+            let raw = try await read(after: position)
             if raw.events.isEmpty { return Page(events: out, next: position, caughtUp: true) }
             scanned += raw.events.count
             // Parties are read after the page, so every event on it is already visible to that query.

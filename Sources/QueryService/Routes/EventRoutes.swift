@@ -68,7 +68,8 @@ extension QueryService {
             let seen = await wakeups.current
             var caughtUp = true
             do {
-                let page = try await feed.page(after: cursor, limit: pageSize, types: types, for: principal)
+                let page = try await feed.page(
+                    after: cursor, limit: pageSize, types: types, for: principal, tail: (tail, seen))
                 if !page.events.isEmpty {
                     try await writer.write(try await render(page.events))
                     lastWrite = clock.now

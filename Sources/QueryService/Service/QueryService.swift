@@ -52,6 +52,8 @@ public final class QueryService: Sendable {
     public let accessLog: AccessLog
     let access: CaseAccess
     let feed: VisibleFeed
+    /// The head of the log shared by every live event stream of this service.
+    let tail: GlobalTail
     let subscriptions: SubscriptionStore
     let institutions: InstitutionRegistry
     let metrics = Metrics()
@@ -76,6 +78,7 @@ public final class QueryService: Sendable {
         self.accessLog = AccessLog(pool: store.pool)
         self.access = CaseAccess(store: store)
         self.feed = VisibleFeed(store: store, access: access)
+        self.tail = GlobalTail(store: store, maxAge: configuration.pollInterval)
         self.subscriptions = SubscriptionStore(pool: store.pool)
         self.institutions = InstitutionRegistry(store: store)
         self.metricsHook = metricsHook
