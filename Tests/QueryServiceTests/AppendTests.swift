@@ -250,4 +250,31 @@ struct AppendTests {
         #expect(
             try await h.api.post("/v1/cases/KS-P-2/events", token: h.token("isf"), Harness.openedJSON()).status == 201)
     }
+
+    /// The service keeps the registry it has read; an institution registered afterwards (by
+    /// another process, through the store) is found when a referral names it, not refused.
+    @Test func referralToAnInstitutionRegisteredAfterStartIsAdmitted() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-2026-0901")
+        try await h.refer("KS-2026-0901", "REF-1", to: "opav")  // the registry is read and kept
+        let newcomer = Institution(id: "ngo-synthetic-9", name: "Synthetic NGO 9", kinds: Institution.demo[0].kinds)
+        let setup = h.db.store(poolSize: 1)
+        _ = try await setup.append(
+            to: .institutions,
+            events: [
+                NewEvent(
+                    type: "InstitutionRegistered",
+                    data: SystemEventBody.institutionRegistered(newcomer).data.serializedString(),
+                    metadata: EventMetadata(actor: EventActor(institution: "natc", user: "setup")))
+            ])
+        await setup.pool.close()
+        let reply = try await h.api.post(
+            "/v1/cases/KS-2026-0901/events", token: h.token("kp-dthb"), Harness.referralJSON("REF-2", to: newcomer.id))
+        #expect(reply.status == 201, "\(reply.text)")
+        let unknown = try await h.api.post(
+            "/v1/cases/KS-2026-0901/events", token: h.token("kp-dthb"), Harness.referralJSON("REF-3", to: "ngo-unknown"))
+        #expect(unknown.status == 422 || unknown.status == 400, "\(unknown.text)")
+        #expect(unknown.text.contains("data.to"))
+    }
 }

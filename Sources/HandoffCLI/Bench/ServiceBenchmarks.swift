@@ -66,6 +66,7 @@ enum ServiceBenchmarks {
         let head = try await store.headCursor()
 
         let sent = Shared<[String: UInt64]>([:])
+        let appendTimes = Shared<[Double]>([])
         let received = (0..<subscribers).map { _ in Shared<[String: UInt64]>([:]) }
         let stop = Shared(false)
         // Subscribers: one SSE connection each, on threads of their own.
@@ -117,6 +118,8 @@ enum ServiceBenchmarks {
                             sent.withLock { $0[id] = t }
                             let (status, _) = try client.request(
                                 "POST", "/v1/cases/E2E-\(tag)-\(a)-\(i)/events", token: police, body: body)
+                            let answered = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
+                            appendTimes.withLock { $0.append(answered) }
                             if status == 201 { ok += 1 } else { sent.withLock { _ = $0.removeValue(forKey: id) } }
                         }
                         return ok
@@ -149,7 +152,13 @@ enum ServiceBenchmarks {
             bench: "e2e-latency", value: Double(acknowledged) / seconds, unit: "appends/s",
             p50: latencies.percentile(50), p99: latencies.percentile(99), clients: subscribers,
             target: "p99 ≤ 50 ms, none lost", met: p99 <= 50 && lost == 0)
-        result.extra = [("deliveries", String(latencies.samples.count)), ("lost", String(lost))]
+        var appends = Latencies()
+        appends.merge(appendTimes.withLock { $0 })
+        // The append's own answer time, part of every delivery's latency.
+        result.extra = [
+            ("deliveries", String(latencies.samples.count)), ("lost", String(lost)),
+            ("append 201 p50/p99 ms", String(format: "%.1f/%.1f", appends.percentile(50) ?? 0, appends.percentile(99) ?? 0)),
+        ]
         return result
     }
 

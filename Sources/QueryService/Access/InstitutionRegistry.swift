@@ -1,12 +1,20 @@
 import EventStore
 import Referrals
 
-/// The registered institutions, folded from the `institutions` stream and refreshed on every
-/// use by reading only the events appended since (one indexed query).
+/// The registered institutions, folded from the `institutions` stream and refreshed by reading
+/// only the events appended since (one indexed query).
 actor InstitutionRegistry {
     private let store: EventStore
     private var ids: Set<String> = []
     private var version: Int64 = 0
+    private var loaded = false
+
+    /// What is known without asking the store, once it has been read at least once. Institutions
+    /// are only ever added, so a set that admits an event is never wrong to use; a caller that is
+    /// refused for an unknown institution asks `current()` before answering.
+    func known() async throws -> Set<String> {
+        loaded ? ids : try await current()
+    }
 
     init(store: EventStore) {
         self.store = store
@@ -24,7 +32,10 @@ actor InstitutionRegistry {
                     ids.insert(institution.id)
                 }
             }
-            if events.count < 1000 { return ids }
+            if events.count < 1000 {
+                loaded = true
+                return ids
+            }
         }
     }
 }

@@ -148,10 +148,12 @@ extension QueryService {
             if let state = loaded.state, !state.isParty(institution) {
                 throw ServiceError.forbidden("Only parties of the case may append to it.")
             }
-            // A retry of an earlier append: the store answers with the original result or a conflict.
-            if try await store.containsAny(ids: parsed.items.filter(\.idGiven).map(\.id)) {
-                let result = try await store.append(to: stream, expected: parsed.expected, events: newEvents)
-                return appended(result)
+            // A retry of an earlier append gets the store's answer: the original result or a
+            // conflict. Asked only when the request would otherwise be refused — when it is
+            // admitted, the store's own dedupe answers a retry the same way, one query sooner.
+            func retried() async throws -> HTTPResponse? {
+                guard try await store.containsAny(ids: parsed.items.filter(\.idGiven).map(\.id)) else { return nil }
+                return appended(try await store.append(to: stream, expected: parsed.expected, events: newEvents))
             }
             let actual = loaded.version
             let matches: Bool =
@@ -162,9 +164,15 @@ extension QueryService {
                 case .exactly(let n): n == actual
                 }
             guard matches else {
+                if let response = try await retried() { return response }
                 throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: actual)
             }
-            try await admit(parsed, principal: principal, caseId: caseId, state: loaded.state, actual: actual)
+            do {
+                try await admit(parsed, principal: principal, caseId: caseId, state: loaded.state, actual: actual)
+            } catch {
+                if let response = try await retried() { return response }
+                throw error
+            }
             do {
                 let result = try await store.append(to: stream, expected: .exactly(actual), events: newEvents)
                 return appended(result)
@@ -186,11 +194,14 @@ extension QueryService {
         _ parsed: AppendRequest, principal: Principal, caseId: String, state: CaseState?, actual: Int64
     ) async throws {
         let now = Date()
-        let context = AdmissionContext(
-            registeredInstitutions: try await institutions.current(), now: now,
+        var context = AdmissionContext(
+            registeredInstitutions: try await institutions.known(), now: now,
             allowedClockSkew: configuration.allowedClockSkew)
         var state = state
-        for (i, item) in parsed.items.enumerated() {
+        var i = 0
+        var refreshed = false
+        while i < parsed.items.count {
+            let item = parsed.items[i]
             let outcome = Result<CaseEvent, ReferralsError> { () throws(ReferralsError) -> CaseEvent in
                 try CaseAdmission.admit(
                     principal: principal, caseId: caseId, state: state, id: item.id, type: item.type,
@@ -199,7 +210,18 @@ extension QueryService {
             switch outcome {
             case .success(let event):
                 state = CaseState.applying(event, to: state, caseId: caseId)
+                i += 1
             case .failure(let error):
+                // Refused against the institutions known here: read the registry's newest events
+                // once and admit this event again before answering.
+                if !refreshed {
+                    refreshed = true
+                    let current = try await institutions.current()
+                    if current != context.registeredInstitutions {
+                        context.registeredInstitutions = current
+                        continue
+                    }
+                }
                 throw Self.admissionError(error, index: parsed.batch ? i : nil, actual: actual)
             }
         }
