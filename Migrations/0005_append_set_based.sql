@@ -12,7 +12,9 @@
 -- statement; validation and canonical texts for the whole batch come from one set-based
 -- statement, with lengths checked by length() instead of regex repeats; the chain loop does only
 -- the SHA-256 steps; the rows and the stream's new head are written by one statement; and the
--- function's queries use generic plans (their parameters never change the best plan).
+-- function's queries use generic plans (their parameters never change the best plan). A single
+-- event (most appends) takes a path of plain expressions: measured as backend CPU per
+-- transaction, 0.35-0.41 ms against 0.41-0.49 ms through the set-based path.
 -- New check: occurredAt before the year 1 is refused (readers format times in Swift, and an
 -- ISO year cannot be BC).
 
@@ -36,6 +38,8 @@ DECLARE
     v_bad       bigint;
     v_id        uuid;
     v_text      bytea;
+    v_occurred  timestamptz;
+    v_hash      bytea;
     a_occurred  timestamptz[];
     a_text      bytea[];
     a_prev      bytea[] := '{}';
@@ -94,6 +98,39 @@ BEGIN
        OR (p_expected ~ '^[0-9]+$' AND v_version <> p_expected::bigint) THEN
         RAISE EXCEPTION 'wrong expected version' USING ERRCODE = 'HF001',
             DETAIL = 'expected=' || p_expected || ';actual=' || v_version;
+    END IF;
+
+    -- One event (most appends): plain expressions, which PL/pgSQL evaluates without starting an
+    -- executor; the batch path's aggregate and unnest cost more to set up than to run for one row.
+    IF v_count = 1 THEN
+        v_occurred := coalesce(p_occurred_at[1], v_recorded);
+        IF p_ids[1] IS NULL THEN
+            RAISE EXCEPTION 'event id missing' USING ERRCODE = 'HF003', DETAIL = 'field=id';
+        ELSIF p_types[1] IS NULL OR length(p_types[1]) > 64 OR p_types[1] !~ '^[A-Za-z][A-Za-z0-9]*$' THEN
+            RAISE EXCEPTION 'event type must be a name' USING ERRCODE = 'HF003', DETAIL = 'field=type';
+        ELSIF p_data[1] IS NULL OR jsonb_typeof(p_data[1]) <> 'object' THEN
+            RAISE EXCEPTION 'event data must be a JSON object' USING ERRCODE = 'HF003', DETAIL = 'field=data';
+        ELSIF p_metadata[1] IS NULL OR jsonb_typeof(p_metadata[1]) <> 'object' THEN
+            RAISE EXCEPTION 'event metadata must be a JSON object' USING ERRCODE = 'HF003', DETAIL = 'field=metadata';
+        ELSIF v_occurred > v_recorded + interval '5 minutes' THEN
+            RAISE EXCEPTION 'occurredAt is in the future' USING ERRCODE = 'HF003', DETAIL = 'field=occurredAt';
+        ELSIF v_occurred < timestamptz '0001-01-01 00:00:00+00' THEN
+            RAISE EXCEPTION 'occurredAt is before the year 1' USING ERRCODE = 'HF003', DETAIL = 'field=occurredAt';
+        END IF;
+        v_hash := sha256(v_head || convert_to(canonical_text(
+            p_stream, v_version + 1, p_ids[1], p_types[1], v_occurred, v_recorded, p_data[1], p_metadata[1]), 'UTF8'));
+        RETURN QUERY
+            WITH inserted AS (
+                INSERT INTO events (stream, version, id, type, data, metadata, occurred_at, recorded_at, prev_hash, hash)
+                VALUES (p_stream, v_version + 1, p_ids[1], p_types[1], p_data[1], p_metadata[1], v_occurred, v_recorded,
+                        v_head, v_hash)
+                RETURNING events.id, events.version, events.position, events.xid, events.hash
+            ), head AS (
+                INSERT INTO streams AS s (stream, version, head_hash) VALUES (p_stream, v_version + 1, v_hash)
+                    ON CONFLICT (stream) DO UPDATE SET version = excluded.version, head_hash = excluded.head_hash
+            )
+            SELECT i.id, i.version, i.position, i.xid, i.hash, v_recorded, false FROM inserted i;
+        RETURN;
     END IF;
 
     -- Validate the whole batch and make every event's canonical text in one statement. v_bad is

@@ -65,11 +65,18 @@ enum BenchCommand {
         for r in results { text += r.row + "\n" }
         text += """
 
-            Reproduce: `swift build -c release && .build/release/handoff bench all --json` (or one benchmark:
+            Reproduce: `swift build -c release && .build/release/handoff bench all --json` (about 20 minutes at the default sizes) (or one benchmark:
             `handoff bench append --seconds 10 --clients 32`). Set DATABASE_URL to run against a scratch database
             of your own server instead of an embedded cluster.
 
             """
+        // The analysis below the marker is written by people; a new run keeps it.
+        let marker = "<!-- analysis: kept by handoff bench all -->"
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8), let range = existing.range(of: marker) {
+            text += "\n" + existing[range.lowerBound...]
+        } else {
+            text += "\n" + marker + "\n"
+        }
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     }
 }
