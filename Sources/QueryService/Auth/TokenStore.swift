@@ -10,6 +10,11 @@ import Referrals
 /// finds candidate rows by the first 8 bytes of the hash and compares the full hash in constant
 /// time, so neither the token nor its hash leaks through timing.
 ///
+/// With a cache (`cacheTTL` above zero; the query service uses
+/// ``QueryServiceConfiguration/tokenCacheTTL``) a token that authenticated is trusted for at most
+/// that long without asking the database again. A revocation through this store takes effect at
+/// once; one made elsewhere (another process, SQL) within `cacheTTL`. See ``TokenCache``.
+///
 /// ```swift
 /// let tokens = TokenStore(pool: pool)
 /// let token = try await tokens.create(role: .institution, institution: "opav", user: "advocate-7")
@@ -17,10 +22,22 @@ import Referrals
 /// ```
 public struct TokenStore: Sendable {
     public let pool: ConnectionPool
+    let cache: TokenCache
 
-    public init(pool: ConnectionPool) {
+    /// - Parameter cacheTTL: how long a token that authenticated is trusted without a new
+    ///   database lookup; `.zero` (the default) looks every token up every time.
+    public init(pool: ConnectionPool, cacheTTL: Duration = .zero) {
         self.pool = pool
+        self.cache = TokenCache(ttl: cacheTTL)
     }
+
+    init(pool: ConnectionPool, cache: TokenCache) {
+        self.pool = pool
+        self.cache = cache
+    }
+
+    /// How long an authenticated token is trusted without asking the database again.
+    public var cacheTTL: Duration { cache.ttl }
 
     /// Errors of token administration.
     public enum TokenError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -58,11 +75,13 @@ public struct TokenStore: Sendable {
     @discardableResult
     public func revoke(token: String) async throws -> Bool {
         let hash = SHA256.hash(Array(token.utf8))
+        cache.evict(hash: hash)
         let result = try await pool.query(
             """
             UPDATE handoff.api_tokens SET revoked_at = clock_timestamp()
              WHERE token_hash = \(ByteA(hash)) AND revoked_at IS NULL
             """)
+        cache.evict(hash: hash)
         return result.affectedRows > 0
     }
 
@@ -75,14 +94,25 @@ public struct TokenStore: Sendable {
              WHERE "user" = \(user) AND (\(institution)::text IS NULL OR institution = \(institution))
                AND revoked_at IS NULL
             """)
+        cache.evict(user: user, institution: institution)
         return result.affectedRows
     }
 
     /// The principal a live token stands for, or nil for an unknown or revoked token.
+    /// With a cache, a token that authenticated less than ``cacheTTL`` ago is not looked up again.
     /// - Throws: a database error (an outage), which the service answers with 503.
     public func authenticate(_ token: String) async throws -> Principal? {
         guard !token.isEmpty, token.utf8.count <= 256 else { return nil }
         let hash = SHA256.hash(Array(token.utf8))
+        if let cached = cache.principal(for: hash) { return cached }
+        let ticket = cache.lookupStarted()
+        let found = try await lookUp(hash: hash)
+        if let found { cache.store(found, for: hash, ticket: ticket) }
+        return found
+    }
+
+    /// The database lookup behind ``authenticate(_:)``.
+    private func lookUp(hash: [UInt8]) async throws -> Principal? {
         let rows = try await pool.query(
             """
             SELECT token_hash, role, institution, "user" FROM handoff.api_tokens

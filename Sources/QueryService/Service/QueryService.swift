@@ -15,17 +15,23 @@ public struct QueryServiceConfiguration: Sendable {
     public var pollInterval: Duration
     /// How far `occurredAt` may lie in the future (clock skew between institutions).
     public var allowedClockSkew: TimeInterval
+    /// How long a token that authenticated is trusted without asking the database again: the
+    /// bound within which a revocation made outside this process takes effect (a revocation
+    /// through ``QueryService/tokens`` takes effect at once). `.zero` looks up every request.
+    public var tokenCacheTTL: Duration
 
     public init(
         http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
         heartbeatInterval: Duration = .seconds(15),
         pollInterval: Duration = .seconds(1),
-        allowedClockSkew: TimeInterval = 300
+        allowedClockSkew: TimeInterval = 300,
+        tokenCacheTTL: Duration = .seconds(5)
     ) {
         self.http = http
         self.heartbeatInterval = heartbeatInterval
         self.pollInterval = pollInterval
         self.allowedClockSkew = allowedClockSkew
+        self.tokenCacheTTL = tokenCacheTTL
     }
 }
 
@@ -74,7 +80,7 @@ public final class QueryService: Sendable {
         self.pool = store.pool
         self.readSide = readSide
         self.wakeups = wakeups
-        self.tokens = TokenStore(pool: store.pool)
+        self.tokens = TokenStore(pool: store.pool, cacheTTL: configuration.tokenCacheTTL)
         self.accessLog = AccessLog(pool: store.pool)
         self.access = CaseAccess(store: store)
         self.feed = VisibleFeed(store: store, access: access)
