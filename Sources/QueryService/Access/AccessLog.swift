@@ -1,16 +1,29 @@
 import Foundation
 import Postgres
 import Referrals
+import Synchronization
 
 /// The append-only record of who read which case through which endpoint.
 ///
-/// Entries are written before the data is sent: a read that cannot be logged is not served
-/// (the caller gets 503). The table's trigger rejects UPDATE, DELETE and TRUNCATE.
+/// **Guarantee:** a read is answered only after its rows are committed. ``record(_:caseIds:endpoint:)``
+/// returns once the rows are in PostgreSQL with an ordinary (synchronous, durable) commit; the
+/// route sends its data after that. When the rows cannot be written — the queue is full, or the
+/// INSERT or its commit fails — it throws 503 `unavailable` and the route sends nothing. A crash
+/// can therefore leave a row for a read whose answer never reached the client, never the reverse.
+///
+/// Rows are written by one writer at a time: every read that arrives while a batch is being
+/// committed joins the next batch, so concurrent reads share one INSERT and one commit (group
+/// commit) instead of paying a commit each. At most `queueCapacity` rows wait; beyond that a read
+/// is refused (503) instead of queued without bound. The table's trigger rejects UPDATE, DELETE
+/// and TRUNCATE. `at` is the database's clock when the row was inserted, before the answer is sent.
 public struct AccessLog: Sendable {
     public let pool: ConnectionPool
+    let writer: AccessLogWriter
 
-    public init(pool: ConnectionPool) {
+    /// - Parameter queueCapacity: the most rows waiting to be written.
+    public init(pool: ConnectionPool, queueCapacity: Int = 20_000) {
         self.pool = pool
+        self.writer = AccessLogWriter(pool: pool, capacity: queueCapacity)
     }
 
     /// One entry as `GET /v1/audit/access` returns it.
@@ -23,16 +36,17 @@ public struct AccessLog: Sendable {
         public var endpoint: String
     }
 
-    /// Records that `principal` read each of `caseIds` through `endpoint` (one row per case).
+    /// Records that `principal` read each of `caseIds` through `endpoint` (one row per case) and
+    /// returns once the rows are committed.
+    /// - Throws: 503 `unavailable` (a ``ServiceError``) when they cannot be written.
     public func record(_ principal: Principal, caseIds: some Collection<String>, endpoint: String) async throws {
         guard !caseIds.isEmpty else { return }
-        let cases = PostgresArray.text(Array(Set(caseIds)).sorted())
-        try await pool.query(
-            """
-            INSERT INTO handoff.access_log (role, institution, "user", case_id, endpoint)
-            SELECT \(principal.role.rawValue), \(principal.institution), \(principal.user), c, \(endpoint)
-              FROM unnest(\(cases)::text[]) AS c
-            """)
+        let rows = Set(caseIds).sorted().map { caseId in
+            AccessLogWriter.Row(
+                role: principal.role.rawValue, institution: principal.institution, user: principal.user,
+                caseId: caseId, endpoint: endpoint)
+        }
+        try await writer.write(rows)
     }
 
     /// Entries for one case (or all cases), oldest first, at most `limit`.
@@ -50,5 +64,114 @@ public struct AccessLog: Sendable {
                 at: try row.decode(0), institution: try row.decodeOptional(1), user: try row.decode(2),
                 role: try row.decode(3), caseId: try row.decode(4), endpoint: try row.decode(5))
         }
+    }
+}
+
+/// The one writer of access-log rows: a bounded queue of waiting reads, drained in batches.
+final class AccessLogWriter: Sendable {
+    struct Row: Sendable {
+        var role: String
+        var institution: String?
+        var user: String
+        var caseId: String
+        var endpoint: String
+    }
+
+    private struct Waiting {
+        var rows: [Row]
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var waiting: [Waiting] = []
+        var queuedRows = 0
+        var writing = false
+    }
+
+    static let queueFull = ServiceError(
+        .serviceUnavailable, "unavailable", "Too many reads are waiting to be access-logged; retry shortly.")
+    static let writeFailed = ServiceError(
+        .serviceUnavailable, "unavailable", "The access log cannot be written; retry shortly.")
+
+    let pool: ConnectionPool
+    let capacity: Int
+    /// The most rows one INSERT carries.
+    let maxBatchRows: Int
+    private let state = Mutex(State())
+
+    init(pool: ConnectionPool, capacity: Int, maxBatchRows: Int = 5_000) {
+        self.pool = pool
+        self.capacity = max(1, capacity)
+        self.maxBatchRows = max(1, maxBatchRows)
+    }
+
+    /// Rows waiting for a batch (not counting the batch being written).
+    var queuedRows: Int { state.withLock { $0.queuedRows } }
+
+    /// Queues `rows` and returns once they are committed.
+    /// - Throws: ``queueFull`` at once when the queue has no room; ``writeFailed`` when the batch
+    ///   they were in could not be written.
+    func write(_ rows: [Row]) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            enum Outcome { case refused, queued, startWriter }
+            let outcome = state.withLock { state -> Outcome in
+                guard state.queuedRows + rows.count <= capacity else { return .refused }
+                state.waiting.append(Waiting(rows: rows, continuation: continuation))
+                state.queuedRows += rows.count
+                if state.writing { return .queued }
+                state.writing = true
+                return .startWriter
+            }
+            switch outcome {
+            case .refused: continuation.resume(throwing: Self.queueFull)
+            case .queued: break
+            case .startWriter: Task { await self.drain() }
+            }
+        }
+    }
+
+    /// Writes batches until the queue is empty; only one runs at a time (`writing`).
+    private func drain() async {
+        while true {
+            let batch = state.withLock { state -> [Waiting] in
+                guard !state.waiting.isEmpty else {
+                    state.writing = false
+                    return []
+                }
+                var rows = 0
+                var taken = 0
+                for waiting in state.waiting {
+                    if taken > 0 && rows + waiting.rows.count > maxBatchRows { break }
+                    rows += waiting.rows.count
+                    taken += 1
+                }
+                let batch = Array(state.waiting.prefix(taken))
+                state.waiting.removeFirst(taken)
+                state.queuedRows -= rows
+                return batch
+            }
+            if batch.isEmpty { return }
+            do {
+                try await insert(batch.flatMap(\.rows))
+                for waiting in batch { waiting.continuation.resume() }
+            } catch {
+                for waiting in batch { waiting.continuation.resume(throwing: Self.writeFailed) }
+            }
+        }
+    }
+
+    /// One INSERT (one commit) for the whole batch, in queue order.
+    private func insert(_ rows: [Row]) async throws {
+        try await pool.query(
+            """
+            INSERT INTO handoff.access_log (role, institution, "user", case_id, endpoint)
+            SELECT r, i, u, c, e
+              FROM unnest(\(PostgresArray.text(rows.map(\.role)))::text[],
+                          \(PostgresArray.optionalText(rows.map(\.institution)))::text[],
+                          \(PostgresArray.text(rows.map(\.user)))::text[],
+                          \(PostgresArray.text(rows.map(\.caseId)))::text[],
+                          \(PostgresArray.text(rows.map(\.endpoint)))::text[]) WITH ORDINALITY AS t(r, i, u, c, e, n)
+             ORDER BY n
+            """)
     }
 }

@@ -19,19 +19,24 @@ public struct QueryServiceConfiguration: Sendable {
     /// bound within which a revocation made outside this process takes effect (a revocation
     /// through ``QueryService/tokens`` takes effect at once). `.zero` looks up every request.
     public var tokenCacheTTL: Duration
+    /// The most access-log rows waiting to be written; a read that would exceed it is refused
+    /// with 503 rather than served unlogged.
+    public var accessLogQueueCapacity: Int
 
     public init(
         http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
         heartbeatInterval: Duration = .seconds(15),
         pollInterval: Duration = .seconds(1),
         allowedClockSkew: TimeInterval = 300,
-        tokenCacheTTL: Duration = .seconds(5)
+        tokenCacheTTL: Duration = .seconds(5),
+        accessLogQueueCapacity: Int = 20_000
     ) {
         self.http = http
         self.heartbeatInterval = heartbeatInterval
         self.pollInterval = pollInterval
         self.allowedClockSkew = allowedClockSkew
         self.tokenCacheTTL = tokenCacheTTL
+        self.accessLogQueueCapacity = accessLogQueueCapacity
     }
 }
 
@@ -81,7 +86,7 @@ public final class QueryService: Sendable {
         self.readSide = readSide
         self.wakeups = wakeups
         self.tokens = TokenStore(pool: store.pool, cacheTTL: configuration.tokenCacheTTL)
-        self.accessLog = AccessLog(pool: store.pool)
+        self.accessLog = AccessLog(pool: store.pool, queueCapacity: configuration.accessLogQueueCapacity)
         self.access = CaseAccess(store: store)
         self.feed = VisibleFeed(store: store, access: access)
         self.tail = GlobalTail(store: store, maxAge: configuration.pollInterval)

@@ -21,7 +21,8 @@ struct Harness: Sendable {
 
     static func start(
         readSide: any ReadSide = EmptyReadSide(), heartbeat: Duration = .milliseconds(400),
-        url: String? = nil, db existing: TestDB? = nil, tokenCacheTTL: Duration = .seconds(5)
+        url: String? = nil, db existing: TestDB? = nil, tokenCacheTTL: Duration = .seconds(5),
+        accessLogQueueCapacity: Int = 20_000
     ) async throws -> Harness {
         let db: TestDB
         if let existing { db = existing } else { db = try await TestDatabase.make() }
@@ -32,7 +33,8 @@ struct Harness: Sendable {
         let service = QueryService(
             configuration: QueryServiceConfiguration(
                 http: HTTPServerConfiguration(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(1)),
-                heartbeatInterval: heartbeat, pollInterval: .milliseconds(200), tokenCacheTTL: tokenCacheTTL),
+                heartbeatInterval: heartbeat, pollInterval: .milliseconds(200), tokenCacheTTL: tokenCacheTTL,
+                accessLogQueueCapacity: accessLogQueueCapacity),
             store: store, readSide: readSide, wakeups: wakeups, metricsHook: { "handoff_projector_lag_events 0\n" })
         // The registry, as the demo seeds it (through the store: institutions are not case events).
         let setupStore = db.store(poolSize: 2)

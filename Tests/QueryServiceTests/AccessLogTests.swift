@@ -1,0 +1,123 @@
+import EventStore
+import Foundation
+import Postgres
+import Referrals
+import Testing
+
+@testable import QueryService
+
+/// The access log is written in batches, and a read is answered only once its row is committed.
+@Suite("Access log batches")
+struct AccessLogTests {
+    static func logCount(_ connection: Connection, caseId: String) async throws -> Int {
+        try await connection.query("SELECT count(*) FROM handoff.access_log WHERE case_id = \(caseId)").first!
+            .decode(0, as: Int.self)
+    }
+
+    /// Many reads at once: every answered read has its own committed row, no more, no fewer.
+    @Test func concurrentReadsEachGetARowBeforeTheirAnswer() async throws {
+        let h = try await Harness.start(readSide: StubReadSide())
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-AL-1")
+        try await h.refer("KS-AL-1", "R-1", to: "opav")
+        let callers = ["kp-dthb", "opav", "natc", "audit", "isf"]
+        let statuses = try await withThrowingTaskGroup(of: (String, Int).self) { group in
+            for i in 0..<60 {
+                let caller = callers[i % callers.count]
+                let path = i % 2 == 0 ? "/v1/cases/KS-AL-1" : "/v1/cases/KS-AL-1/history"
+                group.addTask { (caller, try await h.api.get(path, token: h.token(caller)).status) }
+            }
+            var out: [(String, Int)] = []
+            for try await r in group { out.append(r) }
+            return out
+        }
+        let answered = statuses.filter { $0.1 == 200 }
+        #expect(answered.count == 48)  // isf is no party: 12 refusals
+        #expect(statuses.filter { $0.1 == 403 }.allSatisfy { $0.0 == "isf" })
+        let connection = try await h.db.connect()
+        defer { connection.close() }
+        #expect(try await Self.logCount(connection, caseId: "KS-AL-1") == 48)
+        let perInstitution = try await connection.query(
+            "SELECT institution, count(*) FROM handoff.access_log WHERE case_id = 'KS-AL-1' GROUP BY 1 ORDER BY 1")
+        let counts = try perInstitution.all.map { "\(try $0.decode(0, as: String.self))=\(try $0.decode(1, as: Int.self))" }
+        #expect(counts == ["audit=12", "kp-dthb=12", "natc=12", "opav=12"])
+    }
+
+    /// While a batch cannot commit (the table is locked), reads wait; when the queue is full a
+    /// read is refused with 503 and carries no case data. Once the lock goes, the waiting reads
+    /// are answered and logged; the refused one is not logged.
+    @Test func aFullQueueRefusesWith503AndNothingUnloggedIsServed() async throws {
+        let h = try await Harness.start(readSide: StubReadSide(), accessLogQueueCapacity: 1)
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-AL-2")
+        let locker = try await h.db.connect()
+        defer { locker.close() }
+        try await locker.execute("BEGIN; LOCK TABLE handoff.access_log IN ACCESS EXCLUSIVE MODE")
+        let writer = h.service.accessLog.writer
+        // The first read becomes the batch being written, and blocks on the lock.
+        let first = Task { try await h.api.get("/v1/cases/KS-AL-2", token: h.token("natc")) }
+        let watcher = try await h.db.connect()
+        defer { watcher.close() }
+        try await eventuallyTrue {
+            try await watcher.query(
+                "SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'handoff.access_log'::regclass"
+            ).first != nil
+        }
+        // The second waits in the queue (capacity: one row).
+        let second = Task { try await h.api.get("/v1/cases/KS-AL-2/history", token: h.token("kp-dthb")) }
+        try await eventuallyTrue { writer.queuedRows == 1 }
+        // The third finds the queue full.
+        let refused = try await h.api.get("/v1/cases/KS-AL-2", token: h.token("audit"))
+        #expect(refused.status == 503)
+        #expect(refused.errorCode == "unavailable")
+        #expect(refused.header("Retry-After") == "1")
+        #expect(refused.json["caseId"] == nil)
+        #expect(!refused.text.contains("KS-AL-2"))
+        try await locker.execute("COMMIT")
+        #expect(try await first.value.status == 200)
+        #expect(try await second.value.status == 200)
+        let rows = try await watcher.query(
+            "SELECT institution, endpoint FROM handoff.access_log WHERE case_id = 'KS-AL-2' ORDER BY id")
+        let entries = try rows.all.map { "\(try $0.decode(0, as: String.self)) \(try $0.decode(1, as: String.self))" }
+        #expect(entries == ["natc GET /v1/cases/{caseId}", "kp-dthb GET /v1/cases/{caseId}/history"])
+    }
+
+    /// A batch that cannot be written fails its reads with 503; reads work again afterwards.
+    @Test func aFailedWriteIs503AndNoDataIsSent() async throws {
+        let h = try await Harness.start(readSide: StubReadSide())
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-AL-3")
+        let admin = try await h.db.connect()
+        defer { admin.close() }
+        // Make every insert fail (a test-only trigger on this test's own database).
+        try await admin.execute(
+            """
+            CREATE FUNCTION handoff.test_refuse_access_log() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
+            CREATE TRIGGER test_refuse BEFORE INSERT ON handoff.access_log
+                FOR EACH STATEMENT EXECUTE FUNCTION handoff.test_refuse_access_log();
+            """)
+        for path in ["/v1/cases/KS-AL-3", "/v1/cases/KS-AL-3/history", "/v1/cases/KS-AL-3/verify", "/v1/deadlines"] {
+            let reply = try await h.api.get(path, token: h.token("natc"))
+            if path == "/v1/deadlines" {
+                #expect(reply.status == 200)  // the stub has no deadlines: nothing to log, nothing shown
+                continue
+            }
+            #expect(reply.status == 503, "\(path)")
+            #expect(reply.errorCode == "unavailable", "\(path)")
+            #expect(!reply.text.contains("CaseOpened"), "\(path)")
+        }
+        try await admin.execute("DROP TRIGGER test_refuse ON handoff.access_log")
+        #expect(try await h.api.get("/v1/cases/KS-AL-3", token: h.token("natc")).status == 200)
+        #expect(try await Self.logCount(admin, caseId: "KS-AL-3") == 1)
+    }
+
+    func eventuallyTrue(_ condition: () async throws -> Bool) async throws {
+        for _ in 0..<500 {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("condition never held")
+        throw CancellationError()
+    }
+}
