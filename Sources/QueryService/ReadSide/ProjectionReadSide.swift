@@ -10,8 +10,100 @@ public struct ProjectionReadSide: ReadSide {
     public init(pool: ConnectionPool) { models = ReadModels(pool: pool) }
 
     public func caseSummary(caseId: String) async throws -> JSONValue? {
-        guard let summary = try await models.caseSummary(caseId) else { return nil }
-        return try JSONValue.parse(Array(try JSONEncoder().encode(summary)))
+        try await caseSummary(caseId: caseId, now: Date())
+    }
+
+    /// The document `ReadModels.caseSummary` describes (`CaseSummary`: the same members, order
+    /// and formats; a test holds the two equal), read with one statement instead of four: one
+    /// round trip, one plan, one snapshot. Times travel as PostgreSQL's text and are formatted
+    /// as the read models format them.
+    public func caseSummary(caseId: String, now: Date) async throws -> JSONValue? {
+        let result = try await models.pool.query(
+            """
+            SELECT s.case_id, s.status, s.identification_status, s.risk_level, s.opened_by, s.opened_at, s.child,
+                   s.version, s.last_event_at, s.closed_at, s.closure_reason,
+                   (SELECT json_agg(p.institution ORDER BY p.ordinal) FROM handoff.case_parties p
+                     WHERE p.case_id = s.case_id)::text,
+                   (SELECT json_agg(json_build_array(
+                               r.case_id, r.referral_id, r.from_institution, r.to_institution, r.purpose, r.urgency,
+                               r.status, r.issued_at::text, r.issued_event_id::text, r.acknowledged_at::text,
+                               r.accepted_at::text, r.declined_at::text, r.decline_reason, r.completed_at::text,
+                               r.outcome) ORDER BY r.ordinal)
+                      FROM handoff.referrals r
+                     WHERE r.case_id = s.case_id AND r.status IN ('issued', 'acknowledged', 'accepted'))::text,
+                   (SELECT json_agg(json_build_array(
+                               d.case_id, d.rule_id, d.title, d.due_at::text, d.warn_at::text,
+                               handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at,
+                                                       d.missed_at_closure, \(now)),
+                               d.responsible, d.trigger_event_id::text, d.satisfied_at::text, d.referral_id,
+                               d.ruleset_id, d.ruleset_version, d.confirmed,
+                               (SELECT n.event_id::text FROM handoff.deadline_notices n
+                                 WHERE n.case_id = d.case_id AND n.rule_id = d.rule_id
+                                   AND n.trigger_event_id = d.trigger_event_id
+                                 ORDER BY n.recorded_at LIMIT 1)) ORDER BY d.due_at, d.case_id, d.ordinal)
+                      FROM handoff.deadlines d WHERE d.case_id = s.case_id)::text
+              FROM handoff.case_summary s WHERE s.case_id = \(caseId)
+            """)
+        guard let row = result.first else { return nil }
+        func time(_ column: Int) throws -> JSONValue { .string(Timestamp.format(try row.decode(column, as: Date.self))) }
+        func optionalTime(_ column: Int) throws -> JSONValue {
+            try row.decodeOptional(column, as: Date.self).map { .string(Timestamp.format($0)) } ?? .null
+        }
+        func optionalText(_ column: Int) throws -> JSONValue {
+            try row.decodeOptional(column, as: String.self).map(JSONValue.string) ?? .null
+        }
+        func list(_ column: Int) throws -> [JSONValue] {
+            guard let text = try row.decodeOptional(column, as: String.self) else { return [] }
+            guard let items = try JSONValue.parse(text).arrayValue else { throw SummaryShapeError() }
+            return items
+        }
+        let parties = try list(11)
+        let referrals = try list(12).map { item -> JSONValue in
+            let f = try Self.fields(item, count: 15)
+            return .object(
+                JSONObject([
+                    ("caseId", f[0]), ("referralId", f[1]), ("from", f[2]), ("to", f[3]), ("purpose", f[4]),
+                    ("urgency", f[5]), ("status", f[6]), ("issuedAt", try Self.time(f[7])), ("issuedEventId", f[8]),
+                    ("acknowledgedAt", try Self.time(f[9])), ("acceptedAt", try Self.time(f[10])),
+                    ("declinedAt", try Self.time(f[11])), ("declineReason", f[12]),
+                    ("completedAt", try Self.time(f[13])), ("outcome", f[14]),
+                ]))
+        }
+        let deadlines = try list(13).map { item -> JSONValue in
+            let f = try Self.fields(item, count: 14)
+            return .object(
+                JSONObject([
+                    ("caseId", f[0]), ("ruleId", f[1]), ("title", f[2]), ("dueAt", try Self.time(f[3])),
+                    ("warnAt", try Self.time(f[4])), ("status", f[5]), ("responsible", f[6]),
+                    ("triggerEventId", f[7]), ("satisfiedAt", try Self.time(f[8])), ("referralId", f[9]),
+                    ("rulesetId", f[10]), ("rulesetVersion", f[11]), ("confirmed", f[12]),
+                    ("missedNoticeEventId", f[13]),
+                ]))
+        }
+        return .object(
+            JSONObject([
+                ("caseId", .string(try row.decode(0))), ("status", .string(try row.decode(1))),
+                ("identificationStatus", .string(try row.decode(2))), ("riskLevel", try optionalText(3)),
+                ("openedBy", .string(try row.decode(4))), ("openedAt", try time(5)),
+                ("child", .bool(try row.decode(6))), ("version", .number(JSONNumber(try row.decode(7, as: Int.self)))),
+                ("lastEventAt", try time(8)), ("closedAt", try optionalTime(9)), ("closureReason", try optionalText(10)),
+                ("parties", .array(parties)), ("openReferrals", .array(referrals)), ("deadlines", .array(deadlines)),
+            ]))
+    }
+
+    struct SummaryShapeError: Error {}
+
+    /// The members of a `json_build_array` row.
+    static func fields(_ item: JSONValue, count: Int) throws -> [JSONValue] {
+        guard let fields = item.arrayValue, fields.count == count else { throw SummaryShapeError() }
+        return fields
+    }
+
+    /// A timestamptz sent as PostgreSQL text, formatted as the read models format times.
+    static func time(_ value: JSONValue) throws -> JSONValue {
+        if value == .null { return .null }
+        guard let text = value.stringValue, let date = Date(postgresText: text) else { throw SummaryShapeError() }
+        return .string(Timestamp.format(date))
     }
 
     public func deadlines(_ filter: DeadlineFilter, visibleTo institution: String?) async throws -> [DeadlineRow] {

@@ -4,16 +4,17 @@ import Referrals
 /// What the query service needs from the read models (the `Projections` module). The service
 /// does validation, authorization, access logging and rendering; a `ReadSide` only answers.
 ///
-/// Party-ship is *not* asked of the read side: the service decides it from the event log itself
-/// (a projection may lag, and a lagging answer would hide or leak events).
+/// Party-ship is decided by the service. Where it uses the read side's answer (the `parties` of
+/// a case summary) it relies on parties only ever being added, so a lagging answer can only fail
+/// to name a party, never name one wrongly; the service then asks the event log itself.
 ///
 /// Errors: throw anything; a database outage (`PostgresError.isConnectionProblem` or
 /// `EventStoreError.unavailable`) becomes 503, everything else 500.
 public protocol ReadSide: Sendable {
     /// The case summary (`GET /v1/cases/{caseId}`) as a JSON object with at least `caseId`,
     /// `status`, `identificationStatus`, `riskLevel`, `parties`, `openReferrals`, `deadlines` and
-    /// `version`; nil when the case is not (yet) in the read model. The caller has already
-    /// checked that the case exists and that the principal may read it.
+    /// `version`; nil when the case is not (yet) in the read model. It is fetched before the
+    /// caller is authorized (its `parties` are the first need-to-know check) and sent only after.
     func caseSummary(caseId: String) async throws -> JSONValue?
 
     /// Deadlines matching `filter`; with `visibleTo` set, only those of cases that institution is
