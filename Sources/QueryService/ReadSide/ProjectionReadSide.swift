@@ -120,6 +120,42 @@ public struct ProjectionReadSide: ReadSide {
         }
     }
 
+    /// A page of deadlines by keyset: a range scan of an index on (due_at, case_id, ordinal)
+    /// (Migrations/0006) that starts after the cursor and stops after `limit + 1` rows. Status
+    /// filters are spelled as the conditions `handoff.deadline_status` tests, so that the open
+    /// deadlines' partial index serves overdue, due-soon and pending; overdue reads the deadlines
+    /// missed at closure from their own small index and merges the two ordered ranges.
+    public func deadlinesPage(
+        _ filter: DeadlineFilter, visibleTo institution: String?, after: DeadlineCursor?, limit: Int, now: Date
+    ) async throws -> DeadlinePage {
+        let limit = max(1, limit)
+        let result = try await models.pool.query(
+            DeadlinePageQuery(filter: filter, visibleTo: institution, after: after, limit: limit + 1, now: now).sql)
+        var rows: [DeadlineRow] = []
+        var cursors: [DeadlineCursor] = []
+        for row in result.all {
+            guard let status = DeadlineFilter.Status(rawValue: try row.decode(4)),
+                let trigger = UUID(uuidString: try row.decode(6))
+            else { continue }
+            rows.append(
+                DeadlineRow(
+                    caseId: try row.decode(0), ruleId: try row.decode(1), title: try row.decode(2),
+                    dueAt: try row.decode(3, as: Date.self), status: status, responsible: try row.decode(5),
+                    triggerEventId: trigger, satisfiedAt: try row.decodeOptional(7, as: Date.self)))
+            cursors.append(
+                DeadlineCursor(
+                    dueAtMicroseconds: try row.decode(9), caseId: try row.decode(0), ordinal: try row.decode(8)))
+        }
+        guard rows.count > limit else { return DeadlinePage(rows: rows, next: nil) }
+        return DeadlinePage(rows: Array(rows.prefix(limit)), next: cursors[limit - 1])
+    }
+
+    public func deadlinesPage(_ filter: DeadlineFilter, visibleTo institution: String?, after: DeadlineCursor?, limit: Int)
+        async throws -> DeadlinePage
+    {
+        try await deadlinesPage(filter, visibleTo: institution, after: after, limit: limit, now: Date())
+    }
+
     public func inbox(institution: String) async throws -> [InboxItem] {
         try await models.inbox(institution: institution).compactMap { r in
             guard let issued = Timestamp.parse(r.issuedAt) else { return nil }
@@ -150,5 +186,80 @@ public struct ProjectionReadSide: ReadSide {
         return StatsReport(
             cases: raw.cases, counts: raw.counts,
             compliance: cells.values.sorted { ($0.ruleId, $0.institution) < ($1.ruleId, $1.institution) })
+    }
+}
+
+/// The SQL of one deadline page, assembled from fixed fragments; every value is a bind parameter.
+struct DeadlinePageQuery {
+    var filter: DeadlineFilter
+    var visibleTo: String?
+    var after: DeadlineCursor?
+    var limit: Int
+    var now: Date
+
+    /// What each status means, as conditions on a row (`handoff.deadline_status` at `$1` = now).
+    /// Open = neither met nor cancelled; overdue is two ranges (see `sql`).
+    static func conditions(_ status: DeadlineFilter.Status?) -> [String] {
+        let open = "d.satisfied_at IS NULL AND d.cancelled_at IS NULL"
+        switch status {
+        case nil: return ["TRUE"]
+        case .overdue:
+            return ["\(open) AND d.due_at <= $1", "\(open) AND d.missed_at_closure AND d.due_at > $1"]
+        case .dueSoon: return ["\(open) AND NOT d.missed_at_closure AND d.due_at > $1 AND d.warn_at <= $1"]
+        case .pending: return ["\(open) AND NOT d.missed_at_closure AND d.due_at > $1 AND d.warn_at > $1"]
+        case .met: return ["d.satisfied_at IS NOT NULL AND d.satisfied_at <= d.due_at"]
+        case .metLate: return ["d.satisfied_at IS NOT NULL AND d.satisfied_at > d.due_at"]
+        case .cancelled: return ["d.satisfied_at IS NULL AND d.cancelled_at IS NOT NULL"]
+        }
+    }
+
+    var sql: SQL {
+        var parameters: [PostgresValue] = [now.postgresValue]
+        func bind(_ value: some PostgresEncodable) -> String {
+            parameters.append(value.postgresValue)
+            return "$\(parameters.count)"
+        }
+        var extra = ""
+        if let after {
+            // The cursor's instant, exactly: whole seconds and microseconds as integers.
+            var seconds = after.dueAtMicroseconds / 1_000_000
+            var micros = after.dueAtMicroseconds % 1_000_000
+            if micros < 0 {
+                micros += 1_000_000
+                seconds -= 1
+            }
+            extra += """
+                 AND (d.due_at, d.case_id, d.ordinal) > (timestamptz 'epoch' + \(bind(seconds))::float8 * interval '1 second' \
+                + \(bind(micros))::float8 * interval '1 microsecond', \(bind(after.caseId))::text, \(bind(after.ordinal))::int)
+                """
+        }
+        if let caseId = filter.caseId { extra += " AND d.case_id = \(bind(caseId))::text" }
+        if let responsible = filter.responsible { extra += " AND d.responsible = \(bind(responsible))::text" }
+        if let visibleTo {
+            extra += """
+                 AND EXISTS (SELECT 1 FROM handoff.case_parties p WHERE p.case_id = d.case_id \
+                AND p.institution = \(bind(visibleTo))::text)
+                """
+        }
+        let limitParameter = bind(limit)
+        let order = "ORDER BY due_at, case_id, ordinal"
+        let branches = Self.conditions(filter.status).map { condition in
+            """
+            (SELECT d.case_id, d.rule_id, d.title, d.due_at,
+                    handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure, $1)
+                      AS status,
+                    d.responsible, d.trigger_event_id::text, d.satisfied_at, d.ordinal,
+                    (extract(epoch FROM d.due_at) * 1000000)::bigint AS due_us
+               FROM handoff.deadlines d
+              WHERE \(condition)\(extra)
+              ORDER BY d.due_at, d.case_id, d.ordinal
+              LIMIT \(limitParameter))
+            """
+        }
+        let text =
+            branches.count == 1
+            ? branches[0]
+            : "SELECT * FROM (\(branches.joined(separator: "\nUNION ALL\n"))) u \(order) LIMIT \(limitParameter)"
+        return SQL(text: text, parameters: parameters)
     }
 }

@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 import Referrals
 
@@ -18,8 +19,15 @@ public protocol ReadSide: Sendable {
     func caseSummary(caseId: String) async throws -> JSONValue?
 
     /// Deadlines matching `filter`; with `visibleTo` set, only those of cases that institution is
-    /// party to.
+    /// party to. All of them, soonest due first (the dashboard's boards).
     func deadlines(_ filter: DeadlineFilter, visibleTo institution: String?) async throws -> [DeadlineRow]
+
+    /// One page of ``deadlines(_:visibleTo:)`` for `GET /v1/deadlines`: at most `limit` rows in
+    /// (dueAt, caseId, position in the case) order, starting after `after`, and the cursor of
+    /// the next page when there may be more. The default pages in memory over
+    /// ``deadlines(_:visibleTo:)``; a read side over a database should seek with an index.
+    func deadlinesPage(_ filter: DeadlineFilter, visibleTo institution: String?, after: DeadlineCursor?, limit: Int)
+        async throws -> DeadlinePage
 
     /// Open referrals addressed to `institution`, oldest first.
     func inbox(institution: String) async throws -> [InboxItem]
@@ -74,6 +82,97 @@ public struct DeadlineRow: Sendable, Hashable {
         self.responsible = responsible
         self.triggerEventId = triggerEventId
         self.satisfiedAt = satisfiedAt
+    }
+}
+
+/// A position in the deadline order: (dueAt, caseId, the deadline's position among its case's
+/// deadlines). Sent to clients as an opaque string (`after`, `next`).
+public struct DeadlineCursor: Sendable, Hashable {
+    /// `dueAt` in microseconds since 1970 (PostgreSQL's `timestamptz` resolution).
+    public var dueAtMicroseconds: Int64
+    public var caseId: String
+    public var ordinal: Int
+
+    public init(dueAtMicroseconds: Int64, caseId: String, ordinal: Int) {
+        self.dueAtMicroseconds = dueAtMicroseconds
+        self.caseId = caseId
+        self.ordinal = ordinal
+    }
+
+    /// The range of `dueAtMicroseconds` a cursor may carry: years 0001 to 9999.
+    static let microsecondRange: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
+
+    /// The opaque form: base64url (no padding) of `<microseconds>|<ordinal>|<caseId>`.
+    public var encoded: String {
+        let plain = "\(dueAtMicroseconds)|\(ordinal)|\(caseId)"
+        return Data(plain.utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Parses the opaque form strictly; nil for anything ``encoded`` would not produce.
+    public init?(encoded text: String) {
+        guard (1...200).contains(text.utf8.count),
+            text.utf8.allSatisfy({
+                ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95
+            })
+        else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        guard base64.utf8.count % 4 != 1 else { return nil }
+        while base64.utf8.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8) else {
+            return nil
+        }
+        let parts = plain.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let micros = Self.integer(parts[0]), Self.microsecondRange.contains(micros),
+            let ordinal = Self.integer(parts[1]), (0...Int64(Int32.max)).contains(ordinal),
+            StreamName.isValidCaseId(String(parts[2]))
+        else { return nil }
+        self.init(dueAtMicroseconds: micros, caseId: String(parts[2]), ordinal: Int(ordinal))
+        // Only the canonical spelling (no leading zeros or "+"), so a cursor has one form.
+        guard encoded == text else { return nil }
+    }
+
+    private static func integer(_ text: Substring) -> Int64? {
+        guard !text.isEmpty, text.utf8.count <= 20 else { return nil }
+        return Int64(text)
+    }
+}
+
+/// One page of deadlines and the cursor of the next (nil on the last page).
+public struct DeadlinePage: Sendable, Hashable {
+    public var rows: [DeadlineRow]
+    public var next: DeadlineCursor?
+
+    public init(rows: [DeadlineRow], next: DeadlineCursor?) {
+        self.rows = rows
+        self.next = next
+    }
+}
+
+extension ReadSide {
+    /// Pages in memory over ``deadlines(_:visibleTo:)``: a row's position in its case is its
+    /// position among that case's rows as returned, and pages follow the cursor order.
+    public func deadlinesPage(_ filter: DeadlineFilter, visibleTo institution: String?, after: DeadlineCursor?, limit: Int)
+        async throws -> DeadlinePage
+    {
+        let all = try await deadlines(filter, visibleTo: institution)
+        var seen: [String: Int] = [:]
+        let keyed = all.map { row -> (DeadlineCursor, DeadlineRow) in
+            let ordinal = seen[row.caseId, default: 0]
+            seen[row.caseId] = ordinal + 1
+            let micros = Int64((row.dueAt.timeIntervalSince1970 * 1_000_000).rounded())
+            return (DeadlineCursor(dueAtMicroseconds: micros, caseId: row.caseId, ordinal: ordinal), row)
+        }
+        func before(_ a: DeadlineCursor, _ b: DeadlineCursor) -> Bool {
+            (a.dueAtMicroseconds, a.caseId, a.ordinal) < (b.dueAtMicroseconds, b.caseId, b.ordinal)
+        }
+        let ordered = keyed.enumerated().sorted { a, b in
+            before(a.element.0, b.element.0) || (!before(b.element.0, a.element.0) && a.offset < b.offset)
+        }.map(\.element)
+        let rest = after.map { cursor in ordered.filter { before(cursor, $0.0) } } ?? ordered
+        let page = Array(rest.prefix(max(0, limit)))
+        return DeadlinePage(rows: page.map(\.1), next: rest.count > page.count ? page.last?.0 : nil)
     }
 }
 

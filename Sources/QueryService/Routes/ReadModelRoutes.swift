@@ -6,6 +6,9 @@ import Referrals
 /// The routes answered from the read models (`ReadSide`): validation, authorization, access
 /// logging and rendering happen here.
 extension QueryService {
+    /// `GET /v1/deadlines`: one page (`limit`, default 100, at most 1000) in (dueAt, caseId)
+    /// order, after the opaque cursor `after` (absent or empty: the first page); `next` is the
+    /// cursor of the following page, or null on the last one.
     func deadlines(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         let principal = try await authenticate(request)
         var filter = DeadlineFilter()
@@ -37,7 +40,16 @@ extension QueryService {
         case .coordinator, .auditor:
             visibleTo = nil
         }
-        let rows = try await readSide.deadlines(filter, visibleTo: visibleTo)
+        var after: DeadlineCursor?
+        if let text = request.query["after"], !text.isEmpty {
+            guard let cursor = DeadlineCursor(encoded: text) else {
+                throw ServiceError.badRequest("after must be a cursor this API returned as next.", field: "after")
+            }
+            after = cursor
+        }
+        let limit = try Self.limit(request, default: 100, maximum: 1000)
+        let page = try await readSide.deadlinesPage(filter, visibleTo: visibleTo, after: after, limit: limit)
+        let rows = page.rows
         try await accessLog.record(principal, caseIds: Set(rows.map(\.caseId)), endpoint: Self.endpoint(request))
         let list: [JSONValue] = rows.map { d in
             .object(
@@ -49,7 +61,11 @@ extension QueryService {
                     ("satisfiedAt", d.satisfiedAt.map { .string(Timestamp.format($0)) } ?? .null),
                 ]))
         }
-        return .json(.ok, JSONValue.object(JSONObject([("deadlines", .array(list))])).serialized())
+        return .json(
+            .ok,
+            JSONValue.object(
+                JSONObject([("deadlines", .array(list)), ("next", page.next.map { .string($0.encoded) } ?? .null)])
+            ).serialized())
     }
 
     func inbox(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
