@@ -13,97 +13,149 @@ public struct ProjectionReadSide: ReadSide {
         try await caseSummary(caseId: caseId, now: Date())
     }
 
-    /// The document `ReadModels.caseSummary` describes (`CaseSummary`: the same members, order
-    /// and formats; a test holds the two equal), read with one statement instead of four: one
-    /// round trip, one plan, one snapshot. Times travel as PostgreSQL's text and are formatted
-    /// as the read models format them.
+    /// ``caseSummaryDocument(caseId:now:)`` as a `JSONValue`.
     public func caseSummary(caseId: String, now: Date) async throws -> JSONValue? {
+        guard let document = try await caseSummaryDocument(caseId: caseId, now: now) else { return nil }
+        return try JSONValue.parse(document.json)
+    }
+
+    public func caseSummaryDocument(caseId: String) async throws -> CaseSummaryDocument? {
+        try await caseSummaryDocument(caseId: caseId, now: Date())
+    }
+
+    /// The document `ReadModels.caseSummary` describes (`CaseSummary`: the same members, in its
+    /// encoding order, and the same formats; a test holds the two equal), read with one statement
+    /// instead of four — one round trip, one snapshot — as typed rows (summary, parties, open
+    /// referrals, deadlines) and written straight to JSON bytes.
+    public func caseSummaryDocument(caseId: String, now: Date) async throws -> CaseSummaryDocument? {
         let result = try await models.pool.query(
             """
-            SELECT s.case_id, s.status, s.identification_status, s.risk_level, s.opened_by, s.opened_at, s.child,
-                   s.version, s.last_event_at, s.closed_at, s.closure_reason,
-                   (SELECT json_agg(p.institution ORDER BY p.ordinal) FROM handoff.case_parties p
-                     WHERE p.case_id = s.case_id)::text,
-                   (SELECT json_agg(json_build_array(
-                               r.case_id, r.referral_id, r.from_institution, r.to_institution, r.purpose, r.urgency,
-                               r.status, r.issued_at::text, r.issued_event_id::text, r.acknowledged_at::text,
-                               r.accepted_at::text, r.declined_at::text, r.decline_reason, r.completed_at::text,
-                               r.outcome) ORDER BY r.ordinal)
-                      FROM handoff.referrals r
-                     WHERE r.case_id = s.case_id AND r.status IN ('issued', 'acknowledged', 'accepted'))::text,
-                   (SELECT json_agg(json_build_array(
-                               d.case_id, d.rule_id, d.title, d.due_at::text, d.warn_at::text,
-                               handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at,
-                                                       d.missed_at_closure, \(now)),
-                               d.responsible, d.trigger_event_id::text, d.satisfied_at::text, d.referral_id,
-                               d.ruleset_id, d.ruleset_version, d.confirmed,
-                               (SELECT n.event_id::text FROM handoff.deadline_notices n
-                                 WHERE n.case_id = d.case_id AND n.rule_id = d.rule_id
-                                   AND n.trigger_event_id = d.trigger_event_id
-                                 ORDER BY n.recorded_at LIMIT 1)) ORDER BY d.due_at, d.case_id, d.ordinal)
-                      FROM handoff.deadlines d WHERE d.case_id = s.case_id)::text
+            SELECT 0 AS kind, 0 AS ord, s.case_id, s.status, s.identification_status, s.risk_level, s.opened_by,
+                   s.opened_at::text, s.child::text, s.version::text, s.last_event_at::text, s.closed_at::text,
+                   s.closure_reason, NULL::text, NULL::text, NULL::text, NULL::text
               FROM handoff.case_summary s WHERE s.case_id = \(caseId)
+            UNION ALL
+            SELECT 1, p.ordinal, p.institution, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   NULL, NULL
+              FROM handoff.case_parties p WHERE p.case_id = \(caseId)
+            UNION ALL
+            SELECT 2, r.ordinal, r.case_id, r.referral_id, r.from_institution, r.to_institution, r.purpose, r.urgency,
+                   r.status, r.issued_at::text, r.issued_event_id::text, r.acknowledged_at::text, r.accepted_at::text,
+                   r.declined_at::text, r.decline_reason, r.completed_at::text, r.outcome
+              FROM handoff.referrals r
+             WHERE r.case_id = \(caseId) AND r.status IN ('issued', 'acknowledged', 'accepted')
+            UNION ALL
+            SELECT 3, (row_number() OVER (ORDER BY d.due_at, d.case_id, d.ordinal))::int, d.case_id, d.rule_id,
+                   d.title, d.due_at::text, d.warn_at::text,
+                   handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure,
+                                           \(now)),
+                   d.responsible, d.trigger_event_id::text, d.satisfied_at::text, d.referral_id, d.ruleset_id,
+                   d.ruleset_version::text, d.confirmed::text,
+                   (SELECT n.event_id::text FROM handoff.deadline_notices n
+                     WHERE n.case_id = d.case_id AND n.rule_id = d.rule_id AND n.trigger_event_id = d.trigger_event_id
+                     ORDER BY n.recorded_at LIMIT 1),
+                   NULL
+              FROM handoff.deadlines d WHERE d.case_id = \(caseId)
+             ORDER BY 1, 2
             """)
-        guard let row = result.first else { return nil }
-        func time(_ column: Int) throws -> JSONValue { .string(Timestamp.format(try row.decode(column, as: Date.self))) }
-        func optionalTime(_ column: Int) throws -> JSONValue {
-            try row.decodeOptional(column, as: Date.self).map { .string(Timestamp.format($0)) } ?? .null
+        let rows = result.all
+        guard let summary = rows.first, try summary.decode(0, as: Int.self) == 0 else { return nil }
+        // Columns 2… of each kind of row, by position.
+        func text(_ row: Row, _ column: Int) throws -> String { try row.decode(column + 2) }
+        func optionalText(_ row: Row, _ column: Int) throws -> String? { try row.decodeOptional(column + 2) }
+        func time(_ row: Row, _ column: Int) throws -> String? {
+            try row.decodeOptional(column + 2, as: Date.self).map(Timestamp.format)
         }
-        func optionalText(_ column: Int) throws -> JSONValue {
-            try row.decodeOptional(column, as: String.self).map(JSONValue.string) ?? .null
+        var w = JSONBytes(capacity: 4096)
+        var parties: [String] = []
+        w.beginObject()
+        w.member("caseId", try text(summary, 0))
+        w.member("status", try text(summary, 1))
+        w.member("identificationStatus", try text(summary, 2))
+        w.member("riskLevel", try optionalText(summary, 3))
+        w.member("openedBy", try text(summary, 4))
+        w.member("openedAt", try time(summary, 5))
+        w.key("child")
+        w.bool(try row(summary, bool: 6))
+        w.key("version")
+        w.number(try summary.decode(7 + 2, as: Int.self))
+        w.member("lastEventAt", try time(summary, 8))
+        w.member("closedAt", try time(summary, 9))
+        w.member("closureReason", try optionalText(summary, 10))
+        var index = 1
+        func each(_ kind: Int, _ body: (Row) throws -> Void) throws {
+            while index < rows.count, try rows[index].decode(0, as: Int.self) == kind {
+                try body(rows[index])
+                index += 1
+            }
         }
-        func list(_ column: Int) throws -> [JSONValue] {
-            guard let text = try row.decodeOptional(column, as: String.self) else { return [] }
-            guard let items = try JSONValue.parse(text).arrayValue else { throw SummaryShapeError() }
-            return items
+        w.key("parties")
+        w.beginArray()
+        try each(1) { row in
+            let party = try text(row, 0)
+            parties.append(party)
+            w.string(party)
         }
-        let parties = try list(11)
-        let referrals = try list(12).map { item -> JSONValue in
-            let f = try Self.fields(item, count: 15)
-            return .object(
-                JSONObject([
-                    ("caseId", f[0]), ("referralId", f[1]), ("from", f[2]), ("to", f[3]), ("purpose", f[4]),
-                    ("urgency", f[5]), ("status", f[6]), ("issuedAt", try Self.time(f[7])), ("issuedEventId", f[8]),
-                    ("acknowledgedAt", try Self.time(f[9])), ("acceptedAt", try Self.time(f[10])),
-                    ("declinedAt", try Self.time(f[11])), ("declineReason", f[12]),
-                    ("completedAt", try Self.time(f[13])), ("outcome", f[14]),
-                ]))
+        w.endArray()
+        w.key("openReferrals")
+        w.beginArray()
+        try each(2) { r in
+            w.beginObject()
+            w.member("caseId", try text(r, 0))
+            w.member("referralId", try text(r, 1))
+            w.member("from", try text(r, 2))
+            w.member("to", try text(r, 3))
+            w.member("purpose", try text(r, 4))
+            w.member("urgency", try text(r, 5))
+            w.member("status", try text(r, 6))
+            w.member("issuedAt", try time(r, 7))
+            w.member("issuedEventId", try text(r, 8))
+            w.member("acknowledgedAt", try time(r, 9))
+            w.member("acceptedAt", try time(r, 10))
+            w.member("declinedAt", try time(r, 11))
+            w.member("declineReason", try optionalText(r, 12))
+            w.member("completedAt", try time(r, 13))
+            w.member("outcome", try optionalText(r, 14))
+            w.endObject()
         }
-        let deadlines = try list(13).map { item -> JSONValue in
-            let f = try Self.fields(item, count: 14)
-            return .object(
-                JSONObject([
-                    ("caseId", f[0]), ("ruleId", f[1]), ("title", f[2]), ("dueAt", try Self.time(f[3])),
-                    ("warnAt", try Self.time(f[4])), ("status", f[5]), ("responsible", f[6]),
-                    ("triggerEventId", f[7]), ("satisfiedAt", try Self.time(f[8])), ("referralId", f[9]),
-                    ("rulesetId", f[10]), ("rulesetVersion", f[11]), ("confirmed", f[12]),
-                    ("missedNoticeEventId", f[13]),
-                ]))
+        w.endArray()
+        w.key("deadlines")
+        w.beginArray()
+        try each(3) { d in
+            w.beginObject()
+            w.member("caseId", try text(d, 0))
+            w.member("ruleId", try text(d, 1))
+            w.member("title", try text(d, 2))
+            w.member("dueAt", try time(d, 3))
+            w.member("warnAt", try time(d, 4))
+            w.member("status", try text(d, 5))
+            w.member("responsible", try text(d, 6))
+            w.member("triggerEventId", try text(d, 7))
+            w.member("satisfiedAt", try time(d, 8))
+            w.member("referralId", try optionalText(d, 9))
+            w.member("rulesetId", try text(d, 10))
+            w.key("rulesetVersion")
+            w.number(try d.decode(11 + 2, as: Int.self))
+            w.key("confirmed")
+            w.bool(try row(d, bool: 12))
+            w.member("missedNoticeEventId", try optionalText(d, 13))
+            w.endObject()
         }
-        return .object(
-            JSONObject([
-                ("caseId", .string(try row.decode(0))), ("status", .string(try row.decode(1))),
-                ("identificationStatus", .string(try row.decode(2))), ("riskLevel", try optionalText(3)),
-                ("openedBy", .string(try row.decode(4))), ("openedAt", try time(5)),
-                ("child", .bool(try row.decode(6))), ("version", .number(JSONNumber(try row.decode(7, as: Int.self)))),
-                ("lastEventAt", try time(8)), ("closedAt", try optionalTime(9)), ("closureReason", try optionalText(10)),
-                ("parties", .array(parties)), ("openReferrals", .array(referrals)), ("deadlines", .array(deadlines)),
-            ]))
+        w.endArray()
+        w.endObject()
+        guard index == rows.count else { throw SummaryShapeError() }
+        return CaseSummaryDocument(json: w.bytes, parties: parties)
     }
 
     struct SummaryShapeError: Error {}
 
-    /// The members of a `json_build_array` row.
-    static func fields(_ item: JSONValue, count: Int) throws -> [JSONValue] {
-        guard let fields = item.arrayValue, fields.count == count else { throw SummaryShapeError() }
-        return fields
-    }
-
-    /// A timestamptz sent as PostgreSQL text, formatted as the read models format times.
-    static func time(_ value: JSONValue) throws -> JSONValue {
-        if value == .null { return .null }
-        guard let text = value.stringValue, let date = Date(postgresText: text) else { throw SummaryShapeError() }
-        return .string(Timestamp.format(date))
+    /// A boolean sent as text (`true`/`false`).
+    private func row(_ row: Row, bool column: Int) throws -> Bool {
+        switch try row.decode(column + 2, as: String.self) {
+        case "true", "t": return true
+        case "false", "f": return false
+        default: throw SummaryShapeError()
+        }
     }
 
     public func deadlines(_ filter: DeadlineFilter, visibleTo institution: String?) async throws -> [DeadlineRow] {

@@ -18,6 +18,10 @@ public protocol ReadSide: Sendable {
     /// caller is authorized (its `parties` are the first need-to-know check) and sent only after.
     func caseSummary(caseId: String) async throws -> JSONValue?
 
+    /// ``caseSummary(caseId:)`` ready to send: its JSON bytes and its `parties`. The default
+    /// serializes ``caseSummary(caseId:)``; a read side over a database may write the bytes directly.
+    func caseSummaryDocument(caseId: String) async throws -> CaseSummaryDocument?
+
     /// Deadlines matching `filter`; with `visibleTo` set, only those of cases that institution is
     /// party to. All of them, soonest due first (the dashboard's boards).
     func deadlines(_ filter: DeadlineFilter, visibleTo institution: String?) async throws -> [DeadlineRow]
@@ -82,6 +86,19 @@ public struct DeadlineRow: Sendable, Hashable {
         self.responsible = responsible
         self.triggerEventId = triggerEventId
         self.satisfiedAt = satisfiedAt
+    }
+}
+
+/// A case summary ready to send.
+public struct CaseSummaryDocument: Sendable, Hashable {
+    /// The summary as a JSON object.
+    public var json: [UInt8]
+    /// Its `parties` member; nil when it lists none as strings.
+    public var parties: [String]?
+
+    public init(json: [UInt8], parties: [String]?) {
+        self.json = json
+        self.parties = parties
     }
 }
 
@@ -151,6 +168,16 @@ public struct DeadlinePage: Sendable, Hashable {
 }
 
 extension ReadSide {
+    public func caseSummaryDocument(caseId: String) async throws -> CaseSummaryDocument? {
+        guard let summary = try await caseSummary(caseId: caseId) else { return nil }
+        var parties: [String]?
+        if let items = summary["parties"]?.arrayValue {
+            let strings = items.compactMap(\.stringValue)
+            if strings.count == items.count { parties = strings }
+        }
+        return CaseSummaryDocument(json: summary.serialized(), parties: parties)
+    }
+
     /// Pages in memory over ``deadlines(_:visibleTo:)``: a row's position in its case is its
     /// position among that case's rows as returned, and pages follow the cursor order.
     public func deadlinesPage(_ filter: DeadlineFilter, visibleTo institution: String?, after: DeadlineCursor?, limit: Int)

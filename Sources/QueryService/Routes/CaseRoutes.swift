@@ -25,9 +25,8 @@ extension QueryService {
     func caseSummary(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         let principal = try await authenticate(request)
         let caseId = try Self.caseId(params)
-        let summary = try await readSide.caseSummary(caseId: caseId)
-        let allowedByReadModel =
-            summary.flatMap(Self.parties).map { Self.mayRead(principal, parties: $0) } ?? false
+        let summary = try await readSide.caseSummaryDocument(caseId: caseId)
+        let allowedByReadModel = summary?.parties.map { Self.mayRead(principal, parties: $0) } ?? false
         if !allowedByReadModel {
             _ = try await authorizeCaseRead(principal, caseId: caseId)
         }
@@ -35,14 +34,7 @@ extension QueryService {
             throw ServiceError.notFound("The case is not in the read model yet; retry shortly.")
         }
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))
-        return .json(.ok, summary.serialized())
-    }
-
-    /// The `parties` of a summary, when it lists them (every one as a string).
-    static func parties(_ summary: JSONValue) -> [String]? {
-        guard let items = summary["parties"]?.arrayValue else { return nil }
-        let parties = items.compactMap(\.stringValue)
-        return parties.count == items.count ? parties : nil
+        return .json(.ok, summary.json)
     }
 
     /// `CasePolicy.mayRead` over a list of parties: coordinators and auditors read every case,

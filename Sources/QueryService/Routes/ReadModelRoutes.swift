@@ -51,21 +51,26 @@ extension QueryService {
         let page = try await readSide.deadlinesPage(filter, visibleTo: visibleTo, after: after, limit: limit)
         let rows = page.rows
         try await accessLog.record(principal, caseIds: Set(rows.map(\.caseId)), endpoint: Self.endpoint(request))
-        let list: [JSONValue] = rows.map { d in
-            .object(
-                JSONObject([
-                    ("caseId", .string(d.caseId)), ("ruleId", .string(d.ruleId)), ("title", .string(d.title)),
-                    ("dueAt", .string(Timestamp.format(d.dueAt))), ("status", .string(d.status.rawValue)),
-                    ("responsible", .string(d.responsible)),
-                    ("triggerEventId", .string(d.triggerEventId.uuidString.lowercased())),
-                    ("satisfiedAt", d.satisfiedAt.map { .string(Timestamp.format($0)) } ?? .null),
-                ]))
+        var w = JSONBytes(capacity: 256 * rows.count + 64)
+        w.beginObject()
+        w.key("deadlines")
+        w.beginArray()
+        for d in rows {
+            w.beginObject()
+            w.member("caseId", d.caseId)
+            w.member("ruleId", d.ruleId)
+            w.member("title", d.title)
+            w.member("dueAt", Timestamp.format(d.dueAt))
+            w.member("status", d.status.rawValue)
+            w.member("responsible", d.responsible)
+            w.member("triggerEventId", d.triggerEventId.uuidString.lowercased())
+            w.member("satisfiedAt", d.satisfiedAt.map(Timestamp.format))
+            w.endObject()
         }
-        return .json(
-            .ok,
-            JSONValue.object(
-                JSONObject([("deadlines", .array(list)), ("next", page.next.map { .string($0.encoded) } ?? .null)])
-            ).serialized())
+        w.endArray()
+        w.member("next", page.next?.encoded)
+        w.endObject()
+        return .json(.ok, w.bytes)
     }
 
     func inbox(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
