@@ -1,3 +1,4 @@
+import Foundation
 import Referrals
 import Testing
 
@@ -35,5 +36,22 @@ struct JSONBytesTests {
         let text = String(decoding: w.bytes, as: UTF8.self)
         #expect(text.hasPrefix(#"{"s":"a\"b\\c\n\r\t\b\f\u0001\u001f"#))
         #expect(!text.contains("\n"))
+    }
+}
+
+@Suite("UUID from PostgreSQL text")
+struct PostgresUUIDTests {
+    @Test func parsesTheCanonicalFormOnly() {
+        for _ in 0..<100 {
+            let id = UUID()
+            #expect(UUID(postgresText: id.uuidString.lowercased()) == id)
+            #expect(UUID(postgresText: id.uuidString) == id)
+        }
+        let good = "c03fbaef-a884-42fd-88bb-c08ddd596fe7"
+        #expect(UUID(postgresText: good) == UUID(uuidString: good))
+        for bad in ["", "c03fbaef-a884-42fd-88bb-c08ddd596fe", "c03fbaefa88442fd88bbc08ddd596fe7", "g03fbaef-a884-42fd-88bb-c08ddd596fe7",
+                    "c03fbaef-a884-42fd-88bb_c08ddd596fe7", "{03fbaef-a884-42fd-88bb-c08ddd596fe7"] {
+            #expect(UUID(postgresText: bad) == nil, "\(bad)")
+        }
     }
 }

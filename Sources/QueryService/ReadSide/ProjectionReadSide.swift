@@ -187,7 +187,7 @@ public struct ProjectionReadSide: ReadSide {
         var cursors: [DeadlineCursor] = []
         for row in result.all {
             guard let status = DeadlineFilter.Status(rawValue: try row.decode(4)),
-                let trigger = UUID(uuidString: try row.decode(6))
+                let trigger = UUID(postgresText: try row.decode(6))
             else { continue }
             rows.append(
                 DeadlineRow(
