@@ -19,10 +19,13 @@ extension QueryService {
         let outcome = FirstOutcome()
         return await withCheckedContinuation { continuation in
             outcome.continuation = continuation
-            Task { outcome.resolve((try? await probe()) != nil) }
-            Task {
+            let timer = Task {
                 try? await Task.sleep(for: limit)
                 outcome.resolve(false)
+            }
+            Task {
+                outcome.resolve((try? await probe()) != nil)
+                timer.cancel()  // no sleeping task (and timer) left behind per answered check
             }
         }
     }
