@@ -93,15 +93,18 @@ final class BenchHTTPClient {
         return data
     }
 
+    /// Receives into one buffer kept for the connection's life (not a fresh zeroed 64 KiB per
+    /// read: the client shares the machine with the server it measures).
+    private var chunk = [UInt8](repeating: 0, count: 65_536)
+
     private func fill() throws {
         if start > 65_536 {
             buffer.removeFirst(start)
             start = 0
         }
-        var chunk = [UInt8](repeating: 0, count: 65_536)
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { throw Failure(description: "connection closed or timed out") }
-        buffer += chunk[0..<n]
+        buffer.append(contentsOf: chunk[0..<n])
     }
 
     private func readLine() throws -> String {
