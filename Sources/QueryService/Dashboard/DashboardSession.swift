@@ -6,7 +6,8 @@ import HTTP
 ///
 /// The cookie holds nothing but a token that `TokenStore.authenticate` accepted at login, so its
 /// value is always cookie-safe (`hnd_` and base64url). It is checked again on every request:
-/// a revoked token ends the session at once.
+/// a revoked token ends the session — at once when revoked through the service's `TokenStore`,
+/// otherwise within the token cache's TTL (docs/operations.md, "Tokens").
 enum DashboardSession {
     static let cookieName = "handoff_session"
     /// How long a browser keeps the cookie (a working day).
