@@ -2,22 +2,41 @@ import Foundation
 import Postgres
 import Referrals
 
-/// Writes many read-model rows in one statement: the rows travel as one JSON array bound as a
-/// parameter and `jsonb_to_recordset` turns them into a relation, so a batch costs one round trip
-/// per table instead of one per row.
+/// Writes many read-model rows in one statement: each column travels as one array parameter
+/// (PostgreSQL's text form of an array) and `unnest` turns the arrays back into rows, so a batch
+/// costs one round trip per table instead of one per row, and neither side builds or parses JSON.
 struct RowWriter {
     /// Column names and their SQL types, in table order; fixed in the source.
     let table: String
     let columns: [(name: String, type: String)]
 
-    /// Inserts `rows` (objects keyed by column name) into the table as `tables` names it.
-    func insert(_ rows: [JSONValue], on connection: Connection, tables: ProjectionTables) async throws {
-        guard !rows.isEmpty else { return }
+    /// An empty batch of rows for this table.
+    func rows() -> RowBatch { RowBatch(columns: columns.count) }
+
+    /// The `INSERT` for the table as `tables` names it: `unnest` of one array parameter per column.
+    /// An array-typed column (`text[]`) travels as a `text[]` of array literals and is cast back.
+    func insertText(tables: ProjectionTables) -> String {
         let names = columns.map(\.name).joined(separator: ", ")
-        let definitions = columns.map { "\($0.name) \($0.type)" }.joined(separator: ", ")
-        let text =
-            "INSERT INTO \(tables.qualified(table)) (\(names)) SELECT \(names) FROM jsonb_to_recordset($1::jsonb) AS x(\(definitions))"
-        try await connection.query(SQL(text: text, parameters: [.text(JSONValue.array(rows).serializedString())]))
+        var arrays: [String] = []
+        var values: [String] = []
+        for (i, column) in columns.enumerated() {
+            if column.type.hasSuffix("[]") {
+                arrays.append("$\(i + 1)::text[]")
+                values.append("x.\(column.name)::\(column.type)")
+            } else {
+                arrays.append("$\(i + 1)::\(column.type)[]")
+                values.append("x.\(column.name)")
+            }
+        }
+        return "INSERT INTO \(tables.qualified(table)) (\(names)) SELECT \(values.joined(separator: ", ")) "
+            + "FROM unnest(\(arrays.joined(separator: ", "))) AS x(\(names))"
+    }
+
+    /// Inserts `rows` into the table as `tables` names it.
+    func insert(_ rows: RowBatch, on connection: Connection, tables: ProjectionTables) async throws {
+        guard rows.count > 0 else { return }
+        precondition(rows.isComplete, "a row of \(table) has a missing column")
+        try await connection.query(SQL(text: insertText(tables: tables), parameters: rows.parameters()))
     }
 
     /// Deletes the rows whose `key` column (a fixed name) is one of `values`.
@@ -30,10 +49,87 @@ struct RowWriter {
     }
 }
 
-/// JSON values for row objects.
-enum Cell {
-    static func time(_ date: Date?) -> JSONValue { date.map { .string(PostgresTimestamp.format($0)) } ?? .null }
-    static func text(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
-    static func uuid(_ u: UUID?) -> JSONValue { u.map { .string($0.uuidString.lowercased()) } ?? .null }
-    static func int(_ n: Int?) -> JSONValue { n.map(JSONValue.int) ?? .null }
+/// Rows of one table, kept column by column as PostgreSQL array literals (`{"a",NULL,"c"}`) that
+/// grow as rows are added. Values are written in the text form PostgreSQL's input functions read;
+/// each is quoted and escaped, so any text is safe.
+///
+/// Add a row by calling one value method per column, in the writer's column order, then ``endRow()``.
+struct RowBatch {
+    private var buffers: [[UInt8]]
+    private var column = 0
+    /// Complete rows added so far.
+    private(set) var count = 0
+
+    init(columns: Int) {
+        buffers = Array(repeating: [UInt8(ascii: "{")], count: columns)
+    }
+
+    /// True when every row got a value for every column.
+    var isComplete: Bool { column == 0 }
+
+    /// One `text` parameter per column: the finished array literals.
+    func parameters() -> [PostgresValue] {
+        buffers.map { buffer in
+            var b = buffer
+            b.append(UInt8(ascii: "}"))
+            return .text(String(decoding: b, as: UTF8.self))
+        }
+    }
+
+    /// Ends the current row.
+    mutating func endRow() {
+        precondition(column == buffers.count, "row ended after \(column) of \(buffers.count) columns")
+        column = 0
+        count += 1
+    }
+
+    // MARK: - Values
+
+    mutating func text(_ value: String?) {
+        guard var bytes = value else { return null() }
+        bytes.withUTF8 { quoted($0) }
+    }
+
+    mutating func time(_ value: Date?) {
+        guard let value else { return null() }
+        text(PostgresTimestamp.format(value))
+    }
+
+    mutating func uuid(_ value: UUID?) {
+        guard let value else { return null() }
+        text(value.uuidString)
+    }
+
+    mutating func int(_ value: Int?) {
+        guard let value else { return null() }
+        text(String(value))
+    }
+
+    mutating func bool(_ value: Bool) { text(value ? "t" : "f") }
+
+    /// A `text[]` value: its own array literal, carried as one quoted element.
+    mutating func textArray(_ values: [String]) { text(PostgresArray.text(values)) }
+
+    private mutating func null() {
+        separator()
+        buffers[column].append(contentsOf: "NULL".utf8)
+        column += 1
+    }
+
+    private mutating func separator() {
+        precondition(column < buffers.count, "more values than columns")
+        if count > 0 { buffers[column].append(UInt8(ascii: ",")) }
+    }
+
+    private mutating func quoted(_ bytes: UnsafeBufferPointer<UInt8>) {
+        separator()
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        buffers[column].append(quote)
+        for b in bytes {
+            if b == quote || b == backslash { buffers[column].append(backslash) }
+            buffers[column].append(b)
+        }
+        buffers[column].append(quote)
+        column += 1
+    }
 }

@@ -18,6 +18,42 @@ public protocol Projector: Sendable {
     /// Must use only `connection` (it is inside the runner's transaction) and must not commit.
     func apply(_ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables)
         async throws
+
+    /// What a rebuild uses to apply the log, batch after batch, from its start to empty shadow
+    /// tables. A projector may keep state in it between batches (see ``ProjectorReplay``); the
+    /// default applies each batch with ``apply(_:through:on:tables:)``.
+    func makeReplay() -> any ProjectorReplay
+}
+
+/// Applies one replay of the log to a projector's tables: consecutive batches in gap-free order,
+/// the first starting at ``Cursor/start``, to tables that were empty when the replay began.
+///
+/// Because it sees every event exactly once and in order, a replay may remember what earlier
+/// batches held instead of reading it back; the rows it writes must still equal what
+/// ``Projector/apply(_:through:on:tables:)`` writes for the same events. A replay is used by one
+/// task at a time and thrown away when the rebuild ends or fails.
+public protocol ProjectorReplay: AnyObject {
+    /// Applies the next batch, like ``Projector/apply(_:through:on:tables:)``.
+    func apply(_ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables)
+        async throws
+}
+
+extension Projector {
+    /// A replay that keeps nothing: each batch goes to ``apply(_:through:on:tables:)``.
+    public func makeReplay() -> any ProjectorReplay { StatelessReplay(projector: self) }
+}
+
+/// The default replay: the projector's own `apply`, batch by batch.
+final class StatelessReplay: ProjectorReplay {
+    let projector: any Projector
+
+    init(projector: any Projector) { self.projector = projector }
+
+    func apply(_ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables)
+        async throws
+    {
+        try await projector.apply(events, through: cursor, on: connection, tables: tables)
+    }
 }
 
 /// The physical tables a projector writes: the live ones, or the shadow copies a rebuild fills.
