@@ -30,10 +30,39 @@ public enum DeadlineEvaluator {
         caseId: String, events: [CaseEvent], rulesets: [Ruleset], now: Date,
         institutions: [Institution] = Institution.demo
     ) -> [Deadline] {
-        let series = Dictionary(grouping: rulesets, by: \.id).values.map { versions in
-            versions.sorted { ($0.effectiveFrom, $0.version) < ($1.effectiveFrom, $1.version) }
-        }.sorted { $0[0].id < $1[0].id }
-        let kinds = Dictionary(institutions.map { ($0.id, $0.kinds) }, uniquingKeysWith: { a, _ in a })
+        evaluate(caseId: caseId, events: events, context: Context(rulesets: rulesets, institutions: institutions), now: now)
+            .deadlines
+    }
+
+    /// The rulesets and institutions an evaluation reads, arranged once for evaluating many cases
+    /// (the ruleset series sorted by `effectiveFrom`, the kinds of each institution).
+    public struct Context: Sendable {
+        let series: [[Ruleset]]
+        let kinds: [String: [InstitutionKind]]
+
+        /// - Parameters:
+        ///   - rulesets: every published ruleset version (any series, any order).
+        ///   - institutions: resolves `role` responsibilities to parties.
+        public init(rulesets: [Ruleset], institutions: [Institution] = Institution.demo) {
+            series = Dictionary(grouping: rulesets, by: \.id).values.map { versions in
+                versions.sorted { ($0.effectiveFrom, $0.version) < ($1.effectiveFrom, $1.version) }
+            }.sorted { $0[0].id < $1[0].id }
+            kinds = Dictionary(institutions.map { ($0.id, $0.kinds) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    /// A case's deadlines and the state its events fold to (``CaseState/fold(caseId:events:)``).
+    public struct Evaluation: Sendable {
+        /// nil when the history is empty or does not start with `CaseOpened` (then there are no deadlines).
+        public var state: CaseState?
+        public var deadlines: [Deadline]
+    }
+
+    /// ``evaluate(caseId:events:rulesets:now:institutions:)`` with a prepared ``Context``, also
+    /// returning the folded state, so that a caller that needs both folds the events once.
+    public static func evaluate(caseId: String, events: [CaseEvent], context: Context, now: Date) -> Evaluation {
+        let series = context.series
+        let kinds = context.kinds
         let effective = effectiveData(events)
 
         var state: CaseState?
@@ -76,8 +105,9 @@ public enum DeadlineEvaluator {
         }
 
         for event in events {
-            state = CaseState.applying(event, to: state, caseId: caseId)
-            guard let current = state else { return [] }
+            // In place (not `CaseState.applying`), so the state's dictionaries are not copied per event.
+            if state == nil { state = CaseState(caseId: caseId, opening: event) } else { state!.apply(event) }
+            guard let current = state else { return Evaluation(state: nil, deadlines: []) }
             let data = effective[event.id] ?? event.body.data
 
             // 1. Satisfaction of open deadlines (and re-arming recurring rules).
@@ -119,11 +149,12 @@ public enum DeadlineEvaluator {
             // 3. New deadlines this event triggers.
             for versions in series {
                 guard let ruleset = inForce(versions, at: event.occurredAt) else { continue }
-                for rule in ruleset.rules
-                where rule.trigger.events.contains(event.type)
-                    && rule.trigger.conditions.allSatisfy({ $0.matches(data) })
+                // By index: a rule is copied only when it triggers.
+                for r in ruleset.rules.indices
+                where ruleset.rules[r].trigger.events.contains(event.type)
+                    && ruleset.rules[r].trigger.conditions.allSatisfy({ $0.matches(data) })
                 {
-                    start(rule, ruleset, trigger: event, data: data, state: current)
+                    start(ruleset.rules[r], ruleset, trigger: event, data: data, state: current)
                 }
             }
         }
@@ -136,7 +167,7 @@ public enum DeadlineEvaluator {
                 deadlines[index].responsible = party
             }
         }
-        return deadlines
+        return Evaluation(state: state, deadlines: deadlines)
     }
 
     /// The status of a deadline at `now`.
