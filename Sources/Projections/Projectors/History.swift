@@ -150,9 +150,7 @@ extension History {
     /// data as stored, the actor's institution and user from the metadata (`""` when missing),
     /// `occurredAt` from its text.
     static func decode(_ e: RecordedEvent) -> Decoded {
-        guard let occurredAt = PostgresTimestamp.parse(e.occurredAt),
-            let metadata = try? JSONValue.parse(e.metadata), let institution = actorField(metadata, "institution"),
-            let user = actorField(metadata, "user")
+        guard let occurredAt = PostgresTimestamp.parse(e.occurredAt), let (institution, user) = actor(e.metadata)
         else { return .unsure }
         guard let data = try? JSONValue.parse(e.data),
             let event = try? CaseEvent(
@@ -160,6 +158,40 @@ extension History {
                 actor: Referrals.Actor(institution: institution, user: user))
         else { return .skipped }
         return .event(event)
+    }
+
+    /// The actor's institution and user from the metadata's text, as `metadata->'actor'->>…` reads them.
+    static func actor(_ metadata: String) -> (institution: String, user: String)? {
+        if let simple = simpleActor(metadata) { return simple }
+        guard let value = try? JSONValue.parse(metadata), let institution = actorField(value, "institution"),
+            let user = actorField(value, "user")
+        else { return nil }
+        return (institution, user)
+    }
+
+    /// The common case without a JSON parser: jsonb writes an object's keys shortest first, so
+    /// metadata whose actor holds just a user and an institution (as every append writes it)
+    /// starts `{"actor": {"user": "…", "institution": "…"}`. nil for anything else, or for values
+    /// with escapes.
+    static func simpleActor(_ metadata: String) -> (institution: String, user: String)? {
+        let prefix = #"{"actor": {"user": ""#.utf8, middle = #"", "institution": ""#.utf8
+        let u = metadata.utf8
+        guard u.starts(with: prefix) else { return nil }
+        var i = u.index(u.startIndex, offsetBy: prefix.count)
+        func string() -> Substring.UTF8View? {
+            let start = i
+            while i < u.endIndex {
+                let c = u[i]
+                if c == UInt8(ascii: "\\") { return nil }
+                if c == UInt8(ascii: "\"") { return Substring(metadata)[start..<i].utf8 }
+                i = u.index(after: i)
+            }
+            return nil
+        }
+        guard let user = string(), u[i...].starts(with: middle) else { return nil }
+        i = u.index(i, offsetBy: middle.count)
+        guard let institution = string(), u[i...].starts(with: #""}"#.utf8) else { return nil }
+        return (String(Substring(institution)), String(Substring(user)))
     }
 
     /// `metadata->'actor'->>field` with `""` for SQL NULL, when that is certain (a string, null or
