@@ -16,10 +16,12 @@ import Referrals
 /// a batch touches them. Rulesets and institutions are read again only when a batch holds one of
 /// their events.
 ///
-/// Rows are computed first and written afterwards (delete the touched cases' old rows, insert the
-/// new ones: one statement per table), so the batch's write transaction holds its transaction id
-/// only while PostgreSQL writes. A replay deletes only rows it wrote before: it fills tables that
-/// were empty when it started.
+/// Rows are computed first (``prepare(_:through:reading:)``) and written afterwards (delete the
+/// touched cases' old rows, insert the new ones: one statement per table), so a batch's write
+/// transaction holds its transaction id only while PostgreSQL writes, and a rebuild can compute
+/// the next batch meanwhile. A replay never reads its own tables: it deletes only rows it wrote
+/// before (it fills tables that were empty when it started), and when a ruleset or institution
+/// event makes every case count it takes the cases it knows to have rows.
 final class CaseFolder: ProjectorReplay {
     /// Whether this folder has seen every event of the log from its start, so that a case it does
     /// not know has no earlier events.
@@ -41,8 +43,8 @@ final class CaseFolder: ProjectorReplay {
     private var remembered = 0
     /// Cases forgotten to save memory: their rows may exist, their stream must be read.
     private var forgotten: Set<String> = []
-    private var rulesets: [Ruleset]?
-    private var institutions: [Institution]?
+    /// The rulesets and institutions as of the last batch that needed them.
+    private var context: DeadlineEvaluator.Context?
     private var batches = 0
 
     init(complete: Bool, memory: Int) {
@@ -55,21 +57,34 @@ final class CaseFolder: ProjectorReplay {
     /// The cases it has forgotten (for tests).
     var forgottenCases: Int { forgotten.count }
 
+    /// The live projector's batch: computed, then written on the same connection.
     func apply(_ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables)
         async throws
     {
+        try await prepare(events, through: cursor, reading: connection, tables: tables).run(
+            on: connection, tables: tables)
+    }
+
+    func prepare(_ events: [RecordedEvent], through cursor: Cursor, reading connection: Connection) async throws
+        -> ReplayWrites
+    {
+        try await prepare(events, through: cursor, reading: connection, tables: .shadow)
+    }
+
+    /// Computes a batch's rows.
+    /// - Parameter tables: where the live projector finds every case with a summary row.
+    private func prepare(
+        _ events: [RecordedEvent], through cursor: Cursor, reading connection: Connection, tables: ProjectionTables
+    ) async throws -> ReplayWrites {
         batches += 1
         // 1. What the batch touches.
         var touched: [String: [RecordedEvent]] = [:]
-        var order: [String] = []
         var everything = false
-        var registryChanged = rulesets == nil || institutions == nil || !complete
+        var registryChanged = context == nil || !complete
         var notices = CaseProjector.notices.rows()
         for event in events {
             if event.stream.hasPrefix("case-") {
-                let caseId = String(event.stream.dropFirst(5))
-                if touched[caseId] == nil { order.append(caseId) }
-                touched[caseId, default: []].append(event)
+                touched[String(event.stream.dropFirst(5)), default: []].append(event)
             } else if event.stream == "sop-rulesets" || event.stream == "institutions" {
                 everything = true
                 registryChanged = true
@@ -83,57 +98,56 @@ final class CaseFolder: ProjectorReplay {
                     responsible: responsible, to: &notices)
             }
         }
-        var ids = Set(order)
+        var ids = Set(touched.keys)
         if everything {
-            let all = try await connection.query(
-                SQL(text: "SELECT case_id FROM \(tables.qualified("case_summary"))", parameters: []))
-            for row in all.all { ids.insert(try row.decode(0)) }
+            if complete {
+                // The cases with a summary row are those this replay wrote rows for (a superset does
+                // no harm: a case without rows gets none again).
+                for (caseId, entry) in cases where entry.hasRows { ids.insert(caseId) }
+                ids.formUnion(forgotten)
+            } else {
+                let all = try await connection.query(
+                    SQL(text: "SELECT case_id FROM \(tables.qualified("case_summary"))", parameters: []))
+                for row in all.all { ids.insert(try row.decode(0)) }
+            }
         }
-        if ids.isEmpty {
-            try await CaseProjector.notices.insert(notices, on: connection, tables: tables)
-            return
-        }
-        if registryChanged {
-            rulesets = try await History.rulesets(through: cursor, on: connection)
-            institutions = try await History.institutions(through: cursor, on: connection)
+        if !ids.isEmpty, registryChanged {
+            context = DeadlineEvaluator.Context(
+                rulesets: try await History.rulesets(through: cursor, on: connection),
+                institutions: try await History.institutions(through: cursor, on: connection))
         }
 
-        // 2. Each touched case's history up to the cursor, its rows, written a few hundred cases at a time.
+        // 2. Each touched case's history up to the cursor, and its rows, a few hundred cases at a time.
+        var groups: [CaseRows] = []
         let sorted = ids.sorted()
         var start = 0
         while start < sorted.count {
             let slice = Array(sorted[start..<min(start + flushCases, sorted.count)])
             start += flushCases
             let histories = try await self.histories(slice, batch: touched, through: cursor, on: connection)
-            var summaries = CaseProjector.summary.rows()
-            var parties = CaseProjector.parties.rows()
-            var referrals = CaseProjector.referrals.rows()
-            var deadlines = CaseProjector.deadlines.rows()
-            var stale: [String] = []
+            var rows = CaseRows()
             for caseId in slice {
-                if !complete || forgotten.contains(caseId) || cases[caseId]?.hasRows == true { stale.append(caseId) }
-                let history = histories[caseId]
-                let state = history.flatMap { CaseState.fold(caseId: caseId, events: $0.events) }
-                if complete, history != nil { remember(caseId, history!, hasRows: state != nil) }
-                guard let history, let state else { continue }
-                CaseProjector.addSummary(state, history: history, to: &summaries)
-                CaseProjector.addParties(state, to: &parties)
-                CaseProjector.addReferrals(state, to: &referrals)
-                let evaluated = DeadlineEvaluator.evaluate(
-                    caseId: caseId, events: history.events, rulesets: rulesets ?? [],
-                    now: Date(timeIntervalSince1970: 0), institutions: institutions ?? [])
-                CaseProjector.addDeadlines(evaluated, to: &deadlines)
+                if !complete || forgotten.contains(caseId) || cases[caseId]?.hasRows == true {
+                    rows.stale.append(caseId)
+                }
+                guard let history = histories[caseId] else { continue }
+                let evaluation = DeadlineEvaluator.evaluate(
+                    caseId: caseId, events: history.events, context: context!, now: Date(timeIntervalSince1970: 0))
+                if complete { remember(caseId, history, hasRows: evaluation.state != nil) }
+                guard let state = evaluation.state else { continue }
+                CaseProjector.addSummary(state, history: history, to: &rows.summaries)
+                CaseProjector.addParties(state, to: &rows.parties)
+                CaseProjector.addReferrals(state, to: &rows.referrals)
+                CaseProjector.addDeadlines(evaluation.deadlines, to: &rows.deadlines)
             }
-            for writer in [CaseProjector.summary, CaseProjector.parties, CaseProjector.referrals, CaseProjector.deadlines] {
-                try await writer.delete(stale, on: connection, tables: tables)
-            }
-            try await CaseProjector.summary.insert(summaries, on: connection, tables: tables)
-            try await CaseProjector.parties.insert(parties, on: connection, tables: tables)
-            try await CaseProjector.referrals.insert(referrals, on: connection, tables: tables)
-            try await CaseProjector.deadlines.insert(deadlines, on: connection, tables: tables)
+            groups.append(rows)
         }
-        try await CaseProjector.notices.insert(notices, on: connection, tables: tables)
         if complete { forgetIfNeeded() }
+        let (finished, written) = (notices, groups)
+        return ReplayWrites { connection, tables in
+            for rows in written { try await rows.write(on: connection, tables: tables) }
+            try await CaseProjector.notices.insert(finished, on: connection, tables: tables)
+        }
     }
 
     /// The history of each case in `slice` up to `cursor`: from memory plus the batch, or read.
@@ -193,5 +207,24 @@ final class CaseFolder: ProjectorReplay {
             cases[caseId] = nil
             forgotten.insert(caseId)
         }
+    }
+}
+
+/// The rows of a group of cases: which cases' old rows go, and the new rows.
+struct CaseRows: Sendable {
+    var stale: [String] = []
+    var summaries = CaseProjector.summary.rows()
+    var parties = CaseProjector.parties.rows()
+    var referrals = CaseProjector.referrals.rows()
+    var deadlines = CaseProjector.deadlines.rows()
+
+    func write(on connection: Connection, tables: ProjectionTables) async throws {
+        for writer in [CaseProjector.summary, CaseProjector.parties, CaseProjector.referrals, CaseProjector.deadlines] {
+            try await writer.delete(stale, on: connection, tables: tables)
+        }
+        try await CaseProjector.summary.insert(summaries, on: connection, tables: tables)
+        try await CaseProjector.parties.insert(parties, on: connection, tables: tables)
+        try await CaseProjector.referrals.insert(referrals, on: connection, tables: tables)
+        try await CaseProjector.deadlines.insert(deadlines, on: connection, tables: tables)
     }
 }

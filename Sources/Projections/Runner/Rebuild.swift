@@ -51,7 +51,8 @@ extension ProjectionRunner {
     /// 2. Replays the whole log into the shadow tables in batches of `batchSize` (default
     ///    ``rebuildBatchSize``), one short transaction each (long transactions would hold back
     ///    every gap-free reader). The log is read once for all the projectors named; each applies
-    ///    it through its ``Projector/makeReplay()``. The next batch is read while one is applied.
+    ///    it through its ``Projector/makeReplay()``. Three batches are under way at a time: the
+    ///    next one is read while this one is prepared and the previous one written.
     /// 3. In one transaction: locks the projectors' checkpoint rows (the live runner waits), replays
     ///    the events that arrived meanwhile, drops the live tables, renames the shadows in, and sets
     ///    each checkpoint to where the replay ended. Readers block on the swap for a moment and then
@@ -119,30 +120,55 @@ extension ProjectionRunner {
             for table in projector.tables { try await connection.query("SELECT handoff.create_shadow(\(table))") }
         }
         let replays = selected.map { $0.makeReplay() }
-        func apply(_ page: EventStore.Page, on c: Connection) async throws {
+        // Replays read the log on a connection of their own while `connection` writes.
+        let reader = try await Connection.connect(pool.url)
+        defer { reader.close() }
+        func prepare(_ page: EventStore.Page) async throws -> [ReplayWrites] {
+            var writes: [ReplayWrites] = []
             for replay in replays {
-                try await replay.apply(page.events, through: page.next, on: c, tables: .shadow)
+                writes.append(try await replay.prepare(page.events, through: page.next, reading: reader))
             }
+            return writes
         }
         report(.replaying)
         let store = self.store
         var cursor = Cursor.start
         var next = Task { try await store.readGlobal(after: .start, limit: batchSize) }
         defer { next.cancel() }
-        while true {
-            try Task.checkCancellation()
-            let page = try await next.value
-            if page.events.isEmpty { break }
-            let more = page.events.count == batchSize
-            if more {
-                let after = page.next
-                next = Task { try await store.readGlobal(after: after, limit: batchSize) }
-            }
-            try await connection.transaction { c in try await apply(page, on: c) }
-            cursor = page.next
-            done += Int64(page.events.count)
+        // The previous batch's transaction, still being written, and its size.
+        var writing: (task: Task<Void, any Error>, events: Int)?
+        func finishWriting() async throws {
+            guard let (task, events) = writing else { return }
+            writing = nil
+            try await task.value
+            done += Int64(events)
             report(.replaying)
-            if !more { break }
+        }
+        do {
+            while true {
+                try Task.checkCancellation()
+                let page = try await next.value
+                if page.events.isEmpty { break }
+                let more = page.events.count == batchSize
+                if more {
+                    let after = page.next
+                    next = Task { try await store.readGlobal(after: after, limit: batchSize) }
+                }
+                let writes = try await prepare(page)
+                try await finishWriting()
+                let task = Task {
+                    try await connection.transaction { c in
+                        for w in writes { try await w.run(on: c, tables: .shadow) }
+                    }
+                }
+                writing = (task, page.events.count)
+                cursor = page.next
+                if !more { break }
+            }
+            try await finishWriting()
+        } catch {
+            _ = try? await writing?.task.value  // the connection must be idle before it closes
+            throw error
         }
 
         report(.swapping)
@@ -155,7 +181,7 @@ extension ProjectionRunner {
             while true {
                 let page = try await store.readGlobal(after: position, limit: batchSize)
                 if page.events.isEmpty { break }
-                try await apply(page, on: c)
+                for w in try await prepare(page) { try await w.run(on: c, tables: .shadow) }
                 position = page.next
                 applied += Int64(page.events.count)
                 if page.events.count < batchSize { break }
