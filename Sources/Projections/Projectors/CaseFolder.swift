@@ -78,13 +78,13 @@ final class CaseFolder: ProjectorReplay {
     ) async throws -> ReplayWrites {
         batches += 1
         // 1. What the batch touches.
-        var touched: [String: [RecordedEvent]] = [:]
+        var touched: [String: [Int]] = [:]  // indices into `events`
         var everything = false
         var registryChanged = context == nil || !complete
         var notices = CaseProjector.notices.rows()
-        for event in events {
+        for (index, event) in events.enumerated() {
             if event.stream.hasPrefix("case-") {
-                touched[String(event.stream.dropFirst(5)), default: []].append(event)
+                touched[String(event.stream.dropFirst(5)), default: []].append(index)
             } else if event.stream == "sop-rulesets" || event.stream == "institutions" {
                 everything = true
                 registryChanged = true
@@ -124,7 +124,8 @@ final class CaseFolder: ProjectorReplay {
         while start < sorted.count {
             let slice = Array(sorted[start..<min(start + flushCases, sorted.count)])
             start += flushCases
-            let histories = try await self.histories(slice, batch: touched, through: cursor, on: connection)
+            let histories = try await self.histories(
+                slice, batch: events, touched: touched, through: cursor, on: connection)
             var rows = CaseRows()
             for caseId in slice {
                 if !complete || forgotten.contains(caseId) || cases[caseId]?.hasRows == true {
@@ -152,7 +153,8 @@ final class CaseFolder: ProjectorReplay {
 
     /// The history of each case in `slice` up to `cursor`: from memory plus the batch, or read.
     private func histories(
-        _ slice: [String], batch: [String: [RecordedEvent]], through cursor: Cursor, on connection: Connection
+        _ slice: [String], batch: [RecordedEvent], touched: [String: [Int]], through cursor: Cursor,
+        on connection: Connection
     ) async throws -> [String: History.CaseHistory] {
         var out: [String: History.CaseHistory] = [:]
         var read: [String] = []
@@ -164,7 +166,8 @@ final class CaseFolder: ProjectorReplay {
             }
             var history = known ?? History.CaseHistory()
             var sure = true
-            for event in batch[caseId] ?? [] {
+            for index in touched[caseId] ?? [] {
+                let event = batch[index]
                 let typed: CaseEvent?
                 switch History.decode(event) {
                 case .event(let e): typed = e

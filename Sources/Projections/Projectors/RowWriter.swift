@@ -13,23 +13,21 @@ struct RowWriter {
     /// An empty batch of rows for this table.
     func rows() -> RowBatch { RowBatch(columns: columns.count) }
 
-    /// The `INSERT` for the table as `tables` names it: `unnest` of one array parameter per column.
-    /// An array-typed column (`text[]`) travels as a `text[]` of array literals and is cast back.
+    /// The `INSERT` for the table as `tables` names it: one `unnest` of an array parameter per
+    /// column, in the select list, where they run in lockstep without materialising each column
+    /// (cheaper than `FROM unnest(…, …)`). An array-typed column (`text[]`) travels as a `text[]`
+    /// of array literals and is cast back.
     func insertText(tables: ProjectionTables) -> String {
         let names = columns.map(\.name).joined(separator: ", ")
-        var arrays: [String] = []
         var values: [String] = []
         for (i, column) in columns.enumerated() {
             if column.type.hasSuffix("[]") {
-                arrays.append("$\(i + 1)::text[]")
-                values.append("x.\(column.name)::\(column.type)")
+                values.append("unnest($\(i + 1)::text[])::\(column.type)")
             } else {
-                arrays.append("$\(i + 1)::\(column.type)[]")
-                values.append("x.\(column.name)")
+                values.append("unnest($\(i + 1)::\(column.type)[])")
             }
         }
-        return "INSERT INTO \(tables.qualified(table)) (\(names)) SELECT \(values.joined(separator: ", ")) "
-            + "FROM unnest(\(arrays.joined(separator: ", "))) AS x(\(names))"
+        return "INSERT INTO \(tables.qualified(table)) (\(names)) SELECT \(values.joined(separator: ", "))"
     }
 
     /// Inserts `rows` into the table as `tables` names it.

@@ -158,6 +158,9 @@ extension ProjectionRunner {
                 try await finishWriting()
                 let task = Task {
                     try await connection.transaction { c in
+                        // Nothing of the shadow tables counts before the swap, whose commit waits for
+                        // the WAL of these too; a crash meanwhile fails the rebuild anyway.
+                        try await c.execute("SET LOCAL synchronous_commit TO off")
                         for w in writes { try await w.run(on: c, tables: .shadow) }
                     }
                 }

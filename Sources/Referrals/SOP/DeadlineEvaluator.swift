@@ -69,16 +69,15 @@ public enum DeadlineEvaluator {
         var deadlines: [Deadline] = []
         var rulesOf: [SopRule] = []  // parallel to deadlines
         var open: [Int] = []  // indices into deadlines still satisfiable
-        var keys: Set<String> = []
+        var keys: Set<StartKey> = []
 
-        func start(_ rule: SopRule, _ ruleset: Ruleset, trigger: CaseEvent, data: JSONValue, state: CaseState) {
-            let key = rule.id + "/" + ruleset.id + "/" + trigger.id.uuidString
-            guard keys.insert(key).inserted else { return }
+        func start(_ rule: SopRule, _ ruleset: Ruleset, trigger: CaseEvent, data: () -> JSONValue, state: CaseState) {
+            guard keys.insert(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id)).inserted else { return }
             let referralId = trigger.body.referralId
             let referral = referralId.flatMap { state.referrals[$0] }
             let urgent = referral?.urgency == .urgent
             var within = (urgent ? rule.urgentWithin : nil) ?? rule.within
-            if let field = rule.withinDaysFromField, let days = data[field]?.numberValue?.intValue {
+            if let field = rule.withinDaysFromField, let days = data()[field]?.numberValue?.intValue {
                 within = ISODuration(days: days)
             }
             let dueAt = within.added(to: trigger.occurredAt)
@@ -108,18 +107,24 @@ public enum DeadlineEvaluator {
             // In place (not `CaseState.applying`), so the state's dictionaries are not copied per event.
             if state == nil { state = CaseState(caseId: caseId, opening: event) } else { state!.apply(event) }
             guard let current = state else { return Evaluation(state: nil, deadlines: []) }
-            let data = effective[event.id] ?? event.body.data
+            // The event's (corrected) data as JSON, built only if a rule looks at it.
+            var built: JSONValue?
+            func data() -> JSONValue {
+                if let built { return built }
+                let value = effective[event.id] ?? event.body.data
+                built = value
+                return value
+            }
 
             // 1. Satisfaction of open deadlines (and re-arming recurring rules).
             var rearm: [String] = []
             open.removeAll { index in
-                let rule = rulesOf[index]
-                guard satisfies(event, data: data, rule: rule, deadline: deadlines[index], state: current) else {
-                    return false
-                }
+                guard rulesOf[index].satisfiedBy.events.contains(event.type),
+                    satisfies(event, data: data, rule: rulesOf[index], deadline: deadlines[index], state: current)
+                else { return false }
                 deadlines[index].satisfiedAt = event.occurredAt
                 deadlines[index].satisfiedByEventId = event.id
-                if rule.recurring, !rearm.contains(rule.id) { rearm.append(rule.id) }
+                if rulesOf[index].recurring, !rearm.contains(rulesOf[index].id) { rearm.append(rulesOf[index].id) }
                 return true
             }
             if !current.isClosed {
@@ -152,7 +157,7 @@ public enum DeadlineEvaluator {
                 // By index: a rule is copied only when it triggers.
                 for r in ruleset.rules.indices
                 where ruleset.rules[r].trigger.events.contains(event.type)
-                    && ruleset.rules[r].trigger.conditions.allSatisfy({ $0.matches(data) })
+                    && ruleset.rules[r].trigger.conditions.allSatisfy({ $0.matches(data()) })
                 {
                     start(ruleset.rules[r], ruleset, trigger: event, data: data, state: current)
                 }
@@ -170,6 +175,14 @@ public enum DeadlineEvaluator {
         return Evaluation(state: state, deadlines: deadlines)
     }
 
+    /// What makes a started deadline unique: rule, ruleset series and trigger (ids never hold `/`,
+    /// so this is the `rule/ruleset/trigger` key the evaluator has always used).
+    struct StartKey: Hashable {
+        var rule: String
+        var ruleset: String
+        var trigger: UUID
+    }
+
     /// The status of a deadline at `now`.
     static func status(of d: Deadline, now: Date) -> DeadlineStatus {
         if let satisfiedAt = d.satisfiedAt { return satisfiedAt <= d.dueAt ? .met : .metLate }
@@ -183,12 +196,12 @@ public enum DeadlineEvaluator {
         versions.last { $0.effectiveFrom <= date }
     }
 
-    static func satisfies(_ event: CaseEvent, data: JSONValue, rule: SopRule, deadline: Deadline, state: CaseState)
-        -> Bool
-    {
+    static func satisfies(
+        _ event: CaseEvent, data: () -> JSONValue, rule: SopRule, deadline: Deadline, state: CaseState
+    ) -> Bool {
         let s = rule.satisfiedBy
         guard event.id != deadline.triggerEventId, s.events.contains(event.type),
-            s.conditions.allSatisfy({ $0.matches(data) })
+            s.conditions.allSatisfy({ $0.matches(data()) })
         else { return false }
         if s.sameReferral, event.body.referralId != deadline.referralId { return false }
         if s.byRecipient {
@@ -205,6 +218,7 @@ public enum DeadlineEvaluator {
     /// The `data` of every corrected event with its corrections merged in, by event id.
     static func effectiveData(_ events: [CaseEvent]) -> [UUID: JSONValue] {
         var data: [UUID: JSONValue] = [:]
+        guard events.contains(where: { if case .recordCorrected = $0.body { true } else { false } }) else { return data }
         var types: [UUID: CaseEventType] = [:]
         for event in events {
             types[event.id] = event.type
