@@ -28,8 +28,8 @@ final class CaseFolder: ProjectorReplay {
     let complete: Bool
     /// How many events to keep in memory (only when `complete`).
     let memory: Int
-    /// How many cases to compute before writing their rows.
-    let flushCases = 500
+    /// How many cases go into one group of statements (one `DELETE` and one `INSERT` per table).
+    let flushCases = 2000
 
     private struct Remembered {
         var history: History.CaseHistory
@@ -117,7 +117,7 @@ final class CaseFolder: ProjectorReplay {
                 institutions: try await History.institutions(through: cursor, on: connection))
         }
 
-        // 2. Each touched case's history up to the cursor, and its rows, a few hundred cases at a time.
+        // 2. Each touched case's history up to the cursor, and its rows, in groups of `flushCases` cases.
         var groups: [CaseRows] = []
         let sorted = ids.sorted()
         var start = 0

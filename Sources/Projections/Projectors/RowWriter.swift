@@ -97,7 +97,7 @@ struct RowBatch {
 
     mutating func uuid(_ value: UUID?) {
         guard let value else { return null() }
-        let digits = Array("0123456789abcdef".utf8)
+        let digits = Self.hexDigits
         var out: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)  // 36 of 40 bytes used
         withUnsafeMutableBytes(of: &out) { o in
             withUnsafeBytes(of: value.uuid) { u in
@@ -126,6 +126,8 @@ struct RowBatch {
         let letter = value ? UInt8(ascii: "t") : UInt8(ascii: "f")
         withUnsafeBytes(of: letter) { bare($0) }
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// A `text[]` value: its own array literal, carried as one quoted element.
     mutating func textArray(_ values: [String]) { text(PostgresArray.text(values)) }
