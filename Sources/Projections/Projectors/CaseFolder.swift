@@ -167,18 +167,18 @@ final class CaseFolder: ProjectorReplay {
             var history = known ?? History.CaseHistory()
             var sure = true
             for index in touched[caseId] ?? [] {
-                let event = batch[index]
+                // `batch[index]` rather than a local copy: a copy of an event retains all its fields.
                 let typed: CaseEvent?
-                switch History.decode(event) {
+                switch History.decode(batch[index]) {
                 case .event(let e): typed = e
                 case .skipped: typed = nil
                 case .unsure: sure = false; typed = nil
                 }
-                guard sure, let recordedAt = PostgresTimestamp.parse(event.recordedAt) else {
+                guard sure, let recordedAt = PostgresTimestamp.parse(batch[index].recordedAt) else {
                     sure = false
                     break
                 }
-                history.add(version: event.version, id: event.id, recordedAt: recordedAt, event: typed)
+                history.add(version: batch[index].version, id: batch[index].id, recordedAt: recordedAt, event: typed)
             }
             if sure {
                 if history.version > 0 { out[caseId] = history }

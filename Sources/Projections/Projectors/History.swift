@@ -174,24 +174,33 @@ extension History {
     /// starts `{"actor": {"user": "…", "institution": "…"}`. nil for anything else, or for values
     /// with escapes.
     static func simpleActor(_ metadata: String) -> (institution: String, user: String)? {
-        let prefix = #"{"actor": {"user": ""#.utf8, middle = #"", "institution": ""#.utf8
-        let u = metadata.utf8
-        guard u.starts(with: prefix) else { return nil }
-        var i = u.index(u.startIndex, offsetBy: prefix.count)
-        func string() -> Substring.UTF8View? {
-            let start = i
-            while i < u.endIndex {
-                let c = u[i]
-                if c == UInt8(ascii: "\\") { return nil }
-                if c == UInt8(ascii: "\"") { return Substring(metadata)[start..<i].utf8 }
-                i = u.index(after: i)
+        var text = metadata
+        return text.withUTF8 { bytes -> (institution: String, user: String)? in
+            var i = 0
+            func expect(_ literal: StaticString) -> Bool {
+                let n = literal.utf8CodeUnitCount
+                guard i + n <= bytes.count,
+                    memcmp(bytes.baseAddress! + i, literal.utf8Start, n) == 0
+                else { return false }
+                i += n
+                return true
             }
-            return nil
+            func string() -> String? {
+                let start = i
+                while i < bytes.count {
+                    switch bytes[i] {
+                    case UInt8(ascii: "\\"): return nil
+                    case UInt8(ascii: "\""): return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+                    default: i += 1
+                    }
+                }
+                return nil
+            }
+            guard expect(#"{"actor": {"user": ""#), let user = string(), expect(#"", "institution": ""#),
+                let institution = string(), expect(#""}"#)
+            else { return nil }
+            return (institution, user)
         }
-        guard let user = string(), u[i...].starts(with: middle) else { return nil }
-        i = u.index(i, offsetBy: middle.count)
-        guard let institution = string(), u[i...].starts(with: #""}"#.utf8) else { return nil }
-        return (String(Substring(institution)), String(Substring(user)))
     }
 
     /// `metadata->'actor'->>field` with `""` for SQL NULL, when that is certain (a string, null or
