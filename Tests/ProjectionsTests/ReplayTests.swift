@@ -66,7 +66,9 @@ struct ReplayTests {
             Institution(id: "isf", name: "Interim Security Facility", kinds: [.shelter, .ngo]))
         try await store.append(
             to: .institutions,
-            events: [NewEvent(type: "InstitutionRegistered", data: isf.data.serializedString(), metadata: Seed.coordinator)])
+            events: [
+                NewEvent(type: "InstitutionRegistered", data: isf.data.serializedString(), metadata: Seed.coordinator)
+            ])
         try await Seed.cases(store, Array(cases.suffix(from: cases.count / 2)))
         try await waitUntilAllReadable(store)
 
@@ -102,7 +104,8 @@ struct ReplayTests {
         func event(_ n: UInt8) -> CaseEvent {
             CaseEvent(
                 id: UUID(uuid: (n, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 0)),
-                occurredAt: Date(timeIntervalSince1970: Double(n)), actor: Referrals.Actor(institution: "ksp", user: "u"),
+                occurredAt: Date(timeIntervalSince1970: Double(n)),
+                actor: Referrals.Actor(institution: "ksp", user: "u"),
                 body: .caseReviewed)
         }
         var h = History.CaseHistory()
@@ -119,7 +122,8 @@ struct ReplayTests {
 
     @Test("the actor is read from metadata text as metadata->'actor'->>… reads it")
     func actorFromMetadata() {
-        let usual = #"{"actor": {"user": "officer-1", "institution": "kp-dthb"}, "causationId": null, "correlationId": "x"}"#
+        let usual =
+            #"{"actor": {"user": "officer-1", "institution": "kp-dthb"}, "causationId": null, "correlationId": "x"}"#
         #expect(History.simpleActor(usual)! == ("kp-dthb", "officer-1"))
         #expect(History.actor(usual)! == ("kp-dthb", "officer-1"))
         // Escapes, other keys or other shapes take the parser.
@@ -176,7 +180,9 @@ struct ReplayTests {
             """)
         let writer = RowWriter(
             table: "test_rows",
-            columns: [("k", "int"), ("t", "text"), ("a", "text[]"), ("ts", "timestamptz"), ("u", "uuid"), ("b", "boolean")])
+            columns: [
+                ("k", "int"), ("t", "text"), ("a", "text[]"), ("ts", "timestamptz"), ("u", "uuid"), ("b", "boolean"),
+            ])
         let texts: [String?] = [
             "plain", "", "NULL", "null", nil, "a,b", "{braces}", "\"quoted\"", "back\\slash", "\\\"", " spaced ",
             "tab\tnew\nline", "ñ 😀 \u{2028}", "'single'",

@@ -190,7 +190,8 @@ extension History {
                 while i < bytes.count {
                     switch bytes[i] {
                     case UInt8(ascii: "\\"): return nil
-                    case UInt8(ascii: "\""): return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+                    case UInt8(ascii: "\""):
+                        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
                     default: i += 1
                     }
                 }

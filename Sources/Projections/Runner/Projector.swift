@@ -49,7 +49,8 @@ public struct ReplayWrites: Sendable {
     private let body: @Sendable (Connection, ProjectionTables) async throws -> Void
 
     /// - Parameter body: writes to the tables named by its `ProjectionTables` on its connection.
-    public init(_ body: @escaping @Sendable (_ connection: Connection, _ tables: ProjectionTables) async throws -> Void) {
+    public init(_ body: @escaping @Sendable (_ connection: Connection, _ tables: ProjectionTables) async throws -> Void)
+    {
         self.body = body
     }
 

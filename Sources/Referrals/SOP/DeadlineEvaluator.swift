@@ -30,8 +30,10 @@ public enum DeadlineEvaluator {
         caseId: String, events: [CaseEvent], rulesets: [Ruleset], now: Date,
         institutions: [Institution] = Institution.demo
     ) -> [Deadline] {
-        evaluate(caseId: caseId, events: events, context: Context(rulesets: rulesets, institutions: institutions), now: now)
-            .deadlines
+        evaluate(
+            caseId: caseId, events: events, context: Context(rulesets: rulesets, institutions: institutions), now: now
+        )
+        .deadlines
     }
 
     /// The rulesets and institutions an evaluation reads, arranged once for evaluating many cases
@@ -55,6 +57,7 @@ public enum DeadlineEvaluator {
     public struct Evaluation: Sendable {
         /// nil when the history is empty or does not start with `CaseOpened` (then there are no deadlines).
         public var state: CaseState?
+        /// As ``evaluate(caseId:events:rulesets:now:institutions:)`` returns them.
         public var deadlines: [Deadline]
     }
 
@@ -72,7 +75,9 @@ public enum DeadlineEvaluator {
         var keys: Set<StartKey> = []
 
         func start(_ rule: SopRule, _ ruleset: Ruleset, trigger: CaseEvent, data: () -> JSONValue, state: CaseState) {
-            guard keys.insert(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id)).inserted else { return }
+            guard keys.insert(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id)).inserted else {
+                return
+            }
             let referralId = trigger.body.referralId
             let referral = referralId.flatMap { state.referrals[$0] }
             let urgent = referral?.urgency == .urgent
@@ -218,7 +223,9 @@ public enum DeadlineEvaluator {
     /// The `data` of every corrected event with its corrections merged in, by event id.
     static func effectiveData(_ events: [CaseEvent]) -> [UUID: JSONValue] {
         var data: [UUID: JSONValue] = [:]
-        guard events.contains(where: { if case .recordCorrected = $0.body { true } else { false } }) else { return data }
+        guard events.contains(where: { if case .recordCorrected = $0.body { true } else { false } }) else {
+            return data
+        }
         var types: [UUID: CaseEventType] = [:]
         for event in events {
             types[event.id] = event.type
