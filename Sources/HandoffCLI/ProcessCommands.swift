@@ -17,15 +17,18 @@ enum ProcessCommands {
 
     static func rebuild(_ args: ParsedArguments, _ context: CLIContext) async throws {
         let name = args.positional(0)!
-        guard (try? Projectors.named(name)) != nil else {
+        guard let selected = try? Projectors.named(name) else {
             let names = Projectors.all.map(\.name).joined(separator: ", ")
             throw CLIError.usage("unknown read model \(name): use one of \(names) or all")
         }
         let store = try StoreCommands.store(context, poolSize: 4)
         let runner = ProjectionRunner(store: store)
         let terminal = context.isTerminal
+        // The projectors of one rebuild replay the log together and report the same figures.
+        let shown = selected.last?.name
         try await runner.rebuild(name) { progress in
             if terminal {
+                guard progress.projector == shown || progress.phase == .done else { return }
                 context.standardError("\r\(progress.projector): \(progress.bar()) \(progress.line)\u{1B}[K")
                 if progress.phase == .done { context.standardError("\n") }
             } else {

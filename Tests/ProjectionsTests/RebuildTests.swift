@@ -28,7 +28,7 @@ struct RebuildTests {
 
         // Rebuild everything with another batch size.
         let seen = Mutex<[RebuildProgress]>([])
-        let rebuilder = ProjectionRunner(store: store, batchSize: 1000)
+        let rebuilder = ProjectionRunner(store: store, batchSize: 1000, rebuildBatchSize: 1000)
         try await rebuilder.rebuild("all") { p in seen.withLock { $0.append(p) } }
         let progress = seen.withLock { $0 }
         for name in ["registry", "cases"] {
@@ -93,7 +93,7 @@ struct RebuildTests {
             return counts
         }
         let writer = Task { try await Seed.cases(store, Array(cases.suffix(from: cases.count / 2))) }
-        try await ProjectionRunner(store: store, batchSize: 100).rebuild("cases")
+        try await ProjectionRunner(store: store, batchSize: 100).rebuild("cases", batchSize: 100)
         try await writer.value
         // Let the live runner finish, then compare with a clean rebuild.
         let deadline = ContinuousClock.now + .seconds(20)

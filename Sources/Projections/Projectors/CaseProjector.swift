@@ -11,86 +11,36 @@ import Referrals
 /// case. The rows therefore depend only on the events up to the checkpoint — never on how they
 /// were batched — which is what makes a rebuild equal the incremental build.
 ///
+/// The live runner's ``apply(_:through:on:tables:)`` reads each touched case's stream from the
+/// table. A rebuild's replay (``makeReplay()``) keeps the streams it has seen in memory instead
+/// (up to a bound; a case it had to forget is read again), so it only reads what the log page
+/// already holds; both fold the same events with the same code.
+///
 /// Deadline rows hold `dueAt`, `warnAt`, `satisfiedAt`, `cancelledAt` and `missedAtClosure`; the
 /// status (pending, due-soon, overdue, …) is derived at query time by `handoff.deadline_status`.
 public struct CaseProjector: Projector {
     public let name = "cases"
     public let tables = ["case_summary", "case_parties", "referrals", "deadlines", "deadline_notices"]
-    /// How many cases are recomputed per statement group when every case must be.
-    let chunk = 500
+    /// How many cases a rebuild's replay keeps in memory, counted in events (about 1 KiB each).
+    let replayMemory: Int
 
-    public init() {}
+    public init() { self.init(replayMemory: 150_000) }
+
+    /// - Parameter replayMemory: the events a replay keeps in memory (tests make it small).
+    init(replayMemory: Int) { self.replayMemory = replayMemory }
 
     public func apply(
         _ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables
     )
         async throws
     {
-        var touched: Set<String> = []
-        var everything = false
-        var notices: [JSONValue] = []
-        for event in events {
-            if event.stream.hasPrefix("case-") {
-                touched.insert(String(event.stream.dropFirst(5)))
-            } else if event.stream == "sop-rulesets" || event.stream == "institutions" {
-                everything = true
-            } else if event.stream.hasPrefix("sop-"), event.type == "SopDeadlineMissed",
-                let data = try? JSONValue.parse(event.data),
-                case .sopDeadlineMissed(let ruleId, let dueAt, let trigger, let responsible)? =
-                    try? SystemEventBody.decode(type: event.type, data: data)
-            {
-                notices.append([
-                    "event_id": Cell.uuid(event.id), "case_id": .string(String(event.stream.dropFirst(4))),
-                    "rule_id": .string(ruleId), "trigger_event_id": Cell.uuid(trigger), "due_at": Cell.time(dueAt),
-                    "responsible": .string(responsible), "recorded_at": .string(event.recordedAt),
-                ])
-            }
-        }
-        try await Self.notices.insert(notices, on: connection, tables: tables)
-        if everything {
-            let all = try await connection.query(
-                SQL(text: "SELECT case_id FROM \(tables.qualified("case_summary"))", parameters: []))
-            for row in all.all { touched.insert(try row.decode(0)) }
-        }
-        guard !touched.isEmpty else { return }
-        let rulesets = try await History.rulesets(through: cursor, on: connection)
-        let institutions = try await History.institutions(through: cursor, on: connection)
-        let ids = touched.sorted()
-        var start = 0
-        while start < ids.count {
-            let slice = Array(ids[start..<min(start + chunk, ids.count)])
-            start += chunk
-            let histories = try await History.cases(slice, through: cursor, on: connection)
-            var summaries: [JSONValue] = []
-            var parties: [JSONValue] = []
-            var referrals: [JSONValue] = []
-            var deadlines: [JSONValue] = []
-            for caseId in slice {
-                guard let history = histories[caseId],
-                    let state = CaseState.fold(caseId: caseId, events: history.events)
-                else { continue }
-                let events = history.events
-                summaries.append(Self.summaryRow(state, history: history))
-                for (i, party) in state.parties.enumerated() {
-                    parties.append(["case_id": .string(caseId), "institution": .string(party), "ordinal": .int(i)])
-                }
-                for (i, id) in state.referralOrder.enumerated() {
-                    guard let r = state.referrals[id] else { continue }
-                    referrals.append(Self.referralRow(caseId, r, ordinal: i))
-                }
-                let evaluated = DeadlineEvaluator.evaluate(
-                    caseId: caseId, events: events, rulesets: rulesets, now: Date(timeIntervalSince1970: 0),
-                    institutions: institutions)
-                for (i, d) in evaluated.enumerated() { deadlines.append(Self.deadlineRow(d, ordinal: i)) }
-            }
-            for writer in [Self.summary, Self.parties, Self.referrals, Self.deadlines] {
-                try await writer.delete(slice, on: connection, tables: tables)
-            }
-            try await Self.summary.insert(summaries, on: connection, tables: tables)
-            try await Self.parties.insert(parties, on: connection, tables: tables)
-            try await Self.referrals.insert(referrals, on: connection, tables: tables)
-            try await Self.deadlines.insert(deadlines, on: connection, tables: tables)
-        }
+        let folder = CaseFolder(complete: false, memory: 0)
+        try await folder.apply(events, through: cursor, on: connection, tables: tables)
+    }
+
+    /// A replay that keeps case streams in memory between batches (see ``CaseFolder``).
+    public func makeReplay() -> any ProjectorReplay {
+        CaseFolder(complete: true, memory: replayMemory)
     }
 
     // MARK: - Rows
@@ -135,50 +85,108 @@ public struct CaseProjector: Projector {
             ("due_at", "timestamptz"), ("responsible", "text"), ("recorded_at", "timestamptz"),
         ])
 
-    static func summaryRow(_ s: CaseState, history: History.CaseHistory) -> JSONValue {
+    /// Appends the summary row of a folded case.
+    static func addSummary(_ s: CaseState, history: History.CaseHistory, to r: inout RowBatch) {
         let p = s.profile
-        return [
-            "case_id": .string(s.caseId), "status": .string(s.status.rawValue),
-            "identification_status": .string(s.identificationStatus.rawValue),
-            "risk_level": Cell.text(s.riskLevel?.rawValue), "risk_assessed_at": Cell.time(s.riskAssessedAt),
-            "opened_by": .string(s.openedBy), "opened_at": Cell.time(s.openedAt),
-            "opened_year": .int(Timestamp.civil(s.openedAt).year), "opening_event_id": Cell.uuid(s.openingEventId),
-            "child": .bool(s.isChild), "sex": .string(p.sex.rawValue), "age_band": .string(p.ageBand.rawValue),
-            "nationality": .string(p.nationality), "exploitation": .array(p.exploitation.map { .string($0.rawValue) }),
-            "guardian_appointed_at": Cell.time(s.guardianAppointedAt),
-            "reflection_started_at": Cell.time(s.reflectionPeriod?.startedAt),
-            "reflection_days": Cell.int(s.reflectionPeriod?.days),
-            "reflection_ended_at": Cell.time(s.reflectionPeriod?.endedAt),
-            "last_reviewed_at": Cell.time(s.lastReviewedAt), "closed_at": Cell.time(s.isClosed ? s.closedAt : nil),
-            "closure_reason": Cell.text(s.isClosed ? s.closureReason?.rawValue : nil),
-            "reopen_count": .int(s.reopenCount), "correction_count": .int(s.correctionCount),
-            "version": .int(Int(history.version)), "last_event_id": Cell.uuid(history.lastEventId),
-            "last_event_at": Cell.time(history.lastRecordedAt),
-        ]
+        r.text(s.caseId)
+        r.text(s.status.rawValue)
+        r.text(s.identificationStatus.rawValue)
+        r.text(s.riskLevel?.rawValue)
+        r.time(s.riskAssessedAt)
+        r.text(s.openedBy)
+        r.time(s.openedAt)
+        r.int(Timestamp.civil(s.openedAt).year)
+        r.uuid(s.openingEventId)
+        r.bool(s.isChild)
+        r.text(p.sex.rawValue)
+        r.text(p.ageBand.rawValue)
+        r.text(p.nationality)
+        r.textArray(p.exploitation.map(\.rawValue))
+        r.time(s.guardianAppointedAt)
+        r.time(s.reflectionPeriod?.startedAt)
+        r.int(s.reflectionPeriod?.days)
+        r.time(s.reflectionPeriod?.endedAt)
+        r.time(s.lastReviewedAt)
+        r.time(s.isClosed ? s.closedAt : nil)
+        r.text(s.isClosed ? s.closureReason?.rawValue : nil)
+        r.int(s.reopenCount)
+        r.int(s.correctionCount)
+        r.int(Int(history.version))
+        r.uuid(history.lastEventId)
+        r.time(history.lastRecordedAt)
+        r.endRow()
     }
 
-    static func referralRow(_ caseId: String, _ r: Referral, ordinal: Int) -> JSONValue {
-        [
-            "case_id": .string(caseId), "referral_id": .string(r.id), "from_institution": .string(r.from),
-            "to_institution": .string(r.to), "purpose": .string(r.purpose.rawValue),
-            "urgency": .string(r.urgency.rawValue), "status": .string(r.status.rawValue),
-            "issued_at": Cell.time(r.issuedAt), "issued_event_id": Cell.uuid(r.issuedByEventId),
-            "acknowledged_at": Cell.time(r.acknowledgedAt), "accepted_at": Cell.time(r.acceptedAt),
-            "declined_at": Cell.time(r.declinedAt), "decline_reason": Cell.text(r.declineReason?.rawValue),
-            "completed_at": Cell.time(r.completedAt), "outcome": Cell.text(r.outcome?.rawValue),
-            "ordinal": .int(ordinal),
-        ]
+    /// Appends the rows of a case's parties, opener first.
+    static func addParties(_ s: CaseState, to r: inout RowBatch) {
+        for (i, party) in s.parties.enumerated() {
+            r.text(s.caseId)
+            r.text(party)
+            r.int(i)
+            r.endRow()
+        }
     }
 
-    static func deadlineRow(_ d: Deadline, ordinal: Int) -> JSONValue {
-        [
-            "case_id": .string(d.caseId), "rule_id": .string(d.ruleId), "ruleset_id": .string(d.rulesetId),
-            "ruleset_version": .int(d.rulesetVersion), "trigger_event_id": Cell.uuid(d.triggerEventId),
-            "title": .string(d.title), "confirmed": .bool(d.confirmed), "triggered_at": Cell.time(d.triggeredAt),
-            "referral_id": Cell.text(d.referralId), "due_at": Cell.time(d.dueAt), "warn_at": Cell.time(d.warnAt),
-            "responsible": .string(d.responsible), "satisfied_at": Cell.time(d.satisfiedAt),
-            "satisfied_by_event_id": Cell.uuid(d.satisfiedByEventId), "cancelled_at": Cell.time(d.cancelledAt),
-            "missed_at_closure": .bool(d.missedAtClosure), "ordinal": .int(ordinal),
-        ]
+    /// Appends the rows of a case's referrals, in issue order.
+    static func addReferrals(_ s: CaseState, to r: inout RowBatch) {
+        for (i, id) in s.referralOrder.enumerated() {
+            guard let ref = s.referrals[id] else { continue }
+            r.text(s.caseId)
+            r.text(ref.id)
+            r.text(ref.from)
+            r.text(ref.to)
+            r.text(ref.purpose.rawValue)
+            r.text(ref.urgency.rawValue)
+            r.text(ref.status.rawValue)
+            r.time(ref.issuedAt)
+            r.uuid(ref.issuedByEventId)
+            r.time(ref.acknowledgedAt)
+            r.time(ref.acceptedAt)
+            r.time(ref.declinedAt)
+            r.text(ref.declineReason?.rawValue)
+            r.time(ref.completedAt)
+            r.text(ref.outcome?.rawValue)
+            r.int(i)
+            r.endRow()
+        }
+    }
+
+    /// Appends the rows of a case's deadlines, in trigger order.
+    static func addDeadlines(_ deadlines: [Deadline], to r: inout RowBatch) {
+        for (i, d) in deadlines.enumerated() {
+            r.text(d.caseId)
+            r.text(d.ruleId)
+            r.text(d.rulesetId)
+            r.int(d.rulesetVersion)
+            r.uuid(d.triggerEventId)
+            r.text(d.title)
+            r.bool(d.confirmed)
+            r.time(d.triggeredAt)
+            r.text(d.referralId)
+            r.time(d.dueAt)
+            r.time(d.warnAt)
+            r.text(d.responsible)
+            r.time(d.satisfiedAt)
+            r.uuid(d.satisfiedByEventId)
+            r.time(d.cancelledAt)
+            r.bool(d.missedAtClosure)
+            r.int(i)
+            r.endRow()
+        }
+    }
+
+    /// Appends the row of a `SopDeadlineMissed` notice.
+    static func addNotice(
+        _ event: RecordedEvent, caseId: String, ruleId: String, dueAt: Date, trigger: UUID, responsible: String,
+        to r: inout RowBatch
+    ) {
+        r.uuid(event.id)
+        r.text(caseId)
+        r.text(ruleId)
+        r.uuid(trigger)
+        r.time(dueAt)
+        r.text(responsible)
+        r.text(event.recordedAt)
+        r.endRow()
     }
 }

@@ -14,6 +14,8 @@ enum History {
     struct CaseHistory: Sendable {
         /// The decodable events, in stream order.
         var events: [CaseEvent] = []
+        /// The stream version of each of `events`.
+        var versions: [Int64] = []
         /// The stream's version (its last event's, decodable or not).
         var version: Int64 = 0
         var lastEventId = UUID()
@@ -54,6 +56,7 @@ enum History {
                     id: try row.decode(1), type: type, data: data, occurredAt: try row.decode(6), actor: actor)
             else { continue }
             out[caseId]!.events.append(event)
+            out[caseId]!.versions.append(try row.decode(7))
         }
         return out
     }
@@ -103,6 +106,113 @@ enum History {
         return try result.all.compactMap { row in
             guard let data = try? JSONValue.parse(try row.decode(1, as: String.self)) else { return nil }
             return (try row.decode(0), data)
+        }
+    }
+}
+
+extension History.CaseHistory {
+    /// Adds one event of the stream, as the global log delivered it, so that the history equals
+    /// what ``History/cases(_:through:on:)`` would read: the decodable events in version order,
+    /// and `version`, `lastEventId`, `lastRecordedAt` from the highest version.
+    /// - Parameter event: nil for an event that does not decode (it only moves `version`).
+    mutating func add(version: Int64, id: UUID, recordedAt: Date, event: CaseEvent?) {
+        if version > self.version {
+            self.version = version
+            lastEventId = id
+            lastRecordedAt = recordedAt
+        }
+        guard let event else { return }
+        if let last = versions.last, last > version {
+            // Later versions already here (the global order is not the stream order): keep version order.
+            let index = versions.firstIndex { $0 > version }!
+            versions.insert(version, at: index)
+            events.insert(event, at: index)
+        } else {
+            versions.append(version)
+            events.append(event)
+        }
+    }
+}
+
+extension History {
+    /// What an event of a case stream from the global log becomes in a ``CaseHistory``.
+    enum Decoded {
+        /// A typed event.
+        case event(CaseEvent)
+        /// An event ``cases(_:through:on:)`` skips as well (its data does not decode).
+        case skipped
+        /// An event whose reading might differ from the SQL's (odd metadata, an unreadable time):
+        /// read the case from the table instead.
+        case unsure
+    }
+
+    /// Decodes an event of a case stream as ``cases(_:through:on:)`` does from its columns: the
+    /// data as stored, the actor's institution and user from the metadata (`""` when missing),
+    /// `occurredAt` from its text.
+    static func decode(_ e: RecordedEvent) -> Decoded {
+        guard let occurredAt = PostgresTimestamp.parse(e.occurredAt), let (institution, user) = actor(e.metadata)
+        else { return .unsure }
+        guard let data = try? JSONValue.parse(e.data),
+            let event = try? CaseEvent(
+                id: e.id, type: e.type, data: data, occurredAt: occurredAt,
+                actor: Referrals.Actor(institution: institution, user: user))
+        else { return .skipped }
+        return .event(event)
+    }
+
+    /// The actor's institution and user from the metadata's text, as `metadata->'actor'->>…` reads them.
+    static func actor(_ metadata: String) -> (institution: String, user: String)? {
+        if let simple = simpleActor(metadata) { return simple }
+        guard let value = try? JSONValue.parse(metadata), let institution = actorField(value, "institution"),
+            let user = actorField(value, "user")
+        else { return nil }
+        return (institution, user)
+    }
+
+    /// The common case without a JSON parser: jsonb writes an object's keys shortest first, so
+    /// metadata whose actor holds just a user and an institution (as every append writes it)
+    /// starts `{"actor": {"user": "…", "institution": "…"}`. nil for anything else, or for values
+    /// with escapes.
+    static func simpleActor(_ metadata: String) -> (institution: String, user: String)? {
+        var text = metadata
+        return text.withUTF8 { bytes -> (institution: String, user: String)? in
+            var i = 0
+            func expect(_ literal: StaticString) -> Bool {
+                let n = literal.utf8CodeUnitCount
+                guard i + n <= bytes.count,
+                    memcmp(bytes.baseAddress! + i, literal.utf8Start, n) == 0
+                else { return false }
+                i += n
+                return true
+            }
+            func string() -> String? {
+                let start = i
+                while i < bytes.count {
+                    switch bytes[i] {
+                    case UInt8(ascii: "\\"): return nil
+                    case UInt8(ascii: "\""):
+                        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+                    default: i += 1
+                    }
+                }
+                return nil
+            }
+            guard expect(#"{"actor": {"user": ""#), let user = string(), expect(#"", "institution": ""#),
+                let institution = string(), expect(#""}"#)
+            else { return nil }
+            return (institution, user)
+        }
+    }
+
+    /// `metadata->'actor'->>field` with `""` for SQL NULL, when that is certain (a string, null or
+    /// missing); nil otherwise.
+    private static func actorField(_ metadata: JSONValue, _ field: String) -> String? {
+        guard let actor = metadata["actor"] else { return "" }
+        guard case .object = actor else { return actor == .null ? "" : nil }
+        switch actor[field] {
+        case nil, .null?: return ""
+        case .string(let s)?: return s
+        default: return nil
         }
     }
 }

@@ -18,36 +18,46 @@ public struct RegistryProjector: Projector {
     )
         async throws
     {
-        var institutions: [String: JSONValue] = [:]
-        var rulesets: [String: JSONValue] = [:]
+        var institutions: [String: (Institution, RecordedEvent)] = [:]
+        var rulesets: [String: (Ruleset, RecordedEvent)] = [:]
         for event in events where event.stream == "institutions" || event.stream == "sop-rulesets" {
             guard let data = try? JSONValue.parse(event.data),
                 let body = try? SystemEventBody.decode(type: event.type, data: data)
             else { continue }
             switch body {
-            case .institutionRegistered(let i):
-                institutions[i.id] = [
-                    "institution_id": .string(i.id), "name": .string(i.name),
-                    "kinds": .array(i.kinds.map { .string($0.rawValue) }),
-                    "registered_at": .string(event.occurredAt), "event_id": Cell.uuid(event.id),
-                ]
-            case .sopRulesetPublished(let r):
-                rulesets["\(r.id)/\(r.version)"] = [
-                    "ruleset_id": .string(r.id), "version": .int(r.version), "title": .string(r.title),
-                    "effective_from": .string(Timestamp.formatDate(r.effectiveFrom)), "rule_count": .int(r.rules.count),
-                    "published_at": .string(event.recordedAt), "event_id": Cell.uuid(event.id),
-                ]
-            case .sopDeadlineMissed:
-                break
+            case .institutionRegistered(let i): institutions[i.id] = (i, event)
+            case .sopRulesetPublished(let r): rulesets["\(r.id)/\(r.version)"] = (r, event)
+            case .sopDeadlineMissed: break
             }
+        }
+        var institutionRows = Self.institutions.rows()
+        for key in institutions.keys.sorted() {
+            let (i, event) = institutions[key]!
+            institutionRows.text(i.id)
+            institutionRows.text(i.name)
+            institutionRows.textArray(i.kinds.map(\.rawValue))
+            institutionRows.text(event.occurredAt)
+            institutionRows.uuid(event.id)
+            institutionRows.endRow()
+        }
+        var rulesetRows = Self.rulesets.rows()
+        for key in rulesets.keys.sorted() {
+            let (r, event) = rulesets[key]!
+            rulesetRows.text(r.id)
+            rulesetRows.int(r.version)
+            rulesetRows.text(r.title)
+            rulesetRows.text(Timestamp.formatDate(r.effectiveFrom))
+            rulesetRows.int(r.rules.count)
+            rulesetRows.text(event.recordedAt)
+            rulesetRows.uuid(event.id)
+            rulesetRows.endRow()
         }
         try await Self.institutions.delete(
             key: "institution_id", institutions.keys.sorted(), on: connection, tables: tables)
-        try await Self.institutions.insert(
-            institutions.keys.sorted().map { institutions[$0]! }, on: connection, tables: tables)
+        try await Self.institutions.insert(institutionRows, on: connection, tables: tables)
         try await Self.rulesets.delete(
             key: "ruleset_id || '/' || version", rulesets.keys.sorted(), on: connection, tables: tables)
-        try await Self.rulesets.insert(rulesets.keys.sorted().map { rulesets[$0]! }, on: connection, tables: tables)
+        try await Self.rulesets.insert(rulesetRows, on: connection, tables: tables)
     }
 
     static let institutions = RowWriter(

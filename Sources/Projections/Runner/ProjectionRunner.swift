@@ -57,19 +57,25 @@ public final class ProjectionRunner: Sendable {
     public let pool: ConnectionPool
     public let projectors: [any Projector]
     public let batchSize: Int
+    /// Events per batch of a rebuild's replay (see ``rebuild(_:batchSize:progress:)``).
+    public let rebuildBatchSize: Int
     let beforeCommit: BeforeCommit?
 
     /// - Parameters:
     ///   - pool: where read models are written; the store's pool when nil.
+    ///   - batchSize: events per batch of the live runner.
+    ///   - rebuildBatchSize: events per batch of a rebuild. Larger than the live batches: a rebuild
+    ///     computes a batch's rows before it writes them, so its transactions stay short anyway.
     ///   - beforeCommit: failure injection for tests.
     public init(
         store: EventStore, pool: ConnectionPool? = nil, projectors: [any Projector] = Projectors.all,
-        batchSize: Int = 500, beforeCommit: BeforeCommit? = nil
+        batchSize: Int = 500, rebuildBatchSize: Int = 2000, beforeCommit: BeforeCommit? = nil
     ) {
         self.store = store
         self.pool = pool ?? store.pool
         self.projectors = projectors
         self.batchSize = max(1, min(batchSize, 10_000))
+        self.rebuildBatchSize = max(1, min(rebuildBatchSize, 10_000))
         self.beforeCommit = beforeCommit
     }
 

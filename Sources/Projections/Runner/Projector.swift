@@ -18,6 +18,65 @@ public protocol Projector: Sendable {
     /// Must use only `connection` (it is inside the runner's transaction) and must not commit.
     func apply(_ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables)
         async throws
+
+    /// What a rebuild uses to apply the log, batch after batch, from its start to empty shadow
+    /// tables. A projector may keep state in it between batches (see ``ProjectorReplay``); the
+    /// default applies each batch with ``apply(_:through:on:tables:)``.
+    func makeReplay() -> any ProjectorReplay
+}
+
+/// Applies one replay of the log to a projector's tables: consecutive batches in gap-free order,
+/// the first starting at ``Cursor/start``, to tables that were empty when the replay began.
+///
+/// Each batch goes in two steps, so that a rebuild can work out one batch while PostgreSQL still
+/// writes the previous one: ``prepare(_:through:reading:)`` computes what the batch changes (it may
+/// read the log, never the projector's tables, whose last writes may still be in flight), and the
+/// ``ReplayWrites`` it returns are run later, in order, inside the batch's transaction.
+///
+/// Because it sees every event exactly once and in order, a replay may remember what earlier
+/// batches held instead of reading it back; the rows it writes must still equal what
+/// ``Projector/apply(_:through:on:tables:)`` writes for the same events. A replay is used by one
+/// task at a time and thrown away when the rebuild ends or fails.
+public protocol ProjectorReplay: AnyObject {
+    /// Works out the next batch's writes.
+    /// - Parameter connection: for reading the log (outside the write transaction).
+    func prepare(_ events: [RecordedEvent], through cursor: Cursor, reading connection: Connection) async throws
+        -> ReplayWrites
+}
+
+/// The writes of one replayed batch, run inside the transaction that commits the batch.
+public struct ReplayWrites: Sendable {
+    private let body: @Sendable (Connection, ProjectionTables) async throws -> Void
+
+    /// - Parameter body: writes to the tables named by its `ProjectionTables` on its connection.
+    public init(_ body: @escaping @Sendable (_ connection: Connection, _ tables: ProjectionTables) async throws -> Void)
+    {
+        self.body = body
+    }
+
+    /// Runs the writes on `connection` (inside its transaction).
+    public func run(on connection: Connection, tables: ProjectionTables) async throws {
+        try await body(connection, tables)
+    }
+}
+
+extension Projector {
+    /// A replay that keeps nothing: each batch goes to ``apply(_:through:on:tables:)``.
+    public func makeReplay() -> any ProjectorReplay { StatelessReplay(projector: self) }
+}
+
+/// The default replay: the projector's own `apply`, batch by batch, run as the batch's writes.
+final class StatelessReplay: ProjectorReplay {
+    let projector: any Projector
+
+    init(projector: any Projector) { self.projector = projector }
+
+    func prepare(_ events: [RecordedEvent], through cursor: Cursor, reading connection: Connection) async throws
+        -> ReplayWrites
+    {
+        let projector = self.projector
+        return ReplayWrites { c, tables in try await projector.apply(events, through: cursor, on: c, tables: tables) }
+    }
 }
 
 /// The physical tables a projector writes: the live ones, or the shadow copies a rebuild fills.

@@ -47,13 +47,18 @@ extension ProjectionRunner {
     /// Rebuilds the read models of the named projectors (`"all"`, or a name such as `cases`) from the
     /// start of the log, without a moment where queries see a half-built state.
     ///
-    /// 1. Creates `handoff.<table>_shadow` for each of the projector's tables (`LIKE` the live one).
-    /// 2. Replays the whole log into the shadow tables in batches of `batchSize`, one short
-    ///    transaction each (long transactions would hold back every gap-free reader).
-    /// 3. In one transaction: locks the projector's checkpoint row (the live runner waits), replays
+    /// 1. Creates `handoff.<table>_shadow` for each of the projectors' tables (`LIKE` the live one).
+    /// 2. Replays the whole log into the shadow tables in batches of `batchSize` (default
+    ///    ``rebuildBatchSize``), one short transaction each (long transactions would hold back
+    ///    every gap-free reader). The log is read once for all the projectors named; each applies
+    ///    it through its ``Projector/makeReplay()``. Three batches are under way at a time: the
+    ///    next one is read while this one is prepared and the previous one written.
+    /// 3. In one transaction: locks the projectors' checkpoint rows (the live runner waits), replays
     ///    the events that arrived meanwhile, drops the live tables, renames the shadows in, and sets
-    ///    the checkpoint to where the replay ended. Readers block on the swap for a moment and then
+    ///    each checkpoint to where the replay ended. Readers block on the swap for a moment and then
     ///    see the new tables.
+    ///
+    /// Progress is reported for each projector after every batch.
     ///
     /// Rebuilds need the right to create and drop tables in schema `handoff` (the owner that ran
     /// the migrations), not just the application role.
@@ -61,8 +66,9 @@ extension ProjectionRunner {
     /// ```swift
     /// try await runner.rebuild("all") { p in print(p.projector, p.eventsDone, "/", p.eventsTotal) }
     /// ```
-    /// - Throws: `ProjectionsError.unknownProjector` for an unknown name; database errors (the live
-    ///   tables stay as they were).
+    /// - Throws: `ProjectionsError.unknownProjector` for an unknown name,
+    ///   `ProjectionsError.rebuildRunning` when another rebuild of one of them runs; database errors
+    ///   (the live tables stay as they were).
     public func rebuild(
         _ name: String, batchSize: Int? = nil, progress: @Sendable (RebuildProgress) -> Void = { _ in }
     ) async throws {
@@ -75,23 +81,26 @@ extension ProjectionRunner {
             }
             selected = [p]
         }
-        for projector in selected {
-            try await rebuild(projector, batchSize: batchSize ?? self.batchSize, progress: progress)
-        }
+        guard !selected.isEmpty else { return }
+        try await rebuild(
+            selected, batchSize: max(1, min(batchSize ?? rebuildBatchSize, 10_000)), progress: progress)
     }
 
-    func rebuild(_ projector: any Projector, batchSize: Int, progress: @Sendable (RebuildProgress) -> Void)
+    func rebuild(_ selected: [any Projector], batchSize: Int, progress: @Sendable (RebuildProgress) -> Void)
         async throws
     {
-        _ = try await checkpoint(projector.name)  // make sure the row exists to lock
+        for projector in selected { _ = try await checkpoint(projector.name) }  // make sure the rows exist to lock
+        // One connection for the whole rebuild: it holds the advisory locks and writes the shadow tables.
+        let connection = try await Connection.connect(pool.url)
+        defer { connection.close() }
         // One rebuild per projector at a time: a second one would drop the first one's shadow tables.
-        let lock = try await Connection.connect(pool.url)
-        defer { lock.close() }
-        let key = "handoff.rebuild." + projector.name
-        guard
-            try await lock.query("SELECT pg_try_advisory_lock(hashtext(\(key)))").first?.decode(0, as: Bool.self)
-                == true
-        else { throw ProjectionsError.rebuildRunning(projector.name) }
+        for projector in selected {
+            let key = "handoff.rebuild." + projector.name
+            guard
+                try await connection.query("SELECT pg_try_advisory_lock(hashtext(\(key)))").first?.decode(
+                    0, as: Bool.self) == true
+            else { throw ProjectionsError.rebuildRunning(projector.name) }
+        }
         let total = try await store.count()
         let started = ContinuousClock.now
         var done: Int64 = 0
@@ -99,48 +108,88 @@ extension ProjectionRunner {
             let elapsed = (ContinuousClock.now - started) / .seconds(1)
             let rate = elapsed > 0 ? Double(done) / elapsed : 0
             let remaining = rate > 0 ? max(0, Double(total - done) / rate) : nil
-            progress(
-                RebuildProgress(
-                    projector: projector.name, phase: phase, eventsDone: done, eventsTotal: max(total, done),
-                    rate: rate, secondsRemaining: phase == .done ? 0 : remaining))
+            for projector in selected {
+                progress(
+                    RebuildProgress(
+                        projector: projector.name, phase: phase, eventsDone: done, eventsTotal: max(total, done),
+                        rate: rate, secondsRemaining: phase == .done ? 0 : remaining))
+            }
         }
 
-        try await pool.withConnection { c in
-            for table in projector.tables { try await c.query("SELECT handoff.create_shadow(\(table))") }
+        for projector in selected {
+            for table in projector.tables { try await connection.query("SELECT handoff.create_shadow(\(table))") }
+        }
+        let replays = selected.map { $0.makeReplay() }
+        // Replays read the log on a connection of their own while `connection` writes.
+        let reader = try await Connection.connect(pool.url)
+        defer { reader.close() }
+        func prepare(_ page: EventStore.Page) async throws -> [ReplayWrites] {
+            var writes: [ReplayWrites] = []
+            for replay in replays {
+                writes.append(try await replay.prepare(page.events, through: page.next, reading: reader))
+            }
+            return writes
         }
         report(.replaying)
+        let store = self.store
         var cursor = Cursor.start
-        while true {
-            try Task.checkCancellation()
-            let page = try await store.readGlobal(after: cursor, limit: batchSize)
-            if page.events.isEmpty { break }
-            try await pool.withConnection { connection in
-                try await connection.transaction { c in
-                    try await projector.apply(page.events, through: page.next, on: c, tables: .shadow)
-                }
-            }
-            cursor = page.next
-            done += Int64(page.events.count)
+        var next = Task { try await store.readGlobal(after: .start, limit: batchSize) }
+        defer { next.cancel() }
+        // The previous batch's transaction, still being written, and its size.
+        var writing: (task: Task<Void, any Error>, events: Int)?
+        func finishWriting() async throws {
+            guard let (task, events) = writing else { return }
+            writing = nil
+            try await task.value
+            done += Int64(events)
             report(.replaying)
-            if page.events.count < batchSize { break }
+        }
+        do {
+            while true {
+                try Task.checkCancellation()
+                let page = try await next.value
+                if page.events.isEmpty { break }
+                let more = page.events.count == batchSize
+                if more {
+                    let after = page.next
+                    next = Task { try await store.readGlobal(after: after, limit: batchSize) }
+                }
+                let writes = try await prepare(page)
+                try await finishWriting()
+                let task = Task {
+                    try await connection.transaction { c in
+                        // Nothing of the shadow tables counts before the swap, whose commit waits for
+                        // the WAL of these too; a crash meanwhile fails the rebuild anyway.
+                        try await c.execute("SET LOCAL synchronous_commit TO off")
+                        for w in writes { try await w.run(on: c, tables: .shadow) }
+                    }
+                }
+                writing = (task, page.events.count)
+                cursor = page.next
+                if !more { break }
+            }
+            try await finishWriting()
+        } catch {
+            _ = try? await writing?.task.value  // the connection must be idle before it closes
+            throw error
         }
 
         report(.swapping)
         let replayEnd = cursor
         let replayed = done
-        let gap = try await pool.withConnection { connection in
-            try await connection.transaction { c in
-                _ = try await Self.lockCheckpoint(projector.name, on: c)
-                var position = replayEnd
-                var applied: Int64 = 0
-                while true {
-                    let page = try await self.store.readGlobal(after: position, limit: batchSize)
-                    if page.events.isEmpty { break }
-                    try await projector.apply(page.events, through: page.next, on: c, tables: .shadow)
-                    position = page.next
-                    applied += Int64(page.events.count)
-                    if page.events.count < batchSize { break }
-                }
+        let gap = try await connection.transaction { c in
+            for projector in selected { _ = try await Self.lockCheckpoint(projector.name, on: c) }
+            var position = replayEnd
+            var applied: Int64 = 0
+            while true {
+                let page = try await store.readGlobal(after: position, limit: batchSize)
+                if page.events.isEmpty { break }
+                for w in try await prepare(page) { try await w.run(on: c, tables: .shadow) }
+                position = page.next
+                applied += Int64(page.events.count)
+                if page.events.count < batchSize { break }
+            }
+            for projector in selected {
                 for table in projector.tables { try await c.query("SELECT handoff.swap_in_shadow(\(table))") }
                 try await c.query(
                     """
@@ -149,8 +198,8 @@ extension ProjectionRunner {
                            events_applied = \(replayed + applied)
                      WHERE name = \(projector.name)
                     """)
-                return applied
             }
+            return applied
         }
         done += gap
         report(.done)

@@ -30,26 +30,59 @@ public enum DeadlineEvaluator {
         caseId: String, events: [CaseEvent], rulesets: [Ruleset], now: Date,
         institutions: [Institution] = Institution.demo
     ) -> [Deadline] {
-        let series = Dictionary(grouping: rulesets, by: \.id).values.map { versions in
-            versions.sorted { ($0.effectiveFrom, $0.version) < ($1.effectiveFrom, $1.version) }
-        }.sorted { $0[0].id < $1[0].id }
-        let kinds = Dictionary(institutions.map { ($0.id, $0.kinds) }, uniquingKeysWith: { a, _ in a })
+        evaluate(
+            caseId: caseId, events: events, context: Context(rulesets: rulesets, institutions: institutions), now: now
+        )
+        .deadlines
+    }
+
+    /// The rulesets and institutions an evaluation reads, arranged once for evaluating many cases
+    /// (the ruleset series sorted by `effectiveFrom`, the kinds of each institution).
+    public struct Context: Sendable {
+        let series: [[Ruleset]]
+        let kinds: [String: [InstitutionKind]]
+
+        /// - Parameters:
+        ///   - rulesets: every published ruleset version (any series, any order).
+        ///   - institutions: resolves `role` responsibilities to parties.
+        public init(rulesets: [Ruleset], institutions: [Institution] = Institution.demo) {
+            series = Dictionary(grouping: rulesets, by: \.id).values.map { versions in
+                versions.sorted { ($0.effectiveFrom, $0.version) < ($1.effectiveFrom, $1.version) }
+            }.sorted { $0[0].id < $1[0].id }
+            kinds = Dictionary(institutions.map { ($0.id, $0.kinds) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    /// A case's deadlines and the state its events fold to (``CaseState/fold(caseId:events:)``).
+    public struct Evaluation: Sendable {
+        /// nil when the history is empty or does not start with `CaseOpened` (then there are no deadlines).
+        public var state: CaseState?
+        /// As ``evaluate(caseId:events:rulesets:now:institutions:)`` returns them.
+        public var deadlines: [Deadline]
+    }
+
+    /// ``evaluate(caseId:events:rulesets:now:institutions:)`` with a prepared ``Context``, also
+    /// returning the folded state, so that a caller that needs both folds the events once.
+    public static func evaluate(caseId: String, events: [CaseEvent], context: Context, now: Date) -> Evaluation {
+        let series = context.series
+        let kinds = context.kinds
         let effective = effectiveData(events)
 
         var state: CaseState?
         var deadlines: [Deadline] = []
         var rulesOf: [SopRule] = []  // parallel to deadlines
         var open: [Int] = []  // indices into deadlines still satisfiable
-        var keys: Set<String> = []
+        var keys: Set<StartKey> = []
 
-        func start(_ rule: SopRule, _ ruleset: Ruleset, trigger: CaseEvent, data: JSONValue, state: CaseState) {
-            let key = rule.id + "/" + ruleset.id + "/" + trigger.id.uuidString
-            guard keys.insert(key).inserted else { return }
+        func start(_ rule: SopRule, _ ruleset: Ruleset, trigger: CaseEvent, data: () -> JSONValue, state: CaseState) {
+            guard keys.insert(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id)).inserted else {
+                return
+            }
             let referralId = trigger.body.referralId
             let referral = referralId.flatMap { state.referrals[$0] }
             let urgent = referral?.urgency == .urgent
             var within = (urgent ? rule.urgentWithin : nil) ?? rule.within
-            if let field = rule.withinDaysFromField, let days = data[field]?.numberValue?.intValue {
+            if let field = rule.withinDaysFromField, let days = data()[field]?.numberValue?.intValue {
                 within = ISODuration(days: days)
             }
             let dueAt = within.added(to: trigger.occurredAt)
@@ -76,20 +109,27 @@ public enum DeadlineEvaluator {
         }
 
         for event in events {
-            state = CaseState.applying(event, to: state, caseId: caseId)
-            guard let current = state else { return [] }
-            let data = effective[event.id] ?? event.body.data
+            // In place (not `CaseState.applying`), so the state's dictionaries are not copied per event.
+            if state == nil { state = CaseState(caseId: caseId, opening: event) } else { state!.apply(event) }
+            guard let current = state else { return Evaluation(state: nil, deadlines: []) }
+            // The event's (corrected) data as JSON, built only if a rule looks at it.
+            var built: JSONValue?
+            func data() -> JSONValue {
+                if let built { return built }
+                let value = effective[event.id] ?? event.body.data
+                built = value
+                return value
+            }
 
             // 1. Satisfaction of open deadlines (and re-arming recurring rules).
             var rearm: [String] = []
             open.removeAll { index in
-                let rule = rulesOf[index]
-                guard satisfies(event, data: data, rule: rule, deadline: deadlines[index], state: current) else {
-                    return false
-                }
+                guard rulesOf[index].satisfiedBy.events.contains(event.type),
+                    satisfies(event, data: data, rule: rulesOf[index], deadline: deadlines[index], state: current)
+                else { return false }
                 deadlines[index].satisfiedAt = event.occurredAt
                 deadlines[index].satisfiedByEventId = event.id
-                if rule.recurring, !rearm.contains(rule.id) { rearm.append(rule.id) }
+                if rulesOf[index].recurring, !rearm.contains(rulesOf[index].id) { rearm.append(rulesOf[index].id) }
                 return true
             }
             if !current.isClosed {
@@ -119,11 +159,12 @@ public enum DeadlineEvaluator {
             // 3. New deadlines this event triggers.
             for versions in series {
                 guard let ruleset = inForce(versions, at: event.occurredAt) else { continue }
-                for rule in ruleset.rules
-                where rule.trigger.events.contains(event.type)
-                    && rule.trigger.conditions.allSatisfy({ $0.matches(data) })
+                // By index: a rule is copied only when it triggers.
+                for r in ruleset.rules.indices
+                where ruleset.rules[r].trigger.events.contains(event.type)
+                    && ruleset.rules[r].trigger.conditions.allSatisfy({ $0.matches(data()) })
                 {
-                    start(rule, ruleset, trigger: event, data: data, state: current)
+                    start(ruleset.rules[r], ruleset, trigger: event, data: data, state: current)
                 }
             }
         }
@@ -136,7 +177,15 @@ public enum DeadlineEvaluator {
                 deadlines[index].responsible = party
             }
         }
-        return deadlines
+        return Evaluation(state: state, deadlines: deadlines)
+    }
+
+    /// What makes a started deadline unique: rule, ruleset series and trigger (ids never hold `/`,
+    /// so this is the `rule/ruleset/trigger` key the evaluator has always used).
+    struct StartKey: Hashable {
+        var rule: String
+        var ruleset: String
+        var trigger: UUID
     }
 
     /// The status of a deadline at `now`.
@@ -152,12 +201,12 @@ public enum DeadlineEvaluator {
         versions.last { $0.effectiveFrom <= date }
     }
 
-    static func satisfies(_ event: CaseEvent, data: JSONValue, rule: SopRule, deadline: Deadline, state: CaseState)
-        -> Bool
-    {
+    static func satisfies(
+        _ event: CaseEvent, data: () -> JSONValue, rule: SopRule, deadline: Deadline, state: CaseState
+    ) -> Bool {
         let s = rule.satisfiedBy
         guard event.id != deadline.triggerEventId, s.events.contains(event.type),
-            s.conditions.allSatisfy({ $0.matches(data) })
+            s.conditions.allSatisfy({ $0.matches(data()) })
         else { return false }
         if s.sameReferral, event.body.referralId != deadline.referralId { return false }
         if s.byRecipient {
@@ -174,6 +223,9 @@ public enum DeadlineEvaluator {
     /// The `data` of every corrected event with its corrections merged in, by event id.
     static func effectiveData(_ events: [CaseEvent]) -> [UUID: JSONValue] {
         var data: [UUID: JSONValue] = [:]
+        guard events.contains(where: { if case .recordCorrected = $0.body { true } else { false } }) else {
+            return data
+        }
         var types: [UUID: CaseEventType] = [:]
         for event in events {
             types[event.id] = event.type
