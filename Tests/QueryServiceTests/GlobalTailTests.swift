@@ -75,4 +75,32 @@ import Testing
         #expect(kept.events.map(\.id) == Array(ids.dropFirst(200)))
         #expect(try await tail.page(after: all[198].cursor, limit: 10, types: nil, seen: 1) == nil)
     }
+
+    /// Followers arrive at once with different wake-up generations while appends go on: the tail
+    /// reads one at a time and its buffer stays the store's order, with nothing twice or missing.
+    @Test func concurrentFollowersNeverDuplicateOrSkip() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let tail = GlobalTail(store: store, capacity: 10_000, maxAge: .milliseconds(1))
+        let start = try await store.headCursor()
+        _ = try await tail.page(after: start, limit: 10, types: nil, seen: 0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for k in 0..<40 { _ = try await self.append(store, "C-\(k)", count: 3) }
+            }
+            for follower in 0..<8 {
+                group.addTask {
+                    for round in 1...60 {
+                        _ = try await tail.page(after: start, limit: 1000, types: nil, seen: UInt64(round * 8 + follower))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await waitUntilAllReadable(store)
+        let all = try await store.readGlobal(after: start, limit: 1000).events
+        #expect(all.count == 120)
+        let fromTail = try #require(try await tail.page(after: start, limit: 1000, types: nil, seen: 10_000))
+        #expect(fromTail.events.map(\.id) == all.map(\.id))
+    }
 }

@@ -53,19 +53,21 @@ actor GlobalTail {
     }
 
     /// One read of what became readable after `head`, shared by every caller that arrives while
-    /// it runs.
+    /// it runs. Strictly one at a time: two reads from the same head would add the same events twice.
     private func refresh(seen: UInt64) async throws {
-        if let reading {
+        while let reading {
             try await reading.value
             if generation >= seen, let readAt, clock.now - readAt < maxAge { return }
         }
         let task = Task { try await self.readNewEvents(seen: seen) }
         reading = task
-        defer { if reading == task { reading = nil } }
         try await task.value
     }
 
     private func readNewEvents(seen: UInt64) async throws {
+        // Cleared here, on the actor, as the read ends: a waiter that looks next sees either no
+        // read or a newer one.
+        defer { reading = nil }
         let startedAt = clock.now
         if head == nil {
             let now = try await store.headCursor()
