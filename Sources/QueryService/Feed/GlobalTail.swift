@@ -74,17 +74,18 @@ actor GlobalTail {
             head = now
             base = now
         }
-        // Read to the end of what is readable now, in pages (a burst is read in several).
+        // Read to the end of what is readable now, in pages (a burst is read in several), keeping
+        // only the newest `capacity` events: memory stays bounded however long the burst.
         while let from = head {
             let page = try await store.readGlobal(after: from, limit: 1000)
             events += page.events
             head = page.next
+            if events.count > capacity {
+                let drop = events.count - capacity
+                base = events[drop - 1].cursor
+                events.removeFirst(drop)
+            }
             if page.events.count < 1000 { break }
-        }
-        if events.count > capacity {
-            let drop = events.count - capacity
-            base = events[drop - 1].cursor
-            events.removeFirst(drop)
         }
         generation = max(generation, seen)
         readAt = startedAt
