@@ -196,6 +196,12 @@ extension Date: PostgresEncodable, PostgresDecodable {
 public enum PostgresTimestamp {
     /// RFC 3339 in UTC with exactly six fraction digits: `2026-11-22T10:00:00.000000Z`.
     public static func format(_ date: Date) -> String {
+        withUTF8(date) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Calls `body` with the UTF-8 bytes of `format(date)`, written without allocating for years
+    /// 0…9999 (for writers that copy them straight into a buffer).
+    public static func withUTF8<R>(_ date: Date, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
         var total = Int64(micros)
         var fraction = total % 1_000_000
@@ -211,12 +217,35 @@ public enum PostgresTimestamp {
             days -= 1
         }
         let (y, m, d) = civil(fromDays: days)
-        func pad(_ v: Int64, _ w: Int) -> String {
-            let s = String(v)
-            return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
+        guard (0...9999).contains(y) else {
+            // Rare: years of more than four digits (or before year 0) take the general path.
+            func pad(_ v: Int64, _ w: Int) -> String {
+                let s = String(v)
+                return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
+            }
+            var text = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secs / 3600, 2)):\(pad(secs / 60 % 60, 2)):"
+                + "\(pad(secs % 60, 2)).\(pad(fraction, 6))Z"
+            return try text.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
         }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secs / 3600, 2)):\(pad(secs / 60 % 60, 2)):"
-            + "\(pad(secs % 60, 2)).\(pad(fraction, 6))Z"
+        var out: (UInt64, UInt64, UInt64, UInt32, UInt16, UInt8) = (0, 0, 0, 0, 0, 0)  // 27 bytes used
+        withUnsafeMutableBytes(of: &out) { o in
+            func put(_ value: Int64, _ width: Int, at index: Int, then separator: UInt8?) {
+                var v = value
+                for k in stride(from: index + width - 1, through: index, by: -1) {
+                    o[k] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+                if let separator { o[index + width] = separator }
+            }
+            put(y, 4, at: 0, then: UInt8(ascii: "-"))
+            put(m, 2, at: 5, then: UInt8(ascii: "-"))
+            put(d, 2, at: 8, then: UInt8(ascii: "T"))
+            put(secs / 3600, 2, at: 11, then: UInt8(ascii: ":"))
+            put(secs / 60 % 60, 2, at: 14, then: UInt8(ascii: ":"))
+            put(secs % 60, 2, at: 17, then: UInt8(ascii: "."))
+            put(fraction, 6, at: 20, then: UInt8(ascii: "Z"))
+        }
+        return try withUnsafeBytes(of: &out) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<27])) }
     }
 
     /// Parses PostgreSQL's and RFC 3339's forms: `YYYY-MM-DD[T ]HH:MM:SS[.f+]` then `Z`, `±HH`, `±HH:MM`

@@ -91,8 +91,10 @@ struct RowBatch {
     /// A `timestamptz`, as ``PostgresTimestamp/format(_:)`` writes it (microseconds, UTC).
     mutating func time(_ value: Date?) {
         guard let value else { return null() }
-        guard let formatted = Self.timestamp(value) else { return text(PostgresTimestamp.format(value)) }
-        withUnsafeBytes(of: formatted) { bare($0) }
+        PostgresTimestamp.withUTF8(value) { bytes in
+            // The usual 27 bytes need no quotes; a year of more than four digits goes quoted.
+            if bytes.count == 27 { bare(bytes) } else { text(String(decoding: bytes, as: UTF8.self)) }
+        }
     }
 
     mutating func uuid(_ value: UUID?) {
@@ -131,62 +133,6 @@ struct RowBatch {
 
     /// A `text[]` value: its own array literal, carried as one quoted element.
     mutating func textArray(_ values: [String]) { text(PostgresArray.text(values)) }
-
-    /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` in 27 bytes (of a 32-byte tuple), exactly as
-    /// ``PostgresTimestamp/format(_:)`` writes it; nil outside years 0…9999.
-    static func timestamp(_ date: Date) -> (UInt64, UInt64, UInt64, UInt32, UInt16, UInt8)? {
-        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
-        guard micros.magnitude < 9.2e18 else { return nil }
-        var total = Int64(micros)
-        var fraction = total % 1_000_000
-        total /= 1_000_000
-        if fraction < 0 {
-            fraction += 1_000_000
-            total -= 1
-        }
-        var days = total / 86_400
-        var secs = total % 86_400
-        if secs < 0 {
-            secs += 86_400
-            days -= 1
-        }
-        // Days since 1970-01-01 to the proleptic Gregorian calendar (H. Hinnant's civil_from_days).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        guard (0...9999).contains(year) else { return nil }
-        var out: (UInt64, UInt64, UInt64, UInt32, UInt16, UInt8) = (0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &out) { o in
-            func put(_ value: Int64, _ width: Int, at index: Int) {
-                var v = value
-                for k in stride(from: index + width - 1, through: index, by: -1) {
-                    o[k] = UInt8(ascii: "0") + UInt8(v % 10)
-                    v /= 10
-                }
-            }
-            put(year, 4, at: 0)
-            o[4] = UInt8(ascii: "-")
-            put(month, 2, at: 5)
-            o[7] = UInt8(ascii: "-")
-            put(day, 2, at: 8)
-            o[10] = UInt8(ascii: "T")
-            put(secs / 3600, 2, at: 11)
-            o[13] = UInt8(ascii: ":")
-            put(secs / 60 % 60, 2, at: 14)
-            o[16] = UInt8(ascii: ":")
-            put(secs % 60, 2, at: 17)
-            o[19] = UInt8(ascii: ".")
-            put(fraction, 6, at: 20)
-            o[26] = UInt8(ascii: "Z")
-        }
-        return out
-    }
 
     private mutating func null() {
         separator()
