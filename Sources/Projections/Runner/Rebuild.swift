@@ -131,10 +131,7 @@ extension ProjectionRunner {
             return writes
         }
         report(.replaying)
-        let store = self.store
         var cursor = Cursor.start
-        var next = Task { try await store.readGlobal(after: .start, limit: batchSize) }
-        defer { next.cancel() }
         // The previous batch's transaction, still being written, and its size.
         var writing: (task: Task<Void, any Error>, events: Int)?
         func finishWriting() async throws {
@@ -145,15 +142,9 @@ extension ProjectionRunner {
             report(.replaying)
         }
         do {
-            while true {
+            // The store reads the next page while this one is prepared and the previous one written.
+            try await store.readGlobalPages(after: .start, limit: batchSize) { page in
                 try Task.checkCancellation()
-                let page = try await next.value
-                if page.events.isEmpty { break }
-                let more = page.events.count == batchSize
-                if more {
-                    let after = page.next
-                    next = Task { try await store.readGlobal(after: after, limit: batchSize) }
-                }
                 let writes = try await prepare(page)
                 try await finishWriting()
                 let task = Task {
@@ -166,7 +157,7 @@ extension ProjectionRunner {
                 }
                 writing = (task, page.events.count)
                 cursor = page.next
-                if !more { break }
+                return page.events.count == batchSize
             }
             try await finishWriting()
         } catch {
