@@ -173,24 +173,36 @@ public final class EventStore: Sendable {
     }
 
     /// Reads the global log after `cursor` page by page, in gap-free order, until a page comes back
-    /// empty or `body` returns false. The next page is read (on another pooled connection) while
-    /// `body` handles the current one, so a reader that does work per page does not leave the
-    /// server idle. Returns the cursor after the last page handed to `body`.
+    /// empty or `body` returns false. Returns the cursor after the last page handed to `body`.
+    ///
+    /// Pipelined on two pooled connections: as soon as a page's rows arrive, its last row gives the
+    /// next cursor and the next page is asked for; this page is then decoded and handed to `body`
+    /// while the server produces the next one. Neither the decoding nor the reader's own work per
+    /// page leaves the server idle.
     @discardableResult
     public func readGlobalPages(
         after cursor: Cursor, limit: Int = 1000, _ body: (Page) async throws -> Bool
     ) async throws -> Cursor {
+        let query = { @Sendable (after: Cursor) in Self.globalQuery(after: after, limit: limit, types: nil, streams: nil) }
         let first = cursor
         var cursor = cursor
-        var ahead = Task { try await self.readGlobal(after: first, limit: limit) }
+        var ahead = Task { [pool] in try await pool.query(query(first)) }
         while true {
-            let page: Page
-            do { page = try await ahead.value }
-            if page.events.isEmpty { return cursor }
-            let next = page.next
-            ahead = Task { try await self.readGlobal(after: next, limit: limit) }
+            let result: QueryResult
+            do { result = try await ahead.value } catch { throw EventStoreError.from(error) }
+            guard let last = result.last else { return cursor }
+            let next: Cursor
+            do {
+                // Columns 0 and 1 of `columns`: position and xid.
+                next = Cursor(xid: try last.decode(1), position: try last.decode(0))
+            } catch { throw EventStoreError.from(error) }
+            ahead = Task { [pool] in try await pool.query(query(next)) }
             let more: Bool
-            do { more = try await body(page) } catch {
+            do {
+                let events: [RecordedEvent]
+                do { events = try Self.decodeEvents(result) } catch { throw EventStoreError.from(error) }
+                more = try await body(Page(events: events, next: next))
+            } catch {
                 ahead.cancel()
                 _ = try? await ahead.value
                 throw error

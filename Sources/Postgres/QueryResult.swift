@@ -6,10 +6,10 @@ public struct QueryResult: Sendable {
     /// The number of rows a command affected (`INSERT`, `UPDATE`, …), when the server says.
     public let affectedRows: Int
     /// Every non-NULL value's bytes, back to back, row by row.
-    let bytes: [UInt8]
+    @usableFromInline let bytes: [UInt8]
     /// Per cell (row-major): where its bytes start in `bytes`, and how many; -1 for SQL NULL.
-    let starts: [Int]
-    let lengths: [Int]
+    @usableFromInline let starts: [Int]
+    @usableFromInline let lengths: [Int]
     /// The number of rows.
     public let count: Int
 
@@ -47,11 +47,12 @@ public struct QueryResult: Sendable {
     /// Row views with typed access by position or column name.
     public var all: [Row] { (0..<count).map { Row(result: self, index: $0) } }
     public var first: Row? { count == 0 ? nil : Row(result: self, index: 0) }
+    public var last: Row? { count == 0 ? nil : Row(result: self, index: count - 1) }
 
     func columnIndex(_ name: String) -> Int? { columns.firstIndex(of: name) }
 
     /// Calls `body` with a cell's bytes, or nil for NULL.
-    @inline(__always)
+    @inlinable
     func withCell<R>(_ row: Int, _ column: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
         let cell = row * columns.count + column
         let length = lengths[cell]
@@ -63,9 +64,17 @@ public struct QueryResult: Sendable {
 }
 
 /// One row of a `QueryResult`.
+///
+/// `decode` is inlinable so that it is specialized for the decoded type in the calling module:
+/// a result of a million rows is decoded without a generic metadata lookup per value.
 public struct Row: Sendable {
-    let result: QueryResult
-    let index: Int
+    @usableFromInline let result: QueryResult
+    @usableFromInline let index: Int
+
+    init(result: QueryResult, index: Int) {
+        self.result = result
+        self.index = index
+    }
 
     /// The raw text of a column, nil for NULL.
     public func raw(_ column: Int) -> String? {
@@ -73,27 +82,35 @@ public struct Row: Sendable {
     }
 
     /// Decodes a non-NULL column. Throws `PostgresError(kind: .decoding)` for NULL or bad text.
+    @inlinable
     public func decode<T: PostgresDecodable>(_ column: Int, as type: T.Type = T.self) throws -> T {
-        guard column >= 0, column < result.columns.count else {
-            throw PostgresError(kind: .decoding, serverMessage: "column \(column) is missing")
-        }
+        guard column >= 0, column < result.columns.count else { throw Self.missing(column) }
         let value = try result.withCell(index, column) { cell -> T? in
-            guard let cell else { throw PostgresError(kind: .decoding, serverMessage: "column \(column) is NULL") }
+            guard let cell else { throw Self.null(column) }
             return T(postgresBytes: cell)
         }
-        guard let value else {
-            throw PostgresError(kind: .decoding, serverMessage: "column \(result.columns[column]) is not a \(T.self)")
-        }
+        guard let value else { throw Self.notA(T.self, column: result.columns[column]) }
         return value
     }
 
     /// Decodes a column that may be NULL.
+    @inlinable
     public func decodeOptional<T: PostgresDecodable>(_ column: Int, as type: T.Type = T.self) throws -> T? {
-        guard column >= 0, column < result.columns.count else {
-            throw PostgresError(kind: .decoding, serverMessage: "column \(column) missing")
-        }
+        guard column >= 0, column < result.columns.count else { throw Self.missing(column) }
         guard result.withCell(index, column, { $0 != nil }) else { return nil }
         return try decode(column, as: T.self)
+    }
+
+    @usableFromInline static func missing(_ column: Int) -> PostgresError {
+        PostgresError(kind: .decoding, serverMessage: "column \(column) is missing")
+    }
+
+    @usableFromInline static func null(_ column: Int) -> PostgresError {
+        PostgresError(kind: .decoding, serverMessage: "column \(column) is NULL")
+    }
+
+    @usableFromInline static func notA(_ type: Any.Type, column: String) -> PostgresError {
+        PostgresError(kind: .decoding, serverMessage: "column \(column) is not a \(type)")
     }
 
     /// Decodes a named non-NULL column.
