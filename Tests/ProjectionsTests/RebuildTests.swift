@@ -26,6 +26,8 @@ struct RebuildTests {
         let built = try await Snapshot.take(pool)
         for table in Snapshot.tables { #expect(!built[table]!.isEmpty, "\(table) is empty") }
 
+        let indexesBefore = try await Self.readModelIndexes(pool)
+
         // Rebuild everything with another batch size.
         let seen = Mutex<[RebuildProgress]>([])
         let rebuilder = ProjectionRunner(store: store, batchSize: 1000, rebuildBatchSize: 1000)
@@ -52,6 +54,11 @@ struct RebuildTests {
         let shadows = try await pool.query(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'handoff' AND tablename LIKE '%shadow%'")
         #expect(try shadows.first!.decode(0, as: Int.self) == 0)
+        // The rebuilt tables have the indexes and constraints the migrations gave them, under the same names.
+        let indexesAfter = try await Self.readModelIndexes(pool)
+        #expect(indexesAfter == indexesBefore)
+        #expect(indexesAfter.contains { $0.hasPrefix("deadlines_open_page ") && $0.contains("WHERE") })
+        #expect(indexesAfter.contains { $0.hasPrefix("case_summary_pkey ") && $0.contains("UNIQUE") })
         // Grants survive the swap.
         let grants = try await pool.query(
             """
@@ -60,6 +67,19 @@ struct RebuildTests {
                AND privilege_type = 'SELECT'
             """)
         #expect(try grants.first!.decode(0, as: Int.self) == 1)
+    }
+
+    /// Every index of the read-model tables, as "name definition", sorted.
+    static func readModelIndexes(_ pool: ConnectionPool) async throws -> [String] {
+        try await pool.query(
+            """
+            SELECT indexname || ' ' || indexdef FROM pg_indexes
+             WHERE schemaname = 'handoff'
+               AND tablename IN ('case_summary', 'case_parties', 'referrals', 'deadlines', 'deadline_notices',
+                                 'institutions', 'sop_rulesets')
+             ORDER BY indexname
+            """
+        ).all.map { try $0.decode(0, as: String.self) }
     }
 
     @Test("appends and the live runner during a rebuild: the swap catches up the gap, queries see whole states")

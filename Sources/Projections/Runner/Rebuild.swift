@@ -7,7 +7,8 @@ public struct RebuildProgress: Sendable, Hashable {
     public enum Phase: String, Sendable, Hashable {
         /// Replaying the log into the shadow tables in short transactions.
         case replaying
-        /// Catching up the last events and swapping the shadow tables in, in one transaction.
+        /// Building the shadow tables' indexes, then catching up the last events and swapping the
+        /// shadow tables in, in one transaction.
         case swapping
         /// Swapped in; the checkpoint points where the replay ended.
         case done
@@ -47,13 +48,16 @@ extension ProjectionRunner {
     /// Rebuilds the read models of the named projectors (`"all"`, or a name such as `cases`) from the
     /// start of the log, without a moment where queries see a half-built state.
     ///
-    /// 1. Creates `handoff.<table>_shadow` for each of the projectors' tables (`LIKE` the live one).
+    /// 1. Creates `handoff.<table>_shadow` for each of the projectors' tables (`LIKE` the live one,
+    ///    with its primary key and unique constraints but no other index yet).
     /// 2. Replays the whole log into the shadow tables in batches of `batchSize` (default
     ///    ``rebuildBatchSize``), one short transaction each (long transactions would hold back
     ///    every gap-free reader). The log is read once for all the projectors named; each applies
     ///    it through its ``Projector/makeReplay()``. Three batches are under way at a time: the
     ///    next one is read while this one is prepared and the previous one written.
-    /// 3. In one transaction: locks the projectors' checkpoint rows (the live runner waits), replays
+    /// 3. Builds the shadows' other indexes as the live tables have them, under the same names
+    ///    (one sorted build each, not an index insert per row).
+    /// 4. In one transaction: locks the projectors' checkpoint rows (the live runner waits), replays
     ///    the events that arrived meanwhile, drops the live tables, renames the shadows in, and sets
     ///    each checkpoint to where the replay ended. Readers block on the swap for a moment and then
     ///    see the new tables.
@@ -166,6 +170,9 @@ extension ProjectionRunner {
         }
 
         report(.swapping)
+        for projector in selected {
+            for table in projector.tables { try await connection.query("SELECT handoff.index_shadow(\(table))") }
+        }
         let replayEnd = cursor
         let replayed = done
         let gap = try await connection.transaction { c in
