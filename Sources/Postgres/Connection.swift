@@ -1,6 +1,7 @@
 import CLibPQ
 import Dispatch
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -19,6 +20,9 @@ public final class Connection: @unchecked Sendable {
     private nonisolated(unsafe) var conn: OpaquePointer?
     /// Statement text → name of the server-side prepared statement (touched only on `thread`).
     private nonisolated(unsafe) var prepared: [String: String] = [:]
+    /// Whether the connection is closed or libpq says it is no longer OK, as of the end of the
+    /// last job on `thread`: the pool asks on every check-out and check-in without a trip there.
+    private let broken = Atomic<Bool>(false)
 
     /// How many statements one connection keeps prepared; later ones run unprepared.
     public static let preparedStatementLimit = 256
@@ -81,7 +85,7 @@ public final class Connection: @unchecked Sendable {
 
     /// True once the connection is known to be broken (the pool then replaces it).
     public var isBroken: Bool {
-        thread.runAndWait { self.conn == nil || PQstatus(self.conn) != CONNECTION_OK }
+        broken.load(ordering: .acquiring)
     }
 
     /// Closes the connection. Further calls fail with `.misuse`.
@@ -89,6 +93,7 @@ public final class Connection: @unchecked Sendable {
         thread.runAndWait {
             if let conn = self.conn { PQfinish(conn) }
             self.conn = nil
+            self.broken.store(true, ordering: .releasing)
         }
     }
 
@@ -216,7 +221,10 @@ public final class Connection: @unchecked Sendable {
                     continuation.resume(throwing: PostgresError(kind: .misuse, serverMessage: "connection is closed"))
                     return
                 }
-                continuation.resume(with: Result { try body(conn) })
+                let result = Result { try body(conn) }
+                // Before resuming: the caller gives the connection back next and asks `isBroken`.
+                self.broken.store(PQstatus(conn) != CONNECTION_OK, ordering: .releasing)
+                continuation.resume(with: result)
             }
         }
     }
