@@ -306,3 +306,44 @@ import Testing
         #expect(read.map(\.occurredAt).contains("0001-01-01T00:00:00.000000Z"))
     }
 }
+
+@Suite struct AppendPlanTests {
+    /// The append function caches generic plans per session. A session that first appends while
+    /// the log is a page or two and never analyzed (a new deployment) must still plan its lookups
+    /// as index scans: a sequential-scan plan made then would be kept, and every later append
+    /// would read the whole log.
+    @Test func appendsOnANewLogScanNoTableSequentially() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        for n in 1...5 { _ = try await store.append(to: stream("PLAN-SEED-\(n)"), events: [event()]) }
+        let payload = #"{"identificationStatus":"presumed"}"#
+        let metadata = #"{"actor":{"institution":"kp-dthb","user":"u-1"}}"#
+        // A session of its own, whose first append plans the function's statements.
+        let c = try await Connection.connect(db.url)
+        defer { c.close() }
+        let seqScans = try await {
+            var counts: [Int64] = []
+            for n in 1...3 {
+                // The first call plans on an empty log; the later ones reuse the session's plans.
+                counts.append(
+                    try await c.transaction { t in
+                        try await t.query(
+                            """
+                            SELECT count(*) FROM handoff.append(\("case-PLAN-\(n)"), 'any', ARRAY[gen_random_uuid()],
+                                   ARRAY['CaseOpened'], ARRAY[\(payload)::jsonb], ARRAY[\(metadata)::jsonb],
+                                   ARRAY[NULL::timestamptz])
+                            """)
+                        // This transaction's own counts, in this backend.
+                        return try await t.query(
+                            """
+                            SELECT coalesce(sum(seq_scan), 0)::bigint FROM pg_stat_xact_user_tables
+                             WHERE schemaname = 'handoff' AND relname IN ('events', 'streams')
+                            """
+                        ).first!.decode(0, as: Int64.self)
+                    })
+            }
+            return counts
+        }()
+        #expect(seqScans == [0, 0, 0])
+    }
+}

@@ -1,0 +1,11 @@
+-- The append function's statements run with generic plans (0005), cached per session the first
+-- time they run. A session that first appended while `events` was empty or small (a new
+-- deployment, a fresh benchmark cluster) planned the dedupe probe `id = ANY (p_ids)` as a
+-- sequential scan and kept that plan until the table was next analyzed: every append then read
+-- the whole log. `perf` on `handoff bench append` showed it (HeapTupleSatisfiesVisibility, uuid_eq
+-- and ExecEvalScalarArrayOp at the top, append at 0.11 × a plain INSERT).
+--
+-- Every statement of the function is meant to be an index lookup (streams by stream, events by
+-- id and by (stream, version)); with sequential scans priced out, the plans it caches are the
+-- index plans whatever the statistics say when they are made.
+ALTER FUNCTION handoff.append(text, text, uuid[], text[], jsonb[], jsonb[], timestamptz[]) SET enable_seqscan = off;
