@@ -97,6 +97,12 @@ extension ProjectionRunner {
         // One connection for the whole rebuild: it holds the advisory locks and writes the shadow tables.
         let connection = try await Connection.connect(pool.url)
         defer { connection.close() }
+        // The shadow tables start empty and are never analyzed while they fill, so the plans this
+        // session caches for its statements (a replay's `DELETE … WHERE case_id = ANY(…)` of the
+        // cases it rewrites) would be sequential scans made when a table was a page: each batch
+        // would then read the whole growing shadow table. Every statement here is meant to use a
+        // primary key; index builds do not go through the planner.
+        try await connection.execute("SET enable_seqscan TO off")
         // One rebuild per projector at a time: a second one would drop the first one's shadow tables.
         for projector in selected {
             let key = "handoff.rebuild." + projector.name
