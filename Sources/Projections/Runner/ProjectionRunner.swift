@@ -69,7 +69,7 @@ public final class ProjectionRunner: Sendable {
     ///   - beforeCommit: failure injection for tests.
     public init(
         store: EventStore, pool: ConnectionPool? = nil, projectors: [any Projector] = Projectors.all,
-        batchSize: Int = 500, rebuildBatchSize: Int = 2000, beforeCommit: BeforeCommit? = nil
+        batchSize: Int = 500, rebuildBatchSize: Int = 5000, beforeCommit: BeforeCommit? = nil
     ) {
         self.store = store
         self.pool = pool ?? store.pool
