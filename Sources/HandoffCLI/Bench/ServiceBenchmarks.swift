@@ -17,14 +17,19 @@ enum ServiceBenchmarks {
         let store = db.store(connections: 4)
         defer { Task { await store.pool.close() } }
         try await StoreBenchmarks.waitForReadable(store)
-        // The baseline: the gap-free read of the same events, in this run, as the read-all benchmark reads.
-        let readStart = ContinuousClock.now
+        // The baseline: the gap-free read of the same events, in this run, as the read-all benchmark
+        // reads (the better of two reads, as there).
         var read = 0
-        try await store.readGlobalPages(after: .start, limit: 1000) { page in
-            read += page.events.count
-            return true
+        var readRate = 0.0
+        for _ in 0..<2 {
+            let readStart = ContinuousClock.now
+            read = 0
+            try await store.readGlobalPages(after: .start, limit: 1000) { page in
+                read += page.events.count
+                return true
+            }
+            readRate = max(readRate, Double(read) / (elapsedMilliseconds(since: readStart) / 1000))
         }
-        let readRate = Double(read) / (elapsedMilliseconds(since: readStart) / 1000)
         progress("rebuilding all read models over \(read) events…")
         let runner = ProjectionRunner(store: store)
         let start = ContinuousClock.now

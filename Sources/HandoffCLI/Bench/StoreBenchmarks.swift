@@ -229,39 +229,45 @@ enum StoreBenchmarks {
         try await fill(env, to: target, progress: progress)
         let store = env.store(connections: 2)
         try await waitForReadable(store)
-        // Baseline: COPY of the same rows and columns, in the same order, through libpq.
-        let copyStart = ContinuousClock.now
-        let copied = try await store.pool.withConnection { c in
-            let counter = LineCounter()
-            _ = try await c.copyOut(
-                """
-                COPY (SELECT position, xid, stream, version, id, type, data, metadata, occurred_at, recorded_at, prev_hash, hash
-                      FROM handoff.events ORDER BY xid, position) TO STDOUT
-                """
-            ) { _ in counter.add() }
-            return counter.count
-        }
-        let copySeconds = elapsedMilliseconds(since: copyStart) / 1000
-        // The gap-free cursor read, pages of 1000, decoded into events.
-        let start = ContinuousClock.now
+        // Two rounds, each the baseline then the reader, and the better rate of each side: on a
+        // shared machine a slow moment then hits one run of one side, not the ratio.
+        var copyRate = 0.0, readRate = 0.0
         var read = 0
         var pageLatencies = Latencies()
-        var t = ContinuousClock.now
-        try await store.readGlobalPages(after: .start, limit: 1000) { page in
-            // Latency per page as a reader sees it: from asking for it to holding it, decoded.
-            pageLatencies.samples.append(elapsedMilliseconds(since: t))
-            read += page.events.count
-            t = ContinuousClock.now
-            return true
+        for _ in 0..<2 {
+            // Baseline: COPY of the same rows and columns, in the same order, through libpq.
+            let copyStart = ContinuousClock.now
+            let copied = try await store.pool.withConnection { c in
+                let counter = LineCounter()
+                _ = try await c.copyOut(
+                    """
+                    COPY (SELECT position, xid, stream, version, id, type, data, metadata, occurred_at, recorded_at, prev_hash, hash
+                          FROM handoff.events ORDER BY xid, position) TO STDOUT
+                    """
+                ) { _ in counter.add() }
+                return counter.count
+            }
+            copyRate = max(copyRate, Double(copied) / (elapsedMilliseconds(since: copyStart) / 1000))
+            // The gap-free cursor read, pages of 1000, decoded into events.
+            let start = ContinuousClock.now
+            read = 0
+            var t = ContinuousClock.now
+            try await store.readGlobalPages(after: .start, limit: 1000) { page in
+                // Latency per page as a reader sees it: from asking for it to holding it, decoded.
+                pageLatencies.samples.append(elapsedMilliseconds(since: t))
+                read += page.events.count
+                t = ContinuousClock.now
+                return true
+            }
+            readRate = max(readRate, Double(read) / (elapsedMilliseconds(since: start) / 1000))
         }
-        let seconds = elapsedMilliseconds(since: start) / 1000
         await store.pool.close()
-        let value = Double(read) / seconds
-        let base = Double(copied) / copySeconds
+        let value = readRate
+        let base = copyRate
         var r = BenchResult(
             bench: "read-all", value: value, unit: "events/s", baseline: base, p50: pageLatencies.percentile(50),
             p99: pageLatencies.percentile(99), clients: 1, target: "≥ 0.5 × COPY", met: value >= 0.5 * base)
-        r.extra = [("events", String(read)), ("latency per", "page of 1000")]
+        r.extra = [("events", String(read)), ("latency per", "page of 1000"), ("rates", "best of 2 interleaved rounds")]
         return r
     }
 
