@@ -65,7 +65,7 @@ enum BenchCommand {
         for r in results { text += r.row + "\n" }
         text += """
 
-            Reproduce: `swift build -c release && .build/release/handoff bench all --json` (10–11 minutes on 2 cores at the default sizes; or one benchmark:
+            Reproduce: `swift build -c release && .build/release/handoff bench all --json` (about 11 minutes on 2 cores at the default sizes; or one benchmark:
             `handoff bench append --seconds 10 --clients 32`). Set DATABASE_URL to run against a scratch database
             of your own server instead of an embedded cluster.
 
