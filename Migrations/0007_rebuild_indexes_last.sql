@@ -9,6 +9,17 @@
 -- under other names than the migrations gave them.) Every read-model index and constraint name
 -- therefore starts with its table's name; one that does not is refused rather than renamed.
 
+-- Refuses a name that is not one of the read-model tables a rebuild may shadow.
+CREATE FUNCTION handoff.require_read_model_table(p_table text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_table NOT IN ('case_summary', 'case_parties', 'referrals', 'deadlines', 'deadline_notices',
+                       'institutions', 'sop_rulesets') THEN
+        RAISE EXCEPTION 'not a read-model table' USING ERRCODE = 'HF020';
+    END IF;
+END
+$$;
+
 -- The shadow of a read-model table's index or constraint name.
 CREATE FUNCTION handoff.shadow_name(p_table text, p_name text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
@@ -29,10 +40,7 @@ DECLARE
     r record;
     v_shadow text := p_table || '_shadow';
 BEGIN
-    IF p_table NOT IN ('case_summary', 'case_parties', 'referrals', 'deadlines', 'deadline_notices',
-                       'institutions', 'sop_rulesets') THEN
-        RAISE EXCEPTION 'not a read-model table' USING ERRCODE = 'HF020';
-    END IF;
+    PERFORM handoff.require_read_model_table(p_table);
     EXECUTE format('DROP TABLE IF EXISTS handoff.%I', v_shadow);
     EXECUTE format('CREATE TABLE handoff.%I (LIKE handoff.%I INCLUDING ALL EXCLUDING INDEXES)', v_shadow, p_table);
     FOR r IN
@@ -55,10 +63,7 @@ DECLARE
     r record;
     v_shadow text := p_table || '_shadow';
 BEGIN
-    IF p_table NOT IN ('case_summary', 'case_parties', 'referrals', 'deadlines', 'deadline_notices',
-                       'institutions', 'sop_rulesets') THEN
-        RAISE EXCEPTION 'not a read-model table' USING ERRCODE = 'HF020';
-    END IF;
+    PERFORM handoff.require_read_model_table(p_table);
     FOR r IN
         SELECT i.relname, x.indisunique, pg_get_indexdef(x.indexrelid) AS def
           FROM pg_index x
@@ -77,4 +82,5 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION handoff.shadow_name(text, text), handoff.index_shadow(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION handoff.require_read_model_table(text), handoff.shadow_name(text, text),
+    handoff.index_shadow(text) FROM PUBLIC;

@@ -183,7 +183,9 @@ public final class EventStore: Sendable {
     public func readGlobalPages(
         after cursor: Cursor, limit: Int = 1000, _ body: (Page) async throws -> Bool
     ) async throws -> Cursor {
-        let query = { @Sendable (after: Cursor) in Self.globalQuery(after: after, limit: limit, types: nil, streams: nil) }
+        let query = { @Sendable (after: Cursor) in
+            Self.globalQuery(after: after, limit: limit, types: nil, streams: nil)
+        }
         let first = cursor
         var cursor = cursor
         var ahead = Task { [pool] in try await pool.query(query(first)) }

@@ -69,6 +69,27 @@ struct RebuildTests {
         #expect(try grants.first!.decode(0, as: Int.self) == 1)
     }
 
+    @Test("shadow helpers refuse tables that are not read models and index names that do not start with their table's")
+    func shadowHelpersRefuse() async throws {
+        let db = try await TestDatabase.make()
+        let pool = db.pool()
+        for sql: SQL in [
+            "SELECT handoff.create_shadow('events')", "SELECT handoff.index_shadow('access_log')",
+            "SELECT handoff.shadow_name('deadlines', 'idx_deadlines_due')",
+        ] {
+            do {
+                _ = try await pool.query(sql)
+                Issue.record("\(sql.text) was not refused")
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "HF020", "\(sql.text): \(error)")
+            }
+        }
+        let name = try await pool.query("SELECT handoff.shadow_name('deadlines', 'deadlines_page')")
+        #expect(try name.first?.decode(0, as: String.self) == "deadlines_shadow_page")
+        let shadows = try await pool.query("SELECT count(*) FROM pg_tables WHERE tablename LIKE '%shadow%'")
+        #expect(try shadows.first?.decode(0, as: Int.self) == 0)
+    }
+
     /// Every index of the read-model tables, as "name definition", sorted.
     static func readModelIndexes(_ pool: ConnectionPool) async throws -> [String] {
         try await pool.query(
