@@ -108,6 +108,36 @@ import Testing
         await pool.close()
     }
 
+    @Test func closingThePoolReleasesItsWaiters() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let pool = ConnectionPool(url: db.url, maximumConnections: 1)
+        let (taken, tookIt) = AsyncStream<Void>.makeStream()
+        let (release, letGo) = AsyncStream<Void>.makeStream()
+        let holder = Task {
+            try await pool.withConnection { c in
+                tookIt.yield()
+                for await _ in release { break }
+                return try await c.query("SELECT 1").count
+            }
+        }
+        for await _ in taken { break }  // the one connection is taken
+        let waiters = (0..<3).map { _ in Task { try await pool.query("SELECT 1") } }
+        try await Task.sleep(for: .milliseconds(100))  // most likely waiting in line; if not, they find the pool closed
+        await pool.close()
+        letGo.yield()
+        for waiter in waiters {
+            do {
+                _ = try await waiter.value
+                Issue.record("a waiter got a connection from a closed pool")
+            } catch let error as PostgresError {
+                #expect(error.kind == .misuse)
+            }
+        }
+        _ = try await holder.value  // the query in flight finishes; its connection is closed on return
+        #expect(await pool.openConnections == 0)
+        await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+    }
+
     @Test func poolReplacesConnectionsKilledByTheServer() async throws {
         let db = try await TestDatabase.make(migrated: false)
         let pool = ConnectionPool(url: db.url, maximumConnections: 2)
