@@ -40,7 +40,7 @@ struct CanonicalTimestamp: PostgresDecodable {
     let text: String
 
     init?(postgresText: String) {
-        guard let value = Array(postgresText.utf8).withUnsafeBufferPointer({ Self(postgresBytes: $0) }) else { return nil }
+        guard let value = Self.decoding(utf8Of: postgresText) else { return nil }
         self = value
     }
 

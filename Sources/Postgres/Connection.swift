@@ -99,13 +99,13 @@ public final class Connection: @unchecked Sendable {
 
     /// Runs one parameterised statement and returns its rows.
     ///
-    /// - Throws: `PostgresError` with `sqlState` for server errors, `.connectionFailed` when the
-    ///   connection broke.
-    @discardableResult
-    ///
     /// A statement with parameters is prepared on the server the first time this connection runs
     /// it and executed by name afterwards (no parse and plan per call); the text is the key, and
     /// the parameters are always bound, so the cache cannot mix up values.
+    ///
+    /// - Throws: `PostgresError` with `sqlState` for server errors, `.connectionFailed` when the
+    ///   connection broke.
+    @discardableResult
     public func query(_ sql: SQL) async throws -> QueryResult {
         try await onQueue { conn in try self.runQuery(conn, sql) }
     }

@@ -24,6 +24,13 @@ extension PostgresDecodable {
     public init?(postgresBytes: UnsafeBufferPointer<UInt8>) {
         self.init(postgresText: String(decoding: postgresBytes, as: UTF8.self))
     }
+
+    /// `init?(postgresBytes:)` over the text's UTF-8 bytes: the `init?(postgresText:)` of a type
+    /// whose byte decoder is the real one.
+    public static func decoding(utf8Of text: String) -> Self? {
+        var text = text
+        return text.withUTF8 { Self(postgresBytes: $0) }
+    }
 }
 
 extension String: PostgresEncodable, PostgresDecodable {
@@ -148,7 +155,7 @@ public struct ByteA: Sendable, Hashable, PostgresEncodable, PostgresDecodable {
     }
 
     public init?(postgresText: String) {
-        guard let value = Array(postgresText.utf8).withUnsafeBufferPointer({ ByteA(postgresBytes: $0) }) else { return nil }
+        guard let value = Self.decoding(utf8Of: postgresText) else { return nil }
         self = value
     }
 
