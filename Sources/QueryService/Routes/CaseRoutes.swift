@@ -26,7 +26,7 @@ extension QueryService {
         let principal = try await authenticate(request)
         let caseId = try Self.caseId(params)
         let summary = try await readSide.caseSummaryDocument(caseId: caseId)
-        let allowedByReadModel = summary?.parties.map { Self.mayRead(principal, parties: $0) } ?? false
+        let allowedByReadModel = summary?.parties.map { CasePolicy.mayRead(principal, isParty: $0.contains) } ?? false
         if !allowedByReadModel {
             _ = try await authorizeCaseRead(principal, caseId: caseId)
         }
@@ -35,15 +35,6 @@ extension QueryService {
         }
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))
         return .json(.ok, summary.json)
-    }
-
-    /// `CasePolicy.mayRead` over a list of parties: coordinators and auditors read every case,
-    /// an institution the cases it is party to.
-    static func mayRead(_ principal: Principal, parties: [String]) -> Bool {
-        switch principal.role {
-        case .coordinator, .auditor: return true
-        case .institution: return principal.institution.map(parties.contains) ?? false
-        }
     }
 
     func caseHistory(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {

@@ -1,12 +1,20 @@
 /// Who may do what with a case (DESIGN.md "Who sees what"). Pure: decisions from the principal
-/// and the case's own state, which callers fold from the case stream (authoritative), never
-/// from a read model.
+/// and the case's own state, which callers fold from the case stream (authoritative). The one
+/// exception is a read allowed by a read model's list of parties (``mayRead(_:isParty:)``):
+/// parties only ever join a case, so a lagging list can only fail to name one, and then the
+/// caller asks the stream.
 public enum CasePolicy {
     /// Whether `principal` may read the case: a party, a coordinator or an auditor.
     public static func mayRead(_ principal: Principal, _ state: CaseState) -> Bool {
+        mayRead(principal, isParty: state.isParty)
+    }
+
+    /// ``mayRead(_:_:)`` with the party test given: coordinators and auditors read every case,
+    /// an institution the cases it is party to.
+    public static func mayRead(_ principal: Principal, isParty: (String) -> Bool) -> Bool {
         switch principal.role {
         case .coordinator, .auditor: true
-        case .institution: principal.institution.map(state.isParty) ?? false
+        case .institution: principal.institution.map(isParty) ?? false
         }
     }
 
