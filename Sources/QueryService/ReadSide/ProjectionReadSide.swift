@@ -66,6 +66,8 @@ public struct ProjectionReadSide: ReadSide {
         func time(_ row: Row, _ column: Int) throws -> String? {
             try row.decodeOptional(column + 2, as: Date.self).map(Timestamp.format)
         }
+        func bool(_ row: Row, _ column: Int) throws -> Bool { try row.decode(column + 2) }
+        func int(_ row: Row, _ column: Int) throws -> Int { try row.decode(column + 2) }
         var w = JSONBytes(capacity: 4096)
         var parties: [String] = []
         w.beginObject()
@@ -76,30 +78,29 @@ public struct ProjectionReadSide: ReadSide {
         w.member("openedBy", try text(summary, 4))
         w.member("openedAt", try time(summary, 5))
         w.key("child")
-        w.bool(try row(summary, bool: 6))
+        w.bool(try bool(summary, 6))
         w.key("version")
-        w.number(try summary.decode(7 + 2, as: Int.self))
+        w.number(try int(summary, 7))
         w.member("lastEventAt", try time(summary, 8))
         w.member("closedAt", try time(summary, 9))
         w.member("closureReason", try optionalText(summary, 10))
         var index = 1
-        func each(_ kind: Int, _ body: (Row) throws -> Void) throws {
+        // `"name": [...]` of the rows of one kind, which come next (the statement orders by kind).
+        func array(_ name: String, kind: Int, _ element: (Row) throws -> Void) throws {
+            w.key(name)
+            w.beginArray()
             while index < rows.count, try rows[index].decode(0, as: Int.self) == kind {
-                try body(rows[index])
+                try element(rows[index])
                 index += 1
             }
+            w.endArray()
         }
-        w.key("parties")
-        w.beginArray()
-        try each(1) { row in
+        try array("parties", kind: 1) { row in
             let party = try text(row, 0)
             parties.append(party)
             w.string(party)
         }
-        w.endArray()
-        w.key("openReferrals")
-        w.beginArray()
-        try each(2) { r in
+        try array("openReferrals", kind: 2) { r in
             w.beginObject()
             w.member("caseId", try text(r, 0))
             w.member("referralId", try text(r, 1))
@@ -118,10 +119,7 @@ public struct ProjectionReadSide: ReadSide {
             w.member("outcome", try optionalText(r, 14))
             w.endObject()
         }
-        w.endArray()
-        w.key("deadlines")
-        w.beginArray()
-        try each(3) { d in
+        try array("deadlines", kind: 3) { d in
             w.beginObject()
             w.member("caseId", try text(d, 0))
             w.member("ruleId", try text(d, 1))
@@ -135,28 +133,18 @@ public struct ProjectionReadSide: ReadSide {
             w.member("referralId", try optionalText(d, 9))
             w.member("rulesetId", try text(d, 10))
             w.key("rulesetVersion")
-            w.number(try d.decode(11 + 2, as: Int.self))
+            w.number(try int(d, 11))
             w.key("confirmed")
-            w.bool(try row(d, bool: 12))
+            w.bool(try bool(d, 12))
             w.member("missedNoticeEventId", try optionalText(d, 13))
             w.endObject()
         }
-        w.endArray()
         w.endObject()
         guard index == rows.count else { throw SummaryShapeError() }
         return CaseSummaryDocument(json: w.bytes, parties: parties)
     }
 
     struct SummaryShapeError: Error {}
-
-    /// A boolean sent as text (`true`/`false`).
-    private func row(_ row: Row, bool column: Int) throws -> Bool {
-        switch try row.decode(column + 2, as: String.self) {
-        case "true", "t": return true
-        case "false", "f": return false
-        default: throw SummaryShapeError()
-        }
-    }
 
     public func deadlines(_ filter: DeadlineFilter, visibleTo institution: String?) async throws -> [DeadlineRow] {
         try await models.deadlines(
