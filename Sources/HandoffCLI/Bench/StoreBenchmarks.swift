@@ -168,12 +168,12 @@ enum StoreBenchmarks {
             try await store.pool.query("SELECT count(*) FROM handoff.streams WHERE stream LIKE 'case-%'")
                 .first?.decode(0, as: Int64.self) ?? 0)
         let started = ContinuousClock.now
-        let state = FillState(FillState.Counts(nextCase: first, loaded: had, lastReport: started))
+        let state = Shared(FillCounts(nextCase: first, loaded: had, lastReport: started))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<workers {
                 group.addTask {
                     while true {
-                        let index: Int? = state.counts.withLock { s in
+                        let index: Int? = state.withLock { s in
                             guard s.loaded < target else { return nil }
                             defer { s.nextCase += 1 }
                             return s.nextCase
@@ -189,7 +189,7 @@ enum StoreBenchmarks {
                         } catch EventStoreError.wrongExpectedVersion, EventStoreError.duplicateEventId {
                             n = 0  // loaded by an earlier fill
                         }
-                        let report: String? = state.counts.withLock { s in
+                        let report: String? = state.withLock { s in
                             s.loaded += n
                             guard ContinuousClock.now - s.lastReport > .seconds(10) else { return nil }
                             s.lastReport = ContinuousClock.now
@@ -319,14 +319,10 @@ enum StoreBenchmarks {
 }
 
 /// What the fill's workers share: the next case to load and how many events are in.
-final class FillState: Sendable {
-    struct Counts {
-        var nextCase: Int
-        var loaded: Int
-        var lastReport: ContinuousClock.Instant
-    }
-    let counts: Mutex<Counts>
-    init(_ counts: Counts) { self.counts = Mutex(counts) }
+struct FillCounts: Sendable {
+    var nextCase: Int
+    var loaded: Int
+    var lastReport: ContinuousClock.Instant
 }
 
 /// Counts COPY rows from libpq's callback thread.

@@ -96,13 +96,12 @@ final class AccessLogWriter: Sendable {
     let pool: ConnectionPool
     let capacity: Int
     /// The most rows one INSERT carries.
-    let maxBatchRows: Int
+    static let maxBatchRows = 5_000
     private let state = Mutex(State())
 
-    init(pool: ConnectionPool, capacity: Int, maxBatchRows: Int = 5_000) {
+    init(pool: ConnectionPool, capacity: Int) {
         self.pool = pool
         self.capacity = max(1, capacity)
-        self.maxBatchRows = max(1, maxBatchRows)
     }
 
     /// Rows waiting for a batch (not counting the batch being written).
@@ -141,7 +140,7 @@ final class AccessLogWriter: Sendable {
                 var rows = 0
                 var taken = 0
                 for waiting in state.waiting {
-                    if taken > 0 && rows + waiting.rows.count > maxBatchRows { break }
+                    if taken > 0 && rows + waiting.rows.count > Self.maxBatchRows { break }
                     rows += waiting.rows.count
                     taken += 1
                 }

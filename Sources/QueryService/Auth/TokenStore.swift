@@ -31,14 +31,6 @@ public struct TokenStore: Sendable {
         self.cache = TokenCache(ttl: cacheTTL)
     }
 
-    init(pool: ConnectionPool, cache: TokenCache) {
-        self.pool = pool
-        self.cache = cache
-    }
-
-    /// How long an authenticated token is trusted without asking the database again.
-    public var cacheTTL: Duration { cache.ttl }
-
     /// Errors of token administration.
     public enum TokenError: Error, Sendable, Equatable, CustomStringConvertible {
         /// An `institution` token needs an institution id.
@@ -140,10 +132,7 @@ public struct TokenStore: Sendable {
                 bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
             }
         }
-        let base64 = Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-        return "hnd_" + base64
+        return "hnd_" + Data(bytes).base64URLEncoded
     }
 
     /// Compares two byte strings in time that depends only on their lengths.

@@ -122,9 +122,7 @@ public struct DeadlineCursor: Sendable, Hashable {
     /// The opaque form: base64url (no padding) of `<microseconds>|<ordinal>|<caseId>`.
     public var encoded: String {
         let plain = "\(dueAtMicroseconds)|\(ordinal)|\(caseId)"
-        return Data(plain.utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Data(plain.utf8).base64URLEncoded
     }
 
     /// Parses the opaque form strictly; nil for anything ``encoded`` would not produce.
