@@ -266,6 +266,22 @@ public final class EventStore: Sendable {
         } catch { throw EventStoreError.from(error) }
     }
 
+    /// The stream holding the event with this id, if any.
+    public func stream(ofEvent id: UUID) async throws -> String? {
+        do {
+            return try await pool.query("SELECT stream FROM handoff.events WHERE id = \(id)").first?.decode(0)
+        } catch { throw EventStoreError.from(error) }
+    }
+
+    /// A new case id from the server's sequence for `prefix` and `year` (`KS-2026-000123`):
+    /// never one whose stream exists, never issued twice; a number issued to an opening that then
+    /// fails is skipped.
+    public func issueCaseId(prefix: String, year: Int) async throws -> String {
+        do {
+            return try await pool.query("SELECT handoff.issue_case_id(\(prefix), \(year)::int)").first?.decode(0) ?? ""
+        } catch { throw EventStoreError.from(error) }
+    }
+
     /// The highest position handed out to a committed event (0 for an empty store). Not a cursor:
     /// events below it may still be invisible to the gap-free reader.
     public func newestPosition() async throws -> Int64 {

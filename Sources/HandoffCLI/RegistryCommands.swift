@@ -10,10 +10,12 @@ enum RegistryCommands {
     static func addInstitution(_ args: ParsedArguments, _ context: CLIContext) async throws {
         let id = args.positional(0)!
         let kinds = (args.string("--kind") ?? "").split(separator: ",").map { JSONValue.string(String($0)) }
-        let data: JSONValue = [
-            "id": .string(id), "name": .string(args.string("--name") ?? ""),
-            "kind": kinds.count == 1 ? kinds[0] : .array(kinds),
-        ]
+        var object = JSONObject([
+            ("id", .string(id)), ("name", .string(args.string("--name") ?? "")),
+            ("kind", kinds.count == 1 ? kinds[0] : .array(kinds)),
+        ])
+        if let prefix = args.string("--case-id-prefix") { object["caseIdPrefix"] = .string(prefix) }
+        let data = JSONValue.object(object)
         let institution: Institution
         do {
             guard case .institutionRegistered(let i) = try SystemEventBody.decode(type: "InstitutionRegistered", data: data)

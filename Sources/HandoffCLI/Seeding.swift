@@ -5,9 +5,11 @@ import Referrals
 /// Puts the reference data and synthetic cases into a store: the default ruleset, the demo
 /// institutions, and generated cases. Used by the demo and the benchmarks.
 enum Seeding {
-    /// Publishes the default Kosovo ruleset and registers the demo institutions (idempotent).
+    /// Publishes the default Kosovo ruleset (as synthetic backfill: ``Ruleset/kosovoDefaultForBackfill``)
+    /// and registers the demo institutions (idempotent).
     static func referenceData(_ store: EventStore) async throws {
-        _ = try await RegistryCommands.publish(Array(Ruleset.kosovoDefaultJSON.utf8), store: store)
+        _ = try await RegistryCommands.publish(
+            Array(Ruleset.kosovoDefaultForBackfill.serializedString().utf8), store: store)
         for institution in Institution.demo {
             _ = try await RegistryCommands.register(institution, store: store)
         }
@@ -21,11 +23,13 @@ enum Seeding {
             occurredAt: event.occurredAt)
     }
 
-    /// Appends `count` generated cases (each case in one append, `concurrency` at a time).
-    /// Cases that exist already are left alone, so a second run adds nothing.
+    /// Appends `count` generated cases (each case in one append, `concurrency` at a time), each
+    /// under a server-issued id (`KS-<year it was opened>-NNNNNN`), as `POST /v1/cases` opens them.
+    /// Cases seeded before are recognised by their event ids and left alone, so a second run adds
+    /// nothing.
     static func cases(
         _ store: EventStore, count: Int, seed: UInt64 = 2026, now: Date = Date(), concurrency: Int = 4,
-        progress: (@Sendable (Int) -> Void)? = nil
+        caseIdPrefix: String = "KS", timeZone: String = "Europe/Belgrade", progress: (@Sendable (Int) -> Void)? = nil
     ) async throws -> Int {
         let generator = SyntheticGenerator(seed: seed, now: now)
         var appended = 0
@@ -36,8 +40,10 @@ enum Seeding {
                 for c in chunk where !c.events.isEmpty {
                     group.addTask {
                         do {
+                            let year = Timestamp.year(of: c.events[0].occurredAt, timeZone: timeZone)
+                            let caseId = try await store.issueCaseId(prefix: caseIdPrefix, year: year)
                             let r = try await store.append(
-                                to: .case(c.caseId)!, expected: .noStream, events: c.events.map(newEvent))
+                                to: .case(caseId)!, expected: .noStream, events: c.events.map(newEvent))
                             return r.events.count
                         } catch EventStoreError.wrongExpectedVersion {
                             return 0  // seeded before

@@ -25,6 +25,8 @@ public struct ReferralsError: Error, Sendable, Hashable, CustomStringConvertible
         public static let wrongExpectedVersion = Code(rawValue: "wrong_expected_version")
         /// A SOP ruleset document is malformed.
         public static let invalidRuleset = Code(rawValue: "invalid_ruleset")
+        /// A referral whose purpose needs the victim's consent, without it or an override (422).
+        public static let consentRequired = Code(rawValue: "consent_required")
     }
 
     public let code: Code

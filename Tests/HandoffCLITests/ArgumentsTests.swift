@@ -464,7 +464,7 @@ struct HandoffArgumentsTests {
         (["read"], "handoff read STREAM"),
         (["verify"], "handoff verify [STREAM] [--checkpoint FILE] [--heads FILE]"),
         (["checkpoint"], "handoff checkpoint [--heads FILE]"),
-        (["institution", "add"], "handoff institution add ID --name NAME --kind KIND"),
+        (["institution", "add"], "handoff institution add ID --name NAME --kind KIND [--case-id-prefix P]"),
         (
             ["token", "create"],
             "handoff token create --role institution|coordinator|auditor [--institution ID] --user U"

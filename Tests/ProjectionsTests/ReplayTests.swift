@@ -55,7 +55,7 @@ struct ReplayTests {
         // A second version, effective 200 days ago, with a shorter acknowledgement deadline.
         let effective = Timestamp.formatDate(generatorNow.addingTimeInterval(-200 * 86_400))
         let second = Ruleset.kosovoDefaultJSON
-            .replacingOccurrences(of: #""version": 1"#, with: #""version": 2"#)
+            .replacingOccurrences(of: #""version": 2"#, with: #""version": 3"#)
             .replacingOccurrences(of: #""effectiveFrom": "2014-01-01""#, with: #""effectiveFrom": "\#(effective)""#)
             .replacingOccurrences(of: #""within": "PT24H""#, with: #""within": "PT12H""#)
         try await store.append(

@@ -25,7 +25,7 @@ enum Seed {
             to: .sopRulesets,
             events: [
                 NewEvent(
-                    type: "SopRulesetPublished", data: Ruleset.kosovoDefault.document.serializedString(),
+                    type: "SopRulesetPublished", data: Ruleset.kosovoDefaultForBackfill.serializedString(),
                     metadata: coordinator)
             ])
     }

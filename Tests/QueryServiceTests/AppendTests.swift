@@ -8,7 +8,8 @@ struct AppendTests {
     @Test func singleAppendReturnsVersionCursorAndHash() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
-        let reply = try await h.openCase("KS-2026-0001")
+        // kp-dthb owns the case-id prefix KP: it may open a case under an id of its own choosing.
+        let reply = try await h.api.post("/v1/cases/KP-2026-0001/events", token: h.token("kp-dthb"), Harness.openedJSON())
         #expect(reply.status == 201)
         #expect(reply.json["streamVersion"]?.int == 1)
         let event = reply.json["events"]!.array[0]
@@ -17,7 +18,7 @@ struct AppendTests {
         #expect(Cursor(event["cursor"]?.stringValue ?? "") != nil)
         #expect(UUID(uuidString: event["id"]?.stringValue ?? "") != nil)
         // Stored with the caller as actor.
-        let stored = try await h.store.readAll(stream: .case("KS-2026-0001")!)
+        let stored = try await h.store.readAll(stream: .case("KP-2026-0001")!)
         #expect(stored.count == 1)
         #expect(stored[0].metadata.contains("\"kp-dthb\""))
         #expect(stored[0].metadata.contains("kp-dthb-officer"))
@@ -30,10 +31,10 @@ struct AppendTests {
             {"expectedVersion": "no-stream", "events": [
               \(Harness.openedJSON()),
               \(Harness.referralJSON("R-1", to: "opav")),
-              {"type": "RiskAssessed", "data": {"level": "high"}, "occurredAt": "2026-01-10T10:00:00Z"}
+              {"type": "RiskAssessed", "data": {"level": "high"}}
             ]}
             """
-        let reply = try await h.api.post("/v1/cases/KS-B-1/events", token: h.token("kp-dthb"), batch)
+        let reply = try await h.api.post("/v1/cases/KP-B-1/events", token: h.token("kp-dthb"), batch)
         #expect(reply.status == 201)
         #expect(reply.json["streamVersion"]?.int == 3)
         #expect(reply.json["events"]!.array.map { $0["version"]?.int } == [1, 2, 3])
@@ -41,11 +42,11 @@ struct AppendTests {
         let bad = """
             {"events": [{"type": "CaseReviewed", "data": {}}, {"type": "RiskAssessed", "data": {"level": "extreme"}}]}
             """
-        let rejected = try await h.api.post("/v1/cases/KS-B-1/events", token: h.token("kp-dthb"), bad)
+        let rejected = try await h.api.post("/v1/cases/KP-B-1/events", token: h.token("kp-dthb"), bad)
         #expect(rejected.status == 400)
         #expect(rejected.errorCode == "invalid_event")
         #expect(rejected.errorField == "events[1].data.level")
-        #expect(try await h.store.version(of: .case("KS-B-1")!) == 3)
+        #expect(try await h.store.version(of: .case("KP-B-1")!) == 3)
     }
 
     @Test func sameIdSameContentIsIdempotentDifferentContentConflicts() async throws {
@@ -53,24 +54,24 @@ struct AppendTests {
         defer { Task { await h.stop() } }
         let id = UUID()
         let first = try await h.api.post(
-            "/v1/cases/KS-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id))
+            "/v1/cases/KP-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id))
         #expect(first.status == 201)
         let retry = try await h.api.post(
-            "/v1/cases/KS-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id))
+            "/v1/cases/KP-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id))
         #expect(retry.status == 200)
         #expect(retry.json == first.json)
         // The same retry with an expectedVersion that no longer holds still answers the original.
         let late = try await h.api.post(
-            "/v1/cases/KS-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id, expected: "\"no-stream\""))
+            "/v1/cases/KP-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id, expected: "\"no-stream\""))
         #expect(late.status == 200)
         // Same id, different content.
         let other = try await h.api.post(
-            "/v1/cases/KS-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id, child: true))
+            "/v1/cases/KP-I-1/events", token: h.token("kp-dthb"), Harness.openedJSON(id: id, child: true))
         #expect(other.status == 409)
         #expect(other.errorCode == "duplicate_event_id")
         // Same id used for another event type on the case.
         let reused = try await h.api.post(
-            "/v1/cases/KS-I-1/events", token: h.token("kp-dthb"), Harness.referralJSON("R-1", to: "opav", id: id))
+            "/v1/cases/KP-I-1/events", token: h.token("kp-dthb"), Harness.referralJSON("R-1", to: "opav", id: id))
         #expect(reused.status == 409)
         #expect(reused.errorCode == "duplicate_event_id")
         // Idempotent batch retry.
@@ -78,43 +79,43 @@ struct AppendTests {
         let batch = """
             {"events": [\(Harness.referralJSON("R-2", to: "opav", id: a)), \(Harness.referralJSON("R-3", to: "isf", id: b))]}
             """
-        let one = try await h.api.post("/v1/cases/KS-I-1/events", token: h.token("kp-dthb"), batch)
-        let two = try await h.api.post("/v1/cases/KS-I-1/events", token: h.token("kp-dthb"), batch)
+        let one = try await h.api.post("/v1/cases/KP-I-1/events", token: h.token("kp-dthb"), batch)
+        let two = try await h.api.post("/v1/cases/KP-I-1/events", token: h.token("kp-dthb"), batch)
         #expect(one.status == 201)
         #expect(two.status == 200)
         #expect(one.json == two.json)
-        #expect(try await h.store.version(of: .case("KS-I-1")!) == 3)
+        #expect(try await h.store.version(of: .case("KP-I-1")!) == 3)
     }
 
     @Test func expectedVersionConflictsNameExpectedAndActual() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
-        try await h.openCase("KS-V-1")
+        try await h.openCase("KP-V-1")
         let stale = #"{"type":"RiskAssessed","data":{"level":"low"},"expectedVersion":0}"#
-        let r1 = try await h.api.post("/v1/cases/KS-V-1/events", token: h.token("kp-dthb"), stale)
+        let r1 = try await h.api.post("/v1/cases/KP-V-1/events", token: h.token("kp-dthb"), stale)
         #expect(r1.status == 409)
         #expect(r1.errorCode == "wrong_expected_version")
         #expect(r1.json["error"]?["expected"]?.int == 0)
         #expect(r1.json["error"]?["actual"]?.int == 1)
         let right = #"{"type":"RiskAssessed","data":{"level":"low"},"expectedVersion":1}"#
-        #expect(try await h.api.post("/v1/cases/KS-V-1/events", token: h.token("kp-dthb"), right).status == 201)
+        #expect(try await h.api.post("/v1/cases/KP-V-1/events", token: h.token("kp-dthb"), right).status == 201)
         let noStream = try await h.api.post(
-            "/v1/cases/KS-V-1/events", token: h.token("kp-dthb"),
+            "/v1/cases/KP-V-1/events", token: h.token("kp-dthb"),
             #"{"type":"CaseReviewed","data":{},"expectedVersion":"no-stream"}"#)
         #expect(noStream.status == 409)
         #expect(noStream.json["error"]?["expected"]?.stringValue == "no-stream")
         #expect(noStream.json["error"]?["actual"]?.int == 2)
         let exists = try await h.api.post(
-            "/v1/cases/KS-V-2/events", token: h.token("kp-dthb"), Harness.openedJSON(expected: "\"exists\""))
+            "/v1/cases/KP-V-2/events", token: h.token("kp-dthb"), Harness.openedJSON(expected: "\"exists\""))
         #expect(exists.status == 409)
         #expect(exists.json["error"]?["actual"]?.int == 0)
         // CaseOpened on an existing case.
-        let reopen = try await h.api.post("/v1/cases/KS-V-1/events", token: h.token("kp-dthb"), Harness.openedJSON())
+        let reopen = try await h.api.post("/v1/cases/KP-V-1/events", token: h.token("kp-dthb"), Harness.openedJSON())
         #expect(reopen.status == 409)
         #expect(reopen.errorCode == "wrong_expected_version")
         #expect(reopen.json["error"]?["actual"]?.int == 2)
         let badExpected = try await h.api.post(
-            "/v1/cases/KS-V-1/events", token: h.token("kp-dthb"),
+            "/v1/cases/KP-V-1/events", token: h.token("kp-dthb"),
             #"{"type":"CaseReviewed","data":{},"expectedVersion":"latest"}"#)
         #expect(badExpected.status == 400)
         #expect(badExpected.errorField == "expectedVersion")
@@ -179,17 +180,19 @@ struct AppendTests {
             #expect(reply.errorField == field, "\(body): \(reply.text)")
         }
         #expect(try await h.store.version(of: .case("KS-F-1")!) == 1)
-        // occurredAt in the past, within the skew, is fine.
-        let past = #"{"type":"RiskAssessed","data":{"level":"low"},"occurredAt":"2026-01-02T03:04:05Z"}"#
+        // occurredAt in the past, after the opening, is fine.
+        let opened = try await h.store.readAll(stream: .case("KS-F-1")!)[0].occurredDate
+        let at = Timestamp.format(opened.addingTimeInterval(1))
+        let past = "{\"type\":\"RiskAssessed\",\"data\":{\"level\":\"low\"},\"occurredAt\":\"\(at)\"}"
         #expect(try await h.api.post("/v1/cases/KS-F-1/events", token: h.token("kp-dthb"), past).status == 201)
         let stored = try await h.store.readAll(stream: .case("KS-F-1")!)
-        #expect(stored.last?.occurredAt == "2026-01-02T03:04:05.000000Z")
+        #expect(stored.last?.occurredDate == Timestamp.parse(at))
     }
 
     @Test func malformedBodiesAndMediaTypes() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
-        let path = "/v1/cases/KS-M-1/events"
+        let path = "/v1/cases/KP-M-1/events"
         for body in ["{", "", "{\"type\":\"CaseOpened\",}", "nul", "{\"a\":1} x"] {
             let reply = try await h.api.post(path, token: h.token("kp-dthb"), body)
             #expect(reply.status == 400, "\(body)")
@@ -246,9 +249,9 @@ struct AppendTests {
         #expect(recipient.status == 201)
         let review = try await h.api.post(path, token: h.token("opav"), #"{"type":"CaseReviewed","data":{}}"#)
         #expect(review.status == 201)
-        // Opening a new case: any institution.
-        #expect(
-            try await h.api.post("/v1/cases/KS-P-2/events", token: h.token("isf"), Harness.openedJSON()).status == 201)
+        // Opening a new case: any institution, under a server-issued id.
+        let opened = try await h.api.post("/v1/cases", token: h.token("isf"), Harness.openedData())
+        #expect(opened.status == 201, "\(opened.text)")
     }
 
     /// The service keeps the registry it has read; an institution registered afterwards (by

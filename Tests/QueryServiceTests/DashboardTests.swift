@@ -208,11 +208,9 @@ struct DashboardTests {
     /// Two cases three weeks old: KS-DA-1 of the police alone, KS-DB-1 opened by the victim
     /// advocates and referred to the state shelter (isf).
     static func seedCases(_ h: Harness) async throws {
-        let weeksAgo = Timestamp.format(Date().addingTimeInterval(-21 * 86_400))
+        let weeksAgo = Date().addingTimeInterval(-21 * 86_400)
         for (caseId, by) in [("KS-DA-1", "kp-dthb"), ("KS-DB-1", "opav")] {
-            let reply = try await h.api.post(
-                "/v1/cases/\(caseId)/events", token: h.token(by), Harness.openedJSON(occurredAt: weeksAgo))
-            #expect(reply.status == 201, "\(reply.text)")
+            try await h.openCase(caseId, by: by, occurredAt: weeksAgo)
         }
         try await h.refer("KS-DB-1", "R-1", to: "isf", by: "opav")
         try await project(h)

@@ -116,8 +116,9 @@ struct ReadModelRouteTests {
         let health = try await h.api.get("/health", token: nil)
         #expect(health.status == 200)
         #expect(health.json == ["status": "ok"])
-        try await h.openCase("KS-MET-1")
-        _ = try await h.api.get("/v1/cases/KS-MET-1/history", token: h.token("isf"))
+        let opened = try await h.api.post("/v1/cases/KP-MET-1/events", token: h.token("kp-dthb"), Harness.openedJSON())
+        #expect(opened.status == 201)
+        _ = try await h.api.get("/v1/cases/KP-MET-1/history", token: h.token("isf"))
         let metrics = try await h.api.get("/metrics", token: nil)
         #expect(metrics.header("Content-Type")?.hasPrefix("text/plain") == true)
         let text = metrics.text

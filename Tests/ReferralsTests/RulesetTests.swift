@@ -14,7 +14,7 @@ import Testing
 
     @Test func defaultRulesetMatchesTheDesignTable() throws {
         let ruleset = Ruleset.kosovoDefault
-        #expect(ruleset.id == "kosovo-default" && ruleset.version == 1 && ruleset.jurisdiction == "XK")
+        #expect(ruleset.id == "kosovo-default" && ruleset.version == 2 && ruleset.jurisdiction == "XK")
         #expect(Timestamp.formatDate(ruleset.effectiveFrom) == "2014-01-01")
         #expect(ruleset.notice?.contains("not available in full text") == true)
         #expect(ruleset.notice?.contains("placeholder") == true)

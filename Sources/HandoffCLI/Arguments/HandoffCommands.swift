@@ -94,6 +94,9 @@ extension CommandSpec {
                         options: [
                             OptionSpec("--name", value: "NAME", required: true, help: "display name"),
                             OptionSpec("--kind", value: "KIND", required: true, help: "e.g. police, prosecution, ngo"),
+                            OptionSpec(
+                                "--case-id-prefix", value: "P",
+                                help: "case ids it may choose itself (P-…); others come from POST /v1/cases"),
                         ])
                 ]),
             CommandSpec(

@@ -93,9 +93,12 @@ final class CaseFolder: ProjectorReplay {
                 case .sopDeadlineMissed(let ruleId, let dueAt, let trigger, let responsible)? =
                     try? SystemEventBody.decode(type: event.type, data: data)
             {
+                let caseId = String(event.stream.dropFirst(4))
                 CaseProjector.addNotice(
-                    event, caseId: String(event.stream.dropFirst(4)), ruleId: ruleId, dueAt: dueAt, trigger: trigger,
+                    event, caseId: caseId, ruleId: ruleId, dueAt: dueAt, trigger: trigger,
                     responsible: responsible, to: &notices)
+                // A notice changes its deadline's status (never met, never cancelled): recompute the case.
+                touched[caseId, default: []].append(index)
             }
         }
         var ids = Set(touched.keys)
@@ -133,7 +136,8 @@ final class CaseFolder: ProjectorReplay {
                 }
                 guard let history = histories[caseId] else { continue }
                 let evaluation = DeadlineEvaluator.evaluate(
-                    caseId: caseId, events: history.events, context: context!, now: Date(timeIntervalSince1970: 0))
+                    caseId: caseId, events: history.events, context: context!, now: Date(timeIntervalSince1970: 0),
+                    notices: history.notices)
                 if complete { remember(caseId, history, hasRows: evaluation.state != nil) }
                 guard let state = evaluation.state else { continue }
                 CaseProjector.addSummary(state, history: history, to: &rows.summaries)
@@ -167,6 +171,10 @@ final class CaseFolder: ProjectorReplay {
             var history = known ?? History.CaseHistory()
             var sure = true
             for index in touched[caseId] ?? [] {
+                if batch[index].stream.hasPrefix("sop-") {
+                    if let key = History.noticeKey(dataText: batch[index].data) { history.notices.insert(key) }
+                    continue
+                }
                 // `batch[index]` rather than a local copy: a copy of an event retains all its fields.
                 let typed: CaseEvent?
                 switch History.decode(batch[index]) {

@@ -67,7 +67,8 @@ public struct CaseProjector: Projector {
             ("purpose", "text"), ("urgency", "text"), ("status", "text"), ("issued_at", "timestamptz"),
             ("issued_event_id", "uuid"), ("acknowledged_at", "timestamptz"), ("accepted_at", "timestamptz"),
             ("declined_at", "timestamptz"), ("decline_reason", "text"), ("completed_at", "timestamptz"),
-            ("outcome", "text"), ("ordinal", "int"),
+            ("outcome", "text"), ("ordinal", "int"), ("consent_override", "text"),
+            ("consent_withdrawn_at", "timestamptz"),
         ])
     static let deadlines = RowWriter(
         table: "deadlines",
@@ -76,7 +77,7 @@ public struct CaseProjector: Projector {
             ("trigger_event_id", "uuid"), ("title", "text"), ("confirmed", "boolean"), ("triggered_at", "timestamptz"),
             ("referral_id", "text"), ("due_at", "timestamptz"), ("warn_at", "timestamptz"), ("responsible", "text"),
             ("satisfied_at", "timestamptz"), ("satisfied_by_event_id", "uuid"), ("cancelled_at", "timestamptz"),
-            ("missed_at_closure", "boolean"), ("ordinal", "int"),
+            ("missed_at_closure", "boolean"), ("ordinal", "int"), ("notified", "boolean"),
         ])
     static let notices = RowWriter(
         table: "deadline_notices",
@@ -147,6 +148,8 @@ public struct CaseProjector: Projector {
             r.time(ref.completedAt)
             r.text(ref.outcome?.rawValue)
             r.int(i)
+            r.text(ref.consentOverride?.rawValue)
+            r.time(ref.consentWithdrawnAt)
             r.endRow()
         }
     }
@@ -171,6 +174,7 @@ public struct CaseProjector: Projector {
             r.time(d.cancelledAt)
             r.bool(d.missedAtClosure)
             r.int(i)
+            r.bool(d.notified)
             r.endRow()
         }
     }

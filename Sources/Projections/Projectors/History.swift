@@ -20,6 +20,8 @@ enum History {
         var version: Int64 = 0
         var lastEventId = UUID()
         var lastRecordedAt = Date(timeIntervalSince1970: 0)
+        /// The case's `SopDeadlineMissed` notices (from its `sop-` stream).
+        var notices: Set<NoticeKey> = []
     }
 
     /// The typed events of each case, in stream order.
@@ -53,12 +55,34 @@ enum History {
                 institution: try row.decodeOptional(4) ?? "", user: try row.decodeOptional(5) ?? "")
             guard
                 let event = try? CaseEvent(
-                    id: try row.decode(1), type: type, data: data, occurredAt: try row.decode(6), actor: actor)
+                    id: try row.decode(1), type: type, data: data, occurredAt: try row.decode(6), actor: actor,
+                    recordedAt: try row.decode(8))
             else { continue }
             out[caseId]!.events.append(event)
             out[caseId]!.versions.append(try row.decode(7))
         }
+        let notices = try await connection.query(
+            """
+            SELECT substr(stream, 5), data::text FROM handoff.events
+             WHERE stream = ANY(\(PostgresArray.text(caseIds.map { "sop-" + $0 }))::text[])
+               AND type = 'SopDeadlineMissed'
+               AND (\(xid)::xid8 IS NULL OR (xid, position) <= (\(xid)::xid8, \(position)::bigint))
+            """)
+        for row in notices.all {
+            let caseId: String = try row.decode(0)
+            guard out[caseId] != nil, let key = noticeKey(dataText: try row.decode(1)) else { continue }
+            out[caseId]!.notices.insert(key)
+        }
         return out
+    }
+
+    /// The deadline a `SopDeadlineMissed` notice is about; nil if its data does not decode.
+    static func noticeKey(dataText: String) -> NoticeKey? {
+        guard let data = try? JSONValue.parse(dataText),
+            case .sopDeadlineMissed(let ruleId, _, let trigger, _)? = try? SystemEventBody.decode(
+                type: "SopDeadlineMissed", data: data)
+        else { return nil }
+        return NoticeKey(ruleId: ruleId, triggerEventId: trigger)
     }
 
     /// Every ruleset version published in `sop-rulesets` (its `data` is the ruleset document).
@@ -150,12 +174,13 @@ extension History {
     /// data as stored, the actor's institution and user from the metadata (`""` when missing),
     /// `occurredAt` from its text.
     static func decode(_ e: RecordedEvent) -> Decoded {
-        guard let occurredAt = PostgresTimestamp.parse(e.occurredAt), let (institution, user) = actor(e.metadata)
+        guard let occurredAt = PostgresTimestamp.parse(e.occurredAt),
+            let recordedAt = PostgresTimestamp.parse(e.recordedAt), let (institution, user) = actor(e.metadata)
         else { return .unsure }
         guard let data = try? JSONValue.parse(e.data),
             let event = try? CaseEvent(
                 id: e.id, type: e.type, data: data, occurredAt: occurredAt,
-                actor: Referrals.Actor(institution: institution, user: user))
+                actor: Referrals.Actor(institution: institution, user: user), recordedAt: recordedAt)
         else { return .skipped }
         return .event(event)
     }

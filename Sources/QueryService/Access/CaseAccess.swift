@@ -39,7 +39,7 @@ struct CaseAccess: Sendable {
         else { return nil }
         return try? CaseEvent(
             id: e.id, type: e.type, data: data, occurredAt: e.occurredDate,
-            actor: Referrals.Actor(institution: institution, user: user))
+            actor: Referrals.Actor(institution: institution, user: user), recordedAt: e.recordedDate)
     }
 
     /// Of the given cases, those `institution` is party to right now.

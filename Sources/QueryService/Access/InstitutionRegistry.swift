@@ -6,6 +6,7 @@ import Referrals
 actor InstitutionRegistry {
     private let store: EventStore
     private var ids: Set<String> = []
+    private var institutions: [String: Institution] = [:]
     private var version: Int64 = 0
     private var loaded = false
 
@@ -30,6 +31,7 @@ actor InstitutionRegistry {
                         type: event.type, data: data)
                 {
                     ids.insert(institution.id)
+                    institutions[institution.id] = institution
                 }
             }
             if events.count < 1000 {
@@ -37,5 +39,12 @@ actor InstitutionRegistry {
                 return ids
             }
         }
+    }
+
+    /// The registered institution with this id (its latest registration), reading the registry's
+    /// newest events first.
+    func institution(_ id: String) async throws -> Institution? {
+        _ = try await current()
+        return institutions[id]
     }
 }

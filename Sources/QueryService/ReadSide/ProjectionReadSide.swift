@@ -47,7 +47,7 @@ public struct ProjectionReadSide: ReadSide {
             UNION ALL
             SELECT 3, (row_number() OVER (ORDER BY d.due_at, d.case_id, d.ordinal))::int, d.case_id, d.rule_id,
                    d.title, d.due_at::text, d.warn_at::text,
-                   handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure,
+                   handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure, d.notified,
                                            \(now)),
                    d.responsible, d.trigger_event_id::text, d.satisfied_at::text, d.referral_id, d.ruleset_id,
                    d.ruleset_version::text, d.confirmed::text,
@@ -244,11 +244,13 @@ struct DeadlinePageQuery {
         switch status {
         case nil: return ["TRUE"]
         case .overdue:
-            return ["\(open) AND d.due_at <= $1", "\(open) AND d.missed_at_closure AND d.due_at > $1"]
-        case .dueSoon: return ["\(open) AND NOT d.missed_at_closure AND d.due_at > $1 AND d.warn_at <= $1"]
-        case .pending: return ["\(open) AND NOT d.missed_at_closure AND d.due_at > $1 AND d.warn_at > $1"]
-        case .met: return ["d.satisfied_at IS NOT NULL AND d.satisfied_at <= d.due_at"]
-        case .metLate: return ["d.satisfied_at IS NOT NULL AND d.satisfied_at > d.due_at"]
+            return ["\(open) AND d.due_at <= $1", "\(open) AND (d.missed_at_closure OR d.notified) AND d.due_at > $1"]
+        case .dueSoon:
+            return ["\(open) AND NOT (d.missed_at_closure OR d.notified) AND d.due_at > $1 AND d.warn_at <= $1"]
+        case .pending:
+            return ["\(open) AND NOT (d.missed_at_closure OR d.notified) AND d.due_at > $1 AND d.warn_at > $1"]
+        case .met: return ["d.satisfied_at IS NOT NULL AND d.satisfied_at <= d.due_at AND NOT d.notified"]
+        case .metLate: return ["d.satisfied_at IS NOT NULL AND (d.satisfied_at > d.due_at OR d.notified)"]
         case .cancelled: return ["d.satisfied_at IS NULL AND d.cancelled_at IS NOT NULL"]
         }
     }
@@ -286,7 +288,7 @@ struct DeadlinePageQuery {
         let branches = Self.conditions(filter.status).map { condition in
             """
             (SELECT d.case_id, d.rule_id, d.title, d.due_at,
-                    handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure, $1)
+                    handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure, d.notified, $1)
                       AS status,
                     d.responsible, d.trigger_event_id::text, d.satisfied_at, d.ordinal,
                     (extract(epoch FROM d.due_at) * 1000000)::bigint AS due_us

@@ -129,6 +129,17 @@ extension QueryService {
         }
         try Self.requireJSON(request)
         let parsed = try AppendRequest.parse(request.body)
+        if parsed.items.contains(where: { $0.type == CaseEventType.caseOpened.rawValue }) {
+            // Opening under a chosen id: only within the caller's own registered prefix, decided
+            // before the case is looked up, so the answer says nothing about which ids exist.
+            guard let registered = try await institutions.institution(institution),
+                registered.mayChooseCaseId(caseId, serverPrefix: configuration.caseIdPrefix)
+            else {
+                throw ServiceError.forbidden(
+                    "Open cases with POST /v1/cases (the server issues the id); a chosen id must start with the "
+                        + "institution's own registered case-id prefix.")
+            }
+        }
         let stream = StreamName.case(caseId)!
         let correlation = UUID()
         let newEvents = parsed.items.map { item in
@@ -196,7 +207,7 @@ extension QueryService {
         let now = Date()
         var context = AdmissionContext(
             registeredInstitutions: try await institutions.known(), now: now,
-            allowedClockSkew: configuration.allowedClockSkew)
+            allowedClockSkew: configuration.allowedClockSkew, rulesets: try await rulesets.current(now: now))
         var state = state
         var i = 0
         var refreshed = false
@@ -240,7 +251,8 @@ extension QueryService {
     }
 
 
-    private func appended(_ result: AppendResult) -> HTTPResponse {
+    /// The 201 (or, for a retry, 200) answer to an append, with `leading` members first.
+    func appended(_ result: AppendResult, leading: [(String, JSONValue)] = []) -> HTTPResponse {
         metrics.recordAppend(
             outcome: result.deduplicated ? "deduplicated" : "created",
             events: result.deduplicated ? 0 : result.events.count)
@@ -254,7 +266,9 @@ extension QueryService {
                     ])))
         }
         let body = JSONValue.object(
-            JSONObject([("streamVersion", .number(JSONNumber(Int(result.streamVersion)))), ("events", .array(events))]))
+            JSONObject(
+                leading + [("streamVersion", .number(JSONNumber(Int(result.streamVersion)))), ("events", .array(events))]
+            ))
         return .json(result.deduplicated ? .ok : .created, body.serialized())
     }
 }

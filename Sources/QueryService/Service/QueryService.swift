@@ -22,6 +22,10 @@ public struct QueryServiceConfiguration: Sendable {
     /// The most access-log rows waiting to be written; a read that would exceed it is refused
     /// with 503 rather than served unlogged.
     public var accessLogQueueCapacity: Int
+    /// The prefix of server-issued case ids (`KS` → `KS-2026-000123`); no institution may own it.
+    public var caseIdPrefix: String
+    /// The zone whose calendar year numbers server-issued case ids (IANA name).
+    public var timeZone: String
 
     public init(
         http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
@@ -29,8 +33,13 @@ public struct QueryServiceConfiguration: Sendable {
         pollInterval: Duration = .seconds(1),
         allowedClockSkew: TimeInterval = 300,
         tokenCacheTTL: Duration = .seconds(5),
-        accessLogQueueCapacity: Int = 20_000
+        accessLogQueueCapacity: Int = 20_000,
+        caseIdPrefix: String = "KS",
+        timeZone: String = "Europe/Belgrade"
     ) {
+        precondition(Institution.isValidCaseIdPrefix(caseIdPrefix), "caseIdPrefix must be 2-8 of A-Z, 0-9")
+        self.caseIdPrefix = caseIdPrefix
+        self.timeZone = timeZone
         self.http = http
         self.heartbeatInterval = heartbeatInterval
         self.pollInterval = pollInterval
@@ -67,6 +76,7 @@ public final class QueryService: Sendable {
     let tail: GlobalTail
     let subscriptions: SubscriptionStore
     let institutions: InstitutionRegistry
+    let rulesets: RulesetRegistry
     let metrics = Metrics()
     let metricsHook: @Sendable () async -> String
     let server = Mutex<HTTPServer?>(nil)
@@ -92,6 +102,7 @@ public final class QueryService: Sendable {
         self.tail = GlobalTail(store: store, maxAge: configuration.pollInterval)
         self.subscriptions = SubscriptionStore(pool: store.pool)
         self.institutions = InstitutionRegistry(store: store)
+        self.rulesets = RulesetRegistry(store: store)
         self.metricsHook = metricsHook
     }
 
@@ -151,6 +162,7 @@ public final class QueryService: Sendable {
         }
         on(.GET, "/health") { [self] r, p in try await health(r, p) }
         on(.GET, "/metrics") { [self] r, p in try await metricsText(r, p) }
+        on(.POST, "/v1/cases") { [self] r, p in try await openCase(r, p) }
         on(.POST, "/v1/cases/{caseId}/events") { [self] r, p in try await appendEvents(r, p) }
         on(.GET, "/v1/cases/{caseId}") { [self] r, p in try await caseSummary(r, p) }
         on(.GET, "/v1/cases/{caseId}/history") { [self] r, p in try await caseHistory(r, p) }

@@ -85,6 +85,8 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .notFound: return ServiceError(.notFound, "not_found", error.message)
         case .wrongExpectedVersion:
             return ServiceError(.conflict, "wrong_expected_version", error.message, details: field)
+        case .consentRequired:
+            return ServiceError(.unprocessableContent, "consent_required", error.message, details: field)
         default: return ServiceError(.badRequest, "invalid_event", error.message, details: field)
         }
     }

@@ -8,11 +8,26 @@ public struct AdmissionContext: Sendable {
     public var now: Date
     /// How far `occurredAt` may lie in the future, for clock skew between institutions (5 min).
     public var allowedClockSkew: TimeInterval
+    /// Every published ruleset version: their consent policies decide which referrals need consent.
+    public var rulesets: [Ruleset]
 
-    public init(registeredInstitutions: Set<String>, now: Date, allowedClockSkew: TimeInterval = 300) {
+    public init(
+        registeredInstitutions: Set<String>, now: Date, allowedClockSkew: TimeInterval = 300, rulesets: [Ruleset] = []
+    ) {
         self.registeredInstitutions = registeredInstitutions
         self.now = now
         self.allowedClockSkew = allowedClockSkew
+        self.rulesets = rulesets
+    }
+
+    /// Whether a referral of `purpose` recorded now needs the victim's consent: some ruleset
+    /// series in force now (by `effectiveFrom`, at the time of recording — a backdated
+    /// `occurredAt` cannot pick an older policy) has a consent policy that requires it.
+    public func consentRequired(for purpose: ReferralPurpose) -> Bool {
+        Dictionary(grouping: rulesets, by: \.id).values.contains { versions in
+            let sorted = versions.sorted { ($0.effectiveFrom, $0.version) < ($1.effectiveFrom, $1.version) }
+            return DeadlineEvaluator.inForce(sorted, at: now)?.consent?.requiresConsent(purpose) ?? false
+        }
     }
 }
 
@@ -29,8 +44,10 @@ public enum CaseAdmission {
     ///    `wrong_expected_version`, `invalid_event` (closed case);
     /// 3. ``CaseEventBody/decode(type:data:)`` → `invalid_event` with the field path;
     /// 4. `occurredAt` at most ``AdmissionContext/allowedClockSkew`` after `now` → `invalid_event`;
-    /// 5. ``validateInContext(_:state:context:)`` → `invalid_event`, and `forbidden` when
-    ///    someone other than the recipient acts on a referral.
+    /// 5. ``validateInContext(_:state:context:)`` → `invalid_event` (an `occurredAt` before the
+    ///    case's opening or before the referral it acts on among them), `forbidden` when someone
+    ///    other than the recipient acts on a referral, `consent_required` for a referral whose
+    ///    purpose needs consent without it or an override.
     ///
     /// ```swift
     /// let event = try CaseAdmission.admit(
@@ -73,10 +90,22 @@ public enum CaseAdmission {
             throw .invalidEvent("occurredAt", "must not be in the future")
         }
         guard let state else { return }
+        // Time of record: nothing happens to a case before it was opened, and nothing to a
+        // referral before it was issued (docs/time-of-record.md).
+        if case .caseOpened = event.body {
+        } else if event.occurredAt < state.openedAt {
+            throw .invalidEvent("occurredAt", "must not be before the case was opened (\(Timestamp.format(state.openedAt)))")
+        }
+        if let id = event.body.referralId, event.type != .referralIssued, let referral = state.referrals[id],
+            event.occurredAt < referral.issuedAt
+        {
+            throw .invalidEvent(
+                "occurredAt", "must not be before the referral was issued (\(Timestamp.format(referral.issuedAt)))")
+        }
         switch event.body {
         case .caseOpened:
             return
-        case .referralIssued(let referralId, let to, _, _):
+        case .referralIssued(let referralId, let to, let purpose, _, let override):
             guard state.referrals[referralId] == nil else {
                 throw .invalidEvent("data.referralId", "already exists in this case")
             }
@@ -85,6 +114,15 @@ public enum CaseAdmission {
             }
             guard to != event.actor.institution else {
                 throw .invalidEvent("data.to", "must name another institution than the issuer")
+            }
+            if override == nil, context.consentRequired(for: purpose),
+                !state.hasConsent(purpose: purpose, recipient: to)
+            {
+                throw ReferralsError(
+                    .consentRequired, field: "data.consentOverride",
+                    "a \(purpose.rawValue) referral to \(to) needs the victim's consent: record ConsentRecorded "
+                        + "{given: true} for this purpose and recipient first, or give consentOverride.reason "
+                        + "(imminent-danger, child-best-interest, legal-obligation, other)")
             }
         case .referralAcknowledged(let referralId), .referralAccepted(let referralId),
             .referralDeclined(let referralId, _), .referralCompleted(let referralId, _):
@@ -114,8 +152,12 @@ public enum CaseAdmission {
                 throw .invalidEvent("type", "a reflection period is already running")
             }
         case .reflectionPeriodEnded:
-            guard state.reflectionPeriod?.isRunning == true else {
+            guard let period = state.reflectionPeriod, period.isRunning else {
                 throw .invalidEvent("type", "no reflection period is running")
+            }
+            guard event.occurredAt >= period.startedAt else {
+                throw .invalidEvent(
+                    "occurredAt", "must not be before the reflection period started (\(Timestamp.format(period.startedAt)))")
             }
         case .identificationStatusChanged(let status):
             guard status != state.identificationStatus else {

@@ -18,18 +18,41 @@ public struct CaseEvent: Sendable, Hashable {
     public var occurredAt: Date
     public var actor: Actor
     public var body: CaseEventBody
+    /// Server time, when the event was recorded; `nil` for an event not recorded yet (admission),
+    /// which counts as recorded at `occurredAt`. See ``countedAt(grace:)``.
+    public var recordedAt: Date?
 
-    public init(id: UUID, occurredAt: Date, actor: Actor, body: CaseEventBody) {
+    public init(id: UUID, occurredAt: Date, actor: Actor, body: CaseEventBody, recordedAt: Date? = nil) {
         self.id = id
         self.occurredAt = occurredAt
         self.actor = actor
         self.body = body
+        self.recordedAt = recordedAt
+    }
+
+    /// The time of record (docs/time-of-record.md): `occurredAt` when the event was recorded
+    /// within `grace` of it, otherwise `recordedAt − grace` — an institution that enters an
+    /// event late cannot make it count earlier than the grace allows.
+    public func countedAt(grace: TimeInterval) -> Date {
+        guard let recordedAt else { return occurredAt }
+        return max(occurredAt, recordedAt.addingTimeInterval(-grace))
+    }
+
+    /// How long after it occurred the event was recorded, when that is more than `grace`
+    /// (a late entry the case page marks); nil otherwise.
+    public func lateBy(grace: TimeInterval) -> TimeInterval? {
+        guard let recordedAt, recordedAt.timeIntervalSince(occurredAt) > grace else { return nil }
+        return recordedAt.timeIntervalSince(occurredAt)
     }
 
     public var type: CaseEventType { body.type }
 
     /// Decodes a stored event (type and `data` as recorded) into a typed event.
-    public init(id: UUID, type: String, data: JSONValue, occurredAt: Date, actor: Actor) throws(ReferralsError) {
-        self.init(id: id, occurredAt: occurredAt, actor: actor, body: try CaseEventBody.decode(type: type, data: data))
+    public init(
+        id: UUID, type: String, data: JSONValue, occurredAt: Date, actor: Actor, recordedAt: Date? = nil
+    ) throws(ReferralsError) {
+        self.init(
+            id: id, occurredAt: occurredAt, actor: actor, body: try CaseEventBody.decode(type: type, data: data),
+            recordedAt: recordedAt)
     }
 }

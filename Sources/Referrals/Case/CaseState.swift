@@ -26,6 +26,10 @@ public struct Referral: Sendable, Hashable {
     public var declineReason: DeclineReason?
     public var completedAt: Date?
     public var outcome: CompletionOutcome?
+    /// Issued without the consent its purpose needs, for this reason (a finding).
+    public var consentOverride: ConsentOverrideReason?
+    /// When a consent this referral relied on was withdrawn while the referral was open.
+    public var consentWithdrawnAt: Date?
 }
 
 /// A consent as recorded.
@@ -146,6 +150,13 @@ public struct CaseState: Sendable, Hashable {
     public var isClosed: Bool { status == .closed }
     public var guardianAppointed: Bool { guardianAppointedAt != nil }
 
+    /// Whether the victim's consent to a referral of `purpose` to `recipient` is in force: the
+    /// latest `ConsentRecorded` of that purpose naming that recipient gave it (a later
+    /// `given: false` withdraws it).
+    public func hasConsent(purpose: ReferralPurpose, recipient: String) -> Bool {
+        consents.last { $0.purpose.rawValue == purpose.rawValue && $0.recipients.contains(recipient) }?.given ?? false
+    }
+
     /// Referrals still waiting for their recipient, in issue order.
     public var openReferrals: [Referral] { referralOrder.compactMap { referrals[$0] }.filter { $0.status.isOpen } }
 
@@ -157,11 +168,11 @@ public struct CaseState: Sendable, Hashable {
         switch event.body {
         case .caseOpened:
             break  // a second opening is not a valid history; only the version counts
-        case .referralIssued(let id, let to, let purpose, let urgency):
+        case .referralIssued(let id, let to, let purpose, let urgency, let override):
             guard referrals[id] == nil else { return }
             referrals[id] = Referral(
                 id: id, from: event.actor.institution, to: to, purpose: purpose, urgency: urgency, status: .issued,
-                issuedAt: at, issuedByEventId: event.id)
+                issuedAt: at, issuedByEventId: event.id, consentOverride: override)
             referralOrder.append(id)
             addParty(to)
         case .referralAcknowledged(let id):
@@ -198,6 +209,17 @@ public struct CaseState: Sendable, Hashable {
                 ConsentRecord(
                     purpose: purpose, recipients: recipients, given: given, recordedAt: at,
                     recordedBy: event.actor.institution))
+            if !given {
+                // A withdrawal flags the open referrals it covered (they stay open: who acts on
+                // them, and how, is for the institutions to decide).
+                for id in referralOrder {
+                    guard var r = referrals[id], r.status.isOpen, r.consentWithdrawnAt == nil,
+                        recipients.contains(r.to), purpose.rawValue == r.purpose.rawValue
+                    else { continue }
+                    r.consentWithdrawnAt = at
+                    referrals[id] = r
+                }
+            }
         case .guardianAppointed:
             if guardianAppointedAt == nil { guardianAppointedAt = at }
         case .reflectionPeriodStarted(let days):
@@ -244,7 +266,7 @@ public struct CaseState: Sendable, Hashable {
         case .caseOpened(let status, let newProfile):
             profile = newProfile
             if identificationSetBy == targetId { identificationStatus = status }
-        case .referralIssued(let id, _, let purpose, let urgency):
+        case .referralIssued(let id, _, let purpose, let urgency, _):
             referrals[id]?.purpose = purpose
             referrals[id]?.urgency = urgency
         case .riskAssessed(let level) where riskSetBy == targetId:

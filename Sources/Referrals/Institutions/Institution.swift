@@ -12,11 +12,30 @@ public struct Institution: Sendable, Hashable, Identifiable {
     public var id: String
     public var name: String
     public var kinds: [InstitutionKind]
+    /// The case-id prefix the institution owns (`KP`: it may open cases under ids `KP-…` of its
+    /// own choosing); `nil`: it opens cases only under server-issued ids (`POST /v1/cases`).
+    public var caseIdPrefix: String?
 
-    public init(id: String, name: String, kinds: [InstitutionKind]) {
+    public init(id: String, name: String, kinds: [InstitutionKind], caseIdPrefix: String? = nil) {
         self.id = id
         self.name = name
         self.kinds = kinds
+        self.caseIdPrefix = caseIdPrefix
+    }
+
+    /// Whether `prefix` is a case-id prefix: 2-8 characters, an upper-case letter then upper-case
+    /// letters and digits.
+    public static func isValidCaseIdPrefix(_ prefix: String) -> Bool {
+        let utf8 = Array(prefix.utf8)
+        guard (2...8).contains(utf8.count), (0x41...0x5A).contains(utf8[0]) else { return false }
+        return utf8.allSatisfy { (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) }
+    }
+
+    /// Whether this institution may open a case under `caseId` through the append route: the id
+    /// starts with its own prefix and a hyphen, and that prefix is not the server's own.
+    public func mayChooseCaseId(_ caseId: String, serverPrefix: String) -> Bool {
+        guard let caseIdPrefix, caseIdPrefix != serverPrefix else { return false }
+        return caseId.hasPrefix(caseIdPrefix + "-") && caseId.count > caseIdPrefix.count + 1
     }
 
     public var primaryKind: InstitutionKind { kinds[0] }
@@ -26,7 +45,7 @@ public struct Institution: Sendable, Hashable, Identifiable {
 extension Institution {
     /// Kosovo Police, Directorate against THB.
     public static let kosovoPolice = Institution(
-        id: "kp-dthb", name: "Kosovo Police, Directorate against THB", kinds: [.police])
+        id: "kp-dthb", name: "Kosovo Police, Directorate against THB", kinds: [.police], caseIdPrefix: "KP")
     /// State Prosecution.
     public static let stateProsecution = Institution(id: "ksp", name: "State Prosecution", kinds: [.prosecution])
     /// Office for Protection and Assistance to Victims (victim advocates).

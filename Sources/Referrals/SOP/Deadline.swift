@@ -43,7 +43,25 @@ public struct Deadline: Sendable, Hashable {
     public var cancelledAt: Date?
     /// Whether the case's closure ended it unmet after it fell due.
     public var missedAtClosure: Bool
+    /// Whether a `SopDeadlineMissed` notice exists for this deadline: then it is never `met` (at
+    /// best `met-late`), never `cancelled`, and `overdue` while unmet, so status and notices agree.
+    public var notified: Bool = false
 
     /// The identity the deadline watcher derives `SopDeadlineMissed` ids from.
+    /// What identifies the deadline's notice: its rule and trigger.
+    public var noticeKey: NoticeKey { NoticeKey(ruleId: ruleId, triggerEventId: triggerEventId) }
+
     public var key: String { "\(caseId)/\(ruleId)/\(triggerEventId.uuidString.lowercased())" }
+}
+
+/// A `SopDeadlineMissed` notice as the evaluator matches it to a deadline: the rule and the
+/// triggering event (the case is implied).
+public struct NoticeKey: Sendable, Hashable {
+    public var ruleId: String
+    public var triggerEventId: UUID
+
+    public init(ruleId: String, triggerEventId: UUID) {
+        self.ruleId = ruleId
+        self.triggerEventId = triggerEventId
+    }
 }

@@ -3,10 +3,16 @@ import Foundation
 /// Computes a case's SOP deadlines: a pure function of the case's events, the rulesets and
 /// `now`. Nothing is stored; the same inputs always give the same deadlines.
 ///
-/// Semantics:
+/// Semantics (docs/time-of-record.md):
 /// - Deadlines run from the trigger's `occurredAt` (business time). `dueAt = occurredAt +
 ///   within` (the urgent variant when the trigger's referral is urgent; the trigger's days
-///   field when the rule names one).
+///   field when the rule names one). A trigger recorded later than the ruleset's
+///   `lateEntryGrace` after it occurred starts a deadline that another institution must meet no
+///   earlier than `recordedAt − lateEntryGrace`: nobody can be made late by a backdated entry.
+/// - Satisfying and closing events count at their time of record
+///   (``CaseEvent/countedAt(grace:)``): `occurredAt` if recorded within the grace, otherwise
+///   `recordedAt − grace`; and never before the trigger.
+/// - A deadline with a `SopDeadlineMissed` notice (``NoticeKey``) is never `met` nor `cancelled`.
 /// - Each trigger is judged by the version of each ruleset series whose `effectiveFrom` is the
 ///   latest not after the trigger's `occurredAt` (ties: the higher version).
 /// - A deadline is met by the first later event in the stream that satisfies the rule; its
@@ -26,12 +32,14 @@ public enum DeadlineEvaluator {
     ///   - events: the case stream in order, starting with `CaseOpened`.
     ///   - rulesets: every published ruleset version (any series, any order).
     ///   - institutions: resolves `role` responsibilities to parties.
+    ///   - notices: the case's `SopDeadlineMissed` notices.
     public static func evaluate(
         caseId: String, events: [CaseEvent], rulesets: [Ruleset], now: Date,
-        institutions: [Institution] = Institution.demo
+        institutions: [Institution] = Institution.demo, notices: Set<NoticeKey> = []
     ) -> [Deadline] {
         evaluate(
-            caseId: caseId, events: events, context: Context(rulesets: rulesets, institutions: institutions), now: now
+            caseId: caseId, events: events, context: Context(rulesets: rulesets, institutions: institutions), now: now,
+            notices: notices
         )
         .deadlines
     }
@@ -63,7 +71,9 @@ public enum DeadlineEvaluator {
 
     /// ``evaluate(caseId:events:rulesets:now:institutions:)`` with a prepared ``Context``, also
     /// returning the folded state, so that a caller that needs both folds the events once.
-    public static func evaluate(caseId: String, events: [CaseEvent], context: Context, now: Date) -> Evaluation {
+    public static func evaluate(
+        caseId: String, events: [CaseEvent], context: Context, now: Date, notices: Set<NoticeKey> = []
+    ) -> Evaluation {
         let series = context.series
         let kinds = context.kinds
         let effective = effectiveData(events)
@@ -71,6 +81,7 @@ public enum DeadlineEvaluator {
         var state: CaseState?
         var deadlines: [Deadline] = []
         var rulesOf: [SopRule] = []  // parallel to deadlines
+        var gracesOf: [TimeInterval] = []  // parallel to deadlines: the ruleset's lateEntryGrace
         var open: [Int] = []  // indices into deadlines still satisfiable
         var keys: Set<StartKey> = []
 
@@ -85,9 +96,6 @@ public enum DeadlineEvaluator {
             if let field = rule.withinDaysFromField, let days = data()[field]?.numberValue?.intValue {
                 within = ISODuration(days: days)
             }
-            let dueAt = within.added(to: trigger.occurredAt)
-            let warn = (urgent ? rule.urgentWarnBefore : nil) ?? rule.warnBefore
-            let warnAt = warn.map { max(trigger.occurredAt, $0.subtracted(from: dueAt)) } ?? dueAt
             let responsible: String =
                 switch rule.responsible {
                 case .referralRecipient: referral?.to ?? state.openedBy
@@ -97,8 +105,16 @@ public enum DeadlineEvaluator {
                 case .institution(let id): id
                 case .role(let kind): "role:\(kind.rawValue)"  // resolved against the final parties below
                 }
+            let grace = ruleset.lateEntryGrace.fixedSeconds
+            // A late-entered trigger makes no other institution late: its deadline runs from the
+            // trigger's time of record. The trigger's own actor gets no such relief.
+            let runsFrom = responsible == trigger.actor.institution ? trigger.occurredAt : trigger.countedAt(grace: grace)
+            let dueAt = within.added(to: runsFrom)
+            let warn = (urgent ? rule.urgentWarnBefore : nil) ?? rule.warnBefore
+            let warnAt = warn.map { max(runsFrom, $0.subtracted(from: dueAt)) } ?? dueAt
             open.append(deadlines.count)
             rulesOf.append(rule)
+            gracesOf.append(grace)
             deadlines.append(
                 Deadline(
                     caseId: caseId, ruleId: rule.id, title: rule.title, rulesetId: ruleset.id,
@@ -127,7 +143,8 @@ public enum DeadlineEvaluator {
                 guard rulesOf[index].satisfiedBy.events.contains(event.type),
                     satisfies(event, data: data, rule: rulesOf[index], deadline: deadlines[index], state: current)
                 else { return false }
-                deadlines[index].satisfiedAt = event.occurredAt
+                deadlines[index].satisfiedAt = max(
+                    event.countedAt(grace: gracesOf[index]), deadlines[index].triggeredAt)
                 deadlines[index].satisfiedByEventId = event.id
                 if rulesOf[index].recurring, !rearm.contains(rulesOf[index].id) { rearm.append(rulesOf[index].id) }
                 return true
@@ -145,8 +162,9 @@ public enum DeadlineEvaluator {
             // 2. Closure ends what is open.
             if case .caseClosed = event.body {
                 for index in open {
-                    if deadlines[index].dueAt > event.occurredAt {
-                        deadlines[index].cancelledAt = event.occurredAt
+                    let closedAt = event.countedAt(grace: gracesOf[index])
+                    if deadlines[index].dueAt > closedAt, !notices.contains(deadlines[index].noticeKey) {
+                        deadlines[index].cancelledAt = closedAt
                     } else {
                         deadlines[index].missedAtClosure = true
                     }
@@ -170,6 +188,7 @@ public enum DeadlineEvaluator {
         }
 
         for index in deadlines.indices {
+            deadlines[index].notified = notices.contains(deadlines[index].noticeKey)
             deadlines[index].status = status(of: deadlines[index], now: now)
             if case .role(let kind) = rulesOf[index].responsible,
                 let party = state?.parties.first(where: { kinds[$0]?.contains(kind) ?? false })
@@ -190,9 +209,9 @@ public enum DeadlineEvaluator {
 
     /// The status of a deadline at `now`.
     static func status(of d: Deadline, now: Date) -> DeadlineStatus {
-        if let satisfiedAt = d.satisfiedAt { return satisfiedAt <= d.dueAt ? .met : .metLate }
+        if let satisfiedAt = d.satisfiedAt { return satisfiedAt <= d.dueAt && !d.notified ? .met : .metLate }
         if d.cancelledAt != nil { return .cancelled }
-        if now >= d.dueAt || d.missedAtClosure { return .overdue }
+        if now >= d.dueAt || d.missedAtClosure || d.notified { return .overdue }
         return now >= d.warnAt ? .dueSoon : .pending
     }
 

@@ -6,11 +6,26 @@ extension Ruleset {
     public static let kosovoDefaultJSON: String = #"""
         {
           "id": "kosovo-default",
-          "version": 1,
+          "version": 2,
           "title": "Kosovo SOP deadlines for trafficked persons (default)",
           "jurisdiction": "XK",
           "effectiveFrom": "2014-01-01",
-          "notice": "The Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14) and the Minimum Standards of Care (2010) were not available in full text when this ruleset was written. Every rule with \"confirmed\": false has a timing that is a configurable placeholder, not law: it is not confirmed from the SOP text. Publish a new version when the figures are confirmed.",
+          "notice": "The Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14) and the Minimum Standards of Care (2010) were not available in full text when this ruleset was written. Every rule with \"confirmed\": false has a timing that is a configurable placeholder, not law: it is not confirmed from the SOP text. The same holds for the consent policy: every entry with \"confirmed\": false, and its legal basis, is a placeholder to be confirmed by a lawyer. Version 2 adds the consent policy and the late-entry grace to version 1. Publish a new version when the figures are confirmed.",
+          "lateEntryGrace": "PT24H",
+          "consent": {
+            "victim-advocacy": {"policy": "not-required", "legalBasis": "Victim advocates assist presumed victims by law (Law No. 04/L-218 on Preventing and Combating Trafficking in Human Beings and Protecting Victims of Trafficking); whether referral to them needs prior consent is unconfirmed.", "source": {"document": "Law No. 04/L-218 on Preventing and Combating Trafficking in Human Beings and Protecting Victims of Trafficking", "note": "Article not confirmed from the text; placeholder."}, "confirmed": false},
+            "investigation": {"policy": "not-required", "legalBasis": "Criminal investigation is a legal duty of the police and prosecution, not a service offered to the victim (Criminal Procedure Code of Kosovo).", "source": {"document": "Criminal Procedure Code of Kosovo (Code No. 08/L-032)", "note": "Article not confirmed from the text; placeholder."}, "confirmed": false},
+            "prosecution": {"policy": "not-required", "legalBasis": "Prosecution is a legal duty of the State Prosecutor (Criminal Procedure Code of Kosovo).", "source": {"document": "Criminal Procedure Code of Kosovo (Code No. 08/L-032)", "note": "Article not confirmed from the text; placeholder."}, "confirmed": false},
+            "guardianship": {"policy": "not-required", "legalBasis": "A guardian is appointed for an unaccompanied or separated child by the centre for social work as a legal obligation (Council of Europe Convention on Action against Trafficking in Human Beings, Art. 10(4); Law on Family of Kosovo).", "source": {"document": "Council of Europe Convention on Action against Trafficking in Human Beings (CETS No. 197)", "section": "Art. 10(4)", "note": "Kosovo's implementing provision not confirmed; placeholder."}, "confirmed": false},
+            "shelter": {"policy": "required", "source": {"document": "Council of Europe Convention on Action against Trafficking in Human Beings (CETS No. 197)", "section": "Art. 12(7)", "note": "Assistance on a consensual and informed basis; Kosovo SOP wording not confirmed."}, "confirmed": false},
+            "medical": {"policy": "required", "source": {"document": "Council of Europe Convention on Action against Trafficking in Human Beings (CETS No. 197)", "section": "Art. 12(7)", "note": "Assistance on a consensual and informed basis; Kosovo SOP wording not confirmed."}, "confirmed": false},
+            "psychosocial": {"policy": "required", "source": {"document": "Council of Europe Convention on Action against Trafficking in Human Beings (CETS No. 197)", "section": "Art. 12(7)", "note": "Kosovo SOP wording not confirmed."}, "confirmed": false},
+            "legal-aid": {"policy": "required", "source": {"document": "Council of Europe Convention on Action against Trafficking in Human Beings (CETS No. 197)", "section": "Art. 12(7)", "note": "Kosovo SOP wording not confirmed."}, "confirmed": false},
+            "social-welfare": {"policy": "required", "source": {"document": "Council of Europe Convention on Action against Trafficking in Human Beings (CETS No. 197)", "section": "Art. 12(7)", "note": "Kosovo SOP wording not confirmed."}, "confirmed": false},
+            "return-assistance": {"policy": "required", "source": {"document": "Council of Europe Convention on Action against Trafficking in Human Beings (CETS No. 197)", "section": "Art. 16", "note": "Return with due regard for rights, safety and dignity; Kosovo SOP wording not confirmed."}, "confirmed": false},
+            "reintegration": {"policy": "required", "source": {"document": "Council of Europe Convention on Action against Trafficking in Human Beings (CETS No. 197)", "section": "Art. 12(7)", "note": "Kosovo SOP wording not confirmed."}, "confirmed": false},
+            "other": {"policy": "required", "source": {"document": "Council of Europe Convention on Action against Trafficking in Human Beings (CETS No. 197)", "section": "Art. 12(7)", "note": "Kosovo SOP wording not confirmed."}, "confirmed": false}
+          },
           "rules": [
             {
               "id": "referral-acknowledged",
@@ -165,5 +180,20 @@ extension Ruleset {
     public static let kosovoDefault: Ruleset = {
         // The embedded document is tested to load; a failure here is a build defect.
         do { return try load(json: Array(kosovoDefaultJSON.utf8)) } catch { fatalError("embedded ruleset: \(error)") }
+    }()
+}
+
+extension Ruleset {
+    /// The default ruleset as the demo and the synthetic data sets publish it: the same rules with
+    /// a late-entry grace of a year, because their synthetic history (a year of cases) is entered
+    /// all at once, long after it "occurred". Never for real records.
+    public static let kosovoDefaultForBackfill: JSONValue = {
+        var document = kosovoDefault.document.objectValue!
+        document["lateEntryGrace"] = "PT8760H"
+        document["notice"] = .string(
+            (kosovoDefault.notice ?? "")
+                + " SYNTHETIC BACKFILL: this copy allows a late-entry grace of a year because its synthetic history "
+                + "is entered all at once; real records use PT24H.")
+        return .object(document)
     }()
 }

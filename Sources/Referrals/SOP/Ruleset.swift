@@ -19,11 +19,43 @@ public struct Ruleset: Sendable, Hashable {
     /// ISO 3166-1 alpha-2 of the jurisdiction, if given.
     public var jurisdiction: String?
     public var rules: [SopRule]
+    /// How long after an event's `occurredAt` it may be recorded and still count at `occurredAt`
+    /// (docs/time-of-record.md); `PT24H` when the document does not say.
+    public var lateEntryGrace: ISODuration
+    /// Whether a referral of each purpose needs the victim's recorded consent; `nil` when the
+    /// document has no `consent` section (then no referral needs one, as before that section existed).
+    public var consent: ConsentPolicy?
     /// The document as loaded, for republishing it unchanged.
     public var document: JSONValue
 
     /// The rule with this id, if any.
     public func rule(_ id: String) -> SopRule? { rules.first { $0.id == id } }
+
+    /// The grace when none is given: a day.
+    public static let defaultLateEntryGrace = ISODuration(hours: 24)
+}
+
+/// Which referral purposes need the victim's recorded consent (Council of Europe Convention
+/// Art. 12(7): assistance on a consensual and informed basis), and the legal basis of each
+/// purpose that does not.
+public struct ConsentPolicy: Sendable, Hashable {
+    /// One purpose's rule.
+    public struct Entry: Sendable, Hashable {
+        /// `true`: a `ReferralIssued` of this purpose needs a `ConsentRecorded{given: true}` for its
+        /// recipient and purpose still in force, or a `consentOverride`.
+        public var required: Bool
+        /// Why no consent is needed (for `required == false`), e.g. the law that obliges the referral.
+        public var legalBasis: String?
+        public var source: SopRule.Source
+        /// Whether the entry is confirmed from its source; `false` marks a placeholder, not law.
+        public var confirmed: Bool
+    }
+
+    /// By purpose. A purpose the document does not list needs consent.
+    public var entries: [ReferralPurpose: Entry]
+
+    /// Whether a referral of `purpose` needs consent.
+    public func requiresConsent(_ purpose: ReferralPurpose) -> Bool { entries[purpose]?.required ?? true }
 }
 
 /// One SOP deadline rule: when `trigger` happens, `satisfiedBy` must follow `within`.

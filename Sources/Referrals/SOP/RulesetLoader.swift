@@ -37,16 +37,60 @@ extension Ruleset {
             }
             rules.append(rule)
         }
+        let grace = try duration(&r, "lateEntryGrace", required: false) ?? Ruleset.defaultLateEntryGrace
+        guard grace.years == 0, grace.months == 0, grace.weeks == 0, grace.days == 0, grace.fixedSeconds <= 366 * 86_400
+        else {
+            throw r.error("lateEntryGrace", "must be hours, minutes or seconds (PT…), at most PT8784H")
+        }
+        var consent: ConsentPolicy?
+        if r.object["consent"] != nil {
+            consent = try loadConsent(try r.object("consent"))
+        }
         try r.finish()
         return Ruleset(
             id: id, version: version, title: title, effectiveFrom: effectiveFrom, notice: notice,
-            jurisdiction: jurisdiction, rules: rules, document: document)
+            jurisdiction: jurisdiction, rules: rules, lateEntryGrace: grace, consent: consent, document: document)
     }
 
     /// Parses and loads a ruleset from JSON bytes.
     /// - Throws: `invalid_json` or `invalid_ruleset`.
     public static func load(json bytes: [UInt8]) throws(ReferralsError) -> Ruleset {
         try load(try JSONValue.parse(bytes))
+    }
+
+    /// `"consent": {"shelter": {"policy": "required", "source": {…}, "confirmed": false}, "investigation":
+    /// {"policy": "not-required", "legalBasis": "…", "source": {…}, "confirmed": false}, …}`.
+    private static func loadConsent(_ reader: FieldReader) throws(ReferralsError) -> ConsentPolicy {
+        var c = reader
+        var entries: [ReferralPurpose: ConsentPolicy.Entry] = [:]
+        for key in c.object.keys.sorted() {
+            guard let purpose = ReferralPurpose(rawValue: key) else {
+                throw c.error(key, "is not a referral purpose")
+            }
+            var e = try c.object(key)
+            let required: Bool
+            switch try e.string("policy", maxLength: 20) {
+            case "required": required = true
+            case "not-required": required = false
+            default: throw e.error("policy", "must be required or not-required")
+            }
+            let legalBasis = try e.optionalString("legalBasis", maxLength: 1000)
+            if !required, legalBasis == nil {
+                throw e.error("legalBasis", "is required when consent is not-required")
+            }
+            var s = try e.object("source")
+            let source = SopRule.Source(
+                document: try s.string("document", maxLength: 300),
+                section: try s.optionalString("section", maxLength: 300),
+                note: try s.optionalString("note", maxLength: 1000))
+            try s.finish()
+            let confirmed = try e.bool("confirmed")
+            try e.finish()
+            entries[purpose] = ConsentPolicy.Entry(
+                required: required, legalBasis: legalBasis, source: source, confirmed: confirmed)
+        }
+        try c.finish()
+        return ConsentPolicy(entries: entries)
     }
 
     private static func loadRule(_ value: JSONValue, path: String) throws(ReferralsError) -> SopRule {

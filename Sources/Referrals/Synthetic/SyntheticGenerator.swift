@@ -147,7 +147,21 @@ struct Flow {
     ) -> (id: String, acceptedAt: Date?) {
         referralCount += 1
         let id = "R-\(referralCount)"
-        add(at, from, .referralIssued(referralId: id, to: to, purpose: purpose, urgency: urgent ? .urgent : .routine))
+        // Consent first where the default ruleset asks for it; now and then an override instead
+        // (a finding the coordinator sees), as in practice.
+        var override: ConsentOverrideReason?
+        if Ruleset.kosovoDefault.consent?.requiresConsent(purpose) ?? false {
+            if rng.chance(0.04) {
+                override = rng.pick([.imminentDanger, .childBestInterest, .legalObligation])
+            } else if let consent = ConsentPurpose(rawValue: purpose.rawValue) {
+                add(at, from, .consentRecorded(purpose: consent, recipients: [to], given: true))
+            }
+        }
+        add(
+            at, from,
+            .referralIssued(
+                referralId: id, to: to, purpose: purpose, urgency: urgent ? .urgent : .routine,
+                consentOverride: override))
         let ackLimit: Double = urgent ? 2 : 24
         guard let ack = delay(within: ackLimit) else { return (id, nil) }
         let ackAt = at.addingTimeInterval(ack)

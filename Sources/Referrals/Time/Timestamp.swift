@@ -79,6 +79,13 @@ public enum Timestamp {
     }
 
     /// The UTC (year, month, day) of a date.
+    /// The calendar year of `date` in the IANA zone `timeZone` (UTC if the zone is unknown).
+    public static func year(of date: Date, timeZone: String) -> Int {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        return calendar.component(.year, from: date)
+    }
+
     public static func civil(_ date: Date) -> (year: Int, month: Int, day: Int) {
         civilFromDays(Int(floorDiv(Int64(date.timeIntervalSince1970.rounded(.down)), 86_400)))
     }

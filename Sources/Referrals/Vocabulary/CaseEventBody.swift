@@ -31,7 +31,9 @@ public enum CaseEventBody: Sendable, Hashable {
     /// `{identificationStatus: presumed|potential|identified, profile: {...}}`
     case caseOpened(identificationStatus: IdentificationStatus, profile: Profile)
     /// `{referralId, to, purpose, urgency?}`; `urgency` defaults to `routine`.
-    case referralIssued(referralId: String, to: String, purpose: ReferralPurpose, urgency: Urgency)
+    case referralIssued(
+        referralId: String, to: String, purpose: ReferralPurpose, urgency: Urgency,
+        consentOverride: ConsentOverrideReason? = nil)
     /// `{referralId}`
     case referralAcknowledged(referralId: String)
     /// `{referralId}`
@@ -87,7 +89,7 @@ public enum CaseEventBody: Sendable, Hashable {
     /// The referral this event is about, if any.
     public var referralId: String? {
         switch self {
-        case .referralIssued(let id, _, _, _), .referralAcknowledged(let id), .referralAccepted(let id),
+        case .referralIssued(let id, _, _, _, _), .referralAcknowledged(let id), .referralAccepted(let id),
             .referralDeclined(let id, _), .referralCompleted(let id, _):
             id
         default: nil
@@ -142,7 +144,14 @@ public enum CaseEventBody: Sendable, Hashable {
             let to = try institutionId(&r, "to")
             let purpose = try r.code("purpose", ReferralPurpose.self)
             let urgency = try r.optionalCode("urgency", Urgency.self) ?? .routine
-            body = .referralIssued(referralId: id, to: to, purpose: purpose, urgency: urgency)
+            var override: ConsentOverrideReason?
+            if r.object["consentOverride"] != nil {
+                var o = try r.object("consentOverride")
+                override = try o.code("reason", ConsentOverrideReason.self)
+                try o.finish()
+            }
+            body = .referralIssued(
+                referralId: id, to: to, purpose: purpose, urgency: urgency, consentOverride: override)
         case .referralAcknowledged:
             body = .referralAcknowledged(referralId: try referralId(&r))
         case .referralAccepted:
@@ -225,11 +234,13 @@ public enum CaseEventBody: Sendable, Hashable {
                     "exploitation": .array(p.exploitation.map { .string($0.rawValue) }),
                 ],
             ]
-        case .referralIssued(let id, let to, let purpose, let urgency):
-            return [
-                "referralId": .string(id), "to": .string(to), "purpose": .string(purpose.rawValue),
-                "urgency": .string(urgency.rawValue),
-            ]
+        case .referralIssued(let id, let to, let purpose, let urgency, let override):
+            var data = JSONObject([
+                ("referralId", .string(id)), ("to", .string(to)), ("purpose", .string(purpose.rawValue)),
+                ("urgency", .string(urgency.rawValue)),
+            ])
+            if let override { data["consentOverride"] = ["reason": .string(override.rawValue)] }
+            return .object(data)
         case .referralAcknowledged(let id), .referralAccepted(let id):
             return ["referralId": .string(id)]
         case .referralDeclined(let id, let reason):

@@ -127,6 +127,15 @@ public enum CorrectionReason: String, Sendable, Hashable, CaseIterable, Codable 
 
 /// What a consent covers (`ConsentRecorded.purpose`): a referral purpose, or sharing the case
 /// record itself.
+/// Why a referral that needs consent went out without it (`ReferralIssued.consentOverride.reason`).
+/// Every override is a finding: the coordinator's board and the statistics show it.
+public enum ConsentOverrideReason: String, Sendable, Hashable, CaseIterable, Codable {
+    case imminentDanger = "imminent-danger"
+    case childBestInterest = "child-best-interest"
+    case legalObligation = "legal-obligation"
+    case other
+}
+
 public enum ConsentPurpose: String, Sendable, Hashable, CaseIterable, Codable {
     case victimAdvocacy = "victim-advocacy"
     case shelter, medical, psychosocial

@@ -5,7 +5,7 @@ public enum SystemEventBody: Sendable, Hashable {
     /// `{ruleId, dueAt, triggerEventId, responsible}` in `sop-<caseId>`, appended by the deadline
     /// watcher.
     case sopDeadlineMissed(ruleId: String, dueAt: Date, triggerEventId: UUID, responsible: String)
-    /// `{id, name, kind}` in `institutions`. `kind` is one kind or a non-empty array of kinds
+    /// `{id, name, kind, caseIdPrefix?}` in `institutions`. `kind` is one kind or a non-empty array of kinds
     /// (primary first), e.g. `["ngo", "shelter"]`. `name` is the institution's name, never a
     /// person's.
     case institutionRegistered(Institution)
@@ -52,8 +52,12 @@ public enum SystemEventBody: Sendable, Hashable {
                 _ = try r.value("kind")
                 throw r.error("kind", "must be a kind or an array of kinds")
             }
+            let prefix = try r.optionalString("caseIdPrefix", maxLength: 8)
+            if let prefix, !Institution.isValidCaseIdPrefix(prefix) {
+                throw r.error("caseIdPrefix", "must be 2-8 characters: an upper-case letter, then A-Z and 0-9")
+            }
             try r.finish()
-            return .institutionRegistered(Institution(id: id, name: name, kinds: kinds))
+            return .institutionRegistered(Institution(id: id, name: name, kinds: kinds, caseIdPrefix: prefix))
         case .sopRulesetPublished:
             do {
                 return .sopRulesetPublished(try Ruleset.load(data))
@@ -72,11 +76,17 @@ public enum SystemEventBody: Sendable, Hashable {
                 "triggerEventId": .string(trigger.uuidString.lowercased()), "responsible": .string(responsible),
             ]
         case .institutionRegistered(let institution):
-            [
-                "id": .string(institution.id), "name": .string(institution.name),
-                "kind": institution.kinds.count == 1
-                    ? .string(institution.kinds[0].rawValue) : .array(institution.kinds.map { .string($0.rawValue) }),
-            ]
+            .object(
+                JSONObject(
+                    [
+                        ("id", .string(institution.id)), ("name", .string(institution.name)),
+                        (
+                            "kind",
+                            institution.kinds.count == 1
+                                ? .string(institution.kinds[0].rawValue)
+                                : .array(institution.kinds.map { .string($0.rawValue) })
+                        ),
+                    ] + (institution.caseIdPrefix.map { [("caseIdPrefix", JSONValue.string($0))] } ?? [])))
         case .sopRulesetPublished(let ruleset):
             ruleset.document
         }

@@ -99,17 +99,38 @@ struct Harness: Sendable {
         return s
     }
 
+    /// The body of `POST /v1/cases`: the `CaseOpened` data, with an optional event id.
+    static func openedData(id: UUID? = nil, occurredAt: String? = nil) -> String {
+        var s = "{"
+        if let id { s += "\"id\":\"\(id.uuidString.lowercased())\"," }
+        if let occurredAt { s += "\"occurredAt\":\"\(occurredAt)\"," }
+        s += #""identificationStatus":"presumed","profile":{"sex":"female","ageBand":"18-24","child":false,"#
+        s += #""nationality":"XK","exploitation":["sexual"]}}"#
+        return s
+    }
+
     static func referralJSON(_ referralId: String, to: String, id: UUID? = nil) -> String {
         let idPart = id.map { "\"id\":\"\($0.uuidString.lowercased())\"," } ?? ""
         return
             "{\(idPart)\"type\":\"ReferralIssued\",\"data\":{\"referralId\":\"\(referralId)\",\"to\":\"\(to)\",\"purpose\":\"victim-advocacy\",\"urgency\":\"routine\"}}"
     }
 
+    /// Opens a case under a chosen id for a test's setup: through the store, as the institution's
+    /// officer (the API opens cases under server-issued ids or the institution's own prefix, which
+    /// AppendTests and OpenCaseTests test).
     @discardableResult
-    func openCase(_ caseId: String, by institution: String = "kp-dthb") async throws -> Reply {
-        let reply = try await api.post("/v1/cases/\(caseId)/events", token: token(institution), Self.openedJSON())
-        guard reply.status == 201 else { throw ClientError(description: "open failed: \(reply.status) \(reply.text)") }
-        return reply
+    func openCase(_ caseId: String, by institution: String = "kp-dthb", occurredAt: Date? = nil) async throws
+        -> AppendResult
+    {
+        let data = try JSONValue.parse(Array(Self.openedJSON().utf8))["data"]!
+        return try await store.append(
+            to: .case(caseId)!, expected: .noStream,
+            events: [
+                NewEvent(
+                    type: "CaseOpened", data: data.serializedString(),
+                    metadata: EventMetadata(actor: EventActor(institution: institution, user: "\(institution)-officer")),
+                    occurredAt: occurredAt)
+            ])
     }
 
     @discardableResult
