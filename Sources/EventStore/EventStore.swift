@@ -86,7 +86,8 @@ public final class EventStore: Sendable {
             events.append(
                 AppendedEvent(
                     id: try row.decode(0), version: try row.decode(1),
-                    cursor: Cursor(xid: xid, position: try row.decode(2)), hash: try row.decode(4, as: ByteA.self).bytes,
+                    cursor: Cursor(xid: xid, position: try row.decode(2)),
+                    hash: try row.decode(4, as: ByteA.self).bytes,
                     recordedAt: try row.decode(5)))
             deduplicated = try row.decode(6)
         }
@@ -166,7 +167,8 @@ public final class EventStore: Sendable {
         async throws -> Page
     {
         do {
-            let result = try await pool.query(Self.globalQuery(after: cursor, limit: limit, types: types, streams: streams))
+            let result = try await pool.query(
+                Self.globalQuery(after: cursor, limit: limit, types: types, streams: streams))
             let events = try Self.decodeEvents(result)
             return Page(events: events, next: events.last?.cursor ?? cursor)
         } catch { throw EventStoreError.from(error) }

@@ -15,18 +15,25 @@ public struct EventMetadata: Hashable, Sendable {
     public var actor: EventActor
     public var correlationId: UUID
     public var causationId: UUID?
+    /// Who appended it by hand (`handoff append`), for the institution in `actor`; nil through the API.
+    public var operatorName: String?
 
-    public init(actor: EventActor, correlationId: UUID = UUID(), causationId: UUID? = nil) {
+    public init(actor: EventActor, correlationId: UUID = UUID(), causationId: UUID? = nil, operatorName: String? = nil)
+    {
         self.actor = actor
         self.correlationId = correlationId
         self.causationId = causationId
+        self.operatorName = operatorName
     }
 
     /// The metadata as a JSON object.
     public var json: String {
-        var s = "{\"actor\":{\"institution\":" + JSONText.quote(actor.institution) + ",\"user\":"
+        var s =
+            "{\"actor\":{\"institution\":" + JSONText.quote(actor.institution) + ",\"user\":"
             + JSONText.quote(actor.user) + "},\"correlationId\":\"" + correlationId.uuidString.lowercased() + "\""
-        s += ",\"causationId\":" + (causationId.map { "\"" + $0.uuidString.lowercased() + "\"" } ?? "null") + "}"
+        s += ",\"causationId\":" + (causationId.map { "\"" + $0.uuidString.lowercased() + "\"" } ?? "null")
+        if let operatorName { s += ",\"operator\":" + JSONText.quote(operatorName) }
+        s += "}"
         return s
     }
 }

@@ -18,7 +18,9 @@ enum RegistryCommands {
         let data = JSONValue.object(object)
         let institution: Institution
         do {
-            guard case .institutionRegistered(let i) = try SystemEventBody.decode(type: "InstitutionRegistered", data: data)
+            guard
+                case .institutionRegistered(let i) = try SystemEventBody.decode(
+                    type: "InstitutionRegistered", data: data)
             else { throw CLIError(message: "not an institution") }
             institution = i
         } catch let error as ReferralsError {
@@ -37,7 +39,11 @@ enum RegistryCommands {
         do {
             return try await store.append(
                 to: .institutions,
-                events: [NewEvent(id: id, type: "InstitutionRegistered", data: text, metadata: EventMetadata(actor: operatorActor))])
+                events: [
+                    NewEvent(
+                        id: id, type: "InstitutionRegistered", data: text, metadata: EventMetadata(actor: operatorActor)
+                    )
+                ])
         } catch EventStoreError.duplicateEventId {
             throw CLIError(message: "institution \(institution.id) is already registered with other details")
         }
@@ -46,7 +52,9 @@ enum RegistryCommands {
     /// Publishes a ruleset version as a `SopRulesetPublished` event in `sop-rulesets`.
     static func publishRuleset(_ args: ParsedArguments, _ context: CLIContext) async throws {
         let path = args.positional(0)!
-        guard let bytes = FileManager.default.contents(atPath: path) else { throw CLIError(message: "cannot read \(path)") }
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw CLIError(message: "cannot read \(path)")
+        }
         let store = try StoreCommands.store(context)
         let result = try await publish(Array(bytes), store: store)
         context.out(result.json)
@@ -58,7 +66,9 @@ enum RegistryCommands {
         let ruleset: Ruleset
         do {
             let document = try JSONValue.parse(bytes)
-            guard case .sopRulesetPublished(let r) = try SystemEventBody.decode(type: "SopRulesetPublished", data: document)
+            guard
+                case .sopRulesetPublished(let r) = try SystemEventBody.decode(
+                    type: "SopRulesetPublished", data: document)
             else { throw CLIError(message: "not a ruleset") }
             ruleset = r
         } catch let error as ReferralsError {
@@ -75,7 +85,9 @@ enum RegistryCommands {
                 ])
         } catch EventStoreError.duplicateEventId {
             throw CLIError(
-                message: "ruleset \(ruleset.id) version \(ruleset.version) was already published with different content; publish a new version")
+                message:
+                    "ruleset \(ruleset.id) version \(ruleset.version) was already published with different content; publish a new version"
+            )
         }
     }
 }

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Postgres
+import QueryService
 import Referrals
 
 /// `migrate`, `append`, `read`, `verify`, `checkpoint`: the store's own commands.
@@ -11,7 +12,9 @@ enum StoreCommands {
 
     static func migrate(_ context: CLIContext) async throws {
         let url = try context.databaseURL()
-        guard let dir = Migrator.locateDirectory() else { throw CLIError(message: "\(Migrator.MigrationError.directoryNotFound)") }
+        guard let dir = Migrator.locateDirectory() else {
+            throw CLIError(message: "\(Migrator.MigrationError.directoryNotFound)")
+        }
         let migrator = try Migrator(directory: dir)
         do {
             let applied = try await migrator.migrate(url: url)
@@ -28,7 +31,8 @@ enum StoreCommands {
         let streamText = args.positional(0)!
         guard let stream = StreamName(streamText) else {
             throw CLIError.usage(
-                "unknown stream name pattern: use case-<caseId>, sop-<caseId>, institutions, sop-rulesets or checkpoints")
+                "unknown stream name pattern: use case-<caseId>, sop-<caseId>, institutions, sop-rulesets or checkpoints"
+            )
         }
         let type = args.positional(1)!
         guard EventStore.isValidType(type) else {
@@ -38,10 +42,10 @@ enum StoreCommands {
         guard case .object = try? JSONValue.parse(dataText) else {
             throw CLIError.usage("the event data must be a JSON object")
         }
-        var id = UUID()
+        var givenId: UUID?
         if let given = args.string("--id") {
             guard let parsed = UUID(uuidString: given) else { throw CLIError.usage("--id must be a UUID") }
-            id = parsed
+            givenId = parsed
         }
         let expectedText = args.string("--expected-version") ?? "any"
         guard let expected = ExpectedVersion(expectedText) else {
@@ -51,11 +55,35 @@ enum StoreCommands {
         guard (institution == nil) == (user == nil) else {
             throw CLIError.usage("--institution and --user go together")
         }
-        let actor = EventActor(institution: institution ?? "operator", user: user ?? (context.environment["USER"] ?? "cli"))
-        let result = try await store(context).append(
-            to: stream, expected: expected,
-            events: [NewEvent(id: id, type: type, data: dataText, metadata: EventMetadata(actor: actor))])
-        context.out(result.json)
+        // Not a back door: a case event passes the same admission as through the API, for the
+        // institution named, with the operator recorded beside the actor; system streams have
+        // their own commands (and `sop-` notices are the deadline watcher's alone).
+        guard let caseId = CaseAccess.caseId(ofCaseStream: stream.rawValue) else {
+            let instead =
+                switch stream.rawValue {
+                case "institutions": "handoff institution add"
+                case "sop-rulesets": "handoff sop publish"
+                case "checkpoints": "handoff checkpoint"
+                default: "the deadline watcher (handoff watch)"
+                }
+            throw CLIError.usage("\(stream.rawValue) is written by \(instead), not by handoff append")
+        }
+        guard let institution, let user else {
+            throw CLIError.usage("a case event needs --institution I --user U: the operator acts for an institution")
+        }
+        let operatorName = context.environment["USER"] ?? context.environment["LOGNAME"] ?? "unknown"
+        let writer = CaseWriter(store: try store(context))
+        do {
+            let result = try await writer.appendAsOperator(
+                caseId: caseId, type: type, data: try JSONValue.parse(dataText), id: givenId, expected: expected,
+                institution: institution, user: user, operatorName: "operator:" + operatorName)
+            context.out(result.json)
+        } catch let error as ServiceError {
+            if error.code == "wrong_expected_version" {
+                throw CLIError(message: "\(error.code): \(error.message) \(error.detailText)", exitCode: 3)
+            }
+            throw CLIError(message: "\(error.code): \(error.message) \(error.detailText)")
+        }
     }
 
     static func read(_ args: ParsedArguments, _ context: CLIContext) async throws {
@@ -91,13 +119,15 @@ enum StoreCommands {
         }
         var heads: [StreamHead]? = nil
         if let headsPath = args.string("--heads") {
-            guard let text = try? String(contentsOfFile: headsPath, encoding: .utf8), let parsed = EventStore.parseHeads(text)
+            guard let text = try? String(contentsOfFile: headsPath, encoding: .utf8),
+                let parsed = EventStore.parseHeads(text)
             else { throw CLIError(message: "\(headsPath) is not a heads file written by 'handoff checkpoint --heads'") }
             heads = parsed
         }
         let comparison = try await store.compare(with: saved, savedHeads: heads)
         guard comparison.matches else {
-            throw CLIError(message: "the store does not match the checkpoint: " + comparison.findings.joined(separator: "; "))
+            throw CLIError(
+                message: "the store does not match the checkpoint: " + comparison.findings.joined(separator: "; "))
         }
         context.out("checkpoint matches: \(saved.count) events in \(saved.streams) streams up to \(saved.cursor)")
     }
@@ -112,7 +142,9 @@ enum StoreCommands {
             }
         }
         let events = try await store.read(stream: .checkpoints, fromVersion: appended.streamVersion, limit: 1)
-        guard let event = events.first else { throw CLIError(message: "the checkpoint was written but could not be read back") }
+        guard let event = events.first else {
+            throw CLIError(message: "the checkpoint was written but could not be read back")
+        }
         context.out(event.json)
     }
 }

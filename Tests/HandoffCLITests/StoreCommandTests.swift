@@ -16,9 +16,14 @@ import Testing
         #expect(r.status == 0)
         #expect(r.out.hasPrefix("up to date"))
 
+        r = await cli.run(
+            "institution", "add", "kp-dthb", "--name", "Police", "--kind", "police", "--case-id-prefix", "KP")
+        #expect(r.status == 0, "\(r.err)")
+        let opening =
+            #"{"identificationStatus":"presumed","profile":{"sex":"female","ageBand":"18-24","child":false,"nationality":"XK","exploitation":[]}}"#
         let id = UUID().uuidString.lowercased()
         r = await cli.run(
-            "append", "case-KS-2026-000001", "CaseReviewed", #"{"note": "synthetic"}"#, "--id", id, "--expected-version",
+            "append", "case-KP-2026-000001", "CaseOpened", opening, "--id", id, "--expected-version",
             "no-stream", "--institution", "kp-dthb", "--user", "officer-1182")
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains(#""streamVersion":1"#))
@@ -27,28 +32,51 @@ import Testing
         let cursorText = try #require(((appended["events"] as? [[String: Any]])?.first?["cursor"]) as? String)
         // Same id and content again: the original result.
         let again = await cli.run(
-            "append", "case-KS-2026-000001", "CaseReviewed", #"{"note": "synthetic"}"#, "--id", id, "--expected-version",
+            "append", "case-KP-2026-000001", "CaseOpened", opening, "--id", id, "--expected-version",
             "no-stream", "--institution", "kp-dthb", "--user", "officer-1182")
-        #expect(again.status == 0)
+        #expect(again.status == 0, "\(again.err)")
         #expect(again.out == r.out)
         // Wrong expected version: exit 3.
-        r = await cli.run("append", "case-KS-2026-000001", "CaseReviewed", "{}", "--expected-version", "5")
+        r = await cli.run(
+            "append", "case-KP-2026-000001", "CaseReviewed", "{}", "--expected-version", "5", "--institution",
+            "kp-dthb",
+            "--user", "officer-1182")
         #expect(r.status == 3)
-        #expect(r.err.contains("expected 5, actual 1"))
+        #expect(r.err.contains("expected=5 actual=1"), "\(r.err)")
+        // Not a back door: the operator's events pass the API's admission.
+        let refusals: [([String], String)] = [
+            (["case-KS-2026-000777", "CaseOpened", opening, "--institution", "kp-dthb", "--user", "u"], "forbidden"),
+            (
+                [
+                    "case-KP-2026-000001", "RiskAssessed", #"{"level":"extreme"}"#, "--institution", "kp-dthb",
+                    "--user", "u",
+                ],
+                "field=data.level"
+            ),
+            (["case-KP-2026-000001", "CaseReviewed", "{}", "--institution", "ksp", "--user", "u"], "forbidden"),
+            (["case-KP-2026-000001", "CaseReviewed", "{}"], "--institution"),
+            (["sop-KP-2026-000001", "SopDeadlineMissed", "{}", "--institution", "kp-dthb", "--user", "u"], "watcher"),
+            (["institutions", "InstitutionRegistered", "{}"], "institution add"),
+        ]
+        for (args, message) in refusals {
+            let refused = await cli.run(["append"] + args)
+            #expect(refused.status != 0, "\(args)")
+            #expect(refused.err.contains(message), "\(args): \(refused.err)")
+        }
 
-        r = await cli.run("read", "case-KS-2026-000001")
+        r = await cli.run("read", "case-KP-2026-000001")
         #expect(r.status == 0)
         let lines = r.out.split(separator: "\n")
         #expect(lines.count == 1)
         let event = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
-        #expect(event["type"] as? String == "CaseReviewed")
+        #expect(event["type"] as? String == "CaseOpened")
         #expect((event["actor"] as? [String: String])?["institution"] == "kp-dthb")
-        #expect((event["data"] as? [String: String])?["note"] == "synthetic")
+        #expect(((event["metadata"] as? [String: Any])?["operator"] as? String)?.hasPrefix("operator:") == true)
         #expect((event["hash"] as? String)?.count == 64)
 
         r = await cli.run("verify")
         #expect(r.status == 0)
-        #expect(r.out.contains("valid: 1 events in 1 streams"))
+        #expect(r.out.contains("valid: 2 events in 2 streams"), "\(r.out)")
 
         let headsFile = FileManager.default.temporaryDirectory.appendingPathComponent("heads-\(UUID())").path
         let checkpointFile = FileManager.default.temporaryDirectory.appendingPathComponent("cp-\(UUID()).json").path
@@ -69,12 +97,12 @@ import Testing
         let c = try await db.connect()
         try await c.execute(
             "BEGIN; ALTER TABLE handoff.events DISABLE TRIGGER events_append_only; "
-                + "DELETE FROM handoff.events WHERE stream = 'case-KS-2026-000001'; DELETE FROM handoff.streams WHERE stream = 'case-KS-2026-000001'; "
+                + "DELETE FROM handoff.events WHERE stream = 'case-KP-2026-000001'; DELETE FROM handoff.streams WHERE stream = 'case-KP-2026-000001'; "
                 + "ALTER TABLE handoff.events ENABLE TRIGGER events_append_only; COMMIT")
         c.close()
         r = await cli.run("verify", "--checkpoint", checkpointFile, "--heads", headsFile)
         #expect(r.status == 1)
-        #expect(r.err.contains("stream case-KS-2026-000001 is missing"), "\(r.err)")
+        #expect(r.err.contains("stream case-KP-2026-000001 is missing"), "\(r.err)")
     }
 
     @Test func badInputIsAClearErrorAndWritesNothing() async throws {
@@ -88,6 +116,7 @@ import Testing
             (["append", "case-KS-1", "CaseReviewed", "{}", "--expected-version", "soon"], 2, "expected-version"),
             (["append", "case-KS-1", "Case Reviewed", "{}"], 2, "event type"),
             (["append", "case-KS-1", "CaseReviewed", "{}", "--institution", "kp-dthb"], 2, "go together"),
+            (["append", "case-KS-1", "CaseReviewed", "{}"], 2, "--institution I --user U"),
             (["append", "case-KS-1"], 2, "missing"),
             (["read", "nope"], 2, "stream"),
             (["verify", "--heads", "/nonexistent"], 2, "--heads goes with --checkpoint"),
@@ -113,12 +142,14 @@ import Testing
     @Test func everyCommandHasHelp() async {
         let cli = CapturedCLI(databaseURL: nil)
         for command in [
-            [], ["migrate"], ["append"], ["read"], ["verify"], ["checkpoint"], ["serve"], ["project"], ["project", "rebuild"],
+            [], ["migrate"], ["append"], ["read"], ["verify"], ["checkpoint"], ["serve"], ["project"],
+            ["project", "rebuild"],
             ["watch"], ["institution", "add"], ["token", "create"], ["sop", "publish"], ["demo"], ["bench"],
         ] {
             let r = await cli.run(command + ["--help"])
             #expect(r.status == 0, "\(command)")
-            #expect(r.out.contains("Usage") || r.out.contains("usage") || r.out.contains("USAGE"), "\(command): \(r.out)")
+            #expect(
+                r.out.contains("Usage") || r.out.contains("usage") || r.out.contains("USAGE"), "\(command): \(r.out)")
         }
     }
 }

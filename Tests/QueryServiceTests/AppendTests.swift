@@ -9,7 +9,8 @@ struct AppendTests {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
         // kp-dthb owns the case-id prefix KP: it may open a case under an id of its own choosing.
-        let reply = try await h.api.post("/v1/cases/KP-2026-0001/events", token: h.token("kp-dthb"), Harness.openedJSON())
+        let reply = try await h.api.post(
+            "/v1/cases/KP-2026-0001/events", token: h.token("kp-dthb"), Harness.openedJSON())
         #expect(reply.status == 201)
         #expect(reply.json["streamVersion"]?.int == 1)
         let event = reply.json["events"]!.array[0]
@@ -276,7 +277,8 @@ struct AppendTests {
             "/v1/cases/KS-2026-0901/events", token: h.token("kp-dthb"), Harness.referralJSON("REF-2", to: newcomer.id))
         #expect(reply.status == 201, "\(reply.text)")
         let unknown = try await h.api.post(
-            "/v1/cases/KS-2026-0901/events", token: h.token("kp-dthb"), Harness.referralJSON("REF-3", to: "ngo-unknown"))
+            "/v1/cases/KS-2026-0901/events", token: h.token("kp-dthb"), Harness.referralJSON("REF-3", to: "ngo-unknown")
+        )
         #expect(unknown.status == 422 || unknown.status == 400, "\(unknown.text)")
         #expect(unknown.text.contains("data.to"))
     }

@@ -113,7 +113,9 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         #expect(deadline.dueAt == start.addingTimeInterval(within))
         #expect(deadline.warnAt == start.addingTimeInterval(within - warn))
         #expect(deadline.responsible == responsible)
-        #expect(deadline.caseId == s.caseId && deadline.rulesetId == "kosovo-default" && deadline.rulesetVersion == Ruleset.kosovoDefault.version)
+        #expect(
+            deadline.caseId == s.caseId && deadline.rulesetId == "kosovo-default"
+                && deadline.rulesetVersion == Ruleset.kosovoDefault.version)
         return deadline
     }
 }

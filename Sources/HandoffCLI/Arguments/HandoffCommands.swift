@@ -76,12 +76,14 @@ extension CommandSpec {
                         "--checkpoint", value: "FILE",
                         help: "also check the store against a checkpoint saved earlier (its JSON)"),
                     OptionSpec(
-                        "--heads", value: "FILE", help: "the heads file saved with that checkpoint, to name what changed"),
+                        "--heads", value: "FILE",
+                        help: "the heads file saved with that checkpoint, to name what changed"),
                 ]),
             CommandSpec(
                 "checkpoint", summary: "Write a checkpoint event and print it as JSON.",
                 options: [
-                    OptionSpec("--heads", value: "FILE", help: "also write the covered stream heads to FILE, to keep off-site")
+                    OptionSpec(
+                        "--heads", value: "FILE", help: "also write the covered stream heads to FILE, to keep off-site")
                 ]),
             CommandSpec(
                 "institution",
@@ -140,9 +142,11 @@ extension CommandSpec {
                         ]), help: "which benchmark")
                 ],
                 options: [
-                    OptionSpec("--seconds", value: "S", kind: .integer(1...3600), help: "how long each timed phase runs"),
+                    OptionSpec(
+                        "--seconds", value: "S", kind: .integer(1...3600), help: "how long each timed phase runs"),
                     OptionSpec("--clients", value: "C", kind: .integer(1...512), help: "concurrent clients"),
-                    OptionSpec("--events", value: "N", kind: .integer(1000...100_000_000), help: "size of the data set"),
+                    OptionSpec(
+                        "--events", value: "N", kind: .integer(1000...100_000_000), help: "size of the data set"),
                     OptionSpec("--output", value: "FILE", help: "with 'all': where to write the report"),
                 ],
                 flags: [FlagSpec("--json", help: "end with one JSON object per benchmark on stdout")]),

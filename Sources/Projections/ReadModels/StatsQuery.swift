@@ -94,7 +94,8 @@ extension ReadModels {
             """)
         let outcomes = try rows.all.map { row in
             StatsCounts.Outcome(
-                ruleId: try row.decode(0), responsible: try row.decode(1), status: try row.decode(2), count: try row.decode(3))
+                ruleId: try row.decode(0), responsible: try row.decode(1), status: try row.decode(2),
+                count: try row.decode(3))
         }
         return StatsCounts(cases: cases, counts: groups, outcomes: outcomes)
     }

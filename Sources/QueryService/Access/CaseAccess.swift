@@ -11,7 +11,7 @@ import Referrals
 ///   *after* the page (their `CaseOpened` actor and `ReferralIssued` recipients, the same rule as
 ///   `CaseState.isParty`), so an event that names an institution is never filtered out because
 ///   a projection had not caught up with it yet.
-struct CaseAccess: Sendable {
+public struct CaseAccess: Sendable {
     let store: EventStore
 
     /// The case's events, decoded, and its folded state (`nil` when the case does not exist).
@@ -54,6 +54,11 @@ struct CaseAccess: Sendable {
                  OR (type = 'ReferralIssued' AND data->>'to' = \(institution)))
             """)
         return Set(try result.all.map { try $0.decode(0, as: String.self) })
+    }
+
+    /// The case of a `case-` stream, else nil.
+    public static func caseId(ofCaseStream stream: String) -> String? {
+        stream.hasPrefix("case-") ? String(stream.dropFirst(5)) : nil
     }
 
     /// The case an event belongs to (`case-` and `sop-` streams), else nil.

@@ -148,7 +148,8 @@ public struct ProjectionReadSide: ReadSide {
 
     public func deadlines(_ filter: DeadlineFilter, visibleTo institution: String?) async throws -> [DeadlineRow] {
         try await models.deadlines(
-            status: filter.status?.rawValue, caseId: filter.caseId, responsible: filter.responsible, visibleTo: institution
+            status: filter.status?.rawValue, caseId: filter.caseId, responsible: filter.responsible,
+            visibleTo: institution
         ).compactMap { d in
             guard let status = DeadlineFilter.Status(rawValue: d.status), let due = Timestamp.parse(d.dueAt),
                 let trigger = UUID(uuidString: d.triggerEventId)
@@ -190,7 +191,9 @@ public struct ProjectionReadSide: ReadSide {
         return DeadlinePage(rows: Array(rows.prefix(limit)), next: cursors[limit - 1])
     }
 
-    public func deadlinesPage(_ filter: DeadlineFilter, visibleTo institution: String?, after: DeadlineCursor?, limit: Int)
+    public func deadlinesPage(
+        _ filter: DeadlineFilter, visibleTo institution: String?, after: DeadlineCursor?, limit: Int
+    )
         async throws -> DeadlinePage
     {
         try await deadlinesPage(filter, visibleTo: institution, after: after, limit: limit, now: Date())
@@ -213,7 +216,8 @@ public struct ProjectionReadSide: ReadSide {
             var cell =
                 cells[key]
                 ?? ComplianceCell(
-                    ruleId: o.ruleId, institution: o.responsible, met: 0, metLate: 0, overdue: 0, pending: 0, cancelled: 0)
+                    ruleId: o.ruleId, institution: o.responsible, met: 0, metLate: 0, overdue: 0, pending: 0,
+                    cancelled: 0)
             switch o.status {
             case "met": cell.met += o.count
             case "met-late": cell.metLate += o.count

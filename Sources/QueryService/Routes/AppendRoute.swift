@@ -124,118 +124,10 @@ extension QueryService {
     {
         let principal = try await authenticate(request)
         let caseId = try Self.caseId(params)
-        guard principal.role == .institution, let institution = principal.institution else {
-            throw ServiceError.forbidden("Only institutions append case events.")
-        }
         try Self.requireJSON(request)
         let parsed = try AppendRequest.parse(request.body)
-        if parsed.items.contains(where: { $0.type == CaseEventType.caseOpened.rawValue }) {
-            // Opening under a chosen id: only within the caller's own registered prefix, decided
-            // before the case is looked up, so the answer says nothing about which ids exist.
-            guard let registered = try await institutions.institution(institution),
-                registered.mayChooseCaseId(caseId, serverPrefix: configuration.caseIdPrefix)
-            else {
-                throw ServiceError.forbidden(
-                    "Open cases with POST /v1/cases (the server issues the id); a chosen id must start with the "
-                        + "institution's own registered case-id prefix.")
-            }
-        }
-        let stream = StreamName.case(caseId)!
-        let correlation = UUID()
-        let newEvents = parsed.items.map { item in
-            NewEvent(
-                id: item.id, type: item.type, data: item.data.serializedString(),
-                metadata: EventMetadata(
-                    actor: EventActor(institution: institution, user: principal.user),
-                    correlationId: item.correlationId ?? correlation, causationId: item.causationId),
-                occurredAt: item.occurredAt)
-        }
-        for attempt in 0..<64 {
-            if attempt > 1 {
-                // Contention on one case: back off a little, with jitter, before admitting again.
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(2 * min(attempt, 20)))))
-            }
-            let loaded = try await access.load(caseId: caseId)
-            if let state = loaded.state, !state.isParty(institution) {
-                throw ServiceError.forbidden("Only parties of the case may append to it.")
-            }
-            // A retry of an earlier append gets the store's answer: the original result or a
-            // conflict. Asked only when the request would otherwise be refused — when it is
-            // admitted, the store's own dedupe answers a retry the same way, one query sooner.
-            func retried() async throws -> HTTPResponse? {
-                guard try await store.containsAny(ids: parsed.items.filter(\.idGiven).map(\.id)) else { return nil }
-                return appended(try await store.append(to: stream, expected: parsed.expected, events: newEvents))
-            }
-            let actual = loaded.version
-            let matches: Bool =
-                switch parsed.expected {
-                case .any: true
-                case .noStream: actual == 0
-                case .exists: actual > 0
-                case .exactly(let n): n == actual
-                }
-            guard matches else {
-                if let response = try await retried() { return response }
-                throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: actual)
-            }
-            do {
-                try await admit(parsed, principal: principal, caseId: caseId, state: loaded.state, actual: actual)
-            } catch {
-                if let response = try await retried() { return response }
-                throw error
-            }
-            do {
-                let result = try await store.append(to: stream, expected: .exactly(actual), events: newEvents)
-                return appended(result)
-            } catch EventStoreError.wrongExpectedVersion(_, let now) {
-                switch parsed.expected {
-                case .exactly, .noStream:
-                    throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: now)
-                case .any, .exists:
-                    continue  // someone appended meanwhile: admit again against the new state
-                }
-            }
-        }
-        throw ServiceError.wrongExpectedVersion(
-            expected: parsed.expectedJSON, actual: try await store.version(of: stream))
-    }
-
-    /// Runs every event through `CaseAdmission`, folding each into the state before the next.
-    private func admit(
-        _ parsed: AppendRequest, principal: Principal, caseId: String, state: CaseState?, actual: Int64
-    ) async throws {
-        let now = Date()
-        var context = AdmissionContext(
-            registeredInstitutions: try await institutions.known(), now: now,
-            allowedClockSkew: configuration.allowedClockSkew, rulesets: try await rulesets.current(now: now))
-        var state = state
-        var i = 0
-        var refreshed = false
-        while i < parsed.items.count {
-            let item = parsed.items[i]
-            let outcome = Result<CaseEvent, ReferralsError> { () throws(ReferralsError) -> CaseEvent in
-                try CaseAdmission.admit(
-                    principal: principal, caseId: caseId, state: state, id: item.id, type: item.type,
-                    data: item.data, occurredAt: item.occurredAt ?? now, context: context)
-            }
-            switch outcome {
-            case .success(let event):
-                state = CaseState.applying(event, to: state, caseId: caseId)
-                i += 1
-            case .failure(let error):
-                // Refused against the institutions known here: read the registry's newest events
-                // once and admit this event again before answering.
-                if !refreshed {
-                    refreshed = true
-                    let current = try await institutions.current()
-                    if current != context.registeredInstitutions {
-                        context.registeredInstitutions = current
-                        continue
-                    }
-                }
-                throw Self.admissionError(error, index: parsed.batch ? i : nil, actual: actual)
-            }
-        }
+        let result = try await caseWriter.append(parsed, by: principal, to: caseId)
+        return appended(result)
     }
 
     /// The response error for a rejected event: in a batch the field names the event
@@ -249,7 +141,6 @@ extension QueryService {
         }
         return e
     }
-
 
     /// The 201 (or, for a retry, 200) answer to an append, with `leading` members first.
     func appended(_ result: AppendResult, leading: [(String, JSONValue)] = []) -> HTTPResponse {
@@ -267,7 +158,9 @@ extension QueryService {
         }
         let body = JSONValue.object(
             JSONObject(
-                leading + [("streamVersion", .number(JSONNumber(Int(result.streamVersion)))), ("events", .array(events))]
+                leading + [
+                    ("streamVersion", .number(JSONNumber(Int(result.streamVersion)))), ("events", .array(events)),
+                ]
             ))
         return .json(result.deduplicated ? .ok : .created, body.serialized())
     }

@@ -26,7 +26,9 @@ extension QueryService {
         // The envelope's members; the rest is the CaseOpened data, checked by the vocabulary.
         let item = try AppendRequest.parseItem(
             .object(
-                JSONObject([("type", "CaseOpened"), ("data", .object(JSONObject()))] + ["id", "occurredAt"].compactMap { key in data[key].map { (key, $0) } })),
+                JSONObject(
+                    [("type", "CaseOpened"), ("data", .object(JSONObject()))]
+                        + ["id", "occurredAt"].compactMap { key in data[key].map { (key, $0) } })),
             prefix: "", allowExpected: false)
         data["id"] = nil
         data["occurredAt"] = nil

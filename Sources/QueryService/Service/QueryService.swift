@@ -77,6 +77,7 @@ public final class QueryService: Sendable {
     let subscriptions: SubscriptionStore
     let institutions: InstitutionRegistry
     let rulesets: RulesetRegistry
+    let caseWriter: CaseWriter
     let metrics = Metrics()
     let metricsHook: @Sendable () async -> String
     let server = Mutex<HTTPServer?>(nil)
@@ -103,6 +104,9 @@ public final class QueryService: Sendable {
         self.subscriptions = SubscriptionStore(pool: store.pool)
         self.institutions = InstitutionRegistry(store: store)
         self.rulesets = RulesetRegistry(store: store)
+        self.caseWriter = CaseWriter(
+            store: store, access: access, institutions: institutions, rulesets: rulesets,
+            caseIdPrefix: configuration.caseIdPrefix, allowedClockSkew: configuration.allowedClockSkew)
         self.metricsHook = metricsHook
     }
 

@@ -12,6 +12,11 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var details: [(String, JSONValue)]
 
+    /// The details as `key=value` pairs (`field=data.to expected=3 actual=4`), for a command line.
+    public var detailText: String {
+        details.map { key, value in "\(key)=\(value.stringValue ?? value.serializedString())" }.joined(separator: " ")
+    }
+
     public init(_ status: HTTPStatus, _ code: String, _ message: String, details: [(String, JSONValue)] = []) {
         self.status = status
         self.code = code

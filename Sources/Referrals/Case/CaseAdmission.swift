@@ -94,7 +94,8 @@ public enum CaseAdmission {
         // referral before it was issued (docs/time-of-record.md).
         if case .caseOpened = event.body {
         } else if event.occurredAt < state.openedAt {
-            throw .invalidEvent("occurredAt", "must not be before the case was opened (\(Timestamp.format(state.openedAt)))")
+            throw .invalidEvent(
+                "occurredAt", "must not be before the case was opened (\(Timestamp.format(state.openedAt)))")
         }
         if let id = event.body.referralId, event.type != .referralIssued, let referral = state.referrals[id],
             event.occurredAt < referral.issuedAt
@@ -157,7 +158,8 @@ public enum CaseAdmission {
             }
             guard event.occurredAt >= period.startedAt else {
                 throw .invalidEvent(
-                    "occurredAt", "must not be before the reflection period started (\(Timestamp.format(period.startedAt)))")
+                    "occurredAt",
+                    "must not be before the reflection period started (\(Timestamp.format(period.startedAt)))")
             }
         case .identificationStatusChanged(let status):
             guard status != state.identificationStatus else {

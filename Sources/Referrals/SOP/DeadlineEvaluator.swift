@@ -108,7 +108,8 @@ public enum DeadlineEvaluator {
             let grace = ruleset.lateEntryGrace.fixedSeconds
             // A late-entered trigger makes no other institution late: its deadline runs from the
             // trigger's time of record. The trigger's own actor gets no such relief.
-            let runsFrom = responsible == trigger.actor.institution ? trigger.occurredAt : trigger.countedAt(grace: grace)
+            let runsFrom =
+                responsible == trigger.actor.institution ? trigger.occurredAt : trigger.countedAt(grace: grace)
             let dueAt = within.added(to: runsFrom)
             let warn = (urgent ? rule.urgentWarnBefore : nil) ?? rule.warnBefore
             let warnAt = warn.map { max(runsFrom, $0.subtracted(from: dueAt)) } ?? dueAt

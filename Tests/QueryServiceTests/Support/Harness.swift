@@ -128,7 +128,8 @@ struct Harness: Sendable {
             events: [
                 NewEvent(
                     type: "CaseOpened", data: data.serializedString(),
-                    metadata: EventMetadata(actor: EventActor(institution: institution, user: "\(institution)-officer")),
+                    metadata: EventMetadata(
+                        actor: EventActor(institution: institution, user: "\(institution)-officer")),
                     occurredAt: occurredAt)
             ])
     }

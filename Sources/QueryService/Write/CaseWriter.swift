@@ -1,0 +1,173 @@
+import EventStore
+import Foundation
+import Referrals
+
+/// The one way case events get into the log, for the HTTP API and the operator's
+/// `handoff append` alike: a chosen case id only under the caller's own prefix, the need-to-know
+/// and write policy, admission against the case's own stream (time of record, consent, the
+/// referral steps), and the append with the version admission saw, so a concurrent writer can
+/// never slip an event between the authorization and the append.
+public struct CaseWriter: Sendable {
+    let store: EventStore
+    let access: CaseAccess
+    let institutions: InstitutionRegistry
+    let rulesets: RulesetRegistry
+    /// The prefix of server-issued case ids, which no institution may choose.
+    let caseIdPrefix: String
+    let allowedClockSkew: TimeInterval
+
+    /// - Parameters:
+    ///   - caseIdPrefix: the prefix of server-issued ids (`KS`).
+    ///   - allowedClockSkew: how far `occurredAt` may lie in the future.
+    public init(store: EventStore, caseIdPrefix: String = "KS", allowedClockSkew: TimeInterval = 300) {
+        self.init(
+            store: store, access: CaseAccess(store: store), institutions: InstitutionRegistry(store: store),
+            rulesets: RulesetRegistry(store: store), caseIdPrefix: caseIdPrefix, allowedClockSkew: allowedClockSkew)
+    }
+
+    init(
+        store: EventStore, access: CaseAccess, institutions: InstitutionRegistry, rulesets: RulesetRegistry,
+        caseIdPrefix: String, allowedClockSkew: TimeInterval
+    ) {
+        self.store = store
+        self.access = access
+        self.institutions = institutions
+        self.rulesets = rulesets
+        self.caseIdPrefix = caseIdPrefix
+        self.allowedClockSkew = allowedClockSkew
+    }
+
+    /// `handoff append` on a case stream: one event for `institution`, admitted exactly as the API
+    /// admits it, stored with the operator's name beside the actor (`metadata.operator`).
+    ///
+    /// - Throws: ``ServiceError`` as the API would answer (its `code` and `message`).
+    public func appendAsOperator(
+        caseId: String, type: String, data: JSONValue, id: UUID?, expected: ExpectedVersion, institution: String,
+        user: String, operatorName: String
+    ) async throws -> AppendResult {
+        let item = QueryService.AppendItem(
+            id: id ?? UUID(), idGiven: id != nil, type: type, data: data, occurredAt: nil, correlationId: nil,
+            causationId: nil)
+        let request = QueryService.AppendRequest(
+            items: [item], batch: false, expected: expected,
+            expectedJSON: ServiceError.expectedJSON(expected.description))
+        return try await append(
+            request, by: .institution(institution, user: user), to: caseId, operatorName: operatorName)
+    }
+
+    /// Admits and appends `parsed` to the case for `principal`.
+    func append(
+        _ parsed: QueryService.AppendRequest, by principal: Principal, to caseId: String, operatorName: String? = nil
+    ) async throws -> AppendResult {
+        guard principal.role == .institution, let institution = principal.institution else {
+            throw ServiceError.forbidden("Only institutions append case events.")
+        }
+        guard let stream = StreamName.case(caseId) else { throw ServiceError.badRequest("Invalid case id.") }
+        if parsed.items.contains(where: { $0.type == CaseEventType.caseOpened.rawValue }) {
+            // Opening under a chosen id: only within the caller's own registered prefix, decided
+            // before the case is looked up, so the answer says nothing about which ids exist.
+            guard let registered = try await institutions.institution(institution),
+                registered.mayChooseCaseId(caseId, serverPrefix: caseIdPrefix)
+            else {
+                throw ServiceError.forbidden(
+                    "Open cases with POST /v1/cases (the server issues the id); a chosen id must start with the "
+                        + "institution's own registered case-id prefix.")
+            }
+        }
+        let correlation = UUID()
+        let newEvents = parsed.items.map { item in
+            NewEvent(
+                id: item.id, type: item.type, data: item.data.serializedString(),
+                metadata: EventMetadata(
+                    actor: EventActor(institution: institution, user: principal.user),
+                    correlationId: item.correlationId ?? correlation, causationId: item.causationId,
+                    operatorName: operatorName),
+                occurredAt: item.occurredAt)
+        }
+        for attempt in 0..<64 {
+            if attempt > 1 {
+                // Contention on one case: back off a little, with jitter, before admitting again.
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(2 * min(attempt, 20)))))
+            }
+            let loaded = try await access.load(caseId: caseId)
+            if let state = loaded.state, !state.isParty(institution) {
+                throw ServiceError.forbidden("Only parties of the case may append to it.")
+            }
+            // A retry of an earlier append gets the store's answer: the original result or a
+            // conflict. Asked only when the request would otherwise be refused — when it is
+            // admitted, the store's own dedupe answers a retry the same way, one query sooner.
+            func retried() async throws -> AppendResult? {
+                guard try await store.containsAny(ids: parsed.items.filter(\.idGiven).map(\.id)) else { return nil }
+                return try await store.append(to: stream, expected: parsed.expected, events: newEvents)
+            }
+            let actual = loaded.version
+            let matches: Bool =
+                switch parsed.expected {
+                case .any: true
+                case .noStream: actual == 0
+                case .exists: actual > 0
+                case .exactly(let n): n == actual
+                }
+            guard matches else {
+                if let result = try await retried() { return result }
+                throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: actual)
+            }
+            do {
+                try await admit(parsed, principal: principal, caseId: caseId, state: loaded.state, actual: actual)
+            } catch {
+                if let result = try await retried() { return result }
+                throw error
+            }
+            do {
+                return try await store.append(to: stream, expected: .exactly(actual), events: newEvents)
+            } catch EventStoreError.wrongExpectedVersion(_, let now) {
+                switch parsed.expected {
+                case .exactly, .noStream:
+                    throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: now)
+                case .any, .exists:
+                    continue  // someone appended meanwhile: admit again against the new state
+                }
+            }
+        }
+        throw ServiceError.wrongExpectedVersion(
+            expected: parsed.expectedJSON, actual: try await store.version(of: stream))
+    }
+
+    /// Runs every event through `CaseAdmission`, folding each into the state before the next.
+    private func admit(
+        _ parsed: QueryService.AppendRequest, principal: Principal, caseId: String, state: CaseState?, actual: Int64
+    ) async throws {
+        let now = Date()
+        var context = AdmissionContext(
+            registeredInstitutions: try await institutions.known(), now: now,
+            allowedClockSkew: allowedClockSkew, rulesets: try await rulesets.current(now: now))
+        var state = state
+        var i = 0
+        var refreshed = false
+        while i < parsed.items.count {
+            let item = parsed.items[i]
+            let outcome = Result<CaseEvent, ReferralsError> { () throws(ReferralsError) -> CaseEvent in
+                try CaseAdmission.admit(
+                    principal: principal, caseId: caseId, state: state, id: item.id, type: item.type,
+                    data: item.data, occurredAt: item.occurredAt ?? now, context: context)
+            }
+            switch outcome {
+            case .success(let event):
+                state = CaseState.applying(event, to: state, caseId: caseId)
+                i += 1
+            case .failure(let error):
+                // Refused against the institutions known here: read the registry's newest events
+                // once and admit this event again before answering.
+                if !refreshed {
+                    refreshed = true
+                    let current = try await institutions.current()
+                    if current != context.registeredInstitutions {
+                        context.registeredInstitutions = current
+                        continue
+                    }
+                }
+                throw QueryService.admissionError(error, index: parsed.batch ? i : nil, actual: actual)
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import EventStore
+import Foundation
+import Referrals
+import Testing
+
+/// Issue 12's attacks, run as the monitored institution would run them: its own token and the
+/// public API only. Each failed on the code before the fix.
+@Suite("Records the monitored cannot bend")
+struct RecordIntegrityTests {
+    static let year = Timestamp.year(of: Date(), timeZone: "Europe/Belgrade")
+
+    static func publishDefaultRuleset(_ h: Harness) async throws {
+        let setup = h.db.store(poolSize: 1)
+        defer { Task { await setup.pool.close() } }
+        _ = try await setup.append(
+            to: .sopRulesets,
+            events: [
+                NewEvent(
+                    type: "SopRulesetPublished", data: Ruleset.kosovoDefault.document.serializedString(),
+                    metadata: EventMetadata(actor: EventActor(institution: "natc", user: "setup")))
+            ])
+    }
+
+    @Test func backdatingBeforeTheOpeningOrTheReferralIsRefused() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        let opened = try await h.api.post("/v1/cases", token: h.token("kp-dthb"), Harness.openedData())
+        #expect(opened.status == 201, "\(opened.text)")
+        let caseId = try #require(opened.json["caseId"]?.stringValue)
+        let path = "/v1/cases/\(caseId)/events"
+        let openedAt = try await h.store.readAll(stream: .case(caseId)!)[0].occurredDate
+        let before = Timestamp.format(openedAt.addingTimeInterval(-3600))
+        for occurredAt in ["0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z", before] {
+            for body in [
+                #"{"type":"RiskAssessed","data":{"level":"low"},"occurredAt":"\#(occurredAt)"}"#,
+                #"{"type":"CaseClosed","data":{"reason":"other"},"occurredAt":"\#(occurredAt)"}"#,
+                #"{"type":"ReferralIssued","data":{"referralId":"R-0","to":"opav","purpose":"victim-advocacy"},"occurredAt":"\#(occurredAt)"}"#,
+            ] {
+                let reply = try await h.api.post(path, token: h.token("kp-dthb"), body)
+                #expect(reply.status == 400, "\(body) \(reply.text)")
+                #expect(reply.errorCode == "invalid_event")
+                #expect(reply.errorField == "occurredAt", "\(body)")
+            }
+        }
+        try await h.refer(caseId, "R-1", to: "opav")
+        let issuedAt = try await h.store.readAll(stream: .case(caseId)!)[1].occurredDate
+        let beforeIssue = Timestamp.format(issuedAt.addingTimeInterval(-60))
+        for type in ["ReferralAcknowledged", "ReferralAccepted", "ReferralDeclined"] {
+            let extra = type == "ReferralDeclined" ? #","reason":"no-capacity""# : ""
+            let reply = try await h.api.post(
+                path, token: h.token("opav"),
+                #"{"type":"\#(type)","data":{"referralId":"R-1"\#(extra)},"occurredAt":"\#(beforeIssue)"}"#)
+            #expect(reply.status == 400, "\(type) \(reply.text)")
+            #expect(reply.errorField == "occurredAt")
+        }
+        // In a batch, the field names the event.
+        let batch = #"""
+            {"events":[{"type":"CaseReviewed","data":{}},
+                       {"type":"ReferralAccepted","data":{"referralId":"R-1"},"occurredAt":"\#(beforeIssue)"}]}
+            """#
+        let reply = try await h.api.post(path, token: h.token("opav"), batch)
+        #expect(reply.status == 400)
+        #expect(reply.errorField == "events[1].occurredAt")
+        #expect(try await h.store.version(of: .case(caseId)!) == 2)
+    }
+
+    @Test func caseIdsAreIssuedByTheServerAndCannotBeSquatted() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        let next = "KS-\(Self.year)-000001"
+        // The shelter tries to take the next number of the server's sequence, an id under the
+        // police's own prefix, and an id under no prefix at all: each refused the same way,
+        // whether or not the id exists.
+        try await h.openCase("KS-EXISTING-1")
+        for caseId in [next, "KP-2026-77", "SHELTER-1", "KS-EXISTING-1"] {
+            let single = try await h.api.post("/v1/cases/\(caseId)/events", token: h.token("isf"), Harness.openedJSON())
+            #expect(single.status == 403, "\(caseId) \(single.text)")
+            #expect(single.errorCode == "forbidden")
+            let batch = try await h.api.post(
+                "/v1/cases/\(caseId)/events", token: h.token("isf"),
+                #"{"events":[\#(Harness.openedJSON()),{"type":"CaseReviewed","data":{}}]}"#)
+            #expect(batch.status == 403, "\(caseId)")
+            #expect(batch.text == single.text)
+        }
+        // Even the owner of a prefix cannot take the server's.
+        let police = try await h.api.post("/v1/cases/\(next)/events", token: h.token("kp-dthb"), Harness.openedJSON())
+        #expect(police.status == 403)
+        #expect(try await h.store.version(of: .case(next)!) == 0)
+
+        // The rightful opener gets the id from the server.
+        let id = UUID()
+        let first = try await h.api.post("/v1/cases", token: h.token("isf"), Harness.openedData(id: id))
+        #expect(first.status == 201, "\(first.text)")
+        #expect(first.json["caseId"]?.stringValue == next)
+        #expect(first.json["streamVersion"]?.int == 1)
+        // A retry (lost answer) gets the same case, not a second one.
+        let retry = try await h.api.post("/v1/cases", token: h.token("isf"), Harness.openedData(id: id))
+        #expect(retry.status == 200)
+        #expect(retry.json == first.json)
+        // The same event id with other content, or by another institution: a conflict.
+        let other = try await h.api.post(
+            "/v1/cases", token: h.token("opav"), Harness.openedData(id: id))
+        #expect(other.status == 409)
+        #expect(other.errorCode == "duplicate_event_id")
+        // A refused body spends no number.
+        let bad = try await h.api.post(
+            "/v1/cases", token: h.token("isf"), #"{"identificationStatus":"not-a-victim","profile":{}}"#)
+        #expect(bad.status == 400)
+        #expect(bad.errorField == "data.identificationStatus")
+        let unknown = try await h.api.post(
+            "/v1/cases", token: h.token("isf"), #"{"identificationStatus":"presumed","colour":"red"}"#)
+        #expect(unknown.status == 400)
+        let second = try await h.api.post("/v1/cases", token: h.token("opav"), Harness.openedData())
+        #expect(second.json["caseId"]?.stringValue == "KS-\(Self.year)-000002")
+        // Opened by the caller, who is its party.
+        let read = try await h.api.get("/v1/cases/KS-\(Self.year)-000002/history", token: h.token("opav"))
+        #expect(read.status == 200)
+        // Only institutions open cases; the body is JSON.
+        for who in ["natc", "audit"] {
+            #expect(try await h.api.post("/v1/cases", token: h.token(who), Harness.openedData()).status == 403)
+        }
+        #expect(try await h.api.post("/v1/cases", token: nil, Harness.openedData()).status == 401)
+        let text = try await h.api.request(
+            "POST", "/v1/cases", token: h.token("isf"), json: Harness.openedData(), contentType: "text/plain")
+        #expect(text.status == 415)
+        for body in ["{", "[]", "null"] {
+            #expect(try await h.api.post("/v1/cases", token: h.token("isf"), body).status == 400, "\(body)")
+        }
+        // A future occurredAt is refused as on the append route.
+        let future = Timestamp.format(Date().addingTimeInterval(3600))
+        let ahead = try await h.api.post("/v1/cases", token: h.token("isf"), Harness.openedData(occurredAt: future))
+        #expect(ahead.errorField == "occurredAt")
+        // And the police may still open under its own prefix.
+        let own = try await h.api.post("/v1/cases/KP-77/events", token: h.token("kp-dthb"), Harness.openedJSON())
+        #expect(own.status == 201)
+    }
+
+    @Test func aReferralThatNeedsConsentIsRefusedWithoutItOrAnOverride() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        try await Self.publishDefaultRuleset(h)
+        let opened = try await h.api.post("/v1/cases", token: h.token("kp-dthb"), Harness.openedData())
+        let caseId = try #require(opened.json["caseId"]?.stringValue)
+        let path = "/v1/cases/\(caseId)/events"
+        func refer(_ id: String, _ purpose: String, to: String = "isf", override: String? = nil) async throws -> Reply {
+            let o = override.map { #","consentOverride":{"reason":"\#($0)"}"# } ?? ""
+            return try await h.api.post(
+                path, token: h.token("kp-dthb"),
+                #"{"type":"ReferralIssued","data":{"referralId":"\#(id)","to":"\#(to)","purpose":"\#(purpose)"\#(o)}}"#)
+        }
+        for purpose in ["shelter", "medical", "psychosocial", "legal-aid", "reintegration"] {
+            let refused = try await refer("R-\(purpose)", purpose)
+            #expect(refused.status == 422, "\(purpose) \(refused.text)")
+            #expect(refused.errorCode == "consent_required")
+            #expect(refused.errorField == "data.consentOverride")
+        }
+        #expect(try await h.store.version(of: .case(caseId)!) == 1)
+        // Required by law, not by consent.
+        #expect(try await refer("R-inv", "investigation", to: "ksp").status == 201)
+        // An override from the list is accepted (a finding); anything else is not.
+        #expect(try await refer("R-o1", "shelter", override: "imminent-danger").status == 201)
+        let badReason = try await refer("R-o2", "shelter", override: "convenient")
+        #expect(badReason.status == 400)
+        #expect(badReason.errorField == "data.consentOverride.reason")
+        // Consent for the purpose and recipient, then the referral; consent and referral in one batch too.
+        let consent = #"{"type":"ConsentRecorded","data":{"purpose":"medical","recipients":["isf"],"given":true}}"#
+        #expect(try await h.api.post(path, token: h.token("kp-dthb"), consent).status == 201)
+        #expect(try await refer("R-m1", "medical").status == 201)
+        #expect(try await refer("R-m2", "medical", to: "pvpt").status == 422)
+        let batch = #"""
+            {"events":[{"type":"ConsentRecorded","data":{"purpose":"shelter","recipients":["pvpt"],"given":true}},
+                       {"type":"ReferralIssued","data":{"referralId":"R-s1","to":"pvpt","purpose":"shelter"}}]}
+            """#
+        #expect(try await h.api.post(path, token: h.token("kp-dthb"), batch).status == 201)
+        // Withdrawn: the next referral needs it again.
+        let withdrawal = #"{"type":"ConsentRecorded","data":{"purpose":"medical","recipients":["isf"],"given":false}}"#
+        #expect(try await h.api.post(path, token: h.token("kp-dthb"), withdrawal).status == 201)
+        #expect(try await refer("R-m3", "medical").status == 422)
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Testing
+
+@testable import Referrals
+
+/// Time of record (docs/time-of-record.md): what an institution can and cannot make the record say
+/// with the `occurredAt` it chooses.
+@Suite struct TimeOfRecordTests {
+    let opening: JSONValue = [
+        "identificationStatus": "presumed",
+        "profile": ["sex": "female", "ageBand": "18-24", "child": false, "nationality": "XK", "exploitation": []],
+    ]
+
+    /// The case's events as the store would record them: each with its `recordedAt`.
+    func recorded(_ s: CaseScript, _ recordedAt: [Date]) -> [CaseEvent] {
+        zip(s.events, recordedAt).map { event, at in
+            var e = event
+            e.recordedAt = at
+            return e
+        }
+    }
+
+    func deadline(_ events: [CaseEvent], _ rule: String, now: Date, notices: Set<NoticeKey> = []) -> Deadline? {
+        DeadlineEvaluator.evaluate(
+            caseId: "KS-2026-000001", events: events, rulesets: [Ruleset.kosovoDefault], now: now, notices: notices
+        ).first { $0.ruleId == rule }
+    }
+
+    /// A recipient that accepts days late cannot backdate the acceptance into `met`: recorded
+    /// more than the grace after its `occurredAt`, it counts at `recordedAt − grace`.
+    @Test func aBackdatedAcceptanceRecordedLateCountsAtItsTimeOfRecord() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(hours: 1))
+        // Claims 2 h after the referral; recorded 5 days later.
+        try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 3))
+        let events = recorded(s, [t0, at(hours: 1), at(days: 5)])
+        let decided = try #require(deadline(events, "referral-decided", now: at(days: 6)))
+        #expect(decided.status == .metLate)
+        #expect(decided.satisfiedAt == at(days: 4))  // recordedAt − 24 h
+        // Recorded within the grace, the same claim counts at occurredAt.
+        let honest = recorded(s, [t0, at(hours: 1), at(hours: 20)])
+        #expect(deadline(honest, "referral-decided", now: at(days: 6))?.status == .met)
+        #expect(honest[2].lateBy(grace: 86_400) == nil)
+        #expect(events[2].lateBy(grace: 86_400) == at(days: 5).timeIntervalSince(at(hours: 3)))
+    }
+
+    /// A deadline with a missed notice is never met, whatever the satisfying event claims.
+    @Test func aNotifiedDeadlineIsNeverMetNorCancelled() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let issued = try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(hours: 1))
+        try s.append("opav", "ReferralAcknowledged", ["referralId": "R-1"], at: at(hours: 20))
+        // Recorded within the grace, so on its own it would count as met.
+        let events = recorded(s, [t0, at(hours: 1), at(hours: 30)])
+        let notice = NoticeKey(ruleId: "referral-acknowledged", triggerEventId: issued.id)
+        #expect(deadline(events, "referral-acknowledged", now: at(days: 2))?.status == .met)
+        let notified = try #require(deadline(events, "referral-acknowledged", now: at(days: 2), notices: [notice]))
+        #expect(notified.status == .metLate)
+        #expect(notified.notified)
+
+        // Unmet with a notice: overdue, and a closure dated before the due time does not cancel it.
+        var t = CaseScript()
+        try t.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let referral = try t.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(hours: 1))
+        try t.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: at(hours: 2))
+        let closed = recorded(t, [t0, at(hours: 1), at(hours: 3)])
+        let key = NoticeKey(ruleId: "referral-acknowledged", triggerEventId: referral.id)
+        #expect(deadline(closed, "referral-acknowledged", now: at(days: 3))?.status == .cancelled)
+        #expect(deadline(closed, "referral-acknowledged", now: at(days: 3), notices: [key])?.status == .overdue)
+    }
+
+    /// Closing a case late and backdating the closure does not turn a missed deadline into a
+    /// cancelled one: the closure counts at its time of record.
+    @Test func aBackdatedClosureDoesNotCancelAMissedDeadline() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(hours: 1))
+        try s.append("opav", "CaseClosed", ["reason": "duplicate"], at: at(hours: 2))
+        let late = recorded(s, [t0, at(hours: 1), at(days: 4)])
+        let d = try #require(deadline(late, "referral-acknowledged", now: at(days: 5)))
+        #expect(d.status == .overdue)
+        #expect(d.missedAtClosure)
+    }
+
+    /// An issuer that enters a referral days after it "occurred" cannot make the recipient late:
+    /// the recipient's deadline runs from the referral's time of record.
+    @Test func aLateEnteredTriggerMakesNoOtherInstitutionLate() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(hours: 1))
+        let events = recorded(s, [t0, at(days: 3)])
+        let ack = try #require(deadline(events, "referral-acknowledged", now: at(days: 2.5)))
+        #expect(ack.dueAt == at(days: 2).addingTimeInterval(24 * 3600))  // (recordedAt − 24 h) + 24 h
+        #expect(ack.status != .overdue)
+        // The opener's own late entry earns it no relief.
+        let risk = try #require(deadline(events, "risk-assessed", now: at(days: 3)))
+        #expect(risk.dueAt == at(hours: 72))
+    }
+
+    /// Nothing happens to a case before it was opened, nor to a referral before it was issued.
+    @Test func eventsBeforeTheOpeningOrTheReferralAreRefused() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: at(days: 10))
+        for (type, data) in [
+            ("RiskAssessed", ["level": "low"] as JSONValue), ("CaseReviewed", [:]), ("CaseClosed", ["reason": "other"]),
+            ("ReferralIssued", ["referralId": "R-9", "to": "opav", "purpose": "victim-advocacy"]),
+        ] {
+            let e = s.attempt(.institution("kp-dthb", user: "u"), type, data, at: at(days: 9))
+            #expect(e?.code == .invalidEvent && e?.field == "occurredAt", "\(type)")
+        }
+        #expect(
+            s.attempt(.institution("kp-dthb", user: "u"), "RiskAssessed", ["level": "low"], at: .distantPast)?.field
+                == "occurredAt")
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(days: 12))
+        for type in ["ReferralAcknowledged", "ReferralAccepted"] {
+            let e = s.attempt(.institution("opav", user: "u"), type, ["referralId": "R-1"], at: at(days: 11))
+            #expect(e?.code == .invalidEvent && e?.field == "occurredAt", "\(type)")
+            #expect(s.attempt(.institution("opav", user: "u"), type, ["referralId": "R-1"], at: at(days: 12)) == nil)
+        }
+        try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 30], at: at(days: 13))
+        let ended = s.attempt(
+            .institution("kp-dthb", user: "u"), "ReflectionPeriodEnded", ["outcome": "other"], at: at(days: 12.5))
+        #expect(ended?.field == "occurredAt")
+    }
+
+    /// Consent before referral, as the ruleset's consent policy says.
+    @Test func consentIsCheckedAgainstThePolicyInForceWhenRecorded() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        var context = s.context
+        context.rulesets = [Ruleset.kosovoDefault]
+        func admit(_ data: JSONValue) -> ReferralsError? {
+            do {
+                _ = try CaseAdmission.admit(
+                    principal: .institution("kp-dthb", user: "u"), caseId: s.caseId, state: s.state, id: UUID(),
+                    type: "ReferralIssued", data: data, occurredAt: at(hours: 2), context: context)
+                return nil
+            } catch { return error }
+        }
+        let shelter: JSONValue = ["referralId": "R-1", "to": "isf", "purpose": "shelter"]
+        #expect(admit(shelter)?.code == .consentRequired)
+        #expect(admit(shelter)?.field == "data.consentOverride")
+        // Not required by law for an investigation.
+        #expect(admit(["referralId": "R-2", "to": "ksp", "purpose": "investigation"]) == nil)
+        // An override is accepted and kept as a finding.
+        #expect(admit(shelter.merging(["consentOverride": ["reason": "imminent-danger"]])) == nil)
+        #expect(
+            admit(shelter.merging(["consentOverride": ["reason": "convenience"]]))?.field
+                == "data.consentOverride.reason")
+        // Consent for another recipient or purpose does not cover it; the right one does; a withdrawal undoes it.
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["pvpt"], "given": true],
+            at: at(hours: 1))
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "medical", "recipients": ["isf"], "given": true], at: at(hours: 1)
+        )
+        #expect(admit(shelter)?.code == .consentRequired)
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf", "pvpt"], "given": true],
+            at: at(hours: 1))
+        #expect(admit(shelter) == nil)
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": false],
+            at: at(hours: 1))
+        #expect(admit(shelter)?.code == .consentRequired)
+        // Without a consent section (an older ruleset) nothing is required.
+        context.rulesets = []
+        #expect(admit(shelter) == nil)
+    }
+
+    /// A withdrawal flags the open referrals it covered.
+    @Test func aWithdrawnConsentFlagsTheOpenReferralsItCovered() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": true], at: at(hours: 1)
+        )
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], at: at(hours: 2))
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(hours: 2))
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": false],
+            at: at(hours: 5))
+        #expect(s.state?.referrals["R-1"]?.consentWithdrawnAt == at(hours: 5))
+        #expect(s.state?.referrals["R-2"]?.consentWithdrawnAt == nil)
+    }
+}
