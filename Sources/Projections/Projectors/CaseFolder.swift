@@ -90,12 +90,12 @@ final class CaseFolder: ProjectorReplay {
                 registryChanged = true
             } else if event.stream.hasPrefix("sop-"), event.type == "SopDeadlineMissed",
                 let data = try? JSONValue.parse(event.data),
-                case .sopDeadlineMissed(let ruleId, let dueAt, let trigger, let responsible)? =
+                case .sopDeadlineMissed(let ruleId, let dueAt, let trigger, let responsible, let rulesetId)? =
                     try? SystemEventBody.decode(type: event.type, data: data)
             {
                 CaseProjector.addNotice(
-                    event, caseId: String(event.stream.dropFirst(4)), ruleId: ruleId, dueAt: dueAt, trigger: trigger,
-                    responsible: responsible, to: &notices)
+                    event, caseId: String(event.stream.dropFirst(4)), ruleId: ruleId, rulesetId: rulesetId,
+                    dueAt: dueAt, trigger: trigger, responsible: responsible, to: &notices)
             }
         }
         var ids = Set(touched.keys)
