@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(
             name: "QueryServiceTests",
             dependencies: ["Crypto", "QueryService", "HandoffTestSupport", "LoopbackHTTPClient"]),
-        .testTarget(name: "HandoffCLITests", dependencies: ["HandoffCLI", "HandoffTestSupport"]),
+        .testTarget(name: "HandoffCLITests", dependencies: ["Crypto", "HandoffCLI", "HandoffTestSupport"]),
         // Fuzzing (docs/reliability.md): the checks each fuzzer runs on one input, shared by the
         // libFuzzer entry points (built with -DFUZZING -sanitize=fuzzer,address by scripts/fuzz),
         // their corpus-replay mode in a normal build, and FuzzCorpusTests.

@@ -120,13 +120,19 @@ public struct SystemEventWriter: Sendable {
             """)
     }
 
-    /// The alarms recorded so far, by event type (for `/metrics`).
-    public static func conflictCounts(_ pool: ConnectionPool) async throws -> [String: Int] {
-        let rows = try await pool.query(
-            "SELECT event_type, count(*) FROM handoff.system_event_id_conflicts GROUP BY event_type")
-        var counts: [String: Int] = [:]
-        for row in rows.all { counts[try row.decode(0)] = try row.decode(1) }
-        return counts
+}
+
+extension EventStore {
+    /// The system event id conflicts recorded so far (alarms, see ``SystemEventIdConflict``), by
+    /// event type, for `/metrics`.
+    public func systemEventIdConflictCounts() async throws -> [String: Int] {
+        do {
+            let rows = try await pool.query(
+                "SELECT event_type, count(*) FROM handoff.system_event_id_conflicts GROUP BY event_type")
+            var counts: [String: Int] = [:]
+            for row in rows.all { counts[try row.decode(0)] = try row.decode(1) }
+            return counts
+        } catch { throw EventStoreError.from(error) }
     }
 }
 
