@@ -7,7 +7,7 @@ import Postgres
 /// Whether the event exists already is decided only by finding it, by its content, in its own
 /// stream — never by an id collision: an id taken anywhere else is an alarm
 /// (``SystemEventIdConflict``), recorded in `handoff.system_event_id_conflicts` and handed back,
-/// and the event is then written under an alternate id derived from the same identity. Writers
+/// and the event is then written under a random id. Writers
 /// append with the stream's exact expected version, so two writers (even under different keys,
 /// across a rotation) never both write the same event: the second finds the first's.
 ///
@@ -57,7 +57,6 @@ public struct SystemEventWriter: Sendable {
         isSame: (RecordedEvent) -> Bool
     ) async throws -> Written {
         var conflicts: [SystemEventIdConflict] = []
-        var alternate = 0
         var lastError: any Error = EventStoreError.wrongExpectedVersion(expected: "?", actual: -1)
         for _ in 0..<Self.maximumAttempts {
             let events = try await store.readAll(stream: stream)
@@ -72,8 +71,9 @@ public struct SystemEventWriter: Sendable {
                         ], deduplicated: true),
                     existed: true, sameData: try await hasData(found.id, event(found.id).data), conflicts: conflicts)
             }
-            let id = key.eventId(
-                type: type, identity: alternate == 0 ? identity : identity + ["alternate", String(alternate)])
+            // After a conflict the derived id is known to someone else: a random one, which nobody can
+            // know in advance (exactly-once does not rest on the id but on the stream's content and version).
+            let id = conflicts.isEmpty ? key.eventId(type: type, identity: identity) : UUID()
             do {
                 let result = try await store.append(
                     to: stream, expected: .exactly(events.last?.version ?? 0), events: [event(id)])
@@ -92,7 +92,6 @@ public struct SystemEventWriter: Sendable {
                     await record(conflict)
                     conflicts.append(conflict)
                     lastError = conflict
-                    alternate += 1
                 default:
                     throw error
                 }
@@ -138,7 +137,7 @@ extension EventStore {
 
 /// A system event's id found taken by another event (in another stream, or with other content):
 /// with a secret key nobody should be able to do that, so it is an alarm — recorded, counted in
-/// `/metrics`, reported — and the event is written under an alternate id.
+/// `/metrics`, reported — and the event is written under a random id.
 public struct SystemEventIdConflict: Error, Sendable, Hashable, CustomStringConvertible {
     /// The system event's type, e.g. `SopDeadlineMissed`.
     public var type: String

@@ -14,7 +14,7 @@ import Referrals
 /// notice's id is derived with the server's secret (``SystemEventKey``: HMAC-SHA-256 of the case,
 /// ruleset series, rule and trigger), so no client can take it first; an id found taken anyway
 /// is an alarm (``SystemEventIdConflict``: recorded for `/metrics`, counted in the report, handed
-/// to `onError`) and the notice is written under an alternate id — a missed deadline is never
+/// to `onError`) and the notice is written under a random id — a missed deadline is never
 /// silenced. Appends carry the `sop-` stream's exact version and the notice's content comes from
 /// the deadline alone (`occurredAt` is the deadline's `dueAt`, the actor `system`/`deadline-watcher`),
 /// so a restart, a second watcher, or a watcher under a rotated key never writes a notice twice.
@@ -36,6 +36,23 @@ public struct DeadlineWatcher: Sendable {
         public var alreadyNotified: Int
         /// Notice ids this pass found taken by other events: alarms (see ``SystemEventIdConflict``).
         public var idConflicts: [SystemEventIdConflict] = []
+        /// Missed deadlines whose notice this pass could not write (the pass goes on with the
+        /// others; the next pass tries again). Each one is handed to `onError` by ``run``.
+        public var failures: [NoticeFailure] = []
+    }
+
+    /// A missed deadline whose notice could not be written in a pass.
+    public struct NoticeFailure: Error, Sendable, Hashable, CustomStringConvertible {
+        /// `sop-<caseId>`.
+        public var stream: String
+        public var rulesetId: String
+        public var ruleId: String
+        /// What went wrong (the store's error, or the last id conflict).
+        public var reason: String
+
+        public var description: String {
+            "the notice of \(rulesetId)/\(ruleId) in \(stream) was not written: \(reason); retrying next pass"
+        }
     }
 
     public let store: EventStore
@@ -116,15 +133,29 @@ public struct DeadlineWatcher: Sendable {
             ).filter { $0.status == .overdue && $0.dueAt <= now }
             for deadline in overdue {
                 report.missed += 1
-                let written = try await writer.appendOnce(
-                    type: SystemEventType.sopDeadlineMissed.rawValue, identity: Self.noticeIdentity(of: deadline),
-                    to: stream, event: { notice(for: deadline, id: $0) },
-                    isSame: { Self.isNotice($0, of: deadline) })
-                report.idConflicts += written.conflicts
-                if written.existed { report.alreadyNotified += 1 } else { report.appended += 1 }
+                do {
+                    let written = try await writer.appendOnce(
+                        type: SystemEventType.sopDeadlineMissed.rawValue, identity: Self.noticeIdentity(of: deadline),
+                        to: stream, event: { notice(for: deadline, id: $0) },
+                        isSame: { Self.isNotice($0, of: deadline) })
+                    report.idConflicts += written.conflicts
+                    if written.existed { report.alreadyNotified += 1 } else { report.appended += 1 }
+                } catch let error as SystemEventIdConflict {
+                    // Only after every attempt collided: one deadline must not hold up the others.
+                    report.idConflicts.append(error)
+                    report.failures.append(failure(stream, deadline, error))
+                } catch let error as EventStoreError {
+                    guard case .wrongExpectedVersion = error else { throw error }
+                    report.failures.append(failure(stream, deadline, error))
+                }
             }
         }
         return report
+    }
+
+    private func failure(_ stream: StreamName, _ deadline: Deadline, _ error: any Error) -> NoticeFailure {
+        NoticeFailure(
+            stream: stream.rawValue, rulesetId: deadline.rulesetId, ruleId: deadline.ruleId, reason: "\(error)")
     }
 
     /// Whether a recorded event of the case's `sop-` stream is the notice of `deadline`.
@@ -148,6 +179,7 @@ public struct DeadlineWatcher: Sendable {
             do {
                 let report = try await runOnce(now: Date())
                 for conflict in report.idConflicts { onError(conflict) }
+                for failure in report.failures { onError(failure) }
                 onPass(report)
             } catch {
                 onError(error)
@@ -172,6 +204,7 @@ public struct DeadlineWatcher: Sendable {
         if once {
             let report = try await watcher.runOnce(now: Date())
             for conflict in report.idConflicts { onError(conflict) }
+            for failure in report.failures { onError(failure) }
             onPass(report)
             await pool.close()
             return
