@@ -44,6 +44,7 @@ public struct Deadline: Sendable, Hashable {
     /// Whether the case's closure ended it unmet after it fell due.
     public var missedAtClosure: Bool
 
-    /// The identity the deadline watcher derives `SopDeadlineMissed` ids from.
+    /// `<caseId>/<ruleId>/<triggerEventId>`. Not unique when two ruleset series share a rule id;
+    /// a notice's identity adds the series (``isNoticed(by:)``, docs/system-events.md).
     public var key: String { "\(caseId)/\(ruleId)/\(triggerEventId.uuidString.lowercased())" }
 }
