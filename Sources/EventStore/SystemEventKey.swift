@@ -90,6 +90,11 @@ extension SystemEventKey {
         return SystemEventKey(id: try row.decode(0), secret: try row.decode(1, as: ByteA.self).bytes)
     }
 
+    /// The current key of `store`'s database (see ``current(_:)``).
+    public static func current(of store: EventStore) async throws -> SystemEventKey {
+        try await current(store.pool)
+    }
+
     /// Adds a new key (the next number, 32 fresh bytes from ``SecureRandom``) that becomes the
     /// current one; older keys stay. Needs the owner role that runs `handoff migrate`. Returns the
     /// new key's number.

@@ -12,7 +12,7 @@ import Postgres
 /// across a rotation) never both write the same event: the second finds the first's.
 ///
 /// ```swift
-/// let writer = SystemEventWriter(store: store, key: try await SystemEventKey.current(store.pool))
+/// let writer = SystemEventWriter(store: store, key: try await SystemEventKey.current(of: store))
 /// let written = try await writer.appendOnce(
 ///     type: "InstitutionRegistered", identity: [institution.id], to: .institutions,
 ///     event: { id in NewEvent(id: id, type: "InstitutionRegistered", data: text, metadata: metadata) },

@@ -52,7 +52,7 @@ enum RegistryCommands {
 
     /// A writer of system events under the current key.
     static func writer(_ store: EventStore) async throws -> SystemEventWriter {
-        SystemEventWriter(store: store, key: try await SystemEventKey.current(store.pool))
+        SystemEventWriter(store: store, key: try await SystemEventKey.current(of: store))
     }
 
     /// Publishes a ruleset version as a `SopRulesetPublished` event in `sop-rulesets`.

@@ -181,7 +181,7 @@ struct ReadModelTests {
         let overdue = try await models.deadlines(status: "overdue", now: now)
         #expect(report.appended == overdue.count)
         try await settle(runner)
-        let key = try await SystemEventKey.current(store.pool)
+        let key = try await SystemEventKey.current(of: store)
         for d in try await models.deadlines(status: "overdue", now: now) {
             let id = key.eventId(
                 type: "SopDeadlineMissed", identity: [d.caseId, d.rulesetId, d.ruleId, d.triggerEventId])

@@ -157,7 +157,7 @@ struct SystemEventIdTests {
         let first = "KS-ROT-1"
         _ = try await Self.openOverdueCase(h, first)
         try await Self.project(h)
-        let old = try await SystemEventKey.current(h.store.pool)
+        let old = try await SystemEventKey.current(of: h.store)
         let before = try await DeadlineWatcher(store: h.store).runOnce(now: Date())
         #expect(before.appended == 2)
 
@@ -165,7 +165,7 @@ struct SystemEventIdTests {
         let rotated = try await SystemEventKey.rotate(on: connection)
         connection.close()
         #expect(rotated == old.id + 1)
-        let new = try await SystemEventKey.current(h.store.pool)
+        let new = try await SystemEventKey.current(of: h.store)
         #expect(new.id == rotated)
 
         // The read model has not seen the notices yet, so the case is a candidate again: the
@@ -200,7 +200,7 @@ struct SystemEventIdTests {
         let attacker = h.token("kp-dthb")
         let trigger = try await Self.openOverdueCase(h, caseId)
         // Suppose the key leaked: the attacker squats the ids the key gives every rule's notice.
-        let key = try await SystemEventKey.current(h.store.pool)
+        let key = try await SystemEventKey.current(of: h.store)
         let squatted = Ruleset.kosovoDefault.rules.map {
             key.eventId(type: "SopDeadlineMissed", identity: [caseId, "kosovo-default", $0.id, trigger])
                 .uuidString.lowercased()
