@@ -23,8 +23,9 @@ enum RegistryCommands {
             throw CLIError.usage("\(error.field ?? "institution"): \(error.message)")
         }
         let store = try StoreCommands.store(context)
-        let result = try await register(institution, store: store)
-        context.out(result.json)
+        let written = try await register(institution, store: store)
+        alarms(written, context)
+        context.out(written.result.json)
     }
 
     /// Appends the registration unless the institution exists; the same registration again is a no-op.
@@ -32,7 +33,7 @@ enum RegistryCommands {
     /// "Exists" means an `InstitutionRegistered` for this id in `institutions`, found by its content;
     /// the event's id is derived with the server's key (docs/system-events.md), so no client can
     /// take it first.
-    static func register(_ institution: Institution, store: EventStore) async throws -> AppendResult {
+    static func register(_ institution: Institution, store: EventStore) async throws -> SystemEventWriter.Written {
         let type = SystemEventType.institutionRegistered.rawValue
         let text = SystemEventBody.institutionRegistered(institution).data.serializedString(sortedKeys: true)
         let written = try await writer(store).appendOnce(
@@ -47,7 +48,12 @@ enum RegistryCommands {
         guard written.sameData else {
             throw CLIError(message: "institution \(institution.id) is already registered with other details")
         }
-        return written.result
+        return written
+    }
+
+    /// Prints each id found taken on the way (an alarm, docs/system-events.md) on stderr.
+    static func alarms(_ written: SystemEventWriter.Written, _ context: CLIContext) {
+        for conflict in written.conflicts { context.err("handoff: \(conflict)") }
     }
 
     /// A writer of system events under the current key.
@@ -60,13 +66,14 @@ enum RegistryCommands {
         let path = args.positional(0)!
         guard let bytes = FileManager.default.contents(atPath: path) else { throw CLIError(message: "cannot read \(path)") }
         let store = try StoreCommands.store(context)
-        let result = try await publish(Array(bytes), store: store)
-        context.out(result.json)
+        let written = try await publish(Array(bytes), store: store)
+        alarms(written, context)
+        context.out(written.result.json)
     }
 
     /// Validates and appends a ruleset document; the same version twice is a no-op, a changed
     /// document under a published version is an error (publish a new version instead).
-    static func publish(_ bytes: [UInt8], store: EventStore) async throws -> AppendResult {
+    static func publish(_ bytes: [UInt8], store: EventStore) async throws -> SystemEventWriter.Written {
         let ruleset: Ruleset
         do {
             let document = try JSONValue.parse(bytes)
@@ -91,6 +98,6 @@ enum RegistryCommands {
             throw CLIError(
                 message: "ruleset \(ruleset.id) version \(ruleset.version) was already published with different content; publish a new version")
         }
-        return written.result
+        return written
     }
 }

@@ -104,6 +104,21 @@ import Testing
         #expect(try await store.readAll(stream: .institutions).count == 1)
         #expect(try await store.readAll(stream: .sopRulesets).count == 1)
         #expect(try await store.systemEventIdConflictCounts().isEmpty)
+
+        // Even with the key (leaked), taking the id first blocks nothing: it is an alarm, printed
+        // and counted, and the registration is written under another id.
+        let key = try await SystemEventKey.current(of: store)
+        let taken = key.eventId(type: "InstitutionRegistered", identity: ["leaky-shelter"])
+        _ = try await store.append(
+            to: .case("KS-SQUAT-1")!,
+            events: [NewEvent(id: taken, type: "GuardianAppointed", data: "{}", metadata: actor)])
+        r = await cli.run("institution", "add", "leaky-shelter", "--name", "Leaky Shelter", "--kind", "shelter")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("alarm") && r.err.contains(taken.uuidString.lowercased()), "\(r.err)")
+        let registered = try await store.readAll(stream: .institutions)
+        #expect(registered.count == 2)
+        #expect(registered.last?.id != taken)
+        #expect(try await store.systemEventIdConflictCounts() == ["InstitutionRegistered": 1])
     }
 
     @Test("migrate creates one key; rotate adds the next; the key's secret is never printed")
