@@ -15,29 +15,34 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
-        .target(name: "EventStore", dependencies: ["Postgres"]),
+        // SHA-256, HMAC-SHA-256 and secure random bytes: no dependencies, used by every module that hashes.
+        .target(name: "Crypto"),
+        .target(name: "EventStore", dependencies: ["Postgres", "Crypto"]),
         .target(name: "Referrals"),
         .target(name: "Projections", dependencies: ["EventStore", "Referrals"]),
         .target(name: "CHTTPShim"),
         .target(name: "HTTP", dependencies: ["CHTTPShim"]),
-        .target(name: "QueryService", dependencies: ["HTTP", "Projections", "EventStore", "Referrals"]),
+        .target(name: "QueryService", dependencies: ["HTTP", "Projections", "EventStore", "Referrals", "Crypto"]),
         // The commands behind the `handoff` binary, a library so that tests can drive them.
         .target(
             name: "HandoffCLI",
-            dependencies: ["QueryService", "Projections", "EventStore", "Referrals", "Postgres", "HTTP"]
+            dependencies: ["QueryService", "Projections", "EventStore", "Referrals", "Postgres", "HTTP", "Crypto"]
         ),
         .executableTarget(name: "handoff", dependencies: ["HandoffCLI"]),
         // The ephemeral PostgreSQL cluster and per-test databases every integration test uses.
         .target(name: "HandoffTestSupport", dependencies: ["Postgres", "EventStore"], path: "Tests/HandoffTestSupport"),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
-        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "HandoffTestSupport"]),
+        .testTarget(name: "EventStoreTests", dependencies: ["Crypto", "EventStore", "HandoffTestSupport"]),
         .testTarget(name: "ReferralsTests", dependencies: ["Referrals"]),
-        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "HandoffTestSupport"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Crypto", "Projections", "HandoffTestSupport"]),
         // A tiny blocking HTTP client over a loopback socket, for the tests of the server.
         .target(name: "LoopbackHTTPClient", path: "Tests/LoopbackHTTPClient"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackHTTPClient"]),
-        .testTarget(name: "QueryServiceTests", dependencies: ["QueryService", "HandoffTestSupport", "LoopbackHTTPClient"]),
-        .testTarget(name: "HandoffCLITests", dependencies: ["HandoffCLI", "HandoffTestSupport"]),
+        .testTarget(
+            name: "QueryServiceTests",
+            dependencies: ["Crypto", "QueryService", "HandoffTestSupport", "LoopbackHTTPClient"]),
+        .testTarget(name: "HandoffCLITests", dependencies: ["Crypto", "HandoffCLI", "HandoffTestSupport"]),
         // Fuzzing (docs/reliability.md): the checks each fuzzer runs on one input, shared by the
         // libFuzzer entry points (built with -DFUZZING -sanitize=fuzzer,address by scripts/fuzz),
         // their corpus-replay mode in a normal build, and FuzzCorpusTests.

@@ -1,7 +1,9 @@
+import Crypto
 import Foundation
 import Postgres
 
-/// Applies `Migrations/NNNN_name.sql` in order, once each, recording a SHA-256 checksum.
+/// Applies `Migrations/NNNN_name.sql` in order, once each, recording a SHA-256 checksum, then
+/// creates the first system event key when there is none (``SystemEventKey``).
 ///
 /// Re-running is a no-op. A file that changed after it was applied is an error, never a silent
 /// re-run. Migrators in several processes at once serialize on an advisory lock.
@@ -104,6 +106,9 @@ public struct Migrator: Sendable {
             }
             if done { applied.append(migration.version) }
         }
+        // The first system event key (docs/system-events.md), from this process's secure random
+        // source, once the table exists; still under the migrators' lock.
+        try await SystemEventKey.createIfNone(on: connection)
         return applied
     }
 }

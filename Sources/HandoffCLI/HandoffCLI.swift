@@ -102,6 +102,7 @@ public enum HandoffCLI {
         case ["serve"]: try await ServiceCommands.serve(args, context)
         case ["demo"]: try await DemoCommand.run(args, context)
         case ["token", "create"]: try await ServiceCommands.createToken(args, context)
+        case ["secret", "rotate"]: try await SecretCommands.rotate(context)
         default:
             try await dispatchMore(args, context)
         }

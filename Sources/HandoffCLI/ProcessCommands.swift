@@ -43,10 +43,17 @@ enum ProcessCommands {
         let once = args.flag("--once")
         try await untilSignalled {
             try await DeadlineWatcher.run(
-                url: url, once: once, onError: { context.err("handoff watch: \($0) (retrying)") },
+                url: url, once: once,
+                onError: { error in
+                    // A notice id found taken is an alarm (docs/system-events.md), not a retry.
+                    context.err("handoff watch: \(error)" + (error is SystemEventIdConflict ? "" : " (retrying)"))
+                },
                 onPass: { report in
-                    if once || report.appended > 0 {
-                        context.out("missed deadlines: \(report.missed), notices appended: \(report.appended)")
+                    let conflicts = report.idConflicts.count
+                    if once || report.appended > 0 || conflicts > 0 {
+                        context.out(
+                            "missed deadlines: \(report.missed), notices appended: \(report.appended)"
+                                + (conflicts == 0 ? "" : ", notice id conflicts: \(conflicts)"))
                     }
                 })
         }

@@ -27,26 +27,42 @@ enum RegistryCommands {
             throw CLIError.usage("\(error.field ?? "institution"): \(error.message)")
         }
         let store = try StoreCommands.store(context)
-        let result = try await register(institution, store: store)
-        context.out(result.json)
+        let written = try await register(institution, store: store)
+        alarms(written, context)
+        context.out(written.result.json)
     }
 
     /// Appends the registration unless the institution exists; the same registration again is a no-op.
-    static func register(_ institution: Institution, store: EventStore) async throws -> AppendResult {
-        let body = SystemEventBody.institutionRegistered(institution).data
-        let text = body.serializedString(sortedKeys: true)
-        let id = UUID.derived(namespace: "institution", name: institution.id)
-        do {
-            return try await store.append(
-                to: .institutions,
-                events: [
-                    NewEvent(
-                        id: id, type: "InstitutionRegistered", data: text, metadata: EventMetadata(actor: operatorActor)
-                    )
-                ])
-        } catch EventStoreError.duplicateEventId {
+    ///
+    /// "Exists" means an `InstitutionRegistered` for this id in `institutions`, found by its content;
+    /// the event's id is derived with the server's key (docs/system-events.md), so no client can
+    /// take it first.
+    static func register(_ institution: Institution, store: EventStore) async throws -> SystemEventWriter.Written {
+        let type = SystemEventType.institutionRegistered.rawValue
+        let text = SystemEventBody.institutionRegistered(institution).data.serializedString(sortedKeys: true)
+        let written = try await writer(store).appendOnce(
+            type: type, identity: [institution.id], to: .institutions,
+            event: { NewEvent(id: $0, type: type, data: text, metadata: EventMetadata(actor: operatorActor)) },
+            isSame: { event in
+                guard event.type == type, let data = try? JSONValue.parse(event.data),
+                    case .institutionRegistered(let registered)? = try? SystemEventBody.decode(type: type, data: data)
+                else { return false }
+                return registered.id == institution.id
+            })
+        guard written.sameData else {
             throw CLIError(message: "institution \(institution.id) is already registered with other details")
         }
+        return written
+    }
+
+    /// Prints each id found taken on the way (an alarm, docs/system-events.md) on stderr.
+    static func alarms(_ written: SystemEventWriter.Written, _ context: CLIContext) {
+        for conflict in written.conflicts { context.err("handoff: \(conflict)") }
+    }
+
+    /// A writer of system events under the current key.
+    static func writer(_ store: EventStore) async throws -> SystemEventWriter {
+        SystemEventWriter(store: store, key: try await SystemEventKey.current(of: store))
     }
 
     /// Publishes a ruleset version as a `SopRulesetPublished` event in `sop-rulesets`.
@@ -56,13 +72,14 @@ enum RegistryCommands {
             throw CLIError(message: "cannot read \(path)")
         }
         let store = try StoreCommands.store(context)
-        let result = try await publish(Array(bytes), store: store)
-        context.out(result.json)
+        let written = try await publish(Array(bytes), store: store)
+        alarms(written, context)
+        context.out(written.result.json)
     }
 
     /// Validates and appends a ruleset document; the same version twice is a no-op, a changed
     /// document under a published version is an error (publish a new version instead).
-    static func publish(_ bytes: [UInt8], store: EventStore) async throws -> AppendResult {
+    static func publish(_ bytes: [UInt8], store: EventStore) async throws -> SystemEventWriter.Written {
         let ruleset: Ruleset
         do {
             let document = try JSONValue.parse(bytes)
@@ -74,20 +91,23 @@ enum RegistryCommands {
         } catch let error as ReferralsError {
             throw CLIError(message: "the ruleset is not valid: \(error.field ?? "ruleset"): \(error.message)")
         }
-        let id = UUID.derived(namespace: "sop-ruleset", name: "\(ruleset.id)@\(ruleset.version)")
-        do {
-            return try await store.append(
-                to: .sopRulesets,
-                events: [
-                    NewEvent(
-                        id: id, type: "SopRulesetPublished", data: ruleset.document.serializedString(sortedKeys: true),
-                        metadata: EventMetadata(actor: operatorActor))
-                ])
-        } catch EventStoreError.duplicateEventId {
+        let type = SystemEventType.sopRulesetPublished.rawValue
+        let text = ruleset.document.serializedString(sortedKeys: true)
+        let written = try await writer(store).appendOnce(
+            type: type, identity: [ruleset.id, String(ruleset.version)], to: .sopRulesets,
+            event: { NewEvent(id: $0, type: type, data: text, metadata: EventMetadata(actor: operatorActor)) },
+            isSame: { event in
+                guard event.type == type, let data = try? JSONValue.parse(event.data),
+                    case .sopRulesetPublished(let published)? = try? SystemEventBody.decode(type: type, data: data)
+                else { return false }
+                return published.id == ruleset.id && published.version == ruleset.version
+            })
+        guard written.sameData else {
             throw CLIError(
                 message:
                     "ruleset \(ruleset.id) version \(ruleset.version) was already published with different content; publish a new version"
             )
         }
+        return written
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import EventStore
 import Foundation
 import HandoffTestSupport
@@ -53,5 +54,98 @@ import Testing
         #expect(r.status == 1)
         #expect(r.err.contains("not valid"))
         #expect(try await db.store().readAll(stream: .sopRulesets).count == 1)
+    }
+
+    /// The id the old derivation gave a registry event: SHA-256 of `namespace:name`, version 8 —
+    /// computable by anyone.
+    static func predictable(_ namespace: String, _ name: String) -> UUID {
+        var b = Array(SHA256.hash(utf8: namespace + ":" + name).prefix(16))
+        b[6] = (b[6] & 0x0F) | 0x80
+        b[8] = (b[8] & 0x3F) | 0x80
+        return b.withUnsafeBytes { UUID(uuid: $0.loadUnaligned(as: uuid_t.self)) }
+    }
+
+    @Test("a party cannot block a registration or a publication by taking its id first")
+    func registryIdsCannotBeSquatted() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        // A party appends, to a case of its own, events under the ids registry events used to get.
+        let actor = EventMetadata(actor: EventActor(institution: "kp-dthb", user: "officer"))
+        let opened =
+            #"{"identificationStatus":"presumed","profile":{"sex":"female","ageBand":"18-24","child":false,"#
+            + #""nationality":"XK","exploitation":["sexual"]}}"#
+        var events = [NewEvent(type: "CaseOpened", data: opened, metadata: actor)]
+        for id in [
+            Self.predictable("institution", "new-shelter"), Self.predictable("sop-ruleset", "kosovo-default@1"),
+        ] {
+            events.append(NewEvent(id: id, type: "GuardianAppointed", data: "{}", metadata: actor))
+        }
+        _ = try await store.append(to: .case("KS-SQUAT-1")!, expected: .noStream, events: events)
+
+        let cli = CapturedCLI(databaseURL: db.url)
+        var r = await cli.run("institution", "add", "new-shelter", "--name", "New Shelter", "--kind", "shelter")
+        #expect(r.status == 0, "\(r.err)")
+        r = await cli.run("sop", "publish", rulesetPath)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(try await store.readAll(stream: .institutions).count == 1)
+        #expect(try await store.readAll(stream: .sopRulesets).count == 1)
+
+        // After a key rotation the same registration and publication are still recognised.
+        r = await cli.run("secret", "rotate")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("system event key 2"))
+        r = await cli.run("institution", "add", "new-shelter", "--name", "New Shelter", "--kind", "shelter")
+        #expect(r.status == 0, "\(r.err)")
+        r = await cli.run("institution", "add", "new-shelter", "--name", "Other Name", "--kind", "shelter")
+        #expect(r.status == 1)
+        #expect(r.err.contains("already registered"))
+        r = await cli.run("sop", "publish", rulesetPath)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(try await store.readAll(stream: .institutions).count == 1)
+        #expect(try await store.readAll(stream: .sopRulesets).count == 1)
+        #expect(try await store.systemEventIdConflictCounts().isEmpty)
+
+        // Even with the key (leaked), taking the id first blocks nothing: it is an alarm, printed
+        // and counted, and the registration is written under another id.
+        let key = try await SystemEventKey.current(of: store)
+        let taken = key.eventId(type: "InstitutionRegistered", identity: ["leaky-shelter"])
+        _ = try await store.append(
+            to: .case("KS-SQUAT-1")!,
+            events: [NewEvent(id: taken, type: "GuardianAppointed", data: "{}", metadata: actor)])
+        r = await cli.run("institution", "add", "leaky-shelter", "--name", "Leaky Shelter", "--kind", "shelter")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("alarm") && r.err.contains(taken.uuidString.lowercased()), "\(r.err)")
+        let registered = try await store.readAll(stream: .institutions)
+        #expect(registered.count == 2)
+        #expect(registered.last?.id != taken)
+        #expect(try await store.systemEventIdConflictCounts() == ["InstitutionRegistered": 1])
+    }
+
+    @Test("migrate creates one key; rotate adds the next; the key's secret is never printed")
+    func keysCreatedAndRotated() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let cli = CapturedCLI(databaseURL: db.url)
+        var r = await cli.run("migrate")
+        #expect(r.status == 0, "\(r.err)")
+        r = await cli.run("migrate")
+        #expect(r.status == 0, "\(r.err)")
+        let connection = try await db.connect()
+        defer { connection.close() }
+        func keys() async throws -> [Int] {
+            try await connection.query("SELECT key_id FROM handoff.system_event_keys ORDER BY 1").all.map {
+                try $0.decode(0)
+            }
+        }
+        #expect(try await keys() == [1])
+        r = await cli.run("secret", "rotate")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(try await keys() == [1, 2])
+        let secrets = try await connection.query("SELECT encode(secret, 'hex') FROM handoff.system_event_keys").all
+            .map { try $0.decode(0, as: String.self) }
+        #expect(Set(secrets).count == 2)
+        #expect(secrets.allSatisfy { $0.count == 64 })
+        for secret in secrets { #expect(!r.out.contains(secret) && !r.err.contains(secret)) }
+        r = await cli.run("secret", "rotate", "--help")
+        #expect(r.out.contains("system event key") || r.err.contains("system event key"))
     }
 }

@@ -181,9 +181,11 @@ struct ReadModelTests {
         let overdue = try await models.deadlines(status: "overdue", now: now)
         #expect(report.appended == overdue.count)
         try await settle(runner)
+        let key = try await SystemEventKey.current(of: store)
         for d in try await models.deadlines(status: "overdue", now: now) {
-            let key = "\(d.caseId)/\(d.ruleId)/\(d.triggerEventId)"
-            #expect(d.missedNoticeEventId == DeadlineWatcher.noticeId(forKey: key).uuidString.lowercased())
+            let id = key.eventId(
+                type: "SopDeadlineMissed", identity: [d.caseId, d.rulesetId, d.ruleId, d.triggerEventId])
+            #expect(d.missedNoticeEventId == id.uuidString.lowercased())
         }
         let notices = try await store.readAll(stream: .sop(a)!)
         #expect(notices.allSatisfy { $0.type == "SopDeadlineMissed" })

@@ -1,3 +1,4 @@
+import Crypto
 import EventStore
 import Foundation
 import HandoffTestSupport
@@ -56,21 +57,44 @@ struct WatcherTests {
         #expect(marked.allSatisfy { $0.missedNoticeEventId != nil })
     }
 
-    @Test("notice ids are UUIDv8 from SHA-256 of the deadline key")
+    @Test("notice ids are UUIDv8 from HMAC-SHA-256 of case, ruleset series, rule and trigger under the key")
     func noticeIds() {
-        let id = DeadlineWatcher.noticeId(forKey: "KS-2026-000001/risk-assessed/00000000-0000-4000-8000-000000000001")
-        let again = DeadlineWatcher.noticeId(
-            forKey: "KS-2026-000001/risk-assessed/00000000-0000-4000-8000-000000000001")
-        let other = DeadlineWatcher.noticeId(forKey: "KS-2026-000001/case-review/00000000-0000-4000-8000-000000000001")
-        #expect(id == again)
-        #expect(id != other)
+        let key = SystemEventKey(id: 1, secret: [UInt8](repeating: 0x42, count: 32))
+        let trigger = "00000000-0000-4000-8000-000000000001"
+        let identity = ["KS-2026-000001", "kosovo-default", "risk-assessed", trigger]
+        let id = key.eventId(type: "SopDeadlineMissed", identity: identity)
+        #expect(id == key.eventId(type: "SopDeadlineMissed", identity: identity))
+        // Every part counts: another series, rule, case, trigger, type or key gives another id.
+        var others: Set<UUID> = [id]
+        for i in identity.indices {
+            var changed = identity
+            changed[i] = i == 3 ? "00000000-0000-4000-8000-000000000002" : changed[i] + "x"
+            others.insert(key.eventId(type: "SopDeadlineMissed", identity: changed))
+        }
+        others.insert(key.eventId(type: "InstitutionRegistered", identity: identity))
+        let rotated = SystemEventKey(id: 2, secret: [UInt8](repeating: 0x43, count: 32))
+        others.insert(rotated.eventId(type: "SopDeadlineMissed", identity: identity))
+        // Parts are delimited: moving a character from one part to the next is another identity.
+        let shifted = ["KS-2026-00000", "1kosovo-default"] + identity[2...]
+        others.insert(key.eventId(type: "SopDeadlineMissed", identity: shifted))
+        #expect(others.count == 8)
         let text = id.uuidString.lowercased()
         #expect(Array(text)[14] == "8")
         #expect("89ab".contains(Array(text)[19]))
-        let digest = SHA256.hash(utf8: "KS-2026-000001/risk-assessed/00000000-0000-4000-8000-000000000001")
-        #expect(
-            text.replacingOccurrences(of: "-", with: "").prefix(12)
-                == digest.prefix(6).map { String(format: "%02x", $0) }.joined())
+        // The bytes are HMAC-SHA-256 of the netstrings (docs/system-events.md), version and variant set.
+        let parts = ["handoff-system-event-id-v1", "SopDeadlineMissed"] + identity
+        let message = parts.map { "\($0.utf8.count):\($0)," }.joined()
+        let mac = HMACSHA256.authenticationCode(for: Array(message.utf8), key: [UInt8](repeating: 0x42, count: 32))
+        var expected = Array(mac.prefix(16))
+        expected[6] = (expected[6] & 0x0F) | 0x80
+        expected[8] = (expected[8] & 0x3F) | 0x80
+        #expect(text.replacingOccurrences(of: "-", with: "") == expected.hexString)
+        // The key never shows in a description or a dump.
+        var dumped = ""
+        dump(key, to: &dumped)
+        for shown in [key.description, String(reflecting: key), "\(key)", dumped] {
+            #expect(!shown.contains("42") && !shown.contains("66"), "\(shown)")
+        }
     }
 
     @Test("the watcher loop appends notices and stops when cancelled")

@@ -317,6 +317,21 @@ import Testing
         let missed = SystemEventBody.sopDeadlineMissed(
             ruleId: "risk-assessed", dueAt: t0, triggerEventId: UUID(), responsible: "role:social-work")
         #expect(try SystemEventBody.decode(type: "SopDeadlineMissed", data: missed.data) == missed)
+        // A notice names its ruleset series; one written before that names none.
+        let trigger = UUID()
+        let inSeries = SystemEventBody.sopDeadlineMissed(
+            ruleId: "risk-assessed", dueAt: t0, triggerEventId: trigger, responsible: "ksp", rulesetId: "kosovo-pilot")
+        #expect(try SystemEventBody.decode(type: "SopDeadlineMissed", data: inSeries.data) == inSeries)
+        #expect(inSeries.data["rulesetId"]?.stringValue == "kosovo-pilot")
+        #expect(missed.data["rulesetId"] == nil)
+        let badSeries: JSONValue = [
+            "ruleId": "risk-assessed", "rulesetId": "Not A Series", "dueAt": .string(Timestamp.format(t0)),
+            "triggerEventId": .string(trigger.uuidString.lowercased()), "responsible": "ksp",
+        ]
+        do {
+            _ = try SystemEventBody.decode(type: "SopDeadlineMissed", data: badSeries)
+            Issue.record("accepted a bad rulesetId")
+        } catch { #expect(error.field == "data.rulesetId") }
         let published = try SystemEventBody.decode(
             type: "SopRulesetPublished", data: try JSONValue.parse(Ruleset.kosovoDefaultJSON))
         guard case .sopRulesetPublished(let ruleset) = published else {

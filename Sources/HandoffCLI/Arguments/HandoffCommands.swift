@@ -117,6 +117,18 @@ extension CommandSpec {
                         ])
                 ]),
             CommandSpec(
+                "secret",
+                summary: "Manage the server's secrets.",
+                subcommands: [
+                    CommandSpec(
+                        "rotate",
+                        summary: "Make a new system event key current (older keys are kept).",
+                        discussion: """
+                            System event ids are derived with this key (docs/system-events.md). Run as the role \
+                            that runs migrate; running services pick the new key up at their next pass.
+                            """)
+                ]),
+            CommandSpec(
                 "sop",
                 summary: "Manage SOP rulesets.",
                 subcommands: [

@@ -90,13 +90,13 @@ final class CaseFolder: ProjectorReplay {
                 registryChanged = true
             } else if event.stream.hasPrefix("sop-"), event.type == "SopDeadlineMissed",
                 let data = try? JSONValue.parse(event.data),
-                case .sopDeadlineMissed(let ruleId, let dueAt, let trigger, let responsible)? =
+                case .sopDeadlineMissed(let ruleId, let dueAt, let trigger, let responsible, let rulesetId)? =
                     try? SystemEventBody.decode(type: event.type, data: data)
             {
                 let caseId = String(event.stream.dropFirst(4))
                 CaseProjector.addNotice(
-                    event, caseId: caseId, ruleId: ruleId, dueAt: dueAt, trigger: trigger,
-                    responsible: responsible, to: &notices)
+                    event, caseId: caseId, ruleId: ruleId, rulesetId: rulesetId,
+                    dueAt: dueAt, trigger: trigger, responsible: responsible, to: &notices)
                 // A notice changes its deadline's status (never met, never cancelled): recompute the case.
                 touched[caseId, default: []].append(index)
             }

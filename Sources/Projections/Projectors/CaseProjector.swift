@@ -83,7 +83,7 @@ public struct CaseProjector: Projector {
         table: "deadline_notices",
         columns: [
             ("event_id", "uuid"), ("case_id", "text"), ("rule_id", "text"), ("trigger_event_id", "uuid"),
-            ("due_at", "timestamptz"), ("responsible", "text"), ("recorded_at", "timestamptz"),
+            ("due_at", "timestamptz"), ("responsible", "text"), ("recorded_at", "timestamptz"), ("ruleset_id", "text"),
         ])
 
     /// Appends the summary row of a folded case.
@@ -181,8 +181,8 @@ public struct CaseProjector: Projector {
 
     /// Appends the row of a `SopDeadlineMissed` notice.
     static func addNotice(
-        _ event: RecordedEvent, caseId: String, ruleId: String, dueAt: Date, trigger: UUID, responsible: String,
-        to r: inout RowBatch
+        _ event: RecordedEvent, caseId: String, ruleId: String, rulesetId: String?, dueAt: Date, trigger: UUID,
+        responsible: String, to r: inout RowBatch
     ) {
         r.uuid(event.id)
         r.text(caseId)
@@ -191,6 +191,7 @@ public struct CaseProjector: Projector {
         r.time(dueAt)
         r.text(responsible)
         r.text(event.recordedAt)
+        r.text(rulesetId)
         r.endRow()
     }
 }

@@ -79,10 +79,10 @@ enum History {
     /// The deadline a `SopDeadlineMissed` notice is about; nil if its data does not decode.
     static func noticeKey(dataText: String) -> NoticeKey? {
         guard let data = try? JSONValue.parse(dataText),
-            case .sopDeadlineMissed(let ruleId, _, let trigger, _)? = try? SystemEventBody.decode(
+            case .sopDeadlineMissed(let ruleId, _, let trigger, _, let rulesetId)? = try? SystemEventBody.decode(
                 type: "SopDeadlineMissed", data: data)
         else { return nil }
-        return NoticeKey(ruleId: ruleId, triggerEventId: trigger)
+        return NoticeKey(ruleId: ruleId, triggerEventId: trigger, rulesetId: rulesetId)
     }
 
     /// Every ruleset version published in `sop-rulesets` (its `data` is the ruleset document).

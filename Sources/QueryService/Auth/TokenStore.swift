@@ -1,3 +1,4 @@
+import Crypto
 import EventStore
 import Foundation
 import Postgres

@@ -53,6 +53,7 @@ public struct ProjectionReadSide: ReadSide {
                    d.ruleset_version::text, d.confirmed::text,
                    (SELECT n.event_id::text FROM handoff.deadline_notices n
                      WHERE n.case_id = d.case_id AND n.rule_id = d.rule_id AND n.trigger_event_id = d.trigger_event_id
+                       AND (n.ruleset_id IS NULL OR n.ruleset_id = d.ruleset_id)
                      ORDER BY n.recorded_at LIMIT 1),
                    NULL
               FROM handoff.deadlines d WHERE d.case_id = \(caseId)

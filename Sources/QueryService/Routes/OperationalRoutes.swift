@@ -32,7 +32,9 @@ extension QueryService {
 
     func metricsText(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         let stats = server.withLock { $0 }?.stats
-        let text = metrics.render(server: stats, extra: await metricsHook())
+        // Alarms live in the database (the watcher is another process): omitted when it cannot answer.
+        let conflicts = try? await store.systemEventIdConflictCounts()
+        let text = metrics.render(server: stats, extra: await metricsHook() + Metrics.systemEventIdConflicts(conflicts))
         return HTTPResponse(
             status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], bytes: Array(text.utf8))
     }

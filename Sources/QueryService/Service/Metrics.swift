@@ -1,4 +1,5 @@
 import HTTP
+import Referrals
 import Synchronization
 
 /// The service's counters, published at `GET /metrics` in the Prometheus text format.
@@ -109,6 +110,22 @@ final class Metrics: Sendable {
             out += "handoff_http_timed_out_connections_total \(server.timedOutConnections)\n"
         }
         if !extra.isEmpty { out += extra.hasSuffix("\n") ? extra : extra + "\n" }
+        return out
+    }
+}
+
+extension Metrics {
+    /// `handoff_system_event_id_conflicts_total{type}`: system event ids found taken by another
+    /// event (docs/system-events.md), an alarm each; a line per system event type, 0 included, so
+    /// that an alert can watch it. Empty when the counts could not be read.
+    static func systemEventIdConflicts(_ counts: [String: Int]?) -> String {
+        guard let counts else { return "" }
+        var out = "# HELP handoff_system_event_id_conflicts_total System event ids found taken by another event.\n"
+        out += "# TYPE handoff_system_event_id_conflicts_total counter\n"
+        let types = Set(SystemEventType.allCases.map(\.rawValue)).union(counts.keys).sorted()
+        for type in types {
+            out += "handoff_system_event_id_conflicts_total{type=\"\(type)\"} \(counts[type] ?? 0)\n"
+        }
         return out
     }
 }

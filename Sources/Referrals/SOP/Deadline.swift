@@ -47,21 +47,34 @@ public struct Deadline: Sendable, Hashable {
     /// best `met-late`), never `cancelled`, and `overdue` while unmet, so status and notices agree.
     public var notified: Bool = false
 
-    /// The identity the deadline watcher derives `SopDeadlineMissed` ids from.
-    /// What identifies the deadline's notice: its rule and trigger.
-    public var noticeKey: NoticeKey { NoticeKey(ruleId: ruleId, triggerEventId: triggerEventId) }
+    /// What identifies the deadline's notice: its rule, trigger and ruleset series.
+    public var noticeKey: NoticeKey { NoticeKey(ruleId: ruleId, triggerEventId: triggerEventId, rulesetId: rulesetId) }
 
+    /// Whether `notice` is this deadline's: the same rule, trigger and ruleset series; a notice
+    /// that names no series (written before notices recorded it) stands for every series. The one
+    /// definition of "already notified" (docs/system-events.md).
+    public func isNoticed(by notice: NoticeKey) -> Bool {
+        notice.ruleId == ruleId && notice.triggerEventId == triggerEventId
+            && (notice.rulesetId == nil || notice.rulesetId == rulesetId)
+    }
+
+    /// `<caseId>/<ruleId>/<triggerEventId>`. Not unique when two ruleset series share a rule id;
+    /// a notice's identity adds the series (``isNoticed(by:)``, docs/system-events.md).
     public var key: String { "\(caseId)/\(ruleId)/\(triggerEventId.uuidString.lowercased())" }
 }
 
-/// A `SopDeadlineMissed` notice as the evaluator matches it to a deadline: the rule and the
-/// triggering event (the case is implied).
+/// A `SopDeadlineMissed` notice as the evaluator matches it to a deadline
+/// (``Deadline/isNoticed(by:)``): the rule, the triggering event and the ruleset series (the case
+/// is implied).
 public struct NoticeKey: Sendable, Hashable {
     public var ruleId: String
     public var triggerEventId: UUID
+    /// nil for notices written before notices named their series.
+    public var rulesetId: String?
 
-    public init(ruleId: String, triggerEventId: UUID) {
+    public init(ruleId: String, triggerEventId: UUID, rulesetId: String? = nil) {
         self.ruleId = ruleId
         self.triggerEventId = triggerEventId
+        self.rulesetId = rulesetId
     }
 }

@@ -164,7 +164,7 @@ public enum DeadlineEvaluator {
             if case .caseClosed = event.body {
                 for index in open {
                     let closedAt = event.countedAt(grace: gracesOf[index])
-                    if deadlines[index].dueAt > closedAt, !notices.contains(deadlines[index].noticeKey) {
+                    if deadlines[index].dueAt > closedAt, !notices.contains(where: deadlines[index].isNoticed(by:)) {
                         deadlines[index].cancelledAt = closedAt
                     } else {
                         deadlines[index].missedAtClosure = true
@@ -189,7 +189,7 @@ public enum DeadlineEvaluator {
         }
 
         for index in deadlines.indices {
-            deadlines[index].notified = notices.contains(deadlines[index].noticeKey)
+            deadlines[index].notified = notices.contains(where: deadlines[index].isNoticed(by:))
             deadlines[index].status = status(of: deadlines[index], now: now)
             if case .role(let kind) = rulesOf[index].responsible,
                 let party = state?.parties.first(where: { kinds[$0]?.contains(kind) ?? false })

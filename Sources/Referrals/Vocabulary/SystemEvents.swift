@@ -2,9 +2,11 @@ import Foundation
 
 /// The typed `data` of a system event.
 public enum SystemEventBody: Sendable, Hashable {
-    /// `{ruleId, dueAt, triggerEventId, responsible}` in `sop-<caseId>`, appended by the deadline
-    /// watcher.
-    case sopDeadlineMissed(ruleId: String, dueAt: Date, triggerEventId: UUID, responsible: String)
+    /// `{ruleId, rulesetId, dueAt, triggerEventId, responsible}` in `sop-<caseId>`, appended by the
+    /// deadline watcher. `rulesetId` names the ruleset series of the deadline (two series may share a
+    /// rule id); notices written before it was recorded have none (nil).
+    case sopDeadlineMissed(
+        ruleId: String, dueAt: Date, triggerEventId: UUID, responsible: String, rulesetId: String? = nil)
     /// `{id, name, kind, caseIdPrefix?}` in `institutions`. `kind` is one kind or a non-empty array of kinds
     /// (primary first), e.g. `["ngo", "shelter"]`. `name` is the institution's name, never a
     /// person's.
@@ -34,8 +36,13 @@ public enum SystemEventBody: Sendable, Hashable {
             guard Identifiers.isValidInstitutionId(bare) else {
                 throw r.error("responsible", "must be an institution id or role:<kind>")
             }
+            let rulesetId = try r.optionalString("rulesetId", maxLength: 64)
+            if let rulesetId, !Identifiers.isValidInstitutionId(rulesetId) {
+                throw r.error("rulesetId", "must be a ruleset id")
+            }
             try r.finish()
-            return .sopDeadlineMissed(ruleId: ruleId, dueAt: dueAt, triggerEventId: trigger, responsible: responsible)
+            return .sopDeadlineMissed(
+                ruleId: ruleId, dueAt: dueAt, triggerEventId: trigger, responsible: responsible, rulesetId: rulesetId)
         case .institutionRegistered:
             var r = try FieldReader(data, path: "data")
             let id = try r.string("id", maxLength: 64)
@@ -70,11 +77,19 @@ public enum SystemEventBody: Sendable, Hashable {
     /// The `data` object of this body.
     public var data: JSONValue {
         switch self {
-        case .sopDeadlineMissed(let ruleId, let dueAt, let trigger, let responsible):
-            [
-                "ruleId": .string(ruleId), "dueAt": .string(Timestamp.format(dueAt)),
-                "triggerEventId": .string(trigger.uuidString.lowercased()), "responsible": .string(responsible),
-            ]
+        case .sopDeadlineMissed(let ruleId, let dueAt, let trigger, let responsible, let rulesetId):
+            if let rulesetId {
+                [
+                    "ruleId": .string(ruleId), "rulesetId": .string(rulesetId),
+                    "dueAt": .string(Timestamp.format(dueAt)),
+                    "triggerEventId": .string(trigger.uuidString.lowercased()), "responsible": .string(responsible),
+                ]
+            } else {
+                [
+                    "ruleId": .string(ruleId), "dueAt": .string(Timestamp.format(dueAt)),
+                    "triggerEventId": .string(trigger.uuidString.lowercased()), "responsible": .string(responsible),
+                ]
+            }
         case .institutionRegistered(let institution):
             .object(
                 JSONObject(
@@ -96,7 +111,18 @@ public enum SystemEventBody: Sendable, Hashable {
 extension Deadline {
     /// The `SopDeadlineMissed` notice for this deadline.
     public var missedNotice: SystemEventBody {
-        .sopDeadlineMissed(ruleId: ruleId, dueAt: dueAt, triggerEventId: triggerEventId, responsible: responsible)
+        .sopDeadlineMissed(
+            ruleId: ruleId, dueAt: dueAt, triggerEventId: triggerEventId, responsible: responsible,
+            rulesetId: rulesetId)
+    }
+
+    /// Whether `notice`, a system event of this deadline's case, is this deadline's
+    /// `SopDeadlineMissed`: the same rule, trigger and ruleset series. A notice that names no
+    /// series (written before notices recorded it) stands for the rule and trigger in every series.
+    /// The one definition of "already notified" (docs/system-events.md).
+    public func isNoticed(by notice: SystemEventBody) -> Bool {
+        guard case .sopDeadlineMissed(let rule, _, let trigger, _, let series) = notice else { return false }
+        return isNoticed(by: NoticeKey(ruleId: rule, triggerEventId: trigger, rulesetId: series))
     }
 }
 

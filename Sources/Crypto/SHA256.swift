@@ -1,6 +1,7 @@
 // SHA-256 as specified in FIPS 180-4, in pure Swift (no Foundation, no dependencies).
 //
-// Used for the per-stream hash chain and the checkpoint heads digest (docs/hash-chain.md).
+// Used for the per-stream hash chain and the checkpoint heads digest (docs/hash-chain.md), token
+// hashes, migration checksums, and under HMAC-SHA-256 (HMAC.swift) for system event ids.
 // Incremental:
 //
 //     var h = SHA256()

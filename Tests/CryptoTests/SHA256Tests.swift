@@ -1,5 +1,5 @@
 import Testing
-@testable import EventStore
+@testable import Crypto
 
 /// Deterministic test bytes: byte i is (7·i + 3) mod 256, so every byte value occurs.
 private func pattern(_ count: Int) -> [UInt8] {
