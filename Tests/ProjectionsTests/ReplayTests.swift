@@ -92,8 +92,8 @@ struct ReplayTests {
             let page = try await store.readGlobal(after: cursor, limit: 97)
             if page.events.isEmpty { break }
             _ = try await folder.prepare(page.events, through: page.next, reading: reader)
-            #expect(folder.rememberedEvents <= 500)
-            forgotten = max(forgotten, folder.forgottenCases)
+            #expect(await folder.rememberedEvents <= 500)
+            forgotten = max(forgotten, await folder.forgottenCases)
             cursor = page.next
         }
         #expect(forgotten > 0)

@@ -57,10 +57,12 @@ extension ProjectionRunner {
     ///    next one is read while this one is prepared and the previous one written.
     /// 3. Builds the shadows' other indexes as the live tables have them, under the same names
     ///    (one sorted build each, not an index insert per row).
-    /// 4. In one transaction: locks the projectors' checkpoint rows (the live runner waits), replays
-    ///    the events that arrived meanwhile, drops the live tables, renames the shadows in, and sets
-    ///    each checkpoint to where the replay ended. Readers block on the swap for a moment and then
-    ///    see the new tables.
+    /// 4. Replays the events that arrived meanwhile the same way, until a page comes back short.
+    /// 5. In one transaction: takes the projectors' live-runner locks (a live batch in flight commits
+    ///    first; the next one finds the checkpoint's revision moved and starts over), replays the last
+    ///    few events that arrived meanwhile, drops the live tables, renames the shadows in, and sets
+    ///    each checkpoint to where the replay ended (ending any batch the live runner had under way
+    ///    in parts). Readers block on the swap for a moment and then see the new tables.
     ///
     /// Progress is reported for each projector after every batch.
     ///
@@ -179,10 +181,29 @@ extension ProjectionRunner {
         for projector in selected {
             for table in projector.tables { try await connection.query("SELECT handoff.index_shadow(\(table))") }
         }
+        // Catch up what arrived during the replay in short transactions too, so that the swap's
+        // transaction has only the last few events to replay.
+        while true {
+            let page = try await store.readGlobal(after: cursor, limit: batchSize)
+            if page.events.isEmpty { break }
+            let writes = try await prepare(page)
+            try await connection.transaction { c in
+                try await c.execute("SET LOCAL synchronous_commit TO off")
+                for w in writes { try await w.run(on: c, tables: .shadow) }
+            }
+            cursor = page.next
+            done += Int64(page.events.count)
+            report(.swapping)
+            if page.events.count < batchSize { break }
+        }
         let replayEnd = cursor
         let replayed = done
         let gap = try await connection.transaction { c in
-            for projector in selected { _ = try await Self.lockCheckpoint(projector.name, on: c) }
+            // The live runner's lock: a live batch in flight commits first, and the next one finds
+            // the checkpoint's revision moved and starts over from the swapped-in tables.
+            for projector in selected.sorted(by: { $0.name < $1.name }) {
+                _ = try await Self.lockCheckpoint(projector.name, on: c)
+            }
             var position = replayEnd
             var applied: Int64 = 0
             while true {
@@ -199,7 +220,8 @@ extension ProjectionRunner {
                     """
                     UPDATE handoff.projector_checkpoints
                        SET xid = \(String(position.xid))::xid8, position = \(position.position), updated_at = now(),
-                           events_applied = \(replayed + applied)
+                           events_applied = \(replayed + applied), revision = revision + 1,
+                           pending_xid = NULL, pending_position = NULL, pending_after = NULL
                      WHERE name = \(projector.name)
                     """)
             }
