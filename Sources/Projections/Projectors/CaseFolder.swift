@@ -208,12 +208,18 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
             institutions: try await History.institutions(through: cursor, on: connection))
     }
 
-    /// The batch's writes: the rows of each group of cases, then the notices.
+    /// The batch's writes: the rows of each group of cases (a piece each), then the notices.
     private static func writes(_ groups: [CaseRows], notices: RowBatch) -> ReplayWrites {
-        ReplayWrites { connection, tables in
-            for rows in groups { try await rows.write(on: connection, tables: tables) }
-            try await CaseProjector.notices.insert(notices, on: connection, tables: tables)
+        var pieces = groups.map { rows in
+            ReplayWrites { connection, tables in try await rows.write(on: connection, tables: tables) }
         }
+        if notices.count > 0 {
+            pieces.append(
+                ReplayWrites { connection, tables in
+                    try await CaseProjector.notices.insert(notices, on: connection, tables: tables)
+                })
+        }
+        return ReplayWrites(pieces: pieces)
     }
 
     /// The rows of `ids` as of `cursor`, in groups of `flushCases` cases.

@@ -110,17 +110,26 @@ public protocol ProjectorReplay: AnyObject {
 /// The writes of one replayed batch (or of one part of a live batch), run inside the transaction
 /// that commits it.
 public struct ReplayWrites: Sendable {
-    private let body: @Sendable (Connection, ProjectionTables) async throws -> Void
+    private let bodies: [@Sendable (Connection, ProjectionTables) async throws -> Void]
 
     /// - Parameter body: writes to the tables named by its `ProjectionTables` on its connection.
     public init(_ body: @escaping @Sendable (_ connection: Connection, _ tables: ProjectionTables) async throws -> Void)
     {
-        self.body = body
+        self.bodies = [body]
     }
+
+    /// Writes made of pieces, run in order. A rebuild commits each piece of a replayed batch on
+    /// its own (its shadow tables are invisible until the swap, so a piece needs no company), which
+    /// keeps its transactions short when a batch rewrites every case; the live runner runs them
+    /// all in one transaction.
+    public init(pieces: [ReplayWrites]) { self.bodies = pieces.flatMap(\.bodies) }
+
+    /// The pieces, each runnable in a transaction of its own.
+    public var pieces: [ReplayWrites] { bodies.map { ReplayWrites($0) } }
 
     /// Runs the writes on `connection` (inside its transaction).
     public func run(on connection: Connection, tables: ProjectionTables) async throws {
-        try await body(connection, tables)
+        for body in bodies { try await body(connection, tables) }
     }
 }
 

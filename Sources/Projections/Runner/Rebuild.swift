@@ -51,8 +51,9 @@ extension ProjectionRunner {
     /// 1. Creates `handoff.<table>_shadow` for each of the projectors' tables (`LIKE` the live one,
     ///    with its primary key and unique constraints but no other index yet).
     /// 2. Replays the whole log into the shadow tables in batches of `batchSize` (default
-    ///    ``rebuildBatchSize``), one short transaction each (long transactions would hold back
-    ///    every gap-free reader). The log is read once for all the projectors named; each applies
+    ///    ``rebuildBatchSize``), in short transactions: one per piece of a batch's
+    ///    ``ReplayWrites`` (the case projector makes a piece of every 2,000 cases), so that a batch
+    ///    that rewrites every case does not hold back every gap-free reader. The log is read once for all the projectors named; each applies
     ///    it through its ``Projector/makeReplay()``. Three batches are under way at a time: the
     ///    next one is read while this one is prepared and the previous one written.
     /// 3. Builds the shadows' other indexes as the live tables have them, under the same names
@@ -142,6 +143,17 @@ extension ProjectionRunner {
             }
             return writes
         }
+        /// Writes a batch to the shadow tables, each piece in a short transaction of its own.
+        @Sendable func write(_ writes: [ReplayWrites]) async throws {
+            for piece in writes.flatMap(\.pieces) {
+                try await connection.transaction { c in
+                    // Nothing of the shadow tables counts before the swap, whose commit waits for
+                    // the WAL of these too; a crash meanwhile fails the rebuild anyway.
+                    try await c.execute("SET LOCAL synchronous_commit TO off")
+                    try await piece.run(on: c, tables: .shadow)
+                }
+            }
+        }
         report(.replaying)
         var cursor = Cursor.start
         // The previous batch's transaction, still being written, and its size.
@@ -159,14 +171,7 @@ extension ProjectionRunner {
                 try Task.checkCancellation()
                 let writes = try await prepare(page)
                 try await finishWriting()
-                let task = Task {
-                    try await connection.transaction { c in
-                        // Nothing of the shadow tables counts before the swap, whose commit waits for
-                        // the WAL of these too; a crash meanwhile fails the rebuild anyway.
-                        try await c.execute("SET LOCAL synchronous_commit TO off")
-                        for w in writes { try await w.run(on: c, tables: .shadow) }
-                    }
-                }
+                let task = Task { try await write(writes) }
                 writing = (task, page.events.count)
                 cursor = page.next
                 return page.events.count == batchSize
@@ -186,11 +191,7 @@ extension ProjectionRunner {
         while true {
             let page = try await store.readGlobal(after: cursor, limit: batchSize)
             if page.events.isEmpty { break }
-            let writes = try await prepare(page)
-            try await connection.transaction { c in
-                try await c.execute("SET LOCAL synchronous_commit TO off")
-                for w in writes { try await w.run(on: c, tables: .shadow) }
-            }
+            try await write(try await prepare(page))
             cursor = page.next
             done += Int64(page.events.count)
             report(.swapping)
