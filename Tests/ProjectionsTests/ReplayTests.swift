@@ -7,8 +7,8 @@ import Testing
 
 @testable import Projections
 
-/// The rebuild's replay (``CaseFolder`` keeping streams in memory, rows written as `unnest`
-/// arrays) against the live projector, which reads every touched stream from the table.
+/// The rebuild's replay (``CaseFolder`` keeping streams in memory from the start of the log, rows
+/// written as `unnest` arrays) against the live projector, which reads the streams it does not hold.
 @Suite("Replay")
 struct ReplayTests {
     @Test("a case whose events span batches gets the rows of a single-batch fold, whatever the batch size and memory")
