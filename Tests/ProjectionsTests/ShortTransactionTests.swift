@@ -276,6 +276,47 @@ struct ShortTransactionTests {
         #expect(try await Snapshot.take(pool) == built)
     }
 
+    @Test("a rebuild's swap ends a recompute under way, and the live runner goes on from the swapped-in tables")
+    func rebuildDuringRecompute() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let pool = db.pool()
+        try await Seed.institutions(store)
+        try await Seed.ruleset(store)
+        try await Seed.cases(store, Self.openings(200, seed: 4))
+        let projectors: [any Projector] = [
+            RegistryProjector(), CaseProjector(replayMemory: 150_000, recomputeChunk: 30),
+        ]
+        let live = ProjectionRunner(store: store, projectors: projectors)
+        try await settle(live)
+        try await Self.publishRuleset(store, version: 2)
+        try await waitUntilAllReadable(store)
+        // Two parts of the recompute, then stop.
+        for projector in projectors {
+            while try await live.step(projector) != .caughtUp {
+                if projector.name == "cases", try await live.checkpoint("cases").partial?.after != nil,
+                    try await Self.versionsByCase(pool).values.filter({ $0 == [2] }).count >= 60
+                {
+                    break
+                }
+            }
+        }
+        let before = try await live.checkpoint("cases")
+        #expect(before.partial != nil)
+
+        try await ProjectionRunner(store: store).rebuild("cases")
+        let swapped = try await live.checkpoint("cases")
+        #expect(swapped.partial == nil && swapped.revision > before.revision)
+        #expect(try await Self.versionsByCase(pool).values.allSatisfy { $0 == [2] })
+        try await Seed.cases(store, Self.openings(20, seed: 4, from: 200))
+        try await waitUntilAllReadable(store)
+        try await settle(live)
+        let built = try await Snapshot.take(pool)
+        #expect(built["case_summary"]!.count == 220)
+        try await ProjectionRunner(store: store).rebuild("all")
+        #expect(try await Snapshot.take(pool) == built)
+    }
+
     @Test("the live projector keeps case streams and the registry across batches and reads only what it lacks")
     func cachesAcrossBatches() async throws {
         let db = try await TestDatabase.make()
