@@ -222,9 +222,9 @@ public final class ProjectionRunner: Sendable {
                     try await c.query(
                         """
                         UPDATE handoff.projector_checkpoints
-                           SET xid = \(String(batch.end.xid))::xid8, position = \(batch.end.position), updated_at = now(),
+                           SET xid = \(String(batch.end.xid))::xid8, position = \(batch.end.position),
                                events_applied = events_applied + \(batch.events.count), revision = revision + 1,
-                               pending_xid = NULL, pending_position = NULL, pending_after = NULL
+                               updated_at = now(), pending_xid = NULL, pending_position = NULL, pending_after = NULL
                          WHERE name = \(projector.name)
                         """)
                 }

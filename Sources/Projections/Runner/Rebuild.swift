@@ -53,9 +53,10 @@ extension ProjectionRunner {
     /// 2. Replays the whole log into the shadow tables in batches of `batchSize` (default
     ///    ``rebuildBatchSize``), in short transactions: one per piece of a batch's
     ///    ``ReplayWrites`` (the case projector makes a piece of every 2,000 cases), so that a batch
-    ///    that rewrites every case does not hold back every gap-free reader. The log is read once for all the projectors named; each applies
-    ///    it through its ``Projector/makeReplay()``. Three batches are under way at a time: the
-    ///    next one is read while this one is prepared and the previous one written.
+    ///    that rewrites every case does not hold back every gap-free reader. The log is read once
+    ///    for all the projectors named; each applies it through its ``Projector/makeReplay()``.
+    ///    Three batches are under way at a time: the next one is read while this one is prepared
+    ///    and the previous one written.
     /// 3. Builds the shadows' other indexes as the live tables have them, under the same names
     ///    (one sorted build each, not an index insert per row).
     /// 4. Replays the events that arrived meanwhile the same way, until a page comes back short.
