@@ -69,6 +69,50 @@ struct RebuildTests {
         #expect(try grants.first!.decode(0, as: Int.self) == 1)
     }
 
+    @Test("registry changes mid-log, applied live in parts of a few cases, yield exactly the rows of a rebuild")
+    func registryChangesInPartsEqualRebuild() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let pool = db.pool()
+        let cases = Seed.generated(seed: 41, minimumEvents: 3000, now: generatorNow)
+        let half = cases.count / 2
+        try await Seed.institutions(store)
+        try await Seed.ruleset(store)
+        try await Seed.cases(store, Array(cases[..<half]))
+        try await waitUntilAllReadable(store)
+        let cases9 = CaseProjector(replayMemory: 150_000, liveMemory: 400, recomputeChunk: 9)
+        let small = ProjectionRunner(store: store, projectors: [RegistryProjector(), cases9], batchSize: 97)
+        try await settle(small)
+        // The watcher's notices and a new ruleset version land in one batch: the notices go with
+        // its first part, every case is recomputed nine at a time.
+        #expect(try await DeadlineWatcher(store: store).runOnce(now: Date()).appended > 0)
+        try await ShortTransactionTests.publishRuleset(store, version: 2)
+        try await waitUntilAllReadable(store)
+        let parts = Mutex(0)
+        let whole = ProjectionRunner(
+            store: store, projectors: [RegistryProjector(), cases9], batchSize: 10_000,
+            beforeCommit: { name, _, _ in if name == "cases" { parts.withLock { $0 += 1 } } })
+        try await settle(whole)
+        #expect(parts.withLock { $0 } >= half / 9)
+        // More cases, an institution registered again, more cases, in small batches.
+        try await Seed.cases(store, Array(cases[half..<(half + half / 2)]))
+        try await ShortTransactionTests.reregisterShelter(store, kinds: [.shelter, .ngo])
+        try await Seed.cases(store, Array(cases[(half + half / 2)...]))
+        try await waitUntilAllReadable(store)
+        try await settle(small)
+        #expect(try await DeadlineWatcher(store: store).runOnce(now: Date()).appended > 0)
+        try await settle(small)
+        let built = try await Snapshot.take(pool)
+        #expect(built["case_summary"]!.count == cases.count)
+        #expect(built["deadline_notices"]!.count > 0)
+
+        try await ProjectionRunner(store: store, rebuildBatchSize: 500).rebuild("all")
+        #expect(try await Snapshot.take(pool) == built)
+        let checkpoint = try await small.checkpoint("cases")
+        let count = try await store.count()
+        #expect(checkpoint.partial == nil && checkpoint.eventsApplied == count)
+    }
+
     @Test("shadow helpers refuse tables that are not read models and index names that do not start with their table's")
     func shadowHelpersRefuse() async throws {
         let db = try await TestDatabase.make()

@@ -3,91 +3,191 @@ import Foundation
 import Postgres
 import Referrals
 
-/// The work of ``CaseProjector`` on one batch, and — in a rebuild — what it remembers between
-/// batches.
+/// The work of ``CaseProjector`` on a batch, and what it remembers between batches: the live
+/// runner's ``LiveProjection`` and a rebuild's ``ProjectorReplay``.
 ///
-/// For each case a batch touches it needs the case's whole stream up to the batch's cursor. The
-/// live projector (`complete == false`) reads those streams from `handoff.events`, as it always
-/// did. A rebuild's replay (`complete == true`) has seen every earlier batch since the start of the
-/// log, so it keeps the streams in memory: a case's history at this batch is its history at the
-/// previous batch plus the case's events in this batch — exactly the events at or before the
-/// cursor, whatever order the global log delivered them in. When more than `memory` events are
-/// kept, the cases used least recently are forgotten and read from the table again the next time
-/// a batch touches them. Rulesets and institutions are read again only when a batch holds one of
-/// their events.
+/// For each case a batch touches it needs the case's whole stream up to the batch's cursor. It
+/// remembers the streams it has read or seen (typed events and version per case, up to `memory`
+/// events; the cases used least recently are forgotten), and brings a remembered stream up to a
+/// batch's cursor with the batch's own events for that case, inserted in version order whatever
+/// order the global log delivered them in. A case it does not remember is read from
+/// `handoff.events` up to the cursor. The rulesets and institutions (the `DeadlineEvaluator`'s
+/// context) are kept too, and read again only when a batch holds one of their events.
 ///
-/// Rows are computed first (``prepare(_:through:reading:)``) and written afterwards (delete the
-/// touched cases' old rows, insert the new ones: one statement per table), so a batch's write
-/// transaction holds its transaction id only while PostgreSQL writes, and a rebuild can compute
-/// the next batch meanwhile. A replay never reads its own tables: it deletes only rows it wrote
-/// before (it fills tables that were empty when it started), and when a ruleset or institution
-/// event makes every case count it takes the cases it knows to have rows.
-final class CaseFolder: ProjectorReplay {
+/// What it remembers is exact only as of one cursor: every remembered stream holds the case's
+/// events at or before the end of the last batch it prepared. A rebuild's replay
+/// (`complete == true`) sees every batch from the start of the log in order, so that always
+/// holds, and a case it has never seen has no earlier events. The live runner hands it the batch
+/// after its checkpoint; when that does not start where the last prepared batch ended (another
+/// runner moved the checkpoint, or the last batch did not commit), it forgets everything first.
+///
+/// Rows are computed first and written afterwards (delete the touched cases' old rows, insert the
+/// new ones: one statement per table), so a batch's write transaction holds its transaction id
+/// only while PostgreSQL writes, and a rebuild can compute the next batch meanwhile.
+///
+/// A ruleset or institution event makes every case count. A replay takes the cases it knows to have
+/// rows (it never reads its own tables, whose last writes may still be in flight) and writes them
+/// all with the batch. The live projector takes the cases of `case_summary` plus the batch's own,
+/// in byte order of their ids, and recomputes them in parts of `chunkCases` cases, each part its
+/// own short transaction (see ``ProjectionRunner``): the first part also writes the batch's
+/// missed-deadline notices; each part's resume key is its last case id.
+actor CaseFolder: ProjectorReplay, LiveProjection {
     /// Whether this folder has seen every event of the log from its start, so that a case it does
     /// not know has no earlier events.
     let complete: Bool
-    /// How many events to keep in memory (only when `complete`).
+    /// How many events to keep in memory.
     let memory: Int
     /// How many cases go into one group of statements (one `DELETE` and one `INSERT` per table).
     let flushCases = 2000
+    /// How many cases one part of a live registry-wide recompute writes.
+    let chunkCases: Int
 
     private struct Remembered {
         var history: History.CaseHistory
         /// The batch that last touched it, for forgetting the least recently used.
         var lastUse: Int
-        /// Whether the tables hold rows of the case (written by this folder).
+        /// Whether the tables hold rows of the case (written by this folder; replays only).
         var hasRows: Bool
     }
 
     private var cases: [String: Remembered] = [:]
     private var remembered = 0
-    /// Cases forgotten to save memory: their rows may exist, their stream must be read.
+    /// Cases a replay forgot to save memory: their rows may exist, their stream must be read.
     private var forgotten: Set<String> = []
     /// The rulesets and institutions as of the last batch that needed them.
     private var context: DeadlineEvaluator.Context?
     private var batches = 0
+    /// Live: the cursor that `cases` and `context` are exact as of (nil before the first batch).
+    private var knownThrough: Cursor?
+    /// Live: the registry-wide recompute of a batch, with every case it covers in byte order.
+    private var recompute: (start: Cursor, end: Cursor, cases: [String])?
 
-    init(complete: Bool, memory: Int) {
+    init(complete: Bool, memory: Int, chunkCases: Int = 500) {
         self.complete = complete
         self.memory = memory
+        self.chunkCases = max(1, chunkCases)
     }
 
     /// The events this folder keeps in memory (for tests).
     var rememberedEvents: Int { remembered }
     /// The cases it has forgotten (for tests).
     var forgottenCases: Int { forgotten.count }
+    /// How many times it read the rulesets and institutions (for tests).
+    private(set) var registryReads = 0
+    /// How many case streams it read from the table (for tests).
+    private(set) var streamsRead = 0
 
-    /// The live projector's batch: computed, then written on the same connection.
-    func apply(_ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables)
-        async throws
-    {
-        try await prepare(events, through: cursor, reading: connection, tables: tables).run(
-            on: connection, tables: tables)
+    // MARK: - Live
+
+    func prepare(_ batch: LiveBatch, reading connection: Connection) async throws -> LivePart {
+        try await prepare(batch, reading: connection, tables: .live)
     }
+
+    /// A live batch's next part.
+    /// - Parameter tables: where the cases with a summary row are found.
+    func prepare(_ batch: LiveBatch, reading connection: Connection, tables: ProjectionTables) async throws
+        -> LivePart
+    {
+        precondition(!complete, "a replay's folder is not a live one")
+        batches += 1
+        let scan = Self.scan(batch.events)
+        if batch.resumingAfter == nil {
+            if knownThrough != batch.start { forgetAll() }
+            recompute = nil
+            if context == nil || scan.registryChanged { try await readRegistry(through: batch.end, on: connection) }
+            advance(scan.touched, batch: batch.events)
+            knownThrough = batch.end
+            guard scan.registryChanged else {
+                let ids = scan.touched.keys.sorted(by: Self.inByteOrder)
+                let groups = try await rows(ids, through: batch.end, on: connection)
+                forgetIfNeeded()
+                return LivePart(writes: Self.writes(groups, notices: scan.notices), resumeAfter: nil)
+            }
+        } else {
+            // Resuming a recompute: what is remembered must be exact as of the batch's end.
+            if knownThrough != batch.end {
+                forgetAll()
+                knownThrough = batch.end
+            }
+            if context == nil { try await readRegistry(through: batch.end, on: connection) }
+        }
+        if recompute?.start != batch.start || recompute?.end != batch.end {
+            // The cases with rows as of the batch's start (those after the resume key still are), and the batch's own.
+            var ids = Set(scan.touched.keys)
+            let all = try await connection.query(
+                SQL(text: "SELECT case_id FROM \(tables.qualified("case_summary"))", parameters: []))
+            for row in all.all { ids.insert(try row.decode(0)) }
+            recompute = (batch.start, batch.end, ids.sorted(by: Self.inByteOrder))
+        }
+        let all = recompute!.cases
+        var first = all.startIndex
+        if let after = batch.resumingAfter {
+            first = Self.firstIndex(in: all, after: after)
+        }
+        let last = min(all.count, first + min(chunkCases, all.count - first))
+        let chunk = Array(all[first..<last])
+        let groups = try await rows(chunk, through: batch.end, on: connection)
+        forgetIfNeeded()
+        let notices = batch.resumingAfter == nil ? scan.notices : CaseProjector.notices.rows()
+        return LivePart(
+            writes: Self.writes(groups, notices: notices), resumeAfter: last < all.count ? chunk.last : nil)
+    }
+
+    /// The index of the first id after `key` in byte order, in ids sorted that way.
+    static func firstIndex(in ids: [String], after key: String) -> Int {
+        var low = 0
+        var high = ids.count
+        while low < high {
+            let mid = (low + high) / 2
+            if inByteOrder(key, ids[mid]) { high = mid } else { low = mid + 1 }
+        }
+        return low
+    }
+
+    /// Byte order of UTF-8, the order resume keys are compared in (independent of any collation).
+    static func inByteOrder(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+
+    // MARK: - Replay
 
     func prepare(_ events: [RecordedEvent], through cursor: Cursor, reading connection: Connection) async throws
         -> ReplayWrites
     {
-        try await prepare(events, through: cursor, reading: connection, tables: .shadow)
+        precondition(complete, "a live folder does not replay")
+        batches += 1
+        let scan = Self.scan(events)
+        if context == nil || scan.registryChanged { try await readRegistry(through: cursor, on: connection) }
+        advance(scan.touched, batch: events)
+        var ids = Set(scan.touched.keys)
+        if scan.registryChanged {
+            // The cases with a summary row are those this replay wrote rows for (a superset does
+            // no harm: a case without rows gets none again).
+            for (caseId, entry) in cases where entry.hasRows { ids.insert(caseId) }
+            ids.formUnion(forgotten)
+        }
+        let groups = try await rows(ids.sorted(by: Self.inByteOrder), through: cursor, on: connection)
+        forgetIfNeeded()
+        return Self.writes(groups, notices: scan.notices)
     }
 
-    /// Computes a batch's rows.
-    /// - Parameter tables: where the live projector finds every case with a summary row.
-    private func prepare(
-        _ events: [RecordedEvent], through cursor: Cursor, reading connection: Connection, tables: ProjectionTables
-    ) async throws -> ReplayWrites {
-        batches += 1
-        // 1. What the batch touches.
-        var touched: [String: [Int]] = [:]  // indices into `events`
-        var everything = false
-        var registryChanged = context == nil || !complete
+    // MARK: - Work on a batch
+
+    /// What a batch holds for this projector.
+    struct Scan {
+        /// The batch's events of each case stream (indices into the batch).
+        var touched: [String: [Int]] = [:]
+        /// Whether it holds a ruleset or institution event, which makes every case count.
+        var registryChanged = false
+        /// The rows of its missed-deadline notices.
         var notices = CaseProjector.notices.rows()
+    }
+
+    static func scan(_ events: [RecordedEvent]) -> Scan {
+        var scan = Scan()
         for (index, event) in events.enumerated() {
             if event.stream.hasPrefix("case-") {
-                touched[String(event.stream.dropFirst(5)), default: []].append(index)
+                scan.touched[String(event.stream.dropFirst(5)), default: []].append(index)
             } else if event.stream == "sop-rulesets" || event.stream == "institutions" {
-                everything = true
-                registryChanged = true
+                scan.registryChanged = true
             } else if event.stream.hasPrefix("sop-"), event.type == "SopDeadlineMissed",
                 let data = try? JSONValue.parse(event.data),
                 case .sopDeadlineMissed(let ruleId, let dueAt, let trigger, let responsible, let rulesetId)? =
@@ -96,39 +196,44 @@ final class CaseFolder: ProjectorReplay {
                 let caseId = String(event.stream.dropFirst(4))
                 CaseProjector.addNotice(
                     event, caseId: caseId, ruleId: ruleId, rulesetId: rulesetId,
-                    dueAt: dueAt, trigger: trigger, responsible: responsible, to: &notices)
-                // A notice changes its deadline's status (never met, never cancelled): recompute the case.
-                touched[caseId, default: []].append(index)
+                    dueAt: dueAt, trigger: trigger, responsible: responsible, to: &scan.notices)
+                // A notice changes its deadline's status (never met, never cancelled): recompute its
+                // case. `advance` adds the notice to the case's history; it is no case event.
+                scan.touched[caseId, default: []].append(index)
             }
         }
-        var ids = Set(touched.keys)
-        if everything {
-            if complete {
-                // The cases with a summary row are those this replay wrote rows for (a superset does
-                // no harm: a case without rows gets none again).
-                for (caseId, entry) in cases where entry.hasRows { ids.insert(caseId) }
-                ids.formUnion(forgotten)
-            } else {
-                let all = try await connection.query(
-                    SQL(text: "SELECT case_id FROM \(tables.qualified("case_summary"))", parameters: []))
-                for row in all.all { ids.insert(try row.decode(0)) }
-            }
-        }
-        if !ids.isEmpty, registryChanged {
-            context = DeadlineEvaluator.Context(
-                rulesets: try await History.rulesets(through: cursor, on: connection),
-                institutions: try await History.institutions(through: cursor, on: connection))
-        }
+        return scan
+    }
 
-        // 2. Each touched case's history up to the cursor, and its rows, in groups of `flushCases` cases.
+    private func readRegistry(through cursor: Cursor, on connection: Connection) async throws {
+        registryReads += 1
+        context = DeadlineEvaluator.Context(
+            rulesets: try await History.rulesets(through: cursor, on: connection),
+            institutions: try await History.institutions(through: cursor, on: connection))
+    }
+
+    /// The batch's writes: the rows of each group of cases (a piece each), then the notices.
+    private static func writes(_ groups: [CaseRows], notices: RowBatch) -> ReplayWrites {
+        var pieces = groups.map { rows in
+            ReplayWrites { connection, tables in try await rows.write(on: connection, tables: tables) }
+        }
+        if notices.count > 0 {
+            pieces.append(
+                ReplayWrites { connection, tables in
+                    try await CaseProjector.notices.insert(notices, on: connection, tables: tables)
+                })
+        }
+        return ReplayWrites(pieces: pieces)
+    }
+
+    /// The rows of `ids` as of `cursor`, in groups of `flushCases` cases.
+    private func rows(_ ids: [String], through cursor: Cursor, on connection: Connection) async throws -> [CaseRows] {
         var groups: [CaseRows] = []
-        let sorted = ids.sorted()
         var start = 0
-        while start < sorted.count {
-            let slice = Array(sorted[start..<min(start + flushCases, sorted.count)])
+        while start < ids.count {
+            let slice = Array(ids[start..<min(start + flushCases, ids.count)])
             start += flushCases
-            let histories = try await self.histories(
-                slice, batch: events, touched: touched, through: cursor, on: connection)
+            let histories = try await self.histories(slice, through: cursor, on: connection)
             var rows = CaseRows()
             for caseId in slice {
                 if !complete || forgotten.contains(caseId) || cases[caseId]?.hasRows == true {
@@ -138,7 +243,7 @@ final class CaseFolder: ProjectorReplay {
                 let evaluation = DeadlineEvaluator.evaluate(
                     caseId: caseId, events: history.events, context: context!, now: Date(timeIntervalSince1970: 0),
                     notices: history.notices)
-                if complete { remember(caseId, history, hasRows: evaluation.state != nil) }
+                remember(caseId, history, hasRows: evaluation.state != nil)
                 guard let state = evaluation.state else { continue }
                 CaseProjector.addSummary(state, history: history, to: &rows.summaries)
                 CaseProjector.addParties(state, to: &rows.parties)
@@ -147,30 +252,19 @@ final class CaseFolder: ProjectorReplay {
             }
             groups.append(rows)
         }
-        if complete { forgetIfNeeded() }
-        let (finished, written) = (notices, groups)
-        return ReplayWrites { connection, tables in
-            for rows in written { try await rows.write(on: connection, tables: tables) }
-            try await CaseProjector.notices.insert(finished, on: connection, tables: tables)
-        }
+        return groups
     }
 
-    /// The history of each case in `slice` up to `cursor`: from memory plus the batch, or read.
-    private func histories(
-        _ slice: [String], batch: [RecordedEvent], touched: [String: [Int]], through cursor: Cursor,
-        on connection: Connection
-    ) async throws -> [String: History.CaseHistory] {
-        var out: [String: History.CaseHistory] = [:]
-        var read: [String] = []
-        for caseId in slice {
-            let known = cases[caseId]?.history
-            guard complete, known != nil || !forgotten.contains(caseId) else {
-                read.append(caseId)
-                continue
-            }
-            var history = known ?? History.CaseHistory()
+    /// Brings what is remembered of the batch's cases to the batch's end with the batch's events.
+    /// In a replay, a case never seen before starts empty. A case with an event this cannot read
+    /// as the table would is dropped, to be read from the table.
+    private func advance(_ touched: [String: [Int]], batch: [RecordedEvent]) {
+        for (caseId, indices) in touched {
+            let known = cases[caseId]
+            guard known != nil || (complete && !forgotten.contains(caseId)) else { continue }
+            var history = known?.history ?? History.CaseHistory()
             var sure = true
-            for index in touched[caseId] ?? [] {
+            for index in indices {
                 if batch[index].stream.hasPrefix("sop-") {
                     if let key = History.noticeKey(dataText: batch[index].data) { history.notices.insert(key) }
                     continue
@@ -189,12 +283,28 @@ final class CaseFolder: ProjectorReplay {
                 history.add(version: batch[index].version, id: batch[index].id, recordedAt: recordedAt, event: typed)
             }
             if sure {
-                if history.version > 0 { out[caseId] = history }
+                remember(caseId, history, hasRows: known?.hasRows ?? false)
             } else {
+                forget(caseId)
+            }
+        }
+    }
+
+    /// The history of each case in `ids` as of `cursor`: remembered, or read.
+    private func histories(_ ids: [String], through cursor: Cursor, on connection: Connection) async throws
+        -> [String: History.CaseHistory]
+    {
+        var out: [String: History.CaseHistory] = [:]
+        var read: [String] = []
+        for caseId in ids {
+            if let known = cases[caseId] {
+                if known.history.version > 0 { out[caseId] = known.history }
+            } else if !complete || forgotten.contains(caseId) {
                 read.append(caseId)
             }
         }
         if !read.isEmpty {
+            streamsRead += read.count
             for (caseId, history) in try await History.cases(read, through: cursor, on: connection) {
                 out[caseId] = history
             }
@@ -208,15 +318,32 @@ final class CaseFolder: ProjectorReplay {
         forgotten.remove(caseId)
     }
 
+    private func forget(_ caseId: String) {
+        guard let entry = cases.removeValue(forKey: caseId) else {
+            if complete { forgotten.insert(caseId) }
+            return
+        }
+        remembered -= entry.history.events.count
+        if complete { forgotten.insert(caseId) }
+    }
+
+    /// Live: forgets every stream and the registry (they may not be exact as of the next batch).
+    private func forgetAll() {
+        cases = [:]
+        remembered = 0
+        context = nil
+        recompute = nil
+        knownThrough = nil
+    }
+
     /// Forgets the least recently used cases until a quarter of the allowance is free again.
     private func forgetIfNeeded() {
         guard remembered > memory else { return }
         let target = memory * 3 / 4
-        for (caseId, entry) in cases.sorted(by: { ($0.value.lastUse, $0.key) < ($1.value.lastUse, $1.key) }) {
+        let byUse = cases.sorted { ($0.value.lastUse, $0.key) < ($1.value.lastUse, $1.key) }.map(\.key)
+        for caseId in byUse {
             guard remembered > target else { break }
-            remembered -= entry.history.events.count
-            cases[caseId] = nil
-            forgotten.insert(caseId)
+            forget(caseId)
         }
     }
 }

@@ -11,10 +11,11 @@ import Referrals
 /// case. The rows therefore depend only on the events up to the checkpoint — never on how they
 /// were batched — which is what makes a rebuild equal the incremental build.
 ///
-/// The live runner's ``apply(_:through:on:tables:)`` reads each touched case's stream from the
-/// table. A rebuild's replay (``makeReplay()``) keeps the streams it has seen in memory instead
-/// (up to a bound; a case it had to forget is read again), so it only reads what the log page
-/// already holds; both fold the same events with the same code.
+/// The live runner (``makeLive()``) and a rebuild's replay (``makeReplay()``) both keep the case
+/// streams they have seen in memory (up to a bound; a case they had to forget is read again), and
+/// the live one recomputes every case after a registry change in parts of `recomputeChunk` cases,
+/// each its own short transaction (see ``CaseFolder`` and ``ProjectionRunner``). Both fold the same
+/// events with the same code.
 ///
 /// Deadline rows hold `dueAt`, `warnAt`, `satisfiedAt`, `cancelledAt` and `missedAtClosure`; the
 /// status (pending, due-soon, overdue, …) is derived at query time by `handoff.deadline_status`.
@@ -23,19 +24,37 @@ public struct CaseProjector: Projector {
     public let tables = ["case_summary", "case_parties", "referrals", "deadlines", "deadline_notices"]
     /// How many cases a rebuild's replay keeps in memory, counted in events (about 1 KiB each).
     let replayMemory: Int
+    /// How many cases the live projector keeps in memory between batches, counted in events.
+    let liveMemory: Int
+    /// How many cases one part of the live projector's registry-wide recompute writes.
+    let recomputeChunk: Int
 
     public init() { self.init(replayMemory: 150_000) }
 
-    /// - Parameter replayMemory: the events a replay keeps in memory (tests make it small).
-    init(replayMemory: Int) { self.replayMemory = replayMemory }
+    /// - Parameters:
+    ///   - replayMemory: the events a replay keeps in memory (tests make it small).
+    ///   - liveMemory: the events the live projector keeps in memory between batches.
+    ///   - recomputeChunk: cases per transaction when a ruleset or institution event recomputes every case.
+    init(replayMemory: Int, liveMemory: Int = 50_000, recomputeChunk: Int = 500) {
+        self.replayMemory = replayMemory
+        self.liveMemory = liveMemory
+        self.recomputeChunk = recomputeChunk
+    }
 
+    /// Applies a whole batch at once (every part of a recompute together) on `connection`.
     public func apply(
         _ events: [RecordedEvent], through cursor: Cursor, on connection: Connection, tables: ProjectionTables
     )
         async throws
     {
-        let folder = CaseFolder(complete: false, memory: 0)
-        try await folder.apply(events, through: cursor, on: connection, tables: tables)
+        let folder = CaseFolder(complete: false, memory: 0, chunkCases: Int.max / 2)
+        let batch = LiveBatch(events: events, start: .start, end: cursor, resumingAfter: nil)
+        try await folder.prepare(batch, reading: connection, tables: tables).writes.run(on: connection, tables: tables)
+    }
+
+    /// A live projection that keeps case streams and the registry between batches (see ``CaseFolder``).
+    public func makeLive() -> any LiveProjection {
+        CaseFolder(complete: false, memory: liveMemory, chunkCases: recomputeChunk)
     }
 
     /// A replay that keeps case streams in memory between batches (see ``CaseFolder``).

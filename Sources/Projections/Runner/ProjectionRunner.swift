@@ -1,14 +1,28 @@
 import EventStore
 import Foundation
 import Postgres
+import Synchronization
 
 /// Where a projector stands.
 public struct ProjectorCheckpoint: Sendable, Hashable {
     public var name: String
-    /// The last applied event in gap-free order (`Cursor.start` before the first).
+    /// The last event applied in full, in gap-free order (`Cursor.start` before the first).
     public var cursor: Cursor
     /// How many events the projector has applied since its tables were (re)built.
     public var eventsApplied: Int64
+    /// Bumped by every transaction that moves the checkpoint or commits a part of a batch: the value
+    /// a runner compares before it commits.
+    public var revision: Int64
+    /// A batch under way in parts (a registry-wide recompute), when one is.
+    public var partial: PartialBatch?
+
+    /// A batch some of whose parts are committed.
+    public struct PartialBatch: Sendable, Hashable {
+        /// The batch's end: the checkpoint once its last part commits.
+        public var end: Cursor
+        /// The resume key of the last part committed.
+        public var after: String
+    }
 }
 
 /// How far a projector is behind the log, for `/metrics`.
@@ -34,11 +48,32 @@ public struct ProjectorLag: Sendable, Hashable {
 
 /// Runs projectors over the global log.
 ///
-/// Each step reads a batch (default 500) after a projector's checkpoint in the gap-free order,
-/// then, in one transaction: locks the checkpoint row, checks that no other runner moved it,
-/// applies the batch, advances the checkpoint and commits. A crash anywhere before the commit
-/// leaves both the tables and the checkpoint as they were, so an event is never applied twice and
-/// never skipped; two runners of the same projector serialize on the row lock.
+/// The transaction model: a step reads the projector's checkpoint (a primary-key read, no
+/// transaction), reads the batch after it in gap-free order (default 500 events), and lets the
+/// projector's ``LiveProjection`` compute the batch's writes, reading the log and its own tables
+/// as it needs — all outside any transaction, so nothing holds a transaction id and no gap-free
+/// reader (SSE, `/v1/events`, subscriptions, the other projectors) waits. Then one short
+/// transaction on a pooled connection:
+///
+/// 1. `pg_advisory_xact_lock` on the projector's key: runners of the same projector serialize
+///    here; the lock assigns no transaction id, so a runner waiting on it holds back no reader;
+/// 2. reads the checkpoint's `revision` and gives up (``Step/raced``, nothing written) when it
+///    differs from the one the batch was computed from: another runner (or a rebuild's swap) moved
+///    the checkpoint meanwhile — a compare-and-swap;
+/// 3. runs the writes, moves the checkpoint (or, for a part of a batch, stores the part's resume
+///    key) and bumps `revision`; then commits.
+///
+/// A crash anywhere before the commit leaves both the tables and the checkpoint as they were, so
+/// an event is never applied twice and never skipped, with any number of runners.
+///
+/// A batch may go in several parts, each its own transaction (the case projector recomputes every
+/// case after a ruleset or institution event, a few hundred cases a part). Until the last part
+/// commits, the checkpoint's cursor stays at the batch's start and ``ProjectorCheckpoint/partial``
+/// holds the batch's end and the last part's resume key; each row is either as of the checkpoint or
+/// as of the batch's end, never a mix, and a restarted runner resumes after the stored key.
+///
+/// The runner keeps each projector's ``LiveProjection`` (and the batch under way) between steps,
+/// so the case projector's caches of case streams and of the registry survive across batches.
 ///
 /// ```swift
 /// let runner = ProjectionRunner(store: store, projectors: Projectors.all)
@@ -46,8 +81,9 @@ public struct ProjectorLag: Sendable, Hashable {
 /// let task = Task { await runner.run(wakeups: w) }   // in-process; task.cancel() stops it
 /// ```
 public final class ProjectionRunner: Sendable {
-    /// Called after a batch was applied and the checkpoint advanced, just before COMMIT; throwing
-    /// rolls the batch back. Tests inject crashes with it.
+    /// Called in every transaction that commits a batch or a part of one, after its writes and the
+    /// checkpoint's update, just before COMMIT; throwing rolls the transaction back. Tests inject
+    /// crashes with it.
     public typealias BeforeCommit =
         @Sendable (_ projector: String, _ events: [RecordedEvent], _ next: Cursor) throws ->
         Void
@@ -60,6 +96,8 @@ public final class ProjectionRunner: Sendable {
     /// Events per batch of a rebuild's replay (see ``rebuild(_:batchSize:progress:)``).
     public let rebuildBatchSize: Int
     let beforeCommit: BeforeCommit?
+    /// Each projector's live projection and the batch under way, between steps.
+    private let live = Mutex<[String: LiveSlot]>([:])
 
     /// - Parameters:
     ///   - pool: where read models are written; the store's pool when nil.
@@ -85,11 +123,20 @@ public final class ProjectionRunner: Sendable {
     public func checkpoint(_ name: String) async throws -> ProjectorCheckpoint {
         for attempt in 0..<2 {
             let result = try await pool.query(
-                "SELECT xid::text, position, events_applied FROM handoff.projector_checkpoints WHERE name = \(name)")
+                """
+                SELECT xid::text, position, events_applied, revision, pending_xid::text, pending_position, pending_after
+                  FROM handoff.projector_checkpoints WHERE name = \(name)
+                """)
             if let row = result.first {
+                var partial: ProjectorCheckpoint.PartialBatch?
+                if let xid: UInt64 = try row.decodeOptional(4), let position: Int64 = try row.decodeOptional(5),
+                    let after: String = try row.decodeOptional(6)
+                {
+                    partial = .init(end: Cursor(xid: xid, position: position), after: after)
+                }
                 return ProjectorCheckpoint(
                     name: name, cursor: Cursor(xid: try row.decode(0), position: try row.decode(1)),
-                    eventsApplied: try row.decode(2))
+                    eventsApplied: try row.decode(2), revision: try row.decode(3), partial: partial)
             }
             if attempt == 0 {
                 try await pool.query(
@@ -99,13 +146,19 @@ public final class ProjectionRunner: Sendable {
         throw ProjectionsError.unknownProjector(name)
     }
 
-    /// Locks the checkpoint row for the rest of the transaction and returns its cursor.
-    static func lockCheckpoint(_ name: String, on connection: Connection) async throws -> Cursor {
+    /// Takes the projector's transaction-scoped advisory lock (which assigns no transaction id) and
+    /// returns its checkpoint's revision: nothing else moves the checkpoint until this transaction
+    /// ends.
+    static func lockCheckpoint(_ name: String, on connection: Connection) async throws -> Int64 {
+        try await connection.query("SELECT pg_advisory_xact_lock(\(lockClass), hashtext(\(name)))")
         let result = try await connection.query(
-            "SELECT xid::text, position FROM handoff.projector_checkpoints WHERE name = \(name) FOR UPDATE")
+            "SELECT revision FROM handoff.projector_checkpoints WHERE name = \(name)")
         guard let row = result.first else { throw ProjectionsError.unknownProjector(name) }
-        return Cursor(xid: try row.decode(0), position: try row.decode(1))
+        return try row.decode(0)
     }
+
+    /// The first key of the projectors' advisory locks (`hand` in ASCII); the second is the hash of the name.
+    static let lockClass = Int32(0x6861_6e64)
 
     // MARK: - Applying
 
@@ -113,33 +166,89 @@ public final class ProjectionRunner: Sendable {
     public enum Step: Sendable, Equatable {
         /// Applied this many events.
         case applied(Int)
+        /// Committed one part of a batch that goes in several; the checkpoint moves with the last.
+        case progressed
         /// Nothing after the checkpoint.
         case caughtUp
         /// Another runner moved the checkpoint meanwhile; nothing was applied.
         case raced
     }
 
-    /// Applies at most one batch to `projector`.
+    /// A projector's live projection, and the last batch handed to it (reused by its later parts).
+    private struct LiveSlot: Sendable {
+        var projection: any LiveProjection
+        var batch: LiveBatch?
+    }
+
+    /// Applies at most one batch, or one part of a batch, to `projector`.
     public func step(_ projector: any Projector) async throws -> Step {
-        let start = try await checkpoint(projector.name).cursor
-        let page = try await store.readGlobal(after: start, limit: batchSize)
-        guard !page.events.isEmpty else { return .caughtUp }
+        let checkpoint = try await self.checkpoint(projector.name)
+        // Checked out for this step, so that two steps of one projector at once never share one.
+        var slot =
+            live.withLock { $0.removeValue(forKey: projector.name) }
+            ?? LiveSlot(projection: projector.makeLive(), batch: nil)
+        defer { live.withLock { if $0[projector.name] == nil { $0[projector.name] = slot } } }
+        let batch: LiveBatch
+        if let partial = checkpoint.partial {
+            var events = slot.batch?.events ?? []
+            if slot.batch?.start != checkpoint.cursor || slot.batch?.end != partial.end {
+                events = try await read(after: checkpoint.cursor, through: partial.end)
+            }
+            batch = LiveBatch(events: events, start: checkpoint.cursor, end: partial.end, resumingAfter: partial.after)
+        } else {
+            let page = try await store.readGlobal(after: checkpoint.cursor, limit: batchSize)
+            guard !page.events.isEmpty else { return .caughtUp }
+            batch = LiveBatch(events: page.events, start: checkpoint.cursor, end: page.next, resumingAfter: nil)
+        }
+        slot.batch = batch
+        let projection = slot.projection
+        let part = try await pool.withConnection { c in try await projection.prepare(batch, reading: c) }
         let hook = beforeCommit
         return try await pool.withConnection { connection in
             try await connection.transaction { c in
-                guard try await Self.lockCheckpoint(projector.name, on: c) == start else { return Step.raced }
-                try await projector.apply(page.events, through: page.next, on: c, tables: .live)
-                try await c.query(
-                    """
-                    UPDATE handoff.projector_checkpoints
-                       SET xid = \(String(page.next.xid))::xid8, position = \(page.next.position), updated_at = now(),
-                           events_applied = events_applied + \(page.events.count)
-                     WHERE name = \(projector.name)
-                    """)
-                try hook?(projector.name, page.events, page.next)
-                return Step.applied(page.events.count)
+                guard try await Self.lockCheckpoint(projector.name, on: c) == checkpoint.revision else {
+                    return Step.raced
+                }
+                try await part.writes.run(on: c, tables: .live)
+                if let key = part.resumeAfter {
+                    try await c.query(
+                        """
+                        UPDATE handoff.projector_checkpoints
+                           SET pending_xid = \(String(batch.end.xid))::xid8, pending_position = \(batch.end.position),
+                               pending_after = \(key), revision = revision + 1, updated_at = now()
+                         WHERE name = \(projector.name)
+                        """)
+                } else {
+                    try await c.query(
+                        """
+                        UPDATE handoff.projector_checkpoints
+                           SET xid = \(String(batch.end.xid))::xid8, position = \(batch.end.position),
+                               events_applied = events_applied + \(batch.events.count), revision = revision + 1,
+                               updated_at = now(), pending_xid = NULL, pending_position = NULL, pending_after = NULL
+                         WHERE name = \(projector.name)
+                        """)
+                }
+                try hook?(projector.name, batch.events, batch.end)
+                return part.resumeAfter == nil ? Step.applied(batch.events.count) : Step.progressed
             }
         }
+    }
+
+    /// The live projection the runner keeps for `name`, when it has one and no step is using it (for tests).
+    func liveProjection(_ name: String) -> (any LiveProjection)? { live.withLock { $0[name]?.projection } }
+
+    /// The events after `start` through `end`, read again (a batch under way that this runner
+    /// does not hold: it restarted, or another runner began the batch).
+    private func read(after start: Cursor, through end: Cursor) async throws -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        var cursor = start
+        while cursor < end {
+            let page = try await store.readGlobal(after: cursor, limit: batchSize)
+            guard !page.events.isEmpty else { break }
+            for event in page.events where event.cursor <= end { events.append(event) }
+            cursor = page.next
+        }
+        return events
     }
 
     /// Applies batches to every projector until each has nothing more to read.
@@ -153,7 +262,7 @@ public final class ProjectionRunner: Sendable {
                 try Task.checkCancellation()
                 switch try await step(projector) {
                 case .applied(let n): applied[projector.name, default: 0] += n
-                case .raced: continue
+                case .progressed, .raced: continue
                 case .caughtUp: break loop
                 }
             }

@@ -51,16 +51,20 @@ extension ProjectionRunner {
     /// 1. Creates `handoff.<table>_shadow` for each of the projectors' tables (`LIKE` the live one,
     ///    with its primary key and unique constraints but no other index yet).
     /// 2. Replays the whole log into the shadow tables in batches of `batchSize` (default
-    ///    ``rebuildBatchSize``), one short transaction each (long transactions would hold back
-    ///    every gap-free reader). The log is read once for all the projectors named; each applies
-    ///    it through its ``Projector/makeReplay()``. Three batches are under way at a time: the
-    ///    next one is read while this one is prepared and the previous one written.
+    ///    ``rebuildBatchSize``), in short transactions: one per piece of a batch's
+    ///    ``ReplayWrites`` (the case projector makes a piece of every 2,000 cases), so that a batch
+    ///    that rewrites every case does not hold back every gap-free reader. The log is read once
+    ///    for all the projectors named; each applies it through its ``Projector/makeReplay()``.
+    ///    Three batches are under way at a time: the next one is read while this one is prepared
+    ///    and the previous one written.
     /// 3. Builds the shadows' other indexes as the live tables have them, under the same names
     ///    (one sorted build each, not an index insert per row).
-    /// 4. In one transaction: locks the projectors' checkpoint rows (the live runner waits), replays
-    ///    the events that arrived meanwhile, drops the live tables, renames the shadows in, and sets
-    ///    each checkpoint to where the replay ended. Readers block on the swap for a moment and then
-    ///    see the new tables.
+    /// 4. Replays the events that arrived meanwhile the same way, until a page comes back short.
+    /// 5. In one transaction: takes the projectors' live-runner locks (a live batch in flight commits
+    ///    first; the next one finds the checkpoint's revision moved and starts over), replays the last
+    ///    few events that arrived meanwhile, drops the live tables, renames the shadows in, and sets
+    ///    each checkpoint to where the replay ended (ending any batch the live runner had under way
+    ///    in parts). Readers block on the swap for a moment and then see the new tables.
     ///
     /// Progress is reported for each projector after every batch.
     ///
@@ -140,6 +144,17 @@ extension ProjectionRunner {
             }
             return writes
         }
+        /// Writes a batch to the shadow tables, each piece in a short transaction of its own.
+        @Sendable func write(_ writes: [ReplayWrites]) async throws {
+            for piece in writes.flatMap(\.pieces) {
+                try await connection.transaction { c in
+                    // Nothing of the shadow tables counts before the swap, whose commit waits for
+                    // the WAL of these too; a crash meanwhile fails the rebuild anyway.
+                    try await c.execute("SET LOCAL synchronous_commit TO off")
+                    try await piece.run(on: c, tables: .shadow)
+                }
+            }
+        }
         report(.replaying)
         var cursor = Cursor.start
         // The previous batch's transaction, still being written, and its size.
@@ -157,14 +172,7 @@ extension ProjectionRunner {
                 try Task.checkCancellation()
                 let writes = try await prepare(page)
                 try await finishWriting()
-                let task = Task {
-                    try await connection.transaction { c in
-                        // Nothing of the shadow tables counts before the swap, whose commit waits for
-                        // the WAL of these too; a crash meanwhile fails the rebuild anyway.
-                        try await c.execute("SET LOCAL synchronous_commit TO off")
-                        for w in writes { try await w.run(on: c, tables: .shadow) }
-                    }
-                }
+                let task = Task { try await write(writes) }
                 writing = (task, page.events.count)
                 cursor = page.next
                 return page.events.count == batchSize
@@ -179,10 +187,25 @@ extension ProjectionRunner {
         for projector in selected {
             for table in projector.tables { try await connection.query("SELECT handoff.index_shadow(\(table))") }
         }
+        // Catch up what arrived during the replay in short transactions too, so that the swap's
+        // transaction has only the last few events to replay.
+        while true {
+            let page = try await store.readGlobal(after: cursor, limit: batchSize)
+            if page.events.isEmpty { break }
+            try await write(try await prepare(page))
+            cursor = page.next
+            done += Int64(page.events.count)
+            report(.swapping)
+            if page.events.count < batchSize { break }
+        }
         let replayEnd = cursor
         let replayed = done
         let gap = try await connection.transaction { c in
-            for projector in selected { _ = try await Self.lockCheckpoint(projector.name, on: c) }
+            // The live runner's lock: a live batch in flight commits first, and the next one finds
+            // the checkpoint's revision moved and starts over from the swapped-in tables.
+            for projector in selected.sorted(by: { $0.name < $1.name }) {
+                _ = try await Self.lockCheckpoint(projector.name, on: c)
+            }
             var position = replayEnd
             var applied: Int64 = 0
             while true {
@@ -199,7 +222,8 @@ extension ProjectionRunner {
                     """
                     UPDATE handoff.projector_checkpoints
                        SET xid = \(String(position.xid))::xid8, position = \(position.position), updated_at = now(),
-                           events_applied = \(replayed + applied)
+                           events_applied = \(replayed + applied), revision = revision + 1,
+                           pending_xid = NULL, pending_position = NULL, pending_after = NULL
                      WHERE name = \(projector.name)
                     """)
             }
