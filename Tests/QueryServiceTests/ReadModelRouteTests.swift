@@ -118,7 +118,7 @@ struct ReadModelRouteTests {
         #expect(health.json == ["status": "ok"])
         try await h.openCase("KS-MET-1")
         _ = try await h.api.get("/v1/cases/KS-MET-1/history", token: h.token("isf"))
-        let metrics = try await h.api.get("/metrics", token: nil)
+        let metrics = try await h.api.get("/metrics", token: h.token("metrics"))
         #expect(metrics.header("Content-Type")?.hasPrefix("text/plain") == true)
         let text = metrics.text
         for line in [

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import HTTP
+import Logging
 import Postgres
 import Referrals
 import Synchronization
@@ -22,6 +23,9 @@ public struct QueryServiceConfiguration: Sendable {
     /// The most access-log rows waiting to be written; a read that would exceed it is refused
     /// with 503 rather than served unlogged.
     public var accessLogQueueCapacity: Int
+    /// Where the service logs: one line per request, the cause of every 5xx, and (labelled
+    /// `http`, replacing ``HTTPServerConfiguration/logger``) the HTTP server's state changes.
+    public var logger: Logger
 
     public init(
         http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
@@ -29,7 +33,8 @@ public struct QueryServiceConfiguration: Sendable {
         pollInterval: Duration = .seconds(1),
         allowedClockSkew: TimeInterval = 300,
         tokenCacheTTL: Duration = .seconds(5),
-        accessLogQueueCapacity: Int = 20_000
+        accessLogQueueCapacity: Int = 20_000,
+        logger: Logger = Logger(label: "service")
     ) {
         self.http = http
         self.heartbeatInterval = heartbeatInterval
@@ -37,6 +42,7 @@ public struct QueryServiceConfiguration: Sendable {
         self.allowedClockSkew = allowedClockSkew
         self.tokenCacheTTL = tokenCacheTTL
         self.accessLogQueueCapacity = accessLogQueueCapacity
+        self.logger = logger
     }
 }
 
@@ -69,6 +75,8 @@ public final class QueryService: Sendable {
     let institutions: InstitutionRegistry
     let metrics = Metrics()
     let metricsHook: @Sendable () async -> String
+    /// `/readyz`'s check, over a connection of its own.
+    let readinessProbe: ReadinessProbe
     let server = Mutex<HTTPServer?>(nil)
 
     /// - Parameters:
@@ -93,6 +101,7 @@ public final class QueryService: Sendable {
         self.subscriptions = SubscriptionStore(pool: store.pool)
         self.institutions = InstitutionRegistry(store: store)
         self.metricsHook = metricsHook
+        self.readinessProbe = ReadinessProbe(url: store.pool.url, logger: configuration.logger.labeled("readiness"))
     }
 
     // MARK: - Running
@@ -103,7 +112,9 @@ public final class QueryService: Sendable {
         let server = self.server.withLock { current in
             if let current { return current }
             let router = makeRouter()
-            let created = HTTPServer(configuration: configuration.http) { [self] request in
+            var http = configuration.http
+            http.logger = configuration.logger.labeled("http")
+            let created = HTTPServer(configuration: http) { [self] request in
                 await self.handle(request, router: router)
             }
             current = created
@@ -145,11 +156,13 @@ public final class QueryService: Sendable {
         ) {
             let label = "\(pattern)"
             router.on(method, pattern) { request, params in
-                RouteLabel.current?.route = label
+                RequestContext.current?.route = label
                 do { return try await body(request, params) } catch { return ServiceError.from(error).response }
             }
         }
-        on(.GET, "/health") { [self] r, p in try await health(r, p) }
+        on(.GET, "/livez") { [self] r, p in try await liveness(r, p) }
+        on(.GET, "/readyz") { [self] r, p in try await readiness(r, p) }
+        on(.GET, "/health") { [self] r, p in try await readiness(r, p) }
         on(.GET, "/metrics") { [self] r, p in try await metricsText(r, p) }
         on(.POST, "/v1/cases/{caseId}/events") { [self] r, p in try await appendEvents(r, p) }
         on(.GET, "/v1/cases/{caseId}") { [self] r, p in try await caseSummary(r, p) }
@@ -168,30 +181,67 @@ public final class QueryService: Sendable {
         return router
     }
 
-    /// Routes one request and records its metrics.
+    /// Routes one request, then stamps, counts and logs its response.
+    ///
+    /// Every response carries the request's id in `X-Request-Id` and, unless it is a static
+    /// asset, `Cache-Control: no-store` (case data must stay out of every cache). One log line per
+    /// request: id, method, route pattern, status, duration, the caller, and a 5xx's cause.
     public func handle(_ request: HTTPRequest, router: Router) async -> HTTPResponse {
-        let label = RouteLabel()
+        let context = RequestContext(id: RequestID.of(request))
         let started = ContinuousClock.now
-        let response = await RouteLabel.$current.withValue(label) { await router.handle(request) }
+        var response = await RequestContext.$current.withValue(context) { await router.handle(request) }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let route = context.route
+        response.headers[RequestID.header] = context.id
+        if !route.hasPrefix("/assets/") { response.headers["Cache-Control"] = "no-store" }
         metrics.recordRequest(
-            method: request.method.rawValue, route: label.route, status: response.status.code, seconds: seconds)
+            method: request.method.rawValue, route: route, status: response.status.code, seconds: seconds)
+        logRequest(request, context: context, status: response.status.code, seconds: seconds)
         return response
+    }
+
+    /// The request's line: never the raw path, the query string, a header value or the body.
+    private func logRequest(_ request: HTTPRequest, context: RequestContext, status: Int, seconds: Double) {
+        let level: LogLevel = status >= 500 ? .error : .info
+        configuration.logger.log(
+            level: level, "request",
+            metadata: {
+                var line: LogMetadata = [
+                    "request_id": .string(context.id), "method": .string(String(request.method.rawValue.prefix(16))),
+                    "route": .string(context.route), "status": .int(status),
+                    "duration_ms": .double((seconds * 1_000_000).rounded() / 1000),
+                ]
+                if let principal = context.principal {
+                    line["role"] = .string(principal.role.rawValue)
+                    line["user"] = .string(principal.user)
+                    if let institution = principal.institution { line["institution"] = .string(institution) }
+                }
+                if status >= 500 {
+                    for (key, value) in context.cause ?? ["error_type": "unknown"] { line[key] = value }
+                }
+                return line
+            }())
     }
 
     // MARK: - Shared checks
 
     /// The caller of a request. - Throws: 401 `unauthorized`, 503 during an outage.
     func authenticate(_ request: HTTPRequest) async throws -> Principal {
-        guard let header = request.headers["Authorization"] else { throw ServiceError.unauthorized }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw ServiceError.unauthorized }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        guard let token = Self.bearerToken(request) else { throw ServiceError.unauthorized }
         do {
             guard let principal = try await tokens.authenticate(token) else { throw ServiceError.unauthorized }
+            RequestContext.current?.principal = principal
             return principal
         } catch { throw ServiceError.from(error) }
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header, or nil.
+    static func bearerToken(_ request: HTTPRequest) -> String? {
+        guard let header = request.headers["Authorization"] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
     /// A body must be sent as `application/json` (parameters such as `charset` allowed). - Throws: 415.
@@ -215,6 +265,6 @@ public final class QueryService: Sendable {
 
     /// The label an access-log entry names: method and route pattern.
     static func endpoint(_ request: HTTPRequest) -> String {
-        "\(request.method.rawValue) \(RouteLabel.current?.route ?? request.path)"
+        "\(request.method.rawValue) \(RequestContext.current?.route ?? request.path)"
     }
 }

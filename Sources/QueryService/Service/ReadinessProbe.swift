@@ -1,0 +1,110 @@
+import Logging
+import Postgres
+import Synchronization
+
+/// Answers "does the database answer?" for `/readyz` and `/health` without ever waiting behind
+/// the pool that serves requests.
+///
+/// The probe keeps one connection of its own (opened on first use, replaced when it breaks), so
+/// hundreds of event streams or long reads holding every pooled connection cannot make a healthy
+/// service look dead. Probes that arrive while a check runs share it: there is never more than one
+/// check in flight, however many orchestrators ask. Each caller waits at most `limit` and gets
+/// `false` when the check has not answered by then (a frozen database); the check itself is left
+/// to finish, and the next caller after it starts a fresh one.
+final class ReadinessProbe: Sendable {
+    private struct Waiter {
+        let continuation: CheckedContinuation<Bool, Never>
+        var timer: Task<Void, Never>?
+    }
+
+    private struct State {
+        var checking = false
+        var waiters: [UInt64: Waiter] = [:]
+        var nextWaiter: UInt64 = 0
+        var connection: Connection?
+        var checksStarted = 0
+    }
+
+    private let url: String
+    private let limit: Duration
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// - Parameters:
+    ///   - url: the database's connection URL (the probe's own connection goes there).
+    ///   - limit: how long one caller waits for an answer.
+    init(url: String, limit: Duration = .seconds(2), logger: Logger) {
+        self.url = url
+        self.limit = limit
+        self.logger = logger
+    }
+
+    /// How many checks have been started so far: concurrent callers share one.
+    var checksStarted: Int { state.withLock { $0.checksStarted } }
+
+    /// True when the database answered `SELECT 1` within the limit.
+    func isReady() async -> Bool {
+        await withCheckedContinuation { continuation in
+            // Joining the check in flight and registering happen under one lock, so a check that
+            // ends meanwhile either answers this caller or leaves the next check to it.
+            let (id, startCheck) = state.withLock { s -> (UInt64, Bool) in
+                s.nextWaiter += 1
+                s.waiters[s.nextWaiter] = Waiter(continuation: continuation)
+                let start = !s.checking
+                if start {
+                    s.checking = true
+                    s.checksStarted += 1
+                }
+                return (s.nextWaiter, start)
+            }
+            let timer = Task { [limit] in
+                try? await Task.sleep(for: limit)
+                if !Task.isCancelled { self.resolve(id, false) }
+            }
+            let stillWaiting = state.withLock { s -> Bool in
+                guard s.waiters[id] != nil else { return false }
+                s.waiters[id]!.timer = timer
+                return true
+            }
+            if !stillWaiting { timer.cancel() }
+            if startCheck { Task { await self.check() } }
+        }
+    }
+
+    /// Runs one `SELECT 1` on the probe's connection and answers every caller waiting for it.
+    private func check() async {
+        var ready = false
+        var connection = state.withLock { s -> Connection? in
+            if let c = s.connection, c.isBroken { s.connection = nil }
+            return s.connection
+        }
+        do {
+            if connection == nil {
+                let opened = try await Connection.connect(url, connectTimeout: 2, applicationName: "handoff-readiness")
+                connection = opened
+                state.withLock { $0.connection = opened }
+            }
+            try await connection!.query("SELECT 1")
+            ready = true
+        } catch {
+            // Dropping the reference closes the connection; the next check opens a new one.
+            state.withLock { $0.connection = nil }
+            logger.warning("readiness check failed", metadata: .cause(error))
+        }
+        let waiters = state.withLock { s -> [Waiter] in
+            s.checking = false
+            defer { s.waiters.removeAll() }
+            return Array(s.waiters.values)
+        }
+        for waiter in waiters {
+            waiter.timer?.cancel()
+            waiter.continuation.resume(returning: ready)
+        }
+    }
+
+    private func resolve(_ id: UInt64, _ value: Bool) {
+        let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+        waiter?.timer?.cancel()
+        waiter?.continuation.resume(returning: value)
+    }
+}
