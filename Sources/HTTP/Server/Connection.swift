@@ -95,6 +95,14 @@ struct Connection: Sendable {
             return try await send(
                 response, keepAlive: keepAlive, version: request.version, isHead: request.method == .HEAD)
         } catch {
+            // A client that left or stalled, or a shutdown, is the normal end of a stream; anything
+            // else (a stream's producer failing) would otherwise end the response without a word.
+            let expected: Set<HTTPError.Code> = [.clientDisconnected, .timedOut, .shuttingDown]
+            if !(error is CancellationError), !((error as? HTTPError).map { expected.contains($0.code) } ?? false) {
+                var line = LogMetadata.cause(error)
+                line["request_id"] = .string(response.headers[RequestID.header] ?? "")
+                configuration.logger.error("response failed after its head", metadata: line)
+            }
             return false
         }
     }

@@ -94,7 +94,9 @@ public final class QueryService: Sendable {
         self.readSide = readSide
         self.wakeups = wakeups
         self.tokens = TokenStore(pool: store.pool, cacheTTL: configuration.tokenCacheTTL)
-        self.accessLog = AccessLog(pool: store.pool, queueCapacity: configuration.accessLogQueueCapacity)
+        self.accessLog = AccessLog(
+            pool: store.pool, queueCapacity: configuration.accessLogQueueCapacity,
+            logger: configuration.logger.labeled("access-log"))
         self.access = CaseAccess(store: store)
         self.feed = VisibleFeed(store: store, access: access)
         self.tail = GlobalTail(store: store, maxAge: configuration.pollInterval)
@@ -133,6 +135,7 @@ public final class QueryService: Sendable {
     /// period, then closes every connection.
     public func shutdown() async {
         await server.withLock { $0 }?.shutdown()
+        readinessProbe.close()
     }
 
     /// Shuts down on SIGINT/SIGTERM. Keep the handler alive while serving. Call after `start()`.

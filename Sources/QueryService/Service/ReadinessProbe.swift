@@ -102,6 +102,16 @@ final class ReadinessProbe: Sendable {
         }
     }
 
+    /// Lets go of the probe's connection (a check in flight keeps it until it ends); the next
+    /// check opens a new one.
+    func close() {
+        let connection = state.withLock { s -> Connection? in
+            defer { s.connection = nil }
+            return s.connection
+        }
+        _ = connection  // released here: libpq closes it when the last reference goes
+    }
+
     private func resolve(_ id: UInt64, _ value: Bool) {
         let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
         waiter?.timer?.cancel()
