@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "HandoffTestSupport"]),
         .testTarget(name: "ReferralsTests", dependencies: ["Referrals"]),
-        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "HandoffTestSupport"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "HandoffTestSupport", "Logging"]),
         // A tiny blocking HTTP client over a loopback socket, for the tests of the server.
         .target(name: "LoopbackHTTPClient", path: "Tests/LoopbackHTTPClient"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackHTTPClient", "Logging"]),

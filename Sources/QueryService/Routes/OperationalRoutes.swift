@@ -16,6 +16,7 @@ extension QueryService {
     /// concurrent callers. 503 `{"status":"unavailable"}` otherwise.
     func readiness(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         if await readinessProbe.isReady() { return .json(.ok, #"{"status":"ok"}"#) }
+        RequestContext.current?.noteCause(ServiceError.unavailable)  // the probe logged the database's error
         return .json(.serviceUnavailable, #"{"status":"unavailable"}"#, headers: ["Retry-After": "1"])
     }
 
