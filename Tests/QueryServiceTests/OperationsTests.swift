@@ -153,6 +153,9 @@ struct OperationsTests {
             headers: [("Origin", "http://127.0.0.1")])
         #expect(try await h.api.get("/v1/inbox", token: h.token("opav")).status == 500)
         #expect(try await h.api.get("/metrics", token: h.token("metrics")).status == 200)
+        // A client that puts its token where the request id goes gets neither it echoed nor logged.
+        let echoed = try await h.api.request("GET", "/livez", headers: [("X-Request-Id", institution)])
+        #expect(echoed.header("X-Request-Id") != institution)
         let oversized = try await Self.raw(
             h.api.port,
             Array(
@@ -182,7 +185,7 @@ struct OperationsTests {
         #expect(sane.header("X-Request-Id") == "lb-01:9f2c/abc_DEF.1")
         let insane = [
             String(repeating: "a", count: 129), "with space", "tab\there", "quote\"d", "caf\u{E9}", "semi;colon",
-            "<script>",
+            "<script>", h.token("kp-dthb"), "HND_shaped-like-a-token",
         ]
         for candidate in insane {
             capture.clear()

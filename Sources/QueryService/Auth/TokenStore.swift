@@ -156,6 +156,9 @@ public struct TokenStore: Sendable {
         return found
     }
 
+    /// How every token begins.
+    static let prefix = "hnd_"
+
     /// 32 random bytes as `hnd_<base64url>`.
     static func generate() -> String {
         var rng = SystemRandomNumberGenerator()
@@ -167,7 +170,7 @@ public struct TokenStore: Sendable {
                 bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
             }
         }
-        return "hnd_" + Data(bytes).base64URLEncoded
+        return prefix + Data(bytes).base64URLEncoded
     }
 
     /// Compares two byte strings in time that depends only on their lengths.

@@ -190,7 +190,7 @@ public final class QueryService: Sendable {
     /// asset, `Cache-Control: no-store` (case data must stay out of every cache). One log line per
     /// request: id, method, route pattern, status, duration, the caller, and a 5xx's cause.
     public func handle(_ request: HTTPRequest, router: Router) async -> HTTPResponse {
-        let context = RequestContext(id: RequestID.of(request))
+        let context = RequestContext(id: Self.requestID(request))
         let started = ContinuousClock.now
         var response = await RequestContext.$current.withValue(context) { await router.handle(request) }
         let elapsed = ContinuousClock.now - started
@@ -202,6 +202,13 @@ public final class QueryService: Sendable {
             method: request.method.rawValue, route: route, status: response.status.code, seconds: seconds)
         logRequest(request, context: context, status: response.status.code, seconds: seconds)
         return response
+    }
+
+    /// The request's own id when sane (``RequestID``) and not shaped like a token — a client that
+    /// put its credential there must not get it into the log — else a new one.
+    static func requestID(_ request: HTTPRequest) -> String {
+        let id = RequestID.of(request)
+        return id.lowercased().hasPrefix(TokenStore.prefix) ? RequestID.generate() : id
     }
 
     /// The request's line: never the raw path, the query string, a header value or the body.
