@@ -211,6 +211,13 @@ public final class QueryService: Sendable {
         return id.lowercased().hasPrefix(TokenStore.prefix) ? RequestID.generate() : id
     }
 
+    /// The method as logged: a standard one by name, anything else (a client's own token, which
+    /// could be anything) as `OTHER`.
+    static func loggedMethod(_ method: HTTPMethod) -> String {
+        let known: [HTTPMethod] = [.GET, .HEAD, .POST, .PUT, .PATCH, .DELETE, .OPTIONS]
+        return known.contains(method) ? method.rawValue : "OTHER"
+    }
+
     /// The request's line: never the raw path, the query string, a header value or the body.
     private func logRequest(_ request: HTTPRequest, context: RequestContext, status: Int, seconds: Double) {
         let level: LogLevel = status >= 500 ? .error : .info
@@ -218,7 +225,7 @@ public final class QueryService: Sendable {
             level: level, "request",
             metadata: {
                 var line: LogMetadata = [
-                    "request_id": .string(context.id), "method": .string(String(request.method.rawValue.prefix(16))),
+                    "request_id": .string(context.id), "method": .string(Self.loggedMethod(request.method)),
                     "route": .string(context.route), "status": .int(status),
                     "duration_ms": .double((seconds * 1_000_000).rounded() / 1000),
                 ]
