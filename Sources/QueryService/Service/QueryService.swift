@@ -199,7 +199,7 @@ public final class QueryService: Sendable {
         response.headers[RequestID.header] = context.id
         if !route.hasPrefix("/assets/") { response.headers["Cache-Control"] = "no-store" }
         metrics.recordRequest(
-            method: request.method.rawValue, route: route, status: response.status.code, seconds: seconds)
+            method: Self.loggedMethod(request.method), route: route, status: response.status.code, seconds: seconds)
         logRequest(request, context: context, status: response.status.code, seconds: seconds)
         return response
     }
