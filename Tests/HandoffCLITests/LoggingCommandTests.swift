@@ -44,6 +44,22 @@ import Testing
         #expect(quiet.err.isEmpty, "\(quiet.err)")
     }
 
+    @Test func watchOnceLogsItsStartEachPassWithCountsAndItsStop() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        try await Seeding.referenceData(store)
+        let cli = CapturedCLI(databaseURL: db.url)
+        let run = await cli.run("watch", "--once", "--log-level", "debug", "--log-format", "json")
+        #expect(run.status == 0, "\(run.err)")
+        let lines = run.err.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(lines.allSatisfy { $0["logger"] as? String == "watcher" })
+        #expect(lines.map { $0["msg"] as? String } == ["watcher started", "pass", "watcher stopped"])
+        #expect(lines.dropFirst().first?["missed"] as? Int == 0)
+        #expect(lines.dropFirst().first?["appended"] as? Int == 0)
+    }
+
     @Test func aMetricsTokenIsCreatedWithoutAnInstitution() async throws {
         let db = try await TestDatabase.make()
         let cli = CapturedCLI(databaseURL: db.url)
