@@ -330,6 +330,27 @@ struct OperationsTests {
         #expect(probe.checksStarted == 1)
     }
 
+    @Test func aWedgedCheckIsAbandonedOnceAndNeverMoreThanOneAtATime() async throws {
+        let silent = try SilentServer()
+        let probe = ReadinessProbe(
+            url: silent.url, limit: .milliseconds(50), staleAfter: .milliseconds(200),
+            logger: Logger(label: "t", sink: LogCapture()))
+        func waitPastStale() async throws {
+            let until = ContinuousClock.now + .milliseconds(250)
+            while ContinuousClock.now < until { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        #expect(await probe.isReady() == false)
+        #expect(probe.checksStarted == 1)
+        try await waitPastStale()
+        #expect(await probe.isReady() == false)
+        #expect(probe.checksStarted == 2)  // the wedged check was given up on
+        #expect(await probe.isReady() == false)
+        #expect(probe.checksStarted == 2)  // the new one is not stale yet: shared
+        try await waitPastStale()
+        #expect(await probe.isReady() == false)
+        #expect(probe.checksStarted == 2)  // one abandoned check still runs: no third connection
+    }
+
     @Test func aFrozenDatabaseMakesReadyz503AndLeavesLivez200() async throws {
         let silent = try SilentServer()
         let h = try await Harness.start(url: silent.url)
