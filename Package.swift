@@ -14,34 +14,40 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
-        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        // The logger every module uses (swift-log's shape, no dependencies): at the bottom of the graph.
+        .target(name: "Logging"),
         // SHA-256, HMAC-SHA-256 and secure random bytes: no dependencies, used by every module that hashes.
         .target(name: "Crypto"),
-        .target(name: "EventStore", dependencies: ["Postgres", "Crypto"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Logging"]),
+        .target(name: "EventStore", dependencies: ["Postgres", "Crypto", "Logging"]),
         .target(name: "Referrals"),
-        .target(name: "Projections", dependencies: ["EventStore", "Referrals"]),
+        .target(name: "Projections", dependencies: ["EventStore", "Referrals", "Logging"]),
         .target(name: "CHTTPShim"),
-        .target(name: "HTTP", dependencies: ["CHTTPShim"]),
-        .target(name: "QueryService", dependencies: ["HTTP", "Projections", "EventStore", "Referrals", "Crypto"]),
+        .target(name: "HTTP", dependencies: ["CHTTPShim", "Logging"]),
+        .target(
+            name: "QueryService", dependencies: ["HTTP", "Projections", "EventStore", "Referrals", "Crypto", "Logging"]),
         // The commands behind the `handoff` binary, a library so that tests can drive them.
         .target(
             name: "HandoffCLI",
-            dependencies: ["QueryService", "Projections", "EventStore", "Referrals", "Postgres", "HTTP", "Crypto"]
+            dependencies: [
+                "QueryService", "Projections", "EventStore", "Referrals", "Postgres", "HTTP", "Crypto", "Logging",
+            ]
         ),
         .executableTarget(name: "handoff", dependencies: ["HandoffCLI"]),
         // The ephemeral PostgreSQL cluster and per-test databases every integration test uses.
         .target(name: "HandoffTestSupport", dependencies: ["Postgres", "EventStore"], path: "Tests/HandoffTestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
         .testTarget(name: "EventStoreTests", dependencies: ["Crypto", "EventStore", "HandoffTestSupport"]),
         .testTarget(name: "ReferralsTests", dependencies: ["Referrals"]),
-        .testTarget(name: "ProjectionsTests", dependencies: ["Crypto", "Projections", "HandoffTestSupport"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Crypto", "Projections", "HandoffTestSupport", "Logging"]),
         // A tiny blocking HTTP client over a loopback socket, for the tests of the server.
         .target(name: "LoopbackHTTPClient", path: "Tests/LoopbackHTTPClient"),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackHTTPClient"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackHTTPClient", "Logging"]),
         .testTarget(
             name: "QueryServiceTests",
-            dependencies: ["Crypto", "QueryService", "HandoffTestSupport", "LoopbackHTTPClient"]),
+            dependencies: ["Crypto", "QueryService", "HandoffTestSupport", "LoopbackHTTPClient", "Logging"]),
         .testTarget(name: "HandoffCLITests", dependencies: ["Crypto", "HandoffCLI", "HandoffTestSupport"]),
         // Fuzzing (docs/reliability.md): the checks each fuzzer runs on one input, shared by the
         // libFuzzer entry points (built with -DFUZZING -sanitize=fuzzer,address by scripts/fuzz),

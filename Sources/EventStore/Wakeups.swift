@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Postgres
 
 /// Wakes readers when new events may have committed.
@@ -53,23 +54,34 @@ public actor Wakeups {
         waiters.removeValue(forKey: ticket)?.resume()
     }
 
-    /// Starts listening on `url` (reconnecting after failures) until `stop()`.
-    public func startListening(url: String) {
+    /// Starts listening on `url` (reconnecting after failures) until `stop()`. The first failure
+    /// of an outage is logged as a warning with its cause, the retries at debug, the recovery as
+    /// a notice.
+    public func startListening(url: String, logger: Logger = Logger(label: "wakeups")) {
         guard listener == nil else { return }
         listener = Task { [weak self] in
             var backoff = 0.1
+            var failing = false
             while !Task.isCancelled {
                 do {
                     let connection = try await Connection.connect(url, connectTimeout: 2)
                     defer { connection.close() }
                     try await connection.execute("LISTEN handoff_events")
                     await self?.signal()  // we may have missed events while disconnected
+                    if failing { logger.notice("notification listener reconnected") }
+                    failing = false
                     backoff = 0.1
                     while !Task.isCancelled {
                         let notes = try await connection.waitForNotifications(timeout: 1)
                         if !notes.isEmpty { await self?.signal() }
                     }
                 } catch {
+                    if !Task.isCancelled {
+                        logger.log(
+                            level: failing ? .debug : .warning, "notification listener failed; retrying",
+                            metadata: .cause(error))
+                        failing = true
+                    }
                     try? await Task.sleep(for: .milliseconds(Int(backoff * 1000)))
                     backoff = min(backoff * 2, 2)
                 }

@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Logging
 import Postgres
 import Projections
 import QueryService
@@ -69,12 +70,15 @@ enum DemoCommand {
         _ = try await runner.catchUp()
         let wakeups = Wakeups()
         await wakeups.startListening(url: url)
-        let projecting = Task { await runner.run(wakeups: wakeups) { say("projector: \($0)") } }
+        let logger = context.logger(args, label: "service")
+        let projecting = Task { await runner.run(wakeups: wakeups, logger: logger.labeled("projector")) }
         let watcher = DeadlineWatcher(store: store, pool: pool)
         let watching = Task {
-            await watcher.run(wakeups: wakeups, interval: .seconds(10), onError: { say("watcher: \($0)") })
+            await watcher.run(
+                wakeups: wakeups, interval: .seconds(10), onError: WatcherLog.failed(logger.labeled("watcher")),
+                onPass: { WatcherLog.pass(logger.labeled("watcher"), $0) })
         }
-        let service = await ServiceCommands.makeService(url: url, host: "127.0.0.1", port: port)
+        let service = await ServiceCommands.makeService(url: url, host: "127.0.0.1", port: port, logger: logger)
         let bound: Int
         do {
             bound = try await service.start()

@@ -13,6 +13,9 @@ public struct CLIContext: Sendable {
     public var standardError: @Sendable (String) -> Void
     /// True when stderr is a terminal (progress bars instead of plain lines).
     public var isTerminal: Bool
+    /// True for the process's own context: a long-running command then also sets the
+    /// process-wide logger (`LoggingSystem`); a test's context leaves it alone.
+    public var isProcess = false
 
     public init(
         environment: [String: String], standardOutput: @escaping @Sendable (String) -> Void,
@@ -26,11 +29,13 @@ public struct CLIContext: Sendable {
 
     /// The process's own environment, stdout and stderr.
     public static var process: CLIContext {
-        CLIContext(
+        var context = CLIContext(
             environment: ProcessInfo.processInfo.environment,
             standardOutput: { FileHandle.standardOutput.write(Data($0.utf8)) },
             standardError: { FileHandle.standardError.write(Data($0.utf8)) },
             isTerminal: isatty(STDERR_FILENO) == 1)
+        context.isProcess = true
+        return context
     }
 
     func out(_ line: String) { standardOutput(line + "\n") }

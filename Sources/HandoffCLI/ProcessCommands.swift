@@ -1,5 +1,7 @@
 import EventStore
 import Foundation
+import Logging
+import Postgres
 import Projections
 
 /// `project`, `project rebuild`, `watch`: the long-running workers.
@@ -7,10 +9,22 @@ enum ProcessCommands {
     static func project(_ args: ParsedArguments, _ context: CLIContext) async throws {
         let url = try context.databaseURL()
         let once = args.flag("--once")
+        let logger = context.logger(args, label: "projector")
         try await untilSignalled {
-            try await ProjectionRunner.run(url: url, once: once) { error in
-                context.err("handoff project: \(error) (retrying)")
+            let pool = ConnectionPool(url: url, maximumConnections: 4)
+            let runner = ProjectionRunner(store: EventStore(pool: pool))
+            if once {
+                do { try await runner.catchUp(logger: logger) } catch {
+                    await pool.close()
+                    throw error
+                }
+            } else {
+                let wakeups = Wakeups()
+                await wakeups.startListening(url: url)
+                await runner.run(wakeups: wakeups, logger: logger)
+                await wakeups.stop()
             }
+            await pool.close()
         }
         if once { context.out("projectors caught up") }
     }
@@ -41,14 +55,18 @@ enum ProcessCommands {
     static func watch(_ args: ParsedArguments, _ context: CLIContext) async throws {
         let url = try context.databaseURL()
         let once = args.flag("--once")
+        let logger = context.logger(args, label: "watcher")
+        logger.notice("watcher started", metadata: ["once": .bool(once)])
         try await untilSignalled {
             try await DeadlineWatcher.run(
                 url: url, once: once,
                 onError: { error in
                     // A notice id found taken is an alarm (docs/system-events.md), not a retry.
-                    context.err("handoff watch: \(error)" + (error is SystemEventIdConflict ? "" : " (retrying)"))
+                    if error is SystemEventIdConflict { context.err("handoff watch: \(error)") }
+                    WatcherLog.failed(logger)(error)
                 },
                 onPass: { report in
+                    WatcherLog.pass(logger, report)
                     let conflicts = report.idConflicts.count
                     if once || report.appended > 0 || conflicts > 0 {
                         context.out(
@@ -57,5 +75,22 @@ enum ProcessCommands {
                     }
                 })
         }
+        logger.notice("watcher stopped")
+    }
+}
+
+/// The deadline watcher's log lines (counts only), shared by `watch` and `demo`.
+enum WatcherLog {
+    static func pass(_ logger: Logger, _ report: DeadlineWatcher.Report) {
+        logger.log(
+            level: report.appended > 0 ? .info : .debug, "pass",
+            metadata: [
+                "missed": .int(report.missed), "appended": .int(report.appended),
+                "already_notified": .int(report.alreadyNotified),
+            ])
+    }
+
+    static func failed(_ logger: Logger) -> @Sendable (any Error) -> Void {
+        { error in logger.error("watcher pass failed; retrying", metadata: .cause(error)) }
     }
 }

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import HTTP
+import Logging
 import Postgres
 import Projections
 import QueryService
@@ -9,7 +10,9 @@ import Referrals
 /// `serve` and `token create`.
 enum ServiceCommands {
     /// The query service wired to a database: store, read models, wake-ups and metrics.
-    static func makeService(url: String, host: String, port: Int, poolSize: Int = 16) async -> QueryService {
+    static func makeService(
+        url: String, host: String, port: Int, poolSize: Int = 16, logger: Logger = Logger(label: "service")
+    ) async -> QueryService {
         let pool = ConnectionPool(url: url, maximumConnections: poolSize)
         let store = EventStore(pool: pool)
         let wakeups = Wakeups()
@@ -18,7 +21,8 @@ enum ServiceCommands {
         var http = HTTPServerConfiguration(host: host, port: port)
         http.shutdownGracePeriod = .seconds(5)
         return QueryService(
-            configuration: QueryServiceConfiguration(http: http), store: store, readSide: ProjectionReadSide(pool: pool),
+            configuration: QueryServiceConfiguration(http: http, logger: logger), store: store,
+            readSide: ProjectionReadSide(pool: pool),
             wakeups: wakeups,
             metricsHook: {
                 var text = ""
@@ -35,26 +39,36 @@ enum ServiceCommands {
         let url = try context.databaseURL()
         let host = args.string("--host") ?? "127.0.0.1"
         let port = args.int("--port") ?? 8080
-        let service = await makeService(url: url, host: host, port: port)
-        let bound = try await service.start()
-        context.err("handoff serve: listening on http://\(host):\(bound)")
+        let logger = context.logger(args, label: "service")
+        let service = await makeService(url: url, host: host, port: port, logger: logger)
+        try await service.start()  // the HTTP server logs `listening` with host and port
         let signals = service.shutdownOnSignals()
         try await service.run()
         _ = signals
-        context.err("handoff serve: stopped")
     }
 
     static func createToken(_ args: ParsedArguments, _ context: CLIContext) async throws {
-        guard let role = Principal.Role(rawValue: args.string("--role") ?? "") else {
-            throw CLIError.usage("--role must be institution, coordinator or auditor")
-        }
+        let roleName = args.string("--role") ?? ""
         let institution = args.string("--institution")
+        let user = args.string("--user")!
+        let role = Principal.Role(rawValue: roleName)
+        guard role != nil || roleName == "metrics" else {
+            throw CLIError.usage("--role must be institution, coordinator, auditor or metrics")
+        }
         if role == .institution && institution == nil {
             throw CLIError.usage("--role institution needs --institution ID")
         }
+        if role == nil && institution != nil {
+            throw CLIError.usage("a metrics token belongs to no institution: drop --institution")
+        }
         let tokens = TokenStore(pool: ConnectionPool(url: try context.databaseURL(), maximumConnections: 1))
         do {
-            let token = try await tokens.create(role: role, institution: institution, user: args.string("--user")!)
+            let token =
+                if let role {
+                    try await tokens.create(role: role, institution: institution, user: user)
+                } else {
+                    try await tokens.createMetricsToken(user: user)
+                }
             context.out(token)
         } catch let error as TokenStore.TokenError {
             throw CLIError.usage("\(error)")

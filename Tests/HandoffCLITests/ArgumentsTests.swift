@@ -433,11 +433,11 @@ struct HandoffArgumentsTests {
         (["sop"], "missing command for 'handoff sop' (one of: publish)"),
         (
             ["token", "create", "--user", "u"],
-            "missing option '--role institution|coordinator|auditor' for 'handoff token create'"
+            "missing option '--role institution|coordinator|auditor|metrics' for 'handoff token create'"
         ),
         (
             ["token", "create", "--role", "admin", "--user", "u"],
-            "option '--role' must be one of institution, coordinator, auditor, got 'admin'"
+            "option '--role' must be one of institution, coordinator, auditor, metrics, got 'admin'"
         ),
         (["institution", "add", "x", "--name", "N"], "missing option '--kind KIND' for 'handoff institution add'"),
         (["serve", "--port", "http"], "option '--port' expects an integer, got 'http'"),
@@ -454,20 +454,23 @@ struct HandoffArgumentsTests {
         #expect(error.message == message)
     }
 
+    /// The logging options of every long-running command (issue 19).
+    static let logging = "[--log-format json|text] [--log-level trace|debug|info|notice|warning|error|critical]"
+
     static let usageLines: [([String], String)] = [
-        (["demo"], "handoff demo [--port P] [--cases N] [--home DIR] [--reset]"),
+        (["demo"], "handoff demo [--port P] [--cases N] [--home DIR] \(logging) [--reset]"),
         (["migrate"], "handoff migrate"),
-        (["serve"], "handoff serve [--port P] [--host H]"),
-        (["project"], "handoff project [--once]"),
+        (["serve"], "handoff serve [--port P] [--host H] \(logging)"),
+        (["project"], "handoff project \(logging) [--once]"),
         (["project", "rebuild"], "handoff project rebuild NAME"),
-        (["watch"], "handoff watch [--once]"),
+        (["watch"], "handoff watch \(logging) [--once]"),
         (["read"], "handoff read STREAM"),
         (["verify"], "handoff verify [STREAM] [--checkpoint FILE] [--heads FILE]"),
         (["checkpoint"], "handoff checkpoint [--heads FILE]"),
         (["institution", "add"], "handoff institution add ID --name NAME --kind KIND [--case-id-prefix P]"),
         (
             ["token", "create"],
-            "handoff token create --role institution|coordinator|auditor [--institution ID] --user U"
+            "handoff token create --role institution|coordinator|auditor|metrics [--institution ID] --user U"
         ),
         (["sop", "publish"], "handoff sop publish FILE"),
     ]

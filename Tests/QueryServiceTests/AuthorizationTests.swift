@@ -28,9 +28,9 @@ struct AuthorizationTests {
             let basic = try await h.api.request(method, path, headers: [("Authorization", "Basic a2V5Og==")])
             #expect(basic.status == 401)
         }
-        // Health and metrics need no token.
+        // Health needs no token; metrics needs a metrics token (OperationsTests).
         #expect(try await h.api.get("/health", token: nil).status == 200)
-        #expect(try await h.api.get("/metrics", token: nil).status == 200)
+        #expect(try await h.api.get("/metrics", token: nil).status == 401)
     }
 
     @Test func onlyHashesOfTokensAreStored() async throws {

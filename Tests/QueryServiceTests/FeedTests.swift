@@ -182,13 +182,13 @@ struct FeedTests {
         try await h.refer("KS-S2", "R-1", to: "opav")
         let got = try await blocking { try stream.next(1) }
         #expect(got[0].event == "ReferralIssued")
-        let metrics = try await h.api.get("/metrics", token: nil)
+        let metrics = try await h.api.get("/metrics", token: h.token("metrics"))
         #expect(metrics.text.contains("handoff_sse_clients 1"))
         stream.client.shutdownBoth()
         // The server notices the client left.
         var gauge = ""
         for _ in 0..<50 {
-            gauge = try await h.api.get("/metrics", token: nil).text
+            gauge = try await h.api.get("/metrics", token: h.token("metrics")).text
             if gauge.contains("handoff_sse_clients 0") { break }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -11,7 +11,8 @@ struct OpenAPITests {
         let text = try String(contentsOf: root.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
         #expect(text.hasPrefix("openapi: 3.1"))
         let routes: [(String, String)] = [
-            ("get", "/health"), ("get", "/metrics"), ("post", "/v1/cases/{caseId}/events"),
+            ("get", "/livez"), ("get", "/readyz"), ("get", "/health"), ("get", "/metrics"),
+            ("post", "/v1/cases/{caseId}/events"),
             ("get", "/v1/cases/{caseId}"),
             ("get", "/v1/cases/{caseId}/history"), ("get", "/v1/cases/{caseId}/verify"), ("get", "/v1/deadlines"),
             ("get", "/v1/inbox"), ("get", "/v1/stats"), ("get", "/v1/events"), ("get", "/v1/events/stream"),

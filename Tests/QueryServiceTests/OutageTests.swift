@@ -67,7 +67,7 @@ struct OutageTests {
         }
         #expect(status == 201)
         #expect(try await h.api.get("/health", token: nil).status == 200)
-        let metrics = try await h.api.get("/metrics", token: nil).text
+        let metrics = try await h.api.get("/metrics", token: h.token("metrics")).text
         #expect(metrics.contains(#"handoff_append_requests_total{outcome="unavailable"} 3"#))
     }
 

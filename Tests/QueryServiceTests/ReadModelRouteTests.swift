@@ -119,7 +119,7 @@ struct ReadModelRouteTests {
         let opened = try await h.api.post("/v1/cases/KP-MET-1/events", token: h.token("kp-dthb"), Harness.openedJSON())
         #expect(opened.status == 201)
         _ = try await h.api.get("/v1/cases/KP-MET-1/history", token: h.token("isf"))
-        let metrics = try await h.api.get("/metrics", token: nil)
+        let metrics = try await h.api.get("/metrics", token: h.token("metrics"))
         #expect(metrics.header("Content-Type")?.hasPrefix("text/plain") == true)
         let text = metrics.text
         for line in [

@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// Serves one accepted connection: parse, call the handler, write, repeat while keep-alive.
@@ -28,7 +29,13 @@ struct Connection: Sendable {
                 parsed = try parser.next()
             } catch {
                 book.parseFailed(status: error.status.code)
-                let response = HTTPResponse.error(error.status, message: error.message)
+                // No request to take an id from: the refusal gets a fresh one, in its response and its line.
+                let id = RequestID.generate()
+                configuration.logger.warning(
+                    "request refused",
+                    metadata: ["request_id": .string(id), "status": .int(error.status.code), "route": "unparsed"])
+                let response = HTTPResponse.error(
+                    error.status, message: error.message, headers: [RequestID.header: id])
                 _ = try? await send(response, keepAlive: false, version: .http1_1, isHead: false)
                 await lingeringClose()
                 return
@@ -77,13 +84,25 @@ struct Connection: Sendable {
 
     /// Calls the handler and writes its response; `false` when the connection must close.
     private func respond(to request: HTTPRequest) async -> Bool {
-        let response = await handler(request)
+        var response = await handler(request)
+        // Every response names its request; a handler that did not set the id gets the request's own.
+        if response.headers[RequestID.header] == nil {
+            response.headers[RequestID.header] = RequestID.of(request)
+        }
         let keepAlive =
             request.keepAlive && !book.isDraining && !response.headers.hasToken("close", in: "Connection")
         do {
             return try await send(
                 response, keepAlive: keepAlive, version: request.version, isHead: request.method == .HEAD)
         } catch {
+            // A client that left or stalled, or a shutdown, is the normal end of a stream; anything
+            // else (a stream's producer failing) would otherwise end the response without a word.
+            let expected: Set<HTTPError.Code> = [.clientDisconnected, .timedOut, .shuttingDown]
+            if !(error is CancellationError), !((error as? HTTPError).map { expected.contains($0.code) } ?? false) {
+                var line = LogMetadata.cause(error)
+                line["request_id"] = .string(response.headers[RequestID.header] ?? "")
+                configuration.logger.error("response failed after its head", metadata: line)
+            }
             return false
         }
     }

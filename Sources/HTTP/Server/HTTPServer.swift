@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 
 /// An HTTP/1.1 server on non-blocking sockets.
 ///
@@ -84,6 +85,8 @@ public actor HTTPServer {
                 listener: listener.fd, loop: loop, configuration: configuration, book: book, handler: handler)
         }
         state = .running(Running(loop: loop, listener: listener.fd, port: listener.port, serving: serving))
+        configuration.logger.notice(
+            "listening", metadata: ["host": .string(configuration.host), "port": .int(listener.port)])
         return listener.port
     }
 
@@ -118,6 +121,12 @@ public actor HTTPServer {
             await running.serving.value
         case .running(let running):
             state = .shuttingDown(running)
+            configuration.logger.notice(
+                "shutting down",
+                metadata: [
+                    "open_connections": .int(book.stats.openConnections),
+                    "grace_seconds": .int(Int(configuration.shutdownGracePeriod.components.seconds)),
+                ])
             for fd in book.beginDraining() { running.loop.interrupt(fd) }
             running.loop.interrupt(running.listener)
             let grace = configuration.shutdownGracePeriod
@@ -129,6 +138,7 @@ public actor HTTPServer {
             deadline.cancel()
             running.loop.stop()
             state = .shutdown
+            configuration.logger.notice("stopped", metadata: ["port": .int(running.port)])
         }
     }
 

@@ -1,3 +1,5 @@
+import Logging
+
 /// How an ``HTTPServer`` listens and what it tolerates.
 public struct HTTPServerConfiguration: Sendable {
     /// The address to listen on: an IPv4 or IPv6 literal, or a name such as `localhost`.
@@ -20,6 +22,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     /// The listen backlog.
     public var backlog: Int32
+    /// Where the server logs its state changes (listening, shutting down, stopped) and the
+    /// requests it refuses itself (malformed or over a limit).
+    public var logger: Logger
 
     public init(
         host: String = "127.0.0.1",
@@ -29,7 +34,8 @@ public struct HTTPServerConfiguration: Sendable {
         requestTimeout: Duration = .seconds(60),
         maxConnections: Int = 10_000,
         shutdownGracePeriod: Duration = .seconds(10),
-        backlog: Int32 = 1_024
+        backlog: Int32 = 1_024,
+        logger: Logger = Logger(label: "http")
     ) {
         self.host = host
         self.port = port
@@ -39,5 +45,6 @@ public struct HTTPServerConfiguration: Sendable {
         self.maxConnections = maxConnections
         self.shutdownGracePeriod = shutdownGracePeriod
         self.backlog = backlog
+        self.logger = logger
     }
 }

@@ -22,7 +22,7 @@ extension CommandSpec {
                     OptionSpec("--port", value: "P", kind: .integer(1...65535), help: "port of the query service"),
                     OptionSpec("--cases", value: "N", kind: .integer(0...1_000_000), help: "synthetic cases to seed"),
                     OptionSpec("--home", value: "DIR", default: "./.handoff", help: "where demo state lives"),
-                ],
+                ] + OptionSpec.logging,
                 flags: [FlagSpec("--reset", help: "delete DIR's state first and start afresh")]),
             CommandSpec("migrate", summary: "Apply the migrations in order (idempotent, checksummed)."),
             CommandSpec(
@@ -31,10 +31,11 @@ extension CommandSpec {
                 options: [
                     OptionSpec("--port", value: "P", kind: .integer(1...65535), help: "port to listen on"),
                     OptionSpec("--host", value: "H", help: "address to bind"),
-                ]),
+                ] + OptionSpec.logging),
             CommandSpec(
                 "project",
                 summary: "Run the projectors.",
+                options: OptionSpec.logging,
                 flags: [FlagSpec("--once", help: "catch up, then exit")],
                 subcommands: [
                     CommandSpec(
@@ -46,6 +47,7 @@ extension CommandSpec {
             CommandSpec(
                 "watch",
                 summary: "Run the deadline watcher.",
+                options: OptionSpec.logging,
                 flags: [FlagSpec("--once", help: "check once, then exit")]),
             CommandSpec(
                 "append",
@@ -110,8 +112,8 @@ extension CommandSpec {
                         summary: "Print a new token on stdout (stored hashed).",
                         options: [
                             OptionSpec(
-                                "--role", kind: .oneOf(["institution", "coordinator", "auditor"]), required: true,
-                                help: "what the token may do"),
+                                "--role", kind: .oneOf(["institution", "coordinator", "auditor", "metrics"]),
+                                required: true, help: "what the token may do (metrics: read /metrics only)"),
                             OptionSpec("--institution", value: "ID", help: "the institution (role institution)"),
                             OptionSpec("--user", value: "U", required: true, help: "the person the token is for"),
                         ])

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Postgres
 import Referrals
 import Synchronization
@@ -20,10 +21,12 @@ public struct AccessLog: Sendable {
     public let pool: ConnectionPool
     let writer: AccessLogWriter
 
-    /// - Parameter queueCapacity: the most rows waiting to be written.
-    public init(pool: ConnectionPool, queueCapacity: Int = 20_000) {
+    /// - Parameters:
+    ///   - queueCapacity: the most rows waiting to be written.
+    ///   - logger: where a failed write is logged with its cause (the reads it refused get 503).
+    public init(pool: ConnectionPool, queueCapacity: Int = 20_000, logger: Logger = Logger(label: "access-log")) {
         self.pool = pool
-        self.writer = AccessLogWriter(pool: pool, capacity: queueCapacity)
+        self.writer = AccessLogWriter(pool: pool, capacity: queueCapacity, logger: logger)
     }
 
     /// One entry as `GET /v1/audit/access` returns it.
@@ -99,9 +102,12 @@ final class AccessLogWriter: Sendable {
     static let maxBatchRows = 5_000
     private let state = Mutex(State())
 
-    init(pool: ConnectionPool, capacity: Int) {
+    let logger: Logger
+
+    init(pool: ConnectionPool, capacity: Int, logger: Logger) {
         self.pool = pool
         self.capacity = max(1, capacity)
+        self.logger = logger
     }
 
     /// Rows waiting for a batch (not counting the batch being written).
@@ -154,6 +160,9 @@ final class AccessLogWriter: Sendable {
                 try await insert(batch.flatMap(\.rows))
                 for waiting in batch { waiting.continuation.resume() }
             } catch {
+                var line = LogMetadata.cause(error)
+                line["rows"] = .int(batch.reduce(0) { $0 + $1.rows.count })
+                logger.error("access log write failed; the reads are refused", metadata: line)
                 for waiting in batch { waiting.continuation.resume(throwing: Self.writeFailed) }
             }
         }

@@ -50,6 +50,38 @@ public struct TokenStore: Sendable {
     /// - Throws: `TokenError`, or a database error.
     public func create(role: Principal.Role, institution: String?, user: String) async throws -> String {
         if role == .institution, institution == nil { throw TokenError.institutionRequired }
+        return try await insert(role: role.rawValue, institution: institution, user: user)
+    }
+
+    /// Creates a token that may read `/metrics` and nothing else (role `metrics`; it stands for
+    /// no principal, so every other route refuses it as unknown). Only its hash is stored.
+    /// - Throws: `TokenError`, or a database error.
+    public func createMetricsToken(user: String) async throws -> String {
+        try await insert(role: Self.metricsRole, institution: nil, user: user)
+    }
+
+    /// The role of tokens that only scrape `/metrics`.
+    static let metricsRole = "metrics"
+
+    /// Whether a token may read `/metrics`.
+    public enum MetricsAccess: Sendable, Equatable {
+        /// A live `metrics` token.
+        case granted
+        /// A live token of another role.
+        case forbidden
+        /// No token, or an unknown or revoked one.
+        case unauthenticated
+    }
+
+    /// What a token may do at `/metrics`. Looked up every time (a scrape every few seconds).
+    /// - Throws: a database error (an outage).
+    public func metricsAccess(_ token: String) async throws -> MetricsAccess {
+        guard !token.isEmpty, token.utf8.count <= 256 else { return .unauthenticated }
+        guard let row = try await lookUp(hash: SHA256.hash(Array(token.utf8))) else { return .unauthenticated }
+        return row.role == Self.metricsRole ? .granted : .forbidden
+    }
+
+    private func insert(role: String, institution: String?, user: String) async throws -> String {
         if let institution, !Self.isValidInstitutionId(institution) { throw TokenError.invalid("institution id") }
         guard (1...128).contains(user.count), !user.contains(where: { $0.isNewline }) else {
             throw TokenError.invalid("user")
@@ -59,7 +91,7 @@ public struct TokenStore: Sendable {
         try await pool.query(
             """
             INSERT INTO handoff.api_tokens (lookup, token_hash, role, institution, "user")
-            VALUES (\(ByteA(Array(hash.prefix(8)))), \(ByteA(hash)), \(role.rawValue), \(institution), \(user))
+            VALUES (\(ByteA(Array(hash.prefix(8)))), \(ByteA(hash)), \(role), \(institution), \(user))
             """)
         return token
     }
@@ -99,28 +131,34 @@ public struct TokenStore: Sendable {
         let hash = SHA256.hash(Array(token.utf8))
         if let cached = cache.principal(for: hash) { return cached }
         let ticket = cache.lookupStarted()
-        let found = try await lookUp(hash: hash)
+        // A role that names no principal (`metrics`) authenticates nothing here.
+        let found = try await lookUp(hash: hash).flatMap { row in
+            Principal.Role(rawValue: row.role).map { Principal(role: $0, institution: row.institution, user: row.user) }
+        }
         if let found { cache.store(found, for: hash, ticket: ticket) }
         return found
     }
 
-    /// The database lookup behind ``authenticate(_:)``.
-    private func lookUp(hash: [UInt8]) async throws -> Principal? {
+    /// The database lookup behind ``authenticate(_:)`` and ``metricsAccess(_:)``: the live token's row.
+    private func lookUp(hash: [UInt8]) async throws -> (role: String, institution: String?, user: String)? {
         let rows = try await pool.query(
             """
             SELECT token_hash, role, institution, "user" FROM handoff.api_tokens
              WHERE lookup = \(ByteA(Array(hash.prefix(8)))) AND revoked_at IS NULL
             """)
-        var found: Principal?
+        var found: (role: String, institution: String?, user: String)?
         for row in rows.all {
             let stored = try row.decode(0, as: ByteA.self).bytes
             // Every candidate is compared in full, whichever matches.
-            if Self.constantTimeEqual(stored, hash), let role = Principal.Role(rawValue: try row.decode(1)) {
-                found = Principal(role: role, institution: try row.decodeOptional(2), user: try row.decode(3))
+            if Self.constantTimeEqual(stored, hash) {
+                found = (try row.decode(1), try row.decodeOptional(2), try row.decode(3))
             }
         }
         return found
     }
+
+    /// How every token begins.
+    static let prefix = "hnd_"
 
     /// 32 random bytes as `hnd_<base64url>`.
     static func generate() -> String {
@@ -133,7 +171,7 @@ public struct TokenStore: Sendable {
                 bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
             }
         }
-        return "hnd_" + Data(bytes).base64URLEncoded
+        return prefix + Data(bytes).base64URLEncoded
     }
 
     /// Compares two byte strings in time that depends only on their lengths.

@@ -41,7 +41,11 @@ extension QueryService {
     /// - Throws: 503 during an outage.
     func dashboardPrincipal(_ request: HTTPRequest) async throws -> Principal? {
         guard let token = DashboardSession.token(in: request) else { return nil }
-        do { return try await tokens.authenticate(token) } catch { throw ServiceError.from(error) }
+        do {
+            let principal = try await tokens.authenticate(token)
+            RequestContext.current?.principal = principal
+            return principal
+        } catch { throw ServiceError.from(error) }
     }
 
     /// Runs a page for a signed-in principal: without a session, to the login page; errors as pages.

@@ -3,34 +3,37 @@ import Foundation
 import HTTP
 import Referrals
 
-/// `GET /health`, `GET /metrics` and `GET /v1/audit/access`.
+/// `GET /livez`, `GET /readyz` (and its alias `GET /health`), `GET /metrics` and `GET /v1/audit/access`.
 extension QueryService {
-    func health(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
-        if await Self.answers(within: .seconds(2), { [store] in try await store.ping() }) {
-            return .json(.ok, #"{"status":"ok"}"#)
-        }
+    /// `GET /livez`: the process serves requests. Touches no database, so a database outage never
+    /// gets a healthy process restarted.
+    func liveness(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        .json(.ok, #"{"status":"ok"}"#)
+    }
+
+    /// `GET /readyz` and `GET /health`: the database answers `SELECT 1` within 2 s, asked over
+    /// the readiness probe's own connection (never the request pool), one check shared by all
+    /// concurrent callers. 503 `{"status":"unavailable"}` otherwise.
+    func readiness(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        if await readinessProbe.isReady() { return .json(.ok, #"{"status":"ok"}"#) }
+        RequestContext.current?.noteCause(ServiceError.unavailable)  // the probe logged the database's error
         return .json(.serviceUnavailable, #"{"status":"unavailable"}"#, headers: ["Retry-After": "1"])
     }
 
-    /// True when `probe` succeeds within `limit`. A database that is frozen rather than down never
-    /// answers and libpq would wait forever: the probe is left to finish on its own and the health
-    /// check answers anyway.
-    static func answers(within limit: Duration, _ probe: @escaping @Sendable () async throws -> Void) async -> Bool {
-        let outcome = FirstOutcome()
-        return await withCheckedContinuation { continuation in
-            outcome.continuation = continuation
-            let timer = Task {
-                try? await Task.sleep(for: limit)
-                outcome.resolve(false)
-            }
-            Task {
-                outcome.resolve((try? await probe()) != nil)
-                timer.cancel()  // no sleeping task (and timer) left behind per answered check
-            }
-        }
-    }
-
+    /// `GET /metrics`: only for a `metrics` token (`handoff token create --role metrics`). The
+    /// counters tell how many events were appended and which routes are used — activity of the
+    /// cases — so anonymous callers get 401 and principals of other roles 403.
     func metricsText(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        var access = TokenStore.MetricsAccess.unauthenticated
+        if let token = Self.bearerToken(request) {
+            do { access = try await tokens.metricsAccess(token) } catch { throw ServiceError.from(error) }
+        }
+        switch access {
+        case .unauthenticated:
+            throw ServiceError(.unauthorized, "unauthorized", "/metrics needs a bearer token of role metrics.")
+        case .forbidden: throw ServiceError.forbidden("/metrics is read with a token of role metrics.")
+        case .granted: break
+        }
         let stats = server.withLock { $0 }?.stats
         // Alarms live in the database (the watcher is another process): omitted when it cannot answer.
         let conflicts = try? await store.systemEventIdConflictCounts()
@@ -66,24 +69,5 @@ extension QueryService {
             throw ServiceError.badRequest("limit must be a positive integer.", field: "limit")
         }
         return min(n, maximum)
-    }
-}
-
-/// Resumes a continuation with the first of several results.
-private final class FirstOutcome: @unchecked Sendable {
-    // @unchecked: every access to `continuation` holds `lock`.
-    private let lock = NSLock()
-    var continuation: CheckedContinuation<Bool, Never>? {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-    private var stored: CheckedContinuation<Bool, Never>?
-
-    func resolve(_ value: Bool) {
-        let c = lock.withLock { () -> CheckedContinuation<Bool, Never>? in
-            defer { stored = nil }
-            return stored
-        }
-        c?.resume(returning: value)
     }
 }

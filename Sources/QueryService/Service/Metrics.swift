@@ -129,14 +129,3 @@ extension Metrics {
         return out
     }
 }
-
-/// The route a request matched, filled in by the route's handler so the outer handler can label
-/// its metrics (the router itself does not say which pattern matched).
-final class RouteLabel: Sendable {
-    private let value = Mutex("unmatched")
-    var route: String {
-        get { value.withLock { $0 } }
-        set { value.withLock { $0 = newValue } }
-    }
-    @TaskLocal static var current: RouteLabel?
-}

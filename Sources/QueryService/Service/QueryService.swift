@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import HTTP
+import Logging
 import Postgres
 import Referrals
 import Synchronization
@@ -26,6 +27,9 @@ public struct QueryServiceConfiguration: Sendable {
     public var caseIdPrefix: String
     /// The zone whose calendar year numbers server-issued case ids (IANA name).
     public var timeZone: String
+    /// Where the service logs: one line per request, the cause of every 5xx, and (labelled
+    /// `http`, replacing ``HTTPServerConfiguration/logger``) the HTTP server's state changes.
+    public var logger: Logger
 
     public init(
         http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
@@ -35,7 +39,8 @@ public struct QueryServiceConfiguration: Sendable {
         tokenCacheTTL: Duration = .seconds(5),
         accessLogQueueCapacity: Int = 20_000,
         caseIdPrefix: String = "KS",
-        timeZone: String = "Europe/Belgrade"
+        timeZone: String = "Europe/Belgrade",
+        logger: Logger = Logger(label: "service")
     ) {
         precondition(Institution.isValidCaseIdPrefix(caseIdPrefix), "caseIdPrefix must be 2-8 of A-Z, 0-9")
         self.caseIdPrefix = caseIdPrefix
@@ -46,6 +51,7 @@ public struct QueryServiceConfiguration: Sendable {
         self.allowedClockSkew = allowedClockSkew
         self.tokenCacheTTL = tokenCacheTTL
         self.accessLogQueueCapacity = accessLogQueueCapacity
+        self.logger = logger
     }
 }
 
@@ -80,6 +86,8 @@ public final class QueryService: Sendable {
     let caseWriter: CaseWriter
     let metrics = Metrics()
     let metricsHook: @Sendable () async -> String
+    /// `/readyz`'s check, over a connection of its own.
+    let readinessProbe: ReadinessProbe
     let server = Mutex<HTTPServer?>(nil)
 
     /// - Parameters:
@@ -97,7 +105,9 @@ public final class QueryService: Sendable {
         self.readSide = readSide
         self.wakeups = wakeups
         self.tokens = TokenStore(pool: store.pool, cacheTTL: configuration.tokenCacheTTL)
-        self.accessLog = AccessLog(pool: store.pool, queueCapacity: configuration.accessLogQueueCapacity)
+        self.accessLog = AccessLog(
+            pool: store.pool, queueCapacity: configuration.accessLogQueueCapacity,
+            logger: configuration.logger.labeled("access-log"))
         self.access = CaseAccess(store: store)
         self.feed = VisibleFeed(store: store, access: access)
         self.tail = GlobalTail(store: store, maxAge: configuration.pollInterval)
@@ -108,6 +118,7 @@ public final class QueryService: Sendable {
             store: store, access: access, institutions: institutions, rulesets: rulesets,
             caseIdPrefix: configuration.caseIdPrefix, allowedClockSkew: configuration.allowedClockSkew)
         self.metricsHook = metricsHook
+        self.readinessProbe = ReadinessProbe(url: store.pool.url, logger: configuration.logger.labeled("readiness"))
     }
 
     // MARK: - Running
@@ -118,7 +129,9 @@ public final class QueryService: Sendable {
         let server = self.server.withLock { current in
             if let current { return current }
             let router = makeRouter()
-            let created = HTTPServer(configuration: configuration.http) { [self] request in
+            var http = configuration.http
+            http.logger = configuration.logger.labeled("http")
+            let created = HTTPServer(configuration: http) { [self] request in
                 await self.handle(request, router: router)
             }
             current = created
@@ -137,6 +150,7 @@ public final class QueryService: Sendable {
     /// period, then closes every connection.
     public func shutdown() async {
         await server.withLock { $0 }?.shutdown()
+        readinessProbe.close()
     }
 
     /// Shuts down on SIGINT/SIGTERM. Keep the handler alive while serving. Call after `start()`.
@@ -160,11 +174,13 @@ public final class QueryService: Sendable {
         ) {
             let label = "\(pattern)"
             router.on(method, pattern) { request, params in
-                RouteLabel.current?.route = label
+                RequestContext.current?.route = label
                 do { return try await body(request, params) } catch { return ServiceError.from(error).response }
             }
         }
-        on(.GET, "/health") { [self] r, p in try await health(r, p) }
+        on(.GET, "/livez") { [self] r, p in try await liveness(r, p) }
+        on(.GET, "/readyz") { [self] r, p in try await readiness(r, p) }
+        on(.GET, "/health") { [self] r, p in try await readiness(r, p) }
         on(.GET, "/metrics") { [self] r, p in try await metricsText(r, p) }
         on(.POST, "/v1/cases") { [self] r, p in try await openCase(r, p) }
         on(.POST, "/v1/cases/{caseId}/events") { [self] r, p in try await appendEvents(r, p) }
@@ -184,30 +200,81 @@ public final class QueryService: Sendable {
         return router
     }
 
-    /// Routes one request and records its metrics.
+    /// Routes one request, then stamps, counts and logs its response.
+    ///
+    /// Every response carries the request's id in `X-Request-Id` and, unless it is a static
+    /// asset, `Cache-Control: no-store` (case data must stay out of every cache). One log line per
+    /// request: id, method, route pattern, status, duration, the caller, and a 5xx's cause.
     public func handle(_ request: HTTPRequest, router: Router) async -> HTTPResponse {
-        let label = RouteLabel()
+        let context = RequestContext(id: Self.requestID(request))
         let started = ContinuousClock.now
-        let response = await RouteLabel.$current.withValue(label) { await router.handle(request) }
+        var response = await RequestContext.$current.withValue(context) { await router.handle(request) }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let route = context.route
+        response.headers[RequestID.header] = context.id
+        if !route.hasPrefix("/assets/") { response.headers["Cache-Control"] = "no-store" }
         metrics.recordRequest(
-            method: request.method.rawValue, route: label.route, status: response.status.code, seconds: seconds)
+            method: Self.loggedMethod(request.method), route: route, status: response.status.code, seconds: seconds)
+        logRequest(request, context: context, status: response.status.code, seconds: seconds)
         return response
+    }
+
+    /// The request's own id when sane (``RequestID``) and not shaped like a token — a client that
+    /// put its credential there must not get it into the log — else a new one.
+    static func requestID(_ request: HTTPRequest) -> String {
+        let id = RequestID.of(request)
+        return id.lowercased().hasPrefix(TokenStore.prefix) ? RequestID.generate() : id
+    }
+
+    /// The method as logged: a standard one by name, anything else (a client's own token, which
+    /// could be anything) as `OTHER`.
+    static func loggedMethod(_ method: HTTPMethod) -> String {
+        let known: [HTTPMethod] = [.GET, .HEAD, .POST, .PUT, .PATCH, .DELETE, .OPTIONS]
+        return known.contains(method) ? method.rawValue : "OTHER"
+    }
+
+    /// The request's line: never the raw path, the query string, a header value or the body.
+    private func logRequest(_ request: HTTPRequest, context: RequestContext, status: Int, seconds: Double) {
+        let level: LogLevel = status >= 500 ? .error : .info
+        configuration.logger.log(
+            level: level, "request",
+            metadata: {
+                var line: LogMetadata = [
+                    "request_id": .string(context.id), "method": .string(Self.loggedMethod(request.method)),
+                    "route": .string(context.route), "status": .int(status),
+                    "duration_ms": .double((seconds * 1_000_000).rounded() / 1000),
+                ]
+                if let principal = context.principal {
+                    line["role"] = .string(principal.role.rawValue)
+                    line["user"] = .string(principal.user)
+                    if let institution = principal.institution { line["institution"] = .string(institution) }
+                }
+                if status >= 500 {
+                    for (key, value) in context.cause ?? ["error_type": "unknown"] { line[key] = value }
+                }
+                return line
+            }())
     }
 
     // MARK: - Shared checks
 
     /// The caller of a request. - Throws: 401 `unauthorized`, 503 during an outage.
     func authenticate(_ request: HTTPRequest) async throws -> Principal {
-        guard let header = request.headers["Authorization"] else { throw ServiceError.unauthorized }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw ServiceError.unauthorized }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        guard let token = Self.bearerToken(request) else { throw ServiceError.unauthorized }
         do {
             guard let principal = try await tokens.authenticate(token) else { throw ServiceError.unauthorized }
+            RequestContext.current?.principal = principal
             return principal
         } catch { throw ServiceError.from(error) }
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header, or nil.
+    static func bearerToken(_ request: HTTPRequest) -> String? {
+        guard let header = request.headers["Authorization"] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
     /// A body must be sent as `application/json` (parameters such as `charset` allowed). - Throws: 415.
@@ -231,6 +298,6 @@ public final class QueryService: Sendable {
 
     /// The label an access-log entry names: method and route pattern.
     static func endpoint(_ request: HTTPRequest) -> String {
-        "\(request.method.rawValue) \(RouteLabel.current?.route ?? request.path)"
+        "\(request.method.rawValue) \(RequestContext.current?.route ?? request.path)"
     }
 }

@@ -1,5 +1,6 @@
 import EventStore
 import HTTP
+import Logging
 import Postgres
 import Referrals
 
@@ -61,7 +62,16 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
 
     /// Maps anything a handler may throw to a service error. Database outages become 503
     /// `unavailable`, never 500; other unexpected errors become a bare 500 that reveals nothing.
+    ///
+    /// Whatever becomes a 5xx is noted as the current request's cause (type, code, SQLSTATE), so
+    /// that its log line says why — the response itself says nothing.
     static func from(_ error: Error) -> ServiceError {
+        let mapped = mapping(error)
+        if mapped.status.code >= 500 { RequestContext.current?.noteCause(error) }
+        return mapped
+    }
+
+    private static func mapping(_ error: Error) -> ServiceError {
         switch error {
         case let e as ServiceError: return e
         case let e as ReferralsError: return from(e)
@@ -101,4 +111,9 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         if let n = Int(text) { return .number(JSONNumber(n)) }
         return .string(text)
     }
+}
+
+extension ServiceError: LoggableError {
+    /// The status and the stable code (the message is for the client, the details may echo input).
+    public var logMetadata: LogMetadata { ["status": .int(status.code), "error_code": .string(code)] }
 }

@@ -1,0 +1,55 @@
+/// The id that ties a request's log line to its response: the `X-Request-Id` header.
+///
+/// A client's (or proxy's) id is kept when it is sane — 1 to ``maximumLength`` characters of
+/// `A-Z a-z 0-9 - _ . : @ /` and `+ =` — so that a request can be followed across systems;
+/// anything else (too long, empty, spaces, control characters, quotes, non-ASCII) is replaced by
+/// a fresh random id, so that nothing a client sends lands unfiltered in a log line or a header.
+public enum RequestID {
+    /// The header that carries the id, in requests and in every response.
+    public static let header = "X-Request-Id"
+    /// The longest id accepted from a client.
+    public static let maximumLength = 128
+
+    /// The request's own id when sane, else a new one.
+    public static func of(_ request: HTTPRequest) -> String {
+        accepting(request.headers[header])
+    }
+
+    /// `candidate` when sane, else a new id.
+    public static func accepting(_ candidate: String?) -> String {
+        if let candidate, isSane(candidate) { return candidate }
+        return generate()
+    }
+
+    /// Whether a client's id may be used as it is.
+    public static func isSane(_ candidate: String) -> Bool {
+        let bytes = candidate.utf8
+        guard (1...maximumLength).contains(bytes.count) else { return false }
+        return bytes.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            case UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "@"),
+                UInt8(ascii: "/"), UInt8(ascii: "+"), UInt8(ascii: "="):
+                true
+            default: false
+            }
+        }
+    }
+
+    /// A new id: 128 random bits as 32 lowercase hex digits.
+    public static func generate() -> String {
+        var rng = SystemRandomNumberGenerator()
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        for _ in 0..<2 {
+            let word = rng.next()
+            for shift in stride(from: 60, through: 0, by: -4) {
+                out.append(digits[Int((word >> UInt64(shift)) & 0xF)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
