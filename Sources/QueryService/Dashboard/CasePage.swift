@@ -60,7 +60,7 @@ enum CasePage {
             \(access.map { entries in
                 HTML("""
                 <section aria-labelledby="case-access-h"><h2 id="case-access-h">Who read this case</h2>\
-                \(DashboardTables.accessLog(entries, caption: "The newest reads of this case (\(entries.count) shown).", id: "case-access"))</section>
+                \(DashboardTables.accessLog(entries, caption: "The \(entries.count) newest reads of this case, newest first, refused attempts included.", id: "case-access"))</section>
                 """)
             } ?? .empty)
             """

@@ -110,21 +110,43 @@ extension QueryService {
         }
     }
 
+    /// Who is appending to which case, and whether the case is hidden from them (missing, or
+    /// they are not a party): a refusal is then an attempt on a case they may not see, and is
+    /// access-logged as `denied`.
+    struct AppendAttempt {
+        var principal: Principal?
+        var caseId: String?
+        var hidden = false
+    }
+
     func appendEvents(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        var caller = AppendAttempt()
         do {
-            return try await appendEventsUnrecorded(request, params)
+            return try await appendEventsUnrecorded(request, params, &caller)
         } catch {
-            let e = ServiceError.from(error)
+            var e = ServiceError.from(error)
+            if let principal = caller.principal, let caseId = caller.caseId, caller.hidden,
+                (400..<500).contains(e.status.code)
+            {
+                do {
+                    try await accessLog.record(
+                        principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
+                } catch { e = ServiceError.from(error) }
+            }
             metrics.recordAppend(outcome: e.code, events: 0)
             throw e
         }
     }
 
-    private func appendEventsUnrecorded(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse
-    {
+    private func appendEventsUnrecorded(
+        _ request: HTTPRequest, _ params: RouteParameters, _ caller: inout AppendAttempt
+    ) async throws -> HTTPResponse {
         let principal = try await authenticate(request)
         let caseId = try Self.caseId(params)
+        caller.principal = principal
+        caller.caseId = caseId
         guard principal.role == .institution, let institution = principal.institution else {
+            caller.hidden = true
             throw ServiceError.forbidden("Only institutions append case events.")
         }
         try Self.requireJSON(request)
@@ -144,9 +166,15 @@ extension QueryService {
                 // Contention on one case: back off a little, with jitter, before admitting again.
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...(2 * min(attempt, 20)))))
             }
-            let loaded = try await access.load(caseId: caseId)
-            if let state = loaded.state, !state.isParty(institution) {
-                throw ServiceError.forbidden("Only parties of the case may append to it.")
+            var loaded = try await access.load(caseId: caseId)
+            let notParty = loaded.state.map { !$0.isParty(institution) } ?? false
+            if notParty {
+                // A non-party is answered exactly as if the case did not exist — same checks in
+                // the same order, same status and body — so that case ids cannot be probed.
+                loaded = CaseAccess.LoadedCase(recorded: [], state: nil)
+                caller.hidden = true
+            } else {
+                caller.hidden = loaded.state == nil
             }
             // A retry of an earlier append gets the store's answer: the original result or a
             // conflict. Asked only when the request would otherwise be refused — when it is
@@ -172,6 +200,11 @@ extension QueryService {
             } catch {
                 if let response = try await retried() { return response }
                 throw error
+            }
+            if notParty {
+                // Admitted as if the case were new (a CaseOpened), but it exists: refused as a
+                // missing case's first event other than CaseOpened is.
+                throw ServiceError.from(CasePolicy.noSuchCase)
             }
             do {
                 let result = try await store.append(to: stream, expected: .exactly(actual), events: newEvents)
