@@ -82,6 +82,13 @@ enum StoreCommands {
             throw CLIError(message: "chain broken at \(problem)")
         }
         context.out("valid: \(report.events) events in \(report.streams) streams")
+        if only == nil {
+            let access = try await store.verifyAccessLog()
+            if let problem = access.problem {
+                throw CLIError(message: "chain broken at \(problem)")
+            }
+            context.out("valid: access log of \(access.rows) rows")
+        }
         guard let path = args.string("--checkpoint") else {
             if args.string("--heads") != nil { throw CLIError.usage("--heads goes with --checkpoint") }
             return

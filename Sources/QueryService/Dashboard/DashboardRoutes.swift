@@ -260,9 +260,10 @@ extension QueryService {
         let access =
             principal.role == .auditor
             ? try await accessLog.entries(AccessLog.Filter(caseId: caseId), limit: 50).entries : nil
+        let record = principal.role == .auditor ? try await store.verifyAccessRecord(caseId: caseId) : nil
         let main = CasePage.render(
             caseId: caseId, state: state, lines: CasePage.lines(events, state: state), chain: chain,
-            deadlines: deadlines, access: access, now: Date())
+            deadlines: deadlines, access: access, accessRecord: record, now: Date())
         return DashboardLayout.response(
             DashboardLayout.document(title: "Case \(caseId)", principal: principal, main: main))
     }

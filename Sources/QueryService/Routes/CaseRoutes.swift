@@ -91,21 +91,33 @@ extension QueryService {
         }
         let report = try await store.verify(stream: stream)
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))
-        let body: JSONValue
+        // After this read's own row is written, so the check covers it too.
+        let record = try await store.verifyAccessRecord(caseId: caseId)
+        var body: JSONObject
         if let problem = report.problem {
-            body = .object(
-                JSONObject([
-                    ("valid", false),
-                    ("firstInvalidVersion", problem.version.map { .number(JSONNumber(Int($0))) } ?? .null),
-                    ("stream", .string(problem.stream)), ("reason", .string(problem.reason)),
-                ]))
+            body = JSONObject([
+                ("valid", false),
+                ("firstInvalidVersion", problem.version.map { .number(JSONNumber(Int($0))) } ?? .null),
+                ("stream", .string(problem.stream)), ("reason", .string(problem.reason)),
+            ])
         } else {
-            body = .object(
-                JSONObject([
-                    ("valid", true), ("events", .number(JSONNumber(Int(report.events)))),
-                    ("headHash", report.headHash.map { .string($0.hexString) } ?? .null),
-                ]))
+            body = JSONObject([
+                ("valid", true), ("events", .number(JSONNumber(Int(report.events)))),
+                ("headHash", report.headHash.map { .string($0.hexString) } ?? .null),
+            ])
         }
-        return .json(.ok, body.serialized())
+        body["accessLog"] = Self.accessRecordJSON(record)
+        return .json(.ok, JSONValue.object(body).serialized())
+    }
+
+    /// Whether a case's read record is intact: `{"valid": true, "entries": N}` or
+    /// `{"valid": false, "entries": N, "firstInvalidSeq": S|null, "reason": "…"}`.
+    static func accessRecordJSON(_ report: AccessLogReport) -> JSONValue {
+        var object = JSONObject([("valid", .bool(report.valid)), ("entries", .number(JSONNumber(Int(report.rows))))])
+        if let problem = report.problem {
+            object["firstInvalidSeq"] = problem.seq.map { .number(JSONNumber(Int($0))) } ?? .null
+            object["reason"] = .string(problem.reason)
+        }
+        return .object(object)
     }
 }
