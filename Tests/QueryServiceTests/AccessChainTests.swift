@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import HandoffTestSupport
 import Postgres
 import Referrals
 import Testing
@@ -199,6 +200,94 @@ struct AccessChainTests {
         ] {
             #expect(Checkpoint(json: Data(bad.utf8)) == nil)
         }
+    }
+
+    /// The worked example of docs/hash-chain.md section 8: Swift's canonical bytes and hash, and
+    /// PostgreSQL's (the function the writer uses, with the session in another time zone), give
+    /// the published hashes.
+    @Test func theWorkedExampleOfTheSpecification() async throws {
+        let zero = CanonicalAccessRow.genesis
+        let a1 = try #require(SHA256.bytes(fromHex: "454cf5af7b0f4ff3df09b1dc141cc530be05a6697c2e0c5d988d6a43efe76568"))
+        let a2 = try #require(SHA256.bytes(fromHex: "3b8576b9b2aa4b2f4a0aeaf84ef6e04c7c8dcb9a41ba844b8c46828ff3b0e3bb"))
+        let a3 = try #require(SHA256.bytes(fromHex: "d39cba2ed98a6c373e3315c2462136097b70c346ad97e63173c236cc6ee80983"))
+        let rows = [
+            AccessLogRow(
+                seq: 1, caseSeq: 1, at: "2026-11-20T09:20:00.250000Z", outcome: "allowed", role: "institution",
+                institution: "opav", user: "advocate-7", caseId: "KS-2026-000001",
+                endpoint: "GET /v1/cases/{caseId}/history", prevHash: zero, casePrevHash: zero, hash: a1),
+            AccessLogRow(
+                seq: 2, caseSeq: 2, at: "2026-11-20T09:21:30.000000Z", outcome: "denied", role: "institution",
+                institution: "isf", user: "duty-officer-3", caseId: "KS-2026-000001",
+                endpoint: "GET /v1/cases/{caseId}", prevHash: a1, casePrevHash: a1, hash: a2),
+            AccessLogRow(
+                seq: 3, caseSeq: 1, at: "2026-11-20T09:21:30.000000Z", outcome: "allowed", role: "coordinator",
+                institution: "natc", user: "coordinator-1", caseId: "KS-2026-000002",
+                endpoint: "GET /cases/{caseId}", prevHash: a2, casePrevHash: zero, hash: a3),
+        ]
+        #expect(Array(CanonicalAccessRow.text(rows[0]).utf8).count == 131)
+        for row in rows { #expect(CanonicalAccessRow.hash(row) == row.hash, "\(row.seq)") }
+        let db = try await TestDatabase.make()
+        let connection = try await db.connect()
+        defer { connection.close() }
+        try await connection.execute("SET TimeZone = 'Pacific/Kiritimati'")
+        for row in rows {
+            let local = row.at.replacingOccurrences(of: "Z", with: "+00:00")
+            let hash = try await connection.query(
+                """
+                SELECT sha256(\(ByteA(row.prevHash))::bytea || \(ByteA(row.casePrevHash))::bytea || convert_to(
+                    handoff.access_canonical_text(\(row.seq)::bigint, \(row.caseSeq)::bigint, \(local)::timestamptz,
+                        \(row.outcome)::text, \(row.role)::text, \(row.institution)::text, \(row.user)::text,
+                        \(row.caseId)::text, \(row.endpoint)::text), 'UTF8'))
+                """
+            ).first!.decode(0, as: ByteA.self).bytes
+            #expect(hash == row.hash, "\(row.seq)")
+        }
+    }
+
+    /// The auditor's own script (scripts/verify-chain.py) agrees: the log verifies, a saved
+    /// checkpoint of format 2 matches; an edited row is named; a re-chained truncation is caught
+    /// by the checkpoint only.
+    @Test func theAuditorsScriptVerifiesTheAccessLog() async throws {
+        let h = try await Self.seeded()
+        defer { Task { await h.stop() } }
+        let (checkpoint, _, _) = try await h.store.writeCheckpoint()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cp-\(UUID()).json")
+        try Data(checkpoint.json.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let ok = try Self.runScript(["--checkpoint", file.path], url: h.db.url)
+        #expect(ok.status == 0, "\(ok.output)")
+        #expect(ok.output.contains("OK 8 access log rows"), "\(ok.output)")
+        #expect(ok.output.contains("ACCESS CHECKPOINT OK accessSeq=8"), "\(ok.output)")
+
+        try await Self.execute(h, Self.off + "UPDATE handoff.access_log SET outcome = 'allowed' WHERE seq = 3;" + Self.on)
+        let edited = try Self.runScript([], url: h.db.url)
+        #expect(edited.status == 1)
+        #expect(edited.output.contains("FAIL access log row 3 (case KS-AC-1)"), "\(edited.output)")
+
+        try await Self.execute(
+            h, Self.off + "DELETE FROM handoff.access_log WHERE seq >= 7;" + Self.rechain + Self.on)
+        #expect(try Self.runScript([], url: h.db.url).status == 0)  // re-chained: the chain alone cannot tell
+        let caught = try Self.runScript(["--checkpoint", file.path], url: h.db.url)
+        #expect(caught.status == 1)
+        #expect(caught.output.contains("ACCESS CHECKPOINT MISMATCH accessSeq=8"), "\(caught.output)")
+    }
+
+    static func runScript(_ args: [String], url: String) throws -> (status: Int32, output: String) {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/verify-chain.py")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", script.path] + args
+        var env = ProcessInfo.processInfo.environment
+        env["DATABASE_URL"] = url
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     static func hashHex(_ h: Harness, seq: Int64) async throws -> String {
