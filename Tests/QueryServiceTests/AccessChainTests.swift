@@ -259,7 +259,8 @@ struct AccessChainTests {
         #expect(ok.output.contains("OK 8 access log rows"), "\(ok.output)")
         #expect(ok.output.contains("ACCESS CHECKPOINT OK accessSeq=8"), "\(ok.output)")
 
-        try await Self.execute(h, Self.off + "UPDATE handoff.access_log SET outcome = 'allowed' WHERE seq = 3;" + Self.on)
+        try await Self.execute(
+            h, Self.off + "UPDATE handoff.access_log SET outcome = 'allowed' WHERE seq = 3;" + Self.on)
         let edited = try Self.runScript([], url: h.db.url)
         #expect(edited.status == 1)
         #expect(edited.output.contains("FAIL access log row 3 (case KS-AC-1)"), "\(edited.output)")
@@ -288,6 +289,57 @@ struct AccessChainTests {
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Several writers at once (two service processes, each with its own batching writer): the
+    /// batches serialize on the head row only, and the result is one valid chain with every row.
+    @Test func concurrentWritersBuildOneValidChain() async throws {
+        let db = try await TestDatabase.make()
+        let pools = [db.pool(size: 4), db.pool(size: 4)]
+        let logs = pools.map { AccessLog(pool: $0) }
+        let principals = [
+            Principal.institution("opav", user: "advocate-7"),
+            Principal(role: .coordinator, institution: "natc", user: "c-1"),
+        ]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                let log = logs[i % 2]
+                let principal = principals[(i / 2) % 2]
+                group.addTask {
+                    try await log.record(
+                        principal, caseIds: ["KS-CW-\(i % 7)", "KS-CW-\(i % 5)"], endpoint: "GET /v1/cases/{caseId}",
+                        outcome: i % 3 == 0 ? .denied : .allowed)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let store = EventStore(pool: pools[0])
+        let report = try await store.verifyAccessLog(pageSize: 37)
+        #expect(report.valid, "\(String(describing: report.problem))")
+        let expected = (0..<200).reduce(0) { $0 + Set(["\($1 % 7)", "\($1 % 5)"]).count }
+        #expect(report.rows == Int64(expected))
+        for n in 0..<7 { #expect(try await store.verifyAccessRecord(caseId: "KS-CW-\(n)").valid) }
+        for pool in pools { await pool.close() }
+    }
+
+    /// The SQL cross-check printed in docs/hash-chain.md section 10 finds nothing in an intact
+    /// log and the first bad row in a tampered one.
+    @Test func theSpecificationsSQLCrossCheck() async throws {
+        let h = try await Self.seeded()
+        defer { Task { await h.stop() } }
+        let doc = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("docs/hash-chain.md"), encoding: .utf8)
+        let section = try #require(doc.range(of: "## 10. What the access chain proves"))
+        let start = try #require(doc.range(of: "```sql\n", range: section.upperBound..<doc.endIndex))
+        let end = try #require(doc.range(of: "```", range: start.upperBound..<doc.endIndex))
+        let sql = String(doc[start.upperBound..<end.lowerBound])
+        let connection = try await h.db.connect()
+        defer { connection.close() }
+        #expect(try await connection.query(SQL(text: sql, parameters: [])).count == 0)
+        try await Self.execute(
+            h, Self.off + "UPDATE handoff.access_log SET endpoint = 'GET /' WHERE seq = 4;" + Self.on)
+        #expect(try await connection.query(SQL(text: sql, parameters: [])).first?.decode(0, as: Int64.self) == 4)
     }
 
     static func hashHex(_ h: Harness, seq: Int64) async throws -> String {

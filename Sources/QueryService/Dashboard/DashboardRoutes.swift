@@ -190,7 +190,7 @@ extension QueryService {
             let entries = try await accessLog.entries(limit: 50).entries
             auditPanel = """
                 <section aria-labelledby="access-h"><h2 id="access-h">Access log</h2>
-                <div data-live-region id="access-region">\(DashboardTables.accessLog(entries, caption: "The 50 newest reads of case data, newest first.", id: "access"))</div>
+                <div data-live-region id="access-region">\(DashboardTables.accessLog(entries, caption: "The 50 newest reads of case data, newest first, refused attempts included.", id: "access"))</div>
                 </section>
                 """
         }
