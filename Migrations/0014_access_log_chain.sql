@@ -52,7 +52,7 @@ DECLARE
     v_case_prev bytea;
     v_hash      bytea;
 BEGIN
-    FOR r IN SELECT id, seq, at, outcome, role, institution, "user", case_id, endpoint
+    FOR r IN SELECT seq, at, outcome, role, institution, "user", case_id, endpoint
                FROM handoff.access_log ORDER BY seq LOOP
         SELECT h.case_seq, h.hash INTO v_case_seq, v_case_prev FROM handoff.access_case_heads h WHERE h.case_id = r.case_id;
         IF NOT FOUND THEN
@@ -64,7 +64,7 @@ BEGIN
             r.seq, v_case_seq, r.at, r.outcome, r.role, r.institution, r."user", r.case_id, r.endpoint), 'UTF8'));
         UPDATE handoff.access_log
            SET case_seq = v_case_seq, prev_hash = v_prev, case_prev_hash = v_case_prev, hash = v_hash
-         WHERE id = r.id;
+         WHERE seq = r.seq;
         INSERT INTO handoff.access_case_heads (case_id, case_seq, hash) VALUES (r.case_id, v_case_seq, v_hash)
             ON CONFLICT (case_id) DO UPDATE SET case_seq = EXCLUDED.case_seq, hash = EXCLUDED.hash;
         v_prev := v_hash;
@@ -88,22 +88,28 @@ ALTER TABLE handoff.access_log
         AND strpos(coalesce(institution, ''), E'\n') = 0 AND strpos(role, E'\n') = 0);
 
 -- Writes one batch of rows, in the order given, chained onto the log's head and onto each case's
--- head, and returns the last seq written.
+-- head, and returns the last seq written. Set-based except for the SHA-256 steps: one statement
+-- computes every row's numbers, case links and canonical bytes; the loop only chains the hashes;
+-- one statement inserts the rows and one moves the case heads.
 CREATE OR REPLACE FUNCTION handoff.log_access(
     p_role text[], p_institution text[], p_user text[], p_case_id text[], p_endpoint text[], p_outcome text[]
 )
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = handoff, pg_temp AS $$
 DECLARE
-    v_count     int := coalesce(cardinality(p_role), 0);
-    v_zero      bytea := decode(repeat('00', 32), 'hex');
-    v_seq       bigint;
-    v_prev      bytea;
-    v_at        timestamptz;
-    v_case_seq  bigint;
-    v_case_prev bytea;
-    v_hash      bytea;
-    r           record;
+    v_count  int := coalesce(cardinality(p_role), 0);
+    v_zero   bytea := decode(repeat('00', 32), 'hex');
+    v_seq    bigint;
+    v_prev   bytea;
+    v_at     timestamptz;
+    v_cp     bytea;
+    a_cs     bigint[];
+    a_prev_n bigint[];
+    a_head   bytea[];
+    a_text   bytea[];
+    a_prevs  bytea[] := '{}';
+    a_cprev  bytea[] := '{}';
+    a_hash   bytea[] := '{}';
 BEGIN
     IF cardinality(p_institution) IS DISTINCT FROM v_count OR cardinality(p_user) IS DISTINCT FROM v_count
        OR cardinality(p_case_id) IS DISTINCT FROM v_count OR cardinality(p_endpoint) IS DISTINCT FROM v_count
@@ -123,32 +129,48 @@ BEGIN
             OR o IS NULL OR o NOT IN ('allowed', 'denied')) THEN
         RAISE EXCEPTION 'an access log row is malformed' USING ERRCODE = 'HF011';
     END IF;
+    -- One writer at a time, once per batch. (Its own statement: what follows is read with a
+    -- snapshot taken after the lock is held.)
     SELECT h.seq, h.hash INTO v_seq, v_prev FROM access_log_head h FOR UPDATE;
     -- Taken after the lock: `at` never decreases along seq.
     v_at := clock_timestamp();
-    FOR r IN SELECT x.ro, x.i, x.u, x.c, x.e, x.o
-               FROM unnest(p_role, p_institution, p_user, p_case_id, p_endpoint, p_outcome)
-                    WITH ORDINALITY AS x(ro, i, u, c, e, o, n)
-              ORDER BY x.n LOOP
-        v_seq := v_seq + 1;
-        SELECT h.case_seq, h.hash INTO v_case_seq, v_case_prev FROM access_case_heads h WHERE h.case_id = r.c;
-        IF NOT FOUND THEN
-            v_case_seq := 0;
-            v_case_prev := v_zero;
+    -- Per row: case_seq (the case's head plus its rank in the batch), the batch row of the same
+    -- case before it (NULL: the case's stored head comes before it), and the canonical bytes.
+    WITH x AS (
+        SELECT r.ro, r.i, r.u, r.c, r.e, r.o, r.n,
+               coalesce(h.case_seq, 0) + row_number() OVER (PARTITION BY r.c ORDER BY r.n) AS cs,
+               lag(r.n) OVER (PARTITION BY r.c ORDER BY r.n) AS prev_n,
+               coalesce(h.hash, v_zero) AS head_hash
+          FROM unnest(p_role, p_institution, p_user, p_case_id, p_endpoint, p_outcome)
+               WITH ORDINALITY AS r(ro, i, u, c, e, o, n)
+          LEFT JOIN access_case_heads h ON h.case_id = r.c)
+    SELECT array_agg(x.cs ORDER BY x.n), array_agg(x.prev_n ORDER BY x.n), array_agg(x.head_hash ORDER BY x.n),
+           array_agg(convert_to(access_canonical_text(v_seq + x.n, x.cs, v_at, x.o, x.ro, x.i, x.u, x.c, x.e), 'UTF8')
+                     ORDER BY x.n)
+      INTO a_cs, a_prev_n, a_head, a_text
+      FROM x;
+    FOR k IN 1..v_count LOOP
+        IF a_prev_n[k] IS NULL THEN
+            v_cp := a_head[k];
+        ELSE
+            v_cp := a_hash[a_prev_n[k]];
         END IF;
-        v_case_seq := v_case_seq + 1;
-        v_hash := sha256(v_prev || v_case_prev
-                         || convert_to(access_canonical_text(v_seq, v_case_seq, v_at, r.o, r.ro, r.i, r.u, r.c, r.e),
-                                       'UTF8'));
-        INSERT INTO access_log (seq, at, role, institution, "user", case_id, endpoint, outcome,
-                                case_seq, prev_hash, case_prev_hash, hash)
-        VALUES (v_seq, v_at, r.ro, r.i, r.u, r.c, r.e, r.o, v_case_seq, v_prev, v_case_prev, v_hash);
-        INSERT INTO access_case_heads (case_id, case_seq, hash) VALUES (r.c, v_case_seq, v_hash)
-            ON CONFLICT (case_id) DO UPDATE SET case_seq = EXCLUDED.case_seq, hash = EXCLUDED.hash;
-        v_prev := v_hash;
+        a_prevs[k] := v_prev;
+        a_cprev[k] := v_cp;
+        v_prev := sha256(v_prev || v_cp || a_text[k]);
+        a_hash[k] := v_prev;
     END LOOP;
-    UPDATE access_log_head SET seq = v_seq, hash = v_prev;
-    RETURN v_seq;
+    INSERT INTO access_log (seq, at, role, institution, "user", case_id, endpoint, outcome,
+                            case_seq, prev_hash, case_prev_hash, hash)
+    SELECT v_seq + r.n, v_at, r.ro, r.i, r.u, r.c, r.e, r.o, r.cs, r.ph, r.cph, r.h
+      FROM unnest(p_role, p_institution, p_user, p_case_id, p_endpoint, p_outcome, a_cs, a_prevs, a_cprev, a_hash)
+           WITH ORDINALITY AS r(ro, i, u, c, e, o, cs, ph, cph, h, n)
+     ORDER BY r.n;
+    INSERT INTO access_case_heads (case_id, case_seq, hash)
+    SELECT DISTINCT ON (t.c) t.c, t.cs, t.h FROM unnest(p_case_id, a_cs, a_hash) AS t(c, cs, h) ORDER BY t.c, t.cs DESC
+        ON CONFLICT (case_id) DO UPDATE SET case_seq = EXCLUDED.case_seq, hash = EXCLUDED.hash;
+    UPDATE access_log_head SET seq = v_seq + v_count, hash = v_prev;
+    RETURN v_seq + v_count;
 END
 $$;
 

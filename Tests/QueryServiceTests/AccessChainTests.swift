@@ -32,7 +32,7 @@ struct AccessChainTests {
             h := sha256(p || cp || convert_to(handoff.access_canonical_text(n, cs, r.at, r.outcome, r.role,
                  r.institution, r."user", r.case_id, r.endpoint), 'UTF8'));
             UPDATE handoff.access_log SET seq = n, case_seq = cs, prev_hash = p, case_prev_hash = cp, hash = h
-             WHERE id = r.id;
+             WHERE seq = r.seq;
             INSERT INTO handoff.access_case_heads VALUES (r.case_id, cs, h)
               ON CONFLICT (case_id) DO UPDATE SET case_seq = EXCLUDED.case_seq, hash = EXCLUDED.hash;
             p := h;

@@ -81,7 +81,7 @@ struct AccessLogTests {
         #expect(try await first.value.status == 200)
         #expect(try await second.value.status == 200)
         let rows = try await watcher.query(
-            "SELECT institution, endpoint FROM handoff.access_log WHERE case_id = 'KS-AL-2' ORDER BY id")
+            "SELECT institution, endpoint FROM handoff.access_log WHERE case_id = 'KS-AL-2' ORDER BY seq")
         let entries = try rows.all.map { "\(try $0.decode(0, as: String.self)) \(try $0.decode(1, as: String.self))" }
         #expect(entries == ["natc GET /v1/cases/{caseId}", "kp-dthb GET /v1/cases/{caseId}/history"])
     }
