@@ -106,7 +106,9 @@ enum StoreCommands {
         guard comparison.matches else {
             throw CLIError(message: "the store does not match the checkpoint: " + comparison.findings.joined(separator: "; "))
         }
-        context.out("checkpoint matches: \(saved.count) events in \(saved.streams) streams up to \(saved.cursor)")
+        context.out(
+            "checkpoint matches: \(saved.count) events in \(saved.streams) streams up to \(saved.cursor)"
+                + (saved.access.map { "; access log rows 1…\($0.seq)" } ?? ""))
     }
 
     static func checkpoint(_ args: ParsedArguments, _ context: CLIContext) async throws {
