@@ -2,9 +2,11 @@
 """Recompute Handoff's hash chains from PostgreSQL, independently of Handoff (docs/hash-chain.md).
 
 Needs Python 3 and psql, nothing else. Reads DATABASE_URL. Exit status: 0 valid, 1 invalid, 2 could not check.
-    verify-chain.py                       every chain: prints "OK <n> events in <s> streams", else exits 1
+    verify-chain.py                       every chain: prints "OK <n> events in <s> streams" and
+                                          "OK <n> access log rows", else exits 1
     verify-chain.py --checkpoint cp.json  also recomputes a saved checkpoint's count and headsDigest
-    verify-chain.py --self-test           checks this script against the worked example of the spec
+                                          (and, format 2, checks the access log's head it recorded)
+    verify-chain.py --self-test           checks this script against the worked examples of the spec
 """
 import hashlib, json, os, subprocess, sys
 
@@ -14,10 +16,21 @@ UTC = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 QUERY = f"""SELECT json_build_array(stream, version, id, type, {UTC.format('occurred_at')}, {UTC.format('recorded_at')},
     data::text, metadata::text, encode(prev_hash, 'hex'), encode(hash, 'hex'), xid::text, position)
   FROM handoff.events ORDER BY stream COLLATE "C", version"""
+ACCESS_QUERY = f"""SELECT json_build_array(seq, case_seq, {UTC.format('at')}, outcome, role, institution, "user", case_id,
+    endpoint, encode(prev_hash, 'hex'), encode(case_prev_hash, 'hex'), encode(hash, 'hex'))
+  FROM handoff.access_log ORDER BY seq"""
+ACCESS_HEADS_QUERY = """SELECT json_build_array('log', '', seq, encode(hash, 'hex')) FROM handoff.access_log_head
+  UNION ALL SELECT json_build_array('case', case_id, case_seq, encode(hash, 'hex')) FROM handoff.access_case_heads"""
 
 
 def canonical(stream, version, id, type, occurred_at, recorded_at, data, metadata):
     fields = ["handoff-event-v1", stream, str(version), id, type, occurred_at, recorded_at, data, metadata]
+    return "\n".join(fields).encode("utf-8")
+
+
+def access_canonical(seq, case_seq, at, outcome, role, institution, user, case_id, endpoint):
+    fields = ["handoff-access-v1", str(seq), str(case_seq), at, outcome, role, institution or "", user, case_id,
+              endpoint]
     return "\n".join(fields).encode("utf-8")
 
 
@@ -26,9 +39,9 @@ def heads_digest(heads):  # heads: {stream: (version, hash_hex)}, sorted by the 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def database_rows():
+def database_rows(query=QUERY):
     env = {**os.environ, "PGCLIENTENCODING": "UTF8"}
-    cmd = ["psql", os.environ["DATABASE_URL"], "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", QUERY]
+    cmd = ["psql", os.environ["DATABASE_URL"], "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", query]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env) as psql:
         for line in psql.stdout:  # bytes: split on LF only (jsonb text may hold a raw U+2028)
             if line.strip():
@@ -65,6 +78,48 @@ def verify(rows, checkpoint=None):
     return 0
 
 
+def verify_access(rows, heads, checkpoint=None):
+    """rows: [seq, case_seq, at, outcome, role, institution, user, case_id, endpoint, prev_hex, case_prev_hex,
+    hash_hex] ordered by seq; heads: [kind, case_id, seq, hash_hex] (kind "log" once, "case" per case).
+    Returns the exit status."""
+    n, prev, cases = 0, ZERO, {}  # cases: case_id -> (case_seq, hash bytes) of its last row
+    at_checkpoint = None  # (rows up to the checkpoint's accessSeq, hash of that row)
+    limit = checkpoint.get("accessSeq") if checkpoint else None
+    for r in rows:
+        seq, case_seq, case_id = r[0], r[1], r[7]
+        case_before, case_prev = cases.get(case_id, (0, ZERO))
+        digest = hashlib.sha256(bytes.fromhex(r[9]) + bytes.fromhex(r[10]) + access_canonical(*r[:9])).digest()
+        problem = (f"rows {n + 1}..{seq - 1} are missing" if seq > n + 1
+                   else f"seq {seq} does not follow row {n}" if seq != n + 1
+                   else "prev_hash does not match" if r[9] != prev.hex()
+                   else f"case_seq is {case_seq} after {case_before}" if case_seq != case_before + 1
+                   else "case_prev_hash does not match" if r[10] != case_prev.hex()
+                   else f"hash does not match (recomputed {digest.hex()})" if r[11] != digest.hex() else None)
+        if problem:
+            print(f"FAIL access log row {seq} (case {case_id}): {problem}")
+            return 1
+        n, prev, cases[case_id] = seq, digest, (case_seq, digest)
+        if limit is not None and seq == limit:
+            at_checkpoint = (n, digest.hex())
+    log_heads = [h for h in heads if h[0] == "log"]
+    if len(log_heads) != 1 or (log_heads[0][2], log_heads[0][3]) != (n, prev.hex()):
+        print(f"FAIL access log: the head table does not match the last row ({n}): rows removed from the end?")
+        return 1
+    recorded = {h[1]: (h[2], h[3]) for h in heads if h[0] == "case"}
+    for case_id in sorted(set(recorded) | set(cases), key=lambda c: c.encode()):
+        last = cases.get(case_id)
+        if last is None or recorded.get(case_id) != (last[0], last[1].hex()):
+            print(f"FAIL access log case {case_id}: its recorded head does not match its last row")
+            return 1
+    print(f"OK {n} access log rows")
+    if limit is None:
+        return 0
+    ok = limit == 0 or at_checkpoint == (limit, checkpoint["accessHash"])
+    print(("ACCESS CHECKPOINT OK" if ok else "ACCESS CHECKPOINT MISMATCH")
+          + f" accessSeq={limit} found={'none' if at_checkpoint is None else at_checkpoint[1]}")
+    return 0 if ok else 1
+
+
 # The worked example of docs/hash-chain.md (synthetic data).
 EXAMPLE = [
     ["case-KS-2026-000001", 1, "0f3c2a1e-7b4d-4c8e-9a21-5d6f7e8a9b0c", "CaseOpened",
@@ -87,12 +142,42 @@ EXAMPLE_CHECKPOINT = {"xid": "1001", "position": 2, "count": 2, "streams": 1,
                       "headsDigest": "7d8745cf136be36cf35e7a9ebce835ad116866bae9f3e63f94db54ea4d8f7588"}
 
 
+# The worked example of the access log (docs/hash-chain.md, section 8).
+A1 = "454cf5af7b0f4ff3df09b1dc141cc530be05a6697c2e0c5d988d6a43efe76568"
+A2 = "3b8576b9b2aa4b2f4a0aeaf84ef6e04c7c8dcb9a41ba844b8c46828ff3b0e3bb"
+A3 = "d39cba2ed98a6c373e3315c2462136097b70c346ad97e63173c236cc6ee80983"
+ACCESS_EXAMPLE = [
+    [1, 1, "2026-11-20T09:20:00.250000Z", "allowed", "institution", "opav", "advocate-7", "KS-2026-000001",
+     "GET /v1/cases/{caseId}/history", "00" * 32, "00" * 32, A1],
+    [2, 2, "2026-11-20T09:21:30.000000Z", "denied", "institution", "isf", "duty-officer-3", "KS-2026-000001",
+     "GET /v1/cases/{caseId}", A1, A1, A2],
+    [3, 1, "2026-11-20T09:21:30.000000Z", "allowed", "coordinator", "natc", "coordinator-1", "KS-2026-000002",
+     "GET /cases/{caseId}", A2, "00" * 32, A3],
+]
+ACCESS_HEADS = [["log", "", 3, A3], ["case", "KS-2026-000001", 2, A2], ["case", "KS-2026-000002", 1, A3]]
+
+
 def self_test():
     tampered = [EXAMPLE[0], EXAMPLE[1][:6] + [EXAMPLE[1][6].replace("urgent", "routine")] + EXAMPLE[1][7:]]
+    checkpoint_v2 = {**EXAMPLE_CHECKPOINT, "format": "handoff-checkpoint-v2", "accessSeq": 3, "accessHash": A3}
+    edited = [ACCESS_EXAMPLE[0], ACCESS_EXAMPLE[1][:3] + ["allowed"] + ACCESS_EXAMPLE[1][4:], ACCESS_EXAMPLE[2]]
     results = [verify(EXAMPLE, EXAMPLE_CHECKPOINT), verify(EXAMPLE[1:]), verify(tampered),
-               verify(EXAMPLE[:1], EXAMPLE_CHECKPOINT)]
-    print("self-test", "passed" if results == [0, 1, 1, 1] else f"FAILED {results}")
-    return 0 if results == [0, 1, 1, 1] else 1
+               verify(EXAMPLE[:1], EXAMPLE_CHECKPOINT),
+               verify_access(ACCESS_EXAMPLE, ACCESS_HEADS, checkpoint_v2),
+               verify_access(ACCESS_EXAMPLE[:1] + ACCESS_EXAMPLE[2:], ACCESS_HEADS),  # a row deleted
+               verify_access(edited, ACCESS_HEADS),  # a row edited (denied -> allowed)
+               verify_access(ACCESS_EXAMPLE[:2], ACCESS_HEADS),  # the tail truncated
+               verify_access(ACCESS_EXAMPLE[:2], [["log", "", 2, A2], ["case", "KS-2026-000001", 2, A2]],
+                             checkpoint_v2)]  # ... and the heads fixed: only the checkpoint sees it
+    expected = [0, 1, 1, 1, 0, 1, 1, 1, 1]
+    print("self-test", "passed" if results == expected else f"FAILED {results}")
+    return 0 if results == expected else 1
+
+
+def verify_database(checkpoint=None):
+    status = verify(database_rows(), checkpoint)
+    access = verify_access(list(database_rows(ACCESS_QUERY)), list(database_rows(ACCESS_HEADS_QUERY)), checkpoint)
+    return max(status, access)
 
 
 if __name__ == "__main__":
@@ -100,8 +185,9 @@ if __name__ == "__main__":
         sys.exit(self_test())
     if sys.argv[1:2] == ["--checkpoint"] and len(sys.argv) == 3:
         with open(sys.argv[2], encoding="utf-8") as f:
-            sys.exit(verify(database_rows(), json.load(f)))
+            saved = json.load(f)
+        sys.exit(verify_database(saved.get("data", saved)))
     if len(sys.argv) > 1:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    sys.exit(verify(database_rows()))
+    sys.exit(verify_database())

@@ -14,11 +14,32 @@ public struct Checkpoint: Sendable, Equatable {
     public var streams: Int64
     /// SHA-256 over `stream LF version LF hex(hash) LF` of every covered stream's head, by stream name bytewise.
     public var headsDigest: String
+    /// The access log's head when the checkpoint was taken: its newest row's `seq` (0: no rows)
+    /// and that row's hash, which chains every row before it. nil in a checkpoint of format 1,
+    /// written before the access log was chained.
+    public var access: AccessHead?
 
-    /// The checkpoint event's data, as stored and as an auditor keeps it.
+    /// The newest row of the access log: `seq` and hash (32 zero bytes when there is no row).
+    public struct AccessHead: Sendable, Equatable {
+        public var seq: Int64
+        public var hash: String
+
+        public init(seq: Int64, hash: String) {
+            self.seq = seq
+            self.hash = hash
+        }
+    }
+
+    /// The format literal of a checkpoint that covers the access log (docs/hash-chain.md, section 9).
+    public static let formatV2 = "handoff-checkpoint-v2"
+
+    /// The checkpoint event's data, as stored and as an auditor keeps it. Format 2 (with the
+    /// access log's head) names itself; format 1 has no `format` member.
     public var json: String {
-        "{\"cursor\":\"\(cursor)\",\"xid\":\"\(cursor.xid)\",\"position\":\(cursor.position),\"count\":\(count),"
-            + "\"streams\":\(streams),\"headsDigest\":\"\(headsDigest)\"}"
+        let format = access == nil ? "" : "\"format\":\"\(Self.formatV2)\","
+        let accessMembers = access.map { ",\"accessSeq\":\($0.seq),\"accessHash\":\"\($0.hash)\"" } ?? ""
+        return "{\(format)\"cursor\":\"\(cursor)\",\"xid\":\"\(cursor.xid)\",\"position\":\(cursor.position),"
+            + "\"count\":\(count),\"streams\":\(streams),\"headsDigest\":\"\(headsDigest)\"\(accessMembers)}"
     }
 
     /// Reads a checkpoint from its data object, or from a whole checkpoint event holding it under `data`.
@@ -29,14 +50,22 @@ public struct Checkpoint: Sendable, Equatable {
             let count = (data["count"] as? NSNumber)?.int64Value, let streams = (data["streams"] as? NSNumber)?.int64Value,
             let digest = data["headsDigest"] as? String, SHA256.bytes(fromHex: digest)?.count == 32
         else { return nil }
-        self.init(cursor: cursor, count: count, streams: streams, headsDigest: digest)
+        var access: AccessHead?
+        if let format = data["format"] {
+            guard format as? String == Self.formatV2, let seq = (data["accessSeq"] as? NSNumber)?.int64Value, seq >= 0,
+                let hash = data["accessHash"] as? String, SHA256.bytes(fromHex: hash)?.count == 32
+            else { return nil }
+            access = AccessHead(seq: seq, hash: hash.lowercased())
+        }
+        self.init(cursor: cursor, count: count, streams: streams, headsDigest: digest, access: access)
     }
 
-    public init(cursor: Cursor, count: Int64, streams: Int64, headsDigest: String) {
+    public init(cursor: Cursor, count: Int64, streams: Int64, headsDigest: String, access: AccessHead? = nil) {
         self.cursor = cursor
         self.count = count
         self.streams = streams
         self.headsDigest = headsDigest
+        self.access = access
     }
 }
 
@@ -70,7 +99,15 @@ extension EventStore {
                         """)
                     let cursor = try head.first.map { Cursor(xid: try $0.decode(0), position: try $0.decode(1)) } ?? .start
                     let heads = try await Self.heads(upTo: cursor, on: c)
-                    return (Self.checkpoint(cursor: cursor, heads: heads.heads, count: heads.count), heads.heads)
+                    // The access log's head in the same snapshot: its rows commit in seq order
+                    // with the head, so every row up to it is visible here and stays so.
+                    let access = try await c.query("SELECT seq, hash FROM handoff.access_log_head")
+                    var checkpoint = Self.checkpoint(cursor: cursor, heads: heads.heads, count: heads.count)
+                    checkpoint.access = try access.first.map {
+                        Checkpoint.AccessHead(
+                            seq: try $0.decode(0), hash: try $0.decode(1, as: ByteA.self).bytes.hexString)
+                    }
+                    return (checkpoint, heads.heads)
                 }
             }
         } catch { throw EventStoreError.from(error) }
@@ -130,6 +167,9 @@ extension EventStore {
         if now.count != saved.count { findings.append("events covered: \(now.count), checkpoint says \(saved.count)") }
         if now.streams != saved.streams { findings.append("streams covered: \(now.streams), checkpoint says \(saved.streams)") }
         if now.headsDigest != saved.headsDigest { findings.append("heads digest differs from the checkpoint") }
+        if let access = saved.access {
+            findings += try await compareAccessLog(with: access)
+        }
         if let savedHeads {
             let current = Dictionary(heads.map { ($0.stream, $0) }, uniquingKeysWith: { a, _ in a })
             for h in savedHeads {
@@ -153,6 +193,36 @@ extension EventStore {
             }
         }
         return CheckpointComparison(matches: findings.isEmpty, findings: findings)
+    }
+
+    /// The access log against a checkpoint's record of its head: row `seq` must still be there
+    /// with the same hash, and so must every row before it (with an intact chain — see
+    /// ``verifyAccessLog(pageSize:)`` — that hash then proves every earlier row unchanged).
+    func compareAccessLog(with saved: Checkpoint.AccessHead) async throws -> [String] {
+        guard saved.seq > 0 else { return [] }
+        do {
+            let result = try await pool.query(
+                """
+                SELECT (SELECT hash FROM handoff.access_log WHERE seq = \(saved.seq)),
+                       (SELECT count(*) FROM handoff.access_log WHERE seq <= \(saved.seq))
+                """)
+            let row = result.first!
+            let hash = try row.decodeOptional(0, as: ByteA.self)?.bytes
+            let count: Int64 = try row.decode(1)
+            var findings: [String] = []
+            if hash == nil {
+                findings.append(
+                    "access log row \(saved.seq), the head at the checkpoint, is missing: rows were removed")
+            } else if hash!.hexString != saved.hash {
+                findings.append(
+                    "access log row \(saved.seq) has a different hash than at the checkpoint: "
+                        + "rows up to it were changed")
+            }
+            if count != saved.seq {
+                findings.append("access log rows covered: \(count), checkpoint covers \(saved.seq)")
+            }
+            return findings
+        } catch { throw EventStoreError.from(error) }
     }
 
     /// Parses saved heads (the lines the digest was computed over).

@@ -91,6 +91,15 @@ enum WatcherLog {
     }
 
     static func failed(_ logger: Logger) -> @Sendable (any Error) -> Void {
-        { error in logger.error("watcher pass failed; retrying", metadata: .cause(error)) }
+        { error in
+            if error is SystemEventIdConflict {
+                // docs/system-events.md: never a retry, never silence.
+                logger.error(
+                    "system event id taken (an alarm); the notice is written under another id",
+                    metadata: .cause(error))
+            } else {
+                logger.error("watcher pass failed; retrying", metadata: .cause(error))
+            }
+        }
     }
 }

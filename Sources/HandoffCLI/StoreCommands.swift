@@ -110,6 +110,13 @@ enum StoreCommands {
             throw CLIError(message: "chain broken at \(problem)")
         }
         context.out("valid: \(report.events) events in \(report.streams) streams")
+        if only == nil {
+            let access = try await store.verifyAccessLog()
+            if let problem = access.problem {
+                throw CLIError(message: "chain broken at \(problem)")
+            }
+            context.out("valid: access log of \(access.rows) rows")
+        }
         guard let path = args.string("--checkpoint") else {
             if args.string("--heads") != nil { throw CLIError.usage("--heads goes with --checkpoint") }
             return
@@ -129,7 +136,9 @@ enum StoreCommands {
             throw CLIError(
                 message: "the store does not match the checkpoint: " + comparison.findings.joined(separator: "; "))
         }
-        context.out("checkpoint matches: \(saved.count) events in \(saved.streams) streams up to \(saved.cursor)")
+        context.out(
+            "checkpoint matches: \(saved.count) events in \(saved.streams) streams up to \(saved.cursor)"
+                + (saved.access.map { "; access log rows 1…\($0.seq)" } ?? ""))
     }
 
     static func checkpoint(_ args: ParsedArguments, _ context: CLIContext) async throws {

@@ -53,7 +53,7 @@ import Testing
                 ],
                 "field=data.level"
             ),
-            (["case-KP-2026-000001", "CaseReviewed", "{}", "--institution", "ksp", "--user", "u"], "forbidden"),
+            (["case-KP-2026-000001", "CaseReviewed", "{}", "--institution", "ksp", "--user", "u"], "not_found"),
             (["case-KP-2026-000001", "CaseReviewed", "{}"], "--institution"),
             (["sop-KP-2026-000001", "SopDeadlineMissed", "{}", "--institution", "kp-dthb", "--user", "u"], "watcher"),
             (["institutions", "InstitutionRegistered", "{}"], "institution add"),
@@ -103,6 +103,49 @@ import Testing
         r = await cli.run("verify", "--checkpoint", checkpointFile, "--heads", headsFile)
         #expect(r.status == 1)
         #expect(r.err.contains("stream case-KP-2026-000001 is missing"), "\(r.err)")
+    }
+
+    /// `handoff verify` checks the access log's chain and names the first bad row; a format-2
+    /// checkpoint finds the access log's tail removed even when its heads were rewritten.
+    @Test func verifyChecksTheAccessLogAndNamesTheFirstBadRow() async throws {
+        let db = try await TestDatabase.make()
+        let cli = CapturedCLI(databaseURL: db.url)
+        let c = try await db.connect()
+        defer { c.close() }
+        for n in 1...4 {
+            try await c.execute(
+                "SELECT handoff.log_access(ARRAY['institution'], ARRAY['opav'], ARRAY['advocate-\(n)'], "
+                    + "ARRAY['KS-CLI-\(n % 2)'], ARRAY['GET /v1/cases/{caseId}'], ARRAY['allowed'])")
+        }
+        var r = await cli.run("verify")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("valid: access log of 4 rows"), "\(r.out)")
+        let checkpointFile = FileManager.default.temporaryDirectory.appendingPathComponent("cp-\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: checkpointFile) }
+        r = await cli.run("checkpoint")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("handoff-checkpoint-v2") && r.out.contains("accessSeq"), "\(r.out)")
+        try Data(r.out.utf8).write(to: URL(fileURLWithPath: checkpointFile))
+
+        let off = "ALTER TABLE handoff.access_log DISABLE TRIGGER access_log_append_only; "
+        let on = "ALTER TABLE handoff.access_log ENABLE TRIGGER access_log_append_only; "
+        try await c.execute(
+            "BEGIN; " + off + "UPDATE handoff.access_log SET \"user\" = 'x' WHERE seq = 3; " + on + "COMMIT")
+        r = await cli.run("verify")
+        #expect(r.status == 1)
+        #expect(r.err.contains("access log row 3 (case KS-CLI-1): hash does not match"), "\(r.err)")
+        try await c.execute(
+            "BEGIN; " + off + "UPDATE handoff.access_log SET \"user\" = 'advocate-3' WHERE seq = 3; "
+                + "DELETE FROM handoff.access_log WHERE seq = 4; "
+                + "UPDATE handoff.access_log_head SET (seq, hash) = "
+                + "(SELECT seq, hash FROM handoff.access_log WHERE seq = 3); "
+                + "UPDATE handoff.access_case_heads SET (case_seq, hash) = (SELECT case_seq, hash FROM handoff.access_log "
+                + "WHERE seq = 2) WHERE case_id = 'KS-CLI-0'; " + on + "COMMIT")
+        r = await cli.run("verify")
+        #expect(r.status == 0, "\(r.err)")  // the tail and the heads both gone: the chain alone cannot tell
+        r = await cli.run("verify", "--checkpoint", checkpointFile)
+        #expect(r.status == 1)
+        #expect(r.err.contains("access log row 4, the head at the checkpoint, is missing"), "\(r.err)")
     }
 
     @Test func badInputIsAClearErrorAndWritesNothing() async throws {

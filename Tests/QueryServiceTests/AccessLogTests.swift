@@ -32,15 +32,19 @@ struct AccessLogTests {
             return out
         }
         let answered = statuses.filter { $0.1 == 200 }
-        #expect(answered.count == 48)  // isf is no party: 12 refusals
-        #expect(statuses.filter { $0.1 == 403 }.allSatisfy { $0.0 == "isf" })
+        #expect(answered.count == 48)  // isf is no party: 12 refusals, each a denied row
+        #expect(statuses.filter { $0.1 != 200 }.allSatisfy { $0.0 == "isf" && $0.1 == 404 })
         let connection = try await h.db.connect()
         defer { connection.close() }
-        #expect(try await Self.logCount(connection, caseId: "KS-AL-1") == 48)
+        #expect(try await Self.logCount(connection, caseId: "KS-AL-1") == 60)
         let perInstitution = try await connection.query(
-            "SELECT institution, count(*) FROM handoff.access_log WHERE case_id = 'KS-AL-1' GROUP BY 1 ORDER BY 1")
+            """
+            SELECT institution || ' ' || outcome, count(*) FROM handoff.access_log WHERE case_id = 'KS-AL-1'
+             GROUP BY 1 ORDER BY 1
+            """)
         let counts = try perInstitution.all.map { "\(try $0.decode(0, as: String.self))=\(try $0.decode(1, as: Int.self))" }
-        #expect(counts == ["audit=12", "kp-dthb=12", "natc=12", "opav=12"])
+        #expect(
+            counts == ["audit allowed=12", "isf denied=12", "kp-dthb allowed=12", "natc allowed=12", "opav allowed=12"])
     }
 
     /// While a batch cannot commit (the table is locked), reads wait; when the queue is full a
@@ -77,7 +81,7 @@ struct AccessLogTests {
         #expect(try await first.value.status == 200)
         #expect(try await second.value.status == 200)
         let rows = try await watcher.query(
-            "SELECT institution, endpoint FROM handoff.access_log WHERE case_id = 'KS-AL-2' ORDER BY id")
+            "SELECT institution, endpoint FROM handoff.access_log WHERE case_id = 'KS-AL-2' ORDER BY seq")
         let entries = try rows.all.map { "\(try $0.decode(0, as: String.self)) \(try $0.decode(1, as: String.self))" }
         #expect(entries == ["natc GET /v1/cases/{caseId}", "kp-dthb GET /v1/cases/{caseId}/history"])
     }

@@ -231,10 +231,10 @@ struct AppendTests {
         try await h.openCase("KS-P-1")
         try await h.refer("KS-P-1", "R-1", to: "opav")
         let path = "/v1/cases/KS-P-1/events"
-        // Not a party.
+        // Not a party: answered as for a case that does not exist (ids cannot be probed).
         let outsider = try await h.api.post(path, token: h.token("isf"), #"{"type":"CaseReviewed","data":{}}"#)
-        #expect(outsider.status == 403)
-        #expect(outsider.errorCode == "forbidden")
+        #expect(outsider.status == 404)
+        #expect(outsider.errorCode == "not_found")
         // Coordinators and auditors never append case events.
         for who in ["natc", "audit"] {
             let reply = try await h.api.post(path, token: h.token(who), #"{"type":"CaseReviewed","data":{}}"#)

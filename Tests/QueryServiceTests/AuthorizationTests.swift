@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import QueryService
 import Referrals
@@ -74,12 +75,13 @@ struct AuthorizationTests {
             var expected: [Int]  // per caller, in `callers` order
         }
         let rows: [Row] = [
-            Row(method: "GET", path: "/v1/cases/KS-X-1", expected: [200, 200, 403, 200, 200]),
-            Row(method: "GET", path: "/v1/cases/KS-X-1/history", expected: [200, 200, 403, 200, 200]),
+            // A non-party gets 404, as for a case that does not exist.
+            Row(method: "GET", path: "/v1/cases/KS-X-1", expected: [200, 200, 404, 200, 200]),
+            Row(method: "GET", path: "/v1/cases/KS-X-1/history", expected: [200, 200, 404, 200, 200]),
             Row(method: "GET", path: "/v1/cases/KS-X-1/verify", expected: [403, 403, 403, 200, 200]),
             Row(
                 method: "POST", path: "/v1/cases/KS-X-1/events", body: #"{"type":"CaseReviewed","data":{}}"#,
-                expected: [201, 201, 403, 403, 403]),
+                expected: [201, 201, 404, 403, 403]),
             Row(method: "GET", path: "/v1/deadlines", expected: [200, 200, 200, 200, 200]),
             Row(method: "GET", path: "/v1/inbox", expected: [200, 200, 200, 403, 403]),
             Row(method: "GET", path: "/v1/stats", expected: [403, 403, 403, 200, 200]),

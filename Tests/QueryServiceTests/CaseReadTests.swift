@@ -103,23 +103,24 @@ struct CaseReadTests {
         _ = try await h.api.get("/v1/cases/KS-L-1/verify", token: h.token("audit"))
         try await h.settle()
         _ = try await h.api.get("/v1/events", token: h.token("kp-dthb"))
-        // A refused read is not a read.
-        #expect(try await h.api.get("/v1/cases/KS-L-1/history", token: h.token("isf")).status == 403)
+        // A refused read is recorded as a denied attempt.
+        #expect(try await h.api.get("/v1/cases/KS-L-1/history", token: h.token("isf")).status == 404)
         let reply = try await h.api.get("/v1/audit/access?caseId=KS-L-1", token: h.token("audit"))
         #expect(reply.status == 200)
         let entries = reply.json["entries"]!.array
         let summary = entries.map {
             [
                 $0["institution"]?.stringValue ?? "-", $0["user"]?.stringValue ?? "", $0["role"]?.stringValue ?? "",
-                $0["caseId"]?.stringValue ?? "", $0["endpoint"]?.stringValue ?? "",
+                $0["caseId"]?.stringValue ?? "", $0["endpoint"]?.stringValue ?? "", $0["outcome"]?.stringValue ?? "",
             ].joined(separator: " ")
         }
         #expect(
             summary == [
-                "opav opav-officer institution KS-L-1 GET /v1/cases/{caseId}/history",
-                "natc coordinator-1 coordinator KS-L-1 GET /v1/cases/{caseId}",
-                "audit auditor-1 auditor KS-L-1 GET /v1/cases/{caseId}/verify",
-                "kp-dthb kp-dthb-officer institution KS-L-1 GET /v1/events",
+                "isf isf-officer institution KS-L-1 GET /v1/cases/{caseId}/history denied",
+                "kp-dthb kp-dthb-officer institution KS-L-1 GET /v1/events allowed",
+                "audit auditor-1 auditor KS-L-1 GET /v1/cases/{caseId}/verify allowed",
+                "natc coordinator-1 coordinator KS-L-1 GET /v1/cases/{caseId} allowed",
+                "opav opav-officer institution KS-L-1 GET /v1/cases/{caseId}/history allowed",
             ])
         #expect(entries.allSatisfy { Timestamp.parse($0["at"]?.stringValue ?? "") != nil })
         // kp-dthb's feed held no event of KS-L-2 (isf's case), so no entry names it for kp-dthb.
@@ -136,6 +137,6 @@ struct CaseReadTests {
             await #expect(throws: (any Error).self, "\(statement)") { try await connection.execute(statement) }
         }
         let count = try await connection.query("SELECT count(*) FROM handoff.access_log WHERE case_id = 'KS-L-1'")
-        #expect(try count.first?.decode(0, as: Int.self) == 4)
+        #expect(try count.first?.decode(0, as: Int.self) == 5)
     }
 }

@@ -35,8 +35,8 @@ struct CaseSummaryReadTests {
     }
 
     /// Need-to-know: the read model's parties let a party in without a stream fold; a party the
-    /// read model has not caught up with yet is let in by the stream; others get 403 and are not
-    /// logged; a case the read model does not have is 404 for everyone.
+    /// read model has not caught up with yet is let in by the stream; others get 404 (as for a
+    /// missing case) and are logged as denied; a case the read model does not have is 404 for everyone.
     @Test func partiesFromTheReadModelAndTheStreamWhenItLags() async throws {
         let seedHarness = try await Harness.start()
         let db = seedHarness.db
@@ -55,21 +55,28 @@ struct CaseSummaryReadTests {
         for caller in ["kp-dthb", "natc", "audit"] {
             #expect(try await h.api.get("/v1/cases/KS-NK-1", token: h.token(caller)).status == 200, "\(caller)")
         }
-        #expect(try await h.api.get("/v1/cases/KS-NK-1", token: h.token("isf")).status == 403)
+        #expect(try await h.api.get("/v1/cases/KS-NK-1", token: h.token("isf")).status == 404)
         try await h.settle()
         _ = try await runner.catchUp()
         let caughtUp = try await h.api.get("/v1/cases/KS-NK-1", token: h.token("opav"))
         #expect(caughtUp.json["parties"]!.array.compactMap(\.stringValue) == ["kp-dthb", "opav"])
-        #expect(try await h.api.get("/v1/cases/KS-NK-1", token: h.token("isf")).status == 403)
+        #expect(try await h.api.get("/v1/cases/KS-NK-1", token: h.token("isf")).status == 404)
         for caller in ["kp-dthb", "natc", "audit", "isf"] {
             #expect(try await h.api.get("/v1/cases/KS-NK-404", token: h.token(caller)).status == 404, "\(caller)")
         }
         #expect(try await h.api.get("/v1/cases/KS_NK", token: h.token("natc")).status == 400)
-        // Every 200 was logged, no 403 or 404 was.
+        // Every 200 was logged as allowed, every 404 as denied; newest first.
         let log = try await h.api.get("/v1/audit/access?caseId=KS-NK-1", token: h.token("audit"))
-        let readers = log.json["entries"]!.array.map { $0["institution"]?.stringValue ?? "-" }
-        #expect(readers == ["opav", "kp-dthb", "natc", "audit", "opav"])
-        #expect(try await h.api.get("/v1/audit/access?caseId=KS-NK-404", token: h.token("audit")).json["entries"]!
-            .array.isEmpty)
+        let readers = log.json["entries"]!.array.map {
+            ($0["institution"]?.stringValue ?? "-") + " " + ($0["outcome"]?.stringValue ?? "-")
+        }
+        #expect(
+            readers == [
+                "isf denied", "opav allowed", "isf denied", "audit allowed", "natc allowed", "kp-dthb allowed",
+                "opav allowed",
+            ])
+        let missing = try await h.api.get("/v1/audit/access?caseId=KS-NK-404", token: h.token("audit"))
+        let outcomes = missing.json["entries"]!.array.map { $0["outcome"]?.stringValue }
+        #expect(outcomes == Array(repeating: "denied", count: 4))
     }
 }

@@ -44,12 +44,13 @@ struct OperationsTests {
         let h = try await Harness.start(logger: logger)
         defer { Task { await h.stop() } }
         capture.clear()
-        try await h.openCase("KS-LOG-1")
+        let opened = try await h.api.post("/v1/cases/KP-LOG-1/events", token: h.token("kp-dthb"), Harness.openedJSON())
+        #expect(opened.status == 201)
         let history = try await h.api.request(
-            "GET", "/v1/cases/KS-LOG-1/history?asOf=2030-01-01T00:00:00Z", token: h.token("natc"),
+            "GET", "/v1/cases/KP-LOG-1/history?asOf=2030-01-01T00:00:00Z", token: h.token("natc"),
             headers: [("X-Request-Id", "trace-7f3a")])
         #expect(history.status == 200)
-        let missing = try await h.api.get("/no/such/KS-LOG-1", token: nil)
+        let missing = try await h.api.get("/no/such/KP-LOG-1", token: nil)
         #expect(missing.status == 404)
         let anonymous = try await h.api.get("/v1/inbox", token: nil)
         #expect(anonymous.status == 401)
@@ -83,7 +84,7 @@ struct OperationsTests {
         #expect(lines[3]["status"] == "401")
         // The route is the template: no case id, no query string, no raw path in any line.
         for line in capture.lines(.json) + capture.lines(.text) {
-            #expect(!line.contains("KS-LOG-1"), "\(line)")
+            #expect(!line.contains("KP-LOG-1"), "\(line)")
             #expect(!line.contains("asOf"), "\(line)")
             #expect(!line.contains("/no/such"), "\(line)")
         }
@@ -370,7 +371,8 @@ struct OperationsTests {
     @Test func metricsNeedAMetricsTokenAndAMetricsTokenOpensNothingElse() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
-        try await h.openCase("KS-MET-1")
+        let opened = try await h.api.post("/v1/cases/KP-MET-1/events", token: h.token("kp-dthb"), Harness.openedJSON())
+        #expect(opened.status == 201)
         let anonymous = try await h.api.get("/metrics", token: nil)
         #expect(anonymous.status == 401)
         #expect(anonymous.errorCode == "unauthorized")
@@ -387,13 +389,13 @@ struct OperationsTests {
         // The metrics token is nobody: every route of case data refuses it as unknown.
         let metrics = h.token("metrics")
         for target in [
-            "/v1/cases/KS-MET-1", "/v1/cases/KS-MET-1/history", "/v1/events", "/v1/inbox", "/v1/deadlines",
+            "/v1/cases/KP-MET-1", "/v1/cases/KP-MET-1/history", "/v1/events", "/v1/inbox", "/v1/deadlines",
             "/v1/stats", "/v1/audit/access",
         ] {
             #expect(try await h.api.get(target, token: metrics).status == 401, "\(target)")
         }
         let append = try await h.api.post(
-            "/v1/cases/KS-MET-1/events", token: metrics, Harness.referralJSON("R-1", to: "opav"))
+            "/v1/cases/KP-MET-1/events", token: metrics, Harness.referralJSON("R-1", to: "opav"))
         #expect(append.status == 401)
         let login = try await h.api.request(
             "POST", "/login", json: "token=" + metrics, contentType: "application/x-www-form-urlencoded",

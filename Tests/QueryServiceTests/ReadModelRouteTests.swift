@@ -124,7 +124,7 @@ struct ReadModelRouteTests {
         let text = metrics.text
         for line in [
             #"handoff_http_requests_total{method="POST",route="/v1/cases/{caseId}/events",status="201"} 1"#,
-            #"handoff_http_requests_total{method="GET",route="/v1/cases/{caseId}/history",status="403"} 1"#,
+            #"handoff_http_requests_total{method="GET",route="/v1/cases/{caseId}/history",status="404"} 1"#,
             #"handoff_http_requests_total{method="GET",route="/health",status="200"} 1"#,
             "handoff_appended_events_total 1", #"handoff_append_requests_total{outcome="created"} 1"#,
             "handoff_sse_clients 0", "handoff_projector_lag_events 0",

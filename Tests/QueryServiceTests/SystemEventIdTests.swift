@@ -219,7 +219,7 @@ struct SystemEventIdTests {
         #expect(notices.count == 2)
         #expect(Set(notices.map { $0.id.uuidString.lowercased() }).isDisjoint(with: squatted))
 
-        let metrics = try await h.api.get("/metrics", token: nil).text
+        let metrics = try await h.api.get("/metrics", token: h.token("metrics")).text
         #expect(metrics.contains(#"handoff_system_event_id_conflicts_total{type="SopDeadlineMissed"} 2"#))
         #expect(metrics.contains(#"handoff_system_event_id_conflicts_total{type="InstitutionRegistered"} 0"#))
 
@@ -252,7 +252,7 @@ struct SystemEventIdTests {
         #expect(alarms.count == 2, "\(alarms)")
         #expect(alarms.allSatisfy { $0.contains("alarm") && $0.contains("sop-\(other)") })
         #expect(try await Self.notices(h, other).count == 2)
-        let after = try await h.api.get("/metrics", token: nil).text
+        let after = try await h.api.get("/metrics", token: h.token("metrics")).text
         #expect(after.contains(#"handoff_system_event_id_conflicts_total{type="SopDeadlineMissed"} 4"#))
     }
 

@@ -6,7 +6,7 @@ import Synchronization
 
 /// The append-only record of who read which case through which endpoint.
 ///
-/// **Guarantee:** a read is answered only after its rows are committed. ``record(_:caseIds:endpoint:)``
+/// **Guarantee:** a read is answered only after its rows are committed. ``record(_:caseIds:endpoint:outcome:)``
 /// returns once the rows are in PostgreSQL with an ordinary (synchronous, durable) commit; the
 /// route sends its data after that. When the rows cannot be written — the queue is full, or the
 /// INSERT or its commit fails — it throws 503 `unavailable` and the route sends nothing. A crash
@@ -17,6 +17,10 @@ import Synchronization
 /// commit) instead of paying a commit each. At most `queueCapacity` rows wait; beyond that a read
 /// is refused (503) instead of queued without bound. The table's trigger rejects UPDATE, DELETE
 /// and TRUNCATE. `at` is the database's clock when the row was inserted, before the answer is sent.
+///
+/// Refused reads of a case (403 and 404) are recorded too, with the outcome `denied`. Rows are
+/// written only through `handoff.log_access`, which numbers them (`seq`) in commit order under
+/// the log's one head lock, taken once per batch: entries are listed newest first by `seq`.
 public struct AccessLog: Sendable {
     public let pool: ConnectionPool
     let writer: AccessLogWriter
@@ -29,44 +33,102 @@ public struct AccessLog: Sendable {
         self.writer = AccessLogWriter(pool: pool, capacity: queueCapacity, logger: logger)
     }
 
+    /// Whether a read was answered or refused.
+    public enum Outcome: String, Sendable, Hashable {
+        /// The data was sent (after the row was committed).
+        case allowed
+        /// The read was refused with 403 or 404; nothing about the case was sent.
+        case denied
+    }
+
     /// One entry as `GET /v1/audit/access` returns it.
     public struct Entry: Sendable, Hashable {
+        /// The row's place in the log: 1, 2, 3 … in commit order (the paging cursor's content).
+        public var seq: Int64
         public var at: String
         public var institution: String?
         public var user: String
         public var role: String
         public var caseId: String
         public var endpoint: String
+        public var outcome: String
     }
 
-    /// Records that `principal` read each of `caseIds` through `endpoint` (one row per case) and
-    /// returns once the rows are committed.
+    /// Which entries `GET /v1/audit/access` asks for; every field narrows, nil fields do not.
+    public struct Filter: Sendable, Hashable {
+        public var caseId: String?
+        public var institution: String?
+        public var user: String?
+        /// Entries at or after this time.
+        public var from: Date?
+        /// Entries at or before this time.
+        public var to: Date?
+
+        public init(
+            caseId: String? = nil, institution: String? = nil, user: String? = nil, from: Date? = nil, to: Date? = nil
+        ) {
+            self.caseId = caseId
+            self.institution = institution
+            self.user = user
+            self.from = from
+            self.to = to
+        }
+    }
+
+    /// One page of entries, newest first, and the cursor of the next (older) page.
+    public struct Page: Sendable {
+        public var entries: [Entry]
+        /// nil on the last page.
+        public var next: AccessCursor?
+    }
+
+    /// Records that `principal` read (or, with `.denied`, tried to read) each of `caseIds` through
+    /// `endpoint` (one row per case) and returns once the rows are committed.
     /// - Throws: 503 `unavailable` (a ``ServiceError``) when they cannot be written.
-    public func record(_ principal: Principal, caseIds: some Collection<String>, endpoint: String) async throws {
+    public func record(
+        _ principal: Principal, caseIds: some Collection<String>, endpoint: String, outcome: Outcome = .allowed
+    ) async throws {
         guard !caseIds.isEmpty else { return }
         let rows = Set(caseIds).sorted().map { caseId in
             AccessLogWriter.Row(
                 role: principal.role.rawValue, institution: principal.institution, user: principal.user,
-                caseId: caseId, endpoint: endpoint)
+                caseId: caseId, endpoint: endpoint, outcome: outcome.rawValue)
         }
         try await writer.write(rows)
     }
 
-    /// Entries for one case (or all cases), oldest first, at most `limit`.
-    public func entries(caseId: String?, limit: Int = 1000) async throws -> [Entry] {
+    /// Entries matching `filter`, newest first (highest `seq` first), at most `limit`, strictly
+    /// older than `after`. Rows are numbered in commit order, so a page never changes once read:
+    /// paging on from a cursor yields every older entry exactly once, however many reads arrive.
+    public func entries(_ filter: Filter = Filter(), after: AccessCursor? = nil, limit: Int = 1000) async throws
+        -> Page
+    {
+        let before = after?.seq
         let result = try await pool.query(
             """
-            SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), institution, "user", role,
-                   case_id, endpoint
+            SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), institution, "user", role,
+                   case_id, endpoint, outcome
               FROM handoff.access_log
-             WHERE \(caseId)::text IS NULL OR case_id = \(caseId)
-             ORDER BY id LIMIT \(limit)
+             WHERE (\(before)::bigint IS NULL OR seq < \(before))
+               AND (\(filter.caseId)::text IS NULL OR case_id = \(filter.caseId))
+               AND (\(filter.institution)::text IS NULL OR institution = \(filter.institution))
+               AND (\(filter.user)::text IS NULL OR "user" = \(filter.user))
+               AND (\(filter.from)::timestamptz IS NULL OR at >= \(filter.from))
+               AND (\(filter.to)::timestamptz IS NULL OR at <= \(filter.to))
+             ORDER BY seq DESC LIMIT \(limit + 1)
             """)
-        return try result.all.map { row in
+        var entries = try result.all.map { row in
             Entry(
-                at: try row.decode(0), institution: try row.decodeOptional(1), user: try row.decode(2),
-                role: try row.decode(3), caseId: try row.decode(4), endpoint: try row.decode(5))
+                seq: try row.decode(0), at: try row.decode(1), institution: try row.decodeOptional(2),
+                user: try row.decode(3), role: try row.decode(4), caseId: try row.decode(5),
+                endpoint: try row.decode(6), outcome: try row.decode(7))
         }
+        var next: AccessCursor?
+        if entries.count > limit {
+            entries.removeLast(entries.count - limit)
+            next = entries.last.map { AccessCursor(seq: $0.seq) }
+        }
+        return Page(entries: entries, next: next)
     }
 }
 
@@ -78,6 +140,7 @@ final class AccessLogWriter: Sendable {
         var user: String
         var caseId: String
         var endpoint: String
+        var outcome: String
     }
 
     private struct Waiting {
@@ -168,18 +231,18 @@ final class AccessLogWriter: Sendable {
         }
     }
 
-    /// One INSERT (one commit) for the whole batch, in queue order.
+    /// One call of `handoff.log_access` (one statement, one commit) for the whole batch, in queue
+    /// order; the function numbers the rows under the log's head lock.
     private func insert(_ rows: [Row]) async throws {
         try await pool.query(
             """
-            INSERT INTO handoff.access_log (role, institution, "user", case_id, endpoint)
-            SELECT r, i, u, c, e
-              FROM unnest(\(PostgresArray.text(rows.map(\.role)))::text[],
-                          \(PostgresArray.optionalText(rows.map(\.institution)))::text[],
-                          \(PostgresArray.text(rows.map(\.user)))::text[],
-                          \(PostgresArray.text(rows.map(\.caseId)))::text[],
-                          \(PostgresArray.text(rows.map(\.endpoint)))::text[]) WITH ORDINALITY AS t(r, i, u, c, e, n)
-             ORDER BY n
+            SELECT handoff.log_access(
+                \(PostgresArray.text(rows.map(\.role)))::text[],
+                \(PostgresArray.optionalText(rows.map(\.institution)))::text[],
+                \(PostgresArray.text(rows.map(\.user)))::text[],
+                \(PostgresArray.text(rows.map(\.caseId)))::text[],
+                \(PostgresArray.text(rows.map(\.endpoint)))::text[],
+                \(PostgresArray.text(rows.map(\.outcome)))::text[])
             """)
     }
 }

@@ -37,7 +37,7 @@ enum CasePage {
 
     static func render(
         caseId: String, state: CaseState, lines: [Line], chain: VerificationReport?, deadlines: [DeadlineRow],
-        access: [AccessLog.Entry]?, now: Date
+        access: [AccessLog.Entry]?, accessRecord: AccessLogReport? = nil, now: Date
     ) -> HTML {
         let summary: HTML = """
             <dl class="facts">
@@ -61,9 +61,25 @@ enum CasePage {
             \(access.map { entries in
                 HTML("""
                 <section aria-labelledby="case-access-h"><h2 id="case-access-h">Who read this case</h2>\
-                \(DashboardTables.accessLog(entries, caption: "The newest reads of this case (\(entries.count) shown).", id: "case-access"))</section>
+                \(accessRecordStatus(accessRecord))\
+                \(DashboardTables.accessLog(entries, caption: "The \(entries.count) newest reads of this case, newest first, refused attempts included.", id: "case-access"))</section>
                 """)
             } ?? .empty)
+            """
+    }
+
+    /// Whether the case's read record (its rows of the chained access log) is intact.
+    static func accessRecordStatus(_ report: AccessLogReport?) -> HTML {
+        guard let report else { return .empty }
+        if let problem = report.problem {
+            return """
+                <p class="chain broken" role="alert" id="access-record"><strong>Read record broken</strong> at \
+                \(problem.seq.map { "access log row \($0)" } ?? "its end"): \(problem.reason)</p>
+                """
+        }
+        return """
+            <p class="chain valid" id="access-record"><strong>Read record intact</strong>: \(report.rows) entries, \
+            each chained to the one before.</p>
             """
     }
 

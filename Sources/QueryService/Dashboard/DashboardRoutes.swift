@@ -191,10 +191,10 @@ extension QueryService {
             suppress: suppress, id: "compliance-rule")
         var auditPanel: HTML = .empty
         if principal.role == .auditor {
-            let entries = try await accessLog.newest(limit: 50)
+            let entries = try await accessLog.entries(limit: 50).entries
             auditPanel = """
                 <section aria-labelledby="access-h"><h2 id="access-h">Access log</h2>
-                <div data-live-region id="access-region">\(DashboardTables.accessLog(entries, caption: "The 50 newest reads of case data, newest first.", id: "access"))</div>
+                <div data-live-region id="access-region">\(DashboardTables.accessLog(entries, caption: "The 50 newest reads of case data, newest first, refused attempts included.", id: "access"))</div>
                 </section>
                 """
         }
@@ -250,8 +250,10 @@ extension QueryService {
         -> HTTPResponse
     {
         let caseId = try Self.caseId(params)
-        let loaded = try await authorizeCaseRead(principal, caseId: caseId)
-        guard let state = loaded.state else { throw ServiceError.notFound("No case with this id.") }
+        let loaded = try await caseRead(request, principal, caseId: caseId) {
+            try await authorizeCaseRead(principal, caseId: caseId)
+        }
+        guard let state = loaded.state else { throw Self.noSuchCase }
         let notices = try await store.readAll(stream: StreamName.sop(caseId)!)
         let events = (loaded.recorded + notices).sorted { $0.cursor < $1.cursor }
         let mayVerify = principal.role == .coordinator || principal.role == .auditor
@@ -260,10 +262,12 @@ extension QueryService {
             DeadlineFilter(caseId: caseId), visibleTo: principal.role == .institution ? principal.institution : nil)
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))
         let access =
-            principal.role == .auditor ? Array(try await accessLog.entries(caseId: caseId).suffix(50).reversed()) : nil
+            principal.role == .auditor
+            ? try await accessLog.entries(AccessLog.Filter(caseId: caseId), limit: 50).entries : nil
+        let record = principal.role == .auditor ? try await store.verifyAccessRecord(caseId: caseId) : nil
         let main = CasePage.render(
             caseId: caseId, state: state, lines: CasePage.lines(events, state: state), chain: chain,
-            deadlines: deadlines, access: access, now: Date())
+            deadlines: deadlines, access: access, accessRecord: record, now: Date())
         return DashboardLayout.response(
             DashboardLayout.document(title: "Case \(caseId)", principal: principal, main: main))
     }

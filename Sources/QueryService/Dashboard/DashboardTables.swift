@@ -197,19 +197,20 @@ enum DashboardTables {
     static func accessLog(_ entries: [AccessLog.Entry], caption: String, id: String) -> HTML {
         let body: [HTML] =
             entries.isEmpty
-            ? ["<tr><td colspan=\"5\" class=\"empty\">No reads recorded.</td></tr>"]
+            ? ["<tr><td colspan=\"6\" class=\"empty\">No reads recorded.</td></tr>"]
             : entries.map { e in
                 """
                 <tr><td>\(DashboardLayout.time(stored: e.at))</td><td>\(e.user)</td>\
                 <td>\(e.role)\(e.institution.map { " · " + $0 } ?? "")</td>\
-                <th scope="row">\(DashboardLayout.caseLink(e.caseId))</th><td><code>\(e.endpoint)</code></td></tr>
+                <th scope="row">\(DashboardLayout.caseLink(e.caseId))</th><td><code>\(e.endpoint)</code></td>\
+                <td class="outcome \(e.outcome)">\(e.outcome == "denied" ? "refused" : "answered")</td></tr>
                 """
             }
         let table: HTML = """
             <table>
             <caption>\(caption)</caption>
             <thead><tr><th scope="col">When</th><th scope="col">User</th><th scope="col">Role</th>\
-            <th scope="col">Case</th><th scope="col">Endpoint</th></tr></thead>
+            <th scope="col">Case</th><th scope="col">Endpoint</th><th scope="col">Outcome</th></tr></thead>
             <tbody>\(body)</tbody>
             </table>
             """

@@ -111,23 +111,44 @@ extension QueryService {
         }
     }
 
+    /// Who is appending to which case, and whether the case is hidden from them (missing, or
+    /// they are not a party): a refusal is then an attempt on a case they may not see, and is
+    /// access-logged as `denied`.
+    struct AppendAttempt {
+        var principal: Principal?
+        var caseId: String?
+        var hidden = false
+    }
+
     func appendEvents(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        var caller = AppendAttempt()
         do {
-            return try await appendEventsUnrecorded(request, params)
+            return try await appendEventsUnrecorded(request, params, &caller)
         } catch {
-            let e = ServiceError.from(error)
+            var e = ServiceError.from(error)
+            if let principal = caller.principal, let caseId = caller.caseId, caller.hidden,
+                (400..<500).contains(e.status.code)
+            {
+                do {
+                    try await accessLog.record(
+                        principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
+                } catch { e = ServiceError.from(error) }
+            }
             metrics.recordAppend(outcome: e.code, events: 0)
             throw e
         }
     }
 
-    private func appendEventsUnrecorded(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse
-    {
+    private func appendEventsUnrecorded(
+        _ request: HTTPRequest, _ params: RouteParameters, _ caller: inout AppendAttempt
+    ) async throws -> HTTPResponse {
         let principal = try await authenticate(request)
         let caseId = try Self.caseId(params)
+        caller.principal = principal
+        caller.caseId = caseId
         try Self.requireJSON(request)
         let parsed = try AppendRequest.parse(request.body)
-        let result = try await caseWriter.append(parsed, by: principal, to: caseId)
+        let result = try await caseWriter.append(parsed, by: principal, to: caseId, hidden: &caller.hidden)
         return appended(result)
     }
 

@@ -6,15 +6,33 @@ import Referrals
 
 /// `GET /v1/cases/{caseId}`, `…/history` and `…/verify`.
 extension QueryService {
+    /// The one answer to a read of a case the caller may not read, whether the case exists or not:
+    /// the same status and body for both, so that case ids cannot be probed.
+    static let noSuchCase = ServiceError.notFound("No case with this id.")
+
     /// Reads the case stream and checks that `principal` may read it (party, coordinator, auditor).
-    /// - Throws: 404 when the case does not exist, 403 when the caller is not a party.
+    /// - Throws: ``noSuchCase`` (404) when the case does not exist and when the caller is not a
+    ///   party: a non-party learns nothing about which ids exist.
     func authorizeCaseRead(_ principal: Principal, caseId: String) async throws -> CaseAccess.LoadedCase {
         let loaded = try await access.load(caseId: caseId)
-        guard let state = loaded.state else { throw ServiceError.notFound("No case with this id.") }
-        guard CasePolicy.mayRead(principal, state) else {
-            throw ServiceError.forbidden("Only parties of a case, coordinators and auditors may read it.")
-        }
+        guard let state = loaded.state, CasePolicy.mayRead(principal, state) else { throw Self.noSuchCase }
         return loaded
+    }
+
+    /// Runs the body of a case route for an authenticated caller. A refusal (403 or 404) is
+    /// recorded in the access log as a `denied` attempt on `caseId` before it is answered; when
+    /// that row cannot be written the answer is 503, as for an allowed read.
+    func caseRead<T>(
+        _ request: HTTPRequest, _ principal: Principal, caseId: String, _ body: () async throws -> T
+    ) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            let refusal = ServiceError.from(error)
+            guard refusal.status.code == 403 || refusal.status.code == 404 else { throw refusal }
+            try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
+            throw refusal
+        }
     }
 
     /// The summary comes from the `cases` read model, and so does the first need-to-know check:
@@ -26,13 +44,17 @@ extension QueryService {
     func caseSummary(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         let principal = try await authenticate(request)
         let caseId = try Self.caseId(params)
-        let summary = try await readSide.caseSummaryDocument(caseId: caseId)
-        let allowedByReadModel = summary?.parties.map { CasePolicy.mayRead(principal, isParty: $0.contains) } ?? false
-        if !allowedByReadModel {
-            _ = try await authorizeCaseRead(principal, caseId: caseId)
-        }
-        guard let summary else {
-            throw ServiceError.notFound("The case is not in the read model yet; retry shortly.")
+        let summary = try await caseRead(request, principal, caseId: caseId) {
+            let summary = try await readSide.caseSummaryDocument(caseId: caseId)
+            let allowedByReadModel =
+                summary?.parties.map { CasePolicy.mayRead(principal, isParty: $0.contains) } ?? false
+            if !allowedByReadModel {
+                _ = try await authorizeCaseRead(principal, caseId: caseId)
+            }
+            guard let summary else {
+                throw ServiceError.notFound("The case is not in the read model yet; retry shortly.")
+            }
+            return summary
         }
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))
         return .json(.ok, summary.json)
@@ -48,7 +70,9 @@ extension QueryService {
             }
             asOf = date
         }
-        let loaded = try await authorizeCaseRead(principal, caseId: caseId)
+        let loaded = try await caseRead(request, principal, caseId: caseId) {
+            try await authorizeCaseRead(principal, caseId: caseId)
+        }
         let notices = try await store.readAll(stream: StreamName.sop(caseId)!)
         var events = (loaded.recorded + notices).sorted { $0.cursor < $1.cursor }
         if let asOf { events.removeAll { $0.recordedDate > asOf } }
@@ -59,28 +83,42 @@ extension QueryService {
     func verifyCase(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         let principal = try await authenticate(request)
         let caseId = try Self.caseId(params)
-        guard principal.role == .auditor || principal.role == .coordinator else {
-            throw ServiceError.forbidden("Only auditors and coordinators verify chains.")
-        }
         let stream = StreamName.case(caseId)!
-        guard try await store.version(of: stream) > 0 else { throw ServiceError.notFound("No case with this id.") }
+        try await caseRead(request, principal, caseId: caseId) {
+            guard principal.role == .auditor || principal.role == .coordinator else {
+                throw ServiceError.forbidden("Only auditors and coordinators verify chains.")
+            }
+            guard try await store.version(of: stream) > 0 else { throw Self.noSuchCase }
+        }
         let report = try await store.verify(stream: stream)
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))
-        let body: JSONValue
+        // After this read's own row is written, so the check covers it too.
+        let record = try await store.verifyAccessRecord(caseId: caseId)
+        var body: JSONObject
         if let problem = report.problem {
-            body = .object(
-                JSONObject([
-                    ("valid", false),
-                    ("firstInvalidVersion", problem.version.map { .number(JSONNumber(Int($0))) } ?? .null),
-                    ("stream", .string(problem.stream)), ("reason", .string(problem.reason)),
-                ]))
+            body = JSONObject([
+                ("valid", false),
+                ("firstInvalidVersion", problem.version.map { .number(JSONNumber(Int($0))) } ?? .null),
+                ("stream", .string(problem.stream)), ("reason", .string(problem.reason)),
+            ])
         } else {
-            body = .object(
-                JSONObject([
-                    ("valid", true), ("events", .number(JSONNumber(Int(report.events)))),
-                    ("headHash", report.headHash.map { .string($0.hexString) } ?? .null),
-                ]))
+            body = JSONObject([
+                ("valid", true), ("events", .number(JSONNumber(Int(report.events)))),
+                ("headHash", report.headHash.map { .string($0.hexString) } ?? .null),
+            ])
         }
-        return .json(.ok, body.serialized())
+        body["accessLog"] = Self.accessRecordJSON(record)
+        return .json(.ok, JSONValue.object(body).serialized())
+    }
+
+    /// Whether a case's read record is intact: `{"valid": true, "entries": N}` or
+    /// `{"valid": false, "entries": N, "firstInvalidSeq": S|null, "reason": "…"}`.
+    static func accessRecordJSON(_ report: AccessLogReport) -> JSONValue {
+        var object = JSONObject([("valid", .bool(report.valid)), ("entries", .number(JSONNumber(Int(report.rows))))])
+        if let problem = report.problem {
+            object["firstInvalidSeq"] = problem.seq.map { .number(JSONNumber(Int($0))) } ?? .null
+            object["reason"] = .string(problem.reason)
+        }
+        return .object(object)
     }
 }

@@ -42,24 +42,82 @@ extension QueryService {
             status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], bytes: Array(text.utf8))
     }
 
+    /// `GET /v1/audit/access`: the access log, newest first, one page (`limit`, default 1000, at
+    /// most 10,000) older than the opaque cursor `after`; `next` is the cursor of the following
+    /// page, or null on the last. Filters: `caseId`, `institution`, `user`, `from`, `to` (times,
+    /// both inclusive). Every parameter is validated: 400 `bad_request` with `field`.
     func auditAccess(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         let principal = try await authenticate(request)
         guard principal.role == .auditor else { throw ServiceError.forbidden("Only auditors read the access log.") }
-        let caseId = request.query["caseId"]
-        if let caseId, !StreamName.isValidCaseId(caseId) {
-            throw ServiceError.badRequest("A case id is 1-64 characters of A-Z, a-z, 0-9 and -.", field: "caseId")
+        let filter = try Self.accessFilter(request)
+        var after: AccessCursor?
+        if let text = request.query["after"], !text.isEmpty {
+            guard let cursor = AccessCursor(encoded: text) else {
+                throw ServiceError.badRequest("after must be a cursor this API returned as next.", field: "after")
+            }
+            after = cursor
         }
         let limit = try Self.limit(request, default: 1000, maximum: 10_000)
-        let entries = try await accessLog.entries(caseId: caseId, limit: limit)
-        let list: [JSONValue] = entries.map { e in
-            .object(
-                JSONObject([
-                    ("at", .string(e.at)), ("institution", e.institution.map(JSONValue.string) ?? .null),
-                    ("user", .string(e.user)), ("role", .string(e.role)), ("caseId", .string(e.caseId)),
-                    ("endpoint", .string(e.endpoint)),
-                ]))
+        let page = try await accessLog.entries(filter, after: after, limit: limit)
+        var w = JSONBytes(capacity: 200 * page.entries.count + 64)
+        w.beginObject()
+        w.key("entries")
+        w.beginArray()
+        for e in page.entries {
+            w.beginObject()
+            w.member("at", e.at)
+            w.member("institution", e.institution)
+            w.member("user", e.user)
+            w.member("role", e.role)
+            w.member("caseId", e.caseId)
+            w.member("endpoint", e.endpoint)
+            w.member("outcome", e.outcome)
+            w.endObject()
         }
-        return .json(.ok, JSONValue.object(JSONObject([("entries", .array(list))])).serialized())
+        w.endArray()
+        w.member("next", page.next?.encoded)
+        w.endObject()
+        return .json(.ok, w.bytes)
+    }
+
+    /// The filters of `GET /v1/audit/access`. - Throws: 400 `bad_request` naming the field.
+    static func accessFilter(_ request: HTTPRequest) throws -> AccessLog.Filter {
+        var filter = AccessLog.Filter()
+        if let caseId = request.query["caseId"] {
+            guard StreamName.isValidCaseId(caseId) else {
+                throw ServiceError.badRequest("A case id is 1-64 characters of A-Z, a-z, 0-9 and -.", field: "caseId")
+            }
+            filter.caseId = caseId
+        }
+        if let institution = request.query["institution"] {
+            guard TokenStore.isValidInstitutionId(institution) else {
+                throw ServiceError.badRequest(
+                    "institution is an institution id: 1-64 characters of a-z, 0-9 and -.", field: "institution")
+            }
+            filter.institution = institution
+        }
+        if let user = request.query["user"] {
+            let hasControl = user.unicodeScalars.contains {
+                $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}"
+            }
+            guard (1...128).contains(user.count), !hasControl else {
+                throw ServiceError.badRequest("user is 1-128 characters without control characters.", field: "user")
+            }
+            filter.user = user
+        }
+        func time(_ name: String) throws -> Date? {
+            guard let text = request.query[name] else { return nil }
+            guard let date = Timestamp.parse(text), (1...9999).contains(Timestamp.civil(date).year) else {
+                throw ServiceError.badRequest("\(name) must be an RFC 3339 time with a zone.", field: name)
+            }
+            return date
+        }
+        filter.from = try time("from")
+        filter.to = try time("to")
+        if let from = filter.from, let to = filter.to, from > to {
+            throw ServiceError.badRequest("to must not be before from.", field: "to")
+        }
+        return filter
     }
 
     /// `?limit=`: an integer from 1 up; above `maximum` it is capped. - Throws: 400.

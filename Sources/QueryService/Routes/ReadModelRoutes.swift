@@ -48,6 +48,14 @@ extension QueryService {
             after = cursor
         }
         let limit = try Self.limit(request, default: 100, maximum: 1000)
+        if let institution = visibleTo, let caseId = filter.caseId,
+            try await access.partyCases(institution: institution, among: [caseId]).isEmpty
+        {
+            // Asking for the deadlines of a case it is no party to (existing or not) is an
+            // attempt on that case: the answer is the same empty page either way, and the
+            // attempt is recorded as denied.
+            try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
+        }
         let page = try await readSide.deadlinesPage(filter, visibleTo: visibleTo, after: after, limit: limit)
         let rows = page.rows
         try await accessLog.record(principal, caseIds: Set(rows.map(\.caseId)), endpoint: Self.endpoint(request))

@@ -51,15 +51,22 @@ public struct CaseWriter: Sendable {
         let request = QueryService.AppendRequest(
             items: [item], batch: false, expected: expected,
             expectedJSON: ServiceError.expectedJSON(expected.description))
+        var hidden = false
         return try await append(
-            request, by: .institution(institution, user: user), to: caseId, operatorName: operatorName)
+            request, by: .institution(institution, user: user), to: caseId, operatorName: operatorName,
+            hidden: &hidden)
     }
 
     /// Admits and appends `parsed` to the case for `principal`.
+    ///
+    /// - Parameter hidden: set when the case is hidden from the caller (missing, not a party, or an
+    ///   id it may not choose), so that a refusal is logged as a denied attempt.
     func append(
-        _ parsed: QueryService.AppendRequest, by principal: Principal, to caseId: String, operatorName: String? = nil
+        _ parsed: QueryService.AppendRequest, by principal: Principal, to caseId: String, operatorName: String? = nil,
+        hidden: inout Bool
     ) async throws -> AppendResult {
         guard principal.role == .institution, let institution = principal.institution else {
+            hidden = true
             throw ServiceError.forbidden("Only institutions append case events.")
         }
         guard let stream = StreamName.case(caseId) else { throw ServiceError.badRequest("Invalid case id.") }
@@ -69,6 +76,7 @@ public struct CaseWriter: Sendable {
             guard let registered = try await institutions.institution(institution),
                 registered.mayChooseCaseId(caseId, serverPrefix: caseIdPrefix)
             else {
+                hidden = true
                 throw ServiceError.forbidden(
                     "Open cases with POST /v1/cases (the server issues the id); a chosen id must start with the "
                         + "institution's own registered case-id prefix.")
@@ -89,9 +97,15 @@ public struct CaseWriter: Sendable {
                 // Contention on one case: back off a little, with jitter, before admitting again.
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...(2 * min(attempt, 20)))))
             }
-            let loaded = try await access.load(caseId: caseId)
-            if let state = loaded.state, !state.isParty(institution) {
-                throw ServiceError.forbidden("Only parties of the case may append to it.")
+            var loaded = try await access.load(caseId: caseId)
+            let notParty = loaded.state.map { !$0.isParty(institution) } ?? false
+            if notParty {
+                // A non-party is answered exactly as if the case did not exist — same checks in
+                // the same order, same status and body — so that case ids cannot be probed.
+                loaded = CaseAccess.LoadedCase(recorded: [], state: nil)
+                hidden = true
+            } else {
+                hidden = loaded.state == nil
             }
             // A retry of an earlier append gets the store's answer: the original result or a
             // conflict. Asked only when the request would otherwise be refused — when it is
@@ -117,6 +131,11 @@ public struct CaseWriter: Sendable {
             } catch {
                 if let result = try await retried() { return result }
                 throw error
+            }
+            if notParty {
+                // Admitted as if the case were new (a CaseOpened), but it exists: refused as a
+                // missing case's first event other than CaseOpened is.
+                throw ServiceError.from(CasePolicy.noSuchCase)
             }
             do {
                 return try await store.append(to: stream, expected: .exactly(actual), events: newEvents)

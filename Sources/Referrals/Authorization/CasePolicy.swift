@@ -25,13 +25,19 @@ public enum CasePolicy {
         }
     }
 
+    /// The refusal of an event other than `CaseOpened` on a case that does not exist. The append
+    /// route answers a caller who is not a party of an existing case with this same error.
+    public static let noSuchCase = ReferralsError(
+        .notFound, "the case does not exist; its first event must be CaseOpened")
+
     /// Decides whether `principal` may append an event of `type` to a case in `state` (`nil`:
     /// the case does not exist), in this order:
     ///
     /// 1. Only an `institution` principal appends case events → `forbidden`.
     /// 2. The first event must be `CaseOpened` → `not_found` for anything else on a missing case;
     ///    `CaseOpened` on an existing case → `wrong_expected_version` (API.md: 409).
-    /// 3. Only parties append to an existing case → `forbidden`.
+    /// 3. Only parties append to an existing case → `forbidden` (the append route answers a
+    ///    non-party before this, as if the case did not exist: ``noSuchCase``).
     /// 4. After `CaseClosed` only `CaseReopened`; `CaseReopened` only when closed → `invalid_event`.
     ///
     /// The recipient-only rules for acknowledge/accept/decline/complete need the referral, so
@@ -43,9 +49,7 @@ public enum CasePolicy {
             throw ReferralsError(.forbidden, "only an institution may append case events")
         }
         guard let state else {
-            guard type == .caseOpened else {
-                throw ReferralsError(.notFound, "the case does not exist; its first event must be CaseOpened")
-            }
+            guard type == .caseOpened else { throw noSuchCase }
             return
         }
         guard type != .caseOpened else {

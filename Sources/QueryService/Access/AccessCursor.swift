@@ -1,0 +1,35 @@
+import Foundation
+
+/// The opaque paging cursor of `GET /v1/audit/access`: the `seq` of the last entry of a page;
+/// the next page holds the entries below it. Clients only echo it back.
+public struct AccessCursor: Sendable, Hashable {
+    public var seq: Int64
+
+    public init(seq: Int64) {
+        self.seq = seq
+    }
+
+    /// base64url (no padding) of `access:<seq>`.
+    public var encoded: String { Data("access:\(seq)".utf8).base64URLEncoded }
+
+    /// Parses the opaque form strictly; nil for anything ``encoded`` would not produce.
+    public init?(encoded text: String) {
+        guard (1...40).contains(text.utf8.count),
+            text.utf8.allSatisfy({
+                ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95
+            })
+        else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        guard base64.utf8.count % 4 != 1 else { return nil }
+        while base64.utf8.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8),
+            plain.hasPrefix("access:")
+        else { return nil }
+        let digits = plain.dropFirst(7)
+        guard (1...18).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+            digits == "0" || !digits.hasPrefix("0"), let seq = Int64(digits), seq >= 1
+        else { return nil }
+        guard Self(seq: seq).encoded == text else { return nil }
+        self.seq = seq
+    }
+}
