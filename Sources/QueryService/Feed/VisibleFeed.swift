@@ -35,7 +35,7 @@ struct VisibleFeed: Sendable {
         }
         guard principal.role == .institution else {
             let page = try await read(after: cursor)
-            return Page(events: page.events, next: page.next, caughtUp: page.events.count < limit)
+            return Page(events: page.events, next: page.next, caughtUp: page.reachedEnd)
         }
         guard let institution = principal.institution else { return Page(events: [], next: cursor, caughtUp: true) }
         var out: [RecordedEvent] = []
@@ -43,7 +43,7 @@ struct VisibleFeed: Sendable {
         var scanned = 0
         while out.count < limit, scanned < scanLimit {
             let raw = try await read(after: position)
-            if raw.events.isEmpty { return Page(events: out, next: position, caughtUp: true) }
+            if raw.events.isEmpty { return Page(events: out, next: max(position, raw.next), caughtUp: raw.reachedEnd) }
             scanned += raw.events.count
             // Parties are read after the page, so every event on it is already visible to that query.
             let caseIds = Set(raw.events.compactMap { CaseAccess.caseId(ofStream: $0.stream) })
@@ -55,7 +55,10 @@ struct VisibleFeed: Sendable {
                     out.append(event)
                 }
             }
-            if raw.events.count < limit { return Page(events: out, next: position, caughtUp: true) }
+            // Every event on the page was looked at: move on to where the read examined up to
+            // (past what a type filter left out).
+            position = max(position, raw.next)
+            if raw.reachedEnd { return Page(events: out, next: position, caughtUp: true) }
         }
         return Page(events: out, next: position, caughtUp: false)
     }
