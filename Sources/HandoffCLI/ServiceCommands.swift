@@ -54,10 +54,36 @@ enum ServiceCommands {
         }
         let tokens = TokenStore(pool: ConnectionPool(url: try context.databaseURL(), maximumConnections: 1))
         do {
-            let token = try await tokens.create(role: role, institution: institution, user: args.string("--user")!)
-            context.out(token)
+            let issued = try await tokens.issue(role: role, institution: institution, user: args.string("--user")!)
+            context.out(issued.token)
+            context.err("token id \(issued.id) (revoke with: handoff token revoke \(issued.id))")
         } catch let error as TokenStore.TokenError {
             throw CLIError.usage("\(error)")
         }
+    }
+
+    /// `handoff token revoke ID|-`: prints `{"revoked":true,"id":N}`; exit 1 when no live token
+    /// has that id (or is that token).
+    static func revokeToken(_ args: ParsedArguments, _ context: CLIContext) async throws {
+        let target = args.positionals.first ?? ""
+        let tokens = TokenStore(pool: ConnectionPool(url: try context.databaseURL(), maximumConnections: 1))
+        let id: Int64
+        if target == "-" {
+            let token = (context.standardInput() ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty, !token.contains(where: \.isWhitespace) else {
+                throw CLIError.usage("token revoke -: write the token (one line) to stdin")
+            }
+            guard let found = try await tokens.id(of: token) else { throw CLIError(message: "no such token") }
+            id = found
+        } else {
+            guard let number = Int64(target), number > 0 else {
+                throw CLIError.usage("token revoke: give the token's id (a number) or - to read the token from stdin")
+            }
+            id = number
+        }
+        guard try await tokens.revoke(id: id) else {
+            throw CLIError(message: "no live token with id \(id) (unknown or already revoked)")
+        }
+        context.out("{\"revoked\":true,\"id\":\(id)}")
     }
 }

@@ -109,7 +109,17 @@ extension CommandSpec {
                                 help: "what the token may do"),
                             OptionSpec("--institution", value: "ID", help: "the institution (role institution)"),
                             OptionSpec("--user", value: "U", required: true, help: "the person the token is for"),
-                        ])
+                        ]),
+                    CommandSpec(
+                        "revoke",
+                        summary: """
+                            Revoke a token and the dashboard sessions made from it, by its id (printed on stderr \
+                            by token create) or, with -, by the token itself read from stdin (never on the command \
+                            line, where ps shows it). Takes effect within 5 s in every running service.
+                            """,
+                        positionals: [
+                            PositionalSpec("ID|-", help: "the token's id, or - to read the token from stdin")
+                        ]),
                 ]),
             CommandSpec(
                 "sop",

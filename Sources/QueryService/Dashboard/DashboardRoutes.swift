@@ -40,8 +40,12 @@ extension QueryService {
     /// The principal of the session cookie; nil without a cookie or with a token that no longer works.
     /// - Throws: 503 during an outage.
     func dashboardPrincipal(_ request: HTTPRequest) async throws -> Principal? {
+        try await dashboardCredential(request)?.principal
+    }
+
+    func dashboardCredential(_ request: HTTPRequest) async throws -> TokenStore.Credential? {
         guard let token = DashboardSession.token(in: request) else { return nil }
-        do { return try await tokens.authenticate(token) } catch { throw ServiceError.from(error) }
+        do { return try await tokens.credential(token) } catch { throw ServiceError.from(error) }
     }
 
     /// Runs a page for a signed-in principal: without a session, to the login page; errors as pages.
@@ -270,17 +274,22 @@ extension QueryService {
     /// see were appended, so the page re-reads itself. It carries no case data (only how many
     /// events), so it is not access-logged; the page's re-read is.
     private func dashboardLive(_ request: HTTPRequest) async throws -> HTTPResponse {
-        guard let principal = try await dashboardPrincipal(request) else {
+        guard let credential = try await dashboardCredential(request) else {
             return .text(.unauthorized, "Sign in first.\n", headers: ["Cache-Control": "no-store"])
         }
+        let lease = try streamLease(credential.tokenId)
         let start = try await store.headCursor()
         let headers: HTTPHeaders = [
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
         ]
         return .stream(headers: headers) { [self] writer in
+            defer { lease.release() }
             metrics.sseClientConnected()
             defer { metrics.sseClientDisconnected() }
-            try await follow(writer, principal: principal, from: start, types: nil, pageSize: 500, retryMilliseconds: 3000) {
+            try await follow(
+                writer, principal: credential.principal, from: start, types: nil, pageSize: 500,
+                retryMilliseconds: 3000, stillAllowed: { [tokens] in try await tokens.isLive(id: credential.tokenId) }
+            ) {
                 "event: change\ndata: {\"events\":\($0.count)}\n\n"
             }
         }

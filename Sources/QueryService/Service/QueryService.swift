@@ -22,6 +22,12 @@ public struct QueryServiceConfiguration: Sendable {
     /// The most access-log rows waiting to be written; a read that would exceed it is refused
     /// with 503 rather than served unlogged.
     public var accessLogQueueCapacity: Int
+    /// The most event streams (`/v1/events/stream`, `/dashboard/live`) one token may hold open at
+    /// once, its dashboard sessions included; one more is refused with 429 `too_many_streams`.
+    public var maxStreamsPerToken: Int
+    /// How often a long-lived stream asks the database whether its token (or session) is still
+    /// live; it ends within this long of a revocation. At most 5 s (operations.md promises it).
+    public var streamRecheckInterval: Duration
 
     public init(
         http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
@@ -29,7 +35,9 @@ public struct QueryServiceConfiguration: Sendable {
         pollInterval: Duration = .seconds(1),
         allowedClockSkew: TimeInterval = 300,
         tokenCacheTTL: Duration = .seconds(5),
-        accessLogQueueCapacity: Int = 20_000
+        accessLogQueueCapacity: Int = 20_000,
+        maxStreamsPerToken: Int = 8,
+        streamRecheckInterval: Duration = .seconds(2)
     ) {
         self.http = http
         self.heartbeatInterval = heartbeatInterval
@@ -37,6 +45,8 @@ public struct QueryServiceConfiguration: Sendable {
         self.allowedClockSkew = allowedClockSkew
         self.tokenCacheTTL = tokenCacheTTL
         self.accessLogQueueCapacity = accessLogQueueCapacity
+        self.maxStreamsPerToken = maxStreamsPerToken
+        self.streamRecheckInterval = min(streamRecheckInterval, .seconds(5))
     }
 }
 
@@ -67,6 +77,8 @@ public final class QueryService: Sendable {
     let tail: GlobalTail
     let subscriptions: SubscriptionStore
     let institutions: InstitutionRegistry
+    /// Open event streams per token.
+    let streamQuota: StreamQuota
     let metrics = Metrics()
     let metricsHook: @Sendable () async -> String
     let server = Mutex<HTTPServer?>(nil)
@@ -92,6 +104,7 @@ public final class QueryService: Sendable {
         self.tail = GlobalTail(store: store, maxAge: configuration.pollInterval)
         self.subscriptions = SubscriptionStore(pool: store.pool)
         self.institutions = InstitutionRegistry(store: store)
+        self.streamQuota = StreamQuota(limit: configuration.maxStreamsPerToken)
         self.metricsHook = metricsHook
     }
 
@@ -184,14 +197,24 @@ public final class QueryService: Sendable {
 
     /// The caller of a request. - Throws: 401 `unauthorized`, 503 during an outage.
     func authenticate(_ request: HTTPRequest) async throws -> Principal {
-        guard let header = request.headers["Authorization"] else { throw ServiceError.unauthorized }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw ServiceError.unauthorized }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        try await credential(request).principal
+    }
+
+    /// The caller of a request with the token it came with. - Throws: as ``authenticate(_:)``.
+    func credential(_ request: HTTPRequest) async throws -> TokenStore.Credential {
+        guard let token = Self.bearerToken(request.headers) else { throw ServiceError.unauthorized }
         do {
-            guard let principal = try await tokens.authenticate(token) else { throw ServiceError.unauthorized }
-            return principal
+            guard let credential = try await tokens.credential(token) else { throw ServiceError.unauthorized }
+            return credential
         } catch { throw ServiceError.from(error) }
+    }
+
+    /// The token of an `Authorization: Bearer …` header, or nil.
+    static func bearerToken(_ headers: HTTPHeaders) -> String? {
+        guard let header = headers["Authorization"] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
     /// A body must be sent as `application/json` (parameters such as `charset` allowed). - Throws: 415.

@@ -22,7 +22,7 @@ struct Harness: Sendable {
     static func start(
         readSide: any ReadSide = EmptyReadSide(), heartbeat: Duration = .milliseconds(400),
         url: String? = nil, db existing: TestDB? = nil, tokenCacheTTL: Duration = .seconds(5),
-        accessLogQueueCapacity: Int = 20_000
+        accessLogQueueCapacity: Int = 20_000, configure: (inout QueryServiceConfiguration) -> Void = { _ in }
     ) async throws -> Harness {
         let db: TestDB
         if let existing { db = existing } else { db = try await TestDatabase.make() }
@@ -30,11 +30,13 @@ struct Harness: Sendable {
         let store = EventStore(pool: pool)
         let wakeups = Wakeups()
         await wakeups.startListening(url: db.url)
+        var configuration = QueryServiceConfiguration(
+            http: HTTPServerConfiguration(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(1)),
+            heartbeatInterval: heartbeat, pollInterval: .milliseconds(200), tokenCacheTTL: tokenCacheTTL,
+            accessLogQueueCapacity: accessLogQueueCapacity)
+        configure(&configuration)
         let service = QueryService(
-            configuration: QueryServiceConfiguration(
-                http: HTTPServerConfiguration(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(1)),
-                heartbeatInterval: heartbeat, pollInterval: .milliseconds(200), tokenCacheTTL: tokenCacheTTL,
-                accessLogQueueCapacity: accessLogQueueCapacity),
+            configuration: configuration,
             store: store, readSide: readSide, wakeups: wakeups, metricsHook: { "handoff_projector_lag_events 0\n" })
         // The registry, as the demo seeds it (through the store: institutions are not case events).
         let setupStore = db.store(poolSize: 2)
