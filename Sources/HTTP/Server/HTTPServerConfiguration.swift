@@ -20,6 +20,10 @@ public struct HTTPServerConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     /// The listen backlog.
     public var backlog: Int32
+    /// The most bytes of request bodies buffered at once over all connections (64 MiB by
+    /// default). A body is counted at its declared length before it is read; one that does not
+    /// fit is answered with 503 `unavailable` and `Retry-After`, and the server goes on serving.
+    public var bodyBudget: Int
 
     public init(
         host: String = "127.0.0.1",
@@ -29,7 +33,8 @@ public struct HTTPServerConfiguration: Sendable {
         requestTimeout: Duration = .seconds(60),
         maxConnections: Int = 10_000,
         shutdownGracePeriod: Duration = .seconds(10),
-        backlog: Int32 = 1_024
+        backlog: Int32 = 1_024,
+        bodyBudget: Int = 64 * 1_048_576
     ) {
         self.host = host
         self.port = port
@@ -39,5 +44,6 @@ public struct HTTPServerConfiguration: Sendable {
         self.maxConnections = maxConnections
         self.shutdownGracePeriod = shutdownGracePeriod
         self.backlog = backlog
+        self.bodyBudget = bodyBudget
     }
 }

@@ -28,6 +28,9 @@ public struct QueryServiceConfiguration: Sendable {
     /// How often a long-lived stream asks the database whether its token (or session) is still
     /// live; it ends within this long of a revocation. At most 5 s (operations.md promises it).
     public var streamRecheckInterval: Duration
+    /// The largest body buffered for a request without a live bearer token (the login form,
+    /// dashboard forms, anyone unknown); a larger one is refused before it is read.
+    public var unauthenticatedBodyLimit: Int
 
     public init(
         http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
@@ -37,7 +40,8 @@ public struct QueryServiceConfiguration: Sendable {
         tokenCacheTTL: Duration = .seconds(5),
         accessLogQueueCapacity: Int = 20_000,
         maxStreamsPerToken: Int = 8,
-        streamRecheckInterval: Duration = .seconds(2)
+        streamRecheckInterval: Duration = .seconds(2),
+        unauthenticatedBodyLimit: Int = 16_384
     ) {
         self.http = http
         self.heartbeatInterval = heartbeatInterval
@@ -47,6 +51,7 @@ public struct QueryServiceConfiguration: Sendable {
         self.accessLogQueueCapacity = accessLogQueueCapacity
         self.maxStreamsPerToken = maxStreamsPerToken
         self.streamRecheckInterval = min(streamRecheckInterval, .seconds(5))
+        self.unauthenticatedBodyLimit = unauthenticatedBodyLimit
     }
 }
 
@@ -116,7 +121,10 @@ public final class QueryService: Sendable {
         let server = self.server.withLock { current in
             if let current { return current }
             let router = makeRouter()
-            let created = HTTPServer(configuration: configuration.http) { [self] request in
+            let created = HTTPServer(
+                configuration: configuration.http,
+                admission: { [self] request, length in await admitBody(request, contentLength: length) }
+            ) { [self] request in
                 await self.handle(request, router: router)
             }
             current = created
