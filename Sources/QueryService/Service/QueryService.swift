@@ -31,6 +31,15 @@ public struct QueryServiceConfiguration: Sendable {
     /// The largest body buffered for a request without a live bearer token (the login form,
     /// dashboard forms, anyone unknown); a larger one is refused before it is read.
     public var unauthenticatedBodyLimit: Int
+    /// The address browsers use to reach the service, e.g. `https://handoff.example.org` behind a
+    /// TLS-terminating proxy (`handoff serve --public-url`). With `https://` the dashboard's
+    /// cookie is `__Host-handoff_session` and `Secure`; its origin is the one form POSTs must
+    /// come from. Nil: plain HTTP, the origin taken from `Host`.
+    public var publicURL: String?
+    /// A dashboard session ends after this long without a request (30 minutes).
+    public var sessionIdleTimeout: Duration
+    /// A dashboard session ends this long after sign-in at the latest (12 hours).
+    public var sessionLifetime: Duration
 
     public init(
         http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
@@ -41,7 +50,10 @@ public struct QueryServiceConfiguration: Sendable {
         accessLogQueueCapacity: Int = 20_000,
         maxStreamsPerToken: Int = 8,
         streamRecheckInterval: Duration = .seconds(2),
-        unauthenticatedBodyLimit: Int = 16_384
+        unauthenticatedBodyLimit: Int = 16_384,
+        publicURL: String? = nil,
+        sessionIdleTimeout: Duration = .seconds(30 * 60),
+        sessionLifetime: Duration = .seconds(12 * 3600)
     ) {
         self.http = http
         self.heartbeatInterval = heartbeatInterval
@@ -52,6 +64,9 @@ public struct QueryServiceConfiguration: Sendable {
         self.maxStreamsPerToken = maxStreamsPerToken
         self.streamRecheckInterval = min(streamRecheckInterval, .seconds(5))
         self.unauthenticatedBodyLimit = unauthenticatedBodyLimit
+        self.publicURL = publicURL
+        self.sessionIdleTimeout = sessionIdleTimeout
+        self.sessionLifetime = sessionLifetime
     }
 }
 
@@ -75,6 +90,10 @@ public final class QueryService: Sendable {
     public let readSide: any ReadSide
     public let wakeups: Wakeups
     public let tokens: TokenStore
+    /// The dashboard's sessions.
+    public let sessions: SessionStore
+    /// The dashboard's cookie: its name, attributes and origin check.
+    let cookies: DashboardSession
     public let accessLog: AccessLog
     let access: CaseAccess
     let feed: VisibleFeed
@@ -103,6 +122,9 @@ public final class QueryService: Sendable {
         self.readSide = readSide
         self.wakeups = wakeups
         self.tokens = TokenStore(pool: store.pool, cacheTTL: configuration.tokenCacheTTL)
+        self.sessions = SessionStore(
+            pool: store.pool, idleTimeout: configuration.sessionIdleTimeout, lifetime: configuration.sessionLifetime)
+        self.cookies = DashboardSession(publicURL: configuration.publicURL, lifetime: configuration.sessionLifetime)
         self.accessLog = AccessLog(pool: store.pool, queueCapacity: configuration.accessLogQueueCapacity)
         self.access = CaseAccess(store: store)
         self.feed = VisibleFeed(store: store, access: access)
