@@ -9,7 +9,10 @@ import Referrals
 /// `serve` and `token create`.
 enum ServiceCommands {
     /// The query service wired to a database: store, read models, wake-ups and metrics.
-    static func makeService(url: String, host: String, port: Int, poolSize: Int = 16) async -> QueryService {
+    static func makeService(
+        url: String, host: String, port: Int, poolSize: Int = 16,
+        configure: (inout QueryServiceConfiguration) -> Void = { _ in }
+    ) async -> QueryService {
         let pool = ConnectionPool(url: url, maximumConnections: poolSize)
         let store = EventStore(pool: pool)
         let wakeups = Wakeups()
@@ -17,8 +20,10 @@ enum ServiceCommands {
         let lagRunner = ProjectionRunner(store: store, pool: pool)
         var http = HTTPServerConfiguration(host: host, port: port)
         http.shutdownGracePeriod = .seconds(5)
+        var configuration = QueryServiceConfiguration(http: http)
+        configure(&configuration)
         return QueryService(
-            configuration: QueryServiceConfiguration(http: http), store: store, readSide: ProjectionReadSide(pool: pool),
+            configuration: configuration, store: store, readSide: ProjectionReadSide(pool: pool),
             wakeups: wakeups,
             metricsHook: {
                 var text = ""
@@ -35,7 +40,18 @@ enum ServiceCommands {
         let url = try context.databaseURL()
         let host = args.string("--host") ?? "127.0.0.1"
         let port = args.int("--port") ?? 8080
-        let service = await makeService(url: url, host: host, port: port)
+        if let publicURL = args.string("--public-url") {
+            guard let scheme = URL(string: publicURL)?.scheme?.lowercased(), ["http", "https"].contains(scheme),
+                URL(string: publicURL)?.host != nil
+            else { throw CLIError.usage("--public-url must be an http:// or https:// URL") }
+        }
+        let service = await makeService(url: url, host: host, port: port) { configuration in
+            configuration.publicURL = args.string("--public-url")
+            if let n = args.int("--max-streams-per-token") { configuration.maxStreamsPerToken = n }
+            if let n = args.int("--body-budget-mib") { configuration.http.bodyBudget = n * 1_048_576 }
+            if let n = args.int("--session-idle-minutes") { configuration.sessionIdleTimeout = .seconds(n * 60) }
+            if let n = args.int("--session-hours") { configuration.sessionLifetime = .seconds(n * 3600) }
+        }
         let bound = try await service.start()
         context.err("handoff serve: listening on http://\(host):\(bound)")
         let signals = service.shutdownOnSignals()

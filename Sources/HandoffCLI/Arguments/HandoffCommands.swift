@@ -31,6 +31,21 @@ extension CommandSpec {
                 options: [
                     OptionSpec("--port", value: "P", kind: .integer(1...65535), help: "port to listen on"),
                     OptionSpec("--host", value: "H", help: "address to bind"),
+                    OptionSpec(
+                        "--public-url", value: "URL",
+                        help: "the address browsers use (https://… behind a TLS proxy: __Host- Secure cookie)"),
+                    OptionSpec(
+                        "--max-streams-per-token", value: "N", kind: .integer(1...10_000),
+                        help: "open event streams per token (default 8)"),
+                    OptionSpec(
+                        "--body-budget-mib", value: "M", kind: .integer(1...65_536),
+                        help: "request bodies buffered at once, all connections (default 64)"),
+                    OptionSpec(
+                        "--session-idle-minutes", value: "N", kind: .integer(1...1_440),
+                        help: "dashboard session idle expiry (default 30)"),
+                    OptionSpec(
+                        "--session-hours", value: "N", kind: .integer(1...168),
+                        help: "dashboard session absolute expiry (default 12)"),
                 ]),
             CommandSpec(
                 "project",
