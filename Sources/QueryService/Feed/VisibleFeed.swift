@@ -25,7 +25,7 @@ struct VisibleFeed: Sendable {
     func page(
         after cursor: Cursor, limit: Int, types: [String]?, for principal: Principal, tail: (GlobalTail, UInt64)? = nil
     ) async throws -> Page {
-        func read(after cursor: Cursor) async throws -> EventStore.Page {
+        func read(after cursor: Cursor, limit: Int) async throws -> EventStore.Page {
             if let (tail, seen) = tail,
                 let page = try await tail.page(after: cursor, limit: limit, types: types, seen: seen)
             {
@@ -34,7 +34,7 @@ struct VisibleFeed: Sendable {
             return try await store.readGlobal(after: cursor, limit: limit, types: types)
         }
         guard principal.role == .institution else {
-            let page = try await read(after: cursor)
+            let page = try await read(after: cursor, limit: limit)
             return Page(events: page.events, next: page.next, caughtUp: page.reachedEnd)
         }
         guard let institution = principal.institution else { return Page(events: [], next: cursor, caughtUp: true) }
@@ -42,7 +42,9 @@ struct VisibleFeed: Sendable {
         var position = cursor
         var scanned = 0
         while out.count < limit, scanned < scanLimit {
-            let raw = try await read(after: position)
+            // Raw pages of at least a few hundred events, whatever the page size asked for: an
+            // institution sees a small part of the log, and `limit=1` must not mean one read per event.
+            let raw = try await read(after: position, limit: min(max(limit, 500), 1000))
             if raw.events.isEmpty { return Page(events: out, next: max(position, raw.next), caughtUp: raw.reachedEnd) }
             scanned += raw.events.count
             // Parties are read after the page, so every event on it is already visible to that query.
