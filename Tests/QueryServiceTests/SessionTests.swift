@@ -134,15 +134,9 @@ struct SessionTests {
         #expect(live.1.status == 200)
         #expect(try await elsewhere.revoke(id: issued.id))
         #expect(try await Self.home(h, session).status == 303)
-        let rest = try await blocking { () throws -> String in
-            var text = ""
-            while true {
-                let chunk = try live.0.readChunk()
-                if chunk.isEmpty { return text }
-                text += String(decoding: chunk, as: UTF8.self)
-            }
-        }
-        #expect(rest.contains("event: revoked"))
+        let rest = try await blocking { try StreamLimitTests.readUntilEnd(live.0, within: .seconds(15)) }
+        #expect(rest.ended)
+        #expect(rest.text.contains("event: revoked"))
     }
 
     /// Behind a TLS-terminating proxy (`--public-url https://…`): `__Host-` cookie, `Secure`,
