@@ -1,5 +1,8 @@
+import EventStore
 import Foundation
+import HandoffTestSupport
 import LoopbackHTTPClient
+import Postgres
 import Referrals
 import Testing
 
@@ -60,5 +63,35 @@ struct SubscriptionScopeTests {
         let own = try await h.api.request("PUT", "/v1/subscriptions/secret", token: ksp)
         #expect(own.status == 201)
         #expect(own.json["owner"]?.stringValue == "ksp")
+    }
+
+    /// Migrations/0016 changes the key to (owner, name) and keeps every subscription as it was.
+    @Test func theMigrationKeepsExistingSubscriptions() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let all = try Migrator(directory: try #require(Migrator.locateDirectory()))
+        try await Migrator(migrations: all.migrations.filter { $0.version < 16 }).migrate(url: db.url)
+        let connection = try await db.connect()
+        defer { connection.close() }
+        try await connection.execute(
+            """
+            INSERT INTO handoff.subscriptions (name, owner, types, cursor_xid, cursor_pos)
+            VALUES ('inbox', 'opav', '{ReferralIssued}', '812', 14), ('feed', 'isf', NULL, '0', 0)
+            """)
+        let rows =
+            "SELECT name, owner, coalesce(types::text, ''), cursor_xid::text, cursor_pos FROM handoff.subscriptions ORDER BY name"
+        func snapshot() async throws -> [String] {
+            try await connection.query(SQL(text: rows, parameters: [])).all.map { row in
+                try (0..<4).map { try row.decode($0, as: String.self) }.joined(separator: "|") + "|"
+                    + String(try row.decode(4, as: Int64.self))
+            }
+        }
+        let before = try await snapshot()
+        #expect(try await all.migrate(url: db.url).contains(16))
+        #expect(try await snapshot() == before)
+        // Now another institution may use the same name; the same owner still may not twice.
+        try await connection.execute("INSERT INTO handoff.subscriptions (name, owner) VALUES ('inbox', 'isf')")
+        await #expect(throws: PostgresError.self) {
+            try await connection.execute("INSERT INTO handoff.subscriptions (name, owner) VALUES ('inbox', 'opav')")
+        }
     }
 }
