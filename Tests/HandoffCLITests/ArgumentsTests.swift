@@ -457,7 +457,12 @@ struct HandoffArgumentsTests {
     static let usageLines: [([String], String)] = [
         (["demo"], "handoff demo [--port P] [--cases N] [--home DIR] [--reset]"),
         (["migrate"], "handoff migrate"),
-        (["serve"], "handoff serve [--port P] [--host H]"),
+        // API.md's line, then the options added since (issue 19).
+        (
+            ["serve"],
+            "handoff serve [--port P] [--host H] [--public-url URL] [--max-streams-per-token N] [--body-budget-mib M] "
+                + "[--session-idle-minutes N] [--session-hours N]"
+        ),
         (["project"], "handoff project [--once]"),
         (["project", "rebuild"], "handoff project rebuild NAME"),
         (["watch"], "handoff watch [--once]"),

@@ -105,34 +105,12 @@ public struct SessionStore: Sendable {
         return result.affectedRows > 0
     }
 
-    /// Ends every session made from a token (the token itself stays as it is).
-    @discardableResult
-    public func endAll(tokenId: Int64) async throws -> Int {
-        try await pool.query(
-            """
-            UPDATE handoff.dashboard_sessions SET revoked_at = clock_timestamp()
-             WHERE token_id = \(tokenId) AND revoked_at IS NULL
-            """
-        ).affectedRows
-    }
-
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// `hds_` and 43 base64url characters: 32 bytes from the system's CSPRNG.
-    static func generate() -> String {
-        var rng = SystemRandomNumberGenerator()
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(32)
-        for _ in 0..<4 {
-            let word = rng.next()
-            for shift in stride(from: 0, to: 64, by: 8) {
-                bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
-            }
-        }
-        return "hds_" + Data(bytes).base64URLEncoded
-    }
+    static func generate() -> String { TokenStore.generate(prefix: "hds_") }
 
     static func isWellFormed(_ secret: String) -> Bool {
         let u = Array(secret.utf8)

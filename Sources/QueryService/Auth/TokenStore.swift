@@ -170,8 +170,9 @@ public struct TokenStore: Sendable {
         return found
     }
 
-    /// 32 random bytes as `hnd_<base64url>`.
-    static func generate() -> String {
+    /// 32 random bytes from the system's CSPRNG as `<prefix><base64url>` (43 characters after
+    /// the prefix): API tokens (`hnd_`) and dashboard session ids (`hds_`).
+    static func generate(prefix: String = "hnd_") -> String {
         var rng = SystemRandomNumberGenerator()
         var bytes: [UInt8] = []
         bytes.reserveCapacity(32)
@@ -181,7 +182,7 @@ public struct TokenStore: Sendable {
                 bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
             }
         }
-        return "hnd_" + Data(bytes).base64URLEncoded
+        return prefix + Data(bytes).base64URLEncoded
     }
 
     /// Compares two byte strings in time that depends only on their lengths.
