@@ -146,6 +146,30 @@ import Testing
         #expect(cursor == after.events.last!.cursor)
     }
 
+    /// A filtered read examines at most `filteredScanLimit` events: past them it returns what it
+    /// matched with `next` at the last one examined, says it has not reached the end, and the next
+    /// read goes on from there without skipping the match that follows.
+    @Test func filteredReadsExamineABoundedNumberOfEvents() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let limit = EventStore.filteredScanLimit
+        var last: AppendResult?
+        for k in 0..<(limit / 1000) {
+            last = try await store.append(to: stream("S-\(k)"), events: (0..<1000).map { _ in event() })
+        }
+        let tenThousandth = try #require(last?.events.last?.cursor)
+        let rare = try await store.append(to: stream("S-rare"), events: [event("CaseOpened")])
+        try await waitUntilReadable(store, rare.events[0].cursor)
+        let first = try await store.readGlobal(after: .start, types: ["CaseOpened"])
+        #expect(first.events.isEmpty)
+        #expect(first.next == tenThousandth)
+        #expect(!first.reachedEnd)
+        let second = try await store.readGlobal(after: first.next, types: ["CaseOpened"])
+        #expect(second.events.map(\.id) == rare.events.map(\.id))
+        #expect(second.next == rare.events[0].cursor)
+        #expect(second.reachedEnd)
+    }
+
     @Test func cursorsAreOpaqueButStrict() {
         let c = Cursor(xid: 771, position: 42)
         #expect(Cursor(c.description) == c)
