@@ -76,6 +76,8 @@ struct DashboardSession: Sendable {
     }
 
     /// Whether a form's `csrf` field is the session's CSRF token (compared in constant time).
+    /// Every dashboard form POST that acts checks both this and ``isSameOrigin(_:)`` (logout
+    /// does); pages put the token in a hidden `csrf` field (``DashboardLayout``).
     static func csrfMatches(_ form: QueryItems, _ session: SessionStore.Session) -> Bool {
         guard let sent = form["csrf"] else { return false }
         return TokenStore.constantTimeEqual(Array(sent.utf8), Array(session.csrfToken.utf8))
