@@ -102,7 +102,11 @@ public final class EventStore: Sendable {
         """
 
     static func decodeEvents(_ result: QueryResult) throws -> [RecordedEvent] {
-        try result.all.map { row in
+        try decodeEvents(rows: result.all)
+    }
+
+    static func decodeEvents(rows: [Row]) throws -> [RecordedEvent] {
+        try rows.map { row in
             RecordedEvent(
                 position: try row.decode(0), xid: try row.decode(1), stream: try row.decode(2),
                 version: try row.decode(3), id: try row.decode(4), type: try row.decode(5), data: try row.decode(6),
@@ -147,18 +151,34 @@ public final class EventStore: Sendable {
     /// A page of the global log after `cursor`, in gap-free order.
     public struct Page: Sendable {
         public var events: [RecordedEvent]
-        /// Where the next read starts: the last event's cursor, or the given one when the page is empty.
+        /// Where the next read starts: the position the read examined up to. Without a filter that
+        /// is the last event's cursor (or the given one when the page is empty); with a filter it
+        /// may lie past the last match, over events the filter left out.
         public var next: Cursor
+        /// Whether the read examined everything readable now (a full page says false).
+        public var reachedEnd: Bool
 
-        public init(events: [RecordedEvent], next: Cursor) {
+        public init(events: [RecordedEvent], next: Cursor, reachedEnd: Bool = false) {
             self.events = events
             self.next = next
+            self.reachedEnd = reachedEnd
         }
     }
+
+    /// How many events one filtered read examines at most before it returns (possibly with no
+    /// match, and a `next` that moved past what it examined).
+    public static let filteredScanLimit = 10_000
 
     /// Reads the global log after `cursor` in gap-free order: only events of transactions older than
     /// every transaction still running, ordered by (xid, position). A transaction that commits late
     /// therefore shows up later, never skipped.
+    ///
+    /// - Parameters:
+    /// With a filter, `next` is the position the read examined up to, not the last match: a
+    /// follower of a rare event type does not examine the same events again on every read. The
+    /// read examines at most ``filteredScanLimit`` events; `next` is then the last of them (or the
+    /// last match, when `limit` matches came first). Every examined event is below the snapshot's
+    /// oldest running transaction, so nothing can still commit below `next`.
     ///
     /// - Parameters:
     ///   - types: only these event types (the cursor still advances past others).
@@ -167,11 +187,54 @@ public final class EventStore: Sendable {
         async throws -> Page
     {
         do {
+            guard types != nil || streams != nil else {
+                let result = try await pool.query(
+                    Self.globalQuery(after: cursor, limit: limit, types: nil, streams: nil))
+                let events = try Self.decodeEvents(result)
+                return Page(events: events, next: events.last?.cursor ?? cursor, reachedEnd: events.count < limit)
+            }
             let result = try await pool.query(
-                Self.globalQuery(after: cursor, limit: limit, types: types, streams: streams))
-            let events = try Self.decodeEvents(result)
-            return Page(events: events, next: events.last?.cursor ?? cursor)
+                Self.filteredQuery(after: cursor, limit: limit, types: types, streams: streams))
+            // Every row carries the scan's bound; a row without an event says nothing matched.
+            guard let first = result.first else { return Page(events: [], next: cursor, reachedEnd: true) }
+            let examinedTo = Cursor(xid: try first.decode(12), position: try first.decode(13))
+            let examined: Int64 = try first.decode(14)
+            let matched = try result.all.filter { try $0.decodeOptional(0, as: Int64.self) != nil }
+            let events = try Self.decodeEvents(rows: matched)
+            let limit = max(1, min(limit, 10_000))
+            if events.count == limit, let last = events.last {
+                return Page(events: events, next: last.cursor, reachedEnd: false)
+            }
+            return Page(events: events, next: examinedTo, reachedEnd: examined < Self.filteredScanLimit)
         } catch { throw EventStoreError.from(error) }
+    }
+
+    /// One statement, one snapshot: the readable events after `cursor` (at most
+    /// ``filteredScanLimit``), the matches among them, and the last one examined on every row.
+    static func filteredQuery(after cursor: Cursor, limit: Int, types: [String]?, streams: [String]?) -> SQL {
+        let limit = max(1, min(limit, 10_000))
+        let typeList = types.map { PostgresArray.text($0) }
+        let streamList = streams.map { PostgresArray.text($0) }
+        return """
+            WITH scanned AS MATERIALIZED (
+                SELECT xid AS sxid, position AS spos, type AS stype, stream AS sstream FROM handoff.events
+                 WHERE (xid, position) > (\(String(cursor.xid))::xid8, \(cursor.position))
+                   AND xid < pg_snapshot_xmin(pg_current_snapshot())
+                 ORDER BY events.xid, events.position
+                 LIMIT \(filteredScanLimit)
+            ), bound AS (
+                SELECT sxid AS bxid, spos AS bpos, count(*) OVER () AS examined FROM scanned
+                 ORDER BY sxid DESC, spos DESC LIMIT 1
+            ), hits AS (
+                SELECT sxid AS hxid, spos AS hpos FROM scanned
+                 WHERE (\(typeList)::text[] IS NULL OR stype = ANY(\(typeList)::text[]))
+                   AND (\(streamList)::text[] IS NULL OR sstream = ANY(\(streamList)::text[]))
+                 ORDER BY sxid, spos LIMIT \(limit)
+            )
+            SELECT \(unescaped: columns), bxid::text, bpos, examined
+              FROM bound LEFT JOIN (hits JOIN handoff.events ON (events.xid, events.position) = (hxid, hpos)) ON true
+             ORDER BY hxid, hpos
+            """
     }
 
     /// Reads the global log after `cursor` page by page, in gap-free order, until a page comes back

@@ -121,7 +121,7 @@ extension EventStore {
                             }
                         }
                         position = page.next
-                        if page.events.count == pageSize { continue }
+                        if !page.reachedEnd { continue }
                     } catch is CancellationError {
                         break
                     } catch {

@@ -16,15 +16,20 @@ public struct CLIContext: Sendable {
     /// True for the process's own context: a long-running command then also sets the
     /// process-wide logger (`LoggingSystem`); a test's context leaves it alone.
     public var isProcess = false
+    /// Reads standard input to its end (`handoff token revoke -` reads the token there, where
+    /// `ps` cannot see it); nil when there is none.
+    public var standardInput: @Sendable () -> String?
 
     public init(
         environment: [String: String], standardOutput: @escaping @Sendable (String) -> Void,
-        standardError: @escaping @Sendable (String) -> Void, isTerminal: Bool = false
+        standardError: @escaping @Sendable (String) -> Void, isTerminal: Bool = false,
+        standardInput: @escaping @Sendable () -> String? = { nil }
     ) {
         self.environment = environment
         self.standardOutput = standardOutput
         self.standardError = standardError
         self.isTerminal = isTerminal
+        self.standardInput = standardInput
     }
 
     /// The process's own environment, stdout and stderr.
@@ -33,7 +38,12 @@ public struct CLIContext: Sendable {
             environment: ProcessInfo.processInfo.environment,
             standardOutput: { FileHandle.standardOutput.write(Data($0.utf8)) },
             standardError: { FileHandle.standardError.write(Data($0.utf8)) },
-            isTerminal: isatty(STDERR_FILENO) == 1)
+            isTerminal: isatty(STDERR_FILENO) == 1,
+            standardInput: {
+                // At most 64 KiB: a token is a line; anything longer is not one.
+                let data = FileHandle.standardInput.readData(ofLength: 65_536)
+                return String(data: data, encoding: .utf8)
+            })
         context.isProcess = true
         return context
     }
@@ -108,6 +118,7 @@ public enum HandoffCLI {
         case ["demo"]: try await DemoCommand.run(args, context)
         case ["token", "create"]: try await ServiceCommands.createToken(args, context)
         case ["secret", "rotate"]: try await SecretCommands.rotate(context)
+        case ["token", "revoke"]: try await ServiceCommands.revokeToken(args, context)
         default:
             try await dispatchMore(args, context)
         }

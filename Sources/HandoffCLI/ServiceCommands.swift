@@ -11,7 +11,8 @@ import Referrals
 enum ServiceCommands {
     /// The query service wired to a database: store, read models, wake-ups and metrics.
     static func makeService(
-        url: String, host: String, port: Int, poolSize: Int = 16, logger: Logger = Logger(label: "service")
+        url: String, host: String, port: Int, poolSize: Int = 16, logger: Logger = Logger(label: "service"),
+        configure: (inout QueryServiceConfiguration) -> Void = { _ in }
     ) async -> QueryService {
         let pool = ConnectionPool(url: url, maximumConnections: poolSize)
         let store = EventStore(pool: pool)
@@ -20,9 +21,10 @@ enum ServiceCommands {
         let lagRunner = ProjectionRunner(store: store, pool: pool)
         var http = HTTPServerConfiguration(host: host, port: port)
         http.shutdownGracePeriod = .seconds(5)
+        var configuration = QueryServiceConfiguration(http: http, logger: logger)
+        configure(&configuration)
         return QueryService(
-            configuration: QueryServiceConfiguration(http: http, logger: logger), store: store,
-            readSide: ProjectionReadSide(pool: pool),
+            configuration: configuration, store: store, readSide: ProjectionReadSide(pool: pool),
             wakeups: wakeups,
             metricsHook: {
                 var text = ""
@@ -39,8 +41,19 @@ enum ServiceCommands {
         let url = try context.databaseURL()
         let host = args.string("--host") ?? "127.0.0.1"
         let port = args.int("--port") ?? 8080
+        if let publicURL = args.string("--public-url") {
+            guard let scheme = URL(string: publicURL)?.scheme?.lowercased(), ["http", "https"].contains(scheme),
+                URL(string: publicURL)?.host != nil
+            else { throw CLIError.usage("--public-url must be an http:// or https:// URL") }
+        }
         let logger = context.logger(args, label: "service")
-        let service = await makeService(url: url, host: host, port: port, logger: logger)
+        let service = await makeService(url: url, host: host, port: port, logger: logger) { configuration in
+            configuration.publicURL = args.string("--public-url")
+            if let n = args.int("--max-streams-per-token") { configuration.maxStreamsPerToken = n }
+            if let n = args.int("--body-budget-mib") { configuration.http.bodyBudget = n * 1_048_576 }
+            if let n = args.int("--session-idle-minutes") { configuration.sessionIdleTimeout = .seconds(n * 60) }
+            if let n = args.int("--session-hours") { configuration.sessionLifetime = .seconds(n * 3600) }
+        }
         try await service.start()  // the HTTP server logs `listening` with host and port
         let signals = service.shutdownOnSignals()
         try await service.run()
@@ -63,15 +76,41 @@ enum ServiceCommands {
         }
         let tokens = TokenStore(pool: ConnectionPool(url: try context.databaseURL(), maximumConnections: 1))
         do {
-            let token =
+            let issued =
                 if let role {
-                    try await tokens.create(role: role, institution: institution, user: user)
+                    try await tokens.issue(role: role, institution: institution, user: user)
                 } else {
                     try await tokens.createMetricsToken(user: user)
                 }
-            context.out(token)
+            context.out(issued.token)
+            context.err("token id \(issued.id) (revoke with: handoff token revoke \(issued.id))")
         } catch let error as TokenStore.TokenError {
             throw CLIError.usage("\(error)")
         }
+    }
+
+    /// `handoff token revoke ID|-`: prints `{"revoked":true,"id":N}`; exit 1 when no live token
+    /// has that id (or is that token).
+    static func revokeToken(_ args: ParsedArguments, _ context: CLIContext) async throws {
+        let target = args.positionals.first ?? ""
+        let tokens = TokenStore(pool: ConnectionPool(url: try context.databaseURL(), maximumConnections: 1))
+        let id: Int64
+        if target == "-" {
+            let token = (context.standardInput() ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty, !token.contains(where: \.isWhitespace) else {
+                throw CLIError.usage("token revoke -: write the token (one line) to stdin")
+            }
+            guard let found = try await tokens.id(of: token) else { throw CLIError(message: "no such token") }
+            id = found
+        } else {
+            guard let number = Int64(target), number > 0 else {
+                throw CLIError.usage("token revoke: give the token's id (a number) or - to read the token from stdin")
+            }
+            id = number
+        }
+        guard try await tokens.revoke(id: id) else {
+            throw CLIError(message: "no live token with id \(id) (unknown or already revoked)")
+        }
+        context.out("{\"revoked\":true,\"id\":\(id)}")
     }
 }

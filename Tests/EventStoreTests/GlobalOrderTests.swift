@@ -102,6 +102,74 @@ import Testing
         #expect(odd.events.isEmpty)
     }
 
+    /// A filtered read answers with the position it examined up to, not its last match, so a
+    /// follower of a rare type does not examine the same events again; and it never moves past an
+    /// event that a transaction still open may yet commit.
+    @Test func filteredReadsAdvancePastNonMatchesButNotPastAnOpenTransaction() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let opened = try await store.append(to: stream("R-1"), events: [event("CaseOpened")])
+        let reviews = try await store.append(to: stream("R-2"), events: (0..<5).map { _ in event() })
+        let head = reviews.events.last!.cursor
+        try await waitUntilReadable(store, head)
+        let rare = try await store.readGlobal(after: .start, types: ["CaseOpened"])
+        #expect(rare.events.map(\.id) == opened.events.map(\.id))
+        #expect(rare.next == head)
+        #expect(rare.reachedEnd)
+        // Nothing new: the same position again, not back at the last match.
+        let again = try await store.readGlobal(after: rare.next, types: ["CaseOpened"])
+        #expect(again.events.isEmpty && again.next == head && again.reachedEnd)
+        // A full page of matches stops at its last match.
+        let full = try await store.readGlobal(after: .start, limit: 2, types: ["CaseReviewed"])
+        #expect(full.events.count == 2 && full.next == full.events.last!.cursor && !full.reachedEnd)
+
+        // An older transaction still open holds a matching event: later commits that do not match
+        // must not carry `next` past it.
+        let held = try await holdOpenAppend(db, stream: "case-R-3")
+        let after = try await store.append(to: stream("R-4"), events: [event("CaseOpened"), event("CaseOpened")])
+        var cursor = head
+        for _ in 0..<5 {
+            let page = try await store.readGlobal(after: cursor, types: ["CaseReviewed"])
+            #expect(page.events.isEmpty)
+            cursor = page.next
+        }
+        try await held.commit()
+        held.connection.close()
+        try await waitUntilReadable(store, after.events.last!.cursor)
+        var seen: [UUID] = []
+        for _ in 0..<5 {
+            let page = try await store.readGlobal(after: cursor, types: ["CaseReviewed"])
+            seen += page.events.map(\.id)
+            cursor = page.next
+        }
+        #expect(seen == [held.id])
+        #expect(cursor == after.events.last!.cursor)
+    }
+
+    /// A filtered read examines at most `filteredScanLimit` events: past them it returns what it
+    /// matched with `next` at the last one examined, says it has not reached the end, and the next
+    /// read goes on from there without skipping the match that follows.
+    @Test func filteredReadsExamineABoundedNumberOfEvents() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let limit = EventStore.filteredScanLimit
+        var last: AppendResult?
+        for k in 0..<(limit / 1000) {
+            last = try await store.append(to: stream("S-\(k)"), events: (0..<1000).map { _ in event() })
+        }
+        let tenThousandth = try #require(last?.events.last?.cursor)
+        let rare = try await store.append(to: stream("S-rare"), events: [event("CaseOpened")])
+        try await waitUntilReadable(store, rare.events[0].cursor)
+        let first = try await store.readGlobal(after: .start, types: ["CaseOpened"])
+        #expect(first.events.isEmpty)
+        #expect(first.next == tenThousandth)
+        #expect(!first.reachedEnd)
+        let second = try await store.readGlobal(after: first.next, types: ["CaseOpened"])
+        #expect(second.events.map(\.id) == rare.events.map(\.id))
+        #expect(second.next == rare.events[0].cursor)
+        #expect(second.reachedEnd)
+    }
+
     @Test func cursorsAreOpaqueButStrict() {
         let c = Cursor(xid: 771, position: 42)
         #expect(Cursor(c.description) == c)

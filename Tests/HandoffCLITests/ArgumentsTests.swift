@@ -460,7 +460,12 @@ struct HandoffArgumentsTests {
     static let usageLines: [([String], String)] = [
         (["demo"], "handoff demo [--port P] [--cases N] [--home DIR] \(logging) [--reset]"),
         (["migrate"], "handoff migrate"),
-        (["serve"], "handoff serve [--port P] [--host H] \(logging)"),
+        // API.md's line, then the options added since (issue 19).
+        (
+            ["serve"],
+            "handoff serve [--port P] [--host H] [--public-url URL] [--max-streams-per-token N] [--body-budget-mib M] "
+                + "[--session-idle-minutes N] [--session-hours N] \(logging)"
+        ),
         (["project"], "handoff project \(logging) [--once]"),
         (["project", "rebuild"], "handoff project rebuild NAME"),
         (["watch"], "handoff watch \(logging) [--once]"),

@@ -16,7 +16,16 @@ struct DashboardTests {
     /// `Origin` as a browser on this server sends it (the test client's `Host` is `127.0.0.1`).
     static let sameOrigin = ("Origin", "http://127.0.0.1")
 
-    static func cookie(_ token: String) -> (String, String) { ("Cookie", "handoff_session=\(token)") }
+    /// A `Cookie` header carrying a session id (or anything else, to try).
+    static func cookie(_ session: String) -> (String, String) { ("Cookie", "handoff_session=\(session)") }
+
+    /// Signs in with a token and returns the session id its cookie holds (nil when refused).
+    static func signIn(_ api: API, token: String) async throws -> String? {
+        let reply = try await login(api, token: token)
+        guard let setCookie = reply.header("Set-Cookie"), setCookie.hasPrefix("handoff_session=") else { return nil }
+        let value = setCookie.dropFirst("handoff_session=".count).prefix { $0 != ";" }
+        return value.isEmpty ? nil : String(value)
+    }
 
     static func login(_ api: API, token: String, origin: (String, String) = sameOrigin) async throws -> Reply {
         try await api.request(
@@ -24,8 +33,12 @@ struct DashboardTests {
             headers: [origin])
     }
 
+    /// A page as a browser signed in with `token` sees it (a token that cannot sign in is sent
+    /// as if it were a session id, as a forged cookie would be).
     static func page(_ api: API, _ target: String, token: String?) async throws -> Reply {
-        try await api.request("GET", target, headers: token.map { [cookie($0)] } ?? [])
+        guard let token else { return try await api.request("GET", target) }
+        let session = try await signIn(api, token: token) ?? token
+        return try await api.request("GET", target, headers: [cookie(session)])
     }
 
     // MARK: - Escaping (no I/O)
@@ -85,7 +98,8 @@ struct DashboardTests {
         #expect(reply.status == 303)
         #expect(reply.header("Location") == "/")
         let cookie = try #require(reply.header("Set-Cookie"))
-        #expect(cookie.hasPrefix("handoff_session=\(h.token("natc"));"))
+        #expect(cookie.hasPrefix("handoff_session=hds_"))  // a session id, never the token
+        #expect(!cookie.contains(h.token("natc")))
         #expect(cookie.contains("; HttpOnly"))
         #expect(cookie.contains("; SameSite=Strict"))
         #expect(cookie.contains("; Path=/"))
@@ -137,13 +151,14 @@ struct DashboardTests {
         #expect(live.status == 401)
         let api = try await Self.page(h.api, "/v1/deadlines", token: h.token("natc"))
         #expect(api.status == 401)
-        // Revoking the token through the service's store ends the session at once (a revocation
-        // made elsewhere takes effect within the token cache's TTL: TokenCacheTests).
+        // Revoking the token behind a session ends the session at its next request
+        // (SessionTests: also when revoked by another process).
         let tokens = h.service.tokens
         let token = try await tokens.create(role: .coordinator, institution: "natc", user: "coordinator-2")
-        #expect(try await Self.page(h.api, "/", token: token).status == 200)
+        let session = try #require(try await Self.signIn(h.api, token: token))
+        #expect(try await h.api.request("GET", "/", headers: [Self.cookie(session)]).status == 200)
         try await tokens.revoke(token: token)
-        #expect(try await Self.page(h.api, "/", token: token).status == 303)
+        #expect(try await h.api.request("GET", "/", headers: [Self.cookie(session)]).status == 303)
         // Assets are public and need no session.
         let css = try await h.api.get("/assets/dashboard.css", token: nil)
         #expect(css.status == 200)
@@ -153,12 +168,17 @@ struct DashboardTests {
     @Test func logoutClearsTheCookieAndChecksTheOrigin() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
+        let session = try #require(try await Self.signIn(h.api, token: h.token("natc")))
+        let home = try await h.api.request("GET", "/", headers: [Self.cookie(session)])
+        let csrf = try #require(SessionTests.csrfField(home.text))
         let foreign = try await h.api.request(
-            "POST", "/logout", headers: [Self.cookie(h.token("natc")), ("Origin", "http://evil.example")])
+            "POST", "/logout", json: "csrf=" + csrf, contentType: "application/x-www-form-urlencoded",
+            headers: [Self.cookie(session), ("Origin", "http://evil.example")])
         #expect(foreign.status == 403)
         #expect(foreign.header("Set-Cookie") == nil)
         let reply = try await h.api.request(
-            "POST", "/logout", headers: [Self.cookie(h.token("natc")), Self.sameOrigin])
+            "POST", "/logout", json: "csrf=" + csrf, contentType: "application/x-www-form-urlencoded",
+            headers: [Self.cookie(session), Self.sameOrigin])
         #expect(reply.status == 303)
         #expect(reply.header("Location") == "/login")
         let cookie = try #require(reply.header("Set-Cookie"))

@@ -243,7 +243,7 @@ struct OperationsTests {
     // MARK: - Health
 
     @Test func livezAndReadyzAnswerWhileStreamsAndLongReadsHoldEveryPooledConnection() async throws {
-        let h = try await Harness.start()
+        let h = try await Harness.start(configure: { $0.maxStreamsPerToken = 100 })
         defer { Task { await h.stop() } }
         let port = h.api.port
         let token = h.token("natc")

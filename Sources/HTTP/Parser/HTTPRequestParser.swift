@@ -33,6 +33,9 @@ public struct HTTPRequestParser: Sendable {
     private enum State: Sendable {
         case requestLine(emptyLinesSeen: Int)
         case headers
+        /// The header block is complete and a body follows (`remaining` bytes, nil: chunked);
+        /// nothing more is parsed until ``admitBody(maxBytes:)``.
+        case awaitingAdmission(remaining: Int?)
         case fixedBody(remaining: Int)
         case chunkSize
         case chunkData(remaining: Int)
@@ -52,9 +55,43 @@ public struct HTTPRequestParser: Sendable {
     private var fieldBytes = 0
     private var fieldCount = 0
     private var continueRequested = false
+    /// The body limit of the request being parsed: `limits.maxBodySize`, or less once admitted so.
+    private var bodyLimit: Int
 
-    public init(limits: HTTPLimits = HTTPLimits()) {
+    /// When true, the parser stops after a header block that announces a body, so that the
+    /// caller can decide (from the method, target and headers — e.g. who is asking) whether and
+    /// how much of the body to receive before a byte of it is buffered: see
+    /// ``requestAwaitingBody`` and ``admitBody(maxBytes:)``.
+    public var pausesBeforeBody = false
+
+    public init(limits: HTTPLimits = HTTPLimits(), pausesBeforeBody: Bool = false) {
         self.limits = limits
+        self.bodyLimit = limits.maxBodySize
+        self.pausesBeforeBody = pausesBeforeBody
+    }
+
+    /// The request (without its body) whose body waits for ``admitBody(maxBytes:)``, and the
+    /// body's declared length (nil: chunked, length unknown); nil when no body is waiting.
+    public var requestAwaitingBody: (request: HTTPRequest, contentLength: Int?)? {
+        guard case .awaitingAdmission(let remaining) = state, let request else { return nil }
+        return (request, remaining)
+    }
+
+    /// Lets the waiting body be received, at most `maxBytes` of it (never more than
+    /// `limits.maxBodySize`); a body over that makes ``next()`` throw 413. Does nothing when no
+    /// body is waiting.
+    public mutating func admitBody(maxBytes: Int) {
+        guard case .awaitingAdmission(let remaining) = state else { return }
+        bodyLimit = max(0, min(maxBytes, limits.maxBodySize))
+        if let remaining {
+            guard remaining <= bodyLimit else {
+                state = .failed(.payloadTooLarge("the body is larger than \(bodyLimit) bytes"))
+                return
+            }
+            state = .fixedBody(remaining: remaining)
+        } else {
+            state = .chunkSize
+        }
     }
 
     /// Adds received bytes. Nothing is parsed until ``next()``.
@@ -111,6 +148,8 @@ public struct HTTPRequestParser: Sendable {
             switch state {
             case .failed(let error):
                 throw error
+            case .awaitingAdmission:
+                return nil
             case .requestLine(let emptyLinesSeen):
                 guard
                     let requestLine = try scanLine(
@@ -292,11 +331,11 @@ public struct HTTPRequestParser: Sendable {
                 .map { $0.trimmingHTTPWhitespace().lowercasedASCII() }
                 .filter { !$0.isEmpty }
             guard codings == ["chunked"] else { throw .malformed("the only transfer coding accepted is chunked") }
-            state = .chunkSize
+            state = pausesBeforeBody ? .awaitingAdmission(remaining: nil) : .chunkSize
         } else if !contentLengths.isEmpty {
             let length = try parseContentLength(contentLengths)
             guard length > 0 else { return finishRequest() }
-            state = .fixedBody(remaining: length)
+            state = pausesBeforeBody ? .awaitingAdmission(remaining: length) : .fixedBody(remaining: length)
         } else {
             return finishRequest()
         }
@@ -343,11 +382,11 @@ public struct HTTPRequestParser: Sendable {
         guard !hex.isEmpty, hex.allSatisfy({ ASCII.hexValue($0) != nil }) else {
             throw .malformed("a chunk size is not hexadecimal")
         }
-        let budget = limits.maxBodySize - request!.body.count
+        let budget = bodyLimit - request!.body.count
         var size = 0
         for digit in hex {
             size = size * 16 + Int(ASCII.hexValue(digit)!)
-            if size > budget { throw .payloadTooLarge("the body is larger than \(limits.maxBodySize) bytes") }
+            if size > budget { throw .payloadTooLarge("the body is larger than \(bodyLimit) bytes") }
         }
         return size
     }
@@ -357,6 +396,7 @@ public struct HTTPRequestParser: Sendable {
             request = nil
             headers = HTTPHeaders()
             continueRequested = false
+            bodyLimit = limits.maxBodySize
             state = .requestLine(emptyLinesSeen: 0)
         }
         return request!

@@ -7,7 +7,14 @@ struct Connection: Sendable {
     let remoteAddress: String?
     let configuration: HTTPServerConfiguration
     let book: ServerBook
+    let bodies: Bodies
     let handler: @Sendable (HTTPRequest) async -> HTTPResponse
+
+    /// How request bodies are admitted: the server's hook and its budget.
+    struct Bodies: Sendable {
+        var admission: HTTPServer.Admission?
+        var budget: BodyBudget
+    }
 
     private var fd: Int32 { channel.fd }
 
@@ -20,9 +27,12 @@ struct Connection: Sendable {
     }
 
     private func serve() async {
-        var parser = HTTPRequestParser(limits: configuration.limits)
+        var parser = HTTPRequestParser(limits: configuration.limits, pausesBeforeBody: true)
         var endOfStream = false
         var requestStarted: ContinuousClock.Instant?
+        // The body budget taken by the request being received or answered.
+        var reserved = 0
+        defer { bodies.budget.release(reserved) }
         while true {
             let parsed: HTTPRequest?
             do {
@@ -44,7 +54,36 @@ struct Connection: Sendable {
                 requestStarted = nil
                 request.remoteAddress = remoteAddress
                 book.requestParsed()
-                guard await respond(to: request) else { return }
+                let keepGoing = await respond(to: request)
+                bodies.budget.release(reserved)
+                reserved = 0
+                guard keepGoing else { return }
+                continue
+            }
+            if let (head, length) = parser.requestAwaitingBody {
+                switch await admit(head, length: length) {
+                case .reject(let response):
+                    _ = try? await send(response, keepAlive: false, version: head.version, isHead: false)
+                    await lingeringClose()
+                    return
+                case .accept(let maxBytes):
+                    let limit = min(maxBytes, configuration.limits.maxBodySize)
+                    // A declared length over the limit fails in the parser (413) without a read.
+                    if length.map({ $0 <= limit }) ?? true {
+                        let wanted = length ?? limit
+                        guard bodies.budget.reserve(wanted) else {
+                            let busy = HTTPResponse.error(
+                                .serviceUnavailable,
+                                message: "The server is receiving too many request bodies at once; retry shortly.",
+                                headers: ["Retry-After": "1"])
+                            _ = try? await send(busy, keepAlive: false, version: head.version, isHead: false)
+                            await lingeringClose()
+                            return
+                        }
+                        reserved = wanted
+                    }
+                    parser.admitBody(maxBytes: limit)
+                }
                 continue
             }
             if parser.takeContinueRequest() {
@@ -80,6 +119,14 @@ struct Connection: Sendable {
                 parser.append(bytes)
             }
         }
+    }
+
+    /// Asks the server's admission hook about a body not read yet (without a hook: accept).
+    private func admit(_ head: HTTPRequest, length: Int?) async -> BodyAdmission {
+        guard let admission = bodies.admission else { return .accept(maxBytes: configuration.limits.maxBodySize) }
+        var head = head
+        head.remoteAddress = remoteAddress
+        return await admission(head, length)
     }
 
     /// Calls the handler and writes its response; `false` when the connection must close.

@@ -35,17 +35,34 @@ public actor HTTPServer {
 
     public nonisolated let configuration: HTTPServerConfiguration
     private nonisolated let handler: @Sendable (HTTPRequest) async -> HTTPResponse
+    private nonisolated let admission: Admission?
     private nonisolated let book = ServerBook()
+    private nonisolated let bodyBudget: BodyBudget
     private var state = State.initial
 
+    /// The hook asked before a request's body is read: the request without its body, and the
+    /// body's declared length (nil when chunked).
+    public typealias Admission = @Sendable (HTTPRequest, Int?) async -> BodyAdmission
+
     /// Creates a server; nothing is opened until ``start()`` or ``run()``.
+    /// - Parameters:
+    ///   - admission: asked for every request with a body before the body is read (e.g. to
+    ///     refuse a large body from a caller that is not authenticated); without it every body
+    ///     up to `limits.maxBodySize` is received. Bodies count against
+    ///     ``HTTPServerConfiguration/bodyBudget`` either way.
     public init(
         configuration: HTTPServerConfiguration,
+        admission: Admission? = nil,
         handler: @escaping @Sendable (HTTPRequest) async -> HTTPResponse
     ) {
         self.configuration = configuration
+        self.admission = admission
         self.handler = handler
+        self.bodyBudget = BodyBudget(capacity: configuration.bodyBudget)
     }
+
+    /// The bytes of request bodies admitted and not yet answered, over all connections.
+    public nonisolated var bufferedBodyBytes: Int { bodyBudget.used }
 
     /// A snapshot of the server's counters, for metrics.
     public nonisolated var stats: HTTPServerStats { book.stats }
@@ -80,9 +97,10 @@ public actor HTTPServer {
             throw error
         }
         loop.start()
-        let serving = Task { [configuration, handler, book] in
+        let serving = Task { [configuration, handler, book, admission, bodyBudget] in
             await Self.serve(
-                listener: listener.fd, loop: loop, configuration: configuration, book: book, handler: handler)
+                listener: listener.fd, loop: loop, configuration: configuration, book: book,
+                bodies: Connection.Bodies(admission: admission, budget: bodyBudget), handler: handler)
         }
         state = .running(Running(loop: loop, listener: listener.fd, port: listener.port, serving: serving))
         configuration.logger.notice(
@@ -149,6 +167,7 @@ public actor HTTPServer {
         loop: EventLoop,
         configuration: HTTPServerConfiguration,
         book: ServerBook,
+        bodies: Connection.Bodies,
         handler: @escaping @Sendable (HTTPRequest) async -> HTTPResponse
     ) async {
         await withDiscardingTaskGroup { group in
@@ -182,7 +201,7 @@ public actor HTTPServer {
                 }
                 let connection = Connection(
                     channel: SocketChannel(fd: accepted.fd, loop: loop), remoteAddress: accepted.remote,
-                    configuration: configuration, book: book, handler: handler)
+                    configuration: configuration, book: book, bodies: bodies, handler: handler)
                 group.addTask { await connection.run() }
             }
             loop.deregister(listener)

@@ -25,6 +25,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// Where the server logs its state changes (listening, shutting down, stopped) and the
     /// requests it refuses itself (malformed or over a limit).
     public var logger: Logger
+    /// The most bytes of request bodies buffered at once over all connections (64 MiB by
+    /// default). A body is counted at its declared length before it is read; one that does not
+    /// fit is answered with 503 `unavailable` and `Retry-After`, and the server goes on serving.
+    public var bodyBudget: Int
 
     public init(
         host: String = "127.0.0.1",
@@ -35,7 +39,8 @@ public struct HTTPServerConfiguration: Sendable {
         maxConnections: Int = 10_000,
         shutdownGracePeriod: Duration = .seconds(10),
         backlog: Int32 = 1_024,
-        logger: Logger = Logger(label: "http")
+        logger: Logger = Logger(label: "http"),
+        bodyBudget: Int = 64 * 1_048_576
     ) {
         self.host = host
         self.port = port
@@ -46,5 +51,6 @@ public struct HTTPServerConfiguration: Sendable {
         self.shutdownGracePeriod = shutdownGracePeriod
         self.backlog = backlog
         self.logger = logger
+        self.bodyBudget = bodyBudget
     }
 }

@@ -31,6 +31,21 @@ extension CommandSpec {
                 options: [
                     OptionSpec("--port", value: "P", kind: .integer(1...65535), help: "port to listen on"),
                     OptionSpec("--host", value: "H", help: "address to bind"),
+                    OptionSpec(
+                        "--public-url", value: "URL",
+                        help: "the address browsers use (https://… behind a TLS proxy: __Host- Secure cookie)"),
+                    OptionSpec(
+                        "--max-streams-per-token", value: "N", kind: .integer(1...10_000),
+                        help: "open event streams per token (default 8)"),
+                    OptionSpec(
+                        "--body-budget-mib", value: "M", kind: .integer(1...65_536),
+                        help: "request bodies buffered at once, all connections (default 64)"),
+                    OptionSpec(
+                        "--session-idle-minutes", value: "N", kind: .integer(1...1_440),
+                        help: "dashboard session idle expiry (default 30)"),
+                    OptionSpec(
+                        "--session-hours", value: "N", kind: .integer(1...168),
+                        help: "dashboard session absolute expiry (default 12)"),
                 ] + OptionSpec.logging),
             CommandSpec(
                 "project",
@@ -116,7 +131,17 @@ extension CommandSpec {
                                 required: true, help: "what the token may do (metrics: read /metrics only)"),
                             OptionSpec("--institution", value: "ID", help: "the institution (role institution)"),
                             OptionSpec("--user", value: "U", required: true, help: "the person the token is for"),
-                        ])
+                        ]),
+                    CommandSpec(
+                        "revoke",
+                        summary: """
+                            Revoke a token and the dashboard sessions made from it, by its id (printed on stderr \
+                            by token create) or, with -, by the token itself read from stdin (never on the command \
+                            line, where ps shows it). Takes effect within 5 s in every running service.
+                            """,
+                        positionals: [
+                            PositionalSpec("ID|-", help: "the token's id, or - to read the token from stdin")
+                        ]),
                 ]),
             CommandSpec(
                 "secret",

@@ -14,6 +14,7 @@ import Synchronization
 final class TokenCache: Sendable {
     struct Entry {
         var principal: Principal
+        var tokenId: Int64
         var expires: ContinuousClock.Instant
     }
 
@@ -48,7 +49,10 @@ final class TokenCache: Sendable {
     var isEnabled: Bool { ttl > .zero }
 
     /// The principal for `hash` if it was looked up less than `ttl` ago.
-    func principal(for hash: [UInt8]) -> Principal? {
+    func principal(for hash: [UInt8]) -> Principal? { entry(for: hash)?.principal }
+
+    /// The entry for `hash` (principal and token id) if it was looked up less than `ttl` ago.
+    func entry(for hash: [UInt8]) -> Entry? {
         guard isEnabled else { return nil }
         let now = self.now()
         return state.withLock { state in
@@ -57,7 +61,7 @@ final class TokenCache: Sendable {
                 state.entries[hash] = nil
                 return nil
             }
-            return entry.principal
+            return entry
         }
     }
 
@@ -69,7 +73,7 @@ final class TokenCache: Sendable {
 
     /// Remembers a successful lookup. It expires `ttl` after the lookup *started*, so the bound
     /// also covers the query's own duration; a lookup that overlapped an eviction is not kept.
-    func store(_ principal: Principal, for hash: [UInt8], ticket: Ticket) {
+    func store(_ principal: Principal, tokenId: Int64 = 0, for hash: [UInt8], ticket: Ticket) {
         guard isEnabled else { return }
         let expires = ticket.started + ttl
         let now = self.now()
@@ -84,7 +88,7 @@ final class TokenCache: Sendable {
                 }
                 state.entries = entries
             }
-            state.entries[hash] = Entry(principal: principal, expires: expires)
+            state.entries[hash] = Entry(principal: principal, tokenId: tokenId, expires: expires)
         }
     }
 
@@ -93,6 +97,14 @@ final class TokenCache: Sendable {
         state.withLock { state in
             state.generation &+= 1
             state.entries[hash] = nil
+        }
+    }
+
+    /// Forgets one token by its id.
+    func evict(tokenId: Int64) {
+        state.withLock { state in
+            state.generation &+= 1
+            state.entries = state.entries.filter { $0.value.tokenId != tokenId }
         }
     }
 

@@ -49,6 +49,14 @@ public struct TokenStore: Sendable {
     /// Creates a token and returns it; only its hash is stored.
     /// - Throws: `TokenError`, or a database error.
     public func create(role: Principal.Role, institution: String?, user: String) async throws -> String {
+        try await issue(role: role, institution: institution, user: user).token
+    }
+
+    /// Creates a token and returns it with the id of its row (the id names it to
+    /// ``revoke(id:)`` and in logs; it is not secret). - Throws: as ``create(role:institution:user:)``.
+    public func issue(role: Principal.Role, institution: String?, user: String) async throws -> (
+        token: String, id: Int64
+    ) {
         if role == .institution, institution == nil { throw TokenError.institutionRequired }
         return try await insert(role: role.rawValue, institution: institution, user: user)
     }
@@ -56,7 +64,7 @@ public struct TokenStore: Sendable {
     /// Creates a token that may read `/metrics` and nothing else (role `metrics`; it stands for
     /// no principal, so every other route refuses it as unknown). Only its hash is stored.
     /// - Throws: `TokenError`, or a database error.
-    public func createMetricsToken(user: String) async throws -> String {
+    public func createMetricsToken(user: String) async throws -> (token: String, id: Int64) {
         try await insert(role: Self.metricsRole, institution: nil, user: user)
     }
 
@@ -81,19 +89,51 @@ public struct TokenStore: Sendable {
         return row.role == Self.metricsRole ? .granted : .forbidden
     }
 
-    private func insert(role: String, institution: String?, user: String) async throws -> String {
+    private func insert(role: String, institution: String?, user: String) async throws -> (token: String, id: Int64) {
         if let institution, !Self.isValidInstitutionId(institution) { throw TokenError.invalid("institution id") }
         guard (1...128).contains(user.count), !user.contains(where: { $0.isNewline }) else {
             throw TokenError.invalid("user")
         }
         let token = Self.generate()
         let hash = SHA256.hash(Array(token.utf8))
-        try await pool.query(
+        let inserted = try await pool.query(
             """
             INSERT INTO handoff.api_tokens (lookup, token_hash, role, institution, "user")
             VALUES (\(ByteA(Array(hash.prefix(8)))), \(ByteA(hash)), \(role), \(institution), \(user))
+            RETURNING id
             """)
-        return token
+        return (token, try inserted.first!.decode(0))
+    }
+
+    /// What a live token stands for: its principal and the id of its row (the credential that
+    /// sessions and stream limits are counted against; never secret, never the token).
+    public struct Credential: Sendable, Hashable {
+        public var principal: Principal
+        public var tokenId: Int64
+    }
+
+    /// Revokes a token by its id (`handoff token revoke ID`). Returns whether a live token was
+    /// revoked. Sessions made from it end with it (their lookup requires a live token).
+    @discardableResult
+    public func revoke(id: Int64) async throws -> Bool {
+        cache.evict(tokenId: id)
+        let result = try await pool.query(
+            "UPDATE handoff.api_tokens SET revoked_at = clock_timestamp() WHERE id = \(id) AND revoked_at IS NULL")
+        cache.evict(tokenId: id)
+        return result.affectedRows > 0
+    }
+
+    /// The id of a token's row (live or revoked), or nil for a token never issued here.
+    public func id(of token: String) async throws -> Int64? {
+        let hash = SHA256.hash(Array(token.utf8))
+        return try await pool.query("SELECT id FROM handoff.api_tokens WHERE token_hash = \(ByteA(hash))")
+            .first?.decode(0)
+    }
+
+    /// Whether the token with this id is still live, asked of the database (never the cache):
+    /// long-lived streams call it to end once their token is revoked.
+    public func isLive(id: Int64) async throws -> Bool {
+        try await !pool.query("SELECT 1 FROM handoff.api_tokens WHERE id = \(id) AND revoked_at IS NULL").isEmpty
     }
 
     /// Revokes a token (given as the token itself). Returns whether a live token was revoked.
@@ -127,41 +167,62 @@ public struct TokenStore: Sendable {
     /// With a cache, a token that authenticated less than ``cacheTTL`` ago is not looked up again.
     /// - Throws: a database error (an outage), which the service answers with 503.
     public func authenticate(_ token: String) async throws -> Principal? {
+        try await credential(token)?.principal
+    }
+
+    /// The credential a live token stands for (see ``authenticate(_:)``), or nil.
+    public func credential(_ token: String) async throws -> Credential? {
         guard !token.isEmpty, token.utf8.count <= 256 else { return nil }
         let hash = SHA256.hash(Array(token.utf8))
-        if let cached = cache.principal(for: hash) { return cached }
+        if let cached = cache.entry(for: hash) {
+            return Credential(principal: cached.principal, tokenId: cached.tokenId)
+        }
         let ticket = cache.lookupStarted()
         // A role that names no principal (`metrics`) authenticates nothing here.
         let found = try await lookUp(hash: hash).flatMap { row in
-            Principal.Role(rawValue: row.role).map { Principal(role: $0, institution: row.institution, user: row.user) }
+            Principal.Role(rawValue: row.role).map {
+                Credential(
+                    principal: Principal(role: $0, institution: row.institution, user: row.user), tokenId: row.id)
+            }
         }
-        if let found { cache.store(found, for: hash, ticket: ticket) }
+        if let found { cache.store(found.principal, tokenId: found.tokenId, for: hash, ticket: ticket) }
         return found
     }
 
-    /// The database lookup behind ``authenticate(_:)`` and ``metricsAccess(_:)``: the live token's row.
-    private func lookUp(hash: [UInt8]) async throws -> (role: String, institution: String?, user: String)? {
+    /// The live token's row, as ``credential(_:)`` and ``metricsAccess(_:)`` read it.
+    struct TokenRow {
+        var role: String
+        var institution: String?
+        var user: String
+        var id: Int64
+    }
+
+    /// The database lookup behind ``credential(_:)`` and ``metricsAccess(_:)``.
+    private func lookUp(hash: [UInt8]) async throws -> TokenRow? {
         let rows = try await pool.query(
             """
-            SELECT token_hash, role, institution, "user" FROM handoff.api_tokens
+            SELECT token_hash, role, institution, "user", id FROM handoff.api_tokens
              WHERE lookup = \(ByteA(Array(hash.prefix(8)))) AND revoked_at IS NULL
             """)
-        var found: (role: String, institution: String?, user: String)?
+        var found: TokenRow?
         for row in rows.all {
             let stored = try row.decode(0, as: ByteA.self).bytes
             // Every candidate is compared in full, whichever matches.
             if Self.constantTimeEqual(stored, hash) {
-                found = (try row.decode(1), try row.decodeOptional(2), try row.decode(3))
+                found = TokenRow(
+                    role: try row.decode(1), institution: try row.decodeOptional(2), user: try row.decode(3),
+                    id: try row.decode(4))
             }
         }
         return found
     }
 
-    /// How every token begins.
+    /// How every API token begins.
     static let prefix = "hnd_"
 
-    /// 32 random bytes as `hnd_<base64url>`.
-    static func generate() -> String {
+    /// 32 random bytes from the system's CSPRNG as `<prefix><base64url>` (43 characters after
+    /// the prefix): API tokens (`hnd_`) and dashboard session ids (`hds_`).
+    static func generate(prefix: String = TokenStore.prefix) -> String {
         var rng = SystemRandomNumberGenerator()
         var bytes: [UInt8] = []
         bytes.reserveCapacity(32)

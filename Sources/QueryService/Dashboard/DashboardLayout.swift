@@ -39,7 +39,8 @@ enum DashboardLayout {
 
     /// A whole page. `live`: the page refreshes its `data-live-region` parts when the live
     /// stream reports a change.
-    static func document(title: String, principal: Principal?, live: Bool = false, main: HTML) -> HTML {
+    /// `session`: who is signed in (its logout form carries the session's CSRF token).
+    static func document(title: String, session: SessionStore.Session?, live: Bool = false, main: HTML) -> HTML {
         let liveAttribute: HTML = live ? " data-live-url=\"/dashboard/live\"" : ""
         return """
             <!doctype html>
@@ -57,7 +58,7 @@ enum DashboardLayout {
             <header class="bar">
             <a class="brand" href="/">Handoff</a>
             <span class="synthetic">Synthetic data</span>
-            \(principal.map(signedIn) ?? .empty)
+            \(session.map(signedIn) ?? .empty)
             </header>
             <main id="main" tabindex="-1">
             \(main)
@@ -68,11 +69,12 @@ enum DashboardLayout {
             """
     }
 
-    private static func signedIn(_ principal: Principal) -> HTML {
+    private static func signedIn(_ session: SessionStore.Session) -> HTML {
         """
-        <div class="who"><span>Signed in as <strong>\(principal.user)</strong> \
-        (\(roleLabel(principal)))</span>
-        <form method="post" action="/logout"><button type="submit">Log out</button></form></div>
+        <div class="who"><span>Signed in as <strong>\(session.principal.user)</strong> \
+        (\(roleLabel(session.principal)))</span>
+        <form method="post" action="/logout"><input type="hidden" name="csrf" value="\(session.csrfToken)">\
+        <button type="submit">Log out</button></form></div>
         """
     }
 
@@ -85,7 +87,7 @@ enum DashboardLayout {
     }
 
     /// An error as a page (the message is one of the service's safe messages).
-    static func errorPage(_ error: ServiceError, principal: Principal?) -> HTTPResponse {
+    static func errorPage(_ error: ServiceError, session: SessionStore.Session?) -> HTTPResponse {
         let title: String =
             switch error.status.code {
             case 403: "Not allowed"
@@ -101,7 +103,7 @@ enum DashboardLayout {
             """
         var extra: HTTPHeaders = [:]
         if error.status.code == 503 { extra["Retry-After"] = "1" }
-        return response(error.status, document(title: title, principal: principal, main: main), headers: extra)
+        return response(error.status, document(title: title, session: session, main: main), headers: extra)
     }
 
     // MARK: - Small renderings

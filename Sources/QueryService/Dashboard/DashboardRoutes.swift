@@ -9,14 +9,15 @@ typealias RouteRegistration = (
 ) -> Void
 
 /// The coordinators' dashboard (API.md: `GET /`): server-rendered pages for a browser that logs in
-/// with a token kept in an `HttpOnly`, `SameSite=Strict` cookie. The JSON API keeps its bearer
-/// tokens; the cookie is accepted only by the routes here.
+/// with a token once and then holds a server-side session (``SessionStore``) through an
+/// `HttpOnly`, `SameSite=Strict` cookie of a random id. The JSON API keeps its bearer tokens; the
+/// cookie is accepted only by the routes here.
 ///
 /// | route | does |
 /// |---|---|
 /// | `GET /` | the role's dashboard (coordinator, auditor, institution), or a redirect to `/login` |
-/// | `GET /login`, `POST /login` | the login form; a valid token sets the cookie |
-/// | `POST /logout` | clears the cookie |
+/// | `GET /login`, `POST /login` | the login form; a valid token starts a session and sets its cookie |
+/// | `POST /logout` | ends the session (its CSRF token required) and clears the cookie |
 /// | `GET /cases/{caseId}` | the case page (access-logged) |
 /// | `GET /dashboard/live` | SSE: `event: change` when events the caller may see were appended |
 /// | `GET /assets/…` | the stylesheet, script and icon (no inline code, so a strict CSP) |
@@ -25,7 +26,7 @@ extension QueryService {
         on(.GET, "/") { [self] r, _ in await page(r) { try await dashboardHome(r, $0) } }
         on(.GET, "/login") { [self] r, _ in await loginForm(r) }
         on(.POST, "/login") { [self] r, _ in await login(r) }
-        on(.POST, "/logout") { [self] r, _ in logout(r) }
+        on(.POST, "/logout") { [self] r, _ in await logout(r) }
         on(.GET, "/cases/{caseId}") { [self] r, p in await page(r) { try await casePage(r, p, $0) } }
         on(.GET, "/dashboard/live") { [self] r, _ in try await dashboardLive(r) }
         on(.GET, "/assets/dashboard.css") { _, _ in DashboardAssets.response(DashboardAssets.css, type: "text/css") }
@@ -37,28 +38,28 @@ extension QueryService {
 
     // MARK: - Sessions
 
-    /// The principal of the session cookie; nil without a cookie or with a token that no longer works.
-    /// - Throws: 503 during an outage.
-    func dashboardPrincipal(_ request: HTTPRequest) async throws -> Principal? {
-        guard let token = DashboardSession.token(in: request) else { return nil }
+    /// The live session of the request's cookie (marked as used); nil without a cookie, or when
+    /// the session ended, expired, or its token was revoked. - Throws: 503 during an outage.
+    func dashboardSession(_ request: HTTPRequest) async throws -> SessionStore.Session? {
+        guard let secret = cookies.secret(in: request) else { return nil }
         do {
-            let principal = try await tokens.authenticate(token)
-            RequestContext.current?.principal = principal
-            return principal
+            let session = try await sessions.resume(secret)
+            RequestContext.current?.principal = session?.principal
+            return session
         } catch { throw ServiceError.from(error) }
     }
 
     /// Runs a page for a signed-in principal: without a session, to the login page; errors as pages.
     private func page(
-        _ request: HTTPRequest, _ body: (Principal) async throws -> HTTPResponse
+        _ request: HTTPRequest, _ body: (SessionStore.Session) async throws -> HTTPResponse
     ) async -> HTTPResponse {
-        var principal: Principal?
+        var session: SessionStore.Session?
         do {
-            principal = try await dashboardPrincipal(request)
-            guard let principal else { return DashboardLayout.redirect(to: "/login") }
-            return try await body(principal)
+            session = try await dashboardSession(request)
+            guard let session else { return DashboardLayout.redirect(to: "/login") }
+            return try await body(session)
         } catch {
-            return DashboardLayout.errorPage(ServiceError.from(error), principal: principal)
+            return DashboardLayout.errorPage(ServiceError.from(error), session: session)
         }
     }
 
@@ -80,43 +81,58 @@ extension QueryService {
             </form>
             </div>
             """
-        return DashboardLayout.response(status, DashboardLayout.document(title: "Sign in", principal: nil, main: main))
+        return DashboardLayout.response(status, DashboardLayout.document(title: "Sign in", session: nil, main: main))
     }
 
-    /// `POST /login` with a form-encoded `token`: a valid token sets the cookie and goes to `/`.
-    /// The token is never echoed back, not even when it is refused.
+    /// `POST /login` with a form-encoded `token`: a valid token starts a session, sets its cookie
+    /// and goes to `/`. The token is never echoed back, not even when it is refused, and never
+    /// put in the cookie.
     private func login(_ request: HTTPRequest) async -> HTTPResponse {
-        guard DashboardSession.isSameOrigin(request) else {
+        guard cookies.isSameOrigin(request) else {
             return await loginForm(request, status: .forbidden, problem: "This form must be sent from this site.")
         }
         let form = QueryItems(percentEncoded: request.body) ?? QueryItems()
         let token = (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        let principal: Principal?
+        let secret: String
         do {
-            principal = try await tokens.authenticate(token)
+            guard let credential = try await tokens.credential(token) else {
+                return await loginForm(
+                    request, status: .unauthorized, problem: "That token is not valid. Check it and try again.")
+            }
+            secret = try await sessions.start(for: credential).secret
         } catch {
-            return DashboardLayout.errorPage(ServiceError.from(error), principal: nil)
+            return DashboardLayout.errorPage(ServiceError.from(error), session: nil)
         }
-        guard principal != nil else {
-            return await loginForm(
-                request, status: .unauthorized, problem: "That token is not valid. Check it and try again.")
-        }
-        return DashboardLayout.redirect(
-            to: "/", headers: ["Set-Cookie": DashboardSession.startCookie(token: token, request: request)])
+        return DashboardLayout.redirect(to: "/", headers: ["Set-Cookie": cookies.startCookie(secret: secret)])
     }
 
-    private func logout(_ request: HTTPRequest) -> HTTPResponse {
-        guard DashboardSession.isSameOrigin(request) else {
+    /// `POST /logout` with the session's `csrf` field: ends the session on the server and clears
+    /// the cookie. Without a live session there is nothing to end: the cookie is cleared.
+    private func logout(_ request: HTTPRequest) async -> HTTPResponse {
+        guard cookies.isSameOrigin(request) else {
             return DashboardLayout.errorPage(
-                ServiceError.forbidden("This form must be sent from this site."), principal: nil)
+                ServiceError.forbidden("This form must be sent from this site."), session: nil)
         }
-        return DashboardLayout.redirect(
-            to: "/login", headers: ["Set-Cookie": DashboardSession.endCookie(request: request)])
+        do {
+            if let secret = cookies.secret(in: request), let session = try await sessions.resume(secret) {
+                let form = QueryItems(percentEncoded: request.body) ?? QueryItems()
+                guard DashboardSession.csrfMatches(form, session) else {
+                    return DashboardLayout.errorPage(
+                        ServiceError.forbidden("This form has expired; reload the page and try again."),
+                        session: session)
+                }
+                try await sessions.end(secret)
+            }
+        } catch {
+            return DashboardLayout.errorPage(ServiceError.from(error), session: nil)
+        }
+        return DashboardLayout.redirect(to: "/login", headers: ["Set-Cookie": cookies.endCookie()])
     }
 
     // MARK: - Pages
 
-    private func dashboardHome(_ request: HTTPRequest, _ principal: Principal) async throws -> HTTPResponse {
+    private func dashboardHome(_ request: HTTPRequest, _ session: SessionStore.Session) async throws -> HTTPResponse {
+        let principal = session.principal
         let board = DeadlineBoard(query: request.query)
         let now = Date()
         let main: HTML
@@ -129,7 +145,7 @@ extension QueryService {
         }
         let title = principal.role == .institution ? "Inbox and deadlines" : "Deadlines across institutions"
         return DashboardLayout.response(
-            DashboardLayout.document(title: title, principal: principal, live: true, main: main))
+            DashboardLayout.document(title: title, session: session, live: true, main: main))
     }
 
     /// The deadlines a board asks for, visible to `institution` (nil: all), with the full set's
@@ -246,9 +262,10 @@ extension QueryService {
             """
     }
 
-    private func casePage(_ request: HTTPRequest, _ params: RouteParameters, _ principal: Principal) async throws
-        -> HTTPResponse
+    private func casePage(_ request: HTTPRequest, _ params: RouteParameters, _ session: SessionStore.Session)
+        async throws -> HTTPResponse
     {
+        let principal = session.principal
         let caseId = try Self.caseId(params)
         let loaded = try await caseRead(request, principal, caseId: caseId) {
             try await authorizeCaseRead(principal, caseId: caseId)
@@ -269,7 +286,7 @@ extension QueryService {
             caseId: caseId, state: state, lines: CasePage.lines(events, state: state), chain: chain,
             deadlines: deadlines, access: access, accessRecord: record, now: Date())
         return DashboardLayout.response(
-            DashboardLayout.document(title: "Case \(caseId)", principal: principal, main: main))
+            DashboardLayout.document(title: "Case \(caseId)", session: session, main: main))
     }
 
     // MARK: - Live updates
@@ -278,17 +295,24 @@ extension QueryService {
     /// see were appended, so the page re-reads itself. It carries no case data (only how many
     /// events), so it is not access-logged; the page's re-read is.
     private func dashboardLive(_ request: HTTPRequest) async throws -> HTTPResponse {
-        guard let principal = try await dashboardPrincipal(request) else {
+        guard let session = try await dashboardSession(request) else {
             return .text(.unauthorized, "Sign in first.\n", headers: ["Cache-Control": "no-store"])
         }
+        // Counted with the API streams of the token behind the session (an account's sessions,
+        // later, by their own negative key space).
+        let lease = try streamLease(session.tokenId ?? -session.id)
         let start = try await store.headCursor()
         let headers: HTTPHeaders = [
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
         ]
         return .stream(headers: headers) { [self] writer in
+            defer { lease.release() }
             metrics.sseClientConnected()
             defer { metrics.sseClientDisconnected() }
-            try await follow(writer, principal: principal, from: start, types: nil, pageSize: 500, retryMilliseconds: 3000) {
+            try await follow(
+                writer, principal: session.principal, from: start, types: nil, pageSize: 500,
+                retryMilliseconds: 3000, stillAllowed: { [sessions] in try await sessions.isLive(id: session.id) }
+            ) {
                 "event: change\ndata: {\"events\":\($0.count)}\n\n"
             }
         }

@@ -1,20 +1,39 @@
 import Foundation
 import HTTP
 
-/// The dashboard's session: the API token itself, kept by the browser in an `HttpOnly`,
-/// `SameSite=Strict` cookie, so page scripts never see it and other sites never send it.
+/// The dashboard's cookie and its CSRF defences. The cookie holds a random session id (see
+/// ``SessionStore``) — never an API token — in an `HttpOnly`, `SameSite=Strict` cookie, so page
+/// scripts never see it and other sites never send it.
 ///
-/// The cookie holds nothing but a token that `TokenStore.authenticate` accepted at login, so its
-/// value is always cookie-safe (`hnd_` and base64url). It is checked again on every request:
-/// a revoked token ends the session — at once when revoked through the service's `TokenStore`,
-/// otherwise within the token cache's TTL (docs/operations.md, "Tokens").
-enum DashboardSession {
-    static let cookieName = "handoff_session"
-    /// How long a browser keeps the cookie (a working day).
-    static let maxAge = 8 * 3600
+/// Served over HTTPS (``QueryServiceConfiguration/publicURL`` starts with `https://`, e.g.
+/// behind a TLS-terminating proxy) the cookie is `__Host-handoff_session` with `Secure`: the
+/// browser then sends it only over HTTPS, only to this host, and no subdomain or plain-HTTP
+/// page can set one of that name. Served over plain HTTP (the demo, local use) it is
+/// `handoff_session` without `Secure`. A request's own headers (`X-Forwarded-Proto`) are not
+/// trusted for this: a client could send them.
+struct DashboardSession: Sendable {
+    /// Whether the service is reached over HTTPS.
+    var secure: Bool
+    /// The origin (`scheme://host[:port]`) browsers use, when configured.
+    var publicOrigin: String?
+    /// How long a browser keeps the cookie: the session's whole lifetime (the server ends it
+    /// earlier when idle).
+    var maxAge: Int
 
-    /// The token in the request's `Cookie` header(s), or nil.
-    static func token(in request: HTTPRequest) -> String? {
+    init(publicURL: String?, lifetime: Duration) {
+        let url = publicURL.flatMap { URL(string: $0) }
+        secure = url?.scheme?.lowercased() == "https"
+        publicOrigin = url.flatMap { url in
+            guard let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else { return nil }
+            return scheme + "://" + host + (url.port.map { ":\($0)" } ?? "")
+        }
+        maxAge = Int(lifetime.components.seconds)
+    }
+
+    var cookieName: String { secure ? "__Host-handoff_session" : "handoff_session" }
+
+    /// The session id in the request's `Cookie` header(s), or nil.
+    func secret(in request: HTTPRequest) -> String? {
         for header in request.headers.values(for: "Cookie") {
             for pair in header.split(separator: ";") {
                 let trimmed = pair.trimmingCharacters(in: .whitespaces)
@@ -28,32 +47,39 @@ enum DashboardSession {
         return nil
     }
 
-    /// The `Set-Cookie` value that starts a session (`Secure` when the request came over HTTPS
-    /// through a proxy that says so).
-    static func startCookie(token: String, request: HTTPRequest) -> String {
-        "\(cookieName)=\(token); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + secure(request)
+    /// The `Set-Cookie` value that starts a session. The id is `hds_` and base64url: cookie-safe.
+    func startCookie(secret: String) -> String {
+        "\(cookieName)=\(secret); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
     }
 
     /// The `Set-Cookie` value that ends a session.
-    static func endCookie(request: HTTPRequest) -> String {
-        "\(cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" + secure(request)
+    func endCookie() -> String {
+        "\(cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
     }
 
-    private static func secure(_ request: HTTPRequest) -> String {
-        request.headers["X-Forwarded-Proto"]?.lowercased() == "https" ? "; Secure" : ""
-    }
-
-    /// CSRF check for the dashboard's form POSTs (on top of `SameSite=Strict`): a browser sends
-    /// `Origin` (or at least `Sec-Fetch-Site`) with a POST, and it must be this server's own.
-    /// A request with neither comes from a non-browser client, which no other site can drive.
-    static func isSameOrigin(_ request: HTTPRequest) -> Bool {
+    /// CSRF check for the dashboard's form POSTs (on top of `SameSite=Strict` and the per-session
+    /// CSRF token): a browser sends `Origin` (or at least `Sec-Fetch-Site`) with a POST, and it
+    /// must be this server's own — the configured public origin when there is one, else the
+    /// `Host` the request came to. A request with neither header comes from a non-browser
+    /// client, which no other site can drive.
+    func isSameOrigin(_ request: HTTPRequest) -> Bool {
         if let origin = request.headers["Origin"] {
-            guard let host = request.headers["Host"], !host.isEmpty, origin != "null" else { return false }
+            guard origin != "null" else { return false }
+            if let publicOrigin { return origin.lowercased() == publicOrigin }
+            guard let host = request.headers["Host"], !host.isEmpty else { return false }
             return origin == "http://" + host || origin == "https://" + host
         }
         if let site = request.headers["Sec-Fetch-Site"] {
             return site == "same-origin" || site == "none"
         }
         return true
+    }
+
+    /// Whether a form's `csrf` field is the session's CSRF token (compared in constant time).
+    /// Every dashboard form POST that acts checks both this and ``isSameOrigin(_:)`` (logout
+    /// does); pages put the token in a hidden `csrf` field (``DashboardLayout``).
+    static func csrfMatches(_ form: QueryItems, _ session: SessionStore.Session) -> Bool {
+        guard let sent = form["csrf"] else { return false }
+        return TokenStore.constantTimeEqual(Array(sent.utf8), Array(session.csrfToken.utf8))
     }
 }

@@ -43,13 +43,16 @@ actor GlobalTail {
             let mid = (low + high) / 2
             if events[mid].cursor <= cursor { low = mid + 1 } else { high = mid }
         }
+        // `next` is what this page examined up to (past events the filter left out), as
+        // `EventStore.readGlobal` answers: the last match of a full page, else the head.
         var out: [RecordedEvent] = []
         var i = low
         while i < events.count, out.count < limit {
             if types?.contains(events[i].type) ?? true { out.append(events[i]) }
             i += 1
         }
-        return EventStore.Page(events: out, next: out.last?.cursor ?? cursor)
+        if out.count == limit, let last = out.last { return EventStore.Page(events: out, next: last.cursor) }
+        return EventStore.Page(events: out, next: max(cursor, head), reachedEnd: true)
     }
 
     /// One read of what became readable after `head`, shared by every caller that arrives while

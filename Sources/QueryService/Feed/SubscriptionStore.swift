@@ -3,7 +3,8 @@ import EventStore
 import Postgres
 
 /// Durable subscriptions in `handoff.subscriptions`: name, owning institution, type filter and
-/// the acknowledged cursor.
+/// the acknowledged cursor. A name is scoped by its owner (the key is (owner, name)): every
+/// lookup names both, so one institution's names say nothing about another's.
 struct SubscriptionStore: Sendable {
     struct Subscription: Sendable {
         var name: String
@@ -14,9 +15,13 @@ struct SubscriptionStore: Sendable {
 
     let pool: ConnectionPool
 
-    func load(_ name: String) async throws -> Subscription? {
+    /// The subscription `name` of `owner`, or nil.
+    func load(_ name: String, owner: String) async throws -> Subscription? {
         let result = try await pool.query(
-            "SELECT owner, types, cursor_xid::text, cursor_pos FROM handoff.subscriptions WHERE name = \(name)")
+            """
+            SELECT owner, types, cursor_xid::text, cursor_pos FROM handoff.subscriptions
+             WHERE owner = \(owner) AND name = \(name)
+            """)
         guard let row = result.first else { return nil }
         let typesText: String? = try row.decodeOptional(1)
         return Subscription(
@@ -24,13 +29,13 @@ struct SubscriptionStore: Sendable {
             cursor: Cursor(xid: try row.decode(2), position: try row.decode(3)))
     }
 
-    /// Creates the subscription; false when the name is taken.
+    /// Creates the subscription; false when the owner already has one of this name.
     func create(_ name: String, owner: String, types: [String]?) async throws -> Bool {
         let inserted = try await pool.query(
             """
             INSERT INTO handoff.subscriptions (name, owner, types)
             VALUES (\(name), \(owner), \(types.map { PostgresArray.text($0) })::text[])
-            ON CONFLICT (name) DO NOTHING RETURNING name
+            ON CONFLICT (owner, name) DO NOTHING RETURNING name
             """)
         return !inserted.isEmpty
     }

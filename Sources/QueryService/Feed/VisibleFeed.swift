@@ -25,7 +25,7 @@ struct VisibleFeed: Sendable {
     func page(
         after cursor: Cursor, limit: Int, types: [String]?, for principal: Principal, tail: (GlobalTail, UInt64)? = nil
     ) async throws -> Page {
-        func read(after cursor: Cursor) async throws -> EventStore.Page {
+        func read(after cursor: Cursor, limit: Int) async throws -> EventStore.Page {
             if let (tail, seen) = tail,
                 let page = try await tail.page(after: cursor, limit: limit, types: types, seen: seen)
             {
@@ -34,16 +34,18 @@ struct VisibleFeed: Sendable {
             return try await store.readGlobal(after: cursor, limit: limit, types: types)
         }
         guard principal.role == .institution else {
-            let page = try await read(after: cursor)
-            return Page(events: page.events, next: page.next, caughtUp: page.events.count < limit)
+            let page = try await read(after: cursor, limit: limit)
+            return Page(events: page.events, next: page.next, caughtUp: page.reachedEnd)
         }
         guard let institution = principal.institution else { return Page(events: [], next: cursor, caughtUp: true) }
         var out: [RecordedEvent] = []
         var position = cursor
         var scanned = 0
         while out.count < limit, scanned < scanLimit {
-            let raw = try await read(after: position)
-            if raw.events.isEmpty { return Page(events: out, next: position, caughtUp: true) }
+            // Raw pages of at least a few hundred events, whatever the page size asked for: an
+            // institution sees a small part of the log, and `limit=1` must not mean one read per event.
+            let raw = try await read(after: position, limit: min(max(limit, 500), 1000))
+            if raw.events.isEmpty { return Page(events: out, next: max(position, raw.next), caughtUp: raw.reachedEnd) }
             scanned += raw.events.count
             // Parties are read after the page, so every event on it is already visible to that query.
             let caseIds = Set(raw.events.compactMap { CaseAccess.caseId(ofStream: $0.stream) })
@@ -55,7 +57,10 @@ struct VisibleFeed: Sendable {
                     out.append(event)
                 }
             }
-            if raw.events.count < limit { return Page(events: out, next: position, caughtUp: true) }
+            // Every event on the page was looked at: move on to where the read examined up to
+            // (past what a type filter left out).
+            position = max(position, raw.next)
+            if raw.reachedEnd { return Page(events: out, next: position, caughtUp: true) }
         }
         return Page(events: out, next: position, caughtUp: false)
     }

@@ -21,30 +21,45 @@ extension QueryService {
     }
 
     func eventStream(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
-        let principal = try await authenticate(request)
+        let credential = try await credential(request)
+        let principal = credential.principal
         let resume = request.headers["Last-Event-ID"].flatMap { $0.isEmpty ? nil : $0 }
         let start =
             try resume.map { try Self.cursor($0, field: "Last-Event-ID") }
             ?? Self.cursor(request.query["after"], field: "after")
         let types = try Self.types(request)
         let endpoint = Self.endpoint(request)
+        let lease = try streamLease(credential.tokenId)
         let headers: HTTPHeaders = [
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
         ]
         return .stream(headers: headers) { [self] writer in
+            defer { lease.release() }
             metrics.sseClientConnected()
             defer { metrics.sseClientDisconnected() }
             try await streamEvents(
-                to: writer, principal: principal, from: start, types: types, endpoint: endpoint)
+                to: writer, principal: principal, from: start, types: types, endpoint: endpoint,
+                stillAllowed: { [tokens] in try await tokens.isLive(id: credential.tokenId) })
         }
+    }
+
+    /// A place for one more event stream of this token. - Throws: 429 `too_many_streams`.
+    func streamLease(_ tokenId: Int64) throws -> StreamQuota.Lease {
+        guard let lease = streamQuota.acquire(tokenId) else {
+            throw ServiceError.tooManyStreams(limit: streamQuota.limit)
+        }
+        return lease
     }
 
     /// Sends events after `cursor` as they become readable, each with its cursor as `id:`.
     private func streamEvents(
-        to writer: ResponseWriter, principal: Principal, from start: Cursor, types: [String]?, endpoint: String
+        to writer: ResponseWriter, principal: Principal, from start: Cursor, types: [String]?, endpoint: String,
+        stillAllowed: @escaping @Sendable () async throws -> Bool
     ) async throws {
-        try await follow(writer, principal: principal, from: start, types: types, pageSize: 200, retryMilliseconds: 1000) {
-            [self] events in
+        try await follow(
+            writer, principal: principal, from: start, types: types, pageSize: 200, retryMilliseconds: 1000,
+            stillAllowed: stillAllowed
+        ) { [self] events in
             try await accessLog.record(principal, caseIds: VisibleFeed.caseIds(events), endpoint: endpoint)
             var chunk = ""
             for e in events { chunk += "id: \(e.cursor)\nevent: \(e.type)\ndata: \(EventJSON.render(e))\n\n" }
@@ -55,16 +70,28 @@ extension QueryService {
     /// The loop behind every event stream: reads the caller's visible feed after `start` as events
     /// become readable, writes what `render` makes of each page, and a comment line whenever the
     /// stream was silent for the heartbeat interval. A database outage is waited out (heartbeats
-    /// keep going); the loop ends when the client leaves.
+    /// keep going); the loop ends when the client leaves, or when `stillAllowed` (asked at least
+    /// every ``QueryServiceConfiguration/streamRecheckInterval``) says the credential behind the
+    /// stream was revoked: then a last `event: revoked` is sent and the stream ends.
     func follow(
         _ writer: ResponseWriter, principal: Principal, from start: Cursor, types: [String]?, pageSize: Int,
-        retryMilliseconds: Int, render: @Sendable ([RecordedEvent]) async throws -> String
+        retryMilliseconds: Int, stillAllowed: @escaping @Sendable () async throws -> Bool,
+        render: @Sendable ([RecordedEvent]) async throws -> String
     ) async throws {
         let clock = ContinuousClock()
         var cursor = start
         var lastWrite = clock.now
+        var lastCheck = clock.now
         try await writer.write(": connected\nretry: \(retryMilliseconds)\n\n")
         while !Task.isCancelled, writer.isClientConnected {
+            if clock.now - lastCheck >= configuration.streamRecheckInterval {
+                // An outage answers nothing either way; the stream reads nothing then anyway.
+                if let allowed = try? await stillAllowed(), !allowed {
+                    try? await writer.write("event: revoked\ndata: {}\n\n")
+                    return
+                }
+                lastCheck = clock.now
+            }
             let seen = await wakeups.current
             var caughtUp = true
             do {
@@ -86,8 +113,9 @@ extension QueryService {
                 lastWrite = clock.now
                 continue
             }
-            await wakeups.wait(
-                since: seen, timeout: min(configuration.heartbeatInterval - silent, configuration.pollInterval))
+            let untilCheck = configuration.streamRecheckInterval - (clock.now - lastCheck)
+            let timeout = min(configuration.heartbeatInterval - silent, configuration.pollInterval, untilCheck)
+            await wakeups.wait(since: seen, timeout: max(.zero, timeout))
         }
     }
 

@@ -25,7 +25,7 @@ extension QueryService {
     /// cases — so anonymous callers get 401 and principals of other roles 403.
     func metricsText(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         var access = TokenStore.MetricsAccess.unauthenticated
-        if let token = Self.bearerToken(request) {
+        if let token = Self.bearerToken(request.headers) {
             do { access = try await tokens.metricsAccess(token) } catch { throw ServiceError.from(error) }
         }
         switch access {

@@ -21,13 +21,15 @@ extension QueryService {
         return name
     }
 
-    /// The subscription, when the caller owns it. - Throws: 404, 403.
+    /// The caller's subscription of this name. Names are scoped per institution, so another
+    /// institution's subscription of the same name is simply not the caller's: 404 either way.
+    /// - Throws: 403 for a caller that is not an institution, 404.
     private func ownedSubscription(_ name: String, by principal: Principal) async throws -> Subscription {
-        guard let subscription = try await subscriptions.load(name) else {
-            throw ServiceError.notFound("No subscription with this name.")
+        guard principal.role == .institution, let institution = principal.institution else {
+            throw ServiceError.forbidden("Only institutions own subscriptions.")
         }
-        guard principal.role == .institution, principal.institution == subscription.owner else {
-            throw ServiceError.forbidden("Only the owner of a subscription may use it.")
+        guard let subscription = try await subscriptions.load(name, owner: institution) else {
+            throw ServiceError.notFound("You have no subscription with this name.")
         }
         return subscription
     }

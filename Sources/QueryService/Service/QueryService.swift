@@ -30,6 +30,24 @@ public struct QueryServiceConfiguration: Sendable {
     /// Where the service logs: one line per request, the cause of every 5xx, and (labelled
     /// `http`, replacing ``HTTPServerConfiguration/logger``) the HTTP server's state changes.
     public var logger: Logger
+    /// The most event streams (`/v1/events/stream`, `/dashboard/live`) one token may hold open at
+    /// once, its dashboard sessions included; one more is refused with 429 `too_many_streams`.
+    public var maxStreamsPerToken: Int
+    /// How often a long-lived stream asks the database whether its token (or session) is still
+    /// live; it ends within this long of a revocation. At most 5 s (operations.md promises it).
+    public var streamRecheckInterval: Duration
+    /// The largest body buffered for a request without a live bearer token (the login form,
+    /// dashboard forms, anyone unknown); a larger one is refused before it is read.
+    public var unauthenticatedBodyLimit: Int
+    /// The address browsers use to reach the service, e.g. `https://handoff.example.org` behind a
+    /// TLS-terminating proxy (`handoff serve --public-url`). With `https://` the dashboard's
+    /// cookie is `__Host-handoff_session` and `Secure`; its origin is the one form POSTs must
+    /// come from. Nil: plain HTTP, the origin taken from `Host`.
+    public var publicURL: String?
+    /// A dashboard session ends after this long without a request (30 minutes).
+    public var sessionIdleTimeout: Duration
+    /// A dashboard session ends this long after sign-in at the latest (12 hours).
+    public var sessionLifetime: Duration
 
     public init(
         http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
@@ -40,7 +58,13 @@ public struct QueryServiceConfiguration: Sendable {
         accessLogQueueCapacity: Int = 20_000,
         caseIdPrefix: String = "KS",
         timeZone: String = "Europe/Belgrade",
-        logger: Logger = Logger(label: "service")
+        logger: Logger = Logger(label: "service"),
+        maxStreamsPerToken: Int = 8,
+        streamRecheckInterval: Duration = .seconds(2),
+        unauthenticatedBodyLimit: Int = 16_384,
+        publicURL: String? = nil,
+        sessionIdleTimeout: Duration = .seconds(30 * 60),
+        sessionLifetime: Duration = .seconds(12 * 3600)
     ) {
         precondition(Institution.isValidCaseIdPrefix(caseIdPrefix), "caseIdPrefix must be 2-8 of A-Z, 0-9")
         self.caseIdPrefix = caseIdPrefix
@@ -52,6 +76,12 @@ public struct QueryServiceConfiguration: Sendable {
         self.tokenCacheTTL = tokenCacheTTL
         self.accessLogQueueCapacity = accessLogQueueCapacity
         self.logger = logger
+        self.maxStreamsPerToken = maxStreamsPerToken
+        self.streamRecheckInterval = min(streamRecheckInterval, .seconds(5))
+        self.unauthenticatedBodyLimit = unauthenticatedBodyLimit
+        self.publicURL = publicURL
+        self.sessionIdleTimeout = sessionIdleTimeout
+        self.sessionLifetime = sessionLifetime
     }
 }
 
@@ -75,6 +105,10 @@ public final class QueryService: Sendable {
     public let readSide: any ReadSide
     public let wakeups: Wakeups
     public let tokens: TokenStore
+    /// The dashboard's sessions.
+    public let sessions: SessionStore
+    /// The dashboard's cookie: its name, attributes and origin check.
+    let cookies: DashboardSession
     public let accessLog: AccessLog
     let access: CaseAccess
     let feed: VisibleFeed
@@ -84,6 +118,8 @@ public final class QueryService: Sendable {
     let institutions: InstitutionRegistry
     let rulesets: RulesetRegistry
     let caseWriter: CaseWriter
+    /// Open event streams per token.
+    let streamQuota: StreamQuota
     let metrics = Metrics()
     let metricsHook: @Sendable () async -> String
     /// `/readyz`'s check, over a connection of its own.
@@ -105,6 +141,9 @@ public final class QueryService: Sendable {
         self.readSide = readSide
         self.wakeups = wakeups
         self.tokens = TokenStore(pool: store.pool, cacheTTL: configuration.tokenCacheTTL)
+        self.sessions = SessionStore(
+            pool: store.pool, idleTimeout: configuration.sessionIdleTimeout, lifetime: configuration.sessionLifetime)
+        self.cookies = DashboardSession(publicURL: configuration.publicURL, lifetime: configuration.sessionLifetime)
         self.accessLog = AccessLog(
             pool: store.pool, queueCapacity: configuration.accessLogQueueCapacity,
             logger: configuration.logger.labeled("access-log"))
@@ -117,6 +156,7 @@ public final class QueryService: Sendable {
         self.caseWriter = CaseWriter(
             store: store, access: access, institutions: institutions, rulesets: rulesets,
             caseIdPrefix: configuration.caseIdPrefix, allowedClockSkew: configuration.allowedClockSkew)
+        self.streamQuota = StreamQuota(limit: configuration.maxStreamsPerToken)
         self.metricsHook = metricsHook
         self.readinessProbe = ReadinessProbe(url: store.pool.url, logger: configuration.logger.labeled("readiness"))
     }
@@ -131,7 +171,10 @@ public final class QueryService: Sendable {
             let router = makeRouter()
             var http = configuration.http
             http.logger = configuration.logger.labeled("http")
-            let created = HTTPServer(configuration: http) { [self] request in
+            let created = HTTPServer(
+                configuration: http,
+                admission: { [self] request, length in await admitBody(request, contentLength: length) }
+            ) { [self] request in
                 await self.handle(request, router: router)
             }
             current = created
@@ -261,17 +304,22 @@ public final class QueryService: Sendable {
 
     /// The caller of a request. - Throws: 401 `unauthorized`, 503 during an outage.
     func authenticate(_ request: HTTPRequest) async throws -> Principal {
-        guard let token = Self.bearerToken(request) else { throw ServiceError.unauthorized }
+        try await credential(request).principal
+    }
+
+    /// The caller of a request with the token it came with. - Throws: as ``authenticate(_:)``.
+    func credential(_ request: HTTPRequest) async throws -> TokenStore.Credential {
+        guard let token = Self.bearerToken(request.headers) else { throw ServiceError.unauthorized }
         do {
-            guard let principal = try await tokens.authenticate(token) else { throw ServiceError.unauthorized }
-            RequestContext.current?.principal = principal
-            return principal
+            guard let credential = try await tokens.credential(token) else { throw ServiceError.unauthorized }
+            RequestContext.current?.principal = credential.principal
+            return credential
         } catch { throw ServiceError.from(error) }
     }
 
-    /// The token of an `Authorization: Bearer <token>` header, or nil.
-    static func bearerToken(_ request: HTTPRequest) -> String? {
-        guard let header = request.headers["Authorization"] else { return nil }
+    /// The token of an `Authorization: Bearer …` header, or nil.
+    static func bearerToken(_ headers: HTTPHeaders) -> String? {
+        guard let header = headers["Authorization"] else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         return parts[1].trimmingCharacters(in: .whitespaces)

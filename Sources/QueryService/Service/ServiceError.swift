@@ -38,6 +38,12 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
     }
     static let unavailable = ServiceError(
         .serviceUnavailable, "unavailable", "The database is unavailable; retry shortly.")
+    static func tooManyStreams(limit: Int) -> ServiceError {
+        ServiceError(
+            .tooManyRequests, "too_many_streams",
+            "This token already holds \(limit) open event streams (its dashboard sessions included); close one first.",
+            details: [("limit", .number(JSONNumber(limit)))])
+    }
     static let internalError = ServiceError(.internalServerError, "internal_error", "Something went wrong on our side.")
     static let unsupportedMediaType = ServiceError(
         .unsupportedMediaType, "unsupported_media_type", "Send the body as Content-Type: application/json.")
@@ -57,6 +63,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         var headers: HTTPHeaders = [:]
         if status.code == 401 { headers["WWW-Authenticate"] = "Bearer" }
         if status.code == 503 { headers["Retry-After"] = "1" }
+        if status.code == 429 { headers["Retry-After"] = "10" }
         return .json(status, JSONValue.object(JSONObject([("error", .object(inner))])).serialized(), headers: headers)
     }
 

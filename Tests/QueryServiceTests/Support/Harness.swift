@@ -23,7 +23,8 @@ struct Harness: Sendable {
     static func start(
         readSide: any ReadSide = EmptyReadSide(), heartbeat: Duration = .milliseconds(400),
         url: String? = nil, db existing: TestDB? = nil, tokenCacheTTL: Duration = .seconds(5),
-        accessLogQueueCapacity: Int = 20_000, logger: Logger = Logger(label: "service", logLevel: .warning)
+        accessLogQueueCapacity: Int = 20_000, logger: Logger = Logger(label: "service", logLevel: .warning),
+        configure: (inout QueryServiceConfiguration) -> Void = { _ in }
     ) async throws -> Harness {
         let db: TestDB
         if let existing { db = existing } else { db = try await TestDatabase.make() }
@@ -31,11 +32,13 @@ struct Harness: Sendable {
         let store = EventStore(pool: pool)
         let wakeups = Wakeups()
         await wakeups.startListening(url: db.url)
+        var configuration = QueryServiceConfiguration(
+            http: HTTPServerConfiguration(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(1)),
+            heartbeatInterval: heartbeat, pollInterval: .milliseconds(200), tokenCacheTTL: tokenCacheTTL,
+            accessLogQueueCapacity: accessLogQueueCapacity, logger: logger)
+        configure(&configuration)
         let service = QueryService(
-            configuration: QueryServiceConfiguration(
-                http: HTTPServerConfiguration(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(1)),
-                heartbeatInterval: heartbeat, pollInterval: .milliseconds(200), tokenCacheTTL: tokenCacheTTL,
-                accessLogQueueCapacity: accessLogQueueCapacity, logger: logger),
+            configuration: configuration,
             store: store, readSide: readSide, wakeups: wakeups, metricsHook: { "handoff_projector_lag_events 0\n" })
         // The registry, as the demo seeds it (through the store: institutions are not case events).
         let setupStore = db.store(poolSize: 2)
@@ -55,7 +58,7 @@ struct Harness: Sendable {
         }
         tokens["natc"] = try await tokenStore.create(role: .coordinator, institution: "natc", user: "coordinator-1")
         tokens["audit"] = try await tokenStore.create(role: .auditor, institution: "audit", user: "auditor-1")
-        tokens["metrics"] = try await tokenStore.createMetricsToken(user: "prometheus")
+        tokens["metrics"] = try await tokenStore.createMetricsToken(user: "prometheus").token
         await setupStore.pool.close()
         let port = try await service.start()
         return Harness(db: db, store: store, service: service, wakeups: wakeups, api: API(port: port), tokens: tokens)

@@ -1,0 +1,129 @@
+import Crypto
+import EventStore
+import Foundation
+import Postgres
+import Referrals
+
+/// Dashboard sessions in `handoff.dashboard_sessions`: a random id the browser keeps in a cookie,
+/// stored only as its SHA-256.
+///
+/// A session belongs to a principal and to the credential it was made from — an API token now;
+/// a person's account (issue 14) can make one through the same table (`account_id`). It ends
+/// after `idleTimeout` without a request, `lifetime` after it began, at logout, or when its token
+/// is revoked: every lookup requires the token to be live, so a revocation made anywhere (the
+/// CLI, SQL) ends the session at its next request.
+///
+/// The session id is shown only to the browser (in `Set-Cookie`); neither the database nor a
+/// log ever holds it. The CSRF token of a session is derived from its id
+/// (`SHA-256("handoff-csrf:" ‖ id)`, base64url), so it needs no storage, cannot be computed
+/// from what the database holds, and does not reveal the id.
+public struct SessionStore: Sendable {
+    public let pool: ConnectionPool
+    /// How long a session lives without a request.
+    public let idleTimeout: Duration
+    /// How long a session lives at most.
+    public let lifetime: Duration
+
+    public init(
+        pool: ConnectionPool, idleTimeout: Duration = .seconds(30 * 60), lifetime: Duration = .seconds(12 * 3600)
+    ) {
+        self.pool = pool
+        self.idleTimeout = idleTimeout
+        self.lifetime = lifetime
+    }
+
+    /// A live session.
+    public struct Session: Sendable {
+        /// The row's id (not secret; names the session in logs and to ``isLive(id:)``).
+        public var id: Int64
+        public var principal: Principal
+        /// The token it was made from; nil for a session of a person's account.
+        public var tokenId: Int64?
+        /// The token every form POST of this session must carry.
+        public var csrfToken: String
+    }
+
+    /// Starts a session for a token that authenticated. Returns the secret id for the cookie.
+    public func start(for credential: TokenStore.Credential) async throws -> (secret: String, session: Session) {
+        let secret = Self.generate()
+        let principal = credential.principal
+        // Rows long past their lifetime are of no use to anyone: pruned as new ones begin.
+        try await pool.query(
+            """
+            DELETE FROM handoff.dashboard_sessions
+             WHERE created_at < clock_timestamp() - make_interval(secs => \(Self.seconds(lifetime))) - interval '1 day'
+            """)
+        let inserted = try await pool.query(
+            """
+            INSERT INTO handoff.dashboard_sessions (session_hash, role, institution, "user", token_id)
+            VALUES (\(ByteA(Self.hash(secret))), \(principal.role.rawValue), \(principal.institution), \(principal.user),
+                    \(credential.tokenId))
+            RETURNING id
+            """)
+        let session = Session(
+            id: try inserted.first!.decode(0), principal: principal, tokenId: credential.tokenId,
+            csrfToken: Self.csrfToken(for: secret))
+        return (secret, session)
+    }
+
+    /// The live session with this secret id, marked as just used; nil when unknown, ended,
+    /// idle too long, too old, or its token was revoked.
+    public func resume(_ secret: String) async throws -> Session? {
+        guard Self.isWellFormed(secret) else { return nil }
+        let rows = try await pool.query(
+            """
+            UPDATE handoff.dashboard_sessions s SET last_seen_at = clock_timestamp()
+             WHERE session_hash = \(ByteA(Self.hash(secret)))
+               AND handoff.session_is_live(s, \(Self.seconds(idleTimeout)), \(Self.seconds(lifetime)))
+            RETURNING id, role, institution, "user", token_id
+            """)
+        guard let row = rows.first, let role = Principal.Role(rawValue: try row.decode(1)) else { return nil }
+        return Session(
+            id: try row.decode(0),
+            principal: Principal(role: role, institution: try row.decodeOptional(2), user: try row.decode(3)),
+            tokenId: try row.decodeOptional(4), csrfToken: Self.csrfToken(for: secret))
+    }
+
+    /// Whether the session is still live (without marking it used): long-lived streams ask.
+    public func isLive(id: Int64) async throws -> Bool {
+        try await !pool.query(
+            """
+            SELECT 1 FROM handoff.dashboard_sessions s
+             WHERE id = \(id) AND handoff.session_is_live(s, \(Self.seconds(idleTimeout)), \(Self.seconds(lifetime)))
+            """
+        ).isEmpty
+    }
+
+    /// Ends the session with this secret id (logout). Returns whether a live one ended.
+    @discardableResult
+    public func end(_ secret: String) async throws -> Bool {
+        guard Self.isWellFormed(secret) else { return false }
+        let result = try await pool.query(
+            """
+            UPDATE handoff.dashboard_sessions SET revoked_at = clock_timestamp()
+             WHERE session_hash = \(ByteA(Self.hash(secret))) AND revoked_at IS NULL
+            """)
+        return result.affectedRows > 0
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// `hds_` and 43 base64url characters: 32 bytes from the system's CSPRNG.
+    static func generate() -> String { TokenStore.generate(prefix: "hds_") }
+
+    static func isWellFormed(_ secret: String) -> Bool {
+        let u = Array(secret.utf8)
+        return u.count == 47 && secret.hasPrefix("hds_")
+            && u.dropFirst(4).allSatisfy {
+                ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95
+            }
+    }
+
+    static func hash(_ secret: String) -> [UInt8] { SHA256.hash(Array(secret.utf8)) }
+
+    static func csrfToken(for secret: String) -> String {
+        Data(SHA256.hash(Array(("handoff-csrf:" + secret).utf8))).base64URLEncoded
+    }
+}
