@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Referrals
+import Projections
 import Testing
 
 /// Issue 12's attacks, run as the monitored institution would run them: its own token and the
@@ -176,5 +177,81 @@ struct RecordIntegrityTests {
         let withdrawal = #"{"type":"ConsentRecorded","data":{"purpose":"medical","recipients":["isf"],"given":false}}"#
         #expect(try await h.api.post(path, token: h.token("kp-dthb"), withdrawal).status == 201)
         #expect(try await refer("R-m3", "medical").status == 422)
+    }
+}
+
+/// What the coordinator and the auditor see of the same attacks, through the read models.
+@Suite("Records the monitored cannot bend: the read side")
+struct RecordIntegrityReadSideTests {
+    /// An acknowledgement dated before its due time, entered after the watcher wrote the missed
+    /// notice, is met-late, not met: status and notice agree in `/v1/deadlines`.
+    @Test func aNoticedDeadlineIsNeverShownMet() async throws {
+        let h = try await DashboardTests.projectedHarness()
+        defer { Task { await h.stop() } }
+        let now = Date()
+        let opened = try await h.api.post(
+            "/v1/cases", token: h.token("kp-dthb"),
+            Harness.openedData(occurredAt: Timestamp.format(now.addingTimeInterval(-4 * 3600))))
+        let caseId = try #require(opened.json["caseId"]?.stringValue)
+        let path = "/v1/cases/\(caseId)/events"
+        let issued = Timestamp.format(now.addingTimeInterval(-3 * 3600))
+        let referral = try await h.api.post(
+            path, token: h.token("kp-dthb"),
+            #"{"type":"ReferralIssued","occurredAt":"\#(issued)","data":{"referralId":"R-1","to":"opav","purpose":"victim-advocacy","urgency":"urgent"}}"#
+        )
+        #expect(referral.status == 201, "\(referral.text)")
+        try await DashboardTests.project(h)
+        let report = try await DeadlineWatcher(store: h.store).runOnce(now: Date())
+        #expect(report.appended >= 1)
+        // Claimed 30 minutes after the referral, i.e. before the 2 h due time; entered now.
+        let claimed = Timestamp.format(now.addingTimeInterval(-2.5 * 3600))
+        let ack = try await h.api.post(
+            path, token: h.token("opav"),
+            #"{"type":"ReferralAcknowledged","occurredAt":"\#(claimed)","data":{"referralId":"R-1"}}"#)
+        #expect(ack.status == 201, "\(ack.text)")
+        try await DashboardTests.project(h)
+        let page = try await h.api.get("/v1/deadlines?caseId=\(caseId)", token: h.token("natc"))
+        let acknowledged = try #require(
+            page.json["deadlines"]?.array.first { $0["ruleId"]?.stringValue == "referral-acknowledged" })
+        #expect(acknowledged["status"]?.stringValue == "met-late", "\(page.text)")
+        let met = try await h.api.get("/v1/deadlines?caseId=\(caseId)&status=met", token: h.token("natc"))
+        #expect(!met.text.contains("referral-acknowledged"))
+    }
+
+    @Test func consentFindingsAndLateEntriesAreShown() async throws {
+        let h = try await DashboardTests.projectedHarness()
+        defer { Task { await h.stop() } }
+        let now = Date()
+        let opened = try await h.api.post(
+            "/v1/cases", token: h.token("kp-dthb"),
+            Harness.openedData(occurredAt: Timestamp.format(now.addingTimeInterval(-5 * 86_400))))
+        let caseId = try #require(opened.json["caseId"]?.stringValue)
+        let path = "/v1/cases/\(caseId)/events"
+        let late = Timestamp.format(now.addingTimeInterval(-4 * 86_400 - 600))
+        for body in [
+            #"{"type":"RiskAssessed","occurredAt":"\#(late)","data":{"level":"high"}}"#,
+            #"{"type":"ReferralIssued","data":{"referralId":"R-1","to":"isf","purpose":"shelter","consentOverride":{"reason":"imminent-danger"}}}"#,
+            #"{"type":"ConsentRecorded","data":{"purpose":"medical","recipients":["pvpt"],"given":true}}"#,
+            #"{"type":"ReferralIssued","data":{"referralId":"R-2","to":"pvpt","purpose":"medical"}}"#,
+            #"{"type":"ConsentRecorded","data":{"purpose":"medical","recipients":["pvpt"],"given":false}}"#,
+        ] {
+            let reply = try await h.api.post(path, token: h.token("kp-dthb"), body)
+            #expect(reply.status == 201, "\(body) \(reply.text)")
+        }
+        try await DashboardTests.project(h)
+        let audited = try await h.api.get("/v1/stats", token: h.token("audit"))
+        #expect(audited.json["counts"]?["consentOverride"]?["imminent-danger"]?.int == 1, "\(audited.text)")
+        #expect(audited.json["counts"]?["consentWithdrawn"]?["openReferrals"]?.int == 1)
+        let coordinated = try await h.api.get("/v1/stats", token: h.token("natc"))
+        #expect(coordinated.json["counts"]?["consentOverride"]?["imminent-danger"]?.stringValue == "<5")
+
+        let board = try await DashboardTests.page(h.api, "/", token: h.token("natc"))
+        #expect(board.text.contains("Consent findings"))
+        #expect(board.text.contains("Override: imminent-danger"))
+        let casePage = try await DashboardTests.page(h.api, "/cases/\(caseId)", token: h.token("audit"))
+        #expect(casePage.status == 200)
+        #expect(casePage.text.contains("recorded 4 d after it occurred"), "late entry marked")
+        #expect(casePage.text.contains("issued without consent: override imminent-danger"))
+        #expect(casePage.text.contains("consent withdrawn"))
     }
 }

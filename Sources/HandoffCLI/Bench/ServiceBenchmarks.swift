@@ -120,7 +120,7 @@ enum ServiceBenchmarks {
                             let t = DispatchTime.now().uptimeNanoseconds
                             sent.withLock { $0[id] = t }
                             let (status, _) = try client.request(
-                                "POST", "/v1/cases/E2E-\(tag)-\(a)-\(i)/events", token: police, body: body)
+                                "POST", "/v1/cases/KP-E2E-\(tag)-\(a)-\(i)/events", token: police, body: body)
                             let answered = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
                             appendTimes.withLock { $0.append(answered) }
                             if status == 201 { ok += 1 } else { sent.withLock { _ = $0.removeValue(forKey: id) } }

@@ -70,6 +70,12 @@ extension ReadModels {
             UNION ALL SELECT 'identificationStatus', identification_status, count(*) FROM c
                       GROUP BY identification_status
             UNION ALL SELECT 'exploitation', e, count(*) FROM c, unnest(c.exploitation) AS e GROUP BY e
+            UNION ALL SELECT 'consentOverride', r.consent_override, count(*)
+                        FROM handoff.referrals r JOIN c ON c.case_id = r.case_id
+                       WHERE r.consent_override IS NOT NULL GROUP BY r.consent_override
+            UNION ALL SELECT 'consentWithdrawn', 'openReferrals', count(*)
+                        FROM handoff.referrals r JOIN c ON c.case_id = r.case_id
+                       WHERE r.consent_withdrawn_at IS NOT NULL
             """)
         var cases = 0
         var groups: [String: [String: Int]] = [:]

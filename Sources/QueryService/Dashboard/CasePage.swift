@@ -109,7 +109,7 @@ enum CasePage {
                 """
                 <tr><th scope="row">\(r.id)</th><td>\(DashboardLayout.institutionName(r.from)) → \
                 \(DashboardLayout.institutionName(r.to))</td><td>\(r.purpose.rawValue)</td><td>\(r.urgency.rawValue)</td>\
-                <td>\(r.status.rawValue)</td><td>\(DashboardLayout.time(r.issuedAt))</td></tr>
+                <td>\(r.status.rawValue)\(consentFindings(r))</td><td>\(DashboardLayout.time(r.issuedAt))</td></tr>
                 """
             }
         return DashboardTables.wrap(
@@ -122,6 +122,28 @@ enum CasePage {
             """)
     }
 
+    /// A referral's consent findings (docs/time-of-record.md): issued under an override, or a
+    /// consent it relied on withdrawn while it was open.
+    static func consentFindings(_ r: Referral) -> HTML {
+        var notes: [HTML] = []
+        if let reason = r.consentOverride {
+            notes.append("<span class=\"sub finding\">issued without consent: override \(reason.rawValue)</span>")
+        }
+        if let withdrawn = r.consentWithdrawnAt {
+            notes.append("<span class=\"sub finding\">consent withdrawn \(DashboardLayout.time(withdrawn))</span>")
+        }
+        return HTML(joining: notes)
+    }
+
+    /// "recorded 3 d after it occurred" for an event entered later than the default late-entry
+    /// grace (the time of record then decides how it counts); nothing otherwise.
+    static func lateEntry(_ e: RecordedEvent) -> HTML {
+        let late = e.recordedDate.timeIntervalSince(e.occurredDate)
+        guard late > Ruleset.defaultLateEntryGrace.fixedSeconds else { return "" }
+        let text = late >= 2 * 86_400 ? "\(Int(late / 86_400)) d" : "\(Int(late / 3600)) h"
+        return "<span class=\"sub late-entry\">recorded \(text) after it occurred</span>"
+    }
+
     static func timeline(_ lines: [Line]) -> HTML {
         let body: [HTML] = lines.map { line in
             let e = line.event
@@ -132,7 +154,8 @@ enum CasePage {
             return """
                 <tr><td>\(e.stream.hasPrefix("sop-") ? "—" : String(e.version))</td>\
                 <th scope="row">\(e.type)\(stream)</th><td>\(handoff)</td><td>\(line.actor)</td>\
-                <td>\(DashboardLayout.time(e.occurredDate))</td><td>\(DashboardLayout.time(e.recordedDate))</td>\
+                <td>\(DashboardLayout.time(e.occurredDate))</td>\
+                <td>\(DashboardLayout.time(e.recordedDate))\(lateEntry(e))</td>\
                 <td><code>\(String(e.hash.hexString.prefix(12)))</code></td></tr>
                 """
         }

@@ -205,6 +205,7 @@ extension QueryService {
             caption: "Deadline outcomes per SOP rule, all years."
                 + (suppress ? " Counts under 5 are shown as <5." : ""),
             suppress: suppress, id: "compliance-rule")
+        let findings = DashboardTables.consentFindings(report.counts, suppress: suppress)
         var auditPanel: HTML = .empty
         if principal.role == .auditor {
             let entries = try await accessLog.entries(limit: 50).entries
@@ -234,6 +235,8 @@ extension QueryService {
             <section aria-labelledby="cr-h"><h2 id="cr-h">Compliance per rule</h2>
             <div data-live-region id="cr-region">\(byRule)</div></section>
             </div>
+            <section aria-labelledby="consent-h"><h2 id="consent-h">Consent findings</h2>
+            <div data-live-region id="consent-region">\(findings)</div></section>
             \(auditPanel)
             """
     }

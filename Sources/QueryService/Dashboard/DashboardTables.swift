@@ -216,4 +216,27 @@ enum DashboardTables {
             """
         return wrap(id, label: caption, table)
     }
+
+    /// Referrals issued without the consent their purpose needs (by override reason) and
+    /// referrals whose consent was withdrawn while open: findings for the coordinator
+    /// (docs/time-of-record.md). With `suppress`, counts under 5 read `<5`.
+    static func consentFindings(_ counts: [String: [String: Int]], suppress: Bool) -> HTML {
+        func shown(_ n: Int) -> String { suppress && n > 0 && n < 5 ? "<5" : String(n) }
+        let overrides = counts["consentOverride"] ?? [:]
+        let rows: [HTML] =
+            ConsentOverrideReason.allCases.map { reason in
+                "<tr><th scope=\"row\">Override: \(reason.rawValue)</th><td>\(shown(overrides[reason.rawValue] ?? 0))</td></tr>"
+            } + [
+                "<tr><th scope=\"row\">Consent withdrawn while the referral was open</th>"
+                    + "<td>\(shown(counts["consentWithdrawn"]?["openReferrals"] ?? 0))</td></tr>"
+            ]
+        return wrap(
+            "consent-findings", label: "Consent findings",
+            """
+            <table><caption>Referrals issued without the victim's recorded consent, by the override given, and \
+            referrals whose consent was withdrawn, all years.\(suppress ? " Counts under 5 are shown as <5." : "")</caption>
+            <thead><tr><th scope="col">Finding</th><th scope="col">Referrals</th></tr></thead>
+            <tbody>\(HTML(joining: rows))</tbody></table>
+            """)
+    }
 }

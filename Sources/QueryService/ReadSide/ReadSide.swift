@@ -231,7 +231,9 @@ public struct StatsReport: Sendable, Hashable {
     /// Cases counted.
     public var cases: Int
     /// Dimension (`sex`, `ageBand`, `nationality`, `exploitation`, `identificationStatus`) →
-    /// value → number of cases.
+    /// value → number of cases; and the consent findings (docs/time-of-record.md):
+    /// `consentOverride` → reason → referrals issued without consent under that override, and
+    /// `consentWithdrawn` → `openReferrals` → referrals whose consent was withdrawn while open.
     public var counts: [String: [String: Int]]
     /// Deadline compliance per rule and responsible institution.
     public var compliance: [ComplianceCell]
