@@ -8,23 +8,51 @@ import Referrals
 
 /// `serve` and `token create`.
 enum ServiceCommands {
+    /// The deadlines of a long-running command's database work (docs/operations.md, "Timeouts"):
+    /// `--statement-timeout` for every statement, `--pool-wait` for a free connection.
+    struct DatabaseLimits: Sendable {
+        var statementTimeout: Duration = .seconds(30)
+        var poolWait: Duration = .seconds(10)
+
+        init() {}
+
+        init(_ args: ParsedArguments) {
+            if let seconds = args.int("--statement-timeout") { statementTimeout = .seconds(seconds) }
+            if let seconds = args.int("--pool-wait") { poolWait = .seconds(seconds) }
+        }
+
+        func pool(url: String, maximumConnections: Int) -> ConnectionPool {
+            ConnectionPool(
+                url: url, maximumConnections: maximumConnections, checkoutTimeout: poolWait,
+                statementTimeout: statementTimeout)
+        }
+    }
+
+    /// How long a stopping service lets requests and streams finish before it cancels them: with
+    /// the rest of shutdown, well inside the 10 s an orchestrator waits after SIGTERM.
+    static let shutdownGracePeriod: Duration = .seconds(4)
+
     /// The query service wired to a database: store, read models, wake-ups and metrics.
-    static func makeService(url: String, host: String, port: Int, poolSize: Int = 16) async -> QueryService {
-        let pool = ConnectionPool(url: url, maximumConnections: poolSize)
+    static func makeService(
+        url: String, host: String, port: Int, poolSize: Int = 16, limits: DatabaseLimits = DatabaseLimits()
+    ) async -> QueryService {
+        let pool = limits.pool(url: url, maximumConnections: poolSize)
         let store = EventStore(pool: pool)
         let wakeups = Wakeups()
         await wakeups.startListening(url: url)
         let lagRunner = ProjectionRunner(store: store, pool: pool)
         var http = HTTPServerConfiguration(host: host, port: port)
-        http.shutdownGracePeriod = .seconds(5)
+        http.shutdownGracePeriod = shutdownGracePeriod
         return QueryService(
-            configuration: QueryServiceConfiguration(http: http), store: store, readSide: ProjectionReadSide(pool: pool),
+            configuration: QueryServiceConfiguration(http: http), store: store,
+            readSide: ProjectionReadSide(pool: pool),
             wakeups: wakeups,
             metricsHook: {
                 var text = ""
                 if let lags = try? await lagRunner.lag() { text += ProjectorLag.prometheus(lags) }
                 if let pending = try? await store.pendingVisibility() {
-                    text += "# HELP handoff_reader_pending_events Committed events not yet readable in gap-free order.\n"
+                    text +=
+                        "# HELP handoff_reader_pending_events Committed events not yet readable in gap-free order.\n"
                     text += "# TYPE handoff_reader_pending_events gauge\nhandoff_reader_pending_events \(pending)\n"
                 }
                 return text
@@ -35,7 +63,7 @@ enum ServiceCommands {
         let url = try context.databaseURL()
         let host = args.string("--host") ?? "127.0.0.1"
         let port = args.int("--port") ?? 8080
-        let service = await makeService(url: url, host: host, port: port)
+        let service = await makeService(url: url, host: host, port: port, limits: DatabaseLimits(args))
         let bound = try await service.start()
         context.err("handoff serve: listening on http://\(host):\(bound)")
         let signals = service.shutdownOnSignals()

@@ -108,7 +108,7 @@ final class PendingCall<T: Sendable>: Sendable {
     ) async throws -> T {
         let timer: DispatchWorkItem? = deadline.map { deadline in
             let item = DispatchWorkItem { [self] in
-                finish(.failure(timeout()), before: onGiveUp)
+                _ = finish(.failure(timeout()), before: onGiveUp)
             }
             let delay = ContinuousClock.now.duration(to: deadline)
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(delay.nanoseconds), execute: item)
