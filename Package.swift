@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "LoopbackHTTPClient", path: "Tests/LoopbackHTTPClient"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackHTTPClient"]),
         .testTarget(name: "QueryServiceTests", dependencies: ["QueryService", "HandoffTestSupport", "LoopbackHTTPClient"]),
-        .testTarget(name: "HandoffCLITests", dependencies: ["HandoffCLI", "HandoffTestSupport"]),
+        .testTarget(name: "HandoffCLITests", dependencies: ["HandoffCLI", "HandoffTestSupport", "LoopbackHTTPClient"]),
         // Fuzzing (docs/reliability.md): the checks each fuzzer runs on one input, shared by the
         // libFuzzer entry points (built with -DFUZZING -sanitize=fuzzer,address by scripts/fuzz),
         // their corpus-replay mode in a normal build, and FuzzCorpusTests.

@@ -49,6 +49,12 @@ enum ServiceCommands {
             wakeups: wakeups,
             metricsHook: {
                 var text = ""
+                text +=
+                    "# HELP handoff_db_pool_connections Database connections open (in use, idle, opening or closing).\n"
+                text +=
+                    "# TYPE handoff_db_pool_connections gauge\nhandoff_db_pool_connections \(await pool.openConnections)\n"
+                text += "# HELP handoff_db_pool_waiting Requests waiting for a database connection.\n"
+                text += "# TYPE handoff_db_pool_waiting gauge\nhandoff_db_pool_waiting \(pool.waitingCallers)\n"
                 if let lags = try? await lagRunner.lag() { text += ProjectorLag.prometheus(lags) }
                 if let pending = try? await store.pendingVisibility() {
                     text +=
