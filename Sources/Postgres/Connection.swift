@@ -38,6 +38,8 @@ public final class Connection: @unchecked Sendable {
     /// Set when the connection takes no more work: closed, or a statement's caller left before it
     /// ended (the statement is being cancelled and the connection's state is unknown).
     private let retired = Atomic<Bool>(false)
+    /// Set by `close()`: further calls are the caller's mistake (`.misuse`), not an outage.
+    private let closed = Atomic<Bool>(false)
     /// A pipe the thread polls beside the socket: a byte wakes it when a caller leaves.
     private let wakeReader: Int32
     private let wakeWriter: Int32
@@ -157,6 +159,7 @@ public final class Connection: @unchecked Sendable {
     /// counts the connection as open until then, so a retired connection still busy cancelling its
     /// statement keeps its place and no new one piles up beside it).
     func close(then done: (@Sendable () -> Void)?) {
+        closed.store(true, ordering: .releasing)
         retired.store(true, ordering: .releasing)
         broken.store(true, ordering: .releasing)
         thread.run {
@@ -297,6 +300,7 @@ public final class Connection: @unchecked Sendable {
     private func perform<T: Sendable>(
         deadline: ContinuousClock.Instant?, _ body: @escaping @Sendable (OpaquePointer, Exchange) throws -> T
     ) async throws -> T {
+        if closed.load(ordering: .acquiring) { throw Self.closedError }
         if retired.load(ordering: .acquiring) { throw Self.retiredError }
         let call = PendingCall<T>()
         return try await call.wait(
@@ -313,7 +317,7 @@ public final class Connection: @unchecked Sendable {
             thread.run { [self] in
                 guard !call.isFinished else { return }  // the caller left before the statement was sent
                 guard let conn else {
-                    call.finish(.failure(PostgresError(kind: .misuse, serverMessage: "connection is closed")))
+                    call.finish(.failure(closed.load(ordering: .acquiring) ? Self.closedError : Self.retiredError))
                     return
                 }
                 let exchange = Exchange(conn: conn, wake: wakeReader, isAbandoned: { call.isFinished })
@@ -332,6 +336,7 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    private static let closedError = PostgresError(kind: .misuse, serverMessage: "connection is closed")
     private static let retiredError = PostgresError(
         kind: .connectionFailed, serverMessage: "connection retired after a statement was abandoned")
 

@@ -35,8 +35,8 @@ public final class ConnectionPool: Sendable {
         var open = 0
         /// In order of arrival; served from the front.
         var waiters: [Waiter] = []
-        /// Waiters whose task was cancelled before they were in line.
-        var cancelledEarly: Set<UInt64> = []
+        /// Waiters on their way into the line → whether their task was cancelled meanwhile.
+        var arriving: [UInt64: Bool] = [:]
         var nextWaiter: UInt64 = 0
         var closed = false
     }
@@ -146,13 +146,15 @@ public final class ConnectionPool: Sendable {
     private func waitInLine() async throws -> Connection {
         let id = state.withLock { s in
             s.nextWaiter += 1
+            s.arriving[s.nextWaiter] = false
             return s.nextWaiter
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Connection, Error>) in
                 let refusal = state.withLock { s -> Error? in
+                    let cancelled = s.arriving.removeValue(forKey: id) ?? false
                     if s.closed { return Self.closedError }
-                    if s.cancelledEarly.remove(id) != nil { return CancellationError() }
+                    if cancelled { return CancellationError() }
                     s.waiters.append(Waiter(id: id, continuation: continuation))
                     return nil
                 }
@@ -175,7 +177,8 @@ public final class ConnectionPool: Sendable {
     private func leaveLine(_ id: UInt64, _ error: Error, early: Bool = false) {
         let waiter = state.withLock { s -> Waiter? in
             guard let index = s.waiters.firstIndex(where: { $0.id == id }) else {
-                if early { s.cancelledEarly.insert(id) }
+                // Not in line: still on its way in (it turns back there), or served or gone already.
+                if early, s.arriving[id] != nil { s.arriving[id] = true }
                 return nil
             }
             return s.waiters.remove(at: index)

@@ -31,12 +31,18 @@ import Testing
         let process = try SpawnedHandoff(
             ["serve", "--port", "\(port)"] + quickDeadlines, environment: ["DATABASE_URL": url])
         do {
-            try await process.waitForOutput("listening on")
+            try await process.waitUntilListening(on: port)
         } catch {
             process.kill()
             throw error
         }
         return Served(process: process, port: port)
+    }
+
+    /// A token for `/metrics` where reading it needs one of role `metrics`; nil where it is open.
+    static func metricsToken(_ url: String) async -> String? {
+        let result = await CapturedCLI(databaseURL: url).run("token", "create", "--role", "metrics", "--user", "m-1")
+        return result.status == 0 ? result.out.trimmingCharacters(in: .whitespacesAndNewlines) : nil
     }
 
     static func token(_ url: String, role: String, institution: String) async throws -> String {
@@ -112,6 +118,7 @@ import Testing
         let coordinator = try await Self.token(pg.url, role: "coordinator", institution: "natc")
         let auditor = try await Self.token(pg.url, role: "auditor", institution: "audit")
         let institution = try await Self.token(pg.url, role: "institution", institution: "kp-dthb")
+        let metricsToken = await Self.metricsToken(pg.url)
         let served = try await Self.serve(pg.url)
         do {
             let port = served.port
@@ -154,7 +161,7 @@ import Testing
                 try await request(port, "GET", "/health").status == 200
             }
             try await eventually("the pool's line to empty and its threads to go", timeout: .seconds(60)) {
-                let metrics = try await request(port, "GET", "/metrics").text
+                let metrics = try await request(port, "GET", "/metrics", token: metricsToken).text
                 return metrics.contains("handoff_db_pool_waiting 0\n") && served.process.threadCount <= baseline + 4
             }
             for (route, status, _, _) in try await Self.sendAll(routes, port: port) {
@@ -243,7 +250,7 @@ import Testing
                 ["demo", "--home", home.path, "--port", "\(port)", "--cases", "3"] + Self.quickDeadlines,
                 environment: ["HOME": privateDir.path])
             defer { demo.kill() }
-            try await demo.waitForOutput("Handoff is running", timeout: .seconds(300))
+            try await demo.waitUntilListening(on: port, timeout: .seconds(300))
             let tokens =
                 try JSONSerialization.jsonObject(
                     with: try Data(contentsOf: home.appendingPathComponent("tokens.json"))) as? [String: String]

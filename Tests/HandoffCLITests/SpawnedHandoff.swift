@@ -57,12 +57,12 @@ final class SpawnedHandoff: Sendable {
         (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
     }
 
-    /// Waits until the output holds `text`. - Throws: when the process ended or the bound passed.
-    func waitForOutput(_ text: String, timeout: Duration = .seconds(120)) async throws {
-        try await eventually("\(text) in the output of handoff", timeout: timeout) {
-            if output.contains(text) { return true }
+    /// Waits until the process accepts connections on `port` (whatever it logs meanwhile).
+    /// - Throws: when the process ended or the bound passed.
+    func waitUntilListening(on port: Int, timeout: Duration = .seconds(120)) async throws {
+        try await eventually("handoff to listen on \(port)", timeout: timeout) {
             if exitStatus() != nil { throw ClientError(description: "handoff ended early:\n\(output)") }
-            return false
+            return (try? TestClient(port: port, timeout: 1)) != nil
         }
     }
 
