@@ -11,8 +11,10 @@ enum ServiceCommands {
     /// The deadlines of a long-running command's database work (docs/operations.md, "Timeouts"):
     /// `--statement-timeout` for every statement, `--pool-wait` for a free connection.
     struct DatabaseLimits: Sendable {
-        var statementTimeout: Duration = .seconds(30)
-        var poolWait: Duration = .seconds(10)
+        // A request should fail within seconds, not hang as long as a client or proxy waits: the
+        // service's statements are short (paged reads, one append), so 10 s is generous.
+        var statementTimeout: Duration = .seconds(10)
+        var poolWait: Duration = .seconds(5)
 
         init() {}
 

@@ -454,10 +454,13 @@ struct HandoffArgumentsTests {
         #expect(error.message == message)
     }
 
+    /// The database deadlines of `serve` and `demo` (issue 19).
+    static let deadlines = "[--statement-timeout SECONDS] [--pool-wait SECONDS]"
+
     static let usageLines: [([String], String)] = [
-        (["demo"], "handoff demo [--port P] [--cases N] [--home DIR] [--reset]"),
+        (["demo"], "handoff demo [--port P] [--cases N] [--home DIR] \(deadlines) [--reset]"),
         (["migrate"], "handoff migrate"),
-        (["serve"], "handoff serve [--port P] [--host H]"),
+        (["serve"], "handoff serve [--port P] [--host H] \(deadlines)"),
         (["project"], "handoff project [--once]"),
         (["project", "rebuild"], "handoff project rebuild NAME"),
         (["watch"], "handoff watch [--once]"),

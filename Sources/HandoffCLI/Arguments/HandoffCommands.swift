@@ -5,10 +5,10 @@ extension CommandSpec {
     /// The deadlines of `serve` and `demo` (docs/operations.md, "Timeouts").
     static let databaseLimitOptions = [
         OptionSpec(
-            "--statement-timeout", value: "SECONDS", kind: .integer(1...3600), default: "30",
+            "--statement-timeout", value: "SECONDS", kind: .integer(1...3600), default: "10",
             help: "the longest a database statement may run"),
         OptionSpec(
-            "--pool-wait", value: "SECONDS", kind: .integer(1...600), default: "10",
+            "--pool-wait", value: "SECONDS", kind: .integer(1...600), default: "5",
             help: "the longest a request waits for a database connection"),
     ]
 
