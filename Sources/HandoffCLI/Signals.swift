@@ -8,14 +8,21 @@ import Synchronization
 
 /// Runs `body` until it returns or the process gets SIGINT or SIGTERM, which cancel it.
 ///
-/// The first signal cancels `body`; once it has returned the signals have their default effect
-/// again, so a second Ctrl-C during the rest of the shutdown ends the process at once.
+/// The first signal cancels `body`; a second one, then or during the rest of the shutdown, ends
+/// the process at once (the signal's default effect).
 func untilSignalled(_ body: @escaping @Sendable () async throws -> Void) async throws {
     let task = Task { try await body() }
+    let received = SignalCount()
     let sources = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
         signal(number, SIG_IGN)  // handled by the dispatch source instead
         let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler { task.cancel() }
+        source.setEventHandler {
+            if received.value.add(1, ordering: .relaxed).newValue > 1 {
+                signal(number, SIG_DFL)
+                raise(number)
+            }
+            task.cancel()
+        }
         source.resume()
         return source
     }
@@ -29,6 +36,10 @@ func untilSignalled(_ body: @escaping @Sendable () async throws -> Void) async t
     } onCancel: {
         task.cancel()
     }
+}
+
+private final class SignalCount: Sendable {
+    let value = Atomic<Int>(0)
 }
 
 /// Runs `body` and returns true if it finished within `limit`; otherwise returns false at the
