@@ -306,7 +306,10 @@ public final class Connection: @unchecked Sendable {
         return try await call.wait(
             deadline: deadline,
             timeout: { PostgresError(kind: .timedOut, serverMessage: "the statement outlived its deadline") },
-            onGiveUp: { [self] in
+            onGiveUp: { [weak self] in
+                // Weak: a deadline's timer outlives the statement; it must not keep the connection
+                // (and its thread) alive. While the statement runs, its job holds the connection.
+                guard let self else { return }
                 // Before the caller resumes and gives the connection back: it must not be reused.
                 retired.store(true, ordering: .releasing)
                 broken.store(true, ordering: .releasing)

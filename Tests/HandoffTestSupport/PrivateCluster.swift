@@ -65,9 +65,19 @@ public final class PrivateCluster: Sendable {
     public func freeze() throws {
         let postmaster = try serverProcesses()[0]
         kill(postmaster, SIGSTOP)
+        // kill() returns before the process has stopped; one it forks meanwhile must be listed.
+        for _ in 0..<1000 where Self.state(of: postmaster) != "T" { usleep(1000) }
         let children = Self.children(of: postmaster)
         for pid in children { kill(pid, SIGSTOP) }
         frozen.withLock { $0 += [postmaster] + children }
+    }
+
+    /// The state letter of /proc/PID/stat (`R`, `S`, `T` for stopped…).
+    private static func state(of pid: pid_t) -> Character? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ").first?.first
     }
 
     /// Lets a frozen server go on (safe to call more than once).
