@@ -70,10 +70,10 @@ enum DemoCommand {
     static func stopCluster(_ cluster: EmbeddedCluster, _ say: @Sendable (String) -> Void) async {
         say("stopping PostgreSQL…")
         do {
-            try await cluster.stop(mode: "fast", timeout: 3)
+            try await cluster.stop(mode: "fast", timeout: 2)
         } catch {
             say(
-                "PostgreSQL did not stop within 3 s; it stops when it can (pg_ctl -D \(cluster.dataDirectory.path) status)"
+                "PostgreSQL did not stop within 2 s; it stops when it can (pg_ctl -D \(cluster.dataDirectory.path) status)"
             )
         }
     }

@@ -189,8 +189,10 @@ import Testing
         try await eventually("requests to be in flight") {
             (try? await request(served.port, "GET", "/health"))?.status == 200
         }
+        let signalled = ContinuousClock.now
         served.process.signal(SIGTERM)
         let status = await served.process.exit(within: Self.stopBound)
+        print("serve (\(#function)) stopped \(signalled.duration(to: .now)) after SIGTERM")
         #expect(status != nil, "serve still runs 10 s after SIGTERM:\n\(served.process.output)")
     }
 
@@ -204,8 +206,10 @@ import Testing
         #expect(streams.allSatisfy { $0.status == 200 })
         try pg.freeze()
         let load = Self.startLoad(served.port, token: coordinator)
+        let signalled = ContinuousClock.now
         served.process.signal(SIGTERM)
         let status = await served.process.exit(within: Self.stopBound)
+        print("serve (\(#function)) stopped \(signalled.duration(to: .now)) after SIGTERM")
         #expect(status != nil, "serve still runs 10 s after SIGTERM:\n\(served.process.output)")
         load.cancel()
         served.process.kill()
@@ -221,8 +225,10 @@ import Testing
         #expect(streams.allSatisfy { $0.status == 200 })
         try await pg.cluster.stop(mode: "immediate")
         let load = Self.startLoad(served.port, token: coordinator)
+        let signalled = ContinuousClock.now
         served.process.signal(SIGTERM)
         let status = await served.process.exit(within: Self.stopBound)
+        print("serve (\(#function)) stopped \(signalled.duration(to: .now)) after SIGTERM")
         #expect(status != nil, "serve still runs 10 s after SIGTERM:\n\(served.process.output)")
         load.cancel()
         served.process.kill()
@@ -231,7 +237,7 @@ import Testing
 
     /// `demo` as root from a fresh folder of mode 0700 (a clone in root's home, a `mktemp -d`)
     /// starts its own cluster where the postgres user can reach it, serves, and stops within 10 s
-    /// of one SIGTERM with streams open — and again with its database frozen.
+    /// of one SIGTERM with streams open — and again with its database frozen, and stopped.
     @Test(.enabled(if: geteuid() == 0, "the cluster runs as another user only when we are root"))
     func demoStartsFromAPrivateFolderAndStopsWithinTenSeconds() async throws {
         let fm = FileManager.default
@@ -244,7 +250,7 @@ import Testing
             try? fm.removeItem(at: privateDir)
             try? fm.removeItem(at: cluster.directory)
         }
-        for frozen in [false, true] {
+        for database in ["up", "frozen", "stopped"] {
             let port = try freePort()
             let demo = try SpawnedHandoff(
                 ["demo", "--home", home.path, "--port", "\(port)", "--cases", "3"] + Self.quickDeadlines,
@@ -258,7 +264,8 @@ import Testing
             let streams = try await Self.openStreams(port, token: natc)
             #expect(streams.allSatisfy { $0.status == 200 })
             var stopped: [pid_t] = []
-            if frozen {
+            if database == "stopped" { try await cluster.stop(mode: "immediate") }
+            if database == "frozen" {
                 let pidFile = cluster.dataDirectory.appendingPathComponent("postmaster.pid").path
                 let postmaster = try #require(
                     (try String(contentsOfFile: pidFile, encoding: .utf8)).split(separator: "\n").first.flatMap {
@@ -267,9 +274,11 @@ import Testing
                 stopped = [postmaster]
                 for pid in stopped { kill(pid, SIGSTOP) }
             }
+            let signalled = ContinuousClock.now
             demo.signal(SIGTERM)
             let status = await demo.exit(within: Self.stopBound)
-            #expect(status != nil, "demo still runs 10 s after SIGTERM (frozen: \(frozen)):\n\(demo.output)")
+            print("demo (database \(database)) stopped \(signalled.duration(to: .now)) after SIGTERM")
+            #expect(status != nil, "demo still runs 10 s after SIGTERM (database \(database)):\n\(demo.output)")
             for pid in stopped { kill(pid, SIGCONT) }
             // The cluster stops (a frozen one once thawed: it got pg_ctl's signal meanwhile).
             try await eventually("the demo's cluster to stop", timeout: .seconds(60)) { !(await cluster.running) }
