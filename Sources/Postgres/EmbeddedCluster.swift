@@ -101,6 +101,18 @@ public struct EmbeddedCluster: Sendable {
         return URL(fileURLWithPath: user.home + "/handoff/" + key, isDirectory: true)
     }
 
+    /// The process's umask, from /proc (reading it with umask(2) would change it for a moment,
+    /// for every thread); 022 when /proc does not say.
+    private static func processUmask() -> mode_t {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("Umask:") {
+            if let mask = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8) {
+                return mask
+            }
+        }
+        return 0o022
+    }
+
     /// Whether a process of `uid`/`gid` may search every existing folder on the way to `url`
     /// (the folders still to be created are made by us and handed to it).
     private static func canTraverse(ancestorsOf url: URL, uid: uid_t, gid: gid_t) -> Bool {
@@ -108,7 +120,9 @@ public struct EmbeddedCluster: Sendable {
         var components = url.pathComponents.dropFirst()[...]
         while true {
             var info = stat()
-            guard stat(path, &info) == 0 else { return true }  // from here on, we create the folders
+            // From here on we create the folders, with the process's umask: reachable unless it
+            // takes the search bit from others (a umask of 077).
+            guard stat(path, &info) == 0 else { return processUmask() & 0o001 == 0 }
             let mode = info.st_mode
             let allowed: Bool
             if info.st_uid == uid {
