@@ -46,8 +46,7 @@ enum ServiceCommands {
         var http = HTTPServerConfiguration(host: host, port: port)
         http.shutdownGracePeriod = shutdownGracePeriod
         return QueryService(
-            configuration: QueryServiceConfiguration(http: http), store: store,
-            readSide: ProjectionReadSide(pool: pool),
+            configuration: QueryServiceConfiguration(http: http), store: store, readSide: ProjectionReadSide(pool: pool),
             wakeups: wakeups,
             metricsHook: {
                 var text = ""
@@ -59,8 +58,7 @@ enum ServiceCommands {
                 text += "# TYPE handoff_db_pool_waiting gauge\nhandoff_db_pool_waiting \(pool.waitingCallers)\n"
                 if let lags = try? await lagRunner.lag() { text += ProjectorLag.prometheus(lags) }
                 if let pending = try? await store.pendingVisibility() {
-                    text +=
-                        "# HELP handoff_reader_pending_events Committed events not yet readable in gap-free order.\n"
+                    text += "# HELP handoff_reader_pending_events Committed events not yet readable in gap-free order.\n"
                     text += "# TYPE handoff_reader_pending_events gauge\nhandoff_reader_pending_events \(pending)\n"
                 }
                 return text

@@ -18,8 +18,7 @@ import Testing
 
         let id = UUID().uuidString.lowercased()
         r = await cli.run(
-            "append", "case-KS-2026-000001", "CaseReviewed", #"{"note": "synthetic"}"#, "--id", id,
-            "--expected-version",
+            "append", "case-KS-2026-000001", "CaseReviewed", #"{"note": "synthetic"}"#, "--id", id, "--expected-version",
             "no-stream", "--institution", "kp-dthb", "--user", "officer-1182")
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains(#""streamVersion":1"#))
@@ -28,8 +27,7 @@ import Testing
         let cursorText = try #require(((appended["events"] as? [[String: Any]])?.first?["cursor"]) as? String)
         // Same id and content again: the original result.
         let again = await cli.run(
-            "append", "case-KS-2026-000001", "CaseReviewed", #"{"note": "synthetic"}"#, "--id", id,
-            "--expected-version",
+            "append", "case-KS-2026-000001", "CaseReviewed", #"{"note": "synthetic"}"#, "--id", id, "--expected-version",
             "no-stream", "--institution", "kp-dthb", "--user", "officer-1182")
         #expect(again.status == 0)
         #expect(again.out == r.out)
@@ -115,14 +113,12 @@ import Testing
     @Test func everyCommandHasHelp() async {
         let cli = CapturedCLI(databaseURL: nil)
         for command in [
-            [], ["migrate"], ["append"], ["read"], ["verify"], ["checkpoint"], ["serve"], ["project"],
-            ["project", "rebuild"],
+            [], ["migrate"], ["append"], ["read"], ["verify"], ["checkpoint"], ["serve"], ["project"], ["project", "rebuild"],
             ["watch"], ["institution", "add"], ["token", "create"], ["sop", "publish"], ["demo"], ["bench"],
         ] {
             let r = await cli.run(command + ["--help"])
             #expect(r.status == 0, "\(command)")
-            #expect(
-                r.out.contains("Usage") || r.out.contains("usage") || r.out.contains("USAGE"), "\(command): \(r.out)")
+            #expect(r.out.contains("Usage") || r.out.contains("usage") || r.out.contains("USAGE"), "\(command): \(r.out)")
         }
     }
 }
