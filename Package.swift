@@ -48,7 +48,8 @@ let package = Package(
         .testTarget(
             name: "QueryServiceTests",
             dependencies: ["Crypto", "QueryService", "HandoffTestSupport", "LoopbackHTTPClient", "Logging"]),
-        .testTarget(name: "HandoffCLITests", dependencies: ["Crypto", "HandoffCLI", "HandoffTestSupport"]),
+        .testTarget(
+            name: "HandoffCLITests", dependencies: ["Crypto", "HandoffCLI", "HandoffTestSupport", "LoopbackHTTPClient"]),
         // Fuzzing (docs/reliability.md): the checks each fuzzer runs on one input, shared by the
         // libFuzzer entry points (built with -DFUZZING -sanitize=fuzzer,address by scripts/fuzz),
         // their corpus-replay mode in a normal build, and FuzzCorpusTests.

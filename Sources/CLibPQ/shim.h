@@ -12,3 +12,6 @@
 #include <spawn.h>
 int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+
+// A connection's wake-up pipe is made non-blocking and close-on-exec in one call (_GNU_SOURCE).
+int pipe2(int pipefd[2], int flags);

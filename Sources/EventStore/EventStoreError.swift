@@ -38,7 +38,7 @@ public enum EventStoreError: Error, Sendable, Equatable, CustomStringConvertible
     /// Maps a PostgreSQL error raised by the store's SQL into a store error.
     static func from(_ error: Error) -> Error {
         guard let pg = error as? PostgresError else { return error }
-        if pg.isConnectionProblem { return EventStoreError.unavailable }
+        if pg.isUnavailable { return EventStoreError.unavailable }
         let detail = pg.detail ?? ""
         func value(_ key: String) -> String? {
             for part in detail.split(separator: ";") {

@@ -73,6 +73,10 @@ public struct Migrator: Sendable {
     public func migrate(url: String) async throws -> [Int] {
         let connection = try await Connection.connect(url)
         defer { connection.close() }
+        // A migration may rewrite a large table and wait for another migrator: the deadlines the
+        // service roles have by default (0018) do not bind it.
+        try await connection.execute(
+            "SET statement_timeout TO 0; SET lock_timeout TO 0; SET idle_in_transaction_session_timeout TO 0")
         // One migrator at a time, across processes; the lock ends with the session.
         try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))")
         try await connection.execute(

@@ -13,6 +13,8 @@ enum DemoCommand {
         let home = URL(fileURLWithPath: args.string("--home") ?? "./.handoff").standardizedFileURL
         let port = args.int("--port") ?? 8080
         let caseCount = args.int("--cases") ?? 200
+        let limits = ServiceCommands.DatabaseLimits(args)
+        let logger = context.logger(args, label: "service")
         let say: @Sendable (String) -> Void = { context.err("demo: " + $0) }
         let fm = FileManager.default
 
@@ -25,35 +27,72 @@ enum DemoCommand {
         } else {
             let c = try EmbeddedCluster(directory: home.appendingPathComponent("postgres"), port: 5432)
             guard c.socketDirectory.path.utf8.count < 96 else {
-                throw CLIError(message: "--home \(home.path) is too long a path for a unix socket; choose a shorter one")
+                throw CLIError(
+                    message: "--home \(home.path) is too long a path for a unix socket; choose a shorter one")
             }
             if args.flag("--reset") {
-                try? c.stop(mode: "immediate")
+                try? await c.stop(mode: "immediate")
                 try? fm.removeItem(at: home)
+                if c.isRelocated { try? await c.remove() }
                 say("reset \(home.path)")
             }
+            if c.isRelocated {
+                say("the postgres user cannot reach \(home.path); the cluster lives in \(c.directory.path)")
+            }
             let fresh = !c.isInitialized
-            say(fresh ? "creating a PostgreSQL cluster in \(c.directory.path)…" : "starting the PostgreSQL cluster in \(c.directory.path)…")
-            try c.initialize(durable: true)
-            try c.start()
+            say(
+                fresh
+                    ? "creating a PostgreSQL cluster in \(c.directory.path)…"
+                    : "starting the PostgreSQL cluster in \(c.directory.path)…")
+            try await c.initialize(durable: true)
+            try await c.start()
             cluster = c
-            let admin = try await Connection.connect(c.url())
-            let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = 'handoff'").count == 1
-            if !exists { try await admin.execute("CREATE DATABASE handoff") }
-            admin.close()
+            do {
+                let admin = try await Connection.connect(c.url())
+                defer { admin.close() }
+                let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = 'handoff'").count == 1
+                if !exists { try await admin.execute("CREATE DATABASE handoff") }
+            } catch {
+                await stopCluster(c, say)
+                throw error
+            }
             url = c.url(database: "handoff")
         }
-        defer {
-            if let cluster {
-                say("stopping PostgreSQL…")
-                try? cluster.stop()
-            }
+        do {
+            try await serve(
+                url: url, home: home, port: port, caseCount: caseCount, limits: limits, logger: logger, context, say)
+        } catch {
+            if let cluster { await stopCluster(cluster, say) }
+            throw error
         }
-        try fm.createDirectory(at: home, withIntermediateDirectories: true)
+        if let cluster { await stopCluster(cluster, say) }
+    }
 
-        guard let migrations = Migrator.locateDirectory() else { throw CLIError(message: "Migrations folder not found") }
+    /// Stops the private cluster within a few seconds: a server that does not stop in time (one
+    /// that is frozen) stops on its own once it can, and the demo does not wait for it.
+    static func stopCluster(_ cluster: EmbeddedCluster, _ say: @Sendable (String) -> Void) async {
+        say("stopping PostgreSQL…")
+        do {
+            try await cluster.stop(mode: "fast", timeout: 2)
+        } catch {
+            say(
+                "PostgreSQL did not stop within 2 s; it stops when it can (pg_ctl -D \(cluster.dataDirectory.path) status)"
+            )
+        }
+    }
+
+    /// Migrates, seeds, and runs service, projectors and watcher until SIGINT/SIGTERM; returns
+    /// within a few seconds of the signal, whatever the database does.
+    static func serve(
+        url: String, home: URL, port: Int, caseCount: Int, limits: ServiceCommands.DatabaseLimits, logger: Logger,
+        _ context: CLIContext, _ say: @escaping @Sendable (String) -> Void
+    ) async throws {
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        guard let migrations = Migrator.locateDirectory() else {
+            throw CLIError(message: "Migrations folder not found")
+        }
         try await Migrator(directory: migrations).migrate(url: url)
-        let pool = ConnectionPool(url: url, maximumConnections: 16)
+        let pool = limits.pool(url: url, maximumConnections: 16)
         let store = EventStore(pool: pool)
         try await Seeding.referenceData(store)
         if caseCount > 0 {
@@ -70,7 +109,6 @@ enum DemoCommand {
         _ = try await runner.catchUp()
         let wakeups = Wakeups()
         await wakeups.startListening(url: url)
-        let logger = context.logger(args, label: "service")
         let projecting = Task { await runner.run(wakeups: wakeups, logger: logger.labeled("projector")) }
         let watcher = DeadlineWatcher(store: store, pool: pool)
         let watching = Task {
@@ -78,13 +116,16 @@ enum DemoCommand {
                 wakeups: wakeups, interval: .seconds(10), onError: WatcherLog.failed(logger.labeled("watcher")),
                 onPass: { WatcherLog.pass(logger.labeled("watcher"), $0) })
         }
-        let service = await ServiceCommands.makeService(url: url, host: "127.0.0.1", port: port, logger: logger)
+        let service = await ServiceCommands.makeService(
+            url: url, host: "127.0.0.1", port: port, logger: logger, limits: limits)
         let bound: Int
         do {
             bound = try await service.start()
         } catch {
             projecting.cancel()
             watching.cancel()
+            await wakeups.stop()
+            await pool.close()
             throw CLIError(message: "cannot listen on 127.0.0.1:\(port) (\(error)); try --port")
         }
         context.out(banner(port: bound, tokens: tokensFile.path))
@@ -93,6 +134,9 @@ enum DemoCommand {
             try await withTaskCancellationHandler {
                 try await service.run()
             } onCancel: {
+                // The projectors stop at once; the service drains its requests meanwhile.
+                projecting.cancel()
+                watching.cancel()
                 Task { await service.shutdown() }
             }
         }
@@ -100,7 +144,8 @@ enum DemoCommand {
         await service.shutdown()
         projecting.cancel()
         watching.cancel()
-        _ = await (projecting.value, watching.value)
+        // Their database calls end on cancellation; a projector busy in pure work gets a moment.
+        _ = await finishes(within: .seconds(2)) { _ = await (projecting.value, watching.value) }
         await wakeups.stop()
         await pool.close()
     }

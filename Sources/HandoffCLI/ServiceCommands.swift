@@ -9,18 +9,44 @@ import Referrals
 
 /// `serve` and `token create`.
 enum ServiceCommands {
+    /// The deadlines of a long-running command's database work (docs/operations.md, "Timeouts"):
+    /// `--statement-timeout` for every statement, `--pool-wait` for a free connection.
+    struct DatabaseLimits: Sendable {
+        // A request should fail within seconds, not hang as long as a client or proxy waits: the
+        // service's statements are short (paged reads, one append), so 10 s is generous.
+        var statementTimeout: Duration = .seconds(10)
+        var poolWait: Duration = .seconds(5)
+
+        init() {}
+
+        init(_ args: ParsedArguments) {
+            if let seconds = args.int("--statement-timeout") { statementTimeout = .seconds(seconds) }
+            if let seconds = args.int("--pool-wait") { poolWait = .seconds(seconds) }
+        }
+
+        func pool(url: String, maximumConnections: Int) -> ConnectionPool {
+            ConnectionPool(
+                url: url, maximumConnections: maximumConnections, checkoutTimeout: poolWait,
+                statementTimeout: statementTimeout)
+        }
+    }
+
+    /// How long a stopping service lets requests and streams finish before it cancels them: with
+    /// the rest of shutdown, well inside the 10 s an orchestrator waits after SIGTERM.
+    static let shutdownGracePeriod: Duration = .seconds(4)
+
     /// The query service wired to a database: store, read models, wake-ups and metrics.
     static func makeService(
         url: String, host: String, port: Int, poolSize: Int = 16, logger: Logger = Logger(label: "service"),
-        configure: (inout QueryServiceConfiguration) -> Void = { _ in }
+        limits: DatabaseLimits = DatabaseLimits(), configure: (inout QueryServiceConfiguration) -> Void = { _ in }
     ) async -> QueryService {
-        let pool = ConnectionPool(url: url, maximumConnections: poolSize)
+        let pool = limits.pool(url: url, maximumConnections: poolSize)
         let store = EventStore(pool: pool)
         let wakeups = Wakeups()
         await wakeups.startListening(url: url)
         let lagRunner = ProjectionRunner(store: store, pool: pool)
         var http = HTTPServerConfiguration(host: host, port: port)
-        http.shutdownGracePeriod = .seconds(5)
+        http.shutdownGracePeriod = shutdownGracePeriod
         var configuration = QueryServiceConfiguration(http: http, logger: logger)
         configure(&configuration)
         return QueryService(
@@ -28,6 +54,12 @@ enum ServiceCommands {
             wakeups: wakeups,
             metricsHook: {
                 var text = ""
+                text +=
+                    "# HELP handoff_db_pool_connections Database connections open (in use, idle, opening or closing).\n"
+                text +=
+                    "# TYPE handoff_db_pool_connections gauge\nhandoff_db_pool_connections \(await pool.openConnections)\n"
+                text += "# HELP handoff_db_pool_waiting Requests waiting for a database connection.\n"
+                text += "# TYPE handoff_db_pool_waiting gauge\nhandoff_db_pool_waiting \(pool.waitingCallers)\n"
                 if let lags = try? await lagRunner.lag() { text += ProjectorLag.prometheus(lags) }
                 if let pending = try? await store.pendingVisibility() {
                     text += "# HELP handoff_reader_pending_events Committed events not yet readable in gap-free order.\n"
@@ -47,7 +79,9 @@ enum ServiceCommands {
             else { throw CLIError.usage("--public-url must be an http:// or https:// URL") }
         }
         let logger = context.logger(args, label: "service")
-        let service = await makeService(url: url, host: host, port: port, logger: logger) { configuration in
+        let service = await makeService(
+            url: url, host: host, port: port, logger: logger, limits: DatabaseLimits(args)
+        ) { configuration in
             configuration.publicURL = args.string("--public-url")
             if let n = args.int("--max-streams-per-token") { configuration.maxStreamsPerToken = n }
             if let n = args.int("--body-budget-mib") { configuration.http.bodyBudget = n * 1_048_576 }

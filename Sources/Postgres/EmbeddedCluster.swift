@@ -9,6 +9,16 @@ import Foundation
 /// `initdb` creates it, `pg_ctl` starts it on a unix socket inside the folder (and, if asked, on a
 /// loopback TCP port) and stops it. When the process runs as root the server runs as the
 /// `postgres` user, since PostgreSQL refuses to run as root.
+///
+/// Running as root, the folder asked for may lie where the `postgres` user cannot go — under
+/// root's home (mode 0700) or a `mktemp -d` folder. Rather than loosen the permissions of folders
+/// that are not ours, the cluster then lives in the `postgres` user's own home, in
+/// `~postgres/handoff/<key>`, where `<key>` is derived from the folder asked for (the same folder
+/// always finds the same cluster): ``directory`` says where it went, ``requestedDirectory`` what
+/// was asked.
+///
+/// Every method that waits for a child process has an `async` form that waits on a thread of its
+/// own; the blocking forms are for synchronous code only (an `atexit` handler).
 public struct EmbeddedCluster: Sendable {
     /// Where `initdb` and `pg_ctl` were found.
     public struct Binaries: Sendable {
@@ -20,6 +30,7 @@ public struct EmbeddedCluster: Sendable {
         case binariesMissing
         case commandFailed(command: String, status: Int32, output: String)
         case noUser(String)
+        case unreachable(String)
 
         public var description: String {
             switch self {
@@ -32,11 +43,19 @@ public struct EmbeddedCluster: Sendable {
             case .noUser(let name):
                 return "running as root needs the '\(name)' system user to run PostgreSQL; "
                     + "apt-get install -y postgresql creates it"
+            case .unreachable(let path):
+                return "the postgres user cannot reach \(path) and has no home directory to use instead; "
+                    + "choose a folder it can traverse (e.g. --home /var/tmp/handoff) or set DATABASE_URL"
             }
         }
     }
 
+    /// Where the cluster lives (see the type's documentation).
     public let directory: URL
+    /// The folder the caller asked for; differs from `directory` when the server user cannot reach it.
+    public let requestedDirectory: URL
+    /// True when the cluster lives elsewhere than `requestedDirectory` (the server user cannot reach it).
+    public var isRelocated: Bool { directory.path != requestedDirectory.path }
     public let port: Int
     public let listenOnTCP: Bool
     public let binaries: Binaries
@@ -52,12 +71,71 @@ public struct EmbeddedCluster: Sendable {
     ///   - port: the port number; with `listenOnTCP` false it only names the socket file.
     ///   - listenOnTCP: also listen on 127.0.0.1:`port`.
     /// - Throws: `ClusterError.binariesMissing` with install instructions.
+    /// - Throws: `ClusterError.binariesMissing` with install instructions; as root, `.noUser` without
+    ///   a `postgres` user and `.unreachable` when neither `directory` nor its home will do.
     public init(directory: URL, port: Int = 5432, listenOnTCP: Bool = false) throws {
-        self.directory = directory.standardizedFileURL
+        self.requestedDirectory = directory.standardizedFileURL
         self.port = port
         self.listenOnTCP = listenOnTCP
         guard let binaries = Self.findBinaries() else { throw ClusterError.binariesMissing }
         self.binaries = binaries
+        self.directory = try Self.placement(for: requestedDirectory)
+    }
+
+    /// `requested` when the server user can reach it, else a folder of its own in that user's home.
+    static func placement(for requested: URL) throws -> URL {
+        guard isRoot else { return requested }
+        guard let pw = getpwnam("postgres") else { throw ClusterError.noUser("postgres") }
+        let user = (uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid, home: String(cString: pw.pointee.pw_dir))
+        if canTraverse(ancestorsOf: requested, uid: user.uid, gid: user.gid) { return requested }
+        var home = stat()
+        guard !user.home.isEmpty, user.home != "/", lstat(user.home, &home) == 0, home.st_uid == user.uid,
+            home.st_mode & S_IFMT == S_IFDIR
+        else { throw ClusterError.unreachable(requested.path) }
+        // FNV-1a of the path: a stable, short key (not a secret; the folder is the postgres user's).
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in requested.path.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        let key = String(hash, radix: 16).leftPadded(to: 16)
+        return URL(fileURLWithPath: user.home + "/handoff/" + key, isDirectory: true)
+    }
+
+    /// The process's umask, from /proc (reading it with umask(2) would change it for a moment,
+    /// for every thread); 022 when /proc does not say.
+    private static func processUmask() -> mode_t {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("Umask:") {
+            if let mask = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8) {
+                return mask
+            }
+        }
+        return 0o022
+    }
+
+    /// Whether a process of `uid`/`gid` may search every existing folder on the way to `url`
+    /// (the folders still to be created are made by us and handed to it).
+    private static func canTraverse(ancestorsOf url: URL, uid: uid_t, gid: gid_t) -> Bool {
+        var path = "/"
+        var components = url.pathComponents.dropFirst()[...]
+        while true {
+            var info = stat()
+            // From here on we create the folders, with the process's umask: reachable unless it
+            // takes the search bit from others (a umask of 077).
+            guard stat(path, &info) == 0 else { return processUmask() & 0o001 == 0 }
+            let mode = info.st_mode
+            let allowed: Bool
+            if info.st_uid == uid {
+                allowed = mode & S_IXUSR != 0
+            } else if info.st_gid == gid {
+                allowed = mode & S_IXGRP != 0
+            } else {
+                allowed = mode & S_IXOTH != 0
+            }
+            guard allowed else { return false }
+            guard let next = components.popFirst() else { return true }
+            path = (path == "/" ? "" : path) + "/" + next
+        }
     }
 
     /// Looks for `initdb` and `pg_ctl` on PATH, then in the newest `/usr/lib/postgresql/*/bin`.
@@ -89,8 +167,38 @@ public struct EmbeddedCluster: Sendable {
 
     /// Creates the cluster unless it exists. `durable: false` turns off fsync (for tests only).
     /// - Parameter settings: extra `postgresql.conf` lines (`name = value`), e.g. larger buffers for a benchmark.
+    public func initialize(durable: Bool = true, settings: [String: String] = [:]) async throws {
+        try await offThread("handoff.initdb") { try self.initialize(durable: durable, settings: settings) }
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    public func start() async throws {
+        try await offThread("handoff.pg_ctl") { try self.start() }
+    }
+
+    /// Stops the server (see the blocking `stop(mode:timeout:)`).
+    public func stop(mode: String = "fast", timeout: Int = 60) async throws {
+        try await offThread("handoff.pg_ctl") { try self.stop(mode: mode, timeout: timeout) }
+    }
+
+    /// True while a postmaster runs for this data folder.
+    public var running: Bool {
+        get async { (try? await offThread("handoff.pg_ctl") { self.isRunning }) ?? false }
+    }
+
+    /// Removes the cluster's folder (the server must be stopped).
+    public func remove() async throws {
+        try await offThread("handoff.rm") { try FileManager.default.removeItem(at: self.directory) }
+    }
+
+    /// The blocking form of `initialize`.
+    @available(*, noasync, message: "use the async form: it waits for initdb on a thread of its own")
     public func initialize(durable: Bool = true, settings: [String: String] = [:]) throws {
         let fm = FileManager.default
+        if isRelocated {
+            try fm.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try handToServerUser(directory.deletingLastPathComponent())
+        }
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         try fm.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
         try handToServerUser(directory)
@@ -126,7 +234,8 @@ public struct EmbeddedCluster: Sendable {
         try handle.close()
     }
 
-    /// Starts the server and waits until it accepts connections.
+    /// The blocking form of `start`.
+    @available(*, noasync, message: "use the async form: it waits for pg_ctl on a thread of its own")
     public func start() throws {
         if isRunning { return }
         try run([
@@ -135,13 +244,16 @@ public struct EmbeddedCluster: Sendable {
     }
 
     /// Stops the server: `fast` rolls back open transactions and disconnects clients;
-    /// `immediate` simulates a crash (recovery runs on the next start).
-    public func stop(mode: String = "fast") throws {
+    /// `immediate` simulates a crash (recovery runs on the next start). Waits up to `timeout`
+    /// seconds, then throws; the server, once it can, still stops (e.g. a frozen one, when thawed).
+    @available(*, noasync, message: "use the async form: it waits for pg_ctl on a thread of its own")
+    public func stop(mode: String = "fast", timeout: Int = 60) throws {
         guard isRunning else { return }
-        try run([binaries.pgCtl, "-D", dataDirectory.path, "-m", mode, "-w", "-t", "60", "-s", "stop"])
+        try run([binaries.pgCtl, "-D", dataDirectory.path, "-m", mode, "-w", "-t", String(timeout), "-s", "stop"])
     }
 
-    /// True while a postmaster runs for this data folder.
+    /// True while a postmaster runs for this data folder (blocking; see `running`).
+    @available(*, noasync, message: "use `running`: it waits for pg_ctl on a thread of its own")
     public var isRunning: Bool {
         (try? run([binaries.pgCtl, "-D", dataDirectory.path, "-s", "status"], allowFailure: true)) == 0
     }
@@ -160,6 +272,7 @@ public struct EmbeddedCluster: Sendable {
     }
 
     @discardableResult
+    @available(*, noasync)
     private func run(_ args: [String], allowFailure: Bool = false) throws -> Int32 {
         var arguments = args
         if Self.isRoot {
@@ -184,5 +297,11 @@ public struct EmbeddedCluster: Sendable {
                 command: URL(fileURLWithPath: args[0]).lastPathComponent, status: status, output: text)
         }
         return status
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

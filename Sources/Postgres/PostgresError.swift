@@ -15,6 +15,11 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         public static let decoding = Kind(raw: "decoding")
         /// The caller misused the API (e.g. a query on a closed connection).
         public static let misuse = Kind(raw: "misuse")
+        /// The client's deadline for a statement passed before the server answered (a frozen or
+        /// unreachable server); the statement was cancelled and the connection retired.
+        public static let timedOut = Kind(raw: "timed_out")
+        /// No connection of a pool became free within the pool's wait.
+        public static let poolExhausted = Kind(raw: "pool_exhausted")
         public var description: String { raw }
     }
 
@@ -46,6 +51,18 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         guard let state = sqlState else { return false }
         // 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot connect now; 53300: too many connections.
         return state.hasPrefix("08") || state == "57P01" || state == "57P02" || state == "57P03" || state == "53300"
+    }
+
+    /// True when a deadline ended the statement: the server's `statement_timeout` (SQLSTATE 57014,
+    /// query_canceled) or the client's own deadline.
+    public var isTimeout: Bool {
+        kind == .timedOut || sqlState == "57014"
+    }
+
+    /// True when the database could not serve the work now — a connection problem, a timeout, or
+    /// no pooled connection free in time — so a later retry may succeed (a service answers 503).
+    public var isUnavailable: Bool {
+        isConnectionProblem || isTimeout || kind == .poolExhausted
     }
 
     public var description: String {

@@ -456,15 +456,17 @@ struct HandoffArgumentsTests {
 
     /// The logging options of every long-running command (issue 19).
     static let logging = "[--log-format json|text] [--log-level trace|debug|info|notice|warning|error|critical]"
+    /// The database deadlines of `serve` and `demo` (issue 19).
+    static let deadlines = "[--statement-timeout SECONDS] [--pool-wait SECONDS]"
 
     static let usageLines: [([String], String)] = [
-        (["demo"], "handoff demo [--port P] [--cases N] [--home DIR] \(logging) [--reset]"),
+        (["demo"], "handoff demo [--port P] [--cases N] [--home DIR] \(deadlines) \(logging) [--reset]"),
         (["migrate"], "handoff migrate"),
         // API.md's line, then the options added since (issue 19).
         (
             ["serve"],
             "handoff serve [--port P] [--host H] [--public-url URL] [--max-streams-per-token N] [--body-budget-mib M] "
-                + "[--session-idle-minutes N] [--session-hours N] \(logging)"
+                + "[--session-idle-minutes N] [--session-hours N] \(deadlines) \(logging)"
         ),
         (["project"], "handoff project \(logging) [--once]"),
         (["project", "rebuild"], "handoff project rebuild NAME"),

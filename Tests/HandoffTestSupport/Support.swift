@@ -85,8 +85,8 @@ actor TestServer {
             } catch {
                 fatalError("\(error)")  // tests must fail loudly, not skip, when PostgreSQL is missing
             }
-            try c.initialize(durable: false)
-            try c.start()
+            try await c.initialize(durable: false)
+            try await c.start()
             registerStopAtExit(c)
             cluster = c
             adminURL = c.url()

@@ -134,7 +134,7 @@ import Testing
             }
         }
         _ = try await holder.value  // the query in flight finishes; its connection is closed on return
-        #expect(await pool.openConnections == 0)
+        try await eventually("the last connection to close") { await pool.openConnections == 0 }
         await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
     }
 

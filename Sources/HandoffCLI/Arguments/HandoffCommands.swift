@@ -2,6 +2,16 @@
 // each command live elsewhere and switch on `ParsedArguments.subcommandPath`.
 
 extension CommandSpec {
+    /// The deadlines of `serve` and `demo` (docs/operations.md, "Timeouts").
+    static let databaseLimitOptions = [
+        OptionSpec(
+            "--statement-timeout", value: "SECONDS", kind: .integer(1...3600), default: "10",
+            help: "the longest a database statement may run"),
+        OptionSpec(
+            "--pool-wait", value: "SECONDS", kind: .integer(1...600), default: "5",
+            help: "the longest a request waits for a database connection"),
+    ]
+
     /// Every `handoff` command, its arguments and help.
     public static let handoff = CommandSpec(
         "handoff",
@@ -22,7 +32,7 @@ extension CommandSpec {
                     OptionSpec("--port", value: "P", kind: .integer(1...65535), help: "port of the query service"),
                     OptionSpec("--cases", value: "N", kind: .integer(0...1_000_000), help: "synthetic cases to seed"),
                     OptionSpec("--home", value: "DIR", default: "./.handoff", help: "where demo state lives"),
-                ] + OptionSpec.logging,
+                ] + databaseLimitOptions + OptionSpec.logging,
                 flags: [FlagSpec("--reset", help: "delete DIR's state first and start afresh")]),
             CommandSpec("migrate", summary: "Apply the migrations in order (idempotent, checksummed)."),
             CommandSpec(
@@ -46,7 +56,7 @@ extension CommandSpec {
                     OptionSpec(
                         "--session-hours", value: "N", kind: .integer(1...168),
                         help: "dashboard session absolute expiry (default 12)"),
-                ] + OptionSpec.logging),
+                ] + databaseLimitOptions + OptionSpec.logging),
             CommandSpec(
                 "project",
                 summary: "Run the projectors.",

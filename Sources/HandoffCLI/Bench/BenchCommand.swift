@@ -10,7 +10,19 @@ enum BenchCommand {
         let json = args.flag("--json")
         let progress: @Sendable (String) -> Void = { context.err("bench: " + $0) }
         let env = try await BenchEnvironment.make(context)
-        defer { env.tearDown() }
+        do {
+            try await run(args, name, env, options, json: json, context, progress)
+        } catch {
+            await env.tearDown()
+            throw error
+        }
+        await env.tearDown()
+    }
+
+    private static func run(
+        _ args: ParsedArguments, _ name: String, _ env: BenchEnvironment, _ options: StoreBenchmarks.Options, json: Bool,
+        _ context: CLIContext, _ progress: @escaping @Sendable (String) -> Void
+    ) async throws {
         let started = Date()
         var results: [BenchResult] = []
         let names =

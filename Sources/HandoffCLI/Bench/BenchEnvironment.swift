@@ -23,10 +23,10 @@ final class BenchEnvironment: Sendable {
         // Sized as a small production server would be for millions of events: more shared buffers
         // than the demo's 128 MB and room for WAL between checkpoints while the data sets load.
         let cluster = try EmbeddedCluster(directory: dir, port: 5433)
-        try cluster.initialize(
+        try await cluster.initialize(
             durable: true,
             settings: ["shared_buffers": "1GB", "max_wal_size": "8GB", "checkpoint_timeout": "'15min'"])
-        try cluster.start()
+        try await cluster.start()
         return BenchEnvironment(url: cluster.url(database: "postgres"), cluster: cluster)
     }
 
@@ -53,10 +53,10 @@ final class BenchEnvironment: Sendable {
     }
 
     /// Stops and removes the embedded cluster, if any.
-    func tearDown() {
+    func tearDown() async {
         guard let cluster else { return }
-        try? cluster.stop()
-        try? FileManager.default.removeItem(at: cluster.directory)
+        try? await cluster.stop()
+        try? await cluster.remove()
     }
 
     /// A description of the machine for the report.

@@ -9,8 +9,8 @@ import Referrals
 /// a case summary) it relies on parties only ever being added, so a lagging answer can only fail
 /// to name a party, never name one wrongly; the service then asks the event log itself.
 ///
-/// Errors: throw anything; a database outage (`PostgresError.isConnectionProblem` or
-/// `EventStoreError.unavailable`) becomes 503, everything else 500.
+/// Errors: throw anything; a database outage or a statement past its deadline
+/// (`PostgresError.isUnavailable` or `EventStoreError.unavailable`) becomes 503, everything else 500.
 public protocol ReadSide: Sendable {
     /// The case summary (`GET /v1/cases/{caseId}`) as a JSON object with at least `caseId`,
     /// `status`, `identificationStatus`, `riskLevel`, `parties`, `openReferrals`, `deadlines` and

@@ -67,8 +67,10 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         return .json(status, JSONValue.object(JSONObject([("error", .object(inner))])).serialized(), headers: headers)
     }
 
-    /// Maps anything a handler may throw to a service error. Database outages become 503
-    /// `unavailable`, never 500; other unexpected errors become a bare 500 that reveals nothing.
+    /// Maps anything a handler may throw to a service error. Database outages, statements past
+    /// their deadline (SQLSTATE 57014 or the client's own) and a pool with no connection free in
+    /// time become 503 `unavailable` with `Retry-After`, never 500; other unexpected errors become a
+    /// bare 500 that reveals nothing.
     ///
     /// Whatever becomes a 5xx is noted as the current request's cause (type, code, SQLSTATE), so
     /// that its log line says why — the response itself says nothing.
@@ -94,7 +96,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
             case .invalid(let field, let message): return .invalidEvent(message, field: field)
             case .database: return .internalError
             }
-        case let e as PostgresError where e.isConnectionProblem: return .unavailable
+        case let e as PostgresError where e.isUnavailable: return .unavailable
         default: return .internalError
         }
     }
