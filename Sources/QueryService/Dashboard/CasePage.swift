@@ -156,7 +156,7 @@ enum CasePage {
             """
             <table class="timeline"><caption>\(t("timeline.caption"))</caption>
             <thead><tr><th scope="col">\(t("col.version"))</th><th scope="col">\(t("col.event"))</th>\
-            <th scope="col">\(t("col.handoff"))</th><th scope="col">\(t("col.by"))</th>\
+            <th scope="col">\(t("col.fromTo"))</th><th scope="col">\(t("col.by"))</th>\
             <th scope="col">\(t("col.occurred"))</th><th scope="col">\(t("col.recorded"))</th>\
             <th scope="col">\(t("col.hash"))</th></tr></thead>
             <tbody>\(body)</tbody></table>

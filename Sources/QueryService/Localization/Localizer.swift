@@ -57,6 +57,7 @@ struct Localizer: Sendable {
     /// The zone as people read it: its abbreviation (`CET`, `CEST`) where the system has one
     /// in letters, else the offset (`UTC+1`, `UTC+5:30`).
     func zoneLabel(_ date: Date) -> String {
+        if timeZone.identifier == "UTC" || timeZone.identifier == "GMT" { return "UTC" }
         if let abbreviation = timeZone.abbreviation(for: date), (2...5).contains(abbreviation.count),
             abbreviation.allSatisfy({ $0.isASCII && $0.isLetter && $0.isUppercase })
         {
