@@ -11,7 +11,8 @@ import Referrals
 enum ServiceCommands {
     /// The query service wired to a database: store, read models, wake-ups and metrics.
     static func makeService(
-        url: String, host: String, port: Int, poolSize: Int = 16, logger: Logger = Logger(label: "service")
+        url: String, host: String, port: Int, poolSize: Int = 16, logger: Logger = Logger(label: "service"),
+        defaultLanguage: Language = .albanian
     ) async -> QueryService {
         let pool = ConnectionPool(url: url, maximumConnections: poolSize)
         let store = EventStore(pool: pool)
@@ -21,7 +22,8 @@ enum ServiceCommands {
         var http = HTTPServerConfiguration(host: host, port: port)
         http.shutdownGracePeriod = .seconds(5)
         return QueryService(
-            configuration: QueryServiceConfiguration(http: http, logger: logger), store: store,
+            configuration: QueryServiceConfiguration(http: http, defaultLanguage: defaultLanguage, logger: logger),
+            store: store,
             readSide: ProjectionReadSide(pool: pool),
             wakeups: wakeups,
             metricsHook: {
@@ -40,7 +42,9 @@ enum ServiceCommands {
         let host = args.string("--host") ?? "127.0.0.1"
         let port = args.int("--port") ?? 8080
         let logger = context.logger(args, label: "service")
-        let service = await makeService(url: url, host: host, port: port, logger: logger)
+        // Albanian unless told: the majority language of the institutions (docs/operations.md).
+        let language = args.string("--default-lang").flatMap(Language.init(tag:)) ?? .albanian
+        let service = await makeService(url: url, host: host, port: port, logger: logger, defaultLanguage: language)
         try await service.start()  // the HTTP server logs `listening` with host and port
         let signals = service.shutdownOnSignals()
         try await service.run()

@@ -460,7 +460,7 @@ struct HandoffArgumentsTests {
     static let usageLines: [([String], String)] = [
         (["demo"], "handoff demo [--port P] [--cases N] [--home DIR] \(logging) [--reset]"),
         (["migrate"], "handoff migrate"),
-        (["serve"], "handoff serve [--port P] [--host H] \(logging)"),
+        (["serve"], "handoff serve [--port P] [--host H] [--default-lang sq|sr-Latn|sr-Cyrl|en] \(logging)"),
         (["project"], "handoff project \(logging) [--once]"),
         (["project", "rebuild"], "handoff project rebuild NAME"),
         (["watch"], "handoff watch \(logging) [--once]"),

@@ -1,6 +1,8 @@
 // The `handoff` command line as declared data, following API.md's CLI table. The handlers that run
 // each command live elsewhere and switch on `ParsedArguments.subcommandPath`.
 
+import QueryService
+
 extension CommandSpec {
     /// Every `handoff` command, its arguments and help.
     public static let handoff = CommandSpec(
@@ -31,6 +33,9 @@ extension CommandSpec {
                 options: [
                     OptionSpec("--port", value: "P", kind: .integer(1...65535), help: "port to listen on"),
                     OptionSpec("--host", value: "H", help: "address to bind"),
+                    OptionSpec(
+                        "--default-lang", kind: .oneOf(Language.allCases.map(\.tag)),
+                        help: "the dashboard's language when neither the person nor the browser names one (sq)"),
                 ] + OptionSpec.logging),
             CommandSpec(
                 "project",
