@@ -81,9 +81,10 @@ struct DashboardLanguageTests {
     }
 
     @Test func theCheckFindsEnglishWhereThereIsSome() {
-        #expect(Self.englishLeaks(in: "Afatet: Overdue and due soon", language: .albanian).contains {
-            $0.hasPrefix("choice.attention")
-        })
+        #expect(
+            Self.englishLeaks(in: "Afatet: Overdue and due soon", language: .albanian).contains {
+                $0.hasPrefix("choice.attention")
+            })
         #expect(Self.englishLeaks(in: "Statusi case-review KS-DA-1", language: .albanian).isEmpty)
         #expect(Self.visibleText(#"<a aria-label="Skip to content" href="/x">Dil</a>"#).contains("Skip to content"))
     }
@@ -154,8 +155,11 @@ struct DashboardLanguageTests {
         #expect(switched.text.contains("href=\"?status=all&amp;lang=sq\""))
         // The cookie beats the browser; the switch beats the cookie.
         let remembered = try await Self.page(
-            h.api, "/", token: token, headers: [("Cookie", "handoff_lang=sr-Latn; handoff_session=\(token)"),
-                ("Accept-Language", "sq")])
+            h.api, "/", token: token,
+            headers: [
+                ("Cookie", "handoff_lang=sr-Latn; handoff_session=\(token)"),
+                ("Accept-Language", "sq"),
+            ])
         #expect(lang(remembered) == "sr-Latn")
         let again = try await Self.page(
             h.api, "/?lang=en", token: token, headers: [("Cookie", "handoff_lang=sr-Latn"), ("Accept-Language", "sq")])
@@ -175,7 +179,10 @@ struct DashboardLanguageTests {
         let h = try await DashboardTests.projectedHarness()
         defer { Task { await h.stop() } }
         let token = h.token("natc")
-        for code in ["xx", "klingon", "%3Cscript%3Ealert(1)%3C%2Fscript%3E", "sq-XK-extra", "sr", String(repeating: "a", count: 2000)] {
+        for code in [
+            "xx", "klingon", "%3Cscript%3Ealert(1)%3C%2Fscript%3E", "sq-XK-extra", "sr",
+            String(repeating: "a", count: 2000),
+        ] {
             let reply = try await Self.page(h.api, "/?lang=" + code, token: token, headers: [("Accept-Language", "sq")])
             #expect(reply.status == 200, "\(code.prefix(20))")
             #expect(reply.text.contains("<html lang=\"sq\">"), "\(code.prefix(20))")

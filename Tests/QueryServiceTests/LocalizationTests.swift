@@ -256,8 +256,9 @@ struct LocalizationTests {
         #expect(Localizer(.albanian, timeZone: "Nowhere/Else").dateTime(winter) == "6.12.2026 13:02 UTC")
         let now = winter
         #expect(en.relative(now.addingTimeInterval(3 * 86_400 + 4 * 3600), now: now) == "in 3 d 4 h")
-        #expect(Localizer(.albanian, timeZone: zone).relative(now.addingTimeInterval(-3600 * 5 - 600), now: now)
-            == "5 orë 10 min më parë")
+        #expect(
+            Localizer(.albanian, timeZone: zone).relative(now.addingTimeInterval(-3600 * 5 - 600), now: now)
+                == "5 orë 10 min më parë")
         #expect(Localizer(.serbianLatin, timeZone: zone).relative(now.addingTimeInterval(30), now: now) == "za 1 min")
     }
 }

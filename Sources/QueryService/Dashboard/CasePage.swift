@@ -39,9 +39,9 @@ enum CasePage {
         caseId: String, state: CaseState, lines: [Line], chain: VerificationReport?, deadlines: [DeadlineRow],
         access: [AccessLog.Entry]?, accessRecord: AccessLogReport? = nil, now: Date, _ t: Localizer
     ) -> HTML {
+        let openedBy = DashboardLayout.institutionName(state.openedBy, t)
         let opened = t.html(
-            "case.openedBy",
-            ["time": DashboardLayout.time(state.openedAt, t), "institution": "\(DashboardLayout.institutionName(state.openedBy, t))"])
+            "case.openedBy", ["time": DashboardLayout.time(state.openedAt, t), "institution": "\(openedBy)"])
         let parties = state.parties.map { DashboardLayout.institutionName($0, t) }.joined(separator: ", ")
         let summary: HTML = """
             <dl class="facts">

@@ -75,7 +75,8 @@ enum DashboardLayout {
     }
 
     private static func signedIn(_ principal: Principal, _ t: Localizer) -> HTML {
-        let who = t.html("layout.signedIn", ["user": "<strong>\(principal.user)</strong>", "role": "\(roleLabel(principal, t))"])
+        let role = roleLabel(principal, t)
+        let who = t.html("layout.signedIn", ["user": "<strong>\(principal.user)</strong>", "role": "\(role)"])
         return """
             <div class="who"><span>\(who)</span>
             <form method="post" action="/logout"><button type="submit">\(t("layout.logout"))</button></form></div>

@@ -214,9 +214,11 @@ extension QueryService {
                 </section>
                 """
         }
+        let responsible = board.institution.map {
+            t("board.captionResponsible", ["name": DashboardLayout.institutionName($0, t)])
+        }
         let caption =
-            t("board.caption", ["status": board.status.label(t).lowercased()])
-            + (board.institution.map { t("board.captionResponsible", ["name": DashboardLayout.institutionName($0, t)]) } ?? "")
+            t("board.caption", ["status": board.status.label(t).lowercased()]) + (responsible ?? "")
             + (board.rule.map { t("board.captionRule", ["rule": $0]) } ?? "") + "."
         let tiles: HTML = """
             <a class="tile overdue" href="/?status=overdue">\(t.html("board.tileOverdue", ["n": "<span class=\"n\">\(overdue)</span>"]))</a>

@@ -91,9 +91,8 @@ enum DashboardTables {
             total > shown.count
             ? t("deadlines.more", ["shown": String(shown.count), "total": String(total)])
             : t("deadlines.shown", ["n": String(total)])
-        let order = t(
-            "deadlines.sorted",
-            ["key": t("sortKey." + board.sort.rawValue), "direction": t(board.descending ? "sort.descending" : "sort.ascending")])
+        let direction = t(board.descending ? "sort.descending" : "sort.ascending")
+        let order = t("deadlines.sorted", ["key": t("sortKey." + board.sort.rawValue), "direction": direction])
         let table: HTML = """
             <table class="deadlines">
             <caption>\(caption) \(more) \(order)</caption>

@@ -76,10 +76,12 @@ struct Localizer: Sendable {
         let total = Int(abs(seconds))
         let span: String
         if total >= 86_400 {
-            span = self("unit.days", ["n": String(total / 86_400)]) + " "
+            span =
+                self("unit.days", ["n": String(total / 86_400)]) + " "
                 + self("unit.hours", ["n": String(total % 86_400 / 3600)])
         } else if total >= 3600 {
-            span = self("unit.hours", ["n": String(total / 3600)]) + " "
+            span =
+                self("unit.hours", ["n": String(total / 3600)]) + " "
                 + self("unit.minutes", ["n": String(total % 3600 / 60)])
         } else {
             span = self("unit.minutes", ["n": String(max(1, total / 60))])

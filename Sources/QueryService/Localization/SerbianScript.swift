@@ -77,8 +77,11 @@ public enum SerbianScript {
             }
             // Љ, Њ, Џ in a word written in capitals: LJ, NJ, DŽ.
             if latin.count == 2, latin.first!.isUppercase {
-                let neighbours = [index > 0 ? characters[index - 1] : nil, index + 1 < characters.count
-                    ? characters[index + 1] : nil].compactMap { $0 }.filter(\.isLetter)
+                let neighbours = [
+                    index > 0 ? characters[index - 1] : nil,
+                    index + 1 < characters.count
+                        ? characters[index + 1] : nil,
+                ].compactMap { $0 }.filter(\.isLetter)
                 if !neighbours.isEmpty, neighbours.allSatisfy(\.isUppercase) { latin = latin.uppercased() }
             }
             out += latin
