@@ -54,10 +54,18 @@ struct Localizer: Sendable {
         }
     }
 
-    /// The zone as people read it: its abbreviation (`CET`, `CEST`) where the system has one
-    /// in letters, else the offset (`UTC+1`, `UTC+5:30`).
+    /// The zone as people read it: `CET`/`CEST` in the zones of Central European Time (the
+    /// system's own abbreviation for them is `GMT+1` on Linux), else the system's abbreviation
+    /// where it is in letters, else the offset (`UTC+1`, `UTC+5:30`).
     func zoneLabel(_ date: Date) -> String {
         if timeZone.identifier == "UTC" || timeZone.identifier == "GMT" { return "UTC" }
+        if Self.centralEuropean.contains(timeZone.identifier) {
+            switch timeZone.secondsFromGMT(for: date) {
+            case 3600: return "CET"
+            case 7200: return "CEST"
+            default: break
+            }
+        }
         if let abbreviation = timeZone.abbreviation(for: date), (2...5).contains(abbreviation.count),
             abbreviation.allSatisfy({ $0.isASCII && $0.isLetter && $0.isUppercase })
         {
@@ -88,6 +96,14 @@ struct Localizer: Sendable {
         }
         return self(seconds < 0 ? "relative.past" : "relative.future", ["span": span])
     }
+
+    /// The zones that keep Central European Time (CET, CEST in summer): Kosovo's (IANA names it
+    /// `Europe/Belgrade`) and its neighbours'.
+    static let centralEuropean: Set<String> = [
+        "Europe/Belgrade", "Europe/Tirane", "Europe/Skopje", "Europe/Podgorica", "Europe/Sarajevo", "Europe/Zagreb",
+        "Europe/Ljubljana", "Europe/Budapest", "Europe/Vienna", "Europe/Berlin", "Europe/Rome", "Europe/Paris",
+        "Europe/Madrid", "Europe/Amsterdam", "Europe/Brussels", "Europe/Prague", "Europe/Warsaw", "CET",
+    ]
 
     private static let englishMonths = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
