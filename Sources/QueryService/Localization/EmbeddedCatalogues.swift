@@ -762,7 +762,7 @@ enum EmbeddedCatalogues {
             "caseDeadlines.label": "Rokovi ovog slučaja",
             "caseDeadlines.caption": "SOP rokovi ovog slučaja, najbliži prvi.",
             "unit.days": "{n} d",
-            "unit.hours": "{n} h",
+            "unit.hours": "{n} č",
             "unit.minutes": "{n} min",
             "relative.future": "za {span}",
             "relative.past": "pre {span}",
