@@ -38,7 +38,8 @@ enum ServiceCommands {
     /// The query service wired to a database: store, read models, wake-ups and metrics.
     static func makeService(
         url: String, host: String, port: Int, poolSize: Int = 16, logger: Logger = Logger(label: "service"),
-        limits: DatabaseLimits = DatabaseLimits(), configure: (inout QueryServiceConfiguration) -> Void = { _ in }
+        limits: DatabaseLimits = DatabaseLimits(), defaultLanguage: Language = .albanian,
+        configure: (inout QueryServiceConfiguration) -> Void = { _ in }
     ) async -> QueryService {
         let pool = limits.pool(url: url, maximumConnections: poolSize)
         let store = EventStore(pool: pool)
@@ -47,7 +48,7 @@ enum ServiceCommands {
         let lagRunner = ProjectionRunner(store: store, pool: pool)
         var http = HTTPServerConfiguration(host: host, port: port)
         http.shutdownGracePeriod = shutdownGracePeriod
-        var configuration = QueryServiceConfiguration(http: http, logger: logger)
+        var configuration = QueryServiceConfiguration(http: http, defaultLanguage: defaultLanguage, logger: logger)
         configure(&configuration)
         return QueryService(
             configuration: configuration, store: store, readSide: ProjectionReadSide(pool: pool),
@@ -79,8 +80,11 @@ enum ServiceCommands {
             else { throw CLIError.usage("--public-url must be an http:// or https:// URL") }
         }
         let logger = context.logger(args, label: "service")
+        // Albanian unless told: the majority language of the institutions (docs/operations.md).
+        let language = args.string("--default-lang").flatMap(Language.init(tag:)) ?? .albanian
         let service = await makeService(
-            url: url, host: host, port: port, logger: logger, limits: DatabaseLimits(args)
+            url: url, host: host, port: port, logger: logger, limits: DatabaseLimits(args),
+            defaultLanguage: language
         ) { configuration in
             configuration.publicURL = args.string("--public-url")
             if let n = args.int("--max-streams-per-token") { configuration.maxStreamsPerToken = n }

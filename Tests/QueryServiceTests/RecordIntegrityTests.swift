@@ -247,11 +247,11 @@ struct RecordIntegrityReadSideTests {
 
         let board = try await DashboardTests.page(h.api, "/", token: h.token("natc"))
         #expect(board.text.contains("Consent findings"))
-        #expect(board.text.contains("Override: imminent-danger"))
+        #expect(board.text.contains("Override: imminent danger"))
         let casePage = try await DashboardTests.page(h.api, "/cases/\(caseId)", token: h.token("audit"))
         #expect(casePage.status == 200)
         #expect(casePage.text.contains("recorded 4 d after it occurred"), "late entry marked")
-        #expect(casePage.text.contains("issued without consent: override imminent-danger"))
+        #expect(casePage.text.contains("issued without consent: override (imminent danger)"))
         #expect(casePage.text.contains("consent withdrawn"))
     }
 }

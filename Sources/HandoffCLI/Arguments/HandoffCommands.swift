@@ -1,6 +1,8 @@
 // The `handoff` command line as declared data, following API.md's CLI table. The handlers that run
 // each command live elsewhere and switch on `ParsedArguments.subcommandPath`.
 
+import QueryService
+
 extension CommandSpec {
     /// The deadlines of `serve` and `demo` (docs/operations.md, "Timeouts").
     static let databaseLimitOptions = [
@@ -56,6 +58,9 @@ extension CommandSpec {
                     OptionSpec(
                         "--session-hours", value: "N", kind: .integer(1...168),
                         help: "dashboard session absolute expiry (default 12)"),
+                    OptionSpec(
+                        "--default-lang", kind: .oneOf(Language.allCases.map(\.tag)),
+                        help: "the dashboard's language when neither the person nor the browser names one (sq)"),
                 ] + databaseLimitOptions + OptionSpec.logging),
             CommandSpec(
                 "project",

@@ -37,161 +37,181 @@ enum CasePage {
 
     static func render(
         caseId: String, state: CaseState, lines: [Line], chain: VerificationReport?, deadlines: [DeadlineRow],
-        access: [AccessLog.Entry]?, accessRecord: AccessLogReport? = nil, now: Date
+        access: [AccessLog.Entry]?, accessRecord: AccessLogReport? = nil, now: Date, _ t: Localizer
     ) -> HTML {
+        let openedBy = DashboardLayout.institutionName(state.openedBy, t)
+        let opened = t.html(
+            "case.openedBy", ["time": DashboardLayout.time(state.openedAt, t), "institution": "\(openedBy)"])
+        let parties = state.parties.map { DashboardLayout.institutionName($0, t) }.joined(separator: ", ")
         let summary: HTML = """
             <dl class="facts">
-            <div><dt>Status</dt><dd>\(state.status.rawValue)</dd></div>
-            <div><dt>Identification</dt><dd>\(state.identificationStatus.rawValue)</dd></div>
-            <div><dt>Risk</dt><dd>\(state.riskLevel?.rawValue ?? "not assessed")</dd></div>
-            <div><dt>Opened</dt><dd>\(DashboardLayout.time(state.openedAt)) by \(DashboardLayout.institutionName(state.openedBy))</dd></div>
-            <div><dt>Parties</dt><dd>\(state.parties.map(DashboardLayout.institutionName).joined(separator: ", "))</dd></div>
-            <div><dt>Events</dt><dd>\(state.version)</dd></div>
+            <div><dt>\(t("case.status"))</dt><dd>\(t.code("caseStatus", state.status.rawValue))</dd></div>
+            <div><dt>\(t("case.identification"))</dt><dd>\(t.code("identification", state.identificationStatus.rawValue))</dd></div>
+            <div><dt>\(t("case.risk"))</dt><dd>\(state.riskLevel.map { t.code("risk", $0.rawValue) } ?? t("case.notAssessed"))</dd></div>
+            <div><dt>\(t("case.opened"))</dt><dd>\(opened)</dd></div>
+            <div><dt>\(t("case.parties"))</dt><dd>\(parties)</dd></div>
+            <div><dt>\(t("case.events"))</dt><dd>\(state.version)</dd></div>
             </dl>
             """
         return """
-            <p class="crumbs"><a href="/">Dashboard</a> › Case</p>
-            <h1>Case \(caseId)</h1>
+            <p class="crumbs"><a href="/">\(t("case.crumbDashboard"))</a> › \(t("case.crumbCase"))</p>
+            <h1>\(t("case.title", ["id": caseId]))</h1>
             \(summary)
-            <section aria-labelledby="chain-h"><h2 id="chain-h">Hash chain</h2>\(chainStatus(chain))</section>
-            <section aria-labelledby="handoffs-h"><h2 id="handoffs-h">Handoffs</h2>\(handoffs(state))</section>
-            <section aria-labelledby="timeline-h"><h2 id="timeline-h">Timeline</h2>\(timeline(lines))</section>
-            <section aria-labelledby="case-deadlines-h"><h2 id="case-deadlines-h">Deadlines</h2>\
-            \(caseDeadlines(deadlines, now: now))</section>
+            <section aria-labelledby="chain-h"><h2 id="chain-h">\(t("case.chain"))</h2>\(chainStatus(chain, t))</section>
+            <section aria-labelledby="handoffs-h"><h2 id="handoffs-h">\(t("case.handoffs"))</h2>\(handoffs(state, t))</section>
+            <section aria-labelledby="timeline-h"><h2 id="timeline-h">\(t("case.timeline"))</h2>\(timeline(lines, t))</section>
+            <section aria-labelledby="case-deadlines-h"><h2 id="case-deadlines-h">\(t("case.deadlines"))</h2>\
+            \(caseDeadlines(deadlines, now: now, t))</section>
             \(access.map { entries in
                 HTML("""
-                <section aria-labelledby="case-access-h"><h2 id="case-access-h">Who read this case</h2>\
-                \(accessRecordStatus(accessRecord))\
-                \(DashboardTables.accessLog(entries, caption: "The \(entries.count) newest reads of this case, newest first, refused attempts included.", id: "case-access"))</section>
+                <section aria-labelledby="case-access-h"><h2 id="case-access-h">\(t("case.whoRead"))</h2>\
+                \(accessRecordStatus(accessRecord, t))\
+                \(DashboardTables.accessLog(entries, caption: t("case.accessCaption", ["n": String(entries.count)]), id: "case-access", t))</section>
                 """)
             } ?? .empty)
             """
     }
 
-    /// Whether the case's read record (its rows of the chained access log) is intact.
-    static func accessRecordStatus(_ report: AccessLogReport?) -> HTML {
+    /// Whether the case's read record (its rows of the chained access log) is intact. The
+    /// reason of a break is the verifier's own (technical, English) text.
+    static func accessRecordStatus(_ report: AccessLogReport?, _ t: Localizer) -> HTML {
         guard let report else { return .empty }
         if let problem = report.problem {
+            let place = problem.seq.map { t("record.atRow", ["n": String($0)]) } ?? t("record.atEnd")
             return """
-                <p class="chain broken" role="alert" id="access-record"><strong>Read record broken</strong> at \
-                \(problem.seq.map { "access log row \($0)" } ?? "its end"): \(problem.reason)</p>
+                <p class="chain broken" role="alert" id="access-record">\(t.html("record.brokenAt", [
+                    "label": "<strong>\(t("record.broken"))</strong>", "where": "\(place)", "reason": "\(problem.reason)",
+                ]))</p>
                 """
         }
         return """
-            <p class="chain valid" id="access-record"><strong>Read record intact</strong>: \(report.rows) entries, \
-            each chained to the one before.</p>
+            <p class="chain valid" id="access-record">\(t.html("record.intactDetail", [
+                "label": "<strong>\(t("record.intact"))</strong>", "n": "\(report.rows)",
+            ]))</p>
             """
     }
 
-    static func chainStatus(_ report: VerificationReport?) -> HTML {
+    static func chainStatus(_ report: VerificationReport?, _ t: Localizer) -> HTML {
         guard let report else {
-            return "<p>Chain verification is shown to coordinators and auditors.</p>"
+            return "<p>\(t("chain.hidden"))</p>"
         }
         if let problem = report.problem {
+            let place = problem.version.map { t("chain.atVersion", ["n": String($0)]) } ?? t("chain.atHead")
             return """
-                <p class="chain broken" role="alert"><strong>Chain broken</strong> at \
-                \(problem.version.map { "version \($0)" } ?? "the stream head"): \(problem.reason)</p>
+                <p class="chain broken" role="alert">\(t.html("chain.brokenAt", [
+                    "label": "<strong>\(t("chain.broken"))</strong>", "where": "\(place)", "reason": "\(problem.reason)",
+                ]))</p>
                 """
         }
         let head = report.headHash.map { String($0.hexString.prefix(16)) } ?? "—"
         return """
-            <p class="chain valid"><strong>Chain valid</strong>: \(Int(report.events)) events recomputed, \
-            head hash <code>\(head)…</code></p>
+            <p class="chain valid">\(t.html("chain.validDetail", [
+                "label": "<strong>\(t("chain.valid"))</strong>", "n": "\(Int(report.events))", "hash": "<code>\(head)…</code>",
+            ]))</p>
             """
     }
 
-    static func handoffs(_ state: CaseState) -> HTML {
+    static func handoffs(_ state: CaseState, _ t: Localizer) -> HTML {
         let referrals = state.referralOrder.compactMap { state.referrals[$0] }
         let body: [HTML] =
             referrals.isEmpty
-            ? ["<tr><td colspan=\"6\" class=\"empty\">No referrals yet.</td></tr>"]
+            ? ["<tr><td colspan=\"6\" class=\"empty\">\(t("handoffs.empty"))</td></tr>"]
             : referrals.map { r in
                 """
-                <tr><th scope="row">\(r.id)</th><td>\(DashboardLayout.institutionName(r.from)) → \
-                \(DashboardLayout.institutionName(r.to))</td><td>\(r.purpose.rawValue)</td><td>\(r.urgency.rawValue)</td>\
-                <td>\(r.status.rawValue)\(consentFindings(r))</td><td>\(DashboardLayout.time(r.issuedAt))</td></tr>
+                <tr><th scope="row">\(r.id)</th><td>\(DashboardLayout.institutionName(r.from, t)) → \
+                \(DashboardLayout.institutionName(r.to, t))</td><td>\(t.code("purpose", r.purpose.rawValue))</td>\
+                <td>\(t.code("urgency", r.urgency.rawValue))</td>\
+                <td>\(t.code("referral.status", r.status.rawValue))\(consentFindings(r, t))</td><td>\(DashboardLayout.time(r.issuedAt, t))</td></tr>
                 """
             }
         return DashboardTables.wrap(
-            "handoffs", label: "Handoffs",
+            "handoffs", label: t("case.handoffs"),
             """
-            <table><caption>Referrals of this case, from one institution to another.</caption>
-            <thead><tr><th scope="col">Referral</th><th scope="col">From → to</th><th scope="col">Purpose</th>\
-            <th scope="col">Urgency</th><th scope="col">Status</th><th scope="col">Issued</th></tr></thead>
+            <table><caption>\(t("handoffs.caption"))</caption>
+            <thead><tr><th scope="col">\(t("col.referral"))</th><th scope="col">\(t("col.fromTo"))</th>\
+            <th scope="col">\(t("col.purpose"))</th><th scope="col">\(t("col.urgency"))</th>\
+            <th scope="col">\(t("col.status"))</th><th scope="col">\(t("col.issued"))</th></tr></thead>
             <tbody>\(body)</tbody></table>
             """)
     }
 
     /// A referral's consent findings (docs/time-of-record.md): issued under an override, or a
     /// consent it relied on withdrawn while it was open.
-    static func consentFindings(_ r: Referral) -> HTML {
+    static func consentFindings(_ r: Referral, _ t: Localizer) -> HTML {
         var notes: [HTML] = []
         if let reason = r.consentOverride {
-            notes.append("<span class=\"sub finding\">issued without consent: override \(reason.rawValue)</span>")
+            let text = t("case.consentOverride", ["reason": t.code("consentOverride", reason.rawValue)])
+            notes.append("<span class=\"sub finding\">\(text)</span>")
         }
         if let withdrawn = r.consentWithdrawnAt {
-            notes.append("<span class=\"sub finding\">consent withdrawn \(DashboardLayout.time(withdrawn))</span>")
+            let when = DashboardLayout.time(withdrawn, t)
+            notes.append("<span class=\"sub finding\">\(t.html("case.consentWithdrawn", ["time": when]))</span>")
         }
         return HTML(joining: notes)
     }
 
     /// "recorded 3 d after it occurred" for an event entered later than the default late-entry
     /// grace (the time of record then decides how it counts); nothing otherwise.
-    static func lateEntry(_ e: RecordedEvent) -> HTML {
+    static func lateEntry(_ e: RecordedEvent, _ t: Localizer) -> HTML {
         let late = e.recordedDate.timeIntervalSince(e.occurredDate)
         guard late > Ruleset.defaultLateEntryGrace.fixedSeconds else { return "" }
-        let text = late >= 2 * 86_400 ? "\(Int(late / 86_400)) d" : "\(Int(late / 3600)) h"
-        return "<span class=\"sub late-entry\">recorded \(text) after it occurred</span>"
+        let span =
+            late >= 2 * 86_400
+            ? t("unit.days", ["n": String(Int(late / 86_400))])
+            : t("unit.hours", ["n": String(Int(late / 3600))])
+        return "<span class=\"sub late-entry\">\(t("case.lateEntry", ["span": span]))</span>"
     }
 
-    static func timeline(_ lines: [Line]) -> HTML {
+    /// The timeline. An event's type is shown in words, with its code (as the API names it) beneath.
+    static func timeline(_ lines: [Line], _ t: Localizer) -> HTML {
         let body: [HTML] = lines.map { line in
             let e = line.event
             let handoff: HTML =
                 line.handoff.map { "\($0.from) → \($0.to)" + (line.referralId.map { " (\($0))" } ?? "") }
-                ?? line.ruleId.map { "<span class=\"sub\">rule \($0)</span>" } ?? "—"
-            let stream: HTML = e.stream.hasPrefix("sop-") ? "<span class=\"sub\">SOP notice</span>" : ""
+                ?? line.ruleId.map { "<span class=\"sub\">\(t("timeline.rule", ["id": $0]))</span>" } ?? "—"
+            let stream: HTML = e.stream.hasPrefix("sop-") ? "<span class=\"sub\">\(t("timeline.sopNotice"))</span>" : ""
             return """
                 <tr><td>\(e.stream.hasPrefix("sop-") ? "—" : String(e.version))</td>\
-                <th scope="row">\(e.type)\(stream)</th><td>\(handoff)</td><td>\(line.actor)</td>\
-                <td>\(DashboardLayout.time(e.occurredDate))</td>\
-                <td>\(DashboardLayout.time(e.recordedDate))\(lateEntry(e))</td>\
+                <th scope="row">\(t.code("event", e.type))<span class="sub"><code>\(e.type)</code></span>\(stream)</th>\
+                <td>\(handoff)</td><td>\(line.actor)</td>\
+                <td>\(DashboardLayout.time(e.occurredDate, t))</td><td>\(DashboardLayout.time(e.recordedDate, t))\(lateEntry(e, t))</td>\
                 <td><code>\(String(e.hash.hexString.prefix(12)))</code></td></tr>
                 """
         }
         return DashboardTables.wrap(
-            "timeline", label: "Timeline",
+            "timeline", label: t("case.timeline"),
             """
-            <table class="timeline"><caption>Every event of the case and its SOP notices, in recorded order. \
-            Occurred is when it happened, recorded when the log received it.</caption>
-            <thead><tr><th scope="col">Version</th><th scope="col">Event</th><th scope="col">Handoff</th>\
-            <th scope="col">By</th><th scope="col">Occurred</th><th scope="col">Recorded</th>\
-            <th scope="col">Hash</th></tr></thead>
+            <table class="timeline"><caption>\(t("timeline.caption"))</caption>
+            <thead><tr><th scope="col">\(t("col.version"))</th><th scope="col">\(t("col.event"))</th>\
+            <th scope="col">\(t("col.fromTo"))</th><th scope="col">\(t("col.by"))</th>\
+            <th scope="col">\(t("col.occurred"))</th><th scope="col">\(t("col.recorded"))</th>\
+            <th scope="col">\(t("col.hash"))</th></tr></thead>
             <tbody>\(body)</tbody></table>
             """)
     }
 
-    static func caseDeadlines(_ rows: [DeadlineRow], now: Date) -> HTML {
+    static func caseDeadlines(_ rows: [DeadlineRow], now: Date, _ t: Localizer) -> HTML {
         let body: [HTML] =
             rows.isEmpty
-            ? ["<tr><td colspan=\"4\" class=\"empty\">No deadlines (yet) for this case.</td></tr>"]
+            ? ["<tr><td colspan=\"4\" class=\"empty\">\(t("caseDeadlines.empty"))</td></tr>"]
             : rows.sorted { ($0.dueAt, $0.ruleId) < ($1.dueAt, $1.ruleId) }.map { d in
                 let detail: HTML =
-                    d.satisfiedAt.map { "met \(DashboardLayout.time($0))" }
-                    ?? "\(DashboardLayout.relative(d.dueAt, now: now))"
+                    d.satisfiedAt.map { t.html("deadlines.met", ["time": DashboardLayout.time($0, t)]) }
+                    ?? "\(t.relative(d.dueAt, now: now))"
                 return """
-                    <tr class="\(d.status.rawValue)"><th scope="row">\(d.title)<span class="sub">\(d.ruleId)</span></th>\
-                    <td>\(DashboardLayout.institutionName(d.responsible))</td>\
-                    <td>\(DashboardLayout.time(d.dueAt))<span class="sub">\(detail)</span></td>\
-                    <td>\(DashboardLayout.badge(d.status))</td></tr>
+                    <tr class="\(d.status.rawValue)"><th scope="row">\(DashboardLayout.ruleTitle(d.ruleId, fallback: d.title, t))\
+                    <span class="sub">\(d.ruleId)</span></th>\
+                    <td>\(DashboardLayout.institutionName(d.responsible, t))</td>\
+                    <td>\(DashboardLayout.time(d.dueAt, t))<span class="sub">\(detail)</span></td>\
+                    <td>\(DashboardLayout.badge(d.status, t))</td></tr>
                     """
             }
         return DashboardTables.wrap(
-            "case-deadlines", label: "Deadlines of this case",
+            "case-deadlines", label: t("caseDeadlines.label"),
             """
-            <table><caption>SOP deadlines of this case, soonest first.</caption>
-            <thead><tr><th scope="col">Rule</th><th scope="col">Responsible</th><th scope="col">Due</th>\
-            <th scope="col">Status</th></tr></thead>
+            <table><caption>\(t("caseDeadlines.caption"))</caption>
+            <thead><tr><th scope="col">\(t("col.rule"))</th><th scope="col">\(t("col.responsible"))</th>\
+            <th scope="col">\(t("col.due"))</th><th scope="col">\(t("col.status"))</th></tr></thead>
             <tbody>\(body)</tbody></table>
             """)
     }

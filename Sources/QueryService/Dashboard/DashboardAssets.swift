@@ -28,9 +28,11 @@ enum DashboardAssets {
           var live = document.body && document.body.getAttribute("data-live-url");
           var status = document.getElementById("live-status");
           function say(text) { if (status) { status.textContent = text; } }
+          // The messages come in the page's language from the status line's data-msg-* attributes.
+          function message(name) { return (status && status.getAttribute("data-msg-" + name)) || ""; }
           if (!live) { return; }
           if (!window.EventSource || !window.fetch || !window.DOMParser) {
-            say("Live updates need a newer browser; reload the page to see changes.");
+            say(message("old-browser"));
             return;
           }
           var timer = null;
@@ -59,9 +61,10 @@ enum DashboardAssets {
                     old.replaceWith(document.importNode(next, true));
                   }
                 }
-                say("Live: updated at " + new Date().toLocaleTimeString());
+                say(message("updated").replace("{time}",
+                  new Date().toLocaleTimeString(document.documentElement.lang || undefined)));
               })
-              .catch(function () { say("Live: the last update failed; retrying on the next change."); })
+              .catch(function () { say(message("failed")); })
               .then(function () {
                 running = false;
                 if (again) { again = false; schedule(500); }
@@ -72,13 +75,13 @@ enum DashboardAssets {
             timer = setTimeout(function () { timer = null; refresh(); }, delay);
           }
           var source = new EventSource(live);
-          source.addEventListener("open", function () { say("Live: connected; tables update when cases change."); });
+          source.addEventListener("open", function () { say(message("connected")); });
           source.addEventListener("change", function () {
             // The read models follow the log within a moment: read once soon, once more a bit later.
             schedule(800);
             setTimeout(refresh, 4000);
           });
-          source.addEventListener("error", function () { say("Live: reconnecting…"); });
+          source.addEventListener("error", function () { say(message("reconnecting")); });
           // Deadlines also become due or overdue as time passes, without any event.
           setInterval(refresh, 60000);
         })();
@@ -107,6 +110,10 @@ enum DashboardAssets {
         .bar .who { margin-left: auto; display: flex; align-items: center; gap: .75rem; flex-wrap: wrap; }
         .bar form { margin: 0; }
         .bar button { background: #fff; color: var(--accent); border: 0; }
+        .bar .languages ul { display: flex; flex-wrap: wrap; gap: .25rem .75rem; list-style: none; margin: 0; padding: 0; }
+        .bar .languages a { color: #fff; font-size: .9rem; }
+        .bar .languages a[aria-current] { font-weight: 700; text-decoration: none; }
+        .note { margin: .5rem 1.5rem 0; font-size: .85rem; color: #444; }
         main { padding: 1rem 1.5rem 3rem; max-width: 90rem; margin: 0 auto; }
         h1 { font-size: 1.6rem; margin: .5rem 0 .25rem; }
         h2 { font-size: 1.2rem; margin: 1.75rem 0 .5rem; }

@@ -37,14 +37,18 @@ enum DashboardLayout {
         return HTTPResponse(status: HTTPStatus(code: 303, reasonPhrase: "See Other"), headers: headers, bytes: [])
     }
 
-    /// A whole page. `live`: the page refreshes its `data-live-region` parts when the live
-    /// stream reports a change.
-    /// `session`: who is signed in (its logout form carries the session's CSRF token).
-    static func document(title: String, session: SessionStore.Session?, live: Bool = false, main: HTML) -> HTML {
+    /// A whole page in `locale`'s language (`<html lang>`, the language switch, and a note while
+    /// the translation is unreviewed). `live`: the page refreshes its `data-live-region` parts
+    /// when the live stream reports a change. `session`: who is signed in (its logout form carries
+    /// the session's CSRF token).
+    static func document(
+        _ locale: PageLocale, title: String, session: SessionStore.Session?, live: Bool = false, main: HTML
+    ) -> HTML {
+        let t = locale.t
         let liveAttribute: HTML = live ? " data-live-url=\"/dashboard/live\"" : ""
         return """
             <!doctype html>
-            <html lang="en">
+            <html lang="\(t.language.tag)">
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -54,12 +58,14 @@ enum DashboardLayout {
             <script src="/assets/dashboard.js" defer></script>
             </head>
             <body\(liveAttribute)>
-            <a class="skip" href="#main">Skip to content</a>
+            <a class="skip" href="#main">\(t("layout.skip"))</a>
             <header class="bar">
             <a class="brand" href="/">Handoff</a>
-            <span class="synthetic">Synthetic data</span>
-            \(session.map(signedIn) ?? .empty)
+            <span class="synthetic">\(t("layout.synthetic"))</span>
+            \(locale.languageSwitch)
+            \(session.map { signedIn($0, t) } ?? .empty)
             </header>
+            \(locale.notes)
             <main id="main" tabindex="-1">
             \(main)
             </main>
@@ -69,101 +75,79 @@ enum DashboardLayout {
             """
     }
 
-    private static func signedIn(_ session: SessionStore.Session) -> HTML {
-        """
-        <div class="who"><span>Signed in as <strong>\(session.principal.user)</strong> \
-        (\(roleLabel(session.principal)))</span>
-        <form method="post" action="/logout"><input type="hidden" name="csrf" value="\(session.csrfToken)">\
-        <button type="submit">Log out</button></form></div>
-        """
+    private static func signedIn(_ session: SessionStore.Session, _ t: Localizer) -> HTML {
+        let principal = session.principal
+        let role = roleLabel(principal, t)
+        let who = t.html("layout.signedIn", ["user": "<strong>\(principal.user)</strong>", "role": "\(role)"])
+        return """
+            <div class="who"><span>\(who)</span>
+            <form method="post" action="/logout"><input type="hidden" name="csrf" value="\(session.csrfToken)">\
+            <button type="submit">\(t("layout.logout"))</button></form></div>
+            """
     }
 
-    static func roleLabel(_ principal: Principal) -> String {
+    static func roleLabel(_ principal: Principal, _ t: Localizer) -> String {
         switch principal.role {
-        case .coordinator: return "coordinator"
-        case .auditor: return "auditor, read-only"
-        case .institution: return principal.institution.map(institutionName) ?? "institution"
+        case .coordinator: return t("role.coordinator")
+        case .auditor: return t("role.auditor")
+        case .institution: return principal.institution.map { institutionName($0, t) } ?? t("role.institution")
         }
     }
 
-    /// An error as a page (the message is one of the service's safe messages).
-    static func errorPage(_ error: ServiceError, session: SessionStore.Session?) -> HTTPResponse {
-        let title: String =
-            switch error.status.code {
-            case 403: "Not allowed"
-            case 404: "Not found"
-            case 400: "Bad request"
-            case 503: "Unavailable"
-            default: "Something went wrong"
-            }
+    /// An error as a page, in the person's language: a title and message per status (the
+    /// service's own message is English and for the API; the page says the same in the catalogue's words).
+    static func errorPage(_ error: ServiceError, session: SessionStore.Session?, locale: PageLocale) -> HTTPResponse {
+        let t = locale.t
+        let status = [400, 401, 403, 404, 503].contains(error.status.code) ? String(error.status.code) : "other"
+        let title = t("error.title." + status)
         let main: HTML = """
             <h1>\(title)</h1>
-            <p role="alert">\(error.message)</p>
-            <p><a href="/">Back to the dashboard</a></p>
+            <p role="alert">\(t("error.message." + status))</p>
+            <p><a href="/">\(t("error.back"))</a></p>
             """
         var extra: HTTPHeaders = [:]
         if error.status.code == 503 { extra["Retry-After"] = "1" }
-        return response(error.status, document(title: title, session: session, main: main), headers: extra)
+        return locale.apply(
+            response(error.status, document(locale, title: title, session: session, main: main), headers: extra))
     }
 
     // MARK: - Small renderings
 
-    /// A display name for an institution id (`role:<kind>` and unknown ids as they are).
-    static func institutionName(_ id: String) -> String {
-        Institution.demo.first { $0.id == id }?.name ?? id
+    /// A display name for an institution id in the page's language: the catalogue's name for a
+    /// known institution, else the registered name, else the id (`role:<kind>` and unknown ids).
+    static func institutionName(_ id: String, _ t: Localizer) -> String {
+        t.optional("institution." + id) ?? Institution.demo.first { $0.id == id }?.name ?? id
     }
 
-    /// `<time>` with the machine-readable instant and `2026-11-22 10:00 UTC`.
-    static func time(_ date: Date) -> HTML {
-        let iso = Timestamp.format(date)
-        return "<time datetime=\"\(iso)\">\(display(iso))</time>"
+    /// A rule's title in the page's language; `fallback` (the ruleset's English title) for a
+    /// rule the catalogue does not know (a custom ruleset).
+    static func ruleTitle(_ id: String, fallback: String, _ t: Localizer) -> String {
+        t.optional("rule." + id) ?? fallback
+    }
+
+    /// `<time>` with the machine-readable instant and the local time with its zone
+    /// (`6.12.2026 14:02 CET`).
+    static func time(_ date: Date, _ t: Localizer) -> HTML {
+        "<time datetime=\"\(Timestamp.format(date))\">\(t.dateTime(date))</time>"
     }
 
     /// A stored timestamp text (`2026-11-22 10:00:00.123+00`) as `<time>`.
-    static func time(stored text: String) -> HTML {
+    static func time(stored text: String, _ t: Localizer) -> HTML {
         guard let date = Timestamp.parse(text) ?? parseStored(text) else { return "\(text)" }
-        return time(date)
+        return time(date, t)
     }
 
     private static func parseStored(_ text: String) -> Date? {
         Timestamp.parse(text.replacingOccurrences(of: " ", with: "T") + (text.hasSuffix("+00") ? ":00" : ""))
     }
 
-    static func display(_ iso: String) -> String {
-        // 2026-11-22T10:00:00Z → 2026-11-22 10:00 UTC
-        guard iso.count >= 16 else { return iso }
-        return String(iso.prefix(10)) + " " + String(iso.dropFirst(11).prefix(5)) + " UTC"
-    }
-
-    /// "in 3 d 4 h" or "5 h 10 min ago".
-    static func relative(_ date: Date, now: Date) -> String {
-        let seconds = date.timeIntervalSince(now)
-        let total = Int(abs(seconds))
-        let text: String
-        if total >= 86_400 {
-            text = "\(total / 86_400) d \(total % 86_400 / 3600) h"
-        } else if total >= 3600 {
-            text = "\(total / 3600) h \(total % 3600 / 60) min"
-        } else {
-            text = "\(max(1, total / 60)) min"
-        }
-        return seconds < 0 ? text + " ago" : "in " + text
-    }
-
-    static func statusLabel(_ status: DeadlineFilter.Status) -> String {
-        switch status {
-        case .overdue: "Overdue"
-        case .dueSoon: "Due soon"
-        case .pending: "Pending"
-        case .met: "Met"
-        case .metLate: "Met late"
-        case .cancelled: "Cancelled"
-        }
+    static func statusLabel(_ status: DeadlineFilter.Status, _ t: Localizer) -> String {
+        t("status." + status.rawValue)
     }
 
     /// A status as a badge; the text carries the meaning, colour only repeats it.
-    static func badge(_ status: DeadlineFilter.Status) -> HTML {
-        "<span class=\"badge \(status.rawValue)\">\(statusLabel(status))</span>"
+    static func badge(_ status: DeadlineFilter.Status, _ t: Localizer) -> HTML {
+        "<span class=\"badge \(status.rawValue)\">\(statusLabel(status, t))</span>"
     }
 
     static func caseLink(_ caseId: String) -> HTML {

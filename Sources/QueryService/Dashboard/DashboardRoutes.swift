@@ -23,11 +23,11 @@ typealias RouteRegistration = (
 /// | `GET /assets/…` | the stylesheet, script and icon (no inline code, so a strict CSP) |
 extension QueryService {
     func registerDashboard(_ on: RouteRegistration) {
-        on(.GET, "/") { [self] r, _ in await page(r) { try await dashboardHome(r, $0) } }
+        on(.GET, "/") { [self] r, _ in await page(r) { try await dashboardHome(r, $0, $1) } }
         on(.GET, "/login") { [self] r, _ in await loginForm(r) }
         on(.POST, "/login") { [self] r, _ in await login(r) }
         on(.POST, "/logout") { [self] r, _ in await logout(r) }
-        on(.GET, "/cases/{caseId}") { [self] r, p in await page(r) { try await casePage(r, p, $0) } }
+        on(.GET, "/cases/{caseId}") { [self] r, p in await page(r) { try await casePage(r, p, $0, $1) } }
         on(.GET, "/dashboard/live") { [self] r, _ in try await dashboardLive(r) }
         on(.GET, "/assets/dashboard.css") { _, _ in DashboardAssets.response(DashboardAssets.css, type: "text/css") }
         on(.GET, "/assets/dashboard.js") { _, _ in
@@ -49,39 +49,53 @@ extension QueryService {
         } catch { throw ServiceError.from(error) }
     }
 
+    /// The language of a page for `request` (LanguageChoice: `?lang=`, cookie, `Accept-Language`,
+    /// the deployment's default) and its time zone.
+    func pageLocale(_ request: HTTPRequest) -> PageLocale {
+        PageLocale(request, defaultLanguage: configuration.defaultLanguage, timeZone: configuration.timeZone)
+    }
+
     /// Runs a page for a signed-in principal: without a session, to the login page; errors as pages.
+    /// Every answer carries the language cookie when the switch chose the language.
     private func page(
-        _ request: HTTPRequest, _ body: (SessionStore.Session) async throws -> HTTPResponse
+        _ request: HTTPRequest, _ body: (SessionStore.Session, PageLocale) async throws -> HTTPResponse
     ) async -> HTTPResponse {
+        let locale = pageLocale(request)
         var session: SessionStore.Session?
         do {
             session = try await dashboardSession(request)
-            guard let session else { return DashboardLayout.redirect(to: "/login") }
-            return try await body(session)
+            guard let session else { return locale.apply(DashboardLayout.redirect(to: "/login")) }
+            return locale.apply(try await body(session, locale))
         } catch {
-            return DashboardLayout.errorPage(ServiceError.from(error), session: session)
+            return DashboardLayout.errorPage(ServiceError.from(error), session: session, locale: locale)
         }
     }
 
     private func loginForm(_ request: HTTPRequest, status: HTTPStatus = .ok, problem: String? = nil) async
         -> HTTPResponse
     {
+        let locale = pageLocale(request)
+        let t = locale.t
         let alert: HTML = problem.map { "<p class=\"problem\" role=\"alert\" id=\"login-problem\">\($0)</p>" } ?? .empty
         let described: HTML = problem == nil ? .empty : " aria-describedby=\"login-problem\""
         let main: HTML = """
             <div class="login">
-            <h1>Sign in to Handoff</h1>
-            <p>Paste your API token. In the demo, the tokens are in <code>.handoff/tokens.json</code>: \
-            <code>natc</code> is the coordinator, <code>audit</code> the auditor, the others are institutions.</p>
+            <h1>\(t("login.heading", ["app": "Handoff"]))</h1>
+            <p>\(t.html("login.help", [
+                "file": "<code>.handoff/tokens.json</code>", "coordinator": "<code>natc</code>",
+                "auditor": "<code>audit</code>",
+            ]))</p>
             \(alert)
             <form method="post" action="/login">
-            <div class="field"><label for="token">API token</label>
+            <div class="field"><label for="token">\(t("login.token"))</label>
             <input id="token" name="token" type="password" autocomplete="off" spellcheck="false" required\(described)></div>
-            <button type="submit">Sign in</button>
+            <button type="submit">\(t("login.submit"))</button>
             </form>
             </div>
             """
-        return DashboardLayout.response(status, DashboardLayout.document(title: "Sign in", session: nil, main: main))
+        return locale.apply(
+            DashboardLayout.response(
+                status, DashboardLayout.document(locale, title: t("login.title"), session: nil, main: main)))
     }
 
     /// `POST /login` with a form-encoded `token`: a valid token starts a session, sets its cookie
@@ -89,7 +103,7 @@ extension QueryService {
     /// put in the cookie.
     private func login(_ request: HTTPRequest) async -> HTTPResponse {
         guard cookies.isSameOrigin(request) else {
-            return await loginForm(request, status: .forbidden, problem: "This form must be sent from this site.")
+            return await loginForm(request, status: .forbidden, problem: pageLocale(request).t("login.foreignOrigin"))
         }
         let form = QueryItems(percentEncoded: request.body) ?? QueryItems()
         let token = (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -97,13 +111,14 @@ extension QueryService {
         do {
             guard let credential = try await tokens.credential(token) else {
                 return await loginForm(
-                    request, status: .unauthorized, problem: "That token is not valid. Check it and try again.")
+                    request, status: .unauthorized, problem: pageLocale(request).t("login.badToken"))
             }
             secret = try await sessions.start(for: credential).secret
         } catch {
-            return DashboardLayout.errorPage(ServiceError.from(error), session: nil)
+            return DashboardLayout.errorPage(ServiceError.from(error), session: nil, locale: pageLocale(request))
         }
-        return DashboardLayout.redirect(to: "/", headers: ["Set-Cookie": cookies.startCookie(secret: secret)])
+        return pageLocale(request).apply(
+            DashboardLayout.redirect(to: "/", headers: ["Set-Cookie": cookies.startCookie(secret: secret)]))
     }
 
     /// `POST /logout` with the session's `csrf` field: ends the session on the server and clears
@@ -111,7 +126,8 @@ extension QueryService {
     private func logout(_ request: HTTPRequest) async -> HTTPResponse {
         guard cookies.isSameOrigin(request) else {
             return DashboardLayout.errorPage(
-                ServiceError.forbidden("This form must be sent from this site."), session: nil)
+                ServiceError.forbidden("This form must be sent from this site."), session: nil,
+                locale: pageLocale(request))
         }
         do {
             if let secret = cookies.secret(in: request), let session = try await sessions.resume(secret) {
@@ -119,33 +135,36 @@ extension QueryService {
                 guard DashboardSession.csrfMatches(form, session) else {
                     return DashboardLayout.errorPage(
                         ServiceError.forbidden("This form has expired; reload the page and try again."),
-                        session: session)
+                        session: session, locale: pageLocale(request))
                 }
                 try await sessions.end(secret)
             }
         } catch {
-            return DashboardLayout.errorPage(ServiceError.from(error), session: nil)
+            return DashboardLayout.errorPage(ServiceError.from(error), session: nil, locale: pageLocale(request))
         }
         return DashboardLayout.redirect(to: "/login", headers: ["Set-Cookie": cookies.endCookie()])
     }
 
     // MARK: - Pages
 
-    private func dashboardHome(_ request: HTTPRequest, _ session: SessionStore.Session) async throws -> HTTPResponse {
+    private func dashboardHome(_ request: HTTPRequest, _ session: SessionStore.Session, _ locale: PageLocale)
+        async throws -> HTTPResponse
+    {
         let principal = session.principal
+        let t = locale.t
         let board = DeadlineBoard(query: request.query)
         let now = Date()
         let main: HTML
         switch principal.role {
         case .coordinator, .auditor:
-            main = try await coordinatorMain(request, principal, board: board, now: now)
+            main = try await coordinatorMain(request, principal, board: board, now: now, t)
         case .institution:
             guard let institution = principal.institution else { throw ServiceError.forbidden("No institution.") }
-            main = try await institutionMain(request, principal, institution: institution, board: board, now: now)
+            main = try await institutionMain(request, principal, institution: institution, board: board, now: now, t)
         }
-        let title = principal.role == .institution ? "Inbox and deadlines" : "Deadlines across institutions"
+        let title = t(principal.role == .institution ? "home.titleInstitution" : "home.titleCoordinator")
         return DashboardLayout.response(
-            DashboardLayout.document(title: title, session: session, live: true, main: main))
+            DashboardLayout.document(locale, title: title, session: session, live: true, main: main))
     }
 
     /// The deadlines a board asks for, visible to `institution` (nil: all), with the full set's
@@ -160,22 +179,22 @@ extension QueryService {
         return (all, board.apply(all))
     }
 
-    private func filterMenus(_ rows: [DeadlineRow], board: DeadlineBoard) -> (
+    private func filterMenus(_ rows: [DeadlineRow], board: DeadlineBoard, _ t: Localizer) -> (
         institutions: [String], rules: [(id: String, title: String)]
     ) {
         var institutions = Set(rows.map(\.responsible))
         if let chosen = board.institution { institutions.insert(chosen) }
         var rules: [String: String] = [:]
-        for row in rows { rules[row.ruleId] = row.title }
+        for row in rows { rules[row.ruleId] = DashboardLayout.ruleTitle(row.ruleId, fallback: row.title, t) }
         if let chosen = board.rule, rules[chosen] == nil { rules[chosen] = chosen }
         return (
-            institutions.sorted { DashboardLayout.institutionName($0) < DashboardLayout.institutionName($1) },
+            institutions.sorted { DashboardLayout.institutionName($0, t) < DashboardLayout.institutionName($1, t) },
             rules.map { (id: $0.key, title: $0.value) }.sorted { $0.title < $1.title }
         )
     }
 
     private func coordinatorMain(
-        _ request: HTTPRequest, _ principal: Principal, board: DeadlineBoard, now: Date
+        _ request: HTTPRequest, _ principal: Principal, board: DeadlineBoard, now: Date, _ t: Localizer
     ) async throws -> HTML {
         let (all, shown) = try await boardRows(board, visibleTo: nil)
         let attention =
@@ -184,90 +203,110 @@ extension QueryService {
         let report = try await readSide.stats(year: nil)
         let displayed = Array(shown.prefix(DeadlineBoard.rowLimit))
         try await accessLog.record(principal, caseIds: Set(displayed.map(\.caseId)), endpoint: Self.endpoint(request))
-        let menus = filterMenus(all, board: board)
+        let menus = filterMenus(all, board: board, t)
         let overdue = attention.filter { $0.status == .overdue }.count
         let dueSoon = attention.filter { $0.status == .dueSoon }.count
         let suppress = principal.role != .auditor
         var titles: [String: String] = [:]
-        for row in all { titles[row.ruleId] = row.title }
+        for row in all { titles[row.ruleId] = DashboardLayout.ruleTitle(row.ruleId, fallback: row.title, t) }
         let ruleTitles = titles
         let byInstitution = DashboardTables.compliance(
-            DashboardTables.aggregate(report.compliance, by: \.institution), keyHeader: "Institution",
-            keyLabel: { HTML("\(DashboardLayout.institutionName($0))") },
-            caption: "Deadline outcomes per responsible institution, all years."
-                + (suppress ? " Counts under 5 are shown as <5." : ""),
-            suppress: suppress, id: "compliance-institution")
+            DashboardTables.aggregate(report.compliance, by: \.institution), keyHeader: t("col.institution"),
+            keyLabel: { HTML("\(DashboardLayout.institutionName($0, t))") },
+            caption: t("compliance.captionInstitution") + (suppress ? " " + t("compliance.suppressed") : ""),
+            suppress: suppress, id: "compliance-institution", t)
         let byRule = DashboardTables.compliance(
-            DashboardTables.aggregate(report.compliance, by: \.ruleId), keyHeader: "Rule",
+            DashboardTables.aggregate(report.compliance, by: \.ruleId), keyHeader: t("col.rule"),
             keyLabel: { id in
-                ruleTitles[id].map { HTML("\($0)<span class=\"sub\">\(id)</span>") } ?? HTML("\(id)")
+                let title = ruleTitles[id] ?? t.optional("rule." + id)
+                return title.map { HTML("\($0)<span class=\"sub\">\(id)</span>") } ?? HTML("\(id)")
             },
-            caption: "Deadline outcomes per SOP rule, all years."
-                + (suppress ? " Counts under 5 are shown as <5." : ""),
-            suppress: suppress, id: "compliance-rule")
-        let findings = DashboardTables.consentFindings(report.counts, suppress: suppress)
+            caption: t("compliance.captionRule") + (suppress ? " " + t("compliance.suppressed") : ""),
+            suppress: suppress, id: "compliance-rule", t)
+        let findings = DashboardTables.consentFindings(report.counts, suppress: suppress, t)
         var auditPanel: HTML = .empty
         if principal.role == .auditor {
             let entries = try await accessLog.entries(limit: 50).entries
             auditPanel = """
-                <section aria-labelledby="access-h"><h2 id="access-h">Access log</h2>
-                <div data-live-region id="access-region">\(DashboardTables.accessLog(entries, caption: "The 50 newest reads of case data, newest first, refused attempts included.", id: "access"))</div>
+                <section aria-labelledby="access-h"><h2 id="access-h">\(t("audit.heading"))</h2>
+                <div data-live-region id="access-region">\(DashboardTables.accessLog(entries, caption: t("audit.caption", ["n": "50"]), id: "access", t))</div>
                 </section>
                 """
         }
+        let responsible = board.institution.map {
+            t("board.captionResponsible", ["name": DashboardLayout.institutionName($0, t)])
+        }
+        let caption =
+            t("board.caption", ["status": board.status.label(t).lowercased()]) + (responsible ?? "")
+            + (board.rule.map { t("board.captionRule", ["rule": $0]) } ?? "") + "."
+        let tiles: HTML = """
+            <a class="tile overdue" href="/?status=overdue">\(t.html("board.tileOverdue", ["n": "<span class=\"n\">\(overdue)</span>"]))</a>
+            <a class="tile due-soon" href="/?status=due-soon">\(t.html("board.tileDueSoon", ["n": "<span class=\"n\">\(dueSoon)</span>"]))</a>
+            <p class="updated">\(t.html("board.asOf", ["time": DashboardLayout.time(now, t)]))</p>
+            """
         return """
-            <h1>Deadlines across institutions</h1>
-            <p class="lede">SOP deadlines of every institution, as the National Anti-Trafficking Coordinator sees them.\
-            \(principal.role == .auditor ? " Read-only: auditors see counts unsuppressed and the access log." : "")</p>
-            <p class="live-status" id="live-status" role="status">Live updates start when the page has loaded.</p>
+            <h1>\(t("home.titleCoordinator"))</h1>
+            <p class="lede">\(t("board.lede"))\
+            \(principal.role == .auditor ? " " + t("board.auditorNote") : "")</p>
+            \(Self.liveStatus(t))
             <div data-live-region id="tiles-region" class="tiles">
-            <a class="tile overdue" href="/?status=overdue"><span class="n">\(overdue)</span> overdue</a>
-            <a class="tile due-soon" href="/?status=due-soon"><span class="n">\(dueSoon)</span> due soon</a>
-            <p class="updated">As of \(DashboardLayout.time(now))</p>
+            \(tiles)
             </div>
-            <section aria-labelledby="deadlines-h"><h2 id="deadlines-h">\(board.status.label)</h2>
-            \(DashboardTables.deadlineFilters(board, institutions: menus.institutions, rules: menus.rules, action: "/"))
-            <div data-live-region id="deadlines-region">\(DashboardTables.deadlines(shown, total: shown.count, board: board, caption: "Deadlines: \(board.status.label.lowercased())\(board.institution.map { ", responsible: " + DashboardLayout.institutionName($0) } ?? "")\(board.rule.map { ", rule: " + $0 } ?? "").", now: now, action: "/", id: "deadlines"))</div>
+            <section aria-labelledby="deadlines-h"><h2 id="deadlines-h">\(board.status.label(t))</h2>
+            \(DashboardTables.deadlineFilters(board, institutions: menus.institutions, rules: menus.rules, action: "/", t))
+            <div data-live-region id="deadlines-region">\(DashboardTables.deadlines(shown, total: shown.count, board: board, caption: caption, now: now, action: "/", id: "deadlines", t))</div>
             </section>
             <div class="columns">
-            <section aria-labelledby="ci-h"><h2 id="ci-h">Compliance per institution</h2>
+            <section aria-labelledby="ci-h"><h2 id="ci-h">\(t("compliance.byInstitution"))</h2>
             <div data-live-region id="ci-region">\(byInstitution)</div></section>
-            <section aria-labelledby="cr-h"><h2 id="cr-h">Compliance per rule</h2>
+            <section aria-labelledby="cr-h"><h2 id="cr-h">\(t("compliance.byRule"))</h2>
             <div data-live-region id="cr-region">\(byRule)</div></section>
             </div>
-            <section aria-labelledby="consent-h"><h2 id="consent-h">Consent findings</h2>
+            <section aria-labelledby="consent-h"><h2 id="consent-h">\(t("consent.heading"))</h2>
             <div data-live-region id="consent-region">\(findings)</div></section>
             \(auditPanel)
             """
     }
 
+    /// The live-update status line; the script takes its messages, in the page's language, from
+    /// the element's `data-msg-*` attributes.
+    static func liveStatus(_ t: Localizer) -> HTML {
+        """
+        <p class="live-status" id="live-status" role="status" data-msg-old-browser="\(t("live.oldBrowser"))" \
+        data-msg-updated="\(t("live.updated"))" data-msg-failed="\(t("live.failed"))" \
+        data-msg-connected="\(t("live.connected"))" data-msg-reconnecting="\(t("live.reconnecting"))">\
+        \(t("live.waiting"))</p>
+        """
+    }
+
     private func institutionMain(
-        _ request: HTTPRequest, _ principal: Principal, institution: String, board: DeadlineBoard, now: Date
+        _ request: HTTPRequest, _ principal: Principal, institution: String, board: DeadlineBoard, now: Date,
+        _ t: Localizer
     ) async throws -> HTML {
         let items = try await readSide.inbox(institution: institution)
         let (all, shown) = try await boardRows(board, visibleTo: institution)
         let displayed = shown.prefix(DeadlineBoard.rowLimit)
         try await accessLog.record(
             principal, caseIds: Set(items.map(\.caseId) + displayed.map(\.caseId)), endpoint: Self.endpoint(request))
-        let menus = filterMenus(all, board: board)
-        let name = DashboardLayout.institutionName(institution)
+        let menus = filterMenus(all, board: board, t)
+        let name = DashboardLayout.institutionName(institution, t)
         return """
             <h1>\(name)</h1>
-            <p class="lede">Your inbox and the deadlines of the cases you are party to.</p>
-            <p class="live-status" id="live-status" role="status">Live updates start when the page has loaded.</p>
-            <section aria-labelledby="inbox-h"><h2 id="inbox-h">Inbox</h2>
-            <div data-live-region id="inbox-region">\(DashboardTables.inbox(items, institution: institution, now: now))</div>
+            <p class="lede">\(t("institution.lede"))</p>
+            \(Self.liveStatus(t))
+            <section aria-labelledby="inbox-h"><h2 id="inbox-h">\(t("inbox.heading"))</h2>
+            <div data-live-region id="inbox-region">\(DashboardTables.inbox(items, institution: institution, now: now, t))</div>
             </section>
-            <section aria-labelledby="deadlines-h"><h2 id="deadlines-h">Deadlines of your cases: \(board.status.label.lowercased())</h2>
-            \(DashboardTables.deadlineFilters(board, institutions: menus.institutions, rules: menus.rules, action: "/"))
-            <div data-live-region id="deadlines-region">\(DashboardTables.deadlines(shown, total: shown.count, board: board, caption: "Deadlines of cases \(name) is party to.", now: now, action: "/", id: "deadlines"))</div>
+            <section aria-labelledby="deadlines-h"><h2 id="deadlines-h">\(t("inbox.deadlinesHeading", ["status": board.status.label(t).lowercased()]))</h2>
+            \(DashboardTables.deadlineFilters(board, institutions: menus.institutions, rules: menus.rules, action: "/", t))
+            <div data-live-region id="deadlines-region">\(DashboardTables.deadlines(shown, total: shown.count, board: board, caption: t("inbox.deadlinesCaption", ["name": name]), now: now, action: "/", id: "deadlines", t))</div>
             </section>
             """
     }
 
-    private func casePage(_ request: HTTPRequest, _ params: RouteParameters, _ session: SessionStore.Session)
-        async throws -> HTTPResponse
-    {
+    private func casePage(
+        _ request: HTTPRequest, _ params: RouteParameters, _ session: SessionStore.Session, _ locale: PageLocale
+    ) async throws -> HTTPResponse {
         let principal = session.principal
         let caseId = try Self.caseId(params)
         let loaded = try await caseRead(request, principal, caseId: caseId) {
@@ -287,9 +326,10 @@ extension QueryService {
         let record = principal.role == .auditor ? try await store.verifyAccessRecord(caseId: caseId) : nil
         let main = CasePage.render(
             caseId: caseId, state: state, lines: CasePage.lines(events, state: state), chain: chain,
-            deadlines: deadlines, access: access, accessRecord: record, now: Date())
+            deadlines: deadlines, access: access, accessRecord: record, now: Date(), locale.t)
         return DashboardLayout.response(
-            DashboardLayout.document(title: "Case \(caseId)", session: session, main: main))
+            DashboardLayout.document(
+                locale, title: locale.t("case.title", ["id": caseId]), session: session, main: main))
     }
 
     // MARK: - Live updates

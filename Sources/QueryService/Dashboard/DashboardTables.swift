@@ -13,19 +13,22 @@ enum DashboardTables {
 
     /// The filter form of a deadline board: institution, rule and status, then Apply.
     static func deadlineFilters(
-        _ board: DeadlineBoard, institutions: [String], rules: [(id: String, title: String)], action: String
+        _ board: DeadlineBoard, institutions: [String], rules: [(id: String, title: String)], action: String,
+        _ t: Localizer
     ) -> HTML {
         func option(_ value: String, _ label: String, selected: Bool) -> HTML {
             "<option value=\"\(value)\"\(selected ? HTML(" selected") : .empty)>\(label)</option>"
         }
         let institutionOptions =
-            [option("", "All institutions", selected: board.institution == nil)]
-            + institutions.map { option($0, DashboardLayout.institutionName($0), selected: board.institution == $0) }
+            [option("", t("filter.allInstitutions"), selected: board.institution == nil)]
+            + institutions.map {
+                option($0, DashboardLayout.institutionName($0, t), selected: board.institution == $0)
+            }
         let ruleOptions =
-            [option("", "All rules", selected: board.rule == nil)]
+            [option("", t("filter.allRules"), selected: board.rule == nil)]
             + rules.map { option($0.id, $0.title, selected: board.rule == $0.id) }
         let statusOptions = DeadlineBoard.StatusChoice.allCases.map {
-            option($0.rawValue, $0.label, selected: board.status == $0)
+            option($0.rawValue, $0.label(t), selected: board.status == $0)
         }
         let sortFields: HTML =
             board.sort == .due && !board.descending
@@ -36,15 +39,15 @@ enum DashboardTables {
             """
         return """
             <form class="filters" method="get" action="\(action)">
-            <div class="field"><label for="f-institution">Responsible institution</label>
+            <div class="field"><label for="f-institution">\(t("filter.responsible"))</label>
             <select id="f-institution" name="institution">\(institutionOptions)</select></div>
-            <div class="field"><label for="f-rule">Rule</label>
+            <div class="field"><label for="f-rule">\(t("filter.rule"))</label>
             <select id="f-rule" name="rule">\(ruleOptions)</select></div>
-            <div class="field"><label for="f-status">Status</label>
+            <div class="field"><label for="f-status">\(t("filter.status"))</label>
             <select id="f-status" name="status">\(statusOptions)</select></div>
             \(sortFields)
-            <div class="field actions"><button type="submit">Apply filters</button>
-            <a href="\(action)">Reset</a></div>
+            <div class="field actions"><button type="submit">\(t("filter.apply"))</button>
+            <a href="\(action)">\(t("filter.reset"))</a></div>
             </form>
             """
     }
@@ -52,7 +55,7 @@ enum DashboardTables {
     /// The deadline table; column headers are links that sort (and say how it is sorted).
     static func deadlines(
         _ rows: [DeadlineRow], total: Int, board: DeadlineBoard, caption: String, now: Date, action: String,
-        id: String
+        id: String, _ t: Localizer
     ) -> HTML {
         func header(_ key: DeadlineBoard.SortKey, _ label: String) -> HTML {
             let sorted = board.sort == key
@@ -69,41 +72,37 @@ enum DashboardTables {
         let shown = rows.prefix(DeadlineBoard.rowLimit)
         let body: [HTML] =
             shown.isEmpty
-            ? ["<tr><td colspan=\"5\" class=\"empty\">No deadlines match these filters.</td></tr>"]
+            ? ["<tr><td colspan=\"5\" class=\"empty\">\(t("deadlines.empty"))</td></tr>"]
             : shown.map { d in
                 let when: HTML =
                     if let satisfied = d.satisfiedAt {
-                        "\(DashboardLayout.time(d.dueAt))<span class=\"sub\">met \(DashboardLayout.time(satisfied))</span>"
+                        "\(DashboardLayout.time(d.dueAt, t))<span class=\"sub\">\(t.html("deadlines.met", ["time": DashboardLayout.time(satisfied, t)]))</span>"
                     } else {
-                        "\(DashboardLayout.time(d.dueAt))<span class=\"sub\">\(DashboardLayout.relative(d.dueAt, now: now))</span>"
+                        "\(DashboardLayout.time(d.dueAt, t))<span class=\"sub\">\(t.relative(d.dueAt, now: now))</span>"
                     }
                 return """
                     <tr class="\(d.status.rawValue)"><th scope="row">\(DashboardLayout.caseLink(d.caseId))</th>\
-                    <td>\(d.title)<span class="sub">\(d.ruleId)</span></td>\
-                    <td>\(DashboardLayout.institutionName(d.responsible))</td>\
-                    <td>\(when)</td><td>\(DashboardLayout.badge(d.status))</td></tr>
+                    <td>\(DashboardLayout.ruleTitle(d.ruleId, fallback: d.title, t))<span class="sub">\(d.ruleId)</span></td>\
+                    <td>\(DashboardLayout.institutionName(d.responsible, t))</td>\
+                    <td>\(when)</td><td>\(DashboardLayout.badge(d.status, t))</td></tr>
                     """
             }
-        let more = total > shown.count ? " Showing the first \(shown.count) of \(total)." : " \(total) shown."
+        let more =
+            total > shown.count
+            ? t("deadlines.more", ["shown": String(shown.count), "total": String(total)])
+            : t("deadlines.shown", ["n": String(total)])
+        let direction = t(board.descending ? "sort.descending" : "sort.ascending")
+        let order = t("deadlines.sorted", ["key": t("sortKey." + board.sort.rawValue), "direction": direction])
         let table: HTML = """
             <table class="deadlines">
-            <caption>\(caption)\(more) Sorted by \(sortName(board.sort)), \(board.descending ? "descending" : "ascending").</caption>
-            <thead><tr>\(header(.caseId, "Case"))\(header(.rule, "Rule"))\(header(.responsible, "Responsible"))\
-            \(header(.due, "Due"))\(header(.status, "Status"))</tr></thead>
+            <caption>\(caption) \(more) \(order)</caption>
+            <thead><tr>\(header(.caseId, t("col.case")))\(header(.rule, t("col.rule")))\
+            \(header(.responsible, t("col.responsible")))\(header(.due, t("col.due")))\(header(.status, t("col.status")))\
+            </tr></thead>
             <tbody>\(body)</tbody>
             </table>
             """
         return wrap(id, label: caption, table)
-    }
-
-    private static func sortName(_ key: DeadlineBoard.SortKey) -> String {
-        switch key {
-        case .due: "due time"
-        case .caseId: "case"
-        case .rule: "rule"
-        case .responsible: "responsible institution"
-        case .status: "urgency"
-        }
     }
 
     // MARK: - Compliance
@@ -136,12 +135,12 @@ enum DashboardTables {
     /// everyone but auditors) and the on-time rate is shown only when no count it uses is suppressed.
     static func compliance(
         _ rows: [ComplianceRow], keyHeader: String, keyLabel: (String) -> HTML, caption: String, suppress: Bool,
-        id: String
+        id: String, _ t: Localizer
     ) -> HTML {
         func count(_ n: Int) -> HTML { suppress && n < 5 ? "&lt;5" : "\(n)" }
         let body: [HTML] =
             rows.isEmpty
-            ? ["<tr><td colspan=\"7\" class=\"empty\">No deadlines yet.</td></tr>"]
+            ? ["<tr><td colspan=\"7\" class=\"empty\">\(t("compliance.empty"))</td></tr>"]
             : rows.map { r in
                 let decided = r.met + r.metLate + r.overdue
                 let hidden = suppress && [r.met, r.metLate, r.overdue].contains { $0 < 5 }
@@ -157,9 +156,10 @@ enum DashboardTables {
         let table: HTML = """
             <table class="numbers">
             <caption>\(caption)</caption>
-            <thead><tr><th scope="col">\(keyHeader)</th><th scope="col">Met</th><th scope="col">Met late</th>\
-            <th scope="col">Overdue</th><th scope="col">Running</th><th scope="col">Cancelled</th>\
-            <th scope="col">On time</th></tr></thead>
+            <thead><tr><th scope="col">\(keyHeader)</th><th scope="col">\(t("col.met"))</th>\
+            <th scope="col">\(t("col.metLate"))</th><th scope="col">\(t("col.overdue"))</th>\
+            <th scope="col">\(t("col.running"))</th><th scope="col">\(t("col.cancelled"))</th>\
+            <th scope="col">\(t("col.onTime"))</th></tr></thead>
             <tbody>\(body)</tbody>
             </table>
             """
@@ -168,49 +168,52 @@ enum DashboardTables {
 
     // MARK: - Inbox and access log
 
-    static func inbox(_ items: [InboxItem], institution: String, now: Date) -> HTML {
+    static func inbox(_ items: [InboxItem], institution: String, now: Date, _ t: Localizer) -> HTML {
         let body: [HTML] =
             items.isEmpty
-            ? ["<tr><td colspan=\"6\" class=\"empty\">No open referrals.</td></tr>"]
+            ? ["<tr><td colspan=\"7\" class=\"empty\">\(t("inbox.empty"))</td></tr>"]
             : items.map { r in
                 """
                 <tr><th scope="row">\(DashboardLayout.caseLink(r.caseId))</th><td>\(r.referralId)</td>\
-                <td>\(DashboardLayout.institutionName(r.from))</td><td>\(r.purpose)</td>\
-                <td><span class="urgency \(r.urgency)">\(r.urgency)</span></td>\
-                <td>\(r.status)</td><td>\(DashboardLayout.time(r.issuedAt))\
-                <span class="sub">\(DashboardLayout.relative(r.issuedAt, now: now))</span></td></tr>
+                <td>\(DashboardLayout.institutionName(r.from, t))</td><td>\(t.code("purpose", r.purpose))</td>\
+                <td><span class="urgency \(r.urgency)">\(t.code("urgency", r.urgency))</span></td>\
+                <td>\(t.code("referral.status", r.status))</td><td>\(DashboardLayout.time(r.issuedAt, t))\
+                <span class="sub">\(t.relative(r.issuedAt, now: now))</span></td></tr>
                 """
             }
-        let caption = "Open referrals addressed to \(DashboardLayout.institutionName(institution)) (\(items.count))."
+        let caption = t(
+            "inbox.caption", ["name": DashboardLayout.institutionName(institution, t), "n": String(items.count)])
         let table: HTML = """
             <table>
             <caption>\(caption)</caption>
-            <thead><tr><th scope="col">Case</th><th scope="col">Referral</th><th scope="col">From</th>\
-            <th scope="col">Purpose</th><th scope="col">Urgency</th><th scope="col">Status</th>\
-            <th scope="col">Issued</th></tr></thead>
+            <thead><tr><th scope="col">\(t("col.case"))</th><th scope="col">\(t("col.referral"))</th>\
+            <th scope="col">\(t("col.from"))</th><th scope="col">\(t("col.purpose"))</th>\
+            <th scope="col">\(t("col.urgency"))</th><th scope="col">\(t("col.status"))</th>\
+            <th scope="col">\(t("col.issued"))</th></tr></thead>
             <tbody>\(body)</tbody>
             </table>
             """
-        return wrap("inbox", label: "Inbox", table)
+        return wrap("inbox", label: t("inbox.heading"), table)
     }
 
-    static func accessLog(_ entries: [AccessLog.Entry], caption: String, id: String) -> HTML {
+    static func accessLog(_ entries: [AccessLog.Entry], caption: String, id: String, _ t: Localizer) -> HTML {
         let body: [HTML] =
             entries.isEmpty
-            ? ["<tr><td colspan=\"6\" class=\"empty\">No reads recorded.</td></tr>"]
+            ? ["<tr><td colspan=\"6\" class=\"empty\">\(t("access.empty"))</td></tr>"]
             : entries.map { e in
                 """
-                <tr><td>\(DashboardLayout.time(stored: e.at))</td><td>\(e.user)</td>\
-                <td>\(e.role)\(e.institution.map { " · " + $0 } ?? "")</td>\
+                <tr><td>\(DashboardLayout.time(stored: e.at, t))</td><td>\(e.user)</td>\
+                <td>\(t.code("roleName", e.role))\(e.institution.map { " · " + $0 } ?? "")</td>\
                 <th scope="row">\(DashboardLayout.caseLink(e.caseId))</th><td><code>\(e.endpoint)</code></td>\
-                <td class="outcome \(e.outcome)">\(e.outcome == "denied" ? "refused" : "answered")</td></tr>
+                <td class="outcome \(e.outcome)">\(t(e.outcome == "denied" ? "access.refused" : "access.answered"))</td></tr>
                 """
             }
         let table: HTML = """
             <table>
             <caption>\(caption)</caption>
-            <thead><tr><th scope="col">When</th><th scope="col">User</th><th scope="col">Role</th>\
-            <th scope="col">Case</th><th scope="col">Endpoint</th><th scope="col">Outcome</th></tr></thead>
+            <thead><tr><th scope="col">\(t("col.when"))</th><th scope="col">\(t("col.user"))</th>\
+            <th scope="col">\(t("col.role"))</th><th scope="col">\(t("col.case"))</th>\
+            <th scope="col">\(t("col.endpoint"))</th><th scope="col">\(t("col.outcome"))</th></tr></thead>
             <tbody>\(body)</tbody>
             </table>
             """
@@ -220,22 +223,23 @@ enum DashboardTables {
     /// Referrals issued without the consent their purpose needs (by override reason) and
     /// referrals whose consent was withdrawn while open: findings for the coordinator
     /// (docs/time-of-record.md). With `suppress`, counts under 5 read `<5`.
-    static func consentFindings(_ counts: [String: [String: Int]], suppress: Bool) -> HTML {
+    static func consentFindings(_ counts: [String: [String: Int]], suppress: Bool, _ t: Localizer) -> HTML {
         func shown(_ n: Int) -> String { suppress && n > 0 && n < 5 ? "<5" : String(n) }
         let overrides = counts["consentOverride"] ?? [:]
         let rows: [HTML] =
             ConsentOverrideReason.allCases.map { reason in
-                "<tr><th scope=\"row\">Override: \(reason.rawValue)</th><td>\(shown(overrides[reason.rawValue] ?? 0))</td></tr>"
+                let label = t("consent.override", ["reason": t.code("consentOverride", reason.rawValue)])
+                return "<tr><th scope=\"row\">\(label)</th><td>\(shown(overrides[reason.rawValue] ?? 0))</td></tr>"
             } + [
-                "<tr><th scope=\"row\">Consent withdrawn while the referral was open</th>"
+                "<tr><th scope=\"row\">\(t("consent.withdrawn"))</th>"
                     + "<td>\(shown(counts["consentWithdrawn"]?["openReferrals"] ?? 0))</td></tr>"
             ]
+        let caption = t("consent.caption") + (suppress ? " " + t("compliance.suppressed") : "")
         return wrap(
-            "consent-findings", label: "Consent findings",
+            "consent-findings", label: t("consent.heading"),
             """
-            <table><caption>Referrals issued without the victim's recorded consent, by the override given, and \
-            referrals whose consent was withdrawn, all years.\(suppress ? " Counts under 5 are shown as <5." : "")</caption>
-            <thead><tr><th scope="col">Finding</th><th scope="col">Referrals</th></tr></thead>
+            <table><caption>\(caption)</caption>
+            <thead><tr><th scope="col">\(t("consent.finding"))</th><th scope="col">\(t("consent.referrals"))</th></tr></thead>
             <tbody>\(HTML(joining: rows))</tbody></table>
             """)
     }

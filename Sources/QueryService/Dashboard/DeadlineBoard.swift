@@ -18,18 +18,8 @@ struct DeadlineBoard: Sendable, Hashable {
         case cancelled
         case all
 
-        var label: String {
-            switch self {
-            case .attention: "Overdue and due soon"
-            case .overdue: "Overdue"
-            case .dueSoon: "Due soon"
-            case .pending: "Pending"
-            case .met: "Met"
-            case .metLate: "Met late"
-            case .cancelled: "Cancelled"
-            case .all: "All"
-            }
-        }
+        /// The choice's name in the page's language.
+        func label(_ t: Localizer) -> String { t("choice." + rawValue) }
 
         /// The read-side queries to run (nil: every status).
         var statuses: [DeadlineFilter.Status?] {

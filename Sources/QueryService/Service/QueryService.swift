@@ -27,6 +27,10 @@ public struct QueryServiceConfiguration: Sendable {
     public var caseIdPrefix: String
     /// The zone whose calendar year numbers server-issued case ids (IANA name).
     public var timeZone: String
+    /// The dashboard's language when neither the person's choice nor the browser's
+    /// `Accept-Language` names one of ours (`handoff serve --default-lang`, which defaults to `sq`;
+    /// English here, for library users and tests).
+    public var defaultLanguage: Language
     /// Where the service logs: one line per request, the cause of every 5xx, and (labelled
     /// `http`, replacing ``HTTPServerConfiguration/logger``) the HTTP server's state changes.
     public var logger: Logger
@@ -58,6 +62,7 @@ public struct QueryServiceConfiguration: Sendable {
         accessLogQueueCapacity: Int = 20_000,
         caseIdPrefix: String = "KS",
         timeZone: String = "Europe/Belgrade",
+        defaultLanguage: Language = .english,
         logger: Logger = Logger(label: "service"),
         maxStreamsPerToken: Int = 8,
         streamRecheckInterval: Duration = .seconds(2),
@@ -66,6 +71,7 @@ public struct QueryServiceConfiguration: Sendable {
         sessionIdleTimeout: Duration = .seconds(30 * 60),
         sessionLifetime: Duration = .seconds(12 * 3600)
     ) {
+        self.defaultLanguage = defaultLanguage
         precondition(Institution.isValidCaseIdPrefix(caseIdPrefix), "caseIdPrefix must be 2-8 of A-Z, 0-9")
         self.caseIdPrefix = caseIdPrefix
         self.timeZone = timeZone
