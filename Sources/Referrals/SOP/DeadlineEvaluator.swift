@@ -18,9 +18,13 @@ import Foundation
 /// - A deadline is met by the first later event in the stream that satisfies the rule; its
 ///   `occurredAt` is `satisfiedAt` (`met` if ≤ `dueAt`, else `met-late`). A recurring rule's
 ///   satisfying event starts the next deadline.
-/// - `CaseClosed` ends every open deadline: one not yet due at the closure's `occurredAt`
-///   becomes `cancelled`; one already past due stays `overdue` for good (`missedAtClosure`)
-///   — closing a case does not excuse a missed deadline. No deadline starts while closed.
+/// - A rule's `cancelledBy` events end its open deadlines (by default `CaseClosed`, and for rules
+///   triggered by a referral that referral's `ReferralWithdrawn`): one not yet due at the
+///   event's time of record becomes `cancelled`; one already past due stays `overdue` for good
+///   (`missedAtClosure`) — ending it does not excuse a missed deadline. Satisfaction is judged
+///   before cancellation. No deadline starts while closed.
+/// - `CaseReopened` starts a new deadline (from the reopening) of every rule with
+///   `reopenRetriggers` whose deadline the last closure ended unmet; the old one keeps its status.
 /// - A `role` responsibility names the first party of the case (as of its last event) of that
 ///   kind, or `role:<kind>` while no party is.
 /// - `RecordCorrected` is applied before rules look at an event's data, so a corrected child
@@ -84,6 +88,8 @@ public enum DeadlineEvaluator {
         var gracesOf: [TimeInterval] = []  // parallel to deadlines: the ruleset's lateEntryGrace
         var open: [Int] = []  // indices into deadlines still satisfiable
         var keys: Set<StartKey> = []
+        var endedBy: [UUID?] = []  // parallel to deadlines: the event that cancelled or ended it
+        var lastClosure: UUID?
 
         func start(_ rule: SopRule, _ ruleset: Ruleset, trigger: CaseEvent, data: () -> JSONValue, state: CaseState) {
             guard keys.insert(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id)).inserted else {
@@ -114,6 +120,7 @@ public enum DeadlineEvaluator {
             let warn = (urgent ? rule.urgentWarnBefore : nil) ?? rule.warnBefore
             let warnAt = warn.map { max(runsFrom, $0.subtracted(from: dueAt)) } ?? dueAt
             open.append(deadlines.count)
+            endedBy.append(nil)
             rulesOf.append(rule)
             gracesOf.append(grace)
             deadlines.append(
@@ -160,20 +167,45 @@ public enum DeadlineEvaluator {
                 }
             }
 
-            // 2. Closure ends what is open.
-            if case .caseClosed = event.body {
-                for index in open {
-                    let closedAt = event.countedAt(grace: gracesOf[index])
-                    if deadlines[index].dueAt > closedAt, !notices.contains(where: deadlines[index].isNoticed(by:)) {
-                        deadlines[index].cancelledAt = closedAt
-                    } else {
-                        deadlines[index].missedAtClosure = true
-                    }
+            // 2. Events that end open deadlines (the rule's `cancelledBy`; by default the case's
+            // closure and, for referral rules, the referral's withdrawal): not yet due → cancelled;
+            // past due (or notified) → missed for good.
+            open.removeAll { index in
+                guard rulesOf[index].cancelledBy.contains(where: { cancels($0, event, data: data, deadlines[index]) })
+                else { return false }
+                let endedAt = event.countedAt(grace: gracesOf[index])
+                if deadlines[index].dueAt > endedAt, !notices.contains(where: deadlines[index].isNoticed(by:)) {
+                    deadlines[index].cancelledAt = endedAt
+                } else {
+                    deadlines[index].missedAtClosure = true
                 }
-                open.removeAll()
+                endedBy[index] = event.id
+                return true
+            }
+            if case .caseClosed = event.body {
+                lastClosure = event.id
                 continue
             }
             guard !current.isClosed else { continue }
+
+            // 2b. Reopening restarts the rules that say so and whose deadline the closure ended unmet.
+            if case .caseReopened = event.body, let closure = lastClosure {
+                var restarted: Set<String> = []
+                for index in deadlines.indices
+                where endedBy[index] == closure && deadlines[index].satisfiedAt == nil
+                    && restarted.insert(rulesOf[index].id).inserted
+                {
+                    let triggerId = deadlines[index].triggerEventId
+                    for versions in series {
+                        guard let ruleset = inForce(versions, at: event.occurredAt),
+                            let rule = ruleset.rule(rulesOf[index].id), rule.reopenRetriggers
+                        else { continue }
+                        // The original trigger's data (e.g. a reflection period's days), as corrected.
+                        let original = { effective[triggerId] ?? current.bodies[triggerId]?.data ?? [:] }
+                        start(rule, ruleset, trigger: event, data: original, state: current)
+                    }
+                }
+            }
 
             // 3. New deadlines this event triggers.
             for versions in series {
@@ -206,6 +238,16 @@ public enum DeadlineEvaluator {
         var rule: String
         var ruleset: String
         var trigger: UUID
+    }
+
+    /// Whether `event` ends `deadline` by `cancellation` (never the deadline's own trigger).
+    static func cancels(
+        _ cancellation: SopRule.Cancellation, _ event: CaseEvent, data: () -> JSONValue, _ deadline: Deadline
+    ) -> Bool {
+        guard event.id != deadline.triggerEventId, cancellation.events.contains(event.type),
+            cancellation.conditions.allSatisfy({ $0.matches(data()) })
+        else { return false }
+        return !cancellation.sameReferral || event.body.referralId == deadline.referralId
     }
 
     /// The status of a deadline at `now`.

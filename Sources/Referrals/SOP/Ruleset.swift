@@ -84,6 +84,51 @@ public struct SopRule: Sendable, Hashable {
     /// Whether each satisfying event also starts the next deadline of this rule (a review
     /// every 30 days).
     public var recurring: Bool
+    /// The events that end this rule's open deadlines (docs/rulesets.md). One not yet due then
+    /// becomes `cancelled`; one already past due stays `overdue` (missed) for compliance. Without
+    /// `cancelledBy` in the document: ``defaultCancellations(trigger:)``.
+    public var cancelledBy: [Cancellation]
+    /// Whether `CaseReopened` starts this rule again when the case's closure ended one of its
+    /// deadlines unmet (cancelled, or missed). The new deadline runs from the reopening; the old
+    /// one keeps its status. `false` without `reopenRetriggers` in the document.
+    public var reopenRetriggers: Bool
+    /// Where the choice of ``reopenRetriggers`` comes from, and whether it is confirmed.
+    public var reopenSource: Source?
+    public var reopenConfirmed: Bool
+
+    /// An event that ends a rule's open deadlines: one of `events` whose (corrected) `data`
+    /// meets `conditions`, about the deadline's referral when `sameReferral`.
+    public struct Cancellation: Sendable, Hashable {
+        public var events: [CaseEventType]
+        public var conditions: [Condition]
+        public var sameReferral: Bool
+        /// Where the choice comes from; `nil` for the defaults.
+        public var source: Source?
+        /// Whether the choice is confirmed from its source.
+        public var confirmed: Bool
+
+        public init(
+            events: [CaseEventType], conditions: [Condition] = [], sameReferral: Bool = false, source: Source? = nil,
+            confirmed: Bool = false
+        ) {
+            self.events = events
+            self.conditions = conditions
+            self.sameReferral = sameReferral
+            self.source = source
+            self.confirmed = confirmed
+        }
+    }
+
+    /// What a rule without `cancelledBy` is cancelled by (the behaviour before the field existed,
+    /// plus the referral lifecycle): the case's closure; and, when its trigger names a referral,
+    /// that referral's withdrawal (a withdrawn referral's steps can no longer be taken).
+    public static func defaultCancellations(trigger: Trigger) -> [Cancellation] {
+        var result = [Cancellation(events: [.caseClosed])]
+        if trigger.events.allSatisfy(\.carriesReferralId) {
+            result.append(Cancellation(events: [.referralWithdrawn], sameReferral: true))
+        }
+        return result
+    }
 
     /// Where a rule comes from.
     public struct Source: Sendable, Hashable {

@@ -176,6 +176,28 @@ extension Ruleset {
         let warnBefore = try duration(&r, "warnBefore", required: false)
         let urgentWarnBefore = try duration(&r, "urgentWarnBefore", required: false)
         let recurring = try r.optionalBool("recurring") ?? false
+        let cancelledBy =
+            try cancellations(&r, triggerNamesReferral: triggersNameReferral)
+            ?? SopRule.defaultCancellations(trigger: trigger)
+        var reopenRetriggers = false
+        var reopenSource: SopRule.Source?
+        var reopenConfirmed = false
+        if let value = r.optionalValue("reopenRetriggers") {
+            if let flag = value.boolValue {
+                reopenRetriggers = flag
+            } else {
+                var o = try FieldReader(value, path: r.fieldPath("reopenRetriggers"), code: .invalidRuleset)
+                reopenRetriggers = try o.bool("value")
+                reopenSource = try optionalSource(&o)
+                reopenConfirmed = try o.optionalBool("confirmed") ?? false
+                try o.finish()
+            }
+            if reopenRetriggers, triggersNameReferral {
+                throw r.error(
+                    "reopenRetriggers",
+                    "a rule whose trigger names a referral restarts with a new referral, not on reopening")
+            }
+        }
         try r.finish()
         return SopRule(
             id: id, title: title, source: source, confirmed: confirmed, trigger: trigger,
@@ -183,7 +205,53 @@ extension Ruleset {
                 events: satisfierEvents, conditions: satisfierConditions, sameReferral: sameReferral,
                 byRecipient: byRecipient, referralPurposes: purposes),
             within: within, urgentWithin: urgentWithin, withinDaysFromField: daysField, responsible: responsible,
-            warnBefore: warnBefore, urgentWarnBefore: urgentWarnBefore, recurring: recurring)
+            warnBefore: warnBefore, urgentWarnBefore: urgentWarnBefore, recurring: recurring,
+            cancelledBy: cancelledBy, reopenRetriggers: reopenRetriggers, reopenSource: reopenSource,
+            reopenConfirmed: reopenConfirmed)
+    }
+
+    /// `"cancelledBy": [{"events": [...], "where": [...]?, "sameReferral": bool?, "source": {...}?,
+    /// "confirmed": bool?}, …]`; `nil` when the rule does not say (then the defaults apply).
+    private static func cancellations(_ r: inout FieldReader, triggerNamesReferral: Bool) throws(ReferralsError)
+        -> [SopRule.Cancellation]?
+    {
+        guard r.object["cancelledBy"] != nil else {
+            _ = r.optionalValue("cancelledBy")
+            return nil
+        }
+        let values = try r.array("cancelledBy", maxCount: 32)
+        var result: [SopRule.Cancellation] = []
+        for (i, value) in values.enumerated() {
+            var c = try FieldReader(value, path: "\(r.fieldPath("cancelledBy"))[\(i)]", code: .invalidRuleset)
+            let events = try eventTypes(&c)
+            let tests = try conditions(&c, events: events)
+            let sameReferral = try c.optionalBool("sameReferral") ?? false
+            if sameReferral, !(triggerNamesReferral && events.allSatisfy(\.carriesReferralId)) {
+                throw c.error("sameReferral", "needs trigger and cancelling events that name a referral")
+            }
+            let source = try optionalSource(&c)
+            let confirmed = try c.optionalBool("confirmed") ?? false
+            try c.finish()
+            result.append(
+                SopRule.Cancellation(
+                    events: events, conditions: tests, sameReferral: sameReferral, source: source,
+                    confirmed: confirmed))
+        }
+        return result
+    }
+
+    private static func optionalSource(_ r: inout FieldReader) throws(ReferralsError) -> SopRule.Source? {
+        guard r.object["source"] != nil else {
+            _ = r.optionalValue("source")
+            return nil
+        }
+        var s = try r.object("source")
+        let source = SopRule.Source(
+            document: try s.string("document", maxLength: 300),
+            section: try s.optionalString("section", maxLength: 300),
+            note: try s.optionalString("note", maxLength: 1000))
+        try s.finish()
+        return source
     }
 
     private static func duration(_ r: inout FieldReader, _ key: String, required: Bool = true) throws(ReferralsError)
@@ -302,6 +370,7 @@ enum FieldDomain: Equatable {
         case .referralAcknowledged, .referralAccepted: ["referralId": .identifier]
         case .referralDeclined: ["referralId": .identifier, "reason": codes(DeclineReason.self)]
         case .referralCompleted: ["referralId": .identifier, "outcome": codes(CompletionOutcome.self)]
+        case .referralWithdrawn: ["referralId": .identifier, "reason": codes(WithdrawalReason.self)]
         case .riskAssessed: ["level": codes(RiskLevel.self)]
         case .identificationStatusChanged: ["status": codes(IdentificationStatus.self)]
         case .consentRecorded: ["purpose": codes(ConsentPurpose.self), "recipients": .identifierList, "given": .bool]
