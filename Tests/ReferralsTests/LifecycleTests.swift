@@ -82,7 +82,7 @@ struct LifecycleExpectation: Sendable, CustomStringConvertible {
         #expect(restarted.count == (e.reopenRetriggers ? 1 : 0))
         if let new = restarted.first {
             #expect(new.status == .pending && new.triggeredAt == reopen.occurredAt)
-            #expect(new.dueAt == reopen.occurredAt.addingTimeInterval(within))
+            #expect(new.dueAt == e.scenario.plus(reopen.occurredAt, within))
         }
     }
 

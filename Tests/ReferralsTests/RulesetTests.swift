@@ -15,7 +15,9 @@ import Testing
     @Test func defaultRulesetMatchesTheDesignTable() throws {
         let ruleset = Ruleset.kosovoDefault
         #expect(ruleset.id == "kosovo-default" && ruleset.version == 3 && ruleset.jurisdiction == "XK")
-        #expect(Timestamp.formatDate(ruleset.effectiveFrom) == "2014-01-01")
+        // A local date in Europe/Belgrade: midnight there is 23:00 UTC the day before.
+        #expect(ruleset.effectiveFrom == Timestamp.parse("2013-12-31T23:00:00Z"))
+        #expect(ruleset.clock.timeZone?.identifier == "Europe/Belgrade")
         #expect(ruleset.notice?.contains("not available in full text") == true)
         #expect(ruleset.notice?.contains("placeholder") == true)
         #expect(

@@ -5,7 +5,8 @@ import Foundation
 ///
 /// Semantics (docs/time-of-record.md):
 /// - Deadlines run from the trigger's `occurredAt` (business time). `dueAt = occurredAt +
-///   within` (the urgent variant when the trigger's referral is urgent; the trigger's days
+///   within`, counted by the ruleset's ``RulesetClock`` (calendar days in its zone, elapsed
+///   hours, working days with its holidays) (the urgent variant when the trigger's referral is urgent; the trigger's days
 ///   field when the rule names one). A trigger recorded later than the ruleset's
 ///   `lateEntryGrace` after it occurred starts a deadline that another institution must meet no
 ///   earlier than `recordedAt − lateEntryGrace`: nobody can be made late by a backdated entry.
@@ -99,8 +100,10 @@ public enum DeadlineEvaluator {
             let referral = referralId.flatMap { state.referrals[$0] }
             let urgent = referral?.urgency == .urgent
             var within = (urgent ? rule.urgentWithin : nil) ?? rule.within
+            var workingDays = urgent && rule.urgentWithin != nil ? nil : rule.withinWorkingDays
             if let field = rule.withinDaysFromField, let days = data()[field]?.numberValue?.intValue {
                 within = ISODuration(days: days)
+                workingDays = nil
             }
             let responsible: String =
                 switch rule.responsible {
@@ -116,9 +119,10 @@ public enum DeadlineEvaluator {
             // trigger's time of record. The trigger's own actor gets no such relief.
             let runsFrom =
                 responsible == trigger.actor.institution ? trigger.occurredAt : trigger.countedAt(grace: grace)
-            let dueAt = within.added(to: runsFrom)
+            let clock = ruleset.clock
+            let dueAt = workingDays.map { clock.addWorkingDays($0, to: runsFrom) } ?? clock.add(within, to: runsFrom)
             let warn = (urgent ? rule.urgentWarnBefore : nil) ?? rule.warnBefore
-            let warnAt = warn.map { max(runsFrom, $0.subtracted(from: dueAt)) } ?? dueAt
+            let warnAt = warn.map { max(runsFrom, clock.subtract($0, from: dueAt)) } ?? dueAt
             open.append(deadlines.count)
             endedBy.append(nil)
             rulesOf.append(rule)

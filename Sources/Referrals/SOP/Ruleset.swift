@@ -12,8 +12,11 @@ public struct Ruleset: Sendable, Hashable {
     /// 1, 2, 3… within the series.
     public var version: Int
     public var title: String
-    /// Midnight UTC of the date the procedure took effect (not the date it was published).
+    /// Local midnight, in the ruleset's ``clock``'s zone (UTC without one), of the date the
+    /// procedure took effect (not the date it was published).
     public var effectiveFrom: Date
+    /// How the ruleset counts time: its `timeZone` (IANA) and `holidays` (docs/rulesets.md "Time").
+    public var clock: RulesetClock = .utc
     /// What a reader must know about the ruleset's standing (e.g. that figures are placeholders).
     public var notice: String?
     /// ISO 3166-1 alpha-2 of the jurisdiction, if given.
@@ -27,6 +30,9 @@ public struct Ruleset: Sendable, Hashable {
     public var consent: ConsentPolicy?
     /// The document as loaded, for republishing it unchanged.
     public var document: JSONValue
+
+    /// `effectiveFrom` as the document gives it: a local date (`2014-01-01`) in the ruleset's zone.
+    public var effectiveDate: String { document["effectiveFrom"]?.stringValue ?? Timestamp.formatDate(effectiveFrom) }
 
     /// The rule with this id, if any.
     public func rule(_ id: String) -> SopRule? { rules.first { $0.id == id } }
@@ -70,6 +76,9 @@ public struct SopRule: Sendable, Hashable {
     public var satisfiedBy: Satisfaction
     /// How long after the trigger the rule is met.
     public var within: ISODuration
+    /// `"within": {"workingDays": n}`: met by the end of the n-th working day after the trigger's
+    /// local day (``RulesetClock/addWorkingDays(_:to:)``); ``within`` is then unused.
+    public var withinWorkingDays: Int? = nil
     /// The shorter limit when the trigger's referral is `urgent`.
     public var urgentWithin: ISODuration?
     /// An integer field of the trigger's `data` holding the limit in days (e.g. `days` of
