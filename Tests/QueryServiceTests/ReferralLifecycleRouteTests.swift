@@ -93,6 +93,20 @@ struct ReferralLifecycleRouteTests {
         #expect(try await cases("caseStatus=closed") == ["KS-C-1"])
         #expect(try await cases("caseStatus=closed&status=overdue") == ["KS-C-1"])
         #expect(try await cases("caseStatus=open&status=overdue").isEmpty)
+        // The dashboard's board: open cases by default, the rest one filter away.
+        func board(_ query: String) async throws -> String {
+            let reply = try await DashboardTests.page(h.api, "/?\(query)", token: h.token("natc"))
+            #expect(reply.status == 200)
+            return reply.text
+        }
+        let byDefault = try await board("status=all")
+        #expect(byDefault.contains("KS-O-1") && !byDefault.contains("KS-C-1"))
+        #expect(byDefault.contains(#"<option value="open" selected>Open cases</option>"#))
+        let closed = try await board("status=all&caseStatus=closed")
+        #expect(closed.contains("KS-C-1") && !closed.contains("KS-O-1"))
+        let everything = try await board("status=all&caseStatus=all")
+        #expect(everything.contains("KS-C-1") && everything.contains("KS-O-1"))
+
         let bad = try await h.api.get("/v1/deadlines?caseStatus=shut", token: h.token("natc"))
         #expect(bad.status == 400 && bad.json["error"]?["field"]?.stringValue == "caseStatus")
 

@@ -118,6 +118,9 @@ public struct ProjectionReadSide: ReadSide {
             w.member("declineReason", try optionalText(r, 12))
             w.member("completedAt", try time(r, 13))
             w.member("outcome", try optionalText(r, 14))
+            // Open referrals are never withdrawn (ReferralLifecycle): the read model's members, always null here.
+            w.member("withdrawnAt", nil)
+            w.member("withdrawalReason", nil)
             w.endObject()
         }
         try array("deadlines", kind: 3) { d in
