@@ -49,6 +49,26 @@ struct LifecycleExpectation: Sendable, CustomStringConvertible {
         DeadlineEvaluator.evaluate(caseId: s.caseId, events: s.events, rulesets: rulesets, now: now)
     }
 
+    /// Every default rule with its trigger just before the October DST change (25 October 2026 in
+    /// Europe/Belgrade): day rules keep their local time of day, hour rules count elapsed hours.
+    @Test(arguments: RuleScenario.all)
+    func acrossTheOctoberDSTChange(_ scenario: RuleScenario) throws {
+        var (s, trigger) = try opened(scenario)
+        let offset = Timestamp.parse("2026-10-24T20:00:00Z")!.timeIntervalSince(trigger.occurredAt)
+        s.events = s.events.map { event in
+            var moved = event
+            moved.occurredAt = event.occurredAt.addingTimeInterval(offset)
+            return moved
+        }
+        let start = trigger.occurredAt.addingTimeInterval(offset)
+        let d = try #require(deadlines(s, now: start).first { $0.ruleId == scenario.ruleId })
+        #expect(d.dueAt == scenario.plus(start, scenario.within))
+        if scenario.calendarDays {
+            // A calendar day there is 25 hours on the 25th.
+            #expect(d.dueAt.timeIntervalSince(start) == scenario.within + 3600)
+        }
+    }
+
     @Test func tableCoversEveryDefaultRule() {
         #expect(LifecycleExpectation.all.map(\.ruleId) == Ruleset.kosovoDefault.rules.map(\.id))
     }
