@@ -56,6 +56,28 @@ import Testing
         #expect(try await db.store().readAll(stream: .sopRulesets).count == 1)
     }
 
+    /// `sop publish` refuses the new ruleset fields' mistakes with the field named, and publishes nothing.
+    @Test(arguments: [
+        (#""events": ["CaseClosed"]"#, #""events": ["CaseDeleted"]"#, "rules[0].cancelledBy[0].events[0]"),
+        (#""timeZone": "Europe/Belgrade""#, #""timeZone": "Europe/Atlantis""#, "timeZone"),
+        (#""date": "02-17""#, #""date": "02-30""#, "holidays.fixed[3].date"),
+        (#""within": "PT24H""#, #""within": {"workingDays": 0}"#, "rules[0].within.workingDays"),
+    ])
+    func publishRefusesBadLifecycleAndTimeFields(original: String, replacement: String, field: String) async throws {
+        let db = try await TestDatabase.make()
+        let cli = CapturedCLI(databaseURL: db.url)
+        var text = try String(contentsOfFile: rulesetPath, encoding: .utf8)
+        let range = try #require(text.range(of: original))
+        text.replaceSubrange(range, with: replacement)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("rules-\(UUID()).json")
+        try Data(text.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let r = await cli.run("sop", "publish", file.path)
+        #expect(r.status == 1)
+        #expect(r.err.contains(field), "\(r.err)")
+        #expect(try await db.store().readAll(stream: .sopRulesets).isEmpty)
+    }
+
     /// The id the old derivation gave a registry event: SHA-256 of `namespace:name`, version 8 —
     /// computable by anyone.
     static func predictable(_ namespace: String, _ name: String) -> UUID {

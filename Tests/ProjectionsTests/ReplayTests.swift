@@ -54,8 +54,9 @@ struct ReplayTests {
         try await Seed.cases(store, Array(cases.prefix(cases.count / 2)))
         // A second version, effective 200 days ago, with a shorter acknowledgement deadline.
         let effective = Timestamp.formatDate(generatorNow.addingTimeInterval(-200 * 86_400))
+        let version = Ruleset.kosovoDefault.version
         let second = Ruleset.kosovoDefaultJSON
-            .replacingOccurrences(of: #""version": 2"#, with: #""version": 3"#)
+            .replacingOccurrences(of: #""version": \#(version)"#, with: #""version": \#(version + 1)"#)
             .replacingOccurrences(of: #""effectiveFrom": "2014-01-01""#, with: #""effectiveFrom": "\#(effective)""#)
             .replacingOccurrences(of: #""within": "PT24H""#, with: #""within": "PT12H""#)
         try await store.append(

@@ -22,6 +22,14 @@ struct WatcherTests {
         let now = Date()
         let overdue = try await ReadModels(pool: pool).deadlines(status: "overdue", now: now)
         #expect(overdue.count > 20)
+        // The synthetic world exercises the ruleset's cancellation and reopening rules too
+        // (withdrawn referrals, reopened cases): their deadlines get notices exactly once as well.
+        let lifecycle = try await pool.query(
+            """
+            SELECT count(*) FILTER (WHERE type = 'ReferralWithdrawn'), count(*) FILTER (WHERE type = 'CaseReopened')
+              FROM handoff.events
+            """)
+        #expect(try lifecycle.first!.decode(0, as: Int.self) > 0 && lifecycle.first!.decode(1, as: Int.self) > 0)
 
         let first = DeadlineWatcher(store: EventStore(pool: db.pool(size: 2)))
         let second = DeadlineWatcher(store: EventStore(pool: db.pool(size: 2)))

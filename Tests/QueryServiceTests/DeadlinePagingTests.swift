@@ -185,9 +185,19 @@ struct DeadlinePagingTests {
             (.overdue, ["deadlines_open_page", "deadlines_missed_open_page"]), (.pending, ["deadlines_open_page"]),
             (.dueSoon, ["deadlines_open_page"]), (nil, ["deadlines_page"]), (.met, ["deadlines_page"]),
         ]
-        for (status, indexes) in cases {
+        // The board's default (open cases) reads Migrations/0020's indexes, case status leading.
+        let byCaseStatus: [(DeadlineFilter.Status?, [String])] = [
+            (.overdue, ["deadlines_case_status_open_page", "deadlines_case_status_missed_open_page"]),
+            (.pending, ["deadlines_case_status_open_page"]), (.dueSoon, ["deadlines_case_status_open_page"]),
+            (nil, ["deadlines_case_status_page"]), (.met, ["deadlines_case_status_page"]),
+        ]
+        let all =
+            cases.map { (DeadlineFilter(status: $0.0), $0.1) }
+            + byCaseStatus.map { (DeadlineFilter(status: $0.0, caseStatus: .open), $0.1) }
+        for (filter, indexes) in all {
+            let status = filter
             let query = DeadlinePageQuery(
-                filter: DeadlineFilter(status: status), visibleTo: nil, after: after, limit: 101, now: Date()
+                filter: filter, visibleTo: nil, after: after, limit: 101, now: Date()
             ).sql
             let plan = try await connection.query(SQL(text: "EXPLAIN " + query.text, parameters: query.parameters))
             let text = try plan.all.map { try $0.decode(0, as: String.self) }.joined(separator: "\n")

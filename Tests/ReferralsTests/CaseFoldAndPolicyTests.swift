@@ -118,6 +118,7 @@ import Testing
         ("ReferralAccepted", "opav", ["referralId": "R-1"]),
         ("ReferralDeclined", "opav", ["referralId": "R-1", "reason": "outside-mandate"]),
         ("ReferralCompleted", "isf", ["referralId": "R-2", "outcome": "services-provided"]),
+        ("ReferralWithdrawn", "kp-dthb", ["referralId": "R-1", "reason": "issued-in-error"]),
         ("RiskAssessed", "opav", ["level": "low"]),
         ("IdentificationStatusChanged", "kp-dthb", ["status": "identified"]),
         ("ConsentRecorded", "opav", ["purpose": "information-sharing", "recipients": ["ksp"], "given": false]),
@@ -163,8 +164,12 @@ import Testing
         expectError(s.attempt(.institution("iom-kosovo", user: "u"), type, data), .forbidden)
         // On a case that does not exist: not found.
         expectError(CaseScript().attempt(.institution(institution, user: "u"), type, data), .notFound)
-        // Recipient-only steps: another party is forbidden.
-        if CaseEventType(rawValue: type)!.refersToExistingReferral {
+        // The issuer's step (withdrawal): the recipient and another party are forbidden.
+        if type == "ReferralWithdrawn" {
+            expectError(s.attempt(.institution("opav", user: "u"), type, data), .forbidden, "data.referralId")
+            expectError(s.attempt(.institution("isf", user: "u"), type, data), .forbidden, "data.referralId")
+        } else if CaseEventType(rawValue: type)!.refersToExistingReferral {
+            // Recipient-only steps: another party is forbidden.
             let other = institution == "opav" ? "isf" : "opav"
             expectError(s.attempt(.institution(other, user: "u"), type, data), .forbidden, "data.referralId")
             expectError(s.attempt(.institution("kp-dthb", user: "u"), type, data), .forbidden, "data.referralId")

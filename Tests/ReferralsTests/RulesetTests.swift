@@ -14,8 +14,10 @@ import Testing
 
     @Test func defaultRulesetMatchesTheDesignTable() throws {
         let ruleset = Ruleset.kosovoDefault
-        #expect(ruleset.id == "kosovo-default" && ruleset.version == 2 && ruleset.jurisdiction == "XK")
-        #expect(Timestamp.formatDate(ruleset.effectiveFrom) == "2014-01-01")
+        #expect(ruleset.id == "kosovo-default" && ruleset.version == 3 && ruleset.jurisdiction == "XK")
+        // A local date in Europe/Belgrade: midnight there is 23:00 UTC the day before.
+        #expect(ruleset.effectiveFrom == Timestamp.parse("2013-12-31T23:00:00Z"))
+        #expect(ruleset.clock.timeZone?.identifier == "Europe/Belgrade")
         #expect(ruleset.notice?.contains("not available in full text") == true)
         #expect(ruleset.notice?.contains("placeholder") == true)
         #expect(
@@ -74,6 +76,68 @@ import Testing
         ("rule not object", document(top: ["rules": [1]]), "rules[0]"),
         ("duplicate rule id", document(top: ["rules": [baseRule, baseRule]]), "rules[1].id"),
         ("rule id missing", document(rule: without(baseRule, "id")), "rules[0].id"),
+        // cancelledBy and reopenRetriggers (docs/rulesets.md).
+        (
+            "cancelledBy unknown event",
+            document(rule: baseRule.merging(["cancelledBy": [["events": ["CaseDeleted"]]]])),
+            "rules[0].cancelledBy[0].events[0]"
+        ),
+        (
+            "cancelledBy second entry unknown event",
+            document(
+                rule: baseRule.merging([
+                    "cancelledBy": [["events": ["CaseClosed"]], ["events": ["CaseClosed", "SopDeadlineMissed"]]]
+                ])), "rules[0].cancelledBy[1].events[1]"
+        ),
+        (
+            "cancelledBy not a list", document(rule: baseRule.merging(["cancelledBy": "CaseClosed"])),
+            "rules[0].cancelledBy"
+        ),
+        (
+            "cancelledBy empty events", document(rule: baseRule.merging(["cancelledBy": [["events": []]]])),
+            "rules[0].cancelledBy[0].events"
+        ),
+        (
+            "cancelledBy condition field",
+            document(
+                rule: baseRule.merging([
+                    "cancelledBy": [
+                        ["events": ["IdentificationStatusChanged"], "where": [["field": "x", "equals": 1]]]
+                    ]
+                ])), "rules[0].cancelledBy[0].where[0].field"
+        ),
+        (
+            "cancelledBy condition value",
+            document(
+                rule: baseRule.merging([
+                    "cancelledBy": [
+                        ["events": ["IdentificationStatusChanged"], "where": [["field": "status", "equals": "gone"]]]
+                    ]
+                ])), "rules[0].cancelledBy[0].where[0].equals"
+        ),
+        (
+            "cancelledBy sameReferral without referral",
+            document(rule: baseRule.merging(["cancelledBy": [["events": ["CaseClosed"], "sameReferral": true]]])),
+            "rules[0].cancelledBy[0].sameReferral"
+        ),
+        (
+            "cancelledBy unknown member",
+            document(rule: baseRule.merging(["cancelledBy": [["events": ["CaseClosed"], "when": "always"]]])),
+            "rules[0].cancelledBy[0].when"
+        ),
+        (
+            "reopenRetriggers on a referral rule", document(rule: baseRule.merging(["reopenRetriggers": true])),
+            "rules[0].reopenRetriggers"
+        ),
+        (
+            "reopenRetriggers string", document(rule: baseRule.merging(["reopenRetriggers": "yes"])),
+            "rules[0].reopenRetriggers"
+        ),
+        (
+            "reopenRetriggers object without value",
+            document(rule: baseRule.merging(["reopenRetriggers": ["confirmed": false]])),
+            "rules[0].reopenRetriggers.value"
+        ),
         ("title missing", document(rule: without(baseRule, "title")), "rules[0].title"),
         (
             "source document missing",

@@ -9,6 +9,14 @@ let t0 = Timestamp.parse("2026-03-01T08:00:00Z")!
 func at(hours: Double) -> Date { t0.addingTimeInterval(hours * 3600) }
 func at(days: Double) -> Date { t0.addingTimeInterval(days * 86_400) }
 
+/// `date` plus `days` calendar days in Europe/Belgrade (the default ruleset's zone): the same
+/// local time of day, 23 or 25 hours for a day across a DST change.
+func belgrade(_ date: Date, days: Int) -> Date {
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = TimeZone(identifier: "Europe/Belgrade")!
+    return calendar.date(byAdding: .day, value: days, to: date)!
+}
+
 let adultOpening: JSONValue = [
     "identificationStatus": "presumed",
     "profile": ["sex": "female", "ageBand": "18-24", "child": false, "nationality": "XK", "exploitation": ["sexual"]],

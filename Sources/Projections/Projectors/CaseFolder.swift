@@ -248,7 +248,7 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
                 CaseProjector.addSummary(state, history: history, to: &rows.summaries)
                 CaseProjector.addParties(state, to: &rows.parties)
                 CaseProjector.addReferrals(state, to: &rows.referrals)
-                CaseProjector.addDeadlines(evaluation.deadlines, to: &rows.deadlines)
+                CaseProjector.addDeadlines(evaluation.deadlines, caseStatus: state.status, to: &rows.deadlines)
             }
             groups.append(rows)
         }

@@ -87,7 +87,7 @@ public struct CaseProjector: Projector {
             ("issued_event_id", "uuid"), ("acknowledged_at", "timestamptz"), ("accepted_at", "timestamptz"),
             ("declined_at", "timestamptz"), ("decline_reason", "text"), ("completed_at", "timestamptz"),
             ("outcome", "text"), ("ordinal", "int"), ("consent_override", "text"),
-            ("consent_withdrawn_at", "timestamptz"),
+            ("consent_withdrawn_at", "timestamptz"), ("withdrawn_at", "timestamptz"), ("withdrawal_reason", "text"),
         ])
     static let deadlines = RowWriter(
         table: "deadlines",
@@ -96,7 +96,7 @@ public struct CaseProjector: Projector {
             ("trigger_event_id", "uuid"), ("title", "text"), ("confirmed", "boolean"), ("triggered_at", "timestamptz"),
             ("referral_id", "text"), ("due_at", "timestamptz"), ("warn_at", "timestamptz"), ("responsible", "text"),
             ("satisfied_at", "timestamptz"), ("satisfied_by_event_id", "uuid"), ("cancelled_at", "timestamptz"),
-            ("missed_at_closure", "boolean"), ("ordinal", "int"), ("notified", "boolean"),
+            ("missed_at_closure", "boolean"), ("ordinal", "int"), ("notified", "boolean"), ("case_status", "text"),
         ])
     static let notices = RowWriter(
         table: "deadline_notices",
@@ -169,12 +169,15 @@ public struct CaseProjector: Projector {
             r.int(i)
             r.text(ref.consentOverride?.rawValue)
             r.time(ref.consentWithdrawnAt)
+            r.time(ref.withdrawnAt)
+            r.text(ref.withdrawalReason?.rawValue)
             r.endRow()
         }
     }
 
-    /// Appends the rows of a case's deadlines, in trigger order.
-    static func addDeadlines(_ deadlines: [Deadline], to r: inout RowBatch) {
+    /// Appends the rows of a case's deadlines, in trigger order, with the case's status (what the
+    /// coordinator's board filters on).
+    static func addDeadlines(_ deadlines: [Deadline], caseStatus: CaseStatus, to r: inout RowBatch) {
         for (i, d) in deadlines.enumerated() {
             r.text(d.caseId)
             r.text(d.ruleId)
@@ -194,6 +197,7 @@ public struct CaseProjector: Projector {
             r.bool(d.missedAtClosure)
             r.int(i)
             r.bool(d.notified)
+            r.text(caseStatus.rawValue)
             r.endRow()
         }
     }

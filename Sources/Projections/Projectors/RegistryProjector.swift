@@ -46,7 +46,7 @@ public struct RegistryProjector: Projector {
             rulesetRows.text(r.id)
             rulesetRows.int(r.version)
             rulesetRows.text(r.title)
-            rulesetRows.text(Timestamp.formatDate(r.effectiveFrom))
+            rulesetRows.text(r.effectiveDate)
             rulesetRows.int(r.rules.count)
             rulesetRows.text(event.recordedAt)
             rulesetRows.uuid(event.id)

@@ -69,9 +69,10 @@ public struct ReadModels: Sendable {
     /// - Parameters:
     ///   - status: `pending`, `due-soon`, `overdue`, `met`, `met-late` or `cancelled` (as of `now`).
     ///   - visibleTo: only cases this institution is party to.
+    ///   - caseStatus: only deadlines of `open` or of `closed` cases; nil: all.
     public func deadlines(
         status: String? = nil, caseId: String? = nil, responsible: String? = nil, visibleTo: String? = nil,
-        now: Date = Date(), limit: Int = 10_000
+        caseStatus: String? = nil, now: Date = Date(), limit: Int = 10_000
     ) async throws -> [DeadlineView] {
         let result = try await pool.query(
             """
@@ -87,6 +88,7 @@ public struct ReadModels: Sendable {
               FROM handoff.deadlines d
              WHERE (\(caseId)::text IS NULL OR d.case_id = \(caseId))
                AND (\(responsible)::text IS NULL OR d.responsible = \(responsible))
+               AND (\(caseStatus)::text IS NULL OR d.case_status = \(caseStatus))
                AND (\(visibleTo)::text IS NULL OR EXISTS (
                     SELECT 1 FROM handoff.case_parties p WHERE p.case_id = d.case_id AND p.institution = \(visibleTo)))
                AND (\(status)::text IS NULL OR handoff.deadline_status(
@@ -108,7 +110,7 @@ public struct ReadModels: Sendable {
 
     // MARK: - Referrals
 
-    /// `GET /v1/inbox`: open referrals (issued, acknowledged or accepted; not declined or completed)
+    /// `GET /v1/inbox`: open referrals (issued, acknowledged or accepted; not declined, completed or withdrawn)
     /// addressed to `institution` on cases that are open — urgent first, then oldest first.
     public func inbox(institution: String) async throws -> [ReferralView] {
         try await pool.query(
@@ -131,7 +133,8 @@ public struct ReadModels: Sendable {
 
     static let referralColumns: StaticString = """
         r.case_id, r.referral_id, r.from_institution, r.to_institution, r.purpose, r.urgency, r.status, r.issued_at,
-        r.issued_event_id, r.acknowledged_at, r.accepted_at, r.declined_at, r.decline_reason, r.completed_at, r.outcome
+        r.issued_event_id, r.acknowledged_at, r.accepted_at, r.declined_at, r.decline_reason, r.completed_at, r.outcome,
+        r.withdrawn_at, r.withdrawal_reason
         """
 
     static func referral(_ row: Row) throws -> ReferralView {
@@ -141,7 +144,8 @@ public struct ReadModels: Sendable {
             issuedAt: try time(row, 7), issuedEventId: try row.decode(8), acknowledgedAt: try optionalTime(row, 9),
             acceptedAt: try optionalTime(row, 10), declinedAt: try optionalTime(row, 11),
             declineReason: try row.decodeOptional(12), completedAt: try optionalTime(row, 13),
-            outcome: try row.decodeOptional(14))
+            outcome: try row.decodeOptional(14), withdrawnAt: try optionalTime(row, 15),
+            withdrawalReason: try row.decodeOptional(16))
     }
 
     // MARK: - Registry

@@ -52,7 +52,7 @@ public struct ReferralView: Codable, Sendable, Hashable {
     public var purpose: String
     /// `routine` or `urgent`.
     public var urgency: String
-    /// `issued`, `acknowledged`, `accepted`, `declined` or `completed`.
+    /// `issued`, `acknowledged`, `accepted`, `declined`, `completed` or `withdrawn`.
     public var status: String
     public var issuedAt: String
     public var issuedEventId: String
@@ -62,6 +62,9 @@ public struct ReferralView: Codable, Sendable, Hashable {
     public var declineReason: String?
     public var completedAt: String?
     public var outcome: String?
+    /// When the issuer withdrew the referral, and why (`ReferralWithdrawn`).
+    public var withdrawnAt: String? = nil
+    public var withdrawalReason: String? = nil
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -80,6 +83,8 @@ public struct ReferralView: Codable, Sendable, Hashable {
         try c.encode(declineReason, forKey: .declineReason)
         try c.encode(completedAt, forKey: .completedAt)
         try c.encode(outcome, forKey: .outcome)
+        try c.encode(withdrawnAt, forKey: .withdrawnAt)
+        try c.encode(withdrawalReason, forKey: .withdrawalReason)
     }
 }
 

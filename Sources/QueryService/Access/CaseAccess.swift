@@ -8,9 +8,8 @@ import Referrals
 /// - For one case (appends, per-case reads): the case stream is read and folded with
 ///   `CaseState.fold`, so party-ship is exactly what the domain says.
 /// - For feeds (`/v1/events`, SSE, subscriptions): the parties of the cases on a page are read
-///   *after* the page (their `CaseOpened` actor and `ReferralIssued` recipients, the same rule as
-///   `CaseState.isParty`), so an event that names an institution is never filtered out because
-///   a projection had not caught up with it yet.
+///   *after* the page with ``partyCases(institution:among:)``: `CaseState.isParty` again, read
+///   from the projected `case_parties` or, where that has not caught up, from the stream's fold.
 public struct CaseAccess: Sendable {
     let store: EventStore
 
@@ -42,18 +41,37 @@ public struct CaseAccess: Sendable {
             actor: Referrals.Actor(institution: institution, user: user), recordedAt: e.recordedDate)
     }
 
-    /// Of the given cases, those `institution` is party to right now.
+    /// Of the given cases, those `institution` is party to right now, by the one definition
+    /// (``CaseState/isParty(_:)``, the fold of the case stream).
+    ///
+    /// The SQL only narrows the search: the cases whose `CaseOpened` was appended by the
+    /// institution or whose raw `ReferralIssued` names it (a superset of the parties — `to` cannot
+    /// be corrected). A candidate is confirmed by the `case_parties` read model, which the
+    /// projector writes from the same fold (parties only ever join a case, so a lagging read model
+    /// can only fail to name one), or else by folding its stream here. An event that does not
+    /// decode (written around the API) therefore never makes anyone a party.
     func partyCases(institution: String, among caseIds: Set<String>) async throws -> Set<String> {
         guard !caseIds.isEmpty else { return [] }
         let streams = PostgresArray.text(caseIds.map { "case-" + $0 }.sorted())
         let result = try await store.pool.query(
             """
-            SELECT DISTINCT substr(stream, 6) FROM handoff.events
-             WHERE stream = ANY(\(streams)::text[])
-               AND ((type = 'CaseOpened' AND version = 1 AND metadata->'actor'->>'institution' = \(institution))
-                 OR (type = 'ReferralIssued' AND data->>'to' = \(institution)))
+            SELECT c.case_id, EXISTS (SELECT 1 FROM handoff.case_parties p
+                                       WHERE p.case_id = c.case_id AND p.institution = \(institution))
+              FROM (SELECT DISTINCT substr(stream, 6) AS case_id FROM handoff.events
+                     WHERE stream = ANY(\(streams)::text[])
+                       AND ((type = 'CaseOpened' AND version = 1 AND metadata->'actor'->>'institution' = \(institution))
+                         OR (type = 'ReferralIssued' AND data->>'to' = \(institution)))) c
             """)
-        return Set(try result.all.map { try $0.decode(0, as: String.self) })
+        var parties: Set<String> = []
+        for row in result.all {
+            let caseId = try row.decode(0, as: String.self)
+            if try row.decode(1, as: Bool.self) {
+                parties.insert(caseId)
+            } else if try await load(caseId: caseId).state?.isParty(institution) == true {
+                parties.insert(caseId)
+            }
+        }
+        return parties
     }
 
     /// The case of a `case-` stream, else nil.

@@ -174,7 +174,8 @@ extension QueryService {
     ) {
         var all: [DeadlineRow] = []
         for status in board.status.statuses {
-            all += try await readSide.deadlines(DeadlineFilter(status: status), visibleTo: institution)
+            all += try await readSide.deadlines(
+                DeadlineFilter(status: status, caseStatus: board.caseStatus), visibleTo: institution)
         }
         return (all, board.apply(all))
     }

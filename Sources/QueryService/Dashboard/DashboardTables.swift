@@ -30,6 +30,10 @@ enum DashboardTables {
         let statusOptions = DeadlineBoard.StatusChoice.allCases.map {
             option($0.rawValue, $0.label(t), selected: board.status == $0)
         }
+        let caseOptions: HTML =
+            option("open", "Open cases", selected: board.caseStatus == .open)
+            + option("closed", "Closed cases", selected: board.caseStatus == .closed)
+            + option("all", "All cases", selected: board.caseStatus == nil)
         let sortFields: HTML =
             board.sort == .due && !board.descending
             ? .empty
@@ -45,6 +49,8 @@ enum DashboardTables {
             <select id="f-rule" name="rule">\(ruleOptions)</select></div>
             <div class="field"><label for="f-status">\(t("filter.status"))</label>
             <select id="f-status" name="status">\(statusOptions)</select></div>
+            <div class="field"><label for="f-case-status">Cases</label>
+            <select id="f-case-status" name="caseStatus">\(caseOptions)</select></div>
             \(sortFields)
             <div class="field actions"><button type="submit">\(t("filter.apply"))</button>
             <a href="\(action)">\(t("filter.reset"))</a></div>

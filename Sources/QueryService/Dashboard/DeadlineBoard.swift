@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import Referrals
 
 /// What a deadline table shows: the status choice, the institution and rule filters and the
 /// sort order, read from the page's query (`?status=overdue&institution=kp-dthb&sort=due&dir=desc`).
@@ -45,6 +46,9 @@ struct DeadlineBoard: Sendable, Hashable {
     }
 
     var status: StatusChoice = .attention
+    /// Only deadlines of cases with this status; `open` by default (work for someone today),
+    /// nil for all cases (`?caseStatus=all`). Closed cases' missed deadlines stay in the figures.
+    var caseStatus: CaseStatus? = .open
     /// Only deadlines this institution (or `role:<kind>`) is responsible for.
     var institution: String?
     /// Only deadlines of this rule.
@@ -59,6 +63,8 @@ struct DeadlineBoard: Sendable, Hashable {
 
     init(query: QueryItems) {
         status = query["status"].flatMap(StatusChoice.init(rawValue:)) ?? .attention
+        let cases = query["caseStatus"]
+        caseStatus = cases == "all" ? nil : cases.flatMap(CaseStatus.init(rawValue:)) ?? .open
         institution = query["institution"].flatMap { $0.isEmpty || $0.count > 80 ? nil : $0 }
         rule = query["rule"].flatMap { $0.isEmpty || $0.count > 80 ? nil : $0 }
         sort = query["sort"].flatMap(SortKey.init(rawValue:)) ?? .due
@@ -107,6 +113,7 @@ struct DeadlineBoard: Sendable, Hashable {
     var queryString: String {
         var items: [(String, String)] = []
         if status != .attention { items.append(("status", status.rawValue)) }
+        if caseStatus != .open { items.append(("caseStatus", caseStatus?.rawValue ?? "all")) }
         if let institution { items.append(("institution", institution)) }
         if let rule { items.append(("rule", rule)) }
         if sort != .due { items.append(("sort", sort.rawValue)) }

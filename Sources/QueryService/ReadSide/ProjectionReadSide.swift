@@ -118,6 +118,9 @@ public struct ProjectionReadSide: ReadSide {
             w.member("declineReason", try optionalText(r, 12))
             w.member("completedAt", try time(r, 13))
             w.member("outcome", try optionalText(r, 14))
+            // Open referrals are never withdrawn (ReferralLifecycle): the read model's members, always null here.
+            w.member("withdrawnAt", nil)
+            w.member("withdrawalReason", nil)
             w.endObject()
         }
         try array("deadlines", kind: 3) { d in
@@ -150,7 +153,7 @@ public struct ProjectionReadSide: ReadSide {
     public func deadlines(_ filter: DeadlineFilter, visibleTo institution: String?) async throws -> [DeadlineRow] {
         try await models.deadlines(
             status: filter.status?.rawValue, caseId: filter.caseId, responsible: filter.responsible,
-            visibleTo: institution
+            visibleTo: institution, caseStatus: filter.caseStatus?.rawValue
         ).compactMap { d in
             guard let status = DeadlineFilter.Status(rawValue: d.status), let due = Timestamp.parse(d.dueAt),
                 let trigger = UUID(uuidString: d.triggerEventId)
@@ -282,6 +285,8 @@ struct DeadlinePageQuery {
         }
         if let caseId = filter.caseId { extra += " AND d.case_id = \(bind(caseId))::text" }
         if let responsible = filter.responsible { extra += " AND d.responsible = \(bind(responsible))::text" }
+        // An equality on the leading column of Migrations/0020's indexes: still a range scan in page order.
+        if let caseStatus = filter.caseStatus { extra += " AND d.case_status = \(bind(caseStatus.rawValue))::text" }
         if let visibleTo {
             extra += """
                  AND EXISTS (SELECT 1 FROM handoff.case_parties p WHERE p.case_id = d.case_id \

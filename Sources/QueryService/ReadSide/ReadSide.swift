@@ -55,11 +55,16 @@ public struct DeadlineFilter: Sendable, Hashable {
     public var caseId: String?
     /// An institution id or `role:<kind>`, as deadlines name who is responsible.
     public var responsible: String?
+    /// Only deadlines of cases with this status (`?caseStatus=open|closed`); nil: all cases.
+    public var caseStatus: CaseStatus?
 
-    public init(status: Status? = nil, caseId: String? = nil, responsible: String? = nil) {
+    public init(
+        status: Status? = nil, caseId: String? = nil, responsible: String? = nil, caseStatus: CaseStatus? = nil
+    ) {
         self.status = status
         self.caseId = caseId
         self.responsible = responsible
+        self.caseStatus = caseStatus
     }
 }
 

@@ -19,6 +19,13 @@ extension QueryService {
             }
             filter.status = status
         }
+        if let text = request.query["caseStatus"] {
+            // `all` (the default) is no filter; the dashboard's board asks for `open`.
+            guard text == "all" || CaseStatus(rawValue: text) != nil else {
+                throw ServiceError.badRequest("caseStatus is one of open, closed, all.", field: "caseStatus")
+            }
+            filter.caseStatus = CaseStatus(rawValue: text)
+        }
         if let caseId = request.query["caseId"] {
             guard StreamName.isValidCaseId(caseId) else {
                 throw ServiceError.badRequest("A case id is 1-64 characters of A-Z, a-z, 0-9 and -.", field: "caseId")

@@ -40,8 +40,8 @@ public enum CasePolicy {
     ///    non-party before this, as if the case did not exist: ``noSuchCase``).
     /// 4. After `CaseClosed` only `CaseReopened`; `CaseReopened` only when closed → `invalid_event`.
     ///
-    /// The recipient-only rules for acknowledge/accept/decline/complete need the referral, so
-    /// they are in ``authorizeReferralAction(_:_:)``.
+    /// Who may take a referral's steps (the recipient acknowledges, accepts, declines and
+    /// completes; the issuer withdraws) needs the referral, so it is ``ReferralLifecycle``'s.
     public static func authorizeAppend(
         _ principal: Principal, type: CaseEventType, to state: CaseState?
     ) throws(ReferralsError) {
@@ -63,14 +63,6 @@ public enum CasePolicy {
         }
         if !state.isClosed, type == .caseReopened {
             throw .invalidEvent("type", "only a closed case can be reopened")
-        }
-    }
-
-    /// Only a referral's recipient acknowledges, accepts, declines or completes it.
-    /// - Throws: `forbidden`.
-    public static func authorizeReferralAction(_ principal: Principal, _ referral: Referral) throws(ReferralsError) {
-        guard principal.institution == referral.to else {
-            throw ReferralsError(.forbidden, field: "data.referralId", "only the recipient may act on this referral")
         }
     }
 }

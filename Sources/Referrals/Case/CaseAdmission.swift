@@ -46,7 +46,8 @@ public enum CaseAdmission {
     /// 4. `occurredAt` at most ``AdmissionContext/allowedClockSkew`` after `now` → `invalid_event`;
     /// 5. ``validateInContext(_:state:context:)`` → `invalid_event` (an `occurredAt` before the
     ///    case's opening or before the referral it acts on among them), `forbidden` when someone
-    ///    other than the recipient acts on a referral, `consent_required` for a referral whose
+    ///    other than the recipient acts on a referral or other than the issuer withdraws it
+    ///    (``ReferralLifecycle``), `consent_required` for a referral whose
     ///    purpose needs consent without it or an override.
     ///
     /// ```swift
@@ -82,7 +83,8 @@ public enum CaseAdmission {
     /// one reflection period at a time; a status change that changes something; corrections
     /// that name an event of this case and still decode once merged.
     ///
-    /// - Throws: `invalid_event` with the field, or `forbidden` (not the recipient).
+    /// - Throws: `invalid_event` with the field, or `forbidden` (not the recipient; for a
+    ///   withdrawal, not the issuer).
     public static func validateInContext(
         _ event: CaseEvent, state: CaseState?, context: AdmissionContext
     ) throws(ReferralsError) {
@@ -126,24 +128,12 @@ public enum CaseAdmission {
                         + "(imminent-danger, child-best-interest, legal-obligation, other)")
             }
         case .referralAcknowledged(let referralId), .referralAccepted(let referralId),
-            .referralDeclined(let referralId, _), .referralCompleted(let referralId, _):
+            .referralDeclined(let referralId, _), .referralCompleted(let referralId, _),
+            .referralWithdrawn(let referralId, _):
             guard let referral = state.referrals[referralId] else {
                 throw .invalidEvent("data.referralId", "is not a referral of this case")
             }
-            guard referral.to == event.actor.institution else {
-                throw ReferralsError(
-                    .forbidden, field: "data.referralId", "only the recipient may act on this referral")
-            }
-            let allowed: Set<ReferralStatus> =
-                switch event.type {
-                case .referralAcknowledged: [.issued]
-                case .referralAccepted, .referralDeclined: [.issued, .acknowledged]
-                default: [.accepted]
-                }
-            guard allowed.contains(referral.status) else {
-                throw .invalidEvent(
-                    "data.referralId", "the referral is \(referral.status.rawValue); this step is not possible")
-            }
+            _ = try ReferralLifecycle.applying(event, to: referral)
         case .consentRecorded(_, let recipients, _):
             for (i, recipient) in recipients.enumerated() where !context.registeredInstitutions.contains(recipient) {
                 throw .invalidEvent("data.recipients[\(i)]", "is not a registered institution")

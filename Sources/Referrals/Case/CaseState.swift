@@ -2,10 +2,10 @@ import Foundation
 
 /// Where a referral stands.
 public enum ReferralStatus: String, Sendable, Hashable, CaseIterable, Codable {
-    case issued, acknowledged, accepted, declined, completed
+    case issued, acknowledged, accepted, declined, completed, withdrawn
 
     /// Whether the recipient still has to act (issued, acknowledged or accepted).
-    public var isOpen: Bool { self != .declined && self != .completed }
+    public var isOpen: Bool { self != .declined && self != .completed && self != .withdrawn }
 }
 
 /// One referral of a case, as the fold sees it.
@@ -26,6 +26,9 @@ public struct Referral: Sendable, Hashable {
     public var declineReason: DeclineReason?
     public var completedAt: Date?
     public var outcome: CompletionOutcome?
+    /// When the issuer withdrew it, and why.
+    public var withdrawnAt: Date?
+    public var withdrawalReason: WithdrawalReason?
     /// Issued without the consent its purpose needs, for this reason (a finding).
     public var consentOverride: ConsentOverrideReason?
     /// When a consent this referral relied on was withdrawn while the referral was open.
@@ -175,28 +178,11 @@ public struct CaseState: Sendable, Hashable {
                 issuedAt: at, issuedByEventId: event.id, consentOverride: override)
             referralOrder.append(id)
             addParty(to)
-        case .referralAcknowledged(let id):
-            guard var r = referrals[id], r.status == .issued else { return }
-            r.status = .acknowledged
-            r.acknowledgedAt = at
-            referrals[id] = r
-        case .referralAccepted(let id):
-            guard var r = referrals[id], r.status == .issued || r.status == .acknowledged else { return }
-            r.status = .accepted
-            r.acceptedAt = at
-            referrals[id] = r
-        case .referralDeclined(let id, let reason):
-            guard var r = referrals[id], r.status == .issued || r.status == .acknowledged else { return }
-            r.status = .declined
-            r.declinedAt = at
-            r.declineReason = reason
-            referrals[id] = r
-        case .referralCompleted(let id, let outcome):
-            guard var r = referrals[id], r.status == .accepted else { return }
-            r.status = .completed
-            r.completedAt = at
-            r.outcome = outcome
-            referrals[id] = r
+        case .referralAcknowledged(let id), .referralAccepted(let id), .referralDeclined(let id, _),
+            .referralCompleted(let id, _), .referralWithdrawn(let id, _):
+            // The same function admission asks: a step it would refuse changes nothing here.
+            guard let r = referrals[id], let next = try? ReferralLifecycle.applying(event, to: r) else { return }
+            referrals[id] = next
         case .riskAssessed(let level):
             riskLevel = level
             riskAssessedAt = at

@@ -5,7 +5,8 @@ import Foundation
 ///
 /// Semantics (docs/time-of-record.md):
 /// - Deadlines run from the trigger's `occurredAt` (business time). `dueAt = occurredAt +
-///   within` (the urgent variant when the trigger's referral is urgent; the trigger's days
+///   within`, counted by the ruleset's ``RulesetClock`` (calendar days in its zone, elapsed
+///   hours, working days with its holidays) (the urgent variant when the trigger's referral is urgent; the trigger's days
 ///   field when the rule names one). A trigger recorded later than the ruleset's
 ///   `lateEntryGrace` after it occurred starts a deadline that another institution must meet no
 ///   earlier than `recordedAt − lateEntryGrace`: nobody can be made late by a backdated entry.
@@ -18,9 +19,13 @@ import Foundation
 /// - A deadline is met by the first later event in the stream that satisfies the rule; its
 ///   `occurredAt` is `satisfiedAt` (`met` if ≤ `dueAt`, else `met-late`). A recurring rule's
 ///   satisfying event starts the next deadline.
-/// - `CaseClosed` ends every open deadline: one not yet due at the closure's `occurredAt`
-///   becomes `cancelled`; one already past due stays `overdue` for good (`missedAtClosure`)
-///   — closing a case does not excuse a missed deadline. No deadline starts while closed.
+/// - A rule's `cancelledBy` events end its open deadlines (by default `CaseClosed`, and for rules
+///   triggered by a referral that referral's `ReferralWithdrawn`): one not yet due at the
+///   event's time of record becomes `cancelled`; one already past due stays `overdue` for good
+///   (`missedAtClosure`) — ending it does not excuse a missed deadline. Satisfaction is judged
+///   before cancellation. No deadline starts while closed.
+/// - `CaseReopened` starts a new deadline (from the reopening) of every rule with
+///   `reopenRetriggers` whose deadline the last closure ended unmet; the old one keeps its status.
 /// - A `role` responsibility names the first party of the case (as of its last event) of that
 ///   kind, or `role:<kind>` while no party is.
 /// - `RecordCorrected` is applied before rules look at an event's data, so a corrected child
@@ -84,6 +89,8 @@ public enum DeadlineEvaluator {
         var gracesOf: [TimeInterval] = []  // parallel to deadlines: the ruleset's lateEntryGrace
         var open: [Int] = []  // indices into deadlines still satisfiable
         var keys: Set<StartKey> = []
+        var endedBy: [UUID?] = []  // parallel to deadlines: the event that cancelled or ended it
+        var lastClosure: UUID?
 
         func start(_ rule: SopRule, _ ruleset: Ruleset, trigger: CaseEvent, data: () -> JSONValue, state: CaseState) {
             guard keys.insert(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id)).inserted else {
@@ -93,8 +100,10 @@ public enum DeadlineEvaluator {
             let referral = referralId.flatMap { state.referrals[$0] }
             let urgent = referral?.urgency == .urgent
             var within = (urgent ? rule.urgentWithin : nil) ?? rule.within
+            var workingDays = urgent && rule.urgentWithin != nil ? nil : rule.withinWorkingDays
             if let field = rule.withinDaysFromField, let days = data()[field]?.numberValue?.intValue {
                 within = ISODuration(days: days)
+                workingDays = nil
             }
             let responsible: String =
                 switch rule.responsible {
@@ -110,10 +119,12 @@ public enum DeadlineEvaluator {
             // trigger's time of record. The trigger's own actor gets no such relief.
             let runsFrom =
                 responsible == trigger.actor.institution ? trigger.occurredAt : trigger.countedAt(grace: grace)
-            let dueAt = within.added(to: runsFrom)
+            let clock = ruleset.clock
+            let dueAt = workingDays.map { clock.addWorkingDays($0, to: runsFrom) } ?? clock.add(within, to: runsFrom)
             let warn = (urgent ? rule.urgentWarnBefore : nil) ?? rule.warnBefore
-            let warnAt = warn.map { max(runsFrom, $0.subtracted(from: dueAt)) } ?? dueAt
+            let warnAt = warn.map { max(runsFrom, clock.subtract($0, from: dueAt)) } ?? dueAt
             open.append(deadlines.count)
+            endedBy.append(nil)
             rulesOf.append(rule)
             gracesOf.append(grace)
             deadlines.append(
@@ -160,20 +171,45 @@ public enum DeadlineEvaluator {
                 }
             }
 
-            // 2. Closure ends what is open.
-            if case .caseClosed = event.body {
-                for index in open {
-                    let closedAt = event.countedAt(grace: gracesOf[index])
-                    if deadlines[index].dueAt > closedAt, !notices.contains(where: deadlines[index].isNoticed(by:)) {
-                        deadlines[index].cancelledAt = closedAt
-                    } else {
-                        deadlines[index].missedAtClosure = true
-                    }
+            // 2. Events that end open deadlines (the rule's `cancelledBy`; by default the case's
+            // closure and, for referral rules, the referral's withdrawal): not yet due → cancelled;
+            // past due (or notified) → missed for good.
+            open.removeAll { index in
+                guard rulesOf[index].cancelledBy.contains(where: { cancels($0, event, data: data, deadlines[index]) })
+                else { return false }
+                let endedAt = event.countedAt(grace: gracesOf[index])
+                if deadlines[index].dueAt > endedAt, !notices.contains(where: deadlines[index].isNoticed(by:)) {
+                    deadlines[index].cancelledAt = endedAt
+                } else {
+                    deadlines[index].missedAtClosure = true
                 }
-                open.removeAll()
+                endedBy[index] = event.id
+                return true
+            }
+            if case .caseClosed = event.body {
+                lastClosure = event.id
                 continue
             }
             guard !current.isClosed else { continue }
+
+            // 2b. Reopening restarts the rules that say so and whose deadline the closure ended unmet.
+            if case .caseReopened = event.body, let closure = lastClosure {
+                var restarted: Set<String> = []
+                for index in deadlines.indices
+                where endedBy[index] == closure && deadlines[index].satisfiedAt == nil
+                    && restarted.insert(rulesOf[index].id).inserted
+                {
+                    let triggerId = deadlines[index].triggerEventId
+                    for versions in series {
+                        guard let ruleset = inForce(versions, at: event.occurredAt),
+                            let rule = ruleset.rule(rulesOf[index].id), rule.reopenRetriggers
+                        else { continue }
+                        // The original trigger's data (e.g. a reflection period's days), as corrected.
+                        let original = { effective[triggerId] ?? current.bodies[triggerId]?.data ?? [:] }
+                        start(rule, ruleset, trigger: event, data: original, state: current)
+                    }
+                }
+            }
 
             // 3. New deadlines this event triggers.
             for versions in series {
@@ -206,6 +242,16 @@ public enum DeadlineEvaluator {
         var rule: String
         var ruleset: String
         var trigger: UUID
+    }
+
+    /// Whether `event` ends `deadline` by `cancellation` (never the deadline's own trigger).
+    static func cancels(
+        _ cancellation: SopRule.Cancellation, _ event: CaseEvent, data: () -> JSONValue, _ deadline: Deadline
+    ) -> Bool {
+        guard event.id != deadline.triggerEventId, cancellation.events.contains(event.type),
+            cancellation.conditions.allSatisfy({ $0.matches(data()) })
+        else { return false }
+        return !cancellation.sameReferral || event.body.referralId == deadline.referralId
     }
 
     /// The status of a deadline at `now`.

@@ -6,11 +6,36 @@ extension Ruleset {
     public static let kosovoDefaultJSON: String = #"""
         {
           "id": "kosovo-default",
-          "version": 2,
+          "version": 3,
           "title": "Kosovo SOP deadlines for trafficked persons (default)",
           "jurisdiction": "XK",
           "effectiveFrom": "2014-01-01",
-          "notice": "The Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14) and the Minimum Standards of Care (2010) were not available in full text when this ruleset was written. Every rule with \"confirmed\": false has a timing that is a configurable placeholder, not law: it is not confirmed from the SOP text. The same holds for the consent policy: every entry with \"confirmed\": false, and its legal basis, is a placeholder to be confirmed by a lawyer. Version 2 adds the consent policy and the late-entry grace to version 1. Publish a new version when the figures are confirmed.",
+          "timeZone": "Europe/Belgrade",
+          "holidays": {
+            "fixed": [
+              {"date": "01-01", "name": "New Year's Day", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "Date as commonly published; not confirmed from the law's text."}, "confirmed": false},
+              {"date": "01-02", "name": "New Year's Day (second day)", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "Date as commonly published; not confirmed from the law's text."}, "confirmed": false},
+              {"date": "01-07", "name": "Orthodox Christmas", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "Date as commonly published; not confirmed from the law's text."}, "confirmed": false},
+              {"date": "02-17", "name": "Independence Day", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "Date as commonly published; not confirmed from the law's text."}, "confirmed": false},
+              {"date": "04-09", "name": "Constitution Day", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "Date as commonly published; not confirmed from the law's text."}, "confirmed": false},
+              {"date": "05-01", "name": "International Labour Day", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "Date as commonly published; not confirmed from the law's text."}, "confirmed": false},
+              {"date": "05-09", "name": "Europe Day", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "Date as commonly published; not confirmed from the law's text."}, "confirmed": false},
+              {"date": "12-25", "name": "Catholic Christmas", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "Date as commonly published; not confirmed from the law's text."}, "confirmed": false}
+            ],
+            "easter": [
+              {"computus": "gregorian", "offsetDays": 1, "name": "Catholic Easter Monday", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "Catholic Easter is an official holiday; whether the Monday is the day off is not confirmed."}, "confirmed": false},
+              {"computus": "julian", "offsetDays": 1, "name": "Orthodox Easter Monday", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "Orthodox Easter is an official holiday; whether the Monday is the day off is not confirmed."}, "confirmed": false}
+            ],
+            "dates": [
+              {"date": "2025-03-30", "name": "Eid al-Fitr (Ramazan Bajram) 2025", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "A lunar holiday: the date is announced each year; this one is an astronomical estimate, to be confirmed against the government's announcement."}, "confirmed": false},
+              {"date": "2025-06-06", "name": "Eid al-Adha (Kurban Bajram) 2025", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "A lunar holiday: the date is announced each year; this one is an astronomical estimate, to be confirmed against the government's announcement."}, "confirmed": false},
+              {"date": "2026-03-20", "name": "Eid al-Fitr (Ramazan Bajram) 2026", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "A lunar holiday: the date is announced each year; this one is an astronomical estimate, to be confirmed against the government's announcement."}, "confirmed": false},
+              {"date": "2026-05-27", "name": "Eid al-Adha (Kurban Bajram) 2026", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "A lunar holiday: the date is announced each year; this one is an astronomical estimate, to be confirmed against the government's announcement."}, "confirmed": false},
+              {"date": "2027-03-10", "name": "Eid al-Fitr (Ramazan Bajram) 2027", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "A lunar holiday: the date is announced each year; this one is an astronomical estimate, to be confirmed against the government's announcement."}, "confirmed": false},
+              {"date": "2027-05-17", "name": "Eid al-Adha (Kurban Bajram) 2027", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "A lunar holiday: the date is announced each year; this one is an astronomical estimate, to be confirmed against the government's announcement."}, "confirmed": false}
+            ]
+          },
+          "notice": "The Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14) and the Minimum Standards of Care (2010) were not available in full text when this ruleset was written. Every rule with \"confirmed\": false has a timing that is a configurable placeholder, not law: it is not confirmed from the SOP text. The same holds for the consent policy: every entry with \"confirmed\": false, and its legal basis, is a placeholder to be confirmed by a lawyer. Version 2 adds the consent policy and the late-entry grace to version 1. Version 3 says which events cancel each rule (cancelledBy) and whether reopening a case restarts it (reopenRetriggers); each such choice is Handoff's reading, marked \"confirmed\": false. It also names its time zone (Europe/Belgrade: days are calendar days there, effectiveFrom a local date) and Kosovo's public holidays for working-day rules, every one marked \"confirmed\": false; the lunar holidays (Eid) are listed per year and must be added for each new year. Publish a new version when the figures are confirmed.",
           "lateEntryGrace": "PT24H",
           "consent": {
             "victim-advocacy": {"policy": "not-required", "legalBasis": "Victim advocates assist presumed victims by law (Law No. 04/L-218 on Preventing and Combating Trafficking in Human Beings and Protecting Victims of Trafficking); whether referral to them needs prior consent is unconfirmed.", "source": {"document": "Law No. 04/L-218 on Preventing and Combating Trafficking in Human Beings and Protecting Victims of Trafficking", "note": "Article not confirmed from the text; placeholder."}, "confirmed": false},
@@ -46,7 +71,13 @@ extension Ruleset {
               "urgentWithin": "PT2H",
               "responsible": {"kind": "referral-recipient"},
               "warnBefore": "PT6H",
-              "urgentWarnBefore": "PT30M"
+              "urgentWarnBefore": "PT30M",
+              "cancelledBy": [
+                {"events": ["CaseClosed"], "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "Closing the case ends what is not yet due; a deadline already missed stays missed. Handoff's reading, not confirmed from the SOP text."}, "confirmed": false},
+                {"events": ["ReferralWithdrawn"], "sameReferral": true, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "A withdrawn referral can no longer be acknowledged or decided; Handoff's reading, unconfirmed."}, "confirmed": false},
+                {"events": ["ReferralDeclined"], "sameReferral": true, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "A declined referral needs no further step from its recipient; unconfirmed."}, "confirmed": false}
+              ],
+              "reopenRetriggers": {"value": false, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "A referral's deadlines restart with a new referral, not with the case."}, "confirmed": false}
             },
             {
               "id": "referral-decided",
@@ -65,7 +96,13 @@ extension Ruleset {
               },
               "within": "PT72H",
               "responsible": {"kind": "referral-recipient"},
-              "warnBefore": "PT12H"
+              "warnBefore": "PT12H",
+              "cancelledBy": [
+                {"events": ["CaseClosed"], "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "Closing the case ends what is not yet due; a deadline already missed stays missed. Handoff's reading, not confirmed from the SOP text."}, "confirmed": false},
+                {"events": ["ReferralWithdrawn"], "sameReferral": true, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "A withdrawn referral can no longer be acknowledged or decided; Handoff's reading, unconfirmed."}, "confirmed": false},
+                {"events": ["ReferralDeclined"], "sameReferral": true, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "A declined referral needs no further step from its recipient; unconfirmed."}, "confirmed": false}
+              ],
+              "reopenRetriggers": {"value": false, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "A referral's deadlines restart with a new referral, not with the case."}, "confirmed": false}
             },
             {
               "id": "victim-advocate-assigned",
@@ -83,7 +120,12 @@ extension Ruleset {
               },
               "within": "PT24H",
               "responsible": {"kind": "case-opener"},
-              "warnBefore": "PT6H"
+              "warnBefore": "PT6H",
+              "cancelledBy": [
+                {"events": ["CaseClosed"], "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "Closing the case ends what is not yet due; a deadline already missed stays missed. Handoff's reading, not confirmed from the SOP text."}, "confirmed": false},
+                {"events": ["IdentificationStatusChanged"], "where": [{"field": "status", "equals": "not-a-victim"}], "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "Assistance offered to a presumed victim ends when the person is found not to be a victim; unconfirmed."}, "confirmed": false}
+              ],
+              "reopenRetriggers": {"value": true, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "A reopened case needs a victim advocate again if none was assigned before the closure; unconfirmed."}, "confirmed": false}
             },
             {
               "id": "risk-assessed",
@@ -98,7 +140,11 @@ extension Ruleset {
               "satisfiedBy": {"events": ["RiskAssessed"]},
               "within": "PT72H",
               "responsible": {"kind": "case-opener"},
-              "warnBefore": "PT12H"
+              "warnBefore": "PT12H",
+              "cancelledBy": [
+                {"events": ["CaseClosed"], "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "Closing the case ends what is not yet due; a deadline already missed stays missed. Handoff's reading, not confirmed from the SOP text."}, "confirmed": false}
+              ],
+              "reopenRetriggers": {"value": true, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "A reopened case is assessed for risk again if it was not before the closure; risk to the person's safety does not end with a not-a-victim finding. Unconfirmed."}, "confirmed": false}
             },
             {
               "id": "guardian-for-child",
@@ -116,7 +162,11 @@ extension Ruleset {
               "satisfiedBy": {"events": ["GuardianAppointed"]},
               "within": "PT24H",
               "responsible": {"kind": "role", "role": "social-work"},
-              "warnBefore": "PT6H"
+              "warnBefore": "PT6H",
+              "cancelledBy": [
+                {"events": ["CaseClosed"], "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "Closing the case ends what is not yet due; a deadline already missed stays missed. Handoff's reading, not confirmed from the SOP text."}, "confirmed": false}
+              ],
+              "reopenRetriggers": {"value": true, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "A child in a reopened case still needs a guardian if none was appointed; a child needs one whether or not trafficked. Unconfirmed."}, "confirmed": false}
             },
             {
               "id": "reflection-period-ends",
@@ -132,7 +182,12 @@ extension Ruleset {
               "within": "P90D",
               "withinDaysFromField": "days",
               "responsible": {"kind": "trigger-actor"},
-              "warnBefore": "P7D"
+              "warnBefore": "P7D",
+              "cancelledBy": [
+                {"events": ["CaseClosed"], "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "Closing the case ends what is not yet due; a deadline already missed stays missed. Handoff's reading, not confirmed from the SOP text."}, "confirmed": false},
+                {"events": ["IdentificationStatusChanged"], "where": [{"field": "status", "equals": "not-a-victim"}], "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "Assistance offered to a presumed victim ends when the person is found not to be a victim; unconfirmed."}, "confirmed": false}
+              ],
+              "reopenRetriggers": {"value": false, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "A reflection period is started again by ReflectionPeriodStarted, not by reopening; unconfirmed."}, "confirmed": false}
             },
             {
               "id": "case-review",
@@ -148,7 +203,11 @@ extension Ruleset {
               "within": "P30D",
               "responsible": {"kind": "case-opener"},
               "warnBefore": "P5D",
-              "recurring": true
+              "recurring": true,
+              "cancelledBy": [
+                {"events": ["CaseClosed"], "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "Closing the case ends what is not yet due; a deadline already missed stays missed. Handoff's reading, not confirmed from the SOP text."}, "confirmed": false}
+              ],
+              "reopenRetriggers": {"value": true, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "Reviews resume when a case is reopened (CaseReopened also triggers the rule); unconfirmed."}, "confirmed": false}
             },
             {
               "id": "identification-decided",
@@ -169,7 +228,11 @@ extension Ruleset {
               },
               "within": "P30D",
               "responsible": {"kind": "case-opener"},
-              "warnBefore": "P5D"
+              "warnBefore": "P5D",
+              "cancelledBy": [
+                {"events": ["CaseClosed"], "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "Closing the case ends what is not yet due; a deadline already missed stays missed. Handoff's reading, not confirmed from the SOP text."}, "confirmed": false}
+              ],
+              "reopenRetriggers": {"value": true, "source": {"document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)", "note": "An identification still undecided at closure must be decided after reopening; unconfirmed."}, "confirmed": false}
             }
           ]
         }

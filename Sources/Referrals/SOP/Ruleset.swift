@@ -12,8 +12,11 @@ public struct Ruleset: Sendable, Hashable {
     /// 1, 2, 3… within the series.
     public var version: Int
     public var title: String
-    /// Midnight UTC of the date the procedure took effect (not the date it was published).
+    /// Local midnight, in the ruleset's ``clock``'s zone (UTC without one), of the date the
+    /// procedure took effect (not the date it was published).
     public var effectiveFrom: Date
+    /// How the ruleset counts time: its `timeZone` (IANA) and `holidays` (docs/rulesets.md "Time").
+    public var clock: RulesetClock = .utc
     /// What a reader must know about the ruleset's standing (e.g. that figures are placeholders).
     public var notice: String?
     /// ISO 3166-1 alpha-2 of the jurisdiction, if given.
@@ -27,6 +30,9 @@ public struct Ruleset: Sendable, Hashable {
     public var consent: ConsentPolicy?
     /// The document as loaded, for republishing it unchanged.
     public var document: JSONValue
+
+    /// `effectiveFrom` as the document gives it: a local date (`2014-01-01`) in the ruleset's zone.
+    public var effectiveDate: String { document["effectiveFrom"]?.stringValue ?? Timestamp.formatDate(effectiveFrom) }
 
     /// The rule with this id, if any.
     public func rule(_ id: String) -> SopRule? { rules.first { $0.id == id } }
@@ -70,6 +76,9 @@ public struct SopRule: Sendable, Hashable {
     public var satisfiedBy: Satisfaction
     /// How long after the trigger the rule is met.
     public var within: ISODuration
+    /// `"within": {"workingDays": n}`: met by the end of the n-th working day after the trigger's
+    /// local day (``RulesetClock/addWorkingDays(_:to:)``); ``within`` is then unused.
+    public var withinWorkingDays: Int? = nil
     /// The shorter limit when the trigger's referral is `urgent`.
     public var urgentWithin: ISODuration?
     /// An integer field of the trigger's `data` holding the limit in days (e.g. `days` of
@@ -84,6 +93,51 @@ public struct SopRule: Sendable, Hashable {
     /// Whether each satisfying event also starts the next deadline of this rule (a review
     /// every 30 days).
     public var recurring: Bool
+    /// The events that end this rule's open deadlines (docs/rulesets.md). One not yet due then
+    /// becomes `cancelled`; one already past due stays `overdue` (missed) for compliance. Without
+    /// `cancelledBy` in the document: ``defaultCancellations(trigger:)``.
+    public var cancelledBy: [Cancellation]
+    /// Whether `CaseReopened` starts this rule again when the case's closure ended one of its
+    /// deadlines unmet (cancelled, or missed). The new deadline runs from the reopening; the old
+    /// one keeps its status. `false` without `reopenRetriggers` in the document.
+    public var reopenRetriggers: Bool
+    /// Where the choice of ``reopenRetriggers`` comes from, and whether it is confirmed.
+    public var reopenSource: Source?
+    public var reopenConfirmed: Bool
+
+    /// An event that ends a rule's open deadlines: one of `events` whose (corrected) `data`
+    /// meets `conditions`, about the deadline's referral when `sameReferral`.
+    public struct Cancellation: Sendable, Hashable {
+        public var events: [CaseEventType]
+        public var conditions: [Condition]
+        public var sameReferral: Bool
+        /// Where the choice comes from; `nil` for the defaults.
+        public var source: Source?
+        /// Whether the choice is confirmed from its source.
+        public var confirmed: Bool
+
+        public init(
+            events: [CaseEventType], conditions: [Condition] = [], sameReferral: Bool = false, source: Source? = nil,
+            confirmed: Bool = false
+        ) {
+            self.events = events
+            self.conditions = conditions
+            self.sameReferral = sameReferral
+            self.source = source
+            self.confirmed = confirmed
+        }
+    }
+
+    /// What a rule without `cancelledBy` is cancelled by (the behaviour before the field existed,
+    /// plus the referral lifecycle): the case's closure; and, when its trigger names a referral,
+    /// that referral's withdrawal (a withdrawn referral's steps can no longer be taken).
+    public static func defaultCancellations(trigger: Trigger) -> [Cancellation] {
+        var result = [Cancellation(events: [.caseClosed])]
+        if trigger.events.allSatisfy(\.carriesReferralId) {
+            result.append(Cancellation(events: [.referralWithdrawn], sameReferral: true))
+        }
+        return result
+    }
 
     /// Where a rule comes from.
     public struct Source: Sendable, Hashable {

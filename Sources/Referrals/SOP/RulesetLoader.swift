@@ -18,10 +18,29 @@ extension Ruleset {
         }
         let version = try r.int("version", in: 1...1_000_000)
         let title = try r.string("title", maxLength: 200)
+        var timeZone: TimeZone?
+        if let name = try r.optionalString("timeZone", maxLength: 64) {
+            // IANA names only (Europe/Belgrade, UTC): not abbreviations or offsets, whose meaning
+            // Foundation guesses.
+            guard name == "UTC" || name.contains("/"), let zone = TimeZone(identifier: name) else {
+                throw r.error("timeZone", "must be an IANA time zone such as Europe/Belgrade")
+            }
+            timeZone = zone
+        }
+        var holidays: HolidayCalendar?
+        if r.object["holidays"] != nil {
+            holidays = try loadHolidays(try r.object("holidays"))
+        } else {
+            _ = r.optionalValue("holidays")
+        }
+        let clock = timeZone == nil && holidays == nil ? .utc : RulesetClock(timeZone: timeZone, holidays: holidays)
         let effectiveText = try r.string("effectiveFrom", maxLength: 10)
-        guard let effectiveFrom = Timestamp.parseDate(effectiveText) else {
+        guard let utcMidnight = Timestamp.parseDate(effectiveText) else {
             throw r.error("effectiveFrom", "must be a date YYYY-MM-DD")
         }
+        let (ey, em, ed) = Timestamp.civil(utcMidnight)
+        // A local date in the ruleset's zone.
+        let effectiveFrom = timeZone == nil ? utcMidnight : clock.startOfDay(year: ey, month: em, day: ed)
         let notice = try r.optionalString("notice", maxLength: 4000)
         let jurisdiction = try r.optionalString("jurisdiction", maxLength: 2)
         if let jurisdiction, !CountryCodes.isValidNationality(jurisdiction) {
@@ -32,6 +51,11 @@ extension Ruleset {
         var rules: [SopRule] = []
         for (i, value) in ruleValues.enumerated() {
             let rule = try loadRule(value, path: "rules[\(i)]")
+            if rule.withinWorkingDays != nil, holidays == nil {
+                throw ReferralsError(
+                    .invalidRuleset, field: "rules[\(i)].within",
+                    "working days need the ruleset's holiday calendar (holidays)")
+            }
             guard !rules.contains(where: { $0.id == rule.id }) else {
                 throw ReferralsError(.invalidRuleset, field: "rules[\(i)].id", "is used by another rule")
             }
@@ -47,9 +71,11 @@ extension Ruleset {
             consent = try loadConsent(try r.object("consent"))
         }
         try r.finish()
-        return Ruleset(
+        var ruleset = Ruleset(
             id: id, version: version, title: title, effectiveFrom: effectiveFrom, notice: notice,
             jurisdiction: jurisdiction, rules: rules, lateEntryGrace: grace, consent: consent, document: document)
+        ruleset.clock = clock
+        return ruleset
     }
 
     /// Parses and loads a ruleset from JSON bytes.
@@ -135,14 +161,23 @@ extension Ruleset {
         }
         try sb.finish()
 
-        let within = try duration(&r, "within")!
-        guard within != ISODuration() else { throw r.error("within", "must not be zero") }
+        var within = ISODuration()
+        var workingDays: Int?
+        if r.object["within"]?.objectValue != nil {
+            var w = try r.object("within")
+            workingDays = try w.int("workingDays", in: 1...365)
+            try w.finish()
+        } else {
+            within = try duration(&r, "within")!
+            guard within != ISODuration() else { throw r.error("within", "must not be zero") }
+        }
         let urgentWithin = try duration(&r, "urgentWithin", required: false)
         if urgentWithin != nil, !triggersNameReferral {
             throw r.error("urgentWithin", "needs trigger events that name a referral")
         }
         let daysField = try r.optionalString("withinDaysFromField", maxLength: 64)
         if let daysField {
+            if workingDays != nil { throw r.error("withinDaysFromField", "counts calendar days, not working days") }
             for type in triggerEvents where FieldDomain.fields(of: type)[daysField] != .integer {
                 throw r.error("withinDaysFromField", "must be an integer field of \(type.rawValue)")
             }
@@ -176,14 +211,129 @@ extension Ruleset {
         let warnBefore = try duration(&r, "warnBefore", required: false)
         let urgentWarnBefore = try duration(&r, "urgentWarnBefore", required: false)
         let recurring = try r.optionalBool("recurring") ?? false
+        let cancelledBy =
+            try cancellations(&r, triggerNamesReferral: triggersNameReferral)
+            ?? SopRule.defaultCancellations(trigger: trigger)
+        var reopenRetriggers = false
+        var reopenSource: SopRule.Source?
+        var reopenConfirmed = false
+        if let value = r.optionalValue("reopenRetriggers") {
+            if let flag = value.boolValue {
+                reopenRetriggers = flag
+            } else {
+                var o = try FieldReader(value, path: r.fieldPath("reopenRetriggers"), code: .invalidRuleset)
+                reopenRetriggers = try o.bool("value")
+                reopenSource = try optionalSource(&o)
+                reopenConfirmed = try o.optionalBool("confirmed") ?? false
+                try o.finish()
+            }
+            if reopenRetriggers, triggersNameReferral {
+                throw r.error(
+                    "reopenRetriggers",
+                    "a rule whose trigger names a referral restarts with a new referral, not on reopening")
+            }
+        }
         try r.finish()
-        return SopRule(
+        var rule = SopRule(
             id: id, title: title, source: source, confirmed: confirmed, trigger: trigger,
             satisfiedBy: SopRule.Satisfaction(
                 events: satisfierEvents, conditions: satisfierConditions, sameReferral: sameReferral,
                 byRecipient: byRecipient, referralPurposes: purposes),
             within: within, urgentWithin: urgentWithin, withinDaysFromField: daysField, responsible: responsible,
-            warnBefore: warnBefore, urgentWarnBefore: urgentWarnBefore, recurring: recurring)
+            warnBefore: warnBefore, urgentWarnBefore: urgentWarnBefore, recurring: recurring,
+            cancelledBy: cancelledBy, reopenRetriggers: reopenRetriggers, reopenSource: reopenSource,
+            reopenConfirmed: reopenConfirmed)
+        rule.withinWorkingDays = workingDays
+        return rule
+    }
+
+    /// `"holidays": {"fixed": [{"date": "MM-DD", …}], "easter": [{"computus": "gregorian"|"julian",
+    /// "offsetDays": n, …}], "dates": [{"date": "YYYY-MM-DD", …}]}`, each entry with `name`,
+    /// optional `source` and `confirmed`.
+    private static func loadHolidays(_ reader: FieldReader) throws(ReferralsError) -> HolidayCalendar {
+        var h = reader
+        var holidays: [HolidayCalendar.Holiday] = []
+        for key in ["fixed", "easter", "dates"] {
+            guard h.object[key] != nil else {
+                _ = h.optionalValue(key)
+                continue
+            }
+            for (i, value) in try h.array(key, maxCount: 500).enumerated() {
+                var e = try FieldReader(value, path: "\(h.fieldPath(key))[\(i)]", code: .invalidRuleset)
+                let name = try e.string("name", maxLength: 200)
+                let rule: HolidayCalendar.Rule
+                switch key {
+                case "fixed":
+                    let text = try e.string("date", maxLength: 5)
+                    // Any year with a 29 February admits every month-day.
+                    guard text.utf8.count == 5, let date = Timestamp.parseDate("2000-" + text) else {
+                        throw e.error("date", "must be a month and day MM-DD")
+                    }
+                    let (_, m, d) = Timestamp.civil(date)
+                    rule = .fixed(month: m, day: d)
+                case "easter":
+                    let computus = try e.code("computus", HolidayCalendar.Computus.self)
+                    rule = .easter(computus, offsetDays: try e.int("offsetDays", in: -60...60))
+                default:
+                    guard let date = Timestamp.parseDate(try e.string("date", maxLength: 10)) else {
+                        throw e.error("date", "must be a date YYYY-MM-DD")
+                    }
+                    let (y, m, d) = Timestamp.civil(date)
+                    rule = .date(year: y, month: m, day: d)
+                }
+                let source = try optionalSource(&e)
+                let confirmed = try e.bool("confirmed")
+                try e.finish()
+                holidays.append(HolidayCalendar.Holiday(name: name, rule: rule, source: source, confirmed: confirmed))
+            }
+        }
+        try h.finish()
+        guard !holidays.isEmpty else { throw ReferralsError(.invalidRuleset, field: "holidays", "must name a holiday") }
+        return HolidayCalendar(holidays: holidays)
+    }
+
+    /// `"cancelledBy": [{"events": [...], "where": [...]?, "sameReferral": bool?, "source": {...}?,
+    /// "confirmed": bool?}, …]`; `nil` when the rule does not say (then the defaults apply).
+    private static func cancellations(_ r: inout FieldReader, triggerNamesReferral: Bool) throws(ReferralsError)
+        -> [SopRule.Cancellation]?
+    {
+        guard r.object["cancelledBy"] != nil else {
+            _ = r.optionalValue("cancelledBy")
+            return nil
+        }
+        let values = try r.array("cancelledBy", maxCount: 32)
+        var result: [SopRule.Cancellation] = []
+        for (i, value) in values.enumerated() {
+            var c = try FieldReader(value, path: "\(r.fieldPath("cancelledBy"))[\(i)]", code: .invalidRuleset)
+            let events = try eventTypes(&c)
+            let tests = try conditions(&c, events: events)
+            let sameReferral = try c.optionalBool("sameReferral") ?? false
+            if sameReferral, !(triggerNamesReferral && events.allSatisfy(\.carriesReferralId)) {
+                throw c.error("sameReferral", "needs trigger and cancelling events that name a referral")
+            }
+            let source = try optionalSource(&c)
+            let confirmed = try c.optionalBool("confirmed") ?? false
+            try c.finish()
+            result.append(
+                SopRule.Cancellation(
+                    events: events, conditions: tests, sameReferral: sameReferral, source: source,
+                    confirmed: confirmed))
+        }
+        return result
+    }
+
+    private static func optionalSource(_ r: inout FieldReader) throws(ReferralsError) -> SopRule.Source? {
+        guard r.object["source"] != nil else {
+            _ = r.optionalValue("source")
+            return nil
+        }
+        var s = try r.object("source")
+        let source = SopRule.Source(
+            document: try s.string("document", maxLength: 300),
+            section: try s.optionalString("section", maxLength: 300),
+            note: try s.optionalString("note", maxLength: 1000))
+        try s.finish()
+        return source
     }
 
     private static func duration(_ r: inout FieldReader, _ key: String, required: Bool = true) throws(ReferralsError)
@@ -302,6 +452,7 @@ enum FieldDomain: Equatable {
         case .referralAcknowledged, .referralAccepted: ["referralId": .identifier]
         case .referralDeclined: ["referralId": .identifier, "reason": codes(DeclineReason.self)]
         case .referralCompleted: ["referralId": .identifier, "outcome": codes(CompletionOutcome.self)]
+        case .referralWithdrawn: ["referralId": .identifier, "reason": codes(WithdrawalReason.self)]
         case .riskAssessed: ["level": codes(RiskLevel.self)]
         case .identificationStatusChanged: ["status": codes(IdentificationStatus.self)]
         case .consentRecorded: ["purpose": codes(ConsentPurpose.self), "recipients": .identifierList, "given": .bool]

@@ -163,7 +163,16 @@ struct Flow {
                 referralId: id, to: to, purpose: purpose, urgency: urgent ? .urgent : .routine,
                 consentOverride: override))
         let ackLimit: Double = urgent ? 2 : 24
-        guard let ack = delay(within: ackLimit) else { return (id, nil) }
+        guard let ack = delay(within: ackLimit) else {
+            // Now and then the issuer takes back a referral nobody answered (sent in error, or
+            // no longer needed).
+            if rng.chance(0.3) {
+                add(
+                    at.addingTimeInterval((ackLimit + 1) * 3600), from,
+                    .referralWithdrawn(referralId: id, reason: rng.pick([.issuedInError, .noLongerNeeded, .duplicate])))
+            }
+            return (id, nil)
+        }
         let ackAt = at.addingTimeInterval(ack)
         if rng.chance(0.6) { add(ackAt, to, .referralAcknowledged(referralId: id)) }
         if rng.chance(declineChance) {

@@ -42,6 +42,8 @@ public enum CaseEventBody: Sendable, Hashable {
     case referralDeclined(referralId: String, reason: DeclineReason)
     /// `{referralId, outcome}`
     case referralCompleted(referralId: String, outcome: CompletionOutcome)
+    /// `{referralId, reason}`: the issuer takes the referral back (sent in error, no longer needed).
+    case referralWithdrawn(referralId: String, reason: WithdrawalReason)
     /// `{level}`
     case riskAssessed(level: RiskLevel)
     /// `{status}`
@@ -73,6 +75,7 @@ public enum CaseEventBody: Sendable, Hashable {
         case .referralAccepted: .referralAccepted
         case .referralDeclined: .referralDeclined
         case .referralCompleted: .referralCompleted
+        case .referralWithdrawn: .referralWithdrawn
         case .riskAssessed: .riskAssessed
         case .identificationStatusChanged: .identificationStatusChanged
         case .consentRecorded: .consentRecorded
@@ -90,7 +93,7 @@ public enum CaseEventBody: Sendable, Hashable {
     public var referralId: String? {
         switch self {
         case .referralIssued(let id, _, _, _, _), .referralAcknowledged(let id), .referralAccepted(let id),
-            .referralDeclined(let id, _), .referralCompleted(let id, _):
+            .referralDeclined(let id, _), .referralCompleted(let id, _), .referralWithdrawn(let id, _):
             id
         default: nil
         }
@@ -162,6 +165,9 @@ public enum CaseEventBody: Sendable, Hashable {
         case .referralCompleted:
             let id = try referralId(&r)
             body = .referralCompleted(referralId: id, outcome: try r.code("outcome", CompletionOutcome.self))
+        case .referralWithdrawn:
+            let id = try referralId(&r)
+            body = .referralWithdrawn(referralId: id, reason: try r.code("reason", WithdrawalReason.self))
         case .riskAssessed:
             body = .riskAssessed(level: try r.code("level", RiskLevel.self))
         case .identificationStatusChanged:
@@ -247,6 +253,8 @@ public enum CaseEventBody: Sendable, Hashable {
             return ["referralId": .string(id), "reason": .string(reason.rawValue)]
         case .referralCompleted(let id, let outcome):
             return ["referralId": .string(id), "outcome": .string(outcome.rawValue)]
+        case .referralWithdrawn(let id, let reason):
+            return ["referralId": .string(id), "reason": .string(reason.rawValue)]
         case .riskAssessed(let level):
             return ["level": .string(level.rawValue)]
         case .identificationStatusChanged(let status):

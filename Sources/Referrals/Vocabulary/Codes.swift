@@ -78,6 +78,20 @@ public enum DeclineReason: String, Sendable, Hashable, CaseIterable, Codable {
     case duplicate, other
 }
 
+/// Why the issuer withdrew a referral (`ReferralWithdrawn.reason`).
+public enum WithdrawalReason: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Sent to the wrong institution or with the wrong purpose.
+    case issuedInError = "issued-in-error"
+    case duplicate
+    /// The need the referral was for no longer exists (met elsewhere, victim moved on).
+    case noLongerNeeded = "no-longer-needed"
+    /// The victim withdrew the consent the referral relied on.
+    case consentWithdrawn = "consent-withdrawn"
+    /// The person was found not to be a victim.
+    case notAVictim = "not-a-victim"
+    case other
+}
+
 /// How a referral ended (`ReferralCompleted.outcome`).
 public enum CompletionOutcome: String, Sendable, Hashable, CaseIterable, Codable {
     case servicesProvided = "services-provided"

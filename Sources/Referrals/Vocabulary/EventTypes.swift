@@ -6,6 +6,7 @@ public enum CaseEventType: String, Sendable, Hashable, CaseIterable, Codable {
     case referralAccepted = "ReferralAccepted"
     case referralDeclined = "ReferralDeclined"
     case referralCompleted = "ReferralCompleted"
+    case referralWithdrawn = "ReferralWithdrawn"
     case riskAssessed = "RiskAssessed"
     case identificationStatusChanged = "IdentificationStatusChanged"
     case consentRecorded = "ConsentRecorded"
@@ -21,7 +22,7 @@ public enum CaseEventType: String, Sendable, Hashable, CaseIterable, Codable {
     /// referral events but `ReferralIssued`, which creates one).
     public var refersToExistingReferral: Bool {
         switch self {
-        case .referralAcknowledged, .referralAccepted, .referralDeclined, .referralCompleted: true
+        case .referralAcknowledged, .referralAccepted, .referralDeclined, .referralCompleted, .referralWithdrawn: true
         default: false
         }
     }
