@@ -50,7 +50,10 @@ public final class TestClient: @unchecked Sendable {
     private var buffer: [UInt8] = []
 
     public init(port: Int, timeout: Double = 30) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // A local until connected: once `self.fd` is set, `self` is fully initialised and a throw
+        // runs `deinit`, which would close the descriptor a second time — by then perhaps another
+        // test's socket. Close-on-exec: a child process a test spawns must not hold it open.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket failed") }
         var time = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
@@ -65,9 +68,11 @@ public final class TestClient: @unchecked Sendable {
             }
         }
         guard result == 0 else {
+            let code = errno
             close(fd)
-            throw ClientError(description: "connect failed: errno \(errno)")
+            throw ClientError(description: "connect failed: errno \(code)")
         }
+        self.fd = fd
     }
 
     deinit { close(fd) }

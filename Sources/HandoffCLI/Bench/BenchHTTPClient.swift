@@ -15,7 +15,9 @@ final class BenchHTTPClient {
     private var start = 0
 
     init(port: Int, timeoutSeconds: Int = 30) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // A local until connected: once `self.fd` is set a throw runs `deinit`, which would close
+        // the descriptor a second time (by then perhaps another connection's).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket failed") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -28,6 +30,7 @@ final class BenchHTTPClient {
             close(fd)
             throw Failure(description: "connect failed")
         }
+        self.fd = fd
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         var time = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
