@@ -32,7 +32,7 @@ BEGIN
                     EXECUTE format('ALTER ROLE %I SET %s = %L', r.rolname, split_part(setting, '=', 1),
                         split_part(setting, '=', 2));
                     EXIT;
-                EXCEPTION WHEN internal_error THEN
+                EXCEPTION WHEN internal_error OR unique_violation THEN
                     IF attempt = 5 THEN RAISE; END IF;
                     PERFORM pg_sleep(0.05 * attempt);
                 END;

@@ -31,9 +31,9 @@ enum DashboardTables {
             option($0.rawValue, $0.label(t), selected: board.status == $0)
         }
         let caseOptions: HTML =
-            option("open", "Open cases", selected: board.caseStatus == .open)
-            + option("closed", "Closed cases", selected: board.caseStatus == .closed)
-            + option("all", "All cases", selected: board.caseStatus == nil)
+            option("open", t("filter.caseStatus.open"), selected: board.caseStatus == .open)
+            + option("closed", t("filter.caseStatus.closed"), selected: board.caseStatus == .closed)
+            + option("all", t("filter.caseStatus.all"), selected: board.caseStatus == nil)
         let sortFields: HTML =
             board.sort == .due && !board.descending
             ? .empty
@@ -49,7 +49,7 @@ enum DashboardTables {
             <select id="f-rule" name="rule">\(ruleOptions)</select></div>
             <div class="field"><label for="f-status">\(t("filter.status"))</label>
             <select id="f-status" name="status">\(statusOptions)</select></div>
-            <div class="field"><label for="f-case-status">Cases</label>
+            <div class="field"><label for="f-case-status">\(t("filter.caseStatus"))</label>
             <select id="f-case-status" name="caseStatus">\(caseOptions)</select></div>
             \(sortFields)
             <div class="field actions"><button type="submit">\(t("filter.apply"))</button>

@@ -296,7 +296,11 @@ enum EmbeddedCatalogues {
             "consent.override": "Override: {reason}",
             "consent.withdrawn": "Consent withdrawn while the referral was open",
             "consent.finding": "Finding",
-            "consent.referrals": "Referrals"
+            "consent.referrals": "Referrals",
+            "filter.caseStatus": "Cases",
+            "filter.caseStatus.open": "Open cases",
+            "filter.caseStatus.closed": "Closed cases",
+            "filter.caseStatus.all": "All cases"
           }
         }
 
@@ -592,7 +596,11 @@ enum EmbeddedCatalogues {
             "consent.override": "Përjashtim: {reason}",
             "consent.withdrawn": "Pëlqimi u tërhoq ndërsa referimi ishte i hapur",
             "consent.finding": "Gjetja",
-            "consent.referrals": "Referime"
+            "consent.referrals": "Referime",
+            "filter.caseStatus": "Rastet",
+            "filter.caseStatus.open": "Rastet e hapura",
+            "filter.caseStatus.closed": "Rastet e mbyllura",
+            "filter.caseStatus.all": "Të gjitha rastet"
           }
         }
 
@@ -888,7 +896,11 @@ enum EmbeddedCatalogues {
             "consent.override": "Izuzetak: {reason}",
             "consent.withdrawn": "Pristanak povučen dok je upućivanje bilo otvoreno",
             "consent.finding": "Nalaz",
-            "consent.referrals": "Upućivanja"
+            "consent.referrals": "Upućivanja",
+            "filter.caseStatus": "Slučajevi",
+            "filter.caseStatus.open": "Otvoreni slučajevi",
+            "filter.caseStatus.closed": "Zatvoreni slučajevi",
+            "filter.caseStatus.all": "Svi slučajevi"
           }
         }
 
