@@ -22,7 +22,8 @@ public final class EventStore: Sendable {
     /// Appends events to one stream atomically.
     ///
     /// - Returns: the stream's new version and each event's version, cursor and hash. When every
-    ///   event id already exists with the same content, the original result (`deduplicated`).
+    ///   event id already exists with the same content, the original result (`deduplicated`), once
+    ///   it is as durable as a fresh append would be (see `replicationBarrier`).
     /// - Throws: `EventStoreError.wrongExpectedVersion`, `.duplicateEventId`, `.invalid(field:)`,
     ///   `.unavailable` during a database outage.
     public func append(to stream: StreamName, expected: ExpectedVersion = .any, events: [NewEvent]) async throws
@@ -42,7 +43,11 @@ public final class EventStore: Sendable {
         while true {
             do {
                 let result = try Self.decodeAppend(try await pool.query(sql))
-                if !result.deduplicated { notifier.appended() }
+                if result.deduplicated {
+                    try await pool.query(Self.replicationBarrier)
+                } else {
+                    notifier.appended()
+                }
                 return result
             } catch let error as PostgresError where error.sqlState == "23505" && error.constraint == "events_id" {
                 // The same id raced in through another stream; the retry sees it and answers as a duplicate.
@@ -53,6 +58,15 @@ public final class EventStore: Sendable {
             }
         }
     }
+
+    /// Ends a deduplicated append: a transactional write whose commit, like any append's, waits for
+    /// the synchronous standby (when there is one), and with it for everything committed before it.
+    ///
+    /// The event found may be one whose own wait for the standby was cancelled (a client deadline,
+    /// a cancelled or terminated backend): PostgreSQL then keeps it committed on the primary alone,
+    /// and it was never acknowledged. A retry must not acknowledge it either until the standby has
+    /// it (docs/operations.md, "High availability"). It writes one small WAL record and no row.
+    static let replicationBarrier: SQL = "SELECT pg_logical_emit_message(true, 'handoff', 'deduplicated append')"
 
     static func validate(_ events: [NewEvent]) throws {
         guard !events.isEmpty else { throw EventStoreError.invalid(field: "events", message: "no events to append") }

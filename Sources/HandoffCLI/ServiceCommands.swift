@@ -66,6 +66,7 @@ enum ServiceCommands {
                     text += "# HELP handoff_reader_pending_events Committed events not yet readable in gap-free order.\n"
                     text += "# TYPE handoff_reader_pending_events gauge\nhandoff_reader_pending_events \(pending)\n"
                 }
+                if let replication = try? await store.replicationStatus() { text += replication.prometheus() }
                 return text
             })
     }

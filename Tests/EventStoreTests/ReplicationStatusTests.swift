@@ -1,0 +1,96 @@
+import EventStore
+import Foundation
+import HandoffTestSupport
+import Postgres
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `ReplicationStatus` against a real streaming-replication client: `pg_receivewal` connects to
+/// the test cluster over the replication protocol and shows in `pg_stat_replication` as a standby does.
+@Suite struct ReplicationStatusTests {
+    @Test func aStreamingStandbyShowsWithItsLag() async throws {
+        // A server of one's own (HANDOFF_TEST_DATABASE_URL) is not ours to stream from.
+        guard let cluster = try await TestDatabase.cluster(), let receivewal = Self.pgReceiveWAL() else { return }
+        let store = try await TestDatabase.make().store(poolSize: 2)
+        let name = "handoff_test_\(UUID().uuidString.prefix(8).lowercased())"
+        let before = try await store.replicationStatus()
+        #expect(before.isPrimary)
+        #expect(!before.standbys.contains { $0.name == name })
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let receiver = Process()
+        receiver.executableURL = URL(fileURLWithPath: receivewal)
+        receiver.arguments = [
+            "--no-loop", "--synchronous", "--status-interval", "1", "--directory", dir.path,
+            "--dbname",
+            "host=\(cluster.socketDirectory.path) port=\(cluster.port) user=postgres application_name=\(name)",
+        ]
+        receiver.standardOutput = FileHandle.nullDevice
+        receiver.standardError = FileHandle.nullDevice
+        try receiver.run()
+        // SIGKILL: the child inherits the test runner's signal mask, and pg_receivewal 15 acts on
+        // SIGINT only at its next status interval.
+        defer { if receiver.isRunning { kill(receiver.processIdentifier, SIGKILL) } }
+
+        var seen: ReplicationStatus.Standby?
+        try await eventually("the receiver to stream") {
+            // pg_receivewal reports what it wrote and flushed, never a replay position.
+            seen = try await store.replicationStatus().standbys.first { $0.name == name && $0.flushLagBytes != nil }
+            return seen != nil
+        }
+        let status = try await store.replicationStatus()
+        #expect(seen?.syncState == "async")
+        #expect((seen?.flushLagBytes ?? -1) >= 0)
+        #expect(seen?.replayLagBytes == nil)
+        #expect(status.synchronousStandbys != nil)
+        let text = status.prometheus()
+        #expect(text.contains("handoff_database_is_primary 1\n"))
+        #expect(text.contains("handoff_replication_flush_lag_bytes{standby=\"\(name)\",sync_state=\"async\"} "))
+        #expect(text.contains("handoff_replication_standbys "))
+
+        kill(receiver.processIdentifier, SIGKILL)
+        try await eventually("the receiver to exit") { !receiver.isRunning }
+        try await eventually("the receiver to be gone") {
+            let standbys = try await store.replicationStatus().standbys
+            return !standbys.contains { $0.name == name }
+        }
+    }
+
+    /// `pg_receivewal` beside the `pg_ctl` the cluster uses, or in the newest `/usr/lib/postgresql/*/bin`.
+    static func pgReceiveWAL() -> String? {
+        let fm = FileManager.default
+        var dirs: [String] = []
+        if let pgCtl = EmbeddedCluster.findBinaries()?.pgCtl {
+            dirs.append(URL(fileURLWithPath: pgCtl).resolvingSymlinksInPath().deletingLastPathComponent().path)
+        }
+        let versions = (try? fm.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        dirs += versions.sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }.map { "/usr/lib/postgresql/\($0)/bin" }
+        return dirs.map { $0 + "/pg_receivewal" }.first { fm.isExecutableFile(atPath: $0) }
+    }
+
+    @Test func prometheusLeavesOutWhatTheRoleMayNotSee() {
+        let hidden = ReplicationStatus(
+            isPrimary: true,
+            standbys: [
+                .init(name: "pg-b1", syncState: nil, replayLagBytes: nil, flushLagBytes: nil, replayLagSeconds: nil)
+            ])
+        #expect(hidden.synchronousStandbys == nil)
+        let text = hidden.prometheus()
+        #expect(text.contains("handoff_replication_standbys 1\n"))
+        #expect(!text.contains("handoff_replication_synchronous_standbys"))
+        #expect(!text.contains("lag"))
+        let standby = ReplicationStatus(isPrimary: false, standbys: [])
+        #expect(
+            standby.prometheus() == """
+                # HELP handoff_database_is_primary 1 when the service's database accepts writes.
+                # TYPE handoff_database_is_primary gauge
+                handoff_database_is_primary 0
+
+                """)
+    }
+}
