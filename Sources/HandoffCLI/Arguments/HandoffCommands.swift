@@ -140,6 +140,30 @@ extension CommandSpec {
                         positionals: [PositionalSpec("FILE", help: "the ruleset JSON document")])
                 ]),
             CommandSpec(
+                "report",
+                summary: "Reports from the read models.",
+                subcommands: [
+                    CommandSpec(
+                        "annual",
+                        summary: "The National Authority's annual report for a year (with the year before).",
+                        discussion: """
+                            Counts under 5 are withheld (<5), with secondary suppression, unless --unsuppressed \
+                            (the auditor's copy). CSV writes one file per table into the directory --out names.
+                            """,
+                        options: [
+                            OptionSpec("--year", value: "Y", kind: .integer(1900...9999), required: true, help: "the year"),
+                            OptionSpec(
+                                "--format", kind: .oneOf(["html", "csv", "json"]), default: "html",
+                                help: "html (printable), csv (one file per table) or json"),
+                            OptionSpec("--lang", kind: .oneOf(["en", "sq", "sr-Latn"]), default: "en", help: "language"),
+                            OptionSpec("--out", value: "FILE", help: "write to FILE (csv: a directory) instead of stdout"),
+                            OptionSpec(
+                                "--time-zone", value: "TZ", default: "Europe/Belgrade",
+                                help: "the zone whose calendar years bound the periods"),
+                        ],
+                        flags: [FlagSpec("--unsuppressed", help: "withhold nothing (the auditor's copy)")])
+                ]),
+            CommandSpec(
                 "bench",
                 summary: "Run a benchmark against DATABASE_URL or, without it, a fresh embedded cluster.",
                 discussion: """

@@ -18,6 +18,7 @@ typealias RouteRegistration = (
 /// | `GET /login`, `POST /login` | the login form; a valid token sets the cookie |
 /// | `POST /logout` | clears the cookie |
 /// | `GET /cases/{caseId}` | the case page (access-logged) |
+/// | `GET /reports/annual?year=&lang=` | the annual report (coordinator, auditor; see `AnnualReportPage`) |
 /// | `GET /dashboard/live` | SSE: `event: change` when events the caller may see were appended |
 /// | `GET /assets/…` | the stylesheet, script and icon (no inline code, so a strict CSP) |
 extension QueryService {
@@ -33,6 +34,8 @@ extension QueryService {
             DashboardAssets.response(DashboardAssets.script, type: "text/javascript")
         }
         on(.GET, "/assets/icon.svg") { _, _ in DashboardAssets.response(DashboardAssets.icon, type: "image/svg+xml") }
+        on(.GET, "/reports/annual") { [self] r, _ in await page(r) { try await annualReportPage(r, $0) } }
+        on(.GET, "/assets/report.css") { _, _ in DashboardAssets.response(AnnualReportPage.css, type: "text/css") }
     }
 
     // MARK: - Sessions
