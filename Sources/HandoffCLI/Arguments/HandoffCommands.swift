@@ -168,6 +168,7 @@ extension CommandSpec {
                 summary: "Run a benchmark against DATABASE_URL or, without it, a fresh embedded cluster.",
                 discussion: """
                     NAME: append, append-contended, append-batch, read-all, rebuild, e2e-latency, http, scale, \
+                    report (the annual report; --events N seeds N/30 cases, default 50,000; not part of all), \
                     or all (which also writes docs/benchmarks.md). Every figure is set against a baseline \
                     measured in the same run.
                     """,
@@ -176,7 +177,7 @@ extension CommandSpec {
                         "NAME",
                         kind: .oneOf([
                             "append", "append-contended", "append-batch", "read-all", "rebuild", "e2e-latency", "http",
-                            "scale", "all",
+                            "scale", "report", "all",
                         ]), help: "which benchmark")
                 ],
                 options: [

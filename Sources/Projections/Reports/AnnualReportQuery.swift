@@ -211,7 +211,7 @@ extension ReadModels {
         var reflectionOutcomes: [Counts] = [[:], [:]]
         for row in try await pool.query(
             """
-            SELECT CASE WHEN reflection_started_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(reflection_days, 0),
+            SELECT CASE WHEN reflection_started_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(reflection_days, 90),
                    CASE WHEN reflection_ended_at IS NULL THEN 'running' ELSE coalesce(reflection_outcome, 'other') END,
                    count(*)
               FROM handoff.case_summary WHERE reflection_started_at >= \(s0)::timestamptz AND reflection_started_at < \(e)::timestamptz
