@@ -146,7 +146,7 @@ public struct RulesetView: Codable, Sendable, Hashable {
 /// A statistics cell: a count, or `"<5"` when small counts are suppressed.
 public enum StatCount: Codable, Sendable, Hashable {
     case count(Int)
-    /// 1 to 4, not shown.
+    /// 0 to 4, not shown.
     case suppressed
 
     /// Counts under 5 become `.suppressed` when `suppress` is set (``DisclosureControl/isSmall(_:)``).
