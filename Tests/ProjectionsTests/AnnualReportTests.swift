@@ -72,7 +72,9 @@ struct AnnualReportTests {
                     add(p, "victims-by-age", ageGroups[profile.ageBand.rawValue]!, column)
                     add(p, "victims-by-child", profile.child ? "child" : "adult", column)
                     let n = profile.nationality
-                    add(p, "victims-by-citizenship", n == "XK" ? "reporting-country" : eu.contains(n) ? "eu" : "non-eu", column)
+                    add(
+                        p, "victims-by-citizenship", n == "XK" ? "reporting-country" : eu.contains(n) ? "eu" : "non-eu",
+                        column)
                     add(p, "victims-by-nationality", n, column)
                     var groups: Set<String> = []
                     for form in profile.exploitation {
@@ -87,14 +89,18 @@ struct AnnualReportTests {
             for r in s.referrals.values {
                 guard let p = period(r.issuedAt) else { continue }
                 var steps = ["issued"]
-                if r.acknowledgedAt != nil || r.acceptedAt != nil || r.declinedAt != nil { steps.append("acknowledged") }
+                if r.acknowledgedAt != nil || r.acceptedAt != nil || r.declinedAt != nil {
+                    steps.append("acknowledged")
+                }
                 if r.acceptedAt != nil { steps.append("accepted") }
                 if r.declinedAt != nil { steps.append("declined") }
                 if r.completedAt != nil { steps.append("completed") }
                 for step in steps {
                     add(p, "referrals-by-purpose", r.purpose.rawValue, step)
                     add(p, "referrals-by-recipient", r.to, step)
-                    add(p, "referrals-by-recipient-kind", Institution.demo.first { $0.id == r.to }!.kinds[0].rawValue, step)
+                    add(
+                        p, "referrals-by-recipient-kind", Institution.demo.first { $0.id == r.to }!.kinds[0].rawValue,
+                        step)
                 }
                 if let reason = r.declineReason { add(p, "declines-by-reason", reason.rawValue, "referrals") }
                 if let o = r.consentOverride { add(p, "consent-overrides-by-reason", o.rawValue, "referrals") }
@@ -102,8 +108,12 @@ struct AnnualReportTests {
             }
             if let rp = s.reflectionPeriod, let p = period(rp.startedAt) {
                 let d = rp.days ?? 90  // the ruleset's default length
-                add(p, "reflection-lengths", d <= 30 ? "1-30" : d <= 60 ? "31-60" : d <= 90 ? "61-90" : "91+", "periods")
-                add(p, "reflection-outcomes", rp.endedAt == nil ? "running" : rp.outcome?.rawValue ?? "other", "periods")
+                add(
+                    p, "reflection-lengths", d <= 30 ? "1-30" : d <= 60 ? "31-60" : d <= 90 ? "61-90" : "91+", "periods"
+                )
+                add(
+                    p, "reflection-outcomes", rp.endedAt == nil ? "running" : rp.outcome?.rawValue ?? "other", "periods"
+                )
             }
         }
         return out
@@ -162,12 +172,13 @@ struct AnnualReportTests {
 
         // Compliance: every deadline of the year is counted once, in one status.
         let compliance = try #require(report.tables.first { $0.id == "compliance-by-rule" })
-        let triggered = try await db.pool().query(
-            """
-            SELECT count(*) FROM handoff.deadlines
-             WHERE triggered_at >= \(Self.start2025) AND triggered_at < \(Self.end2025)
-            """
-        ).first!.decode(0) as Int
+        let triggered =
+            try await db.pool().query(
+                """
+                SELECT count(*) FROM handoff.deadlines
+                 WHERE triggered_at >= \(Self.start2025) AND triggered_at < \(Self.end2025)
+                """
+            ).first!.decode(0) as Int
         #expect(compliance.current.last!.last! == triggered)
 
         // Time to first response per purpose: count, median and 90th percentile (interpolated).

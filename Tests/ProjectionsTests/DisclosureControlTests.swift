@@ -14,7 +14,9 @@ struct DisclosureControlTests {
         let hidden = cells.indices.filter { withheld[$0] }
         let ceiling = (cells.max() ?? 0)  // more than an attacker knows: makes the attack stronger
         var domain: [Int: ClosedRange<Int>] = [:]
-        for i in hidden { domain[i] = DisclosureControl.isSmall(cells[i]) ? 0...(DisclosureControl.threshold - 1) : 0...ceiling }
+        for i in hidden {
+            domain[i] = DisclosureControl.isSmall(cells[i]) ? 0...(DisclosureControl.threshold - 1) : 0...ceiling
+        }
         var value = cells.indices.map { withheld[$0] ? nil : Optional(cells[$0]) }
         var seen: [Int: Set<Int>] = [:]
         func consistent() -> Bool {
@@ -25,11 +27,19 @@ struct DisclosureControlTests {
                 var open = false
                 var totalKnown: Int? = nil
                 for p in line.parts {
-                    if let v = value[p] { known += v } else { open = true; lo += domain[p]!.lowerBound; hi += domain[p]!.upperBound }
+                    if let v = value[p] {
+                        known += v
+                    } else {
+                        open = true; lo += domain[p]!.lowerBound; hi += domain[p]!.upperBound
+                    }
                 }
                 totalKnown = value[line.total]
                 if let t = totalKnown {
-                    if !open { if t != known { return false } } else if t < known + lo || t > known + hi { return false }
+                    if !open {
+                        if t != known { return false }
+                    } else if t < known + lo || t > known + hi {
+                        return false
+                    }
                 } else {
                     let r = domain[line.total]!
                     if known + lo > r.upperBound || (!open && !r.contains(known)) { return false }
@@ -80,7 +90,9 @@ struct DisclosureControlTests {
             let lines = DisclosureControl.gridLines(
                 rows: grid.count, columns: grid[0].count, rowTotals: rowTotals, columnTotals: columnTotals)
             let withheld = DisclosureControl.protect(cells, lines: lines)
-            for i in cells.indices where DisclosureControl.isSmall(cells[i]) { #expect(withheld[i], "every small cell") }
+            for i in cells.indices where DisclosureControl.isSmall(cells[i]) {
+                #expect(withheld[i], "every small cell")
+            }
             guard withheld.contains(true) else { continue }
             tables += 1
             let feasible = Self.feasibleValues(cells, withheld: withheld, lines: lines)

@@ -49,9 +49,10 @@ struct AnnualReportRouteTests {
         #expect(anonymous.status == 303)
         #expect(anonymous.header("Location") == "/login")
 
-        for bad in ["", "?year=abc", "?year=+123", "?year=20255", "?year=0999", "?year=\(year)&lang=de",
-            "?year=\(year)&lang=%3Cscript%3E"]
-        {
+        for bad in [
+            "", "?year=abc", "?year=+123", "?year=20255", "?year=0999", "?year=\(year)&lang=de",
+            "?year=\(year)&lang=%3Cscript%3E",
+        ] {
             let reply = try await DashboardTests.page(h.api, "/reports/annual\(bad)", token: h.token("natc"))
             #expect(reply.status == 400, "\(bad)")
             #expect(!reply.text.contains("<script>"))

@@ -151,12 +151,15 @@ extension CommandSpec {
                             (the auditor's copy). CSV writes one file per table into the directory --out names.
                             """,
                         options: [
-                            OptionSpec("--year", value: "Y", kind: .integer(1900...9999), required: true, help: "the year"),
+                            OptionSpec(
+                                "--year", value: "Y", kind: .integer(1900...9999), required: true, help: "the year"),
                             OptionSpec(
                                 "--format", kind: .oneOf(["html", "csv", "json"]), default: "html",
                                 help: "html (printable), csv (one file per table) or json"),
-                            OptionSpec("--lang", kind: .oneOf(["en", "sq", "sr-Latn"]), default: "en", help: "language"),
-                            OptionSpec("--out", value: "FILE", help: "write to FILE (csv: a directory) instead of stdout"),
+                            OptionSpec(
+                                "--lang", kind: .oneOf(["en", "sq", "sr-Latn"]), default: "en", help: "language"),
+                            OptionSpec(
+                                "--out", value: "FILE", help: "write to FILE (csv: a directory) instead of stdout"),
                             OptionSpec(
                                 "--time-zone", value: "TZ", default: "Europe/Belgrade",
                                 help: "the zone whose calendar years bound the periods"),

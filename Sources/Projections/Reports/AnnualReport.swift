@@ -173,7 +173,8 @@ extension AnnualReport {
                 rows: t.rows.count, columns: t.columns.count, rowTotals: t.rowTotals, columnTotals: t.columnTotals)
             func mask(_ g: [[Int]]) -> [Bool] {
                 suppressSmallCells
-                    ? DisclosureControl.protect(g.flatMap { $0 }, lines: lines) : Array(repeating: false, count: g.count * t.columns.count)
+                    ? DisclosureControl.protect(g.flatMap { $0 }, lines: lines)
+                    : Array(repeating: false, count: g.count * t.columns.count)
             }
             let mc = mask(t.current)
             let mp = mask(t.previous)
@@ -204,13 +205,15 @@ extension AnnualReport {
                 }
             }
             return PublishedTable(
-                id: t.id, rowDimension: t.rowDimension, rows: t.rows, columns: t.columns, cells: cells, onTimeRate: rates)
+                id: t.id, rowDimension: t.rowDimension, rows: t.rows, columns: t.columns, cells: cells,
+                onTimeRate: rates)
         }
         let timing = timing.map { t -> ReferralTiming in
             guard suppressSmallCells else { return t }
             func hide(_ h: ReferralTiming.Hours) -> ReferralTiming.Hours {
                 let n = h.count ?? 0
-                return n == 0 || n >= DisclosureControl.threshold ? h : ReferralTiming.Hours(count: nil, median: nil, p90: nil)
+                return n == 0 || n >= DisclosureControl.threshold
+                    ? h : ReferralTiming.Hours(count: nil, median: nil, p90: nil)
             }
             var t = t
             t.acknowledge = hide(t.acknowledge)

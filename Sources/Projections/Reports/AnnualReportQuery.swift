@@ -31,7 +31,8 @@ extension ReadModels {
             """
         ).all {
             let p: Int = try row.decode(0)
-            cases[p][try row.decode(1) as String, default: [:]][try row.decode(2) as String, default: 0] += try row.decode(3)
+            cases[p][try row.decode(1) as String, default: [:]][try row.decode(2) as String, default: 0] +=
+                try row.decode(3)
         }
         tables.append(
             .make(
@@ -47,7 +48,8 @@ extension ReadModels {
               FROM handoff.case_summary WHERE closed_at >= \(s0)::timestamptz AND closed_at < \(e)::timestamptz GROUP BY 1, 2
             """
         ).all {
-            closures[try row.decode(0) as Int][try row.decode(1) as String, default: [:]]["closures"] = try row.decode(2)
+            closures[try row.decode(0) as Int][try row.decode(1) as String, default: [:]]["closures"] = try row.decode(
+                2)
         }
         tables.append(
             .make(
@@ -141,7 +143,9 @@ extension ReadModels {
             if let reason: String = try row.decodeOptional(10) {
                 overrides[p][reason, default: [:]]["referrals", default: 0] += n
             }
-            if try row.decode(11) as Bool { overrides[p]["consent-withdrawn", default: [:]]["referrals", default: 0] += n }
+            if try row.decode(11) as Bool {
+                overrides[p]["consent-withdrawn", default: [:]]["referrals", default: 0] += n
+            }
         }
         let steps = ["issued", "acknowledged", "accepted", "declined", "withdrawn", "completed"]
         tables.append(
@@ -258,7 +262,8 @@ extension ReadModels {
             timing[try row.decode(1), default: [:]][try row.decode(0)] = (ack, acc)
         }
         let none = ReferralTiming.Hours(count: 0, median: nil, p90: nil)
-        let purposes = ReferralPurpose.allCases.map(\.rawValue).filter { timing[$0] != nil }
+        let purposes =
+            ReferralPurpose.allCases.map(\.rawValue).filter { timing[$0] != nil }
             + timing.keys.filter { ReferralPurpose(rawValue: $0) == nil }.sorted()
         let timings = purposes.map { p in
             ReferralTiming(

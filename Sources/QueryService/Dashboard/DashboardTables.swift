@@ -139,7 +139,9 @@ enum DashboardTables {
         _ rows: [ComplianceRow], keyHeader: String, keyLabel: (String) -> HTML, caption: String, suppress: Bool,
         id: String
     ) -> HTML {
-        func count(_ n: Int) -> HTML { suppress && DisclosureControl.isSmall(n) ? "\(DisclosureControl.marker)" : "\(n)" }
+        func count(_ n: Int) -> HTML {
+            suppress && DisclosureControl.isSmall(n) ? "\(DisclosureControl.marker)" : "\(n)"
+        }
         let body: [HTML] =
             rows.isEmpty
             ? ["<tr><td colspan=\"7\" class=\"empty\">No deadlines yet.</td></tr>"]

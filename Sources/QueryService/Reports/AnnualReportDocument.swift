@@ -15,7 +15,8 @@ public enum AnnualReportDocument {
         func published(_ p: PublishedCount) -> JSONValue { p.value.map { .number(JSONNumber($0)) } ?? .string(p.text) }
         func optional(_ d: Double?) -> JSONValue { d.flatMap(JSONNumber.init).map(JSONValue.number) ?? .null }
         func interval(_ i: DateInterval) -> JSONValue {
-            .object(JSONObject([("start", .string(Timestamp.format(i.start))), ("end", .string(Timestamp.format(i.end)))]))
+            .object(
+                JSONObject([("start", .string(Timestamp.format(i.start))), ("end", .string(Timestamp.format(i.end)))]))
         }
         let tables: [JSONValue] = report.tables.map { t in
             let rows: [JSONValue] = t.rows.indices.map { r in
@@ -40,7 +41,9 @@ public enum AnnualReportDocument {
                         (
                             "onTimeRate",
                             .object(
-                                JSONObject([("year", optional(rates[r].current)), ("previousYear", optional(rates[r].previous))]))
+                                JSONObject([
+                                    ("year", optional(rates[r].current)), ("previousYear", optional(rates[r].previous)),
+                                ]))
                         ))
                 }
                 return .object(JSONObject(row))
@@ -55,7 +58,10 @@ public enum AnnualReportDocument {
                 ]))
         }
         func hours(_ h: ReferralTiming.Hours) -> JSONValue {
-            .object(JSONObject([("count", count(h.count)), ("medianHours", optional(h.median)), ("p90Hours", optional(h.p90))]))
+            .object(
+                JSONObject([
+                    ("count", count(h.count)), ("medianHours", optional(h.median)), ("p90Hours", optional(h.p90)),
+                ]))
         }
         let timing: [JSONValue] = report.timing.map { t in
             .object(
@@ -102,15 +108,21 @@ public enum AnnualReportDocument {
         return [
             m.format(
                 "methods.period",
-                ["start": local(r.period.start), "end": local(r.period.end), "zone": r.timeZone, "asOf": Timestamp.format(r.asOf)]),
+                [
+                    "start": local(r.period.start), "end": local(r.period.end), "zone": r.timeZone,
+                    "asOf": Timestamp.format(r.asOf),
+                ]),
             m["methods.cases"], m["methods.victims"], m["methods.referrals"], m["methods.compliance"],
             m["methods.rulesets"] + " "
                 + (r.rulesets.isEmpty
                     ? "–"
-                    : r.rulesets.map { "\($0.rulesetId) v\($0.version) (\($0.title), effective from \($0.effectiveFrom))" }
-                        .joined(separator: "; ")) + ".",
+                    : r.rulesets.map {
+                        "\($0.rulesetId) v\($0.version) (\($0.title), effective from \($0.effectiveFrom))"
+                    }
+                    .joined(separator: "; ")) + ".",
             r.unconfirmedRules.isEmpty
-                ? m["methods.noUnconfirmed"] : m["methods.unconfirmed"] + " " + r.unconfirmedRules.joined(separator: ", ") + ".",
+                ? m["methods.noUnconfirmed"]
+                : m["methods.unconfirmed"] + " " + r.unconfirmedRules.joined(separator: ", ") + ".",
             report.suppressed ? m["methods.suppression"] : m["methods.unsuppressed"],
             m["methods.source"],
         ]

@@ -43,7 +43,10 @@ public enum AnnualReportPage {
             ),
             (
                 "referrals",
-                ["referrals-by-purpose", "referrals-by-recipient", "referrals-by-recipient-kind", "declines-by-reason"],
+                [
+                    "referrals-by-purpose", "referrals-by-recipient", "referrals-by-recipient-kind",
+                    "declines-by-reason",
+                ],
                 .empty
             ),
             ("timing", [], timingChart(report.timing, m: m) + timingTable(report.timing, year: y, m: m)),
@@ -126,7 +129,8 @@ public enum AnnualReportPage {
                         "<td>\(percent($0[r].current, m))</td><td class=\"prev\">\(percent($0[r].previous, m))</td>"
                     } ?? .empty
                 let total: HTML = t.rows[r] == "total" ? " class=\"total\"" : ""
-                return "<tr\(total)><th scope=\"row\">\(m.label(t.rows[r], in: t.rowDimension))</th>\(cells)\(rate)</tr>\n"
+                return
+                    "<tr\(total)><th scope=\"row\">\(m.label(t.rows[r], in: t.rowDimension))</th>\(cells)\(rate)</tr>\n"
             })
         return """
             <div class="table-wrap"><table id="table-\(t.id)">
@@ -145,7 +149,8 @@ public enum AnnualReportPage {
             let cls: HTML = prev ? " class=\"prev\"" : ""
             return "<td\(cls)>\(count(h.count, m))</td><td\(cls)>\(hours(h.median))</td><td\(cls)>\(hours(h.p90))</td>"
         }
-        let head3: HTML = "<th scope=\"col\">\(m["timing.count"])</th><th scope=\"col\">\(m["timing.median"])</th><th scope=\"col\">\(m["timing.p90"])</th>"
+        let head3: HTML =
+            "<th scope=\"col\">\(m["timing.count"])</th><th scope=\"col\">\(m["timing.median"])</th><th scope=\"col\">\(m["timing.p90"])</th>"
         let rows = HTML(
             joining: timing.map { t in
                 """
@@ -196,7 +201,8 @@ public enum AnnualReportPage {
         for (i, row) in rows.enumerated() {
             let top = legendHeight + Double(i) * rowHeight
             parts.append(
-                "<text x=\"\(n(labelWidth - 6))\" y=\"\(n(top + rowHeight / 2 + 2))\" text-anchor=\"end\">\(row.label)</text>")
+                "<text x=\"\(n(labelWidth - 6))\" y=\"\(n(top + rowHeight / 2 + 2))\" text-anchor=\"end\">\(row.label)</text>"
+            )
             for (j, bar) in row.bars.enumerated() {
                 let y = top + 4 + Double(j) * barHeight
                 let w = (bar.value ?? 0) * scale
@@ -246,7 +252,10 @@ public enum AnnualReportPage {
             let p = t.cells[r][cp].current
             return (
                 m.label(t.rows[r], in: t.rowDimension),
-                [Bar(value: i.value.map(Double.init), label: i.text), Bar(value: p.value.map(Double.init), label: p.text)]
+                [
+                    Bar(value: i.value.map(Double.init), label: i.text),
+                    Bar(value: p.value.map(Double.init), label: p.text),
+                ]
             )
         }
         let maximum = rows.flatMap { $0.bars.compactMap(\.value) }.max() ?? 0
@@ -260,7 +269,9 @@ public enum AnnualReportPage {
         guard let t, let rates = t.onTimeRate else { return .empty }
         let rows = t.rows.indices.map { r -> (label: String, bars: [Bar]) in
             let rate = rates[r].current
-            return (m.label(t.rows[r], in: t.rowDimension), [Bar(value: rate.map { $0 * 100 }, label: percent(rate, m))])
+            return (
+                m.label(t.rows[r], in: t.rowDimension), [Bar(value: rate.map { $0 * 100 }, label: percent(rate, m))]
+            )
         }
         return barChart(
             id: "compliance", title: "\(m["chart.compliance"]), \(year)", rows: rows, legend: [], maximum: 100)
@@ -279,7 +290,8 @@ public enum AnnualReportPage {
         }
         let maximum = rows.flatMap { $0.bars.compactMap(\.value) }.max() ?? 0
         return barChart(
-            id: "acknowledge", title: m["chart.acknowledge"], rows: rows, legend: [m["timing.median"], m["timing.p90"]],
+            id: "acknowledge", title: m["chart.acknowledge"], rows: rows,
+            legend: [m["timing.median"], m["timing.p90"]],
             maximum: maximum)
     }
 

@@ -147,16 +147,24 @@ public struct ReportMessages: Sendable {
         "timing.acknowledge": "First response",
         "timing.accept": "Acceptance",
 
-        "methods.period": "Period: {start} to {end} (calendar years in the {zone} time zone, via the Gregorian calendar; the year before is shown beside each figure with the change). Deadline outcomes are as of {asOf}.",
-        "methods.cases": "A case is one pseudonymous record opened by an institution (CaseOpened), counted in the year of the opening's occurredAt. How the year ended: closed if its latest closure happened before the year's end, else open. Closures are counted by the time of a case's latest closure.",
-        "methods.victims": "Victims are the cases opened in the year whose identification status, as recorded now (corrections applied), is identified (\"Identified\") or presumed or potential (\"Presumed\"); cases found not to be victims are not counted. Groupings follow Eurostat's crim_thb tables: sex; age group (0–11, 12–17, 18–24, 25–34, 35–49, 50+); child or adult; citizenship (the reporting country, EU, non-EU); form of exploitation (sexual, labour, other forms — forced begging, forced criminality, forced marriage, organ removal and other).",
-        "methods.referrals": "Referrals are counted in the year they were issued. Responded: acknowledged, accepted or declined by the recipient. Time to first response and to acceptance is measured from issue, in hours; percentiles are interpolated.",
-        "methods.compliance": "SOP deadlines are counted in the year they were triggered: met (on time), met late, missed (past due and unmet), running (not yet due) and cancelled. On time = met ÷ (met + met late + missed).",
+        "methods.period":
+            "Period: {start} to {end} (calendar years in the {zone} time zone, via the Gregorian calendar; the year before is shown beside each figure with the change). Deadline outcomes are as of {asOf}.",
+        "methods.cases":
+            "A case is one pseudonymous record opened by an institution (CaseOpened), counted in the year of the opening's occurredAt. How the year ended: closed if its latest closure happened before the year's end, else open. Closures are counted by the time of a case's latest closure.",
+        "methods.victims":
+            "Victims are the cases opened in the year whose identification status, as recorded now (corrections applied), is identified (\"Identified\") or presumed or potential (\"Presumed\"); cases found not to be victims are not counted. Groupings follow Eurostat's crim_thb tables: sex; age group (0–11, 12–17, 18–24, 25–34, 35–49, 50+); child or adult; citizenship (the reporting country, EU, non-EU); form of exploitation (sexual, labour, other forms — forced begging, forced criminality, forced marriage, organ removal and other).",
+        "methods.referrals":
+            "Referrals are counted in the year they were issued. Responded: acknowledged, accepted or declined by the recipient. Time to first response and to acceptance is measured from issue, in hours; percentiles are interpolated.",
+        "methods.compliance":
+            "SOP deadlines are counted in the year they were triggered: met (on time), met late, missed (past due and unmet), running (not yet due) and cancelled. On time = met ÷ (met + met late + missed).",
         "methods.rulesets": "Ruleset versions in force during the year:",
-        "methods.unconfirmed": "The timings of these rules are marked unconfirmed in the ruleset: they are configurable placeholders, not confirmed from the SOP text, and the compliance figures that use them are provisional:",
+        "methods.unconfirmed":
+            "The timings of these rules are marked unconfirmed in the ruleset: they are configurable placeholders, not confirmed from the SOP text, and the compliance figures that use them are provisional:",
         "methods.noUnconfirmed": "No deadline of the year uses a rule whose timing is marked unconfirmed.",
-        "methods.suppression": "Disclosure control: counts under 5 (including 0) are shown as <5. So that such a count cannot be worked out from the totals, the next smallest count of its row or column is withheld too (shown as x) wherever a row or column would otherwise have only one withheld count, or a withheld count could be narrowed to one value from the totals and the knowledge that withheld counts are between 0 and 4. Each year is protected on its own; a change is shown only when both years are. Medians and percentiles are shown only for 5 referrals or more, and an on-time rate only when none of its counts is withheld.",
+        "methods.suppression":
+            "Disclosure control: counts under 5 (including 0) are shown as <5. So that such a count cannot be worked out from the totals, the next smallest count of its row or column is withheld too (shown as x) wherever a row or column would otherwise have only one withheld count, or a withheld count could be narrowed to one value from the totals and the knowledge that withheld counts are between 0 and 4. Each year is protected on its own; a change is shown only when both years are. Medians and percentiles are shown only for 5 referrals or more, and an on-time rate only when none of its counts is withheld.",
         "methods.unsuppressed": "This copy is for auditors: no count is withheld.",
-        "methods.source": "Source: Handoff's read models (the projection of the append-only event log) at the time of the report.",
+        "methods.source":
+            "Source: Handoff's read models (the projection of the append-only event log) at the time of the report.",
     ]
 }

@@ -120,7 +120,8 @@ extension QueryService {
     /// The stats document; with suppression every count under 5 is the string `"<5"`.
     static func renderStats(_ report: StatsReport, year: Int?, suppressSmallCells: Bool) -> JSONValue {
         func cell(_ n: Int) -> JSONValue {
-            suppressSmallCells && DisclosureControl.isSmall(n) ? .string(DisclosureControl.marker) : .number(JSONNumber(n))
+            suppressSmallCells && DisclosureControl.isSmall(n)
+                ? .string(DisclosureControl.marker) : .number(JSONNumber(n))
         }
         var counts = JSONObject()
         for dimension in report.counts.keys.sorted() {
