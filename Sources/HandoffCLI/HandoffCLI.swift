@@ -109,6 +109,7 @@ public enum HandoffCLI {
         case ["verify"]: try await StoreCommands.verify(args, context)
         case ["checkpoint"]: try await StoreCommands.checkpoint(args, context)
         case ["bench"]: try await BenchCommand.run(args, context)
+        case ["report", "annual"]: try await ReportCommand.annual(args, context)
         case ["institution", "add"]: try await RegistryCommands.addInstitution(args, context)
         case ["sop", "publish"]: try await RegistryCommands.publishRuleset(args, context)
         case ["project"]: try await ProcessCommands.project(args, context)

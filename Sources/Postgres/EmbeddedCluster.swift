@@ -216,7 +216,7 @@ public struct EmbeddedCluster: Sendable {
             listen_addresses = '\(listenOnTCP ? "127.0.0.1" : "")'
             port = \(port)
             unix_socket_directories = '\(socketDirectory.path)'
-            max_connections = 800
+            max_connections = 1500
             shared_buffers = 128MB
             log_min_messages = warning
             log_min_error_statement = panic

@@ -180,10 +180,38 @@ extension CommandSpec {
                         positionals: [PositionalSpec("FILE", help: "the ruleset JSON document")])
                 ]),
             CommandSpec(
+                "report",
+                summary: "Reports from the read models.",
+                subcommands: [
+                    CommandSpec(
+                        "annual",
+                        summary: "The National Authority's annual report for a year (with the year before).",
+                        discussion: """
+                            Counts under 5 are withheld (<5), with secondary suppression, unless --unsuppressed \
+                            (the auditor's copy). CSV writes one file per table into the directory --out names.
+                            """,
+                        options: [
+                            OptionSpec(
+                                "--year", value: "Y", kind: .integer(1900...9999), required: true, help: "the year"),
+                            OptionSpec(
+                                "--format", kind: .oneOf(["html", "csv", "json"]), default: "html",
+                                help: "html (printable), csv (one file per table) or json"),
+                            OptionSpec(
+                                "--lang", kind: .oneOf(["en", "sq", "sr-Latn"]), default: "en", help: "language"),
+                            OptionSpec(
+                                "--out", value: "FILE", help: "write to FILE (csv: a directory) instead of stdout"),
+                            OptionSpec(
+                                "--time-zone", value: "TZ", default: "Europe/Belgrade",
+                                help: "the zone whose calendar years bound the periods"),
+                        ],
+                        flags: [FlagSpec("--unsuppressed", help: "withhold nothing (the auditor's copy)")])
+                ]),
+            CommandSpec(
                 "bench",
                 summary: "Run a benchmark against DATABASE_URL or, without it, a fresh embedded cluster.",
                 discussion: """
                     NAME: append, append-contended, append-batch, read-all, rebuild, e2e-latency, http, scale, \
+                    report (the annual report; --events N seeds N/30 cases, default 50,000; not part of all), \
                     or all (which also writes docs/benchmarks.md). Every figure is set against a baseline \
                     measured in the same run.
                     """,
@@ -192,7 +220,7 @@ extension CommandSpec {
                         "NAME",
                         kind: .oneOf([
                             "append", "append-contended", "append-batch", "read-all", "rebuild", "e2e-latency", "http",
-                            "scale", "all",
+                            "scale", "report", "all",
                         ]), help: "which benchmark")
                 ],
                 options: [

@@ -45,6 +45,8 @@ enum BenchCommand {
             case "http":
                 produced = try await ServiceBenchmarks.http(try await env.database("data"), options, progress: progress)
             case "scale": produced = try await StoreBenchmarks.scale(try await env.database("scale"), options, progress: progress)
+            case "report":
+                produced = [try await ReportBenchmark.run(try await env.database("report"), options, progress: progress)]
             default:
                 throw CLIError.usage("unknown benchmark \(bench)")
             }

@@ -75,7 +75,7 @@ public struct CaseProjector: Projector {
             ("reflection_days", "int"), ("reflection_ended_at", "timestamptz"), ("last_reviewed_at", "timestamptz"),
             ("closed_at", "timestamptz"), ("closure_reason", "text"), ("reopen_count", "int"),
             ("correction_count", "int"), ("version", "bigint"), ("last_event_id", "uuid"),
-            ("last_event_at", "timestamptz"),
+            ("last_event_at", "timestamptz"), ("reflection_outcome", "text"),
         ])
     static let parties = RowWriter(
         table: "case_parties", columns: [("case_id", "text"), ("institution", "text"), ("ordinal", "int")])
@@ -134,6 +134,7 @@ public struct CaseProjector: Projector {
         r.int(Int(history.version))
         r.uuid(history.lastEventId)
         r.time(history.lastRecordedAt)
+        r.text(s.reflectionPeriod?.outcome?.rawValue)
         r.endRow()
     }
 

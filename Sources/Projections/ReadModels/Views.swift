@@ -151,12 +151,12 @@ public struct RulesetView: Codable, Sendable, Hashable {
 /// A statistics cell: a count, or `"<5"` when small counts are suppressed.
 public enum StatCount: Codable, Sendable, Hashable {
     case count(Int)
-    /// 1 to 4, not shown.
+    /// 0 to 4, not shown.
     case suppressed
 
-    /// Counts from 1 to 4 become `.suppressed` when `suppress` is set; 0 and 5+ are shown.
+    /// Counts under 5 become `.suppressed` when `suppress` is set (``DisclosureControl/isSmall(_:)``).
     public init(_ n: Int, suppress: Bool) {
-        self = suppress && (1...4).contains(n) ? .suppressed : .count(n)
+        self = suppress && DisclosureControl.isSmall(n) ? .suppressed : .count(n)
     }
 
     public func encode(to encoder: any Encoder) throws {

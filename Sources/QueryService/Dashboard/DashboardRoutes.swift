@@ -19,6 +19,7 @@ typealias RouteRegistration = (
 /// | `GET /login`, `POST /login` | the login form; a valid token starts a session and sets its cookie |
 /// | `POST /logout` | ends the session (its CSRF token required) and clears the cookie |
 /// | `GET /cases/{caseId}` | the case page (access-logged) |
+/// | `GET /reports/annual?year=&lang=` | the annual report (coordinator, auditor; see `AnnualReportPage`) |
 /// | `GET /dashboard/live` | SSE: `event: change` when events the caller may see were appended |
 /// | `GET /assets/…` | the stylesheet, script and icon (no inline code, so a strict CSP) |
 extension QueryService {
@@ -34,6 +35,10 @@ extension QueryService {
             DashboardAssets.response(DashboardAssets.script, type: "text/javascript")
         }
         on(.GET, "/assets/icon.svg") { _, _ in DashboardAssets.response(DashboardAssets.icon, type: "image/svg+xml") }
+        on(.GET, "/reports/annual") { [self] r, _ in
+            await page(r) { session, _ in try await annualReportPage(r, session.principal) }
+        }
+        on(.GET, "/assets/report.css") { _, _ in DashboardAssets.response(AnnualReportPage.css, type: "text/css") }
     }
 
     // MARK: - Sessions

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import Projections
 import Referrals
 
 /// The tables of the dashboard pages. Each has a caption and `<th scope>` headers, and sits in
@@ -143,13 +144,15 @@ enum DashboardTables {
         _ rows: [ComplianceRow], keyHeader: String, keyLabel: (String) -> HTML, caption: String, suppress: Bool,
         id: String, _ t: Localizer
     ) -> HTML {
-        func count(_ n: Int) -> HTML { suppress && n < 5 ? "&lt;5" : "\(n)" }
+        func count(_ n: Int) -> HTML {
+            suppress && DisclosureControl.isSmall(n) ? "\(DisclosureControl.marker)" : "\(n)"
+        }
         let body: [HTML] =
             rows.isEmpty
             ? ["<tr><td colspan=\"7\" class=\"empty\">\(t("compliance.empty"))</td></tr>"]
             : rows.map { r in
                 let decided = r.met + r.metLate + r.overdue
-                let hidden = suppress && [r.met, r.metLate, r.overdue].contains { $0 < 5 }
+                let hidden = suppress && [r.met, r.metLate, r.overdue].contains(where: DisclosureControl.isSmall)
                 let rate: HTML =
                     decided == 0 || hidden
                     ? "<span class=\"sub\">—</span>" : "\(Int((Double(r.met) / Double(decided) * 100).rounded())) %"

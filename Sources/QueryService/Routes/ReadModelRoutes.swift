@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import HTTP
+import Projections
 import Referrals
 
 /// The routes answered from the read models (`ReadSide`): validation, authorization, access
@@ -125,7 +126,10 @@ extension QueryService {
 
     /// The stats document; with suppression every count under 5 is the string `"<5"`.
     static func renderStats(_ report: StatsReport, year: Int?, suppressSmallCells: Bool) -> JSONValue {
-        func cell(_ n: Int) -> JSONValue { suppressSmallCells && n < 5 ? "<5" : .number(JSONNumber(n)) }
+        func cell(_ n: Int) -> JSONValue {
+            suppressSmallCells && DisclosureControl.isSmall(n)
+                ? .string(DisclosureControl.marker) : .number(JSONNumber(n))
+        }
         var counts = JSONObject()
         for dimension in report.counts.keys.sorted() {
             var values = JSONObject()

@@ -1,0 +1,47 @@
+import Foundation
+import Postgres
+import Projections
+import QueryService
+import Referrals
+
+/// `handoff report annual --year Y [--format html|csv|json] [--lang L] [--out FILE] [--unsuppressed]`:
+/// the annual report from the read models of DATABASE_URL.
+enum ReportCommand {
+    static func annual(_ args: ParsedArguments, _ context: CLIContext) async throws {
+        let year = args.int("--year")!
+        let format = args.string("--format") ?? "html"
+        let zoneName = args.string("--time-zone") ?? "Europe/Belgrade"
+        guard let zone = TimeZone(identifier: zoneName) else { throw CLIError.usage("unknown time zone \(zoneName)") }
+        let out = args.string("--out")
+        if format == "csv" && out == nil { throw CLIError.usage("--format csv needs --out DIR (one file per table)") }
+        let pool = ConnectionPool(url: try context.databaseURL(), maximumConnections: 1)
+        let report: AnnualReport
+        do {
+            report = try await ReadModels(pool: pool).annualReport(year: year, timeZone: zone)
+            await pool.close()
+        } catch {
+            await pool.close()
+            throw error
+        }
+        let published = report.published(suppressSmallCells: !args.flag("--unsuppressed"))
+        let messages = ReportMessages(language: args.string("--lang") ?? "en")
+        switch format {
+        case "csv":
+            let directory = URL(fileURLWithPath: out!, isDirectory: true)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            for file in AnnualReportDocument.csv(published, messages: messages) {
+                try Data(file.contents.utf8).write(to: directory.appendingPathComponent(file.name))
+            }
+        default:
+            let text =
+                format == "json"
+                ? AnnualReportDocument.json(published, messages: messages).serializedString() + "\n"
+                : AnnualReportPage.html(published, messages: messages, stylesheet: .inline)
+            if let out {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: out))
+            } else {
+                context.standardOutput(text)
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+
+/// The figures of the National Authority's annual report for one year, with the year before,
+/// before disclosure control: what ``ReadModels/annualReport(year:timeZone:now:)`` computes from
+/// the read models. ``published(suppressSmallCells:)`` applies ``DisclosureControl``.
+public struct AnnualReport: Sendable, Hashable {
+    /// The report year.
+    public var year: Int
+    /// The zone whose calendar years bound the periods (the deployment's, `Europe/Belgrade`).
+    public var timeZone: String
+    /// `[start, end)` of the year, and of the year before.
+    public var period: DateInterval
+    public var previousPeriod: DateInterval
+    /// Deadline statuses (met, missed, running) are as of this time.
+    public var asOf: Date
+    /// Count tables, in report order.
+    public var tables: [ReportTable]
+    /// Time to acknowledge and to accept referrals, per purpose.
+    public var timing: [ReferralTiming]
+    /// Ruleset versions in force during the year.
+    public var rulesets: [RulesetInForce]
+    /// Rules whose figure the ruleset marks unconfirmed (placeholders), among the year's deadlines.
+    public var unconfirmedRules: [String]
+
+    /// A published ruleset version in force during the year.
+    public struct RulesetInForce: Sendable, Hashable, Codable {
+        public var rulesetId: String
+        public var version: Int
+        public var title: String
+        /// `YYYY-MM-DD`.
+        public var effectiveFrom: String
+    }
+}
+
+/// A table of counts: rows × columns for the year and the same for the year before. Where
+/// `columnTotals` is set its last row is the sum of the others ("total"); where `rowTotals` is
+/// set its last column is the sum of the others.
+public struct ReportTable: Sendable, Hashable {
+    /// Stable id (`cases-by-identification`), also the CSV file's name.
+    public var id: String
+    /// Message key of the row heading's dimension (`dimension.sex`).
+    public var rowDimension: String
+    /// Row codes (`female`, `XK`, `kp-dthb`, `total`).
+    public var rows: [String]
+    /// Column codes (`identified`, `met`, `total`).
+    public var columns: [String]
+    public var rowTotals: Bool
+    public var columnTotals: Bool
+    /// `current[row][column]`: the year; `previous[row][column]`: the year before.
+    public var current: [[Int]]
+    public var previous: [[Int]]
+
+    /// Builds a table from counts keyed by (row, column), rows in `rowOrder` then any others
+    /// sorted, totals added as the flags say.
+    public static func make(
+        id: String, rowDimension: String, rowOrder: [String], columns dataColumns: [String],
+        current: [String: [String: Int]], previous: [String: [String: Int]], rowTotals: Bool, columnTotals: Bool,
+        keepEmptyRows: Bool = true
+    ) -> ReportTable {
+        var rows = rowOrder
+        let extra = Set(current.keys).union(previous.keys).subtracting(rowOrder).sorted()
+        rows += extra
+        if !keepEmptyRows {
+            rows = rows.filter { r in
+                dataColumns.contains { (current[r]?[$0] ?? 0) + (previous[r]?[$0] ?? 0) > 0 }
+            }
+        }
+        func grid(_ counts: [String: [String: Int]]) -> [[Int]] {
+            var g = rows.map { r in dataColumns.map { counts[r]?[$0] ?? 0 } }
+            if rowTotals { g = g.map { $0 + [$0.reduce(0, +)] } }
+            if columnTotals {
+                let width = g.first?.count ?? (dataColumns.count + (rowTotals ? 1 : 0))
+                g.append((0..<width).map { c in g.reduce(0) { $0 + $1[c] } })
+            }
+            return g
+        }
+        return ReportTable(
+            id: id, rowDimension: rowDimension,
+            rows: rows + (columnTotals ? ["total"] : []), columns: dataColumns + (rowTotals ? ["total"] : []),
+            rowTotals: rowTotals, columnTotals: columnTotals, current: grid(current), previous: grid(previous))
+    }
+}
+
+/// Time from issue to first response (acknowledged, accepted or declined) and to acceptance, for
+/// the referrals of one purpose issued in the year and in the year before.
+public struct ReferralTiming: Sendable, Hashable {
+    /// Hours: how many referrals had the step, their median and 90th percentile.
+    public struct Hours: Sendable, Hashable {
+        /// nil where withheld (fewer than `DisclosureControl.threshold` referrals, not for auditors).
+        public var count: Int?
+        public var median: Double?
+        public var p90: Double?
+        public init(count: Int?, median: Double?, p90: Double?) {
+            self.count = count
+            self.median = median
+            self.p90 = p90
+        }
+    }
+    public var purpose: String
+    public var acknowledge: Hours
+    public var accept: Hours
+    public var previousAcknowledge: Hours
+    public var previousAccept: Hours
+}
+
+// MARK: - Published
+
+/// A published count: shown, withheld because it is small (`<5`), or withheld so that a small
+/// one cannot be worked out from the totals (`x`).
+public enum PublishedCount: Sendable, Hashable {
+    case count(Int)
+    case small
+    case withheld
+
+    /// The count when shown.
+    public var value: Int? {
+        if case .count(let n) = self { return n }
+        return nil
+    }
+
+    /// `12`, `<5` or `x`.
+    public var text: String {
+        switch self {
+        case .count(let n): String(n)
+        case .small: DisclosureControl.marker
+        case .withheld: DisclosureControl.secondaryMarker
+        }
+    }
+}
+
+/// One published cell: the year, the year before and the change.
+public struct PublishedCell: Sendable, Hashable {
+    public var current: PublishedCount
+    public var previous: PublishedCount
+    /// Shown only when both years are (else it would give away the withheld one).
+    public var change: Int? {
+        guard let c = current.value, let p = previous.value else { return nil }
+        return c - p
+    }
+}
+
+/// A ``ReportTable`` after disclosure control.
+public struct PublishedTable: Sendable {
+    public var id: String
+    public var rowDimension: String
+    public var rows: [String]
+    public var columns: [String]
+    public var cells: [[PublishedCell]]
+    /// For compliance tables: the on-time rate (met ÷ (met + met late + missed)) per row, this year
+    /// and the year before, shown only when none of its counts is withheld.
+    public var onTimeRate: [(current: Double?, previous: Double?)]?
+}
+
+/// The report as published to a role: withheld cells are nil.
+public struct PublishedReport: Sendable {
+    public var report: AnnualReport
+    /// Whether disclosure control was applied (every role but auditor).
+    public var suppressed: Bool
+    public var tables: [PublishedTable]
+    public var timing: [ReferralTiming]
+}
+
+extension AnnualReport {
+    /// Columns whose counts make up a compliance table's on-time rate.
+    static let rateColumns = ("met", "met-late", "missed")
+
+    /// The report with ``DisclosureControl`` applied when `suppressSmallCells` is set: small
+    /// cells and the cells that would give them away are withheld per year; a change is shown
+    /// only when both years are; percentiles only for at least `threshold` referrals.
+    public func published(suppressSmallCells: Bool) -> PublishedReport {
+        let tables = tables.map { t -> PublishedTable in
+            let lines = DisclosureControl.gridLines(
+                rows: t.rows.count, columns: t.columns.count, rowTotals: t.rowTotals, columnTotals: t.columnTotals)
+            func mask(_ g: [[Int]]) -> [Bool] {
+                suppressSmallCells
+                    ? DisclosureControl.protect(g.flatMap { $0 }, lines: lines)
+                    : Array(repeating: false, count: g.count * t.columns.count)
+            }
+            let mc = mask(t.current)
+            let mp = mask(t.previous)
+            let w = t.columns.count
+            func published(_ n: Int, _ withheld: Bool) -> PublishedCount {
+                !withheld ? .count(n) : DisclosureControl.isSmall(n) ? .small : .withheld
+            }
+            let cells = t.rows.indices.map { r in
+                t.columns.indices.map { c in
+                    PublishedCell(
+                        current: published(t.current[r][c], mc[r * w + c]),
+                        previous: published(t.previous[r][c], mp[r * w + c]))
+                }
+            }
+            var rates: [(current: Double?, previous: Double?)]?
+            if let met = t.columns.firstIndex(of: Self.rateColumns.0),
+                let late = t.columns.firstIndex(of: Self.rateColumns.1),
+                let missed = t.columns.firstIndex(of: Self.rateColumns.2)
+            {
+                rates = cells.map { row in
+                    func rate(_ v: (PublishedCell) -> Int?) -> Double? {
+                        guard let a = v(row[met]), let b = v(row[late]), let m = v(row[missed]), a + b + m > 0 else {
+                            return nil
+                        }
+                        return Double(a) / Double(a + b + m)
+                    }
+                    return (rate { $0.current.value }, rate { $0.previous.value })
+                }
+            }
+            return PublishedTable(
+                id: t.id, rowDimension: t.rowDimension, rows: t.rows, columns: t.columns, cells: cells,
+                onTimeRate: rates)
+        }
+        let timing = timing.map { t -> ReferralTiming in
+            guard suppressSmallCells else { return t }
+            func hide(_ h: ReferralTiming.Hours) -> ReferralTiming.Hours {
+                let n = h.count ?? 0
+                return n == 0 || n >= DisclosureControl.threshold
+                    ? h : ReferralTiming.Hours(count: nil, median: nil, p90: nil)
+            }
+            var t = t
+            t.acknowledge = hide(t.acknowledge)
+            t.accept = hide(t.accept)
+            t.previousAcknowledge = hide(t.previousAcknowledge)
+            t.previousAccept = hide(t.previousAccept)
+            return t
+        }
+        return PublishedReport(report: self, suppressed: suppressSmallCells, tables: tables, timing: timing)
+    }
+}

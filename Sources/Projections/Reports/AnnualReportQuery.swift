@@ -1,0 +1,303 @@
+import Foundation
+import Postgres
+import Referrals
+
+extension ReadModels {
+    /// The annual report's figures for `year` and the year before, from the read models (a few
+    /// grouped queries; no scan of the event log). Years are calendar years in `timeZone`;
+    /// deadline statuses are as of `now`.
+    ///
+    /// What is counted: cases by the `occurredAt` of their opening; closures by that of the
+    /// (latest) closure; victims = cases opened in the year whose current identification status
+    /// is identified, or presumed/potential ("presumed"); referrals by the time they were issued;
+    /// deadlines by the time they were triggered; reflection periods by their start.
+    public func annualReport(year: Int, timeZone: TimeZone, now: Date = Date()) async throws -> AnnualReport {
+        let period = ReportGroupings.yearInterval(year, timeZone: timeZone)
+        let previous = ReportGroupings.yearInterval(year - 1, timeZone: timeZone)
+        let (s0, s1, e) = (previous.start, period.start, period.end)
+        typealias Counts = [String: [String: Int]]
+        var tables: [ReportTable] = []
+
+        // Cases opened, by identification status and how the year ended for them.
+        var cases: [Counts] = [[:], [:]]
+        for row in try await pool.query(
+            """
+            SELECT p, identification_status,
+                   CASE WHEN closed_at IS NOT NULL AND closed_at < (CASE WHEN p = 1 THEN \(e)::timestamptz ELSE \(s1)::timestamptz END)
+                        THEN 'closed' ELSE 'open' END, count(*)
+              FROM (SELECT c.*, CASE WHEN opened_at >= \(s1)::timestamptz THEN 1 ELSE 0 END AS p FROM handoff.case_summary c
+                     WHERE opened_at >= \(s0)::timestamptz AND opened_at < \(e)::timestamptz) c
+             GROUP BY 1, 2, 3
+            """
+        ).all {
+            let p: Int = try row.decode(0)
+            cases[p][try row.decode(1) as String, default: [:]][try row.decode(2) as String, default: 0] +=
+                try row.decode(3)
+        }
+        tables.append(
+            .make(
+                id: "cases-by-identification", rowDimension: "dimension.identificationStatus",
+                rowOrder: IdentificationStatus.allCases.map(\.rawValue), columns: ["open", "closed"],
+                current: cases[1], previous: cases[0], rowTotals: true, columnTotals: true))
+
+        // Closures by reason.
+        var closures: [Counts] = [[:], [:]]
+        for row in try await pool.query(
+            """
+            SELECT CASE WHEN closed_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(closure_reason, 'other'), count(*)
+              FROM handoff.case_summary WHERE closed_at >= \(s0)::timestamptz AND closed_at < \(e)::timestamptz GROUP BY 1, 2
+            """
+        ).all {
+            closures[try row.decode(0) as Int][try row.decode(1) as String, default: [:]]["closures"] = try row.decode(
+                2)
+        }
+        tables.append(
+            .make(
+                id: "closures-by-reason", rowDimension: "dimension.closureReason",
+                rowOrder: ClosureReason.allCases.map(\.rawValue), columns: ["closures"], current: closures[1],
+                previous: closures[0], rowTotals: false, columnTotals: true))
+
+        // Victims by profile.
+        var bySex: [Counts] = [[:], [:]]
+        var byAge: [Counts] = [[:], [:]]
+        var byChild: [Counts] = [[:], [:]]
+        var byCitizenship: [Counts] = [[:], [:]]
+        var byNationality: [Counts] = [[:], [:]]
+        var byExploitation: [Counts] = [[:], [:]]
+        for row in try await pool.query(
+            """
+            SELECT CASE WHEN opened_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, identification_status, sex, age_band, child,
+                   nationality, array_to_string(exploitation, ','), count(*)
+              FROM handoff.case_summary
+             WHERE opened_at >= \(s0)::timestamptz AND opened_at < \(e)::timestamptz
+               AND identification_status IN ('identified', 'presumed', 'potential')
+             GROUP BY 1, 2, 3, 4, 5, 6, 7
+            """
+        ).all {
+            let p: Int = try row.decode(0)
+            guard let column = ReportGroupings.victimColumn(try row.decode(1)) else { continue }
+            let n: Int = try row.decode(7)
+            bySex[p][try row.decode(2) as String, default: [:]][column, default: 0] += n
+            byAge[p][ReportGroupings.ageGroup(try row.decode(3)), default: [:]][column, default: 0] += n
+            byChild[p][(try row.decode(4) as Bool) ? "child" : "adult", default: [:]][column, default: 0] += n
+            let nationality: String = try row.decode(5)
+            byCitizenship[p][ReportGroupings.citizenship(nationality), default: [:]][column, default: 0] += n
+            byNationality[p][nationality, default: [:]][column, default: 0] += n
+            let forms: String = try row.decode(6)
+            let groups = Set(forms.split(separator: ",").map { ReportGroupings.exploitationGroup(String($0)) })
+            for g in groups { byExploitation[p][g, default: [:]][column, default: 0] += n }
+        }
+        let victimColumns = ["identified", "presumed"]
+        for (id, dimension, order, counts) in [
+            ("victims-by-sex", "dimension.sex", Sex.allCases.map(\.rawValue), bySex),
+            ("victims-by-age", "dimension.ageGroup", ReportGroupings.ageGroups, byAge),
+            ("victims-by-child", "dimension.childAdult", ReportGroupings.childAdult, byChild),
+            ("victims-by-citizenship", "dimension.citizenship", ReportGroupings.citizenshipGroups, byCitizenship),
+            ("victims-by-nationality", "dimension.nationality", [ReportGroupings.reportingCountry], byNationality),
+        ] {
+            tables.append(
+                .make(
+                    id: id, rowDimension: dimension, rowOrder: order, columns: victimColumns, current: counts[1],
+                    previous: counts[0], rowTotals: true, columnTotals: true))
+        }
+        // A victim with several forms counts once in each: no column total.
+        tables.append(
+            .make(
+                id: "victims-by-exploitation", rowDimension: "dimension.exploitation",
+                rowOrder: ReportGroupings.exploitationGroups, columns: victimColumns, current: byExploitation[1],
+                previous: byExploitation[0], rowTotals: true, columnTotals: false))
+
+        // Referrals.
+        var byPurpose: [Counts] = [[:], [:]]
+        var byRecipient: [Counts] = [[:], [:]]
+        var byKind: [Counts] = [[:], [:]]
+        var declined: [Counts] = [[:], [:]]
+        var overrides: [Counts] = [[:], [:]]
+        for row in try await pool.query(
+            """
+            SELECT CASE WHEN r.issued_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, r.purpose, r.to_institution,
+                   coalesce((SELECT i.kinds[1] FROM handoff.institutions i WHERE i.institution_id = r.to_institution),
+                            'unknown'),
+                   coalesce(r.acknowledged_at, r.accepted_at, r.declined_at) IS NOT NULL, r.accepted_at IS NOT NULL,
+                   r.declined_at IS NOT NULL, coalesce(r.decline_reason, 'other'), r.status = 'withdrawn',
+                   r.completed_at IS NOT NULL, r.consent_override, r.consent_withdrawn_at IS NOT NULL, count(*)
+              FROM handoff.referrals r WHERE r.issued_at >= \(s0)::timestamptz AND r.issued_at < \(e)::timestamptz
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
+            """
+        ).all {
+            let p: Int = try row.decode(0)
+            let n: Int = try row.decode(12)
+            var steps = ["issued"]
+            if try row.decode(4) as Bool { steps.append("acknowledged") }
+            if try row.decode(5) as Bool { steps.append("accepted") }
+            let wasDeclined: Bool = try row.decode(6)
+            if wasDeclined { steps.append("declined") }
+            if try row.decode(8) as Bool { steps.append("withdrawn") }
+            if try row.decode(9) as Bool { steps.append("completed") }
+            for s in steps {
+                byPurpose[p][try row.decode(1) as String, default: [:]][s, default: 0] += n
+                byRecipient[p][try row.decode(2) as String, default: [:]][s, default: 0] += n
+                byKind[p][try row.decode(3) as String, default: [:]][s, default: 0] += n
+            }
+            if wasDeclined { declined[p][try row.decode(7) as String, default: [:]]["referrals", default: 0] += n }
+            if let reason: String = try row.decodeOptional(10) {
+                overrides[p][reason, default: [:]]["referrals", default: 0] += n
+            }
+            if try row.decode(11) as Bool {
+                overrides[p]["consent-withdrawn", default: [:]]["referrals", default: 0] += n
+            }
+        }
+        let steps = ["issued", "acknowledged", "accepted", "declined", "withdrawn", "completed"]
+        tables.append(
+            .make(
+                id: "referrals-by-purpose", rowDimension: "dimension.purpose",
+                rowOrder: ReferralPurpose.allCases.map(\.rawValue), columns: steps, current: byPurpose[1],
+                previous: byPurpose[0], rowTotals: false, columnTotals: true))
+        tables.append(
+            .make(
+                id: "referrals-by-recipient", rowDimension: "dimension.institution", rowOrder: [], columns: steps,
+                current: byRecipient[1], previous: byRecipient[0], rowTotals: false, columnTotals: true))
+        tables.append(
+            .make(
+                id: "referrals-by-recipient-kind", rowDimension: "dimension.institutionKind", rowOrder: [],
+                columns: steps, current: byKind[1], previous: byKind[0], rowTotals: false, columnTotals: true))
+        tables.append(
+            .make(
+                id: "declines-by-reason", rowDimension: "dimension.declineReason",
+                rowOrder: DeclineReason.allCases.map(\.rawValue), columns: ["referrals"], current: declined[1],
+                previous: declined[0], rowTotals: false, columnTotals: true))
+        // Overrides by reason add up; consent withdrawn is a separate count after the total.
+        var overrideTable = ReportTable.make(
+            id: "consent-overrides-by-reason", rowDimension: "dimension.overrideReason",
+            rowOrder: ConsentOverrideReason.allCases.map(\.rawValue), columns: ["referrals"],
+            current: overrides[1].filter { $0.key != "consent-withdrawn" },
+            previous: overrides[0].filter { $0.key != "consent-withdrawn" }, rowTotals: false, columnTotals: true)
+        overrideTable.id = "consent-overrides-by-reason"
+        tables.append(overrideTable)
+        tables.append(
+            .make(
+                id: "consent-withdrawn", rowDimension: "dimension.consent", rowOrder: ["consent-withdrawn"],
+                columns: ["referrals"], current: overrides[1].filter { $0.key == "consent-withdrawn" },
+                previous: overrides[0].filter { $0.key == "consent-withdrawn" }, rowTotals: false,
+                columnTotals: false))
+
+        // SOP compliance per institution and per rule.
+        var byInstitution: [Counts] = [[:], [:]]
+        var byRule: [Counts] = [[:], [:]]
+        for row in try await pool.query(
+            """
+            SELECT CASE WHEN d.triggered_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, d.responsible, d.rule_id,
+                   handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure,
+                                           d.notified, \(now)), count(*)
+              FROM handoff.deadlines d WHERE d.triggered_at >= \(s0)::timestamptz AND d.triggered_at < \(e)::timestamptz
+             GROUP BY 1, 2, 3, 4
+            """
+        ).all {
+            let p: Int = try row.decode(0)
+            let column = ReportGroupings.complianceColumn(try row.decode(3))
+            let n: Int = try row.decode(4)
+            byInstitution[p][try row.decode(1) as String, default: [:]][column, default: 0] += n
+            byRule[p][try row.decode(2) as String, default: [:]][column, default: 0] += n
+        }
+        let outcomes = ["met", "met-late", "missed", "running", "cancelled"]
+        tables.append(
+            .make(
+                id: "compliance-by-institution", rowDimension: "dimension.responsible", rowOrder: [],
+                columns: outcomes, current: byInstitution[1], previous: byInstitution[0], rowTotals: true,
+                columnTotals: true))
+        tables.append(
+            .make(
+                id: "compliance-by-rule", rowDimension: "dimension.rule", rowOrder: [], columns: outcomes,
+                current: byRule[1], previous: byRule[0], rowTotals: true, columnTotals: true))
+
+        // Reflection periods.
+        var lengths: [Counts] = [[:], [:]]
+        var reflectionOutcomes: [Counts] = [[:], [:]]
+        for row in try await pool.query(
+            """
+            SELECT CASE WHEN reflection_started_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(reflection_days, 90),
+                   CASE WHEN reflection_ended_at IS NULL THEN 'running' ELSE coalesce(reflection_outcome, 'other') END,
+                   count(*)
+              FROM handoff.case_summary WHERE reflection_started_at >= \(s0)::timestamptz AND reflection_started_at < \(e)::timestamptz
+             GROUP BY 1, 2, 3
+            """
+        ).all {
+            let p: Int = try row.decode(0)
+            let n: Int = try row.decode(3)
+            lengths[p][ReportGroupings.reflectionLength(try row.decode(1)), default: [:]]["periods", default: 0] += n
+            reflectionOutcomes[p][try row.decode(2) as String, default: [:]]["periods", default: 0] += n
+        }
+        tables.append(
+            .make(
+                id: "reflection-lengths", rowDimension: "dimension.reflectionDays",
+                rowOrder: ReportGroupings.reflectionLengths, columns: ["periods"], current: lengths[1],
+                previous: lengths[0], rowTotals: false, columnTotals: true))
+        tables.append(
+            .make(
+                id: "reflection-outcomes", rowDimension: "dimension.reflectionOutcome",
+                rowOrder: ReflectionOutcome.allCases.map(\.rawValue) + ["running"], columns: ["periods"],
+                current: reflectionOutcomes[1], previous: reflectionOutcomes[0], rowTotals: false,
+                columnTotals: true))
+
+        // Timing per purpose.
+        var timing: [String: [Int: (ReferralTiming.Hours, ReferralTiming.Hours)]] = [:]
+        for row in try await pool.query(
+            """
+            SELECT CASE WHEN issued_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, purpose,
+                   count(coalesce(acknowledged_at, accepted_at, declined_at)),
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM coalesce(acknowledged_at, accepted_at, declined_at) - issued_at)),
+                   percentile_cont(0.9) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM coalesce(acknowledged_at, accepted_at, declined_at) - issued_at)),
+                   count(accepted_at),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM accepted_at - issued_at)),
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM accepted_at - issued_at))
+              FROM handoff.referrals WHERE issued_at >= \(s0)::timestamptz AND issued_at < \(e)::timestamptz
+             GROUP BY 1, 2
+            """
+        ).all {
+            func hours(_ i: Int) throws -> Double? { (try row.decodeOptional(i) as Double?).map { $0 / 3600 } }
+            let ack = ReferralTiming.Hours(count: try row.decode(2), median: try hours(3), p90: try hours(4))
+            let acc = ReferralTiming.Hours(count: try row.decode(5), median: try hours(6), p90: try hours(7))
+            timing[try row.decode(1), default: [:]][try row.decode(0)] = (ack, acc)
+        }
+        let none = ReferralTiming.Hours(count: 0, median: nil, p90: nil)
+        let purposes =
+            ReferralPurpose.allCases.map(\.rawValue).filter { timing[$0] != nil }
+            + timing.keys.filter { ReferralPurpose(rawValue: $0) == nil }.sorted()
+        let timings = purposes.map { p in
+            ReferralTiming(
+                purpose: p, acknowledge: timing[p]?[1]?.0 ?? none, accept: timing[p]?[1]?.1 ?? none,
+                previousAcknowledge: timing[p]?[0]?.0 ?? none, previousAccept: timing[p]?[0]?.1 ?? none)
+        }
+
+        // Methods: rulesets in force and unconfirmed rules.
+        var inForce: [AnnualReport.RulesetInForce] = []
+        let versions = try await pool.query(
+            """
+            SELECT ruleset_id, version, title, effective_from::text, effective_from <= (\(s1)::timestamptz AT TIME ZONE \(timeZone.identifier)::text)::date
+              FROM handoff.sop_rulesets
+             WHERE effective_from < (\(e)::timestamptz AT TIME ZONE \(timeZone.identifier)::text)::date
+             ORDER BY ruleset_id, effective_from, version
+            """
+        ).all
+        var latestBefore: [String: AnnualReport.RulesetInForce] = [:]
+        for row in versions {
+            let r = AnnualReport.RulesetInForce(
+                rulesetId: try row.decode(0), version: try row.decode(1), title: try row.decode(2),
+                effectiveFrom: try row.decode(3))
+            if try row.decode(4) as Bool { latestBefore[r.rulesetId] = r } else { inForce.append(r) }
+        }
+        inForce = latestBefore.values.sorted { $0.rulesetId < $1.rulesetId } + inForce
+        let unconfirmed = try await pool.query(
+            """
+            SELECT DISTINCT rule_id FROM handoff.deadlines
+             WHERE NOT confirmed AND triggered_at >= \(s1)::timestamptz AND triggered_at < \(e)::timestamptz ORDER BY 1
+            """
+        ).all.map { try $0.decode(0) as String }
+
+        return AnnualReport(
+            year: year, timeZone: timeZone.identifier, period: period, previousPeriod: previous, asOf: now,
+            tables: tables, timing: timings, rulesets: inForce, unconfirmedRules: unconfirmed)
+    }
+}

@@ -1,0 +1,240 @@
+import EventStore
+import Foundation
+import HandoffTestSupport
+import Postgres
+import Referrals
+import Testing
+
+@testable import Projections
+
+/// The annual report against known data: synthetic cases are projected, the report is computed
+/// from the read models, and every count table (but compliance, whose statuses are the deadline
+/// evaluator's) is compared with counts the test computes itself from the generated events,
+/// with its own year boundaries written out as instants (Europe/Belgrade is UTC+1 in winter).
+@Suite("Annual report", .serialized)
+struct AnnualReportTests {
+    static func instant(_ text: String) -> Date { Timestamp.parse(text)! }
+
+    /// 2025 and 2024 in Europe/Belgrade, as UTC instants.
+    static let start2024 = instant("2023-12-31T23:00:00Z")
+    static let start2025 = instant("2024-12-31T23:00:00Z")
+    static let end2025 = instant("2025-12-31T23:00:00Z")
+
+    /// Cases generated across 2024 and early 2025, two of them moved to either side of the
+    /// New Year in Belgrade (22:30Z and 23:30Z on 31 December 2024: both 2024 in UTC).
+    static func cases() -> [SyntheticCase] {
+        let generator = SyntheticGenerator(seed: 2025, now: instant("2025-04-30T12:00:00Z"), window: 480 * 86_400)
+        var cases = generator.cases(count: 220)
+        func move(_ i: Int, openingTo target: Date) {
+            let delta = target.timeIntervalSince(cases[i].events[0].occurredAt)
+            for k in cases[i].events.indices {
+                cases[i].events[k].occurredAt = cases[i].events[k].occurredAt.addingTimeInterval(delta)
+            }
+        }
+        move(0, openingTo: instant("2024-12-31T22:30:00Z"))
+        move(1, openingTo: instant("2024-12-31T23:30:00Z"))
+        return cases
+    }
+
+    typealias Counts = [String: [String: Int]]
+
+    /// The test's own counts: period → table id → row → column → count.
+    static func expected(_ cases: [SyntheticCase]) -> [Int: [String: Counts]] {
+        var out: [Int: [String: Counts]] = [0: [:], 1: [:]]
+        func period(_ d: Date) -> Int? {
+            if d >= start2025 && d < end2025 { return 1 }
+            if d >= start2024 && d < start2025 { return 0 }
+            return nil
+        }
+        func add(_ p: Int, _ table: String, _ row: String, _ column: String, _ n: Int = 1) {
+            out[p]![table, default: [:]][row, default: [:]][column, default: 0] += n
+        }
+        let ageGroups = [
+            "0-11": "0-11", "12-14": "12-17", "15-17": "12-17", "18-24": "18-24", "25-34": "25-34",
+            "35-49": "35-49", "50+": "50+", "unknown": "unknown",
+        ]
+        let eu: Set<String> = ["BG", "RO", "HR", "GR", "DE", "IT"]
+        for c in cases {
+            let s = CaseState.fold(caseId: c.caseId, events: c.events)!
+            if let p = period(s.openedAt) {
+                let end = p == 1 ? end2025 : start2025
+                let closed = s.status == .closed && s.closedAt! < end
+                add(p, "cases-by-identification", s.identificationStatus.rawValue, closed ? "closed" : "open")
+                let column: String? =
+                    switch s.identificationStatus {
+                    case .identified: "identified"
+                    case .presumed, .potential: "presumed"
+                    case .notAVictim: nil
+                    }
+                if let column {
+                    let profile = s.profile
+                    add(p, "victims-by-sex", profile.sex.rawValue, column)
+                    add(p, "victims-by-age", ageGroups[profile.ageBand.rawValue]!, column)
+                    add(p, "victims-by-child", profile.child ? "child" : "adult", column)
+                    let n = profile.nationality
+                    add(
+                        p, "victims-by-citizenship", n == "XK" ? "reporting-country" : eu.contains(n) ? "eu" : "non-eu",
+                        column)
+                    add(p, "victims-by-nationality", n, column)
+                    var groups: Set<String> = []
+                    for form in profile.exploitation {
+                        groups.insert(form == .sexual ? "sexual" : form == .forcedLabour ? "labour" : "other")
+                    }
+                    for g in groups { add(p, "victims-by-exploitation", g, column) }
+                }
+            }
+            if s.status == .closed, let at = s.closedAt, let p = period(at) {
+                add(p, "closures-by-reason", s.closureReason!.rawValue, "closures")
+            }
+            for r in s.referrals.values {
+                guard let p = period(r.issuedAt) else { continue }
+                var steps = ["issued"]
+                if r.acknowledgedAt != nil || r.acceptedAt != nil || r.declinedAt != nil {
+                    steps.append("acknowledged")
+                }
+                if r.acceptedAt != nil { steps.append("accepted") }
+                if r.declinedAt != nil { steps.append("declined") }
+                if r.completedAt != nil { steps.append("completed") }
+                if r.withdrawnAt != nil { steps.append("withdrawn") }
+                for step in steps {
+                    add(p, "referrals-by-purpose", r.purpose.rawValue, step)
+                    add(p, "referrals-by-recipient", r.to, step)
+                    add(
+                        p, "referrals-by-recipient-kind", Institution.demo.first { $0.id == r.to }!.kinds[0].rawValue,
+                        step)
+                }
+                if let reason = r.declineReason { add(p, "declines-by-reason", reason.rawValue, "referrals") }
+                if let o = r.consentOverride { add(p, "consent-overrides-by-reason", o.rawValue, "referrals") }
+                if r.consentWithdrawnAt != nil { add(p, "consent-withdrawn", "consent-withdrawn", "referrals") }
+            }
+            if let rp = s.reflectionPeriod, let p = period(rp.startedAt) {
+                let d = rp.days ?? 90  // the ruleset's default length
+                add(
+                    p, "reflection-lengths", d <= 30 ? "1-30" : d <= 60 ? "31-60" : d <= 90 ? "61-90" : "91+", "periods"
+                )
+                add(
+                    p, "reflection-outcomes", rp.endedAt == nil ? "running" : rp.outcome?.rawValue ?? "other", "periods"
+                )
+            }
+        }
+        return out
+    }
+
+    /// A table's cells without its total row and column, zeros left out.
+    static func counts(_ t: ReportTable, previous: Bool) -> Counts {
+        var out: Counts = [:]
+        let grid = previous ? t.previous : t.current
+        for (r, row) in t.rows.enumerated() where row != "total" {
+            for (c, column) in t.columns.enumerated() where column != "total" && grid[r][c] != 0 {
+                out[row, default: [:]][column] = grid[r][c]
+            }
+        }
+        return out
+    }
+
+    @Test func everyTableMatchesCountsComputedFromTheGeneratedEvents() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        try await Seed.institutions(store)
+        try await Seed.ruleset(store)
+        let cases = Self.cases()
+        try await Seed.cases(store, cases)
+        try await waitUntilAllReadable(store)
+        _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
+
+        let report = try await ReadModels(pool: db.pool()).annualReport(
+            year: 2025, timeZone: TimeZone(identifier: "Europe/Belgrade")!)
+        #expect(report.period.start == Self.start2025)
+        #expect(report.period.end == Self.end2025)
+        #expect(report.previousPeriod.start == Self.start2024)
+
+        let expected = Self.expected(cases)
+        let checked = Set(expected[0]!.keys).union(expected[1]!.keys)
+        #expect(checked.count >= 14, "the data set exercises most tables: \(checked.sorted())")
+        for table in report.tables where !table.id.hasPrefix("compliance-") {
+            #expect(Self.counts(table, previous: false) == expected[1]![table.id] ?? [:], "\(table.id) 2025")
+            #expect(Self.counts(table, previous: true) == expected[0]![table.id] ?? [:], "\(table.id) 2024")
+            // Totals are the sums of what they total.
+            for grid in [table.current, table.previous] {
+                if table.rowTotals { for row in grid { #expect(row.last! == row.dropLast().reduce(0, +)) } }
+                if table.columnTotals {
+                    for c in table.columns.indices {
+                        #expect(grid.last![c] == grid.dropLast().reduce(0) { $0 + $1[c] }, "\(table.id) column total")
+                    }
+                }
+            }
+        }
+        // The New Year in Belgrade: the case opened at 23:30Z on 31 December 2024 is a 2025 case.
+        let boundary = CaseState.fold(caseId: cases[1].caseId, events: cases[1].events)!
+        let late = try #require(report.tables.first { $0.id == "cases-by-identification" })
+        let row = try #require(late.rows.firstIndex(of: boundary.identificationStatus.rawValue))
+        #expect(late.current[row].last! >= 1)
+        #expect(Timestamp.civil(boundary.openedAt).year == 2024, "a UTC year would have counted it in 2024")
+
+        // Compliance: every deadline of the year is counted once, in one status.
+        let compliance = try #require(report.tables.first { $0.id == "compliance-by-rule" })
+        let triggered =
+            try await db.pool().query(
+                """
+                SELECT count(*) FROM handoff.deadlines
+                 WHERE triggered_at >= \(Self.start2025) AND triggered_at < \(Self.end2025)
+                """
+            ).first!.decode(0) as Int
+        #expect(compliance.current.last!.last! == triggered)
+
+        // Time to first response per purpose: count, median and 90th percentile (interpolated).
+        func percentile(_ values: [Double], _ q: Double) -> Double? {
+            guard !values.isEmpty else { return nil }
+            let v = values.sorted()
+            let x = q * Double(v.count - 1)
+            let i = Int(x.rounded(.down))
+            return i + 1 < v.count ? v[i] + (v[i + 1] - v[i]) * (x - Double(i)) : v[i]
+        }
+        var hours: [String: [Double]] = [:]
+        for c in cases {
+            let s = CaseState.fold(caseId: c.caseId, events: c.events)!
+            for r in s.referrals.values where r.issuedAt >= Self.start2025 && r.issuedAt < Self.end2025 {
+                if let first = r.acknowledgedAt ?? r.acceptedAt ?? r.declinedAt {
+                    hours[r.purpose.rawValue, default: []].append(first.timeIntervalSince(r.issuedAt) / 3600)
+                }
+            }
+        }
+        for t in report.timing {
+            let h = hours[t.purpose] ?? []
+            #expect(t.acknowledge.count == h.count, "\(t.purpose)")
+            if let m = percentile(h, 0.5) { #expect(abs(t.acknowledge.median! - m) < 1e-6) }
+            if let m = percentile(h, 0.9) { #expect(abs(t.acknowledge.p90! - m) < 1e-6) }
+        }
+
+        // Published for a coordinator: nothing small is shown, and no change gives one away.
+        let published = report.published(suppressSmallCells: true)
+        for t in published.tables {
+            for row in t.cells {
+                for cell in row {
+                    if let v = cell.current.value { #expect(!DisclosureControl.isSmall(v)) }
+                    if let v = cell.previous.value { #expect(!DisclosureControl.isSmall(v)) }
+                }
+            }
+        }
+    }
+
+    @Test func aRebuildGivesTheSameReportAsTheIncrementalBuild() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        try await Seed.institutions(store)
+        try await Seed.ruleset(store)
+        try await Seed.cases(store, Array(Self.cases().prefix(60)))
+        try await waitUntilAllReadable(store)
+        let runner = ProjectionRunner(store: store, batchSize: 7)
+        _ = try await settle(runner)
+        let now = Date()
+        let zone = TimeZone(identifier: "Europe/Belgrade")!
+        let models = ReadModels(pool: db.pool())
+        let incremental = try await models.annualReport(year: 2025, timeZone: zone, now: now)
+        let before = try await Snapshot.take(db.pool())
+        try await runner.rebuild("all")
+        let rebuilt = try await models.annualReport(year: 2025, timeZone: zone, now: now)
+        #expect(try await Snapshot.take(db.pool()) == before)
+        #expect(rebuilt == incremental)
+    }
+}
