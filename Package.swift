@@ -35,13 +35,15 @@ let package = Package(
         ),
         .executableTarget(name: "handoff", dependencies: ["HandoffCLI"]),
         // The ephemeral PostgreSQL cluster and per-test databases every integration test uses.
-        .target(name: "HandoffTestSupport", dependencies: ["Postgres", "EventStore"], path: "Tests/HandoffTestSupport"),
+        .target(
+            name: "HandoffTestSupport", dependencies: ["Postgres", "EventStore"], path: "Tests/HandoffTestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),
         .testTarget(name: "EventStoreTests", dependencies: ["Crypto", "EventStore", "HandoffTestSupport"]),
         .testTarget(name: "ReferralsTests", dependencies: ["Referrals"]),
-        .testTarget(name: "ProjectionsTests", dependencies: ["Crypto", "Projections", "HandoffTestSupport", "Logging"]),
+        .testTarget(
+            name: "ProjectionsTests", dependencies: ["Crypto", "Projections", "HandoffTestSupport", "Logging"]),
         // A tiny blocking HTTP client over a loopback socket, for the tests of the server.
         .target(name: "LoopbackHTTPClient", path: "Tests/LoopbackHTTPClient"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackHTTPClient", "Logging"]),

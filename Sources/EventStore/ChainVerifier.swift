@@ -56,15 +56,20 @@ extension EventStore {
 
         func finish(_ c: (stream: String, version: Int64, hash: [UInt8])) -> VerificationReport.Problem? {
             guard let head = heads.removeValue(forKey: c.stream) else {
-                return .init(stream: c.stream, version: nil, eventId: nil, reason: "stream missing from the streams table")
+                return .init(
+                    stream: c.stream, version: nil, eventId: nil, reason: "stream missing from the streams table")
             }
             if head.version != c.version {
                 return .init(
                     stream: c.stream, version: c.version, eventId: nil,
-                    reason: "the stream's recorded version is \(head.version) but its last event is version \(c.version): events are missing")
+                    reason:
+                        "the stream's recorded version is \(head.version) but its last event is version \(c.version): events are missing"
+                )
             }
             if head.hash != c.hash {
-                return .init(stream: c.stream, version: c.version, eventId: nil, reason: "head hash differs from the streams table")
+                return .init(
+                    stream: c.stream, version: c.version, eventId: nil,
+                    reason: "head hash differs from the streams table")
             }
             return nil
         }
@@ -134,7 +139,8 @@ extension EventStore {
     private func streamHeads(only: StreamName?) async throws -> [String: (version: Int64, hash: [UInt8])] {
         do {
             let result = try await pool.query(
-                "SELECT stream, version, head_hash FROM handoff.streams WHERE \(only?.rawValue)::text IS NULL OR stream = \(only?.rawValue)")
+                "SELECT stream, version, head_hash FROM handoff.streams WHERE \(only?.rawValue)::text IS NULL OR stream = \(only?.rawValue)"
+            )
             var heads: [String: (version: Int64, hash: [UInt8])] = [:]
             for row in result.all {
                 heads[try row.decode(0)] = (try row.decode(1), try row.decode(2, as: ByteA.self).bytes)

@@ -47,7 +47,8 @@ public struct Checkpoint: Sendable, Equatable {
         guard let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else { return nil }
         let data = (object["data"] as? [String: Any]) ?? object
         guard let cursorText = data["cursor"] as? String, let cursor = Cursor(cursorText),
-            let count = (data["count"] as? NSNumber)?.int64Value, let streams = (data["streams"] as? NSNumber)?.int64Value,
+            let count = (data["count"] as? NSNumber)?.int64Value,
+            let streams = (data["streams"] as? NSNumber)?.int64Value,
             let digest = data["headsDigest"] as? String, SHA256.bytes(fromHex: digest)?.count == 32
         else { return nil }
         var access: AccessHead?
@@ -97,7 +98,8 @@ extension EventStore {
                          WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) AND stream <> 'checkpoints'
                          ORDER BY events.xid DESC, events.position DESC LIMIT 1
                         """)
-                    let cursor = try head.first.map { Cursor(xid: try $0.decode(0), position: try $0.decode(1)) } ?? .start
+                    let cursor =
+                        try head.first.map { Cursor(xid: try $0.decode(0), position: try $0.decode(1)) } ?? .start
                     let heads = try await Self.heads(upTo: cursor, on: c)
                     // The access log's head in the same snapshot: its rows commit in seq order
                     // with the head, so every row up to it is visible here and stays so.
@@ -116,7 +118,8 @@ extension EventStore {
     static func checkpoint(cursor: Cursor, heads: [StreamHead], count: Int64) -> Checkpoint {
         var sha = SHA256()
         for h in heads { sha.update(utf8: h.line) }
-        return Checkpoint(cursor: cursor, count: count, streams: Int64(heads.count), headsDigest: sha.finalize().hexString)
+        return Checkpoint(
+            cursor: cursor, count: count, streams: Int64(heads.count), headsDigest: sha.finalize().hexString)
     }
 
     static func heads(upTo cursor: Cursor, on c: Connection) async throws -> (heads: [StreamHead], count: Int64) {
@@ -136,7 +139,9 @@ extension EventStore {
         var count: Int64 = 0
         for row in result.all {
             heads.append(
-                StreamHead(stream: try row.decode(0), version: try row.decode(1), hash: try row.decode(2, as: ByteA.self).bytes))
+                StreamHead(
+                    stream: try row.decode(0), version: try row.decode(1), hash: try row.decode(2, as: ByteA.self).bytes
+                ))
             count += try row.decode(3, as: Int64.self)
         }
         return (heads, count)
@@ -159,13 +164,17 @@ extension EventStore {
         let (heads, count): ([StreamHead], Int64)
         do {
             (heads, count) = try await pool.withConnection { c in
-                try await c.transaction(isolation: "REPEATABLE READ") { try await Self.heads(upTo: saved.cursor, on: $0) }
+                try await c.transaction(isolation: "REPEATABLE READ") {
+                    try await Self.heads(upTo: saved.cursor, on: $0)
+                }
             }
         } catch { throw EventStoreError.from(error) }
         let now = Self.checkpoint(cursor: saved.cursor, heads: heads, count: count)
         var findings: [String] = []
         if now.count != saved.count { findings.append("events covered: \(now.count), checkpoint says \(saved.count)") }
-        if now.streams != saved.streams { findings.append("streams covered: \(now.streams), checkpoint says \(saved.streams)") }
+        if now.streams != saved.streams {
+            findings.append("streams covered: \(now.streams), checkpoint says \(saved.streams)")
+        }
         if now.headsDigest != saved.headsDigest { findings.append("heads digest differs from the checkpoint") }
         if let access = saved.access {
             findings += try await compareAccessLog(with: access)
@@ -178,13 +187,16 @@ extension EventStore {
                     continue
                 }
                 if c.version < h.version {
-                    findings.append("stream \(h.stream) ends at version \(c.version), checkpoint had \(h.version): its tail was removed")
+                    findings.append(
+                        "stream \(h.stream) ends at version \(c.version), checkpoint had \(h.version): its tail was removed"
+                    )
                 } else if c.version > h.version {
                     findings.append(
                         "stream \(h.stream) has versions \(h.version + 1)…\(c.version) inside the checkpoint's range, "
                             + "which ended at version \(h.version): events were inserted")
                 } else if c.hash != h.hash {
-                    findings.append("stream \(h.stream) version \(h.version) has a different hash than at the checkpoint")
+                    findings.append(
+                        "stream \(h.stream) version \(h.version) has a different hash than at the checkpoint")
                 }
             }
             let savedNames = Set(savedHeads.map(\.stream))
@@ -231,7 +243,9 @@ extension EventStore {
         var out: [StreamHead] = []
         var i = 0
         while i + 2 < lines.count {
-            guard let v = Int64(lines[i + 1]), let hash = SHA256.bytes(fromHex: String(lines[i + 2])) else { return nil }
+            guard let v = Int64(lines[i + 1]), let hash = SHA256.bytes(fromHex: String(lines[i + 2])) else {
+                return nil
+            }
             out.append(StreamHead(stream: String(lines[i]), version: v, hash: hash))
             i += 3
         }

@@ -52,7 +52,8 @@ public enum EventStoreError: Error, Sendable, Equatable, CustomStringConvertible
             return EventStoreError.wrongExpectedVersion(
                 expected: value("expected") ?? "?", actual: Int64(value("actual") ?? "") ?? -1)
         case "HF002": return EventStoreError.duplicateEventId(value("id") ?? "?")
-        case "HF003": return EventStoreError.invalid(field: value("field") ?? "events", message: pg.serverMessage ?? "invalid")
+        case "HF003":
+            return EventStoreError.invalid(field: value("field") ?? "events", message: pg.serverMessage ?? "invalid")
         case "22P02", "22032", "22007", "22008":
             return EventStoreError.invalid(field: "data", message: "not valid JSON or a malformed value")
         default: return EventStoreError.database(pg.description)

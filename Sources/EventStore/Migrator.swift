@@ -55,7 +55,9 @@ public struct Migrator: Sendable {
                     sql: String(decoding: bytes, as: UTF8.self), checksum: SHA256.hash(Array(bytes)).hexString))
         }
         out.sort { $0.version < $1.version }
-        for (a, b) in zip(out, out.dropFirst()) where a.version == b.version { throw MigrationError.duplicateVersion(a.version) }
+        for (a, b) in zip(out, out.dropFirst()) where a.version == b.version {
+            throw MigrationError.duplicateVersion(a.version)
+        }
         migrations = out
     }
 
@@ -99,7 +101,8 @@ public struct Migrator: Sendable {
                 do {
                     try await c.execute(migration.sql)
                 } catch let error as PostgresError {
-                    throw MigrationError.failed(version: migration.version, name: migration.name, error: error.debugDescription)
+                    throw MigrationError.failed(
+                        version: migration.version, name: migration.name, error: error.debugDescription)
                 }
                 try await c.query(
                     """
@@ -129,7 +132,8 @@ public enum ResourceLocator {
         let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
         let bin = executable.deletingLastPathComponent()
         candidates.append(bin.appendingPathComponent(name))
-        candidates.append(bin.deletingLastPathComponent().appendingPathComponent("share/handoff").appendingPathComponent(name))
+        candidates.append(
+            bin.deletingLastPathComponent().appendingPathComponent("share/handoff").appendingPathComponent(name))
         // Sources/EventStore/Migrator.swift → the checkout's root.
         let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()

@@ -164,14 +164,16 @@ enum DemoCommand {
         var lines: [String] = []
         for institution in Institution.demo {
             let role: Principal.Role =
-                institution.kinds.contains(.coordinator) ? .coordinator : institution.kinds.contains(.auditor) ? .auditor : .institution
+                institution.kinds.contains(.coordinator)
+                ? .coordinator : institution.kinds.contains(.auditor) ? .auditor : .institution
             let token = try await tokens.create(
                 role: role, institution: institution.id,
                 user: "\(institution.id)-demo-user")
             lines.append("  \"\(institution.id)\": \"\(token)\"")
         }
         let text = "{\n" + lines.joined(separator: ",\n") + "\n}\n"
-        FileManager.default.createFile(atPath: file.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: file.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
     }
 
     static func banner(port: Int, tokens: String) -> String {

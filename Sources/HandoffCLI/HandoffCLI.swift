@@ -54,7 +54,8 @@ public struct CLIContext: Sendable {
     /// `DATABASE_URL`, or an error saying it is needed.
     func databaseURL() throws -> String {
         guard let url = environment["DATABASE_URL"], !url.isEmpty else {
-            throw CLIError(message: "DATABASE_URL is not set (a libpq URI, e.g. postgresql://handoff@localhost/handoff)")
+            throw CLIError(
+                message: "DATABASE_URL is not set (a libpq URI, e.g. postgresql://handoff@localhost/handoff)")
         }
         return url
     }

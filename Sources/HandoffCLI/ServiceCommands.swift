@@ -63,7 +63,8 @@ enum ServiceCommands {
                 text += "# TYPE handoff_db_pool_waiting gauge\nhandoff_db_pool_waiting \(pool.waitingCallers)\n"
                 if let lags = try? await lagRunner.lag() { text += ProjectorLag.prometheus(lags) }
                 if let pending = try? await store.pendingVisibility() {
-                    text += "# HELP handoff_reader_pending_events Committed events not yet readable in gap-free order.\n"
+                    text +=
+                        "# HELP handoff_reader_pending_events Committed events not yet readable in gap-free order.\n"
                     text += "# TYPE handoff_reader_pending_events gauge\nhandoff_reader_pending_events \(pending)\n"
                 }
                 if let replication = try? await store.replicationStatus() { text += replication.prometheus() }

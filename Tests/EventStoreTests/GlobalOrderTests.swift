@@ -27,7 +27,8 @@ import Testing
         let store = db.store()
         var appended: [UUID] = []
         for k in 0..<7 {
-            appended += try await store.append(to: stream("P-\(k)"), events: (0..<5).map { _ in event() }).events.map(\.id)
+            appended += try await store.append(to: stream("P-\(k)"), events: (0..<5).map { _ in event() }).events.map(
+                \.id)
         }
         try await waitUntilAllReadable(store)
         var seen: [UUID] = []

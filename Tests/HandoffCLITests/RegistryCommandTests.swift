@@ -6,7 +6,8 @@ import Testing
 
 @Suite struct RegistryCommandTests {
     var rulesetPath: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("Rulesets/kosovo-default.json").path
     }
 

@@ -9,7 +9,8 @@ import Testing
         let c = try await db.connect()
         defer { c.close() }
         let hostile = "x'); DROP TABLE nothing; --"
-        let result = try await c.query("SELECT \(hostile)::text AS v, \(42)::int AS n, \(Optional<String>.none)::text AS z")
+        let result = try await c.query(
+            "SELECT \(hostile)::text AS v, \(42)::int AS n, \(Optional<String>.none)::text AS z")
         let row = try #require(result.first)
         #expect(try row.decode("v", as: String.self) == hostile)
         #expect(try row.decode("n", as: Int.self) == 42)
@@ -166,7 +167,8 @@ import Testing
         let c = try await db.connect()
         defer { c.close() }
         let r = try await c.query(
-            "SELECT x, CASE WHEN x = 2 THEN NULL ELSE x::text END AS t, '' AS e FROM generate_series(1, 3) x ORDER BY x")
+            "SELECT x, CASE WHEN x = 2 THEN NULL ELSE x::text END AS t, '' AS e FROM generate_series(1, 3) x ORDER BY x"
+        )
         #expect(r.count == 3 && r.columns == ["x", "t", "e"])
         #expect(r.rows == [["1", "1", ""], ["2", nil, ""], ["3", "3", ""]])
         let middle = r.all[1]
@@ -186,9 +188,10 @@ import Testing
         func bytes<T: PostgresDecodable>(_ s: String, _: T.Type) -> T? {
             Array(s.utf8).withUnsafeBufferPointer { T(postgresBytes: $0) }
         }
-        for s in ["0", "-1", "+7", "42", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "", "-",
-            "1x", " 1", "12345678901234567890123"]
-        {
+        for s in [
+            "0", "-1", "+7", "42", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "", "-",
+            "1x", " 1", "12345678901234567890123",
+        ] {
             #expect(bytes(s, Int64.self) == Int64(s), "\(s)")
             #expect(bytes(s, Int.self) == Int(s), "\(s)")
             #expect(bytes(s, Int32.self) == Int32(s), "\(s)")
@@ -198,9 +201,10 @@ import Testing
         let id = UUID()
         #expect(bytes(id.uuidString.lowercased(), UUID.self) == id)
         #expect(bytes(id.uuidString, UUID.self) == id)
-        for bad in ["", String(id.uuidString.dropLast()), id.uuidString.replacingOccurrences(of: "-", with: "_"),
-            "g" + id.uuidString.dropFirst()]
-        {
+        for bad in [
+            "", String(id.uuidString.dropLast()), id.uuidString.replacingOccurrences(of: "-", with: "_"),
+            "g" + id.uuidString.dropFirst(),
+        ] {
             #expect(bytes(bad, UUID.self) == nil, "\(bad)")
         }
         #expect(bytes("\\x00ff10", ByteA.self) == ByteA([0, 255, 16]))
@@ -215,7 +219,9 @@ import Testing
         #expect(PostgresTimestamp.format(d) == "2026-11-22T10:00:00.000000Z")
         #expect(PostgresTimestamp.parse("2026-11-22 12:00:00.5+02") == d.addingTimeInterval(0.5))
         #expect(PostgresTimestamp.parse("2024-02-29T23:59:59.999999+00:00") != nil)
-        for bad in ["2026-11-22T10:00:00", "2026-02-30T00:00:00Z", "2026-11-22T24:00:00Z", "x", "", "2026-11-22T10:00:00Zjunk"] {
+        for bad in [
+            "2026-11-22T10:00:00", "2026-02-30T00:00:00Z", "2026-11-22T24:00:00Z", "x", "", "2026-11-22T10:00:00Zjunk",
+        ] {
             #expect(PostgresTimestamp.parse(bad) == nil, "\(bad)")
         }
         #expect(PostgresTimestamp.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500000Z")

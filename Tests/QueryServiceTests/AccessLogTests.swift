@@ -42,7 +42,9 @@ struct AccessLogTests {
             SELECT institution || ' ' || outcome, count(*) FROM handoff.access_log WHERE case_id = 'KS-AL-1'
              GROUP BY 1 ORDER BY 1
             """)
-        let counts = try perInstitution.all.map { "\(try $0.decode(0, as: String.self))=\(try $0.decode(1, as: Int.self))" }
+        let counts = try perInstitution.all.map {
+            "\(try $0.decode(0, as: String.self))=\(try $0.decode(1, as: Int.self))"
+        }
         #expect(
             counts == ["audit allowed=12", "isf denied=12", "kp-dthb allowed=12", "natc allowed=12", "opav allowed=12"])
     }

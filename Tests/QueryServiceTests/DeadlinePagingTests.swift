@@ -41,8 +41,11 @@ struct DeadlinePagingTests {
     }
 
     static func key(_ row: DeadlineRow) -> String {
-        [row.caseId, row.ruleId, row.triggerEventId.uuidString.lowercased(), Timestamp.format(row.dueAt), row.status.rawValue]
-            .joined(separator: " ")
+        [
+            row.caseId, row.ruleId, row.triggerEventId.uuidString.lowercased(), Timestamp.format(row.dueAt),
+            row.status.rawValue,
+        ]
+        .joined(separator: " ")
     }
 
     static func keyWithStatus(_ view: DeadlineView) -> String { key(view) + " " + view.status }
@@ -164,7 +167,9 @@ struct DeadlinePagingTests {
         for cursor in [
             DeadlineCursor(dueAtMicroseconds: 0, caseId: "A", ordinal: 0),
             DeadlineCursor(dueAtMicroseconds: -1, caseId: "KS-2026-000123", ordinal: 7),
-            DeadlineCursor(dueAtMicroseconds: 253_402_300_799_999_999, caseId: String(repeating: "z", count: 64), ordinal: Int(Int32.max)),
+            DeadlineCursor(
+                dueAtMicroseconds: 253_402_300_799_999_999, caseId: String(repeating: "z", count: 64),
+                ordinal: Int(Int32.max)),
         ] {
             #expect(DeadlineCursor(encoded: cursor.encoded) == cursor)
             #expect(!cursor.encoded.contains("="))

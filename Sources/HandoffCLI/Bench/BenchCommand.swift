@@ -20,13 +20,16 @@ enum BenchCommand {
     }
 
     private static func run(
-        _ args: ParsedArguments, _ name: String, _ env: BenchEnvironment, _ options: StoreBenchmarks.Options, json: Bool,
+        _ args: ParsedArguments, _ name: String, _ env: BenchEnvironment, _ options: StoreBenchmarks.Options,
+        json: Bool,
         _ context: CLIContext, _ progress: @escaping @Sendable (String) -> Void
     ) async throws {
         let started = Date()
         var results: [BenchResult] = []
         let names =
-            name == "all" ? ["append", "append-contended", "append-batch", "read-all", "rebuild", "e2e-latency", "http", "scale"] : [name]
+            name == "all"
+            ? ["append", "append-contended", "append-batch", "read-all", "rebuild", "e2e-latency", "http", "scale"]
+            : [name]
         context.out(BenchResult.header)
         for bench in names {
             progress("running \(bench)…")
@@ -35,18 +38,28 @@ enum BenchCommand {
             case "append": produced = [try await StoreBenchmarks.append(try await env.database("append"), options)]
             case "append-contended":
                 produced = [try await StoreBenchmarks.appendContended(try await env.database("contended"), options)]
-            case "append-batch": produced = [try await StoreBenchmarks.appendBatch(try await env.database("batch"), options)]
+            case "append-batch":
+                produced = [try await StoreBenchmarks.appendBatch(try await env.database("batch"), options)]
             case "read-all":
-                produced = [try await StoreBenchmarks.readAll(try await env.database("data"), options, progress: progress)]
+                produced = [
+                    try await StoreBenchmarks.readAll(try await env.database("data"), options, progress: progress)
+                ]
             case "rebuild":
-                produced = [try await ServiceBenchmarks.rebuild(try await env.database("data"), options, progress: progress)]
+                produced = [
+                    try await ServiceBenchmarks.rebuild(try await env.database("data"), options, progress: progress)
+                ]
             case "e2e-latency":
-                produced = [try await ServiceBenchmarks.endToEnd(try await env.database("e2e"), options, progress: progress)]
+                produced = [
+                    try await ServiceBenchmarks.endToEnd(try await env.database("e2e"), options, progress: progress)
+                ]
             case "http":
                 produced = try await ServiceBenchmarks.http(try await env.database("data"), options, progress: progress)
-            case "scale": produced = try await StoreBenchmarks.scale(try await env.database("scale"), options, progress: progress)
+            case "scale":
+                produced = try await StoreBenchmarks.scale(try await env.database("scale"), options, progress: progress)
             case "report":
-                produced = [try await ReportBenchmark.run(try await env.database("report"), options, progress: progress)]
+                produced = [
+                    try await ReportBenchmark.run(try await env.database("report"), options, progress: progress)
+                ]
             default:
                 throw CLIError.usage("unknown benchmark \(bench)")
             }
@@ -61,7 +74,9 @@ enum BenchCommand {
         if json { for r in results { context.out(r.json) } }
     }
 
-    static func report(_ results: [BenchResult], started: Date, options: StoreBenchmarks.Options, to path: String) throws {
+    static func report(_ results: [BenchResult], started: Date, options: StoreBenchmarks.Options, to path: String)
+        throws
+    {
         let sizes =
             "Data set: \(options.events.map { "--events \($0)" } ?? "the default sizes (1M events; scale to 5M)")"
             + (options.clients.map { ", --clients \($0)" } ?? "") + "."

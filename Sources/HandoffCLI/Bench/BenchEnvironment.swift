@@ -18,7 +18,8 @@ final class BenchEnvironment: Sendable {
             try await migrate(url)
             return BenchEnvironment(url: url, cluster: nil)
         }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-bench-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "handoff-bench-\(UUID().uuidString.prefix(8))")
         // A durable cluster (fsync on), like production: both sides of every ratio pay the same.
         // Sized as a small production server would be for millions of events: more shared buffers
         // than the demo's 128 MB and room for WAL between checkpoints while the data sets load.

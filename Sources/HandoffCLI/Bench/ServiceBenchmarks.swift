@@ -9,7 +9,9 @@ import Synchronization
 
 /// The benchmarks that need the projections or the HTTP service: rebuild, e2e-latency, http.
 enum ServiceBenchmarks {
-    static func rebuild(_ db: BenchDatabase, _ o: StoreBenchmarks.Options, progress: @escaping @Sendable (String) -> Void)
+    static func rebuild(
+        _ db: BenchDatabase, _ o: StoreBenchmarks.Options, progress: @escaping @Sendable (String) -> Void
+    )
         async throws -> BenchResult
     {
         let target = o.events ?? 1_000_000
@@ -41,7 +43,10 @@ enum ServiceBenchmarks {
         var r = BenchResult(
             bench: "rebuild", value: rate, unit: "events/s", baseline: readRate, clients: 1,
             target: "≥ 0.25 × read-all, peak RSS < 200 MiB", met: rate >= 0.25 * readRate && rss < 200)
-        r.extra = [("events", String(read)), ("seconds", String(format: "%.1f", seconds)), ("peak RSS MiB", String(format: "%.0f", rss))]
+        r.extra = [
+            ("events", String(read)), ("seconds", String(format: "%.1f", seconds)),
+            ("peak RSS MiB", String(format: "%.0f", rss)),
+        ]
         return r
     }
 
@@ -54,7 +59,9 @@ enum ServiceBenchmarks {
         )
     }
 
-    static func endToEnd(_ db: BenchDatabase, _ o: StoreBenchmarks.Options, progress: @escaping @Sendable (String) -> Void)
+    static func endToEnd(
+        _ db: BenchDatabase, _ o: StoreBenchmarks.Options, progress: @escaping @Sendable (String) -> Void
+    )
         async throws -> BenchResult
     {
         let seconds = o.explicitSeconds ? o.seconds : 30
@@ -78,7 +85,8 @@ enum ServiceBenchmarks {
                 try await onThread {
                     let client = try BenchHTTPClient(port: port, timeoutSeconds: 1)
                     try client.send(
-                        "GET /v1/events/stream?after=\(head) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(coordinator)\r\n\r\n")
+                        "GET /v1/events/stream?after=\(head) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(coordinator)\r\n\r\n"
+                    )
                     let (status, _) = try client.readHead()
                     guard status == 200 else { throw BenchHTTPClient.Failure(description: "stream answered \(status)") }
                     var pending = ""
@@ -160,7 +168,10 @@ enum ServiceBenchmarks {
         // The append's own answer time, part of every delivery's latency.
         result.extra = [
             ("deliveries", String(latencies.samples.count)), ("lost", String(lost)),
-            ("append 201 p50/p99 ms", String(format: "%.1f/%.1f", appends.percentile(50) ?? 0, appends.percentile(99) ?? 0)),
+            (
+                "append 201 p50/p99 ms",
+                String(format: "%.1f/%.1f", appends.percentile(50) ?? 0, appends.percentile(99) ?? 0)
+            ),
         ]
         return result
     }
@@ -222,7 +233,9 @@ enum ServiceBenchmarks {
             var r = BenchResult(
                 bench: name, value: m.0, unit: "req/s", baseline: health.0, p50: m.1.percentile(50), p99: p99,
                 clients: clients, target: "p99 ≤ 10 ms", met: p99 <= 10 && m.2 == 0)
-            r.extra = [("errors", String(m.2)), ("health p99 ms", String(format: "%.2f", health.1.percentile(99) ?? 0))]
+            r.extra = [
+                ("errors", String(m.2)), ("health p99 ms", String(format: "%.2f", health.1.percentile(99) ?? 0)),
+            ]
             return r
         }
         return [result("http-case", cases), result("http-deadlines-overdue", overdue)]

@@ -183,7 +183,9 @@ extension ReadSide {
 
     /// Pages in memory over ``deadlines(_:visibleTo:)``: a row's position in its case is its
     /// position among that case's rows as returned, and pages follow the cursor order.
-    public func deadlinesPage(_ filter: DeadlineFilter, visibleTo institution: String?, after: DeadlineCursor?, limit: Int)
+    public func deadlinesPage(
+        _ filter: DeadlineFilter, visibleTo institution: String?, after: DeadlineCursor?, limit: Int
+    )
         async throws -> DeadlinePage
     {
         let all = try await deadlines(filter, visibleTo: institution)
