@@ -104,12 +104,7 @@ extension Ruleset {
             if !required, legalBasis == nil {
                 throw e.error("legalBasis", "is required when consent is not-required")
             }
-            var s = try e.object("source")
-            let source = SopRule.Source(
-                document: try s.string("document", maxLength: 300),
-                section: try s.optionalString("section", maxLength: 300),
-                note: try s.optionalString("note", maxLength: 1000))
-            try s.finish()
+            let source = try loadSource(&e)
             let confirmed = try e.bool("confirmed")
             try e.finish()
             entries[purpose] = ConsentPolicy.Entry(
@@ -117,6 +112,17 @@ extension Ruleset {
         }
         try c.finish()
         return ConsentPolicy(entries: entries)
+    }
+
+    /// The `source` member of a rule or a consent entry: `{document, section?, note?}`.
+    static func loadSource(_ r: inout FieldReader) throws(ReferralsError) -> SopRule.Source {
+        var s = try r.object("source")
+        let source = SopRule.Source(
+            document: try s.string("document", maxLength: 300),
+            section: try s.optionalString("section", maxLength: 300),
+            note: try s.optionalString("note", maxLength: 1000))
+        try s.finish()
+        return source
     }
 
     private static func loadRule(_ value: JSONValue, path: String) throws(ReferralsError) -> SopRule {
@@ -127,12 +133,7 @@ extension Ruleset {
         }
         let title = try r.string("title", maxLength: 200)
 
-        var s = try r.object("source")
-        let source = SopRule.Source(
-            document: try s.string("document", maxLength: 300),
-            section: try s.optionalString("section", maxLength: 300),
-            note: try s.optionalString("note", maxLength: 1000))
-        try s.finish()
+        let source = try loadSource(&r)
         let confirmed = try r.bool("confirmed")
 
         var t = try r.object("trigger")
@@ -327,13 +328,7 @@ extension Ruleset {
             _ = r.optionalValue("source")
             return nil
         }
-        var s = try r.object("source")
-        let source = SopRule.Source(
-            document: try s.string("document", maxLength: 300),
-            section: try s.optionalString("section", maxLength: 300),
-            note: try s.optionalString("note", maxLength: 1000))
-        try s.finish()
-        return source
+        return try loadSource(&r)
     }
 
     private static func duration(_ r: inout FieldReader, _ key: String, required: Bool = true) throws(ReferralsError)
