@@ -105,6 +105,15 @@ public struct CaseProjector: Projector {
             ("due_at", "timestamptz"), ("responsible", "text"), ("recorded_at", "timestamptz"), ("ruleset_id", "text"),
         ])
 
+    /// The zone whose calendar years number the statistics (`opened_year`, `/v1/stats?year=`): the
+    /// deployment's, `HANDOFF_TIME_ZONE` (an IANA name), else Kosovo's `Europe/Belgrade` — a case
+    /// opened at 00:30 on 1 January in Prishtina counts in the new year. Rebuild the `cases` read
+    /// model after changing it.
+    public static let statisticsTimeZone: String = {
+        let given = ProcessInfo.processInfo.environment["HANDOFF_TIME_ZONE"] ?? ""
+        return TimeZone(identifier: given) != nil ? given : "Europe/Belgrade"
+    }()
+
     /// Appends the summary row of a folded case.
     static func addSummary(_ s: CaseState, history: History.CaseHistory, to r: inout RowBatch) {
         let p = s.profile
@@ -115,7 +124,7 @@ public struct CaseProjector: Projector {
         r.time(s.riskAssessedAt)
         r.text(s.openedBy)
         r.time(s.openedAt)
-        r.int(Timestamp.civil(s.openedAt).year)
+        r.int(Timestamp.year(of: s.openedAt, timeZone: statisticsTimeZone))
         r.uuid(s.openingEventId)
         r.bool(s.isChild)
         r.text(p.sex.rawValue)

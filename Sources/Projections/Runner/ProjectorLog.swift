@@ -25,6 +25,7 @@ extension ProjectionRunner {
             wakeups: wakeups, pollInterval: pollInterval,
             onError: { error in logger.error("projector batch failed; retrying", metadata: .cause(error)) })
         reporter.cancel()
+        await reporter.value  // its last line comes before "stopped"
         logger.notice("projectors stopped")
     }
 
@@ -49,7 +50,8 @@ extension ProjectionRunner {
     private func logLag(_ logger: Logger, wasBehind: inout [String: Bool]) async {
         let lags: [ProjectorLag]
         do { lags = try await lag() } catch {
-            logger.warning("projector lag unknown", metadata: .cause(error))
+            // A lag query cut short by stopping is no news.
+            if !Task.isCancelled { logger.warning("projector lag unknown", metadata: .cause(error)) }
             return
         }
         for lag in lags {

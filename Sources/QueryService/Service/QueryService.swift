@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import Logging
 import Postgres
+import Projections
 import Referrals
 import Synchronization
 
@@ -61,7 +62,7 @@ public struct QueryServiceConfiguration: Sendable {
         tokenCacheTTL: Duration = .seconds(5),
         accessLogQueueCapacity: Int = 20_000,
         caseIdPrefix: String = "KS",
-        timeZone: String = "Europe/Belgrade",
+        timeZone: String = CaseProjector.statisticsTimeZone,
         defaultLanguage: Language = .english,
         logger: Logger = Logger(label: "service"),
         maxStreamsPerToken: Int = 8,
