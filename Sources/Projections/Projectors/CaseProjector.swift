@@ -97,6 +97,7 @@ public struct CaseProjector: Projector {
             ("referral_id", "text"), ("due_at", "timestamptz"), ("warn_at", "timestamptz"), ("responsible", "text"),
             ("satisfied_at", "timestamptz"), ("satisfied_by_event_id", "uuid"), ("cancelled_at", "timestamptz"),
             ("missed_at_closure", "boolean"), ("ordinal", "int"), ("notified", "boolean"), ("case_status", "text"),
+            ("settled", "text"),
         ])
     static let notices = RowWriter(
         table: "deadline_notices",
@@ -208,6 +209,7 @@ public struct CaseProjector: Projector {
             r.int(i)
             r.bool(d.notified)
             r.text(caseStatus.rawValue)
+            r.text(d.settled?.rawValue)
             r.endRow()
         }
     }

@@ -77,8 +77,7 @@ public struct ReadModels: Sendable {
         let result = try await pool.query(
             """
             SELECT d.case_id, d.rule_id, d.title, d.due_at, d.warn_at,
-                   handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure, d.notified,
-                                           \(now)),
+                   handoff.deadline_status(d.settled, d.due_at, d.warn_at, \(now)),
                    d.responsible, d.trigger_event_id, d.satisfied_at, d.referral_id, d.ruleset_id,
                    d.ruleset_version, d.confirmed,
                    (SELECT n.event_id FROM handoff.deadline_notices n
@@ -91,8 +90,7 @@ public struct ReadModels: Sendable {
                AND (\(caseStatus)::text IS NULL OR d.case_status = \(caseStatus))
                AND (\(visibleTo)::text IS NULL OR EXISTS (
                     SELECT 1 FROM handoff.case_parties p WHERE p.case_id = d.case_id AND p.institution = \(visibleTo)))
-               AND (\(status)::text IS NULL OR handoff.deadline_status(
-                    d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure, d.notified, \(now)) = \(status))
+               AND (\(status)::text IS NULL OR handoff.deadline_status(d.settled, d.due_at, d.warn_at, \(now)) = \(status))
              ORDER BY d.due_at, d.case_id, d.ordinal
              LIMIT \(max(0, limit))
             """)

@@ -91,8 +91,7 @@ extension ReadModels {
         let rows = try await pool.query(
             """
             SELECT d.rule_id, d.responsible,
-                   handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure, d.notified,
-                                           \(now)) AS status,
+                   handoff.deadline_status(d.settled, d.due_at, d.warn_at, \(now)) AS status,
                    count(*)
               FROM handoff.deadlines d JOIN handoff.case_summary c ON c.case_id = d.case_id
              WHERE \(year)::int IS NULL OR c.opened_year = \(year)::int

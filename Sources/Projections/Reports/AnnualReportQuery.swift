@@ -187,8 +187,7 @@ extension ReadModels {
         for row in try await pool.query(
             """
             SELECT CASE WHEN d.triggered_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, d.responsible, d.rule_id,
-                   handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure,
-                                           d.notified, \(now)), count(*)
+                   handoff.deadline_status(d.settled, d.due_at, d.warn_at, \(now)), count(*)
               FROM handoff.deadlines d WHERE d.triggered_at >= \(s0)::timestamptz AND d.triggered_at < \(e)::timestamptz
              GROUP BY 1, 2, 3, 4
             """

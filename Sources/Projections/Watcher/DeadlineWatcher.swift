@@ -102,7 +102,7 @@ public struct DeadlineWatcher: Sendable {
         let candidates = try await pool.query(
             """
             SELECT DISTINCT d.case_id FROM handoff.deadlines d
-             WHERE d.satisfied_at IS NULL AND d.cancelled_at IS NULL AND (d.due_at <= \(now) OR d.missed_at_closure)
+             WHERE ((d.settled IS NULL AND d.due_at <= \(now)) OR d.settled = 'overdue')
                AND NOT EXISTS (SELECT 1 FROM handoff.deadline_notices n
                                 WHERE n.case_id = d.case_id AND n.rule_id = d.rule_id
                                   AND n.trigger_event_id = d.trigger_event_id

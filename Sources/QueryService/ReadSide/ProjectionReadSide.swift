@@ -47,8 +47,7 @@ public struct ProjectionReadSide: ReadSide {
             UNION ALL
             SELECT 3, (row_number() OVER (ORDER BY d.due_at, d.case_id, d.ordinal))::int, d.case_id, d.rule_id,
                    d.title, d.due_at::text, d.warn_at::text,
-                   handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure, d.notified,
-                                           \(now)),
+                   handoff.deadline_status(d.settled, d.due_at, d.warn_at, \(now)),
                    d.responsible, d.trigger_event_id::text, d.satisfied_at::text, d.referral_id, d.ruleset_id,
                    d.ruleset_version::text, d.confirmed::text,
                    (SELECT n.event_id::text FROM handoff.deadline_notices n
@@ -245,21 +244,19 @@ struct DeadlinePageQuery {
     var limit: Int
     var now: Date
 
-    /// What each status means, as conditions on a row (`handoff.deadline_status` at `$1` = now).
-    /// Open = neither met nor cancelled; overdue is two ranges (see `sql`).
+    /// What each status means, as conditions on a row's stored decision (`settled`, written by the
+    /// evaluator: Deadline.settled) and, for the unsettled, its times against `$1` = now — the same
+    /// comparisons `handoff.deadline_status` makes. Overdue is two ranges (see `sql`).
     static func conditions(_ status: DeadlineFilter.Status?) -> [String] {
-        let open = "d.satisfied_at IS NULL AND d.cancelled_at IS NULL"
+        let unsettled = "d.settled IS NULL"
         switch status {
         case nil: return ["TRUE"]
-        case .overdue:
-            return ["\(open) AND d.due_at <= $1", "\(open) AND (d.missed_at_closure OR d.notified) AND d.due_at > $1"]
-        case .dueSoon:
-            return ["\(open) AND NOT (d.missed_at_closure OR d.notified) AND d.due_at > $1 AND d.warn_at <= $1"]
-        case .pending:
-            return ["\(open) AND NOT (d.missed_at_closure OR d.notified) AND d.due_at > $1 AND d.warn_at > $1"]
-        case .met: return ["d.satisfied_at IS NOT NULL AND d.satisfied_at <= d.due_at AND NOT d.notified"]
-        case .metLate: return ["d.satisfied_at IS NOT NULL AND (d.satisfied_at > d.due_at OR d.notified)"]
-        case .cancelled: return ["d.satisfied_at IS NULL AND d.cancelled_at IS NOT NULL"]
+        case .overdue: return ["\(unsettled) AND d.due_at <= $1", "d.settled = 'overdue'"]
+        case .dueSoon: return ["\(unsettled) AND d.due_at > $1 AND d.warn_at <= $1"]
+        case .pending: return ["\(unsettled) AND d.due_at > $1 AND d.warn_at > $1"]
+        case .met: return ["d.settled = 'met'"]
+        case .metLate: return ["d.settled = 'met-late'"]
+        case .cancelled: return ["d.settled = 'cancelled'"]
         }
     }
 
@@ -298,7 +295,7 @@ struct DeadlinePageQuery {
         let branches = Self.conditions(filter.status).map { condition in
             """
             (SELECT d.case_id, d.rule_id, d.title, d.due_at,
-                    handoff.deadline_status(d.satisfied_at, d.due_at, d.warn_at, d.cancelled_at, d.missed_at_closure, d.notified, $1)
+                    handoff.deadline_status(d.settled, d.due_at, d.warn_at, $1)
                       AS status,
                     d.responsible, d.trigger_event_id::text, d.satisfied_at, d.ordinal,
                     (extract(epoch FROM d.due_at) * 1000000)::bigint AS due_us

@@ -47,6 +47,18 @@ public struct Deadline: Sendable, Hashable {
     /// best `met-late`), never `cancelled`, and `overdue` while unmet, so status and notices agree.
     public var notified: Bool = false
 
+    /// The part of the status that no longer depends on the clock — the one definition
+    /// (issue 13) the read model stores (`deadlines.settled`) and SQL only compares with `now`:
+    /// `met` when satisfied by its due time with no missed notice, else `met-late`; `cancelled`;
+    /// `overdue` for good when it was missed before its case closed or has a notice; nil while it
+    /// is open (then it is `overdue` from `dueAt`, `due-soon` from `warnAt`, else `pending`).
+    public var settled: DeadlineStatus? {
+        if let satisfiedAt { return satisfiedAt <= dueAt && !notified ? .met : .metLate }
+        if cancelledAt != nil { return .cancelled }
+        if missedAtClosure || notified { return .overdue }
+        return nil
+    }
+
     /// What identifies the deadline's notice: its rule, trigger and ruleset series.
     public var noticeKey: NoticeKey { NoticeKey(ruleId: ruleId, triggerEventId: triggerEventId, rulesetId: rulesetId) }
 

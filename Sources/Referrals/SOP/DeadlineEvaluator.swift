@@ -256,9 +256,8 @@ public enum DeadlineEvaluator {
 
     /// The status of a deadline at `now`.
     static func status(of d: Deadline, now: Date) -> DeadlineStatus {
-        if let satisfiedAt = d.satisfiedAt { return satisfiedAt <= d.dueAt && !d.notified ? .met : .metLate }
-        if d.cancelledAt != nil { return .cancelled }
-        if now >= d.dueAt || d.missedAtClosure || d.notified { return .overdue }
+        if let settled = d.settled { return settled }
+        if now >= d.dueAt { return .overdue }
         return now >= d.warnAt ? .dueSoon : .pending
     }
 
