@@ -53,7 +53,8 @@ struct CanonicalTimestamp: PostgresDecodable {
         func digits(_ range: Range<Int>) -> Bool { range.allSatisfy { b[$0] &- UInt8(ascii: "0") < 10 } }
         let y = yearEnd
         guard b[y] == UInt8(ascii: "-"), digits(y + 1..<y + 3), b[y + 3] == UInt8(ascii: "-"), digits(y + 4..<y + 6),
-            b[y + 6] == UInt8(ascii: " "), digits(y + 7..<y + 9), b[y + 9] == UInt8(ascii: ":"), digits(y + 10..<y + 12),
+            b[y + 6] == UInt8(ascii: " "), digits(y + 7..<y + 9), b[y + 9] == UInt8(ascii: ":"),
+            digits(y + 10..<y + 12),
             b[y + 12] == UInt8(ascii: ":"), digits(y + 13..<y + 15)
         else { return nil }
         var fraction = secondsEnd..<secondsEnd

@@ -54,5 +54,7 @@ public struct StreamName: Hashable, Sendable, CustomStringConvertible, Comparabl
     }
 
     public var description: String { rawValue }
-    public static func < (a: StreamName, b: StreamName) -> Bool { Array(a.rawValue.utf8).lexicographicallyPrecedes(Array(b.rawValue.utf8)) }
+    public static func < (a: StreamName, b: StreamName) -> Bool {
+        Array(a.rawValue.utf8).lexicographicallyPrecedes(Array(b.rawValue.utf8))
+    }
 }

@@ -35,10 +35,14 @@ enum ChildProcess {
         }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
-        guard rc == 0 else { throw Failure(description: "could not start \(arguments[0]): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else {
+            throw Failure(description: "could not start \(arguments[0]): \(String(cString: strerror(rc)))")
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw Failure(description: "waitpid failed: \(String(cString: strerror(errno)))") }
+            guard errno == EINTR else {
+                throw Failure(description: "waitpid failed: \(String(cString: strerror(errno)))")
+            }
         }
         // WIFEXITED / WEXITSTATUS, spelled out: the macros are not imported into Swift.
         if status & 0x7f == 0 { return (status >> 8) & 0xff }

@@ -235,7 +235,8 @@ public enum PostgresTimestamp {
                 let s = String(v)
                 return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
             }
-            var text = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secs / 3600, 2)):\(pad(secs / 60 % 60, 2)):"
+            var text =
+                "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secs / 3600, 2)):\(pad(secs / 60 % 60, 2)):"
                 + "\(pad(secs % 60, 2)).\(pad(fraction, 6))Z"
             return try text.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
         }

@@ -102,7 +102,8 @@ import Testing
         #expect(try await store.version(of: stream("KS-OTHER")) == 0)
         // A batch that mixes a known id with a new one is a duplicate too, and writes nothing.
         await #expect(throws: EventStoreError.self) {
-            try await store.append(to: s, events: [event("CaseOpened", data: #"{"a": 1}"#, id: id, occurredAt: when), event()])
+            try await store.append(
+                to: s, events: [event("CaseOpened", data: #"{"a": 1}"#, id: id, occurredAt: when), event()])
         }
         #expect(try await store.version(of: s) == 1)
     }
@@ -146,10 +147,16 @@ import Testing
     }
 
     @Test func streamNamesAndTypesAreValidated() async throws {
-        for good in ["case-KS-2026-0001", "sop-KS-1", "institutions", "sop-rulesets", "checkpoints", "case-" + String(repeating: "a", count: 64)] {
+        for good in [
+            "case-KS-2026-0001", "sop-KS-1", "institutions", "sop-rulesets", "checkpoints",
+            "case-" + String(repeating: "a", count: 64),
+        ] {
             #expect(StreamName(good) != nil, "\(good)")
         }
-        for bad in ["", "case-", "case-a b", "case-ä", "cases-1", "random", "case-" + String(repeating: "a", count: 65), "case-rulesets", "sop-", "case-x\n"] {
+        for bad in [
+            "", "case-", "case-a b", "case-ä", "cases-1", "random", "case-" + String(repeating: "a", count: 65),
+            "case-rulesets", "sop-", "case-x\n",
+        ] {
             #expect(StreamName(bad) == nil, "\(bad)")
         }
         #expect(StreamName("sop-KS-1")?.caseId == "KS-1")
@@ -212,7 +219,8 @@ import Testing
         let c = try await db.connect()
         defer { c.close() }
         func call(
-            stream: String = "case-KS-V", expected: String = "any", ids: [String?]? = nil, types: [String?] = ["CaseOpened"],
+            stream: String = "case-KS-V", expected: String = "any", ids: [String?]? = nil,
+            types: [String?] = ["CaseOpened"],
             data: [String?] = ["{}"], metadata: [String?] = ["{}"], occurred: [String?] = [nil]
         ) async -> String? {
             let ids = ids ?? types.map { _ in UUID().uuidString.lowercased() }
@@ -250,7 +258,8 @@ import Testing
         // Event 2 has bad data and a bad type (type is checked first); event 3 has bad metadata.
         #expect(
             await call(
-                types: ["CaseOpened", "bad type", "CaseReviewed"], data: ["{}", "[]", "{}"], metadata: ["{}", "{}", "[]"],
+                types: ["CaseOpened", "bad type", "CaseReviewed"], data: ["{}", "[]", "{}"],
+                metadata: ["{}", "{}", "[]"],
                 occurred: [nil, nil, nil]) == "field=type")
         #expect(
             await call(
@@ -260,7 +269,8 @@ import Testing
         // And a valid batch goes in, chained in order.
         #expect(
             await call(
-                types: ["CaseOpened", "CaseReviewed"], data: ["{}", #"{"a":1}"#], metadata: ["{}", "{}"], occurred: [nil, nil])
+                types: ["CaseOpened", "CaseReviewed"], data: ["{}", #"{"a":1}"#], metadata: ["{}", "{}"],
+                occurred: [nil, nil])
                 == nil)
         // The longest names are allowed.
         let longest = "case-" + String(repeating: "A", count: 64)

@@ -9,7 +9,8 @@ func event(
 ) -> NewEvent {
     NewEvent(
         id: id, type: type, data: data,
-        metadata: EventMetadata(actor: EventActor(institution: institution, user: "officer-1182")), occurredAt: occurredAt)
+        metadata: EventMetadata(actor: EventActor(institution: institution, user: "officer-1182")),
+        occurredAt: occurredAt)
 }
 
 func stream(_ caseId: String) -> StreamName { StreamName.case(caseId)! }

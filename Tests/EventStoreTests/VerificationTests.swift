@@ -14,7 +14,8 @@ import Testing
             last = try await store.append(
                 to: stream("V-\(n)"),
                 events: [
-                    event("CaseOpened", data: #"{"profile": {"ageBand": "18-24"}}"#), event("RiskAssessed", data: #"{"level": "high"}"#),
+                    event("CaseOpened", data: #"{"profile": {"ageBand": "18-24"}}"#),
+                    event("RiskAssessed", data: #"{"level": "high"}"#),
                     event("CaseReviewed"),
                 ]
             ).events.last!.cursor
@@ -45,7 +46,8 @@ import Testing
 
     @Test func changedDataIsNamed() async throws {
         let (db, store) = try await seeded()
-        try await tamper(db, #"UPDATE handoff.events SET data = '{"level": "low"}' WHERE stream = 'case-V-2' AND version = 2"#)
+        try await tamper(
+            db, #"UPDATE handoff.events SET data = '{"level": "low"}' WHERE stream = 'case-V-2' AND version = 2"#)
         let report = try await store.verify()
         #expect(report.problem?.stream == "case-V-2")
         #expect(report.problem?.version == 2)
@@ -115,7 +117,9 @@ import Testing
     }
 
     @Test func checkpointJSONRoundTrips() throws {
-        let cp = Checkpoint(cursor: Cursor(xid: 900, position: 12), count: 12, streams: 3, headsDigest: String(repeating: "ab", count: 32))
+        let cp = Checkpoint(
+            cursor: Cursor(xid: 900, position: 12), count: 12, streams: 3,
+            headsDigest: String(repeating: "ab", count: 32))
         #expect(Checkpoint(json: Data(cp.json.utf8)) == cp)
         let wrapped = #"{"type": "Checkpoint", "data": \#(cp.json)}"#
         #expect(Checkpoint(json: Data(wrapped.utf8)) == cp)
@@ -138,7 +142,8 @@ import Testing
         #expect(ok.status == 0, "\(ok.output)")
         #expect(ok.output.contains("OK 11 events"), "\(ok.output)")  // 10 case events and the checkpoint
 
-        try await VerificationTests().tamper(db, #"UPDATE handoff.events SET data = '{"level": "low"}' WHERE stream = 'case-V-2' AND version = 2"#)
+        try await VerificationTests().tamper(
+            db, #"UPDATE handoff.events SET data = '{"level": "low"}' WHERE stream = 'case-V-2' AND version = 2"#)
         let bad = try runPython(script.path, [], url: db.url)
         #expect(bad.status == 1)
         #expect(bad.output.contains("case-V-2@2"), "\(bad.output)")

@@ -29,7 +29,9 @@ import Testing
         #expect(try await tail.page(after: head, limit: 10, types: nil, seen: 0)?.events.isEmpty == true)
 
         var appended: [UUID] = []
-        for k in 1...4 { appended += try await append(store, "T-\(k)", count: 5, type: k % 2 == 0 ? "CaseClosed" : "CaseReviewed") }
+        for k in 1...4 {
+            appended += try await append(store, "T-\(k)", count: 5, type: k % 2 == 0 ? "CaseClosed" : "CaseReviewed")
+        }
         try await waitUntilAllReadable(store)
         // Without a newer wake-up and within maxAge the tail does not read again…
         #expect(try await tail.page(after: head, limit: 100, types: nil, seen: 0)?.events.isEmpty == true)
@@ -55,7 +57,9 @@ import Testing
         // A cursor ahead of what the tail has read goes to the store.
         let newest = try await store.headCursor()
         #expect(before.count == 3)
-        #expect(try await tail.page(after: Cursor(xid: newest.xid + 10, position: newest.position), limit: 5, types: nil, seen: 1) == nil)
+        #expect(
+            try await tail.page(
+                after: Cursor(xid: newest.xid + 10, position: newest.position), limit: 5, types: nil, seen: 1) == nil)
     }
 
     @Test func theBufferKeepsTheNewestEvents() async throws {
@@ -91,7 +95,8 @@ import Testing
             for follower in 0..<8 {
                 group.addTask {
                     for round in 1...60 {
-                        _ = try await tail.page(after: start, limit: 1000, types: nil, seen: UInt64(round * 8 + follower))
+                        _ = try await tail.page(
+                            after: start, limit: 1000, types: nil, seen: UInt64(round * 8 + follower))
                     }
                 }
             }

@@ -49,8 +49,11 @@ struct PostgresUUIDTests {
         }
         let good = "c03fbaef-a884-42fd-88bb-c08ddd596fe7"
         #expect(UUID(postgresText: good) == UUID(uuidString: good))
-        for bad in ["", "c03fbaef-a884-42fd-88bb-c08ddd596fe", "c03fbaefa88442fd88bbc08ddd596fe7", "g03fbaef-a884-42fd-88bb-c08ddd596fe7",
-                    "c03fbaef-a884-42fd-88bb_c08ddd596fe7", "{03fbaef-a884-42fd-88bb-c08ddd596fe7"] {
+        for bad in [
+            "", "c03fbaef-a884-42fd-88bb-c08ddd596fe", "c03fbaefa88442fd88bbc08ddd596fe7",
+            "g03fbaef-a884-42fd-88bb-c08ddd596fe7",
+            "c03fbaef-a884-42fd-88bb_c08ddd596fe7", "{03fbaef-a884-42fd-88bb-c08ddd596fe7",
+        ] {
             #expect(UUID(postgresText: bad) == nil, "\(bad)")
         }
     }

@@ -35,7 +35,9 @@ struct ProjectedRouteTests {
         let deadlines = try await h.api.get("/v1/deadlines?caseId=KS-P-1", token: h.token("natc"))
         let rules = Set(deadlines.json["deadlines"]!.array.compactMap { $0["ruleId"]?.stringValue })
         #expect(rules.isSuperset(of: ["referral-acknowledged", "referral-decided", "risk-assessed"]))
-        let acknowledged = deadlines.json["deadlines"]!.array.first { $0["ruleId"]?.stringValue == "referral-acknowledged" }
+        let acknowledged = deadlines.json["deadlines"]!.array.first {
+            $0["ruleId"]?.stringValue == "referral-acknowledged"
+        }
         #expect(acknowledged?["responsible"]?.stringValue == "opav")
         #expect(acknowledged?["status"]?.stringValue == "pending")
         // An institution that is not a party sees none of them.

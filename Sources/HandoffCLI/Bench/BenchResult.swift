@@ -39,7 +39,8 @@ struct BenchResult: Sendable {
             return String(format: "%.4g", d)
         }
         var fields = [
-            "\"bench\":\"\(bench)\"", "\"value\":\(num(value))", "\"unit\":\"\(unit)\"", "\"baseline\":\(num(baseline))",
+            "\"bench\":\"\(bench)\"", "\"value\":\(num(value))", "\"unit\":\"\(unit)\"",
+            "\"baseline\":\(num(baseline))",
             "\"ratio\":\(num(ratio))", "\"p50_ms\":\(num(p50))", "\"p99_ms\":\(num(p99))",
             "\"clients\":\(clients.map(String.init) ?? "null")", "\"target\":\"\(target)\"",
             "\"met\":\(met.map { $0 ? "true" : "false" } ?? "null")",
@@ -89,7 +90,8 @@ struct Latencies: Sendable {
 /// Runs `clients` loops of `operation` for `seconds`; returns units done, seconds elapsed and latencies.
 /// Each operation returns how many units (events, rows) it completed.
 func timedLoad(
-    clients: Int, seconds: Double, _ operation: @escaping @Sendable (_ client: Int, _ iteration: Int) async throws -> Int
+    clients: Int, seconds: Double,
+    _ operation: @escaping @Sendable (_ client: Int, _ iteration: Int) async throws -> Int
 ) async throws -> (units: Int, seconds: Double, latencies: Latencies) {
     let start = ContinuousClock.now
     let deadline = start + .milliseconds(Int(seconds * 1000))

@@ -121,13 +121,17 @@ enum StoreBenchmarks {
         let metadata = BenchPayload.metadata
         // The baseline: one multi-row INSERT of 100 rows per transaction, values bound as parameters.
         var text = "INSERT INTO public.bench_scratch (stream, type, data, metadata, occurred_at) VALUES "
-        text += (0..<batch).map { k in "($\(k * 4 + 1), $\(k * 4 + 2), $\(k * 4 + 3)::jsonb, $\(k * 4 + 4)::jsonb, now())" }
-            .joined(separator: ", ")
+        text += (0..<batch).map { k in
+            "($\(k * 4 + 1), $\(k * 4 + 2), $\(k * 4 + 3)::jsonb, $\(k * 4 + 4)::jsonb, now())"
+        }
+        .joined(separator: ", ")
         let statementText = text
         let baseline = try await timedLoad(clients: clients, seconds: o.seconds) { c, i in
             var params: [PostgresValue] = []
             for _ in 0..<batch {
-                params += [.text("case-BB-\(c)-\(i)"), .text("ReferralIssued"), .text(BenchPayload.data), .text(metadata)]
+                params += [
+                    .text("case-BB-\(c)-\(i)"), .text("ReferralIssued"), .text(BenchPayload.data), .text(metadata),
+                ]
             }
             try await store.pool.query(SQL(text: statementText, parameters: params))
             return batch
@@ -154,7 +158,8 @@ enum StoreBenchmarks {
     /// Appends synthetic referral histories (the generator's, valid for the domain and the read
     /// models: about 19 events a case) until the store holds at least `target` events. Eight
     /// workers take case after case, one append (one transaction) per case.
-    static func fill(_ env: BenchDatabase, to target: Int, progress: @escaping @Sendable (String) -> Void) async throws {
+    static func fill(_ env: BenchDatabase, to target: Int, progress: @escaping @Sendable (String) -> Void) async throws
+    {
         let workers = 8
         let store = env.store(connections: workers)
         defer { Task { await store.pool.close() } }
@@ -267,7 +272,9 @@ enum StoreBenchmarks {
         var r = BenchResult(
             bench: "read-all", value: value, unit: "events/s", baseline: base, p50: pageLatencies.percentile(50),
             p99: pageLatencies.percentile(99), clients: 1, target: "≥ 0.5 × COPY", met: value >= 0.5 * base)
-        r.extra = [("events", String(read)), ("latency per", "page of 1000"), ("rates", "best of 2 interleaved rounds")]
+        r.extra = [
+            ("events", String(read)), ("latency per", "page of 1000"), ("rates", "best of 2 interleaved rounds"),
+        ]
         return r
     }
 

@@ -15,7 +15,8 @@ enum ProjectedCases {
         let h = try await Harness.start(readSide: ProjectionReadSide(pool: pool), db: db)
         let meta = EventMetadata(actor: EventActor(institution: "natc", user: "setup"))
         _ = try await h.store.append(
-            to: .sopRulesets, events: [NewEvent(type: "SopRulesetPublished", data: Ruleset.kosovoDefaultJSON, metadata: meta)])
+            to: .sopRulesets,
+            events: [NewEvent(type: "SopRulesetPublished", data: Ruleset.kosovoDefaultJSON, metadata: meta)])
         let generator = SyntheticGenerator(seed: 11, now: Date())
         for c in generator.cases(count: cases) {
             let events = c.events.map { e in
