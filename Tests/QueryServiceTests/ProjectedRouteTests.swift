@@ -9,18 +9,9 @@ import Testing
 @Suite("Routes over the projected read models")
 struct ProjectedRouteTests {
     @Test func inboxDeadlinesSummaryAndStatsFollowTheAppends() async throws {
-        let seedHarness = try await Harness.start()
-        let db = seedHarness.db
-        await seedHarness.stop()
-        let h = try await Harness.start(readSide: ProjectionReadSide(pool: db.pool(size: 4)), db: db)
+        // The registry and the default ruleset, and the real read side over the projected models.
+        let h = try await DashboardTests.projectedHarness()
         defer { Task { await h.stop() } }
-        _ = try await h.store.append(
-            to: .sopRulesets,
-            events: [
-                NewEvent(
-                    type: "SopRulesetPublished", data: Ruleset.kosovoDefaultJSON,
-                    metadata: EventMetadata(actor: EventActor(institution: "natc", user: "setup")))
-            ])
         try await h.openCase("KS-P-1")
         try await h.refer("KS-P-1", "R-1", to: "opav")
         try await h.settle()

@@ -13,18 +13,9 @@ struct ReferralLifecycleRouteTests {
     }
 
     @Test func withdrawalCancelsTheRecipientsDeadlinesAndLeavesTheInbox() async throws {
-        let seedHarness = try await Harness.start()
-        let db = seedHarness.db
-        await seedHarness.stop()
-        let h = try await Harness.start(readSide: ProjectionReadSide(pool: db.pool(size: 4)), db: db)
+        // The registry and the default ruleset, and the real read side over the projected models.
+        let h = try await DashboardTests.projectedHarness()
         defer { Task { await h.stop() } }
-        _ = try await h.store.append(
-            to: .sopRulesets,
-            events: [
-                NewEvent(
-                    type: "SopRulesetPublished", data: Ruleset.kosovoDefaultJSON,
-                    metadata: EventMetadata(actor: EventActor(institution: "natc", user: "setup")))
-            ])
         try await h.openCase("KS-W-1")
         try await h.refer("KS-W-1", "R-1", to: "opav")
         try await h.refer("KS-W-1", "R-2", to: "isf")
@@ -60,18 +51,9 @@ struct ReferralLifecycleRouteTests {
     }
 
     @Test func caseStatusFiltersTheBoard() async throws {
-        let seedHarness = try await Harness.start()
-        let db = seedHarness.db
-        await seedHarness.stop()
-        let h = try await Harness.start(readSide: ProjectionReadSide(pool: db.pool(size: 4)), db: db)
+        // The registry and the default ruleset, and the real read side over the projected models.
+        let h = try await DashboardTests.projectedHarness()
         defer { Task { await h.stop() } }
-        _ = try await h.store.append(
-            to: .sopRulesets,
-            events: [
-                NewEvent(
-                    type: "SopRulesetPublished", data: Ruleset.kosovoDefaultJSON,
-                    metadata: EventMetadata(actor: EventActor(institution: "natc", user: "setup")))
-            ])
         // A case opened 10 days ago (its 72h risk assessment missed) and closed: its missed
         // deadline stays overdue; another case is open.
         let old = Date().addingTimeInterval(-10 * 86_400)
