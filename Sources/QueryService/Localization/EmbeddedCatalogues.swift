@@ -3,7 +3,7 @@
 
 /// The message catalogues, embedded so the binary needs no resource folder.
 enum EmbeddedCatalogues {
-    /// Catalogue file name (without `.json`) → its text, byte for byte.
+    /// Catalogue file name (without `.json`: `sq`, or a part such as `report.sq`) → its text, byte for byte.
     static let files: [String: String] = [
         "en": #"""
         {

@@ -1,6 +1,7 @@
 import Referrals
 
-/// One language's messages: a key → text map read from `Catalogues/<tag>.json`.
+/// One language's messages: a key → text map read from `Catalogues/<tag>.json` and its parts
+/// `Catalogues/<part>.<tag>.json`.
 ///
 /// The file is a JSON object `{"language": "sq", "reviewed": false, "note": "…", "messages": {…}}`;
 /// a message may hold placeholders `{name}` that ``Localizer/callAsFunction(_:_:)`` fills in.
@@ -36,9 +37,7 @@ struct MessageCatalogue: Sendable, Hashable {
     static let builtIn: [Language: MessageCatalogue] = {
         var result: [Language: MessageCatalogue] = [:]
         for language in Language.allCases {
-            guard let text = EmbeddedCatalogues.files[language.catalogueName],
-                var catalogue = try? parse(text)
-            else {
+            guard var catalogue = try? merged(EmbeddedCatalogues.files, name: language.catalogueName) else {
                 // Tests parse every embedded catalogue; a build that gets here was not tested.
                 preconditionFailure("the built-in catalogue \(language.catalogueName) does not parse")
             }
@@ -50,6 +49,28 @@ struct MessageCatalogue: Sendable, Hashable {
         }
         return result
     }()
+
+    /// One language's catalogue from its files: `<name>` and every part `<part>.<name>`, merged.
+    /// The whole is reviewed only if every file is.
+    /// - Throws: ``ParseError`` when a file does not parse, names another language, or defines a
+    ///   key that another of the language's files already defines.
+    static func merged(_ files: [String: String], name: String) throws -> MessageCatalogue {
+        guard let main = files[name] else { throw ParseError.malformed("no catalogue \(name)") }
+        var result = try parse(main)
+        for part in files.keys.filter({ $0.hasSuffix(".\(name)") }).sorted() {
+            let catalogue = try parse(files[part]!)
+            guard catalogue.language == result.language else {
+                throw ParseError.malformed("\(part) is for \(catalogue.language), not \(result.language)")
+            }
+            for (key, text) in catalogue.messages {
+                guard result.messages.updateValue(text, forKey: key) == nil else {
+                    throw ParseError.malformed("\(key) is defined twice in the \(name) catalogue")
+                }
+            }
+            result.reviewed = result.reviewed && catalogue.reviewed
+        }
+        return result
+    }
 
     /// The placeholders (`{name}`) of a message, for the test that every language uses the same.
     static func placeholders(_ text: String) -> Set<String> {
