@@ -311,7 +311,8 @@ struct DashboardFormTests {
         #expect(text.contains("name=\"consentOverride\""))
         #expect(text.contains("<option value=\"isf\" selected>"))  // what was chosen is kept
         #expect(text.contains("<option value=\"urgent\" selected>"))
-        #expect(!text.contains("consent_required") && !text.contains("record ConsentRecorded"))  // never the API's English
+        // Never the API's English message.
+        #expect(!text.contains("consent_required") && !text.contains("record ConsentRecorded"))
         #expect(try await Self.version(h, "KS-FK-1") == 1)
         // The override ticked without a reason: the reason is asked for.
         let noReason = try await Self.act(h, opav, "KS-FK-1", "ReferralIssued", referral + [("consentOverride", "yes")])

@@ -184,11 +184,11 @@ enum DashboardAssets {
         .login input { width: 100%; }
         .problem { background: var(--overdue-bg); color: var(--overdue-ink); padding: .6rem .9rem; border-radius: .5rem; }
         .acts h3 { font-size: 1.02rem; margin: 1.25rem 0 .4rem; }
-        details.act { border: 1px solid var(--line); border-radius: .5rem; margin: .4rem 0; background: var(--panel); }
-        details.act > summary { cursor: pointer; padding: .5rem .9rem; font-weight: 600; color: var(--accent); }
-        details.act[open] > summary { border-bottom: 1px solid var(--line); }
-        .act-form { display: flex; flex-direction: column; gap: .8rem; padding: .75rem .9rem 1rem; background: var(--bg);
-          border-radius: 0 0 .5rem .5rem; max-width: 48rem; }
+        details.act { border: 1px solid var(--line); border-radius: .5rem; margin: .4rem 0; background: var(--bg); }
+        details.act > summary { cursor: pointer; padding: .5rem .9rem; font-weight: 600; color: var(--accent);
+          background: var(--panel); border-radius: .5rem; }
+        details.act[open] > summary { border-bottom: 1px solid var(--line); border-radius: .5rem .5rem 0 0; }
+        .act-form { display: flex; flex-direction: column; gap: .8rem; padding: .75rem .9rem 1rem; max-width: 48rem; }
         fieldset.group { border: 1px solid var(--line); border-radius: .35rem; padding: .4rem .75rem .6rem; margin: 0; }
         fieldset.group legend { font-weight: 600; font-size: .9rem; padding: 0 .25rem; }
         .options { display: flex; flex-wrap: wrap; gap: .3rem 1.1rem; }

@@ -37,6 +37,8 @@ extension QueryService {
             DashboardAssets.response(DashboardAssets.script, type: "text/javascript")
         }
         on(.GET, "/assets/icon.svg") { _, _ in DashboardAssets.response(DashboardAssets.icon, type: "image/svg+xml") }
+        // Pages without an icon link (the annual report) make browsers ask for this one.
+        on(.GET, "/favicon.ico") { _, _ in DashboardAssets.response(DashboardAssets.icon, type: "image/svg+xml") }
         on(.GET, "/reports/annual") { [self] r, _ in
             await page(r) { session, _ in try await annualReportPage(r, session.principal) }
         }
