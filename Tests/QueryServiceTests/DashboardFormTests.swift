@@ -377,6 +377,17 @@ struct DashboardFormTests {
                 ("nationality", "ZZ"),
             ], headers: sq)
         #expect(nationality.status == 400 && nationality.text.contains("id=\"e-CaseOpened-nationality\""))
+        // What was typed is shown again to correct, as text: never as markup.
+        let hostile = try await opav.post(
+            "/cases",
+            [
+                ("type", "CaseOpened"), ("identificationStatus", "presumed\"><script>alert(1)</script>"),
+                ("sex", "male"), ("ageBand", "25-34"), ("nationality", "\"><img src=x onerror=alert(1)>"),
+                ("occurredAt", "\"><script>alert(2)</script>"), ("occurredAtShown", "x"),
+            ])
+        #expect(hostile.status == 400)
+        #expect(!hostile.text.contains("<script>alert") && !hostile.text.contains("<img src=x"))
+        #expect(hostile.text.contains("value=\"&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;\""))
         for reply in [missing, days, malformed, future, opening, nationality] {
             let leaks = DashboardLanguageTests.englishLeaks(
                 in: DashboardLanguageTests.visibleText(reply.text), language: .albanian)
