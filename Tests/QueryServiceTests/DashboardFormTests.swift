@@ -342,6 +342,15 @@ struct DashboardFormTests {
         #expect(missing.text.contains("id=\"e-RiskAssessed-level\">Plotësojeni ose zgjidhni këtë.</p>"))
         #expect(missing.text.contains("aria-invalid=\"true\" aria-describedby=\"e-RiskAssessed-level\""))
         #expect(missing.text.contains("role=\"alert\" id=\"e-RiskAssessed\""))
+        // A group left empty: the message under the group, every box marked.
+        let consent = try await Self.act(
+            h, opav, "KS-FE-1", "ConsentRecorded", [("purpose", "shelter"), ("given", "yes")])
+        #expect(consent.status == 400)
+        #expect(consent.text.contains("id=\"e-ConsentRecorded-recipients\">Choose at least one institution.</p>"))
+        #expect(
+            consent.text.contains("<fieldset class=\"field group\" aria-describedby=\"e-ConsentRecorded-recipients\">"))
+        #expect(consent.text.contains("value=\"isf\" aria-invalid=\"true\">"))
+        #expect(consent.text.contains("id=\"f-ConsentRecorded-given-yes\" name=\"given\" value=\"yes\" checked>"))
         // A value the vocabulary refuses, a time that is no time, a time in the future.
         let days = try await Self.act(h, opav, "KS-FE-1", "ReflectionPeriodStarted", [("days", "400")], headers: sq)
         #expect(days.status == 400 && days.text.contains("Shkruani një numër të plotë ditësh nga 1 deri në 365"))

@@ -74,14 +74,18 @@ struct CaseFormView {
 
     private func id(_ key: String, _ name: String) -> String { "f-\(key)-\(name)" }
 
-    /// The attributes that tie a control to its error, and the error itself.
-    private func error(_ key: String, _ name: String, _ feedback: CaseForm.Feedback?) -> (HTML, HTML) {
-        guard let feedback, feedback.field == name else { return (.empty, .empty) }
+    /// The attributes that tie a control to its hint and its error (`aria-describedby`, and
+    /// `aria-invalid` unless `group`: a group's controls carry that themselves), and the error.
+    private func error(
+        _ key: String, _ name: String, _ feedback: CaseForm.Feedback?, hint: String? = nil, group: Bool = false
+    ) -> (HTML, HTML) {
+        let failed = feedback?.field == name
         let errorId = "e-\(key)-\(name)"
-        return (
-            " aria-invalid=\"true\" aria-describedby=\"\(errorId)\"",
-            "<p class=\"field-error\" id=\"\(errorId)\">\(feedback.message(t))</p>"
-        )
+        let ids = [hint, failed ? errorId : nil].compactMap { $0 }
+        var attributes: HTML = ids.isEmpty ? .empty : " aria-describedby=\"\(ids.joined(separator: " "))\""
+        if failed && !group { attributes = " aria-invalid=\"true\"" + attributes }
+        guard failed, let feedback else { return (attributes, .empty) }
+        return (attributes, "<p class=\"field-error\" id=\"\(errorId)\">\(feedback.message(t))</p>")
     }
 
     private func options(_ codes: [String], labels: String, selected: String?) -> HTML {
@@ -100,7 +104,19 @@ struct CaseFormView {
         let name = field.name
         let controlId = id(key, name)
         let sent = feedback?.values
-        let (attributes, message) = error(key, name, feedback)
+        let hintId = "h-\(key)-\(name)"
+        var hint: String? = nil
+        switch field.kind {
+        case .number, .countryCode: hint = hintId
+        default: break
+        }
+        var isGroup = false
+        switch field.kind {
+        case .choices, .institutions, .yesNo: isGroup = true
+        default: break
+        }
+        let (attributes, message) = error(key, name, feedback, hint: hint, group: isGroup)
+        let invalid = feedback?.field == name
         let required: HTML = field.required ? " required" : .empty
         let type = String(key.prefix { $0 != "-" })
         let text = label(type, name)
@@ -124,16 +140,19 @@ struct CaseFormView {
         case .choices(let labels, let codes):
             return group(
                 name: name, key: key, legend: text, values: codes.map { ($0, t.code(labels, $0)) },
-                checked: Set(sent?.values(for: name) ?? []), type: "checkbox", attributes: attributes, message: message)
+                checked: Set(sent?.values(for: name) ?? []), type: "checkbox", attributes: attributes, invalid: invalid,
+                message: message)
         case .institutions:
             return group(
                 name: name, key: key, legend: text,
                 values: institutions.filter { $0 != own }.map { ($0, DashboardLayout.institutionName($0, t)) },
-                checked: Set(sent?.values(for: name) ?? []), type: "checkbox", attributes: attributes, message: message)
+                checked: Set(sent?.values(for: name) ?? []), type: "checkbox", attributes: attributes, invalid: invalid,
+                message: message)
         case .yesNo:
             return group(
                 name: name, key: key, legend: text, values: [("yes", t("form.yes")), ("no", t("form.no"))],
-                checked: Set(sent?[name].map { [$0] } ?? []), type: "radio", attributes: attributes, message: message)
+                checked: Set(sent?[name].map { [$0] } ?? []), type: "radio", attributes: attributes, invalid: invalid,
+                message: message)
         case .checkbox:
             let checked: HTML = sent?[name] == "yes" ? " checked" : .empty
             return """
@@ -141,22 +160,17 @@ struct CaseFormView {
                 <label for="\(controlId)">\(text)</label>\(message)</div>
                 """
         case .number(let range):
-            let hintId = "h-\(key)-\(name)"
-            let described: HTML = attributes == .empty ? " aria-describedby=\"\(hintId)\"" : attributes
             return """
                 <div class="field"><label for="\(controlId)">\(text)</label>
                 <input type="number" id="\(controlId)" name="\(name)" min="\(range.lowerBound)" max="\(range.upperBound)" \
-                inputmode="numeric" value="\(sent?[name] ?? "")"\(described)>
+                inputmode="numeric" value="\(sent?[name] ?? "")"\(attributes)>
                 <p class="hint" id="\(hintId)">\(t("form.hint.\(name)"))</p>\(message)</div>
                 """
         case .countryCode:
-            let hintId = "h-\(key)-\(name)"
-            let described: HTML =
-                attributes == .empty ? " aria-describedby=\"\(hintId)\"" : attributes
             return """
                 <div class="field"><label for="\(controlId)">\(text)</label>
                 <input type="text" id="\(controlId)" name="\(name)" maxlength="2" size="3" autocomplete="off" \
-                spellcheck="false" value="\(sent?[name] ?? "")"\(required)\(described)>
+                spellcheck="false" value="\(sent?[name] ?? "")"\(required)\(attributes)>
                 <p class="hint" id="\(hintId)">\(t("form.hint.\(name)"))</p>\(message)</div>
                 """
         case .overrideFlag:
@@ -169,13 +183,14 @@ struct CaseFormView {
     /// Checkboxes or radio buttons under a legend.
     private func group(
         name: String, key: String, legend: String, values: [(String, String)], checked: Set<String>, type: String,
-        attributes: HTML, message: HTML
+        attributes: HTML, invalid: Bool, message: HTML
     ) -> HTML {
+        let marked: HTML = invalid ? " aria-invalid=\"true\"" : .empty
         let items: [HTML] = values.map { value, text in
             let itemId = id(key, name) + "-" + value
             let on: HTML = checked.contains(value) ? " checked" : .empty
             return """
-                <span class="option"><input type="\(type)" id="\(itemId)" name="\(name)" value="\(value)"\(on)>\
+                <span class="option"><input type="\(type)" id="\(itemId)" name="\(name)" value="\(value)"\(on)\(marked)>\
                 <label for="\(itemId)">\(text)</label></span>
                 """
         }
@@ -191,12 +206,7 @@ struct CaseFormView {
         let sent = feedback?.values
         let flagId = id(key, "consentOverride")
         let reasonId = id(key, "consentOverrideReason")
-        let (flagInvalid, flagMessage) = error(key, "consentOverride", feedback)
-        // One aria-describedby: the hint, and the error when there is one.
-        let flagAttributes: HTML =
-            flagInvalid == .empty
-            ? " aria-describedby=\"h-\(key)-override\""
-            : " aria-invalid=\"true\" aria-describedby=\"h-\(key)-override e-\(key)-consentOverride\""
+        let (flagAttributes, flagMessage) = error(key, "consentOverride", feedback, hint: "h-\(key)-override")
         let (reasonAttributes, reasonMessage) = error(key, "consentOverrideReason", feedback)
         let checked: HTML = sent?["consentOverride"] == "yes" ? " checked" : .empty
         let codes = ConsentOverrideReason.allCases.map(\.rawValue)
@@ -220,8 +230,7 @@ struct CaseFormView {
         let hintId = "h-\(key)-occurredAt"
         let shown = feedback?.values["occurredAtShown"] ?? FormTime.format(now, in: t.timeZone)
         let value = feedback?.values["occurredAt"] ?? shown
-        let (attributes, message) = error(key, "occurredAt", feedback)
-        let described: HTML = attributes == .empty ? " aria-describedby=\"\(hintId)\"" : attributes
+        let (described, message) = error(key, "occurredAt", feedback, hint: hintId)
         return """
             <div class="field"><label for="\(controlId)">\(t("form.occurredAt", ["zone": t.zoneLabel(now)]))</label>
             <input type="hidden" name="occurredAtShown" value="\(shown)">
