@@ -508,6 +508,72 @@ struct DashboardFormTests {
         }
     }
 
+    /// Every control of every form has a label (or is one of a group under a legend), in every
+    /// language, and every form carries the CSRF token and the case's version.
+    @Test func everyControlOfEveryFormIsLabelled() throws {
+        let now = Date()
+        func event(_ by: String, _ body: CaseEventBody) -> CaseEvent {
+            CaseEvent(id: UUID(), occurredAt: now, actor: Actor(institution: by, user: "\(by)-1"), body: body)
+        }
+        let profile = Profile(sex: .female, ageBand: .age15to17, child: true, nationality: "XK", exploitation: [])
+        let state = try #require(
+            CaseState.fold(
+                caseId: "KS-L-1",
+                events: [
+                    event("opav", .caseOpened(identificationStatus: .presumed, profile: profile)),
+                    event("opav", .referralIssued(referralId: "R-1", to: "isf", purpose: .shelter, urgency: .urgent)),
+                    event("isf", .referralIssued(referralId: "R-2", to: "opav", purpose: .legalAid, urgency: .routine)),
+                    event("opav", .referralAccepted(referralId: "R-2")),
+                    event("opav", .reflectionPeriodStarted(days: nil)),
+                ]))
+        for language in Language.allCases {
+            let t = Localizer(language, timeZone: "Europe/Belgrade")
+            var keys: Set<String> = []
+            var pages: [String] = []
+            for who in ["opav", "isf"] {
+                let view = CaseFormView(
+                    action: "/cases/KS-L-1/events", csrf: "token-\(who)", expectedVersion: 5, now: now,
+                    institutions: Institution.demoIds.sorted(), own: who, feedback: nil, t: t)
+                let html = CaseFormView.caseSection(.institution(who, user: "\(who)-1"), state: state, view: view).text
+                pages.append(html)
+                let forms = html.components(separatedBy: "<form ").dropFirst()
+                #expect(!forms.isEmpty)
+                for form in forms {
+                    #expect(form.contains("name=\"csrf\" value=\"token-\(who)\""))
+                    #expect(form.contains("name=\"expectedVersion\" value=\"5\""))
+                }
+                for part in html.components(separatedBy: "id=\"form-").dropFirst() {
+                    keys.insert(String(part.prefix { $0 != "\"" }))
+                }
+            }
+            let opening = CaseFormView(
+                action: "/cases", csrf: "token", expectedVersion: nil, now: now,
+                institutions: Institution.demoIds.sorted(), own: "opav", feedback: nil, t: t)
+            pages.append(CaseFormView.openingSection(opening).text)
+            for html in pages {
+                for tag in html.components(separatedBy: "<").filter({
+                    $0.hasPrefix("input ") || $0.hasPrefix("select ")
+                })
+                where !tag.contains("type=\"hidden\"") {
+                    let id = tag.components(separatedBy: "id=\"").dropFirst().first.map {
+                        String($0.prefix { $0 != "\"" })
+                    }
+                    #expect(id != nil && html.contains("<label for=\"\(id!)\">"), "\(language): \(tag.prefix(80))")
+                }
+                #expect(!html.contains("<h1") && !html.contains("<h4"))  // under the page's h1, h2 then h3
+            }
+            #expect(
+                keys
+                    == [
+                        "ReferralWithdrawn-R-1", "ReferralCompleted-R-2", "ReferralAcknowledged-R-1",
+                        "ReferralAccepted-R-1", "ReferralDeclined-R-1", "ConsentRecorded", "ReferralIssued",
+                        "RiskAssessed",
+                        "GuardianAppointed", "ReflectionPeriodEnded", "CaseReviewed", "IdentificationStatusChanged",
+                        "CaseClosed", "ReferralWithdrawn-R-2",
+                    ], "\(language)")
+        }
+    }
+
     @Test func aRefusalNamesTheControlItConcerns() {
         let utc = TimeZone(identifier: "UTC")!
         #expect(CaseForm.controlName("data.profile.nationality") == "nationality")
