@@ -31,7 +31,8 @@ public struct StandbyReplay: Sendable, Equatable {
         ).first
         guard let row else { throw PostgresError(kind: .decoding, serverMessage: "no row") }
         return StandbyReplay(
-            inRecovery: try row.decode(0), replayed: try row.decodeOptional(1, as: String.self).flatMap(WALPosition.init),
+            inRecovery: try row.decode(0),
+            replayed: try row.decodeOptional(1, as: String.self).flatMap(WALPosition.init),
             secondsSinceReplayedCommit: try row.decodeOptional(2, as: Double.self))
     }
 }

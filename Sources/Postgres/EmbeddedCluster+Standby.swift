@@ -33,7 +33,8 @@ extension EmbeddedCluster {
         try fm.createDirectory(at: standby.socketDirectory, withIntermediateDirectories: true)
         try handToServerUser(standby.directory)
         try handToServerUser(standby.socketDirectory)
-        let basebackup = URL(fileURLWithPath: binaries.pgCtl).deletingLastPathComponent()
+        // Beside the pg_ctl in use (PATH may hold a link to it alone).
+        let basebackup = URL(fileURLWithPath: binaries.pgCtl).resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("pg_basebackup").path
         let source = "host=\(socketDirectory.path) port=\(port) user=postgres application_name=\(name)"
         try run([
@@ -55,7 +56,8 @@ extension EmbeddedCluster {
             """
         try append(conf, to: standby.dataDirectory.appendingPathComponent("postgresql.conf"))
         try append(
-            "primary_conninfo = '\(source)'\n", to: standby.dataDirectory.appendingPathComponent("postgresql.auto.conf"))
+            "primary_conninfo = '\(source)'\n", to: standby.dataDirectory.appendingPathComponent("postgresql.auto.conf")
+        )
     }
 
     private func append(_ text: String, to url: URL) throws {

@@ -42,7 +42,10 @@ struct ReadPath: Sendable {
         self.readSide = readSide
     }
 
-    init(source: Source, store: EventStore, access: CaseAccess, feed: VisibleFeed, tail: GlobalTail, readSide: any ReadSide) {
+    init(
+        source: Source, store: EventStore, access: CaseAccess, feed: VisibleFeed, tail: GlobalTail,
+        readSide: any ReadSide
+    ) {
         self.source = source
         self.store = store
         self.access = access

@@ -109,7 +109,7 @@ extension QueryService {
                 do {
                     page = try await reads.feed.page(
                         after: cursor, limit: pageSize, types: types, for: principal, tail: (reads.tail, seen))
-                } catch where reads.source == .replica {
+                } catch  where reads.source == .replica {
                     metrics.recordReadFallback(ReadFallback.error.rawValue)
                     page = try await primaryReads.feed.page(
                         after: cursor, limit: pageSize, types: types, for: principal, tail: (tail, seen))

@@ -61,7 +61,10 @@ extension QueryService {
             if let institution = visibleTo, let caseId = filter.caseId {
                 notParty = try await reads.access.partyCases(institution: institution, among: [caseId]).isEmpty
             }
-            return (notParty, try await reads.readSide.deadlinesPage(filter, visibleTo: visibleTo, after: after, limit: limit))
+            return (
+                notParty,
+                try await reads.readSide.deadlinesPage(filter, visibleTo: visibleTo, after: after, limit: limit)
+            )
         }
         if notParty, let caseId = filter.caseId {
             // Asking for the deadlines of a case it is no party to (existing or not) is an

@@ -80,7 +80,8 @@ extension QueryService {
         // The subscription and its cursor from the primary; its events from wherever reads go.
         let subscription = try await ownedSubscription(name, by: principal)
         let page = try await withReads(request) { reads in
-            try await reads.feed.page(after: subscription.cursor, limit: limit, types: subscription.types, for: principal)
+            try await reads.feed.page(
+                after: subscription.cursor, limit: limit, types: subscription.types, for: principal)
         }
         try await accessLog.record(
             principal, caseIds: VisibleFeed.caseIds(page.events), endpoint: Self.endpoint(request))

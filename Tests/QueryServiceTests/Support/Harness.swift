@@ -32,7 +32,13 @@ struct Harness: Sendable {
         configure: (inout QueryServiceConfiguration) -> Void = { _ in }
     ) async throws -> Harness {
         let db: TestDB
-        if let existing { db = existing } else if let replica { db = replica.db } else { db = try await TestDatabase.make() }
+        if let existing {
+            db = existing
+        } else if let replica {
+            db = replica.db
+        } else {
+            db = try await TestDatabase.make()
+        }
         let replicaPool = replica.map { ConnectionPool(url: $0.url, maximumConnections: 8, connectTimeout: 2) }
         let pool = ConnectionPool(url: url ?? db.url, maximumConnections: 8, connectTimeout: 2)
         let store = EventStore(pool: pool)
