@@ -19,10 +19,14 @@ struct ReadReplicaTests {
     ) async throws -> Harness {
         let made: (db: TestDB, standbyURL: String)
         if let standby { made = standby } else { made = try await TestDatabase.replicated().make() }
-        return try await Harness.start(replica: (made.db, made.standbyURL)) { configuration in
+        let h = try await Harness.start(replica: (made.db, made.standbyURL)) { configuration in
             configuration.replicaPollInterval = .milliseconds(50)
             configure(&configuration)
         }
+        try await eventually("the monitor's first look at the standby") {
+            try await Self.metric(h, "handoff_read_replica_up") == 1
+        }
+        return h
     }
 
     /// The value of one series in `/metrics` (its full name with labels), or nil.
@@ -197,9 +201,8 @@ struct ReadReplicaTests {
             events.map { (try! JSONValue.parse(Array($0.data.utf8))["id"]!.stringValue!, $0.id!) },
             committed: committed,
             reader: "SSE")
-        // Served from the standby (it kept up: no read fell back for lag or for being down).
+        // Served from the standby (the reads before the monitor's first poll went to the primary).
         #expect((try await Self.metric(h, Self.replicaReads) ?? 0) > 0)
-        #expect(try await Self.metric(h, Self.fallbacks(.unavailable)) == 0)
     }
 
     struct RolledBack: Error {}
@@ -268,6 +271,61 @@ struct ReadReplicaTests {
             let replica = try await Self.metric(h, Self.replicaReads) ?? 0
             _ = try await h.api.get("/v1/events", token: h.token("natc"))
             return try await Self.metric(h, Self.replicaReads) ?? 0 > replica
+        }
+        try await standby.stop(mode: "immediate")
+        try await replicated.primary.cluster.dropStandbySlot(name: name)
+        try? await standby.remove()
+    }
+
+    /// With the standby's replay paused: a case it has not replayed is answered by the primary
+    /// (200, never a 404 or a `denied` access-log entry for a lagging standby), and once the
+    /// standby is further behind than the lag bound, reads go to the primary for that reason.
+    @Test func aStandbyBehindNeitherRefusesNorServesPastTheLagBound() async throws {
+        let replicated = try await TestDatabase.replicated()
+        let name = "handoff_paused_\(UUID().uuidString.prefix(8).lowercased())"
+        let standby = try await TestStandby.start(of: replicated.primary.cluster, name: name)
+        TestStandby.stopAtExit(standby)
+        let made = try await replicated.make()
+        let standbyURL = try await TestStandby.url(of: made.db.name, on: standby)
+        let patient = try await Self.harness(standby: (made.db, standbyURL)) { $0.replicaMaxLag = .seconds(3600) }
+        defer { Task { await patient.stop() } }
+        let strict = try await Harness.start(db: made.db, replica: (made.db, standbyURL)) {
+            $0.replicaPollInterval = .milliseconds(50)
+            $0.replicaMaxLag = .seconds(1)
+        }
+        defer { Task { await strict.stop() } }
+        let control = try await Connection.connect(standbyURL)
+        defer { control.close() }
+        try await patient.settle()
+        try await eventually("the standby to serve reads") {
+            try await Self.metric(patient, "handoff_read_replica_up") == 1
+        }
+
+        try await control.execute("SELECT pg_wal_replay_pause()")
+        try await patient.openCase("KS-PAUSED")
+        try await patient.settle()
+        let refused = try await Self.metric(patient, Self.fallbacks(.refused)) ?? 0
+        let history = try await patient.api.get("/v1/cases/KS-PAUSED/history", token: patient.token("natc"))
+        #expect(history.status == 200, "\(history.status) \(history.text)")
+        #expect(history.json["events"]?.array.count == 1)
+        #expect(try await Self.metric(patient, Self.fallbacks(.refused)) == refused + 1)
+        try await patient.settle()
+        let audit = try await patient.api.get("/v1/audit/access?caseId=KS-PAUSED", token: patient.token("audit"))
+        let outcomes = audit.json["entries"]?.array.compactMap { $0["outcome"]?.stringValue } ?? []
+        #expect(outcomes.contains("allowed") && !outcomes.contains("denied"), "\(outcomes)")
+
+        // The primary commits on; the paused standby falls behind the strict service's 1 s bound.
+        try await eventually("a read to go to the primary for lag") {
+            _ = try await strict.openCase("KS-PAUSED-\(UUID().uuidString.prefix(8))")
+            #expect(try await strict.api.get("/v1/events", token: strict.token("natc")).status == 200)
+            return (try await Self.metric(strict, Self.fallbacks(.lag)) ?? 0) > 0
+        }
+        let lag = try #require(try await Self.metric(strict, "handoff_read_replica_lag_bytes"))
+        #expect(lag > 0)
+
+        try await control.execute("SELECT pg_wal_replay_resume()")
+        try await eventually("the standby to catch up") {
+            try await Self.metric(strict, "handoff_read_replica_lag_bytes") == 0
         }
         try await standby.stop(mode: "immediate")
         try await replicated.primary.cluster.dropStandbySlot(name: name)
