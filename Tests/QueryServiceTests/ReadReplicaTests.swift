@@ -101,10 +101,18 @@ struct ReadReplicaTests {
             let history = own.json["events"]!.array.compactMap { $0["id"]?.stringValue }
             #expect(history.contains(id.uuidString.lowercased()), "the writer's read \(i) missed its own write")
         }
-        // A retried append (same id, same content) answers a position too.
-        let reply = try await h.api.post(
-            "/v1/cases/KS-RYW/events", token: h.token("kp-dthb"), #"{"type":"CaseReviewed","data":{}}"#)
-        #expect(reply.header(QueryService.positionHeader) != nil)
+        // A retried append (same id, same content: 200, the original result) answers a position too.
+        let id = UUID().uuidString.lowercased()
+        let body = #"{"id":"\#(id)","type":"CaseReviewed","data":{}}"#
+        #expect(try await h.api.post("/v1/cases/KS-RYW/events", token: h.token("kp-dthb"), body).status == 201)
+        let retried = try await h.api.post("/v1/cases/KS-RYW/events", token: h.token("kp-dthb"), body)
+        #expect(retried.status == 200)
+        #expect(retried.header(QueryService.positionHeader).flatMap(WALPosition.init) != nil)
+        // A refused write answers none.
+        let refused = try await h.api.post(
+            "/v1/cases/KS-RYW/events", token: h.token("kp-dthb"), #"{"type":"NoSuchType","data":{}}"#)
+        #expect(refused.status == 400)
+        #expect(refused.header(QueryService.positionHeader) == nil)
         // Reads carry none.
         #expect(try await h.api.get("/v1/events", token: h.token("natc")).header(QueryService.positionHeader) == nil)
     }
@@ -330,5 +338,23 @@ struct ReadReplicaTests {
         try await standby.stop(mode: "immediate")
         try await replicated.primary.cluster.dropStandbySlot(name: name)
         try? await standby.remove()
+    }
+
+    /// A read URL that leads to a server accepting writes (a promoted standby after a failover, a
+    /// multi-host URL that found no standby): reads go to the primary's pool, counted as
+    /// `not_standby`, and no lag is reported for it.
+    @Test func aReadURLThatReachesAPrimaryIsNotUsedAsAReplica() async throws {
+        let db = try await TestDatabase.make()
+        let h = try await Harness.start(replica: (db, db.url)) { $0.replicaPollInterval = .milliseconds(50) }
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-NOSTANDBY")
+        try await eventually("the monitor's first look") {
+            _ = try await h.api.get("/v1/events", token: h.token("natc"))
+            return (try await Self.metric(h, Self.fallbacks(.notStandby)) ?? 0) > 0
+        }
+        #expect(try await h.api.get("/v1/cases/KS-NOSTANDBY/history", token: h.token("natc")).status == 200)
+        #expect(try await Self.metric(h, Self.replicaReads) == 0)
+        #expect(try await Self.metric(h, "handoff_read_replica_up") == 0)
+        #expect(try await Self.metric(h, "handoff_read_replica_lag_bytes") == nil)
     }
 }

@@ -23,9 +23,10 @@ final class ReplicaMonitor: Sendable {
         /// The primary's committed position; nil when it could not be read.
         var primary: WALPosition?
 
-        /// WAL bytes the primary has committed and the replica has not replayed; nil when unknown.
+        /// WAL bytes the primary has committed and the replica has not replayed; nil when unknown
+        /// or when the replica is not a standby (a promoted one still reports what it replayed).
         var lagBytes: UInt64? {
-            guard let replayed = replica?.replayed, let primary else { return nil }
+            guard replica?.inRecovery == true, let replayed = replica?.replayed, let primary else { return nil }
             return primary.bytes(after: replayed)
         }
 
@@ -59,7 +60,19 @@ final class ReplicaMonitor: Sendable {
     private let demand = Wakeups()
     private let state = Mutex(State())
 
-    init(replicaURL: String, primaryURL: String, interval: Duration, wakeups: Wakeups, logger: Logger) {
+    /// Called after a poll that found the read URL leading to a server that is not a standby.
+    private let onNotStandby: @Sendable () -> Void
+
+    /// - Parameter onNotStandby: called after every poll that finds the read URL leading to a
+    ///   server that accepts writes (a standby promoted in a failover, or a multi-host URL that
+    ///   found no standby): the monitor's own connection is then opened again at the next poll,
+    ///   and the read pool should let its connections go the same way, so that both find a
+    ///   standby again once there is one.
+    init(
+        replicaURL: String, primaryURL: String, interval: Duration, wakeups: Wakeups, logger: Logger,
+        onNotStandby: @escaping @Sendable () -> Void = {}
+    ) {
+        self.onNotStandby = onNotStandby
         self.replicaURL = replicaURL
         self.primaryURL = primaryURL
         self.interval = interval
@@ -124,6 +137,10 @@ final class ReplicaMonitor: Sendable {
             if let replayed = observation.replica?.replayed, replayed != lastReplayed {
                 if lastReplayed != nil { await wakeups.signal() }
                 lastReplayed = replayed
+            }
+            if observation.replica?.inRecovery == false {
+                drop(\.replica)
+                onNotStandby()
             }
             if observation.replica == nil, !failing {
                 failing = true

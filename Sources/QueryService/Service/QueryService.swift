@@ -200,10 +200,11 @@ public final class QueryService: Sendable {
                 source: .replica, store: EventStore(pool: $0.pool), readSide: $0.readSide,
                 pollInterval: configuration.pollInterval)
         }
-        self.replicaMonitor = replica.map {
+        self.replicaMonitor = replica.map { replica in
             ReplicaMonitor(
-                replicaURL: $0.pool.url, primaryURL: store.pool.url, interval: configuration.replicaPollInterval,
-                wakeups: wakeups, logger: configuration.logger.labeled("read-replica"))
+                replicaURL: replica.pool.url, primaryURL: store.pool.url, interval: configuration.replicaPollInterval,
+                wakeups: wakeups, logger: configuration.logger.labeled("read-replica"),
+                onNotStandby: { replica.pool.retireIdleConnections() })
         }
         // Long enough to cover a replica within the lag bound; a credential's reads after that
         // are not held to its write (its own `Handoff-Min-Position` still is).
