@@ -357,4 +357,37 @@ struct ReadReplicaTests {
         #expect(try await Self.metric(h, "handoff_read_replica_up") == 0)
         #expect(try await Self.metric(h, "handoff_read_replica_lag_bytes") == nil)
     }
+
+    /// Lag in bytes and seconds from one poll, without a server.
+    @Test func lagIsZeroWhenCaughtUpAndOtherwiseTheShorterBound() {
+        let now = ContinuousClock.now
+        func observation(
+            replayed: String, primary: String, sinceCommit: Double?, caughtUpAgo: Duration?, standby: Bool = true
+        )
+            -> ReplicaMonitor.Observation
+        {
+            ReplicaMonitor.Observation(
+                at: now,
+                replica: StandbyReplay(
+                    inRecovery: standby, replayed: WALPosition(replayed), secondsSinceReplayedCommit: sinceCommit),
+                primary: WALPosition(primary), caughtUpAt: caughtUpAgo.map { now - $0 })
+        }
+        // Caught up: 0, however old the newest commit (a quiet primary).
+        let quiet = observation(replayed: "0/100", primary: "0/100", sinceCommit: 600, caughtUpAgo: .zero)
+        #expect(quiet.lagBytes == 0 && quiet.lagSeconds == 0)
+        // A record after a quiet hour: behind since the last poll, not for an hour.
+        let woken = observation(replayed: "0/100", primary: "0/180", sinceCommit: 3600, caughtUpAgo: .milliseconds(200))
+        #expect(woken.lagBytes == 0x80)
+        #expect(woken.lagSeconds.map { $0 < 1 } == true)
+        // Under a steady load, never caught up at a poll, but commits replay all the time.
+        let busy = observation(replayed: "1/0", primary: "1/4000", sinceCommit: 0.05, caughtUpAgo: .seconds(300))
+        #expect(busy.lagSeconds == 0.05)
+        // Stuck: both bounds grow.
+        let stuck = observation(replayed: "1/0", primary: "1/4000", sinceCommit: 30, caughtUpAgo: .seconds(20))
+        #expect(stuck.lagSeconds.map { $0 >= 20 } == true)
+        // A promoted standby still reports what it replayed: not a replica, no lag.
+        let promoted = observation(
+            replayed: "0/100", primary: "0/900", sinceCommit: 5, caughtUpAgo: nil, standby: false)
+        #expect(promoted.lagBytes == nil && promoted.lagSeconds == nil)
+    }
 }

@@ -22,6 +22,8 @@ final class ReplicaMonitor: Sendable {
         var replica: StandbyReplay?
         /// The primary's committed position; nil when it could not be read.
         var primary: WALPosition?
+        /// The last poll that found the replica caught up (nothing committed left to replay).
+        var caughtUpAt: ContinuousClock.Instant?
 
         /// WAL bytes the primary has committed and the replica has not replayed; nil when unknown
         /// or when the replica is not a standby (a promoted one still reports what it replayed).
@@ -30,12 +32,17 @@ final class ReplicaMonitor: Sendable {
             return primary.bytes(after: replayed)
         }
 
-        /// Seconds the replica is behind: 0 when it has replayed everything the primary committed,
-        /// else the age of its newest replayed commit; nil when unknown.
+        /// Seconds the replica is behind: 0 when it has replayed everything the primary committed;
+        /// else the shorter of the age of its newest replayed commit and the time since a poll last
+        /// found it caught up — the first stays small under a steady load, the second after a
+        /// long quiet spell ended by a record that is not a commit; nil when unknown.
         var lagSeconds: Double? {
             guard let lagBytes else { return nil }
             if lagBytes == 0 { return 0 }
-            return max(0, replica?.secondsSinceReplayedCommit ?? 0)
+            var bounds: [Double] = []
+            if let seconds = replica?.secondsSinceReplayedCommit { bounds.append(max(0, seconds)) }
+            if let caughtUpAt { bounds.append((at - caughtUpAt).secondsValue) }
+            return bounds.min() ?? 0
         }
     }
 
@@ -129,9 +136,12 @@ final class ReplicaMonitor: Sendable {
     private func run() async {
         var failing = false
         var lastReplayed: WALPosition?
+        var caughtUpAt: ContinuousClock.Instant?
         while !Task.isCancelled {
             let seenDemand = await demand.current
-            let observation = await poll()
+            var observation = await poll()
+            if observation.lagBytes == 0 { caughtUpAt = observation.at }
+            observation.caughtUpAt = observation.lagBytes == nil ? nil : caughtUpAt
             state.withLock { $0.latest = observation }
             await polled.signal()
             if let replayed = observation.replica?.replayed, replayed != lastReplayed {
