@@ -137,6 +137,7 @@ final class ReplicaMonitor: Sendable {
         var failing = false
         var lastReplayed: WALPosition?
         var caughtUpAt: ContinuousClock.Instant?
+        var lookedForStandbyAt: ContinuousClock.Instant?
         while !Task.isCancelled {
             let seenDemand = await demand.current
             var observation = await poll()
@@ -148,7 +149,12 @@ final class ReplicaMonitor: Sendable {
                 if lastReplayed != nil { await wakeups.signal() }
                 lastReplayed = replayed
             }
-            if observation.replica?.inRecovery == false {
+            // Not a standby: look for one again, at most once a second (a read URL that can
+            // only reach a primary would otherwise cost a new connection every poll).
+            if observation.replica?.inRecovery == false,
+                lookedForStandbyAt.map({ observation.at - $0 >= .seconds(1) }) ?? true
+            {
+                lookedForStandbyAt = observation.at
                 drop(\.replica)
                 onNotStandby()
             }
