@@ -55,6 +55,7 @@ extension QueryService {
         do {
             let session = try await sessions.resume(secret)
             RequestContext.current?.principal = session?.principal
+            RequestContext.current?.credentialKey = session.map { $0.tokenId ?? -$0.id }
             return session
         } catch { throw ServiceError.from(error) }
     }
