@@ -107,7 +107,8 @@ struct DashboardLanguageTests {
                 $0.hasPrefix("choice.attention")
             })
         #expect(Self.englishLeaks(in: "Statusi case-review KS-DA-1", language: .albanian).isEmpty)
-        #expect(Self.englishLeaks(in: "Rasti: Consent was overridden", language: .albanian) == ["English word was"])
+        #expect(
+            Self.englishLeaks(in: "Rasti: Consent was overridden", language: .albanian).contains("English word was"))
         #expect(Self.visibleText(#"<a aria-label="Skip to content" href="/x">Dil</a>"#).contains("Skip to content"))
     }
 

@@ -77,7 +77,7 @@ public enum AnnualReportDocument {
                 ("year", .number(JSONNumber(r.year))), ("timeZone", .string(r.timeZone)),
                 ("period", interval(r.period)), ("previousPeriod", interval(r.previousPeriod)),
                 ("asOf", .string(Timestamp.format(r.asOf))), ("suppressed", .bool(report.suppressed)),
-                ("language", .string(messages.language)), ("title", .string(messages["report.title"])),
+                ("language", .string(messages.language.tag)), ("title", .string(messages["report.title"])),
                 ("tables", .array(tables)), ("timing", .array(timing)),
                 (
                     "rulesets",
@@ -86,7 +86,8 @@ public enum AnnualReportDocument {
                             .object(
                                 JSONObject([
                                     ("rulesetId", .string($0.rulesetId)), ("version", .number(JSONNumber($0.version))),
-                                    ("title", .string($0.title)), ("effectiveFrom", .string($0.effectiveFrom)),
+                                    ("title", .string(messages.rulesetTitle($0))),
+                                    ("effectiveFrom", .string($0.effectiveFrom)),
                                 ]))
                         })
                 ),
@@ -98,33 +99,38 @@ public enum AnnualReportDocument {
     /// The methods section's paragraphs, generated with the figures.
     public static func methods(_ report: PublishedReport, messages m: ReportMessages) -> [String] {
         let r = report.report
-        let zone = TimeZone(identifier: r.timeZone) ?? TimeZone(identifier: "UTC")!
-        func local(_ d: Date) -> String {
-            var c = Calendar(identifier: .gregorian)
-            c.timeZone = zone
-            let x = c.dateComponents([.year, .month, .day, .hour, .minute], from: d)
-            return String(format: "%04d-%02d-%02d %02d:%02d", x.year!, x.month!, x.day!, x.hour!, x.minute!)
-        }
+        let rulesets =
+            r.rulesets.isEmpty
+            ? m["report.notApplicable"]
+            : r.rulesets.map {
+                m.format(
+                    "methods.rulesetEntry",
+                    [
+                        "id": $0.rulesetId, "version": String($0.version), "title": m.rulesetTitle($0),
+                        "date": m.date(iso: $0.effectiveFrom),
+                    ])
+            }
+            .joined(separator: "; ")
         return [
             m.format(
                 "methods.period",
                 [
-                    "start": local(r.period.start), "end": local(r.period.end), "zone": r.timeZone,
-                    "asOf": Timestamp.format(r.asOf),
+                    "start": m.dateTime(r.period.start), "end": m.dateTime(r.period.end), "zone": r.timeZone,
+                    "asOf": m.dateTime(r.asOf),
                 ]),
-            m["methods.cases"], m["methods.victims"], m["methods.referrals"], m["methods.compliance"],
-            m["methods.rulesets"] + " "
-                + (r.rulesets.isEmpty
-                    ? "–"
-                    : r.rulesets.map {
-                        "\($0.rulesetId) v\($0.version) (\($0.title), effective from \($0.effectiveFrom))"
-                    }
-                    .joined(separator: "; ")) + ".",
+            m.format("methods.cases", ["event": "CaseOpened", "time": "occurredAt"]),
+            m.format("methods.victims", ["tables": "crim_thb"]), m["methods.referrals"], m["methods.compliance"],
+            m["methods.rulesets"] + " " + rulesets + ".",
             r.unconfirmedRules.isEmpty
                 ? m["methods.noUnconfirmed"]
-                : m["methods.unconfirmed"] + " " + r.unconfirmedRules.joined(separator: ", ") + ".",
-            report.suppressed ? m["methods.suppression"] : m["methods.unsuppressed"],
-            m["methods.source"],
+                : m["methods.unconfirmed"] + " "
+                    + r.unconfirmedRules.map { "\(m.ruleTitle($0)) (\($0))" }.joined(separator: "; ") + ".",
+            report.suppressed
+                ? m.format(
+                    "methods.suppression",
+                    ["small": DisclosureControl.marker, "withheld": DisclosureControl.secondaryMarker])
+                : m["methods.unsuppressed"],
+            m.format("methods.source", ["system": "Handoff"]),
         ]
     }
 
