@@ -122,6 +122,8 @@ struct DashboardLanguageTests {
             ("/?status=all&institution=kp-dthb", "natc"), ("/?status=all", "isf"), ("/?status=met", "opav"),
             ("/cases/KS-DB-1", "natc"), ("/cases/KS-DB-1", "audit"), ("/cases/KS-DB-1", "isf"),
             ("/cases/KS-NOPE-9", "natc"), ("/cases/bad_id", "natc"), ("/login", nil),
+            ("/reports/annual?year=\(AnnualReportLanguageTests.year)", "natc"),
+            ("/reports/annual?year=\(AnnualReportLanguageTests.year)", "audit"), ("/reports/annual?year=x", "natc"),
         ]
         for language in [Language.albanian, .serbianLatin, .serbianCyrillic] {
             for (target, who) in pages {

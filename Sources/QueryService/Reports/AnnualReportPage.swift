@@ -72,6 +72,7 @@ public enum AnnualReportPage {
             <body class="report">
             <header>
             <p class="synthetic">\(m["report.synthetic"])</p>
+            \(unreviewedNote(m))
             <h1>\(m["report.title"]) \(y)</h1>
             <p class="lede">\(m["report.subtitle"]). \(m.format("report.lede", ["year": String(y), "previous": String(y - 1)]))</p>
             <p class="screen-only">\(m["report.print"])</p>
@@ -99,6 +100,13 @@ public enum AnnualReportPage {
     static func change(_ n: Int?, _ m: ReportMessages) -> String { n.map(m.change) ?? m["report.notApplicable"] }
 
     static func percent(_ r: Double?, _ m: ReportMessages) -> String { r.map(m.percent) ?? m["report.notApplicable"] }
+
+    /// The note that the language's translation is not yet reviewed by a native-speaker
+    /// practitioner (printed too: a reader of the paper copy must know).
+    static func unreviewedNote(_ m: ReportMessages) -> HTML {
+        m.t.catalogue.reviewed
+            ? .empty : "<p class=\"note unreviewed\" id=\"unreviewed\">\(m.t("layout.unreviewed"))</p>"
+    }
 
     /// Links to the report in the other languages (screen only: a printed copy is in one).
     static func languageLinks(year: Int, current: Language, m: ReportMessages) -> HTML {
@@ -329,6 +337,7 @@ public enum AnnualReportPage {
         .report td.prev { color: #333; }
         .report td.withheld { font-style: italic; }
         .report td.chg { color: #333; }
+        .report .unreviewed { font-style: italic; }
         .report nav.languages ul { list-style: none; padding: 0; display: flex; gap: 1rem; flex-wrap: wrap; }
         .report nav.languages a[aria-current] { font-weight: 700; }
         .report figure.chart { margin: 1rem 0; }

@@ -54,17 +54,18 @@ public struct ReportMessages: Sendable {
     public func label(_ code: String, in dimension: String) -> String {
         if code == "total" { return self["value.total"] }
         let dim = dimension.hasPrefix("dimension.") ? String(dimension.dropFirst("dimension.".count)) : dimension
+        // A table's own values first (its columns: `issued`, `met`, …), then the row vocabulary.
+        if let text = t.optional("annual.value.\(dim).\(code)") ?? t.optional("annual.value.\(code)") { return text }
+        let shared = [
+            "purpose": "purpose", "declineReason": "decline", "closureReason": "closure",
+            "overrideReason": "consentOverride", "reflectionOutcome": "reflection",
+        ]
+        if let prefix = shared[dim], let text = t.optional(prefix + "." + code) { return capitalized(text) }
         switch dim {
-        case "purpose": return capitalized(t.code("purpose", code))
-        case "declineReason": return capitalized(t.code("decline", code))
-        case "closureReason": return capitalized(t.code("closure", code))
-        case "overrideReason": return capitalized(t.code("consentOverride", code))
-        case "reflectionOutcome" where code != "running": return capitalized(t.code("reflection", code))
         case "institution", "responsible": return DashboardLayout.institutionName(code, t)
         case "rule": return ruleTitle(code)
-        default: break
+        default: return code
         }
-        return t.optional("annual.value.\(dim).\(code)") ?? t.optional("annual.value.\(code)") ?? code
     }
 
     /// A rule's title as the dashboard gives it (``DashboardLayout/ruleTitle(_:fallback:_:)``), else the id.
