@@ -22,7 +22,7 @@ enum ReportCommand {
         }
         let out = args.string("--out")
         if format == "csv" && out == nil { throw CLIError.usage("--format csv needs --out DIR (one file per table)") }
-        let pool = ConnectionPool(url: try context.databaseURL(), maximumConnections: 1)
+        let pool = ConnectionPool(url: try context.databaseURL(), maximumConnections: 4)
         let report: AnnualReport
         let titles: RulesetTitles
         do {
