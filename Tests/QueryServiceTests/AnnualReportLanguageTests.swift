@@ -99,6 +99,44 @@ struct AnnualReportLanguageTests {
         #expect(year.text.contains("Navedite godinu izveštaja"))
     }
 
+    /// A ruleset published with new titles: the dashboard and the report show them (the
+    /// registry refreshes within its interval; polled with a deadline, never a fixed sleep).
+    @Test func aPublishedRulesetsTitlesReachTheDashboardAndTheReport() async throws {
+        let h = try await DashboardTests.projectedHarness()
+        defer { Task { await h.stop() } }
+        try await DashboardTests.seedCases(h)
+        var document = try JSONValue.parse(Ruleset.kosovoDefaultJSON)
+        var rules = document["rules"]!.arrayValue!
+        var risk = rules[3].objectValue!
+        #expect(risk["id"] == "risk-assessed")
+        risk["titles"] = ["sq": "Rreziku vlerësohet (titull i ri)", "sr-Latn": "Rizik se procenjuje (novi naslov)"]
+        rules[3] = .object(risk)
+        document = document.merging(["version": .int(Ruleset.kosovoDefault.version + 1), "rules": .array(rules)])
+        _ = try await h.store.append(
+            to: .sopRulesets,
+            events: [
+                NewEvent(
+                    type: "SopRulesetPublished", data: document.serializedString(),
+                    metadata: EventMetadata(actor: EventActor(institution: "natc", user: "setup")))
+            ])
+        let session = try #require(try await DashboardTests.signIn(h.api, token: h.token("natc")))
+        let deadline = Date().addingTimeInterval(20)
+        var board = ""
+        while Date() < deadline {
+            board = try await h.api.request("GET", "/?status=all&lang=sq", headers: [DashboardTests.cookie(session)])
+                .text
+            if board.contains("Rreziku vlerësohet (titull i ri)") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(board.contains("Rreziku vlerësohet (titull i ri)"))
+        let cyrillic = try await h.api.request(
+            "GET", "/?status=all&lang=sr-Cyrl", headers: [DashboardTests.cookie(session)])
+        #expect(cyrillic.text.contains(SerbianScript.cyrillic("Rizik se procenjuje (novi naslov)")))
+        let report = try await h.api.request(
+            "GET", "/reports/annual?year=\(Self.year)&lang=sq", headers: [DashboardTests.cookie(session)])
+        #expect(report.text.contains("Rreziku vlerësohet (titull i ri)"))
+    }
+
     /// Counts, decimals and dates as each language writes them (CLDR).
     @Test func numbersAndDatesFollowTheLanguage() {
         let en = ReportMessages(language: .english)
