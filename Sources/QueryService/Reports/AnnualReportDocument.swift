@@ -136,8 +136,10 @@ public enum AnnualReportDocument {
 
     /// One CSV per table (UTF-8, a header row, CRLF line ends as RFC 4180 has them): file name →
     /// contents. Columns: the row's code and label, then per column its value for the year, the
-    /// year before and the change; a withheld count is `<5`, a change that would give one away is
-    /// empty. `timing.csv` holds the hours per purpose.
+    /// year before and the change; a withheld count is `<5` (or `x`), a change that would give one
+    /// away is empty. `timing.csv` holds the hours per purpose. The header row and the codes are
+    /// stable machine names in English whatever the language, so that an import does not depend on
+    /// it; only the `label` column is in `messages`' language. Numbers are plain (`1234`, `12.5`).
     public static func csv(_ report: PublishedReport, messages: ReportMessages) -> [(name: String, contents: String)] {
         func field(_ s: String) -> String {
             s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
