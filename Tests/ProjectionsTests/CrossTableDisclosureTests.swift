@@ -391,6 +391,10 @@ struct CrossTableDisclosureTests {
                 #expect(t.previousAcknowledge.count == cells[r][1].previous.value, "\(t.purpose)")
                 #expect(t.previousAccept.count == cells[r][2].previous.value, "\(t.purpose)")
                 if t.acknowledge.count == nil { #expect(t.acknowledge.median == nil && t.acknowledge.p90 == nil) }
+                // It reads as the count it repeats does: `x` for one withheld to protect another.
+                #expect(t.acknowledge.text == cells[r][1].current.text, "\(t.purpose)")
+                #expect(t.accept.text == cells[r][2].current.text, "\(t.purpose)")
+                #expect(t.previousAccept.text == cells[r][2].previous.text, "\(t.purpose)")
             }
         }
     }

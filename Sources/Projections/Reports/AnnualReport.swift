@@ -86,7 +86,8 @@ public struct ReportTable: Sendable, Hashable {
 public struct ReferralTiming: Sendable, Hashable {
     /// Hours: how many referrals had the step, their median and 90th percentile.
     public struct Hours: Sendable, Hashable {
-        /// nil where withheld (fewer than `DisclosureControl.threshold` referrals, not for auditors).
+        /// nil where withheld (fewer than `DisclosureControl.threshold` referrals, or the count of
+        /// referrals it repeats is withheld; not for auditors).
         public var count: Int?
         public var median: Double?
         public var p90: Double?
@@ -95,6 +96,13 @@ public struct ReferralTiming: Sendable, Hashable {
             self.median = median
             self.p90 = p90
         }
+
+        /// How a withheld count reads: `x` when the count of referrals it repeats is withheld only
+        /// to protect another (it may be any size), else `<5`.
+        public var withheldAs = DisclosureControl.marker
+
+        /// The count as published: the number, or how it reads withheld.
+        public var text: String { count.map(String.init) ?? withheldAs }
     }
     public var purpose: String
     public var acknowledge: Hours
@@ -242,8 +250,13 @@ extension AnnualReport {
                 guard (h.count ?? 0) >= DisclosureControl.threshold, let table = byPurpose,
                     let r = table.rows.firstIndex(of: t.purpose), let c = table.columns.firstIndex(of: column)
                 else { return hidden }
-                let cell = table.cells[r][c]
-                return (previous ? cell.previous : cell.current).value == h.count ? h : hidden
+                let shown = previous ? table.cells[r][c].previous : table.cells[r][c].current
+                guard shown.value == h.count else {
+                    var withheld = hidden
+                    withheld.withheldAs = shown.value == nil ? shown.text : DisclosureControl.secondaryMarker
+                    return withheld
+                }
+                return h
             }
             var t = t
             t.acknowledge = hide(t.acknowledge, "acknowledged", previous: false)

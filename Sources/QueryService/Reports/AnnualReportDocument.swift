@@ -11,7 +11,6 @@ public enum AnnualReportDocument {
     /// `{code, label, cells: [{column, year, previousYear, change}], onTimeRate?}`), `timing`,
     /// `rulesets`, `unconfirmedRules` and `methods` (the paragraphs of the methods section).
     public static func json(_ report: PublishedReport, messages: ReportMessages) -> JSONValue {
-        func count(_ n: Int?) -> JSONValue { n.map { .number(JSONNumber($0)) } ?? .string(DisclosureControl.marker) }
         func published(_ p: PublishedCount) -> JSONValue { p.value.map { .number(JSONNumber($0)) } ?? .string(p.text) }
         func optional(_ d: Double?) -> JSONValue { d.flatMap(JSONNumber.init).map(JSONValue.number) ?? .null }
         func interval(_ i: DateInterval) -> JSONValue {
@@ -60,7 +59,8 @@ public enum AnnualReportDocument {
         func hours(_ h: ReferralTiming.Hours) -> JSONValue {
             .object(
                 JSONObject([
-                    ("count", count(h.count)), ("medianHours", optional(h.median)), ("p90Hours", optional(h.p90)),
+                    ("count", h.count.map { .number(JSONNumber($0)) } ?? .string(h.withheldAs)),
+                    ("medianHours", optional(h.median)), ("p90Hours", optional(h.p90)),
                 ]))
         }
         let timing: [JSONValue] = report.timing.map { t in
@@ -146,7 +146,6 @@ public enum AnnualReportDocument {
                 ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
         func line(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") + "\r\n" }
-        func count(_ n: Int?) -> String { n.map(String.init) ?? DisclosureControl.marker }
         let y = report.report.year
         var files: [(String, String)] = report.tables.map { t in
             var header = ["code", "label"]
@@ -172,7 +171,7 @@ public enum AnnualReportDocument {
             "median hours to accept \(y - 1)", "p90 hours to accept \(y - 1)",
         ])
         func hours(_ h: ReferralTiming.Hours) -> [String] {
-            [count(h.count), h.median.map(decimal) ?? "", h.p90.map(decimal) ?? ""]
+            [h.text, h.median.map(decimal) ?? "", h.p90.map(decimal) ?? ""]
         }
         for t in report.timing {
             timing += line(

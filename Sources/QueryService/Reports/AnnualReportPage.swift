@@ -93,8 +93,6 @@ public enum AnnualReportPage {
 
     // MARK: - Tables
 
-    static func count(_ n: Int?, _ m: ReportMessages) -> String { n.map(m.integer) ?? DisclosureControl.marker }
-
     static func count(_ p: PublishedCount, _ m: ReportMessages) -> String { p.value.map(m.integer) ?? p.text }
 
     static func change(_ n: Int?, _ m: ReportMessages) -> String { n.map(m.change) ?? m["report.notApplicable"] }
@@ -166,7 +164,8 @@ public enum AnnualReportPage {
         func hours(_ d: Double?) -> String { d.map { m.decimal($0) } ?? m["report.notApplicable"] }
         func cells(_ h: ReferralTiming.Hours, prev: Bool) -> HTML {
             let cls: HTML = prev ? " class=\"prev\"" : ""
-            return "<td\(cls)>\(count(h.count, m))</td><td\(cls)>\(hours(h.median))</td><td\(cls)>\(hours(h.p90))</td>"
+            return
+                "<td\(cls)>\(h.count.map(m.integer) ?? h.withheldAs)</td><td\(cls)>\(hours(h.median))</td><td\(cls)>\(hours(h.p90))</td>"
         }
         let head3: HTML =
             "<th scope=\"col\">\(m["timing.count"])</th><th scope=\"col\">\(m["timing.median"])</th><th scope=\"col\">\(m["timing.p90"])</th>"
