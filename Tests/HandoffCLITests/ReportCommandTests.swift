@@ -40,7 +40,33 @@ import Testing
         #expect(r.status == 2)
         r = await cli.run("report", "annual", "--year", "2026", "--lang", "de")
         #expect(r.status == 2)
+        #expect(r.err.contains("en, sq, sr-Latn, sr-Cyrl") || r.err.contains("sq, sr-Latn, sr-Cyrl, en"), "\(r.err)")
         r = await cli.run("report", "annual", "--year", "2026", "--time-zone", "Mars/Olympus")
         #expect(r.status == 2)
+    }
+
+    /// `--lang`: the whole report in that language; the CSV keeps its machine header (stable for
+    /// the statistics office in every language) and translates only the label column.
+    @Test func theAnnualReportInEachLanguage() async throws {
+        let db = try await TestDatabase.make()
+        let cli = CapturedCLI(databaseURL: db.url)
+        var r = await cli.run("report", "annual", "--year", "2026", "--lang", "sq")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("<html lang=\"sq\">"))
+        #expect(r.out.contains("Raporti vjetor për trafikimin me njerëz"))
+        #expect(r.out.contains("1.1.2026 00:00 CET"), "dates as Albanian writes them")
+        #expect(!r.out.contains("Annual report on trafficking"))
+        r = await cli.run("report", "annual", "--year", "2026", "--lang", "sr-Cyrl", "--format", "json")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains(#""language":"sr-Cyrl""#))
+        #expect(r.out.contains("Годишњи извештај о трговини људима"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        r = await cli.run(
+            "report", "annual", "--year", "2026", "--format", "csv", "--out", dir.path, "--lang", "sr-Latn")
+        #expect(r.status == 0, "\(r.err)")
+        let csv = try String(contentsOf: dir.appendingPathComponent("victims-by-sex.csv"), encoding: .utf8)
+        #expect(csv.hasPrefix("code,label,identified 2026,identified 2025,identified change,"))
+        #expect(csv.contains("\r\nfemale,Ženski,<5,<5,,"))
     }
 }

@@ -267,7 +267,7 @@ struct RuleScenario: Sendable, CustomStringConvertible {
     /// A v2 effective 2026-03-10 shortens two rules; it judges only triggers from then on.
     @Test func rulesetVersionChangeMidCase() throws {
         var document = try JSONValue.parse(Ruleset.kosovoDefaultJSON)
-        document = document.merging(["version": 4, "effectiveFrom": "2026-03-10"])
+        document = document.merging(["version": .int(Ruleset.kosovoDefault.version + 1), "effectiveFrom": "2026-03-10"])
         var rules = document["rules"]!.arrayValue!
         rules[0] = rules[0].merging(["within": "PT12H"])  // referral-acknowledged
         rules[3] = rules[3].merging(["within": "PT24H"])  // risk-assessed
@@ -281,9 +281,11 @@ struct RuleScenario: Sendable, CustomStringConvertible {
             "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "shelter"], at: at(days: 14))
         let deadlines = evaluate(s, now: at(days: 15), rulesets: [v2, Ruleset.kosovoDefault])
         let risk = try #require(deadlines.first { $0.ruleId == "risk-assessed" })
-        #expect(risk.rulesetVersion == 3 && risk.dueAt == at(hours: 72))
+        #expect(risk.rulesetVersion == Ruleset.kosovoDefault.version && risk.dueAt == at(hours: 72))
         let ack = try #require(deadlines.first { $0.ruleId == "referral-acknowledged" })
-        #expect(ack.rulesetVersion == 4 && ack.dueAt == at(days: 14).addingTimeInterval(12 * 3600))
+        #expect(
+            ack.rulesetVersion == Ruleset.kosovoDefault.version + 1
+                && ack.dueAt == at(days: 14).addingTimeInterval(12 * 3600))
         // Publishing v2 does not change the v1 verdicts.
         let before = evaluate(s, now: at(days: 15)).filter { $0.ruleId == "risk-assessed" }
         #expect(before.map(\.dueAt) == [risk.dueAt])

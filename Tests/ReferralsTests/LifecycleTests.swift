@@ -3,7 +3,7 @@ import Testing
 
 @testable import Referrals
 
-/// What the default ruleset (version 3) says each rule does when the case is closed and
+/// What the default ruleset (version 4) says each rule does when the case is closed and
 /// reopened, when the person is found not to be a victim, and when the referral is withdrawn.
 struct LifecycleExpectation: Sendable, CustomStringConvertible {
     let ruleId: String

@@ -14,7 +14,7 @@ import Testing
 
     @Test func defaultRulesetMatchesTheDesignTable() throws {
         let ruleset = Ruleset.kosovoDefault
-        #expect(ruleset.id == "kosovo-default" && ruleset.version == 3 && ruleset.jurisdiction == "XK")
+        #expect(ruleset.id == "kosovo-default" && ruleset.version == 4 && ruleset.jurisdiction == "XK")
         // A local date in Europe/Belgrade: midnight there is 23:00 UTC the day before.
         #expect(ruleset.effectiveFrom == Timestamp.parse("2013-12-31T23:00:00Z"))
         #expect(ruleset.clock.timeZone?.identifier == "Europe/Belgrade")
@@ -231,6 +231,16 @@ import Testing
         ),
         ("recurring string", document(rule: baseRule.merging(["recurring": "yes"])), "rules[0].recurring"),
         ("unknown rule field", document(rule: baseRule.merging(["priority": 1])), "rules[0].priority"),
+        ("titles not an object", document(rule: baseRule.merging(["titles": "Titulli"])), "rules[0].titles"),
+        ("titles in English", document(rule: baseRule.merging(["titles": ["en": "T"]])), "rules[0].titles"),
+        ("titles unknown language", document(top: ["titles": ["de": "Titel"]]), "titles"),
+        ("title in a language empty", document(rule: baseRule.merging(["titles": ["sq": ""]])), "rules[0].titles.sq"),
+        ("title in a language a number", document(top: ["titles": ["sr-Latn": 3]]), "titles.sr-Latn"),
+        (
+            "title in a language too long",
+            document(rule: baseRule.merging(["titles": ["sq": .string(String(repeating: "a", count: 201))]])),
+            "rules[0].titles.sq"
+        ),
     ]
 
     @Test(arguments: malformed)
@@ -242,6 +252,24 @@ import Testing
             #expect(error.code == .invalidRuleset, "\(name)")
             #expect(error.field == (field.isEmpty ? "" : field), "\(name): \(error)")
         }
+    }
+
+    /// `titles` beside `title`: the ruleset's and each rule's title in Albanian and Serbian; English
+    /// is `title` itself (docs/rulesets.md, "Titles in several languages").
+    @Test func titlesInOtherLanguagesAreReadBesideTheEnglishTitle() throws {
+        let ruleset = try Ruleset.load(
+            Self.document(
+                rule: Self.baseRule.merging(["titles": ["sq": "Titulli", "sr-Latn": "Naslov", "sr-Cyrl": "Наслов"]]),
+                top: ["titles": ["sq": "Provë"]]))
+        #expect(ruleset.title == "Test" && ruleset.titles == ["sq": "Provë"])
+        #expect(ruleset.rules[0].title == "T")
+        #expect(ruleset.rules[0].titles == ["sq": "Titulli", "sr-Latn": "Naslov", "sr-Cyrl": "Наслов"])
+        #expect(try Ruleset.load(Self.document()).rules[0].titles.isEmpty)
+        // The default ruleset gives every rule and itself Albanian and Serbian titles.
+        let kosovo = Ruleset.kosovoDefault
+        #expect(Set(kosovo.titles.keys) == ["sq", "sr-Latn"])
+        for rule in kosovo.rules { #expect(Set(rule.titles.keys) == ["sq", "sr-Latn"], "\(rule.id)") }
+        #expect(kosovo.notice?.contains("UNREVIEWED") == true)
     }
 
     @Test func acceptsTheBaseDocument() throws {

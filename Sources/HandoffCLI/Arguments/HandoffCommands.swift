@@ -214,7 +214,8 @@ extension CommandSpec {
                                 "--format", kind: .oneOf(["html", "csv", "json"]), default: "html",
                                 help: "html (printable), csv (one file per table) or json"),
                             OptionSpec(
-                                "--lang", kind: .oneOf(["en", "sq", "sr-Latn"]), default: "en", help: "language"),
+                                "--lang", value: "L", default: "en",
+                                help: "language: en, sq, sr-Latn or sr-Cyrl (numbers and dates follow it)"),
                             OptionSpec(
                                 "--out", value: "FILE", help: "write to FILE (csv: a directory) instead of stdout"),
                             OptionSpec(

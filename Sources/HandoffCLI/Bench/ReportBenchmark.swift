@@ -60,7 +60,8 @@ enum ReportBenchmark {
             let start = ContinuousClock.now
             let report = try await models.annualReport(year: year, timeZone: zone)
             let html = AnnualReportPage.html(
-                report.published(suppressSmallCells: true), messages: ReportMessages(), stylesheet: .linked)
+                report.published(suppressSmallCells: true), messages: ReportMessages(language: .albanian),
+                stylesheet: .linked)
             times.append(elapsedMilliseconds(since: start))
             bytes = html.utf8.count
         }

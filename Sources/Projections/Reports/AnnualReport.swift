@@ -86,7 +86,8 @@ public struct ReportTable: Sendable, Hashable {
 public struct ReferralTiming: Sendable, Hashable {
     /// Hours: how many referrals had the step, their median and 90th percentile.
     public struct Hours: Sendable, Hashable {
-        /// nil where withheld (fewer than `DisclosureControl.threshold` referrals, not for auditors).
+        /// nil where withheld (fewer than `DisclosureControl.threshold` referrals, or the count of
+        /// referrals it repeats is withheld; not for auditors).
         public var count: Int?
         public var median: Double?
         public var p90: Double?
@@ -95,6 +96,13 @@ public struct ReferralTiming: Sendable, Hashable {
             self.median = median
             self.p90 = p90
         }
+
+        /// How a withheld count reads: `x` when the count of referrals it repeats is withheld only
+        /// to protect another (it may be any size), else `<5`.
+        public var withheldAs = DisclosureControl.marker
+
+        /// The count as published: the number, or how it reads withheld.
+        public var text: String { count.map(String.init) ?? withheldAs }
     }
     public var purpose: String
     public var acknowledge: Hours
@@ -168,17 +176,41 @@ extension AnnualReport {
     /// cells and the cells that would give them away are withheld per year; a change is shown
     /// only when both years are; percentiles only for at least `threshold` referrals.
     public func published(suppressSmallCells: Bool) -> PublishedReport {
-        let tables = tables.map { t -> PublishedTable in
-            let lines = DisclosureControl.gridLines(
-                rows: t.rows.count, columns: t.columns.count, rowTotals: t.rowTotals, columnTotals: t.columnTotals)
-            func mask(_ g: [[Int]]) -> [Bool] {
-                suppressSmallCells
-                    ? DisclosureControl.protect(g.flatMap { $0 }, lines: lines)
-                    : Array(repeating: false, count: g.count * t.columns.count)
-            }
-            let mc = mask(t.current)
-            let mp = mask(t.previous)
+        // All tables of a year are protected together, with their shared margins as lines.
+        var offsets: [Int] = []
+        var lines: [DisclosureControl.Line] = []
+        var size = 0
+        for t in self.tables {
+            offsets.append(size)
+            let shift = size
+            lines += DisclosureControl.gridLines(
+                rows: t.rows.count, columns: t.columns.count, rowTotals: t.rowTotals, columnTotals: t.columnTotals
+            ).map { DisclosureControl.Line(total: $0.total + shift, parts: $0.parts.map { $0 + shift }) }
+            size += t.rows.count * t.columns.count
+        }
+        let index = Dictionary(uniqueKeysWithValues: self.tables.indices.map { (self.tables[$0].id, $0) })
+        func flat(_ cell: SharedMargin.Cell) -> Int? {
+            guard let k = index[cell.table], let r = self.tables[k].rows.firstIndex(of: cell.row),
+                let c = self.tables[k].columns.firstIndex(of: cell.column)
+            else { return nil }
+            return offsets[k] + r * self.tables[k].columns.count + c
+        }
+        for margin in SharedMargin.all(self.tables) {
+            guard let total = flat(margin.total) else { continue }
+            let parts = margin.parts.compactMap(flat)
+            if parts.count == margin.parts.count { lines.append(DisclosureControl.Line(total: total, parts: parts)) }
+        }
+        func masks(_ grid: (ReportTable) -> [[Int]]) -> [Bool] {
+            let cells = self.tables.flatMap { grid($0).flatMap { $0 } }
+            return suppressSmallCells
+                ? DisclosureControl.protect(cells, lines: lines) : Array(repeating: false, count: cells.count)
+        }
+        let currentMask = masks(\.current)
+        let previousMask = masks(\.previous)
+        let tables = self.tables.enumerated().map { k, t -> PublishedTable in
             let w = t.columns.count
+            let mc = Array(currentMask[offsets[k]..<(offsets[k] + t.rows.count * w)])
+            let mp = Array(previousMask[offsets[k]..<(offsets[k] + t.rows.count * w)])
             func published(_ n: Int, _ withheld: Bool) -> PublishedCount {
                 !withheld ? .count(n) : DisclosureControl.isSmall(n) ? .small : .withheld
             }
@@ -208,20 +240,94 @@ extension AnnualReport {
                 id: t.id, rowDimension: t.rowDimension, rows: t.rows, columns: t.columns, cells: cells,
                 onTimeRate: rates)
         }
+        // A timing's count is the purpose's count of responded (accepted) referrals: shown only
+        // where that count is, so that it cannot give a withheld one away.
+        let byPurpose = tables.first { $0.id == "referrals-by-purpose" }
         let timing = timing.map { t -> ReferralTiming in
             guard suppressSmallCells else { return t }
-            func hide(_ h: ReferralTiming.Hours) -> ReferralTiming.Hours {
-                let n = h.count ?? 0
-                return n == 0 || n >= DisclosureControl.threshold
-                    ? h : ReferralTiming.Hours(count: nil, median: nil, p90: nil)
+            func hide(_ h: ReferralTiming.Hours, _ column: String, previous: Bool) -> ReferralTiming.Hours {
+                let hidden = ReferralTiming.Hours(count: nil, median: nil, p90: nil)
+                guard (h.count ?? 0) >= DisclosureControl.threshold, let table = byPurpose,
+                    let r = table.rows.firstIndex(of: t.purpose), let c = table.columns.firstIndex(of: column)
+                else { return hidden }
+                let shown = previous ? table.cells[r][c].previous : table.cells[r][c].current
+                guard shown.value == h.count else {
+                    var withheld = hidden
+                    withheld.withheldAs = shown.value == nil ? shown.text : DisclosureControl.secondaryMarker
+                    return withheld
+                }
+                return h
             }
             var t = t
-            t.acknowledge = hide(t.acknowledge)
-            t.accept = hide(t.accept)
-            t.previousAcknowledge = hide(t.previousAcknowledge)
-            t.previousAccept = hide(t.previousAccept)
+            t.acknowledge = hide(t.acknowledge, "acknowledged", previous: false)
+            t.accept = hide(t.accept, "accepted", previous: false)
+            t.previousAcknowledge = hide(t.previousAcknowledge, "acknowledged", previous: true)
+            t.previousAccept = hide(t.previousAccept, "accepted", previous: true)
             return t
         }
         return PublishedReport(report: self, suppressed: suppressSmallCells, tables: tables, timing: timing)
+    }
+}
+
+/// A margin two tables of the report share: `total` equals the sum of `parts` (one part: the same
+/// count). The reader can add up tables as well as rows, so disclosure control takes these as
+/// lines too (``DisclosureControl``).
+struct SharedMargin: Sendable, Hashable {
+    struct Cell: Sendable, Hashable {
+        var table: String
+        var row: String
+        var column: String
+    }
+    var total: Cell
+    var parts: [Cell]
+
+    /// The margins the report's tables share (those of `tables` that exist):
+    /// - the victim breakdowns' total rows are the same counts, and the identified (presumed)
+    ///   victims are the identified (presumed plus potential) cases opened;
+    /// - the referral tables by purpose, recipient and kind of recipient have the same total row,
+    ///   and the declines by reason add up to its declined referrals;
+    /// - compliance by institution and by rule have the same total row;
+    /// - reflection periods by length and by outcome have the same total.
+    static func all(_ tables: [ReportTable]) -> [SharedMargin] {
+        let present = Set(tables.map(\.id))
+        var margins: [SharedMargin] = []
+        func same(_ a: String, _ b: String, columns: [String]) {
+            guard present.contains(a), present.contains(b) else { return }
+            for c in columns {
+                margins.append(
+                    SharedMargin(
+                        total: Cell(table: a, row: "total", column: c), parts: [Cell(table: b, row: "total", column: c)]
+                    ))
+            }
+        }
+        let victims = [
+            "victims-by-sex", "victims-by-age", "victims-by-child", "victims-by-citizenship", "victims-by-nationality",
+        ]
+        for other in victims.dropFirst() { same(victims[0], other, columns: ["identified", "presumed", "total"]) }
+        let cases = "cases-by-identification"
+        if present.contains(cases), present.contains(victims[0]) {
+            func opened(_ status: String) -> Cell { Cell(table: cases, row: status, column: "total") }
+            margins.append(
+                SharedMargin(
+                    total: Cell(table: victims[0], row: "total", column: "identified"), parts: [opened("identified")]))
+            margins.append(
+                SharedMargin(
+                    total: Cell(table: victims[0], row: "total", column: "presumed"),
+                    parts: [opened("presumed"), opened("potential")]))
+        }
+        let steps = ["issued", "acknowledged", "accepted", "declined", "withdrawn", "completed"]
+        same("referrals-by-purpose", "referrals-by-recipient", columns: steps)
+        same("referrals-by-purpose", "referrals-by-recipient-kind", columns: steps)
+        if present.contains("referrals-by-purpose"), present.contains("declines-by-reason") {
+            margins.append(
+                SharedMargin(
+                    total: Cell(table: "referrals-by-purpose", row: "total", column: "declined"),
+                    parts: [Cell(table: "declines-by-reason", row: "total", column: "referrals")]))
+        }
+        same(
+            "compliance-by-institution", "compliance-by-rule",
+            columns: ["met", "met-late", "missed", "running", "cancelled", "total"])
+        same("reflection-lengths", "reflection-outcomes", columns: ["periods"])
+        return margins
     }
 }

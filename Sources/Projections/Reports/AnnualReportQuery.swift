@@ -4,8 +4,8 @@ import Referrals
 
 extension ReadModels {
     /// The annual report's figures for `year` and the year before, from the read models (a few
-    /// grouped queries; no scan of the event log). Years are calendar years in `timeZone`;
-    /// deadline statuses are as of `now`.
+    /// grouped queries, run at once on the pool's connections; no scan of the event log). Years are
+    /// calendar years in `timeZone`; deadline statuses are as of `now`.
     ///
     /// What is counted: cases by the `occurredAt` of their opening; closures by that of the
     /// (latest) closure; victims = cases opened in the year whose current identification status
@@ -17,10 +17,8 @@ extension ReadModels {
         let (s0, s1, e) = (previous.start, period.start, period.end)
         typealias Counts = [String: [String: Int]]
         var tables: [ReportTable] = []
-
-        // Cases opened, by identification status and how the year ended for them.
-        var cases: [Counts] = [[:], [:]]
-        for row in try await pool.query(
+        // The queries run at once, each on a connection of the pool (as many as it lends).
+        async let caseRows = pool.query(
             """
             SELECT p, identification_status,
                    CASE WHEN closed_at IS NOT NULL AND closed_at < (CASE WHEN p = 1 THEN \(e)::timestamptz ELSE \(s1)::timestamptz END)
@@ -29,7 +27,73 @@ extension ReadModels {
                      WHERE opened_at >= \(s0)::timestamptz AND opened_at < \(e)::timestamptz) c
              GROUP BY 1, 2, 3
             """
-        ).all {
+        )
+        async let closureRows = pool.query(
+            """
+            SELECT CASE WHEN closed_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(closure_reason, 'other'), count(*)
+              FROM handoff.case_summary WHERE closed_at >= \(s0)::timestamptz AND closed_at < \(e)::timestamptz GROUP BY 1, 2
+            """
+        )
+        async let victimRows = pool.query(
+            """
+            SELECT CASE WHEN opened_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, identification_status, sex, age_band, child,
+                   nationality, array_to_string(exploitation, ','), count(*)
+              FROM handoff.case_summary
+             WHERE opened_at >= \(s0)::timestamptz AND opened_at < \(e)::timestamptz
+               AND identification_status IN ('identified', 'presumed', 'potential')
+             GROUP BY 1, 2, 3, 4, 5, 6, 7
+            """
+        )
+        async let referralRows = pool.query(
+            """
+            SELECT CASE WHEN issued_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, purpose, to_institution,
+                   CASE WHEN declined_at IS NOT NULL THEN coalesce(decline_reason, 'other') END, consent_override,
+                   consent_withdrawn_at IS NOT NULL, count(*),
+                   count(*) FILTER (WHERE coalesce(acknowledged_at, accepted_at, declined_at) IS NOT NULL),
+                   count(accepted_at), count(declined_at), count(*) FILTER (WHERE status = 'withdrawn'),
+                   count(completed_at)
+              FROM handoff.referrals WHERE issued_at >= \(s0)::timestamptz AND issued_at < \(e)::timestamptz
+             GROUP BY 1, 2, 3, 4, 5, 6
+            """
+        )
+        async let deadlineRows = pool.query(
+            """
+            SELECT CASE WHEN triggered_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, responsible, rule_id, confirmed,
+                   handoff.deadline_status(settled, due_at, warn_at, \(now)), count(*)
+              FROM handoff.deadlines WHERE triggered_at >= \(s0)::timestamptz AND triggered_at < \(e)::timestamptz
+             GROUP BY 1, 2, 3, 4, 5
+            """
+        )
+        async let reflectionRows = pool.query(
+            """
+            SELECT CASE WHEN reflection_started_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(reflection_days, 90),
+                   CASE WHEN reflection_ended_at IS NULL THEN 'running' ELSE coalesce(reflection_outcome, 'other') END,
+                   count(*)
+              FROM handoff.case_summary WHERE reflection_started_at >= \(s0)::timestamptz AND reflection_started_at < \(e)::timestamptz
+             GROUP BY 1, 2, 3
+            """
+        )
+        async let timingRows = pool.query(
+            """
+            SELECT CASE WHEN issued_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, purpose,
+                   count(coalesce(acknowledged_at, accepted_at, declined_at)),
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM coalesce(acknowledged_at, accepted_at, declined_at) - issued_at)),
+                   percentile_cont(0.9) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM coalesce(acknowledged_at, accepted_at, declined_at) - issued_at)),
+                   count(accepted_at),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM accepted_at - issued_at)),
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM accepted_at - issued_at))
+              FROM handoff.referrals WHERE issued_at >= \(s0)::timestamptz AND issued_at < \(e)::timestamptz
+             GROUP BY 1, 2
+            """
+        )
+        async let kindRows = pool.query(
+            "SELECT institution_id, coalesce(kinds[1], 'unknown') FROM handoff.institutions")
+
+        // Cases opened, by identification status and how the year ended for them.
+        var cases: [Counts] = [[:], [:]]
+        for row in try await caseRows.all {
             let p: Int = try row.decode(0)
             cases[p][try row.decode(1) as String, default: [:]][try row.decode(2) as String, default: 0] +=
                 try row.decode(3)
@@ -42,12 +106,7 @@ extension ReadModels {
 
         // Closures by reason.
         var closures: [Counts] = [[:], [:]]
-        for row in try await pool.query(
-            """
-            SELECT CASE WHEN closed_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(closure_reason, 'other'), count(*)
-              FROM handoff.case_summary WHERE closed_at >= \(s0)::timestamptz AND closed_at < \(e)::timestamptz GROUP BY 1, 2
-            """
-        ).all {
+        for row in try await closureRows.all {
             closures[try row.decode(0) as Int][try row.decode(1) as String, default: [:]]["closures"] = try row.decode(
                 2)
         }
@@ -64,16 +123,7 @@ extension ReadModels {
         var byCitizenship: [Counts] = [[:], [:]]
         var byNationality: [Counts] = [[:], [:]]
         var byExploitation: [Counts] = [[:], [:]]
-        for row in try await pool.query(
-            """
-            SELECT CASE WHEN opened_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, identification_status, sex, age_band, child,
-                   nationality, array_to_string(exploitation, ','), count(*)
-              FROM handoff.case_summary
-             WHERE opened_at >= \(s0)::timestamptz AND opened_at < \(e)::timestamptz
-               AND identification_status IN ('identified', 'presumed', 'potential')
-             GROUP BY 1, 2, 3, 4, 5, 6, 7
-            """
-        ).all {
+        for row in try await victimRows.all {
             let p: Int = try row.decode(0)
             guard let column = ReportGroupings.victimColumn(try row.decode(1)) else { continue }
             let n: Int = try row.decode(7)
@@ -113,41 +163,32 @@ extension ReadModels {
         var byKind: [Counts] = [[:], [:]]
         var declined: [Counts] = [[:], [:]]
         var overrides: [Counts] = [[:], [:]]
-        for row in try await pool.query(
-            """
-            SELECT CASE WHEN r.issued_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, r.purpose, r.to_institution,
-                   coalesce((SELECT i.kinds[1] FROM handoff.institutions i WHERE i.institution_id = r.to_institution),
-                            'unknown'),
-                   coalesce(r.acknowledged_at, r.accepted_at, r.declined_at) IS NOT NULL, r.accepted_at IS NOT NULL,
-                   r.declined_at IS NOT NULL, coalesce(r.decline_reason, 'other'), r.status = 'withdrawn',
-                   r.completed_at IS NOT NULL, r.consent_override, r.consent_withdrawn_at IS NOT NULL, count(*)
-              FROM handoff.referrals r WHERE r.issued_at >= \(s0)::timestamptz AND r.issued_at < \(e)::timestamptz
-             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
-            """
-        ).all {
+        var kinds: [String: String] = [:]
+        for row in try await kindRows.all { kinds[try row.decode(0)] = try row.decode(1) }
+        let steps = ["issued", "acknowledged", "accepted", "declined", "withdrawn", "completed"]
+        for row in try await referralRows.all {
             let p: Int = try row.decode(0)
-            let n: Int = try row.decode(12)
-            var steps = ["issued"]
-            if try row.decode(4) as Bool { steps.append("acknowledged") }
-            if try row.decode(5) as Bool { steps.append("accepted") }
-            let wasDeclined: Bool = try row.decode(6)
-            if wasDeclined { steps.append("declined") }
-            if try row.decode(8) as Bool { steps.append("withdrawn") }
-            if try row.decode(9) as Bool { steps.append("completed") }
-            for s in steps {
-                byPurpose[p][try row.decode(1) as String, default: [:]][s, default: 0] += n
-                byRecipient[p][try row.decode(2) as String, default: [:]][s, default: 0] += n
-                byKind[p][try row.decode(3) as String, default: [:]][s, default: 0] += n
+            let n: Int = try row.decode(6)
+            let purpose: String = try row.decode(1)
+            let recipient: String = try row.decode(2)
+            let kind = kinds[recipient] ?? "unknown"
+            for (i, step) in steps.enumerated() {
+                let count: Int = try row.decode(6 + i)
+                guard count > 0 else { continue }
+                byPurpose[p][purpose, default: [:]][step, default: 0] += count
+                byRecipient[p][recipient, default: [:]][step, default: 0] += count
+                byKind[p][kind, default: [:]][step, default: 0] += count
             }
-            if wasDeclined { declined[p][try row.decode(7) as String, default: [:]]["referrals", default: 0] += n }
-            if let reason: String = try row.decodeOptional(10) {
+            if let reason: String = try row.decodeOptional(3) {
+                declined[p][reason, default: [:]]["referrals", default: 0] += n
+            }
+            if let reason: String = try row.decodeOptional(4) {
                 overrides[p][reason, default: [:]]["referrals", default: 0] += n
             }
-            if try row.decode(11) as Bool {
+            if try row.decode(5) as Bool {
                 overrides[p]["consent-withdrawn", default: [:]]["referrals", default: 0] += n
             }
         }
-        let steps = ["issued", "acknowledged", "accepted", "declined", "withdrawn", "completed"]
         tables.append(
             .make(
                 id: "referrals-by-purpose", rowDimension: "dimension.purpose",
@@ -184,19 +225,15 @@ extension ReadModels {
         // SOP compliance per institution and per rule.
         var byInstitution: [Counts] = [[:], [:]]
         var byRule: [Counts] = [[:], [:]]
-        for row in try await pool.query(
-            """
-            SELECT CASE WHEN d.triggered_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, d.responsible, d.rule_id,
-                   handoff.deadline_status(d.settled, d.due_at, d.warn_at, \(now)), count(*)
-              FROM handoff.deadlines d WHERE d.triggered_at >= \(s0)::timestamptz AND d.triggered_at < \(e)::timestamptz
-             GROUP BY 1, 2, 3, 4
-            """
-        ).all {
+        var unconfirmedRules: Set<String> = []
+        for row in try await deadlineRows.all {
             let p: Int = try row.decode(0)
-            let column = ReportGroupings.complianceColumn(try row.decode(3))
-            let n: Int = try row.decode(4)
+            let rule: String = try row.decode(2)
+            let column = ReportGroupings.complianceColumn(try row.decode(4))
+            let n: Int = try row.decode(5)
             byInstitution[p][try row.decode(1) as String, default: [:]][column, default: 0] += n
-            byRule[p][try row.decode(2) as String, default: [:]][column, default: 0] += n
+            byRule[p][rule, default: [:]][column, default: 0] += n
+            if p == 1, !(try row.decode(3) as Bool) { unconfirmedRules.insert(rule) }
         }
         let outcomes = ["met", "met-late", "missed", "running", "cancelled"]
         tables.append(
@@ -212,15 +249,7 @@ extension ReadModels {
         // Reflection periods.
         var lengths: [Counts] = [[:], [:]]
         var reflectionOutcomes: [Counts] = [[:], [:]]
-        for row in try await pool.query(
-            """
-            SELECT CASE WHEN reflection_started_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(reflection_days, 90),
-                   CASE WHEN reflection_ended_at IS NULL THEN 'running' ELSE coalesce(reflection_outcome, 'other') END,
-                   count(*)
-              FROM handoff.case_summary WHERE reflection_started_at >= \(s0)::timestamptz AND reflection_started_at < \(e)::timestamptz
-             GROUP BY 1, 2, 3
-            """
-        ).all {
+        for row in try await reflectionRows.all {
             let p: Int = try row.decode(0)
             let n: Int = try row.decode(3)
             lengths[p][ReportGroupings.reflectionLength(try row.decode(1)), default: [:]]["periods", default: 0] += n
@@ -240,21 +269,7 @@ extension ReadModels {
 
         // Timing per purpose.
         var timing: [String: [Int: (ReferralTiming.Hours, ReferralTiming.Hours)]] = [:]
-        for row in try await pool.query(
-            """
-            SELECT CASE WHEN issued_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, purpose,
-                   count(coalesce(acknowledged_at, accepted_at, declined_at)),
-                   percentile_cont(0.5) WITHIN GROUP (
-                       ORDER BY extract(epoch FROM coalesce(acknowledged_at, accepted_at, declined_at) - issued_at)),
-                   percentile_cont(0.9) WITHIN GROUP (
-                       ORDER BY extract(epoch FROM coalesce(acknowledged_at, accepted_at, declined_at) - issued_at)),
-                   count(accepted_at),
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM accepted_at - issued_at)),
-                   percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM accepted_at - issued_at))
-              FROM handoff.referrals WHERE issued_at >= \(s0)::timestamptz AND issued_at < \(e)::timestamptz
-             GROUP BY 1, 2
-            """
-        ).all {
+        for row in try await timingRows.all {
             func hours(_ i: Int) throws -> Double? { (try row.decodeOptional(i) as Double?).map { $0 / 3600 } }
             let ack = ReferralTiming.Hours(count: try row.decode(2), median: try hours(3), p90: try hours(4))
             let acc = ReferralTiming.Hours(count: try row.decode(5), median: try hours(6), p90: try hours(7))
@@ -288,12 +303,7 @@ extension ReadModels {
             if try row.decode(4) as Bool { latestBefore[r.rulesetId] = r } else { inForce.append(r) }
         }
         inForce = latestBefore.values.sorted { $0.rulesetId < $1.rulesetId } + inForce
-        let unconfirmed = try await pool.query(
-            """
-            SELECT DISTINCT rule_id FROM handoff.deadlines
-             WHERE NOT confirmed AND triggered_at >= \(s1)::timestamptz AND triggered_at < \(e)::timestamptz ORDER BY 1
-            """
-        ).all.map { try $0.decode(0) as String }
+        let unconfirmed = unconfirmedRules.sorted()
 
         return AnnualReport(
             year: year, timeZone: timeZone.identifier, period: period, previousPeriod: previous, asOf: now,

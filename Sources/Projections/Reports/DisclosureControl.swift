@@ -10,10 +10,18 @@ import Foundation
 /// **Secondary suppression** (``protect(_:lines:)``). A table publishes totals: each *line* says
 /// that one cell (a row or column total) is the sum of others. A line with exactly one withheld
 /// cell would give it away, and so would lines whose withheld cells are pinned by what a reader
-/// knows (every `<5` cell is between 0 and 4, no count is negative). So, until no withheld cell
-/// can be pinned: in each line with one withheld cell, the next smallest shown cell is withheld
-/// too; and each withheld cell whose value interval propagation over all lines narrows to one
-/// value gets the next smallest shown cell of one of its lines withheld.
+/// knows (every `<5` cell is between 0 and 4, no count is negative), and lines that together fix a
+/// withheld cell as a linear system (a cell on a "bridge" between two groups of withheld cells is
+/// the alternating sum of the lines on one side, though each line has two withheld cells). So,
+/// until no withheld cell can be pinned: in each line with one withheld cell, the next smallest
+/// shown cell is withheld too; and each withheld cell whose value interval propagation over all
+/// lines narrows to one value, or that Gaussian elimination of the lines determines, gets the next
+/// smallest shown cell of one of its lines withheld.
+///
+/// **Across tables.** Tables that share a margin (victims by sex and by age group have the same
+/// total row) are protected as one: their cells go into one ``protect(_:lines:)`` with a line per
+/// shared total saying the two are equal, so a total withheld in one table is withheld in the
+/// others and no combination of tables narrows a withheld cell (``AnnualReport/published(suppressSmallCells:)``).
 public enum DisclosureControl {
     /// Counts below this (and above 0) are not shown to anyone but auditors.
     public static let threshold = 5
@@ -55,6 +63,23 @@ public enum DisclosureControl {
             withheld[pick] = true
             return true
         }
+        /// Withholds the next smallest shown cell of the lines nearest `cell`: its own lines, else
+        /// (when every cell of those is withheld already) the lines those withheld cells lie on,
+        /// and so on outwards. False when nothing connected to `cell` is shown.
+        func withholdNearest(to cell: Int) -> Bool {
+            var seenCells: Set<Int> = [cell]
+            var seenLines: Set<Int> = []
+            var frontier = [cell]
+            while !frontier.isEmpty {
+                let ring = lines.indices.filter {
+                    !seenLines.contains($0) && frontier.contains(where: lines[$0].members.contains)
+                }
+                for l in ring where withholdSmallestShown(in: lines[l]) { return true }
+                seenLines.formUnion(ring)
+                frontier = ring.flatMap { lines[$0].members }.filter { seenCells.insert($0).inserted }
+            }
+            return false
+        }
         var changed = true
         while changed {
             changed = false
@@ -62,15 +87,11 @@ public enum DisclosureControl {
                 if withholdSmallestShown(in: line) { changed = true }
             }
             if changed { continue }
-            let pinned = pinnedCells(cells, withheld: withheld, lines: lines)
-            for cell in pinned {
-                for line in lines where line.members.contains(cell) {
-                    if withholdSmallestShown(in: line) {
-                        changed = true
-                        break
-                    }
-                }
-                if changed { break }
+            var pinned = pinnedCells(cells, withheld: withheld, lines: lines)
+            if pinned.isEmpty { pinned = determinedCells(withheld: withheld, lines: lines) }
+            for cell in pinned where withholdNearest(to: cell) {
+                changed = true
+                break
             }
         }
         return withheld
@@ -113,6 +134,64 @@ public enum DisclosureControl {
             }
         }
         return cells.indices.filter { withheld[$0] && lo[$0] >= hi[$0] }
+    }
+
+    /// The withheld cells that the published sums determine exactly: some combination of the
+    /// lines (each `total − Σ parts = 0`) leaves that cell alone beside shown ones. Found by
+    /// Gaussian elimination of the lines over the withheld cells modulo a prime near 2³¹ (the same
+    /// ranks as over the rationals except for systems whose minors the prime divides, which sums of
+    /// ±1 the size of a report's tables do not produce): a cell is determined when its column is a
+    /// pivot whose row has no other withheld cell left.
+    static func determinedCells(withheld: [Bool], lines: [Line]) -> [Int] {
+        let hidden = withheld.indices.filter { withheld[$0] }
+        guard !hidden.isEmpty else { return [] }
+        let column = Dictionary(uniqueKeysWithValues: hidden.enumerated().map { ($1, $0) })
+        let prime: Int64 = 2_147_483_647
+        var rows: [[Int64]] = []
+        for line in lines {
+            var row = [Int64](repeating: 0, count: hidden.count)
+            var any = false
+            if let c = column[line.total] {
+                row[c] = 1
+                any = true
+            }
+            for p in line.parts {
+                if let c = column[p] {
+                    row[c] = (row[c] - 1 + prime) % prime
+                    any = true
+                }
+            }
+            if any { rows.append(row) }
+        }
+        func inverse(_ a: Int64) -> Int64 {
+            var (result, base, exponent) = (Int64(1), a % prime, prime - 2)
+            while exponent > 0 {
+                if exponent & 1 == 1 { result = result * base % prime }
+                base = base * base % prime
+                exponent >>= 1
+            }
+            return result
+        }
+        var pivotRow: [Int: Int] = [:]  // column → row
+        var r = 0
+        for c in 0..<hidden.count where r < rows.count {
+            guard let found = (r..<rows.count).first(where: { rows[$0][c] != 0 }) else { continue }
+            rows.swapAt(r, found)
+            let scale = inverse(rows[r][c])
+            for k in c..<hidden.count where rows[r][k] != 0 { rows[r][k] = rows[r][k] * scale % prime }
+            for other in 0..<rows.count where other != r && rows[other][c] != 0 {
+                let factor = rows[other][c]
+                for k in c..<hidden.count where rows[r][k] != 0 {
+                    rows[other][k] = ((rows[other][k] - factor * rows[r][k]) % prime + prime) % prime
+                }
+            }
+            pivotRow[c] = r
+            r += 1
+        }
+        return pivotRow.compactMap { c, row in
+            rows[row].indices.allSatisfy { $0 == c || rows[row][$0] == 0 } ? hidden[c] : nil
+        }
+        .sorted()
     }
 
     /// The lines of a `rows × columns` grid stored row-major, whose last row and/or last column

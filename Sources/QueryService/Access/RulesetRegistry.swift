@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Referrals
+import Synchronization
 
 /// The published rulesets, folded from the `sop-rulesets` stream for admission (their consent
 /// policies), refreshed by reading only the events appended since, at most once per
@@ -11,6 +12,11 @@ actor RulesetRegistry {
     private var rulesets: [Ruleset] = []
     private var version: Int64 = 0
     private var refreshedAt: Date?
+    private let titleSnapshot = Mutex(RulesetTitles())
+
+    /// The per-language titles of the rulesets folded so far, readable without waiting (the
+    /// dashboard's pages read it when they render; ``current(now:)`` keeps it fresh).
+    nonisolated var titles: RulesetTitles { titleSnapshot.withLock { $0 } }
 
     init(store: EventStore, refreshInterval: TimeInterval = 2) {
         self.store = store
@@ -35,6 +41,8 @@ actor RulesetRegistry {
             if events.count < 100 { break }
         }
         refreshedAt = now
+        let titles = RulesetTitles(rulesets)
+        titleSnapshot.withLock { $0 = titles }
         return rulesets
     }
 }

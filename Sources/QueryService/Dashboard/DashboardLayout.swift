@@ -120,10 +120,13 @@ enum DashboardLayout {
         t.optional("institution." + id) ?? Institution.demo.first { $0.id == id }?.name ?? id
     }
 
-    /// A rule's title in the page's language; `fallback` (the ruleset's English title) for a
-    /// rule the catalogue does not know (a custom ruleset).
+    /// A rule's title in the page's language, the one definition of which title wins
+    /// (docs/rulesets.md): the published ruleset's own title in that language (`titles`), else
+    /// the catalogue's `rule.<id>` (rulesets published without `titles`), else the ruleset's
+    /// English `title`, else `fallback` (the English title stored with the deadline).
     static func ruleTitle(_ id: String, fallback: String, _ t: Localizer) -> String {
-        t.optional("rule." + id) ?? fallback
+        t.ruleTitles.rule(id, in: t.language.tag) ?? t.optional("rule." + id) ?? t.ruleTitles.rule(id, in: "en")
+            ?? fallback
     }
 
     /// `<time>` with the machine-readable instant and the local time with its zone

@@ -41,7 +41,7 @@ extension QueryService {
         // Pages without an icon link (the annual report) make browsers ask for this one.
         on(.GET, "/favicon.ico") { _, _ in DashboardAssets.response(DashboardAssets.icon, type: "image/svg+xml") }
         on(.GET, "/reports/annual") { [self] r, _ in
-            await page(r) { session, _ in try await annualReportPage(r, session.principal) }
+            await page(r) { session, locale in try await annualReportPage(r, session, locale) }
         }
         on(.GET, "/assets/report.css") { _, _ in DashboardAssets.response(AnnualReportPage.css, type: "text/css") }
     }
@@ -63,7 +63,9 @@ extension QueryService {
     /// The language of a page for `request` (LanguageChoice: `?lang=`, cookie, `Accept-Language`,
     /// the deployment's default) and its time zone.
     func pageLocale(_ request: HTTPRequest) -> PageLocale {
-        PageLocale(request, defaultLanguage: configuration.defaultLanguage, timeZone: configuration.timeZone)
+        PageLocale(
+            request, defaultLanguage: configuration.defaultLanguage, timeZone: configuration.timeZone,
+            ruleTitles: rulesets.titles)
     }
 
     /// Runs a page for a signed-in principal: without a session, to the login page; errors as pages.
@@ -71,6 +73,7 @@ extension QueryService {
     func page(
         _ request: HTTPRequest, _ body: (SessionStore.Session, PageLocale) async throws -> HTTPResponse
     ) async -> HTTPResponse {
+        _ = try? await rulesets.current()  // fresh rule titles (at most one small read every 2 s)
         let locale = pageLocale(request)
         var session: SessionStore.Session?
         do {

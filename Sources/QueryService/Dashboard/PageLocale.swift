@@ -3,16 +3,19 @@ import HTTP
 /// The language of one dashboard page: its messages and dates (``Localizer``), how the language
 /// was chosen, and what the language switch links to (this page's own query with `lang` set).
 struct PageLocale: Sendable {
-    let t: Localizer
+    var t: Localizer
     let choice: LanguageChoice
     /// This request's query without `lang`, for the switch's links.
     let query: [(String, String)]
     /// The request came over HTTPS (through a proxy that says so): cookies get `Secure`.
     let secure: Bool
 
-    init(_ request: HTTPRequest, defaultLanguage: Language, timeZone: String) {
+    init(
+        _ request: HTTPRequest, defaultLanguage: Language, timeZone: String, ruleTitles: RulesetTitles = RulesetTitles()
+    ) {
         choice = LanguageChoice.of(request, fallback: defaultLanguage)
         t = Localizer(choice.language, timeZone: timeZone)
+        t.ruleTitles = ruleTitles
         query = request.query.items.filter { $0.name != "lang" }.map { ($0.name, $0.value) }
         secure = request.headers["X-Forwarded-Proto"]?.lowercased() == "https"
     }

@@ -13,6 +13,8 @@ struct Localizer: Sendable {
     let language: Language
     let timeZone: TimeZone
     let catalogue: MessageCatalogue
+    /// The published rulesets' own titles per language (the ruleset file's `titles`).
+    var ruleTitles = RulesetTitles()
 
     init(_ language: Language, timeZone: String) {
         self.language = language
@@ -105,7 +107,7 @@ struct Localizer: Sendable {
         "Europe/Madrid", "Europe/Amsterdam", "Europe/Brussels", "Europe/Prague", "Europe/Warsaw", "CET",
     ]
 
-    private static let englishMonths = [
+    static let englishMonths = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ]
 

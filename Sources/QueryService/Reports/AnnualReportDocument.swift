@@ -11,7 +11,6 @@ public enum AnnualReportDocument {
     /// `{code, label, cells: [{column, year, previousYear, change}], onTimeRate?}`), `timing`,
     /// `rulesets`, `unconfirmedRules` and `methods` (the paragraphs of the methods section).
     public static func json(_ report: PublishedReport, messages: ReportMessages) -> JSONValue {
-        func count(_ n: Int?) -> JSONValue { n.map { .number(JSONNumber($0)) } ?? .string(DisclosureControl.marker) }
         func published(_ p: PublishedCount) -> JSONValue { p.value.map { .number(JSONNumber($0)) } ?? .string(p.text) }
         func optional(_ d: Double?) -> JSONValue { d.flatMap(JSONNumber.init).map(JSONValue.number) ?? .null }
         func interval(_ i: DateInterval) -> JSONValue {
@@ -60,7 +59,8 @@ public enum AnnualReportDocument {
         func hours(_ h: ReferralTiming.Hours) -> JSONValue {
             .object(
                 JSONObject([
-                    ("count", count(h.count)), ("medianHours", optional(h.median)), ("p90Hours", optional(h.p90)),
+                    ("count", h.count.map { .number(JSONNumber($0)) } ?? .string(h.withheldAs)),
+                    ("medianHours", optional(h.median)), ("p90Hours", optional(h.p90)),
                 ]))
         }
         let timing: [JSONValue] = report.timing.map { t in
@@ -77,7 +77,7 @@ public enum AnnualReportDocument {
                 ("year", .number(JSONNumber(r.year))), ("timeZone", .string(r.timeZone)),
                 ("period", interval(r.period)), ("previousPeriod", interval(r.previousPeriod)),
                 ("asOf", .string(Timestamp.format(r.asOf))), ("suppressed", .bool(report.suppressed)),
-                ("language", .string(messages.language)), ("title", .string(messages["report.title"])),
+                ("language", .string(messages.language.tag)), ("title", .string(messages["report.title"])),
                 ("tables", .array(tables)), ("timing", .array(timing)),
                 (
                     "rulesets",
@@ -86,7 +86,8 @@ public enum AnnualReportDocument {
                             .object(
                                 JSONObject([
                                     ("rulesetId", .string($0.rulesetId)), ("version", .number(JSONNumber($0.version))),
-                                    ("title", .string($0.title)), ("effectiveFrom", .string($0.effectiveFrom)),
+                                    ("title", .string(messages.rulesetTitle($0))),
+                                    ("effectiveFrom", .string($0.effectiveFrom)),
                                 ]))
                         })
                 ),
@@ -98,47 +99,53 @@ public enum AnnualReportDocument {
     /// The methods section's paragraphs, generated with the figures.
     public static func methods(_ report: PublishedReport, messages m: ReportMessages) -> [String] {
         let r = report.report
-        let zone = TimeZone(identifier: r.timeZone) ?? TimeZone(identifier: "UTC")!
-        func local(_ d: Date) -> String {
-            var c = Calendar(identifier: .gregorian)
-            c.timeZone = zone
-            let x = c.dateComponents([.year, .month, .day, .hour, .minute], from: d)
-            return String(format: "%04d-%02d-%02d %02d:%02d", x.year!, x.month!, x.day!, x.hour!, x.minute!)
-        }
+        let rulesets =
+            r.rulesets.isEmpty
+            ? m["report.notApplicable"]
+            : r.rulesets.map {
+                m.format(
+                    "methods.rulesetEntry",
+                    [
+                        "id": $0.rulesetId, "version": String($0.version), "title": m.rulesetTitle($0),
+                        "date": m.date(iso: $0.effectiveFrom),
+                    ])
+            }
+            .joined(separator: "; ")
         return [
             m.format(
                 "methods.period",
                 [
-                    "start": local(r.period.start), "end": local(r.period.end), "zone": r.timeZone,
-                    "asOf": Timestamp.format(r.asOf),
+                    "start": m.dateTime(r.period.start), "end": m.dateTime(r.period.end), "zone": r.timeZone,
+                    "asOf": m.dateTime(r.asOf),
                 ]),
-            m["methods.cases"], m["methods.victims"], m["methods.referrals"], m["methods.compliance"],
-            m["methods.rulesets"] + " "
-                + (r.rulesets.isEmpty
-                    ? "–"
-                    : r.rulesets.map {
-                        "\($0.rulesetId) v\($0.version) (\($0.title), effective from \($0.effectiveFrom))"
-                    }
-                    .joined(separator: "; ")) + ".",
+            m.format("methods.cases", ["event": "CaseOpened", "time": "occurredAt"]),
+            m.format("methods.victims", ["tables": "crim_thb"]), m["methods.referrals"], m["methods.compliance"],
+            m["methods.rulesets"] + " " + rulesets + ".",
             r.unconfirmedRules.isEmpty
                 ? m["methods.noUnconfirmed"]
-                : m["methods.unconfirmed"] + " " + r.unconfirmedRules.joined(separator: ", ") + ".",
-            report.suppressed ? m["methods.suppression"] : m["methods.unsuppressed"],
-            m["methods.source"],
+                : m["methods.unconfirmed"] + " "
+                    + r.unconfirmedRules.map { "\(m.ruleTitle($0)) (\($0))" }.joined(separator: "; ") + ".",
+            report.suppressed
+                ? m.format(
+                    "methods.suppression",
+                    ["small": DisclosureControl.marker, "withheld": DisclosureControl.secondaryMarker])
+                : m["methods.unsuppressed"],
+            m.format("methods.source", ["system": "Handoff"]),
         ]
     }
 
     /// One CSV per table (UTF-8, a header row, CRLF line ends as RFC 4180 has them): file name →
     /// contents. Columns: the row's code and label, then per column its value for the year, the
-    /// year before and the change; a withheld count is `<5`, a change that would give one away is
-    /// empty. `timing.csv` holds the hours per purpose.
+    /// year before and the change; a withheld count is `<5` (or `x`), a change that would give one
+    /// away is empty. `timing.csv` holds the hours per purpose. The header row and the codes are
+    /// stable machine names in English whatever the language, so that an import does not depend on
+    /// it; only the `label` column is in `messages`' language. Numbers are plain (`1234`, `12.5`).
     public static func csv(_ report: PublishedReport, messages: ReportMessages) -> [(name: String, contents: String)] {
         func field(_ s: String) -> String {
             s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
                 ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
         func line(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") + "\r\n" }
-        func count(_ n: Int?) -> String { n.map(String.init) ?? DisclosureControl.marker }
         let y = report.report.year
         var files: [(String, String)] = report.tables.map { t in
             var header = ["code", "label"]
@@ -164,7 +171,7 @@ public enum AnnualReportDocument {
             "median hours to accept \(y - 1)", "p90 hours to accept \(y - 1)",
         ])
         func hours(_ h: ReferralTiming.Hours) -> [String] {
-            [count(h.count), h.median.map(decimal) ?? "", h.p90.map(decimal) ?? ""]
+            [h.text, h.median.map(decimal) ?? "", h.p90.map(decimal) ?? ""]
         }
         for t in report.timing {
             timing += line(

@@ -62,7 +62,7 @@ public enum AnnualReportPage {
         let methods = HTML(joining: AnnualReportDocument.methods(report, messages: m).map { "<p>\($0)</p>\n" })
         let page: HTML = """
             <!doctype html>
-            <html lang="\(m.language)">
+            <html lang="\(m.language.tag)">
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -72,9 +72,11 @@ public enum AnnualReportPage {
             <body class="report">
             <header>
             <p class="synthetic">\(m["report.synthetic"])</p>
+            \(unreviewedNote(m))
             <h1>\(m["report.title"]) \(y)</h1>
-            <p class="lede">\(m["report.subtitle"]). \(m["report.year"]) \(y), \(m["report.previousYear"].lowercased()) \(y - 1).</p>
+            <p class="lede">\(m["report.subtitle"]). \(m.format("report.lede", ["year": String(y), "previous": String(y - 1)]))</p>
             <p class="screen-only">\(m["report.print"])</p>
+            \(languageLinks(year: y, current: m.language, m: m))
             </header>
             <nav aria-label="\(m["report.contents"])"><h2>\(m["report.contents"])</h2><ol>\(contents)</ol></nav>
             <main>
@@ -91,15 +93,30 @@ public enum AnnualReportPage {
 
     // MARK: - Tables
 
-    static func count(_ n: Int?, _ m: ReportMessages) -> String { n.map(String.init) ?? m["report.withheld"] }
+    static func count(_ p: PublishedCount, _ m: ReportMessages) -> String { p.value.map(m.integer) ?? p.text }
 
-    static func change(_ n: Int?, _ m: ReportMessages) -> String {
-        guard let n else { return m["report.notApplicable"] }
-        return n > 0 ? "+\(n)" : n < 0 ? "−\(-n)" : "0"
+    static func change(_ n: Int?, _ m: ReportMessages) -> String { n.map(m.change) ?? m["report.notApplicable"] }
+
+    static func percent(_ r: Double?, _ m: ReportMessages) -> String { r.map(m.percent) ?? m["report.notApplicable"] }
+
+    /// The note that the language's translation is not yet reviewed by a native-speaker
+    /// practitioner (printed too: a reader of the paper copy must know).
+    static func unreviewedNote(_ m: ReportMessages) -> HTML {
+        m.t.catalogue.reviewed
+            ? .empty : "<p class=\"note unreviewed\" id=\"unreviewed\">\(m.t("layout.unreviewed"))</p>"
     }
 
-    static func percent(_ r: Double?, _ m: ReportMessages) -> String {
-        r.map { String(format: "%.0f%%", $0 * 100) } ?? m["report.notApplicable"]
+    /// Links to the report in the other languages (screen only: a printed copy is in one).
+    static func languageLinks(year: Int, current: Language, m: ReportMessages) -> HTML {
+        let links = HTML(
+            joining: ReportMessages.languages.map { language in
+                let marker: HTML = language == current ? " aria-current=\"true\"" : ""
+                return """
+                    <li><a href="?year=\(year)&amp;lang=\(language.tag)" lang="\(language.tag)" \
+                    hreflang="\(language.tag)"\(marker)>\(language.nativeName)</a></li>
+                    """
+            })
+        return "<nav class=\"languages screen-only\" aria-label=\"\(m["report.language"])\"><ul>\(links)</ul></nav>"
     }
 
     static func table(_ t: PublishedTable, year y: Int, m: ReportMessages) -> HTML {
@@ -122,7 +139,7 @@ public enum AnnualReportPage {
                         let cls: HTML = c.current.value == nil ? " class=\"withheld\"" : ""
                         let pcls: HTML = c.previous.value == nil ? " class=\"withheld prev\"" : " class=\"prev\""
                         return
-                            "<td\(cls)>\(c.current.text)</td><td\(pcls)>\(c.previous.text)</td><td class=\"chg\">\(change(c.change, m))</td>"
+                            "<td\(cls)>\(count(c.current, m))</td><td\(pcls)>\(count(c.previous, m))</td><td class=\"chg\">\(change(c.change, m))</td>"
                     })
                 let rate: HTML =
                     t.onTimeRate.map {
@@ -144,10 +161,11 @@ public enum AnnualReportPage {
     }
 
     static func timingTable(_ timing: [ReferralTiming], year y: Int, m: ReportMessages) -> HTML {
-        func hours(_ d: Double?) -> String { d.map { String(format: "%.1f", $0) } ?? m["report.notApplicable"] }
+        func hours(_ d: Double?) -> String { d.map { m.decimal($0) } ?? m["report.notApplicable"] }
         func cells(_ h: ReferralTiming.Hours, prev: Bool) -> HTML {
             let cls: HTML = prev ? " class=\"prev\"" : ""
-            return "<td\(cls)>\(count(h.count, m))</td><td\(cls)>\(hours(h.median))</td><td\(cls)>\(hours(h.p90))</td>"
+            return
+                "<td\(cls)>\(h.count.map(m.integer) ?? h.withheldAs)</td><td\(cls)>\(hours(h.median))</td><td\(cls)>\(hours(h.p90))</td>"
         }
         let head3: HTML =
             "<th scope=\"col\">\(m["timing.count"])</th><th scope=\"col\">\(m["timing.median"])</th><th scope=\"col\">\(m["timing.p90"])</th>"
@@ -253,8 +271,8 @@ public enum AnnualReportPage {
             return (
                 m.label(t.rows[r], in: t.rowDimension),
                 [
-                    Bar(value: i.value.map(Double.init), label: i.text),
-                    Bar(value: p.value.map(Double.init), label: p.text),
+                    Bar(value: i.value.map(Double.init), label: count(i, m)),
+                    Bar(value: p.value.map(Double.init), label: count(p, m)),
                 ]
             )
         }
@@ -278,7 +296,9 @@ public enum AnnualReportPage {
     }
 
     static func timingChart(_ timing: [ReferralTiming], m: ReportMessages) -> HTML {
-        func hours(_ d: Double?) -> String { d.map { String(format: "%.1f h", $0) } ?? m["report.notApplicable"] }
+        func hours(_ d: Double?) -> String {
+            d.map { m.t("unit.hours", ["n": m.decimal($0)]) } ?? m["report.notApplicable"]
+        }
         let rows = timing.map { t -> (label: String, bars: [Bar]) in
             (
                 m.label(t.purpose, in: "purpose"),
@@ -316,6 +336,9 @@ public enum AnnualReportPage {
         .report td.prev { color: #333; }
         .report td.withheld { font-style: italic; }
         .report td.chg { color: #333; }
+        .report .unreviewed { font-style: italic; }
+        .report nav.languages ul { list-style: none; padding: 0; display: flex; gap: 1rem; flex-wrap: wrap; }
+        .report nav.languages a[aria-current] { font-weight: 700; }
         .report figure.chart { margin: 1rem 0; }
         .report figure.chart svg { max-width: 100%; height: auto; }
         .report figcaption { font-size: .85rem; }

@@ -2,11 +2,12 @@ import Foundation
 import HTTP
 import Projections
 import Referrals
+import ServiceStore
 
 /// Checks of the annual report's parameters, shared by the dashboard route and the CLI.
 public enum AnnualReportParameters {
-    /// The languages a `lang` may name (API.md); those without a catalogue yet are shown in English.
-    public static let acceptedLanguages = ["en", "sq", "sr-Latn"]
+    /// The tags a `lang` may name: every ``Language`` (`en`, `sq`, `sr-Latn`, `sr-Cyrl`).
+    public static let acceptedLanguages = Language.allCases.map(\.tag)
 
     /// A four-digit year from 1900 to 9999, or nil.
     public static func year(_ text: String) -> Int? {
@@ -16,37 +17,59 @@ public enum AnnualReportParameters {
         return y
     }
 
-    /// One of ``acceptedLanguages``, or nil.
-    public static func language(_ text: String) -> String? { acceptedLanguages.contains(text) ? text : nil }
+    /// The language a `lang` names (compared without regard to case, as the dashboard's switch
+    /// does), or nil for anything else.
+    public static func language(_ text: String) -> Language? { Language(tag: text) }
 }
 
 extension QueryService {
     /// `GET /reports/annual?year=Y[&lang=]`: the annual report as an HTML page, for coordinators
     /// (counts under 5 withheld, with secondary suppression) and auditors (every count). Other
-    /// roles: 403. A missing or malformed `year`, or an unknown `lang`: 400.
-    func annualReportPage(_ request: HTTPRequest, _ principal: Principal) async throws -> HTTPResponse {
+    /// roles: 403. Without `lang`, the dashboard's choice (cookie, `Accept-Language`, the
+    /// deployment's default). A missing or malformed `year`, or a `lang` that is not one of
+    /// ``AnnualReportParameters/acceptedLanguages``: 400, with a page that says which.
+    func annualReportPage(_ request: HTTPRequest, _ session: SessionStore.Session, _ locale: PageLocale) async throws
+        -> HTTPResponse
+    {
+        let principal = session.principal
         guard principal.role == .coordinator || principal.role == .auditor else {
             throw ServiceError.forbidden("The annual report is for coordinators and auditors.")
         }
-        guard let text = request.query["year"], let year = AnnualReportParameters.year(text) else {
-            throw ServiceError.badRequest("year is a four-digit year.", field: "year")
+        func refuse(_ key: String, _ arguments: KeyValuePairs<String, String> = [:]) -> HTTPResponse {
+            let t = locale.t
+            let title = t("error.title.400")
+            let main: HTML = """
+                <h1>\(title)</h1>
+                <p role="alert" id="report-error">\(t(key, arguments))</p>
+                <p><a href="/">\(t("error.back"))</a></p>
+                """
+            return DashboardLayout.response(
+                .badRequest, DashboardLayout.document(locale, title: title, session: session, main: main))
         }
-        var language = "en"
+        var language = locale.t.language
         if let lang = request.query["lang"] {
-            guard let l = AnnualReportParameters.language(lang) else {
-                throw ServiceError.badRequest("lang is one of en, sq, sr-Latn.", field: "lang")
+            guard let chosen = AnnualReportParameters.language(lang) else {
+                return refuse(
+                    "annual.error.lang",
+                    ["languages": AnnualReportParameters.acceptedLanguages.joined(separator: ", ")])
             }
-            language = l
+            language = chosen
+        }
+        guard let text = request.query["year"], let year = AnnualReportParameters.year(text) else {
+            return refuse("annual.error.year", ["example": "?year=2026"])
         }
         let zone = TimeZone(identifier: configuration.timeZone) ?? TimeZone(identifier: "Europe/Belgrade")!
         let report: AnnualReport
+        let titles: RulesetTitles
         do {
             report = try await withReads(request) {
                 try await $0.readSide.annualReport(year: year, timeZone: zone)
             }
+            titles = RulesetTitles(try await rulesets.current())
         } catch { throw ServiceError.from(error) }
         let published = report.published(suppressSmallCells: principal.role != .auditor)
-        let html = AnnualReportPage.html(published, messages: ReportMessages(language: language), stylesheet: .linked)
+        let messages = ReportMessages(language: language, timeZone: configuration.timeZone, titles: titles)
+        let html = AnnualReportPage.html(published, messages: messages, stylesheet: .linked)
         return HTTPResponse(status: .ok, headers: DashboardLayout.pageHeaders(), bytes: Array(html.utf8))
     }
 }

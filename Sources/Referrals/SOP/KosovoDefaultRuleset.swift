@@ -6,8 +6,9 @@ extension Ruleset {
     public static let kosovoDefaultJSON: String = #"""
         {
           "id": "kosovo-default",
-          "version": 3,
+          "version": 4,
           "title": "Kosovo SOP deadlines for trafficked persons (default)",
+          "titles": {"sq": "Afatet e PSV-së së Kosovës për personat e trafikuar (parazgjedhje)", "sr-Latn": "Rokovi SOP-a Kosova za žrtve trgovine ljudima (podrazumevani)"},
           "jurisdiction": "XK",
           "effectiveFrom": "2014-01-01",
           "timeZone": "Europe/Belgrade",
@@ -35,7 +36,7 @@ extension Ruleset {
               {"date": "2027-05-17", "name": "Eid al-Adha (Kurban Bajram) 2027", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "A lunar holiday: the date is announced each year; this one is an astronomical estimate, to be confirmed against the government's announcement."}, "confirmed": false}
             ]
           },
-          "notice": "The Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14) and the Minimum Standards of Care (2010) were not available in full text when this ruleset was written. Every rule with \"confirmed\": false has a timing that is a configurable placeholder, not law: it is not confirmed from the SOP text. The same holds for the consent policy: every entry with \"confirmed\": false, and its legal basis, is a placeholder to be confirmed by a lawyer. Version 2 adds the consent policy and the late-entry grace to version 1. Version 3 says which events cancel each rule (cancelledBy) and whether reopening a case restarts it (reopenRetriggers); each such choice is Handoff's reading, marked \"confirmed\": false. It also names its time zone (Europe/Belgrade: days are calendar days there, effectiveFrom a local date) and Kosovo's public holidays for working-day rules, every one marked \"confirmed\": false; the lunar holidays (Eid) are listed per year and must be added for each new year. Publish a new version when the figures are confirmed.",
+          "notice": "The Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14) and the Minimum Standards of Care (2010) were not available in full text when this ruleset was written. Every rule with \"confirmed\": false has a timing that is a configurable placeholder, not law: it is not confirmed from the SOP text. The same holds for the consent policy: every entry with \"confirmed\": false, and its legal basis, is a placeholder to be confirmed by a lawyer. Version 2 adds the consent policy and the late-entry grace to version 1. Version 3 says which events cancel each rule (cancelledBy) and whether reopening a case restarts it (reopenRetriggers); each such choice is Handoff's reading, marked \"confirmed\": false. It also names its time zone (Europe/Belgrade: days are calendar days there, effectiveFrom a local date) and Kosovo's public holidays for working-day rules, every one marked \"confirmed\": false; the lunar holidays (Eid) are listed per year and must be added for each new year. Version 4 gives the ruleset and every rule titles in Albanian and Serbian (titles; translations by the developers, UNREVIEWED by a native-speaker practitioner) and changes nothing else. Publish a new version when the figures are confirmed.",
           "lateEntryGrace": "PT24H",
           "consent": {
             "victim-advocacy": {"policy": "not-required", "legalBasis": "Victim advocates assist presumed victims by law (Law No. 04/L-218 on Preventing and Combating Trafficking in Human Beings and Protecting Victims of Trafficking); whether referral to them needs prior consent is unconfirmed.", "source": {"document": "Law No. 04/L-218 on Preventing and Combating Trafficking in Human Beings and Protecting Victims of Trafficking", "note": "Article not confirmed from the text; placeholder."}, "confirmed": false},
@@ -55,6 +56,7 @@ extension Ruleset {
             {
               "id": "referral-acknowledged",
               "title": "Referral acknowledged by the recipient",
+              "titles": {"sq": "Pranimi i referimit konfirmohet nga marrësi", "sr-Latn": "Primalac potvrđuje prijem upućivanja"},
               "source": {
                 "document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)",
                 "section": "Referral practice",
@@ -82,6 +84,7 @@ extension Ruleset {
             {
               "id": "referral-decided",
               "title": "Referral accepted or declined by the recipient",
+              "titles": {"sq": "Referimi pranohet ose refuzohet nga marrësi", "sr-Latn": "Primalac prihvata ili odbija upućivanje"},
               "source": {
                 "document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)",
                 "section": "Referral practice",
@@ -107,6 +110,7 @@ extension Ruleset {
             {
               "id": "victim-advocate-assigned",
               "title": "Victim advocate assigned (victim-advocacy referral accepted)",
+              "titles": {"sq": "Caktohet mbrojtësi i viktimave (pranohet referimi për mbrojtje të viktimave)", "sr-Latn": "Dodeljuje se zaštitnik žrtava (prihvaćeno upućivanje radi zaštite žrtava)"},
               "source": {
                 "document": "US Department of State, Trafficking in Persons Report, Kosovo chapters 2020-2022",
                 "section": "Protection",
@@ -130,6 +134,7 @@ extension Ruleset {
             {
               "id": "risk-assessed",
               "title": "Risk assessed",
+              "titles": {"sq": "Vlerësohet rreziku", "sr-Latn": "Procenjuje se rizik"},
               "source": {
                 "document": "US Department of State, Trafficking in Persons Report, Kosovo chapters 2020-2022",
                 "section": "Protection",
@@ -149,6 +154,7 @@ extension Ruleset {
             {
               "id": "guardian-for-child",
               "title": "Guardian appointed for a child",
+              "titles": {"sq": "Caktohet kujdestari për fëmijën", "sr-Latn": "Postavlja se staratelj za dete"},
               "source": {
                 "document": "Council of Europe Convention on Action against Trafficking in Human Beings (CETS No. 197)",
                 "section": "Article 10(4)",
@@ -171,6 +177,7 @@ extension Ruleset {
             {
               "id": "reflection-period-ends",
               "title": "Reflection and recovery period ended with an outcome",
+              "titles": {"sq": "Periudha e reflektimit dhe rimëkëmbjes përfundon me një rezultat", "sr-Latn": "Period za razmišljanje i oporavak završava se ishodom"},
               "source": {
                 "document": "US Department of State, Trafficking in Persons Report 2024, Kosovo chapter",
                 "section": "Protection",
@@ -192,6 +199,7 @@ extension Ruleset {
             {
               "id": "case-review",
               "title": "Case reviewed",
+              "titles": {"sq": "Rishikohet rasti", "sr-Latn": "Razmatra se slučaj"},
               "source": {
                 "document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)",
                 "section": "Case management",
@@ -212,6 +220,7 @@ extension Ruleset {
             {
               "id": "identification-decided",
               "title": "Identification decided (identified or not a victim)",
+              "titles": {"sq": "Vendoset për identifikimin (e identifikuar ose jo viktimë)", "sr-Latn": "Odlučuje se o identifikaciji (identifikovana ili nije žrtva)"},
               "source": {
                 "document": "Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14)",
                 "section": "Identification",

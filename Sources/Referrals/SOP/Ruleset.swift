@@ -11,7 +11,11 @@ public struct Ruleset: Sendable, Hashable {
     public var id: String
     /// 1, 2, 3… within the series.
     public var version: Int
+    /// The title in English, the fallback for every language.
     public var title: String
+    /// The title in other languages, by tag (`sq`, `sr-Latn`, `sr-Cyrl`): the document's optional
+    /// `titles` (docs/rulesets.md, "Titles in several languages").
+    public var titles: [String: String] = [:]
     /// Local midnight, in the ruleset's ``clock``'s zone (UTC without one), of the date the
     /// procedure took effect (not the date it was published).
     public var effectiveFrom: Date
@@ -67,7 +71,10 @@ public struct ConsentPolicy: Sendable, Hashable {
 /// One SOP deadline rule: when `trigger` happens, `satisfiedBy` must follow `within`.
 public struct SopRule: Sendable, Hashable {
     public var id: String
+    /// The title in English, the fallback for every language.
     public var title: String
+    /// The title in other languages, by tag (`sq`, `sr-Latn`, `sr-Cyrl`), from the rule's `titles`.
+    public var titles: [String: String] = [:]
     public var source: Source
     /// Whether the figure (`within`) is confirmed from the source. `false`: a configurable
     /// placeholder, not law.

@@ -18,6 +18,7 @@ extension Ruleset {
         }
         let version = try r.int("version", in: 1...1_000_000)
         let title = try r.string("title", maxLength: 200)
+        let titles = try loadTitles(&r)
         var timeZone: TimeZone?
         if let name = try r.optionalString("timeZone", maxLength: 64) {
             // IANA names only (Europe/Belgrade, UTC): not abbreviations or offsets, whose meaning
@@ -75,6 +76,7 @@ extension Ruleset {
             id: id, version: version, title: title, effectiveFrom: effectiveFrom, notice: notice,
             jurisdiction: jurisdiction, rules: rules, lateEntryGrace: grace, consent: consent, document: document)
         ruleset.clock = clock
+        ruleset.titles = titles
         return ruleset
     }
 
@@ -114,6 +116,28 @@ extension Ruleset {
         return ConsentPolicy(entries: entries)
     }
 
+    /// The languages a `titles` member may name: English is `title` itself.
+    public static let titleLanguages = ["sq", "sr-Latn", "sr-Cyrl"]
+
+    /// The optional `titles` member of a ruleset or a rule: `{"sq": "…", "sr-Latn": "…"}`, each a
+    /// title of at most 200 characters in one of ``titleLanguages``.
+    static func loadTitles(_ r: inout FieldReader) throws(ReferralsError) -> [String: String] {
+        guard r.object["titles"] != nil else {
+            _ = r.optionalValue("titles")
+            return [:]
+        }
+        var t = try r.object("titles")
+        var titles: [String: String] = [:]
+        for language in titleLanguages {
+            if let title = try t.optionalString(language, maxLength: 200) { titles[language] = title }
+        }
+        if t.object.keys.contains(where: { !titleLanguages.contains($0) }) {
+            throw r.error("titles", "names a language other than sq, sr-Latn and sr-Cyrl (English is title)")
+        }
+        try t.finish()
+        return titles
+    }
+
     /// The `source` member of a rule or a consent entry: `{document, section?, note?}`.
     static func loadSource(_ r: inout FieldReader) throws(ReferralsError) -> SopRule.Source {
         var s = try r.object("source")
@@ -132,6 +156,7 @@ extension Ruleset {
             throw r.error("id", "must be 1-64 characters of a-z, 0-9 and -")
         }
         let title = try r.string("title", maxLength: 200)
+        let titles = try loadTitles(&r)
 
         let source = try loadSource(&r)
         let confirmed = try r.bool("confirmed")
@@ -245,6 +270,7 @@ extension Ruleset {
             cancelledBy: cancelledBy, reopenRetriggers: reopenRetriggers, reopenSource: reopenSource,
             reopenConfirmed: reopenConfirmed)
         rule.withinWorkingDays = workingDays
+        rule.titles = titles
         return rule
     }
 
