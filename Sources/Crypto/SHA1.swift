@@ -53,7 +53,9 @@ public struct SHA1: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(SHA1.digestByteCount)
         for word in [copy.h.0, copy.h.1, copy.h.2, copy.h.3, copy.h.4] {
-            for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) }
+            for shift in stride(from: 24, through: 0, by: -8) {
+                out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift)))
+            }
         }
         return out
     }

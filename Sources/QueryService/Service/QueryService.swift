@@ -53,6 +53,9 @@ public struct QueryServiceConfiguration: Sendable {
     public var sessionIdleTimeout: Duration
     /// A dashboard session ends this long after sign-in at the latest (12 hours).
     public var sessionLifetime: Duration
+    /// How persons' sign-ins resist guessing: the growing delay after failures and the lock
+    /// after `maxFailures` of them (`handoff serve --sign-in-max-failures`, `--sign-in-lock-minutes`).
+    public var signIn: SignInPolicy
 
     public init(
         http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
@@ -70,8 +73,10 @@ public struct QueryServiceConfiguration: Sendable {
         unauthenticatedBodyLimit: Int = 16_384,
         publicURL: String? = nil,
         sessionIdleTimeout: Duration = .seconds(30 * 60),
-        sessionLifetime: Duration = .seconds(12 * 3600)
+        sessionLifetime: Duration = .seconds(12 * 3600),
+        signIn: SignInPolicy = SignInPolicy()
     ) {
+        self.signIn = signIn
         self.defaultLanguage = defaultLanguage
         precondition(Institution.isValidCaseIdPrefix(caseIdPrefix), "caseIdPrefix must be 2-8 of A-Z, 0-9")
         self.caseIdPrefix = caseIdPrefix
@@ -114,6 +119,8 @@ public final class QueryService: Sendable {
     public let tokens: TokenStore
     /// The dashboard's sessions.
     public let sessions: SessionStore
+    /// Persons' accounts: the dashboard's password and one-time-code sign-in.
+    public let accounts: AccountStore
     /// The dashboard's cookie: its name, attributes and origin check.
     let cookies: DashboardSession
     public let accessLog: AccessLog
@@ -150,6 +157,7 @@ public final class QueryService: Sendable {
         self.tokens = TokenStore(pool: store.pool, cacheTTL: configuration.tokenCacheTTL)
         self.sessions = SessionStore(
             pool: store.pool, idleTimeout: configuration.sessionIdleTimeout, lifetime: configuration.sessionLifetime)
+        self.accounts = AccountStore(pool: store.pool, policy: configuration.signIn)
         self.cookies = DashboardSession(publicURL: configuration.publicURL, lifetime: configuration.sessionLifetime)
         self.accessLog = AccessLog(
             pool: store.pool, queueCapacity: configuration.accessLogQueueCapacity,
