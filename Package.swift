@@ -22,10 +22,14 @@ let package = Package(
         .target(name: "EventStore", dependencies: ["Postgres", "Crypto", "Logging"]),
         .target(name: "Referrals"),
         .target(name: "Projections", dependencies: ["EventStore", "Referrals", "Logging"]),
+        // The service's own tables beside the log: tokens, sessions, the access log, subscriptions,
+        // and need-to-know from the case streams. Route code reaches the database only through it.
+        .target(name: "ServiceStore", dependencies: ["EventStore", "Postgres", "Referrals", "Crypto", "Logging"]),
         .target(name: "CHTTPShim"),
         .target(name: "HTTP", dependencies: ["CHTTPShim", "Logging"]),
         .target(
-            name: "QueryService", dependencies: ["HTTP", "Projections", "EventStore", "Referrals", "Crypto", "Logging"]),
+            name: "QueryService",
+            dependencies: ["HTTP", "Projections", "EventStore", "ServiceStore", "Referrals", "Crypto", "Logging"]),
         // The commands behind the `handoff` binary, a library so that tests can drive them.
         .target(
             name: "HandoffCLI",
@@ -49,7 +53,9 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackHTTPClient", "Logging"]),
         .testTarget(
             name: "QueryServiceTests",
-            dependencies: ["Crypto", "QueryService", "HandoffTestSupport", "LoopbackHTTPClient", "Logging"]),
+            dependencies: [
+                "Crypto", "QueryService", "ServiceStore", "HandoffTestSupport", "LoopbackHTTPClient", "Logging",
+            ]),
         .testTarget(
             name: "HandoffCLITests", dependencies: ["Crypto", "HandoffCLI", "HandoffTestSupport", "LoopbackHTTPClient"]),
         // Fuzzing (docs/reliability.md): the checks each fuzzer runs on one input, shared by the

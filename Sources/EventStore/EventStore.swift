@@ -7,7 +7,9 @@ import Postgres
 /// deduplicates by event id, chains hashes and inserts the batch in one round trip. Reads are per
 /// stream, or global in the gap-free (xid, position) order.
 public final class EventStore: Sendable {
-    public let pool: ConnectionPool
+    /// The store's connections: for the modules beside it (projections, the service's own tables),
+    /// never for route code.
+    package let pool: ConnectionPool
     /// Most events one append may carry.
     public static let maximumBatch = 1000
     private let notifier: AppendNotifier

@@ -2,6 +2,7 @@ import Foundation
 import Postgres
 import QueryService
 import Referrals
+import ServiceStore
 
 #if canImport(Glibc)
     import Glibc

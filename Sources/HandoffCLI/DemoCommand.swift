@@ -5,6 +5,7 @@ import Postgres
 import Projections
 import QueryService
 import Referrals
+import ServiceStore
 
 /// `handoff demo`: the whole system in one process, on a private PostgreSQL cluster unless
 /// `DATABASE_URL` is set.

@@ -3,6 +3,7 @@ import Foundation
 import Postgres
 import QueryService
 import Referrals
+import ServiceStore
 
 /// The demo's persons: one account per demo institution, its user name the institution's id,
 /// with a random password; the coordinator `natc` and the auditor `audit` also with a one-time-code

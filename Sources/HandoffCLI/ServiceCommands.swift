@@ -6,6 +6,7 @@ import Postgres
 import Projections
 import QueryService
 import Referrals
+import ServiceStore
 
 /// `serve` and `token create`.
 enum ServiceCommands {

@@ -3,6 +3,7 @@ import Foundation
 import Postgres
 import QueryService
 import Referrals
+import ServiceStore
 
 /// `migrate`, `append`, `read`, `verify`, `checkpoint`: the store's own commands.
 enum StoreCommands {

@@ -3,6 +3,7 @@ import Foundation
 import HandoffTestSupport
 import Postgres
 import QueryService
+import ServiceStore
 import Testing
 
 @testable import HandoffCLI

@@ -1,3 +1,4 @@
+@testable import ServiceStore
 import Foundation
 import HandoffTestSupport
 import Postgres

@@ -1,3 +1,4 @@
+@testable import ServiceStore
 import Crypto
 import EventStore
 import Foundation

@@ -5,6 +5,7 @@ import Referrals
 import Testing
 
 @testable import QueryService
+@testable import ServiceStore
 
 /// The access log is written in batches, and a read is answered only once its row is committed.
 @Suite("Access log batches")

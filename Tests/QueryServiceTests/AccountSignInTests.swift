@@ -6,6 +6,7 @@ import Logging
 import LoopbackHTTPClient
 import Postgres
 import Referrals
+import ServiceStore
 import Testing
 
 @testable import QueryService

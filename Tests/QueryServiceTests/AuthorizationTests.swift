@@ -1,3 +1,4 @@
+@testable import ServiceStore
 import Crypto
 import Foundation
 import QueryService

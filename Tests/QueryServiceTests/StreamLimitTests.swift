@@ -1,3 +1,4 @@
+@testable import ServiceStore
 import EventStore
 import Foundation
 import HandoffTestSupport

@@ -1,3 +1,4 @@
+@testable import ServiceStore
 import Foundation
 import Referrals
 import Synchronization

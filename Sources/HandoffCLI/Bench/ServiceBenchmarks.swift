@@ -5,6 +5,7 @@ import Postgres
 import Projections
 import QueryService
 import Referrals
+import ServiceStore
 import Synchronization
 
 /// The benchmarks that need the projections or the HTTP service: rebuild, e2e-latency, http.

@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import HTTP
 import Referrals
+import ServiceStore
 
 /// The case page: summary, handoffs, the timeline with both times of every event and the
 /// hash-chain status, and the case's deadlines.

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import Referrals
+import ServiceStore
 
 /// The frame every dashboard page shares, the response headers of a page, and small renderings
 /// (times, statuses, names) used on several pages.

@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import HTTP
 import Referrals
+import ServiceStore
 
 /// How `makeRouter()` hands its route registration to the dashboard.
 typealias RouteRegistration = (

@@ -1,5 +1,7 @@
+import Crypto
 import Foundation
 import HTTP
+import ServiceStore
 
 /// The dashboard's cookie and its CSRF defences. The cookie holds a random session id (see
 /// ``SessionStore``) — never an API token — in an `HttpOnly`, `SameSite=Strict` cookie, so page
@@ -80,6 +82,6 @@ struct DashboardSession: Sendable {
     /// does); pages put the token in a hidden `csrf` field (``DashboardLayout``).
     static func csrfMatches(_ form: QueryItems, _ session: SessionStore.Session) -> Bool {
         guard let sent = form["csrf"] else { return false }
-        return TokenStore.constantTimeEqual(Array(sent.utf8), Array(session.csrfToken.utf8))
+        return constantTimeEquals(Array(sent.utf8), Array(session.csrfToken.utf8))
     }
 }

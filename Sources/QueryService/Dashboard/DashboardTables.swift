@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import Projections
 import Referrals
+import ServiceStore
 
 /// The tables of the dashboard pages. Each has a caption and `<th scope>` headers, and sits in
 /// a focusable, labelled scroll region so a narrow screen can scroll it by keyboard too.

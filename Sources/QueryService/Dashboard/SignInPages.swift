@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import Logging
 import Referrals
+import ServiceStore
 
 /// A person's sign-in (issue 14): `/login` with a user name, a password and, when the account has
 /// one, a one-time code; and `/account/one-time-code`, where a person enrols an authenticator app

@@ -1,5 +1,6 @@
 import EventStore
 import Referrals
+import ServiceStore
 
 /// The global log as one caller may see it, in gap-free order.
 ///

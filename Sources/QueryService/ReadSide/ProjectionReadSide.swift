@@ -13,6 +13,10 @@ public struct ProjectionReadSide: ReadSide {
         try await caseSummary(caseId: caseId, now: Date())
     }
 
+    public func annualReport(year: Int, timeZone: TimeZone) async throws -> AnnualReport {
+        try await models.annualReport(year: year, timeZone: timeZone)
+    }
+
     /// ``caseSummaryDocument(caseId:now:)`` as a `JSONValue`.
     public func caseSummary(caseId: String, now: Date) async throws -> JSONValue? {
         guard let document = try await caseSummaryDocument(caseId: caseId, now: now) else { return nil }

@@ -1,6 +1,8 @@
 import EventStore
 import Foundation
+import Projections
 import Referrals
+import ServiceStore
 
 /// What the query service needs from the read models (the `Projections` module). The service
 /// does validation, authorization, access logging and rendering; a `ReadSide` only answers.
@@ -38,6 +40,17 @@ public protocol ReadSide: Sendable {
 
     /// Counts for `year` (all years when nil), unsuppressed: the service suppresses small cells.
     func stats(year: Int?) async throws -> StatsReport
+
+    /// The National Authority's annual report for the calendar `year` in `timeZone`, from the
+    /// read models and unsuppressed: the route applies disclosure control for the caller's role.
+    /// The default has none (503 `unavailable`): only a read side over the read models makes one.
+    func annualReport(year: Int, timeZone: TimeZone) async throws -> AnnualReport
+}
+
+extension ReadSide {
+    public func annualReport(year: Int, timeZone: TimeZone) async throws -> AnnualReport {
+        throw ServiceError.unavailable
+    }
 }
 
 /// The filters of `GET /v1/deadlines`, validated.

@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import HTTP
 import Referrals
+import ServiceStore
 
 /// `GET /v1/cases/{caseId}`, `…/history` and `…/verify`.
 extension QueryService {

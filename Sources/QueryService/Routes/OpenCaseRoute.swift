@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import HTTP
 import Referrals
+import ServiceStore
 
 /// `POST /v1/cases`: opens a case under an id the server issues (`KS-2026-000123`, one sequence
 /// per prefix and year), so that no institution can take an id another is about to use.

@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import HTTP
 import Referrals
+import ServiceStore
 
 /// `GET /livez`, `GET /readyz` (and its alias `GET /health`), `GET /metrics` and `GET /v1/audit/access`.
 extension QueryService {

@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import Projections
 import Referrals
+import ServiceStore
 
 /// The routes answered from the read models (`ReadSide`): validation, authorization, access
 /// logging and rendering happen here.

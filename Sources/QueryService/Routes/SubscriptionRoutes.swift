@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import Postgres
 import Referrals
+import ServiceStore
 
 /// Durable named subscriptions: the server keeps each one's acknowledged cursor.
 extension QueryService {

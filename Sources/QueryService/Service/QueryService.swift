@@ -5,6 +5,7 @@ import Logging
 import Postgres
 import Projections
 import Referrals
+import ServiceStore
 import Synchronization
 
 /// How the query service runs.
@@ -113,7 +114,6 @@ public struct QueryServiceConfiguration: Sendable {
 public final class QueryService: Sendable {
     public let configuration: QueryServiceConfiguration
     public let store: EventStore
-    public let pool: ConnectionPool
     public let readSide: any ReadSide
     public let wakeups: Wakeups
     public let tokens: TokenStore
@@ -141,7 +141,7 @@ public final class QueryService: Sendable {
     let server = Mutex<HTTPServer?>(nil)
 
     /// - Parameters:
-    ///   - store: the event store; its pool also serves tokens, the access log and subscriptions.
+    ///   - store: the event store; its connections also serve the service's own tables (``ServiceTables``).
     ///   - readSide: the read models behind the summary, deadlines, inbox and stats routes.
     ///   - wakeups: woken by NOTIFY (start it with `startListening(url:)`); event streams wait on it.
     ///   - metricsHook: extra Prometheus text appended to `/metrics` (e.g. projector lag).
@@ -151,21 +151,22 @@ public final class QueryService: Sendable {
     ) {
         self.configuration = configuration
         self.store = store
-        self.pool = store.pool
         self.readSide = readSide
         self.wakeups = wakeups
-        self.tokens = TokenStore(pool: store.pool, cacheTTL: configuration.tokenCacheTTL)
-        self.sessions = SessionStore(
-            pool: store.pool, idleTimeout: configuration.sessionIdleTimeout, lifetime: configuration.sessionLifetime)
-        self.accounts = AccountStore(pool: store.pool, policy: configuration.signIn)
-        self.cookies = DashboardSession(publicURL: configuration.publicURL, lifetime: configuration.sessionLifetime)
-        self.accessLog = AccessLog(
-            pool: store.pool, queueCapacity: configuration.accessLogQueueCapacity,
+        let tables = ServiceTables(
+            store: store, tokenCacheTTL: configuration.tokenCacheTTL,
+            sessionIdleTimeout: configuration.sessionIdleTimeout, sessionLifetime: configuration.sessionLifetime,
+            accessLogQueueCapacity: configuration.accessLogQueueCapacity, signIn: configuration.signIn,
             logger: configuration.logger.labeled("access-log"))
-        self.access = CaseAccess(store: store)
+        self.tokens = tables.tokens
+        self.sessions = tables.sessions
+        self.accounts = tables.accounts
+        self.cookies = DashboardSession(publicURL: configuration.publicURL, lifetime: configuration.sessionLifetime)
+        self.accessLog = tables.accessLog
+        self.access = tables.access
         self.feed = VisibleFeed(store: store, access: access)
         self.tail = GlobalTail(store: store, maxAge: configuration.pollInterval)
-        self.subscriptions = SubscriptionStore(pool: store.pool)
+        self.subscriptions = tables.subscriptions
         self.institutions = InstitutionRegistry(store: store)
         self.rulesets = RulesetRegistry(store: store)
         self.caseWriter = CaseWriter(
@@ -173,7 +174,7 @@ public final class QueryService: Sendable {
             caseIdPrefix: configuration.caseIdPrefix, allowedClockSkew: configuration.allowedClockSkew)
         self.streamQuota = StreamQuota(limit: configuration.maxStreamsPerToken)
         self.metricsHook = metricsHook
-        self.readinessProbe = ReadinessProbe(url: store.pool.url, logger: configuration.logger.labeled("readiness"))
+        self.readinessProbe = ReadinessProbe(url: tables.databaseURL, logger: configuration.logger.labeled("readiness"))
     }
 
     // MARK: - Running

@@ -3,6 +3,7 @@ import HTTP
 import Logging
 import Postgres
 import Referrals
+import ServiceStore
 
 /// The one error type of the query service: an HTTP status, a stable snake_case code from
 /// API.md, a message safe to show a person (it never repeats submitted values), and details
@@ -84,6 +85,17 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         switch error {
         case let e as ServiceError: return e
         case let e as ReferralsError: return from(e)
+        case let e as ServiceStoreError:
+            switch e {
+            case .accessLogQueueFull:
+                return ServiceError(
+                    .serviceUnavailable, "unavailable", "Too many reads are waiting to be access-logged; retry shortly."
+                )
+            case .accessLogWriteFailed:
+                return ServiceError(
+                    .serviceUnavailable, "unavailable", "The access log cannot be written; retry shortly.")
+            case .invalidCaseId: return .badRequest("Invalid case id.")
+            }
         case let e as EventStoreError:
             switch e {
             case .unavailable: return .unavailable

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Referrals
+import ServiceStore
 
 /// The one way case events get into the log, for the HTTP API and the operator's
 /// `handoff append` alike: a chosen case id only under the caller's own prefix, the need-to-know

@@ -1,3 +1,4 @@
+@testable import ServiceStore
 import LoopbackHTTPClient
 import EventStore
 import Foundation

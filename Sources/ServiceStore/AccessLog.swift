@@ -22,7 +22,7 @@ import Synchronization
 /// written only through `handoff.log_access`, which numbers them (`seq`) in commit order under
 /// the log's one head lock, taken once per batch: entries are listed newest first by `seq`.
 public struct AccessLog: Sendable {
-    public let pool: ConnectionPool
+    let pool: ConnectionPool
     let writer: AccessLogWriter
 
     /// - Parameters:
@@ -84,7 +84,8 @@ public struct AccessLog: Sendable {
 
     /// Records that `principal` read (or, with `.denied`, tried to read) each of `caseIds` through
     /// `endpoint` (one row per case) and returns once the rows are committed.
-    /// - Throws: 503 `unavailable` (a ``ServiceError``) when they cannot be written.
+    /// - Throws: ``ServiceStoreError/accessLogQueueFull`` or ``ServiceStoreError/accessLogWriteFailed``
+    ///   (503 `unavailable` to a client) when they cannot be written.
     public func record(
         _ principal: Principal, caseIds: some Collection<String>, endpoint: String, outcome: Outcome = .allowed
     ) async throws {
@@ -154,10 +155,8 @@ final class AccessLogWriter: Sendable {
         var writing = false
     }
 
-    static let queueFull = ServiceError(
-        .serviceUnavailable, "unavailable", "Too many reads are waiting to be access-logged; retry shortly.")
-    static let writeFailed = ServiceError(
-        .serviceUnavailable, "unavailable", "The access log cannot be written; retry shortly.")
+    static let queueFull = ServiceStoreError.accessLogQueueFull
+    static let writeFailed = ServiceStoreError.accessLogWriteFailed
 
     let pool: ConnectionPool
     let capacity: Int

@@ -22,7 +22,7 @@ import Referrals
 /// print(token)   // the only time it is ever seen
 /// ```
 public struct TokenStore: Sendable {
-    public let pool: ConnectionPool
+    let pool: ConnectionPool
     let cache: TokenCache
 
     /// - Parameter cacheTTL: how long a token that authenticated is trusted without a new
@@ -208,7 +208,7 @@ public struct TokenStore: Sendable {
         for row in rows.all {
             let stored = try row.decode(0, as: ByteA.self).bytes
             // Every candidate is compared in full, whichever matches.
-            if Self.constantTimeEqual(stored, hash) {
+            if constantTimeEquals(stored, hash) {
                 found = TokenRow(
                     role: try row.decode(1), institution: try row.decodeOptional(2), user: try row.decode(3),
                     id: try row.decode(4))
@@ -218,7 +218,7 @@ public struct TokenStore: Sendable {
     }
 
     /// How every API token begins.
-    static let prefix = "hnd_"
+    public static let prefix = "hnd_"
 
     /// 32 random bytes from the system's CSPRNG as `<prefix><base64url>` (43 characters after
     /// the prefix): API tokens (`hnd_`) and dashboard session ids (`hds_`).
@@ -235,15 +235,7 @@ public struct TokenStore: Sendable {
         return prefix + Data(bytes).base64URLEncoded
     }
 
-    /// Compares two byte strings in time that depends only on their lengths.
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for i in 0..<a.count { difference |= a[i] ^ b[i] }
-        return difference == 0
-    }
-
-    static func isValidInstitutionId(_ id: String) -> Bool {
+    public static func isValidInstitutionId(_ id: String) -> Bool {
         let u = id.utf8
         return (1...64).contains(u.count)
             && u.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }

@@ -23,7 +23,8 @@ import Referrals
 /// switch try await accounts.signIn(userName: "advocate-7", password: password, code: nil) { … }
 /// ```
 public struct AccountStore: Sendable {
-    public let pool: ConnectionPool
+    let pool: ConnectionPool
+    /// How failures slow down and lock.
     public let policy: SignInPolicy
 
     public init(pool: ConnectionPool, policy: SignInPolicy = SignInPolicy()) {
@@ -113,8 +114,8 @@ public struct AccountStore: Sendable {
             .joined(separator: "-")
     }
 
-    /// The user name as typed, trimmed and lowercased.
-    static func normalize(_ typed: String) -> String {
+    /// The user name as typed, trimmed and lowercased (what sign-in looks up).
+    public static func normalize(_ typed: String) -> String {
         typed.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
     }
 
@@ -343,7 +344,7 @@ public struct AccountStore: Sendable {
     }
 
     /// A code as typed, without spaces (apps show `123 456`).
-    static func digits(_ typed: String) -> String {
+    public static func digits(_ typed: String) -> String {
         String(typed.unicodeScalars.filter { $0 != " " && $0 != "\u{A0}" && $0 != "-" }.map(Character.init))
     }
 

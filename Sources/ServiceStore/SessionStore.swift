@@ -18,7 +18,7 @@ import Referrals
 /// (`SHA-256("handoff-csrf:" ‖ id)`, base64url), so it needs no storage, cannot be computed
 /// from what the database holds, and does not reveal the id.
 public struct SessionStore: Sendable {
-    public let pool: ConnectionPool
+    let pool: ConnectionPool
     /// How long a session lives without a request.
     public let idleTimeout: Duration
     /// How long a session lives at most.

@@ -5,18 +5,28 @@ import Postgres
 /// Durable subscriptions in `handoff.subscriptions`: name, owning institution, type filter and
 /// the acknowledged cursor. A name is scoped by its owner (the key is (owner, name)): every
 /// lookup names both, so one institution's names say nothing about another's.
-struct SubscriptionStore: Sendable {
-    struct Subscription: Sendable {
-        var name: String
-        var owner: String
-        var types: [String]?
-        var cursor: Cursor
+public struct SubscriptionStore: Sendable {
+    /// One subscription: its owner, its type filter (nil: every type) and its acknowledged cursor.
+    public struct Subscription: Sendable {
+        public var name: String
+        public var owner: String
+        public var types: [String]?
+        public var cursor: Cursor
+
+        public init(name: String, owner: String, types: [String]?, cursor: Cursor) {
+            self.name = name
+            self.owner = owner
+            self.types = types
+            self.cursor = cursor
+        }
     }
 
     let pool: ConnectionPool
 
+    public init(pool: ConnectionPool) { self.pool = pool }
+
     /// The subscription `name` of `owner`, or nil.
-    func load(_ name: String, owner: String) async throws -> Subscription? {
+    public func load(_ name: String, owner: String) async throws -> Subscription? {
         let result = try await pool.query(
             """
             SELECT owner, types, cursor_xid::text, cursor_pos FROM handoff.subscriptions
@@ -30,7 +40,7 @@ struct SubscriptionStore: Sendable {
     }
 
     /// Creates the subscription; false when the owner already has one of this name.
-    func create(_ name: String, owner: String, types: [String]?) async throws -> Bool {
+    public func create(_ name: String, owner: String, types: [String]?) async throws -> Bool {
         let inserted = try await pool.query(
             """
             INSERT INTO handoff.subscriptions (name, owner, types)
@@ -40,7 +50,7 @@ struct SubscriptionStore: Sendable {
         return !inserted.isEmpty
     }
 
-    func setTypes(_ name: String, owner: String, types: [String]?) async throws {
+    public func setTypes(_ name: String, owner: String, types: [String]?) async throws {
         try await pool.query(
             """
             UPDATE handoff.subscriptions SET types = \(types.map { PostgresArray.text($0) })::text[]
@@ -48,7 +58,7 @@ struct SubscriptionStore: Sendable {
             """)
     }
 
-    func acknowledge(_ name: String, owner: String, cursor: Cursor) async throws {
+    public func acknowledge(_ name: String, owner: String, cursor: Cursor) async throws {
         try await pool.query(
             """
             UPDATE handoff.subscriptions SET cursor_xid = \(String(cursor.xid))::xid8, cursor_pos = \(cursor.position),
@@ -58,7 +68,7 @@ struct SubscriptionStore: Sendable {
     }
 
     /// Parses PostgreSQL's text form of a `text[]` of type names (`{A,B}`: names need no quoting).
-    static func parseTextArray(_ text: String) -> [String] {
+    public static func parseTextArray(_ text: String) -> [String] {
         let inner = text.dropFirst().dropLast()
         return inner.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
     }

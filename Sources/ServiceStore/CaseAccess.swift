@@ -13,16 +13,23 @@ import Referrals
 public struct CaseAccess: Sendable {
     let store: EventStore
 
+    public init(store: EventStore) { self.store = store }
+
     /// The case's events, decoded, and its folded state (`nil` when the case does not exist).
-    struct LoadedCase: Sendable {
-        var recorded: [RecordedEvent]
-        var state: CaseState?
+    public struct LoadedCase: Sendable {
+        public var recorded: [RecordedEvent]
+        public var state: CaseState?
+
+        public init(recorded: [RecordedEvent], state: CaseState?) {
+            self.recorded = recorded
+            self.state = state
+        }
         /// The stream's version (also counts events that failed to decode).
-        var version: Int64 { recorded.last?.version ?? 0 }
+        public var version: Int64 { recorded.last?.version ?? 0 }
     }
 
-    func load(caseId: String) async throws -> LoadedCase {
-        guard let stream = StreamName.case(caseId) else { throw ServiceError.badRequest("Invalid case id.") }
+    public func load(caseId: String) async throws -> LoadedCase {
+        guard let stream = StreamName.case(caseId) else { throw ServiceStoreError.invalidCaseId }
         let recorded = try await store.readAll(stream: stream)
         let events = recorded.compactMap(Self.caseEvent)
         return LoadedCase(recorded: recorded, state: CaseState.fold(caseId: caseId, events: events))
@@ -50,7 +57,7 @@ public struct CaseAccess: Sendable {
     /// projector writes from the same fold (parties only ever join a case, so a lagging read model
     /// can only fail to name one), or else by folding its stream here. An event that does not
     /// decode (written around the API) therefore never makes anyone a party.
-    func partyCases(institution: String, among caseIds: Set<String>) async throws -> Set<String> {
+    public func partyCases(institution: String, among caseIds: Set<String>) async throws -> Set<String> {
         guard !caseIds.isEmpty else { return [] }
         let streams = PostgresArray.text(caseIds.map { "case-" + $0 }.sorted())
         let result = try await store.pool.query(
@@ -80,7 +87,7 @@ public struct CaseAccess: Sendable {
     }
 
     /// The case an event belongs to (`case-` and `sop-` streams), else nil.
-    static func caseId(ofStream stream: String) -> String? {
+    public static func caseId(ofStream stream: String) -> String? {
         StreamName(stream)?.caseId
     }
 }
