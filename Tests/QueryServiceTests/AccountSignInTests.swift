@@ -557,6 +557,7 @@ struct AccountSignInTests {
         // From another site: refused before anything is checked.
         let foreign = try await Self.signIn(h, user: "sturdy", origin: "https://evil.example")
         #expect(foreign.status == 403 && Self.sessionCookie(foreign) == nil)
+        #expect(Self.alert(foreign) == Self.message("login.foreignOrigin") && foreign.text.contains("id=\"password\""))
         // And the service still serves the right password.
         #expect(try await Self.signIn(h, user: "sturdy").status == 303)
     }

@@ -112,10 +112,13 @@ extension QueryService {
     /// and goes to `/`. The token is never echoed back, not even when it is refused, and never
     /// put in the cookie.
     private func login(_ request: HTTPRequest) async -> HTTPResponse {
-        guard cookies.isSameOrigin(request) else {
-            return await loginForm(request, status: .forbidden, problem: pageLocale(request).t("login.foreignOrigin"))
-        }
         let form = QueryItems(percentEncoded: request.body) ?? QueryItems()
+        guard cookies.isSameOrigin(request) else {
+            let problem = pageLocale(request).t("login.foreignOrigin")
+            return form["token"] == nil
+                ? await signInForm(request, status: .forbidden, problem: problem)
+                : await loginForm(request, status: .forbidden, problem: problem)
+        }
         // A person's account signs in with `user` and `password`; operators and machine
         // clients with an API `token`.
         guard form["token"] != nil else { return await accountLogin(request, form) }
