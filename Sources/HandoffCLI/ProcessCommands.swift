@@ -10,8 +10,9 @@ enum ProcessCommands {
         let url = try context.databaseURL()
         let once = args.flag("--once")
         let logger = context.logger(args, label: "projector")
+        let limits = ServiceCommands.DatabaseLimits(args, defaults: .worker)
         try await untilSignalled {
-            let pool = ConnectionPool(url: url, maximumConnections: 4)
+            let pool = limits.pool(url: url, maximumConnections: 4)
             let runner = ProjectionRunner(store: EventStore(pool: pool))
             if once {
                 do { try await runner.catchUp(logger: logger) } catch {
@@ -57,9 +58,10 @@ enum ProcessCommands {
         let once = args.flag("--once")
         let logger = context.logger(args, label: "watcher")
         logger.notice("watcher started", metadata: ["once": .bool(once)])
+        let limits = ServiceCommands.DatabaseLimits(args, defaults: .worker)
         try await untilSignalled {
             try await DeadlineWatcher.run(
-                url: url, once: once,
+                pool: limits.pool(url: url, maximumConnections: 2), once: once,
                 onError: { error in
                     // A notice id found taken is an alarm (docs/system-events.md), not a retry.
                     if error is SystemEventIdConflict { context.err("handoff watch: \(error)") }

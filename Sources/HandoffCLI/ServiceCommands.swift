@@ -20,7 +20,17 @@ enum ServiceCommands {
 
         init() {}
 
-        init(_ args: ParsedArguments) {
+        /// The deadlines of `project` and `watch` (``CommandSpec/workerLimitOptions``).
+        static let worker = DatabaseLimits(statementTimeout: .seconds(60), poolWait: .seconds(30))
+
+        init(statementTimeout: Duration, poolWait: Duration) {
+            self.statementTimeout = statementTimeout
+            self.poolWait = poolWait
+        }
+
+        /// The defaults, overridden by `--statement-timeout` and `--pool-wait`.
+        init(_ args: ParsedArguments, defaults: DatabaseLimits = DatabaseLimits()) {
+            self = defaults
             if let seconds = args.int("--statement-timeout") { statementTimeout = .seconds(seconds) }
             if let seconds = args.int("--pool-wait") { poolWait = .seconds(seconds) }
         }

@@ -14,16 +14,8 @@ public struct AccessCursor: Sendable, Hashable {
 
     /// Parses the opaque form strictly; nil for anything ``encoded`` would not produce.
     public init?(encoded text: String) {
-        guard (1...40).contains(text.utf8.count),
-            text.utf8.allSatisfy({
-                ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95
-            })
-        else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        guard base64.utf8.count % 4 != 1 else { return nil }
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8),
-            plain.hasPrefix("access:")
+        guard let data = Data(base64URLEncoded: text, maximumLength: 40),
+            let plain = String(data: data, encoding: .utf8), plain.hasPrefix("access:")
         else { return nil }
         let digits = plain.dropFirst(7)
         guard (1...18).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }),

@@ -469,9 +469,9 @@ struct HandoffArgumentsTests {
                 + "[--session-idle-minutes N] [--session-hours N] [--default-lang sq|sr-Latn|sr-Cyrl|en] \(deadlines) "
                 + "\(logging)"
         ),
-        (["project"], "handoff project \(logging) [--once]"),
+        (["project"], "handoff project \(deadlines) \(logging) [--once]"),
         (["project", "rebuild"], "handoff project rebuild NAME"),
-        (["watch"], "handoff watch \(logging) [--once]"),
+        (["watch"], "handoff watch \(deadlines) \(logging) [--once]"),
         (["read"], "handoff read STREAM"),
         (["verify"], "handoff verify [STREAM] [--checkpoint FILE] [--heads FILE]"),
         (["checkpoint"], "handoff checkpoint [--heads FILE]"),

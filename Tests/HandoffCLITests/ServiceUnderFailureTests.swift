@@ -216,6 +216,48 @@ import Testing
         await pg.remove()
     }
 
+    /// `project` and `watch` have deadlines too: with their database frozen under them, a
+    /// statement is cancelled and the worker logs the failure and goes on (it is not stuck in
+    /// libpq), and one SIGTERM stops it within 10 s.
+    @Test(arguments: ["project", "watch"])
+    func aWorkerIsFreedByItsDeadlineWhenTheDatabaseFreezes(_ command: String) async throws {
+        let pg = try await PrivateCluster.start()
+        let migrated = await CapturedCLI(databaseURL: pg.url).run("migrate")
+        #expect(migrated.status == 0, "\(migrated.err)")
+        let worker = try SpawnedHandoff(
+            [command, "--log-format", "json"] + Self.quickDeadlines, environment: ["DATABASE_URL": pg.url])
+        let started = "\"" + (command == "project" ? "projectors started" : "watcher started") + "\""
+        #expect(await Self.waitFor(started, in: worker, within: .seconds(60)), "\(worker.output)")
+        // Past its first pass: the worker holds open connections when the database freezes.
+        try await Task.sleep(for: .seconds(2))
+        let before = worker.output
+        try pg.freeze()
+        // The next statement meets its deadline: the failure is logged, the worker lives on.
+        let freed = await Self.waitFor(#""level":"error""#, in: worker, within: .seconds(45), after: before.count)
+        #expect(freed, "no failure logged while frozen:\n\(worker.output.dropFirst(before.count))")
+        #expect(worker.exitStatus() == nil, "the worker exited:\n\(worker.output)")
+        let signalled = ContinuousClock.now
+        worker.signal(SIGTERM)
+        let status = await worker.exit(within: Self.stopBound)
+        print("\(command) stopped \(signalled.duration(to: .now)) after SIGTERM with the database frozen")
+        #expect(status != nil, "\(command) still runs 10 s after SIGTERM:\n\(worker.output)")
+        worker.kill()
+        pg.thaw()
+        await pg.remove()
+    }
+
+    /// Polls the process's output (from `after` characters on) for `text`.
+    static func waitFor(_ text: String, in process: SpawnedHandoff, within limit: Duration, after: Int = 0) async
+        -> Bool
+    {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if process.output.dropFirst(after).contains(text) { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
     /// With the database stopped, one SIGTERM stops `serve` within 10 s.
     @Test func serveStopsWithinTenSecondsWithTheDatabaseStopped() async throws {
         let pg = try await PrivateCluster.start()

@@ -121,6 +121,7 @@ struct DashboardLanguageTests {
             ("/?status=all&institution=kp-dthb", "natc"), ("/?status=all", "isf"), ("/?status=met", "opav"),
             ("/cases/KS-DB-1", "natc"), ("/cases/KS-DB-1", "audit"), ("/cases/KS-DB-1", "isf"),
             ("/cases/KS-NOPE-9", "natc"), ("/cases/bad_id", "natc"), ("/login", nil),
+            ("/cases/KS-DB-1", "opav"), ("/", "opav"),  // with the forms of an issuer and its open-case form
         ]
         for language in [Language.albanian, .serbianLatin, .serbianCyrillic] {
             for (target, who) in pages {
@@ -132,6 +133,36 @@ struct DashboardLanguageTests {
                 let leaks = Self.englishLeaks(in: Self.visibleText(reply.text), language: language)
                 #expect(leaks.isEmpty, "\(language) \(target) as \(who ?? "-"): \(leaks)")
                 #expect(reply.text.contains("id=\"unreviewed\""), "\(language) \(target)")
+            }
+        }
+        // The forms' answers: a field error, the consent refusal, a conflict, a refused form, an
+        // open-case form with an error.
+        let opav = try await DashboardFormTests.Browser.signIn(h, "opav")
+        for language in [Language.albanian, .serbianLatin, .serbianCyrillic] {
+            let query = "?lang=" + language.tag
+            let events = "/cases/KS-DB-1/events" + query
+            let answers = [
+                try await opav.post(events, [("type", "RiskAssessed"), ("expectedVersion", "2"), ("level", "")]),
+                try await opav.post(
+                    events,
+                    [
+                        ("type", "ReferralIssued"), ("expectedVersion", "2"), ("referralId", "R-2"), ("to", "pvpt"),
+                        ("purpose", "shelter"), ("urgency", "routine"),
+                    ]),
+                try await opav.post(events, [("type", "CaseReviewed"), ("expectedVersion", "1")]),
+                try await opav.post(events, [("type", "CaseReviewed"), ("expectedVersion", "2")], csrf: "wrong"),
+                try await opav.post(
+                    "/cases" + query,
+                    [
+                        ("type", "CaseOpened"), ("identificationStatus", "presumed"), ("sex", "male"),
+                        ("ageBand", "25-34"), ("nationality", "ZZ"), ("occurredAt", "soon"), ("occurredAtShown", "x"),
+                    ]),
+            ]
+            #expect(answers.map(\.status) == [400, 422, 409, 403, 400], "\(language)")
+            for reply in answers {
+                #expect(reply.text.contains("<html lang=\"\(language.tag)\">"), "\(language) \(reply.status)")
+                let leaks = Self.englishLeaks(in: Self.visibleText(reply.text), language: language)
+                #expect(leaks.isEmpty, "\(language) form answer \(reply.status): \(leaks)")
             }
         }
         // The login page's refusals too.

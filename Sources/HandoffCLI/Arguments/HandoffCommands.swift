@@ -14,6 +14,17 @@ extension CommandSpec {
             help: "the longest a request waits for a database connection"),
     ]
 
+    /// The deadlines of `project` and `watch`: their statements are larger (a chunk of a
+    /// recompute, a pass over the open deadlines), but a frozen database still frees them.
+    static let workerLimitOptions = [
+        OptionSpec(
+            "--statement-timeout", value: "SECONDS", kind: .integer(1...3600), default: "60",
+            help: "the longest a database statement may run"),
+        OptionSpec(
+            "--pool-wait", value: "SECONDS", kind: .integer(1...600), default: "30",
+            help: "the longest a worker waits for a database connection"),
+    ]
+
     /// Every `handoff` command, its arguments and help.
     public static let handoff = CommandSpec(
         "handoff",
@@ -71,7 +82,7 @@ extension CommandSpec {
             CommandSpec(
                 "project",
                 summary: "Run the projectors.",
-                options: OptionSpec.logging,
+                options: workerLimitOptions + OptionSpec.logging,
                 flags: [FlagSpec("--once", help: "catch up, then exit")],
                 subcommands: [
                     CommandSpec(
@@ -83,7 +94,7 @@ extension CommandSpec {
             CommandSpec(
                 "watch",
                 summary: "Run the deadline watcher.",
-                options: OptionSpec.logging,
+                options: workerLimitOptions + OptionSpec.logging,
                 flags: [FlagSpec("--once", help: "check once, then exit")]),
             CommandSpec(
                 "append",

@@ -199,10 +199,24 @@ public struct DeadlineWatcher: Sendable {
         onError: @Sendable (any Error) -> Void = { _ in },
         onPass: @Sendable (Report) -> Void = { _ in }
     ) async throws {
-        let pool = ConnectionPool(url: url, maximumConnections: 2)
+        try await run(
+            pool: ConnectionPool(url: url, maximumConnections: 2), once: once, interval: interval, onError: onError,
+            onPass: onPass)
+    }
+
+    /// `handoff watch [--once]` over `pool` (its deadlines bound every statement); closes the pool.
+    public static func run(
+        pool: ConnectionPool, once: Bool = false, interval: Duration = .seconds(30),
+        onError: @Sendable (any Error) -> Void = { _ in },
+        onPass: @Sendable (Report) -> Void = { _ in }
+    ) async throws {
         let watcher = DeadlineWatcher(store: EventStore(pool: pool))
         if once {
-            let report = try await watcher.runOnce(now: Date())
+            let report: Report
+            do { report = try await watcher.runOnce(now: Date()) } catch {
+                await pool.close()
+                throw error
+            }
             for conflict in report.idConflicts { onError(conflict) }
             for failure in report.failures { onError(failure) }
             onPass(report)

@@ -38,7 +38,8 @@ enum CasePage {
 
     static func render(
         caseId: String, state: CaseState, lines: [Line], chain: VerificationReport?, deadlines: [DeadlineRow],
-        access: [AccessLog.Entry]?, accessRecord: AccessLogReport? = nil, now: Date, _ t: Localizer
+        access: [AccessLog.Entry]?, accessRecord: AccessLogReport? = nil, forms: HTML = .empty, now: Date,
+        _ t: Localizer
     ) -> HTML {
         let openedBy = DashboardLayout.institutionName(state.openedBy, t)
         let opened = t.html(
@@ -58,6 +59,7 @@ enum CasePage {
             <p class="crumbs"><a href="/">\(t("case.crumbDashboard"))</a> › \(t("case.crumbCase"))</p>
             <h1>\(t("case.title", ["id": caseId]))</h1>
             \(summary)
+            \(forms)
             <section aria-labelledby="chain-h"><h2 id="chain-h">\(t("case.chain"))</h2>\(chainStatus(chain, t))</section>
             <section aria-labelledby="handoffs-h"><h2 id="handoffs-h">\(t("case.handoffs"))</h2>\(handoffs(state, t))</section>
             <section aria-labelledby="timeline-h"><h2 id="timeline-h">\(t("case.timeline"))</h2>\(timeline(lines, t))</section>

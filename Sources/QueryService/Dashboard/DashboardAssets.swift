@@ -85,6 +85,19 @@ enum DashboardAssets {
           // Deadlines also become due or overdue as time passes, without any event.
           setInterval(refresh, 60000);
         })();
+        // A referral form's consent override: its reason is shown only while the box is ticked.
+        // Without this script both are shown, and the server reads the reason only with the box.
+        (function () {
+          var groups = document.querySelectorAll("[data-override]");
+          Array.prototype.forEach.call(groups, function (group) {
+            var flag = group.querySelector("[data-override-flag]");
+            var reason = group.querySelector("[data-override-reason]");
+            if (!flag || !reason) { return; }
+            function sync() { reason.hidden = !flag.checked; }
+            flag.addEventListener("change", sync);
+            sync();
+          });
+        })();
         """#
 
     static let css = """
@@ -99,8 +112,9 @@ enum DashboardAssets {
         body { margin: 0; font: 1rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
           color: var(--ink); background: var(--bg); }
         a { color: var(--accent); }
-        a:focus-visible, button:focus-visible, select:focus-visible, input:focus-visible,
+        a:focus-visible, button:focus-visible, select:focus-visible, input:focus-visible, summary:focus-visible,
         .table-wrap:focus-visible, main:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
+        [hidden] { display: none !important; }
         .skip { position: absolute; left: -999px; top: 0; background: var(--bg); padding: .5rem 1rem; }
         .skip:focus { left: .5rem; z-index: 10; }
         .bar { display: flex; flex-wrap: wrap; align-items: center; gap: .75rem 1.25rem; padding: .6rem 1.5rem;
@@ -169,6 +183,25 @@ enum DashboardAssets {
         .login form { display: flex; flex-direction: column; gap: 1rem; }
         .login input { width: 100%; }
         .problem { background: var(--overdue-bg); color: var(--overdue-ink); padding: .6rem .9rem; border-radius: .5rem; }
+        .acts h3 { font-size: 1.02rem; margin: 1.25rem 0 .4rem; }
+        details.act { border: 1px solid var(--line); border-radius: .5rem; margin: .4rem 0; background: var(--bg); }
+        details.act > summary { cursor: pointer; padding: .5rem .9rem; font-weight: 600; color: var(--accent);
+          background: var(--panel); border-radius: .5rem; }
+        details.act[open] > summary { border-bottom: 1px solid var(--line); border-radius: .5rem .5rem 0 0; }
+        .act-form { display: flex; flex-direction: column; gap: .8rem; padding: .75rem .9rem 1rem; max-width: 48rem; }
+        fieldset.group { border: 1px solid var(--line); border-radius: .35rem; padding: .4rem .75rem .6rem; margin: 0; }
+        fieldset.group legend { font-weight: 600; font-size: .9rem; padding: 0 .25rem; }
+        .options { display: flex; flex-wrap: wrap; gap: .3rem 1.1rem; }
+        .option, .check { display: inline-flex; align-items: center; gap: .4rem; }
+        .field.check { flex-direction: row; align-items: center; gap: .4rem; }
+        .field.check label, .option label, .check label { font-weight: 400; }
+        .hint { font-size: .85rem; color: var(--muted); margin: 0; }
+        .field-error { color: var(--overdue-ink); font-weight: 600; margin: .2rem 0 0; }
+        [aria-invalid="true"] { border-color: var(--overdue-ink); box-shadow: 0 0 0 2px var(--overdue-bg); }
+        form.inline { display: inline; margin: 0; }
+        .inline-actions { display: flex; flex-wrap: wrap; gap: .35rem .6rem; align-items: center; }
+        .inline-actions button { padding: .2rem .6rem; font-size: .9rem; }
+        .vh { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
         @media (max-width: 48rem) {
           main { padding: .75rem .75rem 2rem; }
           .bar { padding: .5rem .75rem; }

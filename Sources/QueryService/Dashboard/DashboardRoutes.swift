@@ -19,7 +19,8 @@ typealias RouteRegistration = (
 /// | `GET /` | the role's dashboard (coordinator, auditor, institution), or a redirect to `/login` |
 /// | `GET /login`, `POST /login` | the sign-in forms: a person's password and one-time code (see `SignInPages`), or (`?with=token`) an API token; either starts a session and sets its cookie |
 /// | `POST /logout` | ends the session (its CSRF token required) and clears the cookie |
-/// | `GET /cases/{caseId}` | the case page (access-logged) |
+/// | `GET /cases/{caseId}` | the case page (access-logged), with the forms of what an institution may record |
+/// | `POST /cases`, `POST /cases/{caseId}/events` | an institution's forms (``registerForms(_:)``) |
 /// | `GET /reports/annual?year=&lang=` | the annual report (coordinator, auditor; see `AnnualReportPage`) |
 /// | `GET /dashboard/live` | SSE: `event: change` when events the caller may see were appended |
 /// | `GET /assets/…` | the stylesheet, script and icon (no inline code, so a strict CSP) |
@@ -32,12 +33,15 @@ extension QueryService {
         on(.POST, "/login") { [self] r, _ in await login(r) }
         on(.POST, "/logout") { [self] r, _ in await logout(r) }
         on(.GET, "/cases/{caseId}") { [self] r, p in await page(r) { try await casePage(r, p, $0, $1) } }
+        registerForms(on)
         on(.GET, "/dashboard/live") { [self] r, _ in try await dashboardLive(r) }
         on(.GET, "/assets/dashboard.css") { _, _ in DashboardAssets.response(DashboardAssets.css, type: "text/css") }
         on(.GET, "/assets/dashboard.js") { _, _ in
             DashboardAssets.response(DashboardAssets.script, type: "text/javascript")
         }
         on(.GET, "/assets/icon.svg") { _, _ in DashboardAssets.response(DashboardAssets.icon, type: "image/svg+xml") }
+        // Pages without an icon link (the annual report) make browsers ask for this one.
+        on(.GET, "/favicon.ico") { _, _ in DashboardAssets.response(DashboardAssets.icon, type: "image/svg+xml") }
         on(.GET, "/reports/annual") { [self] r, _ in
             await page(r) { session, _ in try await annualReportPage(r, session.principal) }
         }
@@ -64,7 +68,7 @@ extension QueryService {
 
     /// Runs a page for a signed-in principal: without a session, to the login page; errors as pages.
     /// Every answer carries the language cookie when the switch chose the language.
-    private func page(
+    func page(
         _ request: HTTPRequest, _ body: (SessionStore.Session, PageLocale) async throws -> HTTPResponse
     ) async -> HTTPResponse {
         let locale = pageLocale(request)
@@ -163,9 +167,11 @@ extension QueryService {
 
     // MARK: - Pages
 
-    private func dashboardHome(_ request: HTTPRequest, _ session: SessionStore.Session, _ locale: PageLocale)
-        async throws -> HTTPResponse
-    {
+    /// The role's dashboard; `feedback`: the refusal of the open-case form just sent, shown in it.
+    func dashboardHome(
+        _ request: HTTPRequest, _ session: SessionStore.Session, _ locale: PageLocale,
+        feedback: CaseForm.Feedback? = nil
+    ) async throws -> HTTPResponse {
         let principal = session.principal
         let t = locale.t
         let board = DeadlineBoard(query: request.query)
@@ -176,10 +182,12 @@ extension QueryService {
             main = try await coordinatorMain(request, principal, board: board, now: now, t)
         case .institution:
             guard let institution = principal.institution else { throw ServiceError.forbidden("No institution.") }
-            main = try await institutionMain(request, principal, institution: institution, board: board, now: now, t)
+            main = try await institutionMain(
+                request, session, institution: institution, board: board, now: now, feedback: feedback, t)
         }
         let title = t(principal.role == .institution ? "home.titleInstitution" : "home.titleCoordinator")
         return DashboardLayout.response(
+            feedback?.status ?? .ok,
             DashboardLayout.document(locale, title: title, session: session, live: true, main: main))
     }
 
@@ -297,10 +305,19 @@ extension QueryService {
     }
 
     private func institutionMain(
-        _ request: HTTPRequest, _ principal: Principal, institution: String, board: DeadlineBoard, now: Date,
-        _ t: Localizer
+        _ request: HTTPRequest, _ session: SessionStore.Session, institution: String, board: DeadlineBoard,
+        now: Date, feedback: CaseForm.Feedback?, _ t: Localizer
     ) async throws -> HTML {
+        let principal = session.principal
         let items = try await readSide.inbox(institution: institution)
+        // The inbox's steps carry each case's version as the case's own stream has it.
+        var versions: [String: Int64] = [:]
+        for caseId in Set(items.prefix(DeadlineBoard.rowLimit).map(\.caseId)) {
+            if let stream = StreamName.case(caseId) { versions[caseId] = try await store.version(of: stream) }
+        }
+        let opening = CaseFormView(
+            action: "/cases", csrf: session.csrfToken, expectedVersion: nil, now: now,
+            institutions: try await institutions.known().sorted(), own: institution, feedback: feedback, t: t)
         let (all, shown) = try await boardRows(board, visibleTo: institution)
         let displayed = shown.prefix(DeadlineBoard.rowLimit)
         try await accessLog.record(
@@ -312,8 +329,11 @@ extension QueryService {
             <p class="lede">\(t("institution.lede"))</p>
             \(Self.liveStatus(t))
             <section aria-labelledby="inbox-h"><h2 id="inbox-h">\(t("inbox.heading"))</h2>
-            <div data-live-region id="inbox-region">\(DashboardTables.inbox(items, institution: institution, now: now, t))</div>
+            <div data-live-region id="inbox-region">\(DashboardTables.inbox(items, institution: institution, now: now, t) { item in
+                CaseFormView.inboxActions(item, version: versions[item.caseId], csrf: session.csrfToken, t)
+            })</div>
             </section>
+            \(CaseFormView.openingSection(opening))
             <section aria-labelledby="deadlines-h"><h2 id="deadlines-h">\(t("inbox.deadlinesHeading", ["status": board.status.label(t).lowercased()]))</h2>
             \(DashboardTables.deadlineFilters(board, institutions: menus.institutions, rules: menus.rules, action: "/", t))
             <div data-live-region id="deadlines-region">\(DashboardTables.deadlines(shown, total: shown.count, board: board, caption: t("inbox.deadlinesCaption", ["name": name]), now: now, action: "/", id: "deadlines", t))</div>
@@ -321,8 +341,11 @@ extension QueryService {
             """
     }
 
-    private func casePage(
-        _ request: HTTPRequest, _ params: RouteParameters, _ session: SessionStore.Session, _ locale: PageLocale
+    /// The case page; `feedback`: the refusal of the form just sent, shown in that form (and
+    /// answered with its status).
+    func casePage(
+        _ request: HTTPRequest, _ params: RouteParameters, _ session: SessionStore.Session, _ locale: PageLocale,
+        feedback: CaseForm.Feedback? = nil
     ) async throws -> HTTPResponse {
         let principal = session.principal
         let caseId = try Self.caseId(params)
@@ -341,10 +364,20 @@ extension QueryService {
             principal.role == .auditor
             ? try await accessLog.entries(AccessLog.Filter(caseId: caseId), limit: 50).entries : nil
         let record = principal.role == .auditor ? try await store.verifyAccessRecord(caseId: caseId) : nil
+        let now = Date()
+        var forms: HTML = .empty
+        if principal.role == .institution, let institution = principal.institution {
+            let view = CaseFormView(
+                action: "/cases/\(HTML.queryValue(caseId))/events", csrf: session.csrfToken,
+                expectedVersion: loaded.version, now: now, institutions: try await institutions.known().sorted(),
+                own: institution, feedback: feedback, t: locale.t)
+            forms = CaseFormView.caseSection(principal, state: state, view: view)
+        }
         let main = CasePage.render(
             caseId: caseId, state: state, lines: CasePage.lines(events, state: state), chain: chain,
-            deadlines: deadlines, access: access, accessRecord: record, now: Date(), locale.t)
+            deadlines: deadlines, access: access, accessRecord: record, forms: forms, now: now, locale.t)
         return DashboardLayout.response(
+            feedback?.status ?? .ok,
             DashboardLayout.document(
                 locale, title: locale.t("case.title", ["id": caseId]), session: session, main: main))
     }

@@ -62,14 +62,29 @@ struct DashboardSession: Sendable {
     /// CSRF check for the dashboard's form POSTs (on top of `SameSite=Strict` and the per-session
     /// CSRF token): a browser sends `Origin` (or at least `Sec-Fetch-Site`) with a POST, and it
     /// must be this server's own — the configured public origin when there is one, else the
-    /// `Host` the request came to. A request with neither header comes from a non-browser
-    /// client, which no other site can drive.
+    /// `Host` the request came to. Without `Origin` (browsers before 2020 left it off some
+    /// POSTs), a `Referer` that names another site refuses the request; a missing one proves
+    /// nothing (privacy settings strip it), so the CSRF token decides. A request with none of
+    /// these headers comes from a non-browser client, which no other site can drive.
     func isSameOrigin(_ request: HTTPRequest) -> Bool {
         if let origin = request.headers["Origin"] {
             guard origin != "null" else { return false }
             if let publicOrigin { return origin.lowercased() == publicOrigin }
             guard let host = request.headers["Host"], !host.isEmpty else { return false }
             return origin == "http://" + host || origin == "https://" + host
+        }
+        if let referer = request.headers["Referer"] {
+            guard let url = URL(string: referer), let scheme = url.scheme?.lowercased(),
+                let host = url.host?.lowercased()
+            else { return false }
+            let origin = scheme + "://" + host + (url.port.map { ":\($0)" } ?? "")
+            if let publicOrigin {
+                guard origin == publicOrigin else { return false }
+            } else {
+                guard let requestHost = request.headers["Host"]?.lowercased(), !requestHost.isEmpty,
+                    origin == "http://" + requestHost || origin == "https://" + requestHost
+                else { return false }
+            }
         }
         if let site = request.headers["Sec-Fetch-Site"] {
             return site == "same-origin" || site == "none"

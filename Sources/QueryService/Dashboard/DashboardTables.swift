@@ -178,17 +178,23 @@ enum DashboardTables {
 
     // MARK: - Inbox and access log
 
-    static func inbox(_ items: [InboxItem], institution: String, now: Date, _ t: Localizer) -> HTML {
+    /// The inbox table; `actions` gives a row's steps (a last column, when given).
+    static func inbox(
+        _ items: [InboxItem], institution: String, now: Date, _ t: Localizer,
+        actions: ((InboxItem) -> HTML)? = nil
+    ) -> HTML {
+        let columns = actions == nil ? 7 : 8
         let body: [HTML] =
             items.isEmpty
-            ? ["<tr><td colspan=\"7\" class=\"empty\">\(t("inbox.empty"))</td></tr>"]
+            ? ["<tr><td colspan=\"\(columns)\" class=\"empty\">\(t("inbox.empty"))</td></tr>"]
             : items.map { r in
                 """
                 <tr><th scope="row">\(DashboardLayout.caseLink(r.caseId))</th><td>\(r.referralId)</td>\
                 <td>\(DashboardLayout.institutionName(r.from, t))</td><td>\(t.code("purpose", r.purpose))</td>\
                 <td><span class="urgency \(r.urgency)">\(t.code("urgency", r.urgency))</span></td>\
                 <td>\(t.code("referral.status", r.status))</td><td>\(DashboardLayout.time(r.issuedAt, t))\
-                <span class="sub">\(t.relative(r.issuedAt, now: now))</span></td></tr>
+                <span class="sub">\(t.relative(r.issuedAt, now: now))</span></td>\
+                \(actions.map { "<td>\($0(r))</td>" } ?? HTML.empty)</tr>
                 """
             }
         let caption = t(
@@ -199,7 +205,8 @@ enum DashboardTables {
             <thead><tr><th scope="col">\(t("col.case"))</th><th scope="col">\(t("col.referral"))</th>\
             <th scope="col">\(t("col.from"))</th><th scope="col">\(t("col.purpose"))</th>\
             <th scope="col">\(t("col.urgency"))</th><th scope="col">\(t("col.status"))</th>\
-            <th scope="col">\(t("col.issued"))</th></tr></thead>
+            <th scope="col">\(t("col.issued"))</th>\
+            \(actions == nil ? HTML.empty : "<th scope=\"col\">\(t("form.col.steps"))</th>")</tr></thead>
             <tbody>\(body)</tbody>
             </table>
             """

@@ -145,17 +145,9 @@ public struct DeadlineCursor: Sendable, Hashable {
 
     /// Parses the opaque form strictly; nil for anything ``encoded`` would not produce.
     public init?(encoded text: String) {
-        guard (1...200).contains(text.utf8.count),
-            text.utf8.allSatisfy({
-                ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95
-            })
+        guard let data = Data(base64URLEncoded: text, maximumLength: 200),
+            let plain = String(data: data, encoding: .utf8)
         else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        guard base64.utf8.count % 4 != 1 else { return nil }
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8) else {
-            return nil
-        }
         let parts = plain.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let micros = Self.integer(parts[0]), Self.microsecondRange.contains(micros),
             let ordinal = Self.integer(parts[1]), (0...Int64(Int32.max)).contains(ordinal),

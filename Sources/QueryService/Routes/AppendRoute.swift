@@ -125,18 +125,25 @@ extension QueryService {
         do {
             return try await appendEventsUnrecorded(request, params, &caller)
         } catch {
-            var e = ServiceError.from(error)
-            if let principal = caller.principal, let caseId = caller.caseId, caller.hidden,
-                (400..<500).contains(e.status.code)
-            {
-                do {
-                    try await accessLog.record(
-                        principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
-                } catch { e = ServiceError.from(error) }
-            }
-            metrics.recordAppend(outcome: e.code, events: 0)
-            throw e
+            throw await refusedAppend(error, caller, request)
         }
+    }
+
+    /// A refused append as the error to answer, recorded: counted in the metrics, and
+    /// access-logged as `denied` when the case is hidden from the caller. The API and the
+    /// dashboard's forms record their refusals through this one function.
+    func refusedAppend(_ error: Error, _ caller: AppendAttempt, _ request: HTTPRequest) async -> ServiceError {
+        var e = ServiceError.from(error)
+        if let principal = caller.principal, let caseId = caller.caseId, caller.hidden,
+            (400..<500).contains(e.status.code)
+        {
+            do {
+                try await accessLog.record(
+                    principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
+            } catch { e = ServiceError.from(error) }
+        }
+        metrics.recordAppend(outcome: e.code, events: 0)
+        return e
     }
 
     private func appendEventsUnrecorded(

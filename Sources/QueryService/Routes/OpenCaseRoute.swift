@@ -15,15 +15,30 @@ import ServiceStore
 extension QueryService {
     func openCase(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         let principal = try await authenticate(request)
-        guard principal.role == .institution, let institution = principal.institution else {
-            throw ServiceError.forbidden("Only institutions open cases.")
-        }
+        guard principal.role == .institution else { throw ServiceError.forbidden("Only institutions open cases.") }
         try Self.requireJSON(request)
         let json: JSONValue
         do { json = try JSONValue.parse(request.body) } catch { throw ServiceError.from(error) }
-        guard var data = json.objectValue else {
+        guard let data = json.objectValue else {
             throw ServiceError.invalidEvent("The body must be a JSON object.", field: "body")
         }
+        let opened = try await openCase(data, by: principal)
+        return appended(opened.result, leading: [("caseId", .string(opened.caseId))])
+    }
+
+    /// Opens a case for `principal` under an id the server issues: the one path of `POST /v1/cases`
+    /// and the dashboard's form. `body` is the `CaseOpened` data with the optional envelope members
+    /// `id` and `occurredAt`.
+    ///
+    /// - Returns: the case's id and the append's result (`deduplicated` for a retry with the same
+    ///   event `id` and content, which names the case it opened the first time).
+    /// - Throws: ``ServiceError`` as `POST /v1/cases` answers (403 for a non-institution, 400
+    ///   `invalid_event` with the field, 409 `duplicate_event_id`, 503).
+    func openCase(_ body: JSONObject, by principal: Principal) async throws -> (caseId: String, result: AppendResult) {
+        guard principal.role == .institution, let institution = principal.institution else {
+            throw ServiceError.forbidden("Only institutions open cases.")
+        }
+        var data = body
         // The envelope's members; the rest is the CaseOpened data, checked by the vocabulary.
         let item = try AppendRequest.parseItem(
             .object(
@@ -62,7 +77,7 @@ extension QueryService {
             let caseId = try await store.issueCaseId(prefix: configuration.caseIdPrefix, year: issuingYear(now))
             do {
                 let result = try await store.append(to: .case(caseId)!, expected: .noStream, events: [event])
-                return appended(result, leading: [("caseId", .string(caseId))])
+                return (caseId, result)
             } catch EventStoreError.wrongExpectedVersion {
                 continue  // a stream under that id appeared meanwhile (written outside the sequence)
             } catch EventStoreError.duplicateEventId {
@@ -75,14 +90,15 @@ extension QueryService {
     }
 
     /// The answer to a retried `POST /v1/cases` whose event is stored in `stream`.
-    private func retriedOpening(_ stream: String, event: NewEvent) async throws -> HTTPResponse {
+    private func retriedOpening(_ stream: String, event: NewEvent) async throws -> (
+        caseId: String, result: AppendResult
+    ) {
         guard let name = StreamName(stream), let caseId = CaseAccess.caseId(ofStream: stream),
             stream.hasPrefix("case-")
         else {
             throw ServiceError.from(EventStoreError.duplicateEventId(event.id.uuidString.lowercased()))
         }
-        let result = try await store.append(to: name, expected: .any, events: [event])
-        return appended(result, leading: [("caseId", .string(caseId))])
+        return (caseId, try await store.append(to: name, expected: .any, events: [event]))
     }
 
     /// The calendar year of `date` in the deployment's zone: a case opened at 00:30 on 1 January
