@@ -211,6 +211,28 @@ struct AccountSignInTests {
         #expect(metadata["actor"]?["institution"]?.stringValue == "opav")
     }
 
+    @Test func aPersonsDashboardFormAppendsAnEventWhoseActorIsThePerson() async throws {
+        let h = try await Self.start()
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-P-2", by: "opav")
+        try await h.service.accounts.add(
+            userName: "advocate-9", role: .institution, institution: "opav", displayName: "Advocate 9",
+            password: Self.password)
+        let session = try #require(Self.sessionCookie(try await Self.signIn(h, user: "advocate-9")))
+        let csrf = try #require(SessionTests.csrfField(try await Self.get(h, "/", session: session).text))
+        let browser = DashboardFormTests.Browser(api: h.api, session: session, csrf: csrf)
+        let reply = try await DashboardFormTests.act(h, browser, "KS-P-2", "RiskAssessed", [("level", "high")])
+        #expect(reply.status == 303, "\(reply.status) \(reply.text.prefix(300))")
+        let last = try await DashboardFormTests.last(h, "KS-P-2")
+        #expect(last.type == "RiskAssessed")
+        let metadata = try JSONValue.parse(Array(last.metadata.utf8))
+        #expect(metadata["actor"]?["user"]?.stringValue == "advocate-9")
+        #expect(metadata["actor"]?["institution"]?.stringValue == "opav")
+        // The history the API returns says the same.
+        let history = try await h.api.get("/v1/cases/KS-P-2/history", token: h.token("opav"))
+        #expect(history.text.contains(#""user":"advocate-9""#))
+    }
+
     @Test func passwordPlusOneTimeCodeAndEveryWayACodeIsRefused() async throws {
         let h = try await Self.start()
         defer { Task { await h.stop() } }
