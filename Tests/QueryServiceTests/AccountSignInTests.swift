@@ -89,6 +89,36 @@ struct AccountSignInTests {
         #expect(SignInPolicy(maxFailures: 0).maxFailures == 1)
     }
 
+    @Test func theSignInGateTurnsAwayChecksPastItsLimit() {
+        let gate = SignInGate(limit: 2)
+        #expect(gate.enter() && gate.enter())
+        #expect(!gate.enter())
+        gate.leave()
+        #expect(gate.enter())
+        #expect(gate.taken == 2)
+        #expect(
+            SignInPolicy().maxConcurrentChecks == 8 && SignInPolicy(maxConcurrentChecks: 0).maxConcurrentChecks == 1)
+    }
+
+    @Test func aFloodOfSignInsIsTurnedAwayAndTheGateIsFreedAfterEach() async throws {
+        let h = try await Self.start { $0.signIn.maxConcurrentChecks = 1 }
+        defer { Task { await h.stop() } }
+        try await h.service.accounts.add(
+            userName: "busy-one", role: .institution, institution: "opav", displayName: "B", password: Self.password)
+        // Twelve attempts at made-up names at once, one check at a time: some are turned away with
+        // the busy message in the person's language; none is left holding the gate.
+        let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+            for i in 0..<12 { group.addTask { try await Self.signIn(h, user: "made-up-\(i)", query: "?lang=sq") } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for reply in replies {
+            #expect([401, 429].contains(reply.status))
+            if reply.status == 429 { #expect(Self.alert(reply) == Self.message("signin.busy", .albanian)) }
+        }
+        #expect(h.service.signInGate.taken == 0)
+        #expect(try await Self.signIn(h, user: "busy-one").status == 303)
+    }
+
     @Test func passwordRulesAndUserNames() {
         #expect(AccountStore.passwordProblem("short") != nil)
         #expect(AccountStore.passwordProblem(String(repeating: "é", count: 40)) != nil)  // 80 bytes > 72

@@ -75,7 +75,7 @@ extension QueryService {
             </div>
             """
         var headers: HTTPHeaders = [:]
-        if status.code == 429 { headers["Retry-After"] = "60" }
+        if status.code == 429 { headers["Retry-After"] = problem == t("signin.busy") ? "1" : "60" }
         return locale.apply(
             DashboardLayout.response(
                 status, DashboardLayout.document(locale, title: t("login.title"), session: nil, main: main),
@@ -87,15 +87,23 @@ extension QueryService {
         let locale = pageLocale(request)
         let t = locale.t
         let typed = String((form["user"] ?? "").prefix(256))
+        let shown = AccountStore.normalize(typed)
+        let keep = AccountStore.isValidUserName(shown) ? shown : ""
+        guard signInGate.enter() else {
+            configuration.logger.labeled("sign-in").notice(
+                "sign-in turned away: too many at once",
+                metadata: ["request": .string(RequestContext.current?.id ?? "")])
+            return await signInForm(request, status: .tooManyRequests, problem: t("signin.busy"), userName: keep)
+        }
         let result: AccountStore.SignInResult
         do {
+            defer { signInGate.leave() }
             result = try await accounts.signIn(
                 userName: typed, password: form["password"] ?? "", code: form["code"])
         } catch {
             return DashboardLayout.errorPage(ServiceError.from(error), session: nil, locale: locale)
         }
-        let shown = AccountStore.normalize(typed)
-        let logged = AccountStore.isValidUserName(shown) ? shown : "(not a user name)"
+        let logged = keep.isEmpty ? "(not a user name)" : keep
         var metadata: LogMetadata = ["user": .string(logged), "outcome": .string(result.outcome.logName)]
         if let id = RequestContext.current?.id { metadata["request"] = .string(id) }
         configuration.logger.labeled("sign-in").log(
@@ -104,7 +112,6 @@ extension QueryService {
         // The growing wait after a failure, without holding a thread; a cancelled wait (the
         // client left, the service stops) only answers sooner.
         if result.delay > .zero { try? await Task.sleep(for: result.delay) }
-        let keep = AccountStore.isValidUserName(shown) ? shown : ""
         switch result.outcome {
         case .signedIn(let account), .enrolmentRequired(let account):
             let pending: Bool

@@ -445,7 +445,8 @@ enum EmbeddedCatalogues {
             "enrol.submit": "Confirm",
             "enrol.wrongCode": "That code does not match the key. Check that the key was typed correctly and that your phone's clock is right, then enter the current code.",
             "enrol.already": "Your account already uses one-time codes. To replace them, for example after losing your phone, ask your administrator.",
-            "enrol.link": "One-time codes"
+            "enrol.link": "One-time codes",
+            "signin.busy": "Many people are signing in just now. Wait a moment and try again."
           }
         }
 
@@ -890,7 +891,8 @@ enum EmbeddedCatalogues {
             "enrol.submit": "Konfirmo",
             "enrol.wrongCode": "Ky kod nuk përputhet me çelësin. Kontrolloni që çelësi është shkruar saktë dhe që ora e telefonit është e saktë, pastaj shkruani kodin aktual.",
             "enrol.already": "Llogaria juaj përdor tashmë kode njëpërdorimshe. Për t'i zëvendësuar, për shembull pasi të keni humbur telefonin, pyesni administratorin.",
-            "enrol.link": "Kodet njëpërdorimshe"
+            "enrol.link": "Kodet njëpërdorimshe",
+            "signin.busy": "Shumë persona po identifikohen tani. Prisni pak dhe provoni përsëri."
           }
         }
 
@@ -1335,7 +1337,8 @@ enum EmbeddedCatalogues {
             "enrol.submit": "Potvrdi",
             "enrol.wrongCode": "Taj kod se ne poklapa sa ključem. Proverite da li je ključ tačno unet i da li je sat na telefonu tačan, pa unesite trenutni kod.",
             "enrol.already": "Vaš nalog već koristi jednokratne kodove. Da biste ih zamenili, na primer posle gubitka telefona, obratite se administratoru.",
-            "enrol.link": "Jednokratni kodovi"
+            "enrol.link": "Jednokratni kodovi",
+            "signin.busy": "Upravo se prijavljuje mnogo osoba. Sačekajte trenutak i pokušajte ponovo."
           }
         }
 

@@ -121,6 +121,8 @@ public final class QueryService: Sendable {
     public let sessions: SessionStore
     /// Persons' accounts: the dashboard's password and one-time-code sign-in.
     public let accounts: AccountStore
+    /// Sign-ins being checked at once (``SignInPolicy/maxConcurrentChecks``).
+    let signInGate: SignInGate
     /// The dashboard's cookie: its name, attributes and origin check.
     let cookies: DashboardSession
     public let accessLog: AccessLog
@@ -161,6 +163,7 @@ public final class QueryService: Sendable {
         self.tokens = tables.tokens
         self.sessions = tables.sessions
         self.accounts = tables.accounts
+        self.signInGate = SignInGate(limit: configuration.signIn.maxConcurrentChecks)
         self.cookies = DashboardSession(publicURL: configuration.publicURL, lifetime: configuration.sessionLifetime)
         self.accessLog = tables.accessLog
         self.access = tables.access
