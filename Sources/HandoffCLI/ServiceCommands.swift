@@ -47,12 +47,16 @@ enum ServiceCommands {
     static let shutdownGracePeriod: Duration = .seconds(4)
 
     /// The query service wired to a database: store, read models, wake-ups and metrics.
+    ///
+    /// - Parameter readURL: a streaming standby for the read routes (docs/operations.md, "Read
+    ///   replicas"), with a pool of its own of `poolSize` connections; nil for none.
     static func makeService(
-        url: String, host: String, port: Int, poolSize: Int = 16, logger: Logger = Logger(label: "service"),
-        limits: DatabaseLimits = DatabaseLimits(), defaultLanguage: Language = .albanian,
-        configure: (inout QueryServiceConfiguration) -> Void = { _ in }
+        url: String, readURL: String? = nil, host: String, port: Int, poolSize: Int = 16,
+        logger: Logger = Logger(label: "service"), limits: DatabaseLimits = DatabaseLimits(),
+        defaultLanguage: Language = .albanian, configure: (inout QueryServiceConfiguration) -> Void = { _ in }
     ) async -> QueryService {
         let pool = limits.pool(url: url, maximumConnections: poolSize)
+        let replica = readURL.map { ReadReplica(pool: limits.pool(url: $0, maximumConnections: poolSize)) }
         let store = EventStore(pool: pool)
         let wakeups = Wakeups()
         await wakeups.startListening(url: url)
@@ -64,7 +68,7 @@ enum ServiceCommands {
         return QueryService(
             configuration: configuration, store: store, readSide: ProjectionReadSide(pool: pool),
             wakeups: wakeups,
-            metricsHook: {
+            metricsHook: { [replica] in
                 var text = ""
                 text +=
                     "# HELP handoff_db_pool_connections Database connections open (in use, idle, opening or closing).\n"
@@ -72,6 +76,11 @@ enum ServiceCommands {
                     "# TYPE handoff_db_pool_connections gauge\nhandoff_db_pool_connections \(await pool.openConnections)\n"
                 text += "# HELP handoff_db_pool_waiting Requests waiting for a database connection.\n"
                 text += "# TYPE handoff_db_pool_waiting gauge\nhandoff_db_pool_waiting \(pool.waitingCallers)\n"
+                if let replica {
+                    text += "# HELP handoff_db_read_pool_connections Connections open to the read replica.\n"
+                    text += "# TYPE handoff_db_read_pool_connections gauge\n"
+                    text += "handoff_db_read_pool_connections \(await replica.pool.openConnections)\n"
+                }
                 if let lags = try? await lagRunner.lag() { text += ProjectorLag.prometheus(lags) }
                 if let pending = try? await store.pendingVisibility() {
                     text +=
@@ -80,7 +89,14 @@ enum ServiceCommands {
                 }
                 if let replication = try? await store.replicationStatus() { text += replication.prometheus() }
                 return text
-            })
+            }, replica: replica)
+    }
+
+    /// `--read-url`, else `DATABASE_READ_URL`; nil when neither is set (no read replica).
+    static func readURL(_ args: ParsedArguments, _ context: CLIContext) -> String? {
+        if let url = args.string("--read-url"), !url.isEmpty { return url }
+        if let url = context.environment["DATABASE_READ_URL"], !url.isEmpty { return url }
+        return nil
     }
 
     static func serve(_ args: ParsedArguments, _ context: CLIContext) async throws {
@@ -96,9 +112,10 @@ enum ServiceCommands {
         // Albanian unless told: the majority language of the institutions (docs/operations.md).
         let language = args.string("--default-lang").flatMap(Language.init(tag:)) ?? .albanian
         let service = await makeService(
-            url: url, host: host, port: port, logger: logger, limits: DatabaseLimits(args),
-            defaultLanguage: language
+            url: url, readURL: readURL(args, context), host: host, port: port, logger: logger,
+            limits: DatabaseLimits(args), defaultLanguage: language
         ) { configuration in
+            if let seconds = args.int("--read-max-lag") { configuration.replicaMaxLag = .seconds(seconds) }
             configuration.publicURL = args.string("--public-url")
             if let n = args.int("--max-streams-per-token") { configuration.maxStreamsPerToken = n }
             if let n = args.int("--body-budget-mib") { configuration.http.bodyBudget = n * 1_048_576 }

@@ -98,6 +98,17 @@ public final class ConnectionPool: Sendable {
         }
     }
 
+    /// Closes the idle connections; the next callers get new ones. For a pool whose URL may now
+    /// lead elsewhere (a multi-host URL after a failover, say): connections in use are left alone
+    /// and may be retired on a later call, once given back.
+    public func retireIdleConnections() {
+        let idle = state.withLock { s -> [Connection] in
+            defer { s.idle.removeAll() }
+            return s.idle
+        }
+        for c in idle { retire(c) }
+    }
+
     /// Connections currently open (idle, in use, opening or closing).
     public var openConnections: Int {
         get async { state.withLock { $0.open } }

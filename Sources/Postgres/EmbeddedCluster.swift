@@ -260,9 +260,9 @@ public struct EmbeddedCluster: Sendable {
 
     // MARK: - Processes
 
-    private static var isRoot: Bool { geteuid() == 0 }
+    static var isRoot: Bool { geteuid() == 0 }
 
-    private func handToServerUser(_ url: URL) throws {
+    func handToServerUser(_ url: URL) throws {
         guard Self.isRoot else { return }
         guard let pw = getpwnam("postgres") else { throw ClusterError.noUser("postgres") }
         if chown(url.path, pw.pointee.pw_uid, pw.pointee.pw_gid) != 0 {
@@ -273,7 +273,7 @@ public struct EmbeddedCluster: Sendable {
 
     @discardableResult
     @available(*, noasync)
-    private func run(_ args: [String], allowFailure: Bool = false) throws -> Int32 {
+    func run(_ args: [String], allowFailure: Bool = false) throws -> Int32 {
         var arguments = args
         if Self.isRoot {
             // PostgreSQL refuses to run as root: run its tools as the postgres user.

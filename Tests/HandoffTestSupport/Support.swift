@@ -22,7 +22,7 @@ public enum TestDatabase {
         // Identifiers cannot be parameters; `name` is made of hex digits only.
         let template = migrated ? server.template : "template0"
         try await admin.execute("CREATE DATABASE \(name) TEMPLATE \(template)")
-        return TestDB(name: String(name), url: server.url(database: String(name)), server: server)
+        return TestDB(name: String(name), url: server.url(database: String(name)))
     }
 
     /// The cluster's admin URL (a superuser on the `postgres` database).
@@ -30,13 +30,92 @@ public enum TestDatabase {
 
     /// The embedded cluster, when the tests started one (nil with `HANDOFF_TEST_DATABASE_URL`).
     public static func cluster() async throws -> EmbeddedCluster? { try await TestServer.shared.ready().cluster }
+
+    /// A primary with a hot standby streaming from it, both of the tests' own, started on first
+    /// use — only the suites that read from a replica pay for them — and stopped when the test
+    /// process exits. A cluster apart from the shared one: a base backup of that one would copy
+    /// every test's database, and its standby would replay all of their work.
+    public static func replicated() async throws -> ReplicatedCluster { try await ReplicatedCluster.shared.ready() }
+}
+
+/// A primary and its hot standby for tests (``TestDatabase/replicated()``).
+public final class ReplicatedCluster: Sendable {
+    /// The primary, with a migrated database `handoff` that tests clone.
+    public let primary: PrivateCluster
+    /// The hot standby streaming from it.
+    public let standby: EmbeddedCluster
+
+    init(primary: PrivateCluster, standby: EmbeddedCluster) {
+        self.primary = primary
+        self.standby = standby
+    }
+
+    /// A fresh, migrated database of its own on the primary, and its URL on the standby once
+    /// the standby has it.
+    public func make() async throws -> (db: TestDB, standbyURL: String) {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        let admin = try await Connection.connect(primary.cluster.url())
+        defer { admin.close() }
+        try await admin.execute("CREATE DATABASE \(name) TEMPLATE handoff")
+        let db = TestDB(name: String(name), url: primary.cluster.url(database: String(name)))
+        return (db, try await TestStandby.url(of: db.name, on: standby))
+    }
+
+    fileprivate static let shared = Starter()
+
+    fileprivate actor Starter {
+        private var state: Task<ReplicatedCluster, Error>?
+
+        func ready() async throws -> ReplicatedCluster {
+            if let state { return try await state.value }
+            let task = Task {
+                let primary = try await PrivateCluster.start()
+                registerStopAtExit(primary.cluster)
+                let standby = try await TestStandby.start(of: primary.cluster, name: "handoff_test_standby")
+                registerStopAtExit(standby)
+                return ReplicatedCluster(primary: primary, standby: standby)
+            }
+            state = task
+            return try await task.value
+        }
+    }
+}
+
+/// Starting hot standbys for tests.
+public enum TestStandby {
+    /// Makes and starts a hot standby of `primary` in a temporary folder (see
+    /// `EmbeddedCluster.makeStandby`). Stop and remove it when done, or leave it to ``stopAtExit(_:)``.
+    public static func start(of primary: EmbeddedCluster, name: String) async throws -> EmbeddedCluster {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "handoff-standby-\(getpid())-\(UUID().uuidString.prefix(8))")
+        let standby = try await primary.makeStandby(directory: dir, port: 5433, name: name)
+        try await standby.start()
+        return standby
+    }
+
+    /// Stops `cluster` immediately and removes its folder when the test process exits.
+    public static func stopAtExit(_ cluster: EmbeddedCluster) { registerStopAtExit(cluster) }
+
+    /// `database` on `standby`, once the standby has replayed its creation and migration (the
+    /// `handoff` schema's tables are there): a URL to read it through.
+    public static func url(of database: String, on standby: EmbeddedCluster, timeout: Duration = .seconds(30))
+        async throws -> String
+    {
+        let url = standby.url(database: database)
+        try await eventually("\(database) on the standby", timeout: timeout) {
+            guard let c = try? await Connection.connect(url, connectTimeout: 2) else { return false }
+            defer { c.close() }
+            let found: Bool? = try? await c.query("SELECT to_regclass('handoff.events') IS NOT NULL").first?.decode(0)
+            return found == true
+        }
+        return url
+    }
 }
 
 /// One test's database.
 public struct TestDB: Sendable {
     public let name: String
     public let url: String
-    let server: TestServer.Ready
 
     /// A pool on this database.
     public func pool(size: Int = 8) -> ConnectionPool { ConnectionPool(url: url, maximumConnections: size) }
@@ -111,15 +190,24 @@ actor TestServer {
     }
 }
 
-nonisolated(unsafe) private var clusterToStop: EmbeddedCluster?
+nonisolated(unsafe) private var clustersToStop: [EmbeddedCluster] = []
+private let clustersToStopLock = NSLock()
 
-/// Stops the ephemeral cluster and removes its folder when the test process exits.
-private func registerStopAtExit(_ cluster: EmbeddedCluster) {
-    clusterToStop = cluster
+/// Stops an ephemeral cluster and removes its folder when the test process exits (standbys
+/// first: they are registered after their primary).
+func registerStopAtExit(_ cluster: EmbeddedCluster) {
+    clustersToStopLock.lock()
+    defer { clustersToStopLock.unlock() }
+    clustersToStop.append(cluster)
+    guard clustersToStop.count == 1 else { return }
     atexit {
-        guard let c = clusterToStop else { return }
-        try? c.stop(mode: "immediate")
-        try? FileManager.default.removeItem(at: c.directory)
+        clustersToStopLock.lock()
+        let clusters = clustersToStop
+        clustersToStopLock.unlock()
+        for c in clusters.reversed() {
+            try? c.stop(mode: "immediate")
+            try? FileManager.default.removeItem(at: c.directory)
+        }
     }
 }
 

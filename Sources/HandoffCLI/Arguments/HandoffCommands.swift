@@ -78,6 +78,12 @@ extension CommandSpec {
                     OptionSpec(
                         "--default-lang", kind: .oneOf(Language.allCases.map(\.tag)),
                         help: "the dashboard's language when neither the person nor the browser names one (sq)"),
+                    OptionSpec(
+                        "--read-url", value: "URL",
+                        help: "a streaming standby for the read routes (default: DATABASE_READ_URL; unset: none)"),
+                    OptionSpec(
+                        "--read-max-lag", value: "SECONDS", kind: .integer(1...3600),
+                        help: "reads go to the primary while the standby is further behind (default 5)"),
                 ] + databaseLimitOptions + OptionSpec.logging),
             CommandSpec(
                 "project",

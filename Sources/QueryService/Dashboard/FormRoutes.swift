@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import HTTP
+import ServiceStore
 import Referrals
 import ServiceStore
 

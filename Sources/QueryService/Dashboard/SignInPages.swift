@@ -154,6 +154,8 @@ extension QueryService {
         do {
             let session = try await sessions.resume(secret)
             RequestContext.current?.principal = session?.principal
+            // Read-your-writes follows the credential: the token, or the person's account.
+            RequestContext.current?.credentialKey = session?.streamKey
             return session
         } catch { throw ServiceError.from(error) }
     }

@@ -41,7 +41,9 @@ extension QueryService {
         let zone = TimeZone(identifier: configuration.timeZone) ?? TimeZone(identifier: "Europe/Belgrade")!
         let report: AnnualReport
         do {
-            report = try await readSide.annualReport(year: year, timeZone: zone)
+            report = try await withReads(request) {
+                try await $0.readSide.annualReport(year: year, timeZone: zone)
+            }
         } catch { throw ServiceError.from(error) }
         let published = report.published(suppressSmallCells: principal.role != .auditor)
         let html = AnnualReportPage.html(published, messages: ReportMessages(language: language), stylesheet: .linked)

@@ -12,10 +12,13 @@ extension QueryService {
     static let noSuchCase = ServiceError.notFound("No case with this id.")
 
     /// Reads the case stream and checks that `principal` may read it (party, coordinator, auditor).
+    /// - Parameter reads: where to read it (the primary unless given).
     /// - Throws: ``noSuchCase`` (404) when the case does not exist and when the caller is not a
     ///   party: a non-party learns nothing about which ids exist.
-    func authorizeCaseRead(_ principal: Principal, caseId: String) async throws -> CaseAccess.LoadedCase {
-        let loaded = try await access.load(caseId: caseId)
+    func authorizeCaseRead(_ principal: Principal, caseId: String, on reads: ReadPath? = nil) async throws
+        -> CaseAccess.LoadedCase
+    {
+        let loaded = try await (reads ?? primaryReads).access.load(caseId: caseId)
         guard let state = loaded.state, CasePolicy.mayRead(principal, state) else { throw Self.noSuchCase }
         return loaded
     }
@@ -46,16 +49,18 @@ extension QueryService {
         let principal = try await authenticate(request)
         let caseId = try Self.caseId(params)
         let summary = try await caseRead(request, principal, caseId: caseId) {
-            let summary = try await readSide.caseSummaryDocument(caseId: caseId)
-            let allowedByReadModel =
-                summary?.parties.map { CasePolicy.mayRead(principal, isParty: $0.contains) } ?? false
-            if !allowedByReadModel {
-                _ = try await authorizeCaseRead(principal, caseId: caseId)
+            try await withReads(request) { reads in
+                let summary = try await reads.readSide.caseSummaryDocument(caseId: caseId)
+                let allowedByReadModel =
+                    summary?.parties.map { CasePolicy.mayRead(principal, isParty: $0.contains) } ?? false
+                if !allowedByReadModel {
+                    _ = try await authorizeCaseRead(principal, caseId: caseId, on: reads)
+                }
+                guard let summary else {
+                    throw ServiceError.notFound("The case is not in the read model yet; retry shortly.")
+                }
+                return summary
             }
-            guard let summary else {
-                throw ServiceError.notFound("The case is not in the read model yet; retry shortly.")
-            }
-            return summary
         }
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))
         return .json(.ok, summary.json)
@@ -71,10 +76,13 @@ extension QueryService {
             }
             asOf = date
         }
-        let loaded = try await caseRead(request, principal, caseId: caseId) {
-            try await authorizeCaseRead(principal, caseId: caseId)
+        // The case and its notices from one server: a notice is never seen before its case's events.
+        let (loaded, notices) = try await caseRead(request, principal, caseId: caseId) {
+            try await withReads(request) { reads in
+                let loaded = try await authorizeCaseRead(principal, caseId: caseId, on: reads)
+                return (loaded, try await reads.store.readAll(stream: StreamName.sop(caseId)!))
+            }
         }
-        let notices = try await store.readAll(stream: StreamName.sop(caseId)!)
         var events = (loaded.recorded + notices).sorted { $0.cursor < $1.cursor }
         if let asOf { events.removeAll { $0.recordedDate > asOf } }
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import HTTP
+import Postgres
 import Referrals
 
 /// `GET /v1/events` (pages) and `GET /v1/events/stream` (Server-Sent Events).
@@ -10,7 +11,9 @@ extension QueryService {
         let after = try Self.cursor(request.query["after"], field: "after")
         let limit = try Self.limit(request, default: 100, maximum: 1000)
         let types = try Self.types(request)
-        let page = try await feed.page(after: after, limit: limit, types: types, for: principal)
+        let page = try await withReads(request) { reads in
+            try await reads.feed.page(after: after, limit: limit, types: types, for: principal)
+        }
         try await accessLog.record(
             principal, caseIds: VisibleFeed.caseIds(page.events), endpoint: Self.endpoint(request))
         return .json(.ok, Self.pageJSON(page.events, next: page.next))
@@ -28,6 +31,7 @@ extension QueryService {
             try resume.map { try Self.cursor($0, field: "Last-Event-ID") }
             ?? Self.cursor(request.query["after"], field: "after")
         let types = try Self.types(request)
+        let minimum = try readMinimum(request)
         let endpoint = Self.endpoint(request)
         let lease = try streamLease(credential.tokenId)
         let headers: HTTPHeaders = [
@@ -38,7 +42,7 @@ extension QueryService {
             metrics.sseClientConnected()
             defer { metrics.sseClientDisconnected() }
             try await streamEvents(
-                to: writer, principal: principal, from: start, types: types, endpoint: endpoint,
+                to: writer, principal: principal, from: start, types: types, minimum: minimum, endpoint: endpoint,
                 stillAllowed: { [tokens] in try await tokens.isLive(id: credential.tokenId) })
         }
     }
@@ -53,12 +57,12 @@ extension QueryService {
 
     /// Sends events after `cursor` as they become readable, each with its cursor as `id:`.
     private func streamEvents(
-        to writer: ResponseWriter, principal: Principal, from start: Cursor, types: [String]?, endpoint: String,
-        stillAllowed: @escaping @Sendable () async throws -> Bool
+        to writer: ResponseWriter, principal: Principal, from start: Cursor, types: [String]?, minimum: WALPosition?,
+        endpoint: String, stillAllowed: @escaping @Sendable () async throws -> Bool
     ) async throws {
         try await follow(
             writer, principal: principal, from: start, types: types, pageSize: 200, retryMilliseconds: 1000,
-            stillAllowed: stillAllowed
+            minimum: minimum, stillAllowed: stillAllowed
         ) { [self] events in
             try await accessLog.record(principal, caseIds: VisibleFeed.caseIds(events), endpoint: endpoint)
             var chunk = ""
@@ -73,11 +77,16 @@ extension QueryService {
     /// keep going); the loop ends when the client leaves, or when `stillAllowed` (asked at least
     /// every ``QueryServiceConfiguration/streamRecheckInterval``) says the credential behind the
     /// stream was revoked: then a last `event: revoked` is sent and the stream ends.
+    ///
+    /// Each read goes to the server ``readPath(minimum:)`` chooses (the replica while it keeps up):
+    /// cursors name a place in the one gap-free order, so a stream that moves between the replica
+    /// and the primary neither skips nor repeats an event. The first read waits for `minimum`.
     func follow(
         _ writer: ResponseWriter, principal: Principal, from start: Cursor, types: [String]?, pageSize: Int,
-        retryMilliseconds: Int, stillAllowed: @escaping @Sendable () async throws -> Bool,
+        retryMilliseconds: Int, minimum: WALPosition? = nil, stillAllowed: @escaping @Sendable () async throws -> Bool,
         render: @Sendable ([RecordedEvent]) async throws -> String
     ) async throws {
+        var minimum = minimum
         let clock = ContinuousClock()
         var cursor = start
         var lastWrite = clock.now
@@ -95,8 +104,17 @@ extension QueryService {
             let seen = await wakeups.current
             var caughtUp = true
             do {
-                let page = try await feed.page(
-                    after: cursor, limit: pageSize, types: types, for: principal, tail: (tail, seen))
+                let reads = await readPath(minimum: minimum)
+                let page: VisibleFeed.Page
+                do {
+                    page = try await reads.feed.page(
+                        after: cursor, limit: pageSize, types: types, for: principal, tail: (reads.tail, seen))
+                } catch  where reads.source == .replica {
+                    metrics.recordReadFallback(ReadFallback.error.rawValue)
+                    page = try await primaryReads.feed.page(
+                        after: cursor, limit: pageSize, types: types, for: principal, tail: (tail, seen))
+                }
+                minimum = nil
                 if !page.events.isEmpty {
                     try await writer.write(try await render(page.events))
                     lastWrite = clock.now

@@ -38,7 +38,9 @@ extension QueryService {
         let stats = server.withLock { $0 }?.stats
         // Alarms live in the database (the watcher is another process): omitted when it cannot answer.
         let conflicts = try? await store.systemEventIdConflictCounts()
-        let text = metrics.render(server: stats, extra: await metricsHook() + Metrics.systemEventIdConflicts(conflicts))
+        let text = metrics.render(
+            server: stats,
+            extra: await metricsHook() + Metrics.systemEventIdConflicts(conflicts) + replicaMetrics())
         return HTTPResponse(
             status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], bytes: Array(text.utf8))
     }

@@ -57,15 +57,22 @@ extension QueryService {
             after = cursor
         }
         let limit = try Self.limit(request, default: 100, maximum: 1000)
-        if let institution = visibleTo, let caseId = filter.caseId,
-            try await access.partyCases(institution: institution, among: [caseId]).isEmpty
-        {
+        let (notParty, page) = try await withReads(request) { reads in
+            var notParty = false
+            if let institution = visibleTo, let caseId = filter.caseId {
+                notParty = try await reads.access.partyCases(institution: institution, among: [caseId]).isEmpty
+            }
+            return (
+                notParty,
+                try await reads.readSide.deadlinesPage(filter, visibleTo: visibleTo, after: after, limit: limit)
+            )
+        }
+        if notParty, let caseId = filter.caseId {
             // Asking for the deadlines of a case it is no party to (existing or not) is an
             // attempt on that case: the answer is the same empty page either way, and the
             // attempt is recorded as denied.
             try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
         }
-        let page = try await readSide.deadlinesPage(filter, visibleTo: visibleTo, after: after, limit: limit)
         let rows = page.rows
         try await accessLog.record(principal, caseIds: Set(rows.map(\.caseId)), endpoint: Self.endpoint(request))
         var w = JSONBytes(capacity: 256 * rows.count + 64)
@@ -95,7 +102,7 @@ extension QueryService {
         guard principal.role == .institution, let institution = principal.institution else {
             throw ServiceError.forbidden("The inbox is an institution's.")
         }
-        let items = try await readSide.inbox(institution: institution)
+        let items = try await withReads(request) { try await $0.readSide.inbox(institution: institution) }
         try await accessLog.record(principal, caseIds: Set(items.map(\.caseId)), endpoint: Self.endpoint(request))
         let list: [JSONValue] = items.map { r in
             .object(
@@ -120,7 +127,7 @@ extension QueryService {
             }
             year = y
         }
-        let report = try await readSide.stats(year: year)
+        let report = try await withReads(request) { try await $0.readSide.stats(year: year) }
         let body = Self.renderStats(report, year: year, suppressSmallCells: principal.role != .auditor)
         return .json(.ok, body.serialized())
     }

@@ -78,9 +78,12 @@ extension QueryService {
         let principal = try await authenticate(request)
         let name = try Self.subscriptionName(params)
         let limit = try Self.limit(request, default: 100, maximum: 1000)
+        // The subscription and its cursor from the primary; its events from wherever reads go.
         let subscription = try await ownedSubscription(name, by: principal)
-        let page = try await feed.page(
-            after: subscription.cursor, limit: limit, types: subscription.types, for: principal)
+        let page = try await withReads(request) { reads in
+            try await reads.feed.page(
+                after: subscription.cursor, limit: limit, types: subscription.types, for: principal)
+        }
         try await accessLog.record(
             principal, caseIds: VisibleFeed.caseIds(page.events), endpoint: Self.endpoint(request))
         return .json(.ok, Self.pageJSON(page.events, next: page.next))

@@ -23,6 +23,10 @@ final class Metrics: Sendable {
         var appendedEvents = 0
         var appendOutcomes: [String: Int] = [:]
         var sseClients = 0
+        /// Reads by the server that answered (`primary`, `replica`), with a read replica configured.
+        var reads: [String: Int] = [:]
+        /// Reads sent to the primary instead of the replica, by reason.
+        var readFallbacks: [String: Int] = [:]
     }
 
     private let state = Mutex(State())
@@ -44,6 +48,39 @@ final class Metrics: Sendable {
             s.appendOutcomes[outcome, default: 0] += 1
             s.appendedEvents += events
         }
+    }
+
+    /// A read routed to `source`; `fallback` names why the replica was passed over.
+    func recordRead(source: String, fallback: String?) {
+        state.withLock { s in
+            s.reads[source, default: 0] += 1
+            if let fallback { s.readFallbacks[fallback, default: 0] += 1 }
+        }
+    }
+
+    /// A read that failed on the replica and was answered by the primary.
+    func recordReadFallback(_ reason: String) {
+        state.withLock { s in
+            s.reads["primary", default: 0] += 1
+            s.readFallbacks[reason, default: 0] += 1
+        }
+    }
+
+    /// `handoff_reads_total{source}` and `handoff_read_replica_fallbacks_total{reason}`, every
+    /// source and reason listed (0 included) so that alerts can watch them.
+    func readRouting(reasons: [String]) -> String {
+        let (reads, fallbacks) = state.withLock { ($0.reads, $0.readFallbacks) }
+        var out = "# HELP handoff_reads_total Reads of the read routes, by the server that answered.\n"
+        out += "# TYPE handoff_reads_total counter\n"
+        for source in ["primary", "replica"] {
+            out += "handoff_reads_total{source=\"\(source)\"} \(reads[source] ?? 0)\n"
+        }
+        out += "# HELP handoff_read_replica_fallbacks_total Reads sent to the primary instead of the replica.\n"
+        out += "# TYPE handoff_read_replica_fallbacks_total counter\n"
+        for reason in reasons {
+            out += "handoff_read_replica_fallbacks_total{reason=\"\(reason)\"} \(fallbacks[reason] ?? 0)\n"
+        }
+        return out
     }
 
     func sseClientConnected() { state.withLock { $0.sseClients += 1 } }

@@ -57,6 +57,16 @@ public struct QueryServiceConfiguration: Sendable {
     /// How persons' sign-ins resist guessing: the growing delay after failures and the lock
     /// after `maxFailures` of them (`handoff serve --sign-in-max-failures`, `--sign-in-lock-minutes`).
     public var signIn: SignInPolicy
+    /// With a read replica: reads go to the primary while the replica is further behind than this
+    /// (`handoff serve --read-max-lag`, 5 s).
+    public var replicaMaxLag: Duration
+    /// With a read replica: the longest a read waits for the replica to replay the caller's own
+    /// write (`Handoff-Min-Position`, or the credential's newest write here) before it is answered
+    /// by the primary instead (1 s).
+    public var readYourWritesWait: Duration
+    /// With a read replica: how often its replay position and the primary's are polled (200 ms;
+    /// every few milliseconds while a read waits).
+    public var replicaPollInterval: Duration
 
     public init(
         http: HTTPServerConfiguration = HTTPServerConfiguration(host: "127.0.0.1", port: 8080),
@@ -75,6 +85,9 @@ public struct QueryServiceConfiguration: Sendable {
         publicURL: String? = nil,
         sessionIdleTimeout: Duration = .seconds(30 * 60),
         sessionLifetime: Duration = .seconds(12 * 3600),
+        replicaMaxLag: Duration = .seconds(5),
+        readYourWritesWait: Duration = .seconds(1),
+        replicaPollInterval: Duration = .milliseconds(200),
         signIn: SignInPolicy = SignInPolicy()
     ) {
         self.signIn = signIn
@@ -95,6 +108,9 @@ public struct QueryServiceConfiguration: Sendable {
         self.publicURL = publicURL
         self.sessionIdleTimeout = sessionIdleTimeout
         self.sessionLifetime = sessionLifetime
+        self.replicaMaxLag = replicaMaxLag
+        self.readYourWritesWait = readYourWritesWait
+        self.replicaPollInterval = replicaPollInterval
     }
 }
 
@@ -140,6 +156,14 @@ public final class QueryService: Sendable {
     let metricsHook: @Sendable () async -> String
     /// `/readyz`'s check, over a connection of its own.
     let readinessProbe: ReadinessProbe
+    /// The read routes' reads on the primary.
+    let primaryReads: ReadPath
+    /// The read routes' reads on the read replica, when there is one.
+    let replicaReads: ReadPath?
+    /// Polls the read replica's replay position, when there is one.
+    let replicaMonitor: ReplicaMonitor?
+    /// Each credential's newest write through this service, for read-your-writes on the replica.
+    let recentWrites: RecentWrites
     let server = Mutex<HTTPServer?>(nil)
 
     /// - Parameters:
@@ -147,9 +171,12 @@ public final class QueryService: Sendable {
     ///   - readSide: the read models behind the summary, deadlines, inbox and stats routes.
     ///   - wakeups: woken by NOTIFY (start it with `startListening(url:)`); event streams wait on it.
     ///   - metricsHook: extra Prometheus text appended to `/metrics` (e.g. projector lag).
+    ///   - replica: a read replica (`DATABASE_READ_URL`) for the read routes; writes, tokens,
+    ///     sessions, subscriptions' cursors and the access log stay on `store`'s database.
     public init(
         configuration: QueryServiceConfiguration = QueryServiceConfiguration(), store: EventStore,
-        readSide: any ReadSide, wakeups: Wakeups, metricsHook: @escaping @Sendable () async -> String = { "" }
+        readSide: any ReadSide, wakeups: Wakeups, metricsHook: @escaping @Sendable () async -> String = { "" },
+        replica: ReadReplica? = nil
     ) {
         self.configuration = configuration
         self.store = store
@@ -178,6 +205,23 @@ public final class QueryService: Sendable {
         self.streamQuota = StreamQuota(limit: configuration.maxStreamsPerToken)
         self.metricsHook = metricsHook
         self.readinessProbe = ReadinessProbe(url: tables.databaseURL, logger: configuration.logger.labeled("readiness"))
+        self.primaryReads = ReadPath(
+            source: .primary, store: store, access: access, feed: feed, tail: tail, readSide: readSide)
+        self.replicaReads = replica.map {
+            ReadPath(
+                source: .replica, store: EventStore(pool: $0.pool), readSide: $0.readSide,
+                pollInterval: configuration.pollInterval)
+        }
+        self.replicaMonitor = replica.map { replica in
+            ReplicaMonitor(
+                replicaURL: replica.pool.url, primaryURL: tables.databaseURL,
+                interval: configuration.replicaPollInterval,
+                wakeups: wakeups, logger: configuration.logger.labeled("read-replica"),
+                onNotStandby: { replica.pool.retireIdleConnections() })
+        }
+        // Long enough to cover a replica within the lag bound; a credential's reads after that
+        // are not held to its write (its own `Handoff-Min-Position` still is).
+        self.recentWrites = RecentWrites(retention: max(.seconds(10), configuration.replicaMaxLag * 2))
     }
 
     // MARK: - Running
@@ -199,6 +243,7 @@ public final class QueryService: Sendable {
             current = created
             return created
         }
+        replicaMonitor?.start()
         return try await server.start()
     }
 
@@ -212,6 +257,7 @@ public final class QueryService: Sendable {
     /// period, then closes every connection.
     public func shutdown() async {
         await server.withLock { $0 }?.shutdown()
+        replicaMonitor?.stop()
         readinessProbe.close()
     }
 
@@ -270,7 +316,13 @@ public final class QueryService: Sendable {
     public func handle(_ request: HTTPRequest, router: Router) async -> HTTPResponse {
         let context = RequestContext(id: Self.requestID(request))
         let started = ContinuousClock.now
-        var response = await RequestContext.$current.withValue(context) { await router.handle(request) }
+        var response = await RequestContext.$current.withValue(context) {
+            var response = await router.handle(request)
+            if let position = await positionAfterWrite(request, status: response.status.code) {
+                response.headers[Self.positionHeader] = position.description
+            }
+            return response
+        }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let route = context.route
@@ -332,6 +384,7 @@ public final class QueryService: Sendable {
         do {
             guard let credential = try await tokens.credential(token) else { throw ServiceError.unauthorized }
             RequestContext.current?.principal = credential.principal
+            RequestContext.current?.credentialKey = credential.tokenId
             return credential
         } catch { throw ServiceError.from(error) }
     }

@@ -12,6 +12,7 @@ final class RequestContext: Sendable {
     private struct State {
         var route = "unmatched"
         var principal: Principal?
+        var credentialKey: Int64?
         var cause: LogMetadata?
     }
 
@@ -33,6 +34,14 @@ final class RequestContext: Sendable {
     var principal: Principal? {
         get { state.withLock { $0.principal } }
         set { state.withLock { $0.principal = newValue } }
+    }
+
+    /// The credential behind the caller, once known: its token's id, or for a dashboard session
+    /// of a person's account the negated account id (``SessionStore/Session/streamKey``). Keys
+    /// read-your-writes (``RecentWrites``).
+    var credentialKey: Int64? {
+        get { state.withLock { $0.credentialKey } }
+        set { state.withLock { $0.credentialKey = newValue } }
     }
 
     /// What caused a 5xx (error type, code, SQLSTATE), once known. The first cause is kept: it is

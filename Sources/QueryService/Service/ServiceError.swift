@@ -81,6 +81,9 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         return mapped
     }
 
+    /// The status `from(_:)` would answer, without noting a cause for the request's log line.
+    static func status(of error: Error) -> Int { mapping(error).status.code }
+
     private static func mapping(_ error: Error) -> ServiceError {
         switch error {
         case let e as ServiceError: return e

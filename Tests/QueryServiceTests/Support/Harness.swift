@@ -18,17 +18,29 @@ struct Harness: Sendable {
     let wakeups: Wakeups
     let api: API
     let tokens: [String: String]
+    /// The read replica's pool, when the service reads from one.
+    var replicaPool: ConnectionPool? = nil
 
     static let institutionIds = ["kp-dthb", "ksp", "opav", "csw-prishtina", "isf", "pvpt", "iom-kosovo"]
 
+    /// - Parameter replica: a fresh database and its URL on a hot standby (`ReplicatedCluster.make()`):
+    ///   the service runs on that database and reads from the standby (`ReadReplica`).
     static func start(
         readSide: any ReadSide = EmptyReadSide(), heartbeat: Duration = .milliseconds(400),
         url: String? = nil, db existing: TestDB? = nil, tokenCacheTTL: Duration = .seconds(5),
         accessLogQueueCapacity: Int = 20_000, logger: Logger = Logger(label: "service", logLevel: .warning),
+        replica: (db: TestDB, url: String)? = nil,
         configure: (inout QueryServiceConfiguration) -> Void = { _ in }
     ) async throws -> Harness {
         let db: TestDB
-        if let existing { db = existing } else { db = try await TestDatabase.make() }
+        if let existing {
+            db = existing
+        } else if let replica {
+            db = replica.db
+        } else {
+            db = try await TestDatabase.make()
+        }
+        let replicaPool = replica.map { ConnectionPool(url: $0.url, maximumConnections: 8, connectTimeout: 2) }
         let pool = ConnectionPool(url: url ?? db.url, maximumConnections: 8, connectTimeout: 2)
         let store = EventStore(pool: pool)
         let wakeups = Wakeups()
@@ -40,7 +52,11 @@ struct Harness: Sendable {
         configure(&configuration)
         let service = QueryService(
             configuration: configuration,
-            store: store, readSide: readSide, wakeups: wakeups, metricsHook: { "handoff_projector_lag_events 0\n" })
+            store: store, readSide: readSide, wakeups: wakeups, metricsHook: { "handoff_projector_lag_events 0\n" },
+            replica: replicaPool.map { pool in
+                // The read models as the standby holds them (or none, as on the primary).
+                ReadReplica(pool: pool, readSide: readSide is EmptyReadSide ? readSide : ProjectionReadSide(pool: pool))
+            })
         // The registry, as the demo seeds it (through the store: institutions are not case events).
         let setupStore = db.store(poolSize: 2)
         let registrations = Institution.demo.map { institution in
@@ -62,13 +78,16 @@ struct Harness: Sendable {
         tokens["metrics"] = try await tokenStore.createMetricsToken(user: "prometheus").token
         await setupStore.pool.close()
         let port = try await service.start()
-        return Harness(db: db, store: store, service: service, wakeups: wakeups, api: API(port: port), tokens: tokens)
+        return Harness(
+            db: db, store: store, service: service, wakeups: wakeups, api: API(port: port), tokens: tokens,
+            replicaPool: replicaPool)
     }
 
     func stop() async {
         await service.shutdown()
         await wakeups.stop()
         await store.pool.close()
+        await replicaPool?.close()
     }
 
     func token(_ id: String) -> String { tokens[id]! }
