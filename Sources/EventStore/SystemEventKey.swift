@@ -58,6 +58,21 @@ public struct SystemEventKey: Sendable, CustomStringConvertible, CustomDebugStri
 
     /// Separates these ids from any other use of the key.
     static let domain = "handoff-system-event-id-v1"
+
+    /// A key for another use of this secret, named by `purpose` (e.g. sealing one-time-code
+    /// secrets, docs/operations.md "Accounts"): `HMAC-SHA-256(secret, "handoff-derived-key-v1" ‖
+    /// purpose)` with both as netstrings, so it never equals an event id's MAC and tells nothing
+    /// about the secret or about another purpose's key.
+    public func derivedKey(purpose: String) -> [UInt8] {
+        var mac = HMACSHA256(key: secret)
+        for part in ["handoff-derived-key-v1", purpose] {
+            let bytes = Array(part.utf8)
+            mac.update(utf8: "\(bytes.count):")
+            mac.update(bytes)
+            mac.update(utf8: ",")
+        }
+        return mac.finalize()
+    }
 }
 
 // MARK: - Storage
@@ -88,6 +103,17 @@ extension SystemEventKey {
         }
         guard let row else { throw KeyError.missing }
         return SystemEventKey(id: try row.decode(0), secret: try row.decode(1, as: ByteA.self).bytes)
+    }
+
+    /// The key with this number, or nil when there is none.
+    /// - Throws: `EventStoreError.unavailable` in an outage.
+    public static func key(id: Int, _ pool: ConnectionPool) async throws -> SystemEventKey? {
+        do {
+            let row = try await pool.query("SELECT secret FROM handoff.system_event_keys WHERE key_id = \(id)").first
+            return try row.map { SystemEventKey(id: id, secret: try $0.decode(0, as: ByteA.self).bytes) }
+        } catch {
+            throw EventStoreError.from(error)
+        }
     }
 
     /// The current key of `store`'s database (see ``current(_:)``).

@@ -24,7 +24,10 @@ enum DemoCommand {
         let url: String
         if let given = context.environment["DATABASE_URL"], !given.isEmpty {
             url = given
-            if args.flag("--reset") { try? fm.removeItem(at: home.appendingPathComponent("tokens.json")) }
+            if args.flag("--reset") {
+                try? fm.removeItem(at: home.appendingPathComponent("tokens.json"))
+                try? fm.removeItem(at: home.appendingPathComponent("persons.json"))
+            }
         } else {
             let c = try EmbeddedCluster(directory: home.appendingPathComponent("postgres"), port: 5432)
             guard c.socketDirectory.path.utf8.count < 96 else {
@@ -103,6 +106,8 @@ enum DemoCommand {
         }
         let tokensFile = home.appendingPathComponent("tokens.json")
         try await writeTokens(to: tokensFile, pool: pool)
+        let personsFile = home.appendingPathComponent("persons.json")
+        let persons = try await DemoPersons.write(to: personsFile, pool: pool)
 
         // Projectors and watcher in this process; the service on the port.
         let runner = ProjectionRunner(store: store, pool: pool)
@@ -129,7 +134,7 @@ enum DemoCommand {
             await pool.close()
             throw CLIError(message: "cannot listen on 127.0.0.1:\(port) (\(error)); try --port")
         }
-        context.out(banner(port: bound, tokens: tokensFile.path))
+        context.out(banner(port: bound, tokens: tokensFile.path, persons: personsFile.path, people: persons))
 
         try? await untilSignalled {
             try await withTaskCancellationHandler {
@@ -177,14 +182,19 @@ enum DemoCommand {
             atPath: file.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
     }
 
-    static func banner(port: Int, tokens: String) -> String {
+    static func banner(
+        port: Int, tokens: String, persons: String = "", people: [DemoPersons.Person] = []
+    ) -> String {
         let base = "http://127.0.0.1:\(port)"
         func token(_ id: String) -> String { "$(grep '\"\(id)\"' \(tokens) | cut -d'\"' -f4)" }
         return """
 
             Handoff is running (synthetic data only).
 
-              Dashboard:  \(base)/   (log in with a token from the file below)
+              Dashboard:  \(base)/   (sign in as a person below, or with a token)
+              Persons:    \(persons)   (user name = institution id; natc and audit also type a one-time code
+                          from an authenticator app given the key)
+            \(DemoPersons.banner(people))
               Tokens:     \(tokens)   (institution id → token; natc is the coordinator, audit the auditor)
 
             Try:

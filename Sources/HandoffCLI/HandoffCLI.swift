@@ -19,6 +19,9 @@ public struct CLIContext: Sendable {
     /// Reads standard input to its end (`handoff token revoke -` reads the token there, where
     /// `ps` cannot see it); nil when there is none.
     public var standardInput: @Sendable () -> String?
+    /// Asks for a password on the terminal with echo off (`handoff user add`, `reset-password`);
+    /// nil when stdin is not a terminal: the password is then the first line of stdin. Never argv.
+    public var passwordPrompt: (@Sendable (String) -> String?)? = nil
 
     public init(
         environment: [String: String], standardOutput: @escaping @Sendable (String) -> Void,
@@ -45,7 +48,22 @@ public struct CLIContext: Sendable {
                 return String(data: data, encoding: .utf8)
             })
         context.isProcess = true
+        if isatty(STDIN_FILENO) == 1 { context.passwordPrompt = { TerminalPassword.read(prompt: $0) } }
         return context
+    }
+
+    /// A password: asked twice on a terminal (echo off; the two must agree), else the first line
+    /// of stdin. Nil when none was given.
+    func readPassword() throws -> String? {
+        if let passwordPrompt {
+            guard let first = passwordPrompt("New password: "), !first.isEmpty else { return nil }
+            guard passwordPrompt("Again: ") == first else { throw CLIError(message: "the two passwords differ") }
+            return first
+        }
+        guard let input = standardInput() else { return nil }
+        let line = input.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let password = String(line.hasSuffix("\r") ? line.dropLast() : line)
+        return password.isEmpty ? nil : password
     }
 
     func out(_ line: String) { standardOutput(line + "\n") }
@@ -121,6 +139,11 @@ public enum HandoffCLI {
         case ["token", "create"]: try await ServiceCommands.createToken(args, context)
         case ["secret", "rotate"]: try await SecretCommands.rotate(context)
         case ["token", "revoke"]: try await ServiceCommands.revokeToken(args, context)
+        case ["user", "add"]: try await AccountCommands.add(args, context)
+        case ["user", "disable"]: try await AccountCommands.disable(args, context)
+        case ["user", "reset-password"]: try await AccountCommands.resetPassword(args, context)
+        case ["user", "unlock"]: try await AccountCommands.unlock(args, context)
+        case ["user", "list"]: try await AccountCommands.list(args, context)
         default:
             try await dispatchMore(args, context)
         }

@@ -121,6 +121,8 @@ enum ServiceCommands {
             if let n = args.int("--body-budget-mib") { configuration.http.bodyBudget = n * 1_048_576 }
             if let n = args.int("--session-idle-minutes") { configuration.sessionIdleTimeout = .seconds(n * 60) }
             if let n = args.int("--session-hours") { configuration.sessionLifetime = .seconds(n * 3600) }
+            if let n = args.int("--sign-in-max-failures") { configuration.signIn.maxFailures = n }
+            if let n = args.int("--sign-in-lock-minutes") { configuration.signIn.lockDuration = .seconds(n * 60) }
         }
         try await service.start()  // the HTTP server logs `listening` with host and port
         let signals = service.shutdownOnSignals()

@@ -7,11 +7,11 @@ import Referrals
 /// Dashboard sessions in `handoff.dashboard_sessions`: a random id the browser keeps in a cookie,
 /// stored only as its SHA-256.
 ///
-/// A session belongs to a principal and to the credential it was made from — an API token now;
-/// a person's account (issue 14) can make one through the same table (`account_id`). It ends
-/// after `idleTimeout` without a request, `lifetime` after it began, at logout, or when its token
-/// is revoked: every lookup requires the token to be live, so a revocation made anywhere (the
-/// CLI, SQL) ends the session at its next request.
+/// A session belongs to a principal and to the credential it was made from — an API token or a
+/// person's account (``AccountStore``, `account_id`). It ends after `idleTimeout` without a
+/// request, `lifetime` after it began, at logout, when its token is revoked, or when its account
+/// is disabled or its password reset: every lookup requires the credential to be live, so a
+/// revocation made anywhere (the CLI, SQL) ends the session at its next request.
 ///
 /// The session id is shown only to the browser (in `Set-Cookie`); neither the database nor a
 /// log ever holds it. The CSRF token of a session is derived from its id
@@ -39,14 +39,37 @@ public struct SessionStore: Sendable {
         public var principal: Principal
         /// The token it was made from; nil for a session of a person's account.
         public var tokenId: Int64?
+        /// The account it was made from; nil for a session of a token.
+        public var accountId: Int64? = nil
+        /// True while a coordinator's or auditor's first session may do nothing but enrol a
+        /// one-time code (``completeEnrolment(id:)`` ends that).
+        public var enrolmentPending: Bool = false
         /// The token every form POST of this session must carry.
         public var csrfToken: String
+
+        /// What the session is counted against for stream limits: its token's id, or for an
+        /// account the negative of the account's id (token ids are positive).
+        public var streamKey: Int64 { tokenId ?? -(accountId ?? id) }
     }
 
     /// Starts a session for a token that authenticated. Returns the secret id for the cookie.
     public func start(for credential: TokenStore.Credential) async throws -> (secret: String, session: Session) {
+        try await start(principal: credential.principal, tokenId: credential.tokenId, accountId: nil)
+    }
+
+    /// Starts a session for an account that signed in (``AccountStore/signIn(userName:password:code:now:)``);
+    /// with `enrolmentPending` it may only enrol a one-time code. Returns the secret id for the cookie.
+    public func start(for account: AccountStore.Account, enrolmentPending: Bool = false) async throws -> (
+        secret: String, session: Session
+    ) {
+        try await start(
+            principal: account.principal, tokenId: nil, accountId: account.id, enrolmentPending: enrolmentPending)
+    }
+
+    private func start(principal: Principal, tokenId: Int64?, accountId: Int64?, enrolmentPending: Bool = false)
+        async throws -> (secret: String, session: Session)
+    {
         let secret = Self.generate()
-        let principal = credential.principal
         // Rows long past their lifetime are of no use to anyone: pruned as new ones begin.
         try await pool.query(
             """
@@ -55,14 +78,15 @@ public struct SessionStore: Sendable {
             """)
         let inserted = try await pool.query(
             """
-            INSERT INTO handoff.dashboard_sessions (session_hash, role, institution, "user", token_id)
+            INSERT INTO handoff.dashboard_sessions
+                   (session_hash, role, institution, "user", token_id, account_id, enrolment_pending)
             VALUES (\(ByteA(Self.hash(secret))), \(principal.role.rawValue), \(principal.institution), \(principal.user),
-                    \(credential.tokenId))
+                    \(tokenId), \(accountId), \(enrolmentPending))
             RETURNING id
             """)
         let session = Session(
-            id: try inserted.first!.decode(0), principal: principal, tokenId: credential.tokenId,
-            csrfToken: Self.csrfToken(for: secret))
+            id: try inserted.first!.decode(0), principal: principal, tokenId: tokenId, accountId: accountId,
+            enrolmentPending: enrolmentPending, csrfToken: Self.csrfToken(for: secret))
         return (secret, session)
     }
 
@@ -75,13 +99,19 @@ public struct SessionStore: Sendable {
             UPDATE handoff.dashboard_sessions s SET last_seen_at = clock_timestamp()
              WHERE session_hash = \(ByteA(Self.hash(secret)))
                AND handoff.session_is_live(s, \(Self.seconds(idleTimeout)), \(Self.seconds(lifetime)))
-            RETURNING id, role, institution, "user", token_id
+            RETURNING id, role, institution, "user", token_id, account_id, enrolment_pending
             """)
         guard let row = rows.first, let role = Principal.Role(rawValue: try row.decode(1)) else { return nil }
         return Session(
             id: try row.decode(0),
             principal: Principal(role: role, institution: try row.decodeOptional(2), user: try row.decode(3)),
-            tokenId: try row.decodeOptional(4), csrfToken: Self.csrfToken(for: secret))
+            tokenId: try row.decodeOptional(4), accountId: try row.decodeOptional(5),
+            enrolmentPending: try row.decode(6), csrfToken: Self.csrfToken(for: secret))
+    }
+
+    /// Lets a session that enrolled its one-time code do everything its principal may.
+    public func completeEnrolment(id: Int64) async throws {
+        try await pool.query("UPDATE handoff.dashboard_sessions SET enrolment_pending = false WHERE id = \(id)")
     }
 
     /// Whether the session is still live (without marking it used): long-lived streams ask.

@@ -466,8 +466,9 @@ struct HandoffArgumentsTests {
         (
             ["serve"],
             "handoff serve [--port P] [--host H] [--public-url URL] [--max-streams-per-token N] [--body-budget-mib M] "
-                + "[--session-idle-minutes N] [--session-hours N] [--default-lang sq|sr-Latn|sr-Cyrl|en] "
-                + "[--read-url URL] [--read-max-lag SECONDS] \(deadlines) \(logging)"
+                + "[--session-idle-minutes N] [--session-hours N] [--sign-in-max-failures N] [--sign-in-lock-minutes N] "
+                + "[--default-lang sq|sr-Latn|sr-Cyrl|en] [--read-url URL] [--read-max-lag SECONDS] \(deadlines) "
+                + "\(logging)"
         ),
         (["project"], "handoff project \(deadlines) \(logging) [--once]"),
         (["project", "rebuild"], "handoff project rebuild NAME"),
@@ -481,6 +482,14 @@ struct HandoffArgumentsTests {
             "handoff token create --role institution|coordinator|auditor|metrics [--institution ID] --user U"
         ),
         (["sop", "publish"], "handoff sop publish FILE"),
+        (
+            ["user", "add"],
+            "handoff user add USER --role institution|coordinator|auditor [--institution ID] --name NAME "
+                + "[--generate-password]"
+        ),
+        (["user", "reset-password"], "handoff user reset-password USER [--generate-password] [--clear-one-time-code]"),
+        (["user", "disable"], "handoff user disable USER"),
+        (["user", "list"], "handoff user list"),
     ]
 
     @Test("usage lines read as in API.md", arguments: usageLines)

@@ -89,7 +89,10 @@ struct DashboardTests {
     @Test func loginSetsAnHttpOnlySameSiteStrictCookieAndNeverEchoesTheToken() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
-        let form = try await h.api.get("/login", token: nil)
+        // The token form is one link away from the persons' password form.
+        let passwordForm = try await h.api.get("/login", token: nil)
+        #expect(passwordForm.text.contains("href=\"/login?with=token\""))
+        let form = try await h.api.get("/login?with=token", token: nil)
         #expect(form.status == 200)
         #expect(form.text.contains("<label for=\"token\">"))
         #expect(form.header("Content-Security-Policy")?.contains("script-src 'self'") == true)

@@ -47,7 +47,7 @@ def new_context(Page, WebSocket, devtools_port):
 
 
 def sign_in(page, base, token):
-    page.navigate(base + "/login")
+    page.navigate(base + "/login?with=token")  # the token form (persons sign in with a password at /login)
     page.events.clear()
     page.eval("document.getElementById('token').value = %s; document.querySelector('form[action=\"/login\"]').requestSubmit(); true"
               % json.dumps(token))

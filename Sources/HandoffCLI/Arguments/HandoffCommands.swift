@@ -70,6 +70,12 @@ extension CommandSpec {
                         "--session-hours", value: "N", kind: .integer(1...168),
                         help: "dashboard session absolute expiry (default 12)"),
                     OptionSpec(
+                        "--sign-in-max-failures", value: "N", kind: .integer(1...100),
+                        help: "failed sign-ins in a row that lock a user name (default 5)"),
+                    OptionSpec(
+                        "--sign-in-lock-minutes", value: "N", kind: .integer(1...10_080),
+                        help: "how long a sign-in lock lasts (default 15)"),
+                    OptionSpec(
                         "--default-lang", kind: .oneOf(Language.allCases.map(\.tag)),
                         help: "the dashboard's language when neither the person nor the browser names one (sq)"),
                     OptionSpec(
@@ -174,6 +180,48 @@ extension CommandSpec {
                         positionals: [
                             PositionalSpec("ID|-", help: "the token's id, or - to read the token from stdin")
                         ]),
+                ]),
+            CommandSpec(
+                "user",
+                summary: "Manage persons' accounts (dashboard sign-in with a password and a one-time code).",
+                discussion: """
+                    A password is typed at a prompt (echo off) when stdin is a terminal, else read as the first \
+                    line of stdin; never given as an argument (ps would show it). --generate-password makes a \
+                    random one and prints it once. Coordinator and auditor accounts enrol a one-time code at \
+                    their first sign-in.
+                    """,
+                subcommands: [
+                    CommandSpec(
+                        "add",
+                        summary: "Create an account; prints it as JSON (with the password if generated).",
+                        positionals: [PositionalSpec("USER", help: "the user name: 1-64 of a-z 0-9 . _ -")],
+                        options: [
+                            OptionSpec(
+                                "--role", kind: .oneOf(["institution", "coordinator", "auditor"]), required: true,
+                                help: "what the person may do"),
+                            OptionSpec("--institution", value: "ID", help: "the institution (role institution)"),
+                            OptionSpec("--name", value: "NAME", required: true, help: "display name"),
+                        ],
+                        flags: [FlagSpec("--generate-password", help: "make a random password and print it once")]),
+                    CommandSpec(
+                        "disable",
+                        summary: "Disable an account; its sessions end at once (streams within 5 s).",
+                        positionals: [PositionalSpec("USER")]),
+                    CommandSpec(
+                        "reset-password",
+                        summary: "Set a new password; ends the account's sessions and lifts a lock.",
+                        positionals: [PositionalSpec("USER")],
+                        flags: [
+                            FlagSpec("--generate-password", help: "make a random password and print it once"),
+                            FlagSpec(
+                                "--clear-one-time-code",
+                                help: "also forget the one-time-code key (a lost phone): enrol again at sign-in"),
+                        ]),
+                    CommandSpec(
+                        "unlock",
+                        summary: "Lift a sign-in lock and forget failed attempts.",
+                        positionals: [PositionalSpec("USER")]),
+                    CommandSpec("list", summary: "Print every account as a JSON line (never a password or key)."),
                 ]),
             CommandSpec(
                 "secret",

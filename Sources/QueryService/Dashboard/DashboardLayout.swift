@@ -80,8 +80,11 @@ enum DashboardLayout {
         let principal = session.principal
         let role = roleLabel(principal, t)
         let who = t.html("layout.signedIn", ["user": "<strong>\(principal.user)</strong>", "role": "\(role)"])
+        // A person's account may enrol (or see that it has) a one-time code.
+        let codes: HTML =
+            session.accountId == nil ? .empty : "<a href=\"/account/one-time-code\">\(t("enrol.link"))</a>"
         return """
-            <div class="who"><span>\(who)</span>
+            <div class="who"><span>\(who)</span>\(codes)
             <form method="post" action="/logout"><input type="hidden" name="csrf" value="\(session.csrfToken)">\
             <button type="submit">\(t("layout.logout"))</button></form></div>
             """

@@ -17,7 +17,7 @@ typealias RouteRegistration = (
 /// | route | does |
 /// |---|---|
 /// | `GET /` | the role's dashboard (coordinator, auditor, institution), or a redirect to `/login` |
-/// | `GET /login`, `POST /login` | the login form; a valid token starts a session and sets its cookie |
+/// | `GET /login`, `POST /login` | the sign-in forms: a person's password and one-time code (see `SignInPages`), or (`?with=token`) an API token; either starts a session and sets its cookie |
 /// | `POST /logout` | ends the session (its CSRF token required) and clears the cookie |
 /// | `GET /cases/{caseId}` | the case page (access-logged), with the forms of what an institution may record |
 /// | `POST /cases`, `POST /cases/{caseId}/events` | an institution's forms (``registerForms(_:)``) |
@@ -27,7 +27,9 @@ typealias RouteRegistration = (
 extension QueryService {
     func registerDashboard(_ on: RouteRegistration) {
         on(.GET, "/") { [self] r, _ in await page(r) { try await dashboardHome(r, $0, $1) } }
-        on(.GET, "/login") { [self] r, _ in await loginForm(r) }
+        on(.GET, "/login") { [self] r, _ in
+            r.query["with"] == "token" ? await loginForm(r) : await signInForm(r)
+        }
         on(.POST, "/login") { [self] r, _ in await login(r) }
         on(.POST, "/logout") { [self] r, _ in await logout(r) }
         on(.GET, "/cases/{caseId}") { [self] r, p in await page(r) { try await casePage(r, p, $0, $1) } }
@@ -44,20 +46,18 @@ extension QueryService {
             await page(r) { session, locale in try await annualReportPage(r, session, locale) }
         }
         on(.GET, "/assets/report.css") { _, _ in DashboardAssets.response(AnnualReportPage.css, type: "text/css") }
+        registerSignIn(on)
     }
 
     // MARK: - Sessions
 
     /// The live session of the request's cookie (marked as used); nil without a cookie, or when
-    /// the session ended, expired, or its token was revoked. - Throws: 503 during an outage.
+    /// the session ended, expired, or its token was revoked or its account disabled — and while
+    /// it may only enrol a one-time code (``anySession(_:)`` returns those too). - Throws: 503
+    /// during an outage.
     func dashboardSession(_ request: HTTPRequest) async throws -> SessionStore.Session? {
-        guard let secret = cookies.secret(in: request) else { return nil }
-        do {
-            let session = try await sessions.resume(secret)
-            RequestContext.current?.principal = session?.principal
-            RequestContext.current?.credentialKey = session.map { $0.tokenId ?? -$0.id }
-            return session
-        } catch { throw ServiceError.from(error) }
+        guard let session = try await anySession(request), !session.enrolmentPending else { return nil }
+        return session
     }
 
     /// The language of a page for `request` (LanguageChoice: `?lang=`, cookie, `Accept-Language`,
@@ -77,8 +77,10 @@ extension QueryService {
         let locale = pageLocale(request)
         var session: SessionStore.Session?
         do {
-            session = try await dashboardSession(request)
+            session = try await anySession(request)
             guard let session else { return locale.apply(DashboardLayout.redirect(to: "/login")) }
+            // A coordinator or auditor who has not enrolled a one-time code may do nothing else.
+            if session.enrolmentPending { return locale.apply(DashboardLayout.redirect(to: Self.enrolmentPath)) }
             return locale.apply(try await body(session, locale))
         } catch {
             return DashboardLayout.errorPage(ServiceError.from(error), session: session, locale: locale)
@@ -105,6 +107,7 @@ extension QueryService {
             <input id="token" name="token" type="password" autocomplete="off" spellcheck="false" required\(described)></div>
             <button type="submit">\(t("login.submit"))</button>
             </form>
+            <p><a href="/login" id="password-sign-in-link">\(t("signin.withPassword"))</a></p>
             </div>
             """
         return locale.apply(
@@ -116,10 +119,16 @@ extension QueryService {
     /// and goes to `/`. The token is never echoed back, not even when it is refused, and never
     /// put in the cookie.
     private func login(_ request: HTTPRequest) async -> HTTPResponse {
-        guard cookies.isSameOrigin(request) else {
-            return await loginForm(request, status: .forbidden, problem: pageLocale(request).t("login.foreignOrigin"))
-        }
         let form = QueryItems(percentEncoded: request.body) ?? QueryItems()
+        guard cookies.isSameOrigin(request) else {
+            let problem = pageLocale(request).t("login.foreignOrigin")
+            return form["token"] == nil
+                ? await signInForm(request, status: .forbidden, problem: problem)
+                : await loginForm(request, status: .forbidden, problem: problem)
+        }
+        // A person's account signs in with `user` and `password`; operators and machine
+        // clients with an API `token`.
+        guard form["token"] != nil else { return await accountLogin(request, form) }
         let token = (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let secret: String
         do {
@@ -385,9 +394,9 @@ extension QueryService {
         guard let session = try await dashboardSession(request) else {
             return .text(.unauthorized, "Sign in first.\n", headers: ["Cache-Control": "no-store"])
         }
-        // Counted with the API streams of the token behind the session (an account's sessions,
-        // later, by their own negative key space).
-        let lease = try streamLease(session.tokenId ?? -session.id)
+        // Counted with the API streams of the token behind the session; an account's sessions
+        // together, in a key space of their own (``SessionStore/Session/streamKey``).
+        let lease = try streamLease(session.streamKey)
         let start = try await store.headCursor()
         let headers: HTTPHeaders = [
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",

@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import ServiceStore
 import Referrals
+import ServiceStore
 
 /// The dashboard's form POSTs: an institution's person records case events from the inbox and
 /// the case page, and opens cases, without the API.

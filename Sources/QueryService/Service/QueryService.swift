@@ -54,6 +54,9 @@ public struct QueryServiceConfiguration: Sendable {
     public var sessionIdleTimeout: Duration
     /// A dashboard session ends this long after sign-in at the latest (12 hours).
     public var sessionLifetime: Duration
+    /// How persons' sign-ins resist guessing: the growing delay after failures and the lock
+    /// after `maxFailures` of them (`handoff serve --sign-in-max-failures`, `--sign-in-lock-minutes`).
+    public var signIn: SignInPolicy
     /// With a read replica: reads go to the primary while the replica is further behind than this
     /// (`handoff serve --read-max-lag`, 5 s).
     public var replicaMaxLag: Duration
@@ -84,8 +87,10 @@ public struct QueryServiceConfiguration: Sendable {
         sessionLifetime: Duration = .seconds(12 * 3600),
         replicaMaxLag: Duration = .seconds(5),
         readYourWritesWait: Duration = .seconds(1),
-        replicaPollInterval: Duration = .milliseconds(200)
+        replicaPollInterval: Duration = .milliseconds(200),
+        signIn: SignInPolicy = SignInPolicy()
     ) {
+        self.signIn = signIn
         self.defaultLanguage = defaultLanguage
         precondition(Institution.isValidCaseIdPrefix(caseIdPrefix), "caseIdPrefix must be 2-8 of A-Z, 0-9")
         self.caseIdPrefix = caseIdPrefix
@@ -130,6 +135,10 @@ public final class QueryService: Sendable {
     public let tokens: TokenStore
     /// The dashboard's sessions.
     public let sessions: SessionStore
+    /// Persons' accounts: the dashboard's password and one-time-code sign-in.
+    public let accounts: AccountStore
+    /// Sign-ins being checked at once (``SignInPolicy/maxConcurrentChecks``).
+    let signInGate: SignInGate
     /// The dashboard's cookie: its name, attributes and origin check.
     let cookies: DashboardSession
     public let accessLog: AccessLog
@@ -176,10 +185,12 @@ public final class QueryService: Sendable {
         let tables = ServiceTables(
             store: store, tokenCacheTTL: configuration.tokenCacheTTL,
             sessionIdleTimeout: configuration.sessionIdleTimeout, sessionLifetime: configuration.sessionLifetime,
-            accessLogQueueCapacity: configuration.accessLogQueueCapacity,
+            accessLogQueueCapacity: configuration.accessLogQueueCapacity, signIn: configuration.signIn,
             logger: configuration.logger.labeled("access-log"))
         self.tokens = tables.tokens
         self.sessions = tables.sessions
+        self.accounts = tables.accounts
+        self.signInGate = SignInGate(limit: configuration.signIn.maxConcurrentChecks)
         self.cookies = DashboardSession(publicURL: configuration.publicURL, lifetime: configuration.sessionLifetime)
         self.accessLog = tables.accessLog
         self.access = tables.access

@@ -37,7 +37,8 @@ final class RequestContext: Sendable {
     }
 
     /// The credential behind the caller, once known: its token's id, or for a dashboard session
-    /// of a person's account the negated session id. Keys read-your-writes (``RecentWrites``).
+    /// of a person's account the negated account id (``SessionStore/Session/streamKey``). Keys
+    /// read-your-writes (``RecentWrites``).
     var credentialKey: Int64? {
         get { state.withLock { $0.credentialKey } }
         set { state.withLock { $0.credentialKey = newValue } }
