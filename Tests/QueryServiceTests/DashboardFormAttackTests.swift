@@ -243,6 +243,26 @@ struct DashboardFormAttackTests {
         #expect(try await h.store.count() == before, "nothing appended")
     }
 
+    /// An event id that is no UUID is a form no page makes: refused as the API refuses it, not
+    /// replaced by a fresh id (which would record a resent form twice).
+    @Test func anEventIdThatIsNoUUIDIsRefused() async throws {
+        let h = try await DashboardTests.projectedHarness()
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-AI-1", by: "opav")
+        let opav = try await Browser.signIn(h, "opav")
+        for id in ["x", "0", "{00000000-0000-0000-0000-000000000000}", "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427"]
+        {
+            for _ in 0..<2 {
+                let reply = try await opav.post(
+                    "/cases/KS-AI-1/events", [("type", "CaseReviewed"), ("expectedVersion", "1"), ("id", id)])
+                #expect(reply.status == 400, "\(id): \(reply.status)")
+            }
+            let opening = try await opav.post("/cases", Self.opening + [("id", id)])
+            #expect(opening.status == 400, "\(id): \(opening.status)")
+        }
+        #expect(try await DashboardFormTests.version(h, "KS-AI-1") == 1)
+    }
+
     // MARK: - Consent
 
     /// An override needs one of the listed reasons: none, an invented one, a look-alike or a

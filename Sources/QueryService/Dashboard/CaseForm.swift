@@ -242,7 +242,8 @@ enum CaseForm {
     /// version); otherwise any other type with a form, and the expected version is required.
     ///
     /// - Throws: ``ServiceError`` 400 `bad_request` for a form no page makes (an unknown type,
-    ///   no expected version, a field other than a group of checkboxes sent twice); ``Feedback`` for a time that is not one (`format` on `occurredAt`).
+    ///   no expected version, an event id that is not a UUID, a field other than a group of
+    ///   checkboxes sent twice); ``Feedback`` for a time that is not one (`format` on `occurredAt`).
     static func submission(_ form: QueryItems, zone: TimeZone, opening: Bool) throws -> Submission {
         // A page sends each control once, but for the groups of checkboxes: a name sent twice
         // would leave the first value to win silently (the type, the referral, the recipient,
@@ -262,7 +263,15 @@ enum CaseForm {
             }
             expected = n
         }
-        let givenId = form["id"].flatMap(UUID.init(uuidString:))
+        // A page always sends its UUID; anything else is refused as the API refuses it, never
+        // replaced by a fresh id (a resent form would then be recorded twice).
+        var givenId: UUID?
+        if let text = form["id"], !text.isEmpty {
+            guard let id = UUID(uuidString: text) else {
+                throw ServiceError.badRequest("The form's event id is not a UUID.", field: "id")
+            }
+            givenId = id
+        }
         var data = JSONObject()
         for field in fields(type) {
             if let value = value(of: field, in: form) { set(&data, field.path, value) }
