@@ -171,6 +171,13 @@ struct DashboardFormAttackTests {
             let reply = try await browser.post("/cases/KS-AD-1/events", [("expectedVersion", String(v))] + fields)
             #expect(reply.status == 400, "\(fields): \(reply.status)")
         }
+        // The same name percent-encoded is the same name.
+        let encodedTwice = try await isf.api.request(
+            "POST", "/cases/KS-AD-1/events",
+            json: Self.encoded([("csrf", isf.csrf), ("type", "ReferralAcknowledged"), ("referralId", "R-1")])
+                + "&expectedVersion=\(v)&%74ype=ReferralDeclined&reason=no-capacity",
+            contentType: SessionTests.form, headers: [DashboardTests.cookie(isf.session), DashboardTests.sameOrigin])
+        #expect(encodedTwice.status == 400)
         // The CSRF token twice (the right one second): refused as a forged form.
         let csrfTwice = try await opav.post(
             "/cases/KS-AD-1/events",
