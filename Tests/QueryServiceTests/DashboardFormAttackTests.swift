@@ -483,6 +483,33 @@ struct DashboardFormAttackTests {
         #expect(try await DashboardFormTests.version(h, "KS-AP-1") == 2)
     }
 
+    /// Every answer of a form — recorded, refused in the form, refused as forged, conflict, no such
+    /// case — forbids framing (no clickjacking of a form with the person's session) and caching
+    /// (the typed values are echoed back).
+    @Test func everyFormAnswerIsNeitherFramedNorCached() async throws {
+        let h = try await DashboardTests.projectedHarness()
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-AH-1", by: "opav")
+        let opav = try await Browser.signIn(h, "opav")
+        let replies = [
+            try await DashboardFormTests.act(h, opav, "KS-AH-1", "RiskAssessed", [("level", "low")]),
+            try await DashboardFormTests.act(h, opav, "KS-AH-1", "RiskAssessed", [("level", "bad")]),
+            try await DashboardFormTests.act(h, opav, "KS-AH-1", "RiskAssessed", [("level", "low")], version: 0),
+            try await DashboardFormTests.act(h, opav, "KS-AH-9", "RiskAssessed", [("level", "low")]),
+            try await opav.post("/cases/KS-AH-1/events", [("type", "CaseReviewed")], csrf: "wrong"),
+            try await opav.post("/cases/KS-AH-1/events", [("type", "Nope"), ("expectedVersion", "2")]),
+            try await opav.post("/cases", Self.opening + [("nationality", "ZZ")]),
+        ]
+        #expect(replies.map(\.status) == [303, 400, 409, 404, 403, 400, 400])
+        for reply in replies {
+            #expect(reply.header("Cache-Control")?.contains("no-store") == true, "\(reply.status)")
+            guard reply.status != 303 else { continue }  // a redirect has nothing to frame
+            #expect(
+                reply.header("Content-Security-Policy")?.contains("frame-ancestors 'none'") == true, "\(reply.status)")
+            #expect(reply.header("X-Frame-Options") == "DENY", "\(reply.status)")
+        }
+    }
+
     // MARK: - Methods
 
     /// A GET (or HEAD) to a form's path, with the form in the query string, performs nothing.
