@@ -480,6 +480,32 @@ struct DashboardFormAttackTests {
                 "\(type) \(fields)")
             #expect(existing.status == 404, "\(type) \(fields)")
         }
+        // Refusals decided before the case is looked up, and an event id the prober took in a
+        // case of its own (a stale version, then the current one): the same answer for both.
+        try await h.openCase("KS-AP-5", by: "pvpt")
+        let own = try await DashboardFormTests.act(h, ngo, "KS-AP-5", "RiskAssessed", [("level", "low")], version: 1)
+        #expect(own.status == 303)
+        let taken = try await DashboardFormTests.last(h, "KS-AP-5").id
+        let early: [([(String, String)], UUID, Int64, Int)] = [
+            ([("level", "low"), ("level", "high")], UUID(), 2, 400),
+            ([("level", "low")], taken, 2, 404),
+            ([("level", "low")], taken, 0, 404),
+            ([("level", "low")], taken, 7, 404),
+        ]
+        for (fields, id, version, status) in early {
+            let existing = try await DashboardFormTests.act(
+                h, ngo, "KS-AP-1", "RiskAssessed", fields, id: id, version: version)
+            let missing = try await DashboardFormTests.act(
+                h, ngo, "KS-AP-9", "RiskAssessed", fields, id: id, version: version)
+            #expect(existing.status == status && missing.status == status, "\(fields) v\(version)")
+            #expect(existing.text == missing.text.replacingOccurrences(of: "KS-AP-9", with: "KS-AP-1"))
+        }
+        for type in ["Nope", "CaseOpened", "RecordCorrected"] {
+            let existing = try await DashboardFormTests.act(h, ngo, "KS-AP-1", type, [], version: 2)
+            let missing = try await DashboardFormTests.act(h, ngo, "KS-AP-9", type, [], version: 2)
+            #expect(existing.status == 400 && missing.status == 400, "\(type)")
+            #expect(existing.text == missing.text.replacingOccurrences(of: "KS-AP-9", with: "KS-AP-1"))
+        }
         #expect(try await DashboardFormTests.version(h, "KS-AP-1") == 2)
     }
 
