@@ -226,12 +226,33 @@ enum CaseForm {
         type.rawValue + (referralId.map { "-" + $0 } ?? "")
     }
 
+    /// The names a form may send more than once: the groups of checkboxes (``Field/Kind/choices``,
+    /// ``Field/Kind/institutions``) of every form.
+    static let multiValued: Set<String> = Set(
+        CaseEventType.allCases.flatMap { type in
+            fields(type).compactMap { field -> String? in
+                switch field.kind {
+                case .choices, .institutions: return field.name
+                default: return nil
+                }
+            }
+        })
+
     /// Reads a submitted form. `opening`: the open-case form (type `CaseOpened`, no expected
     /// version); otherwise any other type with a form, and the expected version is required.
     ///
     /// - Throws: ``ServiceError`` 400 `bad_request` for a form no page makes (an unknown type,
-    ///   no expected version); ``Feedback`` for a time that is not one (`format` on `occurredAt`).
+    ///   no expected version, an event id that is not a UUID, a field other than a group of
+    ///   checkboxes sent twice); ``Feedback`` for a time that is not one (`format` on `occurredAt`).
     static func submission(_ form: QueryItems, zone: TimeZone, opening: Bool) throws -> Submission {
+        // A page sends each control once, but for the groups of checkboxes: a name sent twice
+        // would leave the first value to win silently (the type, the referral, the recipient,
+        // the time), so such a form is refused whole.
+        var seen = Set<String>()
+        for item in form where !multiValued.contains(item.name) && !seen.insert(item.name).inserted {
+            throw ServiceError.badRequest(
+                "A field is sent twice: the form is not one the dashboard makes.", field: item.name)
+        }
         guard let typeName = form["type"], let type = CaseEventType(rawValue: typeName), types.contains(type),
             (type == .caseOpened) == opening
         else { throw ServiceError.badRequest("This form is not one the dashboard makes.", field: "type") }
@@ -242,7 +263,15 @@ enum CaseForm {
             }
             expected = n
         }
-        let givenId = form["id"].flatMap(UUID.init(uuidString:))
+        // A page always sends its UUID; anything else is refused as the API refuses it, never
+        // replaced by a fresh id (a resent form would then be recorded twice).
+        var givenId: UUID?
+        if let text = form["id"], !text.isEmpty {
+            guard let id = UUID(uuidString: text) else {
+                throw ServiceError.badRequest("The form's event id is not a UUID.", field: "id")
+            }
+            givenId = id
+        }
         var data = JSONObject()
         for field in fields(type) {
             if let value = value(of: field, in: form) { set(&data, field.path, value) }

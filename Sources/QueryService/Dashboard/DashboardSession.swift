@@ -92,11 +92,14 @@ struct DashboardSession: Sendable {
         return true
     }
 
-    /// Whether a form's `csrf` field is the session's CSRF token (compared in constant time).
+    /// Whether a form's one `csrf` field is the session's CSRF token (compared in constant time;
+    /// a form with two `csrf` fields does not match).
     /// Every dashboard form POST that acts checks both this and ``isSameOrigin(_:)`` (logout
     /// does); pages put the token in a hidden `csrf` field (``DashboardLayout``).
     static func csrfMatches(_ form: QueryItems, _ session: SessionStore.Session) -> Bool {
-        guard let sent = form["csrf"] else { return false }
+        // Exactly one token: with two, which one was checked would depend on the reader.
+        let tokens = form.values(for: "csrf")
+        guard tokens.count == 1, let sent = tokens.first else { return false }
         return constantTimeEquals(Array(sent.utf8), Array(session.csrfToken.utf8))
     }
 }

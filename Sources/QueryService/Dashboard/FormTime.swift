@@ -14,7 +14,8 @@ enum FormTime {
     /// The instant a person meant by `text` in `zone`: `YYYY-MM-DDTHH:MM` with optional `:SS`
     /// (a space instead of the `T` too, as typed into a browser without a date picker). Nil for
     /// anything else, for a date that does not exist (31 April), and for a wall-clock time that
-    /// does not exist in the zone (skipped when the clocks go forward).
+    /// does not exist in the zone (skipped when the clocks go forward). A time the zone shows
+    /// twice (the hour repeated when the clocks go back) is the later of the two instants.
     static func parse(_ text: String, in zone: TimeZone) -> Date? {
         let u = Array(text.trimmingCharacters(in: .whitespaces).utf8)
         guard u.count == 16 || u.count == 19 else { return nil }
@@ -31,16 +32,23 @@ enum FormTime {
         guard let second, (1...9999).contains(year), (1...12).contains(month), (1...31).contains(day),
             (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second)
         else { return nil }
-        let cal = calendar(zone)
+        // The typed wall-clock time read as UTC, then shifted by each offset the zone has around
+        // it; a candidate counts only if the zone shows it as typed. The calendar would roll
+        // 31 April over to 1 May and a skipped hour forward: such a time matches no offset and
+        // was not one the person could have meant. A repeated hour (the clocks going back)
+        // matches two: the later is taken, so an ambiguous time never dates an event earlier.
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
         let wanted = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
-        guard let date = cal.date(from: wanted) else { return nil }
-        // The calendar rolls 31 April over to 1 May and a skipped hour forward: such a time was
-        // not one the person could have meant.
-        let back = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        guard back.year == year, back.month == month, back.day == day, back.hour == hour, back.minute == minute,
-            back.second == second
-        else { return nil }
-        return date
+        guard let naive = utc.date(from: wanted) else { return nil }
+        let offsets = Set([-86_400.0, 0, 86_400].map { zone.secondsFromGMT(for: naive.addingTimeInterval($0)) })
+        let cal = calendar(zone)
+        let shown = { (date: Date) -> Bool in
+            let back = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+            return back.year == year && back.month == month && back.day == day && back.hour == hour
+                && back.minute == minute && back.second == second
+        }
+        return offsets.map { naive.addingTimeInterval(-TimeInterval($0)) }.filter(shown).max()
     }
 
     private static func calendar(_ zone: TimeZone) -> Calendar {

@@ -20,6 +20,10 @@ public struct AdmissionContext: Sendable {
         self.rulesets = rulesets
     }
 
+    /// The earliest `effectiveFrom` of the published rulesets: no event may be dated before it
+    /// (nil while none is published).
+    public var earliestEffectiveFrom: Date? { rulesets.map(\.effectiveFrom).min() }
+
     /// Whether a referral of `purpose` recorded now needs the victim's consent: some ruleset
     /// series in force now (by `effectiveFrom`, at the time of recording — a backdated
     /// `occurredAt` cannot pick an older policy) has a consent policy that requires it.
@@ -43,7 +47,8 @@ public enum CaseAdmission {
     /// 2. ``CasePolicy/authorizeAppend(_:type:to:)`` → `forbidden`, `not_found`,
     ///    `wrong_expected_version`, `invalid_event` (closed case);
     /// 3. ``CaseEventBody/decode(type:data:)`` → `invalid_event` with the field path;
-    /// 4. `occurredAt` at most ``AdmissionContext/allowedClockSkew`` after `now` → `invalid_event`;
+    /// 4. `occurredAt` at most ``AdmissionContext/allowedClockSkew`` after `now`, and not before
+    ///    ``AdmissionContext/earliestEffectiveFrom`` → `invalid_event`;
     /// 5. ``validateInContext(_:state:context:)`` → `invalid_event` (an `occurredAt` before the
     ///    case's opening or before the referral it acts on among them), `forbidden` when someone
     ///    other than the recipient acts on a referral or other than the issuer withdraws it
@@ -77,7 +82,8 @@ public enum CaseAdmission {
     }
 
     /// The checks of an event against the case's current state and the registry, assuming the
-    /// write policy passed: `occurredAt` not in the future; referral ids new for
+    /// write policy passed: `occurredAt` not in the future nor before the earliest published
+    /// ruleset took effect; referral ids new for
     /// `ReferralIssued` and existing (in a state that allows the step) for the other referral
     /// events; only the recipient acts on a referral; recipients registered and not the issuer;
     /// one reflection period at a time; a status change that changes something; corrections
@@ -90,6 +96,13 @@ public enum CaseAdmission {
     ) throws(ReferralsError) {
         guard event.occurredAt <= context.now.addingTimeInterval(context.allowedClockSkew) else {
             throw .invalidEvent("occurredAt", "must not be in the future")
+        }
+        // Nothing the procedures govern happened before the first of them took effect: a trigger
+        // dated earlier would be judged by no ruleset, so no deadline would ever run on it — nor
+        // on the referrals issued on a case "opened" then (docs/time-of-record.md).
+        if let earliest = context.earliestEffectiveFrom, event.occurredAt < earliest {
+            throw .invalidEvent(
+                "occurredAt", "must not be before the SOP procedures took effect (\(Timestamp.format(earliest)))")
         }
         guard let state else { return }
         // Time of record: nothing happens to a case before it was opened, and nothing to a
