@@ -109,19 +109,42 @@ enum AccountCommands {
     }
 }
 
-/// Reads a line from the terminal with echo off (a password prompt), restoring the terminal after.
+/// Reads a line from the terminal with echo off (a password prompt), restoring the terminal after —
+/// also when the prompt is interrupted by Ctrl-C or SIGTERM, which otherwise leave the shell blind.
 enum TerminalPassword {
+    /// The terminal's settings before the prompt, for the signal handler (set before it is installed).
+    nonisolated(unsafe) private static var saved = termios()
+
     static func read(prompt: String) -> String? {
         FileHandle.standardError.write(Data(prompt.utf8))
-        var saved = termios()
         let canHide = tcgetattr(STDIN_FILENO, &saved) == 0
+        var previous: [Int32: sigaction] = [:]
         if canHide {
+            // Restores the terminal, then ends as the signal would have (tcsetattr and _exit are
+            // async-signal-safe).
+            let restore: @convention(c) (Int32) -> Void = { number in
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &TerminalPassword.saved)
+                _exit(128 + number)
+            }
+            for number in [SIGINT, SIGTERM, SIGHUP] {
+                var action = sigaction()
+                action.__sigaction_handler.sa_handler = restore
+                var old = sigaction()
+                sigaction(number, &action, &old)
+                previous[number] = old
+            }
             var quiet = saved
             quiet.c_lflag &= ~tcflag_t(ECHO)
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet)
         }
         defer {
-            if canHide { tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved) }
+            if canHide {
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
+                for (number, old) in previous {
+                    var old = old
+                    sigaction(number, &old, nil)
+                }
+            }
             FileHandle.standardError.write(Data("\n".utf8))
         }
         return readLine(strippingNewline: true)
