@@ -213,7 +213,8 @@ extension CommandSpec {
                     NAME: append, append-contended, append-batch, read-all, rebuild, e2e-latency, http, scale, \
                     report (the annual report; --events N seeds N/30 cases, default 50,000; not part of all), \
                     or all (which also writes docs/benchmarks.md). Every figure is set against a baseline \
-                    measured in the same run.
+                    measured in the same run. The HTTP benches run closed-loop (throughput against /livez) and \
+                    then open-loop at --rate requests/s (latency from each request's intended send time).
                     """,
                 positionals: [
                     PositionalSpec(
@@ -230,6 +231,12 @@ extension CommandSpec {
                     OptionSpec(
                         "--events", value: "N", kind: .integer(1000...100_000_000), help: "size of the data set"),
                     OptionSpec("--output", value: "FILE", help: "with 'all': where to write the report"),
+                    OptionSpec(
+                        "--rate", value: "R", kind: .integer(1...100_000),
+                        help: "the open-loop HTTP phases' arrival rate, requests/s (default 1000)"),
+                    OptionSpec(
+                        "--open-seconds", value: "S", kind: .integer(1...3600),
+                        help: "how long each open-loop HTTP phase runs (default 30)"),
                 ],
                 flags: [FlagSpec("--json", help: "end with one JSON object per benchmark on stdout")]),
         ])

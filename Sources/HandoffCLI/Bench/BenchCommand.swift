@@ -4,9 +4,11 @@ import Foundation
 enum BenchCommand {
     static func run(_ args: ParsedArguments, _ context: CLIContext) async throws {
         let name = args.positional(0)!
-        let options = StoreBenchmarks.Options(
+        var options = StoreBenchmarks.Options(
             seconds: Double(args.int("--seconds") ?? 10), explicitSeconds: args.int("--seconds") != nil,
             clients: args.int("--clients"), events: args.int("--events"))
+        if let rate = args.int("--rate") { options.rate = Double(rate) }
+        if let open = args.int("--open-seconds") { options.openSeconds = Double(open) }
         let json = args.flag("--json")
         let progress: @Sendable (String) -> Void = { context.err("bench: " + $0) }
         let env = try await BenchEnvironment.make(context)
