@@ -28,10 +28,12 @@ enum BenchCommand {
     ) async throws {
         let started = Date()
         var results: [BenchResult] = []
-        let names =
-            name == "all"
-            ? ["append", "append-contended", "append-batch", "read-all", "rebuild", "e2e-latency", "http", "scale"]
-            : [name]
+        let known = [
+            "append", "append-contended", "append-batch", "read-all", "rebuild", "e2e-latency", "http", "scale",
+            "report",
+        ]
+        let names = name == "all" ? known.filter { $0 != "report" } : name.split(separator: ",").map(String.init)
+        for bench in names where !known.contains(bench) { throw CLIError.usage("unknown benchmark \(bench)") }
         context.out(BenchResult.header)
         for bench in names {
             progress("running \(bench)…")
