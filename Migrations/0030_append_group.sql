@@ -11,10 +11,10 @@
 -- per event, the items' events one after another: p_ids, p_types, p_data, p_metadata,
 -- p_occurred_at (elements may be NULL: the time of record).
 --
--- Returns, in item order, for an item written or found again: one row per event with outcome
+-- Returns, for an item written or found again: one row per event, in version order, with outcome
 -- 'appended' or 'deduplicated'; for a refused item: one row with the SQLSTATE handoff.append
 -- raises (HF001 wrong expected version, HF002 duplicate event id, HF003 invalid), its DETAIL and
--- its message, and no event columns.
+-- its message, and no event columns. Items come in no particular order (item_no says which).
 --
 -- Locks: every item's stream lock is taken first, in one canonical order (by lock key), so two
 -- groups that share streams never deadlock, and each item's time of record is taken after its
@@ -26,6 +26,60 @@
 -- lengths (HF003 field=events). A unique violation on events.id can still end the call when a
 -- concurrent transaction commits the same id between this call's dedupe probe and its insert;
 -- the client then retries the items one by one (EventStore's group committer does).
+-- The rules every append path applies, each defined once (used by both paths of append_group).
+-- Stream names: case-<id> and sop-<id> (an id of at most 64 letters, digits and dashes), or the
+-- two system streams.
+CREATE FUNCTION handoff.stream_name_ok(p_stream text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT p_stream IS NOT NULL
+       AND ((p_stream ~ '^(case|sop)-[A-Za-z0-9-]+$' AND length(p_stream) - position('-' IN p_stream) <= 64)
+            OR p_stream IN ('institutions', 'checkpoints'))
+$$;
+-- Expected versions: a number (at most 18 digits), any, no-stream or exists.
+CREATE FUNCTION handoff.expected_version_ok(p_expected text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT p_expected IS NOT NULL
+       AND (p_expected IN ('any', 'no-stream', 'exists') OR (p_expected ~ '^[0-9]+$' AND length(p_expected) <= 18))
+$$;
+-- Whether a stream at `p_version` is what `p_expected` (valid, see above) expects.
+CREATE FUNCTION handoff.expected_version_matches(p_expected text, p_version bigint) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT NOT ((p_expected = 'no-stream' AND p_version <> 0)
+                OR (p_expected = 'exists' AND p_version = 0)
+                OR (p_expected ~ '^[0-9]+$' AND p_version <> p_expected::bigint))
+$$;
+-- An event's first problem (NULL: none): 1 id, 2 type, 3 data, 4 metadata, 5 occurredAt in the
+-- future, 6 occurredAt before the year 1 (field and message: event_problem_field/_message).
+-- STABLE, not IMMUTABLE: timestamptz arithmetic is STABLE, and a function declared IMMUTABLE
+-- around it would not be inlined.
+CREATE FUNCTION handoff.event_problem(
+    p_id uuid, p_type text, p_data jsonb, p_metadata jsonb, p_occurred timestamptz, p_recorded timestamptz
+) RETURNS int
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN p_id IS NULL THEN 1
+        WHEN p_type IS NULL OR length(p_type) > 64 OR p_type !~ '^[A-Za-z][A-Za-z0-9]*$' THEN 2
+        WHEN p_data IS NULL OR jsonb_typeof(p_data) <> 'object' THEN 3
+        WHEN p_metadata IS NULL OR jsonb_typeof(p_metadata) <> 'object' THEN 4
+        WHEN p_occurred > p_recorded + interval '5 minutes' THEN 5
+        WHEN p_occurred < timestamptz '0001-01-01 00:00:00+00' THEN 6
+    END
+$$;
+CREATE FUNCTION handoff.event_problem_field(p_problem int) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT 'field=' || (ARRAY['id', 'type', 'data', 'metadata', 'occurredAt', 'occurredAt'])[p_problem]
+$$;
+CREATE FUNCTION handoff.event_problem_message(p_problem int) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (ARRAY['event id missing', 'event type must be a name', 'event data must be a JSON object',
+                  'event metadata must be a JSON object', 'occurredAt is in the future',
+                  'occurredAt is before the year 1'])[p_problem]
+$$;
+GRANT EXECUTE ON FUNCTION handoff.stream_name_ok(text), handoff.expected_version_ok(text),
+    handoff.expected_version_matches(text, bigint),
+    handoff.event_problem(uuid, text, jsonb, jsonb, timestamptz, timestamptz), handoff.event_problem_field(int),
+    handoff.event_problem_message(int) TO handoff_app, handoff_auditor;
+
 CREATE FUNCTION handoff.append_group(
     p_streams text[], p_expected text[], p_counts int[],
     p_ids uuid[], p_types text[], p_data jsonb[], p_metadata jsonb[], p_occurred_at timestamptz[]
@@ -64,6 +118,7 @@ DECLARE
     a_text      bytea[];
     a_prev      bytea[];
     a_hash      bytea[];
+    a_fast      int[];
 BEGIN
     IF v_items = 0 THEN
         RETURN;
@@ -83,6 +138,73 @@ BEGIN
        FROM (SELECT DISTINCT hashtextextended(s, 7) AS key FROM unnest(p_streams) AS s
               WHERE s IS NOT NULL ORDER BY 1) AS k;
 
+    -- The set-based path, for the appends that share nothing with the rest of the group (most):
+    -- one event, a valid stream name and expected version, a stream no other append of the group
+    -- names, an id no other append carries and none stored. Each is independent of every other
+    -- append of the group, so writing them together, before the others, changes no outcome; they
+    -- take a handful of statements for the whole group instead of a few each. The rest go one by
+    -- one, in order, below.
+    SELECT array_agg(it.i ORDER BY it.i) INTO a_fast
+      FROM (SELECT i, p_streams[i] AS stream, p_expected[i] AS expected, p_counts[i] AS cnt,
+                   ((sum(p_counts[i]) OVER (ORDER BY i)) - p_counts[i])::int AS before
+              FROM generate_subscripts(p_streams, 1) AS i) AS it
+     WHERE it.cnt = 1 AND stream_name_ok(it.stream) AND expected_version_ok(it.expected)
+       AND p_ids[it.before + 1] IS NOT NULL
+       AND (SELECT count(*) FROM unnest(p_streams) AS s WHERE s = it.stream) = 1
+       AND (SELECT count(*) FROM unnest(p_ids) AS x WHERE x = p_ids[it.before + 1]) = 1
+       AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = p_ids[it.before + 1]);
+
+    IF a_fast IS NOT NULL THEN
+        RETURN QUERY
+            WITH fast AS (
+                SELECT it.i, it.k FROM (
+                    SELECT i, (sum(p_counts[i]) OVER (ORDER BY i))::int AS k
+                      FROM generate_subscripts(p_streams, 1) AS i) AS it
+                 WHERE it.i = ANY (a_fast)
+            ), candidate AS (
+                SELECT f.i, p_streams[f.i] AS stream, p_expected[f.i] AS expected, e.id, e.type, e.data, e.metadata,
+                       e.occurred_at, coalesce(s.version, 0) AS version,
+                       coalesce(s.head_hash, decode(repeat('00', 32), 'hex')) AS head,
+                       -- The time of record, after the stream lock, never before the stream's last.
+                       greatest(clock_timestamp(), s.last_recorded_at) AS recorded
+                  FROM fast f
+                  JOIN unnest(p_ids, p_types, p_data, p_metadata, p_occurred_at) WITH ORDINALITY
+                       AS e(id, type, data, metadata, occurred_at, k) ON e.k = f.k
+                  LEFT JOIN streams s ON s.stream = p_streams[f.i]
+            ), judged AS (
+                SELECT c.*, coalesce(c.occurred_at, c.recorded) AS occurred,
+                       expected_version_matches(c.expected, c.version) AS matches,
+                       event_problem(c.id, c.type, c.data, c.metadata, coalesce(c.occurred_at, c.recorded), c.recorded)
+                           AS problem
+                  FROM candidate c
+            ), accepted AS (
+                SELECT j.*, sha256(j.head || convert_to(canonical_text(
+                           j.stream, j.version + 1, j.id, j.type, j.occurred, j.recorded, j.data, j.metadata), 'UTF8'))
+                           AS hash
+                  FROM judged j WHERE j.matches AND j.problem IS NULL
+            ), inserted AS (
+                INSERT INTO events (stream, version, id, type, data, metadata, occurred_at, recorded_at, prev_hash, hash)
+                SELECT a.stream, a.version + 1, a.id, a.type, a.data, a.metadata, a.occurred, a.recorded, a.head, a.hash
+                  FROM accepted a ORDER BY a.i
+                RETURNING events.id, events.version, events.position, events.xid, events.hash, events.recorded_at
+            ), head AS (
+                INSERT INTO streams AS s (stream, version, head_hash, last_recorded_at)
+                    SELECT a.stream, a.version + 1, a.hash, a.recorded FROM accepted a
+                    ON CONFLICT (stream) DO UPDATE
+                    SET version = excluded.version, head_hash = excluded.head_hash,
+                        last_recorded_at = excluded.last_recorded_at
+            )
+            SELECT j.i,
+                   CASE WHEN NOT j.matches THEN 'HF001' WHEN j.problem IS NOT NULL THEN 'HF003' ELSE 'appended' END,
+                   CASE WHEN NOT j.matches THEN 'expected=' || j.expected || ';actual=' || j.version
+                        WHEN j.problem IS NOT NULL THEN event_problem_field(j.problem) END,
+                   CASE WHEN NOT j.matches THEN 'wrong expected version'
+                        WHEN j.problem IS NOT NULL THEN event_problem_message(j.problem) END,
+                   i.id, i.version, i.position, i.xid, i.hash, i.recorded_at
+              FROM judged j LEFT JOIN inserted i ON i.id = j.id
+             ORDER BY j.i;
+    END IF;
+
     FOR v_i IN 1..v_items LOOP
         item_no := v_i;
         outcome := NULL;
@@ -99,6 +221,9 @@ BEGIN
         i_metadata := p_metadata[v_from + 1 : v_from + v_count];
         i_occurred := p_occurred_at[v_from + 1 : v_from + v_count];
         v_from := v_from + v_count;
+        IF v_i = ANY (a_fast) THEN
+            CONTINUE;  -- written above
+        END IF;
 
         IF v_count = 0 THEN
             outcome := 'HF003'; outcome_detail := 'field=events';
@@ -106,16 +231,12 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        IF v_stream IS NULL
-           OR NOT ((v_stream ~ '^(case|sop)-[A-Za-z0-9-]+$' AND length(v_stream) - position('-' IN v_stream) <= 64)
-                   OR v_stream IN ('institutions', 'checkpoints')) THEN
+        IF NOT stream_name_ok(v_stream) THEN
             outcome := 'HF003'; outcome_detail := 'field=stream'; outcome_message := 'unknown stream name pattern';
             RETURN NEXT;
             CONTINUE;
         END IF;
-        IF v_expected IS NULL
-           OR NOT (v_expected IN ('any', 'no-stream', 'exists')
-                   OR (v_expected ~ '^[0-9]+$' AND length(v_expected) <= 18)) THEN
+        IF NOT expected_version_ok(v_expected) THEN
             outcome := 'HF003'; outcome_detail := 'field=expectedVersion';
             outcome_message := 'expected version must be a number, any, no-stream or exists';
             RETURN NEXT;
@@ -157,9 +278,7 @@ BEGIN
             v_version := 0;
             v_head := decode(repeat('00', 32), 'hex');
         END IF;
-        IF (v_expected = 'no-stream' AND v_version <> 0)
-           OR (v_expected = 'exists' AND v_version = 0)
-           OR (v_expected ~ '^[0-9]+$' AND v_version <> v_expected::bigint) THEN
+        IF NOT expected_version_matches(v_expected, v_version) THEN
             outcome := 'HF001'; outcome_detail := 'expected=' || v_expected || ';actual=' || v_version;
             outcome_message := 'wrong expected version';
             RETURN NEXT;
@@ -172,26 +291,12 @@ BEGIN
         -- event's canonical text.
         IF v_count = 1 THEN
             v_occurred := coalesce(i_occurred[1], v_recorded);
-            v_bad := CASE
-                WHEN i_ids[1] IS NULL THEN 1
-                WHEN i_types[1] IS NULL OR length(i_types[1]) > 64 OR i_types[1] !~ '^[A-Za-z][A-Za-z0-9]*$' THEN 2
-                WHEN i_data[1] IS NULL OR jsonb_typeof(i_data[1]) <> 'object' THEN 3
-                WHEN i_metadata[1] IS NULL OR jsonb_typeof(i_metadata[1]) <> 'object' THEN 4
-                WHEN v_occurred > v_recorded + interval '5 minutes' THEN 5
-                WHEN v_occurred < timestamptz '0001-01-01 00:00:00+00' THEN 6
-            END;
+            v_bad := event_problem(i_ids[1], i_types[1], i_data[1], i_metadata[1], v_occurred, v_recorded);
         ELSE
             SELECT array_agg(o.occurred ORDER BY o.n),
                    array_agg(convert_to(canonical_text(v_stream, v_version + o.n, o.id, o.type, o.occurred,
                                                        v_recorded, o.data, o.metadata), 'UTF8') ORDER BY o.n),
-                   min(o.n * 8 + CASE
-                           WHEN o.id IS NULL THEN 1
-                           WHEN o.type IS NULL OR length(o.type) > 64 OR o.type !~ '^[A-Za-z][A-Za-z0-9]*$' THEN 2
-                           WHEN o.data IS NULL OR jsonb_typeof(o.data) <> 'object' THEN 3
-                           WHEN o.metadata IS NULL OR jsonb_typeof(o.metadata) <> 'object' THEN 4
-                           WHEN o.occurred > v_recorded + interval '5 minutes' THEN 5
-                           WHEN o.occurred < timestamptz '0001-01-01 00:00:00+00' THEN 6
-                       END),
+                   min(o.n * 8 + event_problem(o.id, o.type, o.data, o.metadata, o.occurred, v_recorded)),
                    (count(DISTINCT o.id) <> count(o.id))::int
               INTO a_occurred, a_text, v_bad, v_existing
               FROM (SELECT x.n, x.id, x.type, x.data, x.metadata, coalesce(x.occurred_at, v_recorded) AS occurred
@@ -207,10 +312,8 @@ BEGIN
         END IF;
         IF v_bad IS NOT NULL THEN
             outcome := 'HF003';
-            outcome_detail := 'field=' || (ARRAY['id', 'type', 'data', 'metadata', 'occurredAt', 'occurredAt'])[v_bad % 8];
-            outcome_message := (ARRAY['event id missing', 'event type must be a name', 'event data must be a JSON object',
-                                      'event metadata must be a JSON object', 'occurredAt is in the future',
-                                      'occurredAt is before the year 1'])[v_bad % 8];
+            outcome_detail := event_problem_field((v_bad % 8)::int);
+            outcome_message := event_problem_message((v_bad % 8)::int);
             RETURN NEXT;
             CONTINUE;
         END IF;
