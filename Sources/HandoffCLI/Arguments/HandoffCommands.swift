@@ -235,6 +235,12 @@ extension CommandSpec {
                     OptionSpec(
                         "--open-seconds", value: "S", kind: .integer(1...3600),
                         help: "how long each open-loop HTTP phase runs (default 30)"),
+                    OptionSpec(
+                        "--groups", value: "G", kind: .integer(1...64),
+                        help: "append: group commit's groups in flight (default: the store's)"),
+                    OptionSpec(
+                        "--window-us", value: "W", kind: .integer(0...100_000),
+                        help: "append: group commit's window in microseconds (default: the store's)"),
                 ],
                 flags: [FlagSpec("--json", help: "end with one JSON object per benchmark on stdout")]),
         ])

@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 
 /// `handoff bench NAME [--seconds S] [--clients C] [--events N] [--json]`.
@@ -9,6 +10,12 @@ enum BenchCommand {
             clients: args.int("--clients"), events: args.int("--events"))
         if let rate = args.int("--rate") { options.rate = Double(rate) }
         if let open = args.int("--open-seconds") { options.openSeconds = Double(open) }
+        if args.int("--groups") != nil || args.int("--window-us") != nil {
+            let standard = GroupCommit.standard(connections: options.clients ?? 32)
+            options.groupCommit = GroupCommit(
+                concurrentGroups: args.int("--groups") ?? standard.concurrentGroups,
+                window: args.int("--window-us").map { .microseconds($0) } ?? standard.window)
+        }
         let json = args.flag("--json")
         let progress: @Sendable (String) -> Void = { context.err("bench: " + $0) }
         let env = try await BenchEnvironment.make(context)

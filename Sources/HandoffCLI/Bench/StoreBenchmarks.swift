@@ -15,6 +15,8 @@ enum StoreBenchmarks {
         /// The open-loop HTTP phases' arrival rate (requests/s) and length.
         var rate: Double = 1000
         var openSeconds: Double = 30
+        /// The append benchmarks' group commit, when not the store's default (--groups, --window-us).
+        var groupCommit: GroupCommit?
     }
 
     /// Creates the baseline's scratch table: the same columns, no index but the primary key.
@@ -36,7 +38,7 @@ enum StoreBenchmarks {
 
     static func append(_ env: BenchDatabase, _ o: Options) async throws -> BenchResult {
         let clients = o.clients ?? 32
-        let store = env.store(connections: clients)
+        let store = env.store(connections: clients, groupCommit: o.groupCommit)
         // The same pool size, one transaction per append: how appends were written before group commit.
         let alone = env.store(connections: clients, groupCommit: .off)
         try await makeScratch(store.pool)
