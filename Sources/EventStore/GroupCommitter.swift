@@ -14,17 +14,19 @@ public struct GroupCommit: Sendable, Hashable {
     /// is in flight: an append arriving at an idle store is sent at once.
     public var window: Duration
 
-    public init(concurrentGroups: Int = 4, maximumAppends: Int = 64, maximumEvents: Int = 2000, window: Duration) {
+    public init(concurrentGroups: Int = 8, maximumAppends: Int = 64, maximumEvents: Int = 2000, window: Duration) {
         self.concurrentGroups = max(1, concurrentGroups)
         self.maximumAppends = max(1, maximumAppends)
         self.maximumEvents = max(1, maximumEvents)
         self.window = window
     }
 
-    /// The default for a pool of `connections`: up to four groups in flight (never more than half
-    /// the pool, so reads keep connections), 64 appends a group, a window of 1 ms.
+    /// The default for a pool of `connections`: up to eight groups in flight (never more than half
+    /// the pool, so reads keep connections), 64 appends a group, a window of 1 ms. (On two cores,
+    /// 32 appenders: eight groups gave 0.61–0.65 × a plain INSERT where four gave 0.48–0.52 and
+    /// sixteen no more than eight; docs/benchmarks.md.)
     public static func standard(connections: Int) -> GroupCommit {
-        GroupCommit(concurrentGroups: min(4, max(1, connections / 2)), window: .milliseconds(1))
+        GroupCommit(concurrentGroups: min(8, max(1, connections / 2)), window: .milliseconds(1))
     }
 
     /// One transaction per append, as before group commit (for comparison in `handoff bench`).
