@@ -69,7 +69,14 @@ enum ServiceBenchmarks {
         let subscribers = 10, appenders = 16
         let store = db.store(connections: 4)
         try await Seeding.referenceData(store)
-        let (coordinator, police) = try await tokens(store.pool)
+        let (_, police) = try await tokens(store.pool)
+        // A token per subscriber: the service limits the event streams one token may hold open.
+        var subscriberTokens: [String] = []
+        for k in 0..<subscribers {
+            subscriberTokens.append(
+                try await TokenStore(pool: store.pool).create(
+                    role: .coordinator, institution: "natc", user: "bench-subscriber-\(k)"))
+        }
         let service = await ServiceCommands.makeService(url: db.url, host: "127.0.0.1", port: 0)
         let port = try await service.start()
         defer { Task { await service.shutdown() } }
@@ -80,12 +87,12 @@ enum ServiceBenchmarks {
         let received = (0..<subscribers).map { _ in Shared<[String: UInt64]>([:]) }
         let stop = Shared(false)
         // Subscribers: one SSE connection each, on threads of their own.
-        let readers = (0..<subscribers).map { k in
+        let readers = (0..<subscribers).map { [subscriberTokens] k in
             Task {
                 try await onThread {
                     let client = try BenchHTTPClient(port: port, timeoutSeconds: 1)
                     try client.send(
-                        "GET /v1/events/stream?after=\(head) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(coordinator)\r\n\r\n"
+                        "GET /v1/events/stream?after=\(head) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(subscriberTokens[k])\r\n\r\n"
                     )
                     let (status, _) = try client.readHead()
                     guard status == 200 else { throw BenchHTTPClient.Failure(description: "stream answered \(status)") }
