@@ -10,7 +10,9 @@ enum BenchCommand {
             clients: args.int("--clients"), events: args.int("--events"))
         if let rate = args.int("--rate") { options.rate = Double(rate) }
         if let open = args.int("--open-seconds") { options.openSeconds = Double(open) }
-        if args.int("--groups") != nil || args.int("--window-us") != nil {
+        if args.flag("--ungrouped") {
+            options.groupCommit = .off
+        } else if args.int("--groups") != nil || args.int("--window-us") != nil {
             let standard = GroupCommit.standard(connections: options.clients ?? 32)
             options.groupCommit = GroupCommit(
                 concurrentGroups: args.int("--groups") ?? standard.concurrentGroups,

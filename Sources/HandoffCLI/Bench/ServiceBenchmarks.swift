@@ -77,7 +77,8 @@ enum ServiceBenchmarks {
                 try await TokenStore(pool: store.pool).create(
                     role: .coordinator, institution: "natc", user: "bench-subscriber-\(k)"))
         }
-        let service = await ServiceCommands.makeService(url: db.url, host: "127.0.0.1", port: 0)
+        let service = await ServiceCommands.makeService(
+            url: db.url, host: "127.0.0.1", port: 0, groupCommit: o.groupCommit)
         let port = try await service.start()
         defer { Task { await service.shutdown() } }
         let head = try await store.headCursor()
@@ -171,10 +172,12 @@ enum ServiceBenchmarks {
             bench: "e2e-latency", value: Double(acknowledged) / seconds, unit: "appends/s",
             p50: latencies.percentile(50), p99: latencies.percentile(99), clients: subscribers,
             target: "p99 ≤ 20 ms, none lost", met: p99 <= 20 && lost == 0)
+        let grouping = o.groupCommit.map { $0.maximumAppends == 1 ? "off" : "\($0.concurrentGroups) groups" }
         var appends = Latencies()
         appends.merge(appendTimes.withLock { $0 })
         // The append's own answer time, part of every delivery's latency.
         result.extra = [
+            ("group commit", grouping ?? "the store's default"),
             ("deliveries", String(latencies.samples.count)), ("lost", String(lost)),
             (
                 "append 201 p50/p99 ms",
