@@ -3,9 +3,10 @@ import Postgres
 
 /// The append-only, hash-chained event log in PostgreSQL.
 ///
-/// Writes go through one SQL function (`handoff.append`) that checks the expected version,
-/// deduplicates by event id, chains hashes and inserts the batch in one round trip. Reads are per
-/// stream, or global in the gap-free (xid, position) order.
+/// Writes go through one SQL function (`handoff.append_group`) that checks each append's expected
+/// version, deduplicates by event id, chains hashes and inserts; concurrent appends to different
+/// streams share one call and one commit (``GroupCommit``). Reads are per stream, or global in the
+/// gap-free (xid, position) order.
 public final class EventStore: Sendable {
     /// The store's connections: for the modules beside it (projections, the service's own tables),
     /// never for route code.
@@ -13,52 +14,52 @@ public final class EventStore: Sendable {
     /// Most events one append may carry.
     public static let maximumBatch = 1000
     private let notifier: AppendNotifier
+    private let committer: GroupCommitter
 
-    public init(pool: ConnectionPool) {
+    /// - Parameter groupCommit: how concurrent appends share transactions; by default
+    ///   ``GroupCommit/standard(connections:)`` for the pool's size.
+    public init(pool: ConnectionPool, groupCommit: GroupCommit? = nil) {
         self.pool = pool
         self.notifier = AppendNotifier(url: pool.url)
+        self.committer = GroupCommitter(
+            pool: pool, configuration: groupCommit ?? .standard(connections: pool.maximumConnections))
     }
+
+    /// How this store groups appends.
+    public var groupCommit: GroupCommit { committer.configuration }
+
+    /// Appends waiting for their group to start (for tests).
+    var queuedAppends: Int { committer.queued }
 
     // MARK: - Append
 
     /// Appends events to one stream atomically.
+    ///
+    /// Concurrent appends to other streams may be written in the same transaction (group commit);
+    /// each keeps its own outcome, and this one returns only after its transaction committed.
     ///
     /// - Returns: the stream's new version and each event's version, cursor and hash. When every
     ///   event id already exists with the same content, the original result (`deduplicated`), once
     ///   it is as durable as a fresh append would be (see `replicationBarrier`).
     /// - Throws: `EventStoreError.wrongExpectedVersion`, `.duplicateEventId`, `.invalid(field:)`,
     ///   `.unavailable` during a database outage.
+    @discardableResult
     public func append(to stream: StreamName, expected: ExpectedVersion = .any, events: [NewEvent]) async throws
         -> AppendResult
     {
         try Self.validate(events)
-        let sql: SQL = """
-            SELECT event_id, event_version, event_position, event_xid::text, event_hash, event_recorded_at, deduplicated
-              FROM handoff.append(\(stream.rawValue), \(expected.description),
-                   \(PostgresArray.text(events.map { $0.id.uuidString.lowercased() }))::uuid[],
-                   \(PostgresArray.text(events.map(\.type)))::text[],
-                   \(PostgresArray.text(events.map(\.data)))::jsonb[],
-                   \(PostgresArray.text(events.map(\.metadata.json)))::jsonb[],
-                   \(PostgresArray.optionalText(events.map { $0.occurredAt.map(PostgresTimestamp.format) }))::timestamptz[])
-            """
-        var attempt = 0
-        while true {
-            do {
-                let result = try Self.decodeAppend(try await pool.query(sql))
-                if result.deduplicated {
-                    try await pool.query(Self.replicationBarrier)
-                } else {
-                    notifier.appended()
-                }
-                return result
-            } catch let error as PostgresError where error.sqlState == "23505" && error.constraint == "events_id" {
-                // The same id raced in through another stream; the retry sees it and answers as a duplicate.
-                attempt += 1
-                if attempt > 2 { throw EventStoreError.from(error) }
-            } catch {
-                throw EventStoreError.from(error)
+        let result = try await committer.append(
+            GroupCommitter.Item(stream: stream.rawValue, expected: expected.description, events: events))
+        do {
+            if result.deduplicated {
+                try await pool.query(Self.replicationBarrier)
+            } else {
+                notifier.appended()
             }
+        } catch {
+            throw EventStoreError.from(error)
         }
+        return result
     }
 
     /// Ends a deduplicated append: a transactional write whose commit, like any append's, waits for
@@ -80,6 +81,9 @@ public final class EventStore: Sendable {
             guard Self.isValidType(event.type) else {
                 throw EventStoreError.invalid(field: "type", message: "an event type is a name of letters and digits")
             }
+            guard JSONSyntax.isValid(event.data) else {
+                throw EventStoreError.invalid(field: "data", message: "not valid JSON or a malformed value")
+            }
             guard ids.insert(event.id).inserted else {
                 throw EventStoreError.invalid(field: "id", message: "an event id appears twice in one append")
             }
@@ -92,22 +96,6 @@ public final class EventStore: Sendable {
         guard (1...64).contains(u.count) else { return false }
         func letter(_ c: UInt8) -> Bool { (c >= 65 && c <= 90) || (c >= 97 && c <= 122) }
         return letter(u[0]) && u.allSatisfy { letter($0) || ($0 >= 48 && $0 <= 57) }
-    }
-
-    private static func decodeAppend(_ result: QueryResult) throws -> AppendResult {
-        var events: [AppendedEvent] = []
-        var deduplicated = false
-        for row in result.all {
-            let xid: UInt64 = try row.decode(3)
-            events.append(
-                AppendedEvent(
-                    id: try row.decode(0), version: try row.decode(1),
-                    cursor: Cursor(xid: xid, position: try row.decode(2)),
-                    hash: try row.decode(4, as: ByteA.self).bytes,
-                    recordedAt: try row.decode(5)))
-            deduplicated = try row.decode(6)
-        }
-        return AppendResult(streamVersion: events.map(\.version).max() ?? 0, events: events, deduplicated: deduplicated)
     }
 
     // MARK: - Reads

@@ -39,7 +39,21 @@ public enum EventStoreError: Error, Sendable, Equatable, CustomStringConvertible
     static func from(_ error: Error) -> Error {
         guard let pg = error as? PostgresError else { return error }
         if pg.isUnavailable { return EventStoreError.unavailable }
-        let detail = pg.detail ?? ""
+        if let refusal = refusal(code: pg.sqlState ?? "", detail: pg.detail, message: pg.serverMessage) {
+            return refusal
+        }
+        switch pg.sqlState {
+        case "22P02", "22P05", "22032", "22007", "22008", "22003", "54001":
+            return EventStoreError.invalid(field: "data", message: "not valid JSON or a malformed value")
+        default: return EventStoreError.database(pg.description)
+        }
+    }
+
+    /// An append's refusal by the SQL functions (Migrations/0030), raised (`handoff.append`) or
+    /// returned as one append's outcome (`handoff.append_group`): its SQLSTATE, its DETAIL
+    /// (`key=value;…`) and its message. Nil for any other code.
+    static func refusal(code: String, detail: String?, message: String?) -> EventStoreError? {
+        let detail = detail ?? ""
         func value(_ key: String) -> String? {
             for part in detail.split(separator: ";") {
                 let kv = part.split(separator: "=", maxSplits: 1)
@@ -47,16 +61,12 @@ public enum EventStoreError: Error, Sendable, Equatable, CustomStringConvertible
             }
             return nil
         }
-        switch pg.sqlState {
+        switch code {
         case "HF001":
-            return EventStoreError.wrongExpectedVersion(
-                expected: value("expected") ?? "?", actual: Int64(value("actual") ?? "") ?? -1)
-        case "HF002": return EventStoreError.duplicateEventId(value("id") ?? "?")
-        case "HF003":
-            return EventStoreError.invalid(field: value("field") ?? "events", message: pg.serverMessage ?? "invalid")
-        case "22P02", "22032", "22007", "22008":
-            return EventStoreError.invalid(field: "data", message: "not valid JSON or a malformed value")
-        default: return EventStoreError.database(pg.description)
+            return .wrongExpectedVersion(expected: value("expected") ?? "?", actual: Int64(value("actual") ?? "") ?? -1)
+        case "HF002": return .duplicateEventId(value("id") ?? "?")
+        case "HF003": return .invalid(field: value("field") ?? "events", message: message ?? "invalid")
+        default: return nil
         }
     }
 }

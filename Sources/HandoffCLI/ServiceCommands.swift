@@ -53,11 +53,12 @@ enum ServiceCommands {
     static func makeService(
         url: String, readURL: String? = nil, host: String, port: Int, poolSize: Int = 16,
         logger: Logger = Logger(label: "service"), limits: DatabaseLimits = DatabaseLimits(),
-        defaultLanguage: Language = .albanian, configure: (inout QueryServiceConfiguration) -> Void = { _ in }
+        defaultLanguage: Language = .albanian, groupCommit: GroupCommit? = nil,
+        configure: (inout QueryServiceConfiguration) -> Void = { _ in }
     ) async -> QueryService {
         let pool = limits.pool(url: url, maximumConnections: poolSize)
         let replica = readURL.map { ReadReplica(pool: limits.pool(url: $0, maximumConnections: poolSize)) }
-        let store = EventStore(pool: pool)
+        let store = EventStore(pool: pool, groupCommit: groupCommit)
         let wakeups = Wakeups()
         await wakeups.startListening(url: url)
         let lagRunner = ProjectionRunner(store: store, pool: pool)

@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import Postgres
 import Referrals
+import Synchronization
 
 /// Need-to-know decisions from the event log itself (authoritative), never from a read model.
 ///
@@ -12,6 +13,8 @@ import Referrals
 ///   from the projected `case_parties` or, where that has not caught up, from the stream's fold.
 public struct CaseAccess: Sendable {
     let store: EventStore
+    /// Folds of recently loaded cases, for ``loadFold(caseId:)``.
+    let folds = CaseFoldCache(capacity: 4096)
 
     public init(store: EventStore) { self.store = store }
 
@@ -28,11 +31,49 @@ public struct CaseAccess: Sendable {
         public var version: Int64 { recorded.last?.version ?? 0 }
     }
 
+    /// A case's state folded up to `version` (its stream's version then).
+    public struct CaseFold: Sendable, Equatable {
+        public var state: CaseState?
+        public var version: Int64
+
+        public init(state: CaseState?, version: Int64) {
+            self.state = state
+            self.version = version
+        }
+    }
+
     public func load(caseId: String) async throws -> LoadedCase {
         guard let stream = StreamName.case(caseId) else { throw ServiceStoreError.invalidCaseId }
         let recorded = try await store.readAll(stream: stream)
         let events = recorded.compactMap(Self.caseEvent)
         return LoadedCase(recorded: recorded, state: CaseState.fold(caseId: caseId, events: events))
+    }
+
+    /// A case's folded state and its stream's version, as ``load(caseId:)`` gives them, from a
+    /// fold kept in memory: only the events past the version folded last are read and parsed
+    /// (usually none or one), not the whole stream. A stream is append-only, so the fold of its
+    /// first N events never changes; a case opened by its first event is cached, and a stream
+    /// that does not open a case is folded from the start every time, as `CaseState.fold` does.
+    public func loadFold(caseId: String) async throws -> CaseFold {
+        guard let stream = StreamName.case(caseId) else { throw ServiceStoreError.invalidCaseId }
+        guard var fold = folds[caseId] else {
+            let loaded = try await load(caseId: caseId)
+            let fold = CaseFold(state: loaded.state, version: loaded.version)
+            if fold.state != nil { folds[caseId] = fold }
+            return fold
+        }
+        while true {
+            let page = try await store.read(stream: stream, fromVersion: fold.version + 1, limit: 1000)
+            for recorded in page {
+                if let event = Self.caseEvent(recorded) {
+                    fold.state = CaseState.applying(event, to: fold.state, caseId: caseId)
+                }
+                fold.version = recorded.version
+            }
+            if page.count < 1000 { break }
+        }
+        folds[caseId] = fold
+        return fold
     }
 
     /// A stored event of a case stream as the domain's typed event; nil if it does not decode
@@ -90,4 +131,28 @@ public struct CaseAccess: Sendable {
     public static func caseId(ofStream stream: String) -> String? {
         StreamName(stream)?.caseId
     }
+}
+
+/// The folds ``CaseAccess/loadFold(caseId:)`` keeps: at most `capacity` cases; when full, an
+/// arbitrary one is dropped (it is read again from the stream when next needed). A fold is only
+/// ever replaced by one of a higher version.
+final class CaseFoldCache: Sendable {
+    private let folds = Mutex<[String: CaseAccess.CaseFold]>([:])
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    subscript(caseId: String) -> CaseAccess.CaseFold? {
+        get { folds.withLock { $0[caseId] } }
+        set {
+            guard let newValue else { return }
+            folds.withLock { all in
+                if let old = all[caseId], old.version >= newValue.version { return }
+                if all[caseId] == nil, all.count >= capacity { all.remove(at: all.startIndex) }
+                all[caseId] = newValue
+            }
+        }
+    }
+
+    var count: Int { folds.withLock { $0.count } }
 }

@@ -278,16 +278,15 @@ extension CommandSpec {
                 discussion: """
                     NAME: append, append-contended, append-batch, read-all, rebuild, e2e-latency, http, scale, \
                     report (the annual report; --events N seeds N/30 cases, default 50,000; not part of all), \
-                    or all (which also writes docs/benchmarks.md). Every figure is set against a baseline \
-                    measured in the same run.
+                    or all (which also writes docs/benchmarks.md); several, comma-separated, share one cluster. \
+                    Every figure is set against a baseline \
+                    measured in the same run. The HTTP benches run closed-loop (throughput against /livez) and \
+                    then open-loop at --rate requests/s (latency from each request's intended send time).
                     """,
                 positionals: [
                     PositionalSpec(
-                        "NAME",
-                        kind: .oneOf([
-                            "append", "append-contended", "append-batch", "read-all", "rebuild", "e2e-latency", "http",
-                            "scale", "report", "all",
-                        ]), help: "which benchmark")
+                        "NAME", kind: .string,
+                        help: "which benchmark, or several separated by commas (append,append-batch)")
                 ],
                 options: [
                     OptionSpec(
@@ -296,7 +295,24 @@ extension CommandSpec {
                     OptionSpec(
                         "--events", value: "N", kind: .integer(1000...100_000_000), help: "size of the data set"),
                     OptionSpec("--output", value: "FILE", help: "with 'all': where to write the report"),
+                    OptionSpec(
+                        "--rate", value: "R", kind: .integer(1...100_000),
+                        help: "the open-loop HTTP phases' arrival rate, requests/s (default 1000)"),
+                    OptionSpec(
+                        "--open-seconds", value: "S", kind: .integer(1...3600),
+                        help: "how long each open-loop HTTP phase runs (default 30)"),
+                    OptionSpec(
+                        "--groups", value: "G", kind: .integer(1...64),
+                        help: "append, e2e-latency: group commit's groups in flight (default: the store's)"),
+                    OptionSpec(
+                        "--window-us", value: "W", kind: .integer(0...100_000),
+                        help: "append, e2e-latency: group commit's window in microseconds (default: the store's)"),
                 ],
-                flags: [FlagSpec("--json", help: "end with one JSON object per benchmark on stdout")]),
+                flags: [
+                    FlagSpec("--json", help: "end with one JSON object per benchmark on stdout"),
+                    FlagSpec(
+                        "--ungrouped",
+                        help: "append and e2e-latency: one transaction per append (group commit off)"),
+                ]),
         ])
 }

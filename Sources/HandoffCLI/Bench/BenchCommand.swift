@@ -1,12 +1,23 @@
+import EventStore
 import Foundation
 
 /// `handoff bench NAME [--seconds S] [--clients C] [--events N] [--json]`.
 enum BenchCommand {
     static func run(_ args: ParsedArguments, _ context: CLIContext) async throws {
         let name = args.positional(0)!
-        let options = StoreBenchmarks.Options(
+        var options = StoreBenchmarks.Options(
             seconds: Double(args.int("--seconds") ?? 10), explicitSeconds: args.int("--seconds") != nil,
             clients: args.int("--clients"), events: args.int("--events"))
+        if let rate = args.int("--rate") { options.rate = Double(rate) }
+        if let open = args.int("--open-seconds") { options.openSeconds = Double(open) }
+        if args.flag("--ungrouped") {
+            options.groupCommit = .off
+        } else if args.int("--groups") != nil || args.int("--window-us") != nil {
+            let standard = GroupCommit.standard(connections: options.clients ?? 32)
+            options.groupCommit = GroupCommit(
+                concurrentGroups: args.int("--groups") ?? standard.concurrentGroups,
+                window: args.int("--window-us").map { .microseconds($0) } ?? standard.window)
+        }
         let json = args.flag("--json")
         let progress: @Sendable (String) -> Void = { context.err("bench: " + $0) }
         let env = try await BenchEnvironment.make(context)
@@ -26,10 +37,12 @@ enum BenchCommand {
     ) async throws {
         let started = Date()
         var results: [BenchResult] = []
-        let names =
-            name == "all"
-            ? ["append", "append-contended", "append-batch", "read-all", "rebuild", "e2e-latency", "http", "scale"]
-            : [name]
+        let known = [
+            "append", "append-contended", "append-batch", "read-all", "rebuild", "e2e-latency", "http", "scale",
+            "report",
+        ]
+        let names = name == "all" ? known.filter { $0 != "report" } : name.split(separator: ",").map(String.init)
+        for bench in names where !known.contains(bench) { throw CLIError.usage("unknown benchmark \(bench)") }
         context.out(BenchResult.header)
         for bench in names {
             progress("running \(bench)…")

@@ -78,8 +78,8 @@ final class BenchEnvironment: Sendable {
 struct BenchDatabase: Sendable {
     let url: String
 
-    func store(connections: Int) -> EventStore {
-        EventStore(pool: ConnectionPool(url: url, maximumConnections: connections))
+    func store(connections: Int, groupCommit: GroupCommit? = nil) -> EventStore {
+        EventStore(pool: ConnectionPool(url: url, maximumConnections: connections), groupCommit: groupCommit)
     }
 }
 

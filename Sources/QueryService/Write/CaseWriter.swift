@@ -98,12 +98,12 @@ public struct CaseWriter: Sendable {
                 // Contention on one case: back off a little, with jitter, before admitting again.
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...(2 * min(attempt, 20)))))
             }
-            var loaded = try await access.load(caseId: caseId)
+            var loaded = try await access.loadFold(caseId: caseId)
             let notParty = loaded.state.map { !$0.isParty(institution) } ?? false
             if notParty {
                 // A non-party is answered exactly as if the case did not exist — same checks in
                 // the same order, same status and body — so that case ids cannot be probed.
-                loaded = CaseAccess.LoadedCase(recorded: [], state: nil)
+                loaded = CaseAccess.CaseFold(state: nil, version: 0)
                 hidden = true
             } else {
                 hidden = loaded.state == nil
