@@ -9,7 +9,7 @@
 //     h.finalize()          // 20 bytes: a9993e36…
 
 /// SHA-1 (FIPS 180-4 §6.1), incremental. For HMAC-SHA-1 under TOTP only (see the file's note).
-public struct SHA1: Sendable {
+public struct SHA1: HMACHash {
     /// Length of a digest in bytes.
     public static let digestByteCount = 20
     /// Length of a message block in bytes.
@@ -34,6 +34,9 @@ public struct SHA1: Sendable {
             }
         }
     }
+
+    /// Feeds a byte array.
+    public mutating func update(_ bytes: [UInt8]) { update(bytes[...]) }
 
     /// Feeds the UTF-8 encoding of a string.
     public mutating func update(utf8 string: String) { update(string.utf8) }
@@ -101,35 +104,4 @@ public struct SHA1: Sendable {
 }
 
 /// HMAC with SHA-1 (RFC 2104; test vectors: RFC 2202): the MAC under TOTP (RFC 6238), nothing else.
-public struct HMACSHA1: Sendable {
-    /// Length of an authentication code in bytes.
-    public static let byteCount = SHA1.digestByteCount
-
-    private var inner = SHA1()
-    private var outer = SHA1()
-
-    /// Starts an authentication code under `key` (a key longer than 64 bytes is hashed first).
-    public init(key: [UInt8]) {
-        var block = key.count > SHA1.blockByteCount ? SHA1.hash(key) : key
-        block += [UInt8](repeating: 0, count: SHA1.blockByteCount - block.count)
-        inner.update(block.map { $0 ^ 0x36 })
-        outer.update(block.map { $0 ^ 0x5c })
-    }
-
-    /// Feeds message bytes.
-    public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 { inner.update(bytes) }
-
-    /// The 20-byte authentication code of everything fed so far.
-    public func finalize() -> [UInt8] {
-        var o = outer
-        o.update(inner.finalize())
-        return o.finalize()
-    }
-
-    /// One-shot authentication code of `message` under `key`.
-    public static func authenticationCode(for message: [UInt8], key: [UInt8]) -> [UInt8] {
-        var h = HMACSHA1(key: key)
-        h.update(message)
-        return h.finalize()
-    }
-}
+public typealias HMACSHA1 = HMAC<SHA1>
