@@ -60,47 +60,37 @@ enum JSONSyntax {
         }
 
         mutating func object(depth: Int) -> Bool {
-            index += 1
-            skipWhitespace()
-            if current == UInt8(ascii: "}") {
-                index += 1
-                return true
-            }
-            while true {
-                guard current == UInt8(ascii: "\""), string() else { return false }
-                skipWhitespace()
-                guard current == UInt8(ascii: ":") else { return false }
-                index += 1
-                skipWhitespace()
-                guard value(depth: depth) else { return false }
-                skipWhitespace()
-                switch current {
-                case UInt8(ascii: ","):
-                    index += 1
-                    skipWhitespace()
-                case UInt8(ascii: "}"):
-                    index += 1
-                    return true
-                default: return false
-                }
+            members(closedBy: UInt8(ascii: "}")) { scanner in
+                guard scanner.current == UInt8(ascii: "\""), scanner.string() else { return false }
+                scanner.skipWhitespace()
+                guard scanner.current == UInt8(ascii: ":") else { return false }
+                scanner.index += 1
+                scanner.skipWhitespace()
+                return scanner.value(depth: depth)
             }
         }
 
         mutating func array(depth: Int) -> Bool {
+            members(closedBy: UInt8(ascii: "]")) { scanner in scanner.value(depth: depth) }
+        }
+
+        /// The members of an object or array after its opening byte: none, or `member`s separated
+        /// by commas, then `close`.
+        mutating func members(closedBy close: UInt8, _ member: (inout Scanner) -> Bool) -> Bool {
             index += 1
             skipWhitespace()
-            if current == UInt8(ascii: "]") {
+            if current == close {
                 index += 1
                 return true
             }
             while true {
-                guard value(depth: depth) else { return false }
+                guard member(&self) else { return false }
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","):
                     index += 1
                     skipWhitespace()
-                case UInt8(ascii: "]"):
+                case close:
                     index += 1
                     return true
                 default: return false
