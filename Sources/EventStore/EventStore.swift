@@ -128,6 +128,21 @@ public final class EventStore: Sendable {
         } catch { throw EventStoreError.from(error) }
     }
 
+    /// The versions of several streams in one query (0 for a stream that does not exist).
+    public func versions(of streams: some Collection<StreamName>) async throws -> [StreamName: Int64] {
+        var versions = Dictionary(uniqueKeysWithValues: streams.map { ($0, Int64(0)) })
+        guard !versions.isEmpty else { return versions }
+        do {
+            let names = PostgresArray.text(versions.keys.map(\.rawValue))
+            let result = try await pool.query(
+                "SELECT stream, version FROM handoff.streams WHERE stream = ANY(\(names)::text[])")
+            for row in result.all {
+                if let stream = StreamName(try row.decode(0, as: String.self)) { versions[stream] = try row.decode(1) }
+            }
+            return versions
+        } catch { throw EventStoreError.from(error) }
+    }
+
     /// Events of one stream from `fromVersion` on, in version order, at most `limit`.
     public func read(stream: StreamName, fromVersion: Int64 = 1, limit: Int = 1000) async throws -> [RecordedEvent] {
         do {

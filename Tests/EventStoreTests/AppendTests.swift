@@ -32,6 +32,15 @@ import Testing
         #expect(versions == [1, 2, 3, 4, 5])
     }
 
+    @Test func versionsOfSeveralStreamsInOneQuery() async throws {
+        let store = try await TestDatabase.make().store()
+        _ = try await store.append(to: stream("KS-V1"), events: [event(), event()])
+        _ = try await store.append(to: stream("KS-V2"), events: [event()])
+        let versions = try await store.versions(of: [stream("KS-V1"), stream("KS-V2"), stream("KS-V3")])
+        #expect(versions == [stream("KS-V1"): 2, stream("KS-V2"): 1, stream("KS-V3"): 0])
+        #expect(try await store.versions(of: [StreamName]()).isEmpty)
+    }
+
     @Test func expectedVersionParsing() {
         #expect(ExpectedVersion("any") == .any)
         #expect(ExpectedVersion("no-stream") == .noStream)

@@ -314,9 +314,10 @@ extension QueryService {
         let principal = session.principal
         let items = try await readSide.inbox(institution: institution)
         // The inbox's steps carry each case's version as the case's own stream has it.
+        let streams = Set(items.prefix(DeadlineBoard.rowLimit).compactMap { StreamName.case($0.caseId) })
         var versions: [String: Int64] = [:]
-        for caseId in Set(items.prefix(DeadlineBoard.rowLimit).map(\.caseId)) {
-            if let stream = StreamName.case(caseId) { versions[caseId] = try await store.version(of: stream) }
+        for (stream, version) in try await store.versions(of: streams) {
+            if let caseId = stream.caseId { versions[caseId] = version }
         }
         let opening = CaseFormView(
             action: "/cases", csrf: session.csrfToken, expectedVersion: nil, now: now,
