@@ -10,28 +10,73 @@ import Testing
 /// `GET /v1/cases/{caseId}` answered from the `cases` read model, need-to-know included.
 @Suite("Case summaries from the read model")
 struct CaseSummaryReadTests {
-    /// The one-statement summary is the document `ReadModels.caseSummary` gives, case by case.
-    @Test func theOneStatementSummaryEqualsTheReadModelsSummary() async throws {
-        let (h, models) = try await ProjectedCases.start(cases: 40)
+    /// The pre-rendered documents (`handoff.case_documents`) equal the summary computed from the
+    /// read-model tables, for every case, at times of reading on both sides of deadlines' warning
+    /// and due times (the statuses the read fills in), with missed-deadline notices, after the
+    /// live projector and after a rebuild; a store whose documents are missing (one upgraded to
+    /// Migrations/0031) gets them all back from the live projector's next batch.
+    @Test func theDocumentsEqualTheReadModelsSummaryAtEveryTimeLiveAndRebuilt() async throws {
+        let (h, models) = try await ProjectedCases.start(cases: 80)
         defer { Task { await h.stop() } }
+        let runner = ProjectionRunner(store: h.store)
+        // Notices for the deadlines already missed, projected onto their cases.
+        let report = try await DeadlineWatcher(store: h.store).runOnce(now: Date())
+        #expect(report.appended > 0)
+        try await h.settle()
+        _ = try await runner.catchUp()
         let readSide = ProjectionReadSide(pool: models.pool)
-        let now = Date()
         let ids = try await models.pool.query("SELECT case_id FROM handoff.case_summary ORDER BY case_id").all.map {
             try $0.decode(0, as: String.self)
         }
-        #expect(ids.count == 40)
-        var withReferrals = 0
-        var withNotices = 0
-        for id in ids {
-            let fast = try await readSide.caseSummary(caseId: id, now: now)
-            let summary = try #require(try await models.caseSummary(id, now: now))
-            let expected = try JSONValue.parse(Array(try JSONEncoder().encode(summary)))
-            #expect(fast == expected, "\(id)")  // same members and values (objects compare unordered)
-            if !summary.openReferrals.isEmpty { withReferrals += 1 }
-            if summary.deadlines.contains(where: { $0.missedNoticeEventId != nil }) { withNotices += 1 }
+        #expect(ids.count == 80)
+        // Times around some unsettled deadlines' warning and due instants, and far from all of them.
+        let open = try await models.pool.query(
+            "SELECT warn_at, due_at FROM handoff.deadlines WHERE settled IS NULL ORDER BY due_at, case_id, ordinal"
+        )
+        .all
+        #expect(open.count > 4)
+        var times: [Date] = [Date(timeIntervalSince1970: 0), Date(), Date().addingTimeInterval(400 * 86_400)]
+        for row in [open[0], open[open.count / 2], open[open.count - 1]] {
+            for instant in [try row.decode(0, as: Date.self), try row.decode(1, as: Date.self)] {
+                times += [instant.addingTimeInterval(-0.001), instant]
+            }
         }
-        #expect(withReferrals > 0)
-        #expect(try await readSide.caseSummary(caseId: "KS-NOT-THERE", now: now) == nil)
+        func compareAll(_ label: String, everyStatus: Bool = true) async throws {
+            var statuses: Set<String> = []
+            var withNotices = 0
+            for now in times {
+                for id in ids {
+                    let document = try #require(try await readSide.caseSummary(caseId: id, now: now), "\(label) \(id)")
+                    let summary = try #require(try await models.caseSummary(id, now: now))
+                    let expected = try JSONValue.parse(Array(try JSONEncoder().encode(summary)))
+                    #expect(document == expected, "\(label) \(id) at \(Timestamp.format(now))")
+                    for d in summary.deadlines { statuses.insert(d.status) }
+                    if summary.deadlines.contains(where: { $0.missedNoticeEventId != nil }) { withNotices += 1 }
+                }
+            }
+            guard everyStatus else { return }
+            #expect(statuses.isSuperset(of: ["pending", "due-soon", "overdue", "met"]), "\(label): \(statuses)")
+            #expect(withNotices > 0, "\(label)")
+        }
+        try await compareAll("live")
+        try await runner.rebuild("cases")
+        try await compareAll("rebuilt")
+        #expect(try await readSide.caseSummary(caseId: "KS-NOT-THERE", now: Date()) == nil)
+
+        // Documents missing, as in a store upgraded to Migrations/0031: a fresh live projector's
+        // next batch renders every case's document again.
+        try await h.store.pool.query("DELETE FROM handoff.case_documents")
+        times = [Date()]
+        // Meanwhile the tables answer (the documents' reference, ReadModels.caseSummary).
+        try await compareAll("without documents", everyStatus: false)
+        try await h.openCase("KS-DOC-NEW", by: "kp-dthb")
+        try await h.settle()
+        _ = try await ProjectionRunner(store: h.store).catchUp()
+        let counts = try await models.pool.query(
+            "SELECT (SELECT count(*) FROM handoff.case_documents), (SELECT count(*) FROM handoff.case_summary)")
+        #expect(try counts.first!.decode(0, as: Int.self) == 81)
+        #expect(try counts.first!.decode(1, as: Int.self) == 81)
+        try await compareAll("healed", everyStatus: false)
     }
 
     /// Need-to-know: the read model's parties let a party in without a stream fold; a party the

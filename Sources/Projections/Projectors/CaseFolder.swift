@@ -92,12 +92,17 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
         batches += 1
         let scan = Self.scan(batch.events)
         if batch.resumingAfter == nil {
-            if knownThrough != batch.start { forgetAll() }
+            let fresh = knownThrough != batch.start
+            if fresh { forgetAll() }
             recompute = nil
             if context == nil || scan.registryChanged { try await readRegistry(through: batch.end, on: connection) }
             advance(scan.touched, batch: batch.events)
             knownThrough = batch.end
-            guard scan.registryChanged else {
+            // A store upgraded to Migrations/0031 has cases without a document: render them all,
+            // as after a registry change (checked once per start).
+            var everyCase = scan.registryChanged
+            if !everyCase && fresh { everyCase = try await documentsMissing(on: connection, tables: tables) }
+            guard everyCase else {
                 let ids = scan.touched.keys.sorted(by: Self.inByteOrder)
                 let groups = try await rows(ids, through: batch.end, on: connection)
                 forgetIfNeeded()
@@ -131,6 +136,15 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
         let notices = batch.resumingAfter == nil ? scan.notices : CaseProjector.notices.rows()
         return LivePart(
             writes: Self.writes(groups, notices: notices), resumeAfter: last < all.count ? chunk.last : nil)
+    }
+
+    /// Whether some case has a summary row but no document.
+    private func documentsMissing(on connection: Connection, tables: ProjectionTables) async throws -> Bool {
+        let text = """
+            SELECT EXISTS (SELECT 1 FROM \(tables.qualified("case_summary")) s WHERE NOT EXISTS (
+                SELECT 1 FROM \(tables.qualified("case_documents")) d WHERE d.case_id = s.case_id))
+            """
+        return try await connection.query(SQL(text: text, parameters: [])).first?.decode(0) ?? false
     }
 
     /// The index of the first id after `key` in byte order, in ids sorted that way.
@@ -249,6 +263,9 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
                 CaseProjector.addParties(state, to: &rows.parties)
                 CaseProjector.addReferrals(state, to: &rows.referrals)
                 CaseProjector.addDeadlines(evaluation.deadlines, caseStatus: state.status, to: &rows.deadlines)
+                CaseDocument.add(
+                    CaseDocument.render(state, history: history, deadlines: evaluation.deadlines), caseId: caseId,
+                    to: &rows.documents)
             }
             groups.append(rows)
         }
@@ -266,7 +283,9 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
             var sure = true
             for index in indices {
                 if batch[index].stream.hasPrefix("sop-") {
-                    if let key = History.noticeKey(dataText: batch[index].data) { history.notices.insert(key) }
+                    if let key = History.noticeKey(dataText: batch[index].data) {
+                        history.addNotice(key, id: batch[index].id, recordedAt: batch[index].recordedDate)
+                    }
                     continue
                 }
                 // `batch[index]` rather than a local copy: a copy of an event retains all its fields.
@@ -355,14 +374,15 @@ struct CaseRows: Sendable {
     var parties = CaseProjector.parties.rows()
     var referrals = CaseProjector.referrals.rows()
     var deadlines = CaseProjector.deadlines.rows()
+    var documents = CaseProjector.documents.rows()
 
     func write(on connection: Connection, tables: ProjectionTables) async throws {
-        for writer in [CaseProjector.summary, CaseProjector.parties, CaseProjector.referrals, CaseProjector.deadlines] {
-            try await writer.delete(stale, on: connection, tables: tables)
-        }
-        try await CaseProjector.summary.insert(summaries, on: connection, tables: tables)
-        try await CaseProjector.parties.insert(parties, on: connection, tables: tables)
-        try await CaseProjector.referrals.insert(referrals, on: connection, tables: tables)
-        try await CaseProjector.deadlines.insert(deadlines, on: connection, tables: tables)
+        let written: [(RowWriter, RowBatch)] = [
+            (CaseProjector.summary, summaries), (CaseProjector.parties, parties),
+            (CaseProjector.referrals, referrals), (CaseProjector.deadlines, deadlines),
+            (CaseProjector.documents, documents),
+        ]
+        for (writer, _) in written { try await writer.delete(stale, on: connection, tables: tables) }
+        for (writer, rows) in written { try await writer.insert(rows, on: connection, tables: tables) }
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 import Postgres
 import Referrals
 
-/// Projector `cases`: case summary, parties, referrals, deadlines and missed-deadline notices.
+/// Projector `cases`: case summary, parties, referrals, deadlines, missed-deadline notices and each
+/// case's pre-rendered summary document (``CaseDocument``).
 ///
 /// Each case touched by a batch is recomputed from its whole stream up to the batch's cursor
 /// (``CaseState/fold`` and ``DeadlineEvaluator``), and its rows are replaced. A published ruleset
@@ -21,7 +22,9 @@ import Referrals
 /// status (pending, due-soon, overdue, …) is derived at query time by `handoff.deadline_status`.
 public struct CaseProjector: Projector {
     public let name = "cases"
-    public let tables = ["case_summary", "case_parties", "referrals", "deadlines", "deadline_notices"]
+    public let tables = [
+        "case_summary", "case_parties", "referrals", "deadlines", "deadline_notices", "case_documents",
+    ]
     /// How many cases a rebuild's replay keeps in memory, counted in events (about 1 KiB each).
     let replayMemory: Int
     /// How many cases the live projector keeps in memory between batches, counted in events.
@@ -98,6 +101,12 @@ public struct CaseProjector: Projector {
             ("satisfied_at", "timestamptz"), ("satisfied_by_event_id", "uuid"), ("cancelled_at", "timestamptz"),
             ("missed_at_closure", "boolean"), ("ordinal", "int"), ("notified", "boolean"), ("case_status", "text"),
             ("settled", "text"),
+        ])
+    static let documents = RowWriter(
+        table: "case_documents",
+        columns: [
+            ("case_id", "text"), ("parties", "text[]"), ("parts", "text[]"), ("open_due", "timestamptz[]"),
+            ("open_warn", "timestamptz[]"),
         ])
     static let notices = RowWriter(
         table: "deadline_notices",

@@ -22,6 +22,20 @@ enum History {
         var lastRecordedAt = Date(timeIntervalSince1970: 0)
         /// The case's `SopDeadlineMissed` notices (from its `sop-` stream).
         var notices: Set<NoticeKey> = []
+        /// The first notice of each key (earliest recorded, then lowest id): what the case
+        /// document names as a deadline's `missedNoticeEventId`.
+        var firstNotices: [NoticeKey: (id: UUID, recordedAt: Date)] = [:]
+
+        /// Adds a notice read from the case's `sop-` stream.
+        mutating func addNotice(_ key: NoticeKey, id: UUID, recordedAt: Date) {
+            notices.insert(key)
+            if let first = firstNotices[key],
+                (first.recordedAt, first.id.uuidString) <= (recordedAt, id.uuidString)
+            {
+                return
+            }
+            firstNotices[key] = (id, recordedAt)
+        }
     }
 
     /// The typed events of each case, in stream order.
@@ -63,7 +77,7 @@ enum History {
         }
         let notices = try await connection.query(
             """
-            SELECT substr(stream, 5), data::text FROM handoff.events
+            SELECT substr(stream, 5), data::text, id, recorded_at FROM handoff.events
              WHERE stream = ANY(\(PostgresArray.text(caseIds.map { "sop-" + $0 }))::text[])
                AND type = 'SopDeadlineMissed'
                AND (\(xid)::xid8 IS NULL OR (xid, position) <= (\(xid)::xid8, \(position)::bigint))
@@ -71,7 +85,7 @@ enum History {
         for row in notices.all {
             let caseId: String = try row.decode(0)
             guard out[caseId] != nil, let key = noticeKey(dataText: try row.decode(1)) else { continue }
-            out[caseId]!.notices.insert(key)
+            out[caseId]!.addNotice(key, id: try row.decode(2), recordedAt: try row.decode(3))
         }
         return out
     }

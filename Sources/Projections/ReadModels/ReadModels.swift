@@ -41,6 +41,28 @@ public struct ReadModels: Sendable {
             deadlines: try await deadlines(caseId: caseId, now: now))
     }
 
+    /// The case's pre-rendered summary (``CaseDocument``) with its unsettled deadlines' statuses
+    /// filled in as of `now` by `handoff.deadline_status`: one primary-key lookup. The JSON is the
+    /// document ``caseSummary(_:now:)`` describes. nil when the case has no document (unknown, not
+    /// yet projected, or in a store upgraded to Migrations/0031 whose documents are still being
+    /// rendered).
+    /// - Returns: the JSON text and the case's parties, opener first.
+    public func caseDocument(_ caseId: String, now: Date = Date()) async throws -> (json: String, parties: [String])? {
+        let result = try await pool.query(
+            """
+            SELECT array_to_string(d.parties, ','),
+                   (SELECT string_agg(p.part || CASE WHEN p.n < cardinality(d.parts) THEN
+                                          '"' || handoff.deadline_status(NULL, d.open_due[p.n], d.open_warn[p.n], \(now))
+                                          || '"' ELSE '' END, '' ORDER BY p.n)
+                      FROM unnest(d.parts) WITH ORDINALITY AS p(part, n))
+              FROM handoff.case_documents d WHERE d.case_id = \(caseId)
+            """)
+        guard let row = result.first else { return nil }
+        // Institution ids hold no comma (a-z, 0-9 and -).
+        let parties: String = try row.decode(0)
+        return (try row.decode(1), parties.isEmpty ? [] : parties.split(separator: ",").map(String.init))
+    }
+
     /// The institutions that may see a case: its opener, then every referral recipient.
     public func parties(of caseId: String) async throws -> [String] {
         try await pool.query(

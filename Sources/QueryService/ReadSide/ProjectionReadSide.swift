@@ -27,131 +27,18 @@ public struct ProjectionReadSide: ReadSide {
         try await caseSummaryDocument(caseId: caseId, now: Date())
     }
 
-    /// The document `ReadModels.caseSummary` describes (`CaseSummary`: the same members, in its
-    /// encoding order, and the same formats; a test holds the two equal), read with one statement
-    /// instead of four — one round trip, one snapshot — as typed rows (summary, parties, open
-    /// referrals, deadlines) and written straight to JSON bytes.
+    /// The case's pre-rendered summary document (`ReadModels.caseDocument`, written by the `cases`
+    /// projector): one primary-key lookup, the statuses of its unsettled deadlines filled in as of
+    /// `now`. The same members, order and formats as `ReadModels.caseSummary` (a test holds the two
+    /// equal), which answers instead for a case that has rows but no document yet (a store upgraded
+    /// to Migrations/0031 whose projector has not rendered it).
     public func caseSummaryDocument(caseId: String, now: Date) async throws -> CaseSummaryDocument? {
-        let result = try await models.pool.query(
-            """
-            SELECT 0 AS kind, 0 AS ord, s.case_id, s.status, s.identification_status, s.risk_level, s.opened_by,
-                   s.opened_at::text, s.child::text, s.version::text, s.last_event_at::text, s.closed_at::text,
-                   s.closure_reason, NULL::text, NULL::text, NULL::text, NULL::text
-              FROM handoff.case_summary s WHERE s.case_id = \(caseId)
-            UNION ALL
-            SELECT 1, p.ordinal, p.institution, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                   NULL, NULL
-              FROM handoff.case_parties p WHERE p.case_id = \(caseId)
-            UNION ALL
-            SELECT 2, r.ordinal, r.case_id, r.referral_id, r.from_institution, r.to_institution, r.purpose, r.urgency,
-                   r.status, r.issued_at::text, r.issued_event_id::text, r.acknowledged_at::text, r.accepted_at::text,
-                   r.declined_at::text, r.decline_reason, r.completed_at::text, r.outcome
-              FROM handoff.referrals r
-             WHERE r.case_id = \(caseId) AND r.status IN ('issued', 'acknowledged', 'accepted')
-            UNION ALL
-            SELECT 3, (row_number() OVER (ORDER BY d.due_at, d.case_id, d.ordinal))::int, d.case_id, d.rule_id,
-                   d.title, d.due_at::text, d.warn_at::text,
-                   handoff.deadline_status(d.settled, d.due_at, d.warn_at, \(now)),
-                   d.responsible, d.trigger_event_id::text, d.satisfied_at::text, d.referral_id, d.ruleset_id,
-                   d.ruleset_version::text, d.confirmed::text,
-                   (SELECT n.event_id::text FROM handoff.deadline_notices n
-                     WHERE n.case_id = d.case_id AND n.rule_id = d.rule_id AND n.trigger_event_id = d.trigger_event_id
-                       AND (n.ruleset_id IS NULL OR n.ruleset_id = d.ruleset_id)
-                     ORDER BY n.recorded_at LIMIT 1),
-                   NULL
-              FROM handoff.deadlines d WHERE d.case_id = \(caseId)
-             ORDER BY 1, 2
-            """)
-        let rows = result.all
-        guard let summary = rows.first, try summary.decode(0, as: Int.self) == 0 else { return nil }
-        // Columns 2… of each kind of row, by position.
-        func text(_ row: Row, _ column: Int) throws -> String { try row.decode(column + 2) }
-        func optionalText(_ row: Row, _ column: Int) throws -> String? { try row.decodeOptional(column + 2) }
-        func time(_ row: Row, _ column: Int) throws -> String? {
-            try row.decodeOptional(column + 2, as: Date.self).map(Timestamp.format)
+        if let document = try await models.caseDocument(caseId, now: now) {
+            return CaseSummaryDocument(json: Array(document.json.utf8), parties: document.parties)
         }
-        func bool(_ row: Row, _ column: Int) throws -> Bool { try row.decode(column + 2) }
-        func int(_ row: Row, _ column: Int) throws -> Int { try row.decode(column + 2) }
-        var w = JSONBytes(capacity: 4096)
-        var parties: [String] = []
-        w.beginObject()
-        w.member("caseId", try text(summary, 0))
-        w.member("status", try text(summary, 1))
-        w.member("identificationStatus", try text(summary, 2))
-        w.member("riskLevel", try optionalText(summary, 3))
-        w.member("openedBy", try text(summary, 4))
-        w.member("openedAt", try time(summary, 5))
-        w.key("child")
-        w.bool(try bool(summary, 6))
-        w.key("version")
-        w.number(try int(summary, 7))
-        w.member("lastEventAt", try time(summary, 8))
-        w.member("closedAt", try time(summary, 9))
-        w.member("closureReason", try optionalText(summary, 10))
-        var index = 1
-        // `"name": [...]` of the rows of one kind, which come next (the statement orders by kind).
-        func array(_ name: String, kind: Int, _ element: (Row) throws -> Void) throws {
-            w.key(name)
-            w.beginArray()
-            while index < rows.count, try rows[index].decode(0, as: Int.self) == kind {
-                try element(rows[index])
-                index += 1
-            }
-            w.endArray()
-        }
-        try array("parties", kind: 1) { row in
-            let party = try text(row, 0)
-            parties.append(party)
-            w.string(party)
-        }
-        try array("openReferrals", kind: 2) { r in
-            w.beginObject()
-            w.member("caseId", try text(r, 0))
-            w.member("referralId", try text(r, 1))
-            w.member("from", try text(r, 2))
-            w.member("to", try text(r, 3))
-            w.member("purpose", try text(r, 4))
-            w.member("urgency", try text(r, 5))
-            w.member("status", try text(r, 6))
-            w.member("issuedAt", try time(r, 7))
-            w.member("issuedEventId", try text(r, 8))
-            w.member("acknowledgedAt", try time(r, 9))
-            w.member("acceptedAt", try time(r, 10))
-            w.member("declinedAt", try time(r, 11))
-            w.member("declineReason", try optionalText(r, 12))
-            w.member("completedAt", try time(r, 13))
-            w.member("outcome", try optionalText(r, 14))
-            // Open referrals are never withdrawn (ReferralLifecycle): the read model's members, always null here.
-            w.member("withdrawnAt", nil)
-            w.member("withdrawalReason", nil)
-            w.endObject()
-        }
-        try array("deadlines", kind: 3) { d in
-            w.beginObject()
-            w.member("caseId", try text(d, 0))
-            w.member("ruleId", try text(d, 1))
-            w.member("title", try text(d, 2))
-            w.member("dueAt", try time(d, 3))
-            w.member("warnAt", try time(d, 4))
-            w.member("status", try text(d, 5))
-            w.member("responsible", try text(d, 6))
-            w.member("triggerEventId", try text(d, 7))
-            w.member("satisfiedAt", try time(d, 8))
-            w.member("referralId", try optionalText(d, 9))
-            w.member("rulesetId", try text(d, 10))
-            w.key("rulesetVersion")
-            w.number(try int(d, 11))
-            w.key("confirmed")
-            w.bool(try bool(d, 12))
-            w.member("missedNoticeEventId", try optionalText(d, 13))
-            w.endObject()
-        }
-        w.endObject()
-        guard index == rows.count else { throw SummaryShapeError() }
-        return CaseSummaryDocument(json: w.bytes, parties: parties)
+        guard let summary = try await models.caseSummary(caseId, now: now) else { return nil }
+        return CaseSummaryDocument(json: Array(try JSONEncoder().encode(summary)), parties: summary.parties)
     }
-
-    struct SummaryShapeError: Error {}
 
     public func deadlines(_ filter: DeadlineFilter, visibleTo institution: String?) async throws -> [DeadlineRow] {
         try await models.deadlines(

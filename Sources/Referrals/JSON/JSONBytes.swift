@@ -1,8 +1,7 @@
 import Foundation
-import Referrals
 
-/// Writes compact JSON straight into bytes, for the hot read routes: no `JSONValue` tree (one
-/// dictionary per object) is built only to be serialized once.
+/// Writes compact JSON straight into bytes, for the hot read routes and the projector's pre-rendered
+/// documents: no `JSONValue` tree (one dictionary per object) is built only to be serialized once.
 ///
 /// Commas are placed by the writer; the caller only opens, names and closes:
 /// ```swift
@@ -12,14 +11,16 @@ import Referrals
 /// w.key("next"); w.string(cursor)   // or w.null()
 /// w.endObject()
 /// ```
-struct JSONBytes {
-    private(set) var bytes: [UInt8] = []
+package struct JSONBytes {
+    package private(set) var bytes: [UInt8] = []
+    /// Where ``gap()`` left room for a value, as offsets into `bytes`, in order.
+    package private(set) var gaps: [Int] = []
     /// One entry per open container: whether it already holds a member.
     private var filled: [Bool] = []
     /// A key was written and its value is next (no comma before it).
     private var afterKey = false
 
-    init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
+    package init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
 
     private mutating func valueStarts() {
         if afterKey {
@@ -32,10 +33,10 @@ struct JSONBytes {
         }
     }
 
-    mutating func beginObject() { open(UInt8(ascii: "{")) }
-    mutating func endObject() { close(UInt8(ascii: "}")) }
-    mutating func beginArray() { open(UInt8(ascii: "[")) }
-    mutating func endArray() { close(UInt8(ascii: "]")) }
+    package mutating func beginObject() { open(UInt8(ascii: "{")) }
+    package mutating func endObject() { close(UInt8(ascii: "}")) }
+    package mutating func beginArray() { open(UInt8(ascii: "[")) }
+    package mutating func endArray() { close(UInt8(ascii: "]")) }
 
     private mutating func open(_ bracket: UInt8) {
         valueStarts()
@@ -49,29 +50,29 @@ struct JSONBytes {
     }
 
     /// A member name; the next value written is its value.
-    mutating func key(_ name: String) {
+    package mutating func key(_ name: String) {
         valueStarts()
         JSONValue.writeString(name, into: &bytes)
         bytes.append(UInt8(ascii: ":"))
         afterKey = true
     }
 
-    mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         valueStarts()
         JSONValue.writeString(value, into: &bytes)
     }
 
     /// A string, or `null` for nil.
-    mutating func string(_ value: String?) {
+    package mutating func string(_ value: String?) {
         if let value { string(value) } else { null() }
     }
 
-    mutating func null() {
+    package mutating func null() {
         valueStarts()
         bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])  // null
     }
 
-    mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         valueStarts()
         if value {
             bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65])  // true
@@ -80,14 +81,21 @@ struct JSONBytes {
         }
     }
 
-    mutating func number(_ value: Int) {
+    package mutating func number(_ value: Int) {
         valueStarts()
         bytes.append(contentsOf: String(value).utf8)
     }
 
     /// `"name": value` for a string.
-    mutating func member(_ name: String, _ value: String?) {
+    package mutating func member(_ name: String, _ value: String?) {
         key(name)
         string(value)
+    }
+
+    /// A value left out, to be filled in later at this place: a member's value or an array
+    /// element. Its offset goes to ``gaps``; the writer carries on as if a value had been written.
+    package mutating func gap() {
+        valueStarts()
+        gaps.append(bytes.count)
     }
 }

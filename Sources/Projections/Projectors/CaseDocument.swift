@@ -1,0 +1,144 @@
+import Foundation
+import Postgres
+import Referrals
+
+/// A case's summary as `GET /v1/cases/{caseId}` sends it, rendered by the `cases` projector in the
+/// same transaction as the case's other rows (`handoff.case_documents`, Migrations/0031), so that
+/// a read is one primary-key lookup instead of a query over four tables.
+///
+/// One thing in it depends on the time of the read, not on the log: the status of a deadline
+/// nothing has settled yet (pending, then due-soon, then overdue, with no event in between). The
+/// stored document leaves those statuses out — `parts` is the JSON text cut where each goes, and
+/// `openDue`/`openWarn` are the times they turn on — and the read fills them in with
+/// `handoff.deadline_status`, the one definition the deadline pages and the statistics use too.
+/// A settled deadline's status is written in.
+///
+/// The members, their order and their formats are those of ``CaseSummary`` as `JSONEncoder`
+/// writes it (`CaseSummaryReadTests` holds the two equal at many times of reading, live and after
+/// a rebuild).
+public struct CaseDocument: Sendable, Hashable {
+    /// The case's parties, opener first: the need-to-know check reads them without parsing the JSON.
+    public var parties: [String]
+    /// The JSON text, cut at each unsettled deadline's `status` value: `parts.count` is one more
+    /// than the number of unsettled deadlines.
+    public var parts: [String]
+    /// Each unsettled deadline's due time, in the order of the cuts.
+    public var openDue: [Date]
+    /// Each unsettled deadline's warning time, in the order of the cuts.
+    public var openWarn: [Date]
+
+    /// Renders a folded case: its state, its stream's head and its evaluated deadlines (in the
+    /// evaluator's order, which numbers them as the `deadlines` rows' `ordinal`).
+    static func render(_ s: CaseState, history: History.CaseHistory, deadlines: [Deadline]) -> CaseDocument {
+        var w = JSONBytes(capacity: 2048 + 512 * deadlines.count)
+        var openDue: [Date] = []
+        var openWarn: [Date] = []
+        func time(_ date: Date?) -> String? { date.map { Timestamp.format(stored($0)) } }
+        w.beginObject()
+        w.member("caseId", s.caseId)
+        w.member("status", s.status.rawValue)
+        w.member("identificationStatus", s.identificationStatus.rawValue)
+        w.member("riskLevel", s.riskLevel?.rawValue)
+        w.member("openedBy", s.openedBy)
+        w.member("openedAt", time(s.openedAt))
+        w.key("child")
+        w.bool(s.isChild)
+        w.key("version")
+        w.number(Int(history.version))
+        w.member("lastEventAt", time(history.lastRecordedAt))
+        w.member("closedAt", time(s.isClosed ? s.closedAt : nil))
+        w.member("closureReason", s.isClosed ? s.closureReason?.rawValue : nil)
+        w.key("parties")
+        w.beginArray()
+        for party in s.parties { w.string(party) }
+        w.endArray()
+        w.key("openReferrals")
+        w.beginArray()
+        for r in s.openReferrals {
+            w.beginObject()
+            w.member("caseId", s.caseId)
+            w.member("referralId", r.id)
+            w.member("from", r.from)
+            w.member("to", r.to)
+            w.member("purpose", r.purpose.rawValue)
+            w.member("urgency", r.urgency.rawValue)
+            w.member("status", r.status.rawValue)
+            w.member("issuedAt", time(r.issuedAt))
+            w.member("issuedEventId", r.issuedByEventId.uuidString.lowercased())
+            w.member("acknowledgedAt", time(r.acknowledgedAt))
+            w.member("acceptedAt", time(r.acceptedAt))
+            w.member("declinedAt", time(r.declinedAt))
+            w.member("declineReason", r.declineReason?.rawValue)
+            w.member("completedAt", time(r.completedAt))
+            w.member("outcome", r.outcome?.rawValue)
+            w.member("withdrawnAt", time(r.withdrawnAt))
+            w.member("withdrawalReason", r.withdrawalReason?.rawValue)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("deadlines")
+        w.beginArray()
+        // The `deadlines` rows' order: due time, then ordinal (the evaluator's order), as stored.
+        let ordered = deadlines.enumerated().map { (due: stored($0.element.dueAt), ordinal: $0.offset, $0.element) }
+            .sorted { ($0.due, $0.ordinal) < ($1.due, $1.ordinal) }
+        for (_, _, d) in ordered {
+            w.beginObject()
+            w.member("caseId", d.caseId)
+            w.member("ruleId", d.ruleId)
+            w.member("title", d.title)
+            w.member("dueAt", time(d.dueAt))
+            w.member("warnAt", time(d.warnAt))
+            w.key("status")
+            if let settled = d.settled {
+                w.string(settled.rawValue)
+            } else {
+                w.gap()
+                openDue.append(stored(d.dueAt))
+                openWarn.append(stored(d.warnAt))
+            }
+            w.member("responsible", d.responsible)
+            w.member("triggerEventId", d.triggerEventId.uuidString.lowercased())
+            w.member("satisfiedAt", time(d.satisfiedAt))
+            w.member("referralId", d.referralId)
+            w.member("rulesetId", d.rulesetId)
+            w.key("rulesetVersion")
+            w.number(d.rulesetVersion)
+            w.key("confirmed")
+            w.bool(d.confirmed)
+            w.member("missedNoticeEventId", firstNotice(of: d, in: history)?.uuidString.lowercased())
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        var parts: [String] = []
+        var start = 0
+        for offset in w.gaps + [w.bytes.count] {
+            parts.append(String(decoding: w.bytes[start..<offset], as: UTF8.self))
+            start = offset
+        }
+        return CaseDocument(parties: s.parties, parts: parts, openDue: openDue, openWarn: openWarn)
+    }
+
+    /// The first notice recorded about a deadline (``Deadline/isNoticed(by:)``), earliest first.
+    static func firstNotice(of deadline: Deadline, in history: History.CaseHistory) -> UUID? {
+        history.firstNotices.filter { deadline.isNoticed(by: $0.key) }
+            .min { ($0.value.recordedAt, $0.value.id.uuidString) < ($1.value.recordedAt, $1.value.id.uuidString) }?
+            .value.id
+    }
+
+    /// `date` as the store keeps a `timestamptz` (whole microseconds), so that a time renders as it
+    /// does when read back from a table.
+    static func stored(_ date: Date) -> Date {
+        PostgresTimestamp.parse(PostgresTimestamp.format(date)) ?? date
+    }
+
+    /// Appends the row of a rendered document.
+    static func add(_ document: CaseDocument, caseId: String, to r: inout RowBatch) {
+        r.text(caseId)
+        r.textArray(document.parties)
+        r.textArray(document.parts)
+        r.textArray(document.openDue.map(PostgresTimestamp.format))
+        r.textArray(document.openWarn.map(PostgresTimestamp.format))
+        r.endRow()
+    }
+}
