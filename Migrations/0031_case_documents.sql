@@ -4,9 +4,9 @@
 -- deadlines and deadline_notices.
 --
 -- A deadline nothing has settled yet changes status with the time of the read alone (pending,
--- due-soon, overdue), so the document leaves those statuses out: `parts` is the JSON text cut where
--- each one goes, and `open_due`/`open_warn` hold the times handoff.deadline_status compares `now`
--- with, one per cut. The read fills them in.
+-- due-soon, overdue), so the document leaves those statuses out: `cuts` are the byte offsets in
+-- `body` where each one goes, in ascending order, and `open_due`/`open_warn` hold the times
+-- handoff.deadline_status compares `now` with, one per cut. The read fills them in.
 --
 -- Upgrading a store that already has cases: a case without a document is read from the tables as
 -- before; the live projector renders every case's document on its first batch when any is
@@ -15,11 +15,11 @@
 CREATE TABLE handoff.case_documents (
     case_id   text PRIMARY KEY,
     parties   text[] NOT NULL,
-    parts     text[] NOT NULL CHECK (cardinality(parts) >= 1),
+    body      text NOT NULL,
+    cuts      int[] NOT NULL,
     open_due  timestamptz[] NOT NULL,
     open_warn timestamptz[] NOT NULL,
-    CHECK (coalesce(cardinality(open_due), 0) = cardinality(parts) - 1
-           AND coalesce(cardinality(open_warn), 0) = cardinality(parts) - 1)
+    CHECK (cardinality(open_due) = cardinality(cuts) AND cardinality(open_warn) = cardinality(cuts))
 );
 
 REVOKE ALL ON handoff.case_documents FROM PUBLIC;

@@ -135,7 +135,8 @@ extension UUID: PostgresEncodable, PostgresDecodable {
                     i += 1
                     continue
                 }
-                guard let hi = hexNibble(b[i]), let lo = hexNibble(b[i + 1]) else { return false }
+                let hi = hexValue(b[i]), lo = hexValue(b[i + 1])
+                guard (hi | lo) & 0xF0 == 0 else { return false }
                 out[k] = hi << 4 | lo
                 k += 1
                 i += 2
@@ -168,25 +169,31 @@ public struct ByteA: Sendable, Hashable, PostgresEncodable, PostgresDecodable {
         guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x"), utf8.count % 2 == 0 else {
             return nil
         }
-        var out = [UInt8]()
-        out.reserveCapacity((utf8.count - 2) / 2)
-        var i = 2
-        while i < utf8.count {
-            guard let hi = hexNibble(utf8[i]), let lo = hexNibble(utf8[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
+        // Written in place (no per-byte append): event reads decode two 32-byte hashes per row.
+        let count = (utf8.count - 2) / 2
+        var valid = true
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var pair: UInt8 = 0
+            for k in 0..<count {
+                let hi = hexValue(utf8[2 + 2 * k]), lo = hexValue(utf8[3 + 2 * k])
+                pair |= hi | lo
+                buffer[k] = hi << 4 | lo
+            }
+            valid = pair & 0xF0 == 0
+            initialized = count
         }
+        guard valid else { return nil }
         bytes = out
     }
 }
 
-@inline(__always) func hexNibble(_ c: UInt8) -> UInt8? {
-    switch c {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-    default: return nil
-    }
+/// A hex digit's value (either case), or 0xFF for any other byte: branch-light, for loops that
+/// check a whole run at once (a value ORed with 0xFF has its high bits set).
+@inline(__always) func hexValue(_ c: UInt8) -> UInt8 {
+    let digit = c &- UInt8(ascii: "0")
+    if digit < 10 { return digit }
+    let letter = (c | 0x20) &- UInt8(ascii: "a")
+    return letter < 6 ? letter + 10 : 0xFF
 }
 
 private let hexDigits = Array("0123456789abcdef".utf8)

@@ -8,6 +8,9 @@ public enum ProjectionsError: Error, Sendable, Equatable, CustomStringConvertibl
     case injected(String)
     /// Another rebuild of this projector is running.
     case rebuildRunning(String)
+    /// A case's stored document does not fit together (its cuts fall outside its body, or their
+    /// statuses are missing): rebuild the `cases` read model.
+    case malformedDocument(caseId: String)
 
     /// A stable snake_case code.
     public var code: String {
@@ -16,6 +19,7 @@ public enum ProjectionsError: Error, Sendable, Equatable, CustomStringConvertibl
         case .checkpointMoved: return "checkpoint_moved"
         case .injected: return "injected_failure"
         case .rebuildRunning: return "rebuild_running"
+        case .malformedDocument: return "malformed_document"
         }
     }
 
@@ -26,6 +30,7 @@ public enum ProjectionsError: Error, Sendable, Equatable, CustomStringConvertibl
         case .checkpointMoved(let name): return "the checkpoint of \(name) moved during the batch"
         case .injected(let what): return "injected failure: \(what)"
         case .rebuildRunning(let name): return "a rebuild of \(name) is already running"
+        case .malformedDocument(let caseId): return "the stored document of case \(caseId) is malformed"
         }
     }
 }

@@ -210,6 +210,22 @@ import Testing
         #expect(bytes("\\x00ff10", ByteA.self) == ByteA([0, 255, 16]))
         #expect(bytes("\\x", ByteA.self) == ByteA([]))
         for bad in ["00ff", "\\x0", "\\xzz", "x00"] { #expect(bytes(bad, ByteA.self) == nil, "\(bad)") }
+        // Every byte value in every position of a pair: only hex digits (either case) decode.
+        let hexDigits = Array("0123456789abcdefABCDEF".utf8)
+        for b in UInt8.min...UInt8.max {
+            let isHex = hexDigits.contains(b)
+            let expected = isHex ? UInt8(String(UnicodeScalar(b)), radix: 16) : nil
+            for pair in [[b, UInt8(ascii: "0")], [UInt8(ascii: "0"), b]] {
+                let decoded = ([UInt8(ascii: "\\"), UInt8(ascii: "x")] + pair).withUnsafeBufferPointer {
+                    ByteA(postgresBytes: $0)
+                }
+                let value = expected.map { pair[0] == b ? $0 << 4 : $0 }
+                #expect(decoded == value.map { ByteA([$0]) }, "byte \(b)")
+            }
+            var uuid = Array(id.uuidString.utf8)
+            uuid[35] = b
+            #expect(uuid.withUnsafeBufferPointer { UUID(postgresBytes: $0) != nil } == isHex, "byte \(b)")
+        }
         #expect(bytes("t", Bool.self) == true)
         #expect(bytes("no", Bool.self) == nil)
     }

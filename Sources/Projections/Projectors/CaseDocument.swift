@@ -8,24 +8,42 @@ import Referrals
 ///
 /// One thing in it depends on the time of the read, not on the log: the status of a deadline
 /// nothing has settled yet (pending, then due-soon, then overdue, with no event in between). The
-/// stored document leaves those statuses out — `parts` is the JSON text cut where each goes, and
-/// `openDue`/`openWarn` are the times they turn on — and the read fills them in with
-/// `handoff.deadline_status`, the one definition the deadline pages and the statistics use too.
-/// A settled deadline's status is written in.
+/// stored document leaves those statuses out — `cuts` are the byte offsets in `body` where each
+/// goes, and `openDue`/`openWarn` the times they turn on — and the read fills them in with
+/// `handoff.deadline_status`, the one definition the deadline pages and the statistics use too
+/// (``filled(body:cuts:statuses:)``). A settled deadline's status is written in.
 ///
 /// The members, their order and their formats are those of ``CaseSummary`` as `JSONEncoder`
 /// writes it (`CaseSummaryReadTests` holds the two equal at many times of reading, live and after
 /// a rebuild).
-public struct CaseDocument: Sendable, Hashable {
+struct CaseDocument: Sendable, Hashable {
     /// The case's parties, opener first: the need-to-know check reads them without parsing the JSON.
-    public var parties: [String]
-    /// The JSON text, cut at each unsettled deadline's `status` value: `parts.count` is one more
-    /// than the number of unsettled deadlines.
-    public var parts: [String]
+    var parties: [String]
+    /// The JSON text without the unsettled deadlines' `status` values.
+    var body: [UInt8]
+    /// Where each left-out status goes: byte offsets into `body`, ascending.
+    var cuts: [Int]
     /// Each unsettled deadline's due time, in the order of the cuts.
-    public var openDue: [Date]
+    var openDue: [Date]
     /// Each unsettled deadline's warning time, in the order of the cuts.
-    public var openWarn: [Date]
+    var openWarn: [Date]
+
+    /// `body` with `statuses` (one per cut, bare status names) written in as JSON strings.
+    /// - Returns: nil when the counts differ or a cut is out of order or outside the body.
+    static func filled(body: [UInt8], cuts: [Int], statuses: [String]) -> [UInt8]? {
+        guard statuses.count == cuts.count else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count + 16 * cuts.count)
+        var start = 0
+        for (cut, status) in zip(cuts, statuses) {
+            guard cut >= start, cut <= body.count else { return nil }
+            out.append(contentsOf: body[start..<cut])
+            JSONValue.writeString(status, into: &out)
+            start = cut
+        }
+        out.append(contentsOf: body[start...])
+        return out
+    }
 
     /// Renders a folded case: its state, its stream's head and its evaluated deadlines (in the
     /// evaluator's order, which numbers them as the `deadlines` rows' `ordinal`).
@@ -110,13 +128,7 @@ public struct CaseDocument: Sendable, Hashable {
         }
         w.endArray()
         w.endObject()
-        var parts: [String] = []
-        var start = 0
-        for offset in w.gaps + [w.bytes.count] {
-            parts.append(String(decoding: w.bytes[start..<offset], as: UTF8.self))
-            start = offset
-        }
-        return CaseDocument(parties: s.parties, parts: parts, openDue: openDue, openWarn: openWarn)
+        return CaseDocument(parties: s.parties, body: w.bytes, cuts: w.gaps, openDue: openDue, openWarn: openWarn)
     }
 
     /// The first notice recorded about a deadline (``Deadline/isNoticed(by:)``), earliest first.
@@ -136,7 +148,8 @@ public struct CaseDocument: Sendable, Hashable {
     static func add(_ document: CaseDocument, caseId: String, to r: inout RowBatch) {
         r.text(caseId)
         r.textArray(document.parties)
-        r.textArray(document.parts)
+        r.text(String(decoding: document.body, as: UTF8.self))
+        r.textArray(document.cuts.map(String.init))
         r.textArray(document.openDue.map(PostgresTimestamp.format))
         r.textArray(document.openWarn.map(PostgresTimestamp.format))
         r.endRow()

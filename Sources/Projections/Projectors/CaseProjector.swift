@@ -105,8 +105,8 @@ public struct CaseProjector: Projector {
     static let documents = RowWriter(
         table: "case_documents",
         columns: [
-            ("case_id", "text"), ("parties", "text[]"), ("parts", "text[]"), ("open_due", "timestamptz[]"),
-            ("open_warn", "timestamptz[]"),
+            ("case_id", "text"), ("parties", "text[]"), ("body", "text"), ("cuts", "int[]"),
+            ("open_due", "timestamptz[]"), ("open_warn", "timestamptz[]"),
         ])
     static let notices = RowWriter(
         table: "deadline_notices",

@@ -156,17 +156,7 @@ struct RowBatch {
 
     private mutating func quoted(_ bytes: UnsafeBufferPointer<UInt8>) {
         separator()
-        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
-        buffers[column].append(quote)
-        if bytes.contains(where: { $0 == quote || $0 == backslash }) {
-            for b in bytes {
-                if b == quote || b == backslash { buffers[column].append(backslash) }
-                buffers[column].append(b)
-            }
-        } else {
-            buffers[column].append(contentsOf: bytes)
-        }
-        buffers[column].append(quote)
+        PostgresArray.appendQuoted(bytes, to: &buffers[column])
         column += 1
     }
 }

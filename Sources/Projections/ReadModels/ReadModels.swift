@@ -46,21 +46,27 @@ public struct ReadModels: Sendable {
     /// document ``caseSummary(_:now:)`` describes. nil when the case has no document (unknown, not
     /// yet projected, or in a store upgraded to Migrations/0031 whose documents are still being
     /// rendered).
-    /// - Returns: the JSON text and the case's parties, opener first.
-    public func caseDocument(_ caseId: String, now: Date = Date()) async throws -> (json: String, parties: [String])? {
+    /// - Returns: the JSON and the case's parties, opener first.
+    /// - Throws: ``ProjectionsError/malformedDocument(caseId:)`` when the stored cuts do not fit its body.
+    public func caseDocument(_ caseId: String, now: Date = Date()) async throws -> (json: [UInt8], parties: [String])? {
         let result = try await pool.query(
             """
-            SELECT array_to_string(d.parties, ','),
-                   (SELECT string_agg(p.part || CASE WHEN p.n < cardinality(d.parts) THEN
-                                          '"' || handoff.deadline_status(NULL, d.open_due[p.n], d.open_warn[p.n], \(now))
-                                          || '"' ELSE '' END, '' ORDER BY p.n)
-                      FROM unnest(d.parts) WITH ORDINALITY AS p(part, n))
+            SELECT array_to_string(d.parties, ','), d.body, array_to_string(d.cuts, ','),
+                   (SELECT string_agg(handoff.deadline_status(NULL, t.due, t.warn, \(now)), ',' ORDER BY t.n)
+                      FROM unnest(d.open_due, d.open_warn) WITH ORDINALITY AS t(due, warn, n))
               FROM handoff.case_documents d WHERE d.case_id = \(caseId)
             """)
         guard let row = result.first else { return nil }
-        // Institution ids hold no comma (a-z, 0-9 and -).
-        let parties: String = try row.decode(0)
-        return (try row.decode(1), parties.isEmpty ? [] : parties.split(separator: ",").map(String.init))
+        // Institution ids, numbers and status names hold no comma.
+        func list(_ column: Int) throws -> [String] {
+            (try row.decodeOptional(column, as: String.self) ?? "").split(separator: ",").map(String.init)
+        }
+        let cuts = try list(2).compactMap { Int($0) }
+        guard
+            let json = CaseDocument.filled(
+                body: Array(try row.decode(1, as: String.self).utf8), cuts: cuts, statuses: try list(3))
+        else { throw ProjectionsError.malformedDocument(caseId: caseId) }
+        return (json, try list(0))
     }
 
     /// The institutions that may see a case: its opener, then every referral recipient.

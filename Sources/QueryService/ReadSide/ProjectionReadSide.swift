@@ -34,7 +34,7 @@ public struct ProjectionReadSide: ReadSide {
     /// to Migrations/0031 whose projector has not rendered it).
     public func caseSummaryDocument(caseId: String, now: Date) async throws -> CaseSummaryDocument? {
         if let document = try await models.caseDocument(caseId, now: now) {
-            return CaseSummaryDocument(json: Array(document.json.utf8), parties: document.parties)
+            return CaseSummaryDocument(json: document.json, parties: document.parties)
         }
         guard let summary = try await models.caseSummary(caseId, now: now) else { return nil }
         return CaseSummaryDocument(json: Array(try JSONEncoder().encode(summary)), parties: summary.parties)
