@@ -188,7 +188,8 @@ struct AccessLogFunctionTests {
             "KS-1/2", "KS.1", "KS-1\t", String(repeating: "ж", count: 32), "KS-1'--", "KS-1\u{200B}",
         ]
         let endpoints: [String?] = [
-            "GET /v1/cases/{caseId}", "G", "", nil, String(repeating: "e", count: 200), String(repeating: "e", count: 201),
+            "GET /v1/cases/{caseId}", "G", "", nil, String(repeating: "e", count: 200),
+            String(repeating: "e", count: 201),
             String(repeating: "ё", count: 200), String(repeating: "ё", count: 201), "GET /\n", "GET /\r", "GET\t/",
             "GET /v1/cases/{caseId}\u{2028}",
         ]
