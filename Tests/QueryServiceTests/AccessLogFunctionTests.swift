@@ -86,6 +86,8 @@ struct AccessLogFunctionTests {
             (0..<1500).map { i in row(i, caseId: i % 97 == 0 ? longCase : "KS-MX-\((i * 7 + i / 300) % 300)") })
         batches.append([row(7, caseId: "KS-MX-5")])
         batches.append((0..<50).map { row($0, caseId: $0 < 25 ? "KS-MX-299" : "ks-new-\($0 % 2)") })
+        // Case ids that differ only in letter case are different cases (byte-exact, whatever the collation).
+        batches.append((0..<12).map { row($0, caseId: ["KS-MX-7", "ks-mx-7", "Ks-Mx-7", "KS-NEW-0"][$0 % 4]) })
         batches.append((0..<58).map { row($0, caseId: "KS-MX-\(290 - $0)") })
         var written: [Row] = []
         for batch in batches {
