@@ -78,8 +78,9 @@ BEGIN
     -- its last row in the batch: the new head. Only the batch's cases are looked up, by key.
     SELECT array_agg(x.cs ORDER BY x.n), array_agg(x.prev_n ORDER BY x.n),
            array_agg(CASE WHEN x.prev_n IS NULL THEN coalesce(x.head, v_zero) END ORDER BY x.n),
-           array_agg(x.n) FILTER (WHERE x.next_n IS NULL), array_agg(x.c) FILTER (WHERE x.next_n IS NULL),
-           array_agg(x.cs) FILTER (WHERE x.next_n IS NULL)
+           array_agg(x.n ORDER BY x.n) FILTER (WHERE x.next_n IS NULL),
+           array_agg(x.c ORDER BY x.n) FILTER (WHERE x.next_n IS NULL),
+           array_agg(x.cs ORDER BY x.n) FILTER (WHERE x.next_n IS NULL)
       INTO a_cs, a_prev_n, a_head, a_last_n, a_last_c, a_last_s
       FROM (SELECT r.n, r.c, coalesce(h.case_seq, 0) + row_number() OVER w AS cs, lag(r.n) OVER w AS prev_n,
                    lead(r.n) OVER w AS next_n, h.hash AS head
