@@ -261,6 +261,29 @@ struct AccessLogFunctionTests {
         #expect(try await Self.state(c) == before)
     }
 
+    /// Replacing the function kept what 0013 and 0014 granted: the application role may call it,
+    /// nobody else may, and it runs as its owner with a fixed search path.
+    @Test func theRewrittenFunctionKeepsItsPrivileges() async throws {
+        let db = try await TestDatabase.make()
+        let c = try await db.connect()
+        defer { c.close() }
+        let row = try await c.query(
+            """
+            SELECT has_function_privilege('handoff_app', p.oid, 'EXECUTE'),
+                   has_function_privilege('handoff_auditor', p.oid, 'EXECUTE'),
+                   p.prosecdef, array_to_string(p.proconfig, ';'),
+                   NOT EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0)
+              FROM pg_proc p
+             WHERE p.oid = 'handoff.log_access(text[], text[], text[], text[], text[], text[])'::regprocedure
+            """
+        ).first!
+        #expect(try row.decode(0, as: Bool.self))
+        #expect(try !row.decode(1, as: Bool.self))
+        #expect(try row.decode(2, as: Bool.self))
+        #expect(try row.decode(3, as: String.self) == "search_path=handoff, pg_temp")
+        #expect(try row.decode(4, as: Bool.self))
+    }
+
     /// Migration 0014's checks of one row, verbatim: true when the row is well formed.
     static func acceptedIn0014(_ c: Connection, _ r: Row) async throws -> Bool {
         try await c.query(
