@@ -328,8 +328,26 @@ public enum PostgresTimestamp {
         }
         guard i == s.count else { return nil }
         let days = daysFromCivil(y, mo, d)
-        let seconds = days * 86_400 + h * 3600 + mi * 60 + sec - offset
-        return Date(timeIntervalSince1970: Double(seconds) + Double(micros) / 1_000_000)
+        return date(seconds: days * 86_400 + h * 3600 + mi * 60 + sec - offset, micros: micros)
+    }
+
+    /// `date` as a `timestamptz` keeps it (whole microseconds, rounded as ``format(_:)`` rounds)
+    /// and ``parse(_:)`` reads it back: the same `Date` a read of the stored value gives, without
+    /// the round trip through text.
+    public static func stored(_ date: Date) -> Date {
+        let total = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        var seconds = total / 1_000_000
+        var micros = total % 1_000_000
+        if micros < 0 {
+            micros += 1_000_000
+            seconds -= 1
+        }
+        return Self.date(seconds: seconds, micros: micros)
+    }
+
+    /// The one conversion from whole seconds and microseconds to a `Date`.
+    private static func date(seconds: Int64, micros: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(seconds) + Double(micros) / 1_000_000)
     }
 
     private static func daysIn(month: Int64, year: Int64) -> Int64 {

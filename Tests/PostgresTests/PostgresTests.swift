@@ -230,6 +230,16 @@ import Testing
         #expect(bytes("no", Bool.self) == nil)
     }
 
+    /// `stored` is the round trip through the text form, without the text, at random instants.
+    @Test func storedIsTheRoundTripThroughText() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let seconds = Double.random(in: -62_135_596_800...253_402_300_799, using: &generator)
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(PostgresTimestamp.stored(date) == PostgresTimestamp.parse(PostgresTimestamp.format(date)))
+        }
+    }
+
     @Test func timestampsFormatAndParse() throws {
         let d = try #require(PostgresTimestamp.parse("2026-11-22T10:00:00Z"))
         #expect(PostgresTimestamp.format(d) == "2026-11-22T10:00:00.000000Z")

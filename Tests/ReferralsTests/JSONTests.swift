@@ -177,6 +177,39 @@ import Testing
         }
         #expect(Timestamp.parseDate("2014-01-01").map(Timestamp.format) == "2014-01-01T00:00:00Z")
         #expect(Timestamp.format(Date(timeIntervalSince1970: -1)) == "1969-12-31T23:59:59Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: -62_167_219_200)) == "0000-01-01T00:00:00Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 253_402_300_800)) == "10000-01-01T00:00:00Z")
+    }
+
+    /// The formatter writes what the calendar arithmetic says, digit for digit, at random instants
+    /// with and without milliseconds (an instant given in milliseconds prints those milliseconds,
+    /// though a Double holds it a hair under), and round-trips through the parser.
+    @Test func formatsEveryFieldOfRandomInstants() throws {
+        var generator = SystemRandomNumberGenerator()
+        for k in 0..<20_000 {
+            // Whole seconds across years 1–9999; milliseconds in 1900–2100, where a Double holds
+            // an instant to well under a microsecond (in year 9000 its step is 30 µs).
+            let whole: Int64
+            if k % 3 == 0 {
+                let millis = Int64.random(in: -62_135_596_800_000...253_402_300_799_999, using: &generator)
+                whole = millis - ((millis % 1000) + 1000) % 1000
+            } else {
+                whole = Int64.random(in: -2_208_988_800_000...4_102_444_799_999, using: &generator)
+            }
+            let date = Date(timeIntervalSince1970: Double(whole) / 1000)
+            let text = Timestamp.format(date)
+            let fraction = (whole % 1000 + 1000) % 1000
+            let seconds = (whole - fraction) / 1000
+            let days = Int(Timestamp.floorDiv(seconds, 86_400))
+            let secondOfDay = Int(seconds - Int64(days) * 86_400)
+            let (y, m, d) = Timestamp.civilFromDays(days)
+            var expected = String(
+                format: "%04d-%02d-%02dT%02d:%02d:%02d", y, m, d, secondOfDay / 3600, secondOfDay / 60 % 60,
+                secondOfDay % 60)
+            if fraction != 0 { expected += String(format: ".%03d", Int(fraction)) }
+            #expect(text == expected + "Z")
+            #expect(Timestamp.parse(text).map(Timestamp.format) == text)
+        }
     }
 
     static let durations: [(String, Double)] = [

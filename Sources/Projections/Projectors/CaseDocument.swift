@@ -140,9 +140,7 @@ struct CaseDocument: Sendable, Hashable {
 
     /// `date` as the store keeps a `timestamptz` (whole microseconds), so that a time renders as it
     /// does when read back from a table.
-    static func stored(_ date: Date) -> Date {
-        PostgresTimestamp.parse(PostgresTimestamp.format(date)) ?? date
-    }
+    static func stored(_ date: Date) -> Date { PostgresTimestamp.stored(date) }
 
     /// Appends the row of a rendered document.
     static func add(_ document: CaseDocument, caseId: String, to r: inout RowBatch) {

@@ -57,19 +57,51 @@ public enum Timestamp {
     }
 
     /// Formats as RFC 3339 in UTC: `2026-11-22T10:00:00Z`, with milliseconds only when non-zero
-    /// (`2026-11-22T10:00:00.250Z`).
+    /// (`2026-11-22T10:00:00.250Z`); sub-millisecond digits are dropped (after rounding to the
+    /// microsecond, the store's resolution).
     public static func format(_ date: Date) -> String {
-        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        // To the nearest microsecond first, then down to the millisecond: a time parsed from
+        // `…:57.391Z` may be a hair under .391 as a Double, and must still print .391.
+        let totalMillis = floorDiv(Int64((date.timeIntervalSince1970 * 1_000_000).rounded()), 1000)
         var seconds = totalMillis.quotientAndRemainder(dividingBy: 1000)
         if seconds.remainder < 0 { seconds = (seconds.quotient - 1, seconds.remainder + 1000) }
         let days = Int(floorDiv(seconds.quotient, 86_400))
         let secondOfDay = Int(seconds.quotient - Int64(days) * 86_400)
         let (y, m, d) = civilFromDays(days)
-        var text =
-            pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T" + pad(secondOfDay / 3600, 2) + ":"
-            + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
-        if seconds.remainder != 0 { text += "." + pad(Int(seconds.remainder), 3) }
-        return text + "Z"
+        let millis = Int(seconds.remainder)
+        guard (0...9999).contains(y) else {
+            // Years of more than four digits, or before year 0: the general path.
+            var text =
+                pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T" + pad(secondOfDay / 3600, 2) + ":"
+                + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
+            if millis != 0 { text += "." + pad(millis, 3) }
+            return text + "Z"
+        }
+        // Written into 24 bytes on the stack: case documents and pages format many times each.
+        var out: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let length = millis != 0 ? 24 : 20
+        withUnsafeMutableBytes(of: &out) { o in
+            func put(_ value: Int, _ width: Int, at index: Int, then separator: UInt8) {
+                var v = value
+                for k in stride(from: index + width - 1, through: index, by: -1) {
+                    o[k] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+                o[index + width] = separator
+            }
+            put(y, 4, at: 0, then: UInt8(ascii: "-"))
+            put(m, 2, at: 5, then: UInt8(ascii: "-"))
+            put(d, 2, at: 8, then: UInt8(ascii: "T"))
+            put(secondOfDay / 3600, 2, at: 11, then: UInt8(ascii: ":"))
+            put(secondOfDay / 60 % 60, 2, at: 14, then: UInt8(ascii: ":"))
+            if millis != 0 {
+                put(secondOfDay % 60, 2, at: 17, then: UInt8(ascii: "."))
+                put(millis, 3, at: 20, then: UInt8(ascii: "Z"))
+            } else {
+                put(secondOfDay % 60, 2, at: 17, then: UInt8(ascii: "Z"))
+            }
+        }
+        return withUnsafeBytes(of: &out) { String(decoding: $0[0..<length], as: UTF8.self) }
     }
 
     /// Formats the UTC calendar date `YYYY-MM-DD`.
