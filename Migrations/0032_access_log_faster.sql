@@ -20,11 +20,16 @@
 -- About 72 ms became 48 for that batch. What remains is mostly the INSERT itself: heap, five
 -- indexes and their WAL.
 
+-- Its lookups of the batch's case heads (`case_id = ANY (…)`) go by the primary key whatever the
+-- table's statistics say: PL/pgSQL keeps a plan for the session, and one made while the table was
+-- new and small (a sequential scan) made every call scan every case's head once it had grown —
+-- on a fresh store that turned the SSE deliveries' access rows into seconds of delay within a minute.
+-- No JIT: a plan priced with sequential scans off costs enough to be compiled on every call.
 CREATE OR REPLACE FUNCTION handoff.log_access(
     p_role text[], p_institution text[], p_user text[], p_case_id text[], p_endpoint text[], p_outcome text[]
 )
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = handoff, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = handoff, pg_temp SET enable_seqscan = off SET jit = off AS $$
 DECLARE
     v_count  int := coalesce(cardinality(p_role), 0);
     v_zero   bytea := decode(repeat('00', 32), 'hex');

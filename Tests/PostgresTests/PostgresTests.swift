@@ -98,7 +98,9 @@ import Testing
 
     @Test func poolLimitsAndReuses() async throws {
         let db = try await TestDatabase.make(migrated: false)
-        let pool = ConnectionPool(url: db.url, maximumConnections: 3)
+        // A generous checkout wait: what is tested is the limit, and a loaded machine (the whole
+        // suite at once) once made 20 waiters of 10 ms each wait past the default 10 s.
+        let pool = ConnectionPool(url: db.url, maximumConnections: 3, checkoutTimeout: .seconds(120))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<20 {
                 group.addTask { try await pool.query("SELECT pg_sleep(0.01)") }

@@ -60,6 +60,9 @@ enum ServiceBenchmarks {
         )
     }
 
+    /// Seconds of the same load, unmeasured, before `e2e-latency`'s timed phase.
+    static let endToEndWarmUp = 20.0
+
     static func endToEnd(
         _ db: BenchDatabase, _ o: StoreBenchmarks.Options, progress: @escaping @Sendable (String) -> Void
     )
@@ -98,63 +101,81 @@ enum ServiceBenchmarks {
                     )
                     let (status, _) = try client.readHead()
                     guard status == 200 else { throw BenchHTTPClient.Failure(description: "stream answered \(status)") }
-                    var pending = ""
+                    // Lines are cut out of the bytes in one pass per chunk (copying the rest of
+                    // a String after every line made a subscriber that fell behind fall further).
+                    let prefix = Array("data: {\"id\":\"".utf8)
+                    var pending: [UInt8] = []
                     while !stop.withLock({ $0 }) {
                         guard let chunk = try? client.readChunk() else { continue }
                         let now = DispatchTime.now().uptimeNanoseconds
-                        pending += String(decoding: chunk, as: UTF8.self)
-                        while let newline = pending.firstIndex(of: "\n") {
-                            let line = pending[..<newline]
-                            if line.hasPrefix("data: {\"id\":\"") {
-                                let id = String(line.dropFirst(13).prefix(36))
-                                received[k].withLock { $0[id] = now }
+                        pending += chunk
+                        var start = 0
+                        var ids: [String] = []
+                        while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                            let line = pending[start..<newline]
+                            if line.count >= prefix.count + 36, line.starts(with: prefix) {
+                                let from = line.startIndex + prefix.count
+                                ids.append(String(decoding: pending[from..<from + 36], as: UTF8.self))
                             }
-                            pending = String(pending[pending.index(after: newline)...])
+                            start = newline + 1
                         }
+                        pending.removeFirst(start)
+                        if !ids.isEmpty { received[k].withLock { for id in ids { $0[id] = now } } }
                     }
                 }
             }
         }
         try await Task.sleep(for: .milliseconds(500))
-        progress("appending \(Int(rate)) events/s for \(Int(seconds)) s, \(subscribers) SSE subscribers…")
-        let perAppender = Int(rate * seconds) / appenders
         let interval = Double(appenders) / rate
         let tag = UUID().uuidString.prefix(6)
-        let started = DispatchTime.now().uptimeNanoseconds
-        let acknowledged = try await withThrowingTaskGroup(of: Int.self) { group in
-            for a in 0..<appenders {
-                group.addTask {
-                    try await onThread {
-                        let client = try BenchHTTPClient(port: port)
-                        var ok = 0
-                        for i in 0..<perAppender {
-                            let due = started + UInt64(Double(i) * interval * 1e9)
-                            let now = DispatchTime.now().uptimeNanoseconds
-                            if due > now { usleep(useconds_t((due - now) / 1000)) }
-                            let id = UUID().uuidString.lowercased()
-                            let body =
-                                #"{"id":"\#(id)","type":"CaseOpened","data":{"identificationStatus":"presumed","profile":{"sex":"female","ageBand":"18-24","child":false,"nationality":"XK","exploitation":["sexual"]}}}"#
-                            // Open loop: latency runs from the intended send time (a late send counts).
-                            let t = min(due, DispatchTime.now().uptimeNanoseconds)
-                            sent.withLock { $0[id] = t }
-                            let (status, _) = try client.request(
-                                "POST", "/v1/cases/KP-E2E-\(tag)-\(a)-\(i)/events", token: police, body: body)
-                            let answered = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
-                            appendTimes.withLock { $0.append(answered) }
-                            if status == 201 { ok += 1 } else { sent.withLock { _ = $0.removeValue(forKey: id) } }
+        /// Appends at `rate` for `seconds` from 16 appenders; with `measure`, records each append's
+        /// intended send time (for the deliveries) and answer time.
+        func appendAtRate(for seconds: Double, phase: String, measure: Bool) async throws -> Int {
+            let perAppender = Int(rate * seconds) / appenders
+            let started = DispatchTime.now().uptimeNanoseconds
+            return try await withThrowingTaskGroup(of: Int.self) { group in
+                for a in 0..<appenders {
+                    group.addTask {
+                        try await onThread {
+                            let client = try BenchHTTPClient(port: port)
+                            var ok = 0
+                            for i in 0..<perAppender {
+                                let due = started + UInt64(Double(i) * interval * 1e9)
+                                let now = DispatchTime.now().uptimeNanoseconds
+                                if due > now { usleep(useconds_t((due - now) / 1000)) }
+                                let id = UUID().uuidString.lowercased()
+                                let body =
+                                    #"{"id":"\#(id)","type":"CaseOpened","data":{"identificationStatus":"presumed","profile":{"sex":"female","ageBand":"18-24","child":false,"nationality":"XK","exploitation":["sexual"]}}}"#
+                                // Open loop: latency runs from the intended send time (a late send counts).
+                                let t = min(due, DispatchTime.now().uptimeNanoseconds)
+                                if measure { sent.withLock { $0[id] = t } }
+                                let (status, _) = try client.request(
+                                    "POST", "/v1/cases/KP-E2E-\(tag)-\(phase)-\(a)-\(i)/events", token: police,
+                                    body: body)
+                                let answered = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6
+                                if measure { appendTimes.withLock { $0.append(answered) } }
+                                if status == 201 { ok += 1 } else { sent.withLock { _ = $0.removeValue(forKey: id) } }
+                            }
+                            return ok
                         }
-                        return ok
                     }
                 }
+                var total = 0
+                for try await n in group { total += n }
+                return total
             }
-            var total = 0
-            for try await n in group { total += n }
-            return total
         }
+        // A fresh cluster's first half-minute is not its steady state (measured: p99 311 ms in a
+        // first run, 28 ms in a second on the same cluster): the same load, unmeasured, first.
+        progress("warming up: \(Int(rate)) events/s for \(Int(Self.endToEndWarmUp)) s…")
+        _ = try await appendAtRate(for: Self.endToEndWarmUp, phase: "W", measure: false)
+        progress("appending \(Int(rate)) events/s for \(Int(seconds)) s, \(subscribers) SSE subscribers…")
+        let acknowledged = try await appendAtRate(for: seconds, phase: "M", measure: true)
         // Give deliveries up to 10 s to arrive, then stop the readers.
         let ids = sent.withLock { $0 }
         for _ in 0..<100 {
-            if received.allSatisfy({ r in r.withLock { $0.count } >= ids.count }) { break }
+            // (The warm-up's deliveries are in `received` too: look for the measured ids.)
+            if received.allSatisfy({ r in r.withLock { got in ids.keys.allSatisfy { got[$0] != nil } } }) { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         stop.withLock { $0 = true }
@@ -178,6 +199,7 @@ enum ServiceBenchmarks {
         appends.merge(appendTimes.withLock { $0 })
         // The append's own answer time, part of every delivery's latency.
         result.extra = [
+            ("warm-up s", String(Int(Self.endToEndWarmUp))),
             ("group commit", grouping ?? "the store's default"),
             ("deliveries", String(latencies.samples.count)), ("lost", String(lost)),
             (
