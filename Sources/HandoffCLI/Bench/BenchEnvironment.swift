@@ -27,26 +27,10 @@ final class BenchEnvironment: Sendable {
         try await cluster.initialize(
             durable: true,
             settings: [
-                "shared_buffers": "1GB", "max_wal_size": "8GB", "min_wal_size": "1GB", "checkpoint_timeout": "'15min'",
+                "shared_buffers": "1GB", "max_wal_size": "8GB", "checkpoint_timeout": "'15min'",
             ])
         try await cluster.start()
-        try await warmWAL(cluster.url(database: "postgres"))
         return BenchEnvironment(url: cluster.url(database: "postgres"), cluster: cluster)
-    }
-
-    /// Gives a fresh cluster the WAL files a server that has been running holds: a new cluster
-    /// creates (and fills with zeros, and flushes) every 16 MiB segment the first time it needs
-    /// it, which stalls every commit for that moment, and `e2e-latency` on a fresh cluster
-    /// measured p99 311 ms where the same run on a cluster that had run before measured 28 ms.
-    /// 64 segments are created here and recycled by a checkpoint (`min_wal_size` keeps them).
-    private static func warmWAL(_ url: String) async throws {
-        let connection = try await Connection.connect(url)
-        defer { connection.close() }
-        for _ in 0..<64 {
-            try await connection.query(
-                "SELECT pg_logical_emit_message(false, 'handoff-bench', 'warm'), pg_switch_wal()")
-        }
-        try await connection.execute("CHECKPOINT")
     }
 
     private static func migrate(_ url: String) async throws {

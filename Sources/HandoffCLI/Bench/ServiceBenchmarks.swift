@@ -165,8 +165,8 @@ enum ServiceBenchmarks {
                 return total
             }
         }
-        // A fresh cluster's first half-minute is not its steady state (measured: p99 311 ms in a
-        // first run, 28 ms in a second on the same cluster): the same load, unmeasured, first.
+        // The steady state is what is measured: a store that has been taking this load (its
+        // tables' statistics, the service's caches and connections), not its first seconds.
         progress("warming up: \(Int(rate)) events/s for \(Int(Self.endToEndWarmUp)) s…")
         _ = try await appendAtRate(for: Self.endToEndWarmUp, phase: "W", measure: false)
         progress("appending \(Int(rate)) events/s for \(Int(seconds)) s, \(subscribers) SSE subscribers…")
