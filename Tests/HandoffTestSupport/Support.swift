@@ -17,12 +17,23 @@ public enum TestDatabase {
     public static func make(migrated: Bool = true) async throws -> TestDB {
         let server = try await TestServer.shared.ready()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        let admin = try await Connection.connect(server.adminURL)
-        defer { admin.close() }
         // Identifiers cannot be parameters; `name` is made of hex digits only.
         let template = migrated ? server.template : "template0"
-        try await admin.execute("CREATE DATABASE \(name) TEMPLATE \(template)")
-        return TestDB(name: String(name), url: server.url(database: String(name)))
+        // The whole suite starts at once on two cores: a connection that cannot be made in time
+        // is tried again (for up to a minute) rather than failing a test that has not begun.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                let admin = try await Connection.connect(server.adminURL, connectTimeout: 15)
+                defer { admin.close() }
+                if try await admin.query("SELECT 1 FROM pg_database WHERE datname = \(String(name))").isEmpty {
+                    try await admin.execute("CREATE DATABASE \(name) TEMPLATE \(template)")
+                }
+                return TestDB(name: String(name), url: server.url(database: String(name)))
+            } catch let error as PostgresError where error.isConnectionProblem && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
     }
 
     /// The cluster's admin URL (a superuser on the `postgres` database).
