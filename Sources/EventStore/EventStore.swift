@@ -25,9 +25,6 @@ public final class EventStore: Sendable {
             pool: pool, configuration: groupCommit ?? .standard(connections: pool.maximumConnections))
     }
 
-    /// How this store groups appends.
-    public var groupCommit: GroupCommit { committer.configuration }
-
     /// Appends waiting for their group to start (for tests).
     var queuedAppends: Int { committer.queued }
 

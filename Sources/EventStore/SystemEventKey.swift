@@ -41,14 +41,7 @@ public struct SystemEventKey: Sendable, CustomStringConvertible, CustomDebugStri
     /// `handoff-system-event-id-v1`, `type` and the identity's parts as a netstring
     /// (`<byte length>:<UTF-8 bytes>,`), so no two identities share a message.
     public func eventId(type: String, identity: [String]) -> UUID {
-        var mac = HMACSHA256(key: secret)
-        for part in [Self.domain, type] + identity {
-            let bytes = Array(part.utf8)
-            mac.update(utf8: "\(bytes.count):")
-            mac.update(bytes)
-            mac.update(utf8: ",")
-        }
-        var b = Array(mac.finalize().prefix(16))
+        var b = Array(mac([Self.domain, type] + identity).prefix(16))
         b[6] = (b[6] & 0x0F) | 0x80  // version 8
         b[8] = (b[8] & 0x3F) | 0x80  // RFC 9562 variant
         return UUID(
@@ -63,9 +56,12 @@ public struct SystemEventKey: Sendable, CustomStringConvertible, CustomDebugStri
     /// secrets, docs/operations.md "Accounts"): `HMAC-SHA-256(secret, "handoff-derived-key-v1" ‖
     /// purpose)` with both as netstrings, so it never equals an event id's MAC and tells nothing
     /// about the secret or about another purpose's key.
-    public func derivedKey(purpose: String) -> [UInt8] {
+    public func derivedKey(purpose: String) -> [UInt8] { mac(["handoff-derived-key-v1", purpose]) }
+
+    /// `HMAC-SHA-256(secret, …)` over `parts`, each as a netstring (`<byte length>:<UTF-8 bytes>,`).
+    private func mac(_ parts: [String]) -> [UInt8] {
         var mac = HMACSHA256(key: secret)
-        for part in ["handoff-derived-key-v1", purpose] {
+        for part in parts {
             let bytes = Array(part.utf8)
             mac.update(utf8: "\(bytes.count):")
             mac.update(bytes)

@@ -10,7 +10,7 @@ enum ProcessCommands {
         let url = try context.databaseURL()
         let once = args.flag("--once")
         let logger = context.logger(args, label: "projector")
-        let limits = ServiceCommands.DatabaseLimits(args, defaults: .worker)
+        let limits = ServiceCommands.DatabaseLimits(args)
         try await untilSignalled {
             let pool = limits.pool(url: url, maximumConnections: 4)
             let runner = ProjectionRunner(store: EventStore(pool: pool))
@@ -58,7 +58,7 @@ enum ProcessCommands {
         let once = args.flag("--once")
         let logger = context.logger(args, label: "watcher")
         logger.notice("watcher started", metadata: ["once": .bool(once)])
-        let limits = ServiceCommands.DatabaseLimits(args, defaults: .worker)
+        let limits = ServiceCommands.DatabaseLimits(args)
         try await untilSignalled {
             try await DeadlineWatcher.run(
                 pool: limits.pool(url: url, maximumConnections: 2), once: once,

@@ -20,17 +20,9 @@ enum ServiceCommands {
 
         init() {}
 
-        /// The deadlines of `project` and `watch` (``CommandSpec/workerLimitOptions``).
-        static let worker = DatabaseLimits(statementTimeout: .seconds(60), poolWait: .seconds(30))
-
-        init(statementTimeout: Duration, poolWait: Duration) {
-            self.statementTimeout = statementTimeout
-            self.poolWait = poolWait
-        }
-
-        /// The defaults, overridden by `--statement-timeout` and `--pool-wait`.
-        init(_ args: ParsedArguments, defaults: DatabaseLimits = DatabaseLimits()) {
-            self = defaults
+        /// `--statement-timeout` and `--pool-wait` as given, else as their command declares them
+        /// (the service's 10 s and 5 s, `project`'s and `watch`'s 60 s and 30 s).
+        init(_ args: ParsedArguments) {
             if let seconds = args.int("--statement-timeout") { statementTimeout = .seconds(seconds) }
             if let seconds = args.int("--pool-wait") { poolWait = .seconds(seconds) }
         }

@@ -221,14 +221,7 @@ public enum PostgresTimestamp {
     /// Calls `body` with the UTF-8 bytes of `format(date)`, written without allocating for years
     /// 0…9999 (for writers that copy them straight into a buffer).
     public static func withUTF8<R>(_ date: Date, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
-        var total = Int64(micros)
-        var fraction = total % 1_000_000
-        total /= 1_000_000
-        if fraction < 0 {
-            fraction += 1_000_000
-            total -= 1
-        }
+        let (total, fraction) = wholeMicroseconds(date)
         var days = total / 86_400
         var secs = total % 86_400
         if secs < 0 {
@@ -335,6 +328,13 @@ public enum PostgresTimestamp {
     /// and ``parse(_:)`` reads it back: the same `Date` a read of the stored value gives, without
     /// the round trip through text.
     public static func stored(_ date: Date) -> Date {
+        let (seconds, micros) = wholeMicroseconds(date)
+        return Self.date(seconds: seconds, micros: micros)
+    }
+
+    /// `date` to the nearest microsecond, as whole seconds since 1970 and the microseconds past
+    /// them (0…999,999): what a `timestamptz` holds.
+    private static func wholeMicroseconds(_ date: Date) -> (seconds: Int64, micros: Int64) {
         let total = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
         var seconds = total / 1_000_000
         var micros = total % 1_000_000
@@ -342,7 +342,7 @@ public enum PostgresTimestamp {
             micros += 1_000_000
             seconds -= 1
         }
-        return Self.date(seconds: seconds, micros: micros)
+        return (seconds, micros)
     }
 
     /// The one conversion from whole seconds and microseconds to a `Date`.

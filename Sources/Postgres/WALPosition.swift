@@ -15,14 +15,12 @@ public struct WALPosition: Hashable, Sendable, Comparable, CustomStringConvertib
     public init?(_ text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2,
-            parts.allSatisfy({ part in (1...8).contains(part.utf8.count) && part.utf8.allSatisfy(Self.isHexDigit) }),
+            parts.allSatisfy({ part in
+                (1...8).contains(part.utf8.count) && part.utf8.allSatisfy { hexValue($0) != 0xFF }
+            }),
             let high = UInt64(parts[0], radix: 16), let low = UInt64(parts[1], radix: 16)
         else { return nil }
         self.value = high << 32 | low
-    }
-
-    private static func isHexDigit(_ c: UInt8) -> Bool {
-        (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)
     }
 
     /// `high/low` in upper-case hex, as PostgreSQL prints a `pg_lsn`.

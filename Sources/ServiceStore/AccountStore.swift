@@ -132,7 +132,7 @@ public struct AccountStore: Sendable {
         if role == .institution, institution == nil {
             throw AccountError.invalid("an institution account needs an institution")
         }
-        if let institution, !TokenStore.isValidInstitutionId(institution) {
+        if let institution, !Identifiers.isValidInstitutionId(institution) {
             throw AccountError.invalid("an institution id is 1–64 of a-z 0-9 -")
         }
         let name = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -164,14 +164,6 @@ public struct AccountStore: Sendable {
     /// The account with this user name, or nil.
     public func account(named userName: String) async throws -> Account? {
         try await accounts(where: userName).first
-    }
-
-    /// The account with this id, or nil.
-    public func account(id: Int64) async throws -> Account? {
-        let rows = try await pool.query(
-            "SELECT user_name FROM handoff.accounts WHERE id = \(id)")
-        guard let name: String = try rows.first?.decode(0) else { return nil }
-        return try await account(named: name)
     }
 
     private func accounts(where userName: String?) async throws -> [Account] {

@@ -90,7 +90,9 @@ public struct TokenStore: Sendable {
     }
 
     private func insert(role: String, institution: String?, user: String) async throws -> (token: String, id: Int64) {
-        if let institution, !Self.isValidInstitutionId(institution) { throw TokenError.invalid("institution id") }
+        if let institution, !Identifiers.isValidInstitutionId(institution) {
+            throw TokenError.invalid("institution id")
+        }
         guard (1...128).contains(user.count), !user.contains(where: { $0.isNewline }) else {
             throw TokenError.invalid("user")
         }
@@ -223,21 +225,7 @@ public struct TokenStore: Sendable {
     /// 32 random bytes from the system's CSPRNG as `<prefix><base64url>` (43 characters after
     /// the prefix): API tokens (`hnd_`) and dashboard session ids (`hds_`).
     static func generate(prefix: String = TokenStore.prefix) -> String {
-        var rng = SystemRandomNumberGenerator()
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(32)
-        for _ in 0..<4 {
-            let word = rng.next()
-            for shift in stride(from: 0, to: 64, by: 8) {
-                bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
-            }
-        }
-        return prefix + Data(bytes).base64URLEncoded
+        prefix + Data(SecureRandom.bytes(32)).base64URLEncoded
     }
 
-    public static func isValidInstitutionId(_ id: String) -> Bool {
-        let u = id.utf8
-        return (1...64).contains(u.count)
-            && u.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
-    }
 }

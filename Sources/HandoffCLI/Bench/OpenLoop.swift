@@ -35,7 +35,6 @@ enum OpenLoop {
 
     static func run(
         port: Int, rate: Double, seconds: Double, connections: Int, token: String?,
-        method: String = "GET", body: (@Sendable (Int) -> String)? = nil,
         target: @escaping @Sendable (_ request: Int) -> String
     ) async throws -> Outcome {
         let interval = 1e9 / rate  // nanoseconds between two intended sends
@@ -60,7 +59,7 @@ enum OpenLoop {
                                 continue
                             }
                             if due > now { usleep(useconds_t((due - now) / 1000)) }
-                            let (status, _) = try client.request(method, target(k), token: token, body: body?(k))
+                            let (status, _) = try client.request("GET", target(k), token: token)
                             let done = DispatchTime.now().uptimeNanoseconds
                             samples.append(Double(done &- due) / 1e6)
                             if status != 200 && status != 201 { errors += 1 }

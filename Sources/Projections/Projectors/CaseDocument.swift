@@ -16,7 +16,7 @@ import Referrals
 /// The members, their order and their formats are those of ``CaseSummary`` as `JSONEncoder`
 /// writes it (`CaseSummaryReadTests` holds the two equal at many times of reading, live and after
 /// a rebuild).
-struct CaseDocument: Sendable, Hashable {
+struct CaseDocument: Sendable {
     /// The case's parties, opener first: the need-to-know check reads them without parsing the JSON.
     var parties: [String]
     /// The JSON text without the unsettled deadlines' `status` values.
@@ -51,7 +51,7 @@ struct CaseDocument: Sendable, Hashable {
         var w = JSONBytes(capacity: 2048 + 512 * deadlines.count)
         var openDue: [Date] = []
         var openWarn: [Date] = []
-        func time(_ date: Date?) -> String? { date.map { Timestamp.format(stored($0)) } }
+        func time(_ date: Date?) -> String? { date.map(Timestamp.format) }
         w.beginObject()
         w.member("caseId", s.caseId)
         w.member("status", s.status.rawValue)
@@ -97,7 +97,8 @@ struct CaseDocument: Sendable, Hashable {
         w.key("deadlines")
         w.beginArray()
         // The `deadlines` rows' order: due time, then ordinal (the evaluator's order), as stored.
-        let ordered = deadlines.enumerated().map { (due: stored($0.element.dueAt), ordinal: $0.offset, $0.element) }
+        let ordered = deadlines.enumerated()
+            .map { (due: PostgresTimestamp.stored($0.element.dueAt), ordinal: $0.offset, $0.element) }
             .sorted { ($0.due, $0.ordinal) < ($1.due, $1.ordinal) }
         for (_, _, d) in ordered {
             w.beginObject()
@@ -111,8 +112,8 @@ struct CaseDocument: Sendable, Hashable {
                 w.string(settled.rawValue)
             } else {
                 w.gap()
-                openDue.append(stored(d.dueAt))
-                openWarn.append(stored(d.warnAt))
+                openDue.append(d.dueAt)
+                openWarn.append(d.warnAt)
             }
             w.member("responsible", d.responsible)
             w.member("triggerEventId", d.triggerEventId.uuidString.lowercased())
@@ -133,14 +134,8 @@ struct CaseDocument: Sendable, Hashable {
 
     /// The first notice recorded about a deadline (``Deadline/isNoticed(by:)``), earliest first.
     static func firstNotice(of deadline: Deadline, in history: History.CaseHistory) -> UUID? {
-        history.firstNotices.filter { deadline.isNoticed(by: $0.key) }
-            .min { ($0.value.recordedAt, $0.value.id.uuidString) < ($1.value.recordedAt, $1.value.id.uuidString) }?
-            .value.id
+        history.firstNotices.filter { deadline.isNoticed(by: $0.key) }.values.min { $0.isBefore($1) }?.id
     }
-
-    /// `date` as the store keeps a `timestamptz` (whole microseconds), so that a time renders as it
-    /// does when read back from a table.
-    static func stored(_ date: Date) -> Date { PostgresTimestamp.stored(date) }
 
     /// Appends the row of a rendered document.
     static func add(_ document: CaseDocument, caseId: String, to r: inout RowBatch) {

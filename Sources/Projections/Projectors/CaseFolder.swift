@@ -59,6 +59,8 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
     private var batches = 0
     /// Live: the cursor that `cases` and `context` are exact as of (nil before the first batch).
     private var knownThrough: Cursor?
+    /// Live: whether it has looked for cases without a document (Migrations/0031).
+    private var documentsChecked = false
     /// Live: the registry-wide recompute of a batch, with every case it covers in byte order.
     private var recompute: (start: Cursor, end: Cursor, cases: [String])?
 
@@ -99,9 +101,12 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
             advance(scan.touched, batch: batch.events)
             knownThrough = batch.end
             // A store upgraded to Migrations/0031 has cases without a document: render them all,
-            // as after a registry change (checked once per start).
+            // as after a registry change (checked once per folder, on its first fresh batch).
             var everyCase = scan.registryChanged
-            if !everyCase && fresh { everyCase = try await documentsMissing(on: connection, tables: tables) }
+            if !everyCase && fresh && !documentsChecked {
+                documentsChecked = true
+                everyCase = try await documentsMissing(on: connection, tables: tables)
+            }
             guard everyCase else {
                 let ids = scan.touched.keys.sorted(by: Self.inByteOrder)
                 let groups = try await rows(ids, through: batch.end, on: connection)

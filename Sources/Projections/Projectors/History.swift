@@ -20,21 +20,28 @@ enum History {
         var version: Int64 = 0
         var lastEventId = UUID()
         var lastRecordedAt = Date(timeIntervalSince1970: 0)
-        /// The case's `SopDeadlineMissed` notices (from its `sop-` stream).
-        var notices: Set<NoticeKey> = []
-        /// The first notice of each key (earliest recorded, then lowest id): what the case
-        /// document names as a deadline's `missedNoticeEventId`.
-        var firstNotices: [NoticeKey: (id: UUID, recordedAt: Date)] = [:]
+        /// The first notice of each key among the case's `SopDeadlineMissed` notices (from its
+        /// `sop-` stream): what the case document names as a deadline's `missedNoticeEventId`.
+        var firstNotices: [NoticeKey: Notice] = [:]
+        /// The case's notices, as the evaluator matches them.
+        var notices: Set<NoticeKey> { Set(firstNotices.keys) }
 
         /// Adds a notice read from the case's `sop-` stream.
         mutating func addNotice(_ key: NoticeKey, id: UUID, recordedAt: Date) {
-            notices.insert(key)
-            if let first = firstNotices[key],
-                (first.recordedAt, first.id.uuidString) <= (recordedAt, id.uuidString)
-            {
-                return
-            }
-            firstNotices[key] = (id, recordedAt)
+            let notice = Notice(id: id, recordedAt: recordedAt)
+            if let first = firstNotices[key], !notice.isBefore(first) { return }
+            firstNotices[key] = notice
+        }
+    }
+
+    /// One recorded notice.
+    struct Notice: Sendable {
+        var id: UUID
+        var recordedAt: Date
+
+        /// Earliest recorded first, then lowest id (the order of `ORDER BY recorded_at, event_id`).
+        func isBefore(_ other: Notice) -> Bool {
+            (recordedAt, id.uuidString) < (other.recordedAt, other.id.uuidString)
         }
     }
 

@@ -111,7 +111,7 @@ public struct ReadModels: Sendable {
                    (SELECT n.event_id FROM handoff.deadline_notices n
                      WHERE n.case_id = d.case_id AND n.rule_id = d.rule_id AND n.trigger_event_id = d.trigger_event_id
                        AND (n.ruleset_id IS NULL OR n.ruleset_id = d.ruleset_id)
-                     ORDER BY n.recorded_at LIMIT 1)
+                     ORDER BY n.recorded_at, n.event_id LIMIT 1)
               FROM handoff.deadlines d
              WHERE (\(caseId)::text IS NULL OR d.case_id = \(caseId))
                AND (\(responsible)::text IS NULL OR d.responsible = \(responsible))

@@ -193,17 +193,6 @@ public struct DeadlineWatcher: Sendable {
         }
     }
 
-    /// `handoff watch [--once]` against `url`.
-    public static func run(
-        url: String, once: Bool = false, interval: Duration = .seconds(30),
-        onError: @Sendable (any Error) -> Void = { _ in },
-        onPass: @Sendable (Report) -> Void = { _ in }
-    ) async throws {
-        try await run(
-            pool: ConnectionPool(url: url, maximumConnections: 2), once: once, interval: interval, onError: onError,
-            onPass: onPass)
-    }
-
     /// `handoff watch [--once]` over `pool` (its deadlines bound every statement); closes the pool.
     public static func run(
         pool: ConnectionPool, once: Bool = false, interval: Duration = .seconds(30),

@@ -3,7 +3,6 @@ import Foundation
 import HTTP
 import ServiceStore
 import Referrals
-import ServiceStore
 
 /// The dashboard's form POSTs: an institution's person records case events from the inbox and
 /// the case page, and opens cases, without the API.
@@ -91,9 +90,7 @@ extension QueryService {
                 items: [item], batch: false, expected: .exactly(version),
                 expectedJSON: .number(JSONNumber(Int(version))))
             let result = try await caseWriter.append(parsed, by: principal, to: caseId, hidden: &caller.hidden)
-            metrics.recordAppend(
-                outcome: result.deduplicated ? "deduplicated" : "created",
-                events: result.deduplicated ? 0 : result.events.count)
+            recordAppended(result)
             return locale.apply(DashboardLayout.redirect(to: "/cases/" + HTML.queryValue(caseId)))
         } catch {
             let refusal = await refusedAppend(error, caller, request)
@@ -127,9 +124,7 @@ extension QueryService {
         do {
             submission = try CaseForm.submission(form, zone: locale.t.timeZone, opening: true)
             let opened = try await openCase(CaseForm.openingBody(submission!), by: session.principal)
-            metrics.recordAppend(
-                outcome: opened.result.deduplicated ? "deduplicated" : "created",
-                events: opened.result.deduplicated ? 0 : opened.result.events.count)
+            recordAppended(opened.result)
             return locale.apply(DashboardLayout.redirect(to: "/cases/" + HTML.queryValue(opened.caseId)))
         } catch {
             var feedback = error as? CaseForm.Feedback

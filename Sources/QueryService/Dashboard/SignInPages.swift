@@ -30,10 +30,11 @@ extension QueryService {
     }
 
     /// The password sign-in form. `problem`: a message from the catalogue shown as an alert;
-    /// `userName`: what was typed (kept, so that only the password and code are typed again).
+    /// `userName`: what was typed (kept, so that only the password and code are typed again);
+    /// `retryAfter`: the seconds a 429 names in `Retry-After`.
     func signInForm(
         _ request: HTTPRequest, status: HTTPStatus = .ok, problem: String? = nil, userName: String = "",
-        focusCode: Bool = false
+        focusCode: Bool = false, retryAfter: Int? = nil
     ) async -> HTTPResponse {
         let locale = pageLocale(request)
         let t = locale.t
@@ -75,7 +76,7 @@ extension QueryService {
             </div>
             """
         var headers: HTTPHeaders = [:]
-        if status.code == 429 { headers["Retry-After"] = problem == t("signin.busy") ? "1" : "60" }
+        if let retryAfter { headers["Retry-After"] = String(retryAfter) }
         return locale.apply(
             DashboardLayout.response(
                 status, DashboardLayout.document(locale, title: t("login.title"), session: nil, main: main),
@@ -93,7 +94,8 @@ extension QueryService {
             configuration.logger.labeled("sign-in").notice(
                 "sign-in turned away: too many at once",
                 metadata: ["request": .string(RequestContext.current?.id ?? "")])
-            return await signInForm(request, status: .tooManyRequests, problem: t("signin.busy"), userName: keep)
+            return await signInForm(
+                request, status: .tooManyRequests, problem: t("signin.busy"), userName: keep, retryAfter: 1)
         }
         let result: AccountStore.SignInResult
         do {
@@ -142,8 +144,7 @@ extension QueryService {
                 request, status: .unauthorized, problem: t("signin.replayedCode"), userName: keep, focusCode: true)
         case .locked:
             return await signInForm(
-                request, status: .tooManyRequests, problem: t("signin.locked"),
-                userName: keep)
+                request, status: .tooManyRequests, problem: t("signin.locked"), userName: keep, retryAfter: 60)
         }
     }
 

@@ -55,7 +55,9 @@ extension QueryService {
         } catch {
             let status = ServiceError.status(of: error)
             guard status >= 500 || status == 404 || status == 403 else { throw error }
-            metrics.recordReadFallback((status >= 500 ? ReadFallback.error : .refused).rawValue)
+            metrics.recordRead(
+                source: ReadPath.Source.primary.rawValue,
+                fallback: (status >= 500 ? ReadFallback.error : .refused).rawValue)
             return try await body(primaryReads)
         }
     }

@@ -171,11 +171,17 @@ extension QueryService {
         return e
     }
 
-    /// The 201 (or, for a retry, 200) answer to an append, with `leading` members first.
-    func appended(_ result: AppendResult, leading: [(String, JSONValue)] = []) -> HTTPResponse {
+    /// Counts an accepted append in the metrics (created, or a retry found again); the API and the
+    /// dashboard's forms count theirs through this one function.
+    func recordAppended(_ result: AppendResult) {
         metrics.recordAppend(
             outcome: result.deduplicated ? "deduplicated" : "created",
             events: result.deduplicated ? 0 : result.events.count)
+    }
+
+    /// The 201 (or, for a retry, 200) answer to an append, with `leading` members first.
+    func appended(_ result: AppendResult, leading: [(String, JSONValue)] = []) -> HTTPResponse {
+        recordAppended(result)
         var events: [JSONValue] = []
         for e in result.events {
             events.append(

@@ -110,7 +110,7 @@ extension QueryService {
                     page = try await reads.feed.page(
                         after: cursor, limit: pageSize, types: types, for: principal, tail: (reads.tail, seen))
                 } catch  where reads.source == .replica {
-                    metrics.recordReadFallback(ReadFallback.error.rawValue)
+                    metrics.recordRead(source: ReadPath.Source.primary.rawValue, fallback: ReadFallback.error.rawValue)
                     page = try await primaryReads.feed.page(
                         after: cursor, limit: pageSize, types: types, for: principal, tail: (tail, seen))
                 }

@@ -93,7 +93,7 @@ extension QueryService {
             filter.caseId = caseId
         }
         if let institution = request.query["institution"] {
-            guard TokenStore.isValidInstitutionId(institution) else {
+            guard Identifiers.isValidInstitutionId(institution) else {
                 throw ServiceError.badRequest(
                     "institution is an institution id: 1-64 characters of a-z, 0-9 and -.", field: "institution")
             }

@@ -36,7 +36,7 @@ extension QueryService {
         }
         if let responsible = request.query["responsible"] {
             let bare = responsible.hasPrefix("role:") ? String(responsible.dropFirst(5)) : responsible
-            guard TokenStore.isValidInstitutionId(bare) else {
+            guard Identifiers.isValidInstitutionId(bare) else {
                 throw ServiceError.badRequest("responsible is an institution id or role:<kind>.", field: "responsible")
             }
             filter.responsible = responsible
@@ -61,6 +61,9 @@ extension QueryService {
             var notParty = false
             if let institution = visibleTo, let caseId = filter.caseId {
                 notParty = try await reads.access.partyCases(institution: institution, among: [caseId]).isEmpty
+                // A standby behind the referral that made the caller a party must not refuse it:
+                // the primary decides (withReads retries a 404 there).
+                if notParty && reads.source == .replica { throw Self.noSuchCase }
             }
             return (
                 notParty,

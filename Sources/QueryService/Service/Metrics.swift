@@ -58,14 +58,6 @@ final class Metrics: Sendable {
         }
     }
 
-    /// A read that failed on the replica and was answered by the primary.
-    func recordReadFallback(_ reason: String) {
-        state.withLock { s in
-            s.reads["primary", default: 0] += 1
-            s.readFallbacks[reason, default: 0] += 1
-        }
-    }
-
     /// `handoff_reads_total{source}` and `handoff_read_replica_fallbacks_total{reason}`, every
     /// source and reason listed (0 included) so that alerts can watch them.
     func readRouting(reasons: [String]) -> String {
