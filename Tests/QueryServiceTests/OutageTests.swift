@@ -32,7 +32,10 @@ struct OutageTests {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }
         try await h.openCase("KS-O-1")
-        #expect(try await h.api.get("/health", token: nil).json["status"]?.stringValue == "ok")
+        // Ready before the cut (the probe's first look may outlast its 2 s on a loaded machine).
+        try await eventually("the service to be ready") {
+            try await h.api.get("/health", token: nil).json["status"]?.stringValue == "ok"
+        }
         let breaker = Breaker(database: h.db.name)
         try await breaker.cut()
         do {
@@ -42,7 +45,9 @@ struct OutageTests {
                     "/v1/cases/KS-O-1/events", token: h.token("kp-dthb"), Harness.referralJSON("R-\(i)", to: "opav"))
                 #expect(reply.status == 503, "\(reply.text)")
                 #expect(reply.errorCode == "unavailable")
-                #expect(Date().timeIntervalSince(started) < 3)
+                // Refused, not queued: well under the pool's 10 s checkout wait (3 s was once
+                // missed by 0.05 s with the whole suite starting on two cores).
+                #expect(Date().timeIntervalSince(started) < 8)
             }
             let health = try await h.api.get("/health", token: nil)
             #expect(health.status == 503)

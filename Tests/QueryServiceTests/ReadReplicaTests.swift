@@ -318,6 +318,11 @@ struct ReadReplicaTests {
         #expect(history.status == 200, "\(history.status) \(history.text)")
         #expect(history.json["events"]?.array.count == 1)
         #expect(try await Self.metric(patient, Self.fallbacks(.refused)) == refused + 1)
+        // The opener asks for the case's deadlines: the standby does not know it as a party yet,
+        // and the primary decides (no `denied` row for a party).
+        let deadlines = try await patient.api.get("/v1/deadlines?caseId=KS-PAUSED", token: patient.token("kp-dthb"))
+        #expect(deadlines.status == 200, "\(deadlines.status) \(deadlines.text)")
+        #expect(try await Self.metric(patient, Self.fallbacks(.refused)) == refused + 2)
         try await patient.settle()
         let audit = try await patient.api.get("/v1/audit/access?caseId=KS-PAUSED", token: patient.token("audit"))
         let outcomes = audit.json["entries"]?.array.compactMap { $0["outcome"]?.stringValue } ?? []
