@@ -38,9 +38,12 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "handoff", dependencies: ["HandoffCLI"]),
+        // How many tests run at once (Swift Testing's width, set when the test process loads).
+        .target(name: "CTestWidth", path: "Tests/CTestWidth"),
         // The ephemeral PostgreSQL cluster and per-test databases every integration test uses.
         .target(
-            name: "HandoffTestSupport", dependencies: ["Postgres", "EventStore"], path: "Tests/HandoffTestSupport"),
+            name: "HandoffTestSupport", dependencies: ["Postgres", "EventStore", "CTestWidth"],
+            path: "Tests/HandoffTestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "HandoffTestSupport"]),

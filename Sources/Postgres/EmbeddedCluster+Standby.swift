@@ -17,6 +17,7 @@ extension EmbeddedCluster {
             !name.isEmpty && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 },
             "a standby's name is lower-case letters, digits and _")
         let standby = try EmbeddedCluster(directory: directory, port: port)
+        try await reserveSlot(name: name)
         try await offThread("handoff.pg_basebackup") { try self.backUp(into: standby, name: name) }
         return standby
     }
@@ -38,7 +39,7 @@ extension EmbeddedCluster {
             .appendingPathComponent("pg_basebackup").path
         let source = "host=\(socketDirectory.path) port=\(port) user=postgres application_name=\(name)"
         try run([
-            basebackup, "-D", standby.dataDirectory.path, "-R", "-X", "stream", "-c", "fast", "-C", "-S", name,
+            basebackup, "-D", standby.dataDirectory.path, "-R", "-X", "stream", "-c", "fast", "-S", name,
             "-d", source,
         ])
         // The copied postgresql.conf is the primary's: the standby listens elsewhere. The settings
@@ -58,6 +59,20 @@ extension EmbeddedCluster {
         try append(
             "primary_conninfo = '\(source)'\n", to: standby.dataDirectory.appendingPathComponent("postgresql.auto.conf")
         )
+    }
+
+    /// Creates the standby's slot, holding WAL from now on, unless it exists. Made before the
+    /// backup starts: `pg_basebackup -C` makes it only once the backup's checkpoint is done, and a
+    /// checkpoint in between may recycle the segment the backup then streams from ("requested WAL
+    /// segment … has already been removed", seen with the test suite writing hard meanwhile).
+    private func reserveSlot(name: String) async throws {
+        let connection = try await Connection.connect(url())
+        defer { connection.close() }
+        try await connection.query(
+            """
+            SELECT pg_create_physical_replication_slot(\(name), true)
+            WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = \(name))
+            """)
     }
 
     private func append(_ text: String, to url: URL) throws {

@@ -38,12 +38,15 @@ import Testing
         defer { if receiver.isRunning { kill(receiver.processIdentifier, SIGKILL) } }
 
         var seen: ReplicationStatus.Standby?
+        var observed: ReplicationStatus?
         try await eventually("the receiver to stream") {
-            // pg_receivewal reports what it wrote and flushed, never a replay position.
-            seen = try await store.replicationStatus().standbys.first { $0.name == name && $0.flushLagBytes != nil }
+            // pg_receivewal reports what it wrote and flushed, never a replay position. One status
+            // for every check below: a second look may come after the receiver stopped streaming.
+            observed = try await store.replicationStatus()
+            seen = observed?.standbys.first { $0.name == name && $0.flushLagBytes != nil }
             return seen != nil
         }
-        let status = try await store.replicationStatus()
+        let status = try #require(observed)
         #expect(seen?.syncState == "async")
         #expect((seen?.flushLagBytes ?? -1) >= 0)
         #expect(seen?.replayLagBytes == nil)

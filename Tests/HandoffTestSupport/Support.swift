@@ -1,3 +1,4 @@
+import CTestWidth
 import EventStore
 import Foundation
 import Postgres
@@ -17,7 +18,9 @@ public enum TestDatabase {
     public static func make(migrated: Bool = true) async throws -> TestDB {
         let server = try await TestServer.shared.ready()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        // Identifiers cannot be parameters; `name` is made of hex digits only.
+        // Identifiers cannot be parameters; `name` is made of hex digits only. FILE_COPY: the
+        // template's files are copied, not written again through the WAL (a gigabyte of it in the
+        // suite's first seconds otherwise, slowing every connection meanwhile).
         let template = migrated ? server.template : "template0"
         // The whole suite starts at once on two cores: a connection that cannot be made in time
         // is tried again (for up to a minute) rather than failing a test that has not begun.
@@ -27,7 +30,7 @@ public enum TestDatabase {
                 let admin = try await Connection.connect(server.adminURL, connectTimeout: 15)
                 defer { admin.close() }
                 if try await admin.query("SELECT 1 FROM pg_database WHERE datname = \(String(name))").isEmpty {
-                    try await admin.execute("CREATE DATABASE \(name) TEMPLATE \(template)")
+                    try await admin.execute("CREATE DATABASE \(name) TEMPLATE \(template) STRATEGY FILE_COPY")
                 }
                 return TestDB(name: String(name), url: server.url(database: String(name)))
             } catch let error as PostgresError where error.isConnectionProblem && ContinuousClock.now < deadline {
@@ -35,6 +38,10 @@ public enum TestDatabase {
             }
         }
     }
+
+    /// How many tests the process runs at once (`SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH`,
+    /// set to 48 as the process loads unless the environment set it: Tests/CTestWidth).
+    public static var testWidth: String { String(cString: handoff_test_width()) }
 
     /// The cluster's admin URL (a superuser on the `postgres` database).
     public static func adminURL() async throws -> String { try await TestServer.shared.ready().adminURL }
@@ -147,7 +154,7 @@ actor TestServer {
         var template: String
         var baseURL: String
         func url(database: String) -> String {
-            if let cluster { return cluster.url(database: database) }
+            if let cluster { return TestServer.patient(cluster.url(database: database)) }
             return TestServer.replaceDatabase(in: baseURL, with: database)
         }
     }
@@ -179,7 +186,7 @@ actor TestServer {
             try await c.start()
             registerStopAtExit(c)
             cluster = c
-            adminURL = c.url()
+            adminURL = patient(c.url())
         }
         // Migrate a template once; tests clone it.
         let template = "handoff_template_\(getpid())"
@@ -192,6 +199,13 @@ actor TestServer {
         try await Migrator(directory: dir).migrate(url: templateURL)
         return Ready(cluster: cluster, adminURL: adminURL, template: template, baseURL: adminURL)
     }
+
+    /// The URL with a connect timeout of 30 s, which wins over the one a caller passes (2 s for the
+    /// service's readiness probe, 5 s by default). In the suite's first seconds a few hundred
+    /// tests connect at once on two cores and a connection can take several seconds to open;
+    /// refused for that, a test that is not about outages fails. Tests of outages stop, freeze
+    /// or close a database of their own, which refuses at once or has a URL of its own.
+    static func patient(_ url: String) -> String { url + "&connect_timeout=30" }
 
     /// Swaps the database name of a `postgresql://…/db?…` URL.
     static func replaceDatabase(in url: String, with database: String) -> String {
@@ -216,10 +230,27 @@ func registerStopAtExit(_ cluster: EmbeddedCluster) {
         let clusters = clustersToStop
         clustersToStopLock.unlock()
         for c in clusters.reversed() {
+            reportServerTrouble(in: c)
             try? c.stop(mode: "immediate")
             try? FileManager.default.removeItem(at: c.directory)
         }
     }
+}
+
+/// Prints what the server logged of a crash, a refused connection or a fork that failed (the
+/// folder with its log is removed next): a test that failed on "connection_failed" is then
+/// explained in the run's own output.
+private func reportServerTrouble(in cluster: EmbeddedCluster) {
+    guard let log = try? String(contentsOf: cluster.logFile, encoding: .utf8) else { return }
+    let signs = [
+        "PANIC", "terminated by signal", "was terminated", "crash of another", "out of memory",
+        "could not fork", "too many clients", "in recovery mode", "remaining connection slots",
+    ]
+    let lines = log.split(separator: "\n").filter { line in signs.contains { line.contains($0) } }
+    guard !lines.isEmpty else { return }
+    var report = "PostgreSQL at \(cluster.directory.path) logged trouble (\(lines.count) lines):\n"
+    for line in lines.prefix(40) { report += line + "\n" }
+    FileHandle.standardError.write(Data(report.utf8))
 }
 
 /// Waits until the gap-free reader has reached `cursor`.
