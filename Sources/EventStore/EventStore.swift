@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import Synchronization
 
 /// The append-only, hash-chained event log in PostgreSQL.
 ///
@@ -107,14 +108,19 @@ public final class EventStore: Sendable {
     }
 
     static func decodeEvents(rows: [Row]) throws -> [RecordedEvent] {
-        try rows.map { row in
-            RecordedEvent(
-                position: try row.decode(0), xid: try row.decode(1), stream: try row.decode(2),
-                version: try row.decode(3), id: try row.decode(4), type: try row.decode(5), data: try row.decode(6),
-                metadata: try row.decode(7), occurredAt: try row.decode(8, as: CanonicalTimestamp.self).text,
-                recordedAt: try row.decode(9, as: CanonicalTimestamp.self).text,
-                prevHash: try row.decode(10, as: ByteA.self).bytes, hash: try row.decode(11, as: ByteA.self).bytes)
-        }
+        try rows.map(decodeEvent)
+    }
+
+    /// An event from a row of `columns` (a query's or a COPY's).
+    static func decodeEvent(_ row: some PostgresRow) throws -> RecordedEvent {
+        RecordedEvent(
+            position: try row.decode(0, as: Int64.self), xid: try row.decode(1, as: UInt64.self),
+            stream: try row.decode(2, as: String.self), version: try row.decode(3, as: Int64.self),
+            id: try row.decode(4, as: UUID.self), type: try row.decode(5, as: String.self),
+            data: try row.decode(6, as: String.self), metadata: try row.decode(7, as: String.self),
+            occurredAt: try row.decode(8, as: CanonicalTimestamp.self).text,
+            recordedAt: try row.decode(9, as: CanonicalTimestamp.self).text,
+            prevHash: try row.decode(10, as: ByteA.self).bytes, hash: try row.decode(11, as: ByteA.self).bytes)
     }
 
     /// The stream's current version (0 when it has no events).
@@ -256,45 +262,81 @@ public final class EventStore: Sendable {
     /// Reads the global log after `cursor` page by page, in gap-free order, until a page comes back
     /// empty or `body` returns false. Returns the cursor after the last page handed to `body`.
     ///
-    /// Pipelined on two pooled connections: as soon as a page's rows arrive, its last row gives the
-    /// next cursor and the next page is asked for; this page is then decoded and handed to `body`
-    /// while the server produces the next one. Neither the decoding nor the reader's own work per
-    /// page leaves the server idle.
+    /// For bulk reads (a rebuild, a replay): the rows come by `COPY … TO STDOUT`, in chunks of
+    /// several pages, each chunk one statement with one gap-free horizon, as a page of
+    /// ``readGlobal(after:limit:types:streams:)`` has. Rows are decoded on the connection's thread
+    /// as they arrive, while the server goes on producing; the next chunk is asked for as soon as
+    /// one is complete, and read while `body` works through the pages of the one before. At most
+    /// two chunks are held at once. (Against a paged query, this reads the log 1.3 × as fast:
+    /// docs/benchmarks.md, `read-all`.)
     @discardableResult
     public func readGlobalPages(
         after cursor: Cursor, limit: Int = 1000, _ body: (Page) async throws -> Bool
     ) async throws -> Cursor {
-        let query = { @Sendable (after: Cursor) in
-            Self.globalQuery(after: after, limit: limit, types: nil, streams: nil)
-        }
-        let first = cursor
+        let limit = max(1, min(limit, 10_000))
+        let chunk = max(limit, min(limit * 8, 10_000) / limit * limit)
+        let read = { @Sendable [pool] (after: Cursor) in try await Self.copyChunk(pool, after: after, rows: chunk) }
         var cursor = cursor
-        var ahead = Task { [pool] in try await pool.query(query(first)) }
+        var ahead = Task { [cursor] in try await read(cursor) }
         while true {
-            let result: QueryResult
-            do { result = try await ahead.value } catch { throw EventStoreError.from(error) }
-            guard let last = result.last else { return cursor }
-            let next: Cursor
-            do {
-                // Columns 0 and 1 of `columns`: position and xid.
-                next = Cursor(xid: try last.decode(1), position: try last.decode(0))
-            } catch { throw EventStoreError.from(error) }
-            ahead = Task { [pool] in try await pool.query(query(next)) }
-            let more: Bool
-            do {
-                let events: [RecordedEvent]
-                do { events = try Self.decodeEvents(result) } catch { throw EventStoreError.from(error) }
-                more = try await body(Page(events: events, next: next))
-            } catch {
-                ahead.cancel()
-                _ = try? await ahead.value
-                throw error
+            let events: [RecordedEvent]
+            do { events = try await ahead.value } catch { throw EventStoreError.from(error) }
+            guard let last = events.last else { return cursor }
+            ahead = Task { [last] in try await read(last.cursor) }
+            var from = 0
+            while from < events.count {
+                let page = Array(events[from..<min(from + limit, events.count)])
+                from += page.count
+                let next = page[page.count - 1].cursor
+                let more: Bool
+                do {
+                    more = try await body(Page(events: page, next: next, reachedEnd: page.count < limit))
+                } catch {
+                    ahead.cancel()
+                    _ = try? await ahead.value
+                    throw error
+                }
+                cursor = next
+                if !more {
+                    ahead.cancel()
+                    _ = try? await ahead.value
+                    return cursor
+                }
             }
-            cursor = next
-            if !more {
-                _ = try? await ahead.value
-                return cursor
+        }
+    }
+
+    /// Up to `rows` events after `cursor`, in gap-free order, by one `COPY` (see `readGlobalPages`).
+    private static func copyChunk(_ pool: ConnectionPool, after cursor: Cursor, rows: Int) async throws
+        -> [RecordedEvent]
+    {
+        // COPY takes no parameters: the cursor and the count are integers, written as literals.
+        let sql = SQL(
+            text: """
+                COPY (SELECT \(columns) FROM handoff.events
+                       WHERE (xid, position) > ('\(cursor.xid)'::xid8, \(cursor.position))
+                         AND xid < pg_snapshot_xmin(pg_current_snapshot())
+                       ORDER BY events.xid, events.position
+                       LIMIT \(rows)) TO STDOUT
+                """, parameters: [])
+        // Filled on the connection's thread, line by line; read once the COPY has ended.
+        let decoded = Mutex<(events: [RecordedEvent], error: (any Error)?)>(([], nil))
+        decoded.withLock { $0.events.reserveCapacity(rows) }
+        try await pool.withConnection { connection in
+            _ = try await connection.copyOut(sql) { line in
+                decoded.withLock { state in
+                    guard state.error == nil else { return }
+                    do {
+                        state.events.append(try decodeEvent(try CopyTextRow(line: line)))
+                    } catch {
+                        state.error = error
+                    }
+                }
             }
+        }
+        return try decoded.withLock { state in
+            if let error = state.error { throw error }
+            return state.events
         }
     }
 

@@ -55,6 +55,47 @@ import Testing
         }
     }
 
+    /// The bulk reader (`readGlobalPages`, by COPY in the text format, undone by `CopyTextRow`)
+    /// gives the events exactly as the page reader does, whatever their JSON holds (escaped tabs
+    /// and newlines, backslashes, `\N`, control characters, quotes, non-ASCII), and stops before
+    /// an open transaction as the page reader does.
+    @Test func theBulkReaderGivesWhatThePageReaderGives() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let awkward = [
+            #"{"t": "a\tb", "n": "line\nnext\r", "b": "back\\slash", "q": "\"quoted\""}"#,
+            #"{"null": "\\N", "x": "\\x41", "o": "\\101", "ctl": "\u0001\u0008\u000b\u000c\u001f"}"#,
+            #"{"u": "ñ 😀 \u2028 Ω", "empty": "", "nested": {"k": ["\t", "\\", null, 1.5e3]}}"#,
+        ]
+        var last = Cursor.start
+        for (k, data) in awkward.enumerated() {
+            let written = try await store.append(
+                to: stream("BULK-\(k)"), events: [event(data: data), event(data: #"{"plain": true}"#)])
+            last = written.events[written.events.count - 1].cursor
+        }
+        let held = try await holdOpenAppend(db, stream: "case-BULK-HELD")
+        let after = try await store.append(to: stream("BULK-AFTER"), events: [event()])
+        try await waitUntilReadable(store, last)
+        var bulk: [RecordedEvent] = []
+        try await store.readGlobalPages(after: .start, limit: 2) { page in
+            bulk += page.events
+            return true
+        }
+        #expect(bulk == (try await store.readGlobal(after: .start, limit: 1000).events))
+        #expect(bulk.count == 2 * awkward.count)
+        #expect(!bulk.contains { $0.id == after.events[0].id })
+        #expect(bulk[0].data.contains(#"a\tb"#), "\(bulk[0].data)")
+        try await held.commit()
+        try await waitUntilAllReadable(store)
+        bulk = []
+        try await store.readGlobalPages(after: .start, limit: 3) { page in
+            bulk += page.events
+            return true
+        }
+        #expect(bulk == (try await store.readGlobal(after: .start, limit: 1000).events))
+        #expect(bulk.count == 2 * awkward.count + 2)
+    }
+
     @Test func readersNeitherSkipALateCommitNorReadPastIt() async throws {
         let db = try await TestDatabase.make()
         let store = db.store()

@@ -141,7 +141,7 @@ enum StoreBenchmarks {
     static func appendBatch(_ env: BenchDatabase, _ o: Options) async throws -> BenchResult {
         let clients = o.clients ?? 8
         let batch = 100
-        let store = env.store(connections: clients)
+        let store = env.store(connections: clients, groupCommit: o.groupCommit)
         try await makeScratch(store.pool)
         let metadata = BenchPayload.metadata
         // The baseline: one multi-row INSERT of 100 rows per transaction, values bound as parameters.

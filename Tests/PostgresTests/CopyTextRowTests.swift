@@ -1,0 +1,73 @@
+import Foundation
+import HandoffTestSupport
+import Postgres
+import Testing
+
+/// `COPY … TO STDOUT` lines, split and unescaped, give the values a query gives.
+@Suite struct CopyTextRowTests {
+    static func row(_ line: String) throws -> CopyTextRow {
+        try Array(line.utf8).withUnsafeBytes { try CopyTextRow(line: $0) }
+    }
+
+    @Test func escapesNullsAndEmptyColumns() throws {
+        let r = try Self.row("a\\tb\t\\N\t\t\\\\N\tx\\ny\\r\\b\\f\\v\t\\101\\x41\\x4\\q\n")
+        #expect(r.count == 6)
+        #expect(try r.decode(0, as: String.self) == "a\tb")
+        #expect(r.isNull(1))
+        #expect(throws: PostgresError.self) { try r.decode(1, as: String.self) }
+        #expect(try r.decode(2, as: String.self) == "")
+        #expect(try r.decode(3, as: String.self) == "\\N")
+        #expect(try r.decode(4, as: String.self) == "x\ny\r\u{8}\u{C}\u{B}")
+        #expect(try r.decode(5, as: String.self) == "AA\u{4}q")
+        #expect(throws: PostgresError.self) { try r.decode(6, as: String.self) }
+        #expect(throws: PostgresError.self) { try Self.row("ends in \\") }
+        #expect(try Self.row("").count == 1)
+        #expect(try Self.row("\\Nx").decode(0, as: String.self) == "Nx")
+    }
+
+    /// Every character U+0001…U+00FF in text, every byte value in bytea, a NULL, an integer, a
+    /// time, a uuid, JSON with escapes and an empty text, through a real COPY: each column decodes
+    /// to what the same query decodes to.
+    @Test func aRealCopyDecodesAsAQueryDoes() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let c = try await db.connect()
+        defer { c.close() }
+        let every = String(String.UnicodeScalarView((1...255).compactMap(UnicodeScalar.init(_:))))
+        try await c.execute(
+            """
+            CREATE TABLE copied (t text, b bytea, n text, i int8, at timestamptz, u uuid, j jsonb, e text)
+            """)
+        try await c.query(
+            """
+            INSERT INTO copied VALUES (\(every), \(ByteA(Array(0...255))), NULL, -42,
+                '2026-11-22 10:00:00.5+00', 'f47ac10b-58cc-4372-a567-0e02b2c3d479',
+                \(#"{"k": "a\tb\\c \u0001 ñ", "n": null}"#), '')
+            """)
+        let columns = "t, b, n, i, at, u, j::text, e"
+        let expected = try #require(try await c.query(SQL(text: "SELECT \(columns) FROM copied", parameters: [])).first)
+        let lines = LinesBox()
+        _ = try await c.copyOut(SQL(text: "COPY (SELECT \(columns) FROM copied) TO STDOUT", parameters: [])) { line in
+            lines.add(Array(line))
+        }
+        #expect(lines.all.count == 1)
+        let line = try #require(lines.all.first)
+        let row = try line.withUnsafeBytes { try CopyTextRow(line: $0) }
+        #expect(row.count == 8)
+        #expect(try row.decode(0, as: String.self) == every)
+        #expect(try row.decode(0, as: String.self) == (try expected.decode(0, as: String.self)))
+        #expect(try row.decode(1, as: ByteA.self).bytes == Array(0...255))
+        #expect(row.isNull(2))
+        #expect(try row.decode(3, as: Int64.self) == -42)
+        #expect(try row.decode(4, as: String.self) == (try expected.decode(4, as: String.self)))
+        #expect(try row.decode(5, as: UUID.self) == UUID(uuidString: "f47ac10b-58cc-4372-a567-0e02b2c3d479"))
+        #expect(try row.decode(6, as: String.self) == (try expected.decode(6, as: String.self)))
+        #expect(try row.decode(7, as: String.self) == "")
+    }
+}
+
+final class LinesBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [[UInt8]] = []
+    func add(_ line: [UInt8]) { lock.withLock { lines.append(line) } }
+    var all: [[UInt8]] { lock.withLock { lines } }
+}
