@@ -303,16 +303,19 @@ extension CommandSpec {
                         help: "how long each open-loop HTTP phase runs (default 30)"),
                     OptionSpec(
                         "--groups", value: "G", kind: .integer(1...64),
-                        help: "append, e2e-latency: group commit's groups in flight (default: the store's)"),
+                        help:
+                            "append, append-batch, e2e-latency: group commit's groups in flight (default: the store's)"),
                     OptionSpec(
                         "--window-us", value: "W", kind: .integer(0...100_000),
-                        help: "append, e2e-latency: group commit's window in microseconds (default: the store's)"),
+                        help:
+                            "append, append-batch, e2e-latency: group commit's window in microseconds (default: the store's)"
+                    ),
                 ],
                 flags: [
                     FlagSpec("--json", help: "end with one JSON object per benchmark on stdout"),
                     FlagSpec(
                         "--ungrouped",
-                        help: "append and e2e-latency: one transaction per append (group commit off)"),
+                        help: "append, append-batch, e2e-latency: one transaction per append (group commit off)"),
                 ]),
         ])
 }
