@@ -95,7 +95,7 @@ extension EventStore {
                     let head = try await c.query(
                         """
                         SELECT xid::text AS xid_text, position FROM handoff.events
-                         WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) AND stream <> 'checkpoints'
+                         WHERE \(unescaped: EventStore.readable) AND stream <> 'checkpoints'
                          ORDER BY events.xid DESC, events.position DESC LIMIT 1
                         """)
                     let cursor =

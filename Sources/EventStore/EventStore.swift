@@ -98,6 +98,10 @@ public final class EventStore: Sendable {
 
     // MARK: - Reads
 
+    /// The gap-free horizon: an event is readable once every transaction older than its own has
+    /// ended (its xid is below the oldest one running anywhere in the cluster).
+    static let readable: StaticString = "xid < pg_snapshot_xmin(pg_current_snapshot())"
+
     static let columns: StaticString = """
         position, xid::text AS xid_text, stream, version, id, type, data::text, metadata::text,
         occurred_at, recorded_at, prev_hash, hash
@@ -241,7 +245,7 @@ public final class EventStore: Sendable {
             WITH scanned AS MATERIALIZED (
                 SELECT xid AS sxid, position AS spos, type AS stype, stream AS sstream FROM handoff.events
                  WHERE (xid, position) > (\(String(cursor.xid))::xid8, \(cursor.position))
-                   AND xid < pg_snapshot_xmin(pg_current_snapshot())
+                   AND \(unescaped: readable)
                  ORDER BY events.xid, events.position
                  LIMIT \(filteredScanLimit)
             ), bound AS (
@@ -315,7 +319,7 @@ public final class EventStore: Sendable {
             text: """
                 COPY (SELECT \(columns) FROM handoff.events
                        WHERE (xid, position) > ('\(cursor.xid)'::xid8, \(cursor.position))
-                         AND xid < pg_snapshot_xmin(pg_current_snapshot())
+                         AND \(readable)
                        ORDER BY events.xid, events.position
                        LIMIT \(rows)) TO STDOUT
                 """, parameters: [])
@@ -347,7 +351,7 @@ public final class EventStore: Sendable {
         return """
             SELECT \(unescaped: columns) FROM handoff.events
              WHERE (xid, position) > (\(String(cursor.xid))::xid8, \(cursor.position))
-               AND xid < pg_snapshot_xmin(pg_current_snapshot())
+               AND \(unescaped: readable)
                AND (\(typeList)::text[] IS NULL OR type = ANY(\(typeList)::text[]))
                AND (\(streamList)::text[] IS NULL OR stream = ANY(\(streamList)::text[]))
              ORDER BY events.xid, events.position  -- qualified: the output column `xid::text` is also named xid
@@ -360,7 +364,7 @@ public final class EventStore: Sendable {
         do {
             let result = try await pool.query(
                 """
-                SELECT xid::text AS xid_text, position FROM handoff.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+                SELECT xid::text AS xid_text, position FROM handoff.events WHERE \(unescaped: Self.readable)
                  ORDER BY events.xid DESC, events.position DESC LIMIT 1
                 """)
             guard let row = result.first else { return .start }

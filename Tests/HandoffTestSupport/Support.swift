@@ -22,7 +22,7 @@ public enum TestDatabase {
         // template's files are copied, not written again through the WAL (a gigabyte of it in the
         // suite's first seconds otherwise, slowing every connection meanwhile).
         let template = migrated ? server.template : "template0"
-        // The whole suite starts at once on two cores: a connection that cannot be made in time
+        // Up to 48 tests start at once on two cores: a connection that cannot be made in time
         // is tried again (for up to a minute) rather than failing a test that has not begun.
         let deadline = ContinuousClock.now + .seconds(60)
         while true {

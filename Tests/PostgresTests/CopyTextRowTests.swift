@@ -1,6 +1,7 @@
 import Foundation
 import HandoffTestSupport
 import Postgres
+import Synchronization
 import Testing
 
 /// `COPY … TO STDOUT` lines, split and unescaped, give the values a query gives.
@@ -45,12 +46,13 @@ import Testing
             """)
         let columns = "t, b, n, i, at, u, j::text, e"
         let expected = try #require(try await c.query(SQL(text: "SELECT \(columns) FROM copied", parameters: [])).first)
-        let lines = LinesBox()
+        let lines = Mutex<[[UInt8]]>([])
         _ = try await c.copyOut(SQL(text: "COPY (SELECT \(columns) FROM copied) TO STDOUT", parameters: [])) { line in
-            lines.add(Array(line))
+            lines.withLock { $0.append(Array(line)) }
         }
-        #expect(lines.all.count == 1)
-        let line = try #require(lines.all.first)
+        let copied = lines.withLock { $0 }
+        #expect(copied.count == 1)
+        let line = try #require(copied.first)
         let row = try line.withUnsafeBytes { try CopyTextRow(line: $0) }
         #expect(row.count == 8)
         #expect(try row.decode(0, as: String.self) == every)
@@ -63,11 +65,4 @@ import Testing
         #expect(try row.decode(6, as: String.self) == (try expected.decode(6, as: String.self)))
         #expect(try row.decode(7, as: String.self) == "")
     }
-}
-
-final class LinesBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [[UInt8]] = []
-    func add(_ line: [UInt8]) { lock.withLock { lines.append(line) } }
-    var all: [[UInt8]] { lock.withLock { lines } }
 }
