@@ -92,15 +92,28 @@ public struct SessionStore: Sendable {
 
     /// The live session with this secret id, marked as just used; nil when unknown, ended,
     /// idle too long, too old, or its token was revoked.
-    public func resume(_ secret: String) async throws -> Session? {
+    ///
+    /// - Parameter markUsed: false for a request the person did not make themselves — the login
+    ///   page asking why it was shown, the dashboard refreshing its live regions — which must not
+    ///   keep an unattended session from going idle.
+    public func resume(_ secret: String, markUsed: Bool = true) async throws -> Session? {
         guard Self.isWellFormed(secret) else { return nil }
-        let rows = try await pool.query(
-            """
-            UPDATE handoff.dashboard_sessions s SET last_seen_at = clock_timestamp()
-             WHERE session_hash = \(ByteA(Self.hash(secret)))
-               AND handoff.session_is_live(s, \(Self.seconds(idleTimeout)), \(Self.seconds(lifetime)))
-            RETURNING id, role, institution, "user", token_id, account_id, enrolment_pending
-            """)
+        let hash = ByteA(Self.hash(secret))
+        let idle = Self.seconds(idleTimeout)
+        let life = Self.seconds(lifetime)
+        let rows =
+            try await markUsed
+            ? pool.query(
+                """
+                UPDATE handoff.dashboard_sessions s SET last_seen_at = clock_timestamp()
+                 WHERE session_hash = \(hash) AND handoff.session_is_live(s, \(idle), \(life))
+                RETURNING \(unescaped: Self.sessionColumns)
+                """)
+            : pool.query(
+                """
+                SELECT \(unescaped: Self.sessionColumns) FROM handoff.dashboard_sessions s
+                 WHERE session_hash = \(hash) AND handoff.session_is_live(s, \(idle), \(life))
+                """)
         guard let row = rows.first, let role = Principal.Role(rawValue: try row.decode(1)) else { return nil }
         return Session(
             id: try row.decode(0),
@@ -108,6 +121,9 @@ public struct SessionStore: Sendable {
             tokenId: try row.decodeOptional(4), accountId: try row.decodeOptional(5),
             enrolmentPending: try row.decode(6), csrfToken: Self.csrfToken(for: secret))
     }
+
+    /// What ``resume(_:markUsed:)`` reads of a session, in the order it decodes them.
+    private static let sessionColumns: StaticString = "id, role, institution, \"user\", token_id, account_id, enrolment_pending"
 
     /// Lets a session that enrolled its one-time code do everything its principal may.
     public func completeEnrolment(id: Int64) async throws {

@@ -116,6 +116,53 @@ struct SessionTests {
         #expect(try seen.first?.decode(0, as: Bool.self) == true)
     }
 
+    /// Only the person's own requests renew the idle time: the login page (which only asks why
+    /// it is shown) and the dashboard's refresh of its live regions leave an unattended session
+    /// to go idle, while the page they serve still needs the session to be live.
+    @Test func onlyThePersonsOwnRequestsRenewTheIdleTime() async throws {
+        let h = try await Harness.start { $0.sessionIdleTimeout = .seconds(600) }
+        defer { Task { await h.stop() } }
+        let session = try #require(try await DashboardTests.signIn(h.api, token: h.token("natc")))
+        let cookie = ("Cookie", "handoff_session=\(session)")
+        let connection = try await h.db.connect()
+        defer { connection.close() }
+        let key = ByteA(SHA256.hash(Array(session.utf8)))
+        func idleMinutes() async throws -> Double {
+            let rows = try await connection.query(
+                """
+                SELECT extract(epoch FROM clock_timestamp() - last_seen_at) / 60 FROM handoff.dashboard_sessions
+                 WHERE session_hash = \(key)
+                """)
+            return try #require(try rows.first?.decode(0, as: Double.self))
+        }
+        try await connection.query(
+            """
+            UPDATE handoff.dashboard_sessions SET last_seen_at = clock_timestamp() - interval '9 minutes'
+             WHERE session_hash = \(key)
+            """)
+        for path in ["/login", "/login?with=token"] {
+            #expect(try await h.api.request("GET", path, headers: [cookie]).status == 200, "\(path)")
+        }
+        let refreshed = try await h.api.request("GET", "/", headers: [cookie, ("Handoff-Live-Refresh", "1")])
+        #expect(refreshed.status == 200)
+        #expect(try await idleMinutes() >= 9)
+        // The refresh still needs a live session: once idle too long, it is sent to sign in.
+        try await connection.query(
+            """
+            UPDATE handoff.dashboard_sessions SET last_seen_at = clock_timestamp() - interval '11 minutes'
+             WHERE session_hash = \(key)
+            """)
+        #expect(try await h.api.request("GET", "/", headers: [cookie, ("Handoff-Live-Refresh", "1")]).status == 303)
+        try await connection.query(
+            """
+            UPDATE handoff.dashboard_sessions SET last_seen_at = clock_timestamp() - interval '9 minutes'
+             WHERE session_hash = \(key)
+            """)
+        // The person's own request renews it.
+        #expect(try await Self.home(h, session).status == 200)
+        #expect(try await idleMinutes() < 1)
+    }
+
     /// `handoff token revoke` runs in another process: the session made from the token ends at
     /// its next request, and its open live stream within the recheck interval.
     @Test func revokingTheTokenElsewhereEndsItsSessionsAndTheirLiveStream() async throws {

@@ -19,9 +19,14 @@ enum DashboardAssets {
         stroke-linejoin="round"/></svg>
         """
 
+    /// The request header the live refresh sends (``script``): the page is served, but the
+    /// session's idle time is not renewed by it (only the person's own requests renew it).
+    static let liveRefreshHeader = "Handoff-Live-Refresh"
+
     /// Refreshes the page's live regions when `/dashboard/live` reports a change: the page is
-    /// fetched again (with the session cookie) and each `data-live-region` is replaced by its
-    /// new version. Errors are shown in the status line, never thrown to the console.
+    /// fetched again (with the session cookie and ``liveRefreshHeader``) and each
+    /// `data-live-region` is replaced by its new version. Errors are shown in the status line,
+    /// never thrown to the console.
     static let script = #"""
         "use strict";
         (function () {
@@ -41,7 +46,7 @@ enum DashboardAssets {
           function refresh() {
             if (running) { again = true; return; }
             running = true;
-            fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+            fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html", "\#(liveRefreshHeader)": "1" } })
               .then(function (response) {
                 if (response.redirected || response.status === 401) {
                   window.location.assign("/login");

@@ -42,7 +42,8 @@ extension QueryService {
         // A cookie whose session is no longer live: say why the person is here again.
         if message == nil, let secret = cookies.secret(in: request) {
             do {
-                if try await sessions.resume(secret) == nil { message = t("signin.sessionEnded") }
+                // Only asked, not marked as used: showing the login page is no sign of activity.
+                if try await sessions.resume(secret, markUsed: false) == nil { message = t("signin.sessionEnded") }
             } catch {}
         }
         let alert: HTML = message.map { "<p class=\"problem\" role=\"alert\" id=\"login-problem\">\($0)</p>" } ?? .empty
@@ -153,7 +154,10 @@ extension QueryService {
     func anySession(_ request: HTTPRequest) async throws -> SessionStore.Session? {
         guard let secret = cookies.secret(in: request) else { return nil }
         do {
-            let session = try await sessions.resume(secret)
+            // The dashboard's own refresh of its live regions is not the person at work: it
+            // must not keep an unattended page's session from going idle.
+            let session = try await sessions.resume(
+                secret, markUsed: request.headers[DashboardAssets.liveRefreshHeader] == nil)
             RequestContext.current?.principal = session?.principal
             // Read-your-writes follows the credential: the token, or the person's account.
             RequestContext.current?.credentialKey = session?.streamKey
