@@ -123,7 +123,8 @@ public struct SessionStore: Sendable {
     }
 
     /// What ``resume(_:markUsed:)`` reads of a session, in the order it decodes them.
-    private static let sessionColumns: StaticString = "id, role, institution, \"user\", token_id, account_id, enrolment_pending"
+    private static let sessionColumns: StaticString =
+        "id, role, institution, \"user\", token_id, account_id, enrolment_pending"
 
     /// Lets a session that enrolled its one-time code do everything its principal may.
     public func completeEnrolment(id: Int64) async throws {
