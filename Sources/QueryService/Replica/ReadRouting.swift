@@ -43,12 +43,19 @@ extension QueryService {
         return position
     }
 
-    /// Runs a read route's reads on the server ``readPath(for:)`` chooses. When the replica's
-    /// answer is an error (503, 500) or a refusal (404, 403: the replica may not have replayed the
-    /// case, or the caller's party-ship, yet), the same reads run again on the primary, whose
-    /// answer stands: a lagging replica delays nothing and refuses nothing. `body` must only read.
+    /// Runs a read route's reads on the server ``readPath(minimum:)`` chooses for the request's
+    /// ``readMinimum(_:)`` (400 for a malformed header). When the replica's answer is an error
+    /// (503, 500) or a refusal (404, 403: the replica may not have replayed the case, or the
+    /// caller's party-ship, yet), the same reads run again on the primary, whose answer stands: a
+    /// lagging replica delays nothing and refuses nothing. `body` must only read.
     func withReads<T>(_ request: HTTPRequest, _ body: (ReadPath) async throws -> T) async throws -> T {
-        let path = try await readPath(for: request)
+        try await withReads(minimum: try readMinimum(request), body)
+    }
+
+    /// As ``withReads(_:_:)``, for reads that must see `minimum` (an event stream's reads, which
+    /// carry their request's position into the first read only).
+    func withReads<T>(minimum: WALPosition?, _ body: (ReadPath) async throws -> T) async throws -> T {
+        let path = await readPath(minimum: minimum)
         guard path.source == .replica else { return try await body(path) }
         do {
             return try await body(path)
@@ -60,12 +67,6 @@ extension QueryService {
                 fallback: (status >= 500 ? ReadFallback.error : .refused).rawValue)
             return try await body(primaryReads)
         }
-    }
-
-    /// The server for this request's reads: its `Handoff-Min-Position` and the newest write of its
-    /// credential through this service, both to be seen. - Throws: 400 for a malformed header.
-    func readPath(for request: HTTPRequest) async throws -> ReadPath {
-        await readPath(minimum: try readMinimum(request))
     }
 
     /// The position a read of this request must see: its `Handoff-Min-Position` or the newest write

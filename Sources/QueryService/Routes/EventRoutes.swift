@@ -104,15 +104,10 @@ extension QueryService {
             let seen = await wakeups.current
             var caughtUp = true
             do {
-                let reads = await readPath(minimum: minimum)
-                let page: VisibleFeed.Page
-                do {
-                    page = try await reads.feed.page(
-                        after: cursor, limit: pageSize, types: types, for: principal, tail: (reads.tail, seen))
-                } catch  where reads.source == .replica {
-                    metrics.recordRead(source: ReadPath.Source.primary.rawValue, fallback: ReadFallback.error.rawValue)
-                    page = try await primaryReads.feed.page(
-                        after: cursor, limit: pageSize, types: types, for: principal, tail: (tail, seen))
+                let from = cursor
+                let page = try await withReads(minimum: minimum) { reads in
+                    try await reads.feed.page(
+                        after: from, limit: pageSize, types: types, for: principal, tail: (reads.tail, seen))
                 }
                 minimum = nil
                 if !page.events.isEmpty {
