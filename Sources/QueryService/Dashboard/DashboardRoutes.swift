@@ -399,13 +399,7 @@ extension QueryService {
         // together, in a key space of their own (``SessionStore/Session/streamKey``).
         let lease = try streamLease(session.streamKey)
         let start = try await store.headCursor()
-        let headers: HTTPHeaders = [
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-        ]
-        return .stream(headers: headers) { [self] writer in
-            defer { lease.release() }
-            metrics.sseClientConnected()
-            defer { metrics.sseClientDisconnected() }
+        return eventStreamResponse(lease) { [self] writer in
             try await follow(
                 writer, principal: session.principal, from: start, types: nil, pageSize: 500,
                 retryMilliseconds: 3000, stillAllowed: { [sessions] in try await sessions.isLive(id: session.id) }

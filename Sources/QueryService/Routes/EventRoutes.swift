@@ -33,7 +33,18 @@ extension QueryService {
         let types = try Self.types(request)
         let minimum = try readMinimum(request)
         let endpoint = Self.endpoint(request)
-        let lease = try streamLease(credential.tokenId)
+        return eventStreamResponse(try streamLease(credential.tokenId)) { [self] writer in
+            try await streamEvents(
+                to: writer, principal: principal, from: start, types: types, minimum: minimum, endpoint: endpoint,
+                stillAllowed: { [tokens] in try await tokens.isLive(id: credential.tokenId) })
+        }
+    }
+
+    /// A Server-Sent Events response that runs `produce` while the client stays: counted in the
+    /// metrics while open, its place in the stream quota (`lease`) given back when it ends.
+    func eventStreamResponse(
+        _ lease: StreamQuota.Lease, _ produce: @escaping @Sendable (ResponseWriter) async throws -> Void
+    ) -> HTTPResponse {
         let headers: HTTPHeaders = [
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
         ]
@@ -41,9 +52,7 @@ extension QueryService {
             defer { lease.release() }
             metrics.sseClientConnected()
             defer { metrics.sseClientDisconnected() }
-            try await streamEvents(
-                to: writer, principal: principal, from: start, types: types, minimum: minimum, endpoint: endpoint,
-                stillAllowed: { [tokens] in try await tokens.isLive(id: credential.tokenId) })
+            try await produce(writer)
         }
     }
 
