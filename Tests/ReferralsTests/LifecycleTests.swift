@@ -170,7 +170,8 @@ struct LifecycleExpectation: Sendable, CustomStringConvertible {
     }
 
     /// Admission and the fold ask the same function: every step admission refuses leaves the
-    /// folded state unchanged, and every step it admits changes the referral as the fold says.
+    /// folded state unchanged, and every step it admits changes the referral as the fold says;
+    /// `allows`, which the dashboard's offers ask, answers as `applying` does.
     @Test func admissionAndFoldAgreeOnEveryStep() throws {
         let types: [CaseEventType] = [
             .referralAcknowledged, .referralAccepted, .referralDeclined, .referralCompleted, .referralWithdrawn,
@@ -197,6 +198,10 @@ struct LifecycleExpectation: Sendable, CustomStringConvertible {
                     let (party, from) = try #require(ReferralLifecycle.step(type))
                     let expectedActor = party == .issuer ? "kp-dthb" : "opav"
                     #expect(allowed == (actor == expectedActor && from.contains(status)), "\(status) \(type) \(actor)")
+                    // What the dashboard offers by: the same answer, before any event exists.
+                    #expect(
+                        ReferralLifecycle.allows(type, on: referral, by: actor) == allowed, "\(status) \(type) \(actor)"
+                    )
                 }
             }
         }

@@ -164,11 +164,7 @@ enum CaseForm {
         ]
         let referralSteps = state.referralOrder.compactMap { id -> (Referral, [CaseEventType])? in
             guard let referral = state.referrals[id] else { return nil }
-            let mine = steps.filter { type in
-                guard allowed(type), let step = ReferralLifecycle.step(type) else { return false }
-                let party = step.by == .recipient ? referral.to : referral.from
-                return party == institution && step.from.contains(referral.status)
-            }
+            let mine = steps.filter { allowed($0) && ReferralLifecycle.allows($0, on: referral, by: institution) }
             return mine.isEmpty ? nil : (referral, mine)
         }
         return (caseEvents, referralSteps)

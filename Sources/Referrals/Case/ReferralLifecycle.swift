@@ -29,6 +29,19 @@ public enum ReferralLifecycle {
         }
     }
 
+    /// The institution that takes `party`'s steps on `referral`.
+    public static func institution(taking party: Party, of referral: Referral) -> String {
+        party == .recipient ? referral.to : referral.from
+    }
+
+    /// Whether `institution` may take the step `type` on `referral` now: it is the party who takes
+    /// that step and the referral's status allows it — what ``applying(_:to:)`` checks before it
+    /// looks at the event itself (the dashboard offers its forms by it).
+    public static func allows(_ type: CaseEventType, on referral: Referral, by institution: String) -> Bool {
+        guard let (party, from) = step(type) else { return false }
+        return Self.institution(taking: party, of: referral) == institution && from.contains(referral.status)
+    }
+
     /// The referral after `event` (a step on it, by `event.actor`), or why the step is not possible.
     ///
     /// - Throws: `forbidden` (field `data.referralId`) when the actor is not the party who takes
@@ -38,13 +51,11 @@ public enum ReferralLifecycle {
         guard let (party, from) = step(event.type), event.body.referralId == referral.id else {
             throw .invalidEvent("data.referralId", "is not a step of this referral")
         }
-        switch party {
-        case .recipient where referral.to != event.actor.institution:
-            throw ReferralsError(.forbidden, field: "data.referralId", "only the recipient may act on this referral")
-        case .issuer where referral.from != event.actor.institution:
-            throw ReferralsError(.forbidden, field: "data.referralId", "only the issuer may withdraw this referral")
-        default:
-            break
+        guard institution(taking: party, of: referral) == event.actor.institution else {
+            throw ReferralsError(
+                .forbidden, field: "data.referralId",
+                party == .recipient
+                    ? "only the recipient may act on this referral" : "only the issuer may withdraw this referral")
         }
         guard from.contains(referral.status) else {
             throw .invalidEvent(
