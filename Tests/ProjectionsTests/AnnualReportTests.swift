@@ -236,5 +236,9 @@ struct AnnualReportTests {
         let rebuilt = try await models.annualReport(year: 2025, timeZone: zone, now: now)
         #expect(try await Snapshot.take(db.pool()) == before)
         #expect(rebuilt == incremental)
+        // The sections' one list places every table the report computes, each once.
+        let placed = AnnualReport.sections.flatMap(\.tables)
+        #expect(Set(placed).count == placed.count)
+        #expect(Set(placed) == Set(incremental.tables.map(\.id)))
     }
 }

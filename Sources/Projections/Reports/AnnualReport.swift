@@ -22,6 +22,29 @@ public struct AnnualReport: Sendable, Hashable {
     /// Rules whose figure the ruleset marks unconfirmed (placeholders), among the year's deadlines.
     public var unconfirmedRules: [String]
 
+    /// The report's sections in the order they are presented, each with its count tables in
+    /// order: the one list of which table goes where (the page renders by it; a test holds it to
+    /// the tables ``ReadModels/annualReport(year:timeZone:now:)`` computes). `timing` has no count
+    /// table: it presents ``timing``.
+    public static let sections: [(key: String, tables: [String])] = [
+        ("cases", ["cases-by-identification", "closures-by-reason"]),
+        (
+            "victims",
+            [
+                "victims-by-sex", "victims-by-age", "victims-by-child", "victims-by-citizenship",
+                "victims-by-nationality", "victims-by-exploitation",
+            ]
+        ),
+        (
+            "referrals",
+            ["referrals-by-purpose", "referrals-by-recipient", "referrals-by-recipient-kind", "declines-by-reason"]
+        ),
+        ("timing", []),
+        ("compliance", ["compliance-by-institution", "compliance-by-rule"]),
+        ("consent", ["consent-overrides-by-reason", "consent-withdrawn"]),
+        ("reflection", ["reflection-lengths", "reflection-outcomes"]),
+    ]
+
     /// A published ruleset version in force during the year.
     public struct RulesetInForce: Sendable, Hashable, Codable {
         public var rulesetId: String

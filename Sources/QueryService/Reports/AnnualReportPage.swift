@@ -32,31 +32,17 @@ public enum AnnualReportPage {
 
                 """
         }
-        let sections: [(String, [String], HTML)] = [
-            ("cases", ["cases-by-identification", "closures-by-reason"], .empty),
-            (
-                "victims",
-                [
-                    "victims-by-sex", "victims-by-age", "victims-by-child", "victims-by-citizenship",
-                    "victims-by-nationality", "victims-by-exploitation",
-                ], exploitationChart(tables["victims-by-exploitation"], year: y, m: m)
-            ),
-            (
-                "referrals",
-                [
-                    "referrals-by-purpose", "referrals-by-recipient", "referrals-by-recipient-kind",
-                    "declines-by-reason",
-                ],
-                .empty
-            ),
-            ("timing", [], timingChart(report.timing, m: m) + timingTable(report.timing, year: y, m: m)),
-            (
-                "compliance", ["compliance-by-institution", "compliance-by-rule"],
-                complianceChart(tables["compliance-by-institution"], year: y, m: m)
-            ),
-            ("consent", ["consent-overrides-by-reason", "consent-withdrawn"], .empty),
-            ("reflection", ["reflection-lengths", "reflection-outcomes"], .empty),
-        ]
+        // Each section's tables in the report's one order; the charts that go before them.
+        let sections: [(String, [String], HTML)] = AnnualReport.sections.map { key, ids in
+            let extra: HTML =
+                switch key {
+                case "victims": exploitationChart(tables["victims-by-exploitation"], year: y, m: m)
+                case "timing": timingChart(report.timing, m: m) + timingTable(report.timing, year: y, m: m)
+                case "compliance": complianceChart(tables["compliance-by-institution"], year: y, m: m)
+                default: .empty
+                }
+            return (key, ids, extra)
+        }
         let contents = HTML(
             joining: (sections.map(\.0) + ["methods"]).map { "<li><a href=\"#\($0)\">\(m["section.\($0)"])</a></li>" })
         let methods = HTML(joining: AnnualReportDocument.methods(report, messages: m).map { "<p>\($0)</p>\n" })
