@@ -23,6 +23,16 @@ public enum ExpectedVersion: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether a stream at `version` is what this expects (as the database function decides).
+    public func isMet(byVersion version: Int64) -> Bool {
+        switch self {
+        case .any: true
+        case .noStream: version == 0
+        case .exists: version > 0
+        case .exactly(let n): n == version
+        }
+    }
+
     /// The form the database function and the API use.
     public var description: String {
         switch self {

@@ -76,6 +76,11 @@ public struct CaseAccess: Sendable {
         return fold
     }
 
+    /// The fold of this case kept in memory, as last read: possibly behind its stream, since
+    /// nothing is read. For a writer that appends with the fold's version as the expected one,
+    /// which catches a stale fold (``loadFold(caseId:)`` is the fold as of now).
+    public func cachedFold(caseId: String) -> CaseFold? { folds[caseId] }
+
     /// A stored event of a case stream as the domain's typed event; nil if it does not decode
     /// (an event written around the API), which then does not count for party-ship.
     static func caseEvent(_ e: RecordedEvent) -> CaseEvent? {

@@ -93,6 +93,12 @@ public struct CaseWriter: Sendable {
                     operatorName: operatorName),
                 occurredAt: item.occurredAt)
         }
+        if let result = try await appendToKnownState(
+            parsed, by: principal, institution: institution, to: caseId, stream: stream, events: newEvents,
+            hidden: &hidden)
+        {
+            return result
+        }
         for attempt in 0..<64 {
             if attempt > 1 {
                 // Contention on one case: back off a little, with jitter, before admitting again.
@@ -116,14 +122,7 @@ public struct CaseWriter: Sendable {
                 return try await store.append(to: stream, expected: parsed.expected, events: newEvents)
             }
             let actual = loaded.version
-            let matches: Bool =
-                switch parsed.expected {
-                case .any: true
-                case .noStream: actual == 0
-                case .exists: actual > 0
-                case .exactly(let n): n == actual
-                }
-            guard matches else {
+            guard parsed.expected.isMet(byVersion: actual) else {
                 if let result = try await retried() { return result }
                 throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: actual)
             }
@@ -153,9 +152,50 @@ public struct CaseWriter: Sendable {
             expected: parsed.expectedJSON, actual: try await store.version(of: stream))
     }
 
+    /// The append against the case's fold kept in memory, without reading its stream first: when
+    /// the caller is a party to the case as folded (or opens a case not known here), its expected
+    /// version is met and every event is admitted against that state, the events are appended
+    /// with the fold's version as the expected one. The stream at that version is exactly the
+    /// folded state, so what is written was admitted against the state it lands on, as on the
+    /// path that reads first; a stream that moved on refuses the append and nothing is written.
+    /// Nil — and nothing written — when there is no such fold, when anything would be refused
+    /// against it, or when the stream moved on: the caller then reads the stream, and only what
+    /// it reads decides a refusal. After an append, the fold is brought up to date in the
+    /// background, ready for the case's next append.
+    private func appendToKnownState(
+        _ parsed: QueryService.AppendRequest, by principal: Principal, institution: String, to caseId: String,
+        stream: StreamName, events: [NewEvent], hidden: inout Bool
+    ) async throws -> AppendResult? {
+        let opening = parsed.items.first?.type == CaseEventType.caseOpened.rawValue
+        guard
+            let fold = access.cachedFold(caseId: caseId)
+                ?? (opening ? CaseAccess.CaseFold(state: nil, version: 0) : nil),
+            fold.state?.isParty(institution) ?? true, parsed.expected.isMet(byVersion: fold.version)
+        else { return nil }
+        do {
+            try await admit(
+                parsed, principal: principal, caseId: caseId, state: fold.state, actual: fold.version,
+                refreshingRegistry: false)
+        } catch {
+            return nil
+        }
+        hidden = fold.state == nil
+        do {
+            let result = try await store.append(to: stream, expected: .exactly(fold.version), events: events)
+            Task { [access] in _ = try? await access.loadFold(caseId: caseId) }
+            return result
+        } catch EventStoreError.wrongExpectedVersion {
+            return nil
+        }
+    }
+
     /// Runs every event through `CaseAdmission`, folding each into the state before the next.
+    ///
+    /// - Parameter refreshingRegistry: on a refusal, read the registry's newest events once and
+    ///   admit again before answering (an institution registered a moment ago).
     private func admit(
-        _ parsed: QueryService.AppendRequest, principal: Principal, caseId: String, state: CaseState?, actual: Int64
+        _ parsed: QueryService.AppendRequest, principal: Principal, caseId: String, state: CaseState?, actual: Int64,
+        refreshingRegistry: Bool = true
     ) async throws {
         let now = Date()
         var context = AdmissionContext(
@@ -163,7 +203,7 @@ public struct CaseWriter: Sendable {
             allowedClockSkew: allowedClockSkew, rulesets: try await rulesets.current(now: now))
         var state = state
         var i = 0
-        var refreshed = false
+        var refreshed = !refreshingRegistry
         while i < parsed.items.count {
             let item = parsed.items[i]
             let outcome = Result<CaseEvent, ReferralsError> { () throws(ReferralsError) -> CaseEvent in
