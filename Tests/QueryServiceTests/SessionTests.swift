@@ -145,6 +145,15 @@ struct SessionTests {
         }
         let refreshed = try await h.api.request("GET", "/", headers: [cookie, ("Handoff-Live-Refresh", "1")])
         #expect(refreshed.status == 200)
+        // The page's live stream, opened (and reopened after every reconnect) by the page itself.
+        let port = h.api.port
+        let live = try await blocking { () throws -> Reply in
+            let client = try SocketClient(port: port, timeout: 10)
+            try client.send(
+                "GET /dashboard/live HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: handoff_session=\(session)\r\n\r\n")
+            return try client.readHead()
+        }
+        #expect(live.status == 200)
         #expect(try await idleMinutes() >= 9)
         // The refresh still needs a live session: once idle too long, it is sent to sign in.
         try await connection.query(

@@ -55,8 +55,10 @@ extension QueryService {
     /// the session ended, expired, or its token was revoked or its account disabled — and while
     /// it may only enrol a one-time code (``anySession(_:)`` returns those too). - Throws: 503
     /// during an outage.
-    func dashboardSession(_ request: HTTPRequest) async throws -> SessionStore.Session? {
-        guard let session = try await anySession(request), !session.enrolmentPending else { return nil }
+    func dashboardSession(_ request: HTTPRequest, automatic: Bool = false) async throws -> SessionStore.Session? {
+        guard let session = try await anySession(request, automatic: automatic), !session.enrolmentPending else {
+            return nil
+        }
         return session
     }
 
@@ -392,7 +394,8 @@ extension QueryService {
     /// see were appended, so the page re-reads itself. It carries no case data (only how many
     /// events), so it is not access-logged; the page's re-read is.
     private func dashboardLive(_ request: HTTPRequest) async throws -> HTTPResponse {
-        guard let session = try await dashboardSession(request) else {
+        // Opened by the page itself (and again after every reconnect): not a sign of the person.
+        guard let session = try await dashboardSession(request, automatic: true) else {
             return .text(.unauthorized, "Sign in first.\n", headers: ["Cache-Control": "no-store"])
         }
         // Counted with the API streams of the token behind the session; an account's sessions

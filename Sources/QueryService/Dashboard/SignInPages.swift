@@ -151,13 +151,17 @@ extension QueryService {
 
     /// The session of the request's cookie, enrolment-pending ones included (only the enrolment
     /// page and logout accept those; ``dashboardSession(_:)`` does not).
-    func anySession(_ request: HTTPRequest) async throws -> SessionStore.Session? {
+    ///
+    /// - Parameter automatic: a request an open page makes by itself (its live stream), not the
+    ///   person: it does not renew the session's idle time. So does a page re-read with
+    ///   ``DashboardAssets/liveRefreshHeader``.
+    func anySession(_ request: HTTPRequest, automatic: Bool = false) async throws -> SessionStore.Session? {
         guard let secret = cookies.secret(in: request) else { return nil }
         do {
             // The dashboard's own refresh of its live regions is not the person at work: it
             // must not keep an unattended page's session from going idle.
             let session = try await sessions.resume(
-                secret, markUsed: request.headers[DashboardAssets.liveRefreshHeader] == nil)
+                secret, markUsed: !automatic && request.headers[DashboardAssets.liveRefreshHeader] == nil)
             RequestContext.current?.principal = session?.principal
             // Read-your-writes follows the credential: the token, or the person's account.
             RequestContext.current?.credentialKey = session?.streamKey
