@@ -128,7 +128,10 @@ import Testing
         ("CaseReviewed", "opav", [:]),
         ("CaseClosed", "isf", ["reason": "lost-contact"]),
         ("CaseReopened", "kp-dthb", ["reason": "new-information"]),
-        ("RecordCorrected", "kp-dthb", ["reason": "data-entry-error", "correction": ["purpose": "medical"]]),
+        (
+            "RecordCorrected", "kp-dthb",
+            ["reason": "data-entry-error", "correction": ["profile": ["nationality": "AL"]]]
+        ),
     ]
 
     @Test func coversEveryEventType() {
@@ -139,7 +142,11 @@ import Testing
     func allowsPartiesAndForbidsOthers(type: String, institution: String, data: JSONValue) throws {
         var s = try Self.richCase()
         var data = data
-        if type == "RecordCorrected" { data = data.merging(["correctsEventId": .string(s.events[1].id.uuidString)]) }
+        if type == "RecordCorrected" {
+            // kp-dthb's own opening; another party may not rewrite it.
+            data = data.merging(["correctsEventId": .string(s.events[0].id.uuidString)])
+            expectError(s.attempt(.institution("opav", user: "u"), type, data), .forbidden, "data.correctsEventId")
+        }
 
         if type == "CaseOpened" {
             // Creates a case; on an existing one it is a version conflict.

@@ -162,18 +162,72 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         #expect(evaluate(child, now: at(days: 1)).contains { $0.ruleId == "guardian-for-child" })
     }
 
-    @Test func correctedChildFlagAppliesTheChildRuleFromTheOpening() throws {
+    /// A corrected child flag applies the child rule — for the social-work centre, another
+    /// institution than the corrector, from the correction's time of record: no correction makes
+    /// another institution late (as no late-entered trigger does).
+    @Test func correctedChildFlagAppliesTheChildRuleFromTheCorrection() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", adultOpening.merging(["profile": ["ageBand": "unknown"]]), at: t0)
         try s.append(
-            "kp-dthb", "RecordCorrected",
-            [
-                "correctsEventId": .string(s.events[0].id.uuidString), "reason": "new-information",
-                "correction": ["profile": ["child": true]],
-            ],
+            "kp-dthb", "RecordCorrected", Self.correction(of: s.events[0], ["profile": ["child": true]]),
             at: at(days: 2))
         let guardian = try #require(evaluate(s, now: at(days: 3)).first { $0.ruleId == "guardian-for-child" })
-        #expect(guardian.dueAt == at(hours: 24) && guardian.status == .overdue)
+        #expect(guardian.dueAt == at(days: 3) && guardian.status == .overdue)
+        #expect(evaluate(s, now: at(hours: 49)).first { $0.ruleId == "guardian-for-child" }?.status == .pending)
+    }
+
+    static func correction(of event: CaseEvent, _ fields: JSONValue) -> JSONValue {
+        ["correctsEventId": .string(event.id.uuidString), "reason": "new-information", "correction": fields]
+    }
+
+    /// A correction changes only what is still running when it is recorded: a deadline already
+    /// due, settled or noticed keeps what the record said of it (an attack pass found corrections
+    /// erasing, moving and excusing missed deadlines); one still running follows the correction.
+    @Test func aCorrectionNeverErasesADeadlineThatWasAlreadyDue() throws {
+        let childUnknownAge = adultOpening.merging(["profile": ["ageBand": "unknown", "child": true]])
+        for (correctedAt, kept) in [(at(days: 2), true), (at(hours: 2), false)] {
+            var s = CaseScript()
+            try s.append("kp-dthb", "CaseOpened", childUnknownAge, at: t0)
+            try s.append(
+                "kp-dthb", "RecordCorrected", Self.correction(of: s.events[0], ["profile": ["child": false]]),
+                at: correctedAt)
+            let guardian = evaluate(s, now: at(days: 3)).first { $0.ruleId == "guardian-for-child" }
+            #expect((guardian != nil) == kept, "\(correctedAt)")
+            if kept { #expect(guardian?.dueAt == at(hours: 24) && guardian?.status == .overdue) }
+        }
+    }
+
+    @Test func aCorrectionNeverMovesADueTimeThatHadPassed() throws {
+        func reflectionEnds(correctedOnDay day: Double) throws -> Deadline {
+            var s = CaseScript()
+            try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+            try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 30], at: at(hours: 1))
+            try s.append(
+                "kp-dthb", "RecordCorrected", Self.correction(of: s.events[1], ["days": 365]), at: at(days: day))
+            return try #require(evaluate(s, now: at(days: 41)).first { $0.ruleId == "reflection-period-ends" })
+        }
+        let late = try reflectionEnds(correctedOnDay: 40)
+        #expect(late.status == .overdue)
+        #expect(late.dueAt < at(days: 32))
+        let early = try reflectionEnds(correctedOnDay: 10)
+        #expect(early.status != .overdue)
+        #expect(early.dueAt > at(days: 300))
+    }
+
+    /// A noticed deadline is never erased by a correction, whenever it is recorded.
+    @Test func aNoticedDeadlineSurvivesAnyCorrection() throws {
+        var s = CaseScript()
+        try s.append(
+            "kp-dthb", "CaseOpened", adultOpening.merging(["profile": ["ageBand": "unknown", "child": true]]), at: t0)
+        let before = try #require(evaluate(s, now: at(hours: 1)).first { $0.ruleId == "guardian-for-child" })
+        try s.append(
+            "kp-dthb", "RecordCorrected", Self.correction(of: s.events[0], ["profile": ["child": false]]),
+            at: at(hours: 2))
+        let notice = NoticeKey(ruleId: before.ruleId, triggerEventId: before.triggerEventId)
+        let guardian = DeadlineEvaluator.evaluate(
+            caseId: s.caseId, events: s.events, rulesets: [Ruleset.kosovoDefault], now: at(days: 3), notices: [notice]
+        ).first { $0.ruleId == "guardian-for-child" }
+        #expect(guardian?.notified == true)
     }
 
     @Test func urgentVariant() throws {

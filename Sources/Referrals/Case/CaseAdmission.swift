@@ -87,10 +87,11 @@ public enum CaseAdmission {
     /// `ReferralIssued` and existing (in a state that allows the step) for the other referral
     /// events; only the recipient acts on a referral; recipients registered and not the issuer;
     /// one reflection period at a time; a status change that changes something; corrections
-    /// that name an event of this case and still decode once merged.
+    /// that name an event of this case recorded by the same institution and still decode once
+    /// merged.
     ///
     /// - Throws: `invalid_event` with the field, or `forbidden` (not the recipient; for a
-    ///   withdrawal, not the issuer).
+    ///   withdrawal, not the issuer; a correction of another institution's event).
     public static func validateInContext(
         _ event: CaseEvent, state: CaseState?, context: AdmissionContext
     ) throws(ReferralsError) {
@@ -171,6 +172,12 @@ public enum CaseAdmission {
         case .recordCorrected(let targetId, _, let correction):
             guard let original = state.bodies[targetId] else {
                 throw .invalidEvent("data.correctsEventId", "is not an event of this case")
+            }
+            // Each institution answers for its own record: another's is not its to rewrite.
+            guard state.recordedBy[targetId] == event.actor.institution else {
+                throw ReferralsError(
+                    .forbidden, field: "data.correctsEventId",
+                    "only the institution that recorded an event may correct it")
             }
             do {
                 _ = try CaseEventBody.decode(type: original.type, data: original.data.merging(.object(correction)))

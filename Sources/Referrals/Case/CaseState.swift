@@ -101,6 +101,8 @@ public struct CaseState: Sendable, Hashable {
     /// The effective (corrected) body of every event, by event id: what `RecordCorrected`
     /// validates against and merges into.
     public private(set) var bodies: [UUID: CaseEventBody] = [:]
+    /// The institution that recorded each event (as ``bodies``): only it may correct the event.
+    public private(set) var recordedBy: [UUID: String] = [:]
 
     private var partySet: Set<String>
     private var identificationSetBy: UUID
@@ -122,6 +124,7 @@ public struct CaseState: Sendable, Hashable {
         partySet = [event.actor.institution]
         identificationSetBy = event.id
         bodies[event.id] = event.body
+        recordedBy[event.id] = event.actor.institution
     }
 
     /// Folds a history. `nil` when it is empty or does not start with `CaseOpened`.
@@ -167,7 +170,11 @@ public struct CaseState: Sendable, Hashable {
     public mutating func apply(_ event: CaseEvent) {
         version += 1
         let at = event.occurredAt
-        if case .recordCorrected = event.body {} else { bodies[event.id] = event.body }
+        if case .recordCorrected = event.body {
+        } else {
+            bodies[event.id] = event.body
+            recordedBy[event.id] = event.actor.institution
+        }
         switch event.body {
         case .caseOpened:
             break  // a second opening is not a valid history; only the version counts

@@ -28,8 +28,12 @@ import Foundation
 ///   `reopenRetriggers` whose deadline the last closure ended unmet; the old one keeps its status.
 /// - A `role` responsibility names the first party of the case (as of its last event) of that
 ///   kind, or `role:<kind>` while no party is.
-/// - `RecordCorrected` is applied before rules look at an event's data, so a corrected child
-///   flag is judged as if it had been right from the start.
+/// - `RecordCorrected` is applied before rules look at an event's data, but it changes only what
+///   is still running when it is recorded: a deadline already due, settled or noticed by the
+///   correction's time of record keeps what the record said of it until then (no correction
+///   erases, moves or excuses it), and a deadline the corrected data starts for an institution
+///   other than the corrector runs from the correction's time of record (docs/time-of-record.md,
+///   section 2).
 public enum DeadlineEvaluator {
     /// Evaluates the deadlines of one case at `now`, in the order they were triggered.
     ///
@@ -79,9 +83,71 @@ public enum DeadlineEvaluator {
     public static func evaluate(
         caseId: String, events: [CaseEvent], context: Context, now: Date, notices: Set<NoticeKey> = []
     ) -> Evaluation {
+        let corrections = events.filter { if case .recordCorrected = $0.body { true } else { false } }
+        guard !corrections.isEmpty else {
+            return evaluatePass(
+                caseId: caseId, events: events, context: context, now: now, notices: notices, effective: [:],
+                floor: { _, _ in nil })
+        }
+        // A correction changes only what is still running when it is recorded. The record is
+        // evaluated as it stood before each correction and after it, in the order they were
+        // recorded: a deadline that was due, settled or noticed when a correction came keeps what
+        // the record said of it until then (no correction erases, moves or excuses it); one
+        // still running takes what the corrected record says. A deadline a correction starts for
+        // an institution other than the corrector runs from the correction's time of record: no
+        // correction makes another institution late.
+        let ordered = corrections.enumerated().sorted {
+            ($0.element.recordedAt ?? $0.element.occurredAt, $0.offset)
+                < ($1.element.recordedAt ?? $1.element.occurredAt, $1.offset)
+        }.map(\.element)
+        var current = evaluatePass(
+            caseId: caseId, events: events, context: context, now: now, notices: notices, effective: [:],
+            floor: { _, _ in nil })
+        var applied: Set<UUID> = []
+        for correction in ordered {
+            applied.insert(correction.id)
+            let at = correction.recordedAt ?? correction.occurredAt
+            let before = Dictionary(
+                current.deadlines.map { (StartKey($0), $0) }, uniquingKeysWith: { first, _ in first })
+            let after = evaluatePass(
+                caseId: caseId, events: events, context: context, now: now, notices: notices,
+                effective: effectiveData(events, applying: applied),
+                floor: { key, responsible in
+                    before[key] == nil && responsible != correction.actor.institution ? at : nil
+                })
+            func frozen(_ d: Deadline) -> Bool {
+                d.notified || d.dueAt <= at || (d.satisfiedAt.map { $0 <= at } ?? false)
+                    || (d.cancelledAt.map { $0 <= at } ?? false)
+            }
+            let afterKeys = Set(after.deadlines.map(StartKey.init))
+            var merged = after.deadlines.map { d in before[StartKey(d)].map { frozen($0) ? $0 : d } ?? d }
+            merged += current.deadlines.filter { !afterKeys.contains(StartKey($0)) && frozen($0) }
+            // In the order they were triggered (the stream's order), as a single pass gives them.
+            let position = Dictionary(events.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+            let order = Dictionary(
+                after.deadlines.enumerated().map { (StartKey($1), $0) }, uniquingKeysWith: { a, _ in a })
+            merged = merged.enumerated().sorted { a, b in
+                let pa = position[a.element.triggerEventId] ?? Int.max
+                let pb = position[b.element.triggerEventId] ?? Int.max
+                if pa != pb { return pa < pb }
+                return (order[StartKey(a.element)] ?? Int.max, a.offset) < (
+                    order[StartKey(b.element)] ?? Int.max, b.offset
+                )
+            }.map(\.element)
+            current = Evaluation(state: after.state, deadlines: merged)
+        }
+        return current
+    }
+
+    /// One evaluation of the case with the corrections in `effective` applied. `floor` gives,
+    /// for a deadline about to start (its key and responsible institution), the earliest time it
+    /// may run from, or nil.
+    static func evaluatePass(
+        caseId: String, events: [CaseEvent], context: Context, now: Date, notices: Set<NoticeKey>,
+        effective: [UUID: JSONValue], floor: (StartKey, String) -> Date?
+    ) -> Evaluation {
         let series = context.series
         let kinds = context.kinds
-        let effective = effectiveData(events)
 
         var state: CaseState?
         var deadlines: [Deadline] = []
@@ -117,8 +183,11 @@ public enum DeadlineEvaluator {
             let grace = ruleset.lateEntryGrace.fixedSeconds
             // A late-entered trigger makes no other institution late: its deadline runs from the
             // trigger's time of record. The trigger's own actor gets no such relief.
-            let runsFrom =
+            var runsFrom =
                 responsible == trigger.actor.institution ? trigger.occurredAt : trigger.countedAt(grace: grace)
+            if let earliest = floor(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id), responsible) {
+                runsFrom = max(runsFrom, earliest)
+            }
             let clock = ruleset.clock
             let dueAt = workingDays.map { clock.addWorkingDays($0, to: runsFrom) } ?? clock.add(within, to: runsFrom)
             let warn = (urgent ? rule.urgentWarnBefore : nil) ?? rule.warnBefore
@@ -242,6 +311,16 @@ public enum DeadlineEvaluator {
         var rule: String
         var ruleset: String
         var trigger: UUID
+
+        init(rule: String, ruleset: String, trigger: UUID) {
+            self.rule = rule
+            self.ruleset = ruleset
+            self.trigger = trigger
+        }
+
+        init(_ deadline: Deadline) {
+            self.init(rule: deadline.ruleId, ruleset: deadline.rulesetId, trigger: deadline.triggerEventId)
+        }
     }
 
     /// Whether `event` ends `deadline` by `cancellation` (never the deadline's own trigger).
@@ -285,8 +364,9 @@ public enum DeadlineEvaluator {
         return true
     }
 
-    /// The `data` of every corrected event with its corrections merged in, by event id.
-    static func effectiveData(_ events: [CaseEvent]) -> [UUID: JSONValue] {
+    /// The `data` of every corrected event with its corrections merged in, by event id; with
+    /// `applying`, only those corrections (by their event ids).
+    static func effectiveData(_ events: [CaseEvent], applying: Set<UUID>? = nil) -> [UUID: JSONValue] {
         var data: [UUID: JSONValue] = [:]
         guard events.contains(where: { if case .recordCorrected = $0.body { true } else { false } }) else {
             return data
@@ -295,7 +375,7 @@ public enum DeadlineEvaluator {
         for event in events {
             types[event.id] = event.type
             guard case .recordCorrected(let target, _, let correction) = event.body, let type = types[target],
-                type != .recordCorrected
+                type != .recordCorrected, applying?.contains(event.id) ?? true
             else { continue }
             let original = data[target] ?? events.first { $0.id == target }!.body.data
             let merged = original.merging(.object(correction))

@@ -208,6 +208,13 @@ public enum CaseEventBody: Sendable, Hashable {
             for key in correction.keys where ["referralId", "to", "correctsEventId"].contains(key) {
                 throw .invalidEvent("data.correction.\(key)", "identifies a record and cannot be corrected")
             }
+            // What admission decided on when the record was made (consent for the purpose, the
+            // recipient's deadline for the urgency): a referral made for another purpose or
+            // urgency is withdrawn and issued again, never rewritten.
+            for key in correction.keys where ["purpose", "urgency"].contains(key) {
+                throw .invalidEvent(
+                    "data.correction.\(key)", "was decided on when the record was made and cannot be corrected")
+            }
             body = .recordCorrected(correctsEventId: id, reason: reason, correction: correction)
         }
         try r.finish()
