@@ -181,6 +181,36 @@ import Testing
         #expect(admit(shelter) == nil)
     }
 
+    /// A referral cannot be dated before the consent it relies on (an attack pass made a referral
+    /// without consent look compliant by recording the consent afterwards and backdating the
+    /// referral), nor before a withdrawal recorded since.
+    @Test func aReferralIsNotDatedBeforeTheConsentItReliesOn() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        var context = s.context
+        context.rulesets = [Ruleset.kosovoDefault]
+        func admit(at date: Date) -> ReferralsError? {
+            do {
+                _ = try CaseAdmission.admit(
+                    principal: .institution("kp-dthb", user: "u"), caseId: s.caseId, state: s.state, id: UUID(),
+                    type: "ReferralIssued", data: ["referralId": "R-1", "to": "isf", "purpose": "shelter"],
+                    occurredAt: date, context: context)
+                return nil
+            } catch { return error }
+        }
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": true],
+            at: at(hours: 10))
+        #expect(admit(at: at(hours: 9))?.code == .consentRequired)
+        #expect(admit(at: at(hours: 10)) == nil)
+        #expect(admit(at: at(hours: 11)) == nil)
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": false],
+            at: at(hours: 20))
+        #expect(admit(at: at(hours: 11))?.code == .consentRequired)
+        #expect(admit(at: at(hours: 21))?.code == .consentRequired)
+    }
+
     /// A withdrawal flags the open referrals it covered.
     @Test func aWithdrawnConsentFlagsTheOpenReferralsItCovered() throws {
         var s = CaseScript()

@@ -133,7 +133,7 @@ public enum CaseAdmission {
                 throw .invalidEvent("data.to", "must name another institution than the issuer")
             }
             if override == nil, context.consentRequired(for: purpose),
-                !state.hasConsent(purpose: purpose, recipient: to)
+                !state.hasConsent(purpose: purpose, recipient: to, at: event.occurredAt)
             {
                 throw ReferralsError(
                     .consentRequired, field: "data.consentOverride",

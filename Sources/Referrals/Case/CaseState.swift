@@ -163,6 +163,17 @@ public struct CaseState: Sendable, Hashable {
         consents.last { $0.purpose.rawValue == purpose.rawValue && $0.recipients.contains(recipient) }?.given ?? false
     }
 
+    /// Whether the victim's consent covers a referral of `purpose` to `recipient` dated `at`: given
+    /// as the case stands now, and already given by `at` (a referral cannot be dated before the
+    /// consent it relies on, nor before a withdrawal recorded since).
+    public func hasConsent(purpose: ReferralPurpose, recipient: String, at: Date) -> Bool {
+        func covers(_ c: ConsentRecord) -> Bool {
+            c.purpose.rawValue == purpose.rawValue && c.recipients.contains(recipient)
+        }
+        return hasConsent(purpose: purpose, recipient: recipient)
+            && (consents.last { covers($0) && $0.recordedAt <= at }?.given ?? false)
+    }
+
     /// Referrals still waiting for their recipient, in issue order.
     public var openReferrals: [Referral] { referralOrder.compactMap { referrals[$0] }.filter { $0.status.isOpen } }
 
