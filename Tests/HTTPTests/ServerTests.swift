@@ -365,6 +365,30 @@ struct ServerTests {
         }
     }
 
+    /// One peer address may hold only its share of the connections (a client trickling requests
+    /// filled every place in an attack pass); a place it gives back can be taken again.
+    @Test func onePeerAddressHoldsAtMostItsShare() async throws {
+        try await withServer({ $0.maxConnectionsPerAddress = 2 }, handler: echo) { server, port in
+            var first: TestClient? = try await blocking { try TestClient(port: port) }
+            let second = try await blocking { try TestClient(port: port) }
+            #expect(await eventually { server.stats.openConnections == 2 })
+            let third = try await blocking { try TestClient(port: port).waitForClose().closed }
+            #expect(third)
+            #expect(server.stats.rejectedConnections == 1)
+            first = nil
+            #expect(await eventually { server.stats.openConnections == 1 })
+            let again = try await blocking {
+                let client = try TestClient(port: port)
+                try client.send("GET /again HTTP/1.1\r\nHost: t\r\n\r\n")
+                return try client.readResponse().text
+            }
+            #expect(again == "GET /again ")
+            withExtendedLifetime((first, second)) {}
+        }
+        #expect(ServerBook.address(of: "203.0.113.7:51234") == "203.0.113.7")
+        #expect(ServerBook.address(of: "[2001:db8::1]:443") == "[2001:db8::1]")
+    }
+
     @Test func remoteAddressIsReported() async throws {
         try await withServer(handler: { request in .text(.ok, request.remoteAddress ?? "none") }) { _, port in
             let text = try await blocking {

@@ -188,7 +188,11 @@ public actor HTTPServer {
                 } catch {
                     break  // interrupted by shutdown, or cancelled
                 }
-                guard book.open(accepted.fd, limit: configuration.maxConnections) else {
+                guard
+                    book.open(
+                        accepted.fd, remote: accepted.remote, limit: configuration.maxConnections,
+                        perAddressLimit: configuration.maxConnectionsPerAddress)
+                else {
                     SocketCalls.close(accepted.fd)
                     continue
                 }

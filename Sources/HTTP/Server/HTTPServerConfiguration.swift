@@ -17,6 +17,11 @@ public struct HTTPServerConfiguration: Sendable {
     /// The most connections open at once. A connection accepted beyond it is closed at once,
     /// which bounds the descriptors and memory a flood can take.
     public var maxConnections: Int
+    /// The most connections open at once from one peer address (a quarter of `maxConnections`
+    /// by default), so that one client trickling requests cannot take every place. Behind a
+    /// reverse proxy every connection comes from the proxy's address: raise it to
+    /// `maxConnections` there and let the proxy limit its clients.
+    public var maxConnectionsPerAddress: Int
     /// How long ``HTTPServer/shutdown()`` lets in-flight requests and streams run before it
     /// cancels them.
     public var shutdownGracePeriod: Duration
@@ -37,6 +42,7 @@ public struct HTTPServerConfiguration: Sendable {
         idleTimeout: Duration = .seconds(10),
         requestTimeout: Duration = .seconds(60),
         maxConnections: Int = 10_000,
+        maxConnectionsPerAddress: Int? = nil,
         shutdownGracePeriod: Duration = .seconds(10),
         backlog: Int32 = 1_024,
         logger: Logger = Logger(label: "http"),
@@ -48,6 +54,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.requestTimeout = requestTimeout
         self.maxConnections = maxConnections
+        self.maxConnectionsPerAddress = max(1, maxConnectionsPerAddress ?? maxConnections / 4)
         self.shutdownGracePeriod = shutdownGracePeriod
         self.backlog = backlog
         self.logger = logger

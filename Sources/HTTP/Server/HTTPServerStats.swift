@@ -6,7 +6,8 @@ public struct HTTPServerStats: Sendable, Hashable {
     public var openConnections = 0
     /// Connections accepted and served since start.
     public var acceptedConnections = 0
-    /// Connections closed at once because ``HTTPServerConfiguration/maxConnections`` were open.
+    /// Connections closed at once because ``HTTPServerConfiguration/maxConnections`` were open, or
+    /// ``HTTPServerConfiguration/maxConnectionsPerAddress`` of the same peer address.
     public var rejectedConnections = 0
     /// Requests parsed completely and handed to the handler.
     public var requestsParsed = 0
@@ -26,6 +27,9 @@ final class ServerBook: Sendable {
         var draining = false
         /// Open connections by descriptor; `true` while waiting for a new request.
         var idle: [Int32: Bool] = [:]
+        /// The peer address (without its port) of each open connection, and how many each has.
+        var addressOf: [Int32: String] = [:]
+        var perAddress: [String: Int] = [:]
     }
 
     private let state = Mutex(State())
@@ -33,13 +37,21 @@ final class ServerBook: Sendable {
     var stats: HTTPServerStats { state.withLock { $0.stats } }
     var isDraining: Bool { state.withLock { $0.draining } }
 
-    /// Records a new connection, or refuses it (`false`) when `limit` are open or draining.
-    func open(_ fd: Int32, limit: Int) -> Bool {
-        state.withLock { state in
+    /// Records a new connection, or refuses it (`false`) when `limit` are open, when
+    /// `perAddressLimit` are open from the same peer address (`remote` without its port), or
+    /// while draining.
+    func open(_ fd: Int32, remote: String?, limit: Int, perAddressLimit: Int) -> Bool {
+        let address = remote.map(Self.address(of:))
+        return state.withLock { state in
             guard !state.draining else { return false }
-            guard state.idle.count < limit else {
+            guard state.idle.count < limit, address.map({ state.perAddress[$0, default: 0] < perAddressLimit }) ?? true
+            else {
                 state.stats.rejectedConnections += 1
                 return false
+            }
+            if let address {
+                state.addressOf[fd] = address
+                state.perAddress[address, default: 0] += 1
             }
             state.idle[fd] = false
             state.stats.acceptedConnections += 1
@@ -48,8 +60,18 @@ final class ServerBook: Sendable {
         }
     }
 
+    /// `203.0.113.7:51234` → `203.0.113.7`; `[2001:db8::1]:443` → `[2001:db8::1]`.
+    static func address(of remote: String) -> String {
+        guard let colon = remote.lastIndex(of: ":"), remote[..<colon].last != ":" else { return remote }
+        return String(remote[..<colon])
+    }
+
     func close(_ fd: Int32) {
         state.withLock { state in
+            if let address = state.addressOf.removeValue(forKey: fd) {
+                let left = state.perAddress[address, default: 1] - 1
+                state.perAddress[address] = left > 0 ? left : nil
+            }
             state.idle[fd] = nil
             state.stats.openConnections = state.idle.count
         }
