@@ -212,7 +212,8 @@ public struct AccountStore: Sendable {
                 let updated = try await c.query(
                     """
                     UPDATE handoff.accounts
-                       SET password_hash = handoff.password_hash(\(password)), password_changed_at = clock_timestamp()
+                       SET password_hash = handoff.password_hash(\(password)), password_changed_at = clock_timestamp(),
+                           totp_pending = NULL, totp_pending_key_id = NULL, totp_pending_session = NULL
                      WHERE user_name = \(userName) RETURNING id
                     """)
                 guard let id: Int64 = try updated.first?.decode(0) else { throw AccountError.notFound(userName) }
@@ -237,7 +238,7 @@ public struct AccountStore: Sendable {
                 let updated = try await c.query(
                     """
                     UPDATE handoff.accounts SET totp_secret = NULL, totp_key_id = NULL, totp_pending = NULL,
-                           totp_pending_key_id = NULL
+                           totp_pending_key_id = NULL, totp_pending_session = NULL
                      WHERE user_name = \(userName) RETURNING id
                     """)
                 guard let id: Int64 = try updated.first?.decode(0) else { throw AccountError.notFound(userName) }
@@ -283,21 +284,30 @@ public struct AccountStore: Sendable {
             """
             UPDATE handoff.accounts
                SET totp_secret = handoff.totp_seal(\(ByteA(secret)), \(key.passphrase)), totp_key_id = \(key.id),
-                   totp_pending = NULL, totp_pending_key_id = NULL, totp_last_step = NULL
+                   totp_pending = NULL, totp_pending_key_id = NULL, totp_pending_session = NULL, totp_last_step = NULL
              WHERE id = \(accountId)
             """)
     }
 
-    /// The secret the enrolment page shows: the one already waiting for confirmation, or a new
-    /// one (stored sealed until a code confirms it). Nil when the account has a code already.
-    public func pendingOneTimeCode(accountId: Int64) async throws -> [UInt8]? {
+    /// The secret the enrolment page shows to the session `sessionId`: the one already waiting for
+    /// that session's confirmation, or a new one (stored sealed until a code confirms it; it
+    /// replaces one another session was shown). Nil when the account has a code already.
+    ///
+    /// A key belongs to the one session it was shown to (found by an attack pass: a key seen by
+    /// whoever once had the first password was shown again to the real person, who confirmed it,
+    /// and the copy then signed in): another session, or the same person after a password reset,
+    /// is shown a new key, and only the session that saw a key can confirm it.
+    public func pendingOneTimeCode(accountId: Int64, sessionId: Int64) async throws -> [UInt8]? {
         let row = try await pool.query(
             """
-            SELECT totp_secret IS NOT NULL, totp_pending, totp_pending_key_id FROM handoff.accounts WHERE id = \(accountId)
+            SELECT totp_secret IS NOT NULL, totp_pending, totp_pending_key_id, totp_pending_session
+              FROM handoff.accounts WHERE id = \(accountId)
             """
         ).first
         guard let row, try row.decode(0, as: Bool.self) == false else { return nil }
-        if let sealed = try row.decodeOptional(1, as: ByteA.self), let keyId: Int = try row.decodeOptional(2) {
+        if let sealed = try row.decodeOptional(1, as: ByteA.self), let keyId: Int = try row.decodeOptional(2),
+            try row.decodeOptional(3, as: Int64.self) == sessionId
+        {
             return try await open(sealed, keyId: keyId)
         }
         let secret = SecureRandom.bytes(Self.secretByteCount)
@@ -305,26 +315,40 @@ public struct AccountStore: Sendable {
         try await pool.query(
             """
             UPDATE handoff.accounts
-               SET totp_pending = handoff.totp_seal(\(ByteA(secret)), \(key.passphrase)), totp_pending_key_id = \(key.id)
-             WHERE id = \(accountId) AND totp_secret IS NULL AND totp_pending IS NULL
+               SET totp_pending = handoff.totp_seal(\(ByteA(secret)), \(key.passphrase)), totp_pending_key_id = \(key.id),
+                   totp_pending_session = \(sessionId)
+             WHERE id = \(accountId) AND totp_secret IS NULL
+               AND totp_pending_session IS DISTINCT FROM \(sessionId)
             """)
-        // Two pages at once: the one stored first wins, and both show it.
-        return try await pendingOneTimeCode(accountId: accountId)
+        // Two pages of one session at once: the one stored first wins, and both show it.
+        return try await pendingOneTimeCode(accountId: accountId, sessionId: sessionId)
     }
 
-    /// Confirms the waiting secret with a code from the person's app (±1 step). Returns whether
-    /// it was right; then the secret is the account's and that code's step is used up.
-    public func confirmOneTimeCode(accountId: Int64, code: String, now: Date = Date()) async throws -> Bool {
-        guard let secret = try await pendingOneTimeCode(accountId: accountId) else { return false }
-        let totp = Self.totp(secret)
+    /// Confirms the secret waiting for the session `sessionId` with a code from the person's app
+    /// (±1 step). Returns whether it was right; then the secret is the account's and that code's
+    /// step is used up. A key shown to another session is never confirmed here.
+    public func confirmOneTimeCode(accountId: Int64, sessionId: Int64, code: String, now: Date = Date()) async throws
+        -> Bool
+    {
+        let row = try await pool.query(
+            """
+            SELECT totp_pending, totp_pending_key_id FROM handoff.accounts
+             WHERE id = \(accountId) AND totp_secret IS NULL AND totp_pending_session = \(sessionId)
+            """
+        ).first
+        guard let row, let sealed = try row.decodeOptional(0, as: ByteA.self),
+            let keyId: Int = try row.decodeOptional(1)
+        else { return false }
+        let totp = Self.totp(try await open(sealed, keyId: keyId))
         guard let step = totp.matchingStep(for: Self.digits(code), around: totp.step(at: now.timeIntervalSince1970))
         else { return false }
         return try await pool.query(
             """
             UPDATE handoff.accounts
                SET totp_secret = totp_pending, totp_key_id = totp_pending_key_id, totp_pending = NULL,
-                   totp_pending_key_id = NULL, totp_last_step = \(step)
-             WHERE id = \(accountId) AND totp_secret IS NULL AND totp_pending IS NOT NULL
+                   totp_pending_key_id = NULL, totp_pending_session = NULL, totp_last_step = \(step)
+             WHERE id = \(accountId) AND totp_secret IS NULL AND totp_pending = \(sealed)
+               AND totp_pending_session = \(sessionId)
             """
         ).affectedRows > 0
     }

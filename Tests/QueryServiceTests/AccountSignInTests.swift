@@ -463,6 +463,47 @@ struct AccountSignInTests {
             Self.alert(try await Self.signIn(h, user: "natc-lead", code: code)) == Self.message("signin.replayedCode"))
     }
 
+    /// A key waiting for confirmation belongs to the session it was shown to (an attack pass: a
+    /// key seen by whoever once had the first password was shown again to the real person, who
+    /// confirmed it, and the copy then signed in — a password reset did not forget it).
+    @Test func anEnrolmentKeyIsShownToOneSessionOnly() async throws {
+        let h = try await Self.start()
+        defer { Task { await h.stop() } }
+        try await h.service.accounts.add(
+            userName: "natc-lead", role: .coordinator, institution: "natc", displayName: "Coordinator",
+            password: Self.password)
+        func keyPage() async throws -> (session: String, secret: [UInt8], csrf: String) {
+            let session = try #require(Self.sessionCookie(try await Self.signIn(h, user: "natc-lead")))
+            let page = try await Self.get(h, "/account/one-time-code", session: session)
+            let key = try #require(Self.attribute("data-secret", in: page.text))
+            return (session, try #require(Base32.decode(key)), try #require(SessionTests.csrfField(page.text)))
+        }
+        func confirm(_ page: (session: String, secret: [UInt8], csrf: String), with secret: [UInt8]) async throws
+            -> Reply
+        {
+            try await h.api.request(
+                "POST", "/account/one-time-code",
+                json: "csrf=\(page.csrf)&code=\(AccountStore.totp(secret).code(at: Date().timeIntervalSince1970))",
+                contentType: Self.form,
+                headers: [("Cookie", "handoff_session=\(page.session)"), ("Origin", "http://127.0.0.1")])
+        }
+        let attacker = try await keyPage()
+        let person = try await keyPage()
+        #expect(attacker.secret != person.secret)
+        // The attacker's key was replaced; its session cannot confirm the person's either.
+        #expect(try await confirm(attacker, with: attacker.secret).status == 422)
+        #expect(try await confirm(attacker, with: person.secret).status == 422)
+        // A password reset forgets a waiting key.
+        let shown = try await keyPage()
+        try await h.service.accounts.resetPassword(userName: "natc-lead", password: Self.password)
+        let afterReset = try await keyPage()
+        #expect(afterReset.secret != shown.secret)
+        #expect(try await confirm(afterReset, with: afterReset.secret).status == 303)
+        // Only the confirmed key signs in.
+        let copy = AccountStore.totp(shown.secret).code(at: Date().timeIntervalSince1970)
+        #expect(Self.sessionCookie(try await Self.signIn(h, user: "natc-lead", code: copy)) == nil)
+    }
+
     @Test func anInstitutionPersonMayEnrolFromThePageAndTokensHaveNoCodes() async throws {
         let h = try await Self.start()
         defer { Task { await h.stop() } }

@@ -186,7 +186,7 @@ extension QueryService {
             guard let accountId = found.accountId else {
                 throw ServiceError.forbidden("One-time codes belong to persons' accounts, not to API tokens.")
             }
-            secret = try await accounts.pendingOneTimeCode(accountId: accountId)
+            secret = try await accounts.pendingOneTimeCode(accountId: accountId, sessionId: found.id)
         } catch {
             return DashboardLayout.errorPage(ServiceError.from(error), session: nil, locale: locale)
         }
@@ -245,7 +245,10 @@ extension QueryService {
             guard let accountId = session.accountId else {
                 throw ServiceError.forbidden("One-time codes belong to persons' accounts, not to API tokens.")
             }
-            guard try await accounts.confirmOneTimeCode(accountId: accountId, code: form["code"] ?? "") else {
+            guard
+                try await accounts.confirmOneTimeCode(
+                    accountId: accountId, sessionId: session.id, code: form["code"] ?? "")
+            else {
                 configuration.logger.labeled("sign-in").notice(
                     "one-time code enrolment refused",
                     metadata: [
