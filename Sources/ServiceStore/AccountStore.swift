@@ -432,6 +432,16 @@ public struct AccountStore: Sendable {
             return SignInResult(outcome: .wrongCredentials, delay: policy.delay(afterFailures: 1))
         }
         let lockSeconds = SessionStore.seconds(policy.lockDuration)
+        if UInt8.random(in: 0...63) == 0 {
+            // Rows of names nobody tried for a lock's length, and no lock running, count for
+            // nothing any more: pruned now and then, so made-up names cannot grow the table forever.
+            try await pool.query(
+                """
+                DELETE FROM handoff.sign_in_throttle
+                 WHERE last_attempt_at < clock_timestamp() - make_interval(secs => \(lockSeconds))
+                   AND (locked_until IS NULL OR locked_until < clock_timestamp())
+                """)
+        }
         let reserved = try await pool.query(
             """
             INSERT INTO handoff.sign_in_throttle AS t (user_name, attempts) VALUES (\(userName), 1)
@@ -464,12 +474,10 @@ public struct AccountStore: Sendable {
             account.hasOneTimeCode = true
             let sent = Self.digits(code ?? "")
             if sent.isEmpty {
-                try await pool.query(
-                    """
-                    UPDATE handoff.sign_in_throttle SET attempts = greatest(attempts - 1, 0)
-                     WHERE user_name = \(userName) AND locked_until IS NULL
-                    """)
-                return SignInResult(outcome: .codeRequired, delay: .zero)
+                // Counted and delayed as a failure: otherwise a right password could be confirmed
+                // without the code, for free and at once (an attack pass found it answered in a
+                // third of a wrong password's time, and never counted).
+                return try await failed(.codeRequired, userName: userName, attempt: attempt)
             }
             let totp = Self.totp(try await open(sealed, keyId: keyId))
             guard let step = totp.matchingStep(for: sent, around: totp.step(at: now.timeIntervalSince1970)) else {
@@ -522,12 +530,17 @@ public struct SignInPolicy: Sendable, Equatable {
     /// 0.2 s of the database's CPU), so a flood of attempts at made-up names is turned away
     /// (429) instead of occupying the database.
     public var maxConcurrentChecks: Int
+    /// Of those, how many one peer address may hold (default a quarter, at least one), so one
+    /// client's flood cannot turn everyone else away. Behind a reverse proxy every sign-in comes
+    /// from the proxy's address: raise it to `maxConcurrentChecks` there.
+    public var maxConcurrentChecksPerAddress: Int?
 
     public init(
         maxFailures: Int = 5, lockDuration: Duration = .seconds(15 * 60), firstDelay: Duration = .milliseconds(500),
-        maximumDelay: Duration = .seconds(8), maxConcurrentChecks: Int = 8
+        maximumDelay: Duration = .seconds(8), maxConcurrentChecks: Int = 8, maxConcurrentChecksPerAddress: Int? = nil
     ) {
         self.maxConcurrentChecks = max(1, maxConcurrentChecks)
+        self.maxConcurrentChecksPerAddress = maxConcurrentChecksPerAddress
         self.maxFailures = max(1, maxFailures)
         self.lockDuration = lockDuration
         self.firstDelay = firstDelay

@@ -385,8 +385,8 @@ struct ServerTests {
             #expect(again == "GET /again ")
             withExtendedLifetime((first, second)) {}
         }
-        #expect(ServerBook.address(of: "203.0.113.7:51234") == "203.0.113.7")
-        #expect(ServerBook.address(of: "[2001:db8::1]:443") == "[2001:db8::1]")
+        #expect(HTTPRequest.host(ofRemoteAddress: "203.0.113.7:51234") == "203.0.113.7")
+        #expect(HTTPRequest.host(ofRemoteAddress: "[2001:db8::1]:443") == "[2001:db8::1]")
     }
 
     @Test func remoteAddressIsReported() async throws {

@@ -98,6 +98,16 @@ struct AccountSignInTests {
         #expect(gate.taken == 2)
         #expect(
             SignInPolicy().maxConcurrentChecks == 8 && SignInPolicy(maxConcurrentChecks: 0).maxConcurrentChecks == 1)
+        // One peer address holds at most a quarter of the places (an attack pass turned every
+        // sign-in away from one address): the others still get in.
+        let shared = SignInGate(limit: 8)
+        #expect(shared.enter("203.0.113.7") && shared.enter("203.0.113.7"))
+        #expect(!shared.enter("203.0.113.7"))
+        #expect(shared.enter("198.51.100.2") && shared.enter(nil))
+        shared.leave("203.0.113.7")
+        #expect(shared.enter("203.0.113.7"))
+        #expect(shared.taken == 4)
+        #expect(SignInGate(limit: 8, perAddress: 8).perAddress == 8 && SignInGate(limit: 2).perAddress == 1)
     }
 
     @Test func aFloodOfSignInsIsTurnedAwayAndTheGateIsFreedAfterEach() async throws {
@@ -272,10 +282,17 @@ struct AccountSignInTests {
         let secret = SecureRandom.bytes(20)
         try await h.service.accounts.enrolOneTimeCode(accountId: account.id, secret: secret)
 
-        // No code: asked for it (not counted as a failure).
+        // No code: asked for it — counted as a failure, as a wrong password is, so that a right
+        // password cannot be confirmed without the code for free.
         let none = try await Self.signIn(h, user: "shelter-2")
         #expect(none.status == 401 && Self.alert(none) == Self.message("signin.codeRequired"))
         #expect(Self.sessionCookie(none) == nil)
+        let counted = try await h.db.connect()
+        defer { counted.close() }
+        #expect(
+            try await counted.query("SELECT attempts FROM handoff.sign_in_throttle WHERE user_name = 'shelter-2'")
+                .first?.decode(0, as: Int.self) == 1)
+        try await h.service.accounts.unlock(userName: "shelter-2")
         // A wrong code, a malformed one.
         for code in [Self.wrongCode(secret), "12345", "abcdef", "1234567"] {
             let wrong = try await Self.signIn(h, user: "shelter-2", code: code)
@@ -587,6 +604,7 @@ struct AccountSignInTests {
                     && form.text.contains(Self.message("signin.password", language)))
             let wrong = try await Self.signIn(h, user: "polyglot", password: "not the password", query: query)
             #expect(Self.alert(wrong) == Self.message("signin.wrongCredentials", language), "\(language)")
+            try await h.service.accounts.unlock(userName: "polyglot")
             let noCode = try await Self.signIn(h, user: "polyglot", query: query)
             #expect(Self.alert(noCode) == Self.message("signin.codeRequired", language))
             let badCode = try await Self.signIn(h, user: "polyglot", code: Self.wrongCode(secret), query: query)

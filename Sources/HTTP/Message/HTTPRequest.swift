@@ -35,6 +35,16 @@ public struct HTTPRequest: Sendable {
     /// The peer's address as `host:port` (`[v6]:port` for IPv6) when served over a socket.
     public var remoteAddress: String?
 
+    /// ``remoteAddress`` without its port (`203.0.113.7`, `[2001:db8::1]`): one peer, whatever
+    /// connection it used.
+    public var remoteHost: String? { remoteAddress.map(Self.host(ofRemoteAddress:)) }
+
+    /// `203.0.113.7:51234` → `203.0.113.7`; `[2001:db8::1]:443` → `[2001:db8::1]`.
+    public static func host(ofRemoteAddress address: String) -> String {
+        guard let colon = address.lastIndex(of: ":"), address[..<colon].last != ":" else { return address }
+        return String(address[..<colon])
+    }
+
     /// Whether the client allows the connection to stay open after this request:
     /// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
     public var keepAlive: Bool {

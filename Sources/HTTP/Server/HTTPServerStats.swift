@@ -41,7 +41,7 @@ final class ServerBook: Sendable {
     /// `perAddressLimit` are open from the same peer address (`remote` without its port), or
     /// while draining.
     func open(_ fd: Int32, remote: String?, limit: Int, perAddressLimit: Int) -> Bool {
-        let address = remote.map(Self.address(of:))
+        let address = remote.map(HTTPRequest.host(ofRemoteAddress:))
         return state.withLock { state in
             guard !state.draining else { return false }
             guard state.idle.count < limit, address.map({ state.perAddress[$0, default: 0] < perAddressLimit }) ?? true
@@ -58,12 +58,6 @@ final class ServerBook: Sendable {
             state.stats.openConnections = state.idle.count
             return true
         }
-    }
-
-    /// `203.0.113.7:51234` → `203.0.113.7`; `[2001:db8::1]:443` → `[2001:db8::1]`.
-    static func address(of remote: String) -> String {
-        guard let colon = remote.lastIndex(of: ":"), remote[..<colon].last != ":" else { return remote }
-        return String(remote[..<colon])
     }
 
     func close(_ fd: Int32) {

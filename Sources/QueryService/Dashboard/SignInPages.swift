@@ -91,7 +91,8 @@ extension QueryService {
         let typed = String((form["user"] ?? "").prefix(256))
         let shown = AccountStore.normalize(typed)
         let keep = AccountStore.isValidUserName(shown) ? shown : ""
-        guard signInGate.enter() else {
+        let address = request.remoteHost
+        guard signInGate.enter(address) else {
             configuration.logger.labeled("sign-in").notice(
                 "sign-in turned away: too many at once",
                 metadata: ["request": .string(RequestContext.current?.id ?? "")])
@@ -100,7 +101,7 @@ extension QueryService {
         }
         let result: AccountStore.SignInResult
         do {
-            defer { signInGate.leave() }
+            defer { signInGate.leave(address) }
             result = try await accounts.signIn(
                 userName: typed, password: form["password"] ?? "", code: form["code"])
         } catch {

@@ -190,7 +190,9 @@ public final class QueryService: Sendable {
         self.tokens = tables.tokens
         self.sessions = tables.sessions
         self.accounts = tables.accounts
-        self.signInGate = SignInGate(limit: configuration.signIn.maxConcurrentChecks)
+        self.signInGate = SignInGate(
+            limit: configuration.signIn.maxConcurrentChecks,
+            perAddress: configuration.signIn.maxConcurrentChecksPerAddress)
         self.cookies = DashboardSession(publicURL: configuration.publicURL, lifetime: configuration.sessionLifetime)
         self.accessLog = tables.accessLog
         self.access = tables.access
