@@ -123,7 +123,8 @@ enum DemoCommand {
                 onPass: { WatcherLog.pass(logger.labeled("watcher"), $0) })
         }
         let service = await ServiceCommands.makeService(
-            url: url, host: "127.0.0.1", port: port, logger: logger, limits: limits)
+            url: url, host: "127.0.0.1", port: port, logger: logger, limits: limits
+        ) { $0.showsDemoHints = true }
         let bound: Int
         do {
             bound = try await service.start()

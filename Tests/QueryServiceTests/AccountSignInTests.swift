@@ -129,6 +129,23 @@ struct AccountSignInTests {
         #expect(try await Self.signIn(h, user: "busy-one").status == 303)
     }
 
+    /// Where the demo keeps its credentials is said on the demo's login pages only (an attack
+    /// pass found a production login page naming the files and the privileged user names).
+    @Test func onlyTheDemoSaysWhereItsCredentialsLie() async throws {
+        for demo in [false, true] {
+            let h = try await Self.start { $0.showsDemoHints = demo }
+            for path in ["/login", "/login?with=token"] {
+                let page = try await h.api.get(path, token: nil)
+                #expect(page.status == 200)
+                for hint in ["persons.json", "tokens.json", "<code>natc</code>", "<code>audit</code>"] {
+                    #expect(!page.text.contains(hint) || demo, "\(path) \(hint)")
+                }
+                #expect(page.text.contains(".json") == demo, "\(path)")
+            }
+            await h.stop()
+        }
+    }
+
     @Test func passwordRulesAndUserNames() {
         #expect(AccountStore.passwordProblem("short") != nil)
         #expect(AccountStore.passwordProblem(String(repeating: "é", count: 40)) != nil)  // 80 bytes > 72

@@ -96,13 +96,19 @@ extension QueryService {
         let t = locale.t
         let alert: HTML = problem.map { "<p class=\"problem\" role=\"alert\" id=\"login-problem\">\($0)</p>" } ?? .empty
         let described: HTML = problem == nil ? .empty : " aria-describedby=\"login-problem\""
-        let main: HTML = """
-            <div class="login">
-            <h1>\(t("login.heading", ["app": "Handoff"]))</h1>
+        // Where the demo keeps its tokens: on the demo's page only.
+        let help: HTML =
+            configuration.showsDemoHints
+            ? """
             <p>\(t.html("login.help", [
                 "file": "<code>.handoff/tokens.json</code>", "coordinator": "<code>natc</code>",
                 "auditor": "<code>audit</code>",
             ]))</p>
+            """ : .empty
+        let main: HTML = """
+            <div class="login">
+            <h1>\(t("login.heading", ["app": "Handoff"]))</h1>
+            \(help)
             \(alert)
             <form method="post" action="/login">
             <div class="field"><label for="token">\(t("login.token"))</label>

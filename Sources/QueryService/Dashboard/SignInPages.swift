@@ -51,14 +51,20 @@ extension QueryService {
         let userFocus: HTML = focusCode || !userName.isEmpty ? .empty : " autofocus"
         let passwordFocus: HTML = !focusCode && !userName.isEmpty ? " autofocus" : .empty
         let codeFocus: HTML = focusCode ? " autofocus" : .empty
-        let main: HTML = """
-            <div class="login">
-            <h1>\(t("login.heading", ["app": "Handoff"]))</h1>
-            <p>\(t("signin.help"))</p>
+        // Where the demo keeps its persons' passwords: on the demo's page only.
+        let demoHelp: HTML =
+            configuration.showsDemoHints
+            ? """
             <p>\(t.html("signin.demoHelp", [
                 "file": "<code>.handoff/persons.json</code>", "coordinator": "<code>natc</code>",
                 "auditor": "<code>audit</code>",
             ]))</p>
+            """ : .empty
+        let main: HTML = """
+            <div class="login">
+            <h1>\(t("login.heading", ["app": "Handoff"]))</h1>
+            <p>\(t("signin.help"))</p>
+            \(demoHelp)
             \(alert)
             <form method="post" action="/login" id="password-sign-in">
             <div class="field"><label for="user">\(t("signin.user"))</label>

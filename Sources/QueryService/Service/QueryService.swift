@@ -50,6 +50,10 @@ public struct QueryServiceConfiguration: Sendable {
     /// cookie is `__Host-handoff_session` and `Secure`; its origin is the one form POSTs must
     /// come from. Nil: plain HTTP, the origin taken from `Host`.
     public var publicURL: String?
+    /// Whether the login pages say where the demo keeps its credentials (`.handoff/persons.json`,
+    /// `tokens.json`) and which names are the coordinator's and the auditor's: for `handoff demo`
+    /// only (false by default). A real deployment's login page tells nobody where secrets lie.
+    public var showsDemoHints = false
     /// A dashboard session ends after this long without a request (30 minutes).
     public var sessionIdleTimeout: Duration
     /// A dashboard session ends this long after sign-in at the latest (12 hours).
