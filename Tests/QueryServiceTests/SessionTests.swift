@@ -116,6 +116,31 @@ struct SessionTests {
         #expect(try seen.first?.decode(0, as: Bool.self) == true)
     }
 
+    /// A token sign-in ends the session the browser held before, as a password sign-in does.
+    @Test func aTokenSignInEndsTheBrowsersEarlierSession() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        let earlier = try #require(try await DashboardTests.signIn(h.api, token: h.token("opav")))
+        let reply = try await h.api.request(
+            "POST", "/login", json: "token=" + h.token("natc"), contentType: Self.form,
+            headers: [DashboardTests.sameOrigin, ("Cookie", "handoff_session=\(earlier)")])
+        #expect(reply.status == 303)
+        #expect(try await Self.home(h, earlier).status == 303)
+    }
+
+    /// Two `Authorization` headers are no credential, whichever comes first.
+    @Test func twoAuthorizationHeadersAreNoCredential() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        for pair in [(h.token("natc"), h.token("opav")), (h.token("opav"), h.token("natc"))] {
+            let reply = try await h.api.request(
+                "GET", "/v1/events?limit=1",
+                headers: [("Authorization", "Bearer \(pair.0)"), ("Authorization", "Bearer \(pair.1)")])
+            #expect(reply.status == 401)
+        }
+        #expect(try await h.api.get("/v1/events?limit=1", token: h.token("natc")).status == 200)
+    }
+
     /// Only the person's own requests renew the idle time: the login page (which only asks why
     /// it is shown) and the dashboard's refresh of its live regions leave an unattended session
     /// to go idle, while the page they serve still needs the session to be live.

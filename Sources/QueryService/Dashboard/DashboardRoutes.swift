@@ -144,6 +144,9 @@ extension QueryService {
                 return await loginForm(
                     request, status: .unauthorized, problem: pageLocale(request).t("login.badToken"))
             }
+            // A session the browser held before (perhaps someone else's) ends with this sign-in,
+            // as with a person's password.
+            if let old = cookies.secret(in: request) { try await sessions.end(old) }
             secret = try await sessions.start(for: credential).secret
         } catch {
             return DashboardLayout.errorPage(ServiceError.from(error), session: nil, locale: pageLocale(request))

@@ -397,7 +397,10 @@ public final class QueryService: Sendable {
 
     /// The token of an `Authorization: Bearer …` header, or nil.
     static func bearerToken(_ headers: HTTPHeaders) -> String? {
-        guard let header = headers["Authorization"] else { return nil }
+        // Two `Authorization` headers are no credential (an attack pass found the first one used,
+        // so two tokens named two identities depending on their order): 401.
+        let all = headers.values(for: "Authorization")
+        guard all.count == 1, let header = all.first else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         return parts[1].trimmingCharacters(in: .whitespaces)
