@@ -137,18 +137,25 @@ import Testing
     }
 
     /// Consent before referral, as the ruleset's consent policy says.
+    /// Admission's verdict on a `ReferralIssued` by kp-dthb with `data`, dated `date`.
+    static func referral(_ data: JSONValue, on s: CaseScript, at date: Date, context: AdmissionContext)
+        -> ReferralsError?
+    {
+        do {
+            _ = try CaseAdmission.admit(
+                principal: .institution("kp-dthb", user: "u"), caseId: s.caseId, state: s.state, id: UUID(),
+                type: "ReferralIssued", data: data, occurredAt: date, context: context)
+            return nil
+        } catch { return error }
+    }
+
     @Test func consentIsCheckedAgainstThePolicyInForceWhenRecorded() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", opening, at: t0)
         var context = s.context
         context.rulesets = [Ruleset.kosovoDefault]
         func admit(_ data: JSONValue) -> ReferralsError? {
-            do {
-                _ = try CaseAdmission.admit(
-                    principal: .institution("kp-dthb", user: "u"), caseId: s.caseId, state: s.state, id: UUID(),
-                    type: "ReferralIssued", data: data, occurredAt: at(hours: 2), context: context)
-                return nil
-            } catch { return error }
+            Self.referral(data, on: s, at: at(hours: 2), context: context)
         }
         let shelter: JSONValue = ["referralId": "R-1", "to": "isf", "purpose": "shelter"]
         #expect(admit(shelter)?.code == .consentRequired)
@@ -190,13 +197,7 @@ import Testing
         var context = s.context
         context.rulesets = [Ruleset.kosovoDefault]
         func admit(at date: Date) -> ReferralsError? {
-            do {
-                _ = try CaseAdmission.admit(
-                    principal: .institution("kp-dthb", user: "u"), caseId: s.caseId, state: s.state, id: UUID(),
-                    type: "ReferralIssued", data: ["referralId": "R-1", "to": "isf", "purpose": "shelter"],
-                    occurredAt: date, context: context)
-                return nil
-            } catch { return error }
+            Self.referral(["referralId": "R-1", "to": "isf", "purpose": "shelter"], on: s, at: date, context: context)
         }
         try s.append(
             "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": true],
