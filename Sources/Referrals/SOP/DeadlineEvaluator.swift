@@ -103,6 +103,7 @@ public enum DeadlineEvaluator {
         var current = evaluatePass(
             caseId: caseId, events: events, context: context, now: now, notices: notices, effective: [:],
             floor: { _, _ in nil })
+        let position = Dictionary(events.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
         var applied: Set<UUID> = []
         for correction in ordered {
             applied.insert(correction.id)
@@ -123,7 +124,6 @@ public enum DeadlineEvaluator {
             var merged = after.deadlines.map { d in before[StartKey(d)].map { frozen($0) ? $0 : d } ?? d }
             merged += current.deadlines.filter { !afterKeys.contains(StartKey($0)) && frozen($0) }
             // In the order they were triggered (the stream's order), as a single pass gives them.
-            let position = Dictionary(events.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
             let order = Dictionary(
                 after.deadlines.enumerated().map { (StartKey($1), $0) }, uniquingKeysWith: { a, _ in a })
             merged = merged.enumerated().sorted { a, b in
