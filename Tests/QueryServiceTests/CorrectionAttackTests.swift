@@ -42,6 +42,29 @@ import Testing
         #expect(own.status == 201, "\(own.text)")
     }
 
+    /// The coordinator and the auditor monitor cases and never act in them: a referral to them
+    /// could never be acknowledged, and would only add misses nobody can avoid (attack pass).
+    @Test func noReferralOrConsentNamesTheCoordinatorOrTheAuditor() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        try await h.openCase("KP-CA-3")
+        for monitor in ["natc", "audit"] {
+            let referral = try await h.api.post(
+                "/v1/cases/KP-CA-3/events", token: h.token("kp-dthb"), Harness.referralJSON("R-\(monitor)", to: monitor)
+            )
+            #expect(referral.status == 400, "\(monitor): \(referral.text)")
+            #expect(referral.errorField == "data.to")
+            let consent = try await h.api.post(
+                "/v1/cases/KP-CA-3/events", token: h.token("kp-dthb"),
+                #"{"type":"ConsentRecorded","data":{"purpose":"shelter","recipients":["isf","\#(monitor)"],"given":true}}"#
+            )
+            #expect(consent.status == 400, "\(monitor): \(consent.text)")
+            #expect(consent.errorField == "data.recipients[1]")
+        }
+        #expect(try await h.store.version(of: .case("KP-CA-3")!) == 1)
+        #expect(try await h.refer("KP-CA-3", "R-1", to: "opav").status == 201)
+    }
+
     @Test func whatAdmissionDecidedOnIsNotCorrected() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }

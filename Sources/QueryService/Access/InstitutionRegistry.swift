@@ -2,7 +2,8 @@ import EventStore
 import Referrals
 
 /// The registered institutions, folded from the `institutions` stream and refreshed by reading
-/// only the events appended since (one indexed query).
+/// only the events appended since (one indexed query). The id sets (`known()`, `current()`) hold
+/// those that work on cases (``Institution/worksOnCases``): what referrals and consents may name.
 actor InstitutionRegistry {
     private let store: EventStore
     private var ids: Set<String> = []
@@ -30,7 +31,8 @@ actor InstitutionRegistry {
                     case .institutionRegistered(let institution)? = try? SystemEventBody.decode(
                         type: event.type, data: data)
                 {
-                    ids.insert(institution.id)
+                    // The latest registration decides, whichever way it goes.
+                    if institution.worksOnCases { ids.insert(institution.id) } else { ids.remove(institution.id) }
                     institutions[institution.id] = institution
                 }
             }

@@ -2,7 +2,8 @@ import Foundation
 
 /// What admission needs to know beyond the case itself.
 public struct AdmissionContext: Sendable {
-    /// Ids of the registered institutions (from the `institutions` stream).
+    /// Ids of the registered institutions that work on cases (from the `institutions` stream;
+    /// ``Institution/worksOnCases``): those a referral or a consent may name.
     public var registeredInstitutions: Set<String>
     /// The current time, injected: this module reads no clock.
     public var now: Date
@@ -127,7 +128,7 @@ public enum CaseAdmission {
                 throw .invalidEvent("data.referralId", "already exists in this case")
             }
             guard context.registeredInstitutions.contains(to) else {
-                throw .invalidEvent("data.to", "is not a registered institution")
+                throw .invalidEvent("data.to", "is not a registered institution that works on cases")
             }
             guard to != event.actor.institution else {
                 throw .invalidEvent("data.to", "must name another institution than the issuer")
@@ -150,7 +151,7 @@ public enum CaseAdmission {
             _ = try ReferralLifecycle.applying(event, to: referral)
         case .consentRecorded(_, let recipients, _):
             for (i, recipient) in recipients.enumerated() where !context.registeredInstitutions.contains(recipient) {
-                throw .invalidEvent("data.recipients[\(i)]", "is not a registered institution")
+                throw .invalidEvent("data.recipients[\(i)]", "is not a registered institution that works on cases")
             }
         case .reflectionPeriodStarted:
             guard state.reflectionPeriod?.isRunning != true else {

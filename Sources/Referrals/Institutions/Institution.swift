@@ -16,6 +16,11 @@ public struct Institution: Sendable, Hashable, Identifiable {
     /// own choosing); `nil`: it opens cases only under server-issued ids (`POST /v1/cases`).
     public var caseIdPrefix: String?
 
+    /// Whether the institution works on cases (receives referrals, is named in consents): any
+    /// kind but only coordinator or auditor, who monitor cases and never act in them (their
+    /// tokens cannot append case events, so a referral to them could never be acknowledged).
+    public var worksOnCases: Bool { kinds.contains { $0 != .coordinator && $0 != .auditor } }
+
     public init(id: String, name: String, kinds: [InstitutionKind], caseIdPrefix: String? = nil) {
         self.id = id
         self.name = name
