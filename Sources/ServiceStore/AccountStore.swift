@@ -298,30 +298,51 @@ public struct AccountStore: Sendable {
     /// and the copy then signed in): another session, or the same person after a password reset,
     /// is shown a new key, and only the session that saw a key can confirm it.
     public func pendingOneTimeCode(accountId: Int64, sessionId: Int64) async throws -> [UInt8]? {
-        let row = try await pool.query(
-            """
-            SELECT totp_secret IS NOT NULL, totp_pending, totp_pending_key_id, totp_pending_session
-              FROM handoff.accounts WHERE id = \(accountId)
-            """
-        ).first
-        guard let row, try row.decode(0, as: Bool.self) == false else { return nil }
-        if let sealed = try row.decodeOptional(1, as: ByteA.self), let keyId: Int = try row.decodeOptional(2),
-            try row.decodeOptional(3, as: Int64.self) == sessionId
-        {
-            return try await open(sealed, keyId: keyId)
+        switch try await waitingKey(accountId: accountId, shownTo: sessionId) {
+        case .closed: return nil
+        case .shown(_, let secret): return secret
+        case .notShownHere: break
         }
         let secret = SecureRandom.bytes(Self.secretByteCount)
         let key = try await currentSealingKey()
-        try await pool.query(
+        let stored = try await pool.query(
             """
             UPDATE handoff.accounts
                SET totp_pending = handoff.totp_seal(\(ByteA(secret)), \(key.passphrase)), totp_pending_key_id = \(key.id),
                    totp_pending_session = \(sessionId)
              WHERE id = \(accountId) AND totp_secret IS NULL
                AND totp_pending_session IS DISTINCT FROM \(sessionId)
+            RETURNING 1
             """)
-        // Two pages of one session at once: the one stored first wins, and both show it.
-        return try await pendingOneTimeCode(accountId: accountId, sessionId: sessionId)
+        if !stored.isEmpty { return secret }
+        // Not stored: the account enrolled meanwhile, or another page of this session stored its
+        // key first (then both pages show that one).
+        if case .shown(_, let secret) = try await waitingKey(accountId: accountId, shownTo: sessionId) { return secret }
+        return nil
+    }
+
+    /// What an account has waiting for a session's confirmation.
+    private enum WaitingKey {
+        /// No account, or one with a code already: nothing to show or confirm.
+        case closed
+        /// No key shown to this session (none waiting, or another session's).
+        case notShownHere
+        /// The key shown to this session: sealed as stored, and opened.
+        case shown(sealed: ByteA, secret: [UInt8])
+    }
+
+    private func waitingKey(accountId: Int64, shownTo sessionId: Int64) async throws -> WaitingKey {
+        let row = try await pool.query(
+            """
+            SELECT totp_secret IS NOT NULL, totp_pending, totp_pending_key_id, totp_pending_session
+              FROM handoff.accounts WHERE id = \(accountId)
+            """
+        ).first
+        guard let row, try row.decode(0, as: Bool.self) == false else { return .closed }
+        guard let sealed = try row.decodeOptional(1, as: ByteA.self), let keyId: Int = try row.decodeOptional(2),
+            try row.decodeOptional(3, as: Int64.self) == sessionId
+        else { return .notShownHere }
+        return .shown(sealed: sealed, secret: try await open(sealed, keyId: keyId))
     }
 
     /// Confirms the secret waiting for the session `sessionId` with a code from the person's app
@@ -330,16 +351,9 @@ public struct AccountStore: Sendable {
     public func confirmOneTimeCode(accountId: Int64, sessionId: Int64, code: String, now: Date = Date()) async throws
         -> Bool
     {
-        let row = try await pool.query(
-            """
-            SELECT totp_pending, totp_pending_key_id FROM handoff.accounts
-             WHERE id = \(accountId) AND totp_secret IS NULL AND totp_pending_session = \(sessionId)
-            """
-        ).first
-        guard let row, let sealed = try row.decodeOptional(0, as: ByteA.self),
-            let keyId: Int = try row.decodeOptional(1)
+        guard case .shown(let sealed, let secret) = try await waitingKey(accountId: accountId, shownTo: sessionId)
         else { return false }
-        let totp = Self.totp(try await open(sealed, keyId: keyId))
+        let totp = Self.totp(secret)
         guard let step = totp.matchingStep(for: Self.digits(code), around: totp.step(at: now.timeIntervalSince1970))
         else { return false }
         return try await pool.query(
