@@ -29,7 +29,7 @@ final class ServerBook: Sendable {
         var idle: [Int32: Bool] = [:]
         /// The peer address (without its port) of each open connection, and how many each has.
         var addressOf: [Int32: String] = [:]
-        var perAddress: [String: Int] = [:]
+        var perAddress = PerAddressCounts()
     }
 
     private let state = Mutex(State())
@@ -44,15 +44,12 @@ final class ServerBook: Sendable {
         let address = remote.map(HTTPRequest.host(ofRemoteAddress:))
         return state.withLock { state in
             guard !state.draining else { return false }
-            guard state.idle.count < limit, address.map({ state.perAddress[$0, default: 0] < perAddressLimit }) ?? true
+            guard state.idle.count < limit, address.map({ state.perAddress.take($0, limit: perAddressLimit) }) ?? true
             else {
                 state.stats.rejectedConnections += 1
                 return false
             }
-            if let address {
-                state.addressOf[fd] = address
-                state.perAddress[address, default: 0] += 1
-            }
+            if let address { state.addressOf[fd] = address }
             state.idle[fd] = false
             state.stats.acceptedConnections += 1
             state.stats.openConnections = state.idle.count
@@ -62,10 +59,7 @@ final class ServerBook: Sendable {
 
     func close(_ fd: Int32) {
         state.withLock { state in
-            if let address = state.addressOf.removeValue(forKey: fd) {
-                let left = state.perAddress[address, default: 1] - 1
-                state.perAddress[address] = left > 0 ? left : nil
-            }
+            if let address = state.addressOf.removeValue(forKey: fd) { state.perAddress.give(address) }
             state.idle[fd] = nil
             state.stats.openConnections = state.idle.count
         }

@@ -1,3 +1,4 @@
+import HTTP
 import Synchronization
 
 /// At most `limit` sign-ins checked at once (``SignInPolicy/maxConcurrentChecks``): each costs a
@@ -11,7 +12,7 @@ final class SignInGate: Sendable {
     let perAddress: Int
     private struct State {
         var active = 0
-        var byAddress: [String: Int] = [:]
+        var byAddress = PerAddressCounts()
     }
     private let state = Mutex(State())
 
@@ -26,10 +27,7 @@ final class SignInGate: Sendable {
     func enter(_ address: String? = nil) -> Bool {
         state.withLock { s in
             guard s.active < limit else { return false }
-            if let address {
-                guard s.byAddress[address, default: 0] < perAddress else { return false }
-                s.byAddress[address, default: 0] += 1
-            }
+            if let address, !s.byAddress.take(address, limit: perAddress) { return false }
             s.active += 1
             return true
         }
@@ -38,10 +36,7 @@ final class SignInGate: Sendable {
     func leave(_ address: String? = nil) {
         state.withLock { s in
             s.active -= 1
-            if let address {
-                let left = s.byAddress[address, default: 1] - 1
-                s.byAddress[address] = left > 0 ? left : nil
-            }
+            if let address { s.byAddress.give(address) }
         }
     }
 
