@@ -83,12 +83,12 @@ public enum DeadlineEvaluator {
     public static func evaluate(
         caseId: String, events: [CaseEvent], context: Context, now: Date, notices: Set<NoticeKey> = []
     ) -> Evaluation {
+        // The record as it stood before any correction (the whole answer when there is none).
+        var current = evaluatePass(
+            caseId: caseId, events: events, context: context, now: now, notices: notices, effective: [:],
+            floor: { _, _ in nil })
         let corrections = events.filter { if case .recordCorrected = $0.body { true } else { false } }
-        guard !corrections.isEmpty else {
-            return evaluatePass(
-                caseId: caseId, events: events, context: context, now: now, notices: notices, effective: [:],
-                floor: { _, _ in nil })
-        }
+        guard !corrections.isEmpty else { return current }
         // A correction changes only what is still running when it is recorded. The record is
         // evaluated as it stood before each correction and after it, in the order they were
         // recorded: a deadline that was due, settled or noticed when a correction came keeps what
@@ -100,9 +100,6 @@ public enum DeadlineEvaluator {
             ($0.element.recordedAt ?? $0.element.occurredAt, $0.offset)
                 < ($1.element.recordedAt ?? $1.element.occurredAt, $1.offset)
         }.map(\.element)
-        var current = evaluatePass(
-            caseId: caseId, events: events, context: context, now: now, notices: notices, effective: [:],
-            floor: { _, _ in nil })
         let position = Dictionary(events.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
         var applied: Set<UUID> = []
         for correction in ordered {
