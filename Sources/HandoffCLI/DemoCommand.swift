@@ -98,12 +98,14 @@ enum DemoCommand {
         try await Migrator(directory: migrations).migrate(url: url)
         let pool = limits.pool(url: url, maximumConnections: 16)
         let store = EventStore(pool: pool)
-        try await Seeding.referenceData(store)
         if caseCount > 0 {
             say("seeding \(caseCount) synthetic cases (cases already there are kept)…")
             let n = try await Seeding.cases(store, count: caseCount)
             if n > 0 { say("appended \(n) events") }
         }
+        // After the history: its wide graces judge only what was recorded before now, never a
+        // demo user's own entries.
+        try await Seeding.referenceData(store)
         let tokensFile = home.appendingPathComponent("tokens.json")
         try await writeTokens(to: tokensFile, pool: pool)
         let personsFile = home.appendingPathComponent("persons.json")

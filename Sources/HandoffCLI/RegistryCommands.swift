@@ -78,8 +78,11 @@ enum RegistryCommands {
     }
 
     /// Validates and appends a ruleset document; the same version twice is a no-op, a changed
-    /// document under a published version is an error (publish a new version instead).
-    static func publish(_ bytes: [UInt8], store: EventStore) async throws -> SystemEventWriter.Written {
+    /// document under a published version is an error (publish a new version instead) — or, with
+    /// `keepingPublished`, leaves the published one as it is.
+    static func publish(_ bytes: [UInt8], store: EventStore, keepingPublished: Bool = false) async throws
+        -> SystemEventWriter.Written
+    {
         let ruleset: Ruleset
         do {
             let document = try JSONValue.parse(bytes)
@@ -102,7 +105,7 @@ enum RegistryCommands {
                 else { return false }
                 return published.id == ruleset.id && published.version == ruleset.version
             })
-        guard written.sameData else {
+        guard written.sameData || keepingPublished else {
             throw CLIError(
                 message:
                     "ruleset \(ruleset.id) version \(ruleset.version) was already published with different content; publish a new version"

@@ -5,14 +5,24 @@ import Referrals
 /// Puts the reference data and synthetic cases into a store: the default ruleset, the demo
 /// institutions, and generated cases. Used by the demo and the benchmarks.
 enum Seeding {
-    /// Publishes the default Kosovo ruleset (as synthetic backfill: ``Ruleset/kosovoDefaultForBackfill``)
-    /// and registers the demo institutions (idempotent).
-    static func referenceData(_ store: EventStore) async throws {
-        _ = try await RegistryCommands.publish(
-            Array(Ruleset.kosovoDefaultForBackfill.serializedString().utf8), store: store)
+    /// Registers the demo institutions and publishes the default Kosovo ruleset as synthetic
+    /// backfill (``Ruleset/kosovoDefaultForBackfill(recordedBefore:)``), both idempotent.
+    ///
+    /// The backfill's year-long graces judge only the events recorded before
+    /// `historyRecordedBefore`: by default the database's clock now, so call this after the
+    /// synthetic history is written (the demo does) and every later entry is judged by the real
+    /// graces. A ruleset version published before keeps its own time (a restarted demo).
+    static func referenceData(_ store: EventStore, historyRecordedBefore: Date? = nil) async throws {
         for institution in Institution.demo {
             _ = try await RegistryCommands.register(institution, store: store)
         }
+        var before = historyRecordedBefore
+        if before == nil {
+            before = try await store.pool.query("SELECT clock_timestamp()").first?.decode(0, as: Date.self)
+        }
+        let document = Ruleset.kosovoDefaultForBackfill(recordedBefore: before ?? Date())
+        _ = try await RegistryCommands.publish(
+            Array(document.serializedString().utf8), store: store, keepingPublished: true)
     }
 
     /// The store's form of a domain event.

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import HandoffTestSupport
+import Referrals
 import Testing
 
 @testable import HandoffCLI
@@ -24,7 +25,7 @@ import Testing
     @Test func projectOnceLogsJSONOrTextLinesAtTheLevelAsked() async throws {
         let db = try await TestDatabase.make()
         let store = db.store()
-        try await Seeding.referenceData(store)
+        try await Seeding.referenceData(store, historyRecordedBefore: Ruleset.backfillForever)
         try await waitUntilAllReadable(store)
         let cli = CapturedCLI(databaseURL: db.url)
         let json = await cli.run("project", "--once", "--log-format", "json")
@@ -47,7 +48,7 @@ import Testing
     @Test func watchOnceLogsItsStartEachPassWithCountsAndItsStop() async throws {
         let db = try await TestDatabase.make()
         let store = db.store()
-        try await Seeding.referenceData(store)
+        try await Seeding.referenceData(store, historyRecordedBefore: Ruleset.backfillForever)
         let cli = CapturedCLI(databaseURL: db.url)
         let run = await cli.run("watch", "--once", "--log-level", "debug", "--log-format", "json")
         #expect(run.status == 0, "\(run.err)")

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import HandoffTestSupport
+import Referrals
 import Testing
 
 @testable import HandoffCLI
@@ -9,7 +10,7 @@ import Testing
     @Test func projectWatchAndRebuildOnce() async throws {
         let db = try await TestDatabase.make()
         let store = db.store()
-        try await Seeding.referenceData(store)
+        try await Seeding.referenceData(store, historyRecordedBefore: Ruleset.backfillForever)
         let appended = try await Seeding.cases(store, count: 12)
         #expect(appended > 12)
         // Seeding again adds nothing.

@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import HandoffTestSupport
+import Referrals
 import Testing
 
 @testable import HandoffCLI
@@ -10,7 +11,7 @@ import Testing
     func watchPrintsAlarms() async throws {
         let db = try await TestDatabase.make()
         let store = db.store()
-        try await Seeding.referenceData(store)
+        try await Seeding.referenceData(store, historyRecordedBefore: Ruleset.backfillForever)
         // A case opened five days ago; someone holding the key squats the ids of its two overdue notices.
         let actor = EventMetadata(actor: EventActor(institution: "kp-dthb", user: "officer"))
         let opened = NewEvent(

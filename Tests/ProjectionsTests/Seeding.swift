@@ -25,7 +25,8 @@ enum Seed {
             to: .sopRulesets,
             events: [
                 NewEvent(
-                    type: "SopRulesetPublished", data: Ruleset.kosovoDefaultForBackfill.serializedString(),
+                    type: "SopRulesetPublished",
+                    data: Ruleset.kosovoDefaultForBackfill(recordedBefore: Ruleset.backfillForever).serializedString(),
                     metadata: coordinator)
             ])
     }

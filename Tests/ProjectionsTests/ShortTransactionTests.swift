@@ -29,7 +29,7 @@ struct ShortTransactionTests {
     static let versionOffset = Ruleset.kosovoDefault.version - 1
 
     static func publishRuleset(_ store: EventStore, version: Int) async throws {
-        var object = Ruleset.kosovoDefaultForBackfill.objectValue!
+        var object = Ruleset.kosovoDefaultForBackfill(recordedBefore: Ruleset.backfillForever).objectValue!
         object["version"] = .int(version + versionOffset)
         let document = JSONValue.object(object).serializedString()
         try await store.append(

@@ -183,39 +183,78 @@ struct RecordIntegrityTests {
 /// What the coordinator and the auditor see of the same attacks, through the read models.
 @Suite("Records the monitored cannot bend: the read side")
 struct RecordIntegrityReadSideTests {
-    /// An acknowledgement dated before its due time, entered after the watcher wrote the missed
+    /// A risk assessment dated before its due time, entered after the watcher wrote the missed
     /// notice, is met-late, not met: status and notice agree in `/v1/deadlines`.
     @Test func aNoticedDeadlineIsNeverShownMet() async throws {
         let h = try await DashboardTests.projectedHarness()
         defer { Task { await h.stop() } }
         let now = Date()
+        // Opened 73 h ago by the opener's own account: its 72 h risk assessment is an hour overdue.
         let opened = try await h.api.post(
             "/v1/cases", token: h.token("kp-dthb"),
-            Harness.openedData(occurredAt: Timestamp.format(now.addingTimeInterval(-4 * 3600))))
+            Harness.openedData(occurredAt: Timestamp.format(now.addingTimeInterval(-73 * 3600))))
         let caseId = try #require(opened.json["caseId"]?.stringValue)
         let path = "/v1/cases/\(caseId)/events"
-        let issued = Timestamp.format(now.addingTimeInterval(-3 * 3600))
-        let referral = try await h.api.post(
-            path, token: h.token("kp-dthb"),
-            #"{"type":"ReferralIssued","occurredAt":"\#(issued)","data":{"referralId":"R-1","to":"opav","purpose":"victim-advocacy","urgency":"urgent"}}"#
-        )
-        #expect(referral.status == 201, "\(referral.text)")
         try await DashboardTests.project(h)
         let report = try await DeadlineWatcher(store: h.store).runOnce(now: Date())
         #expect(report.appended >= 1)
-        // Claimed 30 minutes after the referral, i.e. before the 2 h due time; entered now.
-        let claimed = Timestamp.format(now.addingTimeInterval(-2.5 * 3600))
-        let ack = try await h.api.post(
-            path, token: h.token("opav"),
-            #"{"type":"ReferralAcknowledged","occurredAt":"\#(claimed)","data":{"referralId":"R-1"}}"#)
-        #expect(ack.status == 201, "\(ack.text)")
+        // Claimed two hours ago, i.e. before the due time, and within the late-entry grace.
+        let claimed = Timestamp.format(now.addingTimeInterval(-2 * 3600))
+        let assessed = try await h.api.post(
+            path, token: h.token("kp-dthb"),
+            #"{"type":"RiskAssessed","occurredAt":"\#(claimed)","data":{"level":"low"}}"#)
+        #expect(assessed.status == 201, "\(assessed.text)")
         try await DashboardTests.project(h)
         let page = try await h.api.get("/v1/deadlines?caseId=\(caseId)", token: h.token("natc"))
-        let acknowledged = try #require(
-            page.json["deadlines"]?.array.first { $0["ruleId"]?.stringValue == "referral-acknowledged" })
-        #expect(acknowledged["status"]?.stringValue == "met-late", "\(page.text)")
+        let risk = try #require(page.json["deadlines"]?.array.first { $0["ruleId"]?.stringValue == "risk-assessed" })
+        #expect(risk["status"]?.stringValue == "met-late", "\(page.text)")
         let met = try await h.api.get("/v1/deadlines?caseId=\(caseId)&status=met", token: h.token("natc"))
-        #expect(!met.text.contains("referral-acknowledged"))
+        #expect(!met.text.contains("risk-assessed"))
+    }
+
+    /// An issuer dates an urgent referral back within the late-entry grace, to leave its recipient
+    /// no time at all. The recipient's deadline runs from the moment the referral was recorded
+    /// (ruleset v5's `lateTriggerGrace` PT0S); on ruleset v4 it was overdue on arrival. The same
+    /// holds for a child's case opened "yesterday": the guardian's deadline is the social worker's.
+    @Test func aBackdatedUrgentReferralIsNotOverdueOnArrival() async throws {
+        let h = try await DashboardTests.projectedHarness()
+        defer { Task { await h.stop() } }
+        let now = Date()
+        var child = Harness.openedData(occurredAt: Timestamp.format(now.addingTimeInterval(-23.95 * 3600)))
+        child = child.replacingOccurrences(of: #""child":false"#, with: #""child":true"#)
+            .replacingOccurrences(of: #""ageBand":"18-24""#, with: #""ageBand":"15-17""#)
+        let opened = try await h.api.post("/v1/cases", token: h.token("kp-dthb"), child)
+        #expect(opened.status == 201, "\(opened.text)")
+        let caseId = try #require(opened.json["caseId"]?.stringValue)
+        for (id, hoursBack, urgency) in [("R-1", 23.0, "urgent"), ("R-2", 23.9, "routine")] {
+            let issued = Timestamp.format(now.addingTimeInterval(-hoursBack * 3600))
+            let reply = try await h.api.post(
+                "/v1/cases/\(caseId)/events", token: h.token("kp-dthb"),
+                #"{"type":"ReferralIssued","occurredAt":"\#(issued)","data":{"referralId":"\#(id)","to":"opav","purpose":"victim-advocacy","urgency":"\#(urgency)"}}"#
+            )
+            #expect(reply.status == 201, "\(reply.text)")
+        }
+        try await DashboardTests.project(h)
+        let report = try await DeadlineWatcher(store: h.store).runOnce(now: Date())
+        let page = try await h.api.get("/v1/deadlines?caseId=\(caseId)", token: h.token("natc"))
+        let deadlines = page.json["deadlines"]?.array ?? []
+        let forOthers = deadlines.filter {
+            ["referral-acknowledged", "referral-decided", "guardian-for-child"].contains(
+                $0["ruleId"]?.stringValue ?? "")
+        }
+        #expect(forOthers.count == 5, "\(page.text)")
+        for deadline in forOthers {
+            #expect(deadline["status"]?.stringValue != "overdue", "\(deadline)")
+            let due = try #require(deadline["dueAt"]?.stringValue.flatMap(Timestamp.parse))
+            // At least the 2 h from recording, less the test's own time.
+            #expect(due > now.addingTimeInterval(3600), "\(deadline)")
+        }
+        #expect(report.appended == 0, "no notice: nothing is missed yet")
+        // The opener's own deadlines run from what it claimed: the victim advocate, due 24 h after
+        // the claimed opening, is minutes from due, not a day.
+        let own = try #require(deadlines.first { $0["ruleId"]?.stringValue == "victim-advocate-assigned" })
+        let ownDue = try #require(own["dueAt"]?.stringValue.flatMap(Timestamp.parse))
+        #expect(ownDue < now.addingTimeInterval(3600))
     }
 
     @Test func consentFindingsAndLateEntriesAreShown() async throws {

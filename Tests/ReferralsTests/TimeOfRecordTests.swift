@@ -92,7 +92,7 @@ import Testing
     }
 
     /// An issuer that enters a referral days after it "occurred" cannot make the recipient late:
-    /// the recipient's deadline runs from the referral's time of record.
+    /// the recipient's deadline runs from the moment the referral was recorded.
     @Test func aLateEnteredTriggerMakesNoOtherInstitutionLate() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", opening, at: t0)
@@ -101,11 +101,111 @@ import Testing
             at: at(hours: 1))
         let events = recorded(s, [t0, at(days: 3)])
         let ack = try #require(deadline(events, "referral-acknowledged", now: at(days: 2.5)))
-        #expect(ack.dueAt == at(days: 2).addingTimeInterval(24 * 3600))  // (recordedAt − 24 h) + 24 h
+        #expect(ack.dueAt == at(days: 3).addingTimeInterval(24 * 3600))  // recordedAt + 24 h
         #expect(ack.status != .overdue)
         // The opener's own late entry earns it no relief.
         let risk = try #require(deadline(events, "risk-assessed", now: at(days: 3)))
         #expect(risk.dueAt == at(hours: 72))
+    }
+
+    /// Within the late-entry grace a trigger may be dated back, but that buys its issuer nothing
+    /// against another institution: under the default `lateTriggerGrace` (none) the recipient's
+    /// deadline runs from the moment the referral was recorded. Before it, an urgent referral
+    /// dated back 23 hours was overdue for its recipient on arrival.
+    @Test func aTriggerDatedBackWithinTheGraceMakesNoOtherInstitutionLate() throws {
+        let child: JSONValue = [
+            "identificationStatus": "presumed",
+            "profile": ["sex": "female", "ageBand": "15-17", "child": true, "nationality": "XK", "exploitation": []],
+        ]
+        for (urgency, within) in [("urgent", 2.0), ("routine", 24.0)] {
+            var s = CaseScript()
+            try s.append("kp-dthb", "CaseOpened", child, at: t0)
+            try s.append(
+                "kp-dthb", "ReferralIssued",
+                ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy", "urgency": .string(urgency)],
+                at: at(hours: 1))
+            // Both entered 23 hours after they "occurred", within the 24-hour late-entry grace.
+            let recordedAt = [at(hours: 23), at(hours: 24)]
+            let events = recorded(s, recordedAt)
+            let ack = try #require(deadline(events, "referral-acknowledged", now: at(hours: 24)))
+            #expect(ack.dueAt == at(hours: 24 + within), "\(urgency)")
+            #expect(ack.status != .overdue)
+            // A role's deadline (a guardian for the child: a centre for social work's) the same way.
+            let guardian = try #require(deadline(events, "guardian-for-child", now: at(hours: 24)))
+            #expect(guardian.dueAt == at(hours: 23 + 24))
+            // The opener's own deadlines run from what it claims: a late entry earns it no relief.
+            #expect(deadline(events, "risk-assessed", now: at(hours: 24))?.dueAt == at(hours: 72))
+            #expect(deadline(events, "victim-advocate-assigned", now: at(hours: 24))?.status == .overdue)
+        }
+    }
+
+    /// A ruleset may allow a trigger to count at its `occurredAt` for others within a
+    /// `lateTriggerGrace` (never longer than its `lateEntryGrace`); beyond it, from
+    /// `recordedAt − lateTriggerGrace`.
+    @Test func theLateTriggerGraceIsTheRulesetsToChoose() throws {
+        var document = Ruleset.kosovoDefault.document.objectValue!
+        document["lateTriggerGrace"] = "PT2H"
+        let ruleset = try Ruleset.load(.object(document))
+        #expect(ruleset.lateTriggerGrace == ISODuration(hours: 2))
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(hours: 1))
+        func ackDue(recordedAt: Date) throws -> Date {
+            let events = recorded(s, [t0, recordedAt])
+            return try #require(
+                DeadlineEvaluator.evaluate(
+                    caseId: "KS-2026-000001", events: events, rulesets: [ruleset], now: recordedAt
+                ).first { $0.ruleId == "referral-acknowledged" }
+            ).dueAt
+        }
+        #expect(try ackDue(recordedAt: at(hours: 2.5)) == at(hours: 25))  // within: from occurredAt
+        #expect(try ackDue(recordedAt: at(hours: 10)) == at(hours: 8 + 24))  // beyond: recordedAt − 2 h
+        document["lateTriggerGrace"] = "PT25H"
+        #expect(throws: ReferralsError.self) { try Ruleset.load(.object(document)) }
+        #expect(Ruleset.kosovoDefault.lateTriggerGrace == ISODuration(hours: 0))
+    }
+
+    /// The synthetic history's wide graces (the demo's ruleset) judge only what was recorded
+    /// before the backfill's `recordedBefore`; a demo user's own entries get the real graces.
+    @Test func theBackfillGracesJudgeOnlyTheHistoryRecordedBeforeThem() throws {
+        let ruleset = try Ruleset.load(Ruleset.kosovoDefaultForBackfill(recordedBefore: at(days: 10)))
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued",
+            ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy", "urgency": "urgent"], at: at(hours: 1))
+        try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 2))
+        func evaluate(_ recordedAt: [Date]) -> [Deadline] {
+            DeadlineEvaluator.evaluate(
+                caseId: "KS-2026-000001", events: recorded(s, recordedAt), rulesets: [ruleset], now: at(days: 40))
+        }
+        // History entered on day 9: counted when it occurred.
+        let history = evaluate([at(days: 9), at(days: 9), at(days: 9)])
+        #expect(history.first { $0.ruleId == "referral-acknowledged" }?.status == .met)
+        #expect(history.first { $0.ruleId == "referral-decided" }?.status == .met)
+        // The same claims entered on day 30, after the history: the real graces.
+        let later = evaluate([at(days: 30), at(days: 30), at(days: 30)])
+        let ack = later.first { $0.ruleId == "referral-acknowledged" }
+        #expect(ack?.dueAt == at(days: 30).addingTimeInterval(2 * 3600))
+        #expect(ack?.satisfiedAt == at(days: 29))  // recordedAt − 24 h, as any late entry
+        #expect(ack?.status == .met)
+        #expect(later.first { $0.ruleId == "risk-assessed" }?.status == .overdue)
+        // A bad backfill is refused with its field named.
+        var document = Ruleset.kosovoDefaultForBackfill(recordedBefore: at(days: 10)).objectValue!
+        for (member, value, field) in [
+            ("recordedBefore", JSONValue.string("yesterday"), "backfill.recordedBefore"),
+            ("lateEntryGrace", "P1Y", "backfill.lateEntryGrace"),
+            ("surprise", true, "backfill.surprise"),
+        ] {
+            var backfill = document["backfill"]!.objectValue!
+            backfill[member] = value
+            document["backfill"] = .object(backfill)
+            #expect(throws: ReferralsError.self) { try Ruleset.load(.object(document)) }
+            do { _ = try Ruleset.load(.object(document)) } catch { #expect(error.field == field) }
+            document = Ruleset.kosovoDefaultForBackfill(recordedBefore: at(days: 10)).objectValue!
+        }
     }
 
     /// Nothing happens to a case before it was opened, nor to a referral before it was issued.

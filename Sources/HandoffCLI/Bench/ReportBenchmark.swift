@@ -23,7 +23,7 @@ enum ReportBenchmark {
             try await store.pool.query("SELECT count(*) FROM handoff.streams WHERE stream LIKE 'case-%'")
                 .first?.decode(0, as: Int64.self) ?? 0)
         if had < cases {
-            try await Seeding.referenceData(store)
+            try await Seeding.referenceData(store, historyRecordedBefore: Ruleset.backfillForever)
             progress("seeding \(cases) synthetic cases…")
             let end = Timestamp.parse("\(year)-12-30T12:00:00Z")!
             _ = try await Seeding.cases(

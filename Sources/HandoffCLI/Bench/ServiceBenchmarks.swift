@@ -72,7 +72,7 @@ enum ServiceBenchmarks {
         let rate = 500.0
         let subscribers = 10, appenders = 16
         let store = db.store(connections: 4)
-        try await Seeding.referenceData(store)
+        try await Seeding.referenceData(store, historyRecordedBefore: Ruleset.backfillForever)
         let (_, police) = try await tokens(store.pool)
         // A token per subscriber: the service limits the event streams one token may hold open.
         var subscriberTokens: [String] = []

@@ -190,7 +190,7 @@ enum StoreBenchmarks {
         defer { Task { await store.pool.close() } }
         let had = Int(try await store.count())
         guard had < target else { return }
-        try await Seeding.referenceData(store)
+        try await Seeding.referenceData(store, historyRecordedBefore: Ruleset.backfillForever)
         progress("loading \(target - had) synthetic events…")
         let generator = SyntheticGenerator(seed: 7, now: Date())
         // Continue after the cases already there, so a second fill adds new ones.

@@ -7,9 +7,10 @@ import Foundation
 /// - Deadlines run from the trigger's `occurredAt` (business time). `dueAt = occurredAt +
 ///   within`, counted by the ruleset's ``RulesetClock`` (calendar days in its zone, elapsed
 ///   hours, working days with its holidays) (the urgent variant when the trigger's referral is urgent; the trigger's days
-///   field when the rule names one). A trigger recorded later than the ruleset's
-///   `lateEntryGrace` after it occurred starts a deadline that another institution must meet no
-///   earlier than `recordedAt − lateEntryGrace`: nobody can be made late by a backdated entry.
+///   field when the rule names one). A deadline that an institution other than the trigger's
+///   actor must meet runs from the trigger's time of record under the ruleset's
+///   `lateTriggerGrace` (none by default: from `recordedAt`): nobody can be made late by a
+///   backdated entry.
 /// - Satisfying and closing events count at their time of record
 ///   (``CaseEvent/countedAt(grace:)``): `occurredAt` if recorded within the grace, otherwise
 ///   `recordedAt − grace`; and never before the trigger.
@@ -149,7 +150,7 @@ public enum DeadlineEvaluator {
         var state: CaseState?
         var deadlines: [Deadline] = []
         var rulesOf: [SopRule] = []  // parallel to deadlines
-        var gracesOf: [TimeInterval] = []  // parallel to deadlines: the ruleset's lateEntryGrace
+        var rulesetsOf: [Ruleset] = []  // parallel to deadlines: the version that judges it (its graces)
         var open: [Int] = []  // indices into deadlines still satisfiable
         var keys: Set<StartKey> = []
         var endedBy: [UUID?] = []  // parallel to deadlines: the event that cancelled or ended it
@@ -177,11 +178,17 @@ public enum DeadlineEvaluator {
                 case .institution(let id): id
                 case .role(let kind): "role:\(kind.rawValue)"  // resolved against the final parties below
                 }
-            let grace = ruleset.lateEntryGrace.fixedSeconds
-            // A late-entered trigger makes no other institution late: its deadline runs from the
-            // trigger's time of record. The trigger's own actor gets no such relief.
+            // A trigger makes no other institution late: that institution's deadline runs from the
+            // moment the trigger was recorded, or from its occurredAt only within the ruleset's
+            // lateTriggerGrace (none by default). The trigger's own actor gets no relief for a late
+            // entry (nor for a role it holds itself).
+            let own: Bool =
+                switch rule.responsible {
+                case .role(let kind): kinds[trigger.actor.institution]?.contains(kind) ?? false
+                default: responsible == trigger.actor.institution
+                }
             var runsFrom =
-                responsible == trigger.actor.institution ? trigger.occurredAt : trigger.countedAt(grace: grace)
+                own ? trigger.occurredAt : trigger.countedAt(grace: ruleset.lateTriggerGrace(for: trigger))
             if let earliest = floor(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id), responsible) {
                 runsFrom = max(runsFrom, earliest)
             }
@@ -192,7 +199,7 @@ public enum DeadlineEvaluator {
             open.append(deadlines.count)
             endedBy.append(nil)
             rulesOf.append(rule)
-            gracesOf.append(grace)
+            rulesetsOf.append(ruleset)
             deadlines.append(
                 Deadline(
                     caseId: caseId, ruleId: rule.id, title: rule.title, rulesetId: ruleset.id,
@@ -222,7 +229,7 @@ public enum DeadlineEvaluator {
                     satisfies(event, data: data, rule: rulesOf[index], deadline: deadlines[index], state: current)
                 else { return false }
                 deadlines[index].satisfiedAt = max(
-                    event.countedAt(grace: gracesOf[index]), deadlines[index].triggeredAt)
+                    event.countedAt(grace: rulesetsOf[index].lateEntryGrace(for: event)), deadlines[index].triggeredAt)
                 deadlines[index].satisfiedByEventId = event.id
                 if rulesOf[index].recurring, !rearm.contains(rulesOf[index].id) { rearm.append(rulesOf[index].id) }
                 return true
@@ -243,7 +250,7 @@ public enum DeadlineEvaluator {
             open.removeAll { index in
                 guard rulesOf[index].cancelledBy.contains(where: { cancels($0, event, data: data, deadlines[index]) })
                 else { return false }
-                let endedAt = event.countedAt(grace: gracesOf[index])
+                let endedAt = event.countedAt(grace: rulesetsOf[index].lateEntryGrace(for: event))
                 if deadlines[index].dueAt > endedAt, !notices.contains(where: deadlines[index].isNoticed(by:)) {
                     deadlines[index].cancelledAt = endedAt
                 } else {

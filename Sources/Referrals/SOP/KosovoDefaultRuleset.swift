@@ -1,12 +1,14 @@
 // The text of Rulesets/kosovo-default.json, embedded so the binary carries its default ruleset.
 // A test keeps the two identical: edit the JSON file, then paste it here.
 
+import Foundation
+
 extension Ruleset {
     /// The default Kosovo ruleset (`Rulesets/kosovo-default.json`), byte for byte.
     public static let kosovoDefaultJSON: String = #"""
         {
           "id": "kosovo-default",
-          "version": 4,
+          "version": 5,
           "title": "Kosovo SOP deadlines for trafficked persons (default)",
           "titles": {"sq": "Afatet e PSV-së së Kosovës për personat e trafikuar (parazgjedhje)", "sr-Latn": "Rokovi SOP-a Kosova za žrtve trgovine ljudima (podrazumevani)"},
           "jurisdiction": "XK",
@@ -36,8 +38,9 @@ extension Ruleset {
               {"date": "2027-05-17", "name": "Eid al-Adha (Kurban Bajram) 2027", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "A lunar holiday: the date is announced each year; this one is an astronomical estimate, to be confirmed against the government's announcement."}, "confirmed": false}
             ]
           },
-          "notice": "The Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14) and the Minimum Standards of Care (2010) were not available in full text when this ruleset was written. Every rule with \"confirmed\": false has a timing that is a configurable placeholder, not law: it is not confirmed from the SOP text. The same holds for the consent policy: every entry with \"confirmed\": false, and its legal basis, is a placeholder to be confirmed by a lawyer. Version 2 adds the consent policy and the late-entry grace to version 1. Version 3 says which events cancel each rule (cancelledBy) and whether reopening a case restarts it (reopenRetriggers); each such choice is Handoff's reading, marked \"confirmed\": false. It also names its time zone (Europe/Belgrade: days are calendar days there, effectiveFrom a local date) and Kosovo's public holidays for working-day rules, every one marked \"confirmed\": false; the lunar holidays (Eid) are listed per year and must be added for each new year. Version 4 gives the ruleset and every rule titles in Albanian and Serbian (titles; translations by the developers, UNREVIEWED by a native-speaker practitioner) and changes nothing else. Publish a new version when the figures are confirmed.",
+          "notice": "The Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14) and the Minimum Standards of Care (2010) were not available in full text when this ruleset was written. Every rule with \"confirmed\": false has a timing that is a configurable placeholder, not law: it is not confirmed from the SOP text. The same holds for the consent policy: every entry with \"confirmed\": false, and its legal basis, is a placeholder to be confirmed by a lawyer. Version 2 adds the consent policy and the late-entry grace to version 1. Version 3 says which events cancel each rule (cancelledBy) and whether reopening a case restarts it (reopenRetriggers); each such choice is Handoff's reading, marked \"confirmed\": false. It also names its time zone (Europe/Belgrade: days are calendar days there, effectiveFrom a local date) and Kosovo's public holidays for working-day rules, every one marked \"confirmed\": false; the lunar holidays (Eid) are listed per year and must be added for each new year. Version 4 gives the ruleset and every rule titles in Albanian and Serbian (titles; translations by the developers, UNREVIEWED by a native-speaker practitioner) and changes nothing else. Version 5 adds lateTriggerGrace PT0S: a deadline another institution must meet runs from the moment its trigger is recorded, so no entry dated back within the late-entry grace makes another institution late (under version 4 an urgent referral dated back 23 hours was overdue for its recipient on arrival). Publish a new version when the figures are confirmed.",
           "lateEntryGrace": "PT24H",
+          "lateTriggerGrace": "PT0S",
           "consent": {
             "victim-advocacy": {"policy": "not-required", "legalBasis": "Victim advocates assist presumed victims by law (Law No. 04/L-218 on Preventing and Combating Trafficking in Human Beings and Protecting Victims of Trafficking); whether referral to them needs prior consent is unconfirmed.", "source": {"document": "Law No. 04/L-218 on Preventing and Combating Trafficking in Human Beings and Protecting Victims of Trafficking", "note": "Article not confirmed from the text; placeholder."}, "confirmed": false},
             "investigation": {"policy": "not-required", "legalBasis": "Criminal investigation is a legal duty of the police and prosecution, not a service offered to the victim (Criminal Procedure Code of Kosovo).", "source": {"document": "Criminal Procedure Code of Kosovo (Code No. 08/L-032)", "note": "Article not confirmed from the text; placeholder."}, "confirmed": false},
@@ -256,16 +259,26 @@ extension Ruleset {
 }
 
 extension Ruleset {
-    /// The default ruleset as the demo and the synthetic data sets publish it: the same rules with
-    /// a late-entry grace of a year, because their synthetic history (a year of cases) is entered
-    /// all at once, long after it "occurred". Never for real records.
-    public static let kosovoDefaultForBackfill: JSONValue = {
+    /// The default ruleset as the demo and the synthetic data sets publish it: the same rules and
+    /// graces, with a `backfill` that gives a late-entry grace and a late-trigger grace of a year
+    /// to the events recorded before `recordedBefore` — their synthetic history (a year of cases)
+    /// is entered all at once, long after it "occurred". Everything recorded later (a demo user's
+    /// own entries) is judged by the real graces. Never for real records.
+    public static func kosovoDefaultForBackfill(recordedBefore: Date) -> JSONValue {
         var document = kosovoDefault.document.objectValue!
-        document["lateEntryGrace"] = "PT8760H"
+        document["backfill"] = [
+            "recordedBefore": .string(Timestamp.format(recordedBefore)), "lateEntryGrace": "PT8760H",
+            "lateTriggerGrace": "PT8760H",
+        ]
         document["notice"] = .string(
             (kosovoDefault.notice ?? "")
-                + " SYNTHETIC BACKFILL: this copy allows a late-entry grace of a year because its synthetic history "
-                + "is entered all at once; real records use PT24H.")
+                + " SYNTHETIC BACKFILL: events recorded before backfill.recordedBefore (a synthetic history entered "
+                + "all at once) are judged with a late-entry grace and a late-trigger grace of a year; everything "
+                + "recorded later with the real ones.")
         return .object(document)
-    }()
+    }
+
+    /// A `recordedBefore` for a synthetic history written after its ruleset was published (tests and
+    /// benchmarks): 2100-01-01.
+    public static let backfillForever = Date(timeIntervalSince1970: 4_102_444_800)
 }

@@ -29,6 +29,15 @@ public struct Ruleset: Sendable, Hashable {
     /// How long after an event's `occurredAt` it may be recorded and still count at `occurredAt`
     /// (docs/time-of-record.md); `PT24H` when the document does not say.
     public var lateEntryGrace: ISODuration
+    /// How long after a trigger's `occurredAt` it may be recorded and still start a deadline that
+    /// another institution must meet at `occurredAt` (docs/time-of-record.md, section 2); `PT0S`
+    /// when the document does not say: another institution's deadline runs from the moment the
+    /// trigger is recorded, so nobody is made late by a backdated entry. Never longer than
+    /// ``lateEntryGrace``.
+    public var lateTriggerGrace: ISODuration = Ruleset.defaultLateTriggerGrace
+    /// Wider graces for a synthetic history entered all at once (the demo's and the benchmarks'
+    /// data sets), for events recorded before a fixed time only; `nil` for real records.
+    public var backfill: Backfill?
     /// Whether a referral of each purpose needs the victim's recorded consent; `nil` when the
     /// document has no `consent` section (then no referral needs one, as before that section existed).
     public var consent: ConsentPolicy?
@@ -41,8 +50,37 @@ public struct Ruleset: Sendable, Hashable {
     /// The rule with this id, if any.
     public func rule(_ id: String) -> SopRule? { rules.first { $0.id == id } }
 
+    /// The graces of a synthetic history: they judge only events recorded before `recordedBefore`
+    /// (the end of the seeding), so nothing entered afterwards — through the API of a demo, say —
+    /// gets more than the ruleset's own graces.
+    public struct Backfill: Sendable, Hashable {
+        public var recordedBefore: Date
+        public var lateEntryGrace: ISODuration
+        public var lateTriggerGrace: ISODuration
+    }
+
+    /// The late-entry grace, in seconds, that judges `event` (a satisfying or closing one): the
+    /// backfill's for an event recorded before its time, else ``lateEntryGrace``.
+    public func lateEntryGrace(for event: CaseEvent) -> TimeInterval {
+        (isBackfill(event) ? backfill?.lateEntryGrace : nil)?.fixedSeconds ?? lateEntryGrace.fixedSeconds
+    }
+
+    /// The late-trigger grace, in seconds, that judges `trigger` for another institution's deadline:
+    /// the backfill's for a trigger recorded before its time, else ``lateTriggerGrace``.
+    public func lateTriggerGrace(for trigger: CaseEvent) -> TimeInterval {
+        (isBackfill(trigger) ? backfill?.lateTriggerGrace : nil)?.fixedSeconds ?? lateTriggerGrace.fixedSeconds
+    }
+
+    private func isBackfill(_ event: CaseEvent) -> Bool {
+        guard let backfill, let recordedAt = event.recordedAt else { return false }
+        return recordedAt < backfill.recordedBefore
+    }
+
     /// The grace when none is given: a day.
     public static let defaultLateEntryGrace = ISODuration(hours: 24)
+
+    /// The trigger grace when none is given: none.
+    public static let defaultLateTriggerGrace = ISODuration(hours: 0)
 }
 
 /// Which referral purposes need the victim's recorded consent (Council of Europe Convention

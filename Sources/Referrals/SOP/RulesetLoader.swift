@@ -62,10 +62,26 @@ extension Ruleset {
             }
             rules.append(rule)
         }
-        let grace = try duration(&r, "lateEntryGrace", required: false) ?? Ruleset.defaultLateEntryGrace
-        guard grace.years == 0, grace.months == 0, grace.weeks == 0, grace.days == 0, grace.fixedSeconds <= 366 * 86_400
-        else {
-            throw r.error("lateEntryGrace", "must be hours, minutes or seconds (PT…), at most PT8784H")
+        let grace = try elapsedGrace(&r, "lateEntryGrace") ?? Ruleset.defaultLateEntryGrace
+        let triggerGrace = try elapsedGrace(&r, "lateTriggerGrace") ?? Ruleset.defaultLateTriggerGrace
+        guard triggerGrace.fixedSeconds <= grace.fixedSeconds else {
+            throw r.error("lateTriggerGrace", "must not be longer than lateEntryGrace")
+        }
+        var backfill: Ruleset.Backfill?
+        if r.object["backfill"] != nil {
+            var b = try r.object("backfill")
+            guard let before = Timestamp.parse(try b.string("recordedBefore", maxLength: 40)) else {
+                throw b.error("recordedBefore", "must be an RFC 3339 timestamp")
+            }
+            let entry = try elapsedGrace(&b, "lateEntryGrace") ?? grace
+            let trigger = try elapsedGrace(&b, "lateTriggerGrace") ?? triggerGrace
+            guard trigger.fixedSeconds <= entry.fixedSeconds else {
+                throw b.error("lateTriggerGrace", "must not be longer than lateEntryGrace")
+            }
+            try b.finish()
+            backfill = Ruleset.Backfill(recordedBefore: before, lateEntryGrace: entry, lateTriggerGrace: trigger)
+        } else {
+            _ = r.optionalValue("backfill")
         }
         var consent: ConsentPolicy?
         if r.object["consent"] != nil {
@@ -75,6 +91,8 @@ extension Ruleset {
         var ruleset = Ruleset(
             id: id, version: version, title: title, effectiveFrom: effectiveFrom, notice: notice,
             jurisdiction: jurisdiction, rules: rules, lateEntryGrace: grace, consent: consent, document: document)
+        ruleset.lateTriggerGrace = triggerGrace
+        ruleset.backfill = backfill
         ruleset.clock = clock
         ruleset.titles = titles
         return ruleset
@@ -366,6 +384,16 @@ extension Ruleset {
             throw r.error(key, "must be an ISO 8601 duration such as PT24H or P30D")
         }
         return duration
+    }
+
+    /// An optional grace member: elapsed time only (`PT…`), at most PT8784H (a leap year).
+    private static func elapsedGrace(_ r: inout FieldReader, _ key: String) throws(ReferralsError) -> ISODuration? {
+        guard let grace = try duration(&r, key, required: false) else { return nil }
+        guard grace.years == 0, grace.months == 0, grace.weeks == 0, grace.days == 0, grace.fixedSeconds <= 366 * 86_400
+        else {
+            throw r.error(key, "must be hours, minutes or seconds (PT…), at most PT8784H")
+        }
+        return grace
     }
 
     private static func eventTypes(_ r: inout FieldReader) throws(ReferralsError) -> [CaseEventType] {
