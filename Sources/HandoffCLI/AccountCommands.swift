@@ -35,6 +35,7 @@ enum AccountCommands {
         guard AccountStore.isValidUserName(user) else {
             throw CLIError.usage("a user name is 1-64 of a-z 0-9 . _ - (beginning with a letter or digit)")
         }
+        try await RegistryCommands.checkCredentialInstitution(institution, actsOnCases: role == .institution, context)
         let (password, generated) = try password(args, context)
         do {
             let account = try await store(context).add(

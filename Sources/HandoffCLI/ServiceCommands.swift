@@ -137,6 +137,7 @@ enum ServiceCommands {
         if role == nil && institution != nil {
             throw CLIError.usage("a metrics token belongs to no institution: drop --institution")
         }
+        try await RegistryCommands.checkCredentialInstitution(institution, actsOnCases: role == .institution, context)
         let tokens = TokenStore(pool: ConnectionPool(url: try context.databaseURL(), maximumConnections: 1))
         do {
             let issued =

@@ -17,6 +17,7 @@ import Testing
 
     @Test func addListDisableResetAndUnlock() async throws {
         let db = try await TestDatabase.make()
+        try await DemoRegistry.register(db.url)
         let cli = CapturedCLI(databaseURL: db.url)
         let password = "a long enough password"
         // The password is the first line of stdin.
@@ -121,6 +122,39 @@ import Testing
         ] {
             r = await cli.run(command, input: password)
             #expect(r.status == 1, "\(command)")
+        }
+    }
+
+    /// An operator cannot issue a credential for an institution the registry does not know (a
+    /// typo, or one never registered), nor an institution-role one for the coordinator's or the
+    /// auditor's institution, which monitor cases and never act in them.
+    @Test func credentialsOnlyForRegisteredInstitutionsAndRolesTheyHold() async throws {
+        let db = try await TestDatabase.make()
+        let cli = CapturedCLI(databaseURL: db.url)
+        let password = "a long enough password"
+        let unregistered = await cli.run(
+            ["user", "add", "u1", "--role", "institution", "--institution", "opav", "--name", "U"], input: password)
+        #expect(unregistered.status == 2 && unregistered.err.contains("not registered"), "\(unregistered.err)")
+        try await DemoRegistry.register(db.url)
+        for (command, expected) in [
+            (["user", "add", "u1", "--role", "institution", "--institution", "opa", "--name", "U"], "not registered"),
+            (["token", "create", "--role", "institution", "--institution", "opa", "--user", "u1"], "not registered"),
+            (["user", "add", "u1", "--role", "institution", "--institution", "natc", "--name", "U"], "monitors cases"),
+            (["token", "create", "--role", "institution", "--institution", "audit", "--user", "u1"], "monitors cases"),
+            (["token", "create", "--role", "coordinator", "--institution", "nobody", "--user", "u1"], "not registered"),
+        ] {
+            let r = await cli.run(command, input: password)
+            #expect(r.status == 2 && r.err.contains(expected), "\(command): \(r.err)")
+            #expect(r.out.isEmpty)
+        }
+        for command in [
+            ["user", "add", "u1", "--role", "institution", "--institution", "opav", "--name", "U"],
+            ["token", "create", "--role", "institution", "--institution", "opav", "--user", "u1"],
+            ["token", "create", "--role", "coordinator", "--institution", "natc", "--user", "u2"],
+            ["token", "create", "--role", "auditor", "--user", "u3"],
+        ] {
+            let r = await cli.run(command, input: password)
+            #expect(r.status == 0, "\(command): \(r.err)")
         }
     }
 

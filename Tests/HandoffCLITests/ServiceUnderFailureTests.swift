@@ -46,6 +46,7 @@ import Testing
     }
 
     static func token(_ url: String, role: String, institution: String) async throws -> String {
+        try await DemoRegistry.register(url)
         let result = await CapturedCLI(databaseURL: url).run(
             "token", "create", "--role", role, "--institution", institution, "--user", "\(role)-1")
         guard result.status == 0 else { throw ClientError(description: "token create: \(result.err)") }

@@ -10,6 +10,7 @@ import Testing
 @Suite struct TokenRevokeTests {
     @Test func revokesByIdOrByTheTokenOnStdin() async throws {
         let db = try await TestDatabase.make()
+        try await DemoRegistry.register(db.url)
         let cli = CapturedCLI(databaseURL: db.url)
         var r = await cli.run(["token", "create", "--role", "institution", "--institution", "opav", "--user", "u1"])
         #expect(r.status == 0, "\(r.err)")
