@@ -86,7 +86,8 @@ enum RegistryCommands {
         }
         if actsOnCases, !institution.worksOnCases {
             throw CLIError.usage(
-                "institution \(id) monitors cases and never acts in them: give its people --role coordinator or auditor")
+                "institution \(id) monitors cases and never acts in them: give its people --role coordinator or auditor"
+            )
         }
     }
 

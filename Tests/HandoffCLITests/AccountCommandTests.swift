@@ -141,7 +141,10 @@ import Testing
             (["token", "create", "--role", "institution", "--institution", "opa", "--user", "u1"], "not registered"),
             (["user", "add", "u1", "--role", "institution", "--institution", "natc", "--name", "U"], "monitors cases"),
             (["token", "create", "--role", "institution", "--institution", "audit", "--user", "u1"], "monitors cases"),
-            (["token", "create", "--role", "coordinator", "--institution", "nobody", "--user", "u1"], "not registered"),
+            (
+                ["token", "create", "--role", "coordinator", "--institution", "nobody", "--user", "u1"],
+                "not registered"
+            ),
         ] {
             let r = await cli.run(command, input: password)
             #expect(r.status == 2 && r.err.contains(expected), "\(command): \(r.err)")
