@@ -81,6 +81,13 @@ public struct CaseAccess: Sendable {
     /// which catches a stale fold (``loadFold(caseId:)`` is the fold as of now).
     public func cachedFold(caseId: String) -> CaseFold? { folds[caseId] }
 
+    /// Keeps `fold` as the case's fold, for a writer that knows the fold after its own append
+    /// (the events it admitted, as stored) without reading the stream. Only a fold of a case
+    /// (`state` not nil) of a higher version than the one kept replaces it.
+    public func remember(_ fold: CaseFold, caseId: String) {
+        if fold.state != nil { folds[caseId] = fold }
+    }
+
     /// A stored event of a case stream as the domain's typed event; nil if it does not decode
     /// (an event written around the API), which then does not count for party-ship.
     static func caseEvent(_ e: RecordedEvent) -> CaseEvent? {

@@ -133,4 +133,31 @@ import Testing
         let versions = try await h.store.readAll(stream: .case("KP-KS-4")!).map(\.version)
         #expect(versions == Array(1...17))
     }
+
+    /// After its own append the writer keeps the fold the stream would give — the admitted events
+    /// as stored, an occurredAt left to the server being the time of record — without reading it.
+    @Test func theFoldKeptAfterAnAppendIsTheStreamsFold() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        let path = "/v1/cases/KP-KS-5/events"
+        let openedAt = Timestamp.format(Date().addingTimeInterval(-3600))
+        let opened = try await h.api.post(path, token: h.token("kp-dthb"), Harness.openedJSON(occurredAt: openedAt))
+        #expect(opened.status == 201)
+        try await Self.cached(h, "KP-KS-5", at: 1)
+        let claimed = Timestamp.format(Date().addingTimeInterval(-60))
+        for body in [
+            #"{"type":"RiskAssessed","data":{"level":"high"},"occurredAt":"\#(claimed)"}"#,
+            #"{"events":[{"type":"ConsentRecorded","data":{"purpose":"medical","recipients":["pvpt"],"given":true}},"#
+                + #"{"type":"ReferralIssued","data":{"referralId":"R-1","to":"pvpt","purpose":"medical"}}]}"#,
+            #"{"type":"ReferralAccepted","data":{"referralId":"R-1"}}"#,
+        ] {
+            let token = body.contains("ReferralAccepted") ? h.token("pvpt") : h.token("kp-dthb")
+            let reply = try await h.api.post(path, token: token, body)
+            #expect(reply.status == 201, "\(reply.text)")
+        }
+        let kept = try #require(h.service.caseWriter.access.cachedFold(caseId: "KP-KS-5"))
+        let loaded = try await h.service.caseWriter.access.load(caseId: "KP-KS-5")
+        #expect(kept.version == 5 && kept.version == loaded.version)
+        #expect(kept.state == loaded.state)
+    }
 }

@@ -136,6 +136,35 @@ struct RecordIntegrityTests {
         #expect(own.status == 201)
     }
 
+    /// The prefix check reads the registry as it was at most 2 s ago (one read less on every
+    /// opening under a chosen id), and afresh before it refuses: a prefix registered a moment ago
+    /// works at once; a prefix taken away stops working within 2 s.
+    @Test func aPrefixTakesEffectAtOnceAndItsRemovalWithinTwoSeconds() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        func register(_ prefix: String?) async throws {
+            let shelter = Institution(id: "isf", name: "Shelter", kinds: [.shelter], caseIdPrefix: prefix)
+            _ = try await h.store.append(
+                to: .institutions,
+                events: [
+                    NewEvent(
+                        type: "InstitutionRegistered",
+                        data: SystemEventBody.institutionRegistered(shelter).data.serializedString(),
+                        metadata: EventMetadata(actor: EventActor(institution: "natc", user: "setup")))
+                ])
+        }
+        func open(_ caseId: String) async throws -> Int {
+            try await h.api.post("/v1/cases/\(caseId)/events", token: h.token("isf"), Harness.openedJSON()).status
+        }
+        #expect(try await open("SH-1") == 403)
+        try await register("SH")
+        #expect(try await open("SH-2") == 201)
+        try await register(nil)
+        try await Task.sleep(for: .milliseconds(2100))
+        #expect(try await open("SH-3") == 403)
+        #expect(try await h.store.version(of: .case("SH-3")!) == 0)
+    }
+
     @Test func aReferralThatNeedsConsentIsRefusedWithoutItOrAnOverride() async throws {
         let h = try await Harness.start()
         defer { Task { await h.stop() } }

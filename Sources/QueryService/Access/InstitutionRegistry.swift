@@ -10,6 +10,10 @@ actor InstitutionRegistry {
     private var institutions: [String: Institution] = [:]
     private var version: Int64 = 0
     private var loaded = false
+    /// When the registry was last read to its end.
+    private var readAt: ContinuousClock.Instant?
+    /// How old the copy ``institution(_:fresh:)`` answers from may be.
+    private let maxAge: Duration
 
     /// What is known without asking the store, once it has been read at least once. Institutions
     /// are only ever added, so a set that admits an event is never wrong to use; a caller that is
@@ -18,11 +22,13 @@ actor InstitutionRegistry {
         loaded ? ids : try await current()
     }
 
-    init(store: EventStore) {
+    init(store: EventStore, maxAge: Duration = .seconds(2)) {
         self.store = store
+        self.maxAge = maxAge
     }
 
     func current() async throws -> Set<String> {
+        let startedAt = ContinuousClock.now
         while true {
             let events = try await store.read(stream: .institutions, fromVersion: version + 1, limit: 1000)
             for event in events where event.version == version + 1 {
@@ -38,15 +44,18 @@ actor InstitutionRegistry {
             }
             if events.count < 1000 {
                 loaded = true
+                readAt = startedAt
                 return ids
             }
         }
     }
 
-    /// The registered institution with this id (its latest registration), reading the registry's
-    /// newest events first.
-    func institution(_ id: String) async throws -> Institution? {
-        _ = try await current()
+    /// The registered institution with this id (its latest registration), from a copy read at
+    /// most `maxAge` ago (2 s), or, with `fresh`, after reading the registry's newest events.
+    /// A caller that would refuse on what it gets asks again with `fresh` before refusing, so a
+    /// registration takes effect at once and a changed one within `maxAge`.
+    func institution(_ id: String, fresh: Bool = false) async throws -> Institution? {
+        if fresh || readAt.map({ ContinuousClock.now - $0 >= maxAge }) ?? true { _ = try await current() }
         return institutions[id]
     }
 }

@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Postgres
 import Referrals
 import ServiceStore
 
@@ -73,10 +74,15 @@ public struct CaseWriter: Sendable {
         guard let stream = StreamName.case(caseId) else { throw ServiceError.badRequest("Invalid case id.") }
         if parsed.items.contains(where: { $0.type == CaseEventType.caseOpened.rawValue }) {
             // Opening under a chosen id: only within the caller's own registered prefix, decided
-            // before the case is looked up, so the answer says nothing about which ids exist.
-            guard let registered = try await institutions.institution(institution),
-                registered.mayChooseCaseId(caseId, serverPrefix: caseIdPrefix)
-            else {
+            // before the case is looked up, so the answer says nothing about which ids exist. From
+            // the registry as read at most 2 s ago; read afresh before a refusal.
+            func mayChoose(fresh: Bool) async throws -> Bool {
+                try await institutions.institution(institution, fresh: fresh)?.mayChooseCaseId(
+                    caseId, serverPrefix: caseIdPrefix) ?? false
+            }
+            var allowed = try await mayChoose(fresh: false)
+            if !allowed { allowed = try await mayChoose(fresh: true) }
+            guard allowed else {
                 hidden = true
                 throw ServiceError.forbidden(
                     "Open cases with POST /v1/cases (the server issues the id); a chosen id must start with the "
@@ -172,8 +178,9 @@ public struct CaseWriter: Sendable {
                 ?? (opening ? CaseAccess.CaseFold(state: nil, version: 0) : nil),
             fold.state?.isParty(institution) ?? true, parsed.expected.isMet(byVersion: fold.version)
         else { return nil }
+        let admitted: [CaseEvent]
         do {
-            try await admit(
+            admitted = try await admit(
                 parsed, principal: principal, caseId: caseId, state: fold.state, actual: fold.version,
                 refreshingRegistry: false)
         } catch {
@@ -182,7 +189,22 @@ public struct CaseWriter: Sendable {
         hidden = fold.state == nil
         do {
             let result = try await store.append(to: stream, expected: .exactly(fold.version), events: events)
-            Task { [access] in _ = try? await access.loadFold(caseId: caseId) }
+            if !result.deduplicated, result.events.count == admitted.count {
+                // The fold after the append is the admitted events applied to the fold before it,
+                // each as stored (an occurredAt left to the server is its time of record): no read.
+                var state = fold.state
+                for (i, stored) in result.events.enumerated() {
+                    var event = admitted[i]
+                    event.occurredAt =
+                        parsed.items[i].occurredAt == nil
+                        ? stored.recordedAt : PostgresTimestamp.stored(event.occurredAt)
+                    event.recordedAt = stored.recordedAt
+                    state = CaseState.applying(event, to: state, caseId: caseId)
+                }
+                access.remember(CaseAccess.CaseFold(state: state, version: result.streamVersion), caseId: caseId)
+            } else {
+                Task { [access] in _ = try? await access.loadFold(caseId: caseId) }
+            }
             return result
         } catch EventStoreError.wrongExpectedVersion {
             return nil
@@ -193,10 +215,11 @@ public struct CaseWriter: Sendable {
     ///
     /// - Parameter refreshingRegistry: on a refusal, read the registry's newest events once and
     ///   admit again before answering (an institution registered a moment ago).
+    @discardableResult
     private func admit(
         _ parsed: QueryService.AppendRequest, principal: Principal, caseId: String, state: CaseState?, actual: Int64,
         refreshingRegistry: Bool = true
-    ) async throws {
+    ) async throws -> [CaseEvent] {
         let now = Date()
         var context = AdmissionContext(
             registeredInstitutions: try await institutions.known(), now: now,
@@ -204,6 +227,7 @@ public struct CaseWriter: Sendable {
         var state = state
         var i = 0
         var refreshed = !refreshingRegistry
+        var admitted: [CaseEvent] = []
         while i < parsed.items.count {
             let item = parsed.items[i]
             let outcome = Result<CaseEvent, ReferralsError> { () throws(ReferralsError) -> CaseEvent in
@@ -214,6 +238,7 @@ public struct CaseWriter: Sendable {
             switch outcome {
             case .success(let event):
                 state = CaseState.applying(event, to: state, caseId: caseId)
+                admitted.append(event)
                 i += 1
             case .failure(let error):
                 // Refused against the institutions known here: read the registry's newest events
@@ -229,5 +254,6 @@ public struct CaseWriter: Sendable {
                 throw QueryService.admissionError(error, index: parsed.batch ? i : nil, actual: actual)
             }
         }
+        return admitted
     }
 }
