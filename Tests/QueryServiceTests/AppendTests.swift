@@ -267,10 +267,7 @@ struct AppendTests {
         _ = try await setup.append(
             to: .institutions,
             events: [
-                NewEvent(
-                    type: "InstitutionRegistered",
-                    data: SystemEventBody.institutionRegistered(newcomer).data.serializedString(),
-                    metadata: EventMetadata(actor: EventActor(institution: "natc", user: "setup")))
+                Harness.registration(newcomer)
             ])
         await setup.pool.close()
         let reply = try await h.api.post(

@@ -201,12 +201,7 @@ struct DashboardTests {
         let metadata = EventMetadata(actor: EventActor(institution: "natc", user: "setup"))
         try await setup.append(
             to: .institutions,
-            events: Institution.demo.map {
-                NewEvent(
-                    type: "InstitutionRegistered",
-                    data: SystemEventBody.institutionRegistered($0).data.serializedString(),
-                    metadata: metadata)
-            })
+            events: Institution.demo.map(Harness.registration))
         try await setup.append(
             to: .sopRulesets,
             events: [

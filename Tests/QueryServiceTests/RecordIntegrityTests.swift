@@ -147,10 +147,7 @@ struct RecordIntegrityTests {
             _ = try await h.store.append(
                 to: .institutions,
                 events: [
-                    NewEvent(
-                        type: "InstitutionRegistered",
-                        data: SystemEventBody.institutionRegistered(shelter).data.serializedString(),
-                        metadata: EventMetadata(actor: EventActor(institution: "natc", user: "setup")))
+                    Harness.registration(shelter)
                 ])
         }
         func open(_ caseId: String) async throws -> Int {

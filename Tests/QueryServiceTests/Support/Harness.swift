@@ -59,12 +59,7 @@ struct Harness: Sendable {
             })
         // The registry, as the demo seeds it (through the store: institutions are not case events).
         let setupStore = db.store(poolSize: 2)
-        let registrations = Institution.demo.map { institution in
-            NewEvent(
-                type: "InstitutionRegistered",
-                data: SystemEventBody.institutionRegistered(institution).data.serializedString(),
-                metadata: EventMetadata(actor: EventActor(institution: "natc", user: "setup")))
-        }
+        let registrations = Institution.demo.map(Harness.registration)
         if existing == nil {
             _ = try await setupStore.append(to: .institutions, expected: .noStream, events: registrations)
         }
@@ -125,6 +120,14 @@ struct Harness: Sendable {
     }
 
     /// The body of `POST /v1/cases`: the `CaseOpened` data, with an optional event id.
+    /// The `InstitutionRegistered` event that registers `institution`, as the demo seeds it.
+    static func registration(_ institution: Institution) -> NewEvent {
+        NewEvent(
+            type: "InstitutionRegistered",
+            data: SystemEventBody.institutionRegistered(institution).data.serializedString(),
+            metadata: EventMetadata(actor: EventActor(institution: "natc", user: "setup")))
+    }
+
     static func openedData(id: UUID? = nil, occurredAt: String? = nil) -> String {
         var s = "{"
         if let id { s += "\"id\":\"\(id.uuidString.lowercased())\"," }
