@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import Referrals
 import Projections
+import ServiceStore
 import Testing
 
 /// Issue 12's attacks, run as the monitored institution would run them: its own token and the
@@ -160,6 +161,33 @@ struct RecordIntegrityTests {
         try await Task.sleep(for: .milliseconds(2100))
         #expect(try await open("SH-3") == 403)
         #expect(try await h.store.version(of: .case("SH-3")!) == 0)
+    }
+
+    /// A token an operator issued by mistake — institution role, for the coordinator's body or for
+    /// an institution never registered — records nothing: 403, on every path that appends.
+    @Test func onlyInstitutionsRegisteredToWorkOnCasesRecordEvents() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        try await h.openCase("KP-REG-1")
+        let tokens = TokenStore(pool: h.db.pool(size: 1))
+        var mistaken: [String] = []
+        for institution in ["natc", "audit", "ngo-never-registered"] {
+            mistaken.append(try await tokens.create(role: .institution, institution: institution, user: "mistake"))
+        }
+        for token in mistaken {
+            let opened = try await h.api.post("/v1/cases", token: token, Harness.openedData())
+            #expect(opened.status == 403, "\(opened.text)")
+            let appended = try await h.api.post(
+                "/v1/cases/KP-REG-1/events", token: token, #"{"type":"CaseReviewed","data":{}}"#)
+            #expect(appended.status == 404 || appended.status == 403, "\(appended.text)")
+        }
+        // Registered now: its token works at once.
+        _ = try await h.store.append(
+            to: .institutions,
+            events: [Harness.registration(Institution(id: "ngo-never-registered", name: "NGO", kinds: [.ngo]))])
+        let opened = try await h.api.post("/v1/cases", token: mistaken[2], Harness.openedData())
+        #expect(opened.status == 201, "\(opened.text)")
+        #expect(try await h.store.version(of: .case("KP-REG-1")!) == 1)
     }
 
     @Test func aReferralThatNeedsConsentIsRefusedWithoutItOrAnOverride() async throws {

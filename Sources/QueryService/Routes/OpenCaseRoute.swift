@@ -63,13 +63,20 @@ extension QueryService {
         }
         // Admitted before a number is issued, so a refused body spends none. The placeholder id is
         // never stored: admission of a CaseOpened does not depend on the id beyond its format.
-        let context = AdmissionContext(
+        var context = AdmissionContext(
             registeredInstitutions: try await institutions.known(), now: now,
             allowedClockSkew: configuration.allowedClockSkew, rulesets: try await rulesets.current(now: now))
-        do {
+        func admit() throws(ReferralsError) {
             _ = try CaseAdmission.admit(
                 principal: principal, caseId: configuration.caseIdPrefix + "-0000-000000", state: nil, id: item.id,
                 type: "CaseOpened", data: .object(data), occurredAt: occurredAt, context: context)
+        }
+        do {
+            try admit()
+        } catch let error where error.code == .forbidden {
+            // Perhaps registered a moment ago: read the registry's newest events once.
+            context.registeredInstitutions = try await institutions.current()
+            do { try admit() } catch { throw Self.admissionError(error, index: nil, actual: 0) }
         } catch {
             throw Self.admissionError(error, index: nil, actual: 0)
         }

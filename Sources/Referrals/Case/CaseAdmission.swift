@@ -73,6 +73,13 @@ public enum CaseAdmission {
             throw .invalidEvent("type", "is not a known case event type")
         }
         try CasePolicy.authorizeAppend(principal, type: eventType, to: state)
+        // Only an institution registered to work on cases acts in one: not one the registry does not
+        // know, nor the coordinator's or the auditor's (their bodies monitor cases), whatever token
+        // an operator issued for it by mistake.
+        guard let institution = principal.institution, context.registeredInstitutions.contains(institution) else {
+            throw ReferralsError(
+                .forbidden, "Only an institution registered to work on cases records events in them.")
+        }
         let body = try CaseEventBody.decode(type: eventType, data: data)
         let event = CaseEvent(
             id: id, occurredAt: occurredAt,
