@@ -3,7 +3,7 @@ import Testing
 
 @testable import Referrals
 
-/// What the default ruleset (version 4) says each rule does when the case is closed and
+/// What the default ruleset (version 5) says each rule does when the case is closed and
 /// reopened, when the person is found not to be a victim, and when the referral is withdrawn.
 struct LifecycleExpectation: Sendable, CustomStringConvertible {
     let ruleId: String
@@ -104,6 +104,40 @@ struct LifecycleExpectation: Sendable, CustomStringConvertible {
             #expect(new.status == .pending && new.triggeredAt == reopen.occurredAt)
             #expect(new.dueAt == e.scenario.plus(reopen.occurredAt, within))
         }
+    }
+
+    /// Closing a case a moment before a deadline and reopening it before the deadline is due
+    /// excuses nothing, whatever the rule: the case carries the deadline on, due when it was, and
+    /// no second deadline of the rule starts from the reopening. (Found by an attack pass: a
+    /// close-and-reopen batch ten seconds before a deadline reset it to a full new term.)
+    @Test(arguments: LifecycleExpectation.all)
+    func closedAndReopenedBeforeTheDeadlineCarriesItOn(_ e: LifecycleExpectation) throws {
+        var (s, trigger) = try opened(e.scenario)
+        let within = e.scenario.within
+        let original = try #require(deadlines(s, now: trigger.occurredAt).first { $0.ruleId == e.ruleId })
+        let due = original.dueAt
+        try s.append(
+            "kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: due.addingTimeInterval(-min(within * 0.25, 20)))
+        try s.append(
+            "kp-dthb", "CaseReopened", ["reason": "victim-returned"], at: due.addingTimeInterval(-min(within * 0.1, 10))
+        )
+        let all = deadlines(s, now: due.addingTimeInterval(60)).filter { $0.ruleId == e.ruleId }
+        #expect(all.count == 1, "\(all.map(\.status))")
+        #expect(all.first?.dueAt == due && all.first?.cancelledAt == nil)
+        #expect(all.first?.status == .overdue)
+        // A reopening dated into the (allowed) next minutes counts no later than it was recorded:
+        // still before the due time, so still carried on.
+        var ahead = s
+        ahead.events[ahead.events.count - 1].occurredAt = due.addingTimeInterval(240)
+        ahead.events[ahead.events.count - 1].recordedAt = due.addingTimeInterval(-10)
+        #expect(deadlines(ahead, now: due.addingTimeInterval(600)).filter { $0.ruleId == e.ruleId }.count == 1)
+        // Reopened only after the due time: the closure's cancellation stands, and the rules that
+        // say so restart from the reopening.
+        var later = s
+        later.events[later.events.count - 1].occurredAt = due.addingTimeInterval(3600)
+        let restarted = deadlines(later, now: due.addingTimeInterval(3660)).filter { $0.ruleId == e.ruleId }
+        #expect(restarted.first?.status == .cancelled)
+        #expect(restarted.count == (e.reopenRetriggers ? 2 : 1))
     }
 
     @Test(arguments: LifecycleExpectation.all.filter { $0.afterWithdrawal != nil }, [0.5, 1.5])

@@ -25,8 +25,10 @@ import Foundation
 ///   event's time of record becomes `cancelled`; one already past due stays `overdue` for good
 ///   (`missedAtClosure`) — ending it does not excuse a missed deadline. Satisfaction is judged
 ///   before cancellation. No deadline starts while closed.
-/// - `CaseReopened` starts a new deadline (from the reopening) of every rule with
-///   `reopenRetriggers` whose deadline the last closure ended unmet; the old one keeps its status.
+/// - `CaseReopened` carries on every deadline the last closure cancelled that is still not due
+///   when the case is reopened (as if it had never been closed), and starts a new deadline (from
+///   the reopening) of every other rule with `reopenRetriggers` whose deadline the last closure
+///   ended unmet; the old one keeps its status.
 /// - A `role` responsibility names the first party of the case (as of its last event) of that
 ///   kind, or `role:<kind>` while no party is.
 /// - `RecordCorrected` is applied before rules look at an event's data, but it changes only what
@@ -265,9 +267,24 @@ public enum DeadlineEvaluator {
             }
             guard !current.isClosed else { continue }
 
-            // 2b. Reopening restarts the rules that say so and whose deadline the closure ended unmet.
+            // 2b. Reopening carries on what the closure cancelled that was not yet due then, as if
+            // the case had never been closed: closing a case a moment before a deadline and
+            // reopening it excuses nothing (the reopening counts no later than it was recorded).
+            // It restarts the rules that say so and whose deadline the closure ended otherwise unmet.
+            var carried: Set<String> = []
             if case .caseReopened = event.body, let closure = lastClosure {
-                var restarted: Set<String> = []
+                let reopenedAt = min(event.occurredAt, event.recordedAt ?? event.occurredAt)
+                for index in deadlines.indices
+                where endedBy[index] == closure && deadlines[index].satisfiedAt == nil
+                    && deadlines[index].cancelledAt != nil && deadlines[index].dueAt > reopenedAt
+                {
+                    deadlines[index].cancelledAt = nil
+                    endedBy[index] = nil
+                    open.append(index)
+                    carried.insert(rulesOf[index].id)
+                }
+                open.sort()
+                var restarted = carried
                 for index in deadlines.indices
                 where endedBy[index] == closure && deadlines[index].satisfiedAt == nil
                     && restarted.insert(rulesOf[index].id).inserted
@@ -291,6 +308,7 @@ public enum DeadlineEvaluator {
                 for r in ruleset.rules.indices
                 where ruleset.rules[r].trigger.events.contains(event.type)
                     && ruleset.rules[r].trigger.conditions.allSatisfy({ $0.matches(data()) })
+                    && !carried.contains(ruleset.rules[r].id)
                 {
                     start(ruleset.rules[r], ruleset, trigger: event, data: data, state: current)
                 }
