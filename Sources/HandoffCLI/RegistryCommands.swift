@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import QueryService
 import Referrals
 
 /// `institution add` and `sop publish`: system events, validated by the domain before they are appended.
@@ -55,33 +56,14 @@ enum RegistryCommands {
         return written
     }
 
-    /// The registered institution with this id (its latest registration), read from `institutions`.
-    static func registeredInstitution(_ id: String, store: EventStore) async throws -> Institution? {
-        var found: Institution?
-        var next: Int64 = 1
-        while true {
-            let page = try await store.read(stream: .institutions, fromVersion: next, limit: 1000)
-            for event in page {
-                if let data = try? JSONValue.parse(event.data),
-                    case .institutionRegistered(let institution)? = try? SystemEventBody.decode(
-                        type: event.type, data: data),
-                    institution.id == id
-                {
-                    found = institution
-                }
-            }
-            guard page.count == 1000, let last = page.last else { return found }
-            next = last.version + 1
-        }
-    }
-
     /// Refuses a credential (`token create`, `user add`) for an institution the registry does not
     /// know, and an institution-role one for an institution that does not work on cases (the
     /// coordinator's, the auditor's): its events would be refused, or worse, recorded for a body
     /// that only monitors cases.
     static func checkCredentialInstitution(_ id: String?, actsOnCases: Bool, _ context: CLIContext) async throws {
         guard let id else { return }
-        guard let institution = try await registeredInstitution(id, store: try StoreCommands.store(context)) else {
+        let registry = InstitutionRegistry(store: try StoreCommands.store(context))
+        guard let institution = try await registry.institution(id, fresh: true) else {
             throw CLIError.usage("institution \(id) is not registered (handoff institution add \(id) …)")
         }
         if actsOnCases, !institution.worksOnCases {

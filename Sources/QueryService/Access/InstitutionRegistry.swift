@@ -3,14 +3,14 @@ import Referrals
 
 /// The registered institutions, folded from the `institutions` stream and refreshed by reading
 /// only the events appended since (one indexed query). The id sets (`known()`, `current()`) hold
-/// those that work on cases (``Institution/worksOnCases``): what referrals and consents may name.
-actor InstitutionRegistry {
+/// those that work on cases (``Institution/worksOnCases``): what referrals and consents may name,
+/// and who may record events in cases. Also `handoff token create` and `user add`'s lookup.
+package actor InstitutionRegistry {
     private let store: EventStore
     private var ids: Set<String> = []
     private var institutions: [String: Institution] = [:]
     private var version: Int64 = 0
-    private var loaded = false
-    /// When the registry was last read to its end.
+    /// When the registry was last read to its end (nil: never yet).
     private var readAt: ContinuousClock.Instant?
     /// How old the copy ``institution(_:fresh:)`` answers from may be.
     private let maxAge: Duration
@@ -19,10 +19,10 @@ actor InstitutionRegistry {
     /// are only ever added, so a set that admits an event is never wrong to use; a caller that is
     /// refused for an unknown institution asks `current()` before answering.
     func known() async throws -> Set<String> {
-        loaded ? ids : try await current()
+        readAt != nil ? ids : try await current()
     }
 
-    init(store: EventStore, maxAge: Duration = .seconds(2)) {
+    package init(store: EventStore, maxAge: Duration = .seconds(2)) {
         self.store = store
         self.maxAge = maxAge
     }
@@ -43,7 +43,6 @@ actor InstitutionRegistry {
                 }
             }
             if events.count < 1000 {
-                loaded = true
                 readAt = startedAt
                 return ids
             }
@@ -54,8 +53,15 @@ actor InstitutionRegistry {
     /// most `maxAge` ago (2 s), or, with `fresh`, after reading the registry's newest events.
     /// A caller that would refuse on what it gets asks again with `fresh` before refusing, so a
     /// registration takes effect at once and a changed one within `maxAge`.
-    func institution(_ id: String, fresh: Bool = false) async throws -> Institution? {
+    package func institution(_ id: String, fresh: Bool = false) async throws -> Institution? {
         if fresh || readAt.map({ ContinuousClock.now - $0 >= maxAge }) ?? true { _ = try await current() }
         return institutions[id]
+    }
+
+    /// After a refusal decided against `known`: the ids as the registry's newest events give them,
+    /// if they differ (then admit again: an institution registered a moment ago), else nil.
+    func changed(since known: Set<String>) async throws -> Set<String>? {
+        let now = try await current()
+        return now == known ? nil : now
     }
 }

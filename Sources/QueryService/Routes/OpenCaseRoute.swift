@@ -75,7 +75,10 @@ extension QueryService {
             try admit()
         } catch let error where error.code == .forbidden {
             // Perhaps registered a moment ago: read the registry's newest events once.
-            context.registeredInstitutions = try await institutions.current()
+            guard let changed = try await institutions.changed(since: context.registeredInstitutions) else {
+                throw Self.admissionError(error, index: nil, actual: 0)
+            }
+            context.registeredInstitutions = changed
             do { try admit() } catch { throw Self.admissionError(error, index: nil, actual: 0) }
         } catch {
             throw Self.admissionError(error, index: nil, actual: 0)

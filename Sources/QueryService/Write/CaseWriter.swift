@@ -245,9 +245,8 @@ public struct CaseWriter: Sendable {
                 // once and admit this event again before answering.
                 if !refreshed {
                     refreshed = true
-                    let current = try await institutions.current()
-                    if current != context.registeredInstitutions {
-                        context.registeredInstitutions = current
+                    if let changed = try await institutions.changed(since: context.registeredInstitutions) {
+                        context.registeredInstitutions = changed
                         continue
                     }
                 }
