@@ -105,6 +105,82 @@ struct WatcherTests {
         }
     }
 
+    /// The watcher reads a case, finds a deadline past due and writes its notice a moment later. An
+    /// acknowledgement recorded in between — made before the due time, entered within the grace —
+    /// was not in what it read: the notice must not overturn it (the order of recording decides).
+    /// A notice recorded before the acknowledgement counts, as does one of a deadline left unmet.
+    @Test("a notice written from a read that missed a timely acknowledgement does not overturn it")
+    func aStaleNoticeDoesNotOverturnATimelyAcknowledgement() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let pool = db.pool()
+        try await Seed.institutions(store)
+        try await Seed.ruleset(store)
+        let t0 = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 3 * 86_400).rounded(.down))
+        let adult = Profile(sex: .female, ageBand: .age18to24, child: false, nationality: "XK", exploitation: [])
+        func event(_ institution: String, hours: Double, _ body: CaseEventBody) -> CaseEvent {
+            CaseEvent(
+                id: UUID(), occurredAt: t0.addingTimeInterval(hours * 3600),
+                actor: Referrals.Actor(institution: institution, user: "user-1"), body: body)
+        }
+        let key = try await SystemEventKey.current(pool)
+        let watcher = DeadlineWatcher(store: store)
+        // Three cases, each with a referral whose acknowledgement was due 25 h after the opening.
+        var notices: [String: UUID] = [:]
+        for (caseId, acknowledged) in [
+            ("KS-2026-000101", "after"), ("KS-2026-000102", "before"), ("KS-2026-000103", "never"),
+        ] {
+            let opened = [
+                event("kp-dthb", hours: 0, .caseOpened(identificationStatus: .presumed, profile: adult)),
+                event(
+                    "kp-dthb", hours: 1,
+                    .referralIssued(referralId: "R-1", to: "opav", purpose: .victimAdvocacy, urgency: .routine)),
+            ]
+            try await store.append(to: .case(caseId)!, expected: .noStream, events: opened.map(Seed.newEvent))
+            // The watcher's read: the acknowledgement is not in it.
+            let missed = try #require(
+                DeadlineEvaluator.evaluate(
+                    caseId: caseId, events: opened, rulesets: [Ruleset.kosovoDefault], now: Date()
+                )
+                .first { $0.ruleId == "referral-acknowledged" && $0.status == .overdue })
+            let notice = watcher.notice(for: missed, id: DeadlineWatcher.noticeId(for: missed, key: key))
+            notices[caseId] = notice.id
+            let acknowledgement = Seed.newEvent(event("opav", hours: 20, .referralAcknowledged(referralId: "R-1")))
+            switch acknowledged {
+            case "after":  // recorded before the notice: the notice came from a stale read
+                try await store.append(to: .case(caseId)!, events: [acknowledgement])
+                try await store.append(to: .sop(caseId)!, events: [notice])
+            case "before":  // the notice first: the acknowledgement is a late entry after it
+                try await store.append(to: .sop(caseId)!, events: [notice])
+                try await store.append(to: .case(caseId)!, events: [acknowledgement])
+            default:
+                try await store.append(to: .sop(caseId)!, events: [notice])
+            }
+        }
+        try await settle(ProjectionRunner(store: store))
+        func acknowledgement(_ caseId: String) async throws -> DeadlineView {
+            try #require(
+                try await ReadModels(pool: pool).deadlines(caseId: caseId).first {
+                    $0.ruleId == "referral-acknowledged"
+                })
+        }
+        let timely = try await acknowledgement("KS-2026-000101")
+        #expect(timely.status == "met")
+        #expect(timely.missedNoticeEventId == nil)
+        let late = try await acknowledgement("KS-2026-000102")
+        #expect(late.status == "met-late")
+        #expect(late.missedNoticeEventId == notices["KS-2026-000102"]?.uuidString.lowercased())
+        let unmet = try await acknowledgement("KS-2026-000103")
+        #expect(unmet.status == "overdue")
+        #expect(unmet.missedNoticeEventId == notices["KS-2026-000103"]?.uuidString.lowercased())
+        // The watcher writes no second notice of these deadlines (it writes the cases' other misses).
+        try await watcher.runOnce(now: Date())
+        let written = try await pool.query(
+            "SELECT count(*) FROM handoff.events WHERE type = 'SopDeadlineMissed' AND data->>'ruleId' = 'referral-acknowledged'"
+        )
+        #expect(try written.first!.decode(0, as: Int.self) == 3)
+    }
+
     @Test("the watcher loop appends notices and stops when cancelled")
     func loop() async throws {
         let db = try await TestDatabase.make()

@@ -225,7 +225,8 @@ struct RuleScenario: Sendable, CustomStringConvertible {
             at: at(hours: 2))
         let notice = NoticeKey(ruleId: before.ruleId, triggerEventId: before.triggerEventId)
         let guardian = DeadlineEvaluator.evaluate(
-            caseId: s.caseId, events: s.events, rulesets: [Ruleset.kosovoDefault], now: at(days: 3), notices: [notice]
+            caseId: s.caseId, events: s.events, rulesets: [Ruleset.kosovoDefault], now: at(days: 3),
+            notices: [notice: at(days: 2)]
         ).first { $0.ruleId == "guardian-for-child" }
         #expect(guardian?.notified == true)
     }

@@ -20,7 +20,7 @@ import Testing
         }
     }
 
-    func deadline(_ events: [CaseEvent], _ rule: String, now: Date, notices: Set<NoticeKey> = []) -> Deadline? {
+    func deadline(_ events: [CaseEvent], _ rule: String, now: Date, notices: [NoticeKey: Date] = [:]) -> Deadline? {
         DeadlineEvaluator.evaluate(
             caseId: "KS-2026-000001", events: events, rulesets: [Ruleset.kosovoDefault], now: now, notices: notices
         ).first { $0.ruleId == rule }
@@ -47,7 +47,9 @@ import Testing
         #expect(events[2].lateBy(grace: 86_400) == at(days: 5).timeIntervalSince(at(hours: 3)))
     }
 
-    /// A deadline with a missed notice is never met, whatever the satisfying event claims.
+    /// A deadline with a missed notice is never met, whatever the satisfying event claims — when
+    /// the notice was recorded first. A notice recorded after the satisfying or closing event was
+    /// written from a read that had not seen it (the watcher raced the append): it counts for nothing.
     @Test func aNotifiedDeadlineIsNeverMetNorCancelled() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", opening, at: t0)
@@ -59,9 +61,17 @@ import Testing
         let events = recorded(s, [t0, at(hours: 1), at(hours: 30)])
         let notice = NoticeKey(ruleId: "referral-acknowledged", triggerEventId: issued.id)
         #expect(deadline(events, "referral-acknowledged", now: at(days: 2))?.status == .met)
-        let notified = try #require(deadline(events, "referral-acknowledged", now: at(days: 2), notices: [notice]))
+        // The acknowledgement was due at 25 h; the watcher noticed the miss at 26 h, before the
+        // acknowledgement was recorded (30 h).
+        let notified = try #require(
+            deadline(events, "referral-acknowledged", now: at(days: 2), notices: [notice: at(hours: 26)]))
         #expect(notified.status == .metLate)
         #expect(notified.notified)
+        // A notice recorded after the acknowledgement (the watcher had read the case before it).
+        let stale = try #require(
+            deadline(events, "referral-acknowledged", now: at(days: 2), notices: [notice: at(hours: 30.5)]))
+        #expect(stale.status == .met)
+        #expect(!stale.notified)
 
         // Unmet with a notice: overdue, and a closure dated before the due time does not cancel it.
         var t = CaseScript()
@@ -69,11 +79,16 @@ import Testing
         let referral = try t.append(
             "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
             at: at(hours: 1))
+        // Closed "at 2 h" (before the 25 h due time), recorded at 25.5 h, within the grace.
         try t.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: at(hours: 2))
-        let closed = recorded(t, [t0, at(hours: 1), at(hours: 3)])
+        let closed = recorded(t, [t0, at(hours: 1), at(hours: 25.5)])
         let key = NoticeKey(ruleId: "referral-acknowledged", triggerEventId: referral.id)
         #expect(deadline(closed, "referral-acknowledged", now: at(days: 3))?.status == .cancelled)
-        #expect(deadline(closed, "referral-acknowledged", now: at(days: 3), notices: [key])?.status == .overdue)
+        let noticedFirst = deadline(closed, "referral-acknowledged", now: at(days: 3), notices: [key: at(hours: 25.1)])
+        #expect(noticedFirst?.status == .overdue)
+        #expect(noticedFirst?.missedAtClosure == true)
+        let noticedAfter = deadline(closed, "referral-acknowledged", now: at(days: 3), notices: [key: at(hours: 25.6)])
+        #expect(noticedAfter?.status == .cancelled)
     }
 
     /// Closing a case late and backdating the closure does not turn a missed deadline into a
@@ -84,11 +99,77 @@ import Testing
         try s.append(
             "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
             at: at(hours: 1))
-        try s.append("opav", "CaseClosed", ["reason": "duplicate"], at: at(hours: 2))
+        try s.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: at(hours: 2))
         let late = recorded(s, [t0, at(hours: 1), at(days: 4)])
         let d = try #require(deadline(late, "referral-acknowledged", now: at(days: 5)))
         #expect(d.status == .overdue)
         #expect(d.missedAtClosure)
+    }
+
+    /// No event counts later than it was recorded. An `occurredAt` dated ahead (within the clock
+    /// skew admission allows) neither makes a closure fall after another institution's due time —
+    /// which would turn a deadline not yet due into a miss — nor lengthens the author's own term.
+    @Test func anEventDatedAheadCountsWhenItWasRecorded() throws {
+        var s = CaseScript()
+        // Opened "at 0:04", recorded at 0:00.
+        try s.append("kp-dthb", "CaseOpened", opening, at: at(hours: 4.0 / 60))
+        try s.append(
+            "kp-dthb", "ReferralIssued",
+            ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy", "urgency": "urgent"], at: at(hours: 1))
+        // The urgent acknowledgement is due at 3:00. The issuer closes the case at 2:58, dated 3:03.
+        try s.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: at(hours: 3 + 3.0 / 60))
+        let events = recorded(s, [t0, at(hours: 1), at(hours: 2 + 58.0 / 60)])
+        let ack = try #require(deadline(events, "referral-acknowledged", now: at(hours: 4)))
+        #expect(ack.dueAt == at(hours: 3))
+        #expect(ack.status == .cancelled)
+        #expect(!ack.missedAtClosure)
+        #expect(ack.cancelledAt == at(hours: 2 + 58.0 / 60))
+        let risk = try #require(deadline(events, "risk-assessed", now: at(hours: 1)))
+        #expect(risk.dueAt == at(hours: 72))
+        #expect(events[0].occurredAtCapped == t0)
+        #expect(events[2].countedAt(grace: 86_400) == at(hours: 2 + 58.0 / 60))
+    }
+
+    /// A role's deadline (a guardian for a child: a centre for social work's) that starts while no
+    /// party holds the role is nobody's until one joins: the first centre referred gets the whole
+    /// term from the moment the referral naming it was recorded. One already due when a centre
+    /// joins stays unassigned — the miss is that none was brought in in time, not the centre's.
+    @Test func aRoleDeadlineRunsFromWhenThePartyHoldingTheRoleJoined() throws {
+        let child: JSONValue = [
+            "identificationStatus": "presumed",
+            "profile": ["sex": "male", "ageBand": "12-14", "child": true, "nationality": "XK", "exploitation": []],
+        ]
+        func guardian(referredAt: Double, now: Double) throws -> Deadline {
+            var s = CaseScript()
+            try s.append("kp-dthb", "CaseOpened", child, at: t0)
+            try s.append(
+                "kp-dthb", "ReferralIssued",
+                ["referralId": "R-1", "to": "csw-prishtina", "purpose": "guardianship"], at: at(hours: referredAt))
+            return try #require(
+                deadline(recorded(s, [t0, at(hours: referredAt)]), "guardian-for-child", now: at(hours: now)))
+        }
+        // Before any centre is a party: nobody's, running from the opening.
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", child, at: t0)
+        let alone = try #require(deadline(recorded(s, [t0]), "guardian-for-child", now: at(hours: 1)))
+        #expect(alone.responsible == "role:social-work")
+        #expect(alone.dueAt == at(hours: 24))
+        // Referred at 20 h: the centre's, due 24 h after it learned of the case.
+        let referred = try guardian(referredAt: 20, now: 30)
+        #expect(referred.responsible == "csw-prishtina")
+        #expect(referred.dueAt == at(hours: 44))
+        #expect(referred.status != .overdue)
+        // Referred at 30 h, after the due time: the miss stays unassigned.
+        let late = try guardian(referredAt: 30, now: 31)
+        #expect(late.responsible == "role:social-work")
+        #expect(late.dueAt == at(hours: 24))
+        #expect(late.status == .overdue)
+        // A centre that opens the case itself answers from the opening.
+        var own = CaseScript()
+        try own.append("csw-prishtina", "CaseOpened", child, at: t0)
+        let opened = try #require(deadline(recorded(own, [t0]), "guardian-for-child", now: at(hours: 1)))
+        #expect(opened.responsible == "csw-prishtina")
+        #expect(opened.dueAt == at(hours: 24))
     }
 
     /// An issuer that enters a referral days after it "occurred" cannot make the recipient late:

@@ -124,7 +124,7 @@ struct CaseDocument: Sendable {
             w.number(d.rulesetVersion)
             w.key("confirmed")
             w.bool(d.confirmed)
-            w.member("missedNoticeEventId", firstNotice(of: d, in: history)?.uuidString.lowercased())
+            w.member("missedNoticeEventId", d.notified ? firstNotice(of: d, in: history)?.uuidString.lowercased() : nil)
             w.endObject()
         }
         w.endArray()

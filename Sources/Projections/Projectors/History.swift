@@ -23,8 +23,8 @@ enum History {
         /// The first notice of each key among the case's `SopDeadlineMissed` notices (from its
         /// `sop-` stream): what the case document names as a deadline's `missedNoticeEventId`.
         var firstNotices: [NoticeKey: Notice] = [:]
-        /// The case's notices, as the evaluator matches them.
-        var notices: Set<NoticeKey> { Set(firstNotices.keys) }
+        /// The case's notices, as the evaluator matches them: each with when it was first recorded.
+        var notices: [NoticeKey: Date] { firstNotices.mapValues(\.recordedAt) }
 
         /// Adds a notice read from the case's `sop-` stream.
         mutating func addNotice(_ key: NoticeKey, id: UUID, recordedAt: Date) {

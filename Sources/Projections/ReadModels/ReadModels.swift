@@ -108,10 +108,11 @@ public struct ReadModels: Sendable {
                    handoff.deadline_status(d.settled, d.due_at, d.warn_at, \(now)),
                    d.responsible, d.trigger_event_id, d.satisfied_at, d.referral_id, d.ruleset_id,
                    d.ruleset_version, d.confirmed,
+                   CASE WHEN d.notified THEN
                    (SELECT n.event_id FROM handoff.deadline_notices n
                      WHERE n.case_id = d.case_id AND n.rule_id = d.rule_id AND n.trigger_event_id = d.trigger_event_id
                        AND (n.ruleset_id IS NULL OR n.ruleset_id = d.ruleset_id)
-                     ORDER BY n.recorded_at, n.event_id LIMIT 1)
+                     ORDER BY n.recorded_at, n.event_id LIMIT 1) END
               FROM handoff.deadlines d
              WHERE (\(caseId)::text IS NULL OR d.case_id = \(caseId))
                AND (\(responsible)::text IS NULL OR d.responsible = \(responsible))

@@ -32,10 +32,19 @@ public struct CaseEvent: Sendable, Hashable {
 
     /// The time of record (docs/time-of-record.md): `occurredAt` when the event was recorded
     /// within `grace` of it, otherwise `recordedAt − grace` — an institution that enters an
-    /// event late cannot make it count earlier than the grace allows.
+    /// event late cannot make it count earlier than the grace allows — and never later than
+    /// ``occurredAtCapped``: an `occurredAt` dated ahead (the clock skew admission allows)
+    /// cannot make it count after it was recorded.
     public func countedAt(grace: TimeInterval) -> Date {
         guard let recordedAt else { return occurredAt }
-        return max(occurredAt, recordedAt.addingTimeInterval(-grace))
+        return min(max(occurredAt, recordedAt.addingTimeInterval(-grace)), recordedAt)
+    }
+
+    /// `occurredAt`, or `recordedAt` when that is earlier: whatever an event records had happened
+    /// by the moment it was recorded, so a time dated ahead counts as the time of recording.
+    public var occurredAtCapped: Date {
+        guard let recordedAt else { return occurredAt }
+        return min(occurredAt, recordedAt)
     }
 
     /// How long after it occurred the event was recorded, when that is more than `grace`

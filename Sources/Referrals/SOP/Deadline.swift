@@ -43,8 +43,10 @@ public struct Deadline: Sendable, Hashable {
     public var cancelledAt: Date?
     /// Whether the case's closure ended it unmet after it fell due.
     public var missedAtClosure: Bool
-    /// Whether a `SopDeadlineMissed` notice exists for this deadline: then it is never `met` (at
+    /// Whether a `SopDeadlineMissed` notice counts for this deadline: then it is never `met` (at
     /// best `met-late`), never `cancelled`, and `overdue` while unmet, so status and notices agree.
+    /// A notice recorded after the event that met the deadline in time or cancelled it (the watcher
+    /// had read the case before that event) counts for nothing.
     public var notified: Bool = false
 
     /// The part of the status that no longer depends on the clock — the one definition

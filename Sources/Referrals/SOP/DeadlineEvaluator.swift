@@ -14,7 +14,9 @@ import Foundation
 /// - Satisfying and closing events count at their time of record
 ///   (``CaseEvent/countedAt(grace:)``): `occurredAt` if recorded within the grace, otherwise
 ///   `recordedAt − grace`; and never before the trigger.
-/// - A deadline with a `SopDeadlineMissed` notice (``NoticeKey``) is never `met` nor `cancelled`.
+/// - A deadline with a `SopDeadlineMissed` notice (``NoticeKey``) is never `met` nor `cancelled`,
+///   unless the notice was recorded after the event that met it in time or cancelled it (then the
+///   notice came from a read that had not seen that event, and counts for nothing).
 /// - Each trigger is judged by the version of each ruleset series whose `effectiveFrom` is the
 ///   latest not after the trigger's `occurredAt` (ties: the higher version).
 /// - A deadline is met by the first later event in the stream that satisfies the rule; its
@@ -29,8 +31,12 @@ import Foundation
 ///   when the case is reopened (as if it had never been closed), and starts a new deadline (from
 ///   the reopening) of every other rule with `reopenRetriggers` whose deadline the last closure
 ///   ended unmet; the old one keeps its status.
-/// - A `role` responsibility names the first party of the case (as of its last event) of that
-///   kind, or `role:<kind>` while no party is.
+/// - A `role` responsibility names the first party of the case of that kind. A role deadline that
+///   starts while no party holds the role is `role:<kind>` until one joins; it is then that
+///   party's, with the rule's whole term from the moment it joined (its time of record), unless it
+///   was already due: then it stays `role:<kind>` (nobody answers for time before they could see
+///   the case).
+/// - No event counts later than it was recorded (``CaseEvent/occurredAtCapped``).
 /// - `RecordCorrected` is applied before rules look at an event's data, but it changes only what
 ///   is still running when it is recorded: a deadline already due, settled or noticed by the
 ///   correction's time of record keeps what the record said of it until then (no correction
@@ -44,10 +50,11 @@ public enum DeadlineEvaluator {
     ///   - events: the case stream in order, starting with `CaseOpened`.
     ///   - rulesets: every published ruleset version (any series, any order).
     ///   - institutions: resolves `role` responsibilities to parties.
-    ///   - notices: the case's `SopDeadlineMissed` notices.
+    ///   - notices: the case's `SopDeadlineMissed` notices, each with the time it was recorded
+    ///     (the first, when there are several).
     public static func evaluate(
         caseId: String, events: [CaseEvent], rulesets: [Ruleset], now: Date,
-        institutions: [Institution] = Institution.demo, notices: Set<NoticeKey> = []
+        institutions: [Institution] = Institution.demo, notices: [NoticeKey: Date] = [:]
     ) -> [Deadline] {
         evaluate(
             caseId: caseId, events: events, context: Context(rulesets: rulesets, institutions: institutions), now: now,
@@ -84,7 +91,7 @@ public enum DeadlineEvaluator {
     /// ``evaluate(caseId:events:rulesets:now:institutions:)`` with a prepared ``Context``, also
     /// returning the folded state, so that a caller that needs both folds the events once.
     public static func evaluate(
-        caseId: String, events: [CaseEvent], context: Context, now: Date, notices: Set<NoticeKey> = []
+        caseId: String, events: [CaseEvent], context: Context, now: Date, notices: [NoticeKey: Date] = [:]
     ) -> Evaluation {
         // The record as it stood before any correction (the whole answer when there is none).
         var current = evaluatePass(
@@ -143,7 +150,7 @@ public enum DeadlineEvaluator {
     /// for a deadline about to start (its key and responsible institution), the earliest time it
     /// may run from, or nil.
     static func evaluatePass(
-        caseId: String, events: [CaseEvent], context: Context, now: Date, notices: Set<NoticeKey>,
+        caseId: String, events: [CaseEvent], context: Context, now: Date, notices: [NoticeKey: Date],
         effective: [UUID: JSONValue], floor: (StartKey, String) -> Date?
     ) -> Evaluation {
         let series = context.series
@@ -156,7 +163,22 @@ public enum DeadlineEvaluator {
         var open: [Int] = []  // indices into deadlines still satisfiable
         var keys: Set<StartKey> = []
         var endedBy: [UUID?] = []  // parallel to deadlines: the event that cancelled or ended it
+        var settledBy: [CaseEvent?] = []  // parallel to deadlines: the event that met it in time or cancelled it
         var lastClosure: UUID?
+
+        var terms: [Term] = []  // parallel to deadlines: how its due time is counted
+        var runsFromOf: [Date] = []  // parallel to deadlines
+        var unassigned: [InstitutionKind?] = []  // parallel to deadlines: a role no party held when it started
+
+        func schedule(_ index: Int, runsFrom: Date) {
+            let clock = rulesetsOf[index].clock
+            let term = terms[index]
+            let dueAt =
+                term.workingDays.map { clock.addWorkingDays($0, to: runsFrom) } ?? clock.add(term.within, to: runsFrom)
+            runsFromOf[index] = runsFrom
+            deadlines[index].dueAt = dueAt
+            deadlines[index].warnAt = term.warn.map { max(runsFrom, clock.subtract($0, from: dueAt)) } ?? dueAt
+        }
 
         func start(_ rule: SopRule, _ ruleset: Ruleset, trigger: CaseEvent, data: () -> JSONValue, state: CaseState) {
             guard keys.insert(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id)).inserted else {
@@ -171,6 +193,13 @@ public enum DeadlineEvaluator {
                 within = ISODuration(days: days)
                 workingDays = nil
             }
+            // A role names the first party that holds it; while none does, nobody yet (see `assign`).
+            var unassignedRole: InstitutionKind?
+            if case .role(let kind) = rule.responsible,
+                !state.parties.contains(where: { kinds[$0]?.contains(kind) ?? false })
+            {
+                unassignedRole = kind
+            }
             let responsible: String =
                 switch rule.responsible {
                 case .referralRecipient: referral?.to ?? state.openedBy
@@ -178,43 +207,60 @@ public enum DeadlineEvaluator {
                 case .caseOpener: state.openedBy
                 case .triggerActor: trigger.actor.institution
                 case .institution(let id): id
-                case .role(let kind): "role:\(kind.rawValue)"  // resolved against the final parties below
+                case .role(let kind):
+                    state.parties.first { kinds[$0]?.contains(kind) ?? false } ?? "role:\(kind.rawValue)"
                 }
             // A trigger makes no other institution late: that institution's deadline runs from the
             // moment the trigger was recorded, or from its occurredAt only within the ruleset's
             // lateTriggerGrace (none by default). The trigger's own actor gets no relief for a late
-            // entry (nor for a role it holds itself).
-            let own: Bool =
-                switch rule.responsible {
-                case .role(let kind): kinds[trigger.actor.institution]?.contains(kind) ?? false
-                default: responsible == trigger.actor.institution
-                }
+            // entry; nor does an occurredAt dated ahead of its recording buy it time.
             var runsFrom =
-                own ? trigger.occurredAt : trigger.countedAt(grace: ruleset.lateTriggerGrace(for: trigger))
+                responsible == trigger.actor.institution
+                ? trigger.occurredAtCapped : trigger.countedAt(grace: ruleset.lateTriggerGrace(for: trigger))
             if let earliest = floor(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id), responsible) {
                 runsFrom = max(runsFrom, earliest)
             }
-            let clock = ruleset.clock
-            let dueAt = workingDays.map { clock.addWorkingDays($0, to: runsFrom) } ?? clock.add(within, to: runsFrom)
             let warn = (urgent ? rule.urgentWarnBefore : nil) ?? rule.warnBefore
-            let warnAt = warn.map { max(runsFrom, clock.subtract($0, from: dueAt)) } ?? dueAt
             open.append(deadlines.count)
             endedBy.append(nil)
+            settledBy.append(nil)
             rulesOf.append(rule)
             rulesetsOf.append(ruleset)
+            terms.append(Term(within: within, workingDays: workingDays, warn: warn))
+            runsFromOf.append(runsFrom)
+            unassigned.append(unassignedRole)
             deadlines.append(
                 Deadline(
                     caseId: caseId, ruleId: rule.id, title: rule.title, rulesetId: ruleset.id,
                     rulesetVersion: ruleset.version, confirmed: rule.confirmed, triggerEventId: trigger.id,
-                    triggeredAt: trigger.occurredAt, referralId: referralId, dueAt: dueAt, warnAt: warnAt,
+                    triggeredAt: trigger.occurredAt, referralId: referralId, dueAt: runsFrom, warnAt: runsFrom,
                     status: .pending, responsible: responsible, satisfiedAt: nil, satisfiedByEventId: nil,
                     cancelledAt: nil, missedAtClosure: false))
+            schedule(deadlines.count - 1, runsFrom: runsFrom)
+        }
+
+        // A role deadline that started while no party held the role is the first such party's
+        // from the moment it joins the case (its time of record, as for any trigger it did not
+        // record itself), with the rule's whole term from then: nobody answers for time before it
+        // could see the case. One already due when that party joins stays unassigned (`role:<kind>`):
+        // the miss is that no institution of that kind was brought in in time.
+        func assign(_ party: String, joinedBy event: CaseEvent) {
+            for index in open {
+                guard let kind = unassigned[index], kinds[party]?.contains(kind) ?? false else { continue }
+                unassigned[index] = nil
+                let joinedAt = event.countedAt(grace: rulesetsOf[index].lateTriggerGrace(for: event))
+                guard deadlines[index].dueAt > joinedAt else { continue }
+                deadlines[index].responsible = party
+                schedule(index, runsFrom: max(runsFromOf[index], joinedAt))
+            }
         }
 
         for event in events {
             // In place (not `CaseState.applying`), so the state's dictionaries are not copied per event.
+            let partiesBefore = state?.parties.count ?? 0
             if state == nil { state = CaseState(caseId: caseId, opening: event) } else { state!.apply(event) }
             guard let current = state else { return Evaluation(state: nil, deadlines: []) }
+            for party in current.parties.dropFirst(partiesBefore) { assign(party, joinedBy: event) }
             // The event's (corrected) data as JSON, built only if a rule looks at it.
             var built: JSONValue?
             func data() -> JSONValue {
@@ -233,6 +279,7 @@ public enum DeadlineEvaluator {
                 deadlines[index].satisfiedAt = max(
                     event.countedAt(grace: rulesetsOf[index].lateEntryGrace(for: event)), deadlines[index].triggeredAt)
                 deadlines[index].satisfiedByEventId = event.id
+                if deadlines[index].satisfiedAt! <= deadlines[index].dueAt { settledBy[index] = event }
                 if rulesOf[index].recurring, !rearm.contains(rulesOf[index].id) { rearm.append(rulesOf[index].id) }
                 return true
             }
@@ -253,8 +300,9 @@ public enum DeadlineEvaluator {
                 guard rulesOf[index].cancelledBy.contains(where: { cancels($0, event, data: data, deadlines[index]) })
                 else { return false }
                 let endedAt = event.countedAt(grace: rulesetsOf[index].lateEntryGrace(for: event))
-                if deadlines[index].dueAt > endedAt, !notices.contains(where: deadlines[index].isNoticed(by:)) {
+                if deadlines[index].dueAt > endedAt, !noticed(deadlines[index], before: event, in: notices) {
                     deadlines[index].cancelledAt = endedAt
+                    settledBy[index] = event
                 } else {
                     deadlines[index].missedAtClosure = true
                 }
@@ -273,13 +321,14 @@ public enum DeadlineEvaluator {
             // It restarts the rules that say so and whose deadline the closure ended otherwise unmet.
             var carried: Set<String> = []
             if case .caseReopened = event.body, let closure = lastClosure {
-                let reopenedAt = min(event.occurredAt, event.recordedAt ?? event.occurredAt)
+                let reopenedAt = event.occurredAtCapped
                 for index in deadlines.indices
                 where endedBy[index] == closure && deadlines[index].satisfiedAt == nil
                     && deadlines[index].cancelledAt != nil && deadlines[index].dueAt > reopenedAt
                 {
                     deadlines[index].cancelledAt = nil
                     endedBy[index] = nil
+                    settledBy[index] = nil
                     open.append(index)
                     carried.insert(rulesOf[index].id)
                 }
@@ -316,15 +365,29 @@ public enum DeadlineEvaluator {
         }
 
         for index in deadlines.indices {
-            deadlines[index].notified = notices.contains(where: deadlines[index].isNoticed(by:))
+            deadlines[index].notified = noticed(deadlines[index], before: settledBy[index], in: notices)
             deadlines[index].status = status(of: deadlines[index], now: now)
-            if case .role(let kind) = rulesOf[index].responsible,
-                let party = state?.parties.first(where: { kinds[$0]?.contains(kind) ?? false })
-            {
-                deadlines[index].responsible = party
-            }
         }
         return Evaluation(state: state, deadlines: deadlines)
+    }
+
+    /// Whether a notice of `deadline` counts: one recorded before `event`, the event that met the
+    /// deadline by its due time or cancelled it (nil while none has, or for an event not recorded
+    /// yet) — the deadline is then never `met` nor `cancelled`. A notice recorded after that event
+    /// was written from a read that had not seen it (the watcher races the append) and counts for
+    /// nothing. A notice of a deadline met late, or ended after it fell due, always counts.
+    static func noticed(_ deadline: Deadline, before event: CaseEvent?, in notices: [NoticeKey: Date]) -> Bool {
+        let settledAt = event?.recordedAt
+        return notices.contains { key, recordedAt in
+            deadline.isNoticed(by: key) && settledAt.map { recordedAt <= $0 } ?? true
+        }
+    }
+
+    /// How a started deadline's due time is counted from the moment it runs from.
+    struct Term {
+        var within: ISODuration
+        var workingDays: Int?
+        var warn: ISODuration?
     }
 
     /// What makes a started deadline unique: rule, ruleset series and trigger (ids never hold `/`,
