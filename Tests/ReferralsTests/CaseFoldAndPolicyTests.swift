@@ -126,7 +126,7 @@ import Testing
         ("ReflectionPeriodStarted", "kp-dthb", ["days": 90]),
         ("ReflectionPeriodEnded", "isf", ["outcome": "returned-home"]),
         ("CaseReviewed", "opav", [:]),
-        ("CaseClosed", "isf", ["reason": "lost-contact"]),
+        ("CaseClosed", "kp-dthb", ["reason": "lost-contact"]),
         ("CaseReopened", "kp-dthb", ["reason": "new-information"]),
         (
             "RecordCorrected", "kp-dthb",
@@ -160,7 +160,7 @@ import Testing
         }
         if type == "CaseReopened" {
             expectError(s.attempt(.institution(institution, user: "u"), type, data), .invalidEvent, "type")
-            try s.append("opav", "CaseClosed", ["reason": "other"], at: at(hours: 5))
+            try s.append("kp-dthb", "CaseClosed", ["reason": "other"], at: at(hours: 5))
         }
         // Allowed for the party (recipient where it matters).
         #expect(s.attempt(.institution(institution, user: "u"), type, data) == nil)
@@ -183,9 +183,36 @@ import Testing
         }
         // After closure only CaseReopened.
         if type != "CaseClosed", type != "CaseReopened" {
-            try s.append("opav", "CaseClosed", ["reason": "other"], at: at(hours: 5))
+            try s.append("kp-dthb", "CaseClosed", ["reason": "other"], at: at(hours: 5))
             expectError(s.attempt(.institution(institution, user: "u"), type, data), .invalidEvent, "type")
         }
+    }
+
+    /// Closing a case ends every party's running deadlines, so only its leads close it: the
+    /// institution that opened it, or its victim advocate once it accepted the victim-advocacy
+    /// referral (and while that is not withdrawn). Any party reopens.
+    @Test func onlyTheOpenerOrTheVictimAdvocateClosesACase() throws {
+        var s = try Self.richCase()
+        let close: JSONValue = ["reason": "other"]
+        // A shelter that accepted its referral, and an advocate that has not accepted yet.
+        for party in ["isf", "opav"] {
+            expectError(s.attempt(.institution(party, user: "u"), "CaseClosed", close), .forbidden)
+        }
+        try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 5))
+        #expect(s.attempt(.institution("opav", user: "u"), "CaseClosed", close) == nil)
+        #expect(s.attempt(.institution("kp-dthb", user: "u"), "CaseClosed", close) == nil)
+        expectError(s.attempt(.institution("isf", user: "u"), "CaseClosed", close), .forbidden)
+        // A withdrawn advocacy referral no longer makes its recipient a lead.
+        var withdrawn = s
+        try withdrawn.append(
+            "kp-dthb", "ReferralWithdrawn", ["referralId": "R-1", "reason": "issued-in-error"], at: at(hours: 6))
+        expectError(withdrawn.attempt(.institution("opav", user: "u"), "CaseClosed", close), .forbidden)
+        // Completed advocacy still leads; and any party may reopen.
+        try s.append(
+            "opav", "ReferralCompleted", ["referralId": "R-1", "outcome": "services-provided"], at: at(hours: 6))
+        try s.append("opav", "CaseClosed", close, at: at(hours: 7))
+        #expect(s.attempt(.institution("isf", user: "u"), "CaseReopened", ["reason": "new-information"]) == nil)
+        #expect(CasePolicy.mayClose("opav", s.state!) && !CasePolicy.mayClose("isf", s.state!))
     }
 
     @Test func referralStepsFollowTheirOrder() throws {

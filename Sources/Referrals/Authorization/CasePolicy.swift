@@ -39,6 +39,7 @@ public enum CasePolicy {
     /// 3. Only parties append to an existing case → `forbidden` (the append route answers a
     ///    non-party before this, as if the case did not exist: ``noSuchCase``).
     /// 4. After `CaseClosed` only `CaseReopened`; `CaseReopened` only when closed → `invalid_event`.
+    /// 5. Only the case's leads close it (``mayClose(_:_:)``) → `forbidden`.
     ///
     /// Who may take a referral's steps (the recipient acknowledges, accepts, declines and
     /// completes; the issuer withdraws) needs the referral, so it is ``ReferralLifecycle``'s.
@@ -64,5 +65,23 @@ public enum CasePolicy {
         if !state.isClosed, type == .caseReopened {
             throw .invalidEvent("type", "only a closed case can be reopened")
         }
+        if type == .caseClosed, !mayClose(institution, state) {
+            throw ReferralsError(
+                .forbidden,
+                "only the institution that opened the case, or its victim advocate (who accepted its "
+                    + "victim-advocacy referral), may close it")
+        }
+    }
+
+    /// Whether `institution` may close the case: it opened the case, or it is the case's victim
+    /// advocate — the recipient of a victim-advocacy referral it accepted (and has not had withdrawn),
+    /// who coordinates the victim's assistance. Closing ends every running deadline of every party,
+    /// so no other party — a shelter, a clinic — may do it; any party may reopen (which excuses
+    /// nothing: docs/time-of-record.md, section 2).
+    public static func mayClose(_ institution: String, _ state: CaseState) -> Bool {
+        institution == state.openedBy
+            || state.referrals.values.contains { r in
+                r.to == institution && r.purpose == .victimAdvocacy && (r.status == .accepted || r.status == .completed)
+            }
     }
 }
