@@ -51,14 +51,12 @@ struct RuleScenario: Sendable, CustomStringConvertible {
             },
             within: 72 * hour, warn: 12 * hour, responsible: "isf"),
         RuleScenario(
-            ruleId: "victim-advocate-assigned", child: false,
-            setup: { s in
+            ruleId: "victim-advocate-assigned", child: false, setup: { _ in }, triggerIndex: 0,
+            satisfy: { s, d in
                 try s.append(
                     "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
-                    at: t0)
+                    at: d)
             },
-            triggerIndex: 0,
-            satisfy: { s, d in try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: d) },
             within: 24 * hour, warn: 6 * hour, responsible: "kp-dthb"),
         RuleScenario(
             ruleId: "risk-assessed", child: false, setup: { _ in }, triggerIndex: 0,
@@ -298,6 +296,42 @@ struct RuleScenario: Sendable, CustomStringConvertible {
             "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "legal-aid"], at: at(hours: 1))
         try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 2))
         #expect(evaluate(s, now: at(hours: 30)).first { $0.ruleId == "victim-advocate-assigned" }?.status == .overdue)
+    }
+
+    /// Ruleset version 6: the opener answers for referring the case to a victim advocate, not for
+    /// the advocate's acceptance (the advocate's own deadlines); a case a victim advocate opens
+    /// starts no such deadline; and a referral its issuer withdraws before the due time is not
+    /// having referred.
+    @Test func theOpenerAnswersForReferringToAVictimAdvocate() throws {
+        func advocate(_ s: CaseScript, now: Date) -> Deadline? {
+            evaluate(s, now: now).first { $0.ruleId == "victim-advocate-assigned" }
+        }
+        // Referred at 2 h; the advocate decides 40 h later (within its own 72 h): the opener met its 24 h.
+        var s = try CaseScript.withReferral()
+        try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 41))
+        #expect(advocate(s, now: at(hours: 42))?.status == .met)
+        #expect(advocate(s, now: at(hours: 42))?.satisfiedAt == at(hours: 1))
+        #expect(evaluate(s, now: at(hours: 42)).first { $0.ruleId == "referral-decided" }?.status == .met)
+        // A victim advocate that opens the case needs no referral to itself.
+        var own = CaseScript()
+        try own.append("opav", "CaseOpened", adultOpening, at: t0)
+        #expect(advocate(own, now: at(days: 5)) == nil)
+        #expect(evaluate(own, now: at(days: 5)).contains { $0.ruleId == "risk-assessed" })
+        // Issued and withdrawn before the due time: running again, and overdue at 24 h.
+        var taken = try CaseScript.withReferral()
+        try taken.append(
+            "kp-dthb", "ReferralWithdrawn", ["referralId": "R-1", "reason": "issued-in-error"], at: at(hours: 2))
+        let unmet = try #require(advocate(taken, now: at(hours: 25)))
+        #expect(unmet.status == .overdue && unmet.satisfiedAt == nil && unmet.dueAt == at(hours: 24))
+        // A second referral meets it (late); a withdrawal after the due time takes nothing back.
+        try taken.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(hours: 26))
+        #expect(advocate(taken, now: at(hours: 27))?.status == .metLate)
+        var kept = try CaseScript.withReferral()
+        try kept.append(
+            "kp-dthb", "ReferralWithdrawn", ["referralId": "R-1", "reason": "no-longer-needed"], at: at(days: 20))
+        #expect(advocate(kept, now: at(days: 21))?.status == .met)
     }
 
     @Test func acknowledgementOfAnotherReferralDoesNotCount() throws {

@@ -24,7 +24,7 @@ struct LifecycleExpectation: Sendable, CustomStringConvertible {
             ruleId: "referral-decided", afterNotAVictim: .overdue, reopenRetriggers: false, afterWithdrawal: .cancelled),
         .init(
             ruleId: "victim-advocate-assigned", afterNotAVictim: .cancelled, reopenRetriggers: true,
-            afterWithdrawal: .overdue),
+            afterWithdrawal: nil),
         .init(ruleId: "risk-assessed", afterNotAVictim: .overdue, reopenRetriggers: true, afterWithdrawal: nil),
         .init(ruleId: "guardian-for-child", afterNotAVictim: .overdue, reopenRetriggers: true, afterWithdrawal: nil),
         .init(
@@ -144,12 +144,11 @@ struct LifecycleExpectation: Sendable, CustomStringConvertible {
     func referralWithdrawn(_ e: LifecycleExpectation, atFraction: Double) throws {
         var (s, trigger) = try opened(e.scenario)
         let referral = try #require(s.state?.referrals["R-1"])
-        let start = e.ruleId == "victim-advocate-assigned" ? t0 : trigger.occurredAt
-        let withdrawnAt = max(start.addingTimeInterval(e.scenario.within * atFraction), referral.issuedAt)
+        let withdrawnAt = max(trigger.occurredAt.addingTimeInterval(e.scenario.within * atFraction), referral.issuedAt)
         try s.append(
             referral.from, "ReferralWithdrawn", ["referralId": "R-1", "reason": "issued-in-error"], at: withdrawnAt)
         let d = try #require(
-            deadlines(s, now: start.addingTimeInterval(e.scenario.within * 3)).first { $0.ruleId == e.ruleId })
+            deadlines(s, now: trigger.occurredAt.addingTimeInterval(e.scenario.within * 3)).first { $0.ruleId == e.ruleId })
         // Already missed when withdrawn: stays missed for compliance.
         #expect(d.status == (atFraction > 1 ? .overdue : e.afterWithdrawal!))
         #expect(s.state?.referrals["R-1"]?.status == .withdrawn)

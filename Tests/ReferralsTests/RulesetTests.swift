@@ -14,7 +14,7 @@ import Testing
 
     @Test func defaultRulesetMatchesTheDesignTable() throws {
         let ruleset = Ruleset.kosovoDefault
-        #expect(ruleset.id == "kosovo-default" && ruleset.version == 5 && ruleset.jurisdiction == "XK")
+        #expect(ruleset.id == "kosovo-default" && ruleset.version == 6 && ruleset.jurisdiction == "XK")
         // A local date in Europe/Belgrade: midnight there is 23:00 UTC the day before.
         #expect(ruleset.effectiveFrom == Timestamp.parse("2013-12-31T23:00:00Z"))
         #expect(ruleset.clock.timeZone?.identifier == "Europe/Belgrade")
@@ -92,6 +92,16 @@ import Testing
         (
             "cancelledBy not a list", document(rule: baseRule.merging(["cancelledBy": "CaseClosed"])),
             "rules[0].cancelledBy"
+        ),
+        (
+            "exceptActorKinds unknown kind",
+            document(rule: baseRule.merging(["trigger": ["events": ["CaseOpened"], "exceptActorKinds": ["wizard"]]])),
+            "rules[0].trigger.exceptActorKinds[0]"
+        ),
+        (
+            "exceptActorKinds empty",
+            document(rule: baseRule.merging(["trigger": ["events": ["CaseOpened"], "exceptActorKinds": []]])),
+            "rules[0].trigger.exceptActorKinds"
         ),
         (
             "cancelledBy empty events", document(rule: baseRule.merging(["cancelledBy": [["events": []]]])),

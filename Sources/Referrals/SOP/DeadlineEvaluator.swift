@@ -37,6 +37,9 @@ import Foundation
 ///   was already due: then it stays `role:<kind>` (nobody answers for time before they could see
 ///   the case).
 /// - No event counts later than it was recorded (``CaseEvent/occurredAtCapped``).
+/// - A deadline met by a referral other than its trigger's (`referralPurposes`, not `sameReferral`)
+///   is met no longer when the referral's issuer withdraws it before the deadline fell due: it
+///   runs on, due when it was.
 /// - `RecordCorrected` is applied before rules look at an event's data, but it changes only what
 ///   is still running when it is recorded: a deadline already due, settled or noticed by the
 ///   correction's time of record keeps what the record said of it until then (no correction
@@ -164,6 +167,7 @@ public enum DeadlineEvaluator {
         var keys: Set<StartKey> = []
         var endedBy: [UUID?] = []  // parallel to deadlines: the event that cancelled or ended it
         var settledBy: [CaseEvent?] = []  // parallel to deadlines: the event that met it in time or cancelled it
+        var satisfiedByReferral: [String?] = []  // parallel to deadlines: the referral its satisfying event named
         var lastClosure: UUID?
 
         var terms: [Term] = []  // parallel to deadlines: how its due time is counted
@@ -224,6 +228,7 @@ public enum DeadlineEvaluator {
             open.append(deadlines.count)
             endedBy.append(nil)
             settledBy.append(nil)
+            satisfiedByReferral.append(nil)
             rulesOf.append(rule)
             rulesetsOf.append(ruleset)
             terms.append(Term(within: within, workingDays: workingDays, warn: warn))
@@ -270,6 +275,24 @@ public enum DeadlineEvaluator {
                 return value
             }
 
+            // 0. A referral its issuer withdraws before a deadline it met fell due meets it no longer
+            // (a rule met by some referral, not the trigger's own): issuing the referral and taking
+            // it back is not having referred. The deadline runs on, due when it was.
+            if case .referralWithdrawn(let referralId, _) = event.body {
+                for index in deadlines.indices
+                where deadlines[index].satisfiedAt != nil && satisfiedByReferral[index] == referralId
+                    && !rulesOf[index].satisfiedBy.sameReferral && !rulesOf[index].recurring
+                    && deadlines[index].dueAt > event.countedAt(grace: rulesetsOf[index].lateEntryGrace(for: event))
+                {
+                    deadlines[index].satisfiedAt = nil
+                    deadlines[index].satisfiedByEventId = nil
+                    satisfiedByReferral[index] = nil
+                    settledBy[index] = nil
+                    open.append(index)
+                }
+                open.sort()
+            }
+
             // 1. Satisfaction of open deadlines (and re-arming recurring rules).
             var rearm: [String] = []
             open.removeAll { index in
@@ -279,6 +302,7 @@ public enum DeadlineEvaluator {
                 deadlines[index].satisfiedAt = max(
                     event.countedAt(grace: rulesetsOf[index].lateEntryGrace(for: event)), deadlines[index].triggeredAt)
                 deadlines[index].satisfiedByEventId = event.id
+                satisfiedByReferral[index] = event.body.referralId
                 if deadlines[index].satisfiedAt! <= deadlines[index].dueAt { settledBy[index] = event }
                 if rulesOf[index].recurring, !rearm.contains(rulesOf[index].id) { rearm.append(rulesOf[index].id) }
                 return true
@@ -357,6 +381,9 @@ public enum DeadlineEvaluator {
                 for r in ruleset.rules.indices
                 where ruleset.rules[r].trigger.events.contains(event.type)
                     && ruleset.rules[r].trigger.conditions.allSatisfy({ $0.matches(data()) })
+                    && !ruleset.rules[r].trigger.exceptActorKinds.contains(where: {
+                        kinds[event.actor.institution]?.contains($0) ?? false
+                    })
                     && !carried.contains(ruleset.rules[r].id)
                 {
                     start(ruleset.rules[r], ruleset, trigger: event, data: data, state: current)

@@ -195,6 +195,10 @@ public struct SopRule: Sendable, Hashable {
     public struct Trigger: Sendable, Hashable {
         public var events: [CaseEventType]
         public var conditions: [Condition]
+        /// The event starts no deadline when its actor holds one of these institution kinds (the
+        /// document's `exceptActorKinds`): a victim advocate that opens a case needs no referral
+        /// to a victim advocate.
+        public var exceptActorKinds: [InstitutionKind] = []
     }
 
     /// What meets a deadline: a later event of one of `events` whose `data` meets `conditions`,

@@ -181,7 +181,10 @@ extension Ruleset {
 
         var t = try r.object("trigger")
         let triggerEvents = try eventTypes(&t)
-        let trigger = SopRule.Trigger(events: triggerEvents, conditions: try conditions(&t, events: triggerEvents))
+        var trigger = SopRule.Trigger(events: triggerEvents, conditions: try conditions(&t, events: triggerEvents))
+        if t.object["exceptActorKinds"] != nil {
+            trigger.exceptActorKinds = try t.codeList("exceptActorKinds", InstitutionKind.self, allowEmpty: false)
+        }
         try t.finish()
 
         var sb = try r.object("satisfiedBy")
