@@ -148,7 +148,9 @@ struct LifecycleExpectation: Sendable, CustomStringConvertible {
         try s.append(
             referral.from, "ReferralWithdrawn", ["referralId": "R-1", "reason": "issued-in-error"], at: withdrawnAt)
         let d = try #require(
-            deadlines(s, now: trigger.occurredAt.addingTimeInterval(e.scenario.within * 3)).first { $0.ruleId == e.ruleId })
+            deadlines(s, now: trigger.occurredAt.addingTimeInterval(e.scenario.within * 3)).first {
+                $0.ruleId == e.ruleId
+            })
         // Already missed when withdrawn: stays missed for compliance.
         #expect(d.status == (atFraction > 1 ? .overdue : e.afterWithdrawal!))
         #expect(s.state?.referrals["R-1"]?.status == .withdrawn)

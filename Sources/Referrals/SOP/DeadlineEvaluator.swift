@@ -161,25 +161,17 @@ public enum DeadlineEvaluator {
 
         var state: CaseState?
         var deadlines: [Deadline] = []
-        var rulesOf: [SopRule] = []  // parallel to deadlines
-        var rulesetsOf: [Ruleset] = []  // parallel to deadlines: the version that judges it (its graces)
+        var book: [Bookkeeping] = []  // parallel to deadlines
         var open: [Int] = []  // indices into deadlines still satisfiable
         var keys: Set<StartKey> = []
-        var endedBy: [UUID?] = []  // parallel to deadlines: the event that cancelled or ended it
-        var settledBy: [CaseEvent?] = []  // parallel to deadlines: the event that met it in time or cancelled it
-        var satisfiedByReferral: [String?] = []  // parallel to deadlines: the referral its satisfying event named
         var lastClosure: UUID?
 
-        var terms: [Term] = []  // parallel to deadlines: how its due time is counted
-        var runsFromOf: [Date] = []  // parallel to deadlines
-        var unassigned: [InstitutionKind?] = []  // parallel to deadlines: a role no party held when it started
-
         func schedule(_ index: Int, runsFrom: Date) {
-            let clock = rulesetsOf[index].clock
-            let term = terms[index]
+            let clock = book[index].ruleset.clock
+            let term = book[index].term
             let dueAt =
                 term.workingDays.map { clock.addWorkingDays($0, to: runsFrom) } ?? clock.add(term.within, to: runsFrom)
-            runsFromOf[index] = runsFrom
+            book[index].runsFrom = runsFrom
             deadlines[index].dueAt = dueAt
             deadlines[index].warnAt = term.warn.map { max(runsFrom, clock.subtract($0, from: dueAt)) } ?? dueAt
         }
@@ -226,14 +218,10 @@ public enum DeadlineEvaluator {
             }
             let warn = (urgent ? rule.urgentWarnBefore : nil) ?? rule.warnBefore
             open.append(deadlines.count)
-            endedBy.append(nil)
-            settledBy.append(nil)
-            satisfiedByReferral.append(nil)
-            rulesOf.append(rule)
-            rulesetsOf.append(ruleset)
-            terms.append(Term(within: within, workingDays: workingDays, warn: warn))
-            runsFromOf.append(runsFrom)
-            unassigned.append(unassignedRole)
+            book.append(
+                Bookkeeping(
+                    rule: rule, ruleset: ruleset, term: Term(within: within, workingDays: workingDays, warn: warn),
+                    runsFrom: runsFrom, unassigned: unassignedRole))
             deadlines.append(
                 Deadline(
                     caseId: caseId, ruleId: rule.id, title: rule.title, rulesetId: ruleset.id,
@@ -251,12 +239,12 @@ public enum DeadlineEvaluator {
         // the miss is that no institution of that kind was brought in in time.
         func assign(_ party: String, joinedBy event: CaseEvent) {
             for index in open {
-                guard let kind = unassigned[index], kinds[party]?.contains(kind) ?? false else { continue }
-                unassigned[index] = nil
-                let joinedAt = event.countedAt(grace: rulesetsOf[index].lateTriggerGrace(for: event))
+                guard let kind = book[index].unassigned, kinds[party]?.contains(kind) ?? false else { continue }
+                book[index].unassigned = nil
+                let joinedAt = event.countedAt(grace: book[index].ruleset.lateTriggerGrace(for: event))
                 guard deadlines[index].dueAt > joinedAt else { continue }
                 deadlines[index].responsible = party
-                schedule(index, runsFrom: max(runsFromOf[index], joinedAt))
+                schedule(index, runsFrom: max(book[index].runsFrom, joinedAt))
             }
         }
 
@@ -280,14 +268,14 @@ public enum DeadlineEvaluator {
             // it back is not having referred. The deadline runs on, due when it was.
             if case .referralWithdrawn(let referralId, _) = event.body {
                 for index in deadlines.indices
-                where deadlines[index].satisfiedAt != nil && satisfiedByReferral[index] == referralId
-                    && !rulesOf[index].satisfiedBy.sameReferral && !rulesOf[index].recurring
-                    && deadlines[index].dueAt > event.countedAt(grace: rulesetsOf[index].lateEntryGrace(for: event))
+                where deadlines[index].satisfiedAt != nil && book[index].satisfiedByReferral == referralId
+                    && !book[index].rule.satisfiedBy.sameReferral && !book[index].rule.recurring
+                    && deadlines[index].dueAt > event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event))
                 {
                     deadlines[index].satisfiedAt = nil
                     deadlines[index].satisfiedByEventId = nil
-                    satisfiedByReferral[index] = nil
-                    settledBy[index] = nil
+                    book[index].satisfiedByReferral = nil
+                    book[index].settledBy = nil
                     open.append(index)
                 }
                 open.sort()
@@ -296,15 +284,18 @@ public enum DeadlineEvaluator {
             // 1. Satisfaction of open deadlines (and re-arming recurring rules).
             var rearm: [String] = []
             open.removeAll { index in
-                guard rulesOf[index].satisfiedBy.events.contains(event.type),
-                    satisfies(event, data: data, rule: rulesOf[index], deadline: deadlines[index], state: current)
+                guard book[index].rule.satisfiedBy.events.contains(event.type),
+                    satisfies(event, data: data, rule: book[index].rule, deadline: deadlines[index], state: current)
                 else { return false }
                 deadlines[index].satisfiedAt = max(
-                    event.countedAt(grace: rulesetsOf[index].lateEntryGrace(for: event)), deadlines[index].triggeredAt)
+                    event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event)), deadlines[index].triggeredAt
+                )
                 deadlines[index].satisfiedByEventId = event.id
-                satisfiedByReferral[index] = event.body.referralId
-                if deadlines[index].satisfiedAt! <= deadlines[index].dueAt { settledBy[index] = event }
-                if rulesOf[index].recurring, !rearm.contains(rulesOf[index].id) { rearm.append(rulesOf[index].id) }
+                book[index].satisfiedByReferral = event.body.referralId
+                if deadlines[index].satisfiedAt! <= deadlines[index].dueAt { book[index].settledBy = event }
+                if book[index].rule.recurring, !rearm.contains(book[index].rule.id) {
+                    rearm.append(book[index].rule.id)
+                }
                 return true
             }
             if !current.isClosed {
@@ -321,16 +312,16 @@ public enum DeadlineEvaluator {
             // closure and, for referral rules, the referral's withdrawal): not yet due → cancelled;
             // past due (or notified) → missed for good.
             open.removeAll { index in
-                guard rulesOf[index].cancelledBy.contains(where: { cancels($0, event, data: data, deadlines[index]) })
+                guard book[index].rule.cancelledBy.contains(where: { cancels($0, event, data: data, deadlines[index]) })
                 else { return false }
-                let endedAt = event.countedAt(grace: rulesetsOf[index].lateEntryGrace(for: event))
+                let endedAt = event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event))
                 if deadlines[index].dueAt > endedAt, !noticed(deadlines[index], before: event, in: notices) {
                     deadlines[index].cancelledAt = endedAt
-                    settledBy[index] = event
+                    book[index].settledBy = event
                 } else {
                     deadlines[index].missedAtClosure = true
                 }
-                endedBy[index] = event.id
+                book[index].endedBy = event.id
                 return true
             }
             if case .caseClosed = event.body {
@@ -347,25 +338,25 @@ public enum DeadlineEvaluator {
             if case .caseReopened = event.body, let closure = lastClosure {
                 let reopenedAt = event.occurredAtCapped
                 for index in deadlines.indices
-                where endedBy[index] == closure && deadlines[index].satisfiedAt == nil
+                where book[index].endedBy == closure && deadlines[index].satisfiedAt == nil
                     && deadlines[index].cancelledAt != nil && deadlines[index].dueAt > reopenedAt
                 {
                     deadlines[index].cancelledAt = nil
-                    endedBy[index] = nil
-                    settledBy[index] = nil
+                    book[index].endedBy = nil
+                    book[index].settledBy = nil
                     open.append(index)
-                    carried.insert(rulesOf[index].id)
+                    carried.insert(book[index].rule.id)
                 }
                 open.sort()
                 var restarted = carried
                 for index in deadlines.indices
-                where endedBy[index] == closure && deadlines[index].satisfiedAt == nil
-                    && restarted.insert(rulesOf[index].id).inserted
+                where book[index].endedBy == closure && deadlines[index].satisfiedAt == nil
+                    && restarted.insert(book[index].rule.id).inserted
                 {
                     let triggerId = deadlines[index].triggerEventId
                     for versions in series {
                         guard let ruleset = inForce(versions, at: event.occurredAt),
-                            let rule = ruleset.rule(rulesOf[index].id), rule.reopenRetriggers
+                            let rule = ruleset.rule(book[index].rule.id), rule.reopenRetriggers
                         else { continue }
                         // The original trigger's data (e.g. a reflection period's days), as corrected.
                         let original = { effective[triggerId] ?? current.bodies[triggerId]?.data ?? [:] }
@@ -392,7 +383,7 @@ public enum DeadlineEvaluator {
         }
 
         for index in deadlines.indices {
-            deadlines[index].notified = noticed(deadlines[index], before: settledBy[index], in: notices)
+            deadlines[index].notified = noticed(deadlines[index], before: book[index].settledBy, in: notices)
             deadlines[index].status = status(of: deadlines[index], now: now)
         }
         return Evaluation(state: state, deadlines: deadlines)
@@ -408,6 +399,24 @@ public enum DeadlineEvaluator {
         return notices.contains { key, recordedAt in
             deadline.isNoticed(by: key) && settledAt.map { recordedAt <= $0 } ?? true
         }
+    }
+
+    /// What the evaluation keeps of each deadline beside the ``Deadline`` itself.
+    struct Bookkeeping {
+        var rule: SopRule
+        /// The version that judges it (its graces, its clock).
+        var ruleset: Ruleset
+        var term: Term
+        /// The moment it runs from.
+        var runsFrom: Date
+        /// The role no party held when it started, until one joins.
+        var unassigned: InstitutionKind?
+        /// The event that cancelled or ended it.
+        var endedBy: UUID?
+        /// The event that met it in time or cancelled it (what a notice must precede to count).
+        var settledBy: CaseEvent?
+        /// The referral its satisfying event named.
+        var satisfiedByReferral: String?
     }
 
     /// How a started deadline's due time is counted from the moment it runs from.
