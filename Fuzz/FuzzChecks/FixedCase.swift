@@ -7,7 +7,7 @@ import Referrals
 enum FixedCase {
     static let caseId = "KS-2026-000001"
     static let now = Date(timeIntervalSince1970: 1_780_000_000)
-    static let context = AdmissionContext(registeredInstitutions: Institution.demoIds, now: now)
+    static let context = AdmissionContext(registered: Institution.demo, now: now)
 
     static func eventId(_ n: Int) -> UUID {
         let hex = String(n, radix: 16)

@@ -11,7 +11,7 @@ import Testing
         throws(ReferralsError) -> CaseEvent
     {
         let now = Timestamp.parse("2026-12-06T10:00:00Z")!
-        let context = AdmissionContext(registeredInstitutions: Institution.demoIds, now: now, rulesets: rulesets)
+        let context = AdmissionContext(registered: Institution.demo, now: now, rulesets: rulesets)
         return try CaseAdmission.admit(
             principal: .institution("kp-dthb", user: "officer-1"), caseId: "KS-2026-000001", state: state,
             id: UUID(), type: type, data: type == "CaseOpened" ? adultOpening : [:], occurredAt: occurredAt,

@@ -27,7 +27,7 @@ import Testing
     /// Every generated event passes validation and authorization when replayed in order.
     @Test func fiveHundredCasesReplayThroughAdmission() throws {
         let generator = SyntheticGenerator(seed: 7, now: Self.now)
-        let context = AdmissionContext(registeredInstitutions: Institution.demoIds, now: Self.now)
+        let context = AdmissionContext(registered: Institution.demo, now: Self.now)
         var eventIds: Set<UUID> = []
         var caseIds: Set<String> = []
         var types: Set<CaseEventType> = []

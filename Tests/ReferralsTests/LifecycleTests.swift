@@ -161,7 +161,7 @@ struct LifecycleExpectation: Sendable, CustomStringConvertible {
         var s = try CaseScript.withReferral()
         // The recipient and another party may not withdraw.
         try s.append(
-            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "isf", "purpose": "investigation"],
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "isf", "purpose": "shelter"],
             at: at(hours: 2))
         let body: JSONValue = ["referralId": "R-1", "reason": "duplicate"]
         expectError(
@@ -190,7 +190,7 @@ struct LifecycleExpectation: Sendable, CustomStringConvertible {
         expectError(
             s.attempt(.institution("kp-dthb", user: "u"), "ReferralWithdrawn", r2), .invalidEvent, "data.referralId")
         try s.append(
-            "kp-dthb", "ReferralIssued", ["referralId": "R-3", "to": "isf", "purpose": "investigation"],
+            "kp-dthb", "ReferralIssued", ["referralId": "R-3", "to": "isf", "purpose": "shelter"],
             at: at(hours: 6))
         try s.append(
             "kp-dthb", "ReferralWithdrawn", ["referralId": "R-3", "reason": "issued-in-error"], at: at(hours: 7))

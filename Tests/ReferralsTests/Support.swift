@@ -39,7 +39,7 @@ struct CaseScript {
 
     init(now: Date = at(days: 400)) { self.now = now }
 
-    var context: AdmissionContext { AdmissionContext(registeredInstitutions: Institution.demoIds, now: now) }
+    var context: AdmissionContext { AdmissionContext(registered: Institution.demo, now: now) }
 
     /// Admits and applies; throws what admission throws.
     @discardableResult

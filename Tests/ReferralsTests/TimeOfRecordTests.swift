@@ -412,5 +412,80 @@ import Testing
             at: at(hours: 5))
         #expect(s.state?.referrals["R-1"]?.consentWithdrawnAt == at(hours: 5))
         #expect(s.state?.referrals["R-2"]?.consentWithdrawnAt == nil)
+        // A consent dated before the withdrawal cannot take its place (found by an attack pass: the
+        // consent check read the stream's order for one part and the dates for the other).
+        let backdated: JSONValue = ["purpose": "shelter", "recipients": ["isf", "pvpt"], "given": true]
+        let refused = try #require(
+            s.attempt(.institution("kp-dthb", user: "u"), "ConsentRecorded", backdated, at: at(hours: 4.9)))
+        #expect(refused.code == .invalidEvent && refused.field == "occurredAt")
+        #expect(s.attempt(.institution("kp-dthb", user: "u"), "ConsentRecorded", backdated, at: at(hours: 5)) == nil)
+        // Another purpose, or other recipients, are other records.
+        #expect(
+            s.attempt(
+                .institution("kp-dthb", user: "u"), "ConsentRecorded",
+                ["purpose": "medical", "recipients": ["isf"], "given": true], at: at(hours: 3)) == nil)
+    }
+
+    /// A not-a-victim finding changed back excuses nothing, as a closure reopened does: what it
+    /// cancelled and is not yet due runs on, and the identification decision it was is undone.
+    /// (Found by an attack pass: one batch of `not-a-victim` then `presumed` cancelled the advocate
+    /// and reflection deadlines and met the identification deadline for good.)
+    @Test func aStatusFlippedBackExcusesNothing() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 1], at: t0)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: at(hours: 23))
+        let found = recorded(s, [t0, t0, at(hours: 23)])
+        for rule in ["victim-advocate-assigned", "reflection-period-ends"] {
+            #expect(deadline(found, rule, now: at(hours: 23.1))?.status == .cancelled, "\(rule)")
+        }
+        #expect(deadline(found, "identification-decided", now: at(hours: 23.1))?.status == .met)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: at(hours: 23))
+        let flipped = recorded(s, [t0, t0, at(hours: 23), at(hours: 23)])
+        for rule in ["victim-advocate-assigned", "reflection-period-ends"] {
+            let d = try #require(deadline(flipped, rule, now: at(hours: 25)), "\(rule)")
+            #expect(d.status == .overdue && d.dueAt == at(hours: 24), "\(rule)")
+        }
+        let decided = try #require(deadline(flipped, "identification-decided", now: at(hours: 25)))
+        #expect(decided.status == .pending && decided.satisfiedAt == nil)
+        // A decision that stands meets it; one changed back after the due time is not taken back.
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(days: 2))
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 40))
+        let late = recorded(s, [t0, t0, at(hours: 23), at(hours: 23), at(days: 2), at(days: 40)])
+        #expect(deadline(late, "identification-decided", now: at(days: 41))?.status == .met)
+    }
+
+    /// A reopening counts as a trigger does: for another institution's deadline from the moment it
+    /// was recorded, so dating it back makes nobody late for the time the case was closed; and it
+    /// is never dated before the closure it undoes. (Found by an attack pass: a reopening dated
+    /// before the closure carried on a deadline that fell due while the case was closed, and the
+    /// recipient, who could record nothing then, was overdue.)
+    @Test func aReopeningDatedBackMakesNobodyLateForTheClosure() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued",
+            ["referralId": "R-1", "to": "ksp", "purpose": "investigation", "urgency": "urgent"], at: t0)
+        try s.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: at(hours: 0.2))
+        let reopen: JSONValue = ["reason": "new-information"]
+        // Never before the closure.
+        let early = try #require(s.attempt(.institution("ksp", user: "u"), "CaseReopened", reopen, at: at(hours: 0.1)))
+        #expect(early.code == .invalidEvent && early.field == "occurredAt")
+        // The opener reopens, dated 1:00, recorded at 3:00: ksp's acknowledgement (due 2:00) stays cancelled; the
+        // opener's own risk assessment (due at 72 h) is carried on from the date it gave.
+        try s.append("kp-dthb", "CaseReopened", reopen, at: at(hours: 1))
+        let events = recorded(s, [t0, t0, at(hours: 0.2), at(hours: 3)])
+        let ack = try #require(deadline(events, "referral-acknowledged", now: at(hours: 4)))
+        #expect(ack.status == .cancelled)
+        #expect(deadline(events, "risk-assessed", now: at(hours: 4))?.status == .pending)
+        // Recorded at 1:30, before the due time: carried on, due when it was.
+        let inTime = recorded(s, [t0, t0, at(hours: 0.2), at(hours: 1.5)])
+        let carried = try #require(deadline(inTime, "referral-acknowledged", now: at(hours: 1.6)))
+        #expect(carried.status == .dueSoon || carried.status == .pending)
+        #expect(carried.dueAt == at(hours: 2))
+        // And a closure is never dated before the reopening it ends.
+        let reclose = try #require(
+            s.attempt(.institution("kp-dthb", user: "u"), "CaseClosed", ["reason": "other"], at: at(hours: 0.5)))
+        #expect(reclose.code == .invalidEvent && reclose.field == "occurredAt")
     }
 }

@@ -52,6 +52,25 @@ import Testing
             "purpose unknown", "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "isf", "purpose": "housing"],
             "invalid_event", "data.purpose"
         ),
+        // A purpose that carries powers goes only to the kinds that serve it (ReferralPurpose.recipientKinds):
+        // a victim-advocacy referral to a shelter would make it the case's advocate (closing rights), an
+        // investigation referral to an international body would pass consent by.
+        (
+            "victim advocacy to a non-advocate", "kp-dthb", "ReferralIssued",
+            ["referralId": "R-2", "to": "iom-kosovo", "purpose": "victim-advocacy"], "invalid_event", "data.to"
+        ),
+        (
+            "investigation to a non-police body", "kp-dthb", "ReferralIssued",
+            ["referralId": "R-2", "to": "iom-kosovo", "purpose": "investigation"], "invalid_event", "data.to"
+        ),
+        (
+            "prosecution to the police", "opav", "ReferralIssued",
+            ["referralId": "R-2", "to": "kp-dthb", "purpose": "prosecution"], "invalid_event", "data.to"
+        ),
+        (
+            "guardianship to a shelter", "kp-dthb", "ReferralIssued",
+            ["referralId": "R-2", "to": "pvpt", "purpose": "guardianship"], "invalid_event", "data.to"
+        ),
         (
             "urgency unknown", "kp-dthb", "ReferralIssued",
             ["referralId": "R-2", "to": "isf", "purpose": "shelter", "urgency": "asap"], "invalid_event", "data.urgency"

@@ -2,12 +2,13 @@ import EventStore
 import Referrals
 
 /// The registered institutions, folded from the `institutions` stream and refreshed by reading
-/// only the events appended since (one indexed query). The id sets (`known()`, `current()`) hold
-/// those that work on cases (``Institution/worksOnCases``): what referrals and consents may name,
-/// and who may record events in cases. Also `handoff token create` and `user add`'s lookup.
+/// only the events appended since (one indexed query). The maps (`known()`, `current()`) hold
+/// those that work on cases (``Institution/worksOnCases``), each with its kinds: what referrals
+/// and consents may name (and of which purposes: ``ReferralPurpose/recipientKinds``), and who may
+/// record events in cases. Also `handoff token create` and `user add`'s lookup.
 package actor InstitutionRegistry {
     private let store: EventStore
-    private var ids: Set<String> = []
+    private var ids: [String: [InstitutionKind]] = [:]
     private var institutions: [String: Institution] = [:]
     private var version: Int64 = 0
     /// When the registry was last read to its end (nil: never yet).
@@ -18,7 +19,7 @@ package actor InstitutionRegistry {
     /// What is known without asking the store, once it has been read at least once. Institutions
     /// are only ever added, so a set that admits an event is never wrong to use; a caller that is
     /// refused for an unknown institution asks `current()` before answering.
-    func known() async throws -> Set<String> {
+    func known() async throws -> [String: [InstitutionKind]] {
         readAt != nil ? ids : try await current()
     }
 
@@ -27,7 +28,7 @@ package actor InstitutionRegistry {
         self.maxAge = maxAge
     }
 
-    func current() async throws -> Set<String> {
+    func current() async throws -> [String: [InstitutionKind]] {
         let startedAt = ContinuousClock.now
         while true {
             let events = try await store.read(stream: .institutions, fromVersion: version + 1, limit: 1000)
@@ -38,7 +39,7 @@ package actor InstitutionRegistry {
                         type: event.type, data: data)
                 {
                     // The latest registration decides, whichever way it goes.
-                    if institution.worksOnCases { ids.insert(institution.id) } else { ids.remove(institution.id) }
+                    ids[institution.id] = institution.worksOnCases ? institution.kinds : nil
                     institutions[institution.id] = institution
                 }
             }
@@ -58,9 +59,9 @@ package actor InstitutionRegistry {
         return institutions[id]
     }
 
-    /// After a refusal decided against `known`: the ids as the registry's newest events give them,
+    /// After a refusal decided against `known`: the institutions as the registry's newest events give them,
     /// if they differ (then admit again: an institution registered a moment ago), else nil.
-    func changed(since known: Set<String>) async throws -> Set<String>? {
+    func changed(since known: [String: [InstitutionKind]]) async throws -> [String: [InstitutionKind]]? {
         let now = try await current()
         return now == known ? nil : now
     }

@@ -64,7 +64,7 @@ extension QueryService {
         // Admitted before a number is issued, so a refused body spends none. The placeholder id is
         // never stored: admission of a CaseOpened does not depend on the id beyond its format.
         var context = AdmissionContext(
-            registeredInstitutions: try await institutions.known(), now: now,
+            institutions: try await institutions.known(), now: now,
             allowedClockSkew: configuration.allowedClockSkew, rulesets: try await rulesets.current(now: now))
         func admit() throws(ReferralsError) {
             _ = try CaseAdmission.admit(
@@ -75,10 +75,10 @@ extension QueryService {
             try admit()
         } catch let error where error.code == .forbidden {
             // Perhaps registered a moment ago: read the registry's newest events once.
-            guard let changed = try await institutions.changed(since: context.registeredInstitutions) else {
+            guard let changed = try await institutions.changed(since: context.institutions) else {
                 throw Self.admissionError(error, index: nil, actual: 0)
             }
-            context.registeredInstitutions = changed
+            context.institutions = changed
             do { try admit() } catch { throw Self.admissionError(error, index: nil, actual: 0) }
         } catch {
             throw Self.admissionError(error, index: nil, actual: 0)

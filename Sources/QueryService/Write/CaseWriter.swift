@@ -222,7 +222,7 @@ public struct CaseWriter: Sendable {
     ) async throws -> [CaseEvent] {
         let now = Date()
         var context = AdmissionContext(
-            registeredInstitutions: try await institutions.known(), now: now,
+            institutions: try await institutions.known(), now: now,
             allowedClockSkew: allowedClockSkew, rulesets: try await rulesets.current(now: now))
         var state = state
         var i = 0
@@ -245,8 +245,8 @@ public struct CaseWriter: Sendable {
                 // once and admit this event again before answering.
                 if !refreshed {
                     refreshed = true
-                    if let changed = try await institutions.changed(since: context.registeredInstitutions) {
-                        context.registeredInstitutions = changed
+                    if let changed = try await institutions.changed(since: context.institutions) {
+                        context.institutions = changed
                         continue
                     }
                 }

@@ -2,9 +2,10 @@ import Foundation
 
 /// What admission needs to know beyond the case itself.
 public struct AdmissionContext: Sendable {
-    /// Ids of the registered institutions that work on cases (from the `institutions` stream;
-    /// ``Institution/worksOnCases``): those a referral or a consent may name.
-    public var registeredInstitutions: Set<String>
+    /// The registered institutions that work on cases (from the `institutions` stream;
+    /// ``Institution/worksOnCases``), each with its kinds: those a referral or a consent may name,
+    /// and who may record events in cases.
+    public var institutions: [String: [InstitutionKind]]
     /// The current time, injected: this module reads no clock.
     public var now: Date
     /// How far `occurredAt` may lie in the future, for clock skew between institutions (5 min).
@@ -13,13 +14,28 @@ public struct AdmissionContext: Sendable {
     public var rulesets: [Ruleset]
 
     public init(
-        registeredInstitutions: Set<String>, now: Date, allowedClockSkew: TimeInterval = 300, rulesets: [Ruleset] = []
+        institutions: [String: [InstitutionKind]], now: Date, allowedClockSkew: TimeInterval = 300,
+        rulesets: [Ruleset] = []
     ) {
-        self.registeredInstitutions = registeredInstitutions
+        self.institutions = institutions
         self.now = now
         self.allowedClockSkew = allowedClockSkew
         self.rulesets = rulesets
     }
+
+    /// ``init(institutions:now:allowedClockSkew:rulesets:)`` with the institutions of a list that
+    /// work on cases.
+    public init(
+        registered: [Institution], now: Date, allowedClockSkew: TimeInterval = 300, rulesets: [Ruleset] = []
+    ) {
+        self.init(
+            institutions: Dictionary(
+                registered.filter(\.worksOnCases).map { ($0.id, $0.kinds) }, uniquingKeysWith: { _, last in last }),
+            now: now, allowedClockSkew: allowedClockSkew, rulesets: rulesets)
+    }
+
+    /// Whether `institution` is registered to work on cases.
+    public func isRegistered(_ institution: String) -> Bool { institutions[institution] != nil }
 
     /// The earliest `effectiveFrom` of the published rulesets: no event may be dated before it
     /// (nil while none is published).
@@ -60,7 +76,7 @@ public enum CaseAdmission {
     /// let event = try CaseAdmission.admit(
     ///     principal: .institution("opav", user: "advocate-7"), caseId: "KS-2026-000123", state: state,
     ///     id: UUID(), type: "ReferralAccepted", data: ["referralId": "R-1"], occurredAt: now,
-    ///     context: AdmissionContext(registeredInstitutions: Institution.demoIds, now: now))
+    ///     context: AdmissionContext(registered: Institution.demo, now: now))
     /// ```
     public static func admit(
         principal: Principal, caseId: String, state: CaseState?, id: UUID, type: String, data: JSONValue,
@@ -76,7 +92,7 @@ public enum CaseAdmission {
         // Only an institution registered to work on cases acts in one: not one the registry does not
         // know, nor the coordinator's or the auditor's (their bodies monitor cases), whatever token
         // an operator issued for it by mistake.
-        guard let institution = principal.institution, context.registeredInstitutions.contains(institution) else {
+        guard let institution = principal.institution, context.isRegistered(institution) else {
             throw ReferralsError(
                 .forbidden, "Only an institution registered to work on cases records events in them.")
         }
@@ -134,8 +150,16 @@ public enum CaseAdmission {
             guard state.referrals[referralId] == nil else {
                 throw .invalidEvent("data.referralId", "already exists in this case")
             }
-            guard context.registeredInstitutions.contains(to) else {
+            guard context.isRegistered(to) else {
                 throw .invalidEvent("data.to", "is not a registered institution that works on cases")
+            }
+            // A purpose that carries powers (no consent needed, a role's deadlines, closing the
+            // case) goes only to an institution whose kind serves it.
+            if let kinds = purpose.recipientKinds, !(context.institutions[to] ?? []).contains(where: kinds.contains) {
+                throw .invalidEvent(
+                    "data.to",
+                    "a \(purpose.rawValue) referral goes to an institution of kind "
+                        + kinds.map(\.rawValue).joined(separator: " or "))
             }
             guard to != event.actor.institution else {
                 throw .invalidEvent("data.to", "must name another institution than the issuer")
@@ -156,9 +180,19 @@ public enum CaseAdmission {
                 throw .invalidEvent("data.referralId", "is not a referral of this case")
             }
             _ = try ReferralLifecycle.applying(event, to: referral)
-        case .consentRecorded(_, let recipients, _):
-            for (i, recipient) in recipients.enumerated() where !context.registeredInstitutions.contains(recipient) {
+        case .consentRecorded(let purpose, let recipients, _):
+            for (i, recipient) in recipients.enumerated() where !context.isRegistered(recipient) {
                 throw .invalidEvent("data.recipients[\(i)]", "is not a registered institution that works on cases")
+            }
+            // The victim's latest word is the latest record: a consent dated before a record it
+            // would override (a withdrawal, say) would let the stream's order and the dates disagree.
+            if let latest = state.consents.filter({
+                $0.purpose == purpose && !Set($0.recipients).isDisjoint(with: recipients)
+            }).map(\.recordedAt).max(), event.occurredAt < latest {
+                throw .invalidEvent(
+                    "occurredAt",
+                    "must not be before the latest consent record for this purpose and recipient "
+                        + "(\(Timestamp.format(latest)))")
             }
         case .reflectionPeriodStarted:
             guard state.reflectionPeriod?.isRunning != true else {
@@ -193,7 +227,19 @@ public enum CaseAdmission {
                 let field = error.field.map { $0.hasPrefix("data.") ? "data.correction." + $0.dropFirst(5) : $0 }
                 throw .invalidEvent(field, "the corrected record would be invalid: \(error.message)")
             }
-        case .riskAssessed, .guardianAppointed, .caseReviewed, .caseClosed, .caseReopened:
+        case .caseReopened:
+            // A reopening follows the closure it undoes (dated before it, it would claim the case
+            // open while it was closed).
+            if let closedAt = state.closedAt, event.occurredAt < closedAt {
+                throw .invalidEvent(
+                    "occurredAt", "must not be before the case was closed (\(Timestamp.format(closedAt)))")
+            }
+        case .caseClosed:
+            if let reopenedAt = state.reopenedAt, event.occurredAt < reopenedAt {
+                throw .invalidEvent(
+                    "occurredAt", "must not be before the case was reopened (\(Timestamp.format(reopenedAt)))")
+            }
+        case .riskAssessed, .guardianAppointed, .caseReviewed:
             return
         }
     }

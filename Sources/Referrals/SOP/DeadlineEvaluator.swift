@@ -210,9 +210,7 @@ public enum DeadlineEvaluator {
             // moment the trigger was recorded, or from its occurredAt only within the ruleset's
             // lateTriggerGrace (none by default). The trigger's own actor gets no relief for a late
             // entry; nor does an occurredAt dated ahead of its recording buy it time.
-            var runsFrom =
-                responsible == trigger.actor.institution
-                ? trigger.occurredAtCapped : trigger.countedAt(grace: ruleset.lateTriggerGrace(for: trigger))
+            var runsFrom = countsFor(responsible, trigger, ruleset)
             if let earliest = floor(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id), responsible) {
                 runsFrom = max(runsFrom, earliest)
             }
@@ -232,6 +230,26 @@ public enum DeadlineEvaluator {
             schedule(deadlines.count - 1, runsFrom: runsFrom)
         }
 
+        // Carries on the deadlines `ending` cancelled that are not yet due when `undoing` counts
+        // (for each deadline as a trigger of it would: ``countsFor``); returns their rules' ids.
+        func carryOn(endedBy ending: UUID, undoneBy undoing: CaseEvent) -> Set<String> {
+            var rules: Set<String> = []
+            for index in deadlines.indices
+            where book[index].endedBy == ending && deadlines[index].satisfiedAt == nil
+                && deadlines[index].cancelledAt != nil
+                && deadlines[index].dueAt > countsFor(deadlines[index].responsible, undoing, book[index].ruleset)
+            {
+                deadlines[index].cancelledAt = nil
+                book[index].endedBy = nil
+                book[index].endedByStatus = nil
+                book[index].settledBy = nil
+                open.append(index)
+                rules.insert(book[index].rule.id)
+            }
+            open.sort()
+            return rules
+        }
+
         // A role deadline that started while no party held the role is the first such party's
         // from the moment it joins the case (its time of record, as for any trigger it did not
         // record itself), with the rule's whole term from then: nobody answers for time before it
@@ -241,7 +259,7 @@ public enum DeadlineEvaluator {
             for index in open {
                 guard let kind = book[index].unassigned, kinds[party]?.contains(kind) ?? false else { continue }
                 book[index].unassigned = nil
-                let joinedAt = event.countedAt(grace: book[index].ruleset.lateTriggerGrace(for: event))
+                let joinedAt = countsFor(party, event, book[index].ruleset)
                 guard deadlines[index].dueAt > joinedAt else { continue }
                 deadlines[index].responsible = party
                 schedule(index, runsFrom: max(book[index].runsFrom, joinedAt))
@@ -263,21 +281,23 @@ public enum DeadlineEvaluator {
                 return value
             }
 
-            // 0. A referral its issuer withdraws before a deadline it met fell due meets it no longer
-            // (a rule met by some referral, not the trigger's own): issuing the referral and taking
-            // it back is not having referred. The deadline runs on, due when it was.
-            if case .referralWithdrawn(let referralId, _) = event.body {
-                for index in deadlines.indices
-                where deadlines[index].satisfiedAt != nil && book[index].satisfiedByReferral == referralId
-                    && !book[index].rule.satisfiedBy.sameReferral && !book[index].rule.recurring
-                    && deadlines[index].dueAt > event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event))
-                {
-                    deadlines[index].satisfiedAt = nil
-                    deadlines[index].satisfiedByEventId = nil
-                    book[index].satisfiedByReferral = nil
-                    book[index].settledBy = nil
-                    open.append(index)
-                }
+            // 0. What met a deadline and is taken back before the deadline fell due meets it no
+            // longer; the deadline runs on, due when it was (the taking back counts as a trigger
+            // does: ``countsFor``). A referral its issuer withdraws (a rule met by some referral, not
+            // the trigger's own): issuing and taking back is not having referred. A status set
+            // otherwise (an identification decision changed back to presumed): a decision undone
+            // is no decision.
+            for index in deadlines.indices
+            where deadlines[index].satisfiedAt != nil && !book[index].rule.recurring
+                && takesBack(event, data: data, book[index])
+                && deadlines[index].dueAt > countsFor(deadlines[index].responsible, event, book[index].ruleset)
+            {
+                deadlines[index].satisfiedAt = nil
+                deadlines[index].satisfiedByEventId = nil
+                book[index].satisfiedBy = nil
+                book[index].satisfiedByReferral = nil
+                book[index].settledBy = nil
+                open.append(index)
                 open.sort()
             }
 
@@ -291,6 +311,7 @@ public enum DeadlineEvaluator {
                     event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event)), deadlines[index].triggeredAt
                 )
                 deadlines[index].satisfiedByEventId = event.id
+                book[index].satisfiedBy = event.type
                 book[index].satisfiedByReferral = event.body.referralId
                 if deadlines[index].satisfiedAt! <= deadlines[index].dueAt { book[index].settledBy = event }
                 if book[index].rule.recurring, !rearm.contains(book[index].rule.id) {
@@ -322,6 +343,7 @@ public enum DeadlineEvaluator {
                     deadlines[index].missedAtClosure = true
                 }
                 book[index].endedBy = event.id
+                if event.type == .identificationStatusChanged { book[index].endedByStatus = event.id }
                 return true
             }
             if case .caseClosed = event.body {
@@ -332,22 +354,14 @@ public enum DeadlineEvaluator {
 
             // 2b. Reopening carries on what the closure cancelled that was not yet due then, as if
             // the case had never been closed: closing a case a moment before a deadline and
-            // reopening it excuses nothing (the reopening counts no later than it was recorded).
-            // It restarts the rules that say so and whose deadline the closure ended otherwise unmet.
+            // reopening it excuses nothing. The reopening counts as a trigger does: for another
+            // institution's deadline from its time of record (a reopening dated back, even before
+            // the closure, makes nobody late for the time the case was closed), for the reopener's
+            // own no later than it was recorded. It restarts the rules that say so and whose
+            // deadline the closure ended otherwise unmet.
             var carried: Set<String> = []
             if case .caseReopened = event.body, let closure = lastClosure {
-                let reopenedAt = event.occurredAtCapped
-                for index in deadlines.indices
-                where book[index].endedBy == closure && deadlines[index].satisfiedAt == nil
-                    && deadlines[index].cancelledAt != nil && deadlines[index].dueAt > reopenedAt
-                {
-                    deadlines[index].cancelledAt = nil
-                    book[index].endedBy = nil
-                    book[index].settledBy = nil
-                    open.append(index)
-                    carried.insert(book[index].rule.id)
-                }
-                open.sort()
+                carried = carryOn(endedBy: closure, undoneBy: event)
                 var restarted = carried
                 for index in deadlines.indices
                 where book[index].endedBy == closure && deadlines[index].satisfiedAt == nil
@@ -363,6 +377,14 @@ public enum DeadlineEvaluator {
                         start(rule, ruleset, trigger: event, data: original, state: current)
                     }
                 }
+            }
+
+            // 2c. A status change that cancelled deadlines (a not-a-victim finding), changed again,
+            // carries them on as a reopening does: finding someone not a victim and changing it back
+            // a moment later excuses nothing.
+            if case .identificationStatusChanged = event.body {
+                let enders = Set(deadlines.indices.compactMap { book[$0].endedByStatus }).subtracting([event.id])
+                for ender in enders { carried.formUnion(carryOn(endedBy: ender, undoneBy: event)) }
             }
 
             // 3. New deadlines this event triggers.
@@ -401,6 +423,15 @@ public enum DeadlineEvaluator {
         }
     }
 
+    /// When `event` counts for a deadline `responsible` must meet, as a trigger of it would: at its `occurredAt` (no later
+    /// than recorded) for the deadline's own institution, from its time of record under the
+    /// ruleset's `lateTriggerGrace` for any other — what it starts, restarts or carries on makes
+    /// nobody late for time before they could know of it.
+    static func countsFor(_ responsible: String, _ event: CaseEvent, _ ruleset: Ruleset) -> Date {
+        responsible == event.actor.institution
+            ? event.occurredAtCapped : event.countedAt(grace: ruleset.lateTriggerGrace(for: event))
+    }
+
     /// What the evaluation keeps of each deadline beside the ``Deadline`` itself.
     struct Bookkeeping {
         var rule: SopRule
@@ -415,8 +446,27 @@ public enum DeadlineEvaluator {
         var endedBy: UUID?
         /// The event that met it in time or cancelled it (what a notice must precede to count).
         var settledBy: CaseEvent?
+        /// The type of the event that met it.
+        var satisfiedBy: CaseEventType?
         /// The referral its satisfying event named.
         var satisfiedByReferral: String?
+        /// The status change that cancelled it (one a later change of that status undoes).
+        var endedByStatus: UUID?
+    }
+
+    /// Whether `event` takes back what met a deadline: the withdrawal of the referral that met a
+    /// rule met by some referral (not its trigger's own, `sameReferral`), or an identification
+    /// status set to a value the rule's satisfying conditions do not accept after a change that met it.
+    static func takesBack(_ event: CaseEvent, data: () -> JSONValue, _ book: Bookkeeping) -> Bool {
+        switch event.body {
+        case .referralWithdrawn(let referralId, _):
+            return book.satisfiedByReferral == referralId && !book.rule.satisfiedBy.sameReferral
+        case .identificationStatusChanged:
+            return book.satisfiedBy == .identificationStatusChanged
+                && !book.rule.satisfiedBy.conditions.allSatisfy { $0.matches(data()) }
+        default:
+            return false
+        }
     }
 
     /// How a started deadline's due time is counted from the moment it runs from.

@@ -67,6 +67,22 @@ public enum ReferralPurpose: String, Sendable, Hashable, CaseIterable, Codable {
     case guardianship
     case returnAssistance = "return-assistance"
     case reintegration, other
+
+    /// The institution kinds a referral of this purpose may go to; nil: any institution that works
+    /// on cases. The purposes that carry powers are tied to the kinds that serve them: a
+    /// victim-advocacy referral makes its recipient the case's victim advocate (who may close the
+    /// case, and whose referral meets the opener's deadline), and investigation, prosecution and
+    /// guardianship need no victim consent by the default policy — sent to anyone else, such a
+    /// referral would pass consent by and give a stranger the case (docs/time-of-record.md).
+    public var recipientKinds: [InstitutionKind]? {
+        switch self {
+        case .victimAdvocacy: [.victimAdvocate]
+        case .investigation: [.police, .prosecution]
+        case .prosecution: [.prosecution]
+        case .guardianship: [.socialWork]
+        default: nil
+        }
+    }
 }
 
 /// Why a recipient declined a referral (`ReferralDeclined.reason`).

@@ -140,7 +140,20 @@ struct Harness: Sendable {
     static func referralJSON(_ referralId: String, to: String, id: UUID? = nil) -> String {
         let idPart = id.map { "\"id\":\"\($0.uuidString.lowercased())\"," } ?? ""
         return
-            "{\(idPart)\"type\":\"ReferralIssued\",\"data\":{\"referralId\":\"\(referralId)\",\"to\":\"\(to)\",\"purpose\":\"victim-advocacy\",\"urgency\":\"routine\"}}"
+            "{\(idPart)\"type\":\"ReferralIssued\",\"data\":{\"referralId\":\"\(referralId)\",\"to\":\"\(to)\",\(referralPurpose(to: to)),\"urgency\":\"routine\"}}"
+    }
+
+    /// A purpose the default ruleset lets a referral to `to` have without a recorded consent: the
+    /// consent-free purpose the recipient's kind serves (ReferralPurpose.recipientKinds), else
+    /// legal aid under a consent override.
+    static func referralPurpose(to: String) -> String {
+        switch to {
+        case "opav": #""purpose":"victim-advocacy""#
+        case "ksp": #""purpose":"prosecution""#
+        case "kp-dthb": #""purpose":"investigation""#
+        case "csw-prishtina": #""purpose":"guardianship""#
+        default: #""purpose":"legal-aid","consentOverride":{"reason":"other"}"#
+        }
     }
 
     /// Opens a case under a chosen id for a test's setup: through the store, as the institution's
