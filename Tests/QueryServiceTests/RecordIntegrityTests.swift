@@ -268,8 +268,9 @@ struct RecordIntegrityReadSideTests {
 
     /// An issuer dates an urgent referral back within the late-entry grace, to leave its recipient
     /// no time at all. The recipient's deadline runs from the moment the referral was recorded
-    /// (ruleset v5's `lateTriggerGrace` PT0S); on ruleset v4 it was overdue on arrival. The same
-    /// holds for a child's case opened "yesterday": the guardian's deadline is the social worker's.
+    /// (ruleset v5's `lateTriggerGrace` PT0S); on ruleset v4 it was overdue on arrival. A child's
+    /// case opened "yesterday" with no centre for social work brought in leaves the guardian's
+    /// deadline with the opener, from what it claimed: nobody else is made late by it.
     @Test func aBackdatedUrgentReferralIsNotOverdueOnArrival() async throws {
         let h = try await DashboardTests.projectedHarness()
         defer { Task { await h.stop() } }
@@ -293,10 +294,9 @@ struct RecordIntegrityReadSideTests {
         let page = try await h.api.get("/v1/deadlines?caseId=\(caseId)", token: h.token("natc"))
         let deadlines = page.json["deadlines"]?.array ?? []
         let forOthers = deadlines.filter {
-            ["referral-acknowledged", "referral-decided", "guardian-for-child"].contains(
-                $0["ruleId"]?.stringValue ?? "")
+            ["referral-acknowledged", "referral-decided"].contains($0["ruleId"]?.stringValue ?? "")
         }
-        #expect(forOthers.count == 5, "\(page.text)")
+        #expect(forOthers.count == 4, "\(page.text)")
         for deadline in forOthers {
             #expect(deadline["status"]?.stringValue != "overdue", "\(deadline)")
             let due = try #require(deadline["dueAt"]?.stringValue.flatMap(Timestamp.parse))
@@ -304,9 +304,10 @@ struct RecordIntegrityReadSideTests {
             #expect(due > now.addingTimeInterval(3600), "\(deadline)")
         }
         #expect(report.appended == 0, "no notice: nothing is missed yet")
-        // The opener's own deadlines run from what it claimed: the victim advocate, due 24 h after
-        // the claimed opening, is minutes from due, not a day.
-        let own = try #require(deadlines.first { $0["ruleId"]?.stringValue == "victim-advocate-assigned" })
+        // The opener's own deadlines run from what it claimed: the guardian (nobody else holds the
+        // role yet), due 24 h after the claimed opening, is minutes from due, not a day.
+        let own = try #require(deadlines.first { $0["ruleId"]?.stringValue == "guardian-for-child" })
+        #expect(own["responsible"]?.stringValue == "kp-dthb")
         let ownDue = try #require(own["dueAt"]?.stringValue.flatMap(Timestamp.parse))
         #expect(ownDue < now.addingTimeInterval(3600))
     }

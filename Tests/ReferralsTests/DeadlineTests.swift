@@ -65,7 +65,7 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         RuleScenario(
             ruleId: "guardian-for-child", child: true, setup: { _ in }, triggerIndex: 0,
             satisfy: { s, d in try s.append("kp-dthb", "GuardianAppointed", at: d) },
-            within: 24 * hour, warn: 6 * hour, responsible: "role:social-work"),
+            within: 24 * hour, warn: 6 * hour, responsible: "kp-dthb"),
         RuleScenario(
             ruleId: "reflection-period-ends", child: false,
             setup: { s in try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 60], at: at(hours: 2)) },
@@ -167,6 +167,9 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", adultOpening.merging(["profile": ["ageBand": "unknown"]]), at: t0)
         try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "csw-prishtina", "purpose": "social-welfare"],
+            at: at(hours: 1))
+        try s.append(
             "kp-dthb", "RecordCorrected", Self.correction(of: s.events[0], ["profile": ["child": true]]),
             at: at(days: 2))
         let guardian = try #require(evaluate(s, now: at(days: 3)).first { $0.ruleId == "guardian-for-child" })
@@ -189,27 +192,52 @@ struct RuleScenario: Sendable, CustomStringConvertible {
             try s.append(
                 "kp-dthb", "RecordCorrected", Self.correction(of: s.events[0], ["profile": ["child": false]]),
                 at: correctedAt)
-            let guardian = evaluate(s, now: at(days: 3)).first { $0.ruleId == "guardian-for-child" }
-            #expect((guardian != nil) == kept, "\(correctedAt)")
-            if kept { #expect(guardian?.dueAt == at(hours: 24) && guardian?.status == .overdue) }
+            let guardian = try #require(evaluate(s, now: at(days: 3)).first { $0.ruleId == "guardian-for-child" })
+            if kept {
+                #expect(guardian.dueAt == at(hours: 24) && guardian.status == .overdue)
+            } else {
+                // Still running when corrected away: cancelled then, in sight (never erased).
+                #expect(guardian.status == .cancelled && guardian.cancelledAt == correctedAt)
+            }
         }
     }
 
+    /// A correction never moves a due time that had passed; and the corrector's own running
+    /// deadline it may bring forward, never put off (found by an attack pass: a reflection period
+    /// corrected from 1 day to 60 before each due time was never due).
     @Test func aCorrectionNeverMovesADueTimeThatHadPassed() throws {
-        func reflectionEnds(correctedOnDay day: Double) throws -> Deadline {
+        func reflectionEnds(days: Int, correctedTo corrected: Int, onDay day: Double, by corrector: String = "kp-dthb")
+            throws -> Deadline
+        {
             var s = CaseScript()
             try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
-            try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 30], at: at(hours: 1))
+            try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": .int(days)], at: at(hours: 1))
             try s.append(
-                "kp-dthb", "RecordCorrected", Self.correction(of: s.events[1], ["days": 365]), at: at(days: day))
+                corrector, "RecordCorrected", Self.correction(of: s.events[1], ["days": .int(corrected)]),
+                at: at(days: day))
             return try #require(evaluate(s, now: at(days: 41)).first { $0.ruleId == "reflection-period-ends" })
         }
-        let late = try reflectionEnds(correctedOnDay: 40)
+        let late = try reflectionEnds(days: 30, correctedTo: 365, onDay: 40)
         #expect(late.status == .overdue)
         #expect(late.dueAt < at(days: 32))
-        let early = try reflectionEnds(correctedOnDay: 10)
-        #expect(early.status != .overdue)
-        #expect(early.dueAt > at(days: 300))
+        let putOff = try reflectionEnds(days: 30, correctedTo: 365, onDay: 10)
+        #expect(putOff.status == .overdue)
+        #expect(putOff.dueAt < at(days: 32))
+        let broughtForward = try reflectionEnds(days: 365, correctedTo: 30, onDay: 10)
+        #expect(broughtForward.dueAt < at(days: 32))
+    }
+
+    /// A running deadline does not vanish with the data that started it: an opening corrected to
+    /// "identified" a day before the identification deadline cancels it then, in sight (an attack
+    /// pass made it disappear without a trace, then changed the status back to presumed).
+    @Test func aCorrectionNeverErasesARunningDeadline() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append(
+            "kp-dthb", "RecordCorrected", Self.correction(of: s.events[0], ["identificationStatus": "identified"]),
+            at: at(days: 29))
+        let decided = try #require(evaluate(s, now: at(days: 31)).first { $0.ruleId == "identification-decided" })
+        #expect(decided.status == .cancelled && decided.cancelledAt == at(days: 29))
     }
 
     /// A noticed deadline is never erased by a correction, whenever it is recorded.

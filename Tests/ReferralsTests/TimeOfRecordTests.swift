@@ -130,46 +130,60 @@ import Testing
         #expect(events[2].countedAt(grace: 86_400) == at(hours: 2 + 58.0 / 60))
     }
 
-    /// A role's deadline (a guardian for a child: a centre for social work's) that starts while no
-    /// party holds the role is nobody's until one joins: the first centre referred gets the whole
-    /// term from the moment the referral naming it was recorded. One already due when a centre
-    /// joins stays unassigned — the miss is that none was brought in in time, not the centre's.
-    @Test func aRoleDeadlineRunsFromWhenThePartyHoldingTheRoleJoined() throws {
+    /// A role's deadline (a guardian for a child: a centre for social work's) that starts while
+    /// nobody holds the role is the opener's until a referral brings a centre in: the centre then
+    /// gets the whole term from the moment the referral was recorded. One already due by then stays
+    /// the opener's miss: it did not bring a centre in in time. A referral to the centre declined or
+    /// withdrawn gives it back to the opener, due as it was first (found by an attack pass: a
+    /// referral issued and withdrawn in one batch charged the centre, whose inbox was empty).
+    @Test func aRoleDeadlineIsTheHoldersFromTheReferralThatBringsItIn() throws {
         let child: JSONValue = [
             "identificationStatus": "presumed",
             "profile": ["sex": "male", "ageBand": "12-14", "child": true, "nationality": "XK", "exploitation": []],
         ]
-        func guardian(referredAt: Double, now: Double) throws -> Deadline {
+        func referred(at hours: Double) throws -> CaseScript {
             var s = CaseScript()
             try s.append("kp-dthb", "CaseOpened", child, at: t0)
             try s.append(
                 "kp-dthb", "ReferralIssued",
-                ["referralId": "R-1", "to": "csw-prishtina", "purpose": "guardianship"], at: at(hours: referredAt))
-            return try #require(
-                deadline(recorded(s, [t0, at(hours: referredAt)]), "guardian-for-child", now: at(hours: now)))
+                ["referralId": "R-1", "to": "csw-prishtina", "purpose": "guardianship"], at: at(hours: hours))
+            return s
         }
-        // Before any centre is a party: nobody's, running from the opening.
+        func guardian(_ s: CaseScript, _ recordedAt: [Date], now: Double) throws -> Deadline {
+            try #require(deadline(recorded(s, recordedAt), "guardian-for-child", now: at(hours: now)))
+        }
+        // Before any centre is involved: the opener's, running from the opening.
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", child, at: t0)
-        let alone = try #require(deadline(recorded(s, [t0]), "guardian-for-child", now: at(hours: 1)))
-        #expect(alone.responsible == "role:social-work")
-        #expect(alone.dueAt == at(hours: 24))
+        let alone = try guardian(s, [t0], now: 1)
+        #expect(alone.responsible == "kp-dthb" && alone.dueAt == at(hours: 24))
         // Referred at 20 h: the centre's, due 24 h after it learned of the case.
-        let referred = try guardian(referredAt: 20, now: 30)
-        #expect(referred.responsible == "csw-prishtina")
-        #expect(referred.dueAt == at(hours: 44))
-        #expect(referred.status != .overdue)
-        // Referred at 30 h, after the due time: the miss stays unassigned.
-        let late = try guardian(referredAt: 30, now: 31)
-        #expect(late.responsible == "role:social-work")
-        #expect(late.dueAt == at(hours: 24))
-        #expect(late.status == .overdue)
+        let early = try guardian(try referred(at: 20), [t0, at(hours: 20)], now: 30)
+        #expect(early.responsible == "csw-prishtina" && early.dueAt == at(hours: 44) && early.status != .overdue)
+        // Referred at 30 h, after the due time: the opener's miss.
+        let late = try guardian(try referred(at: 30), [t0, at(hours: 30)], now: 31)
+        #expect(late.responsible == "kp-dthb" && late.dueAt == at(hours: 24) && late.status == .overdue)
+        // Issued and withdrawn in one batch at 2 h: back to the opener, due at 24 h.
+        var taken = try referred(at: 2)
+        try taken.append(
+            "kp-dthb", "ReferralWithdrawn", ["referralId": "R-1", "reason": "issued-in-error"], at: at(hours: 2))
+        let back = try guardian(taken, [t0, at(hours: 2), at(hours: 2)], now: 25)
+        #expect(back.responsible == "kp-dthb" && back.dueAt == at(hours: 24) && back.status == .overdue)
+        // Declined by the centre at 10 h: the opener's again; a second centre referral at 12 h takes it.
+        var declined = try referred(at: 2)
+        try declined.append(
+            "csw-prishtina", "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], at: at(hours: 10))
+        #expect(try guardian(declined, [t0, at(hours: 2), at(hours: 10)], now: 11).responsible == "kp-dthb")
+        try declined.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "csw-prishtina", "purpose": "guardianship"],
+            at: at(hours: 12))
+        let again = try guardian(declined, [t0, at(hours: 2), at(hours: 10), at(hours: 12)], now: 13)
+        #expect(again.responsible == "csw-prishtina" && again.dueAt == at(hours: 36))
         // A centre that opens the case itself answers from the opening.
         var own = CaseScript()
         try own.append("csw-prishtina", "CaseOpened", child, at: t0)
-        let opened = try #require(deadline(recorded(own, [t0]), "guardian-for-child", now: at(hours: 1)))
-        #expect(opened.responsible == "csw-prishtina")
-        #expect(opened.dueAt == at(hours: 24))
+        let opened = try guardian(own, [t0], now: 1)
+        #expect(opened.responsible == "csw-prishtina" && opened.dueAt == at(hours: 24))
     }
 
     /// An issuer that enters a referral days after it "occurred" cannot make the recipient late:
@@ -211,9 +225,10 @@ import Testing
             let ack = try #require(deadline(events, "referral-acknowledged", now: at(hours: 24)))
             #expect(ack.dueAt == at(hours: 24 + within), "\(urgency)")
             #expect(ack.status != .overdue)
-            // A role's deadline (a guardian for the child: a centre for social work's) the same way.
+            // A role's deadline nobody holds yet (a guardian for the child, while no centre for
+            // social work is involved) is the opener's, from what it claims.
             let guardian = try #require(deadline(events, "guardian-for-child", now: at(hours: 24)))
-            #expect(guardian.dueAt == at(hours: 23 + 24))
+            #expect(guardian.responsible == "kp-dthb" && guardian.dueAt == at(hours: 24))
             // The opener's own deadlines run from what it claims: a late entry earns it no relief.
             #expect(deadline(events, "risk-assessed", now: at(hours: 24))?.dueAt == at(hours: 72))
             // Its referral to the advocate, dated within the grace, counts when it says (met).

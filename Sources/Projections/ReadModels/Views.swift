@@ -97,7 +97,7 @@ public struct DeadlineView: Codable, Sendable, Hashable {
     public var warnAt: String
     /// `pending`, `due-soon`, `overdue`, `met`, `met-late` or `cancelled`.
     public var status: String
-    /// An institution id, or `role:<kind>` while no party of that kind exists.
+    /// An institution id (a role's holder, or the opener while nobody holds the role).
     public var responsible: String
     public var triggerEventId: String
     public var satisfiedAt: String?

@@ -35,7 +35,7 @@ public struct Deadline: Sendable, Hashable {
     /// From here on an open deadline is `due-soon` (equals `dueAt` when the rule has no warning).
     public var warnAt: Date
     public var status: DeadlineStatus
-    /// An institution id; `role:<kind>` when the rule names a kind no party has yet.
+    /// An institution id: for a `role` rule, the role's holder, or the opener while nobody holds it.
     public var responsible: String
     public var satisfiedAt: Date?
     public var satisfiedByEventId: UUID?

@@ -31,11 +31,12 @@ import Foundation
 ///   when the case is reopened (as if it had never been closed), and starts a new deadline (from
 ///   the reopening) of every other rule with `reopenRetriggers` whose deadline the last closure
 ///   ended unmet; the old one keeps its status.
-/// - A `role` responsibility names the first party of the case of that kind. A role deadline that
-///   starts while no party holds the role is `role:<kind>` until one joins; it is then that
-///   party's, with the rule's whole term from the moment it joined (its time of record), unless it
-///   was already due: then it stays `role:<kind>` (nobody answers for time before they could see
-///   the case).
+/// - A `role` responsibility names the role's holder: the opener if it holds the role, else the
+///   recipient of the first referral to an institution of that kind not declined or withdrawn. A
+///   role deadline that starts while nobody holds the role is the opener's until a referral brings
+///   a holder in; it is then the holder's, with the rule's whole term from the moment that referral
+///   was recorded, unless it was already due (then it stays the opener's miss). A holder's referral
+///   declined or withdrawn while the deadline runs gives it back to the opener, due as it was first.
 /// - No event counts later than it was recorded (``CaseEvent/occurredAtCapped``).
 /// - A deadline met by a referral other than its trigger's (`referralPurposes`, not `sameReferral`)
 ///   is met no longer when the referral's issuer withdraws it before the deadline fell due: it
@@ -43,7 +44,9 @@ import Foundation
 /// - `RecordCorrected` is applied before rules look at an event's data, but it changes only what
 ///   is still running when it is recorded: a deadline already due, settled or noticed by the
 ///   correction's time of record keeps what the record said of it until then (no correction
-///   erases, moves or excuses it), and a deadline the corrected data starts for an institution
+///   erases, moves or excuses it); the corrector's own running deadline is never put off by its
+///   correction, and one the corrected data no longer starts is cancelled at the correction's time
+///   of record (never erased); and a deadline the corrected data starts for an institution
 ///   other than the corrector runs from the correction's time of record (docs/time-of-record.md,
 ///   section 2).
 public enum DeadlineEvaluator {
@@ -106,9 +109,11 @@ public enum DeadlineEvaluator {
         // evaluated as it stood before each correction and after it, in the order they were
         // recorded: a deadline that was due, settled or noticed when a correction came keeps what
         // the record said of it until then (no correction erases, moves or excuses it); one
-        // still running takes what the corrected record says. A deadline a correction starts for
-        // an institution other than the corrector runs from the correction's time of record: no
-        // correction makes another institution late.
+        // still running takes what the corrected record says — except that the corrector's own
+        // running deadline is never put off, and one the corrected record no longer starts is
+        // cancelled at the correction's time of record, not erased. A deadline a correction starts
+        // for an institution other than the corrector runs from the correction's time of record:
+        // no correction makes another institution late.
         let ordered = corrections.enumerated().sorted {
             ($0.element.recordedAt ?? $0.element.occurredAt, $0.offset)
                 < ($1.element.recordedAt ?? $1.element.occurredAt, $1.offset)
@@ -130,9 +135,34 @@ public enum DeadlineEvaluator {
                 d.notified || d.dueAt <= at || (d.satisfiedAt.map { $0 <= at } ?? false)
                     || (d.cancelledAt.map { $0 <= at } ?? false)
             }
+            // The corrector's own running deadline is never put off by its correction: its own
+            // entry error earns it no relief (an attack pass corrected a reflection period from 1
+            // day to 60 before each due time). A running deadline the corrected record no longer
+            // starts does not vanish: it is cancelled at the correction's time of record, in sight
+            // (an attack pass corrected a case's opening status to make its identification
+            // deadline disappear without a trace).
+            let corrector = correction.actor.institution
             let afterKeys = Set(after.deadlines.map(StartKey.init))
-            var merged = after.deadlines.map { d in before[StartKey(d)].map { frozen($0) ? $0 : d } ?? d }
-            merged += current.deadlines.filter { !afterKeys.contains(StartKey($0)) && frozen($0) }
+            var merged = after.deadlines.map { d in
+                guard let was = before[StartKey(d)] else { return d }
+                if frozen(was) { return was }
+                guard was.responsible == corrector, d.responsible == corrector, d.dueAt > was.dueAt else { return d }
+                var kept = d
+                kept.dueAt = was.dueAt
+                kept.warnAt = was.warnAt
+                kept.status = status(of: kept, now: now)
+                return kept
+            }
+            for was in current.deadlines where !afterKeys.contains(StartKey(was)) {
+                if frozen(was) {
+                    merged.append(was)
+                } else {
+                    var ended = was
+                    ended.cancelledAt = at
+                    ended.status = status(of: ended, now: now)
+                    merged.append(ended)
+                }
+            }
             // In the order they were triggered (the stream's order), as a single pass gives them.
             let order = Dictionary(
                 after.deadlines.enumerated().map { (StartKey($1), $0) }, uniquingKeysWith: { a, _ in a })
@@ -189,12 +219,13 @@ public enum DeadlineEvaluator {
                 within = ISODuration(days: days)
                 workingDays = nil
             }
-            // A role names the first party that holds it; while none does, nobody yet (see `assign`).
+            // A role is its holder's (``holder(of:in:kinds:)``); while nobody holds it, the opener's
+            // until an institution that holds it is brought in (see `assign`).
             var unassignedRole: InstitutionKind?
-            if case .role(let kind) = rule.responsible,
-                !state.parties.contains(where: { kinds[$0]?.contains(kind) ?? false })
-            {
-                unassignedRole = kind
+            var roleHolder: (institution: String, referral: String?)?
+            if case .role(let kind) = rule.responsible {
+                roleHolder = holder(of: kind, in: state, kinds: kinds)
+                if roleHolder == nil { unassignedRole = kind }
             }
             let responsible: String =
                 switch rule.responsible {
@@ -203,8 +234,7 @@ public enum DeadlineEvaluator {
                 case .caseOpener: state.openedBy
                 case .triggerActor: trigger.actor.institution
                 case .institution(let id): id
-                case .role(let kind):
-                    state.parties.first { kinds[$0]?.contains(kind) ?? false } ?? "role:\(kind.rawValue)"
+                case .role: roleHolder?.institution ?? state.openedBy
                 }
             // A trigger makes no other institution late: that institution's deadline runs from the
             // moment the trigger was recorded, or from its occurredAt only within the ruleset's
@@ -219,7 +249,8 @@ public enum DeadlineEvaluator {
             book.append(
                 Bookkeeping(
                     rule: rule, ruleset: ruleset, term: Term(within: within, workingDays: workingDays, warn: warn),
-                    runsFrom: runsFrom, unassigned: unassignedRole))
+                    runsFrom: runsFrom, startedFrom: runsFrom, unassigned: unassignedRole,
+                    assignedBy: roleHolder?.referral))
             deadlines.append(
                 Deadline(
                     caseId: caseId, ruleId: rule.id, title: rule.title, rulesetId: ruleset.id,
@@ -250,28 +281,52 @@ public enum DeadlineEvaluator {
             return rules
         }
 
-        // A role deadline that started while no party held the role is the first such party's
-        // from the moment it joins the case (its time of record, as for any trigger it did not
-        // record itself), with the rule's whole term from then: nobody answers for time before it
-        // could see the case. One already due when that party joins stays unassigned (`role:<kind>`):
-        // the miss is that no institution of that kind was brought in in time.
-        func assign(_ party: String, joinedBy event: CaseEvent) {
-            for index in open {
-                guard let kind = book[index].unassigned, kinds[party]?.contains(kind) ?? false else { continue }
+        // A role deadline nobody held when it started is the opener's until a referral brings in
+        // an institution that holds the role: then it is that institution's, with the rule's whole
+        // term from the moment the referral was recorded (nobody answers for time before they
+        // could see the case). One already due by then stays the opener's miss: it did not bring
+        // the role in in time.
+        func assign(_ kind: InstitutionKind, to holder: String, by referralId: String, at event: CaseEvent) {
+            for index in open where book[index].unassigned == kind {
                 book[index].unassigned = nil
-                let joinedAt = countsFor(party, event, book[index].ruleset)
+                var joinedAt = countsFor(holder, event, book[index].ruleset)
                 guard deadlines[index].dueAt > joinedAt else { continue }
-                deadlines[index].responsible = party
+                // A deadline a correction started runs for its new holder from that correction too.
+                if let earliest = floor(StartKey(deadlines[index]), holder) { joinedAt = max(joinedAt, earliest) }
+                deadlines[index].responsible = holder
+                book[index].assignedBy = referralId
                 schedule(index, runsFrom: max(book[index].runsFrom, joinedAt))
+            }
+        }
+
+        // The referral that gave a role deadline its holder, declined or withdrawn while the
+        // deadline runs: it is the opener's again, due as it was first, until another holder is
+        // found (a referral issued and taken back in one batch charges the recipient nothing).
+        func unassign(by referralId: String, at event: CaseEvent, in state: CaseState) {
+            for index in open where book[index].assignedBy == referralId {
+                guard case .role(let kind) = book[index].rule.responsible else { continue }
+                book[index].assignedBy = nil
+                book[index].unassigned = kind
+                deadlines[index].responsible = state.openedBy
+                schedule(index, runsFrom: book[index].startedFrom)
+                if let next = holder(of: kind, in: state, kinds: kinds), let by = next.referral {
+                    assign(kind, to: next.institution, by: by, at: event)
+                }
             }
         }
 
         for event in events {
             // In place (not `CaseState.applying`), so the state's dictionaries are not copied per event.
-            let partiesBefore = state?.parties.count ?? 0
             if state == nil { state = CaseState(caseId: caseId, opening: event) } else { state!.apply(event) }
             guard let current = state else { return Evaluation(state: nil, deadlines: []) }
-            for party in current.parties.dropFirst(partiesBefore) { assign(party, joinedBy: event) }
+            switch event.body {
+            case .referralIssued(let referralId, let to, _, _, _):
+                for kind in kinds[to] ?? [] { assign(kind, to: to, by: referralId, at: event) }
+            case .referralDeclined(let referralId, _), .referralWithdrawn(let referralId, _):
+                unassign(by: referralId, at: event, in: current)
+            default:
+                break
+            }
             // The event's (corrected) data as JSON, built only if a rule looks at it.
             var built: JSONValue?
             func data() -> JSONValue {
@@ -440,8 +495,14 @@ public enum DeadlineEvaluator {
         var term: Term
         /// The moment it runs from.
         var runsFrom: Date
-        /// The role no party held when it started, until one joins.
+        /// The moment it ran from when it started (a role deadline given back to the opener runs
+        /// from it again).
+        var startedFrom: Date
+        /// The role nobody held when it started (the opener answers), until a referral brings a
+        /// holder in.
         var unassigned: InstitutionKind?
+        /// The referral that made its role's holder responsible.
+        var assignedBy: String?
         /// The event that cancelled or ended it.
         var endedBy: UUID?
         /// The event that met it in time or cancelled it (what a notice must precede to count).
@@ -452,6 +513,22 @@ public enum DeadlineEvaluator {
         var satisfiedByReferral: String?
         /// The status change that cancelled it (one a later change of that status undoes).
         var endedByStatus: UUID?
+    }
+
+    /// Who holds `kind` in the case: its opener, if of that kind; else the recipient of the first
+    /// referral (in issue order) to an institution of that kind that was not declined or withdrawn,
+    /// with that referral.
+    static func holder(of kind: InstitutionKind, in state: CaseState, kinds: [String: [InstitutionKind]])
+        -> (institution: String, referral: String?)?
+    {
+        if kinds[state.openedBy]?.contains(kind) ?? false { return (state.openedBy, nil) }
+        for id in state.referralOrder {
+            guard let r = state.referrals[id], r.status != .declined, r.status != .withdrawn,
+                kinds[r.to]?.contains(kind) ?? false
+            else { continue }
+            return (r.to, id)
+        }
+        return nil
     }
 
     /// Whether `event` takes back what met a deadline: the withdrawal of the referral that met a

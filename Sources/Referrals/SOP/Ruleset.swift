@@ -251,7 +251,8 @@ public struct SopRule: Sendable, Hashable {
         case triggerActor
         /// A named institution.
         case institution(String)
-        /// The first party of the case of this kind; `role:<kind>` while there is none.
+        /// The role's holder (``DeadlineEvaluator/holder(of:in:kinds:)``); the case's opener while
+        /// nobody holds it.
         case role(InstitutionKind)
     }
 }
