@@ -179,6 +179,12 @@ import Testing
             at: at(hours: 12))
         let again = try guardian(declined, [t0, at(hours: 2), at(hours: 10), at(hours: 12)], now: 13)
         #expect(again.responsible == "csw-prishtina" && again.dueAt == at(hours: 36))
+        // A centre that missed its deadline and declines afterwards hands no miss back.
+        var missed = try referred(at: 2)
+        try missed.append(
+            "csw-prishtina", "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], at: at(hours: 27))
+        let kept = try guardian(missed, [t0, at(hours: 2), at(hours: 27)], now: 28)
+        #expect(kept.responsible == "csw-prishtina" && kept.dueAt == at(hours: 26) && kept.status == .overdue)
         // A centre that opens the case itself answers from the opening.
         var own = CaseScript()
         try own.append("csw-prishtina", "CaseOpened", child, at: t0)

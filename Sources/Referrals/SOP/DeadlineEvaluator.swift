@@ -299,12 +299,15 @@ public enum DeadlineEvaluator {
             }
         }
 
-        // The referral that gave a role deadline its holder, declined or withdrawn while the
-        // deadline runs: it is the opener's again, due as it was first, until another holder is
-        // found (a referral issued and taken back in one batch charges the recipient nothing).
+        // The referral that gave a role deadline its holder, declined or withdrawn before the
+        // deadline fell due: it is the opener's again, due as it was first, until another holder
+        // is found (a referral issued and taken back in one batch charges the recipient nothing).
+        // One already due stays the holder's: declining afterwards hands no miss back.
         func unassign(by referralId: String, at event: CaseEvent, in state: CaseState) {
             for index in open where book[index].assignedBy == referralId {
-                guard case .role(let kind) = book[index].rule.responsible else { continue }
+                guard case .role(let kind) = book[index].rule.responsible,
+                    deadlines[index].dueAt > countsFor(deadlines[index].responsible, event, book[index].ruleset)
+                else { continue }
                 book[index].assignedBy = nil
                 book[index].unassigned = kind
                 deadlines[index].responsible = state.openedBy
