@@ -227,6 +227,47 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         #expect(broughtForward.dueAt < at(days: 32))
     }
 
+    /// A correction that takes away what cancelled or met a deadline leaves it to the corrected
+    /// record: a not-a-victim finding corrected to "identified" carries the deadlines it cancelled
+    /// on; a decision corrected back to "presumed" meets nothing; a child flag corrected away and
+    /// back leaves the guardian deadline running (three ways an attack pass found to end deadlines
+    /// for good by a correction).
+    @Test func aCorrectionThatTakesAwayAnExcuseLeavesTheDeadlineRunning() throws {
+        var finding = CaseScript()
+        try finding.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        let notAVictim = try finding.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: at(hours: 1))
+        #expect(
+            evaluate(finding, now: at(hours: 2)).first { $0.ruleId == "victim-advocate-assigned" }?.status == .cancelled
+        )
+        try finding.append(
+            "kp-dthb", "RecordCorrected", Self.correction(of: notAVictim, ["status": "identified"]), at: at(hours: 2))
+        let advocate = try #require(
+            evaluate(finding, now: at(hours: 25)).first { $0.ruleId == "victim-advocate-assigned" })
+        #expect(advocate.status == .overdue && advocate.dueAt == at(hours: 24))
+
+        var decision = CaseScript()
+        try decision.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        let identified = try decision.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(hours: 1))
+        try decision.append(
+            "kp-dthb", "RecordCorrected", Self.correction(of: identified, ["status": "presumed"]), at: at(hours: 2))
+        let decided = try #require(
+            evaluate(decision, now: at(days: 31)).first { $0.ruleId == "identification-decided" })
+        #expect(decided.status == .overdue && decided.satisfiedAt == nil)
+
+        var child = CaseScript()
+        try child.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+        try child.append(
+            "kp-dthb", "RecordCorrected",
+            Self.correction(of: child.events[0], ["profile": ["child": false, "ageBand": "18-24"]]), at: at(hours: 1))
+        try child.append(
+            "kp-dthb", "RecordCorrected",
+            Self.correction(of: child.events[0], ["profile": ["child": true, "ageBand": "12-14"]]), at: at(hours: 1.01))
+        let guardian = try #require(evaluate(child, now: at(hours: 25)).first { $0.ruleId == "guardian-for-child" })
+        #expect(guardian.status == .overdue && guardian.cancelledAt == nil)
+    }
+
     /// A running deadline does not vanish with the data that started it: an opening corrected to
     /// "identified" a day before the identification deadline cancels it then, in sight (an attack
     /// pass made it disappear without a trace, then changed the status back to presumed).

@@ -131,11 +131,23 @@ struct LifecycleExpectation: Sendable, CustomStringConvertible {
         ahead.events[ahead.events.count - 1].occurredAt = due.addingTimeInterval(240)
         ahead.events[ahead.events.count - 1].recordedAt = due.addingTimeInterval(-10)
         #expect(deadlines(ahead, now: due.addingTimeInterval(600)).filter { $0.ruleId == e.ruleId }.count == 1)
-        // Reopened only after the due time: the closure's cancellation stands, and the rules that
-        // say so restart from the reopening.
+        // Reopened a minute after the due time, within a day of the closure: the closure excused
+        // nothing; the opener's deadline is missed, a recipient's runs on with the closed time
+        // given back (found by an attack pass: closing a minute before and reopening a minute after).
+        var straddling = s
+        straddling.events[straddling.events.count - 1].occurredAt = due.addingTimeInterval(60)
+        let straddled = deadlines(straddling, now: due.addingTimeInterval(120)).filter { $0.ruleId == e.ruleId }
+        #expect(straddled.count == 1 && straddled.first?.cancelledAt == nil)
+        if straddled.first?.responsible == "kp-dthb" {
+            #expect(straddled.first?.status == .overdue && straddled.first?.dueAt == due)
+        } else {
+            #expect(straddled.first.map { $0.dueAt > due } == true)
+        }
+        // Reopened two days after the closure: the closure stood, its cancellation stands, and the
+        // rules that say so restart from the reopening.
         var later = s
-        later.events[later.events.count - 1].occurredAt = due.addingTimeInterval(3600)
-        let restarted = deadlines(later, now: due.addingTimeInterval(3660)).filter { $0.ruleId == e.ruleId }
+        later.events[later.events.count - 1].occurredAt = due.addingTimeInterval(2 * 86_400)
+        let restarted = deadlines(later, now: due.addingTimeInterval(2 * 86_400 + 60)).filter { $0.ruleId == e.ruleId }
         #expect(restarted.first?.status == .cancelled)
         #expect(restarted.count == (e.reopenRetriggers ? 2 : 1))
     }

@@ -79,15 +79,19 @@ import Testing
         let referral = try t.append(
             "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
             at: at(hours: 1))
-        // Closed "at 2 h" (before the 25 h due time), recorded at 25.5 h, within the grace.
+        // Closed "at 2 h" (before the 25 h due time), recorded at 25.5 h, within the late-entry
+        // grace: a closure ends deadlines when it is recorded, with no grace (an attack pass closed
+        // a case two seconds after a due time, dated a minute before, ahead of the watcher).
         try t.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: at(hours: 2))
         let closed = recorded(t, [t0, at(hours: 1), at(hours: 25.5)])
         let key = NoticeKey(ruleId: "referral-acknowledged", triggerEventId: referral.id)
-        #expect(deadline(closed, "referral-acknowledged", now: at(days: 3))?.status == .cancelled)
-        let noticedFirst = deadline(closed, "referral-acknowledged", now: at(days: 3), notices: [key: at(hours: 25.1)])
-        #expect(noticedFirst?.status == .overdue)
-        #expect(noticedFirst?.missedAtClosure == true)
-        let noticedAfter = deadline(closed, "referral-acknowledged", now: at(days: 3), notices: [key: at(hours: 25.6)])
+        let late = deadline(closed, "referral-acknowledged", now: at(days: 3))
+        #expect(late?.status == .overdue && late?.missedAtClosure == true)
+        // Recorded at 24.9 h, before the due time: cancelled; a notice recorded after it (a watcher
+        // that read the case before the closure) does not count.
+        let inTime = recorded(t, [t0, at(hours: 1), at(hours: 24.9)])
+        #expect(deadline(inTime, "referral-acknowledged", now: at(days: 3))?.status == .cancelled)
+        let noticedAfter = deadline(inTime, "referral-acknowledged", now: at(days: 3), notices: [key: at(hours: 25.1)])
         #expect(noticedAfter?.status == .cancelled)
     }
 
@@ -179,6 +183,16 @@ import Testing
             at: at(hours: 12))
         let again = try guardian(declined, [t0, at(hours: 2), at(hours: 10), at(hours: 12)], now: 13)
         #expect(again.responsible == "csw-prishtina" && again.dueAt == at(hours: 36))
+        // A centre that declines one of two referrals keeps its deadline as the other gave it
+        // (found by an attack pass: declining a duplicate at 20 h restarted the term).
+        var two = try referred(at: 2)
+        try two.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "csw-prishtina", "purpose": "social-welfare"],
+            at: at(hours: 2))
+        try two.append(
+            "csw-prishtina", "ReferralDeclined", ["referralId": "R-1", "reason": "duplicate"], at: at(hours: 20))
+        let kept2 = try guardian(two, [t0, at(hours: 2), at(hours: 2), at(hours: 20)], now: 21)
+        #expect(kept2.responsible == "csw-prishtina" && kept2.dueAt == at(hours: 26))
         // A centre that missed its deadline and declines afterwards hands no miss back.
         var missed = try referred(at: 2)
         try missed.append(
@@ -469,11 +483,48 @@ import Testing
         }
         let decided = try #require(deadline(flipped, "identification-decided", now: at(hours: 25)))
         #expect(decided.status == .pending && decided.satisfiedAt == nil)
+        // Flipped a minute before the due time and back a minute after: excused nothing.
+        var straddle = CaseScript()
+        try straddle.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try straddle.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: at(hours: 23.98))
+        try straddle.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(hours: 24.02))
+        let straddled = recorded(straddle, [t0, at(hours: 23.98), at(hours: 24.02)])
+        let advocate = try #require(deadline(straddled, "victim-advocate-assigned", now: at(hours: 25)))
+        #expect(advocate.status == .overdue && advocate.dueAt == at(hours: 24))
         // A decision that stands meets it; one changed back after the due time is not taken back.
         try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(days: 2))
         try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 40))
         let late = recorded(s, [t0, t0, at(hours: 23), at(hours: 23), at(days: 2), at(days: 40)])
         #expect(deadline(late, "identification-decided", now: at(days: 41))?.status == .met)
+    }
+
+    /// Another institution's act cannot make the responsible late by taking back what met its
+    /// deadline: undone by another, the deadline runs a whole new term from then; and a referral
+    /// withdrawn while another one that meets the rule still stands takes nothing back. (Found by an
+    /// attack pass: a shelter changed the police's identification decision back to presumed two
+    /// minutes before its due time, and withdrew its own advocacy referral while the police's stood.)
+    @Test func anotherInstitutionCannotTakeBackWhatMetYourDeadline() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], at: t0)
+        try s.append("isf", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 0.5))
+        try s.append(
+            "isf", "ReferralIssued", ["referralId": "R-2", "to": "opav", "purpose": "victim-advocacy"], at: at(hours: 1)
+        )
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-3", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(hours: 2))
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(hours: 3))
+        try s.append("isf", "ReferralWithdrawn", ["referralId": "R-2", "reason": "duplicate"], at: at(hours: 23.98))
+        try s.append("isf", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 29.99))
+        let times = [
+            t0, t0, at(hours: 0.5), at(hours: 1), at(hours: 2), at(hours: 3), at(hours: 23.98), at(days: 29.99),
+        ]
+        let events = recorded(s, times)
+        let advocate = try #require(deadline(events, "victim-advocate-assigned", now: at(days: 2)))
+        #expect(advocate.status == .met && advocate.satisfiedAt == at(hours: 2))
+        let decided = try #require(deadline(events, "identification-decided", now: at(days: 30.5)))
+        #expect(decided.status == .pending && decided.dueAt > at(days: 59))
     }
 
     /// A reopening counts as a trigger does: for another institution's deadline from the moment it
@@ -492,13 +543,18 @@ import Testing
         // Never before the closure.
         let early = try #require(s.attempt(.institution("ksp", user: "u"), "CaseReopened", reopen, at: at(hours: 0.1)))
         #expect(early.code == .invalidEvent && early.field == "occurredAt")
-        // The opener reopens, dated 1:00, recorded at 3:00: ksp's acknowledgement (due 2:00) stays cancelled; the
-        // opener's own risk assessment (due at 72 h) is carried on from the date it gave.
+        // The opener reopens, dated 1:00, recorded at 3:00 (within a day of the closure): ksp's
+        // acknowledgement (due 2:00) runs on with the 2.8 h the case was closed given back to it,
+        // not overdue; the opener's own risk assessment (due at 72 h) is carried on.
         try s.append("kp-dthb", "CaseReopened", reopen, at: at(hours: 1))
         let events = recorded(s, [t0, t0, at(hours: 0.2), at(hours: 3)])
         let ack = try #require(deadline(events, "referral-acknowledged", now: at(hours: 4)))
-        #expect(ack.status == .cancelled)
+        #expect(ack.status != .overdue && ack.status != .cancelled)
+        #expect(ack.dueAt == at(hours: 2 + 2.8))
         #expect(deadline(events, "risk-assessed", now: at(hours: 4))?.status == .pending)
+        // Reopened two days later: the closure stood; ksp's acknowledgement stays cancelled.
+        let stood = recorded(s, [t0, t0, at(hours: 0.2), at(hours: 48)])
+        #expect(deadline(stood, "referral-acknowledged", now: at(hours: 49))?.status == .cancelled)
         // Recorded at 1:30, before the due time: carried on, due when it was.
         let inTime = recorded(s, [t0, t0, at(hours: 0.2), at(hours: 1.5)])
         let carried = try #require(deadline(inTime, "referral-acknowledged", now: at(hours: 1.6)))

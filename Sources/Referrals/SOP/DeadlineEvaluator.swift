@@ -11,9 +11,10 @@ import Foundation
 ///   actor must meet runs from the trigger's time of record under the ruleset's
 ///   `lateTriggerGrace` (none by default: from `recordedAt`): nobody can be made late by a
 ///   backdated entry.
-/// - Satisfying and closing events count at their time of record
-///   (``CaseEvent/countedAt(grace:)``): `occurredAt` if recorded within the grace, otherwise
-///   `recordedAt − grace`; and never before the trigger.
+/// - Satisfying events count at their time of record (``CaseEvent/countedAt(grace:)``):
+///   `occurredAt` if recorded within the grace, otherwise `recordedAt − grace`; and never before
+///   the trigger. Events that end deadlines count when they were recorded, with no grace
+///   (``Ruleset/cancellationGrace(for:)``).
 /// - A deadline with a `SopDeadlineMissed` notice (``NoticeKey``) is never `met` nor `cancelled`,
 ///   unless the notice was recorded after the event that met it in time or cancelled it (then the
 ///   notice came from a read that had not seen that event, and counts for nothing).
@@ -28,19 +29,25 @@ import Foundation
 ///   (`missedAtClosure`) — ending it does not excuse a missed deadline. Satisfaction is judged
 ///   before cancellation. No deadline starts while closed.
 /// - `CaseReopened` carries on every deadline the last closure cancelled that is still not due
-///   when the case is reopened (as if it had never been closed), and starts a new deadline (from
-///   the reopening) of every other rule with `reopenRetriggers` whose deadline the last closure
-///   ended unmet; the old one keeps its status.
+///   when the case is reopened (counted for each deadline as a trigger of it would be), as if it
+///   had never been closed, and starts a new deadline (from the reopening) of every other rule
+///   with `reopenRetriggers` whose deadline the last closure ended unmet; the old one keeps its
+///   status. A later identification status carries on what a `not-a-victim` finding cancelled the
+///   same way. A closure or finding undone within the late-entry grace of its recording excuses
+///   nothing: its author's deadlines run on due when they were, another's with the closed time
+///   given back.
 /// - A `role` responsibility names the role's holder: the opener if it holds the role, else the
 ///   recipient of the first referral to an institution of that kind not declined or withdrawn. A
 ///   role deadline that starts while nobody holds the role is the opener's until a referral brings
 ///   a holder in; it is then the holder's, with the rule's whole term from the moment that referral
 ///   was recorded, unless it was already due (then it stays the opener's miss). A holder's referral
-///   declined or withdrawn while the deadline runs gives it back to the opener, due as it was first.
+///   declined or withdrawn before the deadline fell due gives it back to the opener, due as it was
+///   first (or to another holder already brought in, from its own referral).
 /// - No event counts later than it was recorded (``CaseEvent/occurredAtCapped``).
-/// - A deadline met by a referral other than its trigger's (`referralPurposes`, not `sameReferral`)
-///   is met no longer when the referral's issuer withdraws it before the deadline fell due: it
-///   runs on, due when it was.
+/// - What met a deadline and is taken back before it fell due meets it no longer: a referral
+///   other than the trigger's (`referralPurposes`, not `sameReferral`) withdrawn while no other
+///   such referral stands; an identification decision changed back. Taken back by the responsible
+///   institution, the deadline runs on due when it was; by another, a whole new term from then.
 /// - `RecordCorrected` is applied before rules look at an event's data, but it changes only what
 ///   is still running when it is recorded: a deadline already due, settled or noticed by the
 ///   correction's time of record keeps what the record said of it until then (no correction
@@ -143,9 +150,19 @@ public enum DeadlineEvaluator {
             // deadline disappear without a trace).
             let corrector = correction.actor.institution
             let afterKeys = Set(after.deadlines.map(StartKey.init))
+            // What the corrected record no longer excuses is not excused: a cancellation or a
+            // satisfaction the corrected data no longer makes (a not-a-victim finding corrected to
+            // "identified", a decision corrected back to "presumed") gives way to the corrected
+            // record — for the corrector's own deadline whenever, for another's only while still
+            // not due (an attack pass cancelled deadlines by a finding and corrected the finding away).
+            func excusedNoLonger(_ was: Deadline, _ d: Deadline) -> Bool {
+                !was.notified && (was.cancelledAt != nil || was.satisfiedAt != nil) && d.cancelledAt == nil
+                    && (d.satisfiedAt ?? .distantFuture) > (was.satisfiedAt ?? was.cancelledAt ?? .distantPast)
+                    && (was.responsible == corrector || d.dueAt > at)
+            }
             var merged = after.deadlines.map { d in
                 guard let was = before[StartKey(d)] else { return d }
-                if frozen(was) { return was }
+                if frozen(was) { return excusedNoLonger(was, d) ? d : was }
                 guard was.responsible == corrector, d.responsible == corrector, d.dueAt > was.dueAt else { return d }
                 var kept = d
                 kept.dueAt = was.dueAt
@@ -195,6 +212,8 @@ public enum DeadlineEvaluator {
         var open: [Int] = []  // indices into deadlines still satisfiable
         var keys: Set<StartKey> = []
         var lastClosure: UUID?
+        var enders: [UUID: String] = [:]  // the institution of each event that ended deadlines
+        var issuing: [String: CaseEvent] = [:]  // each referral's ReferralIssued
 
         func schedule(_ index: Int, runsFrom: Date) {
             let clock = book[index].ruleset.clock
@@ -263,13 +282,27 @@ public enum DeadlineEvaluator {
 
         // Carries on the deadlines `ending` cancelled that are not yet due when `undoing` counts
         // (for each deadline as a trigger of it would: ``countsFor``); returns their rules' ids.
+        // Undone within the late-entry grace of when it was made, a closure or finding excuses
+        // nothing even across a due time (an attack pass closed a case a minute before a deadline
+        // and reopened it a minute after): its author's deadline runs on as if it had never been
+        // made, due when it was; another institution's runs on with the time the case was closed
+        // given back to it.
         func carryOn(endedBy ending: UUID, undoneBy undoing: CaseEvent) -> Set<String> {
             var rules: Set<String> = []
+            let undoneAt = undoing.recordedAt ?? undoing.occurredAt
             for index in deadlines.indices
-            where book[index].endedBy == ending && deadlines[index].satisfiedAt == nil
-                && deadlines[index].cancelledAt != nil
-                && deadlines[index].dueAt > countsFor(deadlines[index].responsible, undoing, book[index].ruleset)
-            {
+            where book[index].endedBy == ending && deadlines[index].satisfiedAt == nil {
+                guard let endedAt = deadlines[index].cancelledAt else { continue }
+                let countsAt = countsFor(deadlines[index].responsible, undoing, book[index].ruleset)
+                if deadlines[index].dueAt <= countsAt {
+                    guard undoneAt.timeIntervalSince(endedAt) < book[index].ruleset.lateEntryGrace(for: undoing)
+                    else { continue }
+                    if enders[ending] != deadlines[index].responsible {
+                        schedule(
+                            index,
+                            runsFrom: book[index].runsFrom.addingTimeInterval(countsAt.timeIntervalSince(endedAt)))
+                    }
+                }
                 deadlines[index].cancelledAt = nil
                 book[index].endedBy = nil
                 book[index].endedByStatus = nil
@@ -312,8 +345,9 @@ public enum DeadlineEvaluator {
                 book[index].unassigned = kind
                 deadlines[index].responsible = state.openedBy
                 schedule(index, runsFrom: book[index].startedFrom)
+                // Another holder already brought in answers from when its own referral was recorded.
                 if let next = holder(of: kind, in: state, kinds: kinds), let by = next.referral {
-                    assign(kind, to: next.institution, by: by, at: event)
+                    assign(kind, to: next.institution, by: by, at: issuing[by] ?? event)
                 }
             }
         }
@@ -324,6 +358,7 @@ public enum DeadlineEvaluator {
             guard let current = state else { return Evaluation(state: nil, deadlines: []) }
             switch event.body {
             case .referralIssued(let referralId, let to, _, _, _):
+                issuing[referralId] = event
                 for kind in kinds[to] ?? [] { assign(kind, to: to, by: referralId, at: event) }
             case .referralDeclined(let referralId, _), .referralWithdrawn(let referralId, _):
                 unassign(by: referralId, at: event, in: current)
@@ -340,21 +375,48 @@ public enum DeadlineEvaluator {
             }
 
             // 0. What met a deadline and is taken back before the deadline fell due meets it no
-            // longer; the deadline runs on, due when it was (the taking back counts as a trigger
-            // does: ``countsFor``). A referral its issuer withdraws (a rule met by some referral, not
-            // the trigger's own): issuing and taking back is not having referred. A status set
-            // otherwise (an identification decision changed back to presumed): a decision undone
-            // is no decision.
+            // longer (the taking back counts as a trigger does: ``countsFor``). A referral its
+            // issuer withdraws (a rule met by some referral, not the trigger's own): issuing and
+            // taking back is not having referred — unless another such referral still stands. A
+            // status set otherwise (an identification decision changed back to presumed): a
+            // decision undone is no decision. Taken back by the responsible institution itself, the
+            // deadline runs on, due when it was; by another institution, it runs a whole new term
+            // from then (nobody is made late by another's act: an attack pass had a shelter undo
+            // the police's decision two minutes before its due time).
             for index in deadlines.indices
             where deadlines[index].satisfiedAt != nil && !book[index].rule.recurring
                 && takesBack(event, data: data, book[index])
-                && deadlines[index].dueAt > countsFor(deadlines[index].responsible, event, book[index].ruleset)
             {
+                let countsAt = countsFor(deadlines[index].responsible, event, book[index].ruleset)
+                let byAnother = event.actor.institution != deadlines[index].responsible
+                guard deadlines[index].dueAt > countsAt || byAnother else { continue }
+                if case .referralWithdrawn = event.body,
+                    let standing = events.prefix(while: { $0.id != event.id })
+                        .drop(while: { $0.id != deadlines[index].triggerEventId }).dropFirst()
+                        .first(where: { e in
+                            e.id != deadlines[index].satisfiedByEventId
+                                && (e.body.referralId.flatMap { current.referrals[$0]?.status } ?? .issued)
+                                    != .withdrawn
+                                && satisfies(
+                                    e, data: { effective[e.id] ?? e.body.data }, rule: book[index].rule,
+                                    deadline: deadlines[index], state: current)
+                        })
+                {
+                    // Met by the referral that still stands, when it counted.
+                    deadlines[index].satisfiedAt = max(
+                        standing.countedAt(grace: book[index].ruleset.lateEntryGrace(for: standing)),
+                        deadlines[index].triggeredAt)
+                    deadlines[index].satisfiedByEventId = standing.id
+                    book[index].satisfiedByReferral = standing.body.referralId
+                    book[index].settledBy = deadlines[index].satisfiedAt! <= deadlines[index].dueAt ? standing : nil
+                    continue
+                }
                 deadlines[index].satisfiedAt = nil
                 deadlines[index].satisfiedByEventId = nil
                 book[index].satisfiedBy = nil
                 book[index].satisfiedByReferral = nil
                 book[index].settledBy = nil
+                if byAnother { schedule(index, runsFrom: max(book[index].runsFrom, countsAt)) }
                 open.append(index)
                 open.sort()
             }
@@ -393,7 +455,11 @@ public enum DeadlineEvaluator {
             open.removeAll { index in
                 guard book[index].rule.cancelledBy.contains(where: { cancels($0, event, data: data, deadlines[index]) })
                 else { return false }
-                let endedAt = event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event))
+                // Ending a deadline is no act the deadline asked for: it counts when it was recorded,
+                // with no late-entry grace (an attack pass recorded a closure two seconds after a
+                // due time, dated a minute before it, and the miss was cancelled before the watcher
+                // saw it). A backfilled history keeps its graces.
+                let endedAt = event.countedAt(grace: book[index].ruleset.cancellationGrace(for: event))
                 if deadlines[index].dueAt > endedAt, !noticed(deadlines[index], before: event, in: notices) {
                     deadlines[index].cancelledAt = endedAt
                     book[index].settledBy = event
@@ -401,6 +467,7 @@ public enum DeadlineEvaluator {
                     deadlines[index].missedAtClosure = true
                 }
                 book[index].endedBy = event.id
+                enders[event.id] = event.actor.institution
                 if event.type == .identificationStatusChanged { book[index].endedByStatus = event.id }
                 return true
             }

@@ -71,6 +71,13 @@ public struct Ruleset: Sendable, Hashable {
         (isBackfill(trigger) ? backfill?.lateTriggerGrace : nil)?.fixedSeconds ?? lateTriggerGrace.fixedSeconds
     }
 
+    /// The grace, in seconds, of an event that ends a deadline (a closure, a not-a-victim
+    /// finding): none — it counts when it was recorded — except the backfill's late-entry grace for
+    /// a synthetic history recorded before its time.
+    public func cancellationGrace(for event: CaseEvent) -> TimeInterval {
+        isBackfill(event) ? lateEntryGrace(for: event) : 0
+    }
+
     private func isBackfill(_ event: CaseEvent) -> Bool {
         guard let backfill, let recordedAt = event.recordedAt else { return false }
         return recordedAt < backfill.recordedBefore
