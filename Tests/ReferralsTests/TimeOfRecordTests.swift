@@ -527,6 +527,70 @@ import Testing
         #expect(decided.status == .pending && decided.dueAt > at(days: 59))
     }
 
+    /// A third attack pass: a centre moving its own missed guardian deadline onto the police by a
+    /// back-dated decline, or declining just before its due time to leave the police overdue at
+    /// once; a finding slipped in by correcting an old status change (the undo window measured
+    /// from the old event); a referral issued and withdrawn in one batch to put the police's
+    /// deadline off by a full term.
+    @Test func thirdAttackPass() throws {
+        let child: JSONValue = [
+            "identificationStatus": "presumed",
+            "profile": ["sex": "male", "ageBand": "12-14", "child": true, "nationality": "XK", "exploitation": []],
+        ]
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", child, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "csw-prishtina", "purpose": "guardianship"],
+            at: at(hours: 2))
+        // Declined at 120 h, dated 12 h: the centre's miss (due 26 h) stays the centre's.
+        var backdated = s
+        try backdated.append(
+            "csw-prishtina", "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], at: at(hours: 12))
+        let kept = try #require(
+            deadline(
+                recorded(backdated, [t0, at(hours: 2), at(hours: 120)]), "guardian-for-child", now: at(hours: 121)))
+        #expect(kept.responsible == "csw-prishtina" && kept.dueAt == at(hours: 26))
+        // Declined at 24.5 h, before its own due time but after the police's first: the police gets
+        // a whole term from then, not an instant miss.
+        var declined = s
+        try declined.append(
+            "csw-prishtina", "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], at: at(hours: 24.5))
+        let back = try #require(
+            deadline(recorded(declined, [t0, at(hours: 2), at(hours: 24.5)]), "guardian-for-child", now: at(hours: 25)))
+        #expect(back.responsible == "kp-dthb" && back.dueAt == at(hours: 48.5) && back.status != .overdue)
+
+        // A status change corrected into a finding at 23.83 h and changed again at 24.05 h: the
+        // finding stood 13 minutes, across the due time, and excused nothing.
+        var finding = CaseScript()
+        try finding.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let s1 = try finding.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: t0)
+        try finding.append(
+            "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": .string(s1.id.uuidString), "reason": "data-entry-error",
+                "correction": ["status": "not-a-victim"],
+            ],
+            at: at(hours: 23.83))
+        try finding.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(hours: 24.05))
+        let corrected = recorded(finding, [t0, t0, at(hours: 23.83), at(hours: 24.05)])
+        let advocate = try #require(deadline(corrected, "victim-advocate-assigned", now: at(hours: 25)))
+        #expect(advocate.status == .overdue && advocate.dueAt == at(hours: 24))
+
+        // A shelter issues and withdraws a victim-advocacy referral in one batch at 23.83 h: the
+        // police's deadline does not move.
+        var batch = CaseScript()
+        try batch.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try batch.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], at: t0)
+        try batch.append(
+            "isf", "ReferralIssued", ["referralId": "R-2", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(hours: 23.83))
+        try batch.append(
+            "isf", "ReferralWithdrawn", ["referralId": "R-2", "reason": "issued-in-error"], at: at(hours: 23.83))
+        let postponed = recorded(batch, [t0, t0, at(hours: 23.83), at(hours: 23.83)])
+        let police = try #require(deadline(postponed, "victim-advocate-assigned", now: at(hours: 25)))
+        #expect(police.status == .overdue && police.dueAt == at(hours: 24))
+    }
+
     /// A reopening counts as a trigger does: for another institution's deadline from the moment it
     /// was recorded, so dating it back makes nobody late for the time the case was closed; and it
     /// is never dated before the closure it undoes. (Found by an attack pass: a reopening dated
@@ -552,14 +616,17 @@ import Testing
         #expect(ack.status != .overdue && ack.status != .cancelled)
         #expect(ack.dueAt == at(hours: 2 + 2.8))
         #expect(deadline(events, "risk-assessed", now: at(hours: 4))?.status == .pending)
-        // Reopened two days later: the closure stood; ksp's acknowledgement stays cancelled.
+        // Reopened two days later: ksp's acknowledgement runs on with the two days given back
+        // (the opener's closure stopped ksp's clock, whatever its length).
         let stood = recorded(s, [t0, t0, at(hours: 0.2), at(hours: 48)])
-        #expect(deadline(stood, "referral-acknowledged", now: at(hours: 49))?.status == .cancelled)
-        // Recorded at 1:30, before the due time: carried on, due when it was.
+        #expect(deadline(stood, "referral-acknowledged", now: at(hours: 49))?.dueAt == at(hours: 2 + 47.8))
+        // Recorded at 1:30, before the due time: carried on with the 1.3 h the case was closed
+        // given back (an attack pass closed and reopened a case before a recipient's due time,
+        // leaving it five minutes of its two hours).
         let inTime = recorded(s, [t0, t0, at(hours: 0.2), at(hours: 1.5)])
         let carried = try #require(deadline(inTime, "referral-acknowledged", now: at(hours: 1.6)))
         #expect(carried.status == .dueSoon || carried.status == .pending)
-        #expect(carried.dueAt == at(hours: 2))
+        #expect(carried.dueAt == at(hours: 3.3))
         // And a closure is never dated before the reopening it ends.
         let reclose = try #require(
             s.attempt(.institution("kp-dthb", user: "u"), "CaseClosed", ["reason": "other"], at: at(hours: 0.5)))

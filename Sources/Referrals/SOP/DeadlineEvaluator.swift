@@ -33,21 +33,26 @@ import Foundation
 ///   had never been closed, and starts a new deadline (from the reopening) of every other rule
 ///   with `reopenRetriggers` whose deadline the last closure ended unmet; the old one keeps its
 ///   status. A later identification status carries on what a `not-a-victim` finding cancelled the
-///   same way. A closure or finding undone within the late-entry grace of its recording excuses
-///   nothing: its author's deadlines run on due when they were, another's with the closed time
-///   given back.
+///   same way. Another institution's deadline the closure or finding cancelled runs on with the
+///   time between the two given back, whenever it was due; the author's own already due runs on
+///   (missed) only when the closure or finding is undone within the late-entry grace of its
+///   recording.
 /// - A `role` responsibility names the role's holder: the opener if it holds the role, else the
 ///   recipient of the first referral to an institution of that kind not declined or withdrawn. A
 ///   role deadline that starts while nobody holds the role is the opener's until a referral brings
 ///   a holder in; it is then the holder's, with the rule's whole term from the moment that referral
 ///   was recorded, unless it was already due (then it stays the opener's miss). A holder's referral
-///   declined or withdrawn before the deadline fell due gives it back to the opener, due as it was
-///   first (or to another holder already brought in, from its own referral).
+///   declined or withdrawn before the deadline fell due (as recorded) gives it to another holder
+///   already brought in, from its own referral, or back to the opener: due as first after the
+///   opener's own withdrawal, a whole term from then after another's act.
 /// - No event counts later than it was recorded (``CaseEvent/occurredAtCapped``).
 /// - What met a deadline and is taken back before it fell due meets it no longer: a referral
 ///   other than the trigger's (`referralPurposes`, not `sameReferral`) withdrawn while no other
 ///   such referral stands; an identification decision changed back. Taken back by the responsible
-///   institution, the deadline runs on due when it was; by another, a whole new term from then.
+///   institution, the deadline runs on due when it was; by another, with the time it stood met
+///   given back.
+/// - An event that meets or ends a deadline only as corrected does so no earlier than the
+///   correction was recorded.
 /// - `RecordCorrected` is applied before rules look at an event's data, but it changes only what
 ///   is still running when it is recorded: a deadline already due, settled or noticed by the
 ///   correction's time of record keeps what the record said of it until then (no correction
@@ -127,14 +132,16 @@ public enum DeadlineEvaluator {
         }.map(\.element)
         let position = Dictionary(events.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
         var applied: Set<UUID> = []
+        var correctedAt: [UUID: Date] = [:]  // each corrected event: when its last correction so far was recorded
         for correction in ordered {
             applied.insert(correction.id)
             let at = correction.recordedAt ?? correction.occurredAt
+            if case .recordCorrected(let target, _, _) = correction.body { correctedAt[target] = at }
             let before = Dictionary(
                 current.deadlines.map { (StartKey($0), $0) }, uniquingKeysWith: { first, _ in first })
             let after = evaluatePass(
                 caseId: caseId, events: events, context: context, now: now, notices: notices,
-                effective: effectiveData(events, applying: applied),
+                effective: effectiveData(events, applying: applied), correctedAt: correctedAt,
                 floor: { key, responsible in
                     before[key] == nil && responsible != correction.actor.institution ? at : nil
                 })
@@ -198,10 +205,13 @@ public enum DeadlineEvaluator {
 
     /// One evaluation of the case with the corrections in `effective` applied. `floor` gives,
     /// for a deadline about to start (its key and responsible institution), the earliest time it
-    /// may run from, or nil.
+    /// may run from, or nil. `correctedAt`: for each corrected event, when its correction was
+    /// recorded — an event that meets or ends a deadline only as corrected does so no earlier than
+    /// that (a correction makes nothing true in the past: an attack pass corrected an old status
+    /// change into a not-a-victim finding, and the cancellation counted from the old event).
     static func evaluatePass(
         caseId: String, events: [CaseEvent], context: Context, now: Date, notices: [NoticeKey: Date],
-        effective: [UUID: JSONValue], floor: (StartKey, String) -> Date?
+        effective: [UUID: JSONValue], correctedAt: [UUID: Date] = [:], floor: (StartKey, String) -> Date?
     ) -> Evaluation {
         let series = context.series
         let kinds = context.kinds
@@ -282,11 +292,11 @@ public enum DeadlineEvaluator {
 
         // Carries on the deadlines `ending` cancelled that are not yet due when `undoing` counts
         // (for each deadline as a trigger of it would: ``countsFor``); returns their rules' ids.
-        // Undone within the late-entry grace of when it was made, a closure or finding excuses
-        // nothing even across a due time (an attack pass closed a case a minute before a deadline
-        // and reopened it a minute after): its author's deadline runs on as if it had never been
-        // made, due when it was; another institution's runs on with the time the case was closed
-        // given back to it.
+        // Another institution's deadline is carried on with the time between the ending and the
+        // undoing given back (its clock was stopped by someone else's act), whenever it was due.
+        // The author's own: not yet due, due when it was; already due, only if undone within the
+        // late-entry grace of when it was made (an attack pass closed a case a minute before a
+        // deadline and reopened it a minute after) — then missed, as if never made.
         func carryOn(endedBy ending: UUID, undoneBy undoing: CaseEvent) -> Set<String> {
             var rules: Set<String> = []
             let undoneAt = undoing.recordedAt ?? undoing.occurredAt
@@ -294,14 +304,14 @@ public enum DeadlineEvaluator {
             where book[index].endedBy == ending && deadlines[index].satisfiedAt == nil {
                 guard let endedAt = deadlines[index].cancelledAt else { continue }
                 let countsAt = countsFor(deadlines[index].responsible, undoing, book[index].ruleset)
-                if deadlines[index].dueAt <= countsAt {
+                if enders[ending] != deadlines[index].responsible {
+                    // Another's closure or finding paused this deadline: the time is given back.
+                    schedule(
+                        index,
+                        runsFrom: book[index].runsFrom.addingTimeInterval(max(0, countsAt.timeIntervalSince(endedAt))))
+                } else if deadlines[index].dueAt <= countsAt {
                     guard undoneAt.timeIntervalSince(endedAt) < book[index].ruleset.lateEntryGrace(for: undoing)
                     else { continue }
-                    if enders[ending] != deadlines[index].responsible {
-                        schedule(
-                            index,
-                            runsFrom: book[index].runsFrom.addingTimeInterval(countsAt.timeIntervalSince(endedAt)))
-                    }
                 }
                 deadlines[index].cancelledAt = nil
                 book[index].endedBy = nil
@@ -337,18 +347,29 @@ public enum DeadlineEvaluator {
         // is found (a referral issued and taken back in one batch charges the recipient nothing).
         // One already due stays the holder's: declining afterwards hands no miss back.
         func unassign(by referralId: String, at event: CaseEvent, in state: CaseState) {
+            // When it was recorded: an act that relieves its author earns no back-dating.
+            let handedBackAt = event.recordedAt ?? event.occurredAt
             for index in open where book[index].assignedBy == referralId {
-                guard case .role(let kind) = book[index].rule.responsible,
-                    deadlines[index].dueAt > countsFor(deadlines[index].responsible, event, book[index].ruleset)
+                guard case .role(let kind) = book[index].rule.responsible, deadlines[index].dueAt > handedBackAt
                 else { continue }
                 book[index].assignedBy = nil
-                book[index].unassigned = kind
-                deadlines[index].responsible = state.openedBy
-                schedule(index, runsFrom: book[index].startedFrom)
                 // Another holder already brought in answers from when its own referral was recorded.
                 if let next = holder(of: kind, in: state, kinds: kinds), let by = next.referral {
-                    assign(kind, to: next.institution, by: by, at: issuing[by] ?? event)
+                    let since = countsFor(next.institution, issuing[by] ?? event, book[index].ruleset)
+                    deadlines[index].responsible = next.institution
+                    book[index].assignedBy = by
+                    schedule(index, runsFrom: max(book[index].startedFrom, since))
+                    continue
                 }
+                // Back to the opener: its own withdrawal, due as first; handed back by another's act
+                // (the holder declining, a third party withdrawing), a whole term from then.
+                book[index].unassigned = kind
+                deadlines[index].responsible = state.openedBy
+                schedule(
+                    index,
+                    runsFrom: event.actor.institution == state.openedBy
+                        ? book[index].startedFrom
+                        : max(book[index].startedFrom, countsFor(state.openedBy, event, book[index].ruleset)))
             }
         }
 
@@ -411,12 +432,14 @@ public enum DeadlineEvaluator {
                     book[index].settledBy = deadlines[index].satisfiedAt! <= deadlines[index].dueAt ? standing : nil
                     continue
                 }
+                // Taken back by another institution: the time it stood met is given back.
+                let stoodMet = max(0, countsAt.timeIntervalSince(deadlines[index].satisfiedAt!))
                 deadlines[index].satisfiedAt = nil
                 deadlines[index].satisfiedByEventId = nil
                 book[index].satisfiedBy = nil
                 book[index].satisfiedByReferral = nil
                 book[index].settledBy = nil
-                if byAnother { schedule(index, runsFrom: max(book[index].runsFrom, countsAt)) }
+                if byAnother { schedule(index, runsFrom: book[index].runsFrom.addingTimeInterval(stoodMet)) }
                 open.append(index)
                 open.sort()
             }
@@ -427,9 +450,17 @@ public enum DeadlineEvaluator {
                 guard book[index].rule.satisfiedBy.events.contains(event.type),
                     satisfies(event, data: data, rule: book[index].rule, deadline: deadlines[index], state: current)
                 else { return false }
-                deadlines[index].satisfiedAt = max(
+                var satisfiedAt = max(
                     event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event)), deadlines[index].triggeredAt
                 )
+                if let corrected = correctedAt[event.id],
+                    !satisfies(
+                        event, data: { event.body.data }, rule: book[index].rule, deadline: deadlines[index],
+                        state: current)
+                {
+                    satisfiedAt = max(satisfiedAt, corrected)
+                }
+                deadlines[index].satisfiedAt = satisfiedAt
                 deadlines[index].satisfiedByEventId = event.id
                 book[index].satisfiedBy = event.type
                 book[index].satisfiedByReferral = event.body.referralId
@@ -459,7 +490,14 @@ public enum DeadlineEvaluator {
                 // with no late-entry grace (an attack pass recorded a closure two seconds after a
                 // due time, dated a minute before it, and the miss was cancelled before the watcher
                 // saw it). A backfilled history keeps its graces.
-                let endedAt = event.countedAt(grace: book[index].ruleset.cancellationGrace(for: event))
+                var endedAt = event.countedAt(grace: book[index].ruleset.cancellationGrace(for: event))
+                if let corrected = correctedAt[event.id],
+                    !book[index].rule.cancelledBy.contains(where: {
+                        cancels($0, event, data: { event.body.data }, deadlines[index])
+                    })
+                {
+                    endedAt = max(endedAt, corrected)
+                }
                 if deadlines[index].dueAt > endedAt, !noticed(deadlines[index], before: event, in: notices) {
                     deadlines[index].cancelledAt = endedAt
                     book[index].settledBy = event
