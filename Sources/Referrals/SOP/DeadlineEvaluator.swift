@@ -401,8 +401,8 @@ public enum DeadlineEvaluator {
             // taking back is not having referred — unless another such referral still stands. A
             // status set otherwise (an identification decision changed back to presumed): a
             // decision undone is no decision. Taken back by the responsible institution itself, the
-            // deadline runs on, due when it was; by another institution, it runs a whole new term
-            // from then (nobody is made late by another's act: an attack pass had a shelter undo
+            // deadline runs on, due when it was; by another institution, with the time it stood met
+            // given back (nobody is made late by another's act: an attack pass had a shelter undo
             // the police's decision two minutes before its due time).
             for index in deadlines.indices
             where deadlines[index].satisfiedAt != nil && !book[index].rule.recurring
