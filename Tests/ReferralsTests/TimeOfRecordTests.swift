@@ -499,7 +499,7 @@ import Testing
     }
 
     /// Another institution's act cannot make the responsible late by taking back what met its
-    /// deadline: undone by another, the deadline runs a whole new term from then; and a referral
+    /// deadline: undone by another, the deadline gets back the time it stood met; and a referral
     /// withdrawn while another one that meets the rule still stands takes nothing back. (Found by an
     /// attack pass: a shelter changed the police's identification decision back to presumed two
     /// minutes before its due time, and withdrew its own advocacy referral while the police's stood.)

@@ -8,7 +8,9 @@ import Referrals
 /// record events in cases. Also `handoff token create` and `user add`'s lookup.
 package actor InstitutionRegistry {
     private let store: EventStore
-    private var ids: [String: [InstitutionKind]] = [:]
+    /// Those of `institutions` that work on cases, with their kinds (kept as they are read: every
+    /// append asks for them).
+    private var working: [String: [InstitutionKind]] = [:]
     private var institutions: [String: Institution] = [:]
     private var version: Int64 = 0
     /// When the registry was last read to its end (nil: never yet).
@@ -16,11 +18,10 @@ package actor InstitutionRegistry {
     /// How old the copy ``institution(_:fresh:)`` answers from may be.
     private let maxAge: Duration
 
-    /// What is known without asking the store, once it has been read at least once. Institutions
-    /// are only ever added, so a set that admits an event is never wrong to use; a caller that is
-    /// refused for an unknown institution asks `current()` before answering.
+    /// What is known without asking the store, once it has been read at least once. A caller that
+    /// is refused against it asks ``changed(since:)`` before answering.
     func known() async throws -> [String: [InstitutionKind]] {
-        readAt != nil ? ids : try await current()
+        readAt != nil ? working : try await current()
     }
 
     package init(store: EventStore, maxAge: Duration = .seconds(2)) {
@@ -39,13 +40,13 @@ package actor InstitutionRegistry {
                         type: event.type, data: data)
                 {
                     // The latest registration decides, whichever way it goes.
-                    ids[institution.id] = institution.worksOnCases ? institution.kinds : nil
+                    working[institution.id] = institution.worksOnCases ? institution.kinds : nil
                     institutions[institution.id] = institution
                 }
             }
             if events.count < 1000 {
                 readAt = startedAt
-                return ids
+                return working
             }
         }
     }

@@ -222,7 +222,6 @@ public enum DeadlineEvaluator {
         var open: [Int] = []  // indices into deadlines still satisfiable
         var keys: Set<StartKey> = []
         var lastClosure: UUID?
-        var enders: [UUID: String] = [:]  // the institution of each event that ended deadlines
         var issuing: [String: CaseEvent] = [:]  // each referral's ReferralIssued
 
         func schedule(_ index: Int, runsFrom: Date) {
@@ -290,9 +289,8 @@ public enum DeadlineEvaluator {
             schedule(deadlines.count - 1, runsFrom: runsFrom)
         }
 
-        // Carries on the deadlines `ending` cancelled that are not yet due when `undoing` counts
-        // (for each deadline as a trigger of it would: ``countsFor``); returns their rules' ids.
-        // Another institution's deadline is carried on with the time between the ending and the
+        // Carries on the deadlines `ending` cancelled (counting `undoing` for each deadline as a
+        // trigger of it would: ``countsFor``); returns their rules' ids. Another institution's deadline is carried on with the time between the ending and the
         // undoing given back (its clock was stopped by someone else's act), whenever it was due.
         // The author's own: not yet due, due when it was; already due, only if undone within the
         // late-entry grace of when it was made (an attack pass closed a case a minute before a
@@ -301,10 +299,10 @@ public enum DeadlineEvaluator {
             var rules: Set<String> = []
             let undoneAt = undoing.recordedAt ?? undoing.occurredAt
             for index in deadlines.indices
-            where book[index].endedBy == ending && deadlines[index].satisfiedAt == nil {
+            where book[index].endedBy?.id == ending && deadlines[index].satisfiedAt == nil {
                 guard let endedAt = deadlines[index].cancelledAt else { continue }
                 let countsAt = countsFor(deadlines[index].responsible, undoing, book[index].ruleset)
-                if enders[ending] != deadlines[index].responsible {
+                if book[index].endedBy?.actor.institution != deadlines[index].responsible {
                     // Another's closure or finding paused this deadline: the time is given back.
                     schedule(
                         index,
@@ -315,7 +313,6 @@ public enum DeadlineEvaluator {
                 }
                 deadlines[index].cancelledAt = nil
                 book[index].endedBy = nil
-                book[index].endedByStatus = nil
                 book[index].settledBy = nil
                 open.append(index)
                 rules.insert(book[index].rule.id)
@@ -504,9 +501,7 @@ public enum DeadlineEvaluator {
                 } else {
                     deadlines[index].missedAtClosure = true
                 }
-                book[index].endedBy = event.id
-                enders[event.id] = event.actor.institution
-                if event.type == .identificationStatusChanged { book[index].endedByStatus = event.id }
+                book[index].endedBy = event
                 return true
             }
             if case .caseClosed = event.body {
@@ -527,7 +522,7 @@ public enum DeadlineEvaluator {
                 carried = carryOn(endedBy: closure, undoneBy: event)
                 var restarted = carried
                 for index in deadlines.indices
-                where book[index].endedBy == closure && deadlines[index].satisfiedAt == nil
+                where book[index].endedBy?.id == closure && deadlines[index].satisfiedAt == nil
                     && restarted.insert(book[index].rule.id).inserted
                 {
                     let triggerId = deadlines[index].triggerEventId
@@ -546,8 +541,10 @@ public enum DeadlineEvaluator {
             // carries them on as a reopening does: finding someone not a victim and changing it back
             // a moment later excuses nothing.
             if case .identificationStatusChanged = event.body {
-                let enders = Set(deadlines.indices.compactMap { book[$0].endedByStatus }).subtracting([event.id])
-                for ender in enders { carried.formUnion(carryOn(endedBy: ender, undoneBy: event)) }
+                let findings = Set(
+                    book.compactMap { $0.endedBy?.type == .identificationStatusChanged ? $0.endedBy?.id : nil }
+                ).subtracting([event.id])
+                for finding in findings { carried.formUnion(carryOn(endedBy: finding, undoneBy: event)) }
             }
 
             // 3. New deadlines this event triggers.
@@ -611,16 +608,15 @@ public enum DeadlineEvaluator {
         var unassigned: InstitutionKind?
         /// The referral that made its role's holder responsible.
         var assignedBy: String?
-        /// The event that cancelled or ended it.
-        var endedBy: UUID?
+        /// The event that cancelled or ended it (its author, and whether it was a status change a
+        /// later change undoes, are read from it).
+        var endedBy: CaseEvent?
         /// The event that met it in time or cancelled it (what a notice must precede to count).
         var settledBy: CaseEvent?
         /// The type of the event that met it.
         var satisfiedBy: CaseEventType?
         /// The referral its satisfying event named.
         var satisfiedByReferral: String?
-        /// The status change that cancelled it (one a later change of that status undoes).
-        var endedByStatus: UUID?
     }
 
     /// Who holds `kind` in the case: its opener, if of that kind; else the recipient of the first
