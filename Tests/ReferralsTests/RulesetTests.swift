@@ -14,7 +14,7 @@ import Testing
 
     @Test func defaultRulesetMatchesTheDesignTable() throws {
         let ruleset = Ruleset.kosovoDefault
-        #expect(ruleset.id == "kosovo-default" && ruleset.version == 6 && ruleset.jurisdiction == "XK")
+        #expect(ruleset.id == "kosovo-default" && ruleset.version == 7 && ruleset.jurisdiction == "XK")
         // A local date in Europe/Belgrade: midnight there is 23:00 UTC the day before.
         #expect(ruleset.effectiveFrom == Timestamp.parse("2013-12-31T23:00:00Z"))
         #expect(ruleset.clock.timeZone?.identifier == "Europe/Belgrade")
@@ -102,6 +102,52 @@ import Testing
             "exceptActorKinds empty",
             document(rule: baseRule.merging(["trigger": ["events": ["CaseOpened"], "exceptActorKinds": []]])),
             "rules[0].trigger.exceptActorKinds"
+        ),
+        (
+            "oneOpenAtATime not a boolean",
+            document(rule: baseRule.merging(["trigger": ["events": ["CaseOpened"], "oneOpenAtATime": "yes"]])),
+            "rules[0].trigger.oneOpenAtATime"
+        ),
+        (
+            "condition for an event the trigger does not list",
+            document(
+                rule: baseRule.merging([
+                    "trigger": [
+                        "events": ["CaseOpened"],
+                        "where": [["event": "CaseClosed", "field": "reason", "equals": "x"]],
+                    ]
+                ])), "rules[0].trigger.where[0].event"
+        ),
+        (
+            "condition for an unknown event type",
+            document(
+                rule: baseRule.merging([
+                    "trigger": [
+                        "events": ["CaseOpened"], "where": [["event": "CaseDeleted", "field": "x", "equals": 1]],
+                    ]
+                ])), "rules[0].trigger.where[0].event"
+        ),
+        (
+            // With `event`, the field is that type's: `status` is not a field of CaseOpened.
+            "condition field of another event type",
+            document(
+                rule: baseRule.merging([
+                    "trigger": [
+                        "events": ["CaseOpened", "IdentificationStatusChanged"],
+                        "where": [["event": "CaseOpened", "field": "status", "equals": "presumed"]],
+                    ]
+                ])), "rules[0].trigger.where[0].field"
+        ),
+        (
+            // Without `event`, the field must be every listed type's.
+            "condition field not on every listed type",
+            document(
+                rule: baseRule.merging([
+                    "trigger": [
+                        "events": ["CaseOpened", "IdentificationStatusChanged"],
+                        "where": [["field": "status", "equals": "presumed"]],
+                    ]
+                ])), "rules[0].trigger.where[0].field"
         ),
         (
             "cancelledBy empty events", document(rule: baseRule.merging(["cancelledBy": [["events": []]]])),

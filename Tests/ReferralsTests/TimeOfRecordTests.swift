@@ -632,4 +632,75 @@ import Testing
             s.attempt(.institution("kp-dthb", user: "u"), "CaseClosed", ["reason": "other"], at: at(hours: 0.5)))
         #expect(reclose.code == .invalidEvent && reclose.field == "occurredAt")
     }
+
+    /// Ruleset version 7: an undecided case always has an identification deadline, however it
+    /// became undecided — opened as identified and changed to presumed, or decided and changed back
+    /// after the due time — and moving between two undecided statuses starts no second term. A
+    /// decision its author records a minute before the due time and undoes a minute after never
+    /// met it. (Open finding of the third attack pass: a case opened identified and then changed to
+    /// presumed was undecided with no deadline at all.)
+    @Test func anUndecidedIdentificationAlwaysHasADeadline() throws {
+        func decisions(_ events: [CaseEvent], now: Date) -> [Deadline] {
+            DeadlineEvaluator.evaluate(
+                caseId: "KS-2026-000001", events: events, rulesets: [Ruleset.kosovoDefault], now: now
+            ).filter { $0.ruleId == "identification-decided" }
+        }
+        let identified = opening.merging(["identificationStatus": "identified"])
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", identified, at: t0)
+        #expect(decisions(recorded(s, [t0]), now: at(days: 1)).isEmpty)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 1))
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "potential"], at: at(days: 5))
+        let undecided = decisions(recorded(s, [t0, at(days: 1), at(days: 5)]), now: at(days: 6))
+        #expect(undecided.count == 1)
+        #expect(undecided.first?.dueAt == belgrade(at(days: 1), days: 30) && undecided.first?.status == .pending)
+        #expect(undecided.first?.responsible == "kp-dthb")
+
+        // Decided a minute before the due time and changed back a minute after: missed, one deadline.
+        var straddle = CaseScript()
+        try straddle.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let due = belgrade(t0, days: 30)
+        let before = due.addingTimeInterval(-60)
+        let after = due.addingTimeInterval(60)
+        try straddle.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: before)
+        try straddle.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: after)
+        let straddled = decisions(recorded(straddle, [t0, before, after]), now: after.addingTimeInterval(60))
+        #expect(straddled.count == 1)
+        #expect(straddled.first?.status == .overdue && straddled.first?.dueAt == due)
+        // The same for a referral that met a deadline: issued a minute before the due time and
+        // withdrawn by its issuer a minute after is not having referred.
+        var referred = CaseScript()
+        try referred.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let advocateDue = at(hours: 24)
+        let issued = advocateDue.addingTimeInterval(-60)
+        let withdrawn = advocateDue.addingTimeInterval(60)
+        try referred.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"], at: issued)
+        try referred.append(
+            "kp-dthb", "ReferralWithdrawn", ["referralId": "R-1", "reason": "duplicate"], at: withdrawn)
+        let advocate = try #require(
+            deadline(recorded(referred, [t0, issued, withdrawn]), "victim-advocate-assigned", now: at(hours: 25)))
+        #expect(advocate.status == .overdue && advocate.dueAt == advocateDue)
+
+        // A decision that stood for days past the due time met it; changed back, the case is
+        // undecided again and a new term runs from the change.
+        var stood = CaseScript()
+        try stood.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try stood.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(days: 2))
+        try stood.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 40))
+        let again = decisions(recorded(stood, [t0, at(days: 2), at(days: 40)]), now: at(days: 41))
+        #expect(again.map(\.status) == [.met, .pending])
+        #expect(again.last?.dueAt == belgrade(at(days: 40), days: 30))
+
+        // Changed to presumed by another institution: the opener's deadline, a whole term from
+        // when the change was recorded (dated back, it buys the other institution nothing).
+        var other = CaseScript()
+        try other.append("kp-dthb", "CaseOpened", identified, at: t0)
+        try other.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], at: t0)
+        try other.append("isf", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 1))
+        try other.append("isf", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 3))
+        let imposed = decisions(recorded(other, [t0, t0, at(hours: 1), at(days: 4)]), now: at(days: 5))
+        #expect(imposed.count == 1)
+        #expect(imposed.first?.responsible == "kp-dthb" && imposed.first?.dueAt == belgrade(at(days: 4), days: 30))
+    }
 }

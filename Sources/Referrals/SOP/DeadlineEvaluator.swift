@@ -407,7 +407,15 @@ public enum DeadlineEvaluator {
             {
                 let countsAt = countsFor(deadlines[index].responsible, event, book[index].ruleset)
                 let byAnother = event.actor.institution != deadlines[index].responsible
-                guard deadlines[index].dueAt > countsAt || byAnother else { continue }
+                // Taken back by the responsible institution after the due time: what stood met for
+                // less than the late-entry grace never met it (a decision recorded a minute before
+                // the due time and undone a minute after is no decision): it runs on, missed.
+                let undoneSoon =
+                    events.first(where: { $0.id == deadlines[index].satisfiedByEventId }).map { met in
+                        (event.recordedAt ?? event.occurredAt).timeIntervalSince(met.recordedAt ?? met.occurredAt)
+                            < book[index].ruleset.lateEntryGrace(for: event)
+                    } ?? false
+                guard deadlines[index].dueAt > countsAt || byAnother || undoneSoon else { continue }
                 if case .referralWithdrawn = event.body,
                     let standing = events.prefix(while: { $0.id != event.id })
                         .drop(while: { $0.id != deadlines[index].triggerEventId }).dropFirst()
@@ -553,11 +561,15 @@ public enum DeadlineEvaluator {
                 // By index: a rule is copied only when it triggers.
                 for r in ruleset.rules.indices
                 where ruleset.rules[r].trigger.events.contains(event.type)
-                    && ruleset.rules[r].trigger.conditions.allSatisfy({ $0.matches(data()) })
+                    && ruleset.rules[r].trigger.conditions.allMatch(event.type, data)
                     && !ruleset.rules[r].trigger.exceptActorKinds.contains(where: {
                         kinds[event.actor.institution]?.contains($0) ?? false
                     })
                     && !carried.contains(ruleset.rules[r].id)
+                    && !(ruleset.rules[r].trigger.oneOpenAtATime
+                        && open.contains {
+                            book[$0].rule.id == ruleset.rules[r].id && book[$0].ruleset.id == ruleset.id
+                        })
                 {
                     start(ruleset.rules[r], ruleset, trigger: event, data: data, state: current)
                 }
@@ -644,7 +656,7 @@ public enum DeadlineEvaluator {
             return book.satisfiedByReferral == referralId && !book.rule.satisfiedBy.sameReferral
         case .identificationStatusChanged:
             return book.satisfiedBy == .identificationStatusChanged
-                && !book.rule.satisfiedBy.conditions.allSatisfy { $0.matches(data()) }
+                && !book.rule.satisfiedBy.conditions.allMatch(event.type, data)
         default:
             return false
         }
@@ -680,7 +692,7 @@ public enum DeadlineEvaluator {
         _ cancellation: SopRule.Cancellation, _ event: CaseEvent, data: () -> JSONValue, _ deadline: Deadline
     ) -> Bool {
         guard event.id != deadline.triggerEventId, cancellation.events.contains(event.type),
-            cancellation.conditions.allSatisfy({ $0.matches(data()) })
+            cancellation.conditions.allMatch(event.type, data)
         else { return false }
         return !cancellation.sameReferral || event.body.referralId == deadline.referralId
     }
@@ -702,7 +714,7 @@ public enum DeadlineEvaluator {
     ) -> Bool {
         let s = rule.satisfiedBy
         guard event.id != deadline.triggerEventId, s.events.contains(event.type),
-            s.conditions.allSatisfy({ $0.matches(data()) })
+            s.conditions.allMatch(event.type, data)
         else { return false }
         if s.sameReferral, event.body.referralId != deadline.referralId { return false }
         if s.byRecipient {

@@ -8,7 +8,7 @@ extension Ruleset {
     public static let kosovoDefaultJSON: String = #"""
         {
           "id": "kosovo-default",
-          "version": 6,
+          "version": 7,
           "title": "Kosovo SOP deadlines for trafficked persons (default)",
           "titles": {"sq": "Afatet e PSV-së së Kosovës për personat e trafikuar (parazgjedhje)", "sr-Latn": "Rokovi SOP-a Kosova za žrtve trgovine ljudima (podrazumevani)"},
           "jurisdiction": "XK",
@@ -38,7 +38,7 @@ extension Ruleset {
               {"date": "2027-05-17", "name": "Eid al-Adha (Kurban Bajram) 2027", "source": {"document": "Law No. 03/L-064 on Official Holidays in the Republic of Kosovo (as amended)", "note": "A lunar holiday: the date is announced each year; this one is an astronomical estimate, to be confirmed against the government's announcement."}, "confirmed": false}
             ]
           },
-          "notice": "The Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14) and the Minimum Standards of Care (2010) were not available in full text when this ruleset was written. Every rule with \"confirmed\": false has a timing that is a configurable placeholder, not law: it is not confirmed from the SOP text. The same holds for the consent policy: every entry with \"confirmed\": false, and its legal basis, is a placeholder to be confirmed by a lawyer. Version 2 adds the consent policy and the late-entry grace to version 1. Version 3 says which events cancel each rule (cancelledBy) and whether reopening a case restarts it (reopenRetriggers); each such choice is Handoff's reading, marked \"confirmed\": false. It also names its time zone (Europe/Belgrade: days are calendar days there, effectiveFrom a local date) and Kosovo's public holidays for working-day rules, every one marked \"confirmed\": false; the lunar holidays (Eid) are listed per year and must be added for each new year. Version 4 gives the ruleset and every rule titles in Albanian and Serbian (titles; translations by the developers, UNREVIEWED by a native-speaker practitioner) and changes nothing else. Version 5 adds lateTriggerGrace PT0S: a deadline another institution must meet runs from the moment its trigger is recorded, so no entry dated back within the late-entry grace makes another institution late (under version 4 an urgent referral dated back 23 hours was overdue for its recipient on arrival). Version 6 changes the victim-advocate rule (victim-advocate-assigned): under version 5 the opener answered for the advocate's acceptance, which the advocate has 72 hours to give, and a case a victim advocate opened itself was overdue for want of a referral to itself; now the opener answers for issuing the victim-advocacy referral within the same 24 hours, and a case a victim advocate opens starts no such deadline (trigger.exceptActorKinds). Publish a new version when the figures are confirmed.",
+          "notice": "The Kosovo Standard Operating Procedures for Trafficked Persons (revised 2013/14) and the Minimum Standards of Care (2010) were not available in full text when this ruleset was written. Every rule with \"confirmed\": false has a timing that is a configurable placeholder, not law: it is not confirmed from the SOP text. The same holds for the consent policy: every entry with \"confirmed\": false, and its legal basis, is a placeholder to be confirmed by a lawyer. Version 2 adds the consent policy and the late-entry grace to version 1. Version 3 says which events cancel each rule (cancelledBy) and whether reopening a case restarts it (reopenRetriggers); each such choice is Handoff's reading, marked \"confirmed\": false. It also names its time zone (Europe/Belgrade: days are calendar days there, effectiveFrom a local date) and Kosovo's public holidays for working-day rules, every one marked \"confirmed\": false; the lunar holidays (Eid) are listed per year and must be added for each new year. Version 4 gives the ruleset and every rule titles in Albanian and Serbian (titles; translations by the developers, UNREVIEWED by a native-speaker practitioner) and changes nothing else. Version 5 adds lateTriggerGrace PT0S: a deadline another institution must meet runs from the moment its trigger is recorded, so no entry dated back within the late-entry grace makes another institution late (under version 4 an urgent referral dated back 23 hours was overdue for its recipient on arrival). Version 6 changes the victim-advocate rule (victim-advocate-assigned): under version 5 the opener answered for the advocate's acceptance, which the advocate has 72 hours to give, and a case a victim advocate opened itself was overdue for want of a referral to itself; now the opener answers for issuing the victim-advocacy referral within the same 24 hours, and a case a victim advocate opens starts no such deadline (trigger.exceptActorKinds). Version 7 changes the identification rule (identification-decided): under version 6 only a case opened presumed or potential started it, so a case opened as identified and then changed to presumed, or decided after its deadline and changed back, was undecided with no deadline at all; now a change to presumed or potential starts it too, unless one is already open (trigger.oneOpenAtATime), so moving between undecided statuses starts no second term. Publish a new version when the figures are confirmed.",
           "lateEntryGrace": "PT24H",
           "lateTriggerGrace": "PT0S",
           "consent": {
@@ -231,8 +231,12 @@ extension Ruleset {
               },
               "confirmed": false,
               "trigger": {
-                "events": ["CaseOpened"],
-                "where": [{"field": "identificationStatus", "in": ["presumed", "potential"]}]
+                "events": ["CaseOpened", "IdentificationStatusChanged"],
+                "where": [
+                  {"event": "CaseOpened", "field": "identificationStatus", "in": ["presumed", "potential"]},
+                  {"event": "IdentificationStatusChanged", "field": "status", "in": ["presumed", "potential"]}
+                ],
+                "oneOpenAtATime": true
               },
               "satisfiedBy": {
                 "events": ["IdentificationStatusChanged"],

@@ -206,6 +206,10 @@ public struct SopRule: Sendable, Hashable {
         /// document's `exceptActorKinds`): a victim advocate that opens a case needs no referral
         /// to a victim advocate.
         public var exceptActorKinds: [InstitutionKind] = []
+        /// The event starts no deadline while one of this rule is open on the case (not met, not
+        /// ended; the document's `oneOpenAtATime`): a case that becomes undecided again needs a
+        /// decision, but a change between two undecided statuses starts no second term.
+        public var oneOpenAtATime = false
     }
 
     /// What meets a deadline: a later event of one of `events` whose `data` meets `conditions`,
@@ -219,7 +223,9 @@ public struct SopRule: Sendable, Hashable {
         public var referralPurposes: [ReferralPurpose]?
     }
 
-    /// A test on one field of an event's `data`, addressed by a dotted path (`profile.child`).
+    /// A test on one field of an event's `data`, addressed by a dotted path (`profile.child`);
+    /// with `event`, a test on events of that type only (a rule triggered by two event types
+    /// whose fields differ).
     public struct Condition: Sendable, Hashable {
         public enum Test: Sendable, Hashable {
             /// The field equals the value.
@@ -232,6 +238,14 @@ public struct SopRule: Sendable, Hashable {
 
         public var field: String
         public var test: Test
+        /// The event type the test applies to; `nil`: every type the rule lists.
+        public var event: CaseEventType?
+
+        public init(field: String, test: Test, event: CaseEventType? = nil) {
+            self.field = field
+            self.test = test
+            self.event = event
+        }
 
         /// Whether `data` meets the condition; a missing field never does.
         public func matches(_ data: JSONValue) -> Bool {
@@ -261,5 +275,13 @@ public struct SopRule: Sendable, Hashable {
         /// The role's holder (``DeadlineEvaluator/holder(of:in:kinds:)``); the case's opener while
         /// nobody holds it.
         case role(InstitutionKind)
+    }
+}
+
+extension [SopRule.Condition] {
+    /// Whether an event of `type` with `data` meets every condition that applies to its type:
+    /// the one reading of `where` for triggers, satisfactions and cancellations.
+    func allMatch(_ type: CaseEventType, _ data: () -> JSONValue) -> Bool {
+        allSatisfy { $0.event.map { $0 != type } ?? false || $0.matches(data()) }
     }
 }

@@ -185,6 +185,7 @@ extension Ruleset {
         if t.object["exceptActorKinds"] != nil {
             trigger.exceptActorKinds = try t.codeList("exceptActorKinds", InstitutionKind.self, allowEmpty: false)
         }
+        trigger.oneOpenAtATime = try t.optionalBool("oneOpenAtATime") ?? false
         try t.finish()
 
         var sb = try r.object("satisfiedBy")
@@ -414,12 +415,16 @@ extension Ruleset {
         var result: [SopRule.Condition] = []
         for (i, value) in values.enumerated() {
             var c = try FieldReader(value, path: "\(r.fieldPath("where"))[\(i)]", code: .invalidRuleset)
+            // `event`: the test applies to events of that type only (one of the listed types).
+            let only = try c.optionalCode("event", CaseEventType.self)
+            if let only, !events.contains(only) { throw c.error("event", "is not one of the listed events") }
+            let tested = only.map { [$0] } ?? events
             let field = try c.string("field", maxLength: 64)
-            for type in events where FieldDomain.fields(of: type)[field] == nil {
+            for type in tested where FieldDomain.fields(of: type)[field] == nil {
                 throw c.error("field", "is not a field of \(type.rawValue)")
             }
-            // A value must be possible on every listed event type.
-            let domain = FieldDomain.intersection(events.map { FieldDomain.fields(of: $0)[field]! })
+            // A value must be possible on every event type the test applies to.
+            let domain = FieldDomain.intersection(tested.map { FieldDomain.fields(of: $0)[field]! })
             let tests = ["equals", "in", "contains"].filter { c.object[$0] != nil }
             guard tests.count == 1 else { throw c.error("field", "needs exactly one of equals, in, contains") }
             let test: SopRule.Condition.Test
@@ -444,7 +449,7 @@ extension Ruleset {
                 test = .contains(v)
             }
             try c.finish()
-            result.append(SopRule.Condition(field: field, test: test))
+            result.append(SopRule.Condition(field: field, test: test, event: only))
         }
         return result
     }
