@@ -172,7 +172,7 @@ public struct AccountStore: Sendable {
             SELECT a.id, a.user_name, a.role, a.institution, a.display_name, a.disabled_at IS NOT NULL,
                    a.totp_secret IS NOT NULL,
                    coalesce(t.locked_until > clock_timestamp(), false)
-              FROM handoff.accounts a LEFT JOIN handoff.sign_in_throttle t ON t.user_name = a.user_name
+              FROM handoff.accounts a LEFT JOIN handoff.sign_in_throttle t ON t.name_digest = handoff.name_digest(a.user_name)
              WHERE \(userName)::text IS NULL OR a.user_name = \(userName)
              ORDER BY a.user_name
             """)
@@ -217,7 +217,8 @@ public struct AccountStore: Sendable {
                      WHERE user_name = \(userName) RETURNING id
                     """)
                 guard let id: Int64 = try updated.first?.decode(0) else { throw AccountError.notFound(userName) }
-                try await c.query("DELETE FROM handoff.sign_in_throttle WHERE user_name = \(userName)")
+                try await c.query(
+                    "DELETE FROM handoff.sign_in_throttle WHERE name_digest = handoff.name_digest(\(userName))")
                 return try await Self.endSessions(of: id, c)
             }
         }
@@ -226,7 +227,9 @@ public struct AccountStore: Sendable {
     /// Lifts a lock and forgets failed attempts for a user name. Returns whether there were any.
     @discardableResult
     public func unlock(userName: String) async throws -> Bool {
-        try await pool.query("DELETE FROM handoff.sign_in_throttle WHERE user_name = \(userName)").affectedRows > 0
+        try await pool.query(
+            "DELETE FROM handoff.sign_in_throttle WHERE name_digest = handoff.name_digest(\(userName))"
+        ).affectedRows > 0
     }
 
     /// Forgets an account's one-time-code secret (a lost phone): a coordinator or auditor then
@@ -424,6 +427,9 @@ public struct AccountStore: Sendable {
     public struct SignInResult: Sendable, Equatable {
         public var outcome: SignInOutcome
         public var delay: Duration
+        /// Whether the name is an account's: only then may a log name it (a password or a token
+        /// typed into the name field by mistake must never reach a log).
+        public var knownName = false
     }
 
     /// Checks a sign-in. Every attempt at a well-formed user name — known or not — first reserves
@@ -458,8 +464,8 @@ public struct AccountStore: Sendable {
         }
         let reserved = try await pool.query(
             """
-            INSERT INTO handoff.sign_in_throttle AS t (user_name, attempts) VALUES (\(userName), 1)
-            ON CONFLICT (user_name) DO UPDATE
+            INSERT INTO handoff.sign_in_throttle AS t (name_digest, attempts) VALUES (handoff.name_digest(\(userName)), 1)
+            ON CONFLICT (name_digest) DO UPDATE
                SET attempts = CASE WHEN t.locked_until IS NOT NULL
                                      OR t.last_attempt_at < clock_timestamp() - make_interval(secs => \(lockSeconds))
                                    THEN 1 ELSE t.attempts + 1 END,
@@ -468,7 +474,9 @@ public struct AccountStore: Sendable {
             RETURNING attempts
             """)
         guard let attempt: Int = try reserved.first?.decode(0), attempt <= policy.maxFailures else {
-            return SignInResult(outcome: .locked, delay: .zero)
+            var locked = SignInResult(outcome: .locked, delay: .zero)
+            locked.knownName = try await account(named: userName) != nil
+            return locked
         }
         let row = try await pool.query(
             """
@@ -478,7 +486,18 @@ public struct AccountStore: Sendable {
             """
         ).first!
         let matches = try row.decodeOptional(8, as: Bool.self) ?? false
-        guard usable, matches, let id: Int64 = try row.decodeOptional(0), try row.decode(4, as: Bool.self) == false,
+        let known = try row.decodeOptional(0, as: Int64.self) != nil
+        var result = try await check(
+            row, matches: matches && usable, userName: userName, code: code, now: now, attempt: attempt)
+        result.knownName = known
+        return result
+    }
+
+    /// The rest of ``signIn(userName:password:code:now:)`` once the account's row is read.
+    private func check(_ row: Row, matches: Bool, userName: String, code: String?, now: Date, attempt: Int)
+        async throws -> SignInResult
+    {
+        guard matches, let id: Int64 = try row.decodeOptional(0), try row.decode(4, as: Bool.self) == false,
             let role = Principal.Role(rawValue: try row.decode(1))
         else { return try await failed(.wrongCredentials, userName: userName, attempt: attempt) }
         var account = Account(
@@ -507,7 +526,8 @@ public struct AccountStore: Sendable {
                 return try await failed(.replayedCode, userName: userName, attempt: attempt)
             }
         }
-        try await pool.query("DELETE FROM handoff.sign_in_throttle WHERE user_name = \(userName)")
+        try await pool.query(
+            "DELETE FROM handoff.sign_in_throttle WHERE name_digest = handoff.name_digest(\(userName))")
         if account.requiresOneTimeCode && !account.hasOneTimeCode {
             return SignInResult(outcome: .enrolmentRequired(account), delay: .zero)
         }
@@ -521,7 +541,7 @@ public struct AccountStore: Sendable {
                 """
                 UPDATE handoff.sign_in_throttle
                    SET locked_until = clock_timestamp() + make_interval(secs => \(SessionStore.seconds(policy.lockDuration)))
-                 WHERE user_name = \(userName)
+                 WHERE name_digest = handoff.name_digest(\(userName))
                 """)
             return SignInResult(outcome: .locked, delay: policy.delay(afterFailures: attempt))
         }

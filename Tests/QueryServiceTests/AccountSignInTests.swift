@@ -307,8 +307,10 @@ struct AccountSignInTests {
         let counted = try await h.db.connect()
         defer { counted.close() }
         #expect(
-            try await counted.query("SELECT attempts FROM handoff.sign_in_throttle WHERE user_name = 'shelter-2'")
-                .first?.decode(0, as: Int.self) == 1)
+            try await counted.query(
+                "SELECT attempts FROM handoff.sign_in_throttle WHERE name_digest = handoff.name_digest('shelter-2')"
+            )
+            .first?.decode(0, as: Int.self) == 1)
         try await h.service.accounts.unlock(userName: "shelter-2")
         // A wrong code, a malformed one.
         for code in [Self.wrongCode(secret), "12345", "abcdef", "1234567"] {
@@ -654,15 +656,33 @@ struct AccountSignInTests {
         let ok = try await Self.signIn(h, user: "logged-one", code: code)
         let session = try #require(Self.sessionCookie(ok))
         _ = try await Self.signIn(h, user: "logged-one", code: code)
+        // A password typed into the name field, and a token (an attack pass found both logged and
+        // stored in the throttle's table in clear): neither reaches a log or a table.
+        let typedPassword = "9vkcr-d2hq5-cxfrp-2s4qx"
+        let typedToken = "hnd_rg9buma5innqlil3oibeqz2zzcswrzadx0yf0poolqc"
+        _ = try await Self.signIn(h, user: typedPassword, password: wrongPassword)
+        _ = try await Self.signIn(h, user: typedToken, password: wrongPassword)
         let attempts = capture.records.filter { $0.message == "sign-in attempt" }
         #expect(
             attempts.map { $0.metadata["outcome"]?.description ?? "" }
-                == ["wrong-credentials", "wrong-credentials", "wrong-code", "signed-in", "replayed-code"])
+                == [
+                    "wrong-credentials", "wrong-credentials", "wrong-code", "signed-in", "replayed-code",
+                    "wrong-credentials", "wrong-credentials",
+                ])
         #expect(attempts.map { $0.metadata["user"]?.description ?? "" }.first == "logged-one")
+        #expect(attempts[1].metadata["user"]?.description != "nobody-at-all")
+        let connection = try await h.db.connect()
+        defer { connection.close() }
+        let stored = try await connection.query("SELECT name_digest FROM handoff.sign_in_throttle")
+        let names: [String] = try stored.all.map { try $0.decode(0) }
+        #expect(!names.isEmpty && names.allSatisfy { $0.count == 64 && !$0.contains("-") })
         #expect(attempts.first?.metadata["request"]?.description == "req-1")
         #expect(attempts.allSatisfy { $0.metadata["request"] != nil })
         for line in capture.lines(.json) + capture.lines(.text) {
-            for secretText in [Self.password, wrongPassword, code, session, "password=", Base32.encode(secret)] {
+            for secretText in [
+                Self.password, wrongPassword, code, session, "password=", Base32.encode(secret), typedPassword,
+                typedToken,
+            ] {
                 #expect(!line.contains(secretText), "a log line holds a secret: \(line)")
             }
         }

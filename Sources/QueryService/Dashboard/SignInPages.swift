@@ -113,7 +113,8 @@ extension QueryService {
         } catch {
             return DashboardLayout.errorPage(ServiceError.from(error), session: nil, locale: locale)
         }
-        let logged = keep.isEmpty ? "(not a user name)" : keep
+        // Only an account's name is logged: a password or a token typed into the name field is not.
+        let logged = result.knownName ? keep : "(not an account's name)"
         var metadata: LogMetadata = ["user": .string(logged), "outcome": .string(result.outcome.logName)]
         if let id = RequestContext.current?.id { metadata["request"] = .string(id) }
         configuration.logger.labeled("sign-in").log(
