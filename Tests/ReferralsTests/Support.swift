@@ -39,7 +39,10 @@ struct CaseScript {
 
     init(now: Date = at(days: 400)) { self.now = now }
 
-    var context: AdmissionContext { AdmissionContext(registered: Institution.demo, now: now) }
+    /// The registry admission checks against (the demo institutions unless a test adds some).
+    var registered = Institution.demo
+
+    var context: AdmissionContext { AdmissionContext(registered: registered, now: now) }
 
     /// Admits and applies; throws what admission throws.
     @discardableResult

@@ -499,10 +499,11 @@ import Testing
     }
 
     /// Another institution's act cannot make the responsible late by taking back what met its
-    /// deadline: undone by another, the deadline gets back the time it stood met; and a referral
+    /// deadline: a decision of its own undone by another gives it a whole term from then; and a referral
     /// withdrawn while another one that meets the rule still stands takes nothing back. (Found by an
     /// attack pass: a shelter changed the police's identification decision back to presumed two
-    /// minutes before its due time, and withdrew its own advocacy referral while the police's stood.)
+    /// minutes before its due time — now only the identifying bodies may, here the prosecution —
+    /// and withdrew its own advocacy referral while the police's stood.)
     @Test func anotherInstitutionCannotTakeBackWhatMetYourDeadline() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", opening, at: t0)
@@ -516,9 +517,13 @@ import Testing
             at: at(hours: 2))
         try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(hours: 3))
         try s.append("isf", "ReferralWithdrawn", ["referralId": "R-2", "reason": "duplicate"], at: at(hours: 23.98))
-        try s.append("isf", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 29.99))
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-4", "to": "ksp", "purpose": "investigation"],
+            at: at(days: 29.98))
+        try s.append("ksp", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 29.99))
         let times = [
-            t0, t0, at(hours: 0.5), at(hours: 1), at(hours: 2), at(hours: 3), at(hours: 23.98), at(days: 29.99),
+            t0, t0, at(hours: 0.5), at(hours: 1), at(hours: 2), at(hours: 3), at(hours: 23.98), at(days: 29.98),
+            at(days: 29.99),
         ]
         let events = recorded(s, times)
         let advocate = try #require(deadline(events, "victim-advocate-assigned", now: at(days: 2)))
@@ -696,11 +701,114 @@ import Testing
         // when the change was recorded (dated back, it buys the other institution nothing).
         var other = CaseScript()
         try other.append("kp-dthb", "CaseOpened", identified, at: t0)
-        try other.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], at: t0)
-        try other.append("isf", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 1))
-        try other.append("isf", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 3))
+        try other.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "ksp", "purpose": "investigation"], at: t0)
+        try other.append("ksp", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 1))
+        try other.append("ksp", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 3))
         let imposed = decisions(recorded(other, [t0, t0, at(hours: 1), at(days: 4)]), now: at(days: 5))
         #expect(imposed.count == 1)
         #expect(imposed.first?.responsible == "kp-dthb" && imposed.first?.dueAt == belgrade(at(days: 4), days: 30))
+    }
+
+    /// A fourth attack pass: a correction that takes an excuse away revives another institution's
+    /// deadline with the time it stood excused given back; a decision taken back by another
+    /// institution gives a whole term, and only the identifying bodies change the status; a role
+    /// handed on by a late decline gives its next holder a whole term; a finding reversed after
+    /// more than a day starts again what a reopening would.
+    @Test func fourthAttackPass() throws {
+        // 1. The child flag corrected away a minute after the referral and back an hour before the
+        // centre's due time: the centre gets the 22 h 59 min back.
+        var child = CaseScript()
+        let adultProfile: JSONValue = [
+            "sex": "male", "ageBand": "unknown", "child": false, "nationality": "AL", "exploitation": [],
+        ]
+        let opening = try child.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+        try child.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "G-1", "to": "csw-prishtina", "purpose": "guardianship"],
+            at: t0)
+        try child.append(
+            "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": .string(opening.id.uuidString), "reason": "data-entry-error",
+                "correction": ["profile": adultProfile],
+            ], at: at(hours: 1.0 / 60))
+        try child.append(
+            "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": .string(opening.id.uuidString), "reason": "data-entry-error",
+                "correction": ["profile": childOpening["profile"]!],
+            ], at: at(hours: 23))
+        let toggled = recorded(child, [t0, t0, at(hours: 1.0 / 60), at(hours: 23)])
+        let guardian = try #require(deadline(toggled, "guardian-for-child", now: at(hours: 26)))
+        #expect(guardian.responsible == "csw-prishtina")
+        #expect(guardian.dueAt == at(hours: 24 + 23 - 1.0 / 60) && guardian.status == .pending)
+
+        // 2. A shelter may not change the identification status; the prosecution may, and undoing
+        // the police's decision gives the police a whole term from then.
+        var decided = CaseScript()
+        try decided.append("kp-dthb", "CaseOpened", self.opening, at: t0)
+        try decided.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], at: t0)
+        try decided.append("isf", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 1))
+        try decided.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "ksp", "purpose": "investigation"], at: t0)
+        let due = belgrade(t0, days: 30)
+        let decidedAt = due.addingTimeInterval(-50 * 60)
+        try decided.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: decidedAt)
+        expectError(
+            decided.attempt(.institution("isf", user: "u"), "IdentificationStatusChanged", ["status": "presumed"]),
+            .forbidden)
+        try decided.append("ksp", "IdentificationStatusChanged", ["status": "presumed"], at: decidedAt)
+        let undone = recorded(decided, [t0, t0, at(hours: 1), t0, decidedAt, decidedAt])
+        let decision = try #require(deadline(undone, "identification-decided", now: due.addingTimeInterval(3600)))
+        #expect(decision.responsible == "kp-dthb" && decision.status == .pending)
+        #expect(decision.dueAt == belgrade(decidedAt, days: 30))
+
+        // 3. The guardian role's holder declines an hour before its due time: the other centre,
+        // referred the same morning for something else, gets a whole term from the decline.
+        var handed = CaseScript()
+        handed.registered.append(
+            Institution(id: "csw-ferizaj", name: "Centre for Social Work Ferizaj", kinds: [.socialWork]))
+        try handed.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+        try handed.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "G-1", "to": "csw-prishtina", "purpose": "guardianship"],
+            at: t0)
+        try handed.append(
+            "kp-dthb", "ReferralIssued",
+            [
+                "referralId": "G-2", "to": "csw-ferizaj", "purpose": "social-welfare",
+                "consentOverride": ["reason": "child-best-interest"],
+            ], at: t0)
+        try handed.append(
+            "csw-prishtina", "ReferralDeclined", ["referralId": "G-1", "reason": "no-capacity"], at: at(hours: 23))
+        let declined = DeadlineEvaluator.evaluate(
+            caseId: handed.caseId, events: recorded(handed, [t0, t0, t0, at(hours: 23)]),
+            rulesets: [Ruleset.kosovoDefault], now: at(hours: 26), institutions: handed.registered
+        ).first { $0.ruleId == "guardian-for-child" }
+        #expect(declined?.responsible == "csw-ferizaj" && declined?.dueAt == at(hours: 47))
+
+        // 4. A not-a-victim finding reversed after two days: the advocate's rule starts again from
+        // the reversal (reopenRetriggers), as after a reopening.
+        var reversed = CaseScript()
+        try reversed.append("kp-dthb", "CaseOpened", self.opening, at: t0)
+        try reversed.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: at(hours: 1))
+        try reversed.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(hours: 50))
+        let advocates = DeadlineEvaluator.evaluate(
+            caseId: reversed.caseId, events: recorded(reversed, [t0, at(hours: 1), at(hours: 50)]),
+            rulesets: [Ruleset.kosovoDefault], now: at(hours: 51)
+        ).filter { $0.ruleId == "victim-advocate-assigned" }
+        #expect(advocates.map(\.status) == [.cancelled, .pending])
+        #expect(advocates.last?.dueAt == at(hours: 74))
+        // A second finding undoes nothing.
+        var twice = CaseScript()
+        try twice.append("kp-dthb", "CaseOpened", self.opening, at: t0)
+        try twice.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: at(hours: 1))
+        try twice.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: at(hours: 50))
+        try twice.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: at(hours: 51))
+        let again = DeadlineEvaluator.evaluate(
+            caseId: twice.caseId, events: recorded(twice, [t0, at(hours: 1), at(hours: 50), at(hours: 51)]),
+            rulesets: [Ruleset.kosovoDefault], now: at(hours: 52)
+        ).filter { $0.ruleId == "victim-advocate-assigned" }
+        #expect(again.map(\.status) == [.cancelled, .cancelled])
     }
 }

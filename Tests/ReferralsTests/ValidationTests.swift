@@ -173,6 +173,27 @@ import Testing
             ], "invalid_event", "data.correction.referralId"
         ),
         (
+            "correction of a consent override", "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": "6f1c7a0e-0000-4000-8000-000000000000", "reason": "other",
+                "correction": ["consentOverride": ["reason": "child-best-interest"]],
+            ], "invalid_event", "data.correction.consentOverride"
+        ),
+        (
+            "correction of a consent given", "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": "6f1c7a0e-0000-4000-8000-000000000000", "reason": "other",
+                "correction": ["given": true],
+            ], "invalid_event", "data.correction.given"
+        ),
+        (
+            "correction of a consent's recipients", "kp-dthb", "RecordCorrected",
+            [
+                "correctsEventId": "6f1c7a0e-0000-4000-8000-000000000000", "reason": "other",
+                "correction": ["recipients": ["isf"]],
+            ], "invalid_event", "data.correction.recipients"
+        ),
+        (
             "correction reason unknown", "kp-dthb", "RecordCorrected",
             [
                 "correctsEventId": "6f1c7a0e-0000-4000-8000-000000000000", "reason": "typo",
@@ -362,5 +383,25 @@ import Testing
             _ = try SystemEventBody.decode(type: "SopRulesetPublished", data: ["id": "x"])
             Issue.record("accepted a bad ruleset")
         } catch { #expect(error.code == .invalidEvent && error.field == "data.version") }
+    }
+
+    /// A case and its corrections are bounded (an attack pass filled a case with 30,000 reviews,
+    /// and corrected one event 3,000 times to hold the projector back).
+    @Test func aCaseAndItsCorrectionsAreBounded() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        let assessed = try s.append("kp-dthb", "RiskAssessed", ["level": "low"], at: t0)
+        let correction: JSONValue = [
+            "correctsEventId": .string(assessed.id.uuidString), "reason": "data-entry-error",
+            "correction": ["level": "high"],
+        ]
+        for _ in 0..<CaseAdmission.maxCorrectionsPerEvent {
+            try s.append("kp-dthb", "RecordCorrected", correction, at: t0)
+        }
+        expectError(
+            s.attempt(.institution("kp-dthb", user: "u"), "RecordCorrected", correction), .invalidEvent,
+            "data.correctsEventId")
+        while s.events.count < CaseAdmission.maxEventsPerCase { try s.append("kp-dthb", "CaseReviewed", at: t0) }
+        expectError(s.attempt(.institution("kp-dthb", user: "u"), "CaseReviewed"), .invalidEvent, "type")
     }
 }

@@ -136,16 +136,16 @@ enum CaseForm {
 
     /// The forms `principal` is offered on a case in `state`: nothing for coordinators and
     /// auditors (only institutions append case events), and for an institution the event types
-    /// the write policy allows now (``CasePolicy/authorizeAppend(_:type:to:)``: after closing only
+    /// the write policy allows now (``CasePolicy/authorizeAppend(_:type:to:kinds:)``: after closing only
     /// a reopening) and, per referral, the steps ``ReferralLifecycle`` gives this institution in
     /// the referral's status. An offer is a convenience: every POST is admitted by the server as
     /// the API admits it, whatever the page offered.
-    static func offered(_ principal: Principal, _ state: CaseState) -> (
+    static func offered(_ principal: Principal, _ state: CaseState, kinds: [String: [InstitutionKind]]) -> (
         caseEvents: [CaseEventType], referralSteps: [(referral: Referral, steps: [CaseEventType])]
     ) {
         guard principal.role == .institution, let institution = principal.institution else { return ([], []) }
         func allowed(_ type: CaseEventType) -> Bool {
-            (try? CasePolicy.authorizeAppend(principal, type: type, to: state)) != nil
+            (try? CasePolicy.authorizeAppend(principal, type: type, to: state, kinds: kinds)) != nil
         }
         let running = state.reflectionPeriod?.isRunning == true
         let caseEvents: [CaseEventType] = [

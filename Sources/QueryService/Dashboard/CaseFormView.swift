@@ -18,8 +18,10 @@ struct CaseFormView {
     /// The case's stream version when the page was rendered.
     var expectedVersion: Int64?
     var now: Date
-    /// The registered institutions, for the recipient choices.
-    var institutions: [String]
+    /// The registered institutions and their kinds: the recipient choices, and who may take which step.
+    var kinds: [String: [InstitutionKind]]
+    /// The registered institutions, in order, for the recipient choices.
+    var institutions: [String] { kinds.keys.sorted() }
     /// The principal's institution (never offered as a recipient).
     var own: String
     /// The refusal of the form sent last, shown in that form.
@@ -246,7 +248,7 @@ struct CaseFormView {
     static func caseSection(
         _ principal: Principal, state: CaseState, view: CaseFormView
     ) -> HTML {
-        let offered = CaseForm.offered(principal, state)
+        let offered = CaseForm.offered(principal, state, kinds: view.kinds)
         guard !offered.caseEvents.isEmpty || !offered.referralSteps.isEmpty else { return .empty }
         let t = view.t
         var keys: Set<String> = []

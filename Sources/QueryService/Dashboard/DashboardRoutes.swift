@@ -332,7 +332,7 @@ extension QueryService {
         }
         let opening = CaseFormView(
             action: "/cases", csrf: session.csrfToken, expectedVersion: nil, now: now,
-            institutions: try await institutions.known().keys.sorted(), own: institution, feedback: feedback, t: t)
+            kinds: try await institutions.known(), own: institution, feedback: feedback, t: t)
         let (all, shown) = try await boardRows(board, visibleTo: institution)
         let displayed = shown.prefix(DeadlineBoard.rowLimit)
         try await accessLog.record(
@@ -384,7 +384,7 @@ extension QueryService {
         if principal.role == .institution, let institution = principal.institution {
             let view = CaseFormView(
                 action: "/cases/\(HTML.queryValue(caseId))/events", csrf: session.csrfToken,
-                expectedVersion: loaded.version, now: now, institutions: try await institutions.known().keys.sorted(),
+                expectedVersion: loaded.version, now: now, kinds: try await institutions.known(),
                 own: institution, feedback: feedback, t: locale.t)
             forms = CaseFormView.caseSection(principal, state: state, view: view)
         }

@@ -40,11 +40,14 @@ public enum CasePolicy {
     ///    non-party before this, as if the case did not exist: ``noSuchCase``).
     /// 4. After `CaseClosed` only `CaseReopened`; `CaseReopened` only when closed → `invalid_event`.
     /// 5. Only the case's leads close it (``mayClose(_:_:)``) → `forbidden`.
+    /// 6. Only the institutions that identify victims change the identification status
+    ///    (``mayDecideIdentification(_:_:kinds:)``; `kinds`: each registered institution's kinds)
+    ///    → `forbidden`.
     ///
     /// Who may take a referral's steps (the recipient acknowledges, accepts, declines and
     /// completes; the issuer withdraws) needs the referral, so it is ``ReferralLifecycle``'s.
     public static func authorizeAppend(
-        _ principal: Principal, type: CaseEventType, to state: CaseState?
+        _ principal: Principal, type: CaseEventType, to state: CaseState?, kinds: [String: [InstitutionKind]]
     ) throws(ReferralsError) {
         guard principal.role == .institution, let institution = principal.institution else {
             throw ReferralsError(.forbidden, "only an institution may append case events")
@@ -71,6 +74,24 @@ public enum CasePolicy {
                 "only the institution that opened the case, or its victim advocate (who accepted its "
                     + "victim-advocacy referral), may close it")
         }
+        if type == .identificationStatusChanged, !mayDecideIdentification(institution, state, kinds: kinds) {
+            throw ReferralsError(
+                .forbidden,
+                "only the institution that opened the case, the police, the prosecution or a victim advocate "
+                    + "may change its identification status")
+        }
+    }
+
+    /// Whether `institution` may change the case's identification status: it opened the case, or it
+    /// is a police, prosecution or victim-advocate institution (the SOP's identifying bodies), or
+    /// the case's victim advocate (``mayClose(_:_:)``). A decision changed by another party makes
+    /// the institution that answers for it act again, so no shelter, clinic or NGO party may do it
+    /// (an attack pass had a shelter undo the police's decision just before its due time).
+    public static func mayDecideIdentification(
+        _ institution: String, _ state: CaseState, kinds: [String: [InstitutionKind]]
+    ) -> Bool {
+        mayClose(institution, state)
+            || (kinds[institution] ?? []).contains { [.police, .prosecution, .victimAdvocate].contains($0) }
     }
 
     /// Whether `institution` may close the case: it opened the case, or it is the case's victim

@@ -55,13 +55,20 @@ public struct AdmissionContext: Sendable {
 /// The gate every case event passes before it is appended: decoding, the write policy and the
 /// checks that need the case's current state.
 public enum CaseAdmission {
+    /// The most events a case holds (its opening included): a case of years of monthly reviews and
+    /// dozens of referrals holds a few hundred.
+    public static let maxEventsPerCase = 2_000
+    /// The most corrections of one event, and of a whole case.
+    public static let maxCorrectionsPerEvent = 10
+    public static let maxCorrectionsPerCase = 100
+
     /// Admits one event for `principal` onto a case whose current state is `state` (`nil` if the
     /// case does not exist yet), returning the typed event to append. For a batch, fold each
     /// admitted event into the state before admitting the next.
     ///
     /// Order of checks, so that each failure has one meaning:
     /// 1. `caseId` format and a known `type` → `invalid_event`;
-    /// 2. ``CasePolicy/authorizeAppend(_:type:to:)`` → `forbidden`, `not_found`,
+    /// 2. ``CasePolicy/authorizeAppend(_:type:to:kinds:)`` → `forbidden`, `not_found`,
     ///    `wrong_expected_version`, `invalid_event` (closed case);
     /// 3. ``CaseEventBody/decode(type:data:)`` → `invalid_event` with the field path;
     /// 4. `occurredAt` at most ``AdmissionContext/allowedClockSkew`` after `now`, and not before
@@ -88,7 +95,7 @@ public enum CaseAdmission {
         guard let eventType = CaseEventType(rawValue: type) else {
             throw .invalidEvent("type", "is not a known case event type")
         }
-        try CasePolicy.authorizeAppend(principal, type: eventType, to: state)
+        try CasePolicy.authorizeAppend(principal, type: eventType, to: state, kinds: context.institutions)
         // Only an institution registered to work on cases acts in one: not one the registry does not
         // know, nor the coordinator's or the auditor's (their bodies monitor cases), whatever token
         // an operator issued for it by mistake.
@@ -130,6 +137,12 @@ public enum CaseAdmission {
                 "occurredAt", "must not be before the SOP procedures took effect (\(Timestamp.format(earliest)))")
         }
         guard let state else { return }
+        // A case is a person's record of handoffs, not a log to fill: bounded, so that its history,
+        // its fold and its deadline evaluation stay small (an attack pass filled a case with 30,000
+        // reviews, and each read of its history held 23 MB).
+        guard state.version < CaseAdmission.maxEventsPerCase else {
+            throw .invalidEvent("type", "the case has reached its limit of \(CaseAdmission.maxEventsPerCase) events")
+        }
         // Time of record: nothing happens to a case before it was opened, and nothing to a
         // referral before it was issued (docs/time-of-record.md).
         if case .caseOpened = event.body {
@@ -220,6 +233,17 @@ public enum CaseAdmission {
                 throw ReferralsError(
                     .forbidden, field: "data.correctsEventId",
                     "only the institution that recorded an event may correct it")
+            }
+            // Each correction is a pass of the deadline evaluation: bounded per record and per case
+            // (an attack pass sent 3,000 corrections of one event and held the projector back for
+            // every case for a minute per append).
+            guard state.correctionsOf[targetId, default: 0] < CaseAdmission.maxCorrectionsPerEvent,
+                state.correctionCount < CaseAdmission.maxCorrectionsPerCase
+            else {
+                throw .invalidEvent(
+                    "data.correctsEventId",
+                    "a record may be corrected at most \(CaseAdmission.maxCorrectionsPerEvent) times, a case "
+                        + "\(CaseAdmission.maxCorrectionsPerCase) times")
             }
             do {
                 _ = try CaseEventBody.decode(type: original.type, data: original.data.merging(.object(correction)))

@@ -98,6 +98,8 @@ public struct CaseState: Sendable, Hashable {
     public private(set) var reopenedAt: Date?
     public private(set) var reopenCount = 0
     public private(set) var correctionCount = 0
+    /// How many corrections each corrected event has had, by event id.
+    public private(set) var correctionsOf: [UUID: Int] = [:]
     /// The effective (corrected) body of every event, by event id: what `RecordCorrected`
     /// validates against and merges into.
     public private(set) var bodies: [UUID: CaseEventBody] = [:]
@@ -265,6 +267,7 @@ public struct CaseState: Sendable, Hashable {
                 type: original.type, data: original.data.merging(.object(correction)))
         else { return }
         correctionCount += 1
+        correctionsOf[targetId, default: 0] += 1
         bodies[targetId] = corrected
         switch corrected {
         case .caseOpened(let status, let newProfile):

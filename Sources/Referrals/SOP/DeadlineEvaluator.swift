@@ -169,7 +169,21 @@ public enum DeadlineEvaluator {
             }
             var merged = after.deadlines.map { d in
                 guard let was = before[StartKey(d)] else { return d }
-                if frozen(was) { return excusedNoLonger(was, d) ? d : was }
+                if frozen(was) {
+                    guard excusedNoLonger(was, d) else { return was }
+                    guard was.responsible != corrector, let excusedAt = was.cancelledAt ?? was.satisfiedAt else {
+                        return d
+                    }
+                    // Another institution's deadline: the time it stood excused is given back, as
+                    // when a closure or finding is undone by a new event (an attack pass corrected
+                    // a child flag away and back an hour before the centre's due time).
+                    var revived = d
+                    let paused = max(0, at.timeIntervalSince(excusedAt))
+                    revived.dueAt = d.dueAt.addingTimeInterval(paused)
+                    revived.warnAt = d.warnAt.addingTimeInterval(paused)
+                    revived.status = status(of: revived, now: now)
+                    return revived
+                }
                 guard was.responsible == corrector, d.responsible == corrector, d.dueAt > was.dueAt else { return d }
                 var kept = d
                 kept.dueAt = was.dueAt
@@ -295,11 +309,13 @@ public enum DeadlineEvaluator {
         // The author's own: not yet due, due when it was; already due, only if undone within the
         // late-entry grace of when it was made (an attack pass closed a case a minute before a
         // deadline and reopened it a minute after) — then missed, as if never made.
-        func carryOn(endedBy ending: UUID, undoneBy undoing: CaseEvent) -> Set<String> {
+        func carryOn(endedBy ending: UUID, undoneBy undoing: CaseEvent, data: () -> JSONValue) -> Set<String> {
             var rules: Set<String> = []
             let undoneAt = undoing.recordedAt ?? undoing.occurredAt
             for index in deadlines.indices
-            where book[index].endedBy?.id == ending && deadlines[index].satisfiedAt == nil {
+            where book[index].endedBy?.id == ending && !book[index].undone && deadlines[index].satisfiedAt == nil
+                && !endsAgain(undoing, data: data, index)
+            {
                 guard let endedAt = deadlines[index].cancelledAt else { continue }
                 let countsAt = countsFor(deadlines[index].responsible, undoing, book[index].ruleset)
                 if book[index].endedBy?.actor.institution != deadlines[index].responsible {
@@ -319,6 +335,12 @@ public enum DeadlineEvaluator {
             }
             open.sort()
             return rules
+        }
+
+        // Whether `event` would itself end the deadline at `index` (a second not-a-victim finding
+        // undoes nothing).
+        func endsAgain(_ event: CaseEvent, data: () -> JSONValue, _ index: Int) -> Bool {
+            book[index].rule.cancelledBy.contains { cancels($0, event, data: data, deadlines[index]) }
         }
 
         // A role deadline nobody held when it started is the opener's until a referral brings in
@@ -350,9 +372,13 @@ public enum DeadlineEvaluator {
                 guard case .role(let kind) = book[index].rule.responsible, deadlines[index].dueAt > handedBackAt
                 else { continue }
                 book[index].assignedBy = nil
-                // Another holder already brought in answers from when its own referral was recorded.
+                // Another holder already brought in answers with a whole term from when it became
+                // the holder: the hand-back, or its own referral if recorded later (an attack pass
+                // had a centre decline an hour before its due time, leaving the hour to another
+                // centre referred for something else the same morning).
                 if let next = holder(of: kind, in: state, kinds: kinds), let by = next.referral {
-                    let since = countsFor(next.institution, issuing[by] ?? event, book[index].ruleset)
+                    var since = countsFor(next.institution, issuing[by] ?? event, book[index].ruleset)
+                    if next.institution != deadlines[index].responsible { since = max(since, handedBackAt) }
                     deadlines[index].responsible = next.institution
                     book[index].assignedBy = by
                     schedule(index, runsFrom: max(book[index].startedFrom, since))
@@ -398,9 +424,8 @@ public enum DeadlineEvaluator {
             // taking back is not having referred — unless another such referral still stands. A
             // status set otherwise (an identification decision changed back to presumed): a
             // decision undone is no decision. Taken back by the responsible institution itself, the
-            // deadline runs on, due when it was; by another institution, with the time it stood met
-            // given back (nobody is made late by another's act: an attack pass had a shelter undo
-            // the police's decision two minutes before its due time).
+            // deadline runs on, due when it was (missed, if undone within a day after the due
+            // time); by another institution, nobody is made late by another's act (below).
             for index in deadlines.indices
             where deadlines[index].satisfiedAt != nil && !book[index].rule.recurring
                 && takesBack(event, data: data, book[index])
@@ -410,8 +435,10 @@ public enum DeadlineEvaluator {
                 // Taken back by the responsible institution after the due time: what stood met for
                 // less than the late-entry grace never met it (a decision recorded a minute before
                 // the due time and undone a minute after is no decision): it runs on, missed.
+                let metBy = events.first(where: { $0.id == deadlines[index].satisfiedByEventId })
+                let metAt = deadlines[index].satisfiedAt!
                 let undoneSoon =
-                    events.first(where: { $0.id == deadlines[index].satisfiedByEventId }).map { met in
+                    metBy.map { met in
                         (event.recordedAt ?? event.occurredAt).timeIntervalSince(met.recordedAt ?? met.occurredAt)
                             < book[index].ruleset.lateEntryGrace(for: event)
                     } ?? false
@@ -437,14 +464,23 @@ public enum DeadlineEvaluator {
                     book[index].settledBy = deadlines[index].satisfiedAt! <= deadlines[index].dueAt ? standing : nil
                     continue
                 }
-                // Taken back by another institution: the time it stood met is given back.
-                let stoodMet = max(0, countsAt.timeIntervalSince(deadlines[index].satisfiedAt!))
                 deadlines[index].satisfiedAt = nil
                 deadlines[index].satisfiedByEventId = nil
                 book[index].satisfiedBy = nil
                 book[index].satisfiedByReferral = nil
                 book[index].settledBy = nil
-                if byAnother { schedule(index, runsFrom: book[index].runsFrom.addingTimeInterval(stoodMet)) }
+                // Taken back by another institution: if the responsible one met it itself, a whole
+                // term from then (an attack pass had a shelter undo the police's decision made 50
+                // minutes before its due time, leaving the police 50 minutes to notice and decide
+                // again); if another's act met it, the time it stood met is given back, so that a
+                // referral issued and withdrawn by another moves nothing.
+                if byAnother {
+                    schedule(
+                        index,
+                        runsFrom: metBy?.actor.institution == deadlines[index].responsible
+                            ? max(book[index].runsFrom, countsAt)
+                            : book[index].runsFrom.addingTimeInterval(max(0, countsAt.timeIntervalSince(metAt))))
+                }
                 open.append(index)
                 open.sort()
             }
@@ -510,6 +546,7 @@ public enum DeadlineEvaluator {
                     deadlines[index].missedAtClosure = true
                 }
                 book[index].endedBy = event
+                book[index].undone = false
                 return true
             }
             if case .caseClosed = event.body {
@@ -526,13 +563,16 @@ public enum DeadlineEvaluator {
             // own no later than it was recorded. It restarts the rules that say so and whose
             // deadline the closure ended otherwise unmet.
             var carried: Set<String> = []
-            if case .caseReopened = event.body, let closure = lastClosure {
-                carried = carryOn(endedBy: closure, undoneBy: event)
+            // Starts again, from `event`, the rules that say so (`reopenRetriggers`) whose deadline
+            // `ending` ended unmet and that were not carried on.
+            func restart(endedBy ending: UUID) {
                 var restarted = carried
                 for index in deadlines.indices
-                where book[index].endedBy?.id == closure && deadlines[index].satisfiedAt == nil
-                    && restarted.insert(book[index].rule.id).inserted
+                where book[index].endedBy?.id == ending && !book[index].undone && deadlines[index].satisfiedAt == nil
+                    && !endsAgain(event, data: data, index)
                 {
+                    book[index].undone = true
+                    guard restarted.insert(book[index].rule.id).inserted else { continue }
                     let triggerId = deadlines[index].triggerEventId
                     for versions in series {
                         guard let ruleset = inForce(versions, at: event.occurredAt),
@@ -544,15 +584,24 @@ public enum DeadlineEvaluator {
                     }
                 }
             }
+            if case .caseReopened = event.body, let closure = lastClosure {
+                carried = carryOn(endedBy: closure, undoneBy: event, data: data)
+                restart(endedBy: closure)
+            }
 
             // 2c. A status change that cancelled deadlines (a not-a-victim finding), changed again,
             // carries them on as a reopening does: finding someone not a victim and changing it back
-            // a moment later excuses nothing.
+            // a moment later excuses nothing; and, as a reopening does, it starts again the rules
+            // that say so whose deadline the finding ended for good (an attack pass reversed a
+            // finding after more than a day, and no victim advocate was ever due).
             if case .identificationStatusChanged = event.body {
                 let findings = Set(
                     book.compactMap { $0.endedBy?.type == .identificationStatusChanged ? $0.endedBy?.id : nil }
                 ).subtracting([event.id])
-                for finding in findings { carried.formUnion(carryOn(endedBy: finding, undoneBy: event)) }
+                for finding in findings.sorted(by: { $0.uuidString < $1.uuidString }) {
+                    carried.formUnion(carryOn(endedBy: finding, undoneBy: event, data: data))
+                    restart(endedBy: finding)
+                }
             }
 
             // 3. New deadlines this event triggers.
@@ -623,6 +672,9 @@ public enum DeadlineEvaluator {
         /// The event that cancelled or ended it (its author, and whether it was a status change a
         /// later change undoes, are read from it).
         var endedBy: CaseEvent?
+        /// Whether what ended it was undone (a reopening, a finding changed): it was carried on or
+        /// started again then, or stays ended for good; no later event undoes it again.
+        var undone = false
         /// The event that met it in time or cancelled it (what a notice must precede to count).
         var settledBy: CaseEvent?
         /// The type of the event that met it.

@@ -209,9 +209,11 @@ public enum CaseEventBody: Sendable, Hashable {
                 throw .invalidEvent("data.correction.\(key)", "identifies a record and cannot be corrected")
             }
             // What admission decided on when the record was made (consent for the purpose, the
-            // recipient's deadline for the urgency): a referral made for another purpose or
-            // urgency is withdrawn and issued again, never rewritten.
-            for key in correction.keys where ["purpose", "urgency"].contains(key) {
+            // recipient's deadline for the urgency, a consent override and its reason, a consent
+            // given or refused and to whom): a referral made for another purpose or urgency is
+            // withdrawn and issued again, a consent recorded anew, never rewritten.
+            for key in correction.keys
+            where ["purpose", "urgency", "consentOverride", "given", "recipients"].contains(key) {
                 throw .invalidEvent(
                     "data.correction.\(key)", "was decided on when the record was made and cannot be corrected")
             }
