@@ -253,7 +253,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Runs a `COPY … FROM STDIN` statement (text format) and sends `data` as its input: rows of
     /// tab-separated values ending in `\n`, `\N` for NULL, written as PostgreSQL's text input reads
-    /// them (``CopyTextRow`` escapes a value). Returns the rows copied. The cheapest way to load
+    /// them (``PostgresCopy/appendEscaped(_:to:)`` escapes a value). Returns the rows copied. The cheapest way to load
     /// many rows: no statement plan or executor per row, and rows go to the table in groups.
     /// - Throws: as `query`; a malformed row fails the whole `COPY` with the server's error.
     @discardableResult

@@ -65,4 +65,43 @@ import Testing
         #expect(try row.decode(6, as: String.self) == (try expected.decode(6, as: String.self)))
         #expect(try row.decode(7, as: String.self) == "")
     }
+
+    /// `COPY … FROM STDIN` (``Connection/copyIn(_:_:)``) with values escaped by
+    /// ``PostgresCopy/appendEscaped(_:to:)``: every character U+0001…U+00FF, the text `\N`, tabs,
+    /// newlines and backslashes, multi-byte text and a NULL arrive as they were; a malformed row
+    /// fails the whole COPY with the server's error and leaves the connection usable.
+    @Test func aCopyInStoresWhatWasEscaped() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let c = try await db.connect()
+        defer { c.close() }
+        try await c.execute("CREATE TABLE loaded (i int, t text)")
+        let every = String(String.UnicodeScalarView((1...255).compactMap(UnicodeScalar.init(_:))))
+        let values: [String?] = [every, "\\N", "a\tb\nc\r\\d\\", "ñ 🙂 Ш", "", nil]
+        var input: [UInt8] = []
+        for (i, value) in values.enumerated() {
+            input.append(contentsOf: "\(i)\t".utf8)
+            if var value {
+                value.withUTF8 { PostgresCopy.appendEscaped($0, to: &input) }
+            } else {
+                input.append(contentsOf: "\\N".utf8)
+            }
+            input.append(UInt8(ascii: "\n"))
+        }
+        // More than one piece of the input (1 MiB each).
+        let many = 40_000
+        for i in values.count..<(values.count + many) {
+            input.append(contentsOf: "\(i)\t\(String(repeating: "x", count: 30))\n".utf8)
+        }
+        #expect(try await c.copyIn("COPY loaded (i, t) FROM STDIN", input) == values.count + many)
+        let rows = try await c.query(
+            SQL(text: "SELECT t FROM loaded WHERE i < \(values.count) ORDER BY i", parameters: []))
+        #expect(try rows.all.map { try $0.decodeOptional(0, as: String.self) } == values)
+        await #expect(throws: PostgresError.self) {
+            try await c.copyIn("COPY loaded (i, t) FROM STDIN", Array("not a number\tx\n".utf8))
+        }
+        await #expect(throws: PostgresError.self) { try await c.copyIn("SELECT 1", []) }
+        #expect(
+            try await c.query(SQL(text: "SELECT count(*) FROM loaded", parameters: [])).first?.decode(0, as: Int.self)
+                == values.count + many)
+    }
 }

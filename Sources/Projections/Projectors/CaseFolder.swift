@@ -253,7 +253,7 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
             let slice = Array(ids[start..<min(start + flushCases, ids.count)])
             start += flushCases
             let histories = try await self.histories(slice, through: cursor, on: connection)
-            var rows = CaseRows()
+            var rows = CaseRows(copy: complete)
             for caseId in slice {
                 if !complete || forgotten.contains(caseId) || cases[caseId]?.hasRows == true {
                     rows.stale.append(caseId)
@@ -375,11 +375,20 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
 /// The rows of a group of cases: which cases' old rows go, and the new rows.
 struct CaseRows: Sendable {
     var stale: [String] = []
-    var summaries = CaseProjector.summary.rows()
-    var parties = CaseProjector.parties.rows()
-    var referrals = CaseProjector.referrals.rows()
-    var deadlines = CaseProjector.deadlines.rows()
-    var documents = CaseProjector.documents.rows()
+    var summaries: RowBatch
+    var parties: RowBatch
+    var referrals: RowBatch
+    var deadlines: RowBatch
+    var documents: RowBatch
+
+    /// Empty rows; `copy`: written by `COPY` (a rebuild's replay: thousands of rows a group).
+    init(copy: Bool) {
+        summaries = CaseProjector.summary.rows(copy: copy)
+        parties = CaseProjector.parties.rows(copy: copy)
+        referrals = CaseProjector.referrals.rows(copy: copy)
+        deadlines = CaseProjector.deadlines.rows(copy: copy)
+        documents = CaseProjector.documents.rows(copy: copy)
+    }
 
     func write(on connection: Connection, tables: ProjectionTables) async throws {
         let written: [(RowWriter, RowBatch)] = [

@@ -10,8 +10,15 @@ struct RowWriter {
     let table: String
     let columns: [(name: String, type: String)]
 
-    /// An empty batch of rows for this table.
-    func rows() -> RowBatch { RowBatch(columns: columns.count) }
+    /// An empty batch of rows for this table: as array parameters of one `INSERT` (one round trip;
+    /// the live projector's small batches), or as `COPY` input (`copy`: two round trips, but no
+    /// array to parse and no executor per row on the server; a rebuild's large ones).
+    func rows(copy: Bool = false) -> RowBatch { RowBatch(columns: columns.count, copy: copy) }
+
+    /// The `COPY … FROM STDIN` of the table as `tables` names it.
+    func copyText(tables: ProjectionTables) -> String {
+        "COPY \(tables.qualified(table)) (\(columns.map(\.name).joined(separator: ", "))) FROM STDIN"
+    }
 
     /// The `INSERT` for the table as `tables` names it: one `unnest` of an array parameter per
     /// column, in the select list, where they run in lockstep without materialising each column
@@ -34,7 +41,11 @@ struct RowWriter {
     func insert(_ rows: RowBatch, on connection: Connection, tables: ProjectionTables) async throws {
         guard rows.count > 0 else { return }
         precondition(rows.isComplete, "a row of \(table) has a missing column")
-        try await connection.query(SQL(text: insertText(tables: tables), parameters: rows.parameters()))
+        if let input = rows.copyInput {
+            try await connection.copyIn(copyText(tables: tables), input)
+        } else {
+            try await connection.query(SQL(text: insertText(tables: tables), parameters: rows.parameters()))
+        }
     }
 
     /// Deletes the rows whose `key` column (a fixed name) is one of `values`.
@@ -48,19 +59,33 @@ struct RowWriter {
 }
 
 /// Rows of one table, kept column by column as PostgreSQL array literals (`{"a",NULL,"c"}`) that
-/// grow as rows are added. Values are written in the text form PostgreSQL's input functions read;
-/// each is quoted and escaped, so any text is safe.
+/// grow as rows are added, or (`copy`) row by row as `COPY` text input (tab-separated, `\N` for
+/// NULL, one line a row). Values are written in the text form PostgreSQL's input functions read;
+/// each is quoted and escaped as its form needs, so any text is safe.
 ///
 /// Add a row by calling one value method per column, in the writer's column order, then ``endRow()``.
 struct RowBatch {
+    /// Array literals, one per column; unused for `COPY` input.
     private var buffers: [[UInt8]]
+    /// The `COPY` input, when the batch is one.
+    private var lines: [UInt8]?
+    private let columns: Int
     private var column = 0
     /// Complete rows added so far.
     private(set) var count = 0
 
-    init(columns: Int) {
-        buffers = Array(repeating: [UInt8(ascii: "{")], count: columns)
+    init(columns: Int, copy: Bool = false) {
+        self.columns = columns
+        if copy {
+            buffers = []
+            lines = []
+        } else {
+            buffers = Array(repeating: [UInt8(ascii: "{")], count: columns)
+        }
     }
+
+    /// The `COPY` input, or nil for a batch of array parameters.
+    var copyInput: [UInt8]? { lines }
 
     /// True when every row got a value for every column.
     var isComplete: Bool { column == 0 }
@@ -76,7 +101,8 @@ struct RowBatch {
 
     /// Ends the current row.
     mutating func endRow() {
-        precondition(column == buffers.count, "row ended after \(column) of \(buffers.count) columns")
+        precondition(column == columns, "row ended after \(column) of \(columns) columns")
+        lines?.append(UInt8(ascii: "\n"))
         column = 0
         count += 1
     }
@@ -93,7 +119,7 @@ struct RowBatch {
         guard let value else { return null() }
         PostgresTimestamp.withUTF8(value) { bytes in
             // The usual 27 bytes need no quotes; a year of more than four digits goes quoted.
-            if bytes.count == 27 { bare(bytes) } else { text(String(decoding: bytes, as: UTF8.self)) }
+            if bytes.count == 27 || lines != nil { bare(bytes) } else { text(String(decoding: bytes, as: UTF8.self)) }
         }
     }
 
@@ -136,27 +162,40 @@ struct RowBatch {
 
     private mutating func null() {
         separator()
-        buffers[column].append(contentsOf: "NULL".utf8)
+        if lines != nil {
+            lines!.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "N")])
+        } else {
+            buffers[column].append(contentsOf: "NULL".utf8)
+        }
         column += 1
     }
 
     private mutating func separator() {
-        precondition(column < buffers.count, "more values than columns")
-        if count > 0 { buffers[column].append(UInt8(ascii: ",")) }
+        precondition(column < columns, "more values than columns")
+        if lines != nil {
+            if column > 0 { lines!.append(UInt8(ascii: "\t")) }
+        } else if count > 0 {
+            buffers[column].append(UInt8(ascii: ","))
+        }
     }
 
-    /// A value that needs no quotes in an array literal (digits, letters, `-:.`; never `NULL`),
-    /// up to its first zero byte.
+    /// A value that needs no quotes in an array literal nor escapes in `COPY` input (digits,
+    /// letters, `-:.+ `; never `NULL`), up to its first zero byte.
     private mutating func bare(_ bytes: UnsafeRawBufferPointer) {
         separator()
         let end = bytes.firstIndex(of: 0) ?? bytes.count
-        buffers[column].append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
+        let value = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+        if lines != nil { lines!.append(contentsOf: value) } else { buffers[column].append(contentsOf: value) }
         column += 1
     }
 
     private mutating func quoted(_ bytes: UnsafeBufferPointer<UInt8>) {
         separator()
-        PostgresArray.appendQuoted(bytes, to: &buffers[column])
+        if lines != nil {
+            PostgresCopy.appendEscaped(bytes, to: &lines!)
+        } else {
+            PostgresArray.appendQuoted(bytes, to: &buffers[column])
+        }
         column += 1
     }
 }
