@@ -536,7 +536,8 @@ struct DashboardFormTests {
             for who in ["opav", "isf"] {
                 let view = CaseFormView(
                     action: "/cases/KS-L-1/events", csrf: "token-\(who)", expectedVersion: 5, now: now,
-                    kinds: AdmissionContext(registered: Institution.demo, now: now).institutions, own: who, feedback: nil, t: t)
+                    kinds: AdmissionContext(registered: Institution.demo, now: now).institutions, own: who,
+                    feedback: nil, t: t)
                 let html = CaseFormView.caseSection(.institution(who, user: "\(who)-1"), state: state, view: view).text
                 pages.append(html)
                 let forms = html.components(separatedBy: "<form ").dropFirst()
@@ -551,7 +552,8 @@ struct DashboardFormTests {
             }
             let opening = CaseFormView(
                 action: "/cases", csrf: "token", expectedVersion: nil, now: now,
-                kinds: AdmissionContext(registered: Institution.demo, now: now).institutions, own: "opav", feedback: nil, t: t)
+                kinds: AdmissionContext(registered: Institution.demo, now: now).institutions, own: "opav",
+                feedback: nil, t: t)
             pages.append(CaseFormView.openingSection(opening).text)
             for html in pages {
                 for tag in html.components(separatedBy: "<").filter({
