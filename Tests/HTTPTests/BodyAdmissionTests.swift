@@ -85,25 +85,28 @@ struct BodyAdmissionTests {
         #expect(server.bufferedBodyBytes == 0)
     }
 
-    /// Many large uploads at once: those beyond the budget get 503 at once, the server keeps
-    /// answering others, and the budget comes back when the admitted ones are answered.
+    /// Many large uploads at once: when the bytes received fill the budget, those beyond it get
+    /// 503 at once, the server keeps answering others, and the budget comes back when the
+    /// admitted ones are answered.
     @Test func concurrentLargeUploadsBeyondTheBudgetGet503() async throws {
         let mib = 1_048_576
         try await withServer(
-            { $0.bodyBudget = 2 * mib },
+            {
+                $0.bodyBudget = 2 * mib; $0.bodyBudgetPerAddress = 2 * mib
+            },
             handler: { request in .text(.ok, "\(request.body.count)") }
         ) { server, port in
             let head = "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: \(mib)\r\n\r\n"
-            // Two uploads start and stall halfway: they hold the whole budget.
+            // Two uploads send all but their last byte and stall: they hold the whole budget.
             let holders = try await blocking {
                 try (0..<2).map { _ in
                     let client = try TestClient(port: port, timeout: 10)
                     try client.send(head)
-                    try client.send([UInt8](repeating: 0x42, count: mib / 2))
+                    try client.send([UInt8](repeating: 0x42, count: mib - 1))
                     return client
                 }
             }
-            #expect(await eventually { server.bufferedBodyBytes == 2 * mib })
+            #expect(await eventually { server.bufferedBodyBytes == 2 * mib - 2 })
             let refused = try await blocking {
                 try (0..<8).map { _ in
                     let client = try TestClient(port: port, timeout: 5)
@@ -124,7 +127,7 @@ struct BodyAdmissionTests {
             // The held uploads finish and are answered; their budget comes back.
             let finished = try await blocking {
                 try holders.map { client in
-                    try client.send([UInt8](repeating: 0x42, count: mib / 2))
+                    try client.send([0x42])
                     return try client.readResponse()
                 }
             }
@@ -138,5 +141,97 @@ struct BodyAdmissionTests {
             }
             #expect(after.text == "\(mib)")
         }
+    }
+
+    /// An attack pass held the whole budget with bodies it never sent: 66 connections that each
+    /// announced 1 MiB and sent a byte every few seconds made every other POST get 503. A body
+    /// now holds what it has sent, so another peer's upload is received and answered.
+    @Test func tricklingBodiesFromOnePeerDoNotShutOutAnother() async throws {
+        let mib = 1_048_576
+        try await withServer(handler: { request in .text(.ok, "\(request.body.count)") }) { server, port in
+            #expect(server.configuration.bodyBudget == 64 * mib)
+            let tricklers = try await blocking {
+                try (0..<66).map { _ in
+                    let client = try TestClient(port: port, timeout: 10, from: "127.0.0.2")
+                    try client.send("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: \(mib)\r\n\r\nx")
+                    return client
+                }
+            }
+            #expect(await eventually { server.bufferedBodyBytes == 66 })
+            for client in tricklers { try await blocking { try client.send("y") } }
+            #expect(await eventually { server.bufferedBodyBytes == 132 })
+            let honest = try await blocking {
+                try (0..<3).map { _ in
+                    let client = try TestClient(port: port, timeout: 10)
+                    try client.send("POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: \(mib)\r\n\r\n")
+                    try client.send([UInt8](repeating: 0x41, count: mib))
+                    return try client.readResponse()
+                }
+            }
+            #expect(honest.map(\.status) == [200, 200, 200])
+            #expect(honest.map(\.text) == ["\(mib)", "\(mib)", "\(mib)"])
+            #expect(await eventually { server.bufferedBodyBytes == 132 })
+            withExtendedLifetime(tricklers) {}
+        }
+    }
+
+    /// One peer holds at most its share of the budget (bytes it really sent included): past it
+    /// its next body is refused with 503 while it is read, and another peer is served.
+    @Test func onePeerHoldsAtMostItsShareOfTheBudget() async throws {
+        let kib = 1_024
+        try await withServer(
+            {
+                $0.bodyBudget = 1_024 * kib; $0.bodyBudgetPerAddress = 256 * kib
+            },
+            handler: { request in .text(.ok, "\(request.body.count)") }
+        ) { server, port in
+            let head = "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: \(200 * kib)\r\n\r\n"
+            let holder = try await blocking {
+                let client = try TestClient(port: port, timeout: 10, from: "127.0.0.2")
+                try client.send(head)
+                try client.send([UInt8](repeating: 0x42, count: 200 * kib - 1))
+                return client
+            }
+            #expect(await eventually { server.bufferedBodyBytes == 200 * kib - 1 })
+            // The same peer's second body fits the budget but not its share.
+            let second = try await blocking {
+                let client = try TestClient(port: port, timeout: 10, from: "127.0.0.2")
+                try client.send(head)
+                try? client.send([UInt8](repeating: 0x43, count: 200 * kib))
+                return try client.readResponse()
+            }
+            #expect(second.status == 503)
+            #expect(second.header("Retry-After") == "1")
+            // Another peer's body of the same size is received.
+            let other = try await blocking {
+                let client = try TestClient(port: port, timeout: 10)
+                try client.send(head)
+                try client.send([UInt8](repeating: 0x44, count: 200 * kib))
+                return try client.readResponse()
+            }
+            #expect(other.text == "\(200 * kib)")
+            #expect(await eventually { server.bufferedBodyBytes == 200 * kib - 1 })
+            withExtendedLifetime(holder) {}
+        }
+    }
+
+    @Test func theBudgetCountsEachPeerAgainstItsShare() {
+        let budget = BodyBudget(capacity: 1_000, perAddress: 300)
+        #expect(budget.hasRoom(300, for: "192.0.2.1") && !budget.hasRoom(301, for: "192.0.2.1"))
+        #expect(budget.take(250, for: "192.0.2.1"))
+        #expect(!budget.take(51, for: "192.0.2.1"))
+        #expect(budget.used == 250)
+        // Another address of the same IPv6 /64 is the same peer; another /64 is not.
+        #expect(budget.take(300, for: "[2001:db8:0:1::1]"))
+        #expect(!budget.hasRoom(1, for: "[2001:db8:0:1::ffff]"))
+        #expect(!budget.take(1, for: "[2001:db8:0:1:a:b:c:d]"))
+        #expect(budget.take(300, for: "[2001:db8:0:2::1]"))
+        // The total binds too, and an unknown peer counts only in it.
+        #expect(!budget.take(151, for: nil))
+        #expect(budget.take(150, for: nil))
+        #expect(!budget.hasRoom(1, for: "192.0.2.9"))
+        budget.give(300, from: "[2001:db8:0:1::2]")
+        #expect(budget.used == 700 && budget.take(300, for: "[2001:db8:0:1::3]"))
+        #expect(BodyBudget(capacity: 800).perAddress == 100)
     }
 }

@@ -11,16 +11,54 @@ import Testing
 struct RequestIDTests {
     @Test func saneIdsAreKeptAndEverythingElseIsReplaced() {
         #expect(RequestID.isSane("a"))
-        #expect(RequestID.isSane(String(repeating: "z", count: 128)))
-        #expect(!RequestID.isSane(String(repeating: "z", count: 129)))
+        #expect(RequestID.isSane(String(repeating: "z", count: 64)))
+        #expect(!RequestID.isSane(String(repeating: "z", count: 65)))
         #expect(!RequestID.isSane(""))
-        for bad in ["a b", "a\tb", "a\u{0}b", "a\nb", "\"q\"", "a;b", "a,b", "caf\u{E9}", "<x>", "a\\b"] {
+        for bad in [
+            "a b", "a\tb", "a\u{0}b", "a\nb", "\"q\"", "a;b", "a,b", "caf\u{E9}", "<x>", "a\\b", "a/b", "a@b", "a+b",
+            "a=b", "%41", "a\u{FF1A}b",
+        ] {
             #expect(!RequestID.isSane(bad), "\(bad)")
             let replaced = RequestID.accepting(bad)
             #expect(replaced.count == 32 && replaced.allSatisfy(\.isHexDigit))
         }
-        #expect(RequestID.accepting("req-1:a/b_c.d@e+f=") == "req-1:a/b_c.d@e+f=")
+        #expect(RequestID.accepting("req-1:a.b_c.D") == "req-1:a.b_c.D")
         #expect(RequestID.generate() != RequestID.generate())
+    }
+
+    /// A client that puts its credential where the id goes must get neither it echoed nor
+    /// logged: an attack pass had `token:hnd_…` and `hds_…` echoed and logged (only a leading
+    /// `hnd_` was refused).
+    @Test func idsHoldingACredentialPrefixAnywhereAreReplaced() {
+        let secret = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde"
+        for bad in [
+            "hnd_" + secret, "hds_" + secret, "token:hnd_" + secret, "x-HND_y", "HdS_", "trace.hds_1", "a:Hnd_",
+            "hnd_", "aahds_bb",
+        ] {
+            #expect(!RequestID.isSane(bad), "\(bad)")
+            #expect(RequestID.accepting(bad) != bad)
+        }
+        for fine in ["hnd", "hds-1", "h_nd_", "hnd-_", "hdsx_", "token:abc"] {
+            #expect(RequestID.isSane(fine), "\(fine)")
+        }
+    }
+
+    /// The request id as the server answers it, over a real socket.
+    @Test func theServerReplacesAnIdHoldingACredential() async throws {
+        let sent = ["token:hnd_abc", "HDS_abc", String(repeating: "q", count: 65), "a/b", "edge-42.x:y_z"]
+        try await withServer(handler: { _ in .text(.ok, "hi") }) { _, port in
+            let answered = try await blocking {
+                try sent.map { id in
+                    let client = try TestClient(port: port)
+                    try client.send("GET / HTTP/1.1\r\nHost: t\r\nX-Request-Id: \(id)\r\n\r\n")
+                    return try client.readResponse().header("X-Request-Id")
+                }
+            }
+            for (id, answer) in zip(sent.dropLast(), answered.dropLast()) {
+                #expect(answer != id && answer?.count == 32, "\(id)")
+            }
+            #expect(answered.last == "edge-42.x:y_z")
+        }
     }
 
     @Test func aHandlerThatSetsNoIdStillAnswersWithOneAndRefusalsAreLogged() async throws {

@@ -49,7 +49,9 @@ public final class TestClient: @unchecked Sendable {
     public let fd: Int32
     private var buffer: [UInt8] = []
 
-    public init(port: Int, timeout: Double = 30) throws {
+    /// - Parameter source: the loopback address to connect from (`127.0.0.2`: another peer to the
+    ///   server); nil: the kernel's choice, `127.0.0.1`.
+    public init(port: Int, timeout: Double = 30, from source: String? = nil) throws {
         // A local until connected: once `self.fd` is set, `self` is fully initialised and a throw
         // runs `deinit`, which would close the descriptor a second time — by then perhaps another
         // test's socket. Close-on-exec: a child process a test spawns must not hold it open.
@@ -58,6 +60,21 @@ public final class TestClient: @unchecked Sendable {
         var time = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else {
+                let code = errno
+                close(fd)
+                throw ClientError(description: "bind to \(source) failed: errno \(code)")
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian

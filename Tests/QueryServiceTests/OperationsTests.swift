@@ -8,6 +8,7 @@ import Referrals
 import Testing
 
 @testable import QueryService
+@testable import ServiceStore
 
 #if canImport(Glibc)
     import Glibc
@@ -184,11 +185,16 @@ struct OperationsTests {
         let (capture, logger) = Self.capturing()
         let h = try await Harness.start(logger: logger)
         defer { Task { await h.stop() } }
-        let sane = try await h.api.request("GET", "/livez", headers: [("X-Request-Id", "lb-01:9f2c/abc_DEF.1")])
-        #expect(sane.header("X-Request-Id") == "lb-01:9f2c/abc_DEF.1")
+        let sane = try await h.api.request("GET", "/livez", headers: [("X-Request-Id", "lb-01:9f2c.abc_DEF.1")])
+        #expect(sane.header("X-Request-Id") == "lb-01:9f2c.abc_DEF.1")
+        // A token or session id anywhere in the id, in any case, is neither echoed nor logged.
+        let session = SessionStore.generate()
+        #expect(RequestID.credentialPrefixes.contains(TokenStore.prefix))
+        #expect(RequestID.credentialPrefixes.contains(String(session.prefix(4))))
         let insane = [
-            String(repeating: "a", count: 129), "with space", "tab\there", "quote\"d", "caf\u{E9}", "semi;colon",
-            "<script>", h.token("kp-dthb"), "HND_shaped-like-a-token",
+            String(repeating: "a", count: 65), "with space", "tab\there", "quote\"d", "caf\u{E9}", "semi;colon",
+            "<script>", "lb-01:9f2c/abc", "a@b+c=", h.token("kp-dthb"), "HND_shaped-like-a-token",
+            "token:" + h.token("kp-dthb"), "x-" + h.token("natc").uppercased(), session, "cookie:" + session,
         ]
         for candidate in insane {
             capture.clear()

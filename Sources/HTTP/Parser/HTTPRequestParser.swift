@@ -105,6 +105,9 @@ public struct HTTPRequestParser: Sendable {
         return false
     }
 
+    /// The bytes received and not parsed yet (after a paused header block: the start of the body).
+    public var unparsedByteCount: Int { buffer.count - position }
+
     /// Whether bytes of an unfinished request have been received (or are buffered unparsed).
     public var hasPartialRequest: Bool { !isIdle }
 

@@ -14,31 +14,59 @@ public enum BodyAdmission: Sendable {
 }
 
 /// The bytes of request bodies all connections of a server may hold at once
-/// (``HTTPServerConfiguration/bodyBudget``). A body takes its declared length (a chunked one its
-/// admitted maximum) before it is read and gives it back when its request has been answered;
-/// a body that does not fit is refused with 503 and the server goes on serving.
+/// (``HTTPServerConfiguration/bodyBudget``), and the share of them one peer may hold
+/// (``HTTPServerConfiguration/bodyBudgetPerAddress``, peers counted as ``PerAddressCounts``
+/// counts them).
+///
+/// A body is charged with the bytes it has sent, as they arrive, and gives them back when its
+/// request has been answered. Charging the declared length up front let a client hold the whole
+/// budget with bodies it never sent (an attack pass blocked every POST with 66 connections that
+/// each announced 1 MiB and sent a byte every 5 s); now a trickling body holds what it sent, and
+/// one peer at most its share.
 final class BodyBudget: Sendable {
     let capacity: Int
-    private let inUse = Mutex(0)
+    let perAddress: Int
+    private struct State {
+        var inUse = 0
+        var byAddress = PerAddressCounts()
+    }
+    private let state = Mutex(State())
 
-    init(capacity: Int) {
+    /// - Parameter perAddress: what one peer may hold; nil: an eighth of `capacity`.
+    init(capacity: Int, perAddress: Int? = nil) {
         self.capacity = max(0, capacity)
+        self.perAddress = max(0, min(self.capacity, perAddress ?? self.capacity / 8))
     }
 
-    /// Takes `bytes` from the budget; false when they do not fit.
-    func reserve(_ bytes: Int) -> Bool {
-        inUse.withLock { inUse in
-            guard bytes <= capacity - inUse else { return false }
-            inUse += bytes
+    /// Whether `bytes` would fit now, in the budget and in the share of `address` (nil: an
+    /// unknown peer, counted in the total only); nothing is taken.
+    func hasRoom(_ bytes: Int, for address: String?) -> Bool {
+        state.withLock { s in
+            bytes <= capacity - s.inUse && (address.map { bytes <= perAddress - s.byAddress.held(by: $0) } ?? true)
+        }
+    }
+
+    /// Takes `bytes` for `address`; false (and nothing taken) when they do not fit in the budget
+    /// or in the share of `address`.
+    func take(_ bytes: Int, for address: String?) -> Bool {
+        guard bytes > 0 else { return true }
+        return state.withLock { s in
+            guard bytes <= capacity - s.inUse else { return false }
+            if let address, !s.byAddress.take(address, bytes, limit: perAddress) { return false }
+            s.inUse += bytes
             return true
         }
     }
 
-    func release(_ bytes: Int) {
+    /// Gives back `bytes` that `address` took.
+    func give(_ bytes: Int, from address: String?) {
         guard bytes > 0 else { return }
-        inUse.withLock { $0 = max(0, $0 - bytes) }
+        state.withLock { s in
+            s.inUse = max(0, s.inUse - bytes)
+            if let address { s.byAddress.give(address, bytes) }
+        }
     }
 
     /// The bytes taken now.
-    var used: Int { inUse.withLock { $0 } }
+    var used: Int { state.withLock { $0.inUse } }
 }

@@ -30,9 +30,15 @@ struct Connection: Sendable {
         var parser = HTTPRequestParser(limits: configuration.limits, pausesBeforeBody: true)
         var endOfStream = false
         var requestStarted: ContinuousClock.Instant?
-        // The body budget taken by the request being received or answered.
-        var reserved = 0
-        defer { bodies.budget.release(reserved) }
+        // The peer whose share of the body budget this connection's bodies count against.
+        let peer = remoteAddress.map(HTTPRequest.host(ofRemoteAddress:))
+        // The body budget taken by the request being received or answered: the bytes of its body
+        // received so far, at most `allowance` (its declared length, or for a chunked body its
+        // admitted maximum; 0 when no body is being received).
+        var charged = 0
+        var allowance = 0
+        var bodyVersion = HTTPVersion.http1_1
+        defer { bodies.budget.give(charged, from: peer) }
         while true {
             let parsed: HTTPRequest?
             do {
@@ -54,9 +60,10 @@ struct Connection: Sendable {
                 requestStarted = nil
                 request.remoteAddress = remoteAddress
                 book.requestParsed()
+                allowance = 0
                 let keepGoing = await respond(to: request)
-                bodies.budget.release(reserved)
-                reserved = 0
+                bodies.budget.give(charged, from: peer)
+                charged = 0
                 guard keepGoing else { return }
                 continue
             }
@@ -70,17 +77,18 @@ struct Connection: Sendable {
                     let limit = min(maxBytes, configuration.limits.maxBodySize)
                     // A declared length over the limit fails in the parser (413) without a read.
                     if length.map({ $0 <= limit }) ?? true {
-                        let wanted = length ?? limit
-                        guard bodies.budget.reserve(wanted) else {
-                            let busy = HTTPResponse.error(
-                                .serviceUnavailable,
-                                message: "The server is receiving too many request bodies at once; retry shortly.",
-                                headers: ["Retry-After": "1"])
-                            _ = try? await send(busy, keepAlive: false, version: head.version, isHead: false)
-                            await lingeringClose()
+                        allowance = length ?? limit
+                        bodyVersion = head.version
+                        // Refused before it is read when not even its first read would fit; the
+                        // bytes that came with the header block are its first charge.
+                        let arrived = min(allowance, parser.unparsedByteCount)
+                        guard bodies.budget.hasRoom(min(allowance, Self.readSize), for: peer),
+                            bodies.budget.take(arrived, for: peer)
+                        else {
+                            await refuseBusy(version: head.version)
                             return
                         }
-                        reserved = wanted
+                        charged = arrived
                     }
                     parser.admitBody(maxBytes: limit)
                 }
@@ -105,7 +113,7 @@ struct Connection: Sendable {
             }
             let bytes: [UInt8]
             do {
-                bytes = try await channel.read(until: deadline)
+                bytes = try await channel.read(maxBytes: Self.readSize, until: deadline)
             } catch let error as HTTPError where error.code == .timedOut {
                 book.timedOut()
                 return
@@ -116,9 +124,31 @@ struct Connection: Sendable {
             if bytes.isEmpty {
                 endOfStream = true
             } else {
+                // Body bytes are charged as they arrive; bytes beyond the body are a pipelined request's.
+                let bodyBytes = min(bytes.count, allowance - charged)
+                if bodyBytes > 0 {
+                    guard bodies.budget.take(bodyBytes, for: peer) else {
+                        await refuseBusy(version: bodyVersion)
+                        return
+                    }
+                    charged += bodyBytes
+                }
                 parser.append(bytes)
             }
         }
+    }
+
+    /// The most bytes one read takes from the socket.
+    static let readSize = 16_384
+
+    /// Answers 503 with `Retry-After` (the body budget, or the peer's share of it, is full) and closes.
+    private func refuseBusy(version: HTTPVersion) async {
+        let busy = HTTPResponse.error(
+            .serviceUnavailable,
+            message: "The server is receiving too many request bodies at once; retry shortly.",
+            headers: ["Retry-After": "1"])
+        _ = try? await send(busy, keepAlive: false, version: version, isHead: false)
+        await lingeringClose()
     }
 
     /// Asks the server's admission hook about a body not read yet (without a hook: accept).

@@ -58,10 +58,13 @@ public actor HTTPServer {
         self.configuration = configuration
         self.admission = admission
         self.handler = handler
-        self.bodyBudget = BodyBudget(capacity: configuration.bodyBudget)
+        // One body of the largest size always fits in a peer's share when the budget has room.
+        let share = min(configuration.bodyBudget, max(configuration.bodyBudget / 8, configuration.limits.maxBodySize))
+        self.bodyBudget = BodyBudget(
+            capacity: configuration.bodyBudget, perAddress: configuration.bodyBudgetPerAddress ?? share)
     }
 
-    /// The bytes of request bodies admitted and not yet answered, over all connections.
+    /// The bytes of request bodies received and not yet answered, over all connections.
     public nonisolated var bufferedBodyBytes: Int { bodyBudget.used }
 
     /// A snapshot of the server's counters, for metrics.

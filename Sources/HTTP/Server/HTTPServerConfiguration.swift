@@ -31,9 +31,17 @@ public struct HTTPServerConfiguration: Sendable {
     /// requests it refuses itself (malformed or over a limit).
     public var logger: Logger
     /// The most bytes of request bodies buffered at once over all connections (64 MiB by
-    /// default). A body is counted at its declared length before it is read; one that does not
-    /// fit is answered with 503 `unavailable` and `Retry-After`, and the server goes on serving.
+    /// default). A body is charged with the bytes it has sent, as they arrive, until its request
+    /// is answered, so a body that trickles in holds only what it sent. A body is refused with
+    /// 503 `unavailable` and `Retry-After` before it is read when the budget (or its peer's
+    /// share) has no room for its first read, or while it is read when the next bytes do not
+    /// fit; the server goes on serving.
     public var bodyBudget: Int
+    /// The most of ``bodyBudget`` one peer may hold (peers counted as ``PerAddressCounts``
+    /// counts them: an IPv6 peer by its /64). nil: an eighth of the budget, but never less than
+    /// one body of `limits.maxBodySize`. Behind a reverse proxy every body comes from the
+    /// proxy's address: raise it to ``bodyBudget`` there, as ``maxConnectionsPerAddress``.
+    public var bodyBudgetPerAddress: Int?
 
     public init(
         host: String = "127.0.0.1",
@@ -46,7 +54,8 @@ public struct HTTPServerConfiguration: Sendable {
         shutdownGracePeriod: Duration = .seconds(10),
         backlog: Int32 = 1_024,
         logger: Logger = Logger(label: "http"),
-        bodyBudget: Int = 64 * 1_048_576
+        bodyBudget: Int = 64 * 1_048_576,
+        bodyBudgetPerAddress: Int? = nil
     ) {
         self.host = host
         self.port = port
@@ -59,5 +68,6 @@ public struct HTTPServerConfiguration: Sendable {
         self.backlog = backlog
         self.logger = logger
         self.bodyBudget = bodyBudget
+        self.bodyBudgetPerAddress = bodyBudgetPerAddress
     }
 }

@@ -352,11 +352,10 @@ public final class QueryService: Sendable {
         return response
     }
 
-    /// The request's own id when sane (``RequestID``) and not shaped like a token — a client that
-    /// put its credential there must not get it into the log — else a new one.
+    /// The request's own id when sane (``RequestID``: it holds no credential's prefix anywhere —
+    /// a client that put its token or session id there must not get it into the log), else a new one.
     static func requestID(_ request: HTTPRequest) -> String {
-        let id = RequestID.of(request)
-        return id.lowercased().hasPrefix(TokenStore.prefix) ? RequestID.generate() : id
+        RequestID.of(request)
     }
 
     /// The method as logged: a standard one by name, anything else (a client's own token, which
