@@ -112,6 +112,9 @@ enum ServiceCommands {
             configuration.publicURL = args.string("--public-url")
             if let n = args.int("--max-streams-per-token") { configuration.maxStreamsPerToken = n }
             if let n = args.int("--body-budget-mib") { configuration.http.bodyBudget = n * 1_048_576 }
+            if let n = args.int("--body-budget-per-address-mib") {
+                configuration.http.bodyBudgetPerAddress = n * 1_048_576
+            }
             if let n = args.int("--session-idle-minutes") { configuration.sessionIdleTimeout = .seconds(n * 60) }
             if let n = args.int("--session-hours") { configuration.sessionLifetime = .seconds(n * 3600) }
             if let n = args.int("--sign-in-max-failures") { configuration.signIn.maxFailures = n }

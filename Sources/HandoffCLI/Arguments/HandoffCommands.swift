@@ -64,6 +64,9 @@ extension CommandSpec {
                         "--body-budget-mib", value: "M", kind: .integer(1...65_536),
                         help: "request bodies buffered at once, all connections (default 64)"),
                     OptionSpec(
+                        "--body-budget-per-address-mib", value: "M", kind: .integer(1...65_536),
+                        help: "of that, what one peer address may hold (default an eighth; the whole behind a proxy)"),
+                    OptionSpec(
                         "--session-idle-minutes", value: "N", kind: .integer(1...1_440),
                         help: "dashboard session idle expiry (default 30)"),
                     OptionSpec(
