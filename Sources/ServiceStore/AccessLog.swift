@@ -147,11 +147,15 @@ final class AccessLogWriter: Sendable {
     private struct Waiting {
         var rows: [Row]
         var continuation: CheckedContinuation<Void, any Error>
+        /// Whose read it is (``principalKey(_:)``).
+        var principal: String
     }
 
     private struct State {
         var waiting: [Waiting] = []
         var queuedRows = 0
+        /// Rows waiting, by principal.
+        var queuedBy: [String: Int] = [:]
         var writing = false
     }
 
@@ -175,16 +179,29 @@ final class AccessLogWriter: Sendable {
     /// Rows waiting for a batch (not counting the batch being written).
     var queuedRows: Int { state.withLock { $0.queuedRows } }
 
-    /// Queues `rows` and returns once they are committed.
-    /// - Throws: ``queueFull`` at once when the queue has no room; ``writeFailed`` when the batch
-    ///   they were in could not be written.
+    /// The most rows one principal may have waiting while it has some waiting already: an eighth
+    /// of the queue, so that one caller's reads (an attack pass sent 300 pipelined connections of
+    /// `GET /v1/events?limit=1000`, a thousand rows each) cannot fill the queue for everyone.
+    var principalShare: Int { max(1, capacity / 8) }
+
+    /// Who a row's read is by: the role, institution and person.
+    static func principalKey(_ row: Row) -> String { row.role + "\u{0}" + (row.institution ?? "") + "\u{0}" + row.user }
+
+    /// Queues `rows` (one read's, all by one principal) and returns once they are committed.
+    /// - Throws: ``queueFull`` at once when the queue, or the principal's share of it
+    ///   (``principalShare``), has no room; ``writeFailed`` when the batch they were in could not
+    ///   be written.
     func write(_ rows: [Row]) async throws {
+        let principal = rows.first.map(Self.principalKey) ?? ""
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             enum Outcome { case refused, queued, startWriter }
             let outcome = state.withLock { state -> Outcome in
                 guard state.queuedRows + rows.count <= capacity else { return .refused }
-                state.waiting.append(Waiting(rows: rows, continuation: continuation))
+                let own = state.queuedBy[principal, default: 0]
+                guard own == 0 || own + rows.count <= principalShare else { return .refused }
+                state.waiting.append(Waiting(rows: rows, continuation: continuation, principal: principal))
                 state.queuedRows += rows.count
+                state.queuedBy[principal, default: 0] += rows.count
                 if state.writing { return .queued }
                 state.writing = true
                 return .startWriter
@@ -205,16 +222,30 @@ final class AccessLogWriter: Sendable {
                     state.writing = false
                     return []
                 }
+                // Every principal's first waiting read first, then the rest in the order they
+                // came, up to the batch's size: a caller with many rows waiting shares each batch
+                // with the others instead of putting them behind all of its rows.
+                var seen: Set<String> = []
+                var order = state.waiting.indices.filter { seen.insert(state.waiting[$0].principal).inserted }
+                let firsts = Set(order)
+                order += state.waiting.indices.filter { !firsts.contains($0) }
                 var rows = 0
-                var taken = 0
-                for waiting in state.waiting {
-                    if taken > 0 && rows + waiting.rows.count > Self.maxBatchRows { break }
-                    rows += waiting.rows.count
-                    taken += 1
+                var taken: [Int] = []
+                for index in order {
+                    let count = state.waiting[index].rows.count
+                    if !taken.isEmpty && rows + count > Self.maxBatchRows { continue }
+                    rows += count
+                    taken.append(index)
                 }
-                let batch = Array(state.waiting.prefix(taken))
-                state.waiting.removeFirst(taken)
+                taken.sort()
+                let batch = taken.map { state.waiting[$0] }
+                let takenSet = Set(taken)
+                state.waiting = state.waiting.indices.filter { !takenSet.contains($0) }.map { state.waiting[$0] }
                 state.queuedRows -= rows
+                for waiting in batch {
+                    state.queuedBy[waiting.principal, default: 0] -= waiting.rows.count
+                    if state.queuedBy[waiting.principal] == 0 { state.queuedBy[waiting.principal] = nil }
+                }
                 return batch
             }
             if batch.isEmpty { return }

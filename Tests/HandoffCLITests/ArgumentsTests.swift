@@ -466,7 +466,7 @@ struct HandoffArgumentsTests {
         (
             ["serve"],
             "handoff serve [--port P] [--host H] [--public-url URL] [--max-streams-per-token N] [--body-budget-mib M] "
-                + "[--session-idle-minutes N] [--session-hours N] [--sign-in-max-failures N] [--sign-in-lock-minutes N] "
+                + "[--body-budget-per-address-mib M] [--session-idle-minutes N] [--session-hours N] [--sign-in-max-failures N] [--sign-in-lock-minutes N] "
                 + "[--default-lang sq|sr-Latn|sr-Cyrl|en] [--read-url URL] [--read-max-lag SECONDS] \(deadlines) "
                 + "\(logging)"
         ),

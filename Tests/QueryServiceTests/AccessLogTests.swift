@@ -89,6 +89,56 @@ struct AccessLogTests {
         #expect(entries == ["natc GET /v1/cases/{caseId}", "kp-dthb GET /v1/cases/{caseId}/history"])
     }
 
+    /// One caller cannot put the others behind its rows (an attack pass sent 300 pipelined
+    /// connections of `GET /v1/events?limit=1000`, and another institution's single read waited
+    /// ten seconds): every caller's first waiting read goes into the next batch before anyone's
+    /// second, and a caller holds at most an eighth of the queue while it has rows waiting.
+    @Test func oneCallersRowsShareEachBatchAndAnEighthOfTheQueue() async throws {
+        let h = try await Harness.start(readSide: StubReadSide(), accessLogQueueCapacity: 48_000)
+        defer { Task { await h.stop() } }
+        let writer = h.service.accessLog.writer
+        #expect(writer.principalShare == 6_000)
+        func rows(_ institution: String, _ count: Int, _ caseId: String) -> [AccessLogWriter.Row] {
+            Array(
+                repeating: AccessLogWriter.Row(
+                    role: "institution", institution: institution, user: "\(institution)-1", caseId: caseId,
+                    endpoint: "GET /v1/events", outcome: "allowed"), count: count)
+        }
+        let locker = try await h.db.connect()
+        defer { locker.close() }
+        try await locker.execute("BEGIN; LOCK TABLE handoff.access_log IN ACCESS EXCLUSIVE MODE")
+        let watcher = try await h.db.connect()
+        defer { watcher.close() }
+        // The first write becomes the batch being written and blocks on the lock.
+        let first = Task { try await writer.write(rows("iom-kosovo", 1, "KS-FAIR-0")) }
+        try await eventuallyTrue {
+            try await watcher.query(
+                "SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'handoff.access_log'::regclass"
+            ).first != nil
+        }
+        let flood1 = Task { try await writer.write(rows("iom-kosovo", 3_000, "KS-FAIR-1")) }
+        try await eventuallyTrue { writer.queuedRows == 3_000 }
+        let flood2 = Task { try await writer.write(rows("iom-kosovo", 3_000, "KS-FAIR-2")) }
+        try await eventuallyTrue { writer.queuedRows == 6_000 }
+        // Past its share: refused at once, while another caller is still let in.
+        await #expect(throws: ServiceStoreError.self) { try await writer.write(rows("iom-kosovo", 1, "KS-FAIR-3")) }
+        let honest = Task { try await writer.write(rows("opav", 1, "KS-FAIR-4")) }
+        try await eventuallyTrue { writer.queuedRows == 6_001 }
+        try await locker.execute("COMMIT")
+        for task in [first, flood1, flood2, honest] { try await task.value }
+        // The honest read went into the batch after the first, before the flood's second read.
+        let order = try await watcher.query(
+            """
+            SELECT case_id, min(seq), max(seq) FROM handoff.access_log WHERE case_id LIKE 'KS-FAIR-%'
+             GROUP BY case_id ORDER BY 2
+            """)
+        #expect(
+            try order.all.map { try $0.decode(0, as: String.self) } == [
+                "KS-FAIR-0", "KS-FAIR-1", "KS-FAIR-4", "KS-FAIR-2",
+            ])
+        #expect(writer.queuedRows == 0)
+    }
+
     /// A batch that cannot be written fails its reads with 503; reads work again afterwards.
     @Test func aFailedWriteIs503AndNoDataIsSent() async throws {
         let h = try await Harness.start(readSide: StubReadSide())
