@@ -179,17 +179,19 @@ final class AccessLogWriter: Sendable {
     /// Rows waiting for a batch (not counting the batch being written).
     var queuedRows: Int { state.withLock { $0.queuedRows } }
 
-    /// The most rows one principal may have waiting while it has some waiting already: an eighth
-    /// of the queue, so that one caller's reads (an attack pass sent 300 pipelined connections of
-    /// `GET /v1/events?limit=1000`, a thousand rows each) cannot fill the queue for everyone.
+    /// The rows one principal may have waiting in the last quarter of the queue: an eighth of it.
+    /// A principal past its share is let in only while the queue is less than three quarters
+    /// full, so that one caller's reads (an attack pass sent 300 pipelined connections of
+    /// `GET /v1/events?limit=1000`, a thousand rows each) cannot fill the queue for everyone, and
+    /// one busy caller alone still has most of it.
     var principalShare: Int { max(1, capacity / 8) }
 
     /// Who a row's read is by: the role, institution and person.
     static func principalKey(_ row: Row) -> String { row.role + "\u{0}" + (row.institution ?? "") + "\u{0}" + row.user }
 
     /// Queues `rows` (one read's, all by one principal) and returns once they are committed.
-    /// - Throws: ``queueFull`` at once when the queue, or the principal's share of it
-    ///   (``principalShare``), has no room; ``writeFailed`` when the batch they were in could not
+    /// - Throws: ``queueFull`` at once when the queue, or the principal's share of its last
+    ///   quarter (``principalShare``), has no room; ``writeFailed`` when the batch they were in could not
     ///   be written.
     func write(_ rows: [Row]) async throws {
         let principal = rows.first.map(Self.principalKey) ?? ""
@@ -198,7 +200,10 @@ final class AccessLogWriter: Sendable {
             let outcome = state.withLock { state -> Outcome in
                 guard state.queuedRows + rows.count <= capacity else { return .refused }
                 let own = state.queuedBy[principal, default: 0]
-                guard own == 0 || own + rows.count <= principalShare else { return .refused }
+                guard
+                    own == 0 || own + rows.count <= principalShare
+                        || state.queuedRows + rows.count <= capacity * 3 / 4
+                else { return .refused }
                 state.waiting.append(Waiting(rows: rows, continuation: continuation, principal: principal))
                 state.queuedRows += rows.count
                 state.queuedBy[principal, default: 0] += rows.count

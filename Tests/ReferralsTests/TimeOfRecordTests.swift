@@ -763,6 +763,17 @@ import Testing
         let decision = try #require(deadline(undone, "identification-decided", now: due.addingTimeInterval(3600)))
         #expect(decision.responsible == "kp-dthb" && decision.status == .pending)
         #expect(decision.dueAt == belgrade(decidedAt, days: 30))
+        // A decision made late and taken back by a colluding party stays missed: the whole term is
+        // for a decision made in time.
+        var late = CaseScript()
+        try late.append("kp-dthb", "CaseOpened", self.opening, at: t0)
+        try late.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "ksp", "purpose": "investigation"], at: t0)
+        try late.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(days: 31))
+        try late.append("ksp", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 32))
+        let lateEvents = recorded(late, [t0, t0, at(days: 31), at(days: 32)])
+        let stillMissed = try #require(deadline(lateEvents, "identification-decided", now: at(days: 33)))
+        #expect(stillMissed.status == .overdue && stillMissed.dueAt < at(days: 33))
 
         // 3. The guardian role's holder declines an hour before its due time: the other centre,
         // referred the same morning for something else, gets a whole term from the decline.

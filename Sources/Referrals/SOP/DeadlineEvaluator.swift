@@ -469,15 +469,19 @@ public enum DeadlineEvaluator {
                 book[index].satisfiedBy = nil
                 book[index].satisfiedByReferral = nil
                 book[index].settledBy = nil
-                // Taken back by another institution: if the responsible one met it itself, a whole
-                // term from then (an attack pass had a shelter undo the police's decision made 50
-                // minutes before its due time, leaving the police 50 minutes to notice and decide
-                // again); if another's act met it, the time it stood met is given back, so that a
-                // referral issued and withdrawn by another moves nothing.
+                // Taken back by another institution: if the responsible one met it itself in time,
+                // a whole term from then (an attack pass had a shelter undo the police's decision
+                // made 50 minutes before its due time, leaving the police 50 minutes to notice and
+                // decide again); otherwise the time it stood met is given back, so that a referral
+                // issued and withdrawn by another moves nothing, and a deadline met late stays
+                // missed (a colluding party's take-back would otherwise turn it into a fresh term).
                 if byAnother {
+                    let ownInTime =
+                        metBy?.actor.institution == deadlines[index].responsible
+                        && metAt <= deadlines[index].dueAt
                     schedule(
                         index,
-                        runsFrom: metBy?.actor.institution == deadlines[index].responsible
+                        runsFrom: ownInTime
                             ? max(book[index].runsFrom, countsAt)
                             : book[index].runsFrom.addingTimeInterval(max(0, countsAt.timeIntervalSince(metAt))))
                 }
