@@ -193,6 +193,17 @@ import Testing
             "csw-prishtina", "ReferralDeclined", ["referralId": "R-1", "reason": "duplicate"], at: at(hours: 20))
         let kept2 = try guardian(two, [t0, at(hours: 2), at(hours: 2), at(hours: 20)], now: 21)
         #expect(kept2.responsible == "csw-prishtina" && kept2.dueAt == at(hours: 26))
+        // Nor when its second referral was recorded just before the decline (a later attack pass
+        // restarted the centre's term that way, a day at a time).
+        let later = try guardian(two, [t0, at(hours: 2), at(hours: 19.9), at(hours: 20)], now: 21)
+        #expect(later.responsible == "csw-prishtina" && later.dueAt == at(hours: 26))
+        // A centre that declines at once hands the opener back the time it had left, not a whole
+        // term: referring and declining, again and again, postpones nothing.
+        var atOnce = try referred(at: 23.9)
+        try atOnce.append(
+            "csw-prishtina", "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], at: at(hours: 23.9))
+        let handed = try guardian(atOnce, [t0, at(hours: 23.9), at(hours: 23.9)], now: 23.95)
+        #expect(handed.responsible == "kp-dthb" && handed.dueAt == at(hours: 24))
         // A centre that missed its deadline and declines afterwards hands no miss back.
         var missed = try referred(at: 2)
         try missed.append(
@@ -528,8 +539,12 @@ import Testing
         let events = recorded(s, times)
         let advocate = try #require(deadline(events, "victim-advocate-assigned", now: at(days: 2)))
         #expect(advocate.status == .met && advocate.satisfiedAt == at(hours: 2))
-        let decided = try #require(deadline(events, "identification-decided", now: at(days: 30.5)))
-        #expect(decided.status == .pending && decided.dueAt > at(days: 59))
+        // The police's decision stands; the case undecided again is a new deadline, a whole term.
+        let decisions = DeadlineEvaluator.evaluate(
+            caseId: s.caseId, events: events, rulesets: [Ruleset.kosovoDefault], now: at(days: 30.5)
+        ).filter { $0.ruleId == "identification-decided" }
+        #expect(decisions.map(\.status) == [.met, .pending])
+        #expect(decisions.last?.dueAt == belgrade(at(days: 29.99), days: 30))
     }
 
     /// A third attack pass: a centre moving its own missed guardian deadline onto the police by a
@@ -556,13 +571,15 @@ import Testing
                 recorded(backdated, [t0, at(hours: 2), at(hours: 120)]), "guardian-for-child", now: at(hours: 121)))
         #expect(kept.responsible == "csw-prishtina" && kept.dueAt == at(hours: 26))
         // Declined at 24.5 h, before its own due time but after the police's first: the police gets
-        // a whole term from then, not an instant miss.
+        // back the 22 h it had left when it referred (its clock stood still while the centre held
+        // the deadline), not an instant miss — nor a whole term, which a centre declining at once,
+        // again and again, would give it each time (a later attack pass).
         var declined = s
         try declined.append(
             "csw-prishtina", "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], at: at(hours: 24.5))
         let back = try #require(
             deadline(recorded(declined, [t0, at(hours: 2), at(hours: 24.5)]), "guardian-for-child", now: at(hours: 25)))
-        #expect(back.responsible == "kp-dthb" && back.dueAt == at(hours: 48.5) && back.status != .overdue)
+        #expect(back.responsible == "kp-dthb" && back.dueAt == at(hours: 46.5) && back.status != .overdue)
 
         // A status change corrected into a finding at 23.83 h and changed again at 24.05 h: the
         // finding stood 13 minutes, across the due time, and excused nothing.
@@ -760,9 +777,14 @@ import Testing
             .forbidden)
         try decided.append("ksp", "IdentificationStatusChanged", ["status": "presumed"], at: decidedAt)
         let undone = recorded(decided, [t0, t0, at(hours: 1), t0, decidedAt, decidedAt])
-        let decision = try #require(deadline(undone, "identification-decided", now: due.addingTimeInterval(3600)))
-        #expect(decision.responsible == "kp-dthb" && decision.status == .pending)
-        #expect(decision.dueAt == belgrade(decidedAt, days: 30))
+        func decisions(_ events: [CaseEvent], now: Date) -> [Deadline] {
+            DeadlineEvaluator.evaluate(
+                caseId: decided.caseId, events: events, rulesets: [Ruleset.kosovoDefault], now: now
+            ).filter { $0.ruleId == "identification-decided" }
+        }
+        let both = decisions(undone, now: due.addingTimeInterval(3600))
+        #expect(both.map(\.status) == [.met, .pending] && both.allSatisfy { $0.responsible == "kp-dthb" })
+        #expect(both.last?.dueAt == belgrade(decidedAt, days: 30))
         // A decision made late and taken back by a colluding party stays missed: the whole term is
         // for a decision made in time.
         var late = CaseScript()
@@ -772,8 +794,21 @@ import Testing
         try late.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(days: 31))
         try late.append("ksp", "IdentificationStatusChanged", ["status": "presumed"], at: at(days: 32))
         let lateEvents = recorded(late, [t0, t0, at(days: 31), at(days: 32)])
-        let stillMissed = try #require(deadline(lateEvents, "identification-decided", now: at(days: 33)))
-        #expect(stillMissed.status == .overdue && stillMissed.dueAt < at(days: 33))
+        #expect(decisions(lateEvents, now: at(days: 33)).map(\.status) == [.metLate, .pending])
+        // The prosecution's own decision, made in time and undone after the due time, makes the
+        // police late for nothing: the police gets a whole term from the undoing.
+        var byProsecution = CaseScript()
+        try byProsecution.append("kp-dthb", "CaseOpened", self.opening, at: t0)
+        try byProsecution.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "ksp", "purpose": "investigation"], at: t0)
+        let before = due.addingTimeInterval(-60)
+        let after = due.addingTimeInterval(60)
+        try byProsecution.append("ksp", "IdentificationStatusChanged", ["status": "identified"], at: before)
+        try byProsecution.append("ksp", "IdentificationStatusChanged", ["status": "presumed"], at: after)
+        let prosecuted = decisions(
+            recorded(byProsecution, [t0, t0, before, after]), now: after.addingTimeInterval(120))
+        #expect(prosecuted.map(\.status) == [.met, .pending])
+        #expect(prosecuted.last?.dueAt == belgrade(after, days: 30))
 
         // 3. The guardian role's holder declines an hour before its due time: the other centre,
         // referred the same morning for something else, gets a whole term from the decline.

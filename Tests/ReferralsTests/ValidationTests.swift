@@ -385,11 +385,15 @@ import Testing
         } catch { #expect(error.code == .invalidEvent && error.field == "data.version") }
     }
 
-    /// A case and its corrections are bounded (an attack pass filled a case with 30,000 reviews,
-    /// and corrected one event 3,000 times to hold the projector back).
-    @Test func aCaseAndItsCorrectionsAreBounded() throws {
+    /// What each institution records in a case is bounded (an attack pass filled a case with 30,000
+    /// reviews, and corrected one event 3,000 times to hold the projector back); and the bounds are
+    /// each institution's own, so that no party uses up a case for the others (a later pass filled
+    /// a shared limit from a shelter, and nobody could record a decision or close the case).
+    @Test func whatEachInstitutionRecordsInACaseIsBounded() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"], at: t0)
         let assessed = try s.append("kp-dthb", "RiskAssessed", ["level": "low"], at: t0)
         let correction: JSONValue = [
             "correctsEventId": .string(assessed.id.uuidString), "reason": "data-entry-error",
@@ -401,7 +405,29 @@ import Testing
         expectError(
             s.attempt(.institution("kp-dthb", user: "u"), "RecordCorrected", correction), .invalidEvent,
             "data.correctsEventId")
-        while s.events.count < CaseAdmission.maxEventsPerCase { try s.append("kp-dthb", "CaseReviewed", at: t0) }
+        // Corrections of more events of its own, up to the institution's hundred.
+        func corrections(of event: CaseEvent) -> JSONValue {
+            [
+                "correctsEventId": .string(event.id.uuidString), "reason": "data-entry-error",
+                "correction": ["level": "high"],
+            ]
+        }
+        for _ in 0..<(CaseAdmission.maxCorrectionsPerInstitution / CaseAdmission.maxCorrectionsPerEvent - 1) {
+            let another = try s.append("kp-dthb", "RiskAssessed", ["level": "low"], at: t0)
+            for _ in 0..<CaseAdmission.maxCorrectionsPerEvent {
+                try s.append("kp-dthb", "RecordCorrected", corrections(of: another), at: t0)
+            }
+        }
+        let last = try s.append("kp-dthb", "RiskAssessed", ["level": "low"], at: t0)
+        expectError(
+            s.attempt(.institution("kp-dthb", user: "u"), "RecordCorrected", corrections(of: last)), .invalidEvent,
+            "data.correctsEventId")
+        while s.state!.eventsBy["kp-dthb"]! < CaseAdmission.maxEventsPerInstitution {
+            try s.append("kp-dthb", "CaseReviewed", at: t0)
+        }
         expectError(s.attempt(.institution("kp-dthb", user: "u"), "CaseReviewed"), .invalidEvent, "type")
+        // Another party still records its steps.
+        try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: t0)
+        try s.append("opav", "IdentificationStatusChanged", ["status": "identified"], at: t0)
     }
 }

@@ -280,7 +280,7 @@ public final class QueryService: Sendable {
     // MARK: - Routing
 
     /// The least time a 404 takes: longer than reading and folding the largest case
-    /// (``CaseAdmission/maxEventsPerCase`` events) takes, so its timing tells nothing.
+    /// (each institution records at most ``CaseAdmission/maxEventsPerInstitution`` events) takes, so its timing tells nothing.
     static let notFoundFloor = Duration.milliseconds(25)
 
     /// Every route of API.md, for serving or for calling without a socket.

@@ -55,12 +55,14 @@ public struct AdmissionContext: Sendable {
 /// The gate every case event passes before it is appended: decoding, the write policy and the
 /// checks that need the case's current state.
 public enum CaseAdmission {
-    /// The most events a case holds (its opening included): a case of years of monthly reviews and
-    /// dozens of referrals holds a few hundred.
-    public static let maxEventsPerCase = 2_000
-    /// The most corrections of one event, and of a whole case.
+    /// The most events one institution records in a case (a case of years of monthly reviews and
+    /// dozens of referrals holds a few hundred in all). Each institution's own, so that no party
+    /// can use up a case for the others (an attack pass filled a case's limit from a shelter, and
+    /// no party could record anything in it any more).
+    public static let maxEventsPerInstitution = 1_000
+    /// The most corrections of one event, and by one institution in a case.
     public static let maxCorrectionsPerEvent = 10
-    public static let maxCorrectionsPerCase = 100
+    public static let maxCorrectionsPerInstitution = 100
 
     /// Admits one event for `principal` onto a case whose current state is `state` (`nil` if the
     /// case does not exist yet), returning the typed event to append. For a batch, fold each
@@ -140,8 +142,10 @@ public enum CaseAdmission {
         // A case is a person's record of handoffs, not a log to fill: bounded, so that its history,
         // its fold and its deadline evaluation stay small (an attack pass filled a case with 30,000
         // reviews, and each read of its history held 23 MB).
-        guard state.version < CaseAdmission.maxEventsPerCase else {
-            throw .invalidEvent("type", "the case has reached its limit of \(CaseAdmission.maxEventsPerCase) events")
+        guard state.eventsBy[event.actor.institution, default: 0] < CaseAdmission.maxEventsPerInstitution else {
+            throw .invalidEvent(
+                "type",
+                "an institution records at most \(CaseAdmission.maxEventsPerInstitution) events in a case")
         }
         // Time of record: nothing happens to a case before it was opened, and nothing to a
         // referral before it was issued (docs/time-of-record.md).
@@ -238,12 +242,13 @@ public enum CaseAdmission {
             // (an attack pass sent 3,000 corrections of one event and held the projector back for
             // every case for a minute per append).
             guard state.correctionsOf[targetId, default: 0] < CaseAdmission.maxCorrectionsPerEvent,
-                state.correctionCount < CaseAdmission.maxCorrectionsPerCase
+                state.correctionsBy[event.actor.institution, default: 0] < CaseAdmission.maxCorrectionsPerInstitution
             else {
                 throw .invalidEvent(
                     "data.correctsEventId",
-                    "a record may be corrected at most \(CaseAdmission.maxCorrectionsPerEvent) times, a case "
-                        + "\(CaseAdmission.maxCorrectionsPerCase) times")
+                    "a record may be corrected at most \(CaseAdmission.maxCorrectionsPerEvent) times, and an "
+                        + "institution makes at most \(CaseAdmission.maxCorrectionsPerInstitution) corrections in a case"
+                )
             }
             do {
                 _ = try CaseEventBody.decode(type: original.type, data: original.data.merging(.object(correction)))

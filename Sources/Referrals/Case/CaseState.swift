@@ -100,6 +100,10 @@ public struct CaseState: Sendable, Hashable {
     public private(set) var correctionCount = 0
     /// How many corrections each corrected event has had, by event id.
     public private(set) var correctionsOf: [UUID: Int] = [:]
+    /// How many events each institution has recorded in the case, and how many of them were
+    /// corrections (the limits of ``CaseAdmission`` are each institution's own).
+    public private(set) var eventsBy: [String: Int] = [:]
+    public private(set) var correctionsBy: [String: Int] = [:]
     /// The effective (corrected) body of every event, by event id: what `RecordCorrected`
     /// validates against and merges into.
     public private(set) var bodies: [UUID: CaseEventBody] = [:]
@@ -183,7 +187,9 @@ public struct CaseState: Sendable, Hashable {
     public mutating func apply(_ event: CaseEvent) {
         version += 1
         let at = event.occurredAt
+        eventsBy[event.actor.institution, default: 0] += 1
         if case .recordCorrected = event.body {
+            correctionsBy[event.actor.institution, default: 0] += 1
         } else {
             bodies[event.id] = event.body
             recordedBy[event.id] = event.actor.institution

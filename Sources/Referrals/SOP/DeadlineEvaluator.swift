@@ -357,6 +357,8 @@ public enum DeadlineEvaluator {
                 if let earliest = floor(StartKey(deadlines[index]), holder) { joinedAt = max(joinedAt, earliest) }
                 deadlines[index].responsible = holder
                 book[index].assignedBy = referralId
+                // The opener's clock stops while the holder has the deadline (see `unassign`).
+                book[index].openerClock = (runsFrom: book[index].runsFrom, stoppedAt: joinedAt)
                 schedule(index, runsFrom: max(book[index].runsFrom, joinedAt))
             }
         }
@@ -377,22 +379,34 @@ public enum DeadlineEvaluator {
                 // had a centre decline an hour before its due time, leaving the hour to another
                 // centre referred for something else the same morning).
                 if let next = holder(of: kind, in: state, kinds: kinds), let by = next.referral {
-                    var since = countsFor(next.institution, issuing[by] ?? event, book[index].ruleset)
-                    if next.institution != deadlines[index].responsible { since = max(since, handedBackAt) }
-                    deadlines[index].responsible = next.institution
                     book[index].assignedBy = by
+                    // The same institution through another of its referrals keeps the deadline as
+                    // it was (an attack pass had a centre decline a guardianship referral while a
+                    // second referral, issued a minute earlier, restarted its term).
+                    guard next.institution != deadlines[index].responsible else { continue }
+                    let since = max(
+                        countsFor(next.institution, issuing[by] ?? event, book[index].ruleset), handedBackAt)
+                    deadlines[index].responsible = next.institution
                     schedule(index, runsFrom: max(book[index].startedFrom, since))
                     continue
                 }
                 // Back to the opener: its own withdrawal, due as first; handed back by another's act
-                // (the holder declining, a third party withdrawing), a whole term from then.
+                // (the holder declining, a third party withdrawing), with the time it had left when
+                // it brought the holder in (its clock stood still meanwhile: an attack pass had a
+                // centre decline at once, again and again, and each time the opener got a whole
+                // term), or a whole term from then if the deadline was never the opener's.
                 book[index].unassigned = kind
                 deadlines[index].responsible = state.openedBy
-                schedule(
-                    index,
-                    runsFrom: event.actor.institution == state.openedBy
-                        ? book[index].startedFrom
-                        : max(book[index].startedFrom, countsFor(state.openedBy, event, book[index].ruleset)))
+                let handedBack = countsFor(state.openedBy, event, book[index].ruleset)
+                let runsFrom: Date
+                if event.actor.institution == state.openedBy {
+                    runsFrom = book[index].startedFrom
+                } else if let clock = book[index].openerClock {
+                    runsFrom = clock.runsFrom.addingTimeInterval(max(0, handedBack.timeIntervalSince(clock.stoppedAt)))
+                } else {
+                    runsFrom = max(book[index].startedFrom, handedBack)
+                }
+                schedule(index, runsFrom: runsFrom)
             }
         }
 
@@ -428,7 +442,7 @@ public enum DeadlineEvaluator {
             // time); by another institution, nobody is made late by another's act (below).
             for index in deadlines.indices
             where deadlines[index].satisfiedAt != nil && !book[index].rule.recurring
-                && takesBack(event, data: data, book[index])
+                && takesBack(event, data: data, book[index], responsible: deadlines[index].responsible)
             {
                 let countsAt = countsFor(deadlines[index].responsible, event, book[index].ruleset)
                 let byAnother = event.actor.institution != deadlines[index].responsible
@@ -469,21 +483,12 @@ public enum DeadlineEvaluator {
                 book[index].satisfiedBy = nil
                 book[index].satisfiedByReferral = nil
                 book[index].settledBy = nil
-                // Taken back by another institution: if the responsible one met it itself in time,
-                // a whole term from then (an attack pass had a shelter undo the police's decision
-                // made 50 minutes before its due time, leaving the police 50 minutes to notice and
-                // decide again); otherwise the time it stood met is given back, so that a referral
-                // issued and withdrawn by another moves nothing, and a deadline met late stays
-                // missed (a colluding party's take-back would otherwise turn it into a fresh term).
+                // A referral withdrawn by its issuer, another institution: the time it stood met is
+                // given back, so that a referral issued and withdrawn by another moves nothing.
                 if byAnother {
-                    let ownInTime =
-                        metBy?.actor.institution == deadlines[index].responsible
-                        && metAt <= deadlines[index].dueAt
                     schedule(
                         index,
-                        runsFrom: ownInTime
-                            ? max(book[index].runsFrom, countsAt)
-                            : book[index].runsFrom.addingTimeInterval(max(0, countsAt.timeIntervalSince(metAt))))
+                        runsFrom: book[index].runsFrom.addingTimeInterval(max(0, countsAt.timeIntervalSince(metAt))))
                 }
                 open.append(index)
                 open.sort()
@@ -676,6 +681,9 @@ public enum DeadlineEvaluator {
         /// The event that cancelled or ended it (its author, and whether it was a status change a
         /// later change undoes, are read from it).
         var endedBy: CaseEvent?
+        /// A role deadline the opener held and handed to a holder: when the opener's clock ran from
+        /// and when it stopped (the holder was brought in).
+        var openerClock: (runsFrom: Date, stoppedAt: Date)?
         /// Whether what ended it was undone (a reopening, a finding changed): it was carried on or
         /// started again then, or stays ended for good; no later event undoes it again.
         var undone = false
@@ -706,12 +714,18 @@ public enum DeadlineEvaluator {
     /// Whether `event` takes back what met a deadline: the withdrawal of the referral that met a
     /// rule met by some referral (not its trigger's own, `sameReferral`), or an identification
     /// status set to a value the rule's satisfying conditions do not accept after a change that met it.
-    static func takesBack(_ event: CaseEvent, data: () -> JSONValue, _ book: Bookkeeping) -> Bool {
+    static func takesBack(_ event: CaseEvent, data: () -> JSONValue, _ book: Bookkeeping, responsible: String)
+        -> Bool
+    {
         switch event.body {
         case .referralWithdrawn(let referralId, _):
             return book.satisfiedByReferral == referralId && !book.rule.satisfiedBy.sameReferral
         case .identificationStatusChanged:
-            return book.satisfiedBy == .identificationStatusChanged
+            // Only by the responsible institution: another's change leaves the deadline as it
+            // stood (met, or met late) and, when the case is undecided again, starts a new one
+            // with a whole term (ruleset version 7). An attack pass had the prosecution undo a
+            // decision of its own, or the police's made late, to move the police's deadline.
+            return event.actor.institution == responsible && book.satisfiedBy == .identificationStatusChanged
                 && !book.rule.satisfiedBy.conditions.allMatch(event.type, data)
         default:
             return false
