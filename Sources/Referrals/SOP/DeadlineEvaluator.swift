@@ -43,14 +43,17 @@ import Foundation
 ///   a holder in; it is then the holder's, with the rule's whole term from the moment that referral
 ///   was recorded, unless it was already due (then it stays the opener's miss). A holder's referral
 ///   declined or withdrawn before the deadline fell due (as recorded) gives it to another holder
-///   already brought in, from its own referral, or back to the opener: due as first after the
-///   opener's own withdrawal, a whole term from then after another's act.
+///   already brought in, a whole term from the hand-back (the same holder through another of its
+///   referrals keeps it as it was), or back to the opener: due as first after the opener's own
+///   withdrawal; after another's act, with the time the opener had left when it referred.
 /// - No event counts later than it was recorded (``CaseEvent/occurredAtCapped``).
 /// - What met a deadline and is taken back before it fell due meets it no longer: a referral
 ///   other than the trigger's (`referralPurposes`, not `sameReferral`) withdrawn while no other
-///   such referral stands; an identification decision changed back. Taken back by the responsible
-///   institution, the deadline runs on due when it was; by another, with the time it stood met
-///   given back.
+///   such referral stands; an identification decision changed back by the responsible
+///   institution (another's change takes nothing back: the case, undecided again, gets a new
+///   deadline). Taken back by the responsible institution, the deadline runs on due when it was
+///   (missed, if undone within the late-entry grace after its due time); a referral withdrawn by
+///   its issuer, another institution, gives the time it stood met back.
 /// - An event that meets or ends a deadline only as corrected does so no earlier than the
 ///   correction was recorded.
 /// - `RecordCorrected` is applied before rules look at an event's data, but it changes only what
