@@ -14,7 +14,7 @@ import Testing
 
     @Test func defaultRulesetMatchesTheDesignTable() throws {
         let ruleset = Ruleset.kosovoDefault
-        #expect(ruleset.id == "kosovo-default" && ruleset.version == 7 && ruleset.jurisdiction == "XK")
+        #expect(ruleset.id == "kosovo-default" && ruleset.version == 8 && ruleset.jurisdiction == "XK")
         // A local date in Europe/Belgrade: midnight there is 23:00 UTC the day before.
         #expect(ruleset.effectiveFrom == Timestamp.parse("2013-12-31T23:00:00Z"))
         #expect(ruleset.clock.timeZone?.identifier == "Europe/Belgrade")

@@ -857,4 +857,27 @@ import Testing
         ).filter { $0.ruleId == "victim-advocate-assigned" }
         #expect(again.map(\.status) == [.cancelled, .cancelled])
     }
+
+    /// Ruleset version 8: only the institution responsible for the guardian deadline meets it by
+    /// recording the appointment (a later attack pass had the police record `GuardianAppointed`,
+    /// and the centre's deadline showed met). While the opener holds it, the opener's record does.
+    @Test func onlyTheResponsibleInstitutionsAppointmentMeetsTheGuardianDeadline() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+        var own = s
+        try own.append("kp-dthb", "GuardianAppointed", at: at(hours: 1))
+        #expect(deadline(recorded(own, [t0, at(hours: 1)]), "guardian-for-child", now: at(hours: 2))?.status == .met)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "G-1", "to": "csw-prishtina", "purpose": "guardianship"],
+            at: at(hours: 1))
+        try s.append("kp-dthb", "GuardianAppointed", at: at(hours: 2))
+        let byPolice = try #require(
+            deadline(recorded(s, [t0, at(hours: 1), at(hours: 2)]), "guardian-for-child", now: at(hours: 3)))
+        #expect(byPolice.responsible == "csw-prishtina" && byPolice.status == .pending)
+        try s.append("csw-prishtina", "GuardianAppointed", at: at(hours: 3))
+        let byCentre = try #require(
+            deadline(
+                recorded(s, [t0, at(hours: 1), at(hours: 2), at(hours: 3)]), "guardian-for-child", now: at(hours: 4)))
+        #expect(byCentre.status == .met && byCentre.satisfiedAt == at(hours: 3))
+    }
 }

@@ -790,6 +790,7 @@ public enum DeadlineEvaluator {
             s.conditions.allMatch(event.type, data)
         else { return false }
         if s.sameReferral, event.body.referralId != deadline.referralId { return false }
+        if s.byResponsible, event.actor.institution != deadline.responsible { return false }
         if s.byRecipient {
             guard let id = deadline.referralId, state.referrals[id]?.to == event.actor.institution else { return false }
         }

@@ -214,13 +214,17 @@ public struct SopRule: Sendable, Hashable {
 
     /// What meets a deadline: a later event of one of `events` whose `data` meets `conditions`,
     /// about the trigger's referral (`sameReferral`), appended by the trigger referral's
-    /// recipient (`byRecipient`), and about a referral of one of `referralPurposes`.
+    /// recipient (`byRecipient`) or by the institution responsible for the deadline
+    /// (`byResponsible`), and about a referral of one of `referralPurposes`.
     public struct Satisfaction: Sendable, Hashable {
         public var events: [CaseEventType]
         public var conditions: [Condition]
         public var sameReferral: Bool
         public var byRecipient: Bool
         public var referralPurposes: [ReferralPurpose]?
+        /// Only the responsible institution's own event meets it: another party recording the act
+        /// (a shelter's `GuardianAppointed` for the centre's guardian deadline) does not.
+        public var byResponsible = false
     }
 
     /// A test on one field of an event's `data`, addressed by a dotted path (`profile.child`);

@@ -193,6 +193,7 @@ extension Ruleset {
         let satisfierConditions = try conditions(&sb, events: satisfierEvents)
         let sameReferral = try sb.optionalBool("sameReferral") ?? false
         let byRecipient = try sb.optionalBool("byRecipient") ?? false
+        let byResponsible = try sb.optionalBool("byResponsible") ?? false
         var purposes: [ReferralPurpose]?
         if sb.object["referralPurposes"] != nil {
             purposes = try sb.codeList("referralPurposes", ReferralPurpose.self, allowEmpty: false)
@@ -286,7 +287,7 @@ extension Ruleset {
             id: id, title: title, source: source, confirmed: confirmed, trigger: trigger,
             satisfiedBy: SopRule.Satisfaction(
                 events: satisfierEvents, conditions: satisfierConditions, sameReferral: sameReferral,
-                byRecipient: byRecipient, referralPurposes: purposes),
+                byRecipient: byRecipient, referralPurposes: purposes, byResponsible: byResponsible),
             within: within, urgentWithin: urgentWithin, withinDaysFromField: daysField, responsible: responsible,
             warnBefore: warnBefore, urgentWarnBefore: urgentWarnBefore, recurring: recurring,
             cancelledBy: cancelledBy, reopenRetriggers: reopenRetriggers, reopenSource: reopenSource,
