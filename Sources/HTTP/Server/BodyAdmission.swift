@@ -32,10 +32,12 @@ final class BodyBudget: Sendable {
     }
     private let state = Mutex(State())
 
-    /// - Parameter perAddress: what one peer may hold; nil: an eighth of `capacity`.
-    init(capacity: Int, perAddress: Int? = nil) {
+    /// - Parameters:
+    ///   - perAddress: what one peer may hold; nil: an eighth of `capacity`, but at least `largestBody`
+    ///     (one body of the largest size always fits in a peer's share when the budget has room).
+    init(capacity: Int, perAddress: Int? = nil, largestBody: Int = 0) {
         self.capacity = max(0, capacity)
-        self.perAddress = max(0, min(self.capacity, perAddress ?? self.capacity / 8))
+        self.perAddress = max(0, min(self.capacity, perAddress ?? max(self.capacity / 8, largestBody)))
     }
 
     /// Whether `bytes` would fit now, in the budget and in the share of `address` (nil: an

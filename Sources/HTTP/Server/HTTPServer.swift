@@ -58,10 +58,9 @@ public actor HTTPServer {
         self.configuration = configuration
         self.admission = admission
         self.handler = handler
-        // One body of the largest size always fits in a peer's share when the budget has room.
-        let share = min(configuration.bodyBudget, max(configuration.bodyBudget / 8, configuration.limits.maxBodySize))
         self.bodyBudget = BodyBudget(
-            capacity: configuration.bodyBudget, perAddress: configuration.bodyBudgetPerAddress ?? share)
+            capacity: configuration.bodyBudget, perAddress: configuration.bodyBudgetPerAddress,
+            largestBody: configuration.limits.maxBodySize)
     }
 
     /// The bytes of request bodies received and not yet answered, over all connections.

@@ -279,8 +279,9 @@ public final class QueryService: Sendable {
 
     // MARK: - Routing
 
-    /// The least time a 404 takes: longer than reading and folding the largest case
-    /// (each institution records at most ``CaseAdmission/maxEventsPerInstitution`` events) takes, so its timing tells nothing.
+    /// The least time a 404 takes: longer than reading and folding a large case takes (each
+    /// institution records at most ``CaseAdmission/maxEventsPerInstitution`` events in one), so
+    /// its timing tells nothing.
     static let notFoundFloor = Duration.milliseconds(25)
 
     /// Every route of API.md, for serving or for calling without a socket.

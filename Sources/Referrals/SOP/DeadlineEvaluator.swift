@@ -314,7 +314,6 @@ public enum DeadlineEvaluator {
         // deadline and reopened it a minute after) — then missed, as if never made.
         func carryOn(endedBy ending: UUID, undoneBy undoing: CaseEvent, data: () -> JSONValue) -> Set<String> {
             var rules: Set<String> = []
-            let undoneAt = undoing.recordedAt ?? undoing.occurredAt
             for index in deadlines.indices
             where book[index].endedBy?.id == ending && !book[index].undone && deadlines[index].satisfiedAt == nil
                 && !endsAgain(undoing, data: data, index)
@@ -327,8 +326,7 @@ public enum DeadlineEvaluator {
                         index,
                         runsFrom: book[index].runsFrom.addingTimeInterval(max(0, countsAt.timeIntervalSince(endedAt))))
                 } else if deadlines[index].dueAt <= countsAt {
-                    guard undoneAt.timeIntervalSince(endedAt) < book[index].ruleset.lateEntryGrace(for: undoing)
-                    else { continue }
+                    guard undoneSoonAfter(endedAt, by: undoing, book[index].ruleset) else { continue }
                 }
                 deadlines[index].cancelledAt = nil
                 book[index].endedBy = nil
@@ -452,12 +450,10 @@ public enum DeadlineEvaluator {
                 // Taken back by the responsible institution after the due time: what stood met for
                 // less than the late-entry grace never met it (a decision recorded a minute before
                 // the due time and undone a minute after is no decision): it runs on, missed.
-                let metBy = events.first(where: { $0.id == deadlines[index].satisfiedByEventId })
                 let metAt = deadlines[index].satisfiedAt!
                 let undoneSoon =
-                    metBy.map { met in
-                        (event.recordedAt ?? event.occurredAt).timeIntervalSince(met.recordedAt ?? met.occurredAt)
-                            < book[index].ruleset.lateEntryGrace(for: event)
+                    book[index].metBy.map { met in
+                        undoneSoonAfter(met.recordedAt ?? met.occurredAt, by: event, book[index].ruleset)
                     } ?? false
                 guard deadlines[index].dueAt > countsAt || byAnother || undoneSoon else { continue }
                 if case .referralWithdrawn = event.body,
@@ -477,14 +473,13 @@ public enum DeadlineEvaluator {
                         standing.countedAt(grace: book[index].ruleset.lateEntryGrace(for: standing)),
                         deadlines[index].triggeredAt)
                     deadlines[index].satisfiedByEventId = standing.id
-                    book[index].satisfiedByReferral = standing.body.referralId
+                    book[index].metBy = standing
                     book[index].settledBy = deadlines[index].satisfiedAt! <= deadlines[index].dueAt ? standing : nil
                     continue
                 }
                 deadlines[index].satisfiedAt = nil
                 deadlines[index].satisfiedByEventId = nil
-                book[index].satisfiedBy = nil
-                book[index].satisfiedByReferral = nil
+                book[index].metBy = nil
                 book[index].settledBy = nil
                 // A referral withdrawn by its issuer, another institution: the time it stood met is
                 // given back, so that a referral issued and withdrawn by another moves nothing.
@@ -515,8 +510,7 @@ public enum DeadlineEvaluator {
                 }
                 deadlines[index].satisfiedAt = satisfiedAt
                 deadlines[index].satisfiedByEventId = event.id
-                book[index].satisfiedBy = event.type
-                book[index].satisfiedByReferral = event.body.referralId
+                book[index].metBy = event
                 if deadlines[index].satisfiedAt! <= deadlines[index].dueAt { book[index].settledBy = event }
                 if book[index].rule.recurring, !rearm.contains(book[index].rule.id) {
                     rearm.append(book[index].rule.id)
@@ -692,10 +686,8 @@ public enum DeadlineEvaluator {
         var undone = false
         /// The event that met it in time or cancelled it (what a notice must precede to count).
         var settledBy: CaseEvent?
-        /// The type of the event that met it.
-        var satisfiedBy: CaseEventType?
-        /// The referral its satisfying event named.
-        var satisfiedByReferral: String?
+        /// The event that met it (its type, author and referral are read from it).
+        var metBy: CaseEvent?
     }
 
     /// Who holds `kind` in the case: its opener, if of that kind; else the recipient of the first
@@ -722,17 +714,24 @@ public enum DeadlineEvaluator {
     {
         switch event.body {
         case .referralWithdrawn(let referralId, _):
-            return book.satisfiedByReferral == referralId && !book.rule.satisfiedBy.sameReferral
+            return book.metBy?.body.referralId == referralId && !book.rule.satisfiedBy.sameReferral
         case .identificationStatusChanged:
             // Only by the responsible institution: another's change leaves the deadline as it
             // stood (met, or met late) and, when the case is undecided again, starts a new one
             // with a whole term (ruleset version 7). An attack pass had the prosecution undo a
             // decision of its own, or the police's made late, to move the police's deadline.
-            return event.actor.institution == responsible && book.satisfiedBy == .identificationStatusChanged
+            return event.actor.institution == responsible && book.metBy?.type == .identificationStatusChanged
                 && !book.rule.satisfiedBy.conditions.allMatch(event.type, data)
         default:
             return false
         }
+    }
+
+    /// Whether `undoing` was recorded within the ruleset's late-entry grace of `madeAt`: an act
+    /// undone that soon by its author (a closure, a finding, a decision, a referral made a minute
+    /// before a due time and undone a minute after) counts as never made.
+    static func undoneSoonAfter(_ madeAt: Date, by undoing: CaseEvent, _ ruleset: Ruleset) -> Bool {
+        (undoing.recordedAt ?? undoing.occurredAt).timeIntervalSince(madeAt) < ruleset.lateEntryGrace(for: undoing)
     }
 
     /// How a started deadline's due time is counted from the moment it runs from.
