@@ -31,7 +31,11 @@ import Testing
             "host=\(cluster.socketDirectory.path) port=\(cluster.port) user=postgres application_name=\(name)",
         ]
         receiver.standardOutput = FileHandle.nullDevice
-        receiver.standardError = FileHandle.nullDevice
+        // Its messages, for the failure's report (a CI run once waited 60 s with nothing to say why).
+        let messages = dir.deletingLastPathComponent().appendingPathComponent(name + ".log")
+        FileManager.default.createFile(atPath: messages.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: messages) }
+        receiver.standardError = try FileHandle(forWritingTo: messages)
         try receiver.run()
         // SIGKILL: the child inherits the test runner's signal mask, and pg_receivewal 15 acts on
         // SIGINT only at its next status interval.
@@ -41,12 +45,22 @@ import Testing
         var observed: ReplicationStatus?
         // Without --no-loop: a connection refused while the suite holds many (seen once, under a
         // loaded machine) is tried again instead of ending the receiver.
-        try await eventually("the receiver to stream", timeout: .seconds(60)) {
-            // pg_receivewal reports what it wrote and flushed, never a replay position. One status
-            // for every check below: a second look may come after the receiver stopped streaming.
-            observed = try await store.replicationStatus()
-            seen = observed?.standbys.first { $0.name == name && $0.flushLagBytes != nil }
-            return seen != nil
+        do {
+            try await eventually("the receiver to stream", timeout: .seconds(60)) {
+                // pg_receivewal reports what it wrote and flushed, never a replay position. One status
+                // for every check below: a second look may come after the receiver stopped streaming.
+                observed = try await store.replicationStatus()
+                seen = observed?.standbys.first { $0.name == name && $0.flushLagBytes != nil }
+                return seen != nil
+            }
+        } catch {
+            let said = (try? String(contentsOf: messages, encoding: .utf8)) ?? ""
+            Issue.record(
+                """
+                pg_receivewal \(receiver.isRunning ? "still running" : "exited \(receiver.terminationStatus)"); \
+                standbys seen: \(observed?.standbys.map(\.name) ?? []); its messages: \(said.suffix(2_000))
+                """)
+            throw error
         }
         let status = try #require(observed)
         #expect(seen?.syncState == "async")
