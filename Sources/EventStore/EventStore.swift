@@ -324,14 +324,16 @@ public final class EventStore: Sendable {
                        LIMIT \(rows)) TO STDOUT
                 """, parameters: [])
         // Filled on the connection's thread, line by line; read once the COPY has ended.
-        let decoded = Mutex<(events: [RecordedEvent], error: (any Error)?)>(([], nil))
+        // One `CopyTextRow` takes every line in turn, its storage kept from line to line.
+        let decoded = Mutex<(events: [RecordedEvent], error: (any Error)?, row: CopyTextRow)>(([], nil, CopyTextRow()))
         decoded.withLock { $0.events.reserveCapacity(rows) }
         try await pool.withConnection { connection in
             _ = try await connection.copyOut(sql) { line in
                 decoded.withLock { state in
                     guard state.error == nil else { return }
                     do {
-                        state.events.append(try decodeEvent(try CopyTextRow(line: line)))
+                        try state.row.read(line)
+                        state.events.append(try decodeEvent(state.row))
                     } catch {
                         state.error = error
                     }

@@ -26,6 +26,44 @@ import Testing
         #expect(try Self.row("\\Nx").decode(0, as: String.self) == "Nx")
     }
 
+    /// One row read line after line (its storage kept) holds each line exactly as a new row does:
+    /// more columns then fewer, NULLs, escapes at a column's start and end, tabs beside
+    /// backslashes, an empty line, and a malformed line in between.
+    @Test func aRowReadAgainIsTheNewLinesOnly() throws {
+        let lines = [
+            "a\\tb\t\\N\t\t\\\\N\tx\\ny\\r\\b\\f\\v\t\\101\\x41\\x4\\q\n",
+            "\\\\x00ff\t\\\\\\\\\tplain\t\\N",
+            "\t\t",
+            "",
+            "one column, long: " + String(repeating: "0123456789", count: 50),
+            "\\t\\t\t\\N\\N\t\\Nx",
+        ]
+        var reused = CopyTextRow()
+        for (k, line) in lines.enumerated() {
+            if k == 3 {
+                #expect(throws: PostgresError.self) { try Array("bad \\".utf8).withUnsafeBytes { try reused.read($0) } }
+            }
+            try Array(line.utf8).withUnsafeBytes { try reused.read($0) }
+            let fresh = try Self.row(line)
+            #expect(reused.count == fresh.count, "line \(k)")
+            for c in 0..<fresh.count {
+                #expect(reused.isNull(c) == fresh.isNull(c), "line \(k) column \(c)")
+                if !fresh.isNull(c) {
+                    #expect(try reused.decode(c, as: String.self) == (try fresh.decode(c, as: String.self)))
+                }
+            }
+        }
+        let last = try Self.row(lines[5])
+        #expect(try last.decode(0, as: String.self) == "\t\t")
+        #expect(try last.decode(1, as: String.self) == "NN")
+        #expect(try last.decode(2, as: String.self) == "Nx")
+        let second = try Self.row(lines[1])
+        #expect(try second.decode(0, as: String.self) == "\\x00ff")
+        #expect(try second.decode(1, as: String.self) == "\\\\")
+        #expect(second.isNull(3))
+        #expect(try Self.row(lines[2]).count == 3)
+    }
+
     /// Every character U+0001…U+00FF in text, every byte value in bytea, a NULL, an integer, a
     /// time, a uuid, JSON with escapes and an empty text, through a real COPY: each column decodes
     /// to what the same query decodes to.
