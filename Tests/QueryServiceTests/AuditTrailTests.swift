@@ -85,6 +85,39 @@ struct AuditTrailTests {
 
     /// A non-party probes an existing case and a missing one on every case route and gets the
     /// same status and the same body for both; the auditor sees every probe as a denied attempt.
+    /// A party's refused append says something of the case's record (which referrals exist and to
+    /// whom, whether the case is open, its version): it is logged as a `denied` attempt, as a
+    /// non-party's is. A sixth attack pass read a case's state through deliberately refused
+    /// batches with nothing in the access log. A malformed request, refused before the case is
+    /// consulted, is not.
+    @Test func aPartysRefusedAppendIsLoggedAsARead() async throws {
+        let h = try await Harness.start(readSide: StubReadSide())
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-RA-1")
+        try await h.refer("KS-RA-1", "R-1", to: "opav")
+        try await h.refer("KS-RA-1", "R-2", to: "isf")
+        let isf = h.token("isf")
+        let probes = [
+            #"{"type":"ReferralAccepted","data":{"referralId":"R-1"}}"#,
+            #"{"events":[{"type":"ReferralIssued","data":{"referralId":"R-1","to":"opav","purpose":"victim-advocacy"}},{"type":"RiskAssessed","data":{"level":"bogus"}}]}"#,
+            #"{"type":"CaseReopened","data":{"reason":"new-information"}}"#,
+            #"{"type":"RiskAssessed","data":{"level":"high"},"expectedVersion":1}"#,
+        ]
+        for body in probes {
+            let reply = try await h.api.post("/v1/cases/KS-RA-1/events", token: isf, body)
+            #expect((400..<500).contains(reply.status), "\(body): \(reply.status)")
+        }
+        #expect(try await h.api.post("/v1/cases/KS-RA-1/events", token: isf, "{not json").status == 400)
+        let page = try await Self.auditPage(h, "?caseId=KS-RA-1&institution=isf")
+        #expect(
+            page.entries.map(Self.line)
+                == Array(repeating: "isf KS-RA-1 POST /v1/cases/{caseId}/events denied", count: probes.count))
+        // What the party was allowed to do is unchanged, and is no read.
+        let accepted = #"{"type":"ReferralAccepted","data":{"referralId":"R-2"}}"#
+        #expect(try await h.api.post("/v1/cases/KS-RA-1/events", token: isf, accepted).status == 201)
+        #expect(try await Self.auditPage(h, "?caseId=KS-RA-1&institution=isf").entries.count == probes.count)
+    }
+
     @Test func aNonPartyCannotTellAnExistingCaseFromAMissingOne() async throws {
         let h = try await Harness.start(readSide: StubReadSide())
         defer { Task { await h.stop() } }

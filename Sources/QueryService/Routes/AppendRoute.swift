@@ -111,9 +111,8 @@ extension QueryService {
         }
     }
 
-    /// Who is appending to which case, and whether the case is hidden from them (missing, or
-    /// they are not a party): a refusal is then an attempt on a case they may not see, and is
-    /// access-logged as `denied`.
+    /// Who is appending to which case (set once the request is parsed, as the case's record is
+    /// consulted), and whether the case is hidden from them (missing, or they are not a party).
     struct AppendAttempt {
         var principal: Principal?
         var caseId: String?
@@ -130,13 +129,17 @@ extension QueryService {
     }
 
     /// A refused append as the error to answer, recorded: counted in the metrics, and
-    /// access-logged as `denied` when the case is hidden from the caller. The API and the
-    /// dashboard's forms record their refusals through this one function.
+    /// access-logged as `denied` when it was refused after the case's record was consulted. The
+    /// API and the dashboard's forms record their refusals through this one function.
+    ///
+    /// A refusal on a case hidden from the caller is an attempt on a case it may not see. A
+    /// refusal on a case it is party to says something of the case's record — which referrals
+    /// exist and to whom, whether the case is open, when it was opened, its version — so it is a
+    /// read of the case and is logged like one (a sixth attack pass read a case's state through
+    /// deliberately refused batches, with nothing in the access log).
     func refusedAppend(_ error: Error, _ caller: AppendAttempt, _ request: HTTPRequest) async -> ServiceError {
         var e = ServiceError.from(error)
-        if let principal = caller.principal, let caseId = caller.caseId, caller.hidden,
-            (400..<500).contains(e.status.code)
-        {
+        if let principal = caller.principal, let caseId = caller.caseId, (400..<500).contains(e.status.code) {
             do {
                 try await accessLog.record(
                     principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
@@ -151,10 +154,11 @@ extension QueryService {
     ) async throws -> HTTPResponse {
         let principal = try await authenticate(request)
         let caseId = try Self.caseId(params)
-        caller.principal = principal
-        caller.caseId = caseId
         try Self.requireJSON(request)
         let parsed = try AppendRequest.parse(request.body)
+        // From here on a refusal may come from the case's record (see `refusedAppend`).
+        caller.principal = principal
+        caller.caseId = caseId
         let result = try await caseWriter.append(parsed, by: principal, to: caseId, hidden: &caller.hidden)
         return appended(result)
     }
