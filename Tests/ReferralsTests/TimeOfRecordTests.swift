@@ -880,4 +880,124 @@ import Testing
                 recorded(s, [t0, at(hours: 1), at(hours: 2), at(hours: 3)]), "guardian-for-child", now: at(hours: 4)))
         #expect(byCentre.status == .met && byCentre.satisfiedAt == at(hours: 3))
     }
+    /// A sixth attack pass, through corrections and back-dated entries.
+    @Test func sixthAttackPass() throws {
+        let due = belgrade(t0, days: 30)
+        func decisions(_ events: [CaseEvent], now: Date) -> [Deadline] {
+            DeadlineEvaluator.evaluate(
+                caseId: "KS-2026-000001", events: events, rulesets: [Ruleset.kosovoDefault], now: now
+            ).filter { $0.ruleId == "identification-decided" }
+        }
+        func correction(of event: CaseEvent, _ fields: JSONValue) -> JSONValue {
+            ["correctsEventId": .string(event.id.uuidString), "reason": "data-entry-error", "correction": fields]
+        }
+
+        // 1. The opener corrects its opening to "identified" two hours before its due time, then
+        // changes the status back to "presumed": a decision taken back, no new 30 days.
+        var flipped = CaseScript()
+        let opened = try flipped.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let correctedAt = due.addingTimeInterval(-7200)
+        try flipped.append(
+            "kp-dthb", "RecordCorrected", correction(of: opened, ["identificationStatus": "identified"]),
+            at: correctedAt)
+        try flipped.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: correctedAt.addingTimeInterval(60))
+        let flips = recorded(flipped, [t0, correctedAt, correctedAt.addingTimeInterval(60)])
+        let afterFlip = decisions(flips, now: due.addingTimeInterval(3600))
+        #expect(afterFlip.map(\.status) == [.cancelled, .overdue])
+        #expect(afterFlip.last?.dueAt == due)
+        // The same with a change to "potential" recorded first (the corrected opening then leaves
+        // it to start a deadline of its own, from long ago): due when the first was.
+        var early = CaseScript()
+        let first = try early.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try early.append("kp-dthb", "IdentificationStatusChanged", ["status": "potential"], at: at(hours: 1))
+        try early.append(
+            "kp-dthb", "RecordCorrected", correction(of: first, ["identificationStatus": "identified"]),
+            at: correctedAt)
+        let earlyDecisions = decisions(
+            recorded(early, [t0, at(hours: 1), correctedAt]), now: due.addingTimeInterval(3600))
+        #expect(earlyDecisions.filter { $0.cancelledAt == nil }.map(\.dueAt) == [due])
+        // Long after the due time (more than the late-entry grace), a new "presumed" is a new
+        // question with a whole term, as a plain change back is.
+        let later = due.addingTimeInterval(3 * 86_400)
+        var legit = CaseScript()
+        let legitOpening = try legit.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try legit.append(
+            "kp-dthb", "RecordCorrected", correction(of: legitOpening, ["identificationStatus": "identified"]),
+            at: correctedAt)
+        try legit.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: later)
+        let legitDecisions = decisions(recorded(legit, [t0, correctedAt, later]), now: later.addingTimeInterval(60))
+        #expect(legitDecisions.last?.dueAt == belgrade(later, days: 30))
+
+        // 2. A decision made by correcting an old event an hour before the due time and undone
+        // half an hour after it stood an hour and a half: never made, missed.
+        var old = CaseScript()
+        try old.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let potential = try old.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "potential"], at: at(hours: 1))
+        let decidedAt = due.addingTimeInterval(-3600)
+        try old.append("kp-dthb", "RecordCorrected", correction(of: potential, ["status": "identified"]), at: decidedAt)
+        let undoneAt = due.addingTimeInterval(1800)
+        try old.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: undoneAt)
+        let undone = decisions(recorded(old, [t0, at(hours: 1), decidedAt, undoneAt]), now: due.addingTimeInterval(3600))
+        #expect(undone.map(\.status) == [.overdue])
+
+        // 3a. A shelter back-dates a victim-advocacy referral by 23 hours and withdraws it a second
+        // later: the police get the second back, not the 23 hours.
+        var advocate = CaseScript()
+        try advocate.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try advocate.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": true], at: t0)
+        try advocate.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "SH-1", "to": "isf", "purpose": "shelter"], at: t0)
+        try advocate.append(
+            "isf", "ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(hours: 1.0 / 60))
+        try advocate.append(
+            "isf", "ReferralWithdrawn", ["referralId": "VA-1", "reason": "issued-in-error"], at: at(hours: 23))
+        let withdrawn = recorded(
+            advocate, [t0, t0, t0, at(hours: 23), at(hours: 23).addingTimeInterval(1)])
+        let assigned = try #require(deadline(withdrawn, "victim-advocate-assigned", now: at(hours: 25)))
+        #expect(assigned.dueAt == at(hours: 24).addingTimeInterval(1))
+        #expect(assigned.status == .overdue)
+
+        // 3b. The prosecution back-dates a decision by a day and corrects it away a second later.
+        var prosecuted = CaseScript()
+        try prosecuted.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try prosecuted.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "INV-1", "to": "ksp", "purpose": "investigation"], at: t0)
+        let claimedAt = due.addingTimeInterval(-3600 - 86_000)
+        let decision = try prosecuted.append(
+            "ksp", "IdentificationStatusChanged", ["status": "identified"], at: claimedAt)
+        try prosecuted.append(
+            "ksp", "RecordCorrected", correction(of: decision, ["status": "potential"]), at: due)
+        let toggled = decisions(
+            recorded(prosecuted, [t0, t0, due.addingTimeInterval(-3600), due.addingTimeInterval(-3599)]),
+            now: due.addingTimeInterval(3600))
+        #expect(toggled.map(\.dueAt) == [due.addingTimeInterval(1)])
+        #expect(toggled.map(\.status) == [.overdue])
+
+        // 4. The child flag corrected away a minute after the referral and back after the
+        // centre's due time: the centre's deadline is revived with the time it stood excused.
+        var child = CaseScript()
+        let adultProfile: JSONValue = [
+            "sex": "male", "ageBand": "unknown", "child": false, "nationality": "AL", "exploitation": [],
+        ]
+        let childOpened = try child.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+        try child.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "G-1", "to": "csw-prishtina", "purpose": "guardianship"],
+            at: t0)
+        try child.append(
+            "kp-dthb", "RecordCorrected", correction(of: childOpened, ["profile": adultProfile]),
+            at: at(hours: 1.0 / 60))
+        try child.append(
+            "kp-dthb", "RecordCorrected", correction(of: childOpened, ["profile": childOpening["profile"]!]),
+            at: at(hours: 25))
+        let guardian = try #require(
+            deadline(
+                recorded(child, [t0, t0, at(hours: 1.0 / 60), at(hours: 25)]), "guardian-for-child",
+                now: at(hours: 26)))
+        #expect(guardian.responsible == "csw-prishtina")
+        #expect(guardian.dueAt == at(hours: 24 + 25 - 1.0 / 60) && guardian.status == .pending)
+    }
 }

@@ -136,6 +136,14 @@ public enum DeadlineEvaluator {
         let position = Dictionary(events.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
         var applied: Set<UUID> = []
         var correctedAt: [UUID: Date] = [:]  // each corrected event: when its last correction so far was recorded
+        // An institution's own running deadline its correction cancelled (the trigger corrected
+        // away): started again for it by a trigger recorded afterwards — before that deadline was
+        // due, or within the late-entry grace after — it is due when the first was. Correcting a
+        // case's opening status to "identified" and changing it back to "presumed" is a decision
+        // taken back, and a decision taken back earns no new term (a sixth attack pass put off an
+        // identification deadline 30 days at a time this way).
+        var resumed: [(was: Deadline, cancelledAt: Date, grace: TimeInterval)] = []
+        let recordedAt = { (id: UUID) -> Date? in position[id].map { events[$0].recordedAt ?? events[$0].occurredAt } }
         for correction in ordered {
             applied.insert(correction.id)
             let at = correction.recordedAt ?? correction.occurredAt
@@ -163,23 +171,30 @@ public enum DeadlineEvaluator {
             // What the corrected record no longer excuses is not excused: a cancellation or a
             // satisfaction the corrected data no longer makes (a not-a-victim finding corrected to
             // "identified", a decision corrected back to "presumed") gives way to the corrected
-            // record — for the corrector's own deadline whenever, for another's only while still
-            // not due (an attack pass cancelled deadlines by a finding and corrected the finding away).
+            // record, whenever the correction comes (an attack pass cancelled deadlines by a
+            // finding and corrected the finding away; a sixth corrected a child flag away and,
+            // after the centre's due time, back: no guardian deadline was left at all). Another
+            // institution's deadline gets back the time it stood excused (below).
             func excusedNoLonger(_ was: Deadline, _ d: Deadline) -> Bool {
                 !was.notified && (was.cancelledAt != nil || was.satisfiedAt != nil) && d.cancelledAt == nil
                     && (d.satisfiedAt ?? .distantFuture) > (was.satisfiedAt ?? was.cancelledAt ?? .distantPast)
-                    && (was.responsible == corrector || d.dueAt > at)
             }
             var merged = after.deadlines.map { d in
                 guard let was = before[StartKey(d)] else { return d }
                 if frozen(was) {
                     guard excusedNoLonger(was, d) else { return was }
-                    guard was.responsible != corrector, let excusedAt = was.cancelledAt ?? was.satisfiedAt else {
+                    guard was.responsible != corrector, var excusedAt = was.cancelledAt ?? was.satisfiedAt else {
                         return d
                     }
                     // Another institution's deadline: the time it stood excused is given back, as
                     // when a closure or finding is undone by a new event (an attack pass corrected
-                    // a child flag away and back an hour before the centre's due time).
+                    // a child flag away and back an hour before the centre's due time) — counted
+                    // from when the excuse was put on the record, not from a back-dated
+                    // satisfaction (a sixth pass back-dated a decision by a day and corrected it
+                    // away a second later: the police got the day).
+                    if was.cancelledAt == nil, let by = was.satisfiedByEventId, let p = position[by] {
+                        excusedAt = max(excusedAt, events[p].recordedAt ?? events[p].occurredAt)
+                    }
                     var revived = d
                     let paused = max(0, at.timeIntervalSince(excusedAt))
                     revived.dueAt = d.dueAt.addingTimeInterval(paused)
@@ -202,6 +217,28 @@ public enum DeadlineEvaluator {
                     ended.cancelledAt = at
                     ended.status = status(of: ended, now: now)
                     merged.append(ended)
+                    if was.responsible == corrector,
+                        let ruleset = context.series.joined().first(where: {
+                            $0.id == was.rulesetId && $0.version == was.rulesetVersion
+                        })
+                    {
+                        resumed.append((was, at, ruleset.lateEntryGrace(for: correction)))
+                    }
+                }
+            }
+            // (A deadline this correction brings in is started again too, whenever its trigger was
+            // recorded: with the opening corrected, an earlier change to "potential" starts one.)
+            for (i, d) in merged.enumerated() {
+                guard let started = recordedAt(d.triggerEventId) else { continue }
+                let isNew = before[StartKey(d)] == nil
+                for r in resumed
+                where r.was.ruleId == d.ruleId && r.was.rulesetId == d.rulesetId && r.was.responsible == d.responsible
+                    && (isNew || started >= r.cancelledAt) && started.timeIntervalSince(r.was.dueAt) < r.grace
+                    && merged[i].dueAt > r.was.dueAt
+                {
+                    merged[i].dueAt = r.was.dueAt
+                    merged[i].warnAt = min(merged[i].warnAt, r.was.warnAt)
+                    merged[i].status = status(of: merged[i], now: now)
                 }
             }
             // In the order they were triggered (the stream's order), as a single pass gives them.
@@ -450,11 +487,10 @@ public enum DeadlineEvaluator {
                 // Taken back by the responsible institution after the due time: what stood met for
                 // less than the late-entry grace never met it (a decision recorded a minute before
                 // the due time and undone a minute after is no decision): it runs on, missed.
-                let metAt = deadlines[index].satisfiedAt!
+                // How long it stood met on the record, from when its satisfaction was recorded.
+                let metAt = max(deadlines[index].satisfiedAt!, book[index].metRecordedAt ?? .distantPast)
                 let undoneSoon =
-                    book[index].metBy.map { met in
-                        undoneSoonAfter(met.recordedAt ?? met.occurredAt, by: event, book[index].ruleset)
-                    } ?? false
+                    book[index].metRecordedAt.map { undoneSoonAfter($0, by: event, book[index].ruleset) } ?? false
                 guard deadlines[index].dueAt > countsAt || byAnother || undoneSoon else { continue }
                 if case .referralWithdrawn = event.body,
                     let standing = events.prefix(while: { $0.id != event.id })
@@ -474,12 +510,15 @@ public enum DeadlineEvaluator {
                         deadlines[index].triggeredAt)
                     deadlines[index].satisfiedByEventId = standing.id
                     book[index].metBy = standing
+                    book[index].metRecordedAt = max(
+                        standing.recordedAt ?? standing.occurredAt, correctedAt[standing.id] ?? .distantPast)
                     book[index].settledBy = deadlines[index].satisfiedAt! <= deadlines[index].dueAt ? standing : nil
                     continue
                 }
                 deadlines[index].satisfiedAt = nil
                 deadlines[index].satisfiedByEventId = nil
                 book[index].metBy = nil
+                book[index].metRecordedAt = nil
                 book[index].settledBy = nil
                 // A referral withdrawn by its issuer, another institution: the time it stood met is
                 // given back, so that a referral issued and withdrawn by another moves nothing.
@@ -501,16 +540,19 @@ public enum DeadlineEvaluator {
                 var satisfiedAt = max(
                     event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event)), deadlines[index].triggeredAt
                 )
+                var recordedAt = event.recordedAt ?? event.occurredAt
                 if let corrected = correctedAt[event.id],
                     !satisfies(
                         event, data: { event.body.data }, rule: book[index].rule, deadline: deadlines[index],
                         state: current)
                 {
                     satisfiedAt = max(satisfiedAt, corrected)
+                    recordedAt = max(recordedAt, corrected)
                 }
                 deadlines[index].satisfiedAt = satisfiedAt
                 deadlines[index].satisfiedByEventId = event.id
                 book[index].metBy = event
+                book[index].metRecordedAt = recordedAt
                 if deadlines[index].satisfiedAt! <= deadlines[index].dueAt { book[index].settledBy = event }
                 if book[index].rule.recurring, !rearm.contains(book[index].rule.id) {
                     rearm.append(book[index].rule.id)
@@ -688,6 +730,13 @@ public enum DeadlineEvaluator {
         var settledBy: CaseEvent?
         /// The event that met it (its type, author and referral are read from it).
         var metBy: CaseEvent?
+        /// When what met it was put on the record: `metBy`'s time of record, or the time of record
+        /// of the correction that made it meet the deadline. How long a satisfaction stood is
+        /// measured from here, never from a back-dated `satisfiedAt` (a sixth attack pass
+        /// back-dated a decision by 23 hours, took it back a second later, and the time "given
+        /// back" was 23 hours; another corrected an old event into a decision and undid it more
+        /// than a day after that event, but an hour after the correction).
+        var metRecordedAt: Date?
     }
 
     /// Who holds `kind` in the case: its opener, if of that kind; else the recipient of the first
