@@ -939,7 +939,8 @@ import Testing
         try old.append("kp-dthb", "RecordCorrected", correction(of: potential, ["status": "identified"]), at: decidedAt)
         let undoneAt = due.addingTimeInterval(1800)
         try old.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: undoneAt)
-        let undone = decisions(recorded(old, [t0, at(hours: 1), decidedAt, undoneAt]), now: due.addingTimeInterval(3600))
+        let undone = decisions(
+            recorded(old, [t0, at(hours: 1), decidedAt, undoneAt]), now: due.addingTimeInterval(3600))
         #expect(undone.map(\.status) == [.overdue])
 
         // 3a. A shelter back-dates a victim-advocacy referral by 23 hours and withdraws it a second
