@@ -727,14 +727,9 @@ import Testing
         #expect(imposed.first?.responsible == "kp-dthb" && imposed.first?.dueAt == belgrade(at(days: 4), days: 30))
     }
 
-    /// A fourth attack pass: a correction that takes an excuse away revives another institution's
-    /// deadline with the time it stood excused given back; a decision taken back by another
-    /// institution gives a whole term, and only the identifying bodies change the status; a role
-    /// handed on by a late decline gives its next holder a whole term; a finding reversed after
-    /// more than a day starts again what a reopening would.
-    @Test func fourthAttackPass() throws {
-        // 1. The child flag corrected away a minute after the referral and back an hour before the
-        // centre's due time: the centre gets the 22 h 59 min back.
+    /// A child's case referred to a centre for guardianship at `t0`, its child flag corrected away
+    /// by the opener a minute later and back at `back` (each recorded when it claims).
+    func childFlagCorrectedAwayAndBack(at back: Date) throws -> [CaseEvent] {
         var child = CaseScript()
         let adultProfile: JSONValue = [
             "sex": "male", "ageBand": "unknown", "child": false, "nationality": "AL", "exploitation": [],
@@ -743,20 +738,27 @@ import Testing
         try child.append(
             "kp-dthb", "ReferralIssued", ["referralId": "G-1", "to": "csw-prishtina", "purpose": "guardianship"],
             at: t0)
-        try child.append(
-            "kp-dthb", "RecordCorrected",
-            [
-                "correctsEventId": .string(opening.id.uuidString), "reason": "data-entry-error",
-                "correction": ["profile": adultProfile],
-            ], at: at(hours: 1.0 / 60))
-        try child.append(
-            "kp-dthb", "RecordCorrected",
-            [
-                "correctsEventId": .string(opening.id.uuidString), "reason": "data-entry-error",
-                "correction": ["profile": childOpening["profile"]!],
-            ], at: at(hours: 23))
-        let toggled = recorded(child, [t0, t0, at(hours: 1.0 / 60), at(hours: 23)])
-        let guardian = try #require(deadline(toggled, "guardian-for-child", now: at(hours: 26)))
+        for (profile, when) in [(adultProfile, at(hours: 1.0 / 60)), (childOpening["profile"]!, back)] {
+            try child.append(
+                "kp-dthb", "RecordCorrected",
+                [
+                    "correctsEventId": .string(opening.id.uuidString), "reason": "data-entry-error",
+                    "correction": ["profile": profile],
+                ], at: when)
+        }
+        return recorded(child, [t0, t0, at(hours: 1.0 / 60), back])
+    }
+
+    /// A fourth attack pass: a correction that takes an excuse away revives another institution's
+    /// deadline with the time it stood excused given back; a decision taken back by another
+    /// institution gives a whole term, and only the identifying bodies change the status; a role
+    /// handed on by a late decline gives its next holder a whole term; a finding reversed after
+    /// more than a day starts again what a reopening would.
+    @Test func fourthAttackPass() throws {
+        // 1. The child flag corrected away a minute after the referral and back an hour before the
+        // centre's due time: the centre gets the 22 h 59 min back.
+        let guardian = try #require(
+            deadline(try childFlagCorrectedAwayAndBack(at: at(hours: 23)), "guardian-for-child", now: at(hours: 26)))
         #expect(guardian.responsible == "csw-prishtina")
         #expect(guardian.dueAt == at(hours: 24 + 23 - 1.0 / 60) && guardian.status == .pending)
 
@@ -980,24 +982,8 @@ import Testing
 
         // 4. The child flag corrected away a minute after the referral and back after the
         // centre's due time: the centre's deadline is revived with the time it stood excused.
-        var child = CaseScript()
-        let adultProfile: JSONValue = [
-            "sex": "male", "ageBand": "unknown", "child": false, "nationality": "AL", "exploitation": [],
-        ]
-        let childOpened = try child.append("kp-dthb", "CaseOpened", childOpening, at: t0)
-        try child.append(
-            "kp-dthb", "ReferralIssued", ["referralId": "G-1", "to": "csw-prishtina", "purpose": "guardianship"],
-            at: t0)
-        try child.append(
-            "kp-dthb", "RecordCorrected", correction(of: childOpened, ["profile": adultProfile]),
-            at: at(hours: 1.0 / 60))
-        try child.append(
-            "kp-dthb", "RecordCorrected", correction(of: childOpened, ["profile": childOpening["profile"]!]),
-            at: at(hours: 25))
         let guardian = try #require(
-            deadline(
-                recorded(child, [t0, t0, at(hours: 1.0 / 60), at(hours: 25)]), "guardian-for-child",
-                now: at(hours: 26)))
+            deadline(try childFlagCorrectedAwayAndBack(at: at(hours: 25)), "guardian-for-child", now: at(hours: 26)))
         #expect(guardian.responsible == "csw-prishtina")
         #expect(guardian.dueAt == at(hours: 24 + 25 - 1.0 / 60) && guardian.status == .pending)
     }
