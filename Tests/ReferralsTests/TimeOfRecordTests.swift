@@ -11,6 +11,11 @@ import Testing
         "profile": ["sex": "female", "ageBand": "18-24", "child": false, "nationality": "XK", "exploitation": []],
     ]
 
+    /// A script and the times its events were recorded, as the store would record them.
+    func recorded(_ script: (script: CaseScript, recordedAt: [Date])) -> [CaseEvent] {
+        recorded(script.script, script.recordedAt)
+    }
+
     /// The case's events as the store would record them: each with its `recordedAt`.
     func recorded(_ s: CaseScript, _ recordedAt: [Date]) -> [CaseEvent] {
         zip(s.events, recordedAt).map { event, at in
@@ -729,7 +734,7 @@ import Testing
 
     /// A child's case referred to a centre for guardianship at `t0`, its child flag corrected away
     /// by the opener a minute later and back at `back` (each recorded when it claims).
-    func childFlagCorrectedAwayAndBack(at back: Date) throws -> [CaseEvent] {
+    func childFlagCorrectedAwayAndBack(at back: Date) throws -> (script: CaseScript, recordedAt: [Date]) {
         var child = CaseScript()
         let adultProfile: JSONValue = [
             "sex": "male", "ageBand": "unknown", "child": false, "nationality": "AL", "exploitation": [],
@@ -746,7 +751,7 @@ import Testing
                     "correction": ["profile": profile],
                 ], at: when)
         }
-        return recorded(child, [t0, t0, at(hours: 1.0 / 60), back])
+        return (child, [t0, t0, at(hours: 1.0 / 60), back])
     }
 
     /// A fourth attack pass: a correction that takes an excuse away revives another institution's
@@ -758,7 +763,9 @@ import Testing
         // 1. The child flag corrected away a minute after the referral and back an hour before the
         // centre's due time: the centre gets the 22 h 59 min back.
         let guardian = try #require(
-            deadline(try childFlagCorrectedAwayAndBack(at: at(hours: 23)), "guardian-for-child", now: at(hours: 26)))
+            deadline(
+                recorded(try childFlagCorrectedAwayAndBack(at: at(hours: 23))), "guardian-for-child", now: at(hours: 26)
+            ))
         #expect(guardian.responsible == "csw-prishtina")
         #expect(guardian.dueAt == at(hours: 24 + 23 - 1.0 / 60) && guardian.status == .pending)
 
@@ -983,8 +990,128 @@ import Testing
         // 4. The child flag corrected away a minute after the referral and back after the
         // centre's due time: the centre's deadline is revived with the time it stood excused.
         let guardian = try #require(
-            deadline(try childFlagCorrectedAwayAndBack(at: at(hours: 25)), "guardian-for-child", now: at(hours: 26)))
+            deadline(
+                recorded(try childFlagCorrectedAwayAndBack(at: at(hours: 25))), "guardian-for-child", now: at(hours: 26)
+            ))
         #expect(guardian.responsible == "csw-prishtina")
         #expect(guardian.dueAt == at(hours: 24 + 25 - 1.0 / 60) && guardian.status == .pending)
+    }
+
+    /// A seventh attack pass: what one correction decided of a deadline holds through every later
+    /// correction, whoever records it; and the corrector's own deadline is never put off by its
+    /// correction, also while a finding has it cancelled.
+    @Test func seventhAttackPass() throws {
+        func correction(of event: CaseEvent, _ fields: JSONValue) -> JSONValue {
+            ["correctsEventId": .string(event.id.uuidString), "reason": "data-entry-error", "correction": fields]
+        }
+        let oneDay = belgrade(t0, days: 1)
+
+        // 1. The police's one-day reflection period, cancelled by its own not-a-victim finding,
+        // corrected to 365 days and the finding corrected away: due when it was, overdue.
+        var reflection = CaseScript()
+        try reflection.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let period = try reflection.append("kp-dthb", "ReflectionPeriodStarted", ["days": 1], at: t0)
+        let finding = try reflection.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: t0)
+        try reflection.append("kp-dthb", "RecordCorrected", correction(of: period, ["days": 365]), at: at(hours: 0.1))
+        try reflection.append(
+            "kp-dthb", "RecordCorrected", correction(of: finding, ["status": "identified"]), at: at(hours: 0.2))
+        let alone = try #require(
+            deadline(
+                recorded(reflection, [t0, t0, t0, at(hours: 0.1), at(hours: 0.2)]), "reflection-period-ends",
+                now: at(days: 2)))
+        #expect(alone.dueAt == oneDay && alone.status == .overdue)
+        // The same with the prosecution finding and correcting the finding away three days later:
+        // the police get the three days the finding stood, not a year.
+        var colluding = CaseScript()
+        try colluding.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try colluding.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "INV-1", "to": "ksp", "purpose": "investigation"], at: t0)
+        let colludingPeriod = try colluding.append("kp-dthb", "ReflectionPeriodStarted", ["days": 1], at: t0)
+        let colludingFinding = try colluding.append(
+            "ksp", "IdentificationStatusChanged", ["status": "not-a-victim"], at: t0)
+        try colluding.append(
+            "kp-dthb", "RecordCorrected", correction(of: colludingPeriod, ["days": 365]), at: at(hours: 0.1))
+        try colluding.append(
+            "ksp", "RecordCorrected", correction(of: colludingFinding, ["status": "identified"]), at: at(days: 3))
+        let together = try #require(
+            deadline(
+                recorded(colluding, [t0, t0, t0, t0, at(hours: 0.1), at(days: 3)]), "reflection-period-ends",
+                now: at(days: 3.5)))
+        #expect(together.dueAt == oneDay.addingTimeInterval(3 * 86_400))
+
+        // A case the police opened and referred to the prosecution, which assessed the risk.
+        func referred() throws -> CaseScript {
+            var s = CaseScript()
+            try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+            try s.append(
+                "kp-dthb", "ReferralIssued", ["referralId": "INV-1", "to": "ksp", "purpose": "investigation"], at: t0)
+            try s.append("ksp", "RiskAssessed", ["level": "low"], at: t0)
+            return s
+        }
+
+        // 2. The resumed identification deadline (sixth pass) keeps its due time through the
+        // prosecution's later correction of its own risk level.
+        let due = belgrade(t0, days: 30)
+        var resumed = try referred()
+        try resumed.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "potential"], at: due.addingTimeInterval(-3 * 3600))
+        try resumed.append(
+            "kp-dthb", "RecordCorrected", correction(of: resumed.events[0], ["identificationStatus": "identified"]),
+            at: due.addingTimeInterval(-2 * 3600))
+        try resumed.append(
+            "ksp", "RecordCorrected", correction(of: resumed.events[2], ["level": "medium"]),
+            at: due.addingTimeInterval(-3600))
+        let decisions = DeadlineEvaluator.evaluate(
+            caseId: "KS-2026-000001",
+            events: recorded(
+                resumed,
+                [
+                    t0, t0, t0, due.addingTimeInterval(-3 * 3600), due.addingTimeInterval(-2 * 3600),
+                    due.addingTimeInterval(-3600),
+                ]),
+            rulesets: [Ruleset.kosovoDefault], now: due.addingTimeInterval(3600)
+        ).filter { $0.ruleId == "identification-decided" && $0.cancelledAt == nil }
+        #expect(decisions.map(\.dueAt) == [due] && decisions.map(\.status) == [.overdue])
+
+        // 3. The police's reflection period corrected from 1 to 365 days stays due in one day
+        // through the prosecution's later correction.
+        var put = try referred()
+        let putPeriod = try put.append("kp-dthb", "ReflectionPeriodStarted", ["days": 1], at: t0)
+        try put.append("kp-dthb", "RecordCorrected", correction(of: putPeriod, ["days": 365]), at: at(hours: 1))
+        try put.append("ksp", "RecordCorrected", correction(of: put.events[2], ["level": "medium"]), at: at(hours: 2))
+        let kept = try #require(
+            deadline(
+                recorded(put, [t0, t0, t0, t0, at(hours: 1), at(hours: 2)]), "reflection-period-ends",
+                now: at(hours: 3)))
+        #expect(kept.dueAt == oneDay)
+
+        // 4. A child flag corrected on at 20 h gives the centre 24 h from then, through the
+        // police's later correction of its own risk level (the centre was referred at t0).
+        var floor = CaseScript()
+        try floor.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try floor.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "SW-1", "to": "csw-prishtina", "purpose": "social-welfare"],
+            at: t0)
+        let risk = try floor.append("kp-dthb", "RiskAssessed", ["level": "low"], at: t0)
+        try floor.append(
+            "kp-dthb", "RecordCorrected",
+            correction(of: floor.events[0], ["profile": ["child": true, "ageBand": "15-17"]]), at: at(hours: 20))
+        try floor.append("kp-dthb", "RecordCorrected", correction(of: risk, ["level": "medium"]), at: at(hours: 25))
+        let centre = try #require(
+            deadline(
+                recorded(floor, [t0, t0, t0, at(hours: 20), at(hours: 25)]), "guardian-for-child",
+                now: at(hours: 26)))
+        #expect(centre.responsible == "csw-prishtina")
+        #expect(centre.dueAt == at(hours: 44) && centre.status == .pending)
+
+        // 5. The time given back to the centre (sixth pass) stays given back through the police's
+        // later correction.
+        var (given, times) = try childFlagCorrectedAwayAndBack(at: at(hours: 25))
+        let level = try given.append("kp-dthb", "RiskAssessed", ["level": "low"], at: at(hours: 25.5))
+        try given.append("kp-dthb", "RecordCorrected", correction(of: level, ["level": "medium"]), at: at(hours: 26))
+        times += [at(hours: 25.5), at(hours: 26)]
+        let back = try #require(deadline(recorded(given, times), "guardian-for-child", now: at(hours: 27)))
+        #expect(back.dueAt == at(hours: 24 + 25 - 1.0 / 60) && back.status == .pending)
     }
 }

@@ -144,9 +144,23 @@ public enum DeadlineEvaluator {
         // identification deadline 30 days at a time this way).
         var resumed: [(was: Deadline, cancelledAt: Date, grace: TimeInterval)] = []
         let recordedAt = { (id: UUID) -> Date? in position[id].map { events[$0].recordedAt ?? events[$0].occurredAt } }
+        // What one correction decided of a deadline holds through every later one. Each pass
+        // recomputes the record from the stream, so without these a later correction — anyone's,
+        // even an innocent one — gave back what an earlier one had settled (a seventh attack pass:
+        // a prosecutor's correction of its own risk level lifted the police's cap, its floor, and
+        // a centre's time given back, and made the centre overdue with a notice at once).
+        // - `caps`: the latest an institution's own deadline may be due, once its own correction
+        //   would have put it off (or resumed it, above): never later, whoever corrects next;
+        // - `shifts`: the time given back to another's deadline that a correction revived;
+        // - `floors`: when a deadline a correction started for another institution runs from, and
+        //   who corrected (that institution's own deadlines get no floor from it).
+        var caps: [StartKey: (dueAt: Date, warnAt: Date)] = [:]
+        var shifts: [StartKey: TimeInterval] = [:]
+        var floors: [StartKey: (at: Date, corrector: String)] = [:]
         for correction in ordered {
             applied.insert(correction.id)
             let at = correction.recordedAt ?? correction.occurredAt
+            let corrector = correction.actor.institution
             if case .recordCorrected(let target, _, _) = correction.body { correctedAt[target] = at }
             let before = Dictionary(
                 current.deadlines.map { (StartKey($0), $0) }, uniquingKeysWith: { first, _ in first })
@@ -154,19 +168,41 @@ public enum DeadlineEvaluator {
                 caseId: caseId, events: events, context: context, now: now, notices: notices,
                 effective: effectiveData(events, applying: applied), correctedAt: correctedAt,
                 floor: { key, responsible in
-                    before[key] == nil && responsible != correction.actor.institution ? at : nil
+                    if let floor = floors[key] { return responsible != floor.corrector ? floor.at : nil }
+                    return before[key] == nil && responsible != corrector ? at : nil
                 })
+            for d in after.deadlines where before[StartKey(d)] == nil && floors[StartKey(d)] == nil {
+                if d.responsible != corrector { floors[StartKey(d)] = (at, corrector) }
+            }
             func frozen(_ d: Deadline) -> Bool {
                 d.notified || d.dueAt <= at || (d.satisfiedAt.map { $0 <= at } ?? false)
                     || (d.cancelledAt.map { $0 <= at } ?? false)
             }
-            // The corrector's own running deadline is never put off by its correction: its own
-            // entry error earns it no relief (an attack pass corrected a reflection period from 1
-            // day to 60 before each due time). A running deadline the corrected record no longer
-            // starts does not vanish: it is cancelled at the correction's time of record, in sight
-            // (an attack pass corrected a case's opening status to make its identification
-            // deadline disappear without a trace).
-            let corrector = correction.actor.institution
+            func moved(_ d: Deadline, dueAt: Date, warnAt: Date) -> Deadline {
+                var m = d
+                m.dueAt = dueAt
+                m.warnAt = warnAt
+                m.status = status(of: m, now: now)
+                return m
+            }
+            // A recomputed deadline with what earlier corrections decided of it.
+            func adjusted(_ raw: Deadline) -> Deadline {
+                var d = raw
+                if let cap = caps[StartKey(d)], d.dueAt > cap.dueAt {
+                    d = moved(d, dueAt: cap.dueAt, warnAt: min(d.warnAt, cap.warnAt))
+                }
+                if let shift = shifts[StartKey(d)] {
+                    d = moved(d, dueAt: d.dueAt.addingTimeInterval(shift), warnAt: d.warnAt.addingTimeInterval(shift))
+                }
+                return d
+            }
+            // The corrector's own deadline is never put off by its correction: its own entry
+            // error earns it no relief (an attack pass corrected a reflection period from 1 day to
+            // 60 before each due time; a seventh corrected it to 365 days while a finding had it
+            // cancelled, then corrected the finding away). A running deadline the corrected record
+            // no longer starts does not vanish: it is cancelled at the correction's time of record,
+            // in sight (an attack pass corrected a case's opening status to make its
+            // identification deadline disappear without a trace).
             let afterKeys = Set(after.deadlines.map(StartKey.init))
             // What the corrected record no longer excuses is not excused: a cancellation or a
             // satisfaction the corrected data no longer makes (a not-a-victim finding corrected to
@@ -179,35 +215,31 @@ public enum DeadlineEvaluator {
                 !was.notified && (was.cancelledAt != nil || was.satisfiedAt != nil) && d.cancelledAt == nil
                     && (d.satisfiedAt ?? .distantFuture) > (was.satisfiedAt ?? was.cancelledAt ?? .distantPast)
             }
-            var merged = after.deadlines.map { d in
-                guard let was = before[StartKey(d)] else { return d }
-                if frozen(was) {
-                    guard excusedNoLonger(was, d) else { return was }
-                    guard was.responsible != corrector, var excusedAt = was.cancelledAt ?? was.satisfiedAt else {
-                        return d
-                    }
-                    // Another institution's deadline: the time it stood excused is given back, as
-                    // when a closure or finding is undone by a new event (an attack pass corrected
-                    // a child flag away and back an hour before the centre's due time) — counted
-                    // from when the excuse was put on the record, not from a back-dated
-                    // satisfaction (a sixth pass back-dated a decision by a day and corrected it
-                    // away a second later: the police got the day).
-                    if was.cancelledAt == nil, let by = was.satisfiedByEventId, let p = position[by] {
-                        excusedAt = max(excusedAt, events[p].recordedAt ?? events[p].occurredAt)
-                    }
-                    var revived = d
-                    let paused = max(0, at.timeIntervalSince(excusedAt))
-                    revived.dueAt = d.dueAt.addingTimeInterval(paused)
-                    revived.warnAt = d.warnAt.addingTimeInterval(paused)
-                    revived.status = status(of: revived, now: now)
-                    return revived
+            var merged = after.deadlines.map { raw in
+                var d = adjusted(raw)
+                let key = StartKey(d)
+                guard let was = before[key] else { return d }
+                if was.responsible == corrector, d.responsible == corrector, d.dueAt > was.dueAt {
+                    caps[key] = (was.dueAt, was.warnAt)
+                    d = moved(d, dueAt: was.dueAt, warnAt: was.warnAt)
                 }
-                guard was.responsible == corrector, d.responsible == corrector, d.dueAt > was.dueAt else { return d }
-                var kept = d
-                kept.dueAt = was.dueAt
-                kept.warnAt = was.warnAt
-                kept.status = status(of: kept, now: now)
-                return kept
+                guard frozen(was) else { return d }
+                guard excusedNoLonger(was, d) else { return was }
+                guard was.responsible != corrector, var excusedAt = was.cancelledAt ?? was.satisfiedAt else {
+                    return d
+                }
+                // Another institution's deadline: the time it stood excused is given back, as
+                // when a closure or finding is undone by a new event (an attack pass corrected
+                // a child flag away and back an hour before the centre's due time) — counted
+                // from when the excuse was put on the record, not from a back-dated
+                // satisfaction (a sixth pass back-dated a decision by a day and corrected it
+                // away a second later: the police got the day).
+                if was.cancelledAt == nil, let by = was.satisfiedByEventId, let p = position[by] {
+                    excusedAt = max(excusedAt, events[p].recordedAt ?? events[p].occurredAt)
+                }
+                let paused = max(0, at.timeIntervalSince(excusedAt))
+                shifts[key, default: 0] += paused
+                return moved(d, dueAt: d.dueAt.addingTimeInterval(paused), warnAt: d.warnAt.addingTimeInterval(paused))
             }
             for was in current.deadlines where !afterKeys.contains(StartKey(was)) {
                 if frozen(was) {
@@ -236,9 +268,8 @@ public enum DeadlineEvaluator {
                     && (isNew || started >= r.cancelledAt) && started.timeIntervalSince(r.was.dueAt) < r.grace
                     && merged[i].dueAt > r.was.dueAt
                 {
-                    merged[i].dueAt = r.was.dueAt
-                    merged[i].warnAt = min(merged[i].warnAt, r.was.warnAt)
-                    merged[i].status = status(of: merged[i], now: now)
+                    caps[StartKey(d)] = (r.was.dueAt, r.was.warnAt)
+                    merged[i] = moved(merged[i], dueAt: r.was.dueAt, warnAt: min(merged[i].warnAt, r.was.warnAt))
                 }
             }
             // In the order they were triggered (the stream's order), as a single pass gives them.
