@@ -347,7 +347,8 @@ import Testing
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", opening, at: at(days: 10))
         for (type, data) in [
-            ("RiskAssessed", ["level": "low"] as JSONValue), ("CaseReviewed", [:]), ("CaseClosed", ["reason": "other"]),
+            ("RiskAssessed", ["level": "low"] as JSONValue), ("CaseReviewed", [:]),
+            ("CaseClosed", ["reason": "lost-contact"]),
             ("ReferralIssued", ["referralId": "R-9", "to": "opav", "purpose": "victim-advocacy"]),
         ] {
             let e = s.attempt(.institution("kp-dthb", user: "u"), type, data, at: at(days: 9))
@@ -656,7 +657,7 @@ import Testing
         #expect(carried.dueAt == at(hours: 3.3))
         // And a closure is never dated before the reopening it ends.
         let reclose = try #require(
-            s.attempt(.institution("kp-dthb", user: "u"), "CaseClosed", ["reason": "other"], at: at(hours: 0.5)))
+            s.attempt(.institution("kp-dthb", user: "u"), "CaseClosed", ["reason": "lost-contact"], at: at(hours: 0.5)))
         #expect(reclose.code == .invalidEvent && reclose.field == "occurredAt")
     }
 
@@ -1113,5 +1114,107 @@ import Testing
         times += [at(hours: 25.5), at(hours: 26)]
         let back = try #require(deadline(recorded(given, times), "guardian-for-child", now: at(hours: 27)))
         #expect(back.dueAt == at(hours: 24 + 25 - 1.0 / 60) && back.status == .pending)
+
+        // 6. (Found reviewing the fix.) The prosecution's finding corrected away, back, and away
+        // again: the police get back the time the finding stood each time, not the time since it
+        // was first made twice. They had 23 h left at the finding; 1 h ran between the corrections.
+        var toggling = CaseScript()
+        try toggling.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try toggling.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "INV-1", "to": "ksp", "purpose": "investigation"], at: t0)
+        let notAVictim = try toggling.append(
+            "ksp", "IdentificationStatusChanged", ["status": "not-a-victim"], at: at(hours: 1))
+        for (status, hours) in [("identified", 10.0), ("not-a-victim", 11), ("identified", 20)] {
+            try toggling.append(
+                "ksp", "RecordCorrected", correction(of: notAVictim, ["status": .string(status)]), at: at(hours: hours))
+        }
+        let advocate = try #require(
+            deadline(
+                recorded(toggling, [t0, t0, at(hours: 1), at(hours: 10), at(hours: 11), at(hours: 20)]),
+                "victim-advocate-assigned", now: at(hours: 21)))
+        #expect(advocate.dueAt == at(hours: 42) && advocate.status == .pending)
+    }
+
+    /// An eighth attack pass: what corrections decided of a deadline applies inside each
+    /// evaluation, where a due time is compared with a closure, a decline or a hand-back; and a
+    /// satisfaction a correction restores counts from the correction, so toggling a decision gives
+    /// back only the time it stood.
+    @Test func eighthAttackPass() throws {
+        func correction(of event: CaseEvent, _ fields: JSONValue) -> JSONValue {
+            ["correctsEventId": .string(event.id.uuidString), "reason": "data-entry-error", "correction": fields]
+        }
+        let due = belgrade(t0, days: 30)
+
+        // 1. The prosecution's decision (t0 + 1 h) corrected away after ten days, then back and
+        // away twice, a minute apart: the police get the ten days once, and a minute each time.
+        var toggled = CaseScript()
+        try toggled.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try toggled.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "INV-1", "to": "ksp", "purpose": "investigation"], at: t0)
+        let decision = try toggled.append(
+            "ksp", "IdentificationStatusChanged", ["status": "identified"], at: at(hours: 1))
+        var times = [t0, t0, at(hours: 1)]
+        for (k, status) in ["presumed", "identified", "presumed", "identified", "presumed"].enumerated() {
+            let when = at(days: 10).addingTimeInterval(Double(k) * 60)
+            try toggled.append(
+                "ksp", "RecordCorrected", correction(of: decision, ["status": .string(status)]), at: when)
+            times.append(when)
+        }
+        let decided = DeadlineEvaluator.evaluate(
+            caseId: "KS-2026-000001", events: recorded(toggled, times), rulesets: [Ruleset.kosovoDefault],
+            now: at(days: 11)
+        ).filter { $0.ruleId == "identification-decided" }
+        #expect(decided.map(\.dueAt) == [due.addingTimeInterval(10 * 86_400 - 3600 + 120)])
+
+        // A child's case referred to the centre for guardianship, its child flag corrected away at
+        // 1 h and back at ten days: the centre has 23 h left, due at 10 d 23 h.
+        func revived() throws -> (CaseScript, [Date]) {
+            var s = CaseScript()
+            let opened = try s.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+            try s.append(
+                "kp-dthb", "ReferralIssued", ["referralId": "SW-1", "to": "csw-prishtina", "purpose": "guardianship"],
+                at: t0)
+            let adult: JSONValue = ["child": false, "ageBand": "18-24"]
+            try s.append("kp-dthb", "RecordCorrected", correction(of: opened, ["profile": adult]), at: at(hours: 1))
+            try s.append(
+                "kp-dthb", "RecordCorrected", correction(of: opened, ["profile": ["child": true, "ageBand": "15-17"]]),
+                at: at(days: 10))
+            return (s, [t0, t0, at(hours: 1), at(days: 10)])
+        }
+        let (plain, plainTimes) = try revived()
+        let centre = try #require(deadline(recorded(plain, plainTimes), "guardian-for-child", now: at(days: 10.01)))
+        #expect(centre.responsible == "csw-prishtina" && centre.dueAt == at(hours: 10 * 24 + 23))
+        // 2a. The centre declines 22 h before that due time: the deadline is handed back, not
+        // kept as the centre's (and missed).
+        var (declined, declinedTimes) = try revived()
+        try declined.append(
+            "csw-prishtina", "ReferralDeclined", ["referralId": "SW-1", "reason": "no-capacity"],
+            at: at(hours: 241))
+        declinedTimes.append(at(hours: 241))
+        let handedBack = try #require(
+            deadline(recorded(declined, declinedTimes), "guardian-for-child", now: at(hours: 242)))
+        #expect(handedBack.responsible == "kp-dthb")
+        // 2b. The police close the case 22 h before the centre's due time: cancelled, not missed.
+        var (closed, closedTimes) = try revived()
+        try closed.append("kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: at(hours: 241))
+        closedTimes.append(at(hours: 241))
+        let cancelled = try #require(
+            deadline(recorded(closed, closedTimes), "guardian-for-child", now: at(hours: 242)))
+        #expect(cancelled.status == .cancelled && !cancelled.missedAtClosure)
+
+        // 3. A one-day reflection period corrected to 365 days (capped: due in one day), then the
+        // case closed ten seconds after that due time: missed, not cancelled.
+        var capped = CaseScript()
+        try capped.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let period = try capped.append("kp-dthb", "ReflectionPeriodStarted", ["days": 1], at: t0)
+        try capped.append("kp-dthb", "RecordCorrected", correction(of: period, ["days": 365]), at: at(hours: 1))
+        let closing = belgrade(t0, days: 1).addingTimeInterval(10)
+        try capped.append("kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: closing)
+        let reflection = try #require(
+            deadline(
+                recorded(capped, [t0, t0, at(hours: 1), closing]), "reflection-period-ends",
+                now: closing.addingTimeInterval(60)))
+        #expect(reflection.dueAt == belgrade(t0, days: 1))
+        #expect(reflection.status == .overdue && reflection.missedAtClosure)
     }
 }

@@ -154,8 +154,10 @@ public enum DeadlineEvaluator {
         // - `shifts`: the time given back to another's deadline that a correction revived;
         // - `floors`: when a deadline a correction started for another institution runs from, and
         //   who corrected (that institution's own deadlines get no floor from it).
-        var caps: [StartKey: (dueAt: Date, warnAt: Date)] = [:]
-        var shifts: [StartKey: TimeInterval] = [:]
+        // Caps and shifts are the institution's they were decided for: a deadline handed to
+        // another holder (a role) takes neither.
+        var caps: [StartKey: (dueAt: Date, warnAt: Date, responsible: String)] = [:]
+        var shifts: [StartKey: (seconds: TimeInterval, responsible: String)] = [:]
         var floors: [StartKey: (at: Date, corrector: String)] = [:]
         for correction in ordered {
             applied.insert(correction.id)
@@ -164,114 +166,146 @@ public enum DeadlineEvaluator {
             if case .recordCorrected(let target, _, _) = correction.body { correctedAt[target] = at }
             let before = Dictionary(
                 current.deadlines.map { (StartKey($0), $0) }, uniquingKeysWith: { first, _ in first })
-            let after = evaluatePass(
-                caseId: caseId, events: events, context: context, now: now, notices: notices,
-                effective: effectiveData(events, applying: applied), correctedAt: correctedAt,
-                floor: { key, responsible in
-                    if let floor = floors[key] { return responsible != floor.corrector ? floor.at : nil }
-                    return before[key] == nil && responsible != corrector ? at : nil
-                })
+            // The record with this correction, and with what earlier ones decided applied inside the
+            // pass, where a due time is compared with a closure, a decline or a hand-back (applied
+            // afterwards, a closure after a capped due time still cancelled the deadline, and a
+            // decline before a due time given back handed nothing back: an eighth attack pass).
+            func pass() -> Evaluation {
+                evaluatePass(
+                    caseId: caseId, events: events, context: context, now: now, notices: notices,
+                    effective: effectiveData(events, applying: applied), correctedAt: correctedAt,
+                    floor: { key, responsible in
+                        if let floor = floors[key] { return responsible != floor.corrector ? floor.at : nil }
+                        return before[key] == nil && responsible != corrector ? at : nil
+                    },
+                    adjust: { key, responsible, dueAt, warnAt in
+                        var (dueAt, warnAt) = (dueAt, warnAt)
+                        if let cap = caps[key], cap.responsible == responsible, dueAt > cap.dueAt {
+                            (dueAt, warnAt) = (cap.dueAt, min(warnAt, cap.warnAt))
+                        }
+                        if let shift = shifts[key], shift.responsible == responsible {
+                            (dueAt, warnAt) = (
+                                dueAt.addingTimeInterval(shift.seconds), warnAt.addingTimeInterval(shift.seconds)
+                            )
+                        }
+                        return (dueAt, warnAt)
+                    })
+            }
+            var after = pass()
             for d in after.deadlines where before[StartKey(d)] == nil && floors[StartKey(d)] == nil {
                 if d.responsible != corrector { floors[StartKey(d)] = (at, corrector) }
             }
+            // A notice counts from when it was recorded: one written after this correction (the
+            // watcher saw the corrected record) does not make the record before it final.
             func frozen(_ d: Deadline) -> Bool {
-                d.notified || d.dueAt <= at || (d.satisfiedAt.map { $0 <= at } ?? false)
+                (d.notified && notices.contains { key, recordedAt in d.isNoticed(by: key) && recordedAt <= at })
+                    || d.dueAt <= at || (d.satisfiedAt.map { $0 <= at } ?? false)
                     || (d.cancelledAt.map { $0 <= at } ?? false)
             }
-            func moved(_ d: Deadline, dueAt: Date, warnAt: Date) -> Deadline {
-                var m = d
-                m.dueAt = dueAt
-                m.warnAt = warnAt
-                m.status = status(of: m, now: now)
-                return m
-            }
-            // A recomputed deadline with what earlier corrections decided of it.
-            func adjusted(_ raw: Deadline) -> Deadline {
-                var d = raw
-                if let cap = caps[StartKey(d)], d.dueAt > cap.dueAt {
-                    d = moved(d, dueAt: cap.dueAt, warnAt: min(d.warnAt, cap.warnAt))
-                }
-                if let shift = shifts[StartKey(d)] {
-                    d = moved(d, dueAt: d.dueAt.addingTimeInterval(shift), warnAt: d.warnAt.addingTimeInterval(shift))
-                }
-                return d
-            }
-            // The corrector's own deadline is never put off by its correction: its own entry
-            // error earns it no relief (an attack pass corrected a reflection period from 1 day to
-            // 60 before each due time; a seventh corrected it to 365 days while a finding had it
-            // cancelled, then corrected the finding away). A running deadline the corrected record
-            // no longer starts does not vanish: it is cancelled at the correction's time of record,
-            // in sight (an attack pass corrected a case's opening status to make its
-            // identification deadline disappear without a trace).
-            let afterKeys = Set(after.deadlines.map(StartKey.init))
             // What the corrected record no longer excuses is not excused: a cancellation or a
             // satisfaction the corrected data no longer makes (a not-a-victim finding corrected to
             // "identified", a decision corrected back to "presumed") gives way to the corrected
             // record, whenever the correction comes (an attack pass cancelled deadlines by a
             // finding and corrected the finding away; a sixth corrected a child flag away and,
             // after the centre's due time, back: no guardian deadline was left at all). Another
-            // institution's deadline gets back the time it stood excused (below).
+            // institution's deadline gets back the time it stood excused.
+            // (What ends it later than the correction — a closure recorded after it — ends the
+            // revived deadline then.)
             func excusedNoLonger(_ was: Deadline, _ d: Deadline) -> Bool {
-                !was.notified && (was.cancelledAt != nil || was.satisfiedAt != nil) && d.cancelledAt == nil
+                !was.notified && (was.cancelledAt != nil || was.satisfiedAt != nil)
+                    && (d.cancelledAt.map { $0 > at } ?? true)
                     && (d.satisfiedAt ?? .distantFuture) > (was.satisfiedAt ?? was.cancelledAt ?? .distantPast)
             }
-            var merged = after.deadlines.map { raw in
-                var d = adjusted(raw)
+
+            // 1. What this correction decides, for this pass and every later one.
+            var decided = false
+            for d in after.deadlines {
                 let key = StartKey(d)
-                guard let was = before[key] else { return d }
+                guard let was = before[key] else { continue }
+                // The corrector's own deadline is never put off by its correction: its own entry
+                // error earns it no relief (an attack pass corrected a reflection period from 1 day
+                // to 60 before each due time; a seventh corrected it to 365 days while a finding
+                // had it cancelled, then corrected the finding away).
                 if was.responsible == corrector, d.responsible == corrector, d.dueAt > was.dueAt {
-                    caps[key] = (was.dueAt, was.warnAt)
-                    d = moved(d, dueAt: was.dueAt, warnAt: was.warnAt)
+                    caps[key] = (was.dueAt, was.warnAt, corrector)
+                    decided = true
                 }
-                guard frozen(was) else { return d }
-                guard excusedNoLonger(was, d) else { return was }
-                guard was.responsible != corrector, var excusedAt = was.cancelledAt ?? was.satisfiedAt else {
-                    return d
-                }
-                // Another institution's deadline: the time it stood excused is given back, as
-                // when a closure or finding is undone by a new event (an attack pass corrected
-                // a child flag away and back an hour before the centre's due time) — counted
-                // from when the excuse was put on the record, not from a back-dated
-                // satisfaction (a sixth pass back-dated a decision by a day and corrected it
-                // away a second later: the police got the day).
+                // Another institution's deadline revived: the time it stood excused is given back,
+                // as when a closure or finding is undone by a new event (an attack pass corrected a
+                // child flag away and back an hour before the centre's due time) — counted from
+                // when the excuse was put on the record, not from a back-dated satisfaction (a
+                // sixth pass back-dated a decision by a day and corrected it away a second later).
+                guard frozen(was), excusedNoLonger(was, d), was.responsible != corrector,
+                    var excusedAt = was.cancelledAt ?? was.satisfiedAt
+                else { continue }
                 if was.cancelledAt == nil, let by = was.satisfiedByEventId, let p = position[by] {
                     excusedAt = max(excusedAt, events[p].recordedAt ?? events[p].occurredAt)
                 }
                 let paused = max(0, at.timeIntervalSince(excusedAt))
-                shifts[key, default: 0] += paused
-                return moved(d, dueAt: d.dueAt.addingTimeInterval(paused), warnAt: d.warnAt.addingTimeInterval(paused))
+                let earlier = shifts[key]?.responsible == d.responsible ? shifts[key]!.seconds : 0
+                shifts[key] = (earlier + paused, d.responsible)
+                decided = true
             }
-            for was in current.deadlines where !afterKeys.contains(StartKey(was)) {
+            // A running deadline the corrected record no longer starts does not vanish: it is
+            // cancelled at the correction's time of record, in sight (an attack pass corrected a
+            // case's opening status to make its identification deadline disappear without a
+            // trace). The corrector's own is resumed by what starts its rule again soon (above).
+            let firstKeys = Set(after.deadlines.map(StartKey.init))
+            var ended: [Deadline] = []
+            for was in current.deadlines where !firstKeys.contains(StartKey(was)) {
                 if frozen(was) {
-                    merged.append(was)
-                } else {
-                    var ended = was
-                    ended.cancelledAt = at
-                    ended.status = status(of: ended, now: now)
-                    merged.append(ended)
-                    if was.responsible == corrector,
-                        let ruleset = context.series.joined().first(where: {
-                            $0.id == was.rulesetId && $0.version == was.rulesetVersion
-                        })
-                    {
-                        resumed.append((was, at, ruleset.lateEntryGrace(for: correction)))
-                    }
+                    ended.append(was)
+                    continue
+                }
+                var stopped = was
+                stopped.cancelledAt = at
+                // Not running when a later closure came: it missed nothing at that closure.
+                stopped.missedAtClosure = false
+                stopped.status = status(of: stopped, now: now)
+                ended.append(stopped)
+                if was.responsible == corrector,
+                    let ruleset = context.series.joined().first(where: {
+                        $0.id == was.rulesetId && $0.version == was.rulesetVersion
+                    })
+                {
+                    resumed.append((was, at, ruleset.lateEntryGrace(for: correction)))
                 }
             }
-            // (A deadline this correction brings in is started again too, whenever its trigger was
+            // (A deadline this correction brings in is resumed too, whenever its trigger was
             // recorded: with the opening corrected, an earlier change to "potential" starts one.)
-            for (i, d) in merged.enumerated() {
+            for d in after.deadlines {
                 guard let started = recordedAt(d.triggerEventId) else { continue }
                 let isNew = before[StartKey(d)] == nil
                 for r in resumed
                 where r.was.ruleId == d.ruleId && r.was.rulesetId == d.rulesetId && r.was.responsible == d.responsible
                     && (isNew || started >= r.cancelledAt) && started.timeIntervalSince(r.was.dueAt) < r.grace
-                    && merged[i].dueAt > r.was.dueAt
+                    && d.dueAt > r.was.dueAt
                 {
-                    caps[StartKey(d)] = (r.was.dueAt, r.was.warnAt)
-                    merged[i] = moved(merged[i], dueAt: r.was.dueAt, warnAt: min(merged[i].warnAt, r.was.warnAt))
+                    caps[StartKey(d)] = (r.was.dueAt, r.was.warnAt, d.responsible)
+                    decided = true
                 }
             }
+            if decided { after = pass() }
+
+            // 2. The record after this correction: what was final before it stays; what was still
+            // running takes the corrected record (with every decision above applied in it).
+            var merged = after.deadlines.map { raw in
+                var d = raw
+                guard let was = before[StartKey(d)] else { return d }
+                guard frozen(was) else {
+                    // A correction makes nothing true in the past: what it ends or meets of a
+                    // running deadline counts from its time of record. (Else a finding corrected
+                    // away and back again ended the deadline at the finding's first time, and the
+                    // next time it was corrected away, the time from then was given back twice.)
+                    if let ended = d.cancelledAt, ended < at { d.cancelledAt = at }
+                    if let met = d.satisfiedAt, met < at { d.satisfiedAt = at }
+                    d.status = status(of: d, now: now)
+                    return d
+                }
+                return excusedNoLonger(was, d) ? d : was
+            }
+            let afterKeys = Set(merged.map(StartKey.init))
+            merged += ended.filter { !afterKeys.contains(StartKey($0)) }
             // In the order they were triggered (the stream's order), as a single pass gives them.
             let order = Dictionary(
                 after.deadlines.enumerated().map { (StartKey($1), $0) }, uniquingKeysWith: { a, _ in a })
@@ -294,9 +328,14 @@ public enum DeadlineEvaluator {
     /// recorded — an event that meets or ends a deadline only as corrected does so no earlier than
     /// that (a correction makes nothing true in the past: an attack pass corrected an old status
     /// change into a not-a-victim finding, and the cancellation counted from the old event).
+    /// `adjust` gives, for a deadline being scheduled (its key and responsible institution, the due
+    /// and warn times its term gives), the times earlier corrections decided for it.
     static func evaluatePass(
         caseId: String, events: [CaseEvent], context: Context, now: Date, notices: [NoticeKey: Date],
-        effective: [UUID: JSONValue], correctedAt: [UUID: Date] = [:], floor: (StartKey, String) -> Date?
+        effective: [UUID: JSONValue], correctedAt: [UUID: Date] = [:], floor: (StartKey, String) -> Date?,
+        adjust: (StartKey, String, Date, Date) -> (dueAt: Date, warnAt: Date) = { _, _, dueAt, warnAt in
+            (dueAt, warnAt)
+        }
     ) -> Evaluation {
         let series = context.series
         let kinds = context.kinds
@@ -315,8 +354,10 @@ public enum DeadlineEvaluator {
             let dueAt =
                 term.workingDays.map { clock.addWorkingDays($0, to: runsFrom) } ?? clock.add(term.within, to: runsFrom)
             book[index].runsFrom = runsFrom
-            deadlines[index].dueAt = dueAt
-            deadlines[index].warnAt = term.warn.map { max(runsFrom, clock.subtract($0, from: dueAt)) } ?? dueAt
+            // With what earlier corrections decided of it (its cap, the time given back to it).
+            (deadlines[index].dueAt, deadlines[index].warnAt) = adjust(
+                StartKey(deadlines[index]), deadlines[index].responsible, dueAt,
+                term.warn.map { max(runsFrom, clock.subtract($0, from: dueAt)) } ?? dueAt)
         }
 
         func start(_ rule: SopRule, _ ruleset: Ruleset, trigger: CaseEvent, data: () -> JSONValue, state: CaseState) {
