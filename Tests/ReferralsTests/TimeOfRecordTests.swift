@@ -11,6 +11,20 @@ import Testing
         "profile": ["sex": "female", "ageBand": "18-24", "child": false, "nationality": "XK", "exploitation": []],
     ]
 
+    /// A case the police opened at `t0` (presumed) and referred to the prosecution at once.
+    func openedAndReferredToTheProsecution() throws -> CaseScript {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "INV-1", "to": "ksp", "purpose": "investigation"], at: t0)
+        return s
+    }
+
+    /// A `RecordCorrected`'s data: `event` corrected to `fields`, as a data-entry error.
+    func correction(of event: CaseEvent, _ fields: JSONValue) -> JSONValue {
+        ["correctsEventId": .string(event.id.uuidString), "reason": "data-entry-error", "correction": fields]
+    }
+
     /// A script and the times its events were recorded, as the store would record them.
     func recorded(_ script: (script: CaseScript, recordedAt: [Date])) -> [CaseEvent] {
         recorded(script.script, script.recordedAt)
@@ -898,9 +912,6 @@ import Testing
                 caseId: "KS-2026-000001", events: events, rulesets: [Ruleset.kosovoDefault], now: now
             ).filter { $0.ruleId == "identification-decided" }
         }
-        func correction(of event: CaseEvent, _ fields: JSONValue) -> JSONValue {
-            ["correctsEventId": .string(event.id.uuidString), "reason": "data-entry-error", "correction": fields]
-        }
 
         // 1. The opener corrects its opening to "identified" two hours before its due time, then
         // changes the status back to "presumed": a decision taken back, no new 30 days.
@@ -1002,9 +1013,6 @@ import Testing
     /// correction, whoever records it; and the corrector's own deadline is never put off by its
     /// correction, also while a finding has it cancelled.
     @Test func seventhAttackPass() throws {
-        func correction(of event: CaseEvent, _ fields: JSONValue) -> JSONValue {
-            ["correctsEventId": .string(event.id.uuidString), "reason": "data-entry-error", "correction": fields]
-        }
         let oneDay = belgrade(t0, days: 1)
 
         // 1. The police's one-day reflection period, cancelled by its own not-a-victim finding,
@@ -1043,10 +1051,7 @@ import Testing
 
         // A case the police opened and referred to the prosecution, which assessed the risk.
         func referred() throws -> CaseScript {
-            var s = CaseScript()
-            try s.append("kp-dthb", "CaseOpened", opening, at: t0)
-            try s.append(
-                "kp-dthb", "ReferralIssued", ["referralId": "INV-1", "to": "ksp", "purpose": "investigation"], at: t0)
+            var s = try openedAndReferredToTheProsecution()
             try s.append("ksp", "RiskAssessed", ["level": "low"], at: t0)
             return s
         }
@@ -1118,10 +1123,7 @@ import Testing
         // 6. (Found reviewing the fix.) The prosecution's finding corrected away, back, and away
         // again: the police get back the time the finding stood each time, not the time since it
         // was first made twice. They had 23 h left at the finding; 1 h ran between the corrections.
-        var toggling = CaseScript()
-        try toggling.append("kp-dthb", "CaseOpened", opening, at: t0)
-        try toggling.append(
-            "kp-dthb", "ReferralIssued", ["referralId": "INV-1", "to": "ksp", "purpose": "investigation"], at: t0)
+        var toggling = try openedAndReferredToTheProsecution()
         let notAVictim = try toggling.append(
             "ksp", "IdentificationStatusChanged", ["status": "not-a-victim"], at: at(hours: 1))
         for (status, hours) in [("identified", 10.0), ("not-a-victim", 11), ("identified", 20)] {
@@ -1140,17 +1142,11 @@ import Testing
     /// satisfaction a correction restores counts from the correction, so toggling a decision gives
     /// back only the time it stood.
     @Test func eighthAttackPass() throws {
-        func correction(of event: CaseEvent, _ fields: JSONValue) -> JSONValue {
-            ["correctsEventId": .string(event.id.uuidString), "reason": "data-entry-error", "correction": fields]
-        }
         let due = belgrade(t0, days: 30)
 
         // 1. The prosecution's decision (t0 + 1 h) corrected away after ten days, then back and
         // away twice, a minute apart: the police get the ten days once, and a minute each time.
-        var toggled = CaseScript()
-        try toggled.append("kp-dthb", "CaseOpened", opening, at: t0)
-        try toggled.append(
-            "kp-dthb", "ReferralIssued", ["referralId": "INV-1", "to": "ksp", "purpose": "investigation"], at: t0)
+        var toggled = try openedAndReferredToTheProsecution()
         let decision = try toggled.append(
             "ksp", "IdentificationStatusChanged", ["status": "identified"], at: at(hours: 1))
         var times = [t0, t0, at(hours: 1)]
