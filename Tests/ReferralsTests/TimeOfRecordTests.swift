@@ -1213,4 +1213,68 @@ import Testing
         #expect(reflection.dueAt == belgrade(t0, days: 1))
         #expect(reflection.status == .overdue && reflection.missedAtClosure)
     }
+
+    /// A ninth attack pass: time a correction gives back is for the term it revived, once, and a
+    /// deadline resumed after a correction is resumed only by the institution's own act.
+    @Test func ninthAttackPass() throws {
+        // A child's case referred to the centre at t0, the child flag corrected away at 1 h.
+        func childCase() throws -> (script: CaseScript, opening: CaseEvent) {
+            var s = CaseScript()
+            let opened = try s.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+            try s.append(
+                "kp-dthb", "ReferralIssued", ["referralId": "SW-1", "to": "csw-prishtina", "purpose": "guardianship"],
+                at: t0)
+            try s.append(
+                "kp-dthb", "RecordCorrected",
+                correction(of: opened, ["profile": ["child": false, "ageBand": "18-24"]]),
+                at: at(hours: 1))
+            return (s, opened)
+        }
+        let child: JSONValue = ["profile": ["child": true, "ageBand": "15-17"]]
+
+        // 1. Back at 21 h (due at 44 h); the centre declines at 22 h and is referred again at 23 h:
+        // a whole term from the new referral, not that term plus the 20 h given back before.
+        var (rereferred, opened) = try childCase()
+        try rereferred.append("kp-dthb", "RecordCorrected", correction(of: opened, child), at: at(hours: 21))
+        try rereferred.append(
+            "csw-prishtina", "ReferralDeclined", ["referralId": "SW-1", "reason": "no-capacity"], at: at(hours: 22))
+        try rereferred.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "SW-2", "to": "csw-prishtina", "purpose": "guardianship"],
+            at: at(hours: 23))
+        let again = try #require(
+            deadline(
+                recorded(rereferred, [t0, t0, at(hours: 1), at(hours: 21), at(hours: 22), at(hours: 23)]),
+                "guardian-for-child", now: at(hours: 24)))
+        #expect(again.responsible == "csw-prishtina" && again.dueAt == at(hours: 47))
+
+        // 2. Closed at 2 h, reopened at 10 h, the flag back at 11 h: the centre had 23 h left when
+        // the flag was corrected away, and has them from 11 h — the closure's 8 h are within the
+        // 10 h it stood excused, not given on top of them.
+        var (closed, closedOpening) = try childCase()
+        try closed.append("kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: at(hours: 2))
+        try closed.append("kp-dthb", "CaseReopened", ["reason": "new-information"], at: at(hours: 10))
+        try closed.append("kp-dthb", "RecordCorrected", correction(of: closedOpening, child), at: at(hours: 11))
+        let reopened = try #require(
+            deadline(
+                recorded(closed, [t0, t0, at(hours: 1), at(hours: 2), at(hours: 10), at(hours: 11)]),
+                "guardian-for-child", now: at(hours: 12)))
+        #expect(reopened.dueAt == at(hours: 34))
+
+        // 3. The police correct the opening to "identified" a day before the due time; the
+        // prosecution then changes the status back to "presumed": the police have a whole term
+        // from the prosecution's act, as they would after a decision of their own.
+        var decided = try openedAndReferredToTheProsecution()
+        let correctedAt = at(days: 29)
+        try decided.append(
+            "kp-dthb", "RecordCorrected", correction(of: decided.events[0], ["identificationStatus": "identified"]),
+            at: correctedAt)
+        let changedAt = correctedAt.addingTimeInterval(3600)
+        try decided.append("ksp", "IdentificationStatusChanged", ["status": "presumed"], at: changedAt)
+        let running = DeadlineEvaluator.evaluate(
+            caseId: "KS-2026-000001", events: recorded(decided, [t0, t0, correctedAt, changedAt]),
+            rulesets: [Ruleset.kosovoDefault], now: at(days: 31)
+        ).filter { $0.ruleId == "identification-decided" && $0.cancelledAt == nil }
+        #expect(running.map(\.dueAt) == [belgrade(changedAt, days: 30)])
+        #expect(running.map(\.responsible) == ["kp-dthb"])
+    }
 }

@@ -107,6 +107,12 @@ public enum DeadlineEvaluator {
         public var state: CaseState?
         /// As ``evaluate(caseId:events:rulesets:now:institutions:)`` returns them.
         public var deadlines: [Deadline]
+        /// The stretches of time given back to each deadline by another's act (a closure and
+        /// reopening, a referral withdrawn): the corrections' bookkeeping, so that a correction
+        /// does not give the same stretch back again.
+        var pauses: [StartKey: [(from: Date, to: Date)]] = [:]
+        /// The moment each deadline's term runs from as the evaluation ended (a cap is a term).
+        var runsFrom: [StartKey: Date] = [:]
     }
 
     /// ``evaluate(caseId:events:rulesets:now:institutions:)`` with a prepared ``Context``, also
@@ -151,13 +157,23 @@ public enum DeadlineEvaluator {
         // a centre's time given back, and made the centre overdue with a notice at once).
         // - `caps`: the latest an institution's own deadline may be due, once its own correction
         //   would have put it off (or resumed it, above): never later, whoever corrects next;
-        // - `shifts`: the time given back to another's deadline that a correction revived;
+        // - `givenBack`: the time given back to another's deadline that a correction revived,
+        //   given at the correction's place in the stream, so that what happens later (a
+        //   hand-back and a new referral: a whole new term; a closure and reopening) happens to
+        //   the revived deadline (a ninth attack pass had it added to a new term as well);
         // - `floors`: when a deadline a correction started for another institution runs from, and
         //   who corrected (that institution's own deadlines get no floor from it).
-        // Caps and shifts are the institution's they were decided for: a deadline handed to
-        // another holder (a role) takes neither.
-        var caps: [StartKey: (dueAt: Date, warnAt: Date, responsible: String)] = [:]
-        var shifts: [StartKey: (seconds: TimeInterval, responsible: String)] = [:]
+        // Caps and time given back are the institution's they were decided for: a deadline handed
+        // to another holder (a role) takes neither.
+        // (A cap is a term: the time from the moment the deadline runs from to the latest due
+        // time, so that time another institution gives back later — a closure and reopening, a
+        // revival — still moves it: a ninth attack pass.)
+        var caps: [StartKey: (term: TimeInterval, warnGap: TimeInterval, responsible: String)] = [:]
+        func cap(_ was: Deadline, _ after: Evaluation, _ d: Deadline) -> (TimeInterval, TimeInterval, String)? {
+            guard let runsFrom = after.runsFrom[StartKey(d)] else { return nil }
+            return (was.dueAt.timeIntervalSince(runsFrom), was.dueAt.timeIntervalSince(was.warnAt), d.responsible)
+        }
+        var givenBack: [UUID: [(key: StartKey, responsible: String, seconds: TimeInterval)]] = [:]
         var floors: [StartKey: (at: Date, corrector: String)] = [:]
         for correction in ordered {
             applied.insert(correction.id)
@@ -178,15 +194,14 @@ public enum DeadlineEvaluator {
                         if let floor = floors[key] { return responsible != floor.corrector ? floor.at : nil }
                         return before[key] == nil && responsible != corrector ? at : nil
                     },
-                    adjust: { key, responsible, dueAt, warnAt in
+                    givenBack: givenBack,
+                    adjust: { key, responsible, runsFrom, dueAt, warnAt in
                         var (dueAt, warnAt) = (dueAt, warnAt)
-                        if let cap = caps[key], cap.responsible == responsible, dueAt > cap.dueAt {
-                            (dueAt, warnAt) = (cap.dueAt, min(warnAt, cap.warnAt))
-                        }
-                        if let shift = shifts[key], shift.responsible == responsible {
-                            (dueAt, warnAt) = (
-                                dueAt.addingTimeInterval(shift.seconds), warnAt.addingTimeInterval(shift.seconds)
-                            )
+                        if let cap = caps[key], cap.responsible == responsible,
+                            dueAt > runsFrom.addingTimeInterval(cap.term)
+                        {
+                            dueAt = runsFrom.addingTimeInterval(cap.term)
+                            warnAt = min(warnAt, dueAt.addingTimeInterval(-cap.warnGap))
                         }
                         return (dueAt, warnAt)
                     })
@@ -227,23 +242,29 @@ public enum DeadlineEvaluator {
                 // to 60 before each due time; a seventh corrected it to 365 days while a finding
                 // had it cancelled, then corrected the finding away).
                 if was.responsible == corrector, d.responsible == corrector, d.dueAt > was.dueAt {
-                    caps[key] = (was.dueAt, was.warnAt, corrector)
+                    caps[key] = cap(was, after, d)
                     decided = true
                 }
-                // Another institution's deadline revived: the time it stood excused is given back,
-                // as when a closure or finding is undone by a new event (an attack pass corrected a
-                // child flag away and back an hour before the centre's due time) — counted from
-                // when the excuse was put on the record, not from a back-dated satisfaction (a
-                // sixth pass back-dated a decision by a day and corrected it away a second later).
+                // Another institution's deadline revived: it has, from the correction, the time it
+                // had left when it was excused, as when a closure or finding is undone by a new
+                // event (an attack pass corrected a child flag away and back an hour before the
+                // centre's due time) — excused from when the excuse was put on the record, not from
+                // a back-dated satisfaction (a sixth pass back-dated a decision by a day and
+                // corrected it away a second later). What the corrected record already gives back
+                // for the same stretch (a closure and reopening while the excuse stood) is not
+                // given twice (a ninth pass).
                 guard frozen(was), excusedNoLonger(was, d), was.responsible != corrector,
                     var excusedAt = was.cancelledAt ?? was.satisfiedAt
                 else { continue }
                 if was.cancelledAt == nil, let by = was.satisfiedByEventId, let p = position[by] {
                     excusedAt = max(excusedAt, events[p].recordedAt ?? events[p].occurredAt)
                 }
-                let paused = max(0, at.timeIntervalSince(excusedAt))
-                let earlier = shifts[key]?.responsible == d.responsible ? shifts[key]!.seconds : 0
-                shifts[key] = (earlier + paused, d.responsible)
+                let given = (after.pauses[key] ?? []).reduce(0.0) { sum, pause in
+                    sum + max(0, min(pause.to, at).timeIntervalSince(max(pause.from, excusedAt)))
+                }
+                let more = at.timeIntervalSince(excusedAt) - given
+                guard more > 0 else { continue }
+                givenBack[correction.id, default: []].append((key, d.responsible, more))
                 decided = true
             }
             // A running deadline the corrected record no longer starts does not vanish: it is
@@ -276,12 +297,16 @@ public enum DeadlineEvaluator {
             for d in after.deadlines {
                 guard let started = recordedAt(d.triggerEventId) else { continue }
                 let isNew = before[StartKey(d)] == nil
+                // Started again by the institution itself: another's act (the prosecution changing the
+                // status back to "presumed") starts a whole term, as without the correction (a ninth
+                // attack pass: the police were left the old due time by the prosecution's act).
+                guard let p = position[d.triggerEventId], events[p].actor.institution == d.responsible else { continue }
                 for r in resumed
                 where r.was.ruleId == d.ruleId && r.was.rulesetId == d.rulesetId && r.was.responsible == d.responsible
                     && (isNew || started >= r.cancelledAt) && started.timeIntervalSince(r.was.dueAt) < r.grace
                     && d.dueAt > r.was.dueAt
                 {
-                    caps[StartKey(d)] = (r.was.dueAt, r.was.warnAt, d.responsible)
+                    caps[StartKey(d)] = cap(r.was, after, d)
                     decided = true
                 }
             }
@@ -328,12 +353,15 @@ public enum DeadlineEvaluator {
     /// recorded — an event that meets or ends a deadline only as corrected does so no earlier than
     /// that (a correction makes nothing true in the past: an attack pass corrected an old status
     /// change into a not-a-victim finding, and the cancellation counted from the old event).
-    /// `adjust` gives, for a deadline being scheduled (its key and responsible institution, the due
-    /// and warn times its term gives), the times earlier corrections decided for it.
+    /// `adjust` gives, for a deadline being scheduled (its key and responsible institution, the
+    /// moment its term runs from, the due and warn times the term gives), the times earlier
+    /// corrections decided for it. `givenBack`: for each correction, the time to give back, where
+    /// it stands in the stream, to deadlines it revived (by key and responsible institution).
     static func evaluatePass(
         caseId: String, events: [CaseEvent], context: Context, now: Date, notices: [NoticeKey: Date],
         effective: [UUID: JSONValue], correctedAt: [UUID: Date] = [:], floor: (StartKey, String) -> Date?,
-        adjust: (StartKey, String, Date, Date) -> (dueAt: Date, warnAt: Date) = { _, _, dueAt, warnAt in
+        givenBack: [UUID: [(key: StartKey, responsible: String, seconds: TimeInterval)]] = [:],
+        adjust: (StartKey, String, Date, Date, Date) -> (dueAt: Date, warnAt: Date) = { _, _, _, dueAt, warnAt in
             (dueAt, warnAt)
         }
     ) -> Evaluation {
@@ -356,7 +384,7 @@ public enum DeadlineEvaluator {
             book[index].runsFrom = runsFrom
             // With what earlier corrections decided of it (its cap, the time given back to it).
             (deadlines[index].dueAt, deadlines[index].warnAt) = adjust(
-                StartKey(deadlines[index]), deadlines[index].responsible, dueAt,
+                StartKey(deadlines[index]), deadlines[index].responsible, runsFrom, dueAt,
                 term.warn.map { max(runsFrom, clock.subtract($0, from: dueAt)) } ?? dueAt)
         }
 
@@ -431,6 +459,7 @@ public enum DeadlineEvaluator {
                 let countsAt = countsFor(deadlines[index].responsible, undoing, book[index].ruleset)
                 if book[index].endedBy?.actor.institution != deadlines[index].responsible {
                     // Another's closure or finding paused this deadline: the time is given back.
+                    book[index].pauses.append((endedAt, countsAt))
                     schedule(
                         index,
                         runsFrom: book[index].runsFrom.addingTimeInterval(max(0, countsAt.timeIntervalSince(endedAt))))
@@ -524,6 +553,16 @@ public enum DeadlineEvaluator {
             // In place (not `CaseState.applying`), so the state's dictionaries are not copied per event.
             if state == nil { state = CaseState(caseId: caseId, opening: event) } else { state!.apply(event) }
             guard let current = state else { return Evaluation(state: nil, deadlines: []) }
+            // Time a correction gave back to a deadline it revived, given where the correction
+            // stands in the stream: what comes after it happens to the revived deadline.
+            for back in givenBack[event.id] ?? [] {
+                guard
+                    let index = open.first(where: {
+                        StartKey(deadlines[$0]) == back.key && deadlines[$0].responsible == back.responsible
+                    })
+                else { continue }
+                schedule(index, runsFrom: book[index].runsFrom.addingTimeInterval(back.seconds))
+            }
             switch event.body {
             case .referralIssued(let referralId, let to, _, _, _):
                 issuing[referralId] = event
@@ -595,6 +634,7 @@ public enum DeadlineEvaluator {
                 // A referral withdrawn by its issuer, another institution: the time it stood met is
                 // given back, so that a referral issued and withdrawn by another moves nothing.
                 if byAnother {
+                    book[index].pauses.append((metAt, countsAt))
                     schedule(
                         index,
                         runsFrom: book[index].runsFrom.addingTimeInterval(max(0, countsAt.timeIntervalSince(metAt))))
@@ -749,7 +789,13 @@ public enum DeadlineEvaluator {
             deadlines[index].notified = noticed(deadlines[index], before: book[index].settledBy, in: notices)
             deadlines[index].status = status(of: deadlines[index], now: now)
         }
-        return Evaluation(state: state, deadlines: deadlines)
+        var pauses: [StartKey: [(from: Date, to: Date)]] = [:]
+        var runsFrom: [StartKey: Date] = [:]
+        for index in deadlines.indices {
+            runsFrom[StartKey(deadlines[index])] = book[index].runsFrom
+            if !book[index].pauses.isEmpty { pauses[StartKey(deadlines[index])] = book[index].pauses }
+        }
+        return Evaluation(state: state, deadlines: deadlines, pauses: pauses, runsFrom: runsFrom)
     }
 
     /// Whether a notice of `deadline` counts: one recorded before `event`, the event that met the
@@ -809,6 +855,8 @@ public enum DeadlineEvaluator {
         /// back" was 23 hours; another corrected an old event into a decision and undid it more
         /// than a day after that event, but an hour after the correction).
         var metRecordedAt: Date?
+        /// The stretches given back to it by another's act (see ``Evaluation``).
+        var pauses: [(from: Date, to: Date)] = []
     }
 
     /// Who holds `kind` in the case: its opener, if of that kind; else the recipient of the first
