@@ -62,7 +62,9 @@ struct AccessLogTests {
         try await locker.execute("BEGIN; LOCK TABLE handoff.access_log IN ACCESS EXCLUSIVE MODE")
         let writer = h.service.accessLog.writer
         // The first read becomes the batch being written, and blocks on the lock.
-        let first = Task { try await h.api.get("/v1/cases/KS-AL-2", token: h.token("natc")) }
+        // (Both wait for the lock as long as the steps below take: on a loaded machine, more than
+        // the client's usual 30 s — CI saw "connection ended" from the client's own timeout.)
+        let first = Task { try await h.api.get("/v1/cases/KS-AL-2", token: h.token("natc"), timeout: 600) }
         let watcher = try await h.db.connect()
         defer { watcher.close() }
         try await eventuallyTrue {
@@ -71,7 +73,9 @@ struct AccessLogTests {
             ).first != nil
         }
         // The second waits in the queue (capacity: one row).
-        let second = Task { try await h.api.get("/v1/cases/KS-AL-2/history", token: h.token("kp-dthb")) }
+        let second = Task {
+            try await h.api.get("/v1/cases/KS-AL-2/history", token: h.token("kp-dthb"), timeout: 600)
+        }
         try await eventuallyTrue { writer.queuedRows == 1 }
         // The third finds the queue full.
         let refused = try await h.api.get("/v1/cases/KS-AL-2", token: h.token("audit"))

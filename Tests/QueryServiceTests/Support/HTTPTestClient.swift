@@ -25,7 +25,7 @@ struct API: Sendable {
 
     func request(
         _ method: String, _ target: String, token: String? = nil, json: String? = nil,
-        contentType: String? = "application/json", headers: [(String, String)] = []
+        contentType: String? = "application/json", headers: [(String, String)] = [], timeout: Double = 30
     ) async throws -> Reply {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
@@ -40,13 +40,17 @@ struct API: Sendable {
         let bytes = Array((head + "\r\n").utf8) + body
         let port = self.port
         return try await blocking {
-            let client = try SocketClient(port: port)
+            let client = try SocketClient(port: port, timeout: timeout)
             try client.send(bytes)
             return try client.readResponse()
         }
     }
 
-    func get(_ target: String, token: String?) async throws -> Reply { try await request("GET", target, token: token) }
+    /// - Parameter timeout: how long the answer may take, in seconds (a read the test holds back
+    ///   on purpose waits as long as a loaded machine makes the test's other steps take).
+    func get(_ target: String, token: String?, timeout: Double = 30) async throws -> Reply {
+        try await request("GET", target, token: token, timeout: timeout)
+    }
     func post(_ target: String, token: String?, _ json: String) async throws -> Reply {
         try await request("POST", target, token: token, json: json)
     }
