@@ -1277,4 +1277,120 @@ import Testing
         #expect(running.map(\.dueAt) == [belgrade(changedAt, days: 30)])
         #expect(running.map(\.responsible) == ["kp-dthb"])
     }
+
+    /// A tenth attack pass: a correction judged against the record as it stood when it was
+    /// recorded, not as later events left it.
+    @Test func tenthAttackPass() throws {
+        // The victim advocate's one-day reflection period; the police find not-a-victim at 1 h
+        // (the period is cancelled), correct the finding away at 20 h (19 h given back: due at
+        // 43 h), and change the status to "presumed" at 21 h — which, without the correction,
+        // would have carried the period on — : still due at 43 h, not at 24 h.
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "victim-advocacy", "recipients": ["opav"], "given": true], at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"], at: t0)
+        try s.append("opav", "ReferralAccepted", ["referralId": "VA-1"], at: t0)
+        try s.append("opav", "ReflectionPeriodStarted", ["days": 1], at: t0)
+        let finding = try s.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: at(hours: 1))
+        try s.append(
+            "kp-dthb", "RecordCorrected", correction(of: finding, ["status": "identified"]), at: at(hours: 20))
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: at(hours: 21))
+        let period = try #require(
+            deadline(
+                recorded(s, [t0, t0, t0, t0, t0, at(hours: 1), at(hours: 20), at(hours: 21)]),
+                "reflection-period-ends", now: at(hours: 25)))
+        #expect(period.responsible == "opav")
+        #expect(period.dueAt == at(hours: 43) && [.pending, .dueSoon].contains(period.status))
+    }
+
+    /// A review of the correction loop (session 12) found four more ways it gave a wrong result.
+    @Test func theCorrectionLoopUnderReview() throws {
+        let due = belgrade(t0, days: 30)
+        func decisions(_ s: CaseScript, _ times: [Date], now: Date) -> [Deadline] {
+            DeadlineEvaluator.evaluate(
+                caseId: "KS-2026-000001", events: recorded(s, times), rulesets: [Ruleset.kosovoDefault], now: now
+            ).filter { $0.ruleId == "identification-decided" }
+        }
+
+        // 1. The same correction recorded twice: met in time stays met in time.
+        var twice = CaseScript()
+        try twice.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let potential = try twice.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "potential"], at: at(hours: 1))
+        for days in [10.0, 31] {
+            try twice.append(
+                "kp-dthb", "RecordCorrected", correction(of: potential, ["status": "identified"]), at: at(days: days))
+        }
+        let metOnce = decisions(twice, [t0, at(hours: 1), at(days: 10), at(days: 31)], now: at(days: 32))
+        #expect(metOnce.map(\.status) == [.met] && metOnce.map(\.satisfiedAt) == [at(days: 10)])
+
+        // 2. A decision corrected away (ten days given back) and restored: met, against the due
+        // time with the ten days.
+        var restored = try openedAndReferredToTheProsecution()
+        let decision = try restored.append(
+            "ksp", "IdentificationStatusChanged", ["status": "identified"], at: at(hours: 1))
+        try restored.append(
+            "ksp", "RecordCorrected", correction(of: decision, ["status": "presumed"]), at: at(days: 10))
+        try restored.append(
+            "ksp", "RecordCorrected", correction(of: decision, ["status": "identified"]), at: at(days: 35))
+        let again = decisions(restored, [t0, t0, at(hours: 1), at(days: 10), at(days: 35)], now: at(days: 36))
+        #expect(again.map(\.status) == [.met])
+        #expect(again.map(\.dueAt) == [due.addingTimeInterval(10 * 86_400 - 3600)])
+
+        // 3. The police's own finding corrected away; the victim advocate closes the case at 5 h
+        // and reopens it at 10 h: the police's reflection period is paused as without the finding.
+        func reflection(withFinding: Bool) throws -> Deadline? {
+            var s = CaseScript()
+            try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+            try s.append(
+                "kp-dthb", "ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"], at: t0)
+            try s.append("opav", "ReferralAccepted", ["referralId": "VA-1"], at: t0)
+            try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 1], at: t0)
+            var times = [t0, t0, t0, t0]
+            if withFinding {
+                let finding = try s.append(
+                    "kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: at(hours: 1))
+                try s.append(
+                    "kp-dthb", "RecordCorrected", correction(of: finding, ["status": "identified"]), at: at(hours: 2))
+                times += [at(hours: 1), at(hours: 2)]
+            }
+            try s.append("opav", "CaseClosed", ["reason": "lost-contact"], at: at(hours: 5))
+            try s.append("opav", "CaseReopened", ["reason": "new-information"], at: at(hours: 10))
+            return deadline(
+                recorded(s, times + [at(hours: 5), at(hours: 10)]), "reflection-period-ends", now: at(hours: 11))
+        }
+        #expect(try reflection(withFinding: true)?.dueAt == (try reflection(withFinding: false)?.dueAt))
+        #expect(try reflection(withFinding: true)?.dueAt == belgrade(t0, days: 1).addingTimeInterval(5 * 3600))
+
+        // 4. The child flag corrected on at 20 h; the centre, referred at t0, declines at 22 h; the
+        // police, which referred at t0, have their whole 24 h from the decline — also after the
+        // prosecution corrects its own risk level.
+        func handedBack(withLaterCorrection: Bool) throws -> Deadline? {
+            var s = try openedAndReferredToTheProsecution()
+            try s.append(
+                "kp-dthb", "ReferralIssued",
+                ["referralId": "SW-1", "to": "csw-prishtina", "purpose": "social-welfare"],
+                at: t0)
+            let risk = try s.append("ksp", "RiskAssessed", ["level": "low"], at: t0)
+            try s.append(
+                "kp-dthb", "RecordCorrected",
+                correction(of: s.events[0], ["profile": ["child": true, "ageBand": "15-17"]]),
+                at: at(hours: 20))
+            try s.append(
+                "csw-prishtina", "ReferralDeclined", ["referralId": "SW-1", "reason": "no-capacity"], at: at(hours: 22))
+            var times = [t0, t0, t0, t0, at(hours: 20), at(hours: 22)]
+            if withLaterCorrection {
+                try s.append("ksp", "RecordCorrected", correction(of: risk, ["level": "medium"]), at: at(hours: 23))
+                times.append(at(hours: 23))
+            }
+            return deadline(recorded(s, times), "guardian-for-child", now: at(hours: 23.5))
+        }
+        for later in [false, true] {
+            let police = try #require(try handedBack(withLaterCorrection: later))
+            #expect(police.responsible == "kp-dthb" && police.dueAt == at(hours: 46), "\(later)")
+        }
+    }
 }

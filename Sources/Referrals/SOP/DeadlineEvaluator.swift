@@ -121,10 +121,10 @@ public enum DeadlineEvaluator {
         caseId: String, events: [CaseEvent], context: Context, now: Date, notices: [NoticeKey: Date] = [:]
     ) -> Evaluation {
         // The record as it stood before any correction (the whole answer when there is none).
+        let corrections = events.filter { if case .recordCorrected = $0.body { true } else { false } }
         var current = evaluatePass(
             caseId: caseId, events: events, context: context, now: now, notices: notices, effective: [:],
-            floor: { _, _ in nil })
-        let corrections = events.filter { if case .recordCorrected = $0.body { true } else { false } }
+            floor: { _, _ in nil }, bookkeeping: !corrections.isEmpty)
         guard !corrections.isEmpty else { return current }
         // A correction changes only what is still running when it is recorded. The record is
         // evaluated as it stood before each correction and after it, in the order they were
@@ -155,25 +155,28 @@ public enum DeadlineEvaluator {
         // even an innocent one — gave back what an earlier one had settled (a seventh attack pass:
         // a prosecutor's correction of its own risk level lifted the police's cap, its floor, and
         // a centre's time given back, and made the centre overdue with a notice at once).
-        // - `caps`: the latest an institution's own deadline may be due, once its own correction
-        //   would have put it off (or resumed it, above): never later, whoever corrects next;
+        // - `caps`: the longest term an institution's own deadline may have, from the moment it
+        //   runs from, once its own correction would have lengthened it (or resumed it, above) —
+        //   a term, so that time another institution gives back later (a closure and reopening)
+        //   still moves it (a ninth attack pass);
         // - `givenBack`: the time given back to another's deadline that a correction revived,
         //   given at the correction's place in the stream, so that what happens later (a
         //   hand-back and a new referral: a whole new term; a closure and reopening) happens to
         //   the revived deadline (a ninth attack pass had it added to a new term as well);
-        // - `floors`: when a deadline a correction started for another institution runs from, and
-        //   who corrected (that institution's own deadlines get no floor from it).
-        // Caps and time given back are the institution's they were decided for: a deadline handed
-        // to another holder (a role) takes neither.
-        // (A cap is a term: the time from the moment the deadline runs from to the latest due
-        // time, so that time another institution gives back later — a closure and reopening, a
-        // revival — still moves it: a ninth attack pass.)
+        // - `floors`: when a deadline a correction started runs from for anyone but the corrector.
+        // A cap is the institution's it was decided for, time given back anyone's but the
+        // corrector's: a deadline handed to another holder (a role) takes neither.
         var caps: [StartKey: (term: TimeInterval, warnGap: TimeInterval, responsible: String)] = [:]
-        func cap(_ was: Deadline, _ after: Evaluation, _ d: Deadline) -> (TimeInterval, TimeInterval, String)? {
-            guard let runsFrom = after.runsFrom[StartKey(d)] else { return nil }
-            return (was.dueAt.timeIntervalSince(runsFrom), was.dueAt.timeIntervalSince(was.warnAt), d.responsible)
+        // A due time (and warn time) no later than the deadline's cap allows.
+        func capped(_ key: StartKey, _ responsible: String, _ runsFrom: Date, _ dueAt: Date, _ warnAt: Date)
+            -> (dueAt: Date, warnAt: Date)
+        {
+            guard let cap = caps[key], cap.responsible == responsible, dueAt > runsFrom.addingTimeInterval(cap.term)
+            else { return (dueAt, warnAt) }
+            let latest = runsFrom.addingTimeInterval(cap.term)
+            return (latest, max(runsFrom, min(warnAt, latest.addingTimeInterval(-cap.warnGap))))
         }
-        var givenBack: [UUID: [(key: StartKey, responsible: String, seconds: TimeInterval)]] = [:]
+        var givenBack: [UUID: [(key: StartKey, corrector: String, seconds: TimeInterval)]] = [:]
         var floors: [StartKey: (at: Date, corrector: String)] = [:]
         for correction in ordered {
             applied.insert(correction.id)
@@ -193,23 +196,25 @@ public enum DeadlineEvaluator {
                     floor: { key, responsible in
                         if let floor = floors[key] { return responsible != floor.corrector ? floor.at : nil }
                         return before[key] == nil && responsible != corrector ? at : nil
-                    },
-                    givenBack: givenBack,
-                    adjust: { key, responsible, runsFrom, dueAt, warnAt in
-                        var (dueAt, warnAt) = (dueAt, warnAt)
-                        if let cap = caps[key], cap.responsible == responsible,
-                            dueAt > runsFrom.addingTimeInterval(cap.term)
-                        {
-                            dueAt = runsFrom.addingTimeInterval(cap.term)
-                            warnAt = min(warnAt, dueAt.addingTimeInterval(-cap.warnGap))
-                        }
-                        return (dueAt, warnAt)
-                    })
+                    }, givenBack: givenBack, adjust: capped, bookkeeping: true)
             }
-            var after = pass()
-            for d in after.deadlines where before[StartKey(d)] == nil && floors[StartKey(d)] == nil {
-                if d.responsible != corrector { floors[StartKey(d)] = (at, corrector) }
-            }
+            let first = pass()
+            // The record before this correction as it stood when the correction was recorded: the
+            // stream up to it, with the corrections and decisions before it. (The whole stream
+            // also has what came after: a finding the correction takes away, undone later by a
+            // status change, looked as if it had never stopped the deadline, and the time it had
+            // stood excused was not given back — a tenth attack pass made a victim advocate
+            // overdue, with a notice, that way.)
+            let beforeAt: [StartKey: Deadline] = {
+                guard let end = position[correction.id] else { return [:] }
+                let earlier = evaluatePass(
+                    caseId: caseId, events: Array(events[...end]), context: context, now: now, notices: notices,
+                    effective: effectiveData(events, applying: applied.subtracting([correction.id])),
+                    correctedAt: correctedAt.filter { $0.value < at },
+                    floor: { key, responsible in floors[key].flatMap { responsible != $0.corrector ? $0.at : nil } },
+                    givenBack: givenBack, adjust: capped)
+                return Dictionary(earlier.deadlines.map { (StartKey($0), $0) }, uniquingKeysWith: { first, _ in first })
+            }()
             // A notice counts from when it was recorded: one written after this correction (the
             // watcher saw the corrected record) does not make the record before it final.
             func frozen(_ d: Deadline) -> Bool {
@@ -223,67 +228,64 @@ public enum DeadlineEvaluator {
             // record, whenever the correction comes (an attack pass cancelled deadlines by a
             // finding and corrected the finding away; a sixth corrected a child flag away and,
             // after the centre's due time, back: no guardian deadline was left at all). Another
-            // institution's deadline gets back the time it stood excused.
-            // (What ends it later than the correction — a closure recorded after it — ends the
-            // revived deadline then.)
+            // institution's deadline gets back the time it stood excused. What ends or meets it
+            // later than the correction (a closure recorded after it) ends or meets the revived
+            // deadline then; one the corrected record still shows met by then is not revived (the
+            // same correction recorded twice made a deadline met in time met late: a review).
             func excusedNoLonger(_ was: Deadline, _ d: Deadline) -> Bool {
                 !was.notified && (was.cancelledAt != nil || was.satisfiedAt != nil)
-                    && (d.cancelledAt.map { $0 > at } ?? true)
+                    && (d.cancelledAt.map { $0 > at } ?? true) && (d.satisfiedAt.map { $0 > at } ?? true)
                     && (d.satisfiedAt ?? .distantFuture) > (was.satisfiedAt ?? was.cancelledAt ?? .distantPast)
             }
 
             // 1. What this correction decides, for this pass and every later one.
             var decided = false
-            for d in after.deadlines {
+            for d in first.deadlines {
                 let key = StartKey(d)
                 guard let was = before[key] else { continue }
                 // The corrector's own deadline is never put off by its correction: its own entry
                 // error earns it no relief (an attack pass corrected a reflection period from 1 day
                 // to 60 before each due time; a seventh corrected it to 365 days while a finding
-                // had it cancelled, then corrected the finding away).
-                if was.responsible == corrector, d.responsible == corrector, d.dueAt > was.dueAt {
-                    caps[key] = cap(was, after, d)
+                // had it cancelled, then corrected the finding away). Its term is compared, not its
+                // due time, so that another's pause later in the stream is no lengthening (a review).
+                if was.responsible == corrector, d.responsible == corrector,
+                    let from = first.runsFrom[key], let wasFrom = current.runsFrom[key],
+                    d.dueAt.timeIntervalSince(from) > was.dueAt.timeIntervalSince(wasFrom)
+                {
+                    caps[key] = (
+                        was.dueAt.timeIntervalSince(wasFrom), was.dueAt.timeIntervalSince(was.warnAt), corrector
+                    )
                     decided = true
                 }
-                // Another institution's deadline revived: it has, from the correction, the time it
-                // had left when it was excused, as when a closure or finding is undone by a new
-                // event (an attack pass corrected a child flag away and back an hour before the
-                // centre's due time) — excused from when the excuse was put on the record, not from
-                // a back-dated satisfaction (a sixth pass back-dated a decision by a day and
-                // corrected it away a second later). What the corrected record already gives back
-                // for the same stretch (a closure and reopening while the excuse stood) is not
-                // given twice (a ninth pass).
-                guard frozen(was), excusedNoLonger(was, d), was.responsible != corrector,
-                    var excusedAt = was.cancelledAt ?? was.satisfiedAt
+                // Another institution's deadline revived: it gets back the time it stood excused
+                // (as when a closure or finding is undone by a new event: an attack pass corrected
+                // a child flag away and back an hour before the centre's due time), from when the
+                // excuse was put on the record, not from a back-dated satisfaction (a sixth pass
+                // back-dated a decision by a day and corrected it away a second later), less what
+                // the corrected record already gives back for the same stretch (a closure and
+                // reopening while the excuse stood: a ninth pass). Excused as the record stood when
+                // the correction was recorded, also when what came after undid the excuse in the
+                // whole stream (`beforeAt`).
+                guard
+                    let excused = frozen(was) && excusedNoLonger(was, d)
+                        ? was : beforeAt[key].flatMap({ frozen($0) && excusedNoLonger($0, d) ? $0 : nil }),
+                    excused.responsible != corrector, var excusedAt = excused.cancelledAt ?? excused.satisfiedAt
                 else { continue }
-                if was.cancelledAt == nil, let by = was.satisfiedByEventId, let p = position[by] {
+                if excused.cancelledAt == nil, let by = excused.satisfiedByEventId, let p = position[by] {
                     excusedAt = max(excusedAt, events[p].recordedAt ?? events[p].occurredAt)
                 }
-                let given = (after.pauses[key] ?? []).reduce(0.0) { sum, pause in
+                let given = (first.pauses[key] ?? []).reduce(0.0) { sum, pause in
                     sum + max(0, min(pause.to, at).timeIntervalSince(max(pause.from, excusedAt)))
                 }
                 let more = at.timeIntervalSince(excusedAt) - given
                 guard more > 0 else { continue }
-                givenBack[correction.id, default: []].append((key, d.responsible, more))
+                givenBack[correction.id, default: []].append((key, corrector, more))
                 decided = true
             }
-            // A running deadline the corrected record no longer starts does not vanish: it is
-            // cancelled at the correction's time of record, in sight (an attack pass corrected a
-            // case's opening status to make its identification deadline disappear without a
-            // trace). The corrector's own is resumed by what starts its rule again soon (above).
-            let firstKeys = Set(after.deadlines.map(StartKey.init))
-            var ended: [Deadline] = []
-            for was in current.deadlines where !firstKeys.contains(StartKey(was)) {
-                if frozen(was) {
-                    ended.append(was)
-                    continue
-                }
-                var stopped = was
-                stopped.cancelledAt = at
-                // Not running when a later closure came: it missed nothing at that closure.
-                stopped.missedAtClosure = false
-                stopped.status = status(of: stopped, now: now)
-                ended.append(stopped)
+            // The corrector's own running deadline this correction no longer starts (its trigger
+            // corrected away) is resumed by what starts its rule again soon (below).
+            let firstKeys = Set(first.deadlines.map(StartKey.init))
+            for was in current.deadlines where !firstKeys.contains(StartKey(was)) && !frozen(was) {
                 if was.responsible == corrector,
                     let ruleset = context.series.joined().first(where: {
                         $0.id == was.rulesetId && $0.version == was.rulesetVersion
@@ -294,43 +296,90 @@ public enum DeadlineEvaluator {
             }
             // (A deadline this correction brings in is resumed too, whenever its trigger was
             // recorded: with the opening corrected, an earlier change to "potential" starts one.)
-            for d in after.deadlines {
-                guard let started = recordedAt(d.triggerEventId) else { continue }
+            for d in first.deadlines where caps[StartKey(d)] == nil {
+                guard let started = recordedAt(d.triggerEventId), let from = first.runsFrom[StartKey(d)] else {
+                    continue
+                }
                 let isNew = before[StartKey(d)] == nil
                 // Started again by the institution itself: another's act (the prosecution changing the
                 // status back to "presumed") starts a whole term, as without the correction (a ninth
                 // attack pass: the police were left the old due time by the prosecution's act).
                 guard let p = position[d.triggerEventId], events[p].actor.institution == d.responsible else { continue }
-                for r in resumed
-                where r.was.ruleId == d.ruleId && r.was.rulesetId == d.rulesetId && r.was.responsible == d.responsible
-                    && (isNew || started >= r.cancelledAt) && started.timeIntervalSince(r.was.dueAt) < r.grace
-                    && d.dueAt > r.was.dueAt
-                {
-                    caps[StartKey(d)] = cap(r.was, after, d)
+                if let r = resumed.first(where: { r in
+                    r.was.ruleId == d.ruleId && r.was.rulesetId == d.rulesetId && r.was.responsible == d.responsible
+                        && (isNew || started >= r.cancelledAt) && started.timeIntervalSince(r.was.dueAt) < r.grace
+                        && d.dueAt > r.was.dueAt
+                }) {
+                    caps[StartKey(d)] = (
+                        r.was.dueAt.timeIntervalSince(from), r.was.dueAt.timeIntervalSince(r.was.warnAt), d.responsible
+                    )
                     decided = true
                 }
             }
-            if decided { after = pass() }
+            let after = decided ? pass() : first
+            // Every deadline new in this correction runs, for anyone but the corrector, from it —
+            // in every later pass too, whoever holds it then (a review: one that ended as the
+            // corrector's got no floor, and a later correction moved it).
+            for d in after.deadlines where before[StartKey(d)] == nil && floors[StartKey(d)] == nil {
+                floors[StartKey(d)] = (at, corrector)
+            }
 
             // 2. The record after this correction: what was final before it stays; what was still
             // running takes the corrected record (with every decision above applied in it).
-            var merged = after.deadlines.map { raw in
+            var merged: [Deadline] = []
+            var runsFrom: [StartKey: Date] = [:]
+            for raw in after.deadlines {
                 var d = raw
-                guard let was = before[StartKey(d)] else { return d }
-                guard frozen(was) else {
-                    // A correction makes nothing true in the past: what it ends or meets of a
-                    // running deadline counts from its time of record. (Else a finding corrected
-                    // away and back again ended the deadline at the finding's first time, and the
-                    // next time it was corrected away, the time from then was given back twice.)
-                    if let ended = d.cancelledAt, ended < at { d.cancelledAt = at }
-                    if let met = d.satisfiedAt, met < at { d.satisfiedAt = at }
-                    d.status = status(of: d, now: now)
-                    return d
+                let key = StartKey(d)
+                runsFrom[key] = after.runsFrom[key]
+                guard let was = before[key] else {
+                    merged.append(d)
+                    continue
                 }
-                return excusedNoLonger(was, d) ? d : was
+                if frozen(was) {
+                    if excusedNoLonger(was, d) {
+                        merged.append(d)
+                    } else {
+                        merged.append(was)
+                        runsFrom[key] = current.runsFrom[key]
+                    }
+                    continue
+                }
+                // A correction makes nothing true in the past: what it ends or meets of a running
+                // deadline counts from its time of record, with the due time the deadline had then.
+                // (Else a finding corrected away and back again ended the deadline at the finding's
+                // first time, and the next time it was corrected away, the time from then was given
+                // back twice; and a decision restored by a correction was judged against the due
+                // time without the time an earlier correction had given back: a review.)
+                if let ended = d.cancelledAt, ended <= at {
+                    d.cancelledAt = at
+                    (d.dueAt, d.warnAt) = (was.dueAt, was.warnAt)
+                }
+                if let met = d.satisfiedAt, met <= at {
+                    d.satisfiedAt = at
+                    (d.dueAt, d.warnAt) = (was.dueAt, was.warnAt)
+                }
+                d.status = status(of: d, now: now)
+                merged.append(d)
             }
-            let afterKeys = Set(merged.map(StartKey.init))
-            merged += ended.filter { !afterKeys.contains(StartKey($0)) }
+            // A running deadline the corrected record no longer starts does not vanish: it is
+            // cancelled at the correction's time of record, in sight (an attack pass corrected a
+            // case's opening status to make its identification deadline disappear without a
+            // trace).
+            let afterKeys = Set(after.deadlines.map(StartKey.init))
+            for was in current.deadlines where !afterKeys.contains(StartKey(was)) {
+                runsFrom[StartKey(was)] = current.runsFrom[StartKey(was)]
+                if frozen(was) {
+                    merged.append(was)
+                    continue
+                }
+                var stopped = was
+                stopped.cancelledAt = at
+                // Not running when a later closure came: it missed nothing at that closure.
+                stopped.missedAtClosure = false
+                stopped.status = status(of: stopped, now: now)
+                merged.append(stopped)
+            }
             // In the order they were triggered (the stream's order), as a single pass gives them.
             let order = Dictionary(
                 after.deadlines.enumerated().map { (StartKey($1), $0) }, uniquingKeysWith: { a, _ in a })
@@ -342,7 +391,7 @@ public enum DeadlineEvaluator {
                     order[StartKey(b.element)] ?? Int.max, b.offset
                 )
             }.map(\.element)
-            current = Evaluation(state: after.state, deadlines: merged)
+            current = Evaluation(state: after.state, deadlines: merged, runsFrom: runsFrom)
         }
         return current
     }
@@ -360,10 +409,11 @@ public enum DeadlineEvaluator {
     static func evaluatePass(
         caseId: String, events: [CaseEvent], context: Context, now: Date, notices: [NoticeKey: Date],
         effective: [UUID: JSONValue], correctedAt: [UUID: Date] = [:], floor: (StartKey, String) -> Date?,
-        givenBack: [UUID: [(key: StartKey, responsible: String, seconds: TimeInterval)]] = [:],
+        givenBack: [UUID: [(key: StartKey, corrector: String, seconds: TimeInterval)]] = [:],
         adjust: (StartKey, String, Date, Date, Date) -> (dueAt: Date, warnAt: Date) = { _, _, _, dueAt, warnAt in
             (dueAt, warnAt)
-        }
+        },
+        bookkeeping: Bool = false
     ) -> Evaluation {
         let series = context.series
         let kinds = context.kinds
@@ -490,14 +540,17 @@ public enum DeadlineEvaluator {
         func assign(_ kind: InstitutionKind, to holder: String, by referralId: String, at event: CaseEvent) {
             for index in open where book[index].unassigned == kind {
                 book[index].unassigned = nil
-                var joinedAt = countsFor(holder, event, book[index].ruleset)
-                guard deadlines[index].dueAt > joinedAt else { continue }
+                let referredAt = countsFor(holder, event, book[index].ruleset)
+                guard deadlines[index].dueAt > referredAt else { continue }
                 // A deadline a correction started runs for its new holder from that correction too.
+                var joinedAt = referredAt
                 if let earliest = floor(StartKey(deadlines[index]), holder) { joinedAt = max(joinedAt, earliest) }
                 deadlines[index].responsible = holder
                 book[index].assignedBy = referralId
-                // The opener's clock stops while the holder has the deadline (see `unassign`).
-                book[index].openerClock = (runsFrom: book[index].runsFrom, stoppedAt: joinedAt)
+                // The opener's clock stops while the holder has the deadline (see `unassign`): from
+                // the referral, also when the holder's clock starts later (a review: the opener was
+                // charged for the time until a correction it had made after referring).
+                book[index].openerClock = (runsFrom: book[index].runsFrom, stoppedAt: referredAt)
                 schedule(index, runsFrom: max(book[index].runsFrom, joinedAt))
             }
         }
@@ -558,7 +611,7 @@ public enum DeadlineEvaluator {
             for back in givenBack[event.id] ?? [] {
                 guard
                     let index = open.first(where: {
-                        StartKey(deadlines[$0]) == back.key && deadlines[$0].responsible == back.responsible
+                        StartKey(deadlines[$0]) == back.key && deadlines[$0].responsible != back.corrector
                     })
                 else { continue }
                 schedule(index, runsFrom: book[index].runsFrom.addingTimeInterval(back.seconds))
@@ -791,7 +844,7 @@ public enum DeadlineEvaluator {
         }
         var pauses: [StartKey: [(from: Date, to: Date)]] = [:]
         var runsFrom: [StartKey: Date] = [:]
-        for index in deadlines.indices {
+        for index in deadlines.indices where bookkeeping {
             runsFrom[StartKey(deadlines[index])] = book[index].runsFrom
             if !book[index].pauses.isEmpty { pauses[StartKey(deadlines[index])] = book[index].pauses }
         }
