@@ -108,8 +108,8 @@ public enum DeadlineEvaluator {
         /// As ``evaluate(caseId:events:rulesets:now:institutions:)`` returns them.
         public var deadlines: [Deadline]
         /// The stretches of time given back to each deadline by another's act (a closure and
-        /// reopening, a referral withdrawn): the corrections' bookkeeping, so that a correction
-        /// does not give the same stretch back again.
+        /// reopening, a referral withdrawn): the corrections' bookkeeping, so that what a
+        /// correction gives back leaves out what the record already gave for the same stretch.
         var pauses: [StartKey: [(from: Date, to: Date)]] = [:]
         /// The moment each deadline's term runs from as the evaluation ended (a cap is a term).
         var runsFrom: [StartKey: Date] = [:]
@@ -147,7 +147,8 @@ public enum DeadlineEvaluator {
         // due, or within the late-entry grace after — it is due when the first was. Correcting a
         // case's opening status to "identified" and changing it back to "presumed" is a decision
         // taken back, and a decision taken back earns no new term (a sixth attack pass put off an
-        // identification deadline 30 days at a time this way).
+        // identification deadline 30 days at a time this way). Only the institution's own act
+        // resumes it: another's starts a whole term, as without the correction (a ninth pass).
         var resumed: [(was: Deadline, cancelledAt: Date, grace: TimeInterval)] = []
         let recordedAt = { (id: UUID) -> Date? in position[id].map { events[$0].recordedAt ?? events[$0].occurredAt } }
         // What one correction decided of a deadline holds through every later one. Each pass
@@ -164,8 +165,9 @@ public enum DeadlineEvaluator {
         //   hand-back and a new referral: a whole new term; a closure and reopening) happens to
         //   the revived deadline (a ninth attack pass had it added to a new term as well);
         // - `floors`: when a deadline a correction started runs from for anyone but the corrector.
-        // A cap is the institution's it was decided for, time given back anyone's but the
-        // corrector's: a deadline handed to another holder (a role) takes neither.
+        // A cap is the institution's it was decided for (a deadline handed to another holder
+        // does not take it); time given back goes to whoever holds the deadline where the
+        // correction stands, unless that is the corrector.
         var caps: [StartKey: (term: TimeInterval, warnGap: TimeInterval, responsible: String)] = [:]
         // A due time (and warn time) no later than the deadline's cap allows.
         func capped(_ key: StartKey, _ responsible: String, _ runsFrom: Date, _ dueAt: Date, _ warnAt: Date)
