@@ -40,6 +40,10 @@ public struct CaseEvent: Sendable, Hashable {
         return min(max(occurredAt, recordedAt.addingTimeInterval(-grace)), recordedAt)
     }
 
+    /// When the event was put on the record: `recordedAt`, or `occurredAt` for an event not
+    /// recorded yet (one being admitted).
+    public var recordedOrOccurredAt: Date { recordedAt ?? occurredAt }
+
     /// `occurredAt`, or `recordedAt` when that is earlier: whatever an event records had happened
     /// by the moment it was recorded, so a time dated ahead counts as the time of recording.
     public var occurredAtCapped: Date {

@@ -136,8 +136,8 @@ public enum DeadlineEvaluator {
         // for an institution other than the corrector runs from the correction's time of record:
         // no correction makes another institution late.
         let ordered = corrections.enumerated().sorted {
-            ($0.element.recordedAt ?? $0.element.occurredAt, $0.offset)
-                < ($1.element.recordedAt ?? $1.element.occurredAt, $1.offset)
+            ($0.element.recordedOrOccurredAt, $0.offset)
+                < ($1.element.recordedOrOccurredAt, $1.offset)
         }.map(\.element)
         let position = Dictionary(events.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
         var applied: Set<UUID> = []
@@ -150,7 +150,7 @@ public enum DeadlineEvaluator {
         // identification deadline 30 days at a time this way). Only the institution's own act
         // resumes it: another's starts a whole term, as without the correction (a ninth pass).
         var resumed: [(was: Deadline, cancelledAt: Date, grace: TimeInterval)] = []
-        let recordedAt = { (id: UUID) -> Date? in position[id].map { events[$0].recordedAt ?? events[$0].occurredAt } }
+        let recordedAt = { (id: UUID) -> Date? in position[id].map { events[$0].recordedOrOccurredAt } }
         // What one correction decided of a deadline holds through every later one. Each pass
         // recomputes the record from the stream, so without these a later correction — anyone's,
         // even an innocent one — gave back what an earlier one had settled (a seventh attack pass:
@@ -182,7 +182,7 @@ public enum DeadlineEvaluator {
         var floors: [StartKey: (at: Date, corrector: String)] = [:]
         for correction in ordered {
             applied.insert(correction.id)
-            let at = correction.recordedAt ?? correction.occurredAt
+            let at = correction.recordedOrOccurredAt
             let corrector = correction.actor.institution
             if case .recordCorrected(let target, _, _) = correction.body { correctedAt[target] = at }
             let before = Dictionary(
@@ -273,8 +273,8 @@ public enum DeadlineEvaluator {
                         ? was : beforeAt[key].flatMap({ frozen($0) && excusedNoLonger($0, d) ? $0 : nil }),
                     excused.responsible != corrector, var excusedAt = excused.cancelledAt ?? excused.satisfiedAt
                 else { continue }
-                if excused.cancelledAt == nil, let by = excused.satisfiedByEventId, let p = position[by] {
-                    excusedAt = max(excusedAt, events[p].recordedAt ?? events[p].occurredAt)
+                if excused.cancelledAt == nil, let recorded = excused.satisfiedByEventId.flatMap(recordedAt) {
+                    excusedAt = max(excusedAt, recorded)
                 }
                 let given = (first.pauses[key] ?? []).reduce(0.0) { sum, pause in
                     sum + max(0, min(pause.to, at).timeIntervalSince(max(pause.from, excusedAt)))
@@ -563,7 +563,7 @@ public enum DeadlineEvaluator {
         // One already due stays the holder's: declining afterwards hands no miss back.
         func unassign(by referralId: String, at event: CaseEvent, in state: CaseState) {
             // When it was recorded: an act that relieves its author earns no back-dating.
-            let handedBackAt = event.recordedAt ?? event.occurredAt
+            let handedBackAt = event.recordedOrOccurredAt
             for index in open where book[index].assignedBy == referralId {
                 guard case .role(let kind) = book[index].rule.responsible, deadlines[index].dueAt > handedBackAt
                 else { continue }
@@ -677,7 +677,7 @@ public enum DeadlineEvaluator {
                     deadlines[index].satisfiedByEventId = standing.id
                     book[index].metBy = standing
                     book[index].metRecordedAt = max(
-                        standing.recordedAt ?? standing.occurredAt, correctedAt[standing.id] ?? .distantPast)
+                        standing.recordedOrOccurredAt, correctedAt[standing.id] ?? .distantPast)
                     book[index].settledBy = deadlines[index].satisfiedAt! <= deadlines[index].dueAt ? standing : nil
                     continue
                 }
@@ -707,7 +707,7 @@ public enum DeadlineEvaluator {
                 var satisfiedAt = max(
                     event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event)), deadlines[index].triggeredAt
                 )
-                var recordedAt = event.recordedAt ?? event.occurredAt
+                var recordedAt = event.recordedOrOccurredAt
                 if let corrected = correctedAt[event.id],
                     !satisfies(
                         event, data: { event.body.data }, rule: book[index].rule, deadline: deadlines[index],
@@ -955,7 +955,7 @@ public enum DeadlineEvaluator {
     /// undone that soon by its author (a closure, a finding, a decision, a referral made a minute
     /// before a due time and undone a minute after) counts as never made.
     static func undoneSoonAfter(_ madeAt: Date, by undoing: CaseEvent, _ ruleset: Ruleset) -> Bool {
-        (undoing.recordedAt ?? undoing.occurredAt).timeIntervalSince(madeAt) < ruleset.lateEntryGrace(for: undoing)
+        undoing.recordedOrOccurredAt.timeIntervalSince(madeAt) < ruleset.lateEntryGrace(for: undoing)
     }
 
     /// How a started deadline's due time is counted from the moment it runs from.
