@@ -20,6 +20,9 @@ public final class PrivateCluster: Sendable {
         self.url = cluster.url(database: "handoff")
     }
 
+    /// The migrated database, as the shared cluster's test databases are given.
+    public var database: TestDB { TestDB(name: "handoff", url: url) }
+
     /// Creates, starts and migrates a cluster in a temporary folder.
     public static func start() async throws -> PrivateCluster {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(

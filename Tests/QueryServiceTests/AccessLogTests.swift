@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import HandoffTestSupport
 import Postgres
 import Referrals
 import Testing
@@ -54,8 +55,17 @@ struct AccessLogTests {
     /// read is refused with 503 and carries no case data. Once the lock goes, the waiting reads
     /// are answered and logged; the refused one is not logged.
     @Test func aFullQueueRefusesWith503AndNothingUnloggedIsServed() async throws {
-        let h = try await Harness.start(readSide: StubReadSide(), accessLogQueueCapacity: 1)
-        defer { Task { await h.stop() } }
+        // A cluster of its own: the read held back behind the lock holds a transaction id open,
+        // and in the shared cluster that holds back every other test's readable events (CI saw
+        // several tests time out waiting for them while this one waited on a loaded machine).
+        let pg = try await PrivateCluster.start()
+        let h = try await Harness.start(readSide: StubReadSide(), db: pg.database, accessLogQueueCapacity: 1)
+        defer {
+            Task {
+                await h.stop()
+                await pg.remove()
+            }
+        }
         try await h.openCase("KS-AL-2")
         let locker = try await h.db.connect()
         defer { locker.close() }
@@ -63,7 +73,7 @@ struct AccessLogTests {
         let writer = h.service.accessLog.writer
         // The first read becomes the batch being written, and blocks on the lock.
         // (Both wait for the lock as long as the steps below take: on a loaded machine, more than
-        // the client's usual 30 s — CI saw "connection ended" from the client's own timeout.)
+        // the client's usual 30 s — a CI run saw "connection ended" from the client's own timeout.)
         let first = Task { try await h.api.get("/v1/cases/KS-AL-2", token: h.token("natc"), timeout: 600) }
         let watcher = try await h.db.connect()
         defer { watcher.close() }
@@ -98,8 +108,15 @@ struct AccessLogTests {
     /// ten seconds): every caller's first waiting read goes into the next batch before anyone's
     /// second, and a caller past an eighth of the queue cannot take its last quarter.
     @Test func oneCallersRowsShareEachBatchAndAnEighthOfTheQueue() async throws {
-        let h = try await Harness.start(readSide: StubReadSide(), accessLogQueueCapacity: 8_000)
-        defer { Task { await h.stop() } }
+        // A cluster of its own, as above: the first batch holds a transaction id open behind the lock.
+        let pg = try await PrivateCluster.start()
+        let h = try await Harness.start(readSide: StubReadSide(), db: pg.database, accessLogQueueCapacity: 8_000)
+        defer {
+            Task {
+                await h.stop()
+                await pg.remove()
+            }
+        }
         let writer = h.service.accessLog.writer
         #expect(writer.principalShare == 1_000)
         func rows(_ institution: String, _ count: Int, _ caseId: String) -> [AccessLogWriter.Row] {
