@@ -458,6 +458,14 @@ struct DashboardFormTests {
         let missing = try await Self.act(h, ngo, "KS-NOPE-1", "RiskAssessed", [("level", "low")])
         #expect(missing.status == 404)
         #expect(outsider.text == missing.text.replacingOccurrences(of: "KS-NOPE-1", with: "KS-FF-1"))
+        // The case page likewise, in time as in content: its 404 is a page the route returns, and
+        // had no floor (an eleventh attack pass timed a non-party's case pages apart from missing
+        // ones, 1.84–2.20 ms against 1.68–1.73).
+        for path in ["/cases/KS-FF-1", "/cases/KS-NOPE-1"] {
+            let started = ContinuousClock.now
+            let page = try await ngo.get(path)
+            #expect(page.status == 404 && ContinuousClock.now - started >= QueryService.notFoundFloor, "\(path)")
+        }
         // Coordinators and auditors open no cases either.
         let opening: [(String, String)] = [
             ("type", "CaseOpened"), ("identificationStatus", "presumed"), ("sex", "male"), ("ageBand", "25-34"),

@@ -295,14 +295,16 @@ public final class QueryService: Sendable {
             router.on(method, pattern) { request, params in
                 RequestContext.current?.route = label
                 let started = ContinuousClock.now
-                do { return try await body(request, params) } catch {
-                    let response = ServiceError.from(error).response
-                    // A 404 is never answered sooner than `notFoundFloor`: a case that exists and a
-                    // case that does not answer a non-party alike, in time as in content (an
-                    // attack pass told them apart by the fold an existing case costs, 0.3 ms).
-                    if response.status.code == 404 { try? await Task.sleep(until: started + Self.notFoundFloor) }
-                    return response
+                let response: HTTPResponse
+                do { response = try await body(request, params) } catch {
+                    response = ServiceError.from(error).response
                 }
+                // A 404 is never answered sooner than `notFoundFloor`: a case that exists and a
+                // case that does not answer a non-party alike, in time as in content (an attack
+                // pass told them apart by the fold an existing case costs, 0.3 ms; an eleventh, on
+                // the dashboard's case page, whose 404 is a page the route returns, not throws).
+                if response.status.code == 404 { try? await Task.sleep(until: started + Self.notFoundFloor) }
+                return response
             }
         }
         on(.GET, "/livez") { [self] r, p in try await liveness(r, p) }
