@@ -211,6 +211,19 @@ public enum CaseAdmission {
                     "must not be before the latest consent record for this purpose and recipient "
                         + "(\(Timestamp.format(latest)))")
             }
+            // Nor before a referral already on the record for this purpose to one of its recipients:
+            // a withdrawal dated before such a referral would show its issuer referring after the
+            // victim had withdrawn consent, which it could not have known (an eleventh attack pass:
+            // the recipient itself recorded it), and a consent so dated would cover a referral made
+            // without it.
+            if let referral = state.referralOrder.lazy.compactMap({ state.referrals[$0] }).first(where: {
+                $0.purpose.rawValue == purpose.rawValue && recipients.contains($0.to) && event.occurredAt < $0.issuedAt
+            }) {
+                throw .invalidEvent(
+                    "occurredAt",
+                    "must not be before referral \(referral.id) for this purpose and recipient was issued "
+                        + "(\(Timestamp.format(referral.issuedAt)))")
+            }
         case .reflectionPeriodStarted:
             guard state.reflectionPeriod?.isRunning != true else {
                 throw .invalidEvent("type", "a reflection period is already running")
