@@ -490,6 +490,28 @@ import Testing
             s.attempt(
                 .institution("kp-dthb", user: "u"), "ConsentRecorded",
                 ["purpose": "medical", "recipients": ["isf"], "given": true], at: at(hours: 3)) == nil)
+        // Nor is a consent record dated before a referral it covers: a withdrawal dated so would
+        // show the issuer referring after the victim had withdrawn (an eleventh attack pass: the
+        // recipient recorded one, dated between the consent and the referral it relied on).
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["pvpt"], "given": true],
+            at: at(hours: 6))
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-3", "to": "pvpt", "purpose": "shelter"], at: at(hours: 8))
+        for given in [false, true] {
+            let dated = s.attempt(
+                .institution("pvpt", user: "u"), "ConsentRecorded",
+                ["purpose": "shelter", "recipients": ["pvpt"], "given": .bool(given)], at: at(hours: 7))
+            #expect(dated?.code == .invalidEvent && dated?.field == "occurredAt" && dated!.message.contains("R-3"))
+        }
+        #expect(
+            s.attempt(
+                .institution("pvpt", user: "u"), "ConsentRecorded",
+                ["purpose": "shelter", "recipients": ["pvpt"], "given": false], at: at(hours: 8)) == nil)
+        #expect(
+            s.attempt(
+                .institution("pvpt", user: "u"), "ConsentRecorded",
+                ["purpose": "medical", "recipients": ["pvpt"], "given": false], at: at(hours: 7)) == nil)
     }
 
     /// A not-a-victim finding changed back excuses nothing, as a closure reopened does: what it
@@ -1304,6 +1326,121 @@ import Testing
                 "reflection-period-ends", now: at(hours: 25)))
         #expect(period.responsible == "opav")
         #expect(period.dueAt == at(hours: 43) && [.pending, .dueSoon].contains(period.status))
+    }
+
+    /// Eleventh attack pass (session 13), on a running demo.
+    @Test func eleventhAttackPass() throws {
+        let due = at(hours: 24)  // the victim advocate's referral, due a day after the opening
+        func advocate(_ s: CaseScript, _ times: [Date], now: Date, notices: [NoticeKey: Date] = [:]) -> Deadline? {
+            deadline(recorded(s, times), "victim-advocate-assigned", now: now, notices: notices)
+        }
+        // 1. What a correction revived is not undone by an act dated back before the correction:
+        // the police cancel their own advocate deadline by a finding 30 s before it is due,
+        // correct the finding away 7 s after (overdue, noticed 10 s later), then refer to the
+        // advocate dated a second before the correction. It was cancelled again, out of sight.
+        var s = CaseScript()
+        let opened = try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let finding = try s.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: due - 30)
+        try s.append("kp-dthb", "RecordCorrected", correction(of: finding, ["status": "presumed"]), at: due + 7)
+        var times = [t0, due - 30, due + 7]
+        let notice = [
+            NoticeKey(ruleId: "victim-advocate-assigned", triggerEventId: opened.id, rulesetId: "kosovo-default"): due
+                + 17
+        ]
+        #expect(advocate(s, times, now: due + 18, notices: notice)?.status == .overdue)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"], at: due + 6
+        )
+        times.append(due + 19)
+        let met = try #require(advocate(s, times, now: due + 20, notices: notice))
+        #expect(met.status == .metLate && met.cancelledAt == nil && met.notified)
+        // The same with a decision: identified 30 s before the identification deadline, corrected
+        // back to "presumed" 7 s after it (overdue, noticed), decided again dated before the
+        // correction. It was met, as first decided.
+        s = CaseScript()
+        let presumed = try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let decidedBy = belgrade(t0, days: 30)
+        let decision = try s.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: decidedBy - 30)
+        try s.append("kp-dthb", "RecordCorrected", correction(of: decision, ["status": "presumed"]), at: decidedBy + 7)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: decidedBy + 6)
+        let decided = try #require(
+            deadline(
+                recorded(s, [t0, decidedBy - 30, decidedBy + 7, decidedBy + 20]), "identification-decided",
+                now: decidedBy + 21,
+                notices: [
+                    NoticeKey(
+                        ruleId: "identification-decided", triggerEventId: presumed.id, rulesetId: "kosovo-default"):
+                        decidedBy + 17
+                ]))
+        #expect(decided.status == .metLate)
+
+        // 2. Nobody is made late by another's undoing of the institution's own closure or finding:
+        // the police close the case 30 s before their due time, a shelter reopens it 7 s after.
+        // The police have the 30 s they had left, from the reopening.
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued",
+            ["referralId": "S-1", "to": "isf", "purpose": "shelter", "consentOverride": ["reason": "imminent-danger"]],
+            at: t0)
+        try s.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: due - 30)
+        try s.append("isf", "CaseReopened", ["reason": "new-information"], at: due + 7)
+        let reopened = try #require(advocate(s, [t0, t0, due - 30, due + 7], now: due + 10))
+        #expect(reopened.dueAt == due + 37 && reopened.status != .overdue)
+        // The same by a finding another changes: the prosecution's own deadline, the police's act.
+        s = CaseScript()
+        try s.append("ksp", "CaseOpened", opening, at: t0)
+        try s.append(
+            "ksp", "ReferralIssued", ["referralId": "I-1", "to": "kp-dthb", "purpose": "investigation"], at: t0)
+        try s.append("ksp", "IdentificationStatusChanged", ["status": "not-a-victim"], at: due - 30)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: due + 7)
+        let changed = try #require(advocate(s, [t0, t0, due - 30, due + 7], now: due + 10))
+        #expect(changed.responsible == "ksp" && changed.dueAt == due + 37 && changed.status != .overdue)
+        // Undone by the author itself within a day, it is missed, as before.
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: due - 30)
+        try s.append("kp-dthb", "CaseReopened", ["reason": "new-information"], at: due + 7)
+        #expect(advocate(s, [t0, due - 30, due + 7], now: due + 10)?.status == .overdue)
+    }
+
+    /// Found by `RecordInvariantTests`: an act recorded after a correction, dated back before it
+    /// within the late-entry grace, was taken as having met the deadline before the correction came,
+    /// so the record before the correction stood. The victim advocate corrected its reflection
+    /// period from 365 days to 30 on day 40 (due on day 30: overdue at once), then ended the period
+    /// on day 41, dated an hour before the correction: met, against the 365 days. It is met late.
+    @Test func anActDatedBackBeforeACorrectionWasNotOnTheRecordWhenItCame() throws {
+        var s = CaseScript()
+        try s.append("opav", "CaseOpened", opening, at: t0)
+        let started = try s.append("opav", "ReflectionPeriodStarted", ["days": 365], at: t0)
+        try s.append("opav", "RecordCorrected", correction(of: started, ["days": 30]), at: at(days: 40))
+        try s.append("opav", "ReflectionPeriodEnded", ["outcome": "cooperation-agreed"], at: at(days: 40) - 3600)
+        let period = try #require(
+            deadline(recorded(s, [t0, t0, at(days: 40), at(days: 41)]), "reflection-period-ends", now: at(days: 42)))
+        #expect(period.status == .metLate)
+        #expect(period.dueAt == belgrade(t0, days: 30))
+    }
+
+    /// Found by `RecordInvariantTests`: a running deadline a correction ended kept what the record
+    /// without the correction said of it later. The advocate corrected its opening to "identified"
+    /// an hour after (its identification deadline ends); forty days on, the police, a party, found
+    /// not-a-victim: the deadline was met late, against the advocate. It stays cancelled.
+    @Test func aDeadlineACorrectionEndedIsNotMetByALaterAct() throws {
+        var s = CaseScript()
+        let opened = try s.append("opav", "CaseOpened", opening, at: t0)
+        try s.append(
+            "opav", "RecordCorrected", correction(of: opened, ["identificationStatus": "identified"]), at: at(hours: 1))
+        try s.append(
+            "opav", "ReferralIssued", ["referralId": "I-1", "to": "kp-dthb", "purpose": "investigation"],
+            at: at(hours: 2))
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: at(days: 40))
+        let decided = try #require(
+            deadline(
+                recorded(s, [t0, at(hours: 1), at(hours: 2), at(days: 40)]), "identification-decided",
+                now: at(days: 41)))
+        #expect(decided.status == .cancelled && decided.cancelledAt == at(hours: 1) && decided.satisfiedAt == nil)
     }
 
     /// A review of the correction loop (session 12) found four more ways it gave a wrong result.

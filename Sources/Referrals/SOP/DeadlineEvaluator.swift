@@ -217,12 +217,19 @@ public enum DeadlineEvaluator {
                     givenBack: givenBack, adjust: capped)
                 return Dictionary(earlier.deadlines.map { (StartKey($0), $0) }, uniquingKeysWith: { first, _ in first })
             }()
+            // Met by the time of this correction by an act on the record then: an act recorded
+            // after it, dated back within the late-entry grace, was not (an invariant test: a
+            // reflection period's end recorded after a correction had shortened the period, dated
+            // before the correction, made the period met against its uncorrected 365 days).
+            func met(_ d: Deadline) -> Bool {
+                guard let satisfiedAt = d.satisfiedAt, satisfiedAt <= at else { return false }
+                return d.satisfiedByEventId.flatMap(recordedAt).map { $0 <= at } ?? true
+            }
             // A notice counts from when it was recorded: one written after this correction (the
             // watcher saw the corrected record) does not make the record before it final.
             func frozen(_ d: Deadline) -> Bool {
                 (d.notified && notices.contains { key, recordedAt in d.isNoticed(by: key) && recordedAt <= at })
-                    || d.dueAt <= at || (d.satisfiedAt.map { $0 <= at } ?? false)
-                    || (d.cancelledAt.map { $0 <= at } ?? false)
+                    || d.dueAt <= at || met(d) || (d.cancelledAt.map { $0 <= at } ?? false)
             }
             // What the corrected record no longer excuses is not excused: a cancellation or a
             // satisfaction the corrected data no longer makes (a not-a-victim finding corrected to
@@ -236,7 +243,7 @@ public enum DeadlineEvaluator {
             // same correction recorded twice made a deadline met in time met late: a review).
             func excusedNoLonger(_ was: Deadline, _ d: Deadline) -> Bool {
                 !was.notified && (was.cancelledAt != nil || was.satisfiedAt != nil)
-                    && (d.cancelledAt.map { $0 > at } ?? true) && (d.satisfiedAt.map { $0 > at } ?? true)
+                    && (d.cancelledAt.map { $0 > at } ?? true) && !met(d)
                     && (d.satisfiedAt ?? .distantFuture) > (was.satisfiedAt ?? was.cancelledAt ?? .distantPast)
             }
 
@@ -357,7 +364,7 @@ public enum DeadlineEvaluator {
                     d.cancelledAt = at
                     (d.dueAt, d.warnAt) = (was.dueAt, was.warnAt)
                 }
-                if let met = d.satisfiedAt, met <= at {
+                if met(d) {
                     d.satisfiedAt = at
                     (d.dueAt, d.warnAt) = (was.dueAt, was.warnAt)
                 }
@@ -377,8 +384,12 @@ public enum DeadlineEvaluator {
                 }
                 var stopped = was
                 stopped.cancelledAt = at
-                // Not running when a later closure came: it missed nothing at that closure.
+                // Not running when a later closure came: it missed nothing at that closure; nor
+                // when a later act would have met it (an invariant test: a case's opening corrected
+                // to "identified", months later another's finding met the deadline the correction
+                // had ended — late, against the opener).
                 stopped.missedAtClosure = false
+                (stopped.satisfiedAt, stopped.satisfiedByEventId) = (nil, nil)
                 stopped.status = status(of: stopped, now: now)
                 merged.append(stopped)
             }
@@ -496,11 +507,15 @@ public enum DeadlineEvaluator {
         }
 
         // Carries on the deadlines `ending` cancelled (counting `undoing` for each deadline as a
-        // trigger of it would: ``countsFor``); returns their rules' ids. Another institution's deadline is carried on with the time between the ending and the
-        // undoing given back (its clock was stopped by someone else's act), whenever it was due.
-        // The author's own: not yet due, due when it was; already due, only if undone within the
-        // late-entry grace of when it was made (an attack pass closed a case a minute before a
-        // deadline and reopened it a minute after) — then missed, as if never made.
+        // trigger of it would: ``countsFor``); returns their rules' ids. Another institution's
+        // deadline is carried on with the time between the ending and the undoing given back (its
+        // clock was stopped by someone else's act), whenever it was due; so is the author's own
+        // when another undoes its ending (an eleventh attack pass: a shelter reopened the police's
+        // closure a minute after the police's due time, and the police were overdue, with a
+        // notice). The author's own, undone by itself: not yet due, due when it was; already due,
+        // only if undone within the late-entry grace of when it was made (an attack pass closed a
+        // case a minute before a deadline and reopened it a minute after) — then missed, as if
+        // never made.
         func carryOn(endedBy ending: UUID, undoneBy undoing: CaseEvent, data: () -> JSONValue) -> Set<String> {
             var rules: Set<String> = []
             for index in deadlines.indices
@@ -509,8 +524,10 @@ public enum DeadlineEvaluator {
             {
                 guard let endedAt = deadlines[index].cancelledAt else { continue }
                 let countsAt = countsFor(deadlines[index].responsible, undoing, book[index].ruleset)
-                if book[index].endedBy?.actor.institution != deadlines[index].responsible {
-                    // Another's closure or finding paused this deadline: the time is given back.
+                let responsible = deadlines[index].responsible
+                if book[index].endedBy?.actor.institution != responsible || undoing.actor.institution != responsible {
+                    // Another's closure or finding paused this deadline, or another undid the
+                    // institution's own: the time between is given back.
                     book[index].pauses.append((endedAt, countsAt))
                     schedule(
                         index,
