@@ -1443,6 +1443,35 @@ import Testing
         #expect(decided.status == .cancelled && decided.cancelledAt == at(hours: 1) && decided.satisfiedAt == nil)
     }
 
+    /// Found by `RecordInvariantTests`: a deadline started after a correction was judged as if it
+    /// had been running when the correction came. The police's decision was corrected to
+    /// not-a-victim and back to identified; a closure and reopening afterwards started a new
+    /// advocate deadline, which the first correction "cancelled" at its own time, before the
+    /// deadline existed — and once the watcher noticed it missed, the notice kept it cancelled.
+    @Test func aDeadlineStartedAfterACorrectionIsTheCorrectedRecords() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let decision = try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(days: 2))
+        try s.append(
+            "kp-dthb", "RecordCorrected", correction(of: decision, ["status": "not-a-victim"]), at: at(days: 3))
+        try s.append(
+            "kp-dthb", "RecordCorrected", correction(of: decision, ["status": "identified"]), at: at(hours: 77))
+        try s.append("kp-dthb", "CaseClosed", ["reason": "reintegrated"], at: at(hours: 78))
+        let reopened = try s.append("kp-dthb", "CaseReopened", ["reason": "new-information"], at: at(hours: 79))
+        let events = recorded(s, [t0, at(days: 2), at(days: 3), at(hours: 77), at(hours: 78), at(hours: 79)])
+        func restarted(notices: [NoticeKey: Date]) -> Deadline? {
+            DeadlineEvaluator.evaluate(
+                caseId: s.caseId, events: events, rulesets: [Ruleset.kosovoDefault], now: at(days: 6), notices: notices
+            ).first { $0.ruleId == "victim-advocate-assigned" && $0.triggerEventId == reopened.id }
+        }
+        let unnoticed = try #require(restarted(notices: [:]))
+        #expect(unnoticed.status == .overdue && unnoticed.cancelledAt == nil)
+        let notice = NoticeKey(
+            ruleId: "victim-advocate-assigned", triggerEventId: reopened.id, rulesetId: "kosovo-default")
+        let noticed = try #require(restarted(notices: [notice: unnoticed.dueAt + 60]))
+        #expect(noticed.status == .overdue && noticed.cancelledAt == nil && noticed.notified)
+    }
+
     /// A review of the correction loop (session 12) found four more ways it gave a wrong result.
     @Test func theCorrectionLoopUnderReview() throws {
         let due = belgrade(t0, days: 30)

@@ -226,11 +226,20 @@ public enum DeadlineEvaluator {
                 return d.satisfiedByEventId.flatMap(recordedAt).map { $0 <= at } ?? true
             }
             // A notice counts from when it was recorded: one written after this correction (the
-            // watcher saw the corrected record) does not make the record before it final.
-            func frozen(_ d: Deadline) -> Bool {
-                (d.notified && notices.contains { key, recordedAt in d.isNoticed(by: key) && recordedAt <= at })
-                    || d.dueAt <= at || met(d) || (d.cancelledAt.map { $0 <= at } ?? false)
+            // watcher saw the corrected record) does not make the record before it final, nor
+            // keep an excuse the correction takes away (an invariant test: a notice of the
+            // corrected record's missed deadline, recorded later, kept it cancelled).
+            func noticed(_ d: Deadline) -> Bool {
+                d.notified && notices.contains { key, recordedAt in d.isNoticed(by: key) && recordedAt <= at }
             }
+            func frozen(_ d: Deadline) -> Bool {
+                noticed(d) || d.dueAt <= at || met(d) || (d.cancelledAt.map { $0 <= at } ?? false)
+            }
+            // Started by a trigger recorded after this correction: the corrected record was in force
+            // when it began, and it alone says whether and how it runs (an invariant test: a
+            // deadline a reopening started after the correction was "cancelled" at the
+            // correction's time, before it existed).
+            func startedSince(_ d: Deadline) -> Bool { recordedAt(d.triggerEventId).map { $0 > at } ?? false }
             // What the corrected record no longer excuses is not excused: a cancellation or a
             // satisfaction the corrected data no longer makes (a not-a-victim finding corrected to
             // "identified", a decision corrected back to "presumed") gives way to the corrected
@@ -242,7 +251,7 @@ public enum DeadlineEvaluator {
             // deadline then; one the corrected record still shows met by then is not revived (the
             // same correction recorded twice made a deadline met in time met late: a review).
             func excusedNoLonger(_ was: Deadline, _ d: Deadline) -> Bool {
-                !was.notified && (was.cancelledAt != nil || was.satisfiedAt != nil)
+                !noticed(was) && (was.cancelledAt != nil || was.satisfiedAt != nil)
                     && (d.cancelledAt.map { $0 > at } ?? true) && !met(d)
                     && (d.satisfiedAt ?? .distantFuture) > (was.satisfiedAt ?? was.cancelledAt ?? .distantPast)
             }
@@ -341,7 +350,7 @@ public enum DeadlineEvaluator {
                 var d = raw
                 let key = StartKey(d)
                 runsFrom[key] = after.runsFrom[key]
-                guard let was = before[key] else {
+                guard let was = before[key], !startedSince(was) else {
                     merged.append(d)
                     continue
                 }
@@ -376,7 +385,7 @@ public enum DeadlineEvaluator {
             // case's opening status to make its identification deadline disappear without a
             // trace).
             let afterKeys = Set(after.deadlines.map(StartKey.init))
-            for was in current.deadlines where !afterKeys.contains(StartKey(was)) {
+            for was in current.deadlines where !afterKeys.contains(StartKey(was)) && !startedSince(was) {
                 runsFrom[StartKey(was)] = current.runsFrom[StartKey(was)]
                 if frozen(was) {
                     merged.append(was)
