@@ -11,7 +11,8 @@ import Testing
 /// admission lets it record, and the record is evaluated again at the end. Whatever the attacker
 /// did after `t`:
 /// 1. its own deadline overdue at `t` is still there, still its own, and at best met late, due no
-///    later than it was;
+///    later than it was (but for a late entry before anyone noticed); one it ended before its due
+///    time, now past, is not met after all;
 /// 2. its own deadline running at `t` is due no later than it was (unless it was cancelled, or
 ///    became another institution's);
 /// 3. another institution's deadline met at `t` by that institution's own act stays met;
@@ -232,6 +233,10 @@ import Testing
                 {
                     broken.append("1. own miss bent: \(show(d)) became \(show(now))")
                 }
+            } else if d.responsible == attacker, d.status == .cancelled, d.dueAt <= t, now?.status == .met,
+                now?.dueAt == d.dueAt  // (another's ending undone gives the time between back: a later due time)
+            {
+                broken.append("1. own deadline ended before its due time met after it: \(show(d)) became \(show(now))")
             } else if d.responsible == attacker, [.pending, .dueSoon].contains(d.status), let now,
                 now.responsible == attacker, ![.cancelled, .met].contains(now.status), now.dueAt > d.dueAt
             {

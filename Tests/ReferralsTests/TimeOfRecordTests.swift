@@ -1406,6 +1406,73 @@ import Testing
         #expect(advocate(s, [t0, due - 30, due + 7], now: due + 10)?.status == .overdue)
     }
 
+    /// Eleventh attack pass, a second helper on another demo: three ways an institution's own
+    /// missed deadline came out cancelled or met.
+    @Test func eleventhAttackPassAgain() throws {
+        let due = at(hours: 24)
+        // 1. Two corrections that cancel out (a child flag corrected away and back in one batch):
+        // the first stopped the guardian deadline, and the watcher's notice of the miss a day
+        // later, counted against the second, kept it stopped: "cancelled", out of the overdue list.
+        var s = CaseScript()
+        let unknownAge: JSONValue = [
+            "identificationStatus": "presumed",
+            "profile": ["sex": "female", "ageBand": "unknown", "child": true, "nationality": "XK", "exploitation": []],
+        ]
+        let opened = try s.append("kp-dthb", "CaseOpened", unknownAge, at: t0)
+        try s.append("kp-dthb", "RecordCorrected", correction(of: opened, ["profile": ["child": false]]), at: t0)
+        try s.append("kp-dthb", "RecordCorrected", correction(of: opened, ["profile": ["child": true]]), at: t0)
+        let guardian = NoticeKey(ruleId: "guardian-for-child", triggerEventId: opened.id, rulesetId: "kosovo-default")
+        for notices in [[:], [guardian: due + 120]] {
+            let d = try #require(
+                deadline(recorded(s, [t0, t0, t0]), "guardian-for-child", now: due + 180, notices: notices))
+            #expect(d.status == .overdue && d.cancelledAt == nil, "\(notices)")
+        }
+        // 2. A correction and the satisfying act in one batch: the finding that cancelled the
+        // advocate deadline before it was due, corrected away an hour after it, with the referral
+        // in the same batch. It was cancelled; it is met late.
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let finding = try s.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: due - 240)
+        try s.append("kp-dthb", "RecordCorrected", correction(of: finding, ["status": "identified"]), at: due + 3600)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: due + 3600)
+        let batched = try #require(
+            deadline(
+                recorded(s, [t0, due - 240, due + 3600, due + 3600]), "victim-advocate-assigned", now: due + 7200))
+        #expect(batched.status == .metLate && batched.cancelledAt == nil)
+        // 3. A deadline brought back after its due time is met no earlier than it was brought back:
+        // while it was cancelled (or another's) no notice could be written. The police closed the
+        // case 5 minutes before the advocate deadline, and an hour after it reopened it and
+        // referred, dated a minute before the closure, in one batch: met.
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append("kp-dthb", "CaseClosed", ["reason": "other"], at: due - 300)
+        try s.append("kp-dthb", "CaseReopened", ["reason": "new-information"], at: due + 3600)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: due - 360)
+        let reopened = try #require(
+            deadline(
+                recorded(s, [t0, due - 300, due + 3600, due + 3600]), "victim-advocate-assigned", now: due + 7200))
+        #expect(reopened.status == .metLate && reopened.satisfiedAt == due + 3600)
+        // The same through a hand-off: the police's own guardian deadline, handed to a centre by a
+        // referral 5 minutes before it was due, taken back by withdrawing the referral an hour
+        // after, with an appointment dated before the due time in the same batch.
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "G-1", "to": "csw-prishtina", "purpose": "guardianship"],
+            at: due - 300)
+        try s.append(
+            "kp-dthb", "ReferralWithdrawn", ["referralId": "G-1", "reason": "issued-in-error"], at: due + 3600)
+        try s.append("kp-dthb", "GuardianAppointed", [:], at: due - 360)
+        let handedBack = try #require(
+            deadline(recorded(s, [t0, due - 300, due + 3600, due + 3600]), "guardian-for-child", now: due + 7200))
+        #expect(handedBack.responsible == "kp-dthb" && handedBack.status == .metLate)
+    }
+
     /// Found by `RecordInvariantTests`: an act recorded after a correction, dated back before it
     /// within the late-entry grace, was taken as having met the deadline before the correction came,
     /// so the record before the correction stood. The victim advocate corrected its reflection

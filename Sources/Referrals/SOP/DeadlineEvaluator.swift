@@ -217,13 +217,18 @@ public enum DeadlineEvaluator {
                     givenBack: givenBack, adjust: capped)
                 return Dictionary(earlier.deadlines.map { (StartKey($0), $0) }, uniquingKeysWith: { first, _ in first })
             }()
+            // Whether `id` came after this correction in the stream (recorded after it, or after it
+            // in its batch).
+            let here = position[correction.id] ?? events.count
+            func since(_ id: UUID?) -> Bool { id.flatMap { position[$0] }.map { $0 > here } ?? false }
             // Met by the time of this correction by an act on the record then: an act recorded
-            // after it, dated back within the late-entry grace, was not (an invariant test: a
-            // reflection period's end recorded after a correction had shortened the period, dated
-            // before the correction, made the period met against its uncorrected 365 days).
+            // after it (or after it in its batch), dated back within the late-entry grace, was not
+            // (an invariant test: a reflection period's end recorded after a correction had
+            // shortened the period, dated before the correction, made the period met against its
+            // uncorrected 365 days; an attack pass sent the decision in the correction's batch).
             func met(_ d: Deadline) -> Bool {
                 guard let satisfiedAt = d.satisfiedAt, satisfiedAt <= at else { return false }
-                return d.satisfiedByEventId.flatMap(recordedAt).map { $0 <= at } ?? true
+                return !since(d.satisfiedByEventId)
             }
             // A notice counts from when it was recorded: one written after this correction (the
             // watcher saw the corrected record) does not make the record before it final, nor
@@ -239,7 +244,7 @@ public enum DeadlineEvaluator {
             // when it began, and it alone says whether and how it runs (an invariant test: a
             // deadline a reopening started after the correction was "cancelled" at the
             // correction's time, before it existed).
-            func startedSince(_ d: Deadline) -> Bool { recordedAt(d.triggerEventId).map { $0 > at } ?? false }
+            func startedSince(_ d: Deadline) -> Bool { since(d.triggerEventId) }
             // What the corrected record no longer excuses is not excused: a cancellation or a
             // satisfaction the corrected data no longer makes (a not-a-victim finding corrected to
             // "identified", a decision corrected back to "presumed") gives way to the corrected
@@ -543,6 +548,7 @@ public enum DeadlineEvaluator {
                         runsFrom: book[index].runsFrom.addingTimeInterval(max(0, countsAt.timeIntervalSince(endedAt))))
                 } else if deadlines[index].dueAt <= countsAt {
                     guard undoneSoonAfter(endedAt, by: undoing, book[index].ruleset) else { continue }
+                    book[index].metNoEarlierThan = undoing.recordedOrOccurredAt
                 }
                 deadlines[index].cancelledAt = nil
                 book[index].endedBy = nil
@@ -627,6 +633,7 @@ public enum DeadlineEvaluator {
                     runsFrom = max(book[index].startedFrom, handedBack)
                 }
                 schedule(index, runsFrom: runsFrom)
+                if deadlines[index].dueAt <= handedBackAt { book[index].metNoEarlierThan = handedBackAt }
             }
         }
 
@@ -731,8 +738,9 @@ public enum DeadlineEvaluator {
                     satisfies(event, data: data, rule: book[index].rule, deadline: deadlines[index], state: current)
                 else { return false }
                 var satisfiedAt = max(
-                    event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event)), deadlines[index].triggeredAt
-                )
+                    event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event)),
+                    deadlines[index].triggeredAt,
+                    book[index].metNoEarlierThan ?? .distantPast)
                 var recordedAt = event.recordedOrOccurredAt
                 if let corrected = correctedAt[event.id],
                     !satisfies(
@@ -938,6 +946,13 @@ public enum DeadlineEvaluator {
         var metRecordedAt: Date?
         /// The stretches given back to it by another's act (see ``Evaluation``).
         var pauses: [(from: Date, to: Date)] = []
+        /// An own deadline brought back after its due time (its author's closure or finding undone
+        /// within the grace, its own referral to the role's holder withdrawn): nothing meets it
+        /// earlier than that. While it was cancelled or another's, no notice could be written, and
+        /// only a notice stops a late entry dated before the due time from meeting it (an eleventh
+        /// attack pass closed a case before a due time and, an hour after it, reopened it and
+        /// referred, dated before the closure: met).
+        var metNoEarlierThan: Date?
     }
 
     /// Who holds `kind` in the case: its opener, if of that kind; else the recipient of the first
