@@ -81,6 +81,25 @@ struct AuditTrailTests {
         let opav = try #require(rest.range(of: "opav-officer"))
         #expect(natc.lowerBound < opav.lowerBound)
         #expect(!rest[..<opav.lowerBound].contains("kp-dthb-officer"))
+        // And pages back through every one of them, 50 at a time: no flood of reads (nor of a
+        // non-party's refused probes: an eleventh attack pass) puts a read out of the auditor's sight.
+        var shown = text
+        var pages = 1
+        var policeSeen = false
+        while let start = shown.range(of: #"id="earlier-reads" href=""#)?.upperBound {
+            let link = String(shown[start...].prefix { $0 != "\"" && $0 != "#" })
+            let page = try await DashboardTests.page(h.api, link, token: h.token("audit"))
+            #expect(
+                page.status == 200 && page.text.contains("Newest reads") && page.text.contains("earlier reads"),
+                "\(link): \(page.status)")
+            policeSeen = policeSeen || page.text.contains("kp-dthb-officer")
+            shown = page.text
+            pages += 1
+        }
+        #expect(policeSeen && pages == 21, "\(pages) pages")
+        // A cursor that is not one is no error: the newest reads.
+        let unknown = try await DashboardTests.page(h.api, "/cases/KS-FL-1?reads=x", token: h.token("audit"))
+        #expect(unknown.status == 200 && !unknown.text.contains("Newest reads"))
     }
 
     /// A non-party probes an existing case and a missing one on every case route and gets the

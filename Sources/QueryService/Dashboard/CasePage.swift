@@ -38,8 +38,8 @@ enum CasePage {
 
     static func render(
         caseId: String, state: CaseState, lines: [Line], chain: VerificationReport?, deadlines: [DeadlineRow],
-        access: [AccessLog.Entry]?, accessRecord: AccessLogReport? = nil, forms: HTML = .empty, now: Date,
-        _ t: Localizer
+        access: AccessLog.Page?, accessPaged: Bool = false, accessRecord: AccessLogReport? = nil,
+        forms: HTML = .empty, now: Date, _ t: Localizer
     ) -> HTML {
         let openedBy = DashboardLayout.institutionName(state.openedBy, t)
         let opened = t.html(
@@ -65,14 +65,29 @@ enum CasePage {
             <section aria-labelledby="timeline-h"><h2 id="timeline-h">\(t("case.timeline"))</h2>\(timeline(lines, t))</section>
             <section aria-labelledby="case-deadlines-h"><h2 id="case-deadlines-h">\(t("case.deadlines"))</h2>\
             \(caseDeadlines(deadlines, now: now, t))</section>
-            \(access.map { entries in
+            \(access.map { page in
                 HTML("""
                 <section aria-labelledby="case-access-h"><h2 id="case-access-h">\(t("case.whoRead"))</h2>\
                 \(accessRecordStatus(accessRecord, t))\
-                \(DashboardTables.accessLog(entries, caption: t("case.accessCaption", ["n": String(entries.count)]), id: "case-access", t))</section>
+                \(DashboardTables.accessLog(page.entries, caption: t(accessPaged ? "case.earlierAccessCaption" : "case.accessCaption", ["n": String(page.entries.count)]), id: "case-access", t))\
+                \(accessPaging(caseId: caseId, next: page.next, paged: accessPaged, t))</section>
                 """)
             } ?? .empty)
             """
+    }
+
+    /// Links through the case's reads, 50 at a time: to the earlier ones, and back to the newest.
+    static func accessPaging(caseId: String, next: AccessCursor?, paged: Bool, _ t: Localizer) -> HTML {
+        let page = "/cases/\(HTML.queryValue(caseId))"
+        var links: [HTML] = []
+        if paged { links.append("<a href=\"\(page)#case-access-h\">\(t.html("case.newestReads"))</a>") }
+        if let next {
+            let earlier = "\(page)?reads=\(HTML.queryValue(next.encoded))#case-access-h"
+            if !links.isEmpty { links.append(" · ") }
+            links.append("<a id=\"earlier-reads\" href=\"\(earlier)\">\(t.html("case.earlierReads"))</a>")
+        }
+        guard !links.isEmpty else { return .empty }
+        return "<p class=\"paging\">\(links)</p>"
     }
 
     /// Whether the case's read record (its rows of the chained access log) is intact. The

@@ -375,9 +375,13 @@ extension QueryService {
         let deadlines = try await readSide.deadlines(
             DeadlineFilter(caseId: caseId), visibleTo: principal.role == .institution ? principal.institution : nil)
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))
+        // The auditor pages back through who read the case, 50 reads at a time (`?reads=` the
+        // cursor of `GET /v1/audit/access`): a non-party's refused probes cannot push a party's
+        // reads out of sight (an eleventh attack pass filled the page with them).
+        let olderThan = request.query["reads"].flatMap(AccessCursor.init(encoded:))
         let access =
             principal.role == .auditor
-            ? try await accessLog.entries(AccessLog.Filter(caseId: caseId), limit: 50).entries : nil
+            ? try await accessLog.entries(AccessLog.Filter(caseId: caseId), after: olderThan, limit: 50) : nil
         let record = principal.role == .auditor ? try await store.verifyAccessRecord(caseId: caseId) : nil
         let now = Date()
         var forms: HTML = .empty
@@ -390,7 +394,8 @@ extension QueryService {
         }
         let main = CasePage.render(
             caseId: caseId, state: state, lines: CasePage.lines(events, state: state), chain: chain,
-            deadlines: deadlines, access: access, accessRecord: record, forms: forms, now: now, locale.t)
+            deadlines: deadlines, access: access, accessPaged: olderThan != nil, accessRecord: record, forms: forms,
+            now: now, locale.t)
         return DashboardLayout.response(
             feedback?.status ?? .ok,
             DashboardLayout.document(
