@@ -1473,6 +1473,100 @@ import Testing
         #expect(handedBack.responsible == "kp-dthb" && handedBack.status == .metLate)
     }
 
+    /// A review of the eleventh pass's fixes: a deadline that came back after its due time by a
+    /// path the fixes missed could still be met by an act dated back, and another's reopening
+    /// before the due time put the author's own deadline off.
+    @Test func theEleventhPassUnderReview() throws {
+        let due = at(hours: 24)
+        func advocate(_ s: CaseScript, _ times: [Date]) -> Deadline? {
+            deadline(recorded(s, times), "victim-advocate-assigned", now: due + 7200)
+        }
+        // 1. The police's own reopening (or finding changed back) dated before the due time,
+        // recorded an hour after it, with the referral dated back in the same batch.
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append("kp-dthb", "CaseClosed", ["reason": "other"], at: due - 300)
+        try s.append("kp-dthb", "CaseReopened", ["reason": "new-information"], at: due - 60)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: due - 30)
+        #expect(advocate(s, [t0, due - 300, due + 3600, due + 3600])?.status == .metLate)
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: due - 300)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: due - 60)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: due - 30)
+        #expect(advocate(s, [t0, due - 300, due + 3600, due + 3600])?.status == .metLate)
+
+        // 2. A decision taken back by its author a minute after the due time and made again,
+        // dated back, in one batch; and a referral withdrawn and issued again the same way.
+        let decidedBy = belgrade(t0, days: 30)
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: decidedBy - 60)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "presumed"], at: decidedBy + 60)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: decidedBy - 30)
+        let decided = deadline(
+            recorded(s, [t0, decidedBy - 60, decidedBy + 60, decidedBy + 60]), "identification-decided",
+            now: decidedBy + 120)
+        #expect(decided?.status == .metLate)
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: due - 60)
+        try s.append("kp-dthb", "ReferralWithdrawn", ["referralId": "VA-1", "reason": "issued-in-error"], at: due + 60)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "VA-2", "to": "opav", "purpose": "victim-advocacy"],
+            at: due - 30)
+        #expect(advocate(s, [t0, due - 60, due + 60, due + 60])?.status == .metLate)
+
+        // 3. A referral that still stands when another is withdrawn counts no earlier either.
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append("kp-dthb", "CaseClosed", ["reason": "other"], at: due - 300)
+        try s.append("kp-dthb", "CaseReopened", ["reason": "new-information"], at: due + 3600)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: due - 360)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "VA-2", "to": "opav", "purpose": "victim-advocacy"],
+            at: due - 350)
+        try s.append(
+            "kp-dthb", "ReferralWithdrawn", ["referralId": "VA-1", "reason": "issued-in-error"], at: due + 3600)
+        let times = [t0, due - 300, due + 3600, due + 3600, due + 3600, due + 3600]
+        #expect(advocate(s, times)?.status == .metLate)
+
+        // 4. A correction revives the deadline after its due time, the referral dated back.
+        for dated in [due - 10, due - 60] {
+            s = CaseScript()
+            try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+            let finding = try s.append(
+                "kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: due - 30)
+            try s.append(
+                "kp-dthb", "RecordCorrected", correction(of: finding, ["status": "identified"]), at: due + 3600)
+            try s.append(
+                "kp-dthb", "ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"],
+                at: dated)
+            #expect(advocate(s, [t0, due - 30, due + 3600, due + 3600])?.status == .metLate, "\(dated)")
+        }
+
+        // 5. Another party's reopening before the due time does not put the author's deadline off.
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued",
+            ["referralId": "S-1", "to": "isf", "purpose": "shelter", "consentOverride": ["reason": "imminent-danger"]],
+            at: t0)
+        try s.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: at(hours: 1))
+        try s.append("isf", "CaseReopened", ["reason": "new-information"], at: at(hours: 23))
+        let reopened = deadline(
+            recorded(s, [t0, t0, at(hours: 1), at(hours: 23)]), "victim-advocate-assigned", now: due + 60)
+        #expect(reopened?.dueAt == due && reopened?.status == .overdue)
+    }
+
     /// Found by `RecordInvariantTests`: an act recorded after a correction, dated back before it
     /// within the late-entry grace, was taken as having met the deadline before the correction came,
     /// so the record before the correction stood. The victim advocate corrected its reflection
@@ -1488,6 +1582,23 @@ import Testing
             deadline(recorded(s, [t0, t0, at(days: 40), at(days: 41)]), "reflection-period-ends", now: at(days: 42)))
         #expect(period.status == .metLate)
         #expect(period.dueAt == belgrade(t0, days: 30))
+    }
+
+    /// Found by `RecordInvariantTests`: a notice recorded at the very instant of a correction was
+    /// taken as written before it, so the uncorrected record stood: the advocate's reflection period,
+    /// corrected from 365 days to 30 on day 40 and noticed at once, showed due in a year.
+    @Test func aNoticeAtTheCorrectionsInstantIsOfTheCorrectedRecord() throws {
+        var s = CaseScript()
+        try s.append("opav", "CaseOpened", opening, at: t0)
+        let started = try s.append("opav", "ReflectionPeriodStarted", ["days": 365], at: t0)
+        try s.append("opav", "RecordCorrected", correction(of: started, ["days": 30]), at: at(days: 40))
+        let notice = NoticeKey(
+            ruleId: "reflection-period-ends", triggerEventId: started.id, rulesetId: "kosovo-default")
+        let period = try #require(
+            deadline(
+                recorded(s, [t0, t0, at(days: 40)]), "reflection-period-ends", now: at(days: 41),
+                notices: [notice: at(days: 40)]))
+        #expect(period.status == .overdue && period.dueAt == belgrade(t0, days: 30))
     }
 
     /// Found by `RecordInvariantTests`: a running deadline a correction ended kept what the record

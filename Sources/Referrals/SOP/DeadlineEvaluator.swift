@@ -234,8 +234,10 @@ public enum DeadlineEvaluator {
             // watcher saw the corrected record) does not make the record before it final, nor
             // keep an excuse the correction takes away (an invariant test: a notice of the
             // corrected record's missed deadline, recorded later, kept it cancelled).
+            // (Strictly before: a notice recorded at the correction's instant was written from the
+            // corrected record — one of the uncorrected record's miss would find it due by then.)
             func noticed(_ d: Deadline) -> Bool {
-                d.notified && notices.contains { key, recordedAt in d.isNoticed(by: key) && recordedAt <= at }
+                d.notified && notices.contains { key, recordedAt in d.isNoticed(by: key) && recordedAt < at }
             }
             func frozen(_ d: Deadline) -> Bool {
                 noticed(d) || d.dueAt <= at || met(d) || (d.cancelledAt.map { $0 <= at } ?? false)
@@ -258,7 +260,8 @@ public enum DeadlineEvaluator {
             func excusedNoLonger(_ was: Deadline, _ d: Deadline) -> Bool {
                 !noticed(was) && (was.cancelledAt != nil || was.satisfiedAt != nil)
                     && (d.cancelledAt.map { $0 > at } ?? true) && !met(d)
-                    && (d.satisfiedAt ?? .distantFuture) > (was.satisfiedAt ?? was.cancelledAt ?? .distantPast)
+                    && (since(d.satisfiedByEventId) ? .distantFuture : d.satisfiedAt ?? .distantFuture)
+                        > (was.satisfiedAt ?? was.cancelledAt ?? .distantPast)
             }
 
             // 1. What this correction decides, for this pass and every later one.
@@ -361,6 +364,10 @@ public enum DeadlineEvaluator {
                 }
                 if frozen(was) {
                     if excusedNoLonger(was, d) {
+                        if since(d.satisfiedByEventId), let s = d.satisfiedAt, s < at {
+                            d.satisfiedAt = at
+                            d.status = status(of: d, now: now)
+                        }
                         merged.append(d)
                     } else {
                         merged.append(was)
@@ -524,12 +531,15 @@ public enum DeadlineEvaluator {
         // trigger of it would: ``countsFor``); returns their rules' ids. Another institution's
         // deadline is carried on with the time between the ending and the undoing given back (its
         // clock was stopped by someone else's act), whenever it was due; so is the author's own
-        // when another undoes its ending (an eleventh attack pass: a shelter reopened the police's
-        // closure a minute after the police's due time, and the police were overdue, with a
-        // notice). The author's own, undone by itself: not yet due, due when it was; already due,
-        // only if undone within the late-entry grace of when it was made (an attack pass closed a
-        // case a minute before a deadline and reopened it a minute after) — then missed, as if
-        // never made.
+        // when another undoes its ending after its due time (an eleventh attack pass: a shelter
+        // reopened the police's closure a minute after the police's due time, and the police were
+        // overdue, with a notice) — before it, it is due when it was (a review: else a colluder's
+        // reopening put the author's own deadline off by the time the case stood closed). The
+        // author's own, undone by itself: not yet due, due when it was; already due, only if
+        // undone within the late-entry grace of when it was made (an attack pass closed a case a
+        // minute before a deadline and reopened it a minute after) — then missed, as if never
+        // made, and met no earlier than it was undone: while it stood cancelled, no notice could
+        // be written, and only a notice stops a late entry dated before the due time.
         func carryOn(endedBy ending: UUID, undoneBy undoing: CaseEvent, data: () -> JSONValue) -> Set<String> {
             var rules: Set<String> = []
             for index in deadlines.indices
@@ -539,15 +549,20 @@ public enum DeadlineEvaluator {
                 guard let endedAt = deadlines[index].cancelledAt else { continue }
                 let countsAt = countsFor(deadlines[index].responsible, undoing, book[index].ruleset)
                 let responsible = deadlines[index].responsible
-                if book[index].endedBy?.actor.institution != responsible || undoing.actor.institution != responsible {
+                let ownUndoneByItself =
+                    book[index].endedBy?.actor.institution == responsible && undoing.actor.institution == responsible
+                let ownEnding = book[index].endedBy?.actor.institution == responsible
+                if !ownEnding || (!ownUndoneByItself && deadlines[index].dueAt <= countsAt) {
                     // Another's closure or finding paused this deadline, or another undid the
-                    // institution's own: the time between is given back.
+                    // institution's own after its due time: the time between is given back.
                     book[index].pauses.append((endedAt, countsAt))
                     schedule(
                         index,
                         runsFrom: book[index].runsFrom.addingTimeInterval(max(0, countsAt.timeIntervalSince(endedAt))))
                 } else if deadlines[index].dueAt <= countsAt {
                     guard undoneSoonAfter(endedAt, by: undoing, book[index].ruleset) else { continue }
+                }
+                if ownUndoneByItself, deadlines[index].dueAt <= undoing.recordedOrOccurredAt {
                     book[index].metNoEarlierThan = undoing.recordedOrOccurredAt
                 }
                 deadlines[index].cancelledAt = nil
@@ -706,7 +721,7 @@ public enum DeadlineEvaluator {
                     // Met by the referral that still stands, when it counted.
                     deadlines[index].satisfiedAt = max(
                         standing.countedAt(grace: book[index].ruleset.lateEntryGrace(for: standing)),
-                        deadlines[index].triggeredAt)
+                        deadlines[index].triggeredAt, book[index].metNoEarlierThan ?? .distantPast)
                     deadlines[index].satisfiedByEventId = standing.id
                     book[index].metBy = standing
                     book[index].metRecordedAt = max(
@@ -719,6 +734,9 @@ public enum DeadlineEvaluator {
                 book[index].metBy = nil
                 book[index].metRecordedAt = nil
                 book[index].settledBy = nil
+                if !byAnother, deadlines[index].dueAt <= event.recordedOrOccurredAt {
+                    book[index].metNoEarlierThan = event.recordedOrOccurredAt
+                }
                 // A referral withdrawn by its issuer, another institution: the time it stood met is
                 // given back, so that a referral issued and withdrawn by another moves nothing.
                 if byAnother {
