@@ -1584,6 +1584,70 @@ import Testing
         #expect(period.dueAt == belgrade(t0, days: 30))
     }
 
+    /// Twelfth attack pass (session 13), on a demo, against the eleventh pass's fixes.
+    @Test func twelfthAttackPass() throws {
+        let due = at(hours: 24)
+        func advocate(_ s: CaseScript, _ times: [Date], now: Date = at(hours: 26)) -> Deadline? {
+            deadline(recorded(s, times), "victim-advocate-assigned", now: now)
+        }
+        func referral(_ id: String) -> JSONValue {
+            ["referralId": .string(id), "to": "opav", "purpose": "victim-advocacy"]
+        }
+        // 1. The police's own reopening dated before the due time, recorded after it, with the
+        // referral dated back in the same batch: met. Met late.
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append("kp-dthb", "CaseClosed", ["reason": "other"], at: due - 60)
+        try s.append("kp-dthb", "CaseReopened", ["reason": "new-information"], at: due - 20)
+        try s.append("kp-dthb", "ReferralIssued", referral("VA-1"), at: due - 10)
+        #expect(advocate(s, [t0, due - 60, due + 40, due + 40])?.status == .metLate)
+        // 2. Their own correction brings the deadline back after its due time, the referral dated
+        // back in the same batch: met. Met late.
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        var finding = try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: due - 180)
+        try s.append("kp-dthb", "RecordCorrected", correction(of: finding, ["status": "identified"]), at: due + 36)
+        try s.append("kp-dthb", "ReferralIssued", referral("VA-1"), at: due - 30)
+        #expect(advocate(s, [t0, due - 180, due + 36, due + 36])?.status == .metLate)
+        // 3. The same through the child flag and the guardian deadline.
+        s = CaseScript()
+        let unknownAge: JSONValue = [
+            "identificationStatus": "identified",
+            "profile": ["sex": "male", "ageBand": "unknown", "child": true, "nationality": "XK", "exploitation": []],
+        ]
+        let opened = try s.append("kp-dthb", "CaseOpened", unknownAge, at: t0)
+        try s.append("kp-dthb", "RecordCorrected", correction(of: opened, ["profile": ["child": false]]), at: due - 180)
+        try s.append("kp-dthb", "RecordCorrected", correction(of: opened, ["profile": ["child": true]]), at: due + 36)
+        try s.append("kp-dthb", "GuardianAppointed", [:], at: due - 30)
+        let guardian = deadline(
+            recorded(s, [t0, due - 180, due + 36, due + 36]), "guardian-for-child", now: at(hours: 26))
+        #expect(guardian?.status == .metLate)
+        // 4. The referral recorded after the due time (dated before it) while the finding stood,
+        // then the finding corrected away: the deadline stayed cancelled, never overdue.
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        finding = try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: due - 45)
+        try s.append("kp-dthb", "ReferralIssued", referral("VA-1"), at: due - 10)
+        try s.append("kp-dthb", "RecordCorrected", correction(of: finding, ["status": "identified"]), at: due + 36)
+        let late = try #require(advocate(s, [t0, due - 45, due + 31, due + 36]))
+        #expect(late.status == .metLate && late.satisfiedAt == due + 31)
+        // 5. A colluding shelter reopens the police's closure just after the due time, again and
+        // again: the time between is given back once; the second time it is the police's miss.
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued",
+            ["referralId": "S-1", "to": "isf", "purpose": "shelter", "consentOverride": ["reason": "other"]], at: t0)
+        try s.append("kp-dthb", "CaseClosed", ["reason": "other"], at: due - 8)
+        try s.append("isf", "CaseReopened", ["reason": "new-information"], at: due + 20)
+        let once = try #require(advocate(s, [t0, t0, due - 8, due + 20], now: due + 21))
+        #expect(once.dueAt == due + 28 && once.status != .overdue)
+        try s.append("kp-dthb", "CaseClosed", ["reason": "other"], at: due + 21)
+        try s.append("isf", "CaseReopened", ["reason": "new-information"], at: due + 49)
+        let twice = try #require(advocate(s, [t0, t0, due - 8, due + 20, due + 21, due + 49], now: due + 50))
+        #expect(twice.dueAt == due + 28 && twice.status == .overdue)
+    }
+
     /// Found by `RecordInvariantTests`: a notice recorded at the very instant of a correction was
     /// taken as written before it, so the uncorrected record stood: the advocate's reflection period,
     /// corrected from 365 days to 30 on day 40 and noticed at once, showed due in a year.

@@ -259,9 +259,18 @@ public enum DeadlineEvaluator {
             // same correction recorded twice made a deadline met in time met late: a review).
             func excusedNoLonger(_ was: Deadline, _ d: Deadline) -> Bool {
                 !noticed(was) && (was.cancelledAt != nil || was.satisfiedAt != nil)
-                    && (d.cancelledAt.map { $0 > at } ?? true) && !met(d)
+                    && (d.cancelledAt.map { $0 > at } ?? true) && (!met(d) || metWhileExcused(was, d))
                     && (since(d.satisfiedByEventId) ? .distantFuture : d.satisfiedAt ?? .distantFuture)
                         > (was.satisfiedAt ?? was.cancelledAt ?? .distantPast)
+            }
+
+            // Met, as corrected, by an act recorded after the due time while the excuse stood: no
+            // notice could be written meanwhile, so it met the deadline late, when it was recorded
+            // (a twelfth attack pass: a finding cancelled the advocate deadline, the referral was
+            // recorded after the due time dated before it, and the finding was corrected away —
+            // the deadline stayed cancelled, never overdue).
+            func metWhileExcused(_ was: Deadline, _ d: Deadline) -> Bool {
+                was.cancelledAt != nil && (d.satisfiedByEventId.flatMap(recordedAt).map { $0 > d.dueAt } ?? false)
             }
 
             // 1. What this correction decides, for this pass and every later one.
@@ -366,6 +375,11 @@ public enum DeadlineEvaluator {
                     if excusedNoLonger(was, d) {
                         if since(d.satisfiedByEventId), let s = d.satisfiedAt, s < at {
                             d.satisfiedAt = at
+                            d.status = status(of: d, now: now)
+                        } else if metWhileExcused(was, d), let by = d.satisfiedByEventId.flatMap(recordedAt),
+                            let s = d.satisfiedAt, s < by
+                        {
+                            d.satisfiedAt = by
                             d.status = status(of: d, now: now)
                         }
                         merged.append(d)
@@ -549,12 +563,18 @@ public enum DeadlineEvaluator {
                 guard let endedAt = deadlines[index].cancelledAt else { continue }
                 let countsAt = countsFor(deadlines[index].responsible, undoing, book[index].ruleset)
                 let responsible = deadlines[index].responsible
-                let ownUndoneByItself =
-                    book[index].endedBy?.actor.institution == responsible && undoing.actor.institution == responsible
                 let ownEnding = book[index].endedBy?.actor.institution == responsible
-                if !ownEnding || (!ownUndoneByItself && deadlines[index].dueAt <= countsAt) {
-                    // Another's closure or finding paused this deadline, or another undid the
-                    // institution's own after its due time: the time between is given back.
+                // Another's closure or finding paused this deadline, or another undid the
+                // institution's own after its due time: the time between is given back — for its
+                // own ending, once (a twelfth attack pass had a colluding shelter reopen the police's
+                // closures again and again, each just after the due time: never overdue); again,
+                // as if the institution had undone it itself.
+                let givenBack =
+                    !ownEnding
+                    || (undoing.actor.institution != responsible && deadlines[index].dueAt <= countsAt
+                        && !book[index].ownEndingUndoneByAnother)
+                if givenBack {
+                    if ownEnding { book[index].ownEndingUndoneByAnother = true }
                     book[index].pauses.append((endedAt, countsAt))
                     schedule(
                         index,
@@ -562,7 +582,7 @@ public enum DeadlineEvaluator {
                 } else if deadlines[index].dueAt <= countsAt {
                     guard undoneSoonAfter(endedAt, by: undoing, book[index].ruleset) else { continue }
                 }
-                if ownUndoneByItself, deadlines[index].dueAt <= undoing.recordedOrOccurredAt {
+                if ownEnding, !givenBack, deadlines[index].dueAt <= undoing.recordedOrOccurredAt {
                     book[index].metNoEarlierThan = undoing.recordedOrOccurredAt
                 }
                 deadlines[index].cancelledAt = nil
@@ -971,6 +991,10 @@ public enum DeadlineEvaluator {
         /// attack pass closed a case before a due time and, an hour after it, reopened it and
         /// referred, dated before the closure: met).
         var metNoEarlierThan: Date?
+        /// Whether another institution has once undone the responsible institution's own closure
+        /// or finding after its due time (and given it the time between): a second time is judged
+        /// as its own undoing.
+        var ownEndingUndoneByAnother = false
     }
 
     /// Who holds `kind` in the case: its opener, if of that kind; else the recipient of the first
