@@ -265,17 +265,20 @@ import Testing
         return ["seed \(seed), opener \(opener), attacker \(attacker):"] + broken + h.log
     }
 
-    @Test func noInstitutionBendsTheRecordAfterTheFact() {
+    /// The histories are checked on a thread of their own: a quarter of a minute of evaluation on
+    /// one of the two cooperative threads of a 2-core machine starved the suite's servers (a body-
+    /// limit test's requests timed out while it ran).
+    @Test func noInstitutionBendsTheRecordAfterTheFact() async {
         let environment = ProcessInfo.processInfo.environment
         let seeds = environment["HANDOFF_INVARIANT_SEEDS"].flatMap(Int.init) ?? 300
         let first = environment["HANDOFF_INVARIANT_FIRST"].flatMap(UInt64.init) ?? 1
-        var failures = 0
-        for seed in first..<first + UInt64(seeds) {
-            let broken = Self.check(seed: seed)
-            guard !broken.isEmpty else { continue }
-            failures += 1
-            if failures <= 5 { Issue.record(Comment(rawValue: broken.joined(separator: "\n"))) }
+        let broken: [[String]] = await withCheckedContinuation { done in
+            Thread {
+                done.resume(
+                    returning: (first..<first + UInt64(seeds)).map(Self.check).filter { !$0.isEmpty })
+            }.start()
         }
-        #expect(failures == 0, "\(failures) of \(seeds) histories broke an invariant")
+        for history in broken.prefix(5) { Issue.record(Comment(rawValue: history.joined(separator: "\n"))) }
+        #expect(broken.isEmpty, "\(broken.count) of \(seeds) histories broke an invariant")
     }
 }

@@ -1651,6 +1651,34 @@ import Testing
         try s.append("isf", "CaseReopened", ["reason": "new-information"], at: due + 49)
         let twice = try #require(advocate(s, [t0, t0, due - 8, due + 20, due + 21, due + 49], now: due + 50))
         #expect(twice.dueAt == due + 28 && twice.status == .overdue)
+
+        // A review: 4. judged late only for the corrector's own deadline — the prosecution's finding
+        // cancelled the police's advocate deadline; the police referred after the due time, dated
+        // before it; the prosecution corrected its finding away: the police are not late (the
+        // deadline stays as the finding left it, as before this pass).
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "P-1", "to": "ksp", "purpose": "prosecution"], at: t0)
+        finding = try s.append("ksp", "IdentificationStatusChanged", ["status": "not-a-victim"], at: due - 45)
+        try s.append("kp-dthb", "ReferralIssued", referral("VA-1"), at: due - 10)
+        try s.append("ksp", "RecordCorrected", correction(of: finding, ["status": "identified"]), at: due + 36)
+        let excused = advocate(s, [t0, t0, due - 45, due + 31, due + 36])
+        #expect(excused.map { [.met, .cancelled].contains($0.status) } == true)
+        // And an excuse that was a decision: identified before the due time, a second decision
+        // recorded after it dated before it, the first corrected away — met late, not met.
+        let decidedBy = belgrade(t0, days: 30)
+        s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", opening, at: t0)
+        let decision = try s.append(
+            "kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: decidedBy - 3600)
+        try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "not-a-victim"], at: decidedBy - 1800)
+        try s.append(
+            "kp-dthb", "RecordCorrected", correction(of: decision, ["status": "potential"]), at: decidedBy + 7200)
+        let decided = deadline(
+            recorded(s, [t0, decidedBy - 3600, decidedBy + 3600, decidedBy + 7200]), "identification-decided",
+            now: decidedBy + 7300)
+        #expect(decided?.status == .metLate)
     }
 
     /// Found by `RecordInvariantTests`: a notice recorded at the very instant of a correction was

@@ -269,8 +269,13 @@ public enum DeadlineEvaluator {
             // (a twelfth attack pass: a finding cancelled the advocate deadline, the referral was
             // recorded after the due time dated before it, and the finding was corrected away —
             // the deadline stayed cancelled, never overdue).
+            // Only the corrector's own: another's revived deadline gets the time it stood excused
+            // back instead (a review: judged late here, the victim advocate's referral made the
+            // police late after the prosecution corrected its finding away). An excuse that was a
+            // satisfaction (a decision) is one too.
             func metWhileExcused(_ was: Deadline, _ d: Deadline) -> Bool {
-                was.cancelledAt != nil && (d.satisfiedByEventId.flatMap(recordedAt).map { $0 > d.dueAt } ?? false)
+                d.responsible == corrector
+                    && (d.satisfiedByEventId.flatMap(recordedAt).map { $0 > d.dueAt } ?? false)
             }
 
             // 1. What this correction decides, for this pass and every later one.
@@ -572,9 +577,9 @@ public enum DeadlineEvaluator {
                 let givenBack =
                     !ownEnding
                     || (undoing.actor.institution != responsible && deadlines[index].dueAt <= countsAt
-                        && !book[index].ownEndingUndoneByAnother)
+                        && !book[index].ownEndingsUndoneByAnother.contains(responsible))
                 if givenBack {
-                    if ownEnding { book[index].ownEndingUndoneByAnother = true }
+                    if ownEnding { book[index].ownEndingsUndoneByAnother.insert(responsible) }
                     book[index].pauses.append((endedAt, countsAt))
                     schedule(
                         index,
@@ -991,10 +996,10 @@ public enum DeadlineEvaluator {
         /// attack pass closed a case before a due time and, an hour after it, reopened it and
         /// referred, dated before the closure: met).
         var metNoEarlierThan: Date?
-        /// Whether another institution has once undone the responsible institution's own closure
-        /// or finding after its due time (and given it the time between): a second time is judged
-        /// as its own undoing.
-        var ownEndingUndoneByAnother = false
+        /// The institutions responsible for it whose own closure or finding another institution
+        /// has once undone after its due time (giving them the time between): a second time is
+        /// judged as their own undoing.
+        var ownEndingsUndoneByAnother: Set<String> = []
     }
 
     /// Who holds `kind` in the case: its opener, if of that kind; else the recipient of the first
