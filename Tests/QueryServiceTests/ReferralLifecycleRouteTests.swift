@@ -67,7 +67,7 @@ struct ReferralLifecycleRouteTests {
         func cases(_ query: String) async throws -> Set<String> {
             let reply = try await h.api.get("/v1/deadlines?\(query)", token: h.token("natc"))
             #expect(reply.status == 200, "\(query)")
-            return Set(reply.json["deadlines"]!.array.compactMap { $0["caseId"]?.stringValue })
+            return Set(try #require(reply.json["deadlines"]?.array).compactMap { $0["caseId"]?.stringValue })
         }
         #expect(try await cases("") == ["KS-C-1", "KS-O-1"])  // default: all, as before
         #expect(try await cases("caseStatus=all") == ["KS-C-1", "KS-O-1"])
