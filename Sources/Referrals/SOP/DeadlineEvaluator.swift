@@ -173,10 +173,7 @@ public enum DeadlineEvaluator {
         func capped(_ key: StartKey, _ responsible: String, _ runsFrom: Date, _ dueAt: Date, _ warnAt: Date)
             -> (dueAt: Date, warnAt: Date)
         {
-            guard let cap = caps[key], cap.responsible == responsible, dueAt > runsFrom.addingTimeInterval(cap.term)
-            else { return (dueAt, warnAt) }
-            let latest = runsFrom.addingTimeInterval(cap.term)
-            return (latest, max(runsFrom, min(warnAt, latest.addingTimeInterval(-cap.warnGap))))
+            cap(caps, key, responsible, runsFrom, dueAt, warnAt)
         }
         var givenBack: [UUID: [(key: StartKey, corrector: String, seconds: TimeInterval)]] = [:]
         var floors: [StartKey: (at: Date, corrector: String)] = [:]
@@ -207,16 +204,25 @@ public enum DeadlineEvaluator {
             // status change, looked as if it had never stopped the deadline, and the time it had
             // stood excused was not given back — a tenth attack pass made a victim advocate
             // overdue, with a notice, that way.)
-            let beforeAt: [StartKey: Deadline] = {
+            // (Computed when first needed — rarely: it costs a pass over the stream up to the
+            // correction — from what earlier corrections had decided when this one came.)
+            var beforeAtKnown: [StartKey: Deadline]?
+            let decidedBefore = (caps: caps, givenBack: givenBack, floors: floors)
+            func beforeAt() -> [StartKey: Deadline] {
+                if let beforeAtKnown { return beforeAtKnown }
                 guard let end = position[correction.id] else { return [:] }
+                let (caps, givenBack, floors) = decidedBefore
                 let earlier = evaluatePass(
                     caseId: caseId, events: Array(events[...end]), context: context, now: now, notices: notices,
                     effective: effectiveData(events, applying: applied.subtracting([correction.id])),
                     correctedAt: correctedAt.filter { $0.value < at },
                     floor: { key, responsible in floors[key].flatMap { responsible != $0.corrector ? $0.at : nil } },
-                    givenBack: givenBack, adjust: capped)
-                return Dictionary(earlier.deadlines.map { (StartKey($0), $0) }, uniquingKeysWith: { first, _ in first })
-            }()
+                    givenBack: givenBack, adjust: { cap(caps, $0, $1, $2, $3, $4) })
+                let known = Dictionary(
+                    earlier.deadlines.map { (StartKey($0), $0) }, uniquingKeysWith: { first, _ in first })
+                beforeAtKnown = known
+                return known
+            }
             // Whether `id` came after this correction in the stream (recorded after it, or after it
             // in its batch).
             let here = position[correction.id] ?? events.count
@@ -306,9 +312,12 @@ public enum DeadlineEvaluator {
                 // reopening while the excuse stood: a ninth pass). Excused as the record stood when
                 // the correction was recorded, also when what came after undid the excuse in the
                 // whole stream (`beforeAt`).
-                guard
+                // (What `excusedNoLonger` asks of the corrected deadline alone, first: without it, no
+                // deadline of the record before is revived, and that record need not be computed.)
+                let revivable = (d.cancelledAt.map { $0 > at } ?? true) && (!met(d) || metWhileExcused(was, d))
+                guard revivable,
                     let excused = frozen(was) && excusedNoLonger(was, d)
-                        ? was : beforeAt[key].flatMap({ frozen($0) && excusedNoLonger($0, d) ? $0 : nil }),
+                        ? was : beforeAt()[key].flatMap({ frozen($0) && excusedNoLonger($0, d) ? $0 : nil }),
                     excused.responsible != corrector, var excusedAt = excused.cancelledAt ?? excused.satisfiedAt
                 else { continue }
                 if excused.cancelledAt == nil, let recorded = excused.satisfiedByEventId.flatMap(recordedAt) {
@@ -447,6 +456,18 @@ public enum DeadlineEvaluator {
             current = Evaluation(state: after.state, deadlines: merged, runsFrom: runsFrom)
         }
         return current
+    }
+
+    /// A due time (and warn time) no later than `caps` allows the deadline `key` of `responsible`
+    /// (the longest term its own correction left it, from the moment it runs from).
+    static func cap(
+        _ caps: [StartKey: (term: TimeInterval, warnGap: TimeInterval, responsible: String)], _ key: StartKey,
+        _ responsible: String, _ runsFrom: Date, _ dueAt: Date, _ warnAt: Date
+    ) -> (dueAt: Date, warnAt: Date) {
+        guard let cap = caps[key], cap.responsible == responsible, dueAt > runsFrom.addingTimeInterval(cap.term)
+        else { return (dueAt, warnAt) }
+        let latest = runsFrom.addingTimeInterval(cap.term)
+        return (latest, max(runsFrom, min(warnAt, latest.addingTimeInterval(-cap.warnGap))))
     }
 
     /// One evaluation of the case with the corrections in `effective` applied. `floor` gives,
