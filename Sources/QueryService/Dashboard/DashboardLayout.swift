@@ -102,7 +102,7 @@ enum DashboardLayout {
     /// service's own message is English and for the API; the page says the same in the catalogue's words).
     static func errorPage(_ error: ServiceError, session: SessionStore.Session?, locale: PageLocale) -> HTTPResponse {
         let t = locale.t
-        let status = [400, 401, 403, 404, 503].contains(error.status.code) ? String(error.status.code) : "other"
+        let status = [400, 401, 403, 404, 429, 503].contains(error.status.code) ? String(error.status.code) : "other"
         let title = t("error.title." + status)
         let main: HTML = """
             <h1>\(title)</h1>
@@ -111,6 +111,7 @@ enum DashboardLayout {
             """
         var extra: HTTPHeaders = [:]
         if error.status.code == 503 { extra["Retry-After"] = "1" }
+        if error.status.code == 429 { extra["Retry-After"] = String(error.retryAfter ?? 10) }
         return locale.apply(
             response(error.status, document(locale, title: title, session: session, main: main), headers: extra))
     }

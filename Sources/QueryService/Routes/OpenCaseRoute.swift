@@ -83,6 +83,10 @@ extension QueryService {
         } catch {
             throw Self.admissionError(error, index: nil, actual: 0)
         }
+        // An opening costs the projector one event (``AppendBudgetPolicy``).
+        if let wait = caseWriter.budget.spend(AppendBudgetPolicy.cost(events: 1, corrections: 0), by: institution) {
+            throw ServiceError.tooManyAppends(retryAfter: wait)
+        }
         for _ in 0..<3 {
             let caseId = try await store.issueCaseId(prefix: configuration.caseIdPrefix, year: issuingYear(now))
             do {

@@ -39,6 +39,9 @@ public struct QueryServiceConfiguration: Sendable {
     /// The most event streams (`/v1/events/stream`, `/dashboard/live`) one token may hold open at
     /// once, its dashboard sessions included; one more is refused with 429 `too_many_streams`.
     public var maxStreamsPerToken: Int
+    /// What each institution's appends may cost the projector; past it, 429 `too_many_appends`
+    /// (`handoff serve --append-budget`, `--append-budget-per-second`).
+    public var appendBudget: AppendBudgetPolicy
     /// How often a long-lived stream asks the database whether its token (or session) is still
     /// live; it ends within this long of a revocation. At most 5 s (operations.md promises it).
     public var streamRecheckInterval: Duration
@@ -84,6 +87,7 @@ public struct QueryServiceConfiguration: Sendable {
         defaultLanguage: Language = .english,
         logger: Logger = Logger(label: "service"),
         maxStreamsPerToken: Int = 8,
+        appendBudget: AppendBudgetPolicy = AppendBudgetPolicy(),
         streamRecheckInterval: Duration = .seconds(2),
         unauthenticatedBodyLimit: Int = 16_384,
         publicURL: String? = nil,
@@ -107,6 +111,7 @@ public struct QueryServiceConfiguration: Sendable {
         self.accessLogQueueCapacity = accessLogQueueCapacity
         self.logger = logger
         self.maxStreamsPerToken = maxStreamsPerToken
+        self.appendBudget = appendBudget
         self.streamRecheckInterval = min(streamRecheckInterval, .seconds(5))
         self.unauthenticatedBodyLimit = unauthenticatedBodyLimit
         self.publicURL = publicURL
@@ -207,7 +212,8 @@ public final class QueryService: Sendable {
         self.rulesets = RulesetRegistry(store: store)
         self.caseWriter = CaseWriter(
             store: store, access: access, institutions: institutions, rulesets: rulesets,
-            caseIdPrefix: configuration.caseIdPrefix, allowedClockSkew: configuration.allowedClockSkew)
+            caseIdPrefix: configuration.caseIdPrefix, allowedClockSkew: configuration.allowedClockSkew,
+            budget: configuration.appendBudget)
         self.streamQuota = StreamQuota(limit: configuration.maxStreamsPerToken)
         self.metricsHook = metricsHook
         self.readinessProbe = ReadinessProbe(url: tables.databaseURL, logger: configuration.logger.labeled("readiness"))

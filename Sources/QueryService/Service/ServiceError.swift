@@ -13,6 +13,8 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
     public var code: String
     public var message: String
     public var details: [(String, JSONValue)]
+    /// For a 429: the seconds `Retry-After` names (10 when not set).
+    public var retryAfter: Int?
 
     /// The details as `key=value` pairs (`field=data.to expected=3 actual=4`), for a command line.
     public var detailText: String {
@@ -45,6 +47,16 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
             "This token already holds \(limit) open event streams (its dashboard sessions included); close one first.",
             details: [("limit", .number(JSONNumber(limit)))])
     }
+    static func tooManyAppends(retryAfter: Duration) -> ServiceError {
+        let seconds = max(1, Int((retryAfter / .seconds(1)).rounded(.up)))
+        var error = ServiceError(
+            .tooManyRequests, "too_many_appends",
+            "This institution's recent appends have used up its share of the read models' work; retry after "
+                + "\(seconds) s. Nothing was appended.",
+            details: [("retryAfter", .number(JSONNumber(seconds)))])
+        error.retryAfter = seconds
+        return error
+    }
     static let internalError = ServiceError(.internalServerError, "internal_error", "Something went wrong on our side.")
     static let unsupportedMediaType = ServiceError(
         .unsupportedMediaType, "unsupported_media_type", "Send the body as Content-Type: application/json.")
@@ -64,7 +76,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         var headers: HTTPHeaders = [:]
         if status.code == 401 { headers["WWW-Authenticate"] = "Bearer" }
         if status.code == 503 { headers["Retry-After"] = "1" }
-        if status.code == 429 { headers["Retry-After"] = "10" }
+        if status.code == 429 { headers["Retry-After"] = String(retryAfter ?? 10) }
         return .json(status, JSONValue.object(JSONObject([("error", .object(inner))])).serialized(), headers: headers)
     }
 

@@ -17,19 +17,26 @@ public struct CaseWriter: Sendable {
     /// The prefix of server-issued case ids, which no institution may choose.
     let caseIdPrefix: String
     let allowedClockSkew: TimeInterval
+    /// What each institution's appends may cost the projector (``AppendBudgetPolicy``).
+    let budget: AppendBudget
 
     /// - Parameters:
     ///   - caseIdPrefix: the prefix of server-issued ids (`KS`).
     ///   - allowedClockSkew: how far `occurredAt` may lie in the future.
-    public init(store: EventStore, caseIdPrefix: String = "KS", allowedClockSkew: TimeInterval = 300) {
+    ///   - budget: what each institution's appends may cost the projector.
+    public init(
+        store: EventStore, caseIdPrefix: String = "KS", allowedClockSkew: TimeInterval = 300,
+        budget: AppendBudgetPolicy = AppendBudgetPolicy()
+    ) {
         self.init(
             store: store, access: CaseAccess(store: store), institutions: InstitutionRegistry(store: store),
-            rulesets: RulesetRegistry(store: store), caseIdPrefix: caseIdPrefix, allowedClockSkew: allowedClockSkew)
+            rulesets: RulesetRegistry(store: store), caseIdPrefix: caseIdPrefix, allowedClockSkew: allowedClockSkew,
+            budget: budget)
     }
 
     init(
         store: EventStore, access: CaseAccess, institutions: InstitutionRegistry, rulesets: RulesetRegistry,
-        caseIdPrefix: String, allowedClockSkew: TimeInterval
+        caseIdPrefix: String, allowedClockSkew: TimeInterval, budget: AppendBudgetPolicy
     ) {
         self.store = store
         self.access = access
@@ -37,6 +44,15 @@ public struct CaseWriter: Sendable {
         self.rulesets = rulesets
         self.caseIdPrefix = caseIdPrefix
         self.allowedClockSkew = allowedClockSkew
+        self.budget = AppendBudget(policy: budget)
+    }
+
+    /// Spends what appending `admitted` to the case in `state` costs `institution`'s budget.
+    /// - Throws: 429 `too_many_appends` when its balance is spent (nothing is appended).
+    private func spend(_ admitted: [CaseEvent], to state: CaseState?, by institution: String) throws {
+        if let wait = budget.spend(AppendBudgetPolicy.cost(of: admitted, to: state), by: institution) {
+            throw ServiceError.tooManyAppends(retryAfter: wait)
+        }
     }
 
     /// `handoff append` on a case stream: one event for `institution`, admitted exactly as the API
@@ -132,8 +148,10 @@ public struct CaseWriter: Sendable {
                 if let result = try await retried() { return result }
                 throw ServiceError.wrongExpectedVersion(expected: parsed.expectedJSON, actual: actual)
             }
+            let admitted: [CaseEvent]
             do {
-                try await admit(parsed, principal: principal, caseId: caseId, state: loaded.state, actual: actual)
+                admitted = try await admit(
+                    parsed, principal: principal, caseId: caseId, state: loaded.state, actual: actual)
             } catch {
                 if let result = try await retried() { return result }
                 throw error
@@ -143,6 +161,7 @@ public struct CaseWriter: Sendable {
                 // missing case's first event other than CaseOpened is.
                 throw ServiceError.from(CasePolicy.noSuchCase)
             }
+            try spend(admitted, to: loaded.state, by: institution)
             do {
                 return try await store.append(to: stream, expected: .exactly(actual), events: newEvents)
             } catch EventStoreError.wrongExpectedVersion(_, let now) {
@@ -187,6 +206,7 @@ public struct CaseWriter: Sendable {
             return nil
         }
         hidden = fold.state == nil
+        try spend(admitted, to: fold.state, by: institution)
         do {
             let result = try await store.append(to: stream, expected: .exactly(fold.version), events: events)
             if !result.deduplicated, result.events.count == admitted.count {

@@ -1,0 +1,90 @@
+import EventStore
+import Foundation
+import Referrals
+import Testing
+
+@testable import QueryService
+
+/// What one institution's appends may cost the projector (``AppendBudgetPolicy``): an attack
+/// pass opened fifteen of the heaviest cases admission allows from one token and touched each
+/// once a second, and every institution's inbox, deadlines and case summaries fell half a minute
+/// behind — the watcher, reading the deadlines as projected, wrote no notice meanwhile.
+@Suite("Append budget")
+struct AppendBudgetTests {
+    @Test func theCostIsTheCasesEventsTimesItsCorrections() {
+        #expect(AppendBudgetPolicy.cost(events: 1, corrections: 0) == 1)
+        #expect(AppendBudgetPolicy.cost(events: 40, corrections: 0) == 40)
+        #expect(AppendBudgetPolicy.cost(events: 1_000, corrections: 10) == 31_000)
+        // The heaviest case one institution can make: about a second and a half of the projector.
+        #expect(AppendBudgetPolicy.cost(events: 1_000, corrections: 100) == 301_000)
+    }
+
+    @Test func aBalanceIsSpentGoesIntoDebtAndFillsAgain() {
+        let budget = AppendBudget(policy: AppendBudgetPolicy(burst: 100, perSecond: 10))
+        let t0 = ContinuousClock.now
+        #expect(budget.spend(60, by: "isf", now: t0) == nil)
+        // Above zero, even an append that costs more than is left is admitted: it leaves a debt.
+        #expect(budget.spend(90, by: "isf", now: t0) == nil)
+        #expect(budget.balance(of: "isf", now: t0) == -50)
+        // In debt: refused, with how long until the balance is above zero (5 s at 10 a second).
+        let wait = budget.spend(1, by: "isf", now: t0)
+        #expect(wait != nil && wait! > .seconds(5) && wait! < .seconds(5.1))
+        // The refusal spent nothing; others have balances of their own.
+        #expect(budget.balance(of: "isf", now: t0) == -50)
+        #expect(budget.spend(100, by: "kp-dthb", now: t0) == nil)
+        // The balance fills at its rate, up to the burst and no further.
+        #expect(budget.spend(1, by: "isf", now: t0 + .seconds(6)) == nil)
+        #expect(budget.balance(of: "isf", now: t0 + .seconds(1_000)) == 100)
+    }
+
+    @Test func anInstitutionPastItsShareIsRefusedWith429AndOthersAreNot() async throws {
+        // A share of 3,000, coming back at one a second: a case of a hundred events and a few
+        // corrections uses it up at once.
+        let h = try await Harness.start { $0.appendBudget = AppendBudgetPolicy(burst: 3_000, perSecond: 1) }
+        defer { Task { await h.stop() } }
+        let police = h.token("kp-dthb")
+        let reviews = (0..<99).map { _ in #"{"type": "CaseReviewed", "data": {}}"# }.joined(separator: ",")
+        let opened = try await h.api.post(
+            "/v1/cases/KP-HEAVY-1/events", token: police,
+            #"{"events": [\#(Harness.openedJSON()), \#(reviews)]}"#)
+        #expect(opened.status == 201)
+        let risk = UUID()
+        let assessed = try await h.api.post(
+            "/v1/cases/KP-HEAVY-1/events", token: police,
+            #"{"id": "\#(risk)", "type": "RiskAssessed", "data": {"level": "low"}}"#)
+        #expect(assessed.status == 201)
+        func correction() -> String {
+            #"{"type": "RecordCorrected", "data": {"correctsEventId": "\#(risk)", "reason": "data-entry-error", "correction": {"level": "high"}}}"#
+        }
+        // 101 events + 3 × 101 per correction: the first few are admitted, then the share is spent.
+        var refused: Reply?
+        for _ in 0..<10 {
+            let reply = try await h.api.post("/v1/cases/KP-HEAVY-1/events", token: police, correction())
+            if reply.status != 201 {
+                refused = reply
+                break
+            }
+        }
+        let reply = try #require(refused)
+        #expect(reply.status == 429)
+        #expect(reply.errorCode == "too_many_appends")
+        let retryAfter = try #require(reply.header("Retry-After").flatMap { Int($0) })
+        #expect(retryAfter >= 1)
+        #expect(reply.json["error"]?["retryAfter"]?.int == retryAfter)
+        // Nothing of the refused append was written.
+        let version = try await h.store.version(of: .case("KP-HEAVY-1")!)
+        #expect(try await h.api.post("/v1/cases/KP-HEAVY-1/events", token: police, correction()).status == 429)
+        #expect(try await h.store.version(of: .case("KP-HEAVY-1")!) == version)
+        // Another token of the same institution shares its share; the dashboard's forms go
+        // through the same writer.
+        let other = try await h.service.tokens.create(role: .institution, institution: "kp-dthb", user: "officer-2")
+        #expect(
+            try await h.api.post("/v1/cases/KP-HEAVY-1/events", token: other, #"{"type": "CaseReviewed", "data": {}}"#)
+                .status == 429)
+        #expect(try await h.api.post("/v1/cases", token: police, Harness.openedData()).status == 429)
+        // Other institutions are not affected, in this case or another; reads go on.
+        let opened2 = try await h.api.post("/v1/cases", token: h.token("isf"), Harness.openedData())
+        #expect(opened2.status == 201)
+        #expect(try await h.api.get("/v1/events", token: police).status == 200)
+    }
+}
