@@ -411,6 +411,21 @@ public final class EventStore: Sendable {
         } catch { throw EventStoreError.from(error) }
     }
 
+    /// Whether `cursor` is ``Cursor/start`` or names an event of the log: the transaction id and
+    /// position of one event as committed. Every cursor this store hands out is one of these; any
+    /// other, however near, would make a reader skip events it never saw.
+    public func names(_ cursor: Cursor) async throws -> Bool {
+        guard cursor != .start else { return true }
+        do {
+            return try await pool.query(
+                """
+                SELECT EXISTS (SELECT 1 FROM handoff.events
+                                WHERE position = \(cursor.position) AND xid = \(String(cursor.xid))::xid8)
+                """
+            ).first?.decode(0) ?? false
+        } catch { throw EventStoreError.from(error) }
+    }
+
     /// The highest position handed out to a committed event (0 for an empty store). Not a cursor:
     /// events below it may still be invisible to the gap-free reader.
     public func newestPosition() async throws -> Int64 {

@@ -245,10 +245,26 @@ struct FeedTests {
         #expect(page4.json["events"]!.array.map { $0["data"]?["referralId"]?.stringValue } == ["R-10"])
         // Bad requests.
         let path = "/v1/subscriptions/opav-referrals/ack"
-        for body in [#"{"cursor":"x"}"#, #"{}"#, #"{"cursor":"999999999-999999"}"#, #"{"cursor":"0-0","x":1}"#] {
+        // A cursor must name an event: a real position under a made-up transaction id skipped every
+        // event of a lower one, for good (an attack pass), and so did a cursor beyond the end.
+        let real = try #require(page4.json["next"]?.stringValue.flatMap(Cursor.init))
+        let madeUp = [
+            Cursor(xid: real.xid + 1_000_000, position: real.position), Cursor(xid: real.xid, position: real.position + 1),
+            Cursor(xid: 0, position: real.position),
+        ].map { #"{"cursor":"\#($0)"}"# }
+        for body in [#"{"cursor":"x"}"#, #"{}"#, #"{"cursor":"999999999-999999"}"#, #"{"cursor":"0-0","x":1}"#] + madeUp {
             let reply = try await h2.api.post(path, token: tokenAfter, body)
             #expect(reply.status == 400, "\(body)")
             #expect(reply.errorCode == "bad_request", "\(body)")
+        }
+        #expect(try await h2.api.post(path, token: tokenAfter, #"{"cursor":"\#(real)"}"#).status == 200)
+        // An event stream resumes only from an event too.
+        for header in madeUp.compactMap({ JSONValue.parseOrNull($0)["cursor"]?.stringValue }) {
+            let stream = try await h2.api.request(
+                "GET", "/v1/events/stream", token: tokenAfter, headers: [("Last-Event-ID", header)])
+            #expect(stream.status == 400 && stream.errorField == "Last-Event-ID", "\(header)")
+            let after = try await h2.api.get("/v1/events/stream?after=\(header)", token: tokenAfter)
+            #expect(after.status == 400 && after.errorField == "after", "\(header)")
         }
         #expect(try await h2.api.post(path, token: tokenAfter, "{").errorCode == "invalid_json")
         let plain = try await h2.api.request(

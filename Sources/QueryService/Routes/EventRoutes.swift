@@ -30,6 +30,12 @@ extension QueryService {
         let start =
             try resume.map { try Self.cursor($0, field: "Last-Event-ID") }
             ?? Self.cursor(request.query["after"], field: "after")
+        // A stream resumes from an event it delivered (or the start): a made-up cursor would
+        // deliver nothing, ever, to a client that reconnects with it.
+        guard try await store.names(start) else {
+            let field = resume == nil ? "after" : "Last-Event-ID"
+            throw ServiceError.badRequest("\(field) is not the cursor of an event in the log.", field: field)
+        }
         let types = try Self.types(request)
         let minimum = try readMinimum(request)
         let endpoint = Self.endpoint(request)

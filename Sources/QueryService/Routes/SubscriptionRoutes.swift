@@ -103,11 +103,13 @@ extension QueryService {
         guard let cursor = Cursor(text) else {
             throw ServiceError.badRequest("cursor is not a cursor this service returned.", field: "cursor")
         }
-        // A cursor names an event that exists (or the start); anything further would skip events
-        // not yet written. Compared with the newest position, not the gap-free head, which can
-        // briefly lag behind a cursor already handed out while other transactions run.
-        guard cursor.position <= (try await store.newestPosition()) else {
-            throw ServiceError.badRequest("cursor lies beyond the end of the log.", field: "cursor")
+        // A cursor names an event that exists (or the start): its transaction id and position as
+        // committed. Anything else would skip events for good — a cursor with a made-up
+        // transaction id, though its position exists, skipped every event of a lower one (an
+        // attack pass). Not compared with the gap-free head, which can briefly lag behind a
+        // cursor already handed out while other transactions run.
+        guard try await store.names(cursor) else {
+            throw ServiceError.badRequest("cursor is not the cursor of an event in the log.", field: "cursor")
         }
         try await subscriptions.acknowledge(name, owner: subscription.owner, cursor: cursor)
         subscription.cursor = cursor
