@@ -91,6 +91,8 @@ public struct CaseProjector: Projector {
             ("declined_at", "timestamptz"), ("decline_reason", "text"), ("completed_at", "timestamptz"),
             ("outcome", "text"), ("ordinal", "int"), ("consent_override", "text"),
             ("consent_withdrawn_at", "timestamptz"), ("withdrawn_at", "timestamptz"), ("withdrawal_reason", "text"),
+            ("issued_counted_at", "timestamptz"), ("responded_counted_at", "timestamptz"),
+            ("accepted_counted_at", "timestamptz"),
         ])
     static let deadlines = RowWriter(
         table: "deadlines",
@@ -168,9 +170,13 @@ public struct CaseProjector: Projector {
     }
 
     /// Appends the rows of a case's referrals, in issue order.
-    static func addReferrals(_ s: CaseState, to r: inout RowBatch) {
+    /// - Parameter times: each referral's ``DeadlineEvaluator/ReferralTimes``.
+    static func addReferrals(
+        _ s: CaseState, times: [String: DeadlineEvaluator.ReferralTimes], to r: inout RowBatch
+    ) {
         for (i, id) in s.referralOrder.enumerated() {
             guard let ref = s.referrals[id] else { continue }
+            let counted = times[id]
             r.text(s.caseId)
             r.text(ref.id)
             r.text(ref.from)
@@ -191,6 +197,9 @@ public struct CaseProjector: Projector {
             r.time(ref.consentWithdrawnAt)
             r.time(ref.withdrawnAt)
             r.text(ref.withdrawalReason?.rawValue)
+            r.time(counted?.issued)
+            r.time(counted?.responded)
+            r.time(counted?.accepted)
             r.endRow()
         }
     }

@@ -76,15 +76,22 @@ extension ReadModels {
         async let timingRows = pool.query(
             """
             SELECT CASE WHEN issued_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, purpose,
-                   count(coalesce(acknowledged_at, accepted_at, declined_at)),
-                   percentile_cont(0.5) WITHIN GROUP (
-                       ORDER BY extract(epoch FROM coalesce(acknowledged_at, accepted_at, declined_at) - issued_at)),
-                   percentile_cont(0.9) WITHIN GROUP (
-                       ORDER BY extract(epoch FROM coalesce(acknowledged_at, accepted_at, declined_at) - issued_at)),
-                   count(accepted_at),
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM accepted_at - issued_at)),
-                   percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM accepted_at - issued_at))
-              FROM handoff.referrals WHERE issued_at >= \(s0)::timestamptz AND issued_at < \(e)::timestamptz
+                   count(responded),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM responded - issued)),
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM responded - issued)),
+                   count(accepted),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM accepted - issued)),
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM accepted - issued))
+              FROM (
+                -- By time of record (DeadlineEvaluator.referralTimes); the stated times only for
+                -- rows projected before Migrations/0036, until the projector renders them again.
+                SELECT issued_at, purpose, coalesce(issued_counted_at, issued_at) AS issued,
+                       CASE WHEN coalesce(acknowledged_at, accepted_at, declined_at) IS NOT NULL THEN
+                           coalesce(responded_counted_at, coalesce(acknowledged_at, accepted_at, declined_at))
+                       END AS responded,
+                       CASE WHEN accepted_at IS NOT NULL THEN coalesce(accepted_counted_at, accepted_at) END AS accepted
+                  FROM handoff.referrals WHERE issued_at >= \(s0)::timestamptz AND issued_at < \(e)::timestamptz
+              ) r
              GROUP BY 1, 2
             """
         )

@@ -1,0 +1,56 @@
+import Foundation
+
+extension DeadlineEvaluator {
+    /// When a referral's steps count, by the rules its deadlines are judged by
+    /// (docs/time-of-record.md): what the annual report measures response times with.
+    public struct ReferralTimes: Sendable, Hashable {
+        /// When the referral was on the record for its recipient (``countsFor``): the time
+        /// of record, or its `occurredAt` only within the ruleset's late-trigger grace. An issuer
+        /// that dates its referral back makes nobody slow (an attack pass dated a prosecution
+        /// referral five weeks back; the prosecution answered within a second, and the report
+        /// showed 861 hours).
+        public var issued: Date
+        /// The recipient's first response (acknowledged, accepted or declined), counted as an act
+        /// meeting a deadline is: its `occurredAt`, but no earlier than the late-entry grace before
+        /// its time of record — and never before ``issued``.
+        public var responded: Date?
+        /// Its acceptance, counted the same way.
+        public var accepted: Date?
+    }
+
+    /// The ``ReferralTimes`` of every referral in `events` (a case's stream, in order), by
+    /// referral id, judged by the ruleset in force when each was issued (none: no grace at all).
+    public static func referralTimes(_ events: [CaseEvent], context: Context) -> [String: ReferralTimes] {
+        var times: [String: ReferralTimes] = [:]
+        var rulesets: [String: Ruleset] = [:]
+        for event in events {
+            switch event.body {
+            case .referralIssued(let referralId, let to, _, _, _):
+                guard times[referralId] == nil else { continue }
+                let ruleset = context.series.lazy.compactMap { inForce($0, at: event.occurredAt) }.first
+                rulesets[referralId] = ruleset
+                times[referralId] = ReferralTimes(
+                    issued: ruleset.map { countsFor(to, event, $0) } ?? event.countedAt(grace: 0))
+            case .referralAcknowledged(let referralId), .referralDeclined(let referralId, _):
+                guard var t = times[referralId], t.responded == nil else { continue }
+                t.responded = max(t.issued, counted(event, rulesets[referralId]))
+                times[referralId] = t
+            case .referralAccepted(let referralId):
+                guard var t = times[referralId] else { continue }
+                let at = max(t.issued, counted(event, rulesets[referralId]))
+                if t.responded == nil { t.responded = at }
+                if t.accepted == nil { t.accepted = at }
+                times[referralId] = t
+            default:
+                continue
+            }
+        }
+        return times
+    }
+
+    /// When an act counts: its `occurredAt`, no earlier than the late-entry grace before its time of
+    /// record (``CaseEvent/countedAt(grace:)``).
+    private static func counted(_ event: CaseEvent, _ ruleset: Ruleset?) -> Date {
+        event.countedAt(grace: ruleset?.lateEntryGrace(for: event) ?? 0)
+    }
+}

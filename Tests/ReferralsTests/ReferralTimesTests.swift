@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+@testable import Referrals
+
+/// The times the annual report measures response times with (``DeadlineEvaluator/referralTimes``):
+/// the time of record, as SOP deadlines are judged, not the times an institution states.
+@Suite struct ReferralTimesTests {
+    let context = DeadlineEvaluator.Context(rulesets: [Ruleset.kosovoDefault])
+
+    /// The case's events as recorded at `recordedAt`.
+    func recorded(_ s: CaseScript, _ recordedAt: [Date]) -> [CaseEvent] {
+        zip(s.events, recordedAt).map { event, at in
+            var e = event
+            e.recordedAt = at
+            return e
+        }
+    }
+
+    func referred(at issued: Date) throws -> CaseScript {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "P-1", "to": "ksp", "purpose": "investigation"], at: issued)
+        return s
+    }
+
+    /// An attack pass dated a referral to the prosecution five weeks back; the prosecution answered within
+    /// a second, and the report showed 861 hours to respond.
+    @Test func anIssuerThatDatesItsReferralBackMakesNobodySlow() throws {
+        var s = try referred(at: at(hours: 1))
+        try s.append("ksp", "ReferralAcknowledged", ["referralId": "P-1"], at: at(days: 35))
+        try s.append("ksp", "ReferralAccepted", ["referralId": "P-1"], at: at(days: 35))
+        let events = recorded(s, [t0, at(days: 35), at(days: 35).addingTimeInterval(1), at(days: 35).addingTimeInterval(2)])
+        let times = try #require(DeadlineEvaluator.referralTimes(events, context: context)["P-1"])
+        #expect(times.issued == at(days: 35))
+        #expect(times.responded == at(days: 35))
+        #expect(times.accepted == at(days: 35))
+    }
+
+    /// Nor can a recipient look quick by dating its answer back: beyond the late-entry grace (24 h)
+    /// it counts the grace before it was recorded, as a deadline it meets does; within it, from its date.
+    @Test func aRecipientThatDatesItsAnswerBackCountsNoEarlierThanTheGraceAllows() throws {
+        var s = try referred(at: at(hours: 1))
+        try s.append("ksp", "ReferralAcknowledged", ["referralId": "P-1"], at: at(hours: 2))
+        try s.append("ksp", "ReferralAccepted", ["referralId": "P-1"], at: at(hours: 3))
+        let events = recorded(s, [t0, at(hours: 1), at(days: 10), at(hours: 20)])
+        let times = try #require(DeadlineEvaluator.referralTimes(events, context: context)["P-1"])
+        #expect(times.issued == at(hours: 1))
+        #expect(times.responded == at(days: 9))
+        #expect(times.accepted == at(hours: 3))
+    }
+
+    /// A synthetic history entered all at once (the ruleset's backfill) keeps its stated times.
+    @Test func aBackfilledHistoryKeepsItsTimes() throws {
+        let backfill = try Ruleset.load(
+            json: Array(Ruleset.kosovoDefaultForBackfill(recordedBefore: Ruleset.backfillForever).serializedString().utf8))
+        var s = try referred(at: at(hours: 1))
+        try s.append("ksp", "ReferralDeclined", ["referralId": "P-1", "reason": "no-capacity"], at: at(hours: 30))
+        let events = recorded(s, [at(days: 200), at(days: 200), at(days: 200)])
+        let times = try #require(
+            DeadlineEvaluator.referralTimes(events, context: DeadlineEvaluator.Context(rulesets: [backfill]))["P-1"])
+        #expect(times.issued == at(hours: 1))
+        #expect(times.responded == at(hours: 30))
+        #expect(times.accepted == nil)
+    }
+}
