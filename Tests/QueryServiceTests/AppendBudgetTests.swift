@@ -46,7 +46,7 @@ struct AppendBudgetTests {
         let reviews = (0..<99).map { _ in #"{"type": "CaseReviewed", "data": {}}"# }.joined(separator: ",")
         let opened = try await h.api.post(
             "/v1/cases/KP-HEAVY-1/events", token: police,
-            #"{"events": [\#(Harness.openedJSON()), \#(reviews)]}"#)
+            #"{"events": [\#(Harness.openedJSON()), \#(Harness.referralJSON("R-1", to: "opav")), \#(reviews)]}"#)
         #expect(opened.status == 201)
         let risk = UUID()
         let assessed = try await h.api.post(
@@ -56,7 +56,7 @@ struct AppendBudgetTests {
         func correction() -> String {
             #"{"type": "RecordCorrected", "data": {"correctsEventId": "\#(risk)", "reason": "data-entry-error", "correction": {"level": "high"}}}"#
         }
-        // 101 events + 3 × 101 per correction: the first few are admitted, then the share is spent.
+        // 102 events, times 1 + 3 per correction: the first few are admitted, then the share is spent.
         var refused: Reply?
         for _ in 0..<10 {
             let reply = try await h.api.post("/v1/cases/KP-HEAVY-1/events", token: police, correction())
@@ -82,7 +82,12 @@ struct AppendBudgetTests {
             try await h.api.post("/v1/cases/KP-HEAVY-1/events", token: other, #"{"type": "CaseReviewed", "data": {}}"#)
                 .status == 429)
         #expect(try await h.api.post("/v1/cases", token: police, Harness.openedData()).status == 429)
-        // Other institutions are not affected, in this case or another; reads go on.
+        // Other institutions are not affected, in another case or in this one: a party that did not
+        // make the case heavy is charged only for what it made (its own events).
+        let advocate = try await h.api.post(
+            "/v1/cases/KP-HEAVY-1/events", token: h.token("opav"), #"{"type": "CaseReviewed", "data": {}}"#)
+        #expect(advocate.status == 201)
+        // Reads go on.
         let opened2 = try await h.api.post("/v1/cases", token: h.token("isf"), Harness.openedData())
         #expect(opened2.status == 201)
         #expect(try await h.api.get("/v1/events", token: police).status == 200)

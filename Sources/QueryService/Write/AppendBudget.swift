@@ -5,12 +5,14 @@ import Synchronization
 /// How much work one institution's appends may make for the projector, which evaluates every
 /// case an append touches from its whole stream, one case after another, for everyone.
 ///
-/// An append's cost is the work of evaluating its case afterwards: the case's events, times one
-/// plus three for each correction in it (each correction is evaluated as the record stood before
-/// it and after it: two or three passes over the stream). A case of a few dozen events costs a
-/// few dozen; the heaviest case admission lets one institution make (1,000 events, 100 of them
-/// corrections) costs about 300,000, about a second and a half of the projector's time on the
-/// reference machine. An attack pass opened fifteen such cases from one institution's token and
+/// An append's cost is the work of evaluating its case afterwards, as far as the appending
+/// institution made it: its own events in the case, times one plus three for each of its own
+/// corrections (each correction is evaluated as the record stood before it and after it: two or
+/// three passes over the stream). A case of a few dozen events costs a few dozen; the heaviest
+/// case admission lets one institution make (1,000 events, 100 of them corrections) costs about
+/// 300,000, about a second and a half of the projector's time on the reference machine. Only its
+/// own: a party that fills a shared case to the limit spends its own share, not the police's when
+/// the police record their next step there. An attack pass opened fifteen such cases from one institution's token and
 /// then touched each once a second: the projector fell behind by half a minute for every
 /// institution's inbox, deadlines and case summaries, and the watcher, which reads the
 /// deadlines as projected, wrote no notice meanwhile.
@@ -37,18 +39,19 @@ public struct AppendBudgetPolicy: Sendable, Hashable {
     /// No limit worth the name (for tests that build the heaviest cases on purpose).
     public static let unlimited = AppendBudgetPolicy(burst: 1e15, perSecond: 1e15)
 
-    /// The cost of an append to a case that holds `events` events afterwards, `corrections` of
-    /// them corrections.
+    /// The cost of an append after which the appending institution has `events` events in the
+    /// case, `corrections` of them corrections.
     public static func cost(events: Int, corrections: Int) -> Double {
         Double(max(1, events)) * Double(1 + 3 * max(0, corrections))
     }
 
-    /// The cost of appending `adding` to the case whose state is `state` (nil: a new case).
-    static func cost(of adding: [CaseEvent], to state: CaseState?) -> Double {
+    /// The cost of `institution` appending `adding` to the case whose state is `state` (nil: a
+    /// new case).
+    static func cost(of adding: [CaseEvent], to state: CaseState?, by institution: String) -> Double {
         let corrections =
-            (state?.correctionsBy.values.reduce(0, +) ?? 0)
+            (state?.correctionsBy[institution] ?? 0)
             + adding.filter({ if case .recordCorrected = $0.body { true } else { false } }).count
-        return cost(events: Int(state?.version ?? 0) + adding.count, corrections: corrections)
+        return cost(events: (state?.eventsBy[institution] ?? 0) + adding.count, corrections: corrections)
     }
 }
 

@@ -50,7 +50,7 @@ public struct CaseWriter: Sendable {
     /// Spends what appending `admitted` to the case in `state` costs `institution`'s budget.
     /// - Throws: 429 `too_many_appends` when its balance is spent (nothing is appended).
     private func spend(_ admitted: [CaseEvent], to state: CaseState?, by institution: String) throws {
-        if let wait = budget.spend(AppendBudgetPolicy.cost(of: admitted, to: state), by: institution) {
+        if let wait = budget.spend(AppendBudgetPolicy.cost(of: admitted, to: state, by: institution), by: institution) {
             throw ServiceError.tooManyAppends(retryAfter: wait)
         }
     }
