@@ -249,10 +249,12 @@ struct FeedTests {
         // event of a lower one, for good (an attack pass), and so did a cursor beyond the end.
         let real = try #require(page4.json["next"]?.stringValue.flatMap(Cursor.init))
         let madeUp = [
-            Cursor(xid: real.xid + 1_000_000, position: real.position), Cursor(xid: real.xid, position: real.position + 1),
+            Cursor(xid: real.xid + 1_000_000, position: real.position),
+            Cursor(xid: real.xid, position: real.position + 1),
             Cursor(xid: 0, position: real.position),
         ].map { #"{"cursor":"\#($0)"}"# }
-        for body in [#"{"cursor":"x"}"#, #"{}"#, #"{"cursor":"999999999-999999"}"#, #"{"cursor":"0-0","x":1}"#] + madeUp {
+        for body in [#"{"cursor":"x"}"#, #"{}"#, #"{"cursor":"999999999-999999"}"#, #"{"cursor":"0-0","x":1}"#] + madeUp
+        {
             let reply = try await h2.api.post(path, token: tokenAfter, body)
             #expect(reply.status == 400, "\(body)")
             #expect(reply.errorCode == "bad_request", "\(body)")

@@ -31,7 +31,8 @@ import Testing
         var s = try referred(at: at(hours: 1))
         try s.append("ksp", "ReferralAcknowledged", ["referralId": "P-1"], at: at(days: 35))
         try s.append("ksp", "ReferralAccepted", ["referralId": "P-1"], at: at(days: 35))
-        let events = recorded(s, [t0, at(days: 35), at(days: 35).addingTimeInterval(1), at(days: 35).addingTimeInterval(2)])
+        let events = recorded(
+            s, [t0, at(days: 35), at(days: 35).addingTimeInterval(1), at(days: 35).addingTimeInterval(2)])
         let times = try #require(DeadlineEvaluator.referralTimes(events, context: context)["P-1"])
         #expect(times.issued == at(days: 35))
         #expect(times.responded == at(days: 35))
@@ -54,7 +55,8 @@ import Testing
     /// A synthetic history entered all at once (the ruleset's backfill) keeps its stated times.
     @Test func aBackfilledHistoryKeepsItsTimes() throws {
         let backfill = try Ruleset.load(
-            json: Array(Ruleset.kosovoDefaultForBackfill(recordedBefore: Ruleset.backfillForever).serializedString().utf8))
+            json: Array(
+                Ruleset.kosovoDefaultForBackfill(recordedBefore: Ruleset.backfillForever).serializedString().utf8))
         var s = try referred(at: at(hours: 1))
         try s.append("ksp", "ReferralDeclined", ["referralId": "P-1", "reason": "no-capacity"], at: at(hours: 30))
         let events = recorded(s, [at(days: 200), at(days: 200), at(days: 200)])

@@ -42,6 +42,38 @@ import Testing
         }
     }
 
+    /// A clock remembers what it computed (Foundation's calendar is slow in a named zone, and an
+    /// evaluation asks the same again and again): remembered or not, the answer is the calendar's,
+    /// across DST changes, month ends and working days, and a full memory starts again.
+    @Test func aClockRemembersExactlyWhatTheCalendarSays() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Europe/Belgrade")!
+        var rng = SplitMix64(seed: 17)
+        let durations = ["P1D", "P3D", "P30D", "P1M", "P1Y", "P2W", "P1DT2H", "PT24H"].map { ISODuration($0)! }
+        let start = Self.utc("2024-01-01T00:00:00Z").timeIntervalSince1970
+        let fresh = RulesetClock(timeZone: calendar.timeZone, holidays: Self.clock.holidays)
+        for _ in 0..<3_000 {
+            let date = Date(timeIntervalSince1970: start + Double(rng.next() % (3 * 365 * 86_400)))
+            let d = durations[Int(rng.next() % UInt64(durations.count))]
+            var expected = calendar.date(
+                byAdding: DateComponents(year: d.years, month: d.months, day: d.weeks * 7 + d.days), to: date)!
+            expected = expected.addingTimeInterval(TimeInterval(d.hours * 3600 + d.minutes * 60 + d.seconds))
+            if !d.hasCalendarPart { expected = date.addingTimeInterval(d.elapsedSeconds) }
+            #expect(Self.clock.add(d, to: date) == expected)
+            #expect(Self.clock.add(d, to: date) == expected)  // remembered
+            #expect(Self.clock.subtract(d, from: date) == fresh.subtract(d, from: date))
+            #expect(Self.clock.addWorkingDays(2, to: date) == fresh.addWorkingDays(2, to: date))
+        }
+        // Bounded: past its limit it forgets everything and goes on answering right.
+        let memo = RulesetClock.Memo()
+        for i in 0...RulesetClock.Memo.limit {
+            _ = memo.value(.add, Date(timeIntervalSince1970: Double(i)), ISODuration(days: 1)) {
+                Date(timeIntervalSince1970: 7)
+            }
+        }
+        #expect(memo.value(.add, Date(timeIntervalSince1970: 0), ISODuration(days: 1)) { .distantPast } == .distantPast)
+    }
+
     /// Without a zone, durations are what they always were: days of 86,400 seconds in UTC.
     @Test func rulesetsWithoutAZoneCountInUTC() {
         let start = Self.utc("2026-03-28T09:00:00Z")

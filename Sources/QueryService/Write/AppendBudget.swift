@@ -12,10 +12,10 @@ import Synchronization
 /// case admission lets one institution make (1,000 events, 100 of them corrections) costs about
 /// 300,000, about a second and a half of the projector's time on the reference machine. Only its
 /// own: a party that fills a shared case to the limit spends its own share, not the police's when
-/// the police record their next step there. An attack pass opened fifteen such cases from one institution's token and
-/// then touched each once a second: the projector fell behind by half a minute for every
-/// institution's inbox, deadlines and case summaries, and the watcher, which reads the
-/// deadlines as projected, wrote no notice meanwhile.
+/// the police record their next step there. An attack pass opened fifteen such cases from one
+/// institution's token and then touched each once a second: the projector fell behind by half a
+/// minute for every institution's inbox, deadlines and case summaries, and the watcher, which
+/// reads the deadlines as projected, wrote no notice meanwhile.
 ///
 /// Each institution has a balance of `burst`, filled at `perSecond` and spent by each append's
 /// cost. An append is admitted while the balance is above zero (even one that costs more than the
@@ -35,9 +35,6 @@ public struct AppendBudgetPolicy: Sendable, Hashable {
         self.burst = max(1, burst)
         self.perSecond = max(1, perSecond)
     }
-
-    /// No limit worth the name (for tests that build the heaviest cases on purpose).
-    public static let unlimited = AppendBudgetPolicy(burst: 1e15, perSecond: 1e15)
 
     /// The cost of an append after which the appending institution has `events` events in the
     /// case, `corrections` of them corrections.

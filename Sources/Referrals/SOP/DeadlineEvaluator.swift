@@ -204,8 +204,9 @@ public enum DeadlineEvaluator {
             // status change, looked as if it had never stopped the deadline, and the time it had
             // stood excused was not given back — a tenth attack pass made a victim advocate
             // overdue, with a notice, that way.)
-            // (Computed when first needed — rarely: it costs a pass over the stream up to the
-            // correction — from what earlier corrections had decided when this one came.)
+            // (Computed only when a deadline could be revived by this correction — it costs a pass
+            // over the stream up to the correction — from what earlier corrections had decided
+            // when this one came.)
             var beforeAtKnown: [StartKey: Deadline]?
             let decidedBefore = (caps: caps, givenBack: givenBack, floors: floors)
             func beforeAt() -> [StartKey: Deadline] {

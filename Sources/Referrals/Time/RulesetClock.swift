@@ -110,7 +110,8 @@ public struct RulesetClock: Sendable, Hashable {
         private let table = Mutex<[Key: Date]>([:])
 
         func value(_ operation: Operation, _ date: Date, _ duration: ISODuration, _ compute: () -> Date) -> Date {
-            let key = Key(operation: operation, date: date.timeIntervalSinceReferenceDate.bitPattern, duration: duration)
+            let key = Key(
+                operation: operation, date: date.timeIntervalSinceReferenceDate.bitPattern, duration: duration)
             if let known = table.withLock({ $0[key] }) { return known }
             let value = compute()
             table.withLock { table in
