@@ -82,6 +82,17 @@ struct AppendBudgetTests {
             try await h.api.post("/v1/cases/KP-HEAVY-1/events", token: other, #"{"type": "CaseReviewed", "data": {}}"#)
                 .status == 429)
         #expect(try await h.api.post("/v1/cases", token: police, Harness.openedData()).status == 429)
+        // The dashboard's forms go through the same writer, and say so in the person's language.
+        let browser = try await DashboardFormTests.Browser.signIn(h, "kp-dthb")
+        for (language, title) in [("en", "Too much at once"), ("sq", "Shumë njëherësh")] {
+            let page = try await DashboardFormTests.act(
+                h, browser, "KP-HEAVY-1", "RiskAssessed", [("level", "high")],
+                headers: [DashboardTests.sameOrigin, ("Accept-Language", language)])
+            #expect(page.status == 429, "\(language)")
+            #expect(page.text.contains(title), "\(language)")
+            #expect(page.header("Retry-After").flatMap { Int($0) }.map { $0 >= 1 } == true, "\(language)")
+        }
+        #expect(try await h.store.version(of: .case("KP-HEAVY-1")!) == version)
         // Other institutions are not affected, in another case or in this one: a party that did not
         // make the case heavy is charged only for what it made (its own events).
         let advocate = try await h.api.post(
