@@ -556,6 +556,8 @@ public enum DeadlineEvaluator {
             book.append(
                 Bookkeeping(
                     rule: rule, ruleset: ruleset, term: Term(within: within, workingDays: workingDays, warn: warn),
+                    meetingTypes: EventTypes(rule.satisfiedBy.events),
+                    endingTypes: EventTypes(rule.cancelledBy.flatMap(\.events)),
                     runsFrom: runsFrom, startedFrom: runsFrom, unassigned: unassignedRole,
                     assignedBy: roleHolder?.referral))
             deadlines.append(
@@ -798,8 +800,9 @@ public enum DeadlineEvaluator {
 
             // 1. Satisfaction of open deadlines (and re-arming recurring rules).
             var rearm: [String] = []
+            let type = EventTypes(event.type)
             open.removeAll { index in
-                guard book[index].rule.satisfiedBy.events.contains(event.type),
+                guard book[index].meetingTypes.contains(type), book[index].rule.satisfiedBy.events.contains(event.type),
                     satisfies(event, data: data, rule: book[index].rule, deadline: deadlines[index], state: current)
                 else { return false }
                 var satisfiedAt = max(
@@ -839,7 +842,8 @@ public enum DeadlineEvaluator {
             // closure and, for referral rules, the referral's withdrawal): not yet due → cancelled;
             // past due (or notified) → missed for good.
             open.removeAll { index in
-                guard book[index].rule.cancelledBy.contains(where: { cancels($0, event, data: data, deadlines[index]) })
+                guard book[index].endingTypes.contains(type),
+                    book[index].rule.cancelledBy.contains(where: { cancels($0, event, data: data, deadlines[index]) })
                 else { return false }
                 // Ending a deadline is no act the deadline asked for: it counts when it was recorded,
                 // with no late-entry grace (an attack pass recorded a closure two seconds after a
@@ -973,12 +977,39 @@ public enum DeadlineEvaluator {
             ? event.occurredAtCapped : event.countedAt(grace: ruleset.lateTriggerGrace(for: event))
     }
 
+    /// A set of case event types as bits: what a deadline's rule answers to, asked of every open
+    /// deadline for every event without copying a rule.
+    struct EventTypes {
+        private var bits: UInt64 = 0
+
+        init() {}
+
+        init(_ type: CaseEventType) { bits = Self.bit(type) }
+
+        init(_ types: some Sequence<CaseEventType>) {
+            for type in types { bits |= Self.bit(type) }
+        }
+
+        /// Whether any type of `other` is one of these.
+        func contains(_ other: EventTypes) -> Bool { bits & other.bits != 0 }
+
+        private static let ordinals = Dictionary(
+            uniqueKeysWithValues: CaseEventType.allCases.enumerated().map { ($1, $0) })
+
+        private static func bit(_ type: CaseEventType) -> UInt64 { 1 << UInt64(ordinals[type]!) }
+    }
+
     /// What the evaluation keeps of each deadline beside the ``Deadline`` itself.
     struct Bookkeeping {
         var rule: SopRule
         /// The version that judges it (its graces, its clock).
         var ruleset: Ruleset
         var term: Term
+        /// The event types that may meet it and that may end it (``EventTypes``): a case of a
+        /// thousand open referrals asked every rule of each of its two thousand deadlines about
+        /// every event, a second of the projector's time for one case (an attack pass).
+        var meetingTypes = EventTypes()
+        var endingTypes = EventTypes()
         /// The moment it runs from.
         var runsFrom: Date
         /// The moment it ran from when it started (a role deadline given back to the opener runs
