@@ -11,29 +11,33 @@ import Testing
 /// behind — the watcher, reading the deadlines as projected, wrote no notice meanwhile.
 @Suite("Append budget")
 struct AppendBudgetTests {
-    @Test func theCostIsTheCasesEventsTimesItsCorrections() {
-        #expect(AppendBudgetPolicy.cost(events: 1, corrections: 0) == 1)
-        #expect(AppendBudgetPolicy.cost(events: 40, corrections: 0) == 40)
-        #expect(AppendBudgetPolicy.cost(events: 1_000, corrections: 10) == 31_000)
+    @Test func theCostIsTheInstitutionsOwnEventsTimesItsOwnCorrections() {
+        #expect(AppendBudgetPolicy.cost(events: 1, corrections: 0) == 11)
+        #expect(AppendBudgetPolicy.cost(events: 40, corrections: 0) == 50)
+        #expect(AppendBudgetPolicy.cost(events: 1_000, corrections: 10) == 31_010)
         // The heaviest case one institution can make: about a second and a half of the projector.
-        #expect(AppendBudgetPolicy.cost(events: 1_000, corrections: 100) == 301_000)
+        #expect(AppendBudgetPolicy.cost(events: 1_000, corrections: 100) == 301_010)
     }
 
-    @Test func aBalanceIsSpentGoesIntoDebtAndFillsAgain() {
+    @Test func aBalanceIsChargedForWhatIsWrittenGoesIntoDebtAndFillsAgain() {
         let budget = AppendBudget(policy: AppendBudgetPolicy(burst: 100, perSecond: 10))
         let t0 = ContinuousClock.now
-        #expect(budget.spend(60, by: "isf", now: t0) == nil)
+        #expect(budget.refusal(for: "isf", now: t0) == nil)
+        budget.charge(60, to: "isf", now: t0)
         // Above zero, even an append that costs more than is left is admitted: it leaves a debt.
-        #expect(budget.spend(90, by: "isf", now: t0) == nil)
+        #expect(budget.refusal(for: "isf", now: t0) == nil)
+        budget.charge(90, to: "isf", now: t0)
         #expect(budget.balance(of: "isf", now: t0) == -50)
         // In debt: refused, with how long until the balance is above zero (5 s at 10 a second).
-        let wait = budget.spend(1, by: "isf", now: t0)
+        let wait = budget.refusal(for: "isf", now: t0)
         #expect(wait != nil && wait! > .seconds(5) && wait! < .seconds(5.1))
-        // The refusal spent nothing; others have balances of their own.
+        // Asking spends nothing; others have balances of their own.
         #expect(budget.balance(of: "isf", now: t0) == -50)
-        #expect(budget.spend(100, by: "kp-dthb", now: t0) == nil)
-        // The balance fills at its rate, up to the burst and no further.
-        #expect(budget.spend(1, by: "isf", now: t0 + .seconds(6)) == nil)
+        #expect(budget.refusal(for: "kp-dthb", now: t0) == nil)
+        // The balance fills at its rate, up to the burst and no further, and a clock read late
+        // fills no stretch twice.
+        #expect(budget.refusal(for: "isf", now: t0 + .seconds(6)) == nil)
+        #expect(budget.balance(of: "isf", now: t0 + .seconds(5)) == 10)
         #expect(budget.balance(of: "isf", now: t0 + .seconds(1_000)) == 100)
     }
 
@@ -53,20 +57,25 @@ struct AppendBudgetTests {
             "/v1/cases/KP-HEAVY-1/events", token: police,
             #"{"id": "\#(risk)", "type": "RiskAssessed", "data": {"level": "low"}}"#)
         #expect(assessed.status == 201)
-        func correction() -> String {
-            #"{"type": "RecordCorrected", "data": {"correctsEventId": "\#(risk)", "reason": "data-entry-error", "correction": {"level": "high"}}}"#
+        func correction(_ id: UUID = UUID()) -> String {
+            #"{"id": "\#(id)", "type": "RecordCorrected", "data": {"correctsEventId": "\#(risk)", "reason": "#
+                + #""data-entry-error", "correction": {"level": "high"}}}"#
         }
-        // 102 events, times 1 + 3 per correction: the first few are admitted, then the share is spent.
+        // 10 an append plus 102 events, times 1 + 3 per correction: the first few are admitted,
+        // then the share is spent.
         var refused: Reply?
+        var written: String?
         for _ in 0..<10 {
-            let reply = try await h.api.post("/v1/cases/KP-HEAVY-1/events", token: police, correction())
+            let body = correction()
+            let reply = try await h.api.post("/v1/cases/KP-HEAVY-1/events", token: police, body)
             if reply.status != 201 {
                 refused = reply
                 break
             }
+            written = body
         }
         let reply = try #require(refused)
-        #expect(reply.status == 429)
+        #expect(reply.status == 429, "\(reply.text)")
         #expect(reply.errorCode == "too_many_appends")
         let retryAfter = try #require(reply.header("Retry-After").flatMap { Int($0) })
         #expect(retryAfter >= 1)
@@ -74,6 +83,10 @@ struct AppendBudgetTests {
         // Nothing of the refused append was written.
         let version = try await h.store.version(of: .case("KP-HEAVY-1")!)
         #expect(try await h.api.post("/v1/cases/KP-HEAVY-1/events", token: police, correction()).status == 429)
+        #expect(try await h.store.version(of: .case("KP-HEAVY-1")!) == version)
+        // A retry of an append that was written is answered as one, in debt or not.
+        let retry = try await h.api.post("/v1/cases/KP-HEAVY-1/events", token: police, try #require(written))
+        #expect(retry.status == 200 || retry.status == 201, "\(retry.text)")
         #expect(try await h.store.version(of: .case("KP-HEAVY-1")!) == version)
         // Another token of the same institution shares its share; the dashboard's forms go
         // through the same writer.

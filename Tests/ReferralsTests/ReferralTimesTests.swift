@@ -52,6 +52,28 @@ import Testing
         #expect(times.accepted == at(hours: 3))
     }
 
+    /// With more than one ruleset series, the one whose rules referrals trigger judges the times,
+    /// as it judges the referral's deadlines (a review: the first series by id, with a day of
+    /// late-trigger grace and no referral rules, made a recipient a day slower).
+    @Test func theSeriesWhoseRulesAReferralTriggersJudgesIt() throws {
+        var document = Ruleset.kosovoDefault.document.objectValue!
+        document["id"] = "a-first"
+        document["lateTriggerGrace"] = "PT24H"
+        document["rules"] = .array(
+            (document["rules"]?.arrayValue ?? []).filter { rule in
+                !(rule["trigger"]?["events"]?.arrayValue ?? []).contains("ReferralIssued")
+            })
+        let other = try Ruleset.load(json: Array(JSONValue.object(document).serializedString().utf8))
+        var s = try referred(at: at(hours: 1))
+        try s.append("ksp", "ReferralAcknowledged", ["referralId": "P-1"], at: at(hours: 13))
+        let events = recorded(s, [t0, at(hours: 12), at(hours: 13)])
+        let times = try #require(
+            DeadlineEvaluator.referralTimes(
+                events, context: DeadlineEvaluator.Context(rulesets: [other, Ruleset.kosovoDefault]))["P-1"])
+        #expect(times.issued == at(hours: 12))
+        #expect(times.responded == at(hours: 13))
+    }
+
     /// A synthetic history entered all at once (the ruleset's backfill) keeps its stated times.
     @Test func aBackfilledHistoryKeepsItsTimes() throws {
         let backfill = try Ruleset.load(

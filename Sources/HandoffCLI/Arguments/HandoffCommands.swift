@@ -62,10 +62,10 @@ extension CommandSpec {
                         help: "open event streams per token (default 8)"),
                     OptionSpec(
                         "--append-budget", value: "N", kind: .integer(1...1_000_000_000_000),
-                        help: "an institution's saved-up share of the projector's work (default 2000000)"),
+                        help: "an institution's saved-up share of the projector's work (default 1000000)"),
                     OptionSpec(
                         "--append-budget-per-second", value: "N", kind: .integer(1...1_000_000_000_000),
-                        help: "how fast that share comes back (default 20000; docs/operations.md)"),
+                        help: "how fast that share comes back (default 5000; docs/operations.md)"),
                     OptionSpec(
                         "--body-budget-mib", value: "M", kind: .integer(1...65_536),
                         help: "request bodies buffered at once, all connections (default 64)"),

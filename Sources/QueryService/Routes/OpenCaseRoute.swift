@@ -83,14 +83,15 @@ extension QueryService {
         } catch {
             throw Self.admissionError(error, index: nil, actual: 0)
         }
-        // An opening costs the projector one event (``AppendBudgetPolicy``).
-        if let wait = caseWriter.budget.spend(AppendBudgetPolicy.cost(events: 1, corrections: 0), by: institution) {
+        // An opening is charged as any append is (``AppendBudgetPolicy``), when it is written.
+        if let wait = caseWriter.budget.refusal(for: institution) {
             throw ServiceError.tooManyAppends(retryAfter: wait)
         }
         for _ in 0..<3 {
             let caseId = try await store.issueCaseId(prefix: configuration.caseIdPrefix, year: issuingYear(now))
             do {
                 let result = try await store.append(to: .case(caseId)!, expected: .noStream, events: [event])
+                caseWriter.budget.charge(AppendBudgetPolicy.cost(events: 1, corrections: 0), to: institution)
                 return (caseId, result)
             } catch EventStoreError.wrongExpectedVersion {
                 continue  // a stream under that id appeared meanwhile (written outside the sequence)

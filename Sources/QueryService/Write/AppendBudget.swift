@@ -5,33 +5,40 @@ import Synchronization
 /// How much work one institution's appends may make for the projector, which evaluates every
 /// case an append touches from its whole stream, one case after another, for everyone.
 ///
-/// An append's cost is the work of evaluating its case afterwards, as far as the appending
-/// institution made it: its own events in the case, times one plus three for each of its own
-/// corrections (each correction is evaluated as the record stood before it and after it: two or
-/// three passes over the stream). A case of a few dozen events costs a few dozen; the heaviest
-/// case admission lets one institution make (1,000 events, 100 of them corrections) costs about
-/// 300,000, about a second and a half of the projector's time on the reference machine. Only its
-/// own: a party that fills a shared case to the limit spends its own share, not the police's when
-/// the police record their next step there. An attack pass opened fifteen such cases from one
-/// institution's token and then touched each once a second: the projector fell behind by half a
-/// minute for every institution's inbox, deadlines and case summaries, and the watcher, which
-/// reads the deadlines as projected, wrote no notice meanwhile.
+/// An append's cost is the work of evaluating and writing its case afterwards, as far as the
+/// appending institution made it: 10 for the append itself, plus its own events in the case times
+/// one plus three for each of its own corrections there (each correction is evaluated as the
+/// record stood before it and after it: two or three passes over the stream). Only its own: a
+/// party that fills a shared case spends its own share, not the police's when the police record
+/// their next step there. Measured in rebuilds on the reference machine, a unit is 2.5 µs of the
+/// projector's time for the heaviest case admission lets one institution make (1,000 events, 100
+/// of them corrections: about 300,000, a second and a half) and up to 40 µs for cases whose
+/// events each start deadlines and rows of their own (a thousand open referrals or reviews:
+/// about 1,000, some 30–40 ms); a small case's append, about 0.2 ms.
 ///
-/// Each institution has a balance of `burst`, filled at `perSecond` and spent by each append's
-/// cost. An append is admitted while the balance is above zero (even one that costs more than the
-/// balance: it leaves a debt, so that no case is too heavy ever to be written to); below zero, the
-/// append is refused with 429 `too_many_appends` and `Retry-After` says when the debt is paid. The
-/// default lets an institution keep a tenth of the projector's time busy with its own appends,
-/// with bursts of ten seconds' worth: thousands of appends a second to ordinary cases, one a
-/// second to a case of a thousand events and ten corrections, one every fifteen seconds to the
-/// heaviest. Per institution, not per token or person: an institution's many tokens share it.
+/// An attack pass opened fifteen of the heaviest cases from one institution's token and then
+/// touched each once a second: the projector fell behind by half a minute for every
+/// institution's inbox, deadlines and case summaries, and the watcher, which reads the deadlines
+/// as projected, wrote no notice meanwhile. A second pass did the same with cases of a thousand
+/// open referrals, which a first version of this budget charged a thousandth of their cost.
+///
+/// Each institution has a balance of `burst`, filled at `perSecond`. An append is admitted while
+/// the balance is above zero, and charged its cost when it is written (a refused, conflicting or
+/// deduplicated request costs nothing; an append that costs more than is left leaves a debt, so
+/// that no case is too heavy ever to be written to). Below zero, appends are refused with 429
+/// `too_many_appends`, and `Retry-After` says when the debt is paid. The default keeps one
+/// institution's sustained appends to at most a fifth of the projector's time in the costliest
+/// shapes (a twentieth for the heaviest corrections), with bursts of a few seconds' to a minute's
+/// worth: 500 appends a second to small cases, five a second to a case of a thousand events, one
+/// a minute to the heaviest. Per institution, not per token or person: an institution's many
+/// tokens share it.
 public struct AppendBudgetPolicy: Sendable, Hashable {
     /// The balance an institution starts with and may save up to.
     public var burst: Double
     /// How fast the balance fills, per second.
     public var perSecond: Double
 
-    public init(burst: Double = 2_000_000, perSecond: Double = 20_000) {
+    public init(burst: Double = 1_000_000, perSecond: Double = 5_000) {
         self.burst = max(1, burst)
         self.perSecond = max(1, perSecond)
     }
@@ -39,7 +46,7 @@ public struct AppendBudgetPolicy: Sendable, Hashable {
     /// The cost of an append after which the appending institution has `events` events in the
     /// case, `corrections` of them corrections.
     public static func cost(events: Int, corrections: Int) -> Double {
-        Double(max(1, events)) * Double(1 + 3 * max(0, corrections))
+        10 + Double(max(0, events)) * Double(1 + 3 * max(0, corrections))
     }
 
     /// The cost of `institution` appending `adding` to the case whose state is `state` (nil: a
@@ -61,27 +68,40 @@ final class AppendBudget: Sendable {
         self.policy = policy
     }
 
-    /// Spends `cost` of `institution`'s balance, or refuses.
-    /// - Returns: nil when spent; else how long until the balance is above zero again.
-    func spend(_ cost: Double, by institution: String, now: ContinuousClock.Instant = .now) -> Duration? {
+    /// Whether `institution` may append now: nil while its balance is above zero; else how long
+    /// until it is. Spends nothing: only an append that is written is charged (``charge(_:to:now:)``).
+    func refusal(for institution: String, now: ContinuousClock.Instant? = nil) -> Duration? {
         balances.withLock { balances in
-            var (balance, at) = balances[institution] ?? (policy.burst, now)
-            let elapsed = max(0, (now - at) / .seconds(1))
-            balance = min(policy.burst, balance + elapsed * policy.perSecond)
-            defer { balances[institution] = (balance, now) }
-            guard balance > 0 else {
-                return .milliseconds(Int((-balance / policy.perSecond * 1000).rounded(.up)) + 1)
-            }
-            balance -= cost
-            return nil
+            let balance = Self.refilled(&balances, institution, now ?? .now, policy)
+            guard balance <= 0 else { return nil }
+            return .milliseconds(Int((-balance / policy.perSecond * 1000).rounded(.up)) + 1)
+        }
+    }
+
+    /// Charges `cost` to `institution`'s balance for an append that was written (it may go into
+    /// debt: no case is too heavy ever to be written to).
+    func charge(_ cost: Double, to institution: String, now: ContinuousClock.Instant? = nil) {
+        balances.withLock { balances in
+            let balance = Self.refilled(&balances, institution, now ?? .now, policy)
+            balances[institution]?.balance = balance - cost
         }
     }
 
     /// `institution`'s balance now (for tests).
-    func balance(of institution: String, now: ContinuousClock.Instant = .now) -> Double {
-        balances.withLock { balances in
-            guard let (balance, at) = balances[institution] else { return policy.burst }
-            return min(policy.burst, balance + max(0, (now - at) / .seconds(1)) * policy.perSecond)
-        }
+    func balance(of institution: String, now: ContinuousClock.Instant? = nil) -> Double {
+        balances.withLock { Self.refilled(&$0, institution, now ?? .now, policy) }
+    }
+
+    /// The balance filled up to `now` (the clock read under the lock, so that no stretch is
+    /// filled twice), and stored as of `now`.
+    private static func refilled(
+        _ balances: inout [String: (balance: Double, at: ContinuousClock.Instant)], _ institution: String,
+        _ now: ContinuousClock.Instant, _ policy: AppendBudgetPolicy
+    ) -> Double {
+        let (balance, at) = balances[institution] ?? (policy.burst, now)
+        let elapsed = max(0, (now - at) / .seconds(1))
+        let filled = min(policy.burst, balance + elapsed * policy.perSecond)
+        balances[institution] = (filled, max(now, at))
+        return filled
     }
 }

@@ -47,12 +47,11 @@ public struct CaseWriter: Sendable {
         self.budget = AppendBudget(policy: budget)
     }
 
-    /// Spends what appending `admitted` to the case in `state` costs `institution`'s budget.
-    /// - Throws: 429 `too_many_appends` when its balance is spent (nothing is appended).
-    private func spend(_ admitted: [CaseEvent], to state: CaseState?, by institution: String) throws {
-        if let wait = budget.spend(AppendBudgetPolicy.cost(of: admitted, to: state, by: institution), by: institution) {
-            throw ServiceError.tooManyAppends(retryAfter: wait)
-        }
+    /// Charges `institution`'s budget what the written append `result` of `admitted` to the case
+    /// in `state` costs (nothing for a retry the store answered with the original result).
+    private func charge(_ result: AppendResult, _ admitted: [CaseEvent], to state: CaseState?, by institution: String) {
+        guard !result.deduplicated else { return }
+        budget.charge(AppendBudgetPolicy.cost(of: admitted, to: state, by: institution), to: institution)
     }
 
     /// `handoff append` on a case stream: one event for `institution`, admitted exactly as the API
@@ -161,9 +160,15 @@ public struct CaseWriter: Sendable {
                 // missing case's first event other than CaseOpened is.
                 throw ServiceError.from(CasePolicy.noSuchCase)
             }
-            try spend(admitted, to: loaded.state, by: institution)
+            if let wait = budget.refusal(for: institution) {
+                // A retry of an append that was written is answered as one, whatever the balance.
+                if let result = try await retried() { return result }
+                throw ServiceError.tooManyAppends(retryAfter: wait)
+            }
             do {
-                return try await store.append(to: stream, expected: .exactly(actual), events: newEvents)
+                let result = try await store.append(to: stream, expected: .exactly(actual), events: newEvents)
+                charge(result, admitted, to: loaded.state, by: institution)
+                return result
             } catch EventStoreError.wrongExpectedVersion(_, let now) {
                 switch parsed.expected {
                 case .exactly, .noStream:
@@ -205,10 +210,12 @@ public struct CaseWriter: Sendable {
         } catch {
             return nil
         }
+        // Over budget: the path that reads first answers (a retry's result, or 429).
+        guard budget.refusal(for: institution) == nil else { return nil }
         hidden = fold.state == nil
-        try spend(admitted, to: fold.state, by: institution)
         do {
             let result = try await store.append(to: stream, expected: .exactly(fold.version), events: events)
+            charge(result, admitted, to: fold.state, by: institution)
             if !result.deduplicated, result.events.count == admitted.count {
                 // The fold after the append is the admitted events applied to the fold before it,
                 // each as stored (an occurredAt left to the server is its time of record): no read.

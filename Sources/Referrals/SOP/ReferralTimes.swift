@@ -19,7 +19,9 @@ extension DeadlineEvaluator {
     }
 
     /// The ``ReferralTimes`` of every referral in `events` (a case's stream, in order), by
-    /// referral id, judged by the ruleset in force when each was issued (none: no grace at all).
+    /// referral id, judged by the ruleset in force when each was issued — of the series whose
+    /// rules a referral triggers, as its deadlines are; else of the first series (none: no grace
+    /// at all).
     public static func referralTimes(_ events: [CaseEvent], context: Context) -> [String: ReferralTimes] {
         var times: [String: ReferralTimes] = [:]
         var rulesets: [String: Ruleset] = [:]
@@ -27,7 +29,10 @@ extension DeadlineEvaluator {
             switch event.body {
             case .referralIssued(let referralId, let to, _, _, _):
                 guard times[referralId] == nil else { continue }
-                let ruleset = context.series.lazy.compactMap { inForce($0, at: event.occurredAt) }.first
+                let versions = context.series.compactMap { inForce($0, at: event.occurredAt) }
+                let ruleset =
+                    versions.first { $0.rules.contains { $0.trigger.events.contains(.referralIssued) } }
+                    ?? versions.first
                 rulesets[referralId] = ruleset
                 times[referralId] = ReferralTimes(
                     issued: ruleset.map { countsFor(to, event, $0) } ?? event.countedAt(grace: 0))
