@@ -19,6 +19,29 @@ struct AppendBudgetTests {
         #expect(AppendBudgetPolicy.cost(events: 1_000, corrections: 100) == 301_010)
     }
 
+    /// An event dated back more than an hour pays for the watcher's notices of what it starts
+    /// already overdue: an attack pass opened 7,000 cases dated 2014 in ten seconds (11 each), the
+    /// watcher fell a minute behind, and the institution's own late entry counted as met.
+    @Test func backDatedEntriesPayForTheNoticesTheyCause() async throws {
+        let now = Date()
+        #expect(AppendBudgetPolicy.lateEntries([now, now.addingTimeInterval(-3_000)], at: now) == 0)
+        #expect(AppendBudgetPolicy.lateEntries([now.addingTimeInterval(-3_700)], at: now) == 2_000)
+        let h = try await Harness.start { $0.appendBudget = AppendBudgetPolicy(burst: 5_000, perSecond: 1) }
+        defer { Task { await h.stop() } }
+        let years = Timestamp.format(now.addingTimeInterval(-2 * 365 * 86_400))
+        var statuses: [Int] = []
+        for _ in 0..<5 {
+            statuses.append(
+                try await h.api.post("/v1/cases", token: h.token("kp-dthb"), Harness.openedData(occurredAt: years))
+                    .status)
+        }
+        #expect(statuses == [201, 201, 201, 429, 429])
+        // Openings of today cost 11 each: another institution opens fifty.
+        for _ in 0..<50 {
+            #expect(try await h.api.post("/v1/cases", token: h.token("isf"), Harness.openedData()).status == 201)
+        }
+    }
+
     @Test func aBalanceIsChargedForWhatIsWrittenGoesIntoDebtAndFillsAgain() {
         let budget = AppendBudget(policy: AppendBudgetPolicy(burst: 100, perSecond: 10))
         let t0 = ContinuousClock.now

@@ -91,7 +91,9 @@ extension QueryService {
             let caseId = try await store.issueCaseId(prefix: configuration.caseIdPrefix, year: issuingYear(now))
             do {
                 let result = try await store.append(to: .case(caseId)!, expected: .noStream, events: [event])
-                caseWriter.budget.charge(AppendBudgetPolicy.cost(events: 1, corrections: 0), to: institution)
+                caseWriter.budget.charge(
+                    AppendBudgetPolicy.cost(events: 1, corrections: 0)
+                        + AppendBudgetPolicy.lateEntries([occurredAt], at: now), to: institution)
                 return (caseId, result)
             } catch EventStoreError.wrongExpectedVersion {
                 continue  // a stream under that id appeared meanwhile (written outside the sequence)

@@ -7,7 +7,8 @@ import Synchronization
 ///
 /// An append's cost is the work of evaluating and writing its case afterwards, as far as the
 /// appending institution made it: 10 for the append itself, plus its own events in the case times
-/// one plus three for each of its own corrections there (each correction is evaluated as the
+/// one plus three for each of its own corrections there, plus ``lateEntryCost`` for each event
+/// dated back more than an hour (the watcher's notices of what it starts already overdue) (each correction is evaluated as the
 /// record stood before it and after it: two or three passes over the stream). Only its own: a
 /// party that fills a shared case spends its own share, not the police's when the police record
 /// their next step there. Measured in rebuilds on the reference machine, a unit is 2.5 µs of the
@@ -49,13 +50,29 @@ public struct AppendBudgetPolicy: Sendable, Hashable {
         10 + Double(max(0, events)) * Double(1 + 3 * max(0, corrections))
     }
 
-    /// The cost of `institution` appending `adding` to the case whose state is `state` (nil: a
-    /// new case).
-    static func cost(of adding: [CaseEvent], to state: CaseState?, by institution: String) -> Double {
+    /// What an event dated back more than ``lateEntryAge`` costs on top: the deadline watcher's
+    /// notices of what it started already overdue (a case opened years back starts five deadlines
+    /// due long ago, and the watcher writes a notice for each, a few milliseconds apiece). An attack
+    /// pass opened 7,000 such cases in ten seconds, at a cost of 11 each: the watcher fell a minute
+    /// behind, and the institution's own late entry, dated back within the grace, counted as met
+    /// because no notice had come first.
+    public static let lateEntryCost: Double = 2_000
+    /// How far back an event is dated before it costs ``lateEntryCost``.
+    public static let lateEntryAge: TimeInterval = 3_600
+
+    /// The cost of `institution` appending `adding` (admitted at `now`) to the case whose state is
+    /// `state` (nil: a new case).
+    static func cost(of adding: [CaseEvent], to state: CaseState?, by institution: String, at now: Date) -> Double {
         let corrections =
             (state?.correctionsBy[institution] ?? 0)
             + adding.filter({ if case .recordCorrected = $0.body { true } else { false } }).count
         return cost(events: (state?.eventsBy[institution] ?? 0) + adding.count, corrections: corrections)
+            + lateEntries(adding.map(\.occurredAt), at: now)
+    }
+
+    /// What events dated `occurredAt` cost on top for being dated back (``lateEntryCost``).
+    static func lateEntries(_ occurredAt: [Date], at now: Date) -> Double {
+        Double(occurredAt.filter { now.timeIntervalSince($0) > lateEntryAge }.count) * lateEntryCost
     }
 }
 

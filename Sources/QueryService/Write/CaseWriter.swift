@@ -51,7 +51,7 @@ public struct CaseWriter: Sendable {
     /// in `state` costs (nothing for a retry the store answered with the original result).
     private func charge(_ result: AppendResult, _ admitted: [CaseEvent], to state: CaseState?, by institution: String) {
         guard !result.deduplicated else { return }
-        budget.charge(AppendBudgetPolicy.cost(of: admitted, to: state, by: institution), to: institution)
+        budget.charge(AppendBudgetPolicy.cost(of: admitted, to: state, by: institution, at: Date()), to: institution)
     }
 
     /// `handoff append` on a case stream: one event for `institution`, admitted exactly as the API
