@@ -39,7 +39,9 @@ struct AnnualReportTests {
     typealias Counts = [String: [String: Int]]
 
     /// The test's own counts: period → table id → row → column → count.
-    static func expected(_ cases: [SyntheticCase]) -> [Int: [String: Counts]] {
+    /// - Parameter issued: when each case's referrals count as issued (by case, then referral id;
+    ///   the stated time where missing), as the report buckets them.
+    static func expected(_ cases: [SyntheticCase], issued: [String: [String: Date]] = [:]) -> [Int: [String: Counts]] {
         var out: [Int: [String: Counts]] = [0: [:], 1: [:]]
         func period(_ d: Date) -> Int? {
             if d >= start2025 && d < end2025 { return 1 }
@@ -87,7 +89,7 @@ struct AnnualReportTests {
                 add(p, "closures-by-reason", s.closureReason!.rawValue, "closures")
             }
             for r in s.referrals.values {
-                guard let p = period(r.issuedAt) else { continue }
+                guard let p = period(issued[c.caseId]?[r.id] ?? r.issuedAt) else { continue }
                 var steps = ["issued"]
                 if r.acknowledgedAt != nil || r.acceptedAt != nil || r.declinedAt != nil {
                     steps.append("acknowledged")
@@ -148,7 +150,29 @@ struct AnnualReportTests {
         #expect(report.period.end == Self.end2025)
         #expect(report.previousPeriod.start == Self.start2024)
 
-        let expected = Self.expected(cases)
+        // Measured by the time of record, as deadlines are (DeadlineEvaluator.referralTimes, tested
+        // on its own in ReferralTimesTests): this history was recorded today, more than the
+        // backfill's year of graces after much of it happened.
+        var recordedAt: [UUID: Date] = [:]
+        for row in try await db.pool().query("SELECT id, recorded_at FROM handoff.events").all {
+            recordedAt[try row.decode(0, as: UUID.self)] = try row.decode(1, as: Date.self)
+        }
+        let context = DeadlineEvaluator.Context(rulesets: [
+            try Ruleset.load(
+                json: Array(
+                    Ruleset.kosovoDefaultForBackfill(recordedBefore: Ruleset.backfillForever).serializedString().utf8))
+        ])
+        // Referrals are counted in the year they count as issued for their recipient.
+        var issued: [String: [String: Date]] = [:]
+        for c in cases {
+            let events = c.events.map { event in
+                var e = event
+                e.recordedAt = recordedAt[e.id]
+                return e
+            }
+            issued[c.caseId] = DeadlineEvaluator.referralTimes(events, context: context).mapValues(\.issued)
+        }
+        let expected = Self.expected(cases, issued: issued)
         let checked = Set(expected[0]!.keys).union(expected[1]!.keys)
         #expect(checked.count >= 14, "the data set exercises most tables: \(checked.sorted())")
         for table in report.tables where !table.id.hasPrefix("compliance-") {
@@ -177,7 +201,8 @@ struct AnnualReportTests {
             try await db.pool().query(
                 """
                 SELECT count(*) FROM handoff.deadlines
-                 WHERE triggered_at >= \(Self.start2025) AND triggered_at < \(Self.end2025)
+                 WHERE coalesce(counts_from, triggered_at) >= \(Self.start2025)
+                   AND coalesce(counts_from, triggered_at) < \(Self.end2025)
                 """
             ).first!.decode(0) as Int
         #expect(compliance.current.last!.last! == triggered)
@@ -190,18 +215,6 @@ struct AnnualReportTests {
             let i = Int(x.rounded(.down))
             return i + 1 < v.count ? v[i] + (v[i + 1] - v[i]) * (x - Double(i)) : v[i]
         }
-        // Measured by the time of record, as deadlines are (DeadlineEvaluator.referralTimes, tested
-        // on its own in ReferralTimesTests): this history was recorded today, more than the
-        // backfill's year of graces after much of it happened.
-        var recordedAt: [UUID: Date] = [:]
-        for row in try await db.pool().query("SELECT id, recorded_at FROM handoff.events").all {
-            recordedAt[try row.decode(0, as: UUID.self)] = try row.decode(1, as: Date.self)
-        }
-        let context = DeadlineEvaluator.Context(rulesets: [
-            try Ruleset.load(
-                json: Array(
-                    Ruleset.kosovoDefaultForBackfill(recordedBefore: Ruleset.backfillForever).serializedString().utf8))
-        ])
         var hours: [String: [Double]] = [:]
         for c in cases {
             let events = c.events.map { event in
@@ -211,8 +224,9 @@ struct AnnualReportTests {
             }
             let s = CaseState.fold(caseId: c.caseId, events: events)!
             let times = DeadlineEvaluator.referralTimes(events, context: context)
-            for r in s.referrals.values where r.issuedAt >= Self.start2025 && r.issuedAt < Self.end2025 {
-                if let t = times[r.id], let first = t.responded {
+            for r in s.referrals.values {
+                guard let t = times[r.id], t.issued >= Self.start2025 && t.issued < Self.end2025 else { continue }
+                if let first = t.responded {
                     hours[r.purpose.rawValue, default: []].append(first.timeIntervalSince(t.issued) / 3600)
                 }
             }
@@ -286,6 +300,63 @@ struct AnnualReportTests {
         #expect(timing.acknowledge.count == 6)
         #expect(try #require(timing.acknowledge.median) < 0.1)
         #expect(try #require(timing.acknowledge.p90) < 0.1)
+    }
+
+    /// A referral dated into last year counts, with the recipient's deadlines, in the year it was
+    /// on the record for the recipient: an attack pass moved the prosecution's deadlines, and
+    /// their misses, into a year that may already have been published.
+    @Test func aReferralDatedIntoLastYearCountsInTheYearItWasRecorded() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        try await Seed.institutions(store)
+        try await store.append(
+            to: .sopRulesets,
+            events: [
+                NewEvent(
+                    type: "SopRulesetPublished", data: Ruleset.kosovoDefault.document.serializedString(),
+                    metadata: Seed.coordinator)
+            ])
+        let zone = TimeZone(identifier: "Europe/Belgrade")!
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let now = Date()
+        let year = calendar.component(.year, from: now)
+        let newYear = calendar.date(from: DateComponents(year: year, month: 1, day: 1))!
+        func event(_ type: String, _ data: JSONValue, at: Date) -> NewEvent {
+            NewEvent(
+                type: type, data: data.serializedString(),
+                metadata: EventMetadata(actor: EventActor(institution: "kp-dthb", user: "kp-dthb-1")), occurredAt: at)
+        }
+        let opening: JSONValue = [
+            "identificationStatus": "identified",
+            "profile": ["sex": "male", "ageBand": "25-34", "child": false, "nationality": "AL", "exploitation": []],
+        ]
+        for n in 1...3 {
+            try await store.append(
+                to: .case("KP-YEAR-\(n)")!,
+                events: [
+                    event("CaseOpened", opening, at: newYear.addingTimeInterval(-2 * 86_400)),
+                    event(
+                        "ReferralIssued", ["referralId": "I-1", "to": "ksp", "purpose": "investigation"],
+                        at: newYear.addingTimeInterval(-86_400)),
+                ])
+        }
+        try await waitUntilAllReadable(store)
+        _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
+        let models = ReadModels(pool: db.pool())
+        func cell(_ report: AnnualReport, _ table: String, _ row: String, _ column: String) throws -> Int {
+            let t = try #require(report.tables.first { $0.id == table })
+            guard let r = t.rows.firstIndex(of: row), let c = t.columns.firstIndex(of: column) else { return 0 }
+            return t.current[r][c]
+        }
+        let last = try await models.annualReport(year: year - 1, timeZone: zone)
+        let this = try await models.annualReport(year: year, timeZone: zone)
+        #expect(try cell(last, "compliance-by-institution", "ksp", "total") == 0)
+        #expect(try cell(this, "compliance-by-institution", "ksp", "total") == 6)
+        #expect(try cell(last, "referrals-by-recipient", "ksp", "issued") == 0)
+        #expect(try cell(this, "referrals-by-recipient", "ksp", "issued") == 3)
+        // The police's own opening and its deadlines stay where the police dated them.
+        #expect(try cell(last, "compliance-by-institution", "kp-dthb", "total") > 0)
     }
 
     @Test func aRebuildGivesTheSameReportAsTheIncrementalBuild() async throws {

@@ -143,13 +143,14 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
             writes: Self.writes(groups, notices: notices), resumeAfter: last < all.count ? chunk.last : nil)
     }
 
-    /// Whether some case has a summary row but no document (Migrations/0031), or a referral row
-    /// without its counted times (Migrations/0036).
+    /// Whether some case has a summary row but no document (Migrations/0031), or a referral or
+    /// deadline row without its counted times (Migrations/0036, 0037).
     private func documentsMissing(on connection: Connection, tables: ProjectionTables) async throws -> Bool {
         let text = """
             SELECT EXISTS (SELECT 1 FROM \(tables.qualified("case_summary")) s WHERE NOT EXISTS (
                 SELECT 1 FROM \(tables.qualified("case_documents")) d WHERE d.case_id = s.case_id))
                 OR EXISTS (SELECT 1 FROM \(tables.qualified("referrals")) WHERE issued_counted_at IS NULL)
+                OR EXISTS (SELECT 1 FROM \(tables.qualified("deadlines")) WHERE counts_from IS NULL)
             """
         return try await connection.query(SQL(text: text, parameters: [])).first?.decode(0) ?? false
     }
@@ -271,7 +272,11 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
                 CaseProjector.addReferrals(
                     state, times: DeadlineEvaluator.referralTimes(history.events, context: context!),
                     to: &rows.referrals)
-                CaseProjector.addDeadlines(evaluation.deadlines, caseStatus: state.status, to: &rows.deadlines)
+                CaseProjector.addDeadlines(
+                    evaluation.deadlines,
+                    countsFrom: DeadlineEvaluator.countsFrom(
+                        evaluation.deadlines, events: history.events, context: context!),
+                    caseStatus: state.status, to: &rows.deadlines)
                 CaseDocument.add(
                     CaseDocument.render(state, history: history, deadlines: evaluation.deadlines), caseId: caseId,
                     to: &rows.documents)

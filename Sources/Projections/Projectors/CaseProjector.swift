@@ -102,7 +102,7 @@ public struct CaseProjector: Projector {
             ("referral_id", "text"), ("due_at", "timestamptz"), ("warn_at", "timestamptz"), ("responsible", "text"),
             ("satisfied_at", "timestamptz"), ("satisfied_by_event_id", "uuid"), ("cancelled_at", "timestamptz"),
             ("missed_at_closure", "boolean"), ("ordinal", "int"), ("notified", "boolean"), ("case_status", "text"),
-            ("settled", "text"),
+            ("settled", "text"), ("counts_from", "timestamptz"),
         ])
     static let documents = RowWriter(
         table: "case_documents",
@@ -206,7 +206,10 @@ public struct CaseProjector: Projector {
 
     /// Appends the rows of a case's deadlines, in trigger order, with the case's status (what the
     /// coordinator's board filters on).
-    static func addDeadlines(_ deadlines: [Deadline], caseStatus: CaseStatus, to r: inout RowBatch) {
+    /// - Parameter countsFrom: for each deadline, ``DeadlineEvaluator/countsFrom(_:events:context:)``.
+    static func addDeadlines(
+        _ deadlines: [Deadline], countsFrom: [Date], caseStatus: CaseStatus, to r: inout RowBatch
+    ) {
         for (i, d) in deadlines.enumerated() {
             r.text(d.caseId)
             r.text(d.ruleId)
@@ -228,6 +231,7 @@ public struct CaseProjector: Projector {
             r.bool(d.notified)
             r.text(caseStatus.rawValue)
             r.text(d.settled?.rawValue)
+            r.time(i < countsFrom.count ? countsFrom[i] : d.triggeredAt)
             r.endRow()
         }
     }

@@ -46,21 +46,26 @@ extension ReadModels {
         )
         async let referralRows = pool.query(
             """
-            SELECT CASE WHEN issued_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, purpose, to_institution,
+            SELECT CASE WHEN coalesce(issued_counted_at, issued_at) >= \(s1)::timestamptz THEN 1 ELSE 0 END, purpose,
+                   to_institution,
                    CASE WHEN declined_at IS NOT NULL THEN coalesce(decline_reason, 'other') END, consent_override,
                    consent_withdrawn_at IS NOT NULL, count(*),
                    count(*) FILTER (WHERE coalesce(acknowledged_at, accepted_at, declined_at) IS NOT NULL),
                    count(accepted_at), count(declined_at), count(*) FILTER (WHERE status = 'withdrawn'),
                    count(completed_at)
-              FROM handoff.referrals WHERE issued_at >= \(s0)::timestamptz AND issued_at < \(e)::timestamptz
+              FROM handoff.referrals
+             WHERE coalesce(issued_counted_at, issued_at) >= \(s0)::timestamptz
+               AND coalesce(issued_counted_at, issued_at) < \(e)::timestamptz
              GROUP BY 1, 2, 3, 4, 5, 6
             """
         )
         async let deadlineRows = pool.query(
             """
-            SELECT CASE WHEN triggered_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, responsible, rule_id, confirmed,
-                   handoff.deadline_status(settled, due_at, warn_at, \(now)), count(*)
-              FROM handoff.deadlines WHERE triggered_at >= \(s0)::timestamptz AND triggered_at < \(e)::timestamptz
+            SELECT CASE WHEN coalesce(counts_from, triggered_at) >= \(s1)::timestamptz THEN 1 ELSE 0 END, responsible,
+                   rule_id, confirmed, handoff.deadline_status(settled, due_at, warn_at, \(now)), count(*)
+              FROM handoff.deadlines
+             WHERE coalesce(counts_from, triggered_at) >= \(s0)::timestamptz
+               AND coalesce(counts_from, triggered_at) < \(e)::timestamptz
              GROUP BY 1, 2, 3, 4, 5
             """
         )
@@ -75,7 +80,7 @@ extension ReadModels {
         )
         async let timingRows = pool.query(
             """
-            SELECT CASE WHEN issued_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, purpose,
+            SELECT CASE WHEN issued >= \(s1)::timestamptz THEN 1 ELSE 0 END, purpose,
                    count(responded),
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM responded - issued)),
                    percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM responded - issued)),
@@ -85,12 +90,14 @@ extension ReadModels {
               FROM (
                 -- By time of record (DeadlineEvaluator.referralTimes); the stated times only for
                 -- rows projected before Migrations/0036, until the projector renders them again.
-                SELECT issued_at, purpose, coalesce(issued_counted_at, issued_at) AS issued,
+                SELECT purpose, coalesce(issued_counted_at, issued_at) AS issued,
                        CASE WHEN coalesce(acknowledged_at, accepted_at, declined_at) IS NOT NULL THEN
                            coalesce(responded_counted_at, coalesce(acknowledged_at, accepted_at, declined_at))
                        END AS responded,
                        CASE WHEN accepted_at IS NOT NULL THEN coalesce(accepted_counted_at, accepted_at) END AS accepted
-                  FROM handoff.referrals WHERE issued_at >= \(s0)::timestamptz AND issued_at < \(e)::timestamptz
+                  FROM handoff.referrals
+                 WHERE coalesce(issued_counted_at, issued_at) >= \(s0)::timestamptz
+                   AND coalesce(issued_counted_at, issued_at) < \(e)::timestamptz
               ) r
              GROUP BY 1, 2
             """

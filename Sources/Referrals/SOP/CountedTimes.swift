@@ -53,6 +53,27 @@ extension DeadlineEvaluator {
         return times
     }
 
+    /// For each deadline, when it counts from for the institution responsible, by the rule its
+    /// term runs by (``countsFor``): its trigger's `occurredAt` for the trigger's own actor, else
+    /// when the trigger was on the record (within the ruleset's late-trigger grace). The annual
+    /// report counts a deadline in the year it counts from: an issuer that dated a referral into
+    /// last year moved the recipient's deadlines, and their misses, into a year already
+    /// published (an attack pass). A deadline whose trigger or ruleset is not found counts from
+    /// its `triggeredAt`.
+    public static func countsFrom(_ deadlines: [Deadline], events: [CaseEvent], context: Context) -> [Date] {
+        let triggers = Set(deadlines.map(\.triggerEventId))
+        var byId: [UUID: CaseEvent] = [:]
+        for event in events where triggers.contains(event.id) { byId[event.id] = event }
+        return deadlines.map { d in
+            guard let trigger = byId[d.triggerEventId],
+                let ruleset = context.series.joined().first(where: {
+                    $0.id == d.rulesetId && $0.version == d.rulesetVersion
+                })
+            else { return d.triggeredAt }
+            return countsFor(d.responsible, trigger, ruleset)
+        }
+    }
+
     /// When an act counts: its `occurredAt`, no earlier than the late-entry grace before its time of
     /// record (``CaseEvent/countedAt(grace:)``).
     private static func counted(_ event: CaseEvent, _ ruleset: Ruleset?) -> Date {
