@@ -250,14 +250,12 @@ struct AnnualReportTests {
         }
     }
 
-    /// Response times are measured by the time of record: an attack pass dated a referral to the
-    /// prosecution five weeks back, the prosecution answered within a second, and the report
-    /// showed 861 hours to respond.
-    @Test func aReferralDatedBackMakesItsRecipientNoSlower() async throws {
+    /// A store with the demo institutions and the default ruleset as real records are judged by
+    /// (no backfill: an event dated back counts as the time of record says).
+    static func storeOfRealRecords() async throws -> (TestDB, EventStore) {
         let db = try await TestDatabase.make()
         let store = db.store()
         try await Seed.institutions(store)
-        // The ruleset as real records are judged by (no backfill).
         try await store.append(
             to: .sopRulesets,
             events: [
@@ -265,6 +263,14 @@ struct AnnualReportTests {
                     type: "SopRulesetPublished", data: Ruleset.kosovoDefault.document.serializedString(),
                     metadata: Seed.coordinator)
             ])
+        return (db, store)
+    }
+
+    /// Response times are measured by the time of record: an attack pass dated a referral to the
+    /// prosecution five weeks back, the prosecution answered within a second, and the report
+    /// showed 861 hours to respond.
+    @Test func aReferralDatedBackMakesItsRecipientNoSlower() async throws {
+        let (db, store) = try await Self.storeOfRealRecords()
         let now = Date()
         func event(_ type: String, _ data: JSONValue, by institution: String, daysAgo: Double?) -> NewEvent {
             NewEvent(
@@ -306,16 +312,7 @@ struct AnnualReportTests {
     /// on the record for the recipient: an attack pass moved the prosecution's deadlines, and
     /// their misses, into a year that may already have been published.
     @Test func aReferralDatedIntoLastYearCountsInTheYearItWasRecorded() async throws {
-        let db = try await TestDatabase.make()
-        let store = db.store()
-        try await Seed.institutions(store)
-        try await store.append(
-            to: .sopRulesets,
-            events: [
-                NewEvent(
-                    type: "SopRulesetPublished", data: Ruleset.kosovoDefault.document.serializedString(),
-                    metadata: Seed.coordinator)
-            ])
+        let (db, store) = try await Self.storeOfRealRecords()
         let zone = TimeZone(identifier: "Europe/Belgrade")!
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
