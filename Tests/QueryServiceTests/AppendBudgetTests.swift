@@ -12,11 +12,12 @@ import Testing
 @Suite("Append budget")
 struct AppendBudgetTests {
     @Test func theCostIsTheInstitutionsOwnEventsTimesItsOwnCorrections() {
-        #expect(AppendBudgetPolicy.cost(events: 1, corrections: 0) == 11)
-        #expect(AppendBudgetPolicy.cost(events: 40, corrections: 0) == 50)
-        #expect(AppendBudgetPolicy.cost(events: 1_000, corrections: 10) == 31_010)
+        #expect(AppendBudgetPolicy.cost(events: 1, corrections: 0) == 411)
+        #expect(AppendBudgetPolicy.cost(events: 40, corrections: 0) == 450)
+        #expect(AppendBudgetPolicy.cost(appended: 40, events: 40, corrections: 0) == 16_050)
+        #expect(AppendBudgetPolicy.cost(events: 1_000, corrections: 10) == 31_410)
         // The heaviest case one institution can make: about a second and a half of the projector.
-        #expect(AppendBudgetPolicy.cost(events: 1_000, corrections: 100) == 301_010)
+        #expect(AppendBudgetPolicy.cost(events: 1_000, corrections: 100) == 301_410)
     }
 
     /// An event dated back more than an hour pays for the watcher's notices of what it starts
@@ -36,8 +37,8 @@ struct AppendBudgetTests {
                     .status)
         }
         #expect(statuses == [201, 201, 201, 429, 429])
-        // Openings of today cost 11 each: another institution opens fifty.
-        for _ in 0..<50 {
+        // Openings of today cost 411 each: another institution opens ten.
+        for _ in 0..<10 {
             #expect(try await h.api.post("/v1/cases", token: h.token("isf"), Harness.openedData()).status == 201)
         }
     }
@@ -65,9 +66,9 @@ struct AppendBudgetTests {
     }
 
     @Test func anInstitutionPastItsShareIsRefusedWith429AndOthersAreNot() async throws {
-        // A share of 3,000, coming back at one a second: a case of a hundred events and a few
-        // corrections uses it up at once.
-        let h = try await Harness.start { $0.appendBudget = AppendBudgetPolicy(burst: 3_000, perSecond: 1) }
+        // A share of 50,000, coming back at one a second: a case of a hundred events and a few
+        // corrections uses it up.
+        let h = try await Harness.start { $0.appendBudget = AppendBudgetPolicy(burst: 50_000, perSecond: 1) }
         defer { Task { await h.stop() } }
         let police = h.token("kp-dthb")
         let reviews = (0..<99).map { _ in #"{"type": "CaseReviewed", "data": {}}"# }.joined(separator: ",")
@@ -84,8 +85,8 @@ struct AppendBudgetTests {
             #"{"id": "\#(id)", "type": "RecordCorrected", "data": {"correctsEventId": "\#(risk)", "reason": "#
                 + #""data-entry-error", "correction": {"level": "high"}}}"#
         }
-        // 10 an append plus 102 events, times 1 + 3 per correction: the first few are admitted,
-        // then the share is spent.
+        // 10 an append, 400 an event, and the 102 events times 1 + 3 per correction: the first few
+        // are admitted, then the share is spent.
         var refused: Reply?
         var written: String?
         for _ in 0..<10 {

@@ -385,6 +385,36 @@ import Testing
         } catch { #expect(error.code == .invalidEvent && error.field == "data.version") }
     }
 
+    /// An institution has at most 50 referrals open in a case: each holds two running deadlines of
+    /// its recipient, weighed in every pass of the case's evaluation (an attack pass opened 888
+    /// in one case and corrected it a hundred times: every later append to the case held the
+    /// projector seven seconds). Completing or withdrawing one makes room; others have their own.
+    @Test func anInstitutionsOpenReferralsInACaseAreBounded() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        for n in 0..<CaseAdmission.maxOpenReferralsPerInstitution {
+            try s.append(
+                "kp-dthb", "ReferralIssued",
+                ["referralId": .string("I-\(n)"), "to": "ksp", "purpose": "investigation"],
+                at: t0)
+        }
+        let more: JSONValue = ["referralId": "I-more", "to": "ksp", "purpose": "investigation"]
+        expectError(s.attempt(.institution("kp-dthb", user: "u"), "ReferralIssued", more), .invalidEvent, "type")
+        // Withdrawn, declined or completed referrals are not open.
+        try s.append("kp-dthb", "ReferralWithdrawn", ["referralId": "I-0", "reason": "duplicate"], at: t0)
+        try s.append("ksp", "ReferralDeclined", ["referralId": "I-1", "reason": "outside-mandate"], at: t0)
+        try s.append("kp-dthb", "ReferralIssued", more, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "I-more-2", "to": "ksp", "purpose": "investigation"], at: t0)
+        expectError(
+            s.attempt(
+                .institution("kp-dthb", user: "u"), "ReferralIssued",
+                ["referralId": "I-more-3", "to": "ksp", "purpose": "investigation"]), .invalidEvent, "type")
+        // Another institution's referrals are its own.
+        try s.append(
+            "ksp", "ReferralIssued", ["referralId": "P-1", "to": "opav", "purpose": "victim-advocacy"], at: t0)
+    }
+
     /// What each institution records in a case is bounded (an attack pass filled a case with 30,000
     /// reviews, and corrected one event 3,000 times to hold the projector back); and the bounds are
     /// each institution's own, so that no party uses up a case for the others (a later pass filled

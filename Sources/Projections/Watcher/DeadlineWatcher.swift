@@ -5,9 +5,11 @@ import Referrals
 
 /// Appends `SopDeadlineMissed` to `sop-<caseId>` when a deadline passes unmet.
 ///
-/// Candidates come from the deadlines read model (unmet, not cancelled, past due, no notice yet);
-/// each candidate's case is then evaluated again from its own stream, so a lagging read model
-/// cannot cause a false notice.
+/// Candidates come from the deadlines read model (unmet, not cancelled, past due, no notice yet),
+/// the case whose deadline fell due first first (in case-id order, an attack pass had its own
+/// case, under a later id, wait behind thousands of others it had opened); each candidate's case
+/// is then evaluated again from its own stream, so a lagging read model cannot cause a false
+/// notice.
 ///
 /// "Already notified" means one thing only: the case's `sop-<caseId>` stream holds that very
 /// notice — same ruleset series, rule and trigger (``Referrals/Deadline/isNoticed(by:)``). The
@@ -101,13 +103,14 @@ public struct DeadlineWatcher: Sendable {
     public func runOnce(now: Date = Date()) async throws -> Report {
         let candidates = try await pool.query(
             """
-            SELECT DISTINCT d.case_id FROM handoff.deadlines d
+            SELECT d.case_id FROM handoff.deadlines d
              WHERE ((d.settled IS NULL AND d.due_at <= \(now)) OR d.settled = 'overdue')
                AND NOT EXISTS (SELECT 1 FROM handoff.deadline_notices n
                                 WHERE n.case_id = d.case_id AND n.rule_id = d.rule_id
                                   AND n.trigger_event_id = d.trigger_event_id
                                   AND (n.ruleset_id IS NULL OR n.ruleset_id = d.ruleset_id))
-             ORDER BY 1
+             GROUP BY d.case_id
+             ORDER BY min(d.due_at), d.case_id
             """
         ).all.map { try $0.decode(0, as: String.self) }
         var report = Report(missed: 0, appended: 0, alreadyNotified: 0)

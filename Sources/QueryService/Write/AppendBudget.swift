@@ -44,10 +44,17 @@ public struct AppendBudgetPolicy: Sendable, Hashable {
         self.perSecond = max(1, perSecond)
     }
 
-    /// The cost of an append after which the appending institution has `events` events in the
-    /// case, `corrections` of them corrections.
-    public static func cost(events: Int, corrections: Int) -> Double {
-        10 + Double(max(0, events)) * Double(1 + 3 * max(0, corrections))
+    /// What each event appended costs on top: the deadlines it may start, their rows, and — when
+    /// they are missed — the watcher's notices, a few milliseconds apiece. An attack pass opened
+    /// 5,000 cases in eight seconds, at 11 each, whose deadlines were all to fall due in the same
+    /// few seconds a day later: the watcher would have been minutes behind at that moment, and
+    /// the institution's own late entry then counted as met.
+    public static let perEvent: Double = 400
+
+    /// The cost of an append of `appended` events after which the appending institution has
+    /// `events` events in the case, `corrections` of them corrections.
+    public static func cost(appended: Int = 1, events: Int, corrections: Int) -> Double {
+        10 + perEvent * Double(max(1, appended)) + Double(max(0, events)) * Double(1 + 3 * max(0, corrections))
     }
 
     /// What an event dated back more than ``lateEntryAge`` costs on top: the deadline watcher's
@@ -66,8 +73,9 @@ public struct AppendBudgetPolicy: Sendable, Hashable {
         let corrections =
             (state?.correctionsBy[institution] ?? 0)
             + adding.filter({ if case .recordCorrected = $0.body { true } else { false } }).count
-        return cost(events: (state?.eventsBy[institution] ?? 0) + adding.count, corrections: corrections)
-            + lateEntries(adding.map(\.occurredAt), at: now)
+        return cost(
+            appended: adding.count, events: (state?.eventsBy[institution] ?? 0) + adding.count,
+            corrections: corrections) + lateEntries(adding.map(\.occurredAt), at: now)
     }
 
     /// What events dated `occurredAt` cost on top for being dated back (``lateEntryCost``).

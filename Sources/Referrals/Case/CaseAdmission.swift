@@ -63,6 +63,13 @@ public enum CaseAdmission {
     /// The most corrections of one event, and by one institution in a case.
     public static let maxCorrectionsPerEvent = 10
     public static let maxCorrectionsPerInstitution = 100
+    /// The most referrals one institution has open in a case (issued, acknowledged or accepted,
+    /// not declined, completed or withdrawn). Each open referral holds two running deadlines of
+    /// its recipient, weighed against every event of the case and in every pass of every
+    /// correction: an attack pass opened 888 referrals to the prosecution in one case and
+    /// corrected it a hundred times, and every later append to the case — the prosecution's own
+    /// answers included — held every institution's read models back seven seconds.
+    public static let maxOpenReferralsPerInstitution = 50
 
     /// Admits one event for `principal` onto a case whose current state is `state` (`nil` if the
     /// case does not exist yet), returning the typed event to append. For a batch, fold each
@@ -180,6 +187,15 @@ public enum CaseAdmission {
             }
             guard to != event.actor.institution else {
                 throw .invalidEvent("data.to", "must name another institution than the issuer")
+            }
+            guard
+                state.referrals.values.filter({ $0.from == event.actor.institution && $0.status.isOpen }).count
+                    < CaseAdmission.maxOpenReferralsPerInstitution
+            else {
+                throw .invalidEvent(
+                    "type",
+                    "an institution has at most \(CaseAdmission.maxOpenReferralsPerInstitution) referrals open in a "
+                        + "case: complete or withdraw one first")
             }
             if override == nil, context.consentRequired(for: purpose),
                 !state.hasConsent(purpose: purpose, recipient: to, at: event.occurredAt)
