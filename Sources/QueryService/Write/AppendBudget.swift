@@ -3,36 +3,35 @@ import Referrals
 import Synchronization
 
 /// How much work one institution's appends may make for the projector, which evaluates every
-/// case an append touches from its whole stream, one case after another, for everyone.
+/// case an append touches from its whole stream, one case after another, for everyone, and for
+/// the deadline watcher, which writes a notice of every deadline missed.
 ///
-/// An append's cost is the work of evaluating and writing its case afterwards, as far as the
-/// appending institution made it: 10 for the append itself, plus its own events in the case times
-/// one plus three for each of its own corrections there, plus ``lateEntryCost`` for each event
-/// dated back more than an hour (the watcher's notices of what it starts already overdue) (each correction is evaluated as the
-/// record stood before it and after it: two or three passes over the stream). Only its own: a
-/// party that fills a shared case spends its own share, not the police's when the police record
-/// their next step there. Measured in rebuilds on the reference machine, a unit is 2.5 µs of the
+/// An append's cost, as far as the appending institution made it: 10 for the append; ``perEvent``
+/// for each event appended (the deadlines it may start, their rows and, missed, their notices);
+/// its own events in the case afterwards times one plus three for each of its own corrections
+/// there (each correction is evaluated as the record stood before it and after it: two or three
+/// passes over the stream); and ``lateEntryCost`` for each event dated back more than an hour
+/// (the notices of what it starts already overdue). Only its own: a party that fills a shared case
+/// spends its own share, not the police's when the police record their next step there.
+/// Measured in rebuilds on the reference machine, the last part's unit is 2.5 µs of the
 /// projector's time for the heaviest case admission lets one institution make (1,000 events, 100
 /// of them corrections: about 300,000, a second and a half) and up to 40 µs for cases whose
-/// events each start deadlines and rows of their own (a thousand open referrals or reviews:
-/// about 1,000, some 30–40 ms); a small case's append, about 0.2 ms.
+/// events each start deadlines and rows of their own (a thousand reviews: about 1,000, some
+/// 30–40 ms); a notice costs the watcher about 2 ms.
 ///
-/// An attack pass opened fifteen of the heaviest cases from one institution's token and then
-/// touched each once a second: the projector fell behind by half a minute for every
-/// institution's inbox, deadlines and case summaries, and the watcher, which reads the deadlines
-/// as projected, wrote no notice meanwhile. A second pass did the same with cases of a thousand
-/// open referrals, which a first version of this budget charged a thousandth of their cost.
+/// Three attack passes shaped this (docs/operations.md, "The projector's work, shared"): fifteen
+/// of the heaviest cases touched once a second put every institution's inbox and deadlines half a
+/// minute behind, and the watcher wrote no notice meanwhile; cases of a thousand open referrals,
+/// thousands of cases dated years back, and thousands of openings whose deadlines would fall due
+/// together a day later each did the same more cheaply than a first version of this budget saw.
 ///
 /// Each institution has a balance of `burst`, filled at `perSecond`. An append is admitted while
 /// the balance is above zero, and charged its cost when it is written (a refused, conflicting or
 /// deduplicated request costs nothing; an append that costs more than is left leaves a debt, so
 /// that no case is too heavy ever to be written to). Below zero, appends are refused with 429
-/// `too_many_appends`, and `Retry-After` says when the debt is paid. The default keeps one
-/// institution's sustained appends to at most a fifth of the projector's time in the costliest
-/// shapes (a twentieth for the heaviest corrections), with bursts of a few seconds' to a minute's
-/// worth: 500 appends a second to small cases, five a second to a case of a thousand events, one
-/// a minute to the heaviest. Per institution, not per token or person: an institution's many
-/// tokens share it.
+/// `too_many_appends`, and `Retry-After` says when the debt is paid. The default: about twelve
+/// events a second sustained, bursts of a couple of thousand; a few seconds of the watcher's time
+/// at most. Per institution, not per token or person: an institution's many tokens share it.
 public struct AppendBudgetPolicy: Sendable, Hashable {
     /// The balance an institution starts with and may save up to.
     public var burst: Double
