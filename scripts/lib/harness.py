@@ -329,6 +329,10 @@ def follow_up(n, event_id, occurred_at):
         body = ("CaseReviewed", {})
     elif k == 1:
         body = ("RiskAssessed", {"level": ["low", "medium", "high"][n % 3]})
+    elif k == 2 and (n // 4) % 2 == 1:
+        # Every other referral slot withdraws the referral issued four events before, so that a
+        # long-running writer never holds more than one open (an institution may hold 50 in a case).
+        body = ("ReferralWithdrawn", {"referralId": "R-%d" % (n - 4), "reason": "no-longer-needed"})
     elif k == 2:
         body = ("ReferralIssued", {"referralId": "R-%d" % n, "to": "opav", "purpose": "victim-advocacy",
                                    "urgency": "routine"})
