@@ -206,11 +206,12 @@ public struct CaseProjector: Projector {
 
     /// Appends the rows of a case's deadlines, in trigger order, with the case's status (what the
     /// coordinator's board filters on).
-    /// - Parameter countsFrom: for each deadline, ``DeadlineEvaluator/countsFrom(_:events:context:)``.
+    /// - Parameter countsFrom: for each deadline, ``DeadlineEvaluator/countsFrom(_:events:context:)``
+    ///   (one a deadline, in the same order).
     static func addDeadlines(
         _ deadlines: [Deadline], countsFrom: [Date], caseStatus: CaseStatus, to r: inout RowBatch
     ) {
-        for (i, d) in deadlines.enumerated() {
+        for (i, (d, countsFrom)) in zip(deadlines, countsFrom).enumerated() {
             r.text(d.caseId)
             r.text(d.ruleId)
             r.text(d.rulesetId)
@@ -231,7 +232,7 @@ public struct CaseProjector: Projector {
             r.bool(d.notified)
             r.text(caseStatus.rawValue)
             r.text(d.settled?.rawValue)
-            r.time(i < countsFrom.count ? countsFrom[i] : d.triggeredAt)
+            r.time(countsFrom)
             r.endRow()
         }
     }

@@ -3,14 +3,23 @@ import Postgres
 import Referrals
 
 extension ReadModels {
+    /// When a referral counts as issued in the report: when it was on the record for its recipient
+    /// (Migrations/0036), the stated time only for a row projected before that migration, until
+    /// the projector renders it again.
+    static let referralIssued: StaticString = "coalesce(issued_counted_at, issued_at)"
+    /// When a deadline counts in the report: when it runs from for the institution responsible
+    /// (Migrations/0037), its trigger's stated time only for a row projected before that.
+    static let deadlineCountsFrom: StaticString = "coalesce(counts_from, triggered_at)"
+
     /// The annual report's figures for `year` and the year before, from the read models (a few
     /// grouped queries, run at once on the pool's connections; no scan of the event log). Years are
     /// calendar years in `timeZone`; deadline statuses are as of `now`.
     ///
     /// What is counted: cases by the `occurredAt` of their opening; closures by that of the
     /// (latest) closure; victims = cases opened in the year whose current identification status
-    /// is identified, or presumed/potential ("presumed"); referrals by the time they were issued;
-    /// deadlines by the time they were triggered; reflection periods by their start.
+    /// is identified, or presumed/potential ("presumed"); referrals by when they were on the
+    /// record for their recipient, and deadlines by when they run from for the institution
+    /// responsible (``referralIssued``, ``deadlineCountsFrom``); reflection periods by their start.
     public func annualReport(year: Int, timeZone: TimeZone, now: Date = Date()) async throws -> AnnualReport {
         let period = ReportGroupings.yearInterval(year, timeZone: timeZone)
         let previous = ReportGroupings.yearInterval(year - 1, timeZone: timeZone)
@@ -46,7 +55,7 @@ extension ReadModels {
         )
         async let referralRows = pool.query(
             """
-            SELECT CASE WHEN coalesce(issued_counted_at, issued_at) >= \(s1)::timestamptz THEN 1 ELSE 0 END, purpose,
+            SELECT CASE WHEN \(unescaped: Self.referralIssued) >= \(s1)::timestamptz THEN 1 ELSE 0 END, purpose,
                    to_institution,
                    CASE WHEN declined_at IS NOT NULL THEN coalesce(decline_reason, 'other') END, consent_override,
                    consent_withdrawn_at IS NOT NULL, count(*),
@@ -54,18 +63,18 @@ extension ReadModels {
                    count(accepted_at), count(declined_at), count(*) FILTER (WHERE status = 'withdrawn'),
                    count(completed_at)
               FROM handoff.referrals
-             WHERE coalesce(issued_counted_at, issued_at) >= \(s0)::timestamptz
-               AND coalesce(issued_counted_at, issued_at) < \(e)::timestamptz
+             WHERE \(unescaped: Self.referralIssued) >= \(s0)::timestamptz
+               AND \(unescaped: Self.referralIssued) < \(e)::timestamptz
              GROUP BY 1, 2, 3, 4, 5, 6
             """
         )
         async let deadlineRows = pool.query(
             """
-            SELECT CASE WHEN coalesce(counts_from, triggered_at) >= \(s1)::timestamptz THEN 1 ELSE 0 END, responsible,
+            SELECT CASE WHEN \(unescaped: Self.deadlineCountsFrom) >= \(s1)::timestamptz THEN 1 ELSE 0 END, responsible,
                    rule_id, confirmed, handoff.deadline_status(settled, due_at, warn_at, \(now)), count(*)
               FROM handoff.deadlines
-             WHERE coalesce(counts_from, triggered_at) >= \(s0)::timestamptz
-               AND coalesce(counts_from, triggered_at) < \(e)::timestamptz
+             WHERE \(unescaped: Self.deadlineCountsFrom) >= \(s0)::timestamptz
+               AND \(unescaped: Self.deadlineCountsFrom) < \(e)::timestamptz
              GROUP BY 1, 2, 3, 4, 5
             """
         )
@@ -89,15 +98,15 @@ extension ReadModels {
                    percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM accepted - issued))
               FROM (
                 -- By time of record (DeadlineEvaluator.referralTimes); the stated times only for
-                -- rows projected before Migrations/0036, until the projector renders them again.
-                SELECT purpose, coalesce(issued_counted_at, issued_at) AS issued,
+                -- rows projected before Migrations/0036.
+                SELECT purpose, \(unescaped: Self.referralIssued) AS issued,
                        CASE WHEN coalesce(acknowledged_at, accepted_at, declined_at) IS NOT NULL THEN
                            coalesce(responded_counted_at, coalesce(acknowledged_at, accepted_at, declined_at))
                        END AS responded,
                        CASE WHEN accepted_at IS NOT NULL THEN coalesce(accepted_counted_at, accepted_at) END AS accepted
                   FROM handoff.referrals
-                 WHERE coalesce(issued_counted_at, issued_at) >= \(s0)::timestamptz
-                   AND coalesce(issued_counted_at, issued_at) < \(e)::timestamptz
+                 WHERE \(unescaped: Self.referralIssued) >= \(s0)::timestamptz
+                   AND \(unescaped: Self.referralIssued) < \(e)::timestamptz
               ) r
              GROUP BY 1, 2
             """

@@ -66,20 +66,21 @@ extension QueryService {
         var context = AdmissionContext(
             institutions: try await institutions.known(), now: now,
             allowedClockSkew: configuration.allowedClockSkew, rulesets: try await rulesets.current(now: now))
-        func admit() throws(ReferralsError) {
-            _ = try CaseAdmission.admit(
+        func admit() throws(ReferralsError) -> CaseEvent {
+            try CaseAdmission.admit(
                 principal: principal, caseId: configuration.caseIdPrefix + "-0000-000000", state: nil, id: item.id,
                 type: "CaseOpened", data: .object(data), occurredAt: occurredAt, context: context)
         }
+        let opening: CaseEvent
         do {
-            try admit()
+            opening = try admit()
         } catch let error where error.code == .forbidden {
             // Perhaps registered a moment ago: read the registry's newest events once.
             guard let changed = try await institutions.changed(since: context.institutions) else {
                 throw Self.admissionError(error, index: nil, actual: 0)
             }
             context.institutions = changed
-            do { try admit() } catch { throw Self.admissionError(error, index: nil, actual: 0) }
+            do { opening = try admit() } catch { throw Self.admissionError(error, index: nil, actual: 0) }
         } catch {
             throw Self.admissionError(error, index: nil, actual: 0)
         }
@@ -91,9 +92,7 @@ extension QueryService {
             let caseId = try await store.issueCaseId(prefix: configuration.caseIdPrefix, year: issuingYear(now))
             do {
                 let result = try await store.append(to: .case(caseId)!, expected: .noStream, events: [event])
-                caseWriter.budget.charge(
-                    AppendBudgetPolicy.cost(events: 1, corrections: 0)
-                        + AppendBudgetPolicy.lateEntries([occurredAt], at: now), to: institution)
+                caseWriter.charge(result, [opening], to: nil, by: institution)
                 return (caseId, result)
             } catch EventStoreError.wrongExpectedVersion {
                 continue  // a stream under that id appeared meanwhile (written outside the sequence)

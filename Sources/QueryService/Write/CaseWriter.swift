@@ -49,7 +49,7 @@ public struct CaseWriter: Sendable {
 
     /// Charges `institution`'s budget what the written append `result` of `admitted` to the case
     /// in `state` costs (nothing for a retry the store answered with the original result).
-    private func charge(_ result: AppendResult, _ admitted: [CaseEvent], to state: CaseState?, by institution: String) {
+    func charge(_ result: AppendResult, _ admitted: [CaseEvent], to state: CaseState?, by institution: String) {
         guard !result.deduplicated else { return }
         budget.charge(AppendBudgetPolicy.cost(of: admitted, to: state, by: institution, at: Date()), to: institution)
     }

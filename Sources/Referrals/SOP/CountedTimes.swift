@@ -65,18 +65,15 @@ extension DeadlineEvaluator {
         var byId: [UUID: CaseEvent] = [:]
         for event in events where triggers.contains(event.id) { byId[event.id] = event }
         return deadlines.map { d in
-            guard let trigger = byId[d.triggerEventId],
-                let ruleset = context.series.joined().first(where: {
-                    $0.id == d.rulesetId && $0.version == d.rulesetVersion
-                })
-            else { return d.triggeredAt }
+            guard let trigger = byId[d.triggerEventId], let ruleset = context.ruleset(of: d) else {
+                return d.triggeredAt
+            }
             return countsFor(d.responsible, trigger, ruleset)
         }
     }
 
-    /// When an act counts: its `occurredAt`, no earlier than the late-entry grace before its time of
-    /// record (``CaseEvent/countedAt(grace:)``).
+    /// When an act counts (``countsAsAct``); without a ruleset, with no grace at all.
     private static func counted(_ event: CaseEvent, _ ruleset: Ruleset?) -> Date {
-        event.countedAt(grace: ruleset?.lateEntryGrace(for: event) ?? 0)
+        ruleset.map { countsAsAct(event, $0) } ?? event.countedAt(grace: 0)
     }
 }

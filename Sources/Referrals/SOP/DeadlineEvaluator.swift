@@ -99,6 +99,11 @@ public enum DeadlineEvaluator {
             }.sorted { $0[0].id < $1[0].id }
             kinds = Dictionary(institutions.map { ($0.id, $0.kinds) }, uniquingKeysWith: { a, _ in a })
         }
+
+        /// The ruleset version that judges `deadline` (its series and version), if published.
+        func ruleset(of deadline: Deadline) -> Ruleset? {
+            series.joined().first { $0.id == deadline.rulesetId && $0.version == deadline.rulesetVersion }
+        }
     }
 
     /// A case's deadlines and the state its events fold to (``CaseState/fold(caseId:events:)``).
@@ -336,11 +341,7 @@ public enum DeadlineEvaluator {
             // corrected away) is resumed by what starts its rule again soon (below).
             let firstKeys = Set(first.deadlines.map(StartKey.init))
             for was in current.deadlines where !firstKeys.contains(StartKey(was)) && !frozen(was) {
-                if was.responsible == corrector,
-                    let ruleset = context.series.joined().first(where: {
-                        $0.id == was.rulesetId && $0.version == was.rulesetVersion
-                    })
-                {
+                if was.responsible == corrector, let ruleset = context.ruleset(of: was) {
                     resumed.append((was, at, ruleset.lateEntryGrace(for: correction)))
                 }
             }
@@ -769,7 +770,7 @@ public enum DeadlineEvaluator {
                 {
                     // Met by the referral that still stands, when it counted.
                     deadlines[index].satisfiedAt = max(
-                        standing.countedAt(grace: book[index].ruleset.lateEntryGrace(for: standing)),
+                        countsAsAct(standing, book[index].ruleset),
                         deadlines[index].triggeredAt, book[index].metNoEarlierThan ?? .distantPast)
                     deadlines[index].satisfiedByEventId = standing.id
                     book[index].metBy = standing
@@ -802,11 +803,11 @@ public enum DeadlineEvaluator {
             var rearm: [String] = []
             let type = EventTypes(event.type)
             open.removeAll { index in
-                guard book[index].meetingTypes.contains(type), book[index].rule.satisfiedBy.events.contains(event.type),
+                guard book[index].meetingTypes.contains(type),
                     satisfies(event, data: data, rule: book[index].rule, deadline: deadlines[index], state: current)
                 else { return false }
                 var satisfiedAt = max(
-                    event.countedAt(grace: book[index].ruleset.lateEntryGrace(for: event)),
+                    countsAsAct(event, book[index].ruleset),
                     deadlines[index].triggeredAt,
                     book[index].metNoEarlierThan ?? .distantPast)
                 var recordedAt = event.recordedOrOccurredAt
@@ -966,6 +967,12 @@ public enum DeadlineEvaluator {
         return notices.contains { key, recordedAt in
             deadline.isNoticed(by: key) && settledAt.map { recordedAt <= $0 } ?? true
         }
+    }
+
+    /// When `event` counts as the act a deadline asks for: its `occurredAt`, but no earlier than
+    /// the ruleset's late-entry grace before its time of record (``CaseEvent/countedAt(grace:)``).
+    static func countsAsAct(_ event: CaseEvent, _ ruleset: Ruleset) -> Date {
+        event.countedAt(grace: ruleset.lateEntryGrace(for: event))
     }
 
     /// When `event` counts for a deadline `responsible` must meet, as a trigger of it would: at its `occurredAt` (no later
