@@ -162,6 +162,28 @@ public final class EventStore: Sendable {
         } catch { throw EventStoreError.from(error) }
     }
 
+    /// The events of `streams` at or before `cursor` in gap-free order, of `types` only when given,
+    /// read on `connection`: what a replay through `cursor` sees of those streams. `cursor` must be
+    /// one a gap-free read returned (``headCursor()``, a page's `next`), so that nothing can still
+    /// commit at or before it and the same call always answers the same.
+    public static func events(
+        of streams: [String], types: [String]? = nil, through cursor: Cursor, on connection: Connection
+    ) async throws -> [RecordedEvent] {
+        guard !streams.isEmpty else { return [] }
+        let typeList = types.map { PostgresArray.text($0) }
+        do {
+            let result = try await connection.query(
+                """
+                SELECT \(unescaped: columns) FROM handoff.events
+                 WHERE stream = ANY(\(PostgresArray.text(streams))::text[])
+                   AND (\(typeList)::text[] IS NULL OR type = ANY(\(typeList)::text[]))
+                   AND (xid, position) <= (\(String(cursor.xid))::xid8, \(cursor.position))
+                 ORDER BY events.xid, events.position
+                """)
+            return try decodeEvents(result)
+        } catch { throw EventStoreError.from(error) }
+    }
+
     /// Every event of a stream, read in pages.
     public func readAll(stream: StreamName) async throws -> [RecordedEvent] {
         var out: [RecordedEvent] = []
@@ -437,6 +459,18 @@ public final class EventStore: Sendable {
     /// A round trip to the database; throws `.unavailable` when it cannot be reached.
     public func ping() async throws {
         do { try await pool.query("SELECT 1") } catch { throw EventStoreError.from(error) }
+    }
+
+    /// How many events lie at or before `cursor` in gap-free order.
+    public func count(through cursor: Cursor) async throws -> Int64 {
+        do {
+            return try await pool.query(
+                """
+                SELECT count(*) FROM handoff.events
+                 WHERE (xid, position) <= (\(String(cursor.xid))::xid8, \(cursor.position))
+                """
+            ).first?.decode(0) ?? 0
+        } catch { throw EventStoreError.from(error) }
     }
 
     /// How many events the store holds.

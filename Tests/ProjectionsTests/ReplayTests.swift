@@ -43,6 +43,78 @@ struct ReplayTests {
         }
     }
 
+    @Test("cases whose events are spread through the whole log are read and folded once each, as live")
+    func interleavedLog() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let pool = db.pool()
+        try await Seed.institutions(store)
+        try await Seed.ruleset(store)
+        // Round by round, the next event of every case: each case's events lie far apart in the log,
+        // as in a store that recorded many cases for months.
+        let cases = Seed.generated(seed: 11, minimumEvents: 600, now: generatorNow)
+        for round in 0..<(cases.map(\.events.count).max() ?? 0) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for c in cases where round < c.events.count {
+                    group.addTask {
+                        try await store.append(
+                            to: StreamName.case(c.caseId)!, expected: .exactly(Int64(round)),
+                            events: [Seed.newEvent(c.events[round])])
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await waitUntilAllReadable(store)
+        let live = ProjectionRunner(store: store, batchSize: 100)
+        try await settle(live)
+        #expect(try await DeadlineWatcher(store: store).runOnce().appended > 0)
+        try await settle(live)
+        let built = try await Snapshot.take(pool)
+        #expect(built["case_summary"]!.count == cases.count)
+
+        // A memory of 40 events: in gap-free order every batch would forget cases and read them back.
+        for (batchSize, memory) in [(50, 40), (1000, 150_000)] {
+            let rebuilder = ProjectionRunner(
+                store: store, projectors: [RegistryProjector(), CaseProjector(replayMemory: memory)])
+            try await rebuilder.rebuild("all", batchSize: batchSize)
+            let rebuilt = try await Snapshot.take(pool)
+            for table in Snapshot.tables {
+                #expect(rebuilt[table] == built[table], "\(table) differs (batch \(batchSize), memory \(memory))")
+            }
+        }
+
+        // By hand: the parts cover every case once, within the memory, and the batches after them
+        // start where they ended.
+        let folder = CaseFolder(complete: true, memory: 40)
+        let reader = try await db.connect()
+        defer { reader.close() }
+        let head = try await store.headCursor()
+        var parts = 0
+        var events = 0
+        while let part = try await folder.wholePart(through: head, reading: reader) {
+            parts += 1
+            events += part.events
+        }
+        let caseEvents = cases.reduce(0) { $0 + $1.events.count }
+        #expect(events > caseEvents)  // and the watcher's notices
+        #expect(parts >= cases.count / 5)  // about 5 events a part (memory / 8)
+        #expect(await folder.streamsRead == 0)
+        #expect(await folder.rememberedEvents == 0)
+        let page = try await store.readGlobal(after: .start, limit: 1000)
+        _ = try await folder.prepare(page.events, through: page.next, reading: reader)
+        #expect(await folder.streamsRead == 0)  // every event of the page was replayed already
+    }
+
+    /// Parts of the replay up to a cursor: at most so many cases and, but for one larger case, events.
+    @Test("the replay up to a cursor cuts the cases into parts by count and by events")
+    func wholeParts() {
+        let streams = [("a", 3), ("b", 10), ("c", 2), ("d", 2), ("e", 1)]
+        #expect(CaseFolder.parts(streams, cases: 2, events: 5) == [["a"], ["b"], ["c", "d"], ["e"]])
+        #expect(CaseFolder.parts(streams, cases: 10, events: 100) == [["a", "b", "c", "d", "e"]])
+        #expect(CaseFolder.parts([], cases: 2, events: 5).isEmpty)
+    }
+
     @Test("rulesets and institutions published mid-log recompute every case in the replay as they do live")
     func registryMidLog() async throws {
         let db = try await TestDatabase.make()

@@ -14,10 +14,19 @@ import Referrals
 /// `handoff.events` up to the cursor. The rulesets and institutions (the `DeadlineEvaluator`'s
 /// context) are kept too, and read again only when a batch holds one of their events.
 ///
+/// A rebuild's replay (`complete == true`) first takes the log up to its gap-free head case by
+/// case (``wholePart(through:reading:)``): a part of cases at a time, each case's stream and
+/// notices read whole through that cursor, folded once and written once — so a case whose
+/// events are spread over many batches of the global order costs what it costs when they lie
+/// together (in global order it was folded and written again at every batch that touched it, and
+/// read back from the table each time once more cases were open at once than its memory holds:
+/// a twelfth of the speed, on a log whose cases' events alternate). The batches it then prepares
+/// start after that cursor, and any case it does not remember is read from the table.
+///
 /// What it remembers is exact only as of one cursor: every remembered stream holds the case's
-/// events at or before the end of the last batch it prepared. A rebuild's replay
-/// (`complete == true`) sees every batch from the start of the log in order, so that always
-/// holds, and a case it has never seen has no earlier events. The live runner hands it the batch
+/// events at or before the end of the last batch it prepared. A replay that prepares every batch
+/// from the start of the log in order (without a part first) keeps that, and a case it has never
+/// seen has no earlier events. The live runner hands it the batch
 /// after its checkpoint; when that does not start where the last prepared batch ended (another
 /// runner moved the checkpoint, or the last batch did not commit), it forgets everything first.
 ///
@@ -176,6 +185,10 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
     {
         precondition(complete, "a live folder does not replay")
         batches += 1
+        var events = events
+        if let whole = wholeThrough, let first = events.first, first.cursor <= whole {
+            events.removeAll { $0.cursor <= whole }  // replayed case by case already
+        }
         let scan = Self.scan(events)
         if context == nil || scan.registryChanged { try await readRegistry(through: cursor, on: connection) }
         advance(scan.touched, batch: events)
@@ -185,10 +198,112 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
             // no harm: a case without rows gets none again).
             for (caseId, entry) in cases where entry.hasRows { ids.insert(caseId) }
             ids.formUnion(forgotten)
+            if wholeThrough != nil { ids.formUnion(try await Self.caseStreams(on: connection).map(\.caseId)) }
         }
         let groups = try await rows(ids.sorted(by: Self.inByteOrder), through: cursor, on: connection)
         forgetIfNeeded()
         return Self.writes(groups, notices: scan.notices)
+    }
+
+    // MARK: - Replay up to a cursor, case by case
+
+    /// The cases of each part of the replay up to ``wholeThrough`` still to do.
+    private var wholeParts: [[String]] = []
+    /// The next part's read, under way while the current one is folded.
+    private var wholeAhead: Task<WholeRead, any Error>?
+    /// The cursor the replay case by case ran through (nil: it did not run). A batch's events at or
+    /// before it are skipped, and any case not remembered may have events and rows from it.
+    private var wholeThrough: Cursor?
+
+    /// A part's cases as read: their histories, and their notices as recorded events.
+    private struct WholeRead: Sendable {
+        var histories: [String: History.CaseHistory]
+        var notices: [RecordedEvent]
+    }
+
+    /// A replay takes the log up to a cursor case by case: each case is read whole and folded once,
+    /// however its events are spread through the log (in global order, a case touched by many
+    /// batches was folded and written again at each of them, and read back from the table each
+    /// time once more cases were open at once than its memory holds).
+    nonisolated var replaysWhole: Bool { complete }
+
+    /// The next part of the cases as of `cursor`: at most `flushCases` cases and about a quarter of
+    /// `memory` events, read on `connection` (the next part's read goes on while this one is
+    /// folded), with the rows of their cases and notices. Nil once every case is done.
+    func wholePart(through cursor: Cursor, reading connection: Connection) async throws -> ReplayPart? {
+        precondition(complete, "a live folder does not replay")
+        if wholeThrough == nil {
+            precondition(batches == 0, "the replay up to a cursor comes before any batch")
+            wholeThrough = cursor
+            try await readRegistry(through: cursor, on: connection)
+            wholeParts = Self.parts(
+                try await Self.caseStreams(on: connection), cases: flushCases, events: max(1, memory / 8))
+        }
+        precondition(wholeThrough == cursor, "one cursor for the whole replay up to it")
+        guard !wholeParts.isEmpty else { return nil }
+        let ids = wholeParts.removeFirst()
+        var read = try await (wholeAhead ?? Self.readAhead(ids, through: cursor, on: connection)).value
+        wholeAhead = wholeParts.first.map { Self.readAhead($0, through: cursor, on: connection) }
+        var notices = CaseProjector.notices.rows()
+        for event in read.notices {
+            // As a batch has them: each notice's row, and the first of each key in its case's history.
+            guard let caseId = Self.addNotice(event, to: &notices), read.histories[caseId] != nil,
+                let key = History.noticeKey(dataText: event.data)
+            else { continue }
+            read.histories[caseId]!.addNotice(key, id: event.id, recordedAt: event.recordedDate)
+        }
+        var rows = CaseRows(copy: true)
+        var events = read.notices.count
+        for caseId in ids {
+            guard let history = read.histories[caseId] else { continue }
+            events += history.events.count
+            _ = rows.add(caseId, history, context: context!)
+        }
+        return ReplayPart(writes: Self.writes([rows], notices: notices), events: events)
+    }
+
+    /// Reads the cases `ids` as of `cursor` on `connection`, in a task of its own.
+    private static func readAhead(_ ids: [String], through cursor: Cursor, on connection: Connection) -> Task<
+        WholeRead, any Error
+    > {
+        Task {
+            WholeRead(
+                histories: try await History.cases(ids, through: cursor, on: connection, notices: false),
+                notices: try await EventStore.events(
+                    of: ids.map { "sop-" + $0 }, types: ["SopDeadlineMissed"], through: cursor, on: connection))
+        }
+    }
+
+    /// Every case with a stream of its own or of notices, and about how many events it has, in
+    /// byte order of the ids.
+    static func caseStreams(on connection: Connection) async throws -> [(caseId: String, events: Int)] {
+        let result = try await connection.query(
+            """
+            SELECT substr(stream, 6), version FROM handoff.streams WHERE stream LIKE 'case-%'
+            UNION ALL
+            SELECT substr(stream, 5), version FROM handoff.streams WHERE stream LIKE 'sop-%' AND stream <> 'sop-rulesets'
+            """)
+        var events: [String: Int] = [:]
+        for row in result.all { events[try row.decode(0), default: 0] += Int(try row.decode(1, as: Int64.self)) }
+        return events.keys.sorted(by: inByteOrder).map { ($0, events[$0]!) }
+    }
+
+    /// `streams` cut into parts of at most `cases` cases and, but for a single larger case, `events` events.
+    static func parts(_ streams: [(caseId: String, events: Int)], cases: Int, events: Int) -> [[String]] {
+        var parts: [[String]] = []
+        var part: [String] = []
+        var size = 0
+        for (caseId, n) in streams {
+            if !part.isEmpty, part.count >= cases || size + n > events {
+                parts.append(part)
+                part = []
+                size = 0
+            }
+            part.append(caseId)
+            size += n
+        }
+        if !part.isEmpty { parts.append(part) }
+        return parts
     }
 
     // MARK: - Work on a batch
@@ -210,21 +325,28 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
                 scan.touched[String(event.stream.dropFirst(5)), default: []].append(index)
             } else if event.stream == "sop-rulesets" || event.stream == "institutions" {
                 scan.registryChanged = true
-            } else if event.stream.hasPrefix("sop-"), event.type == "SopDeadlineMissed",
-                let data = try? JSONValue.parse(event.data),
-                case .sopDeadlineMissed(let ruleId, let dueAt, let trigger, let responsible, let rulesetId)? =
-                    try? SystemEventBody.decode(type: event.type, data: data)
-            {
-                let caseId = String(event.stream.dropFirst(4))
-                CaseProjector.addNotice(
-                    event, caseId: caseId, ruleId: ruleId, rulesetId: rulesetId,
-                    dueAt: dueAt, trigger: trigger, responsible: responsible, to: &scan.notices)
+            } else if let caseId = addNotice(event, to: &scan.notices) {
                 // A notice changes its deadline's status (never met, never cancelled): recompute its
                 // case. `advance` adds the notice to the case's history; it is no case event.
                 scan.touched[caseId, default: []].append(index)
             }
         }
         return scan
+    }
+
+    /// Adds the row of `event` to `notices` when it is a case's missed-deadline notice, and names
+    /// the case; nil for any other event.
+    static func addNotice(_ event: RecordedEvent, to notices: inout RowBatch) -> String? {
+        guard event.stream.hasPrefix("sop-"), event.type == "SopDeadlineMissed",
+            let data = try? JSONValue.parse(event.data),
+            case .sopDeadlineMissed(let ruleId, let dueAt, let trigger, let responsible, let rulesetId)? =
+                try? SystemEventBody.decode(type: event.type, data: data)
+        else { return nil }
+        let caseId = String(event.stream.dropFirst(4))
+        CaseProjector.addNotice(
+            event, caseId: caseId, ruleId: ruleId, rulesetId: rulesetId,
+            dueAt: dueAt, trigger: trigger, responsible: responsible, to: &notices)
+        return caseId
     }
 
     private func readRegistry(through cursor: Cursor, on connection: Connection) async throws {
@@ -258,28 +380,11 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
             let histories = try await self.histories(slice, through: cursor, on: connection)
             var rows = CaseRows(copy: complete)
             for caseId in slice {
-                if !complete || forgotten.contains(caseId) || cases[caseId]?.hasRows == true {
+                if mayHaveHistory(caseId) || cases[caseId]?.hasRows == true {
                     rows.stale.append(caseId)
                 }
                 guard let history = histories[caseId] else { continue }
-                let evaluation = DeadlineEvaluator.evaluate(
-                    caseId: caseId, events: history.events, context: context!, now: Date(timeIntervalSince1970: 0),
-                    notices: history.notices)
-                remember(caseId, history, hasRows: evaluation.state != nil)
-                guard let state = evaluation.state else { continue }
-                CaseProjector.addSummary(state, history: history, to: &rows.summaries)
-                CaseProjector.addParties(state, to: &rows.parties)
-                CaseProjector.addReferrals(
-                    state, times: DeadlineEvaluator.referralTimes(history.events, context: context!),
-                    to: &rows.referrals)
-                CaseProjector.addDeadlines(
-                    evaluation.deadlines,
-                    countsFrom: DeadlineEvaluator.countsFrom(
-                        evaluation.deadlines, events: history.events, context: context!),
-                    caseStatus: state.status, to: &rows.deadlines)
-                CaseDocument.add(
-                    CaseDocument.render(state, history: history, deadlines: evaluation.deadlines), caseId: caseId,
-                    to: &rows.documents)
+                remember(caseId, history, hasRows: rows.add(caseId, history, context: context!))
             }
             groups.append(rows)
         }
@@ -292,7 +397,7 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
     private func advance(_ touched: [String: [Int]], batch: [RecordedEvent]) {
         for (caseId, indices) in touched {
             let known = cases[caseId]
-            guard known != nil || (complete && !forgotten.contains(caseId)) else { continue }
+            guard known != nil || !mayHaveHistory(caseId) else { continue }
             var history = known?.history ?? History.CaseHistory()
             var sure = true
             for index in indices {
@@ -332,7 +437,7 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
         for caseId in ids {
             if let known = cases[caseId] {
                 if known.history.version > 0 { out[caseId] = known.history }
-            } else if !complete || forgotten.contains(caseId) {
+            } else if mayHaveHistory(caseId) {
                 read.append(caseId)
             }
         }
@@ -343,6 +448,12 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
             }
         }
         return out
+    }
+
+    /// Whether a case this folder does not remember may have events before the batch, and rows:
+    /// then its stream is read from the table and its old rows are deleted before its new ones.
+    private func mayHaveHistory(_ caseId: String) -> Bool {
+        !complete || wholeThrough != nil || forgotten.contains(caseId)
     }
 
     private func remember(_ caseId: String, _ history: History.CaseHistory, hasRows: Bool) {
@@ -397,6 +508,27 @@ struct CaseRows: Sendable {
         referrals = CaseProjector.referrals.rows(copy: copy)
         deadlines = CaseProjector.deadlines.rows(copy: copy)
         documents = CaseProjector.documents.rows(copy: copy)
+    }
+
+    /// Adds the rows of the case `caseId` with `history`, evaluated in `context`; false when the
+    /// history holds no case (no rows).
+    mutating func add(_ caseId: String, _ history: History.CaseHistory, context: DeadlineEvaluator.Context) -> Bool {
+        let evaluation = DeadlineEvaluator.evaluate(
+            caseId: caseId, events: history.events, context: context, now: Date(timeIntervalSince1970: 0),
+            notices: history.notices)
+        guard let state = evaluation.state else { return false }
+        CaseProjector.addSummary(state, history: history, to: &summaries)
+        CaseProjector.addParties(state, to: &parties)
+        CaseProjector.addReferrals(
+            state, times: DeadlineEvaluator.referralTimes(history.events, context: context), to: &referrals)
+        CaseProjector.addDeadlines(
+            evaluation.deadlines,
+            countsFrom: DeadlineEvaluator.countsFrom(evaluation.deadlines, events: history.events, context: context),
+            caseStatus: state.status, to: &deadlines)
+        CaseDocument.add(
+            CaseDocument.render(state, history: history, deadlines: evaluation.deadlines), caseId: caseId,
+            to: &documents)
+        return true
     }
 
     func write(on connection: Connection, tables: ProjectionTables) async throws {

@@ -46,9 +46,10 @@ enum History {
     }
 
     /// The typed events of each case, in stream order.
-    static func cases(_ caseIds: [String], through cursor: Cursor?, on connection: Connection) async throws
-        -> [String: CaseHistory]
-    {
+    /// - Parameter notices: whether to read the cases' notices too (without: the caller adds them).
+    static func cases(
+        _ caseIds: [String], through cursor: Cursor?, on connection: Connection, notices readNotices: Bool = true
+    ) async throws -> [String: CaseHistory] {
         guard !caseIds.isEmpty else { return [:] }
         let streams = PostgresArray.text(caseIds.map { "case-" + $0 })
         let xid = cursor.map { String($0.xid) }
@@ -82,6 +83,7 @@ enum History {
             out[caseId]!.events.append(event)
             out[caseId]!.versions.append(try row.decode(7))
         }
+        guard readNotices else { return out }
         let notices = try await connection.query(
             """
             SELECT substr(stream, 5), data::text, id, recorded_at FROM handoff.events

@@ -10,6 +10,9 @@ import Referrals
 public struct RegistryProjector: Projector {
     public let name = "registry"
     public let tables = ["institutions", "sop_rulesets"]
+    /// The streams it reads: registrations and published rulesets.
+    static let registryStreams = ["institutions", "sop-rulesets"]
+    public var streams: [String]? { Self.registryStreams }
 
     public init() {}
 
@@ -20,7 +23,7 @@ public struct RegistryProjector: Projector {
     {
         var institutions: [String: (Institution, RecordedEvent)] = [:]
         var rulesets: [String: (Ruleset, RecordedEvent)] = [:]
-        for event in events where event.stream == "institutions" || event.stream == "sop-rulesets" {
+        for event in events where Self.registryStreams.contains(event.stream) {
             guard let data = try? JSONValue.parse(event.data),
                 let body = try? SystemEventBody.decode(type: event.type, data: data)
             else { continue }

@@ -30,6 +30,10 @@ public protocol Projector: Sendable {
     /// tables. A projector may keep state in it between batches (see ``ProjectorReplay``); the
     /// default applies each batch with ``apply(_:through:on:tables:)``.
     func makeReplay() -> any ProjectorReplay
+
+    /// The only streams whose events change its tables, when it can name them (a rebuild then
+    /// reads just those); nil (the default): any event may.
+    var streams: [String]? { get }
 }
 
 /// One batch of the live runner: the events after a projector's checkpoint.
@@ -100,11 +104,36 @@ public protocol LiveProjection: AnyObject, Sendable {
 /// batches held instead of reading it back; the rows it writes must still equal what
 /// ``Projector/apply(_:through:on:tables:)`` writes for the same events. A replay is used by one
 /// task at a time and thrown away when the rebuild ends or fails.
+///
+/// A replay may instead take every event up to a cursor its own way, part by part
+/// (``wholePart(through:reading:)``: the case projector reads the log case by case, so that each
+/// case is folded once however its events are spread through the log); the batches it is then
+/// given start after that cursor.
 public protocol ProjectorReplay: AnyObject {
     /// Works out the next batch's writes.
     /// - Parameter connection: for reading the log (outside the write transaction).
     func prepare(_ events: [RecordedEvent], through cursor: Cursor, reading connection: Connection) async throws
         -> ReplayWrites
+
+    /// Whether it replays the log up to a cursor its own way, through ``wholePart(through:reading:)``.
+    var replaysWhole: Bool { get }
+
+    /// The next part of replaying every event at or before `cursor` (a cursor of the gap-free
+    /// order, the same on every call), or nil when all of it is done. Called only when
+    /// ``replaysWhole``, before any batch; the batches that follow start after `cursor`.
+    /// - Parameter connection: for reading the log (outside the write transactions).
+    func wholePart(through cursor: Cursor, reading connection: Connection) async throws -> ReplayPart?
+}
+
+/// A part of a replay up to a cursor: its writes, and how many events it covered (for progress).
+public struct ReplayPart: Sendable {
+    public var writes: ReplayWrites
+    public var events: Int
+
+    public init(writes: ReplayWrites, events: Int) {
+        self.writes = writes
+        self.events = events
+    }
 }
 
 /// The writes of one replayed batch (or of one part of a live batch), run inside the transaction
@@ -134,6 +163,8 @@ public struct ReplayWrites: Sendable {
 }
 
 extension Projector {
+    public var streams: [String]? { nil }
+
     /// A replay that keeps nothing: each batch goes to ``apply(_:through:on:tables:)``.
     public func makeReplay() -> any ProjectorReplay { StatelessReplay(projector: self) }
 
@@ -156,9 +187,12 @@ final class StatelessLive: LiveProjection {
     }
 }
 
-/// The default replay: the projector's own `apply`, batch by batch, run as the batch's writes.
+/// The default replay: the projector's own `apply`, batch by batch, run as the batch's writes. A
+/// projector that names the only ``Projector/streams`` it reads replays up to a cursor in one
+/// part: those streams' events, in gap-free order, in one `apply`.
 final class StatelessReplay: ProjectorReplay {
     let projector: any Projector
+    private var wholeDone = false
 
     init(projector: any Projector) { self.projector = projector }
 
@@ -167,6 +201,15 @@ final class StatelessReplay: ProjectorReplay {
     {
         let projector = self.projector
         return ReplayWrites { c, tables in try await projector.apply(events, through: cursor, on: c, tables: tables) }
+    }
+
+    var replaysWhole: Bool { projector.streams != nil }
+
+    func wholePart(through cursor: Cursor, reading connection: Connection) async throws -> ReplayPart? {
+        guard let streams = projector.streams, !wholeDone else { return nil }
+        wholeDone = true
+        let events = try await EventStore.events(of: streams, through: cursor, on: connection)
+        return ReplayPart(writes: try await prepare(events, through: cursor, reading: connection), events: events.count)
     }
 }
 

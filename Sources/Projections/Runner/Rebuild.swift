@@ -50,13 +50,17 @@ extension ProjectionRunner {
     ///
     /// 1. Creates `handoff.<table>_shadow` for each of the projectors' tables (`LIKE` the live one,
     ///    with its primary key and unique constraints but no other index yet).
-    /// 2. Replays the whole log into the shadow tables in batches of `batchSize` (default
-    ///    ``rebuildBatchSize``), in short transactions: one per piece of a batch's
-    ///    ``ReplayWrites`` (the case projector makes a piece of every 2,000 cases), so that a batch
-    ///    that rewrites every case does not hold back every gap-free reader. The log is read once
-    ///    for all the projectors named; each applies it through its ``Projector/makeReplay()``.
-    ///    Three batches are under way at a time: the next one is read while this one is prepared
-    ///    and the previous one written.
+    /// 2. Replays the whole log into the shadow tables, each projector through its
+    ///    ``Projector/makeReplay()``, in short transactions, so that no write holds back every
+    ///    gap-free reader for long. First, up to the log's gap-free head as it is now, each replay
+    ///    that can takes the log its own way, part by part (``ProjectorReplay/wholePart(through:reading:)``:
+    ///    the case projector reads and folds up to 2,000 cases at a time, each case once; the
+    ///    registry projector reads just its two streams); each part is worked out while the one
+    ///    before is written. Then, from that head (or from the start, for a replay that cannot),
+    ///    batches of `batchSize` (default ``rebuildBatchSize``) in gap-free order, read once for
+    ///    all the projectors, in a transaction per piece of a batch's ``ReplayWrites`` (the case
+    ///    projector makes a piece of every 2,000 cases). Three batches are under way at a time:
+    ///    the next one is read while this one is prepared and the previous one written.
     /// 3. Builds the shadows' other indexes as the live tables have them, under the same names
     ///    (one sorted build each, not an index insert per row).
     /// 4. Replays the events that arrived meanwhile the same way, until a page comes back short.
@@ -160,8 +164,7 @@ extension ProjectionRunner {
             }
         }
         report(.replaying)
-        var cursor = Cursor.start
-        // The previous batch's transaction, still being written, and its size.
+        // The previous batch's (or part's) transactions, still being written, and its size.
         var writing: (task: Task<Void, any Error>, events: Int)?
         func finishWriting() async throws {
             guard let (task, events) = writing else { return }
@@ -170,9 +173,26 @@ extension ProjectionRunner {
             done += Int64(events)
             report(.replaying)
         }
+        // Replays that take the log up to a cursor their own way go first, up to its end now; the
+        // batches in gap-free order then start there, or at the start for any replay that does not.
+        let head = try await store.headCursor()
+        var cursor = replays.allSatisfy(\.replaysWhole) ? head : Cursor.start
         do {
+            for replay in replays where replay.replaysWhole {
+                // Each part is worked out while the one before is written.
+                while let part = try await replay.wholePart(through: head, reading: reader) {
+                    try await finishWriting()
+                    writing = (Task { try await write([part.writes]) }, part.events)
+                }
+            }
+            if cursor == head, !replays.isEmpty {
+                // Every event up to the head is in: counted exactly (the parts counted what they read).
+                try await finishWriting()
+                done = try await store.count(through: head)
+                report(.replaying)
+            }
             // The store reads the next page while this one is prepared and the previous one written.
-            try await store.readGlobalPages(after: .start, limit: batchSize) { page in
+            try await store.readGlobalPages(after: cursor, limit: batchSize) { page in
                 try Task.checkCancellation()
                 let writes = try await prepare(page)
                 try await finishWriting()
