@@ -4,8 +4,11 @@
 Needs Python 3 and psql, nothing else. Reads DATABASE_URL. Exit status: 0 valid, 1 invalid, 2 could not check.
     verify-chain.py                       every chain: prints "OK <n> events in <s> streams" and
                                           "OK <n> access log rows", else exits 1
+                                          (each stream's last event against handoff.streams, and the
+                                          newest checkpoint stored in the database recomputed too)
     verify-chain.py --checkpoint cp.json  also recomputes a saved checkpoint's count and headsDigest
-                                          (and, format 2, checks the access log's head it recorded)
+                                          (format 2: checks the access log's head it recorded; saved as
+                                          the whole event: checks that checkpoints@version still has its hash)
     verify-chain.py --self-test           checks this script against the worked examples of the spec
 """
 import hashlib, json, os, subprocess, sys
@@ -19,6 +22,10 @@ QUERY = f"""SELECT json_build_array(stream, version, id, type, {UTC.format('occu
 ACCESS_QUERY = f"""SELECT json_build_array(seq, case_seq, {UTC.format('at')}, outcome, role, institution, "user", case_id,
     endpoint, encode(prev_hash, 'hex'), encode(case_prev_hash, 'hex'), encode(hash, 'hex'))
   FROM handoff.access_log ORDER BY seq"""
+STREAMS_QUERY = """SELECT json_build_array(stream, version, encode(head_hash, 'hex')) FROM handoff.streams"""
+STORED_CHECKPOINT_QUERY = """SELECT json_build_array(version, data::text) FROM handoff.events
+  WHERE stream = 'checkpoints' ORDER BY version DESC LIMIT 1"""
+FORMATS = (None, "handoff-checkpoint-v2")  # a checkpoint's "format": none is format 1
 ACCESS_HEADS_QUERY = """SELECT json_build_array('log', '', seq, encode(hash, 'hex')) FROM handoff.access_log_head
   UNION ALL SELECT json_build_array('case', case_id, case_seq, encode(hash, 'hex')) FROM handoff.access_case_heads"""
 
@@ -51,12 +58,28 @@ def database_rows(query=QUERY):
         sys.exit(2)
 
 
-def verify(rows, checkpoint=None):
+def checkpoint_problem(data):
+    """Why a checkpoint's data cannot be read (None when it can): a format this script does not know
+    is refused, not half-read (docs/hash-chain.md, section 9)."""
+    if not isinstance(data, dict) or data.get("format") not in FORMATS:
+        return "a checkpoint format this script does not understand"
+    fields = ["xid", "position", "count", "streams", "headsDigest"]
+    if data.get("format"):
+        fields += ["accessSeq", "accessHash"]
+    missing = [f for f in fields if f not in data]
+    return f"the checkpoint lacks {', '.join(missing)}" if missing else None
+
+
+def verify(rows, checkpoint=None, stored=None, stream_heads=None, saved_event=None):
     """rows: [stream, version, id, type, occurred_at, recorded_at, data, metadata, prev_hex, hash_hex, xid, position]
-    ordered by stream, version. Returns the exit status."""
+    ordered by stream, version; checkpoint: a saved checkpoint's data; stored: (version, data) of the newest
+    checkpoint in the database; stream_heads: handoff.streams as [stream, version, head_hex]; saved_event:
+    (version, hash_hex) of the saved checkpoint event. Returns the exit status."""
     events, streams, stream, prev, expected = 0, 0, None, ZERO, 1
-    covered, heads = 0, {}  # what lies under the checkpoint, when one is given
-    limit = (int(checkpoint["xid"]), checkpoint["position"]) if checkpoint else None
+    named = [("CHECKPOINT", checkpoint)] + ([(f"STORED CHECKPOINT checkpoints@{stored[0]}", stored[1])] if stored else [])
+    limits = {k: ((int(c["xid"]), c["position"]), c) for k, c in named if c}
+    covered = {k: [0, {}] for k in limits}  # what lies under each checkpoint: count, heads
+    last, checkpoint_hashes = {}, {}  # stream -> (version, hash_hex) of its last event; checkpoints@v -> hash
     for r in rows:
         if r[0] != stream:
             stream, prev, expected, streams = r[0], ZERO, 1, streams + 1
@@ -66,25 +89,46 @@ def verify(rows, checkpoint=None):
         if problem:
             print(f"FAIL {r[0]}@{r[1]}: {problem}")
             return 1
-        prev, expected, events = digest, expected + 1, events + 1
-        if limit and r[0] != "checkpoints" and (int(r[10]), r[11]) <= limit:
-            covered, heads[r[0]] = covered + 1, (r[1], r[9])
+        prev, expected, events, last[r[0]] = digest, expected + 1, events + 1, (r[1], r[9])
+        if r[0] == "checkpoints":
+            checkpoint_hashes[r[1]] = r[9]
+        for k, (limit, _) in limits.items():
+            if r[0] != "checkpoints" and (int(r[10]), r[11]) <= limit:
+                covered[k][0], covered[k][1][r[0]] = covered[k][0] + 1, (r[1], r[9])
+    if stream_heads is not None:
+        recorded = {h[0]: (h[1], h[2]) for h in stream_heads}
+        for name in sorted(set(recorded) | set(last), key=lambda n: n.encode()):
+            if recorded.get(name, (0, None))[0] == 0 and name not in last:
+                continue
+            if recorded.get(name) != last.get(name):
+                print(f"FAIL {name}: handoff.streams records {recorded.get(name)} but its last event is "
+                      f"{last.get(name)}: events removed from the end, or the table edited")
+                return 1
     print(f"OK {events} events in {streams} streams")
-    if checkpoint:
-        found = (covered, len(heads), heads_digest(heads))
-        ok = found == (checkpoint["count"], checkpoint["streams"], checkpoint["headsDigest"])
-        print(("CHECKPOINT OK" if ok else "CHECKPOINT MISMATCH") + " count=%d streams=%d headsDigest=%s" % found)
-        return 0 if ok else 1
-    return 0
+    status = 0
+    for k, (_, c) in limits.items():
+        found = (covered[k][0], len(covered[k][1]), heads_digest(covered[k][1]))
+        ok = found == (c["count"], c["streams"], c["headsDigest"])
+        print(f"{k} {'OK' if ok else 'MISMATCH'}" + " count=%d streams=%d headsDigest=%s" % found)
+        status = max(status, 0 if ok else 1)
+    if saved_event:
+        version, hash_hex = saved_event
+        ok = checkpoint_hashes.get(version) == hash_hex
+        print(f"CHECKPOINT EVENT checkpoints@{version} " + ("OK" if ok else "MISSING OR REWRITTEN"))
+        status = max(status, 0 if ok else 1)
+    return status
 
 
-def verify_access(rows, heads, checkpoint=None):
+def verify_access(rows, heads, checkpoint=None, stored=None):
     """rows: [seq, case_seq, at, outcome, role, institution, user, case_id, endpoint, prev_hex, case_prev_hex,
-    hash_hex] ordered by seq; heads: [kind, case_id, seq, hash_hex] (kind "log" once, "case" per case).
+    hash_hex] ordered by seq; heads: [kind, case_id, seq, hash_hex] (kind "log" once, "case" per case);
+    checkpoint: a saved checkpoint's data; stored: (version, data) of the newest checkpoint in the database.
     Returns the exit status."""
     n, prev, cases = 0, ZERO, {}  # cases: case_id -> (case_seq, hash bytes) of its last row
-    at_checkpoint = None  # (rows up to the checkpoint's accessSeq, hash of that row)
-    limit = checkpoint.get("accessSeq") if checkpoint else None
+    named = [("ACCESS CHECKPOINT", checkpoint)] + (
+        [(f"ACCESS STORED CHECKPOINT checkpoints@{stored[0]}", stored[1])] if stored else [])
+    limits = {k: c for k, c in named if c and c.get("accessSeq") is not None}
+    found_at = {}  # accessSeq -> hash of that row, for each checkpoint's head
     for r in rows:
         seq, case_seq, case_id = r[0], r[1], r[7]
         case_before, case_prev = cases.get(case_id, (0, ZERO))
@@ -99,8 +143,8 @@ def verify_access(rows, heads, checkpoint=None):
             print(f"FAIL access log row {seq} (case {case_id}): {problem}")
             return 1
         n, prev, cases[case_id] = seq, digest, (case_seq, digest)
-        if limit is not None and seq == limit:
-            at_checkpoint = (n, digest.hex())
+        if any(c["accessSeq"] == seq for c in limits.values()):
+            found_at[seq] = digest.hex()
     log_heads = [h for h in heads if h[0] == "log"]
     if len(log_heads) != 1 or (log_heads[0][2], log_heads[0][3]) != (n, prev.hex()):
         print(f"FAIL access log: the head table does not match the last row ({n}): rows removed from the end?")
@@ -112,12 +156,13 @@ def verify_access(rows, heads, checkpoint=None):
             print(f"FAIL access log case {case_id}: its recorded head does not match its last row")
             return 1
     print(f"OK {n} access log rows")
-    if limit is None:
-        return 0
-    ok = limit == 0 or at_checkpoint == (limit, checkpoint["accessHash"])
-    print(("ACCESS CHECKPOINT OK" if ok else "ACCESS CHECKPOINT MISMATCH")
-          + f" accessSeq={limit} found={'none' if at_checkpoint is None else at_checkpoint[1]}")
-    return 0 if ok else 1
+    status = 0
+    for k, c in limits.items():
+        limit = c["accessSeq"]
+        ok = limit == 0 or found_at.get(limit) == c["accessHash"]
+        print(f"{k} {'OK' if ok else 'MISMATCH'} accessSeq={limit} found={found_at.get(limit, 'none')}")
+        status = max(status, 0 if ok else 1)
+    return status
 
 
 # The worked example of docs/hash-chain.md (synthetic data).
@@ -168,15 +213,29 @@ def self_test():
                verify_access(edited, ACCESS_HEADS),  # a row edited (denied -> allowed)
                verify_access(ACCESS_EXAMPLE[:2], ACCESS_HEADS),  # the tail truncated
                verify_access(ACCESS_EXAMPLE[:2], [["log", "", 2, A2], ["case", "KS-2026-000001", 2, A2]],
-                             checkpoint_v2)]  # ... and the heads fixed: only the checkpoint sees it
-    expected = [0, 1, 1, 1, 0, 1, 1, 1, 1]
+                             checkpoint_v2),  # ... and the heads fixed: only the checkpoint sees it
+               verify_access(ACCESS_EXAMPLE[:2], [["log", "", 2, A2], ["case", "KS-2026-000001", 2, A2]],
+                             stored=(1, checkpoint_v2)),  # ... or the one stored in the database
+               verify(EXAMPLE, stream_heads=[["case-KS-2026-000001", 2, EXAMPLE[1][9]]]),
+               verify(EXAMPLE[:1], stream_heads=[["case-KS-2026-000001", 2, EXAMPLE[1][9]]]),  # the tail deleted
+               verify(EXAMPLE, stored=(1, EXAMPLE_CHECKPOINT)),
+               verify(EXAMPLE[:1], stored=(1, EXAMPLE_CHECKPOINT)),  # ... and the stored checkpoint sees it
+               int(checkpoint_problem({**EXAMPLE_CHECKPOINT, "format": "handoff-checkpoint-v3"}) is not None),
+               int(checkpoint_problem({**EXAMPLE_CHECKPOINT, "format": "handoff-checkpoint-v2"}) is not None)]
+    expected = [0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1]
     print("self-test", "passed" if results == expected else f"FAILED {results}")
     return 0 if results == expected else 1
 
 
-def verify_database(checkpoint=None):
-    status = verify(database_rows(), checkpoint)
-    access = verify_access(list(database_rows(ACCESS_QUERY)), list(database_rows(ACCESS_HEADS_QUERY)), checkpoint)
+def verify_database(checkpoint=None, saved_event=None):
+    stored = [(v, json.loads(d)) for v, d in database_rows(STORED_CHECKPOINT_QUERY)]
+    if stored and checkpoint_problem(stored[0][1]):
+        print(f"FAIL checkpoints@{stored[0][0]}: {checkpoint_problem(stored[0][1])}")
+        return 1
+    status = verify(database_rows(), checkpoint, stored[0] if stored else None, list(database_rows(STREAMS_QUERY)),
+                    saved_event)
+    access = verify_access(list(database_rows(ACCESS_QUERY)), list(database_rows(ACCESS_HEADS_QUERY)), checkpoint,
+                           stored[0] if stored else None)
     return max(status, access)
 
 
@@ -186,7 +245,13 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--checkpoint"] and len(sys.argv) == 3:
         with open(sys.argv[2], encoding="utf-8") as f:
             saved = json.load(f)
-        sys.exit(verify_database(saved.get("data", saved)))
+        data = saved.get("data", saved) if isinstance(saved, dict) else None
+        if checkpoint_problem(data):
+            print(f"{sys.argv[2]}: {checkpoint_problem(data)}", file=sys.stderr)
+            sys.exit(2)
+        # Saved as the whole event `handoff checkpoint` prints: its place and hash in the stream too.
+        event = (saved["version"], saved["hash"]) if "data" in saved and "version" in saved and "hash" in saved else None
+        sys.exit(verify_database(data, event))
     if len(sys.argv) > 1:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

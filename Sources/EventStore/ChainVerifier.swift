@@ -136,6 +136,18 @@ extension EventStore {
         return report
     }
 
+    /// A case's record as its history gives it: the case stream and the stream of its `sop-`
+    /// notices, each chain recomputed. The report is the case stream's (its events and head hash),
+    /// with the notices' problem when the case stream has none; `notices` is how many notices
+    /// were recomputed. Nil for a string that is no case id.
+    public func verifyCase(_ caseId: String) async throws -> (report: VerificationReport, notices: Int64)? {
+        guard let stream = StreamName.case(caseId), let sop = StreamName.sop(caseId) else { return nil }
+        var report = try await verify(stream: stream)
+        let notices = try await verify(stream: sop)
+        if report.problem == nil { report.problem = notices.problem }
+        return (report, notices.events)
+    }
+
     private func streamHeads(only: StreamName?) async throws -> [String: (version: Int64, hash: [UInt8])] {
         do {
             let result = try await pool.query(

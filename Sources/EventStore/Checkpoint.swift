@@ -42,11 +42,31 @@ public struct Checkpoint: Sendable, Equatable {
             + "\"count\":\(count),\"streams\":\(streams),\"headsDigest\":\"\(headsDigest)\"\(accessMembers)}"
     }
 
-    /// Reads a checkpoint from its data object, or from a whole checkpoint event holding it under `data`.
+    /// The checkpoint event itself, when it was read from the whole event as `handoff checkpoint`
+    /// prints it: its version in the `checkpoints` stream and its hash, which must still be there.
+    public var event: Stored?
+
+    /// Where a checkpoint event is in the `checkpoints` stream, and its hash.
+    public struct Stored: Sendable, Equatable {
+        public var version: Int64
+        public var hash: String
+
+        public init(version: Int64, hash: String) {
+            self.version = version
+            self.hash = hash
+        }
+    }
+
+    /// Reads a checkpoint from its data object, or from a whole checkpoint event holding it under
+    /// `data` (then its `version` and `hash` too, when it names them as the `checkpoints` stream's).
+    /// The covered set is the one its `xid` and `position` name (docs/hash-chain.md, section 5;
+    /// `cursor`, the same pair for API clients, is not needed). A `format` other than the ones
+    /// this build knows is refused, not half-read.
     public init?(json: Data) {
         guard let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else { return nil }
         let data = (object["data"] as? [String: Any]) ?? object
-        guard let cursorText = data["cursor"] as? String, let cursor = Cursor(cursorText),
+        guard let xidText = data["xid"] as? String, xidText.count <= 20, xidText.allSatisfy(\.isASCII),
+            let xid = UInt64(xidText), let position = (data["position"] as? NSNumber)?.int64Value, position >= 0,
             let count = (data["count"] as? NSNumber)?.int64Value,
             let streams = (data["streams"] as? NSNumber)?.int64Value,
             let digest = data["headsDigest"] as? String, SHA256.bytes(fromHex: digest)?.count == 32
@@ -58,7 +78,18 @@ public struct Checkpoint: Sendable, Equatable {
             else { return nil }
             access = AccessHead(seq: seq, hash: hash.lowercased())
         }
-        self.init(cursor: cursor, count: count, streams: streams, headsDigest: digest, access: access)
+        self.init(
+            cursor: Cursor(xid: xid, position: position), count: count, streams: streams, headsDigest: digest,
+            access: access)
+        if object["data"] is [String: Any] {
+            guard object["stream"] == nil || object["stream"] as? String == StreamName.checkpoints.rawValue else {
+                return nil
+            }
+            if let version = (object["version"] as? NSNumber)?.int64Value, let hash = object["hash"] as? String {
+                guard version >= 1, SHA256.bytes(fromHex: hash)?.count == 32 else { return nil }
+                event = Stored(version: version, hash: hash.lowercased())
+            }
+        }
     }
 
     public init(cursor: Cursor, count: Int64, streams: Int64, headsDigest: String, access: AccessHead? = nil) {
@@ -176,6 +207,7 @@ extension EventStore {
             findings.append("streams covered: \(now.streams), checkpoint says \(saved.streams)")
         }
         if now.headsDigest != saved.headsDigest { findings.append("heads digest differs from the checkpoint") }
+        if let event = saved.event { findings += try await compareCheckpointEvent(version: event.version, hash: event.hash) }
         if let access = saved.access {
             findings += try await compareAccessLog(with: access)
         }
@@ -205,6 +237,45 @@ extension EventStore {
             }
         }
         return CheckpointComparison(matches: findings.isEmpty, findings: findings)
+    }
+
+    /// The saved checkpoint event against the `checkpoints` stream: `checkpoints@version` must still
+    /// be there with the same hash (docs/hash-chain.md, section 6), or the checkpoint was removed
+    /// or rewritten.
+    func compareCheckpointEvent(version: Int64, hash: String) async throws -> [String] {
+        let found: [RecordedEvent]
+        do { found = try await read(stream: .checkpoints, fromVersion: version, limit: 1) } catch {
+            throw EventStoreError.from(error)
+        }
+        guard let event = found.first, event.version == version else {
+            return ["checkpoint event checkpoints@\(version) is missing: checkpoints were removed"]
+        }
+        guard event.hash.hexString == hash else {
+            return ["checkpoint event checkpoints@\(version) has a different hash than the saved one: it was rewritten"]
+        }
+        return []
+    }
+
+    /// The newest checkpoint stored in the `checkpoints` stream, recomputed against the store as it
+    /// is now (nil when there is none, or its data is not a checkpoint). With intact chains, a
+    /// mismatch means events it covers were removed, inserted or re-chained by someone who left
+    /// the `checkpoints` stream alone; a copy kept off-site is what catches the rest (section 6).
+    public func compareNewestStoredCheckpoint() async throws -> (version: Int64, comparison: CheckpointComparison)? {
+        let version = try await self.version(of: .checkpoints)
+        guard version > 0 else { return nil }
+        let found: [RecordedEvent]
+        do { found = try await read(stream: .checkpoints, fromVersion: version, limit: 1) } catch {
+            throw EventStoreError.from(error)
+        }
+        guard let event = found.first else { return nil }
+        guard let stored = Checkpoint(json: Data(event.data.utf8)) else {
+            return (
+                event.version,
+                CheckpointComparison(
+                    matches: false, findings: ["checkpoints@\(event.version) does not hold a checkpoint this build reads"])
+            )
+        }
+        return (event.version, try await compare(with: stored))
     }
 
     /// The access log against a checkpoint's record of its head: row `seq` must still be there

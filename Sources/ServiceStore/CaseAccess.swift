@@ -29,6 +29,27 @@ public struct CaseAccess: Sendable {
         }
         /// The stream's version (also counts events that failed to decode).
         public var version: Int64 { recorded.last?.version ?? 0 }
+
+        /// The case's events and its `sop-` `notices` as one history: each stream in its own
+        /// version order, which its chain protects, the two interleaved by the log's gap-free
+        /// order. (Sorting both by the log's order alone would let an `xid` changed in the table,
+        /// which no chain covers, reorder a case's own events — docs/hash-chain.md, section 6.)
+        public func history(with notices: [RecordedEvent]) -> [RecordedEvent] {
+            var out: [RecordedEvent] = []
+            out.reserveCapacity(recorded.count + notices.count)
+            var i = 0
+            var j = 0
+            while i < recorded.count || j < notices.count {
+                if j == notices.count || (i < recorded.count && recorded[i].cursor < notices[j].cursor) {
+                    out.append(recorded[i])
+                    i += 1
+                } else {
+                    out.append(notices[j])
+                    j += 1
+                }
+            }
+            return out
+        }
     }
 
     /// A case's state folded up to `version` (its stream's version then).

@@ -116,6 +116,48 @@ import Testing
         #expect(report.problem?.reason.contains("missing") == true)
     }
 
+    /// A superuser who re-chains or shortens what a checkpoint covers, and leaves the `checkpoints`
+    /// stream alone, is caught by the store's own newest checkpoint; one who removes that newest
+    /// checkpoint too is caught by the whole event saved off-site (its version and hash).
+    @Test func theStoresOwnCheckpointAndTheSavedEventAreChecked() async throws {
+        let (db, store) = try await seeded()
+        #expect(try await store.compareNewestStoredCheckpoint() == nil)  // none written yet
+        _ = try await store.writeCheckpoint()
+        let (_, _, second) = try await store.writeCheckpoint()
+        let saved = try await store.read(stream: .checkpoints, fromVersion: 2, limit: 1)[0]
+        let printed =
+            #"{"stream":"checkpoints","version":2,"hash":"\#(saved.hash.hexString)","data":\#(saved.data)}"#
+        let offSite = try #require(Checkpoint(json: Data(printed.utf8)))
+        #expect(offSite.event == Checkpoint.Stored(version: second.streamVersion, hash: saved.hash.hexString))
+        #expect(try await store.compare(with: offSite).matches)
+        var own = try #require(try await store.compareNewestStoredCheckpoint())
+        #expect(own.version == 2 && own.comparison.matches)
+
+        // A covered tail deleted and the streams table fixed: the chains verify, the stored checkpoint does not.
+        try await tamper(
+            db,
+            "DELETE FROM handoff.events WHERE stream = 'case-V-2' AND version = 3; "
+                + "UPDATE handoff.streams SET version = 2, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'case-V-2' AND version = 2) WHERE stream = 'case-V-2'"
+        )
+        #expect(try await store.verify().valid)
+        own = try #require(try await store.compareNewestStoredCheckpoint())
+        #expect(!own.comparison.matches)
+        #expect(own.comparison.findings.contains { $0.contains("events covered: 8") }, "\(own.comparison.findings)")
+
+        // The newest checkpoint removed as well: the older one still sees the tail; the saved event
+        // sees that its checkpoint is gone.
+        try await tamper(
+            db,
+            "DELETE FROM handoff.events WHERE stream = 'checkpoints' AND version = 2; "
+                + "UPDATE handoff.streams SET version = 1, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'checkpoints' AND version = 1) WHERE stream = 'checkpoints'"
+        )
+        #expect(try await store.verify().valid)
+        own = try #require(try await store.compareNewestStoredCheckpoint())
+        #expect(own.version == 1 && !own.comparison.matches)
+        let against = try await store.compare(with: offSite)
+        #expect(against.findings.contains { $0.contains("checkpoints@2 is missing") }, "\(against.findings)")
+    }
+
     @Test func checkpointJSONRoundTrips() throws {
         let cp = Checkpoint(
             cursor: Cursor(xid: 900, position: 12), count: 12, streams: 3,
@@ -125,6 +167,20 @@ import Testing
         #expect(Checkpoint(json: Data(wrapped.utf8)) == cp)
         #expect(Checkpoint(json: Data("{}".utf8)) == nil)
         #expect(Checkpoint(json: Data("not json".utf8)) == nil)
+        // The covered set is the one `xid` and `position` name; `cursor` is neither needed nor read.
+        let documented =
+            #"{"xid": "900", "position": 12, "count": 12, "streams": 3, "headsDigest": "\#(cp.headsDigest)"}"#
+        #expect(Checkpoint(json: Data(documented.utf8)) == cp)
+        let disagreeing = cp.json.replacingOccurrences(of: #""cursor":"900-12""#, with: #""cursor":"858-675""#)
+        #expect(Checkpoint(json: Data(disagreeing.utf8)) == cp)
+        // A format this build does not know is refused, not half-read; so is a format 2 without the access head.
+        let v3 = #"{"format": "handoff-checkpoint-v3", "# + documented.dropFirst()
+        #expect(Checkpoint(json: Data(v3.utf8)) == nil)
+        let v2 = #"{"format": "handoff-checkpoint-v2", "# + documented.dropFirst()
+        #expect(Checkpoint(json: Data(v2.utf8)) == nil)
+        // The whole event of another stream is no checkpoint.
+        let other = #"{"stream": "case-V-1", "version": 1, "hash": "\#(cp.headsDigest)", "data": \#(cp.json)}"#
+        #expect(Checkpoint(json: Data(other.utf8)) == nil)
     }
 
     @Test func auditorsPythonScriptAgreesWithTheStore() async throws {
@@ -147,6 +203,47 @@ import Testing
         let bad = try runPython(script.path, [], url: db.url)
         #expect(bad.status == 1)
         #expect(bad.output.contains("case-V-2@2"), "\(bad.output)")
+    }
+
+    /// The script checks what `handoff verify` checks beyond the chains: each stream's last event
+    /// against `handoff.streams`, the store's newest checkpoint, and a saved whole checkpoint
+    /// event's place in its stream; it refuses a checkpoint format it does not know.
+    @Test func auditorsPythonScriptChecksHeadsAndCheckpoints() async throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/verify-chain.py").path
+        let (db, store) = try await seeded()
+        _ = try await store.writeCheckpoint()
+        let saved = try await store.read(stream: .checkpoints, fromVersion: 1, limit: 1)[0]
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cp-\(UUID()).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        func save(_ text: String) throws { try Data(text.utf8).write(to: file) }
+        try save(#"{"stream":"checkpoints","version":1,"hash":"\#(saved.hash.hexString)","data":\#(saved.data)}"#)
+        var run = try runPython(script, ["--checkpoint", file.path], url: db.url)
+        #expect(run.status == 0 && run.output.contains("STORED CHECKPOINT checkpoints@1 OK"), "\(run.output)")
+        #expect(run.output.contains("CHECKPOINT EVENT checkpoints@1 OK"), "\(run.output)")
+        try save(saved.data.replacingOccurrences(of: "handoff-checkpoint-v2", with: "handoff-checkpoint-v3"))
+        run = try runPython(script, ["--checkpoint", file.path], url: db.url)
+        #expect(run.status == 2, "\(run.output)")
+
+        // A tail deleted, the streams table left as it was.
+        try await tamper(db, "DELETE FROM handoff.events WHERE stream = 'case-V-1' AND version = 3")
+        run = try runPython(script, [], url: db.url)
+        #expect(run.status == 1 && run.output.contains("FAIL case-V-1"), "\(run.output)")
+        // ... and the streams table fixed: the stored checkpoint no longer recomputes.
+        try await tamper(
+            db,
+            "UPDATE handoff.streams SET version = 2, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'case-V-1' AND version = 2) WHERE stream = 'case-V-1'"
+        )
+        run = try runPython(script, [], url: db.url)
+        #expect(run.status == 1 && run.output.contains("STORED CHECKPOINT checkpoints@1 MISMATCH"), "\(run.output)")
+        // ... and the checkpoint removed too: only the saved event shows it.
+        try await tamper(
+            db,
+            "DELETE FROM handoff.events WHERE stream = 'checkpoints'; DELETE FROM handoff.streams WHERE stream = 'checkpoints'"
+        )
+        try save(#"{"stream":"checkpoints","version":1,"hash":"\#(saved.hash.hexString)","data":\#(saved.data)}"#)
+        run = try runPython(script, ["--checkpoint", file.path], url: db.url)
+        #expect(run.status == 1 && run.output.contains("CHECKPOINT EVENT checkpoints@1 MISSING"), "\(run.output)")
     }
 
     func runPython(_ script: String, _ args: [String], url: String) throws -> (status: Int32, output: String) {

@@ -141,8 +141,11 @@ import Testing
                 + "(SELECT seq, hash FROM handoff.access_log WHERE seq = 3); "
                 + "UPDATE handoff.access_case_heads SET (case_seq, hash) = (SELECT case_seq, hash FROM handoff.access_log "
                 + "WHERE seq = 2) WHERE case_id = 'KS-CLI-0'; " + on + "COMMIT")
+        // The tail and the heads both gone: the chain alone cannot tell, the store's own checkpoint can.
         r = await cli.run("verify")
-        #expect(r.status == 0, "\(r.err)")  // the tail and the heads both gone: the chain alone cannot tell
+        #expect(r.status == 1)
+        #expect(r.err.contains("its own newest checkpoint, checkpoints@1"), "\(r.err)")
+        #expect(r.err.contains("access log row 4, the head at the checkpoint, is missing"), "\(r.err)")
         r = await cli.run("verify", "--checkpoint", checkpointFile)
         #expect(r.status == 1)
         #expect(r.err.contains("access log row 4, the head at the checkpoint, is missing"), "\(r.err)")

@@ -92,6 +92,52 @@ struct CaseReadTests {
         #expect(try await h.api.get("/v1/cases/KS-VF-404/verify", token: h.token("audit")).status == 404)
     }
 
+    /// The case's record is its stream and its notices: an edited notice breaks the case's verify,
+    /// and its history keeps the case's own events in their versions' order, which the chain
+    /// protects, whatever the log's order (its `xid`, no chain's) was changed to.
+    @Test func verifyCoversTheNoticesAndHistoryKeepsTheCasesOrder() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-VN-1")
+        try await h.refer("KS-VN-1", "R-1", to: "opav")
+        let notice =
+            #"{"ruleId": "r", "dueAt": "2026-01-01T00:00:00Z", "triggerEventId": "\#(UUID())", "responsible": "opav"}"#
+        try await h.store.append(
+            to: StreamName.sop("KS-VN-1")!,
+            events: [NewEvent(type: "SopDeadlineMissed", data: notice, metadata: EventMetadata(actor: EventActor(institution: "system", user: "watcher")))])
+        let ok = try await h.api.get("/v1/cases/KS-VN-1/verify", token: h.token("audit"))
+        #expect(ok.json["valid"] == .bool(true))
+        #expect(ok.json["events"]?.int == 2)
+        #expect(ok.json["notices"]?.int == 1)
+
+        let connection = try await h.db.connect()
+        defer { connection.close() }
+        // The opening moved after the referral in the log's order: the history still starts with it.
+        try await connection.execute(
+            """
+            ALTER TABLE handoff.events DISABLE TRIGGER events_append_only;
+            UPDATE handoff.events SET xid = (SELECT max(xid::text::bigint) + 1000 FROM handoff.events)::text::xid8
+             WHERE stream = 'case-KS-VN-1' AND version = 1;
+            ALTER TABLE handoff.events ENABLE TRIGGER events_append_only;
+            """)
+        let history = try await h.api.get("/v1/cases/KS-VN-1/history", token: h.token("audit"))
+        let types = history.json["events"]!.array.compactMap { $0["type"]?.stringValue }
+        #expect(types.filter { $0 != "SopDeadlineMissed" } == ["CaseOpened", "ReferralIssued"], "\(types)")
+        #expect(types.count == 3)
+
+        // A notice edited (the responsible institution changed) breaks the case's verify.
+        try await connection.execute(
+            """
+            ALTER TABLE handoff.events DISABLE TRIGGER events_append_only;
+            UPDATE handoff.events SET data = jsonb_set(data, '{responsible}', '"ksp"') WHERE stream = 'sop-KS-VN-1';
+            ALTER TABLE handoff.events ENABLE TRIGGER events_append_only;
+            """)
+        let bad = try await h.api.get("/v1/cases/KS-VN-1/verify", token: h.token("audit"))
+        #expect(bad.json["valid"] == .bool(false))
+        #expect(bad.json["stream"]?.stringValue == "sop-KS-VN-1")
+        #expect(bad.json["firstInvalidVersion"]?.int == 1)
+    }
+
     @Test func everyReadOfCaseDataIsLoggedAndOnlyAuditorsReadTheLog() async throws {
         let h = try await Harness.start(readSide: StubReadSide())
         defer { Task { await h.stop() } }

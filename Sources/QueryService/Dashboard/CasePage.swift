@@ -114,7 +114,10 @@ enum CasePage {
             return "<p>\(t("chain.hidden"))</p>"
         }
         if let problem = report.problem {
-            let place = problem.version.map { t("chain.atVersion", ["n": String($0)]) } ?? t("chain.atHead")
+            // The stream named too: the case's own, or the stream of its notices.
+            let place =
+                (problem.version.map { t("chain.atVersion", ["n": String($0)]) } ?? t("chain.atHead"))
+                + " (<code>\(HTML.escape(problem.stream))</code>)"
             return """
                 <p class="chain broken" role="alert">\(t.html("chain.brokenAt", [
                     "label": "<strong>\(t("chain.broken"))</strong>", "where": "\(place)", "reason": "\(problem.reason)",

@@ -369,9 +369,9 @@ extension QueryService {
         }
         guard let state = loaded.state else { throw Self.noSuchCase }
         let notices = try await store.readAll(stream: StreamName.sop(caseId)!)
-        let events = (loaded.recorded + notices).sorted { $0.cursor < $1.cursor }
+        let events = loaded.history(with: notices)
         let mayVerify = principal.role == .coordinator || principal.role == .auditor
-        let chain = mayVerify ? try await store.verify(stream: StreamName.case(caseId)!) : nil
+        let chain = mayVerify ? try await store.verifyCase(caseId)?.report : nil
         let deadlines = try await readSide.deadlines(
             DeadlineFilter(caseId: caseId), visibleTo: principal.role == .institution ? principal.institution : nil)
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))

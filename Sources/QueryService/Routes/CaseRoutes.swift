@@ -83,7 +83,7 @@ extension QueryService {
                 return (loaded, try await reads.store.readAll(stream: StreamName.sop(caseId)!))
             }
         }
-        var events = (loaded.recorded + notices).sorted { $0.cursor < $1.cursor }
+        var events = loaded.history(with: notices)
         if let asOf { events.removeAll { $0.recordedDate > asOf } }
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))
         return .json(.ok, "{\"caseId\":" + EventJSON.quote(caseId) + ",\"events\":" + EventJSON.array(events) + "}")
@@ -99,7 +99,7 @@ extension QueryService {
             }
             guard try await store.version(of: stream) > 0 else { throw Self.noSuchCase }
         }
-        let report = try await store.verify(stream: stream)
+        guard let (report, notices) = try await store.verifyCase(caseId) else { throw Self.noSuchCase }
         try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request))
         // After this read's own row is written, so the check covers it too.
         let record = try await store.verifyAccessRecord(caseId: caseId)
@@ -114,6 +114,7 @@ extension QueryService {
             body = JSONObject([
                 ("valid", true), ("events", .number(JSONNumber(Int(report.events)))),
                 ("headHash", report.headHash.map { .string($0.hexString) } ?? .null),
+                ("notices", .number(JSONNumber(Int(notices)))),
             ])
         }
         body["accessLog"] = Self.accessRecordJSON(record)
