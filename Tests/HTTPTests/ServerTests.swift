@@ -365,6 +365,39 @@ struct ServerTests {
         }
     }
 
+    /// A few peers trickling requests fill every place: a newcomer then takes one from the peer
+    /// holding the most, which cannot take it back (an attack pass kept everyone out with four
+    /// addresses holding a quarter each). A peer never pushes out one no larger than itself, and a
+    /// request being handled is never cut.
+    @Test func aFullServerMakesRoomForAPeerHoldingFewer() async throws {
+        try await withServer({ $0.maxConnections = 4; $0.maxConnectionsPerAddress = 3 }, handler: echo) {
+            server, port in
+            var trickling: [TestClient] = []
+            for source in ["127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.3"] {
+                let client = try await blocking { try TestClient(port: port, from: source) }
+                try client.send("GET /slow HTTP/1.1\r\n")  // and never the rest
+                trickling.append(client)
+            }
+            #expect(await eventually { server.stats.openConnections == 4 })
+            let newcomer = try await blocking { try TestClient(port: port, from: "127.0.0.4") }
+            let served = try await blocking {
+                try newcomer.send("GET /fresh HTTP/1.1\r\nHost: t\r\n\r\n")
+                return try newcomer.readResponse().text
+            }
+            #expect(served == "GET /fresh ")
+            #expect(server.stats.evictedConnections == 1)  // one of 127.0.0.2's three
+            #expect(server.stats.openConnections == 4)
+            // Now 2, 1 and 1: no peer holds two more than 127.0.0.3 or 127.0.0.2 itself.
+            for source in ["127.0.0.3", "127.0.0.2"] {
+                let refused = try await blocking { try TestClient(port: port, from: source).waitForClose().closed }
+                #expect(refused, "\(source)")
+            }
+            #expect(server.stats.rejectedConnections == 2)
+            #expect(server.stats.evictedConnections == 1)
+            withExtendedLifetime((trickling, newcomer)) {}
+        }
+    }
+
     /// One peer address may hold only its share of the connections (a client trickling requests
     /// filled every place in an attack pass); a place it gives back can be taken again.
     @Test func onePeerAddressHoldsAtMostItsShare() async throws {

@@ -60,6 +60,7 @@ struct Connection: Sendable {
                 requestStarted = nil
                 request.remoteAddress = remoteAddress
                 book.requestParsed()
+                book.markHandling(fd)
                 allowance = 0
                 let keepGoing = await respond(to: request)
                 bodies.budget.give(charged, from: peer)
@@ -107,6 +108,7 @@ struct Connection: Sendable {
             if parser.isIdle {
                 guard book.markIdle(fd) else { return }
             } else {
+                book.markReceiving(fd)
                 let started = requestStarted ?? .now
                 requestStarted = started
                 deadline = min(deadline, started + configuration.requestTimeout)
@@ -120,7 +122,7 @@ struct Connection: Sendable {
             } catch {
                 return
             }
-            book.markBusy(fd)
+            book.markReceiving(fd)
             if bytes.isEmpty {
                 endOfStream = true
             } else {

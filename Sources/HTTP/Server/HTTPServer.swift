@@ -190,13 +190,16 @@ public actor HTTPServer {
                 } catch {
                     break  // interrupted by shutdown, or cancelled
                 }
-                guard
-                    book.open(
-                        accepted.fd, remote: accepted.remote, limit: configuration.maxConnections,
-                        perAddressLimit: configuration.maxConnectionsPerAddress)
-                else {
+                switch book.open(
+                    accepted.fd, remote: accepted.remote, limit: configuration.maxConnections,
+                    perAddressLimit: configuration.maxConnectionsPerAddress)
+                {
+                case .refused:
                     SocketCalls.close(accepted.fd)
                     continue
+                case .admitted(let evicting):
+                    // Made room by closing a connection of a peer holding many more: its own task closes it.
+                    if let evicting { loop.interrupt(evicting) }
                 }
                 do {
                     try loop.register(accepted.fd)

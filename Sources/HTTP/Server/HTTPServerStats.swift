@@ -15,21 +15,57 @@ public struct HTTPServerStats: Sendable, Hashable {
     public var parseErrors: [Int: Int] = [:]
     /// Connections closed because the client was silent for the idle timeout (or too slow to send a request).
     public var timedOutConnections = 0
+    /// Connections closed, while waiting for or receiving a request, to make room for a peer
+    /// holding fewer when ``HTTPServerConfiguration/maxConnections`` were open.
+    public var evictedConnections = 0
 
     public init() {}
 }
 
 /// The mutable state shared by the accept loop, every connection and ``HTTPServer``:
-/// counters, the draining flag, and which connections sit idle between requests.
+/// counters, the draining flag, and what each open connection is doing.
 final class ServerBook: Sendable {
+    /// What a connection is doing.
+    enum Phase {
+        /// Waiting for a new request.
+        case waiting
+        /// Receiving a request (its head or its body).
+        case receiving
+        /// A request handed to the handler, its response or stream being written.
+        case handling
+    }
+
     private struct State {
         var stats = HTTPServerStats()
         var draining = false
-        /// Open connections by descriptor; `true` while waiting for a new request.
-        var idle: [Int32: Bool] = [:]
+        /// Open connections by descriptor.
+        var phase: [Int32: Phase] = [:]
         /// The peer address (without its port) of each open connection, and how many each has.
         var addressOf: [Int32: String] = [:]
         var perAddress = PerAddressCounts()
+        /// The open connections of each peer, by ``PerAddressCounts/key(_:)``.
+        var byPeer: [String: Set<Int32>] = [:]
+
+        /// Forgets `fd` and gives back its peer's place.
+        mutating func forget(_ fd: Int32) {
+            if let address = addressOf.removeValue(forKey: fd) {
+                perAddress.give(address)
+                let key = PerAddressCounts.key(address)
+                byPeer[key]?.remove(fd)
+                if byPeer[key]?.isEmpty == true { byPeer[key] = nil }
+            }
+            phase[fd] = nil
+            stats.openConnections = phase.count
+        }
+
+        /// A connection to close so that a peer holding `held` connections gets one: one that is
+        /// not handling a request, of the peer holding the most, when that peer holds at least two
+        /// more. Peers that hold the same keep what they hold: a newcomer never pushes out a peer
+        /// no larger than itself.
+        func victim(forPeerHolding held: Int) -> Int32? {
+            guard let (key, most) = perAddress.most(), most > held + 1 else { return nil }
+            return byPeer[key]?.first { phase[$0] != .handling }
+        }
     }
 
     private let state = Mutex(State())
@@ -37,52 +73,80 @@ final class ServerBook: Sendable {
     var stats: HTTPServerStats { state.withLock { $0.stats } }
     var isDraining: Bool { state.withLock { $0.draining } }
 
-    /// Records a new connection, or refuses it (`false`) when `limit` are open, when
-    /// `perAddressLimit` are open from the same peer address (`remote` without its port), or
-    /// while draining.
-    func open(_ fd: Int32, remote: String?, limit: Int, perAddressLimit: Int) -> Bool {
+    /// What ``open(_:remote:limit:perAddressLimit:)`` decided.
+    enum Admission: Equatable {
+        /// Refused: close it at once.
+        case refused
+        /// Admitted; when `evicting` names a connection, it was forgotten to make room and must be
+        /// interrupted (closed by its own task).
+        case admitted(evicting: Int32?)
+    }
+
+    /// Records a new connection, or refuses it when `perAddressLimit` are open from the same peer
+    /// address (`remote` without its port), or while draining. When `limit` are open, a
+    /// connection of the peer holding the most — at least two more than this one's peer, and not
+    /// handling a request — makes room for it (a few clients trickling requests from a few
+    /// addresses cannot keep everyone else out); without one it is refused.
+    func open(_ fd: Int32, remote: String?, limit: Int, perAddressLimit: Int) -> Admission {
         let address = remote.map(HTTPRequest.host(ofRemoteAddress:))
         return state.withLock { state in
-            guard !state.draining else { return false }
-            guard state.idle.count < limit, address.map({ state.perAddress.take($0, limit: perAddressLimit) }) ?? true
+            guard !state.draining else { return .refused }
+            let held = address.map { state.perAddress.held(by: $0) } ?? 0
+            var evicting: Int32?
+            if state.phase.count >= limit {
+                evicting = state.victim(forPeerHolding: held)
+                if let victim = evicting {
+                    state.forget(victim)
+                    state.stats.evictedConnections += 1
+                }
+            }
+            guard state.phase.count < limit, address.map({ state.perAddress.take($0, limit: perAddressLimit) }) ?? true
             else {
                 state.stats.rejectedConnections += 1
-                return false
+                return .refused
             }
-            if let address { state.addressOf[fd] = address }
-            state.idle[fd] = false
+            if let address {
+                state.addressOf[fd] = address
+                state.byPeer[PerAddressCounts.key(address), default: []].insert(fd)
+            }
+            state.phase[fd] = .waiting
             state.stats.acceptedConnections += 1
-            state.stats.openConnections = state.idle.count
-            return true
+            state.stats.openConnections = state.phase.count
+            return .admitted(evicting: evicting)
         }
     }
 
     func close(_ fd: Int32) {
-        state.withLock { state in
-            if let address = state.addressOf.removeValue(forKey: fd) { state.perAddress.give(address) }
-            state.idle[fd] = nil
-            state.stats.openConnections = state.idle.count
-        }
+        state.withLock { $0.forget(fd) }
     }
 
-    /// Marks a connection idle; `false` means the server is draining and it should close instead.
+    /// Marks a connection waiting for a new request; `false` means it should close instead (the
+    /// server is draining, or the connection was evicted).
     func markIdle(_ fd: Int32) -> Bool {
         state.withLock { state in
-            guard !state.draining else { return false }
-            state.idle[fd] = true
+            guard !state.draining, state.phase[fd] != nil else { return false }
+            state.phase[fd] = .waiting
             return true
         }
     }
 
-    func markBusy(_ fd: Int32) {
-        state.withLock { $0.idle[fd] = false }
+    /// Marks a connection receiving a request (nothing for one already forgotten).
+    func markReceiving(_ fd: Int32) { set(fd, .receiving) }
+
+    /// Marks a connection handling a request (nothing for one already forgotten).
+    func markHandling(_ fd: Int32) { set(fd, .handling) }
+
+    private func set(_ fd: Int32, _ phase: Phase) {
+        state.withLock { state in
+            if state.phase[fd] != nil { state.phase[fd] = phase }
+        }
     }
 
-    /// Starts draining and returns the connections idle at that moment, to be interrupted.
+    /// Starts draining and returns the connections waiting for a request at that moment, to be interrupted.
     func beginDraining() -> [Int32] {
         state.withLock { state in
             state.draining = true
-            return state.idle.filter(\.value).map(\.key)
+            return state.phase.filter { $0.value == .waiting }.map(\.key)
         }
     }
 
