@@ -27,10 +27,18 @@ public struct AccessLog: Sendable {
 
     /// - Parameters:
     ///   - queueCapacity: the most rows waiting to be written.
+    ///   - patience: how long a read waits for its rows, from when it was queued, before it is
+    ///     refused (503), however many batches it waited through; nil: the pool's statement timeout
+    ///     (30 s without one, the service roles' own bound).
     ///   - logger: where a failed write is logged with its cause (the reads it refused get 503).
-    public init(pool: ConnectionPool, queueCapacity: Int = 20_000, logger: Logger = Logger(label: "access-log")) {
+    public init(
+        pool: ConnectionPool, queueCapacity: Int = 20_000, patience: Duration? = nil,
+        logger: Logger = Logger(label: "access-log")
+    ) {
         self.pool = pool
-        self.writer = AccessLogWriter(pool: pool, capacity: queueCapacity, logger: logger)
+        self.writer = AccessLogWriter(
+            pool: pool, capacity: queueCapacity, patience: patience ?? pool.statementTimeout ?? .seconds(30),
+            logger: logger)
     }
 
     /// Whether a read was answered or refused.
@@ -149,14 +157,29 @@ final class AccessLogWriter: Sendable {
         var continuation: CheckedContinuation<Void, any Error>
         /// Whose read it is (``principalKey(_:)``).
         var principal: String
+        /// When the read is refused if its rows are not committed by then.
+        var deadline: ContinuousClock.Instant
+        var id: UInt64
     }
 
     private struct State {
         var waiting: [Waiting] = []
+        /// The batch being written: resumed when it commits or fails, unless its deadline came first.
+        var inFlight: [UInt64: Waiting] = [:]
         var queuedRows = 0
         /// Rows waiting, by principal.
         var queuedBy: [String: Int] = [:]
         var writing = false
+        /// Whether the watch for reads past their deadline runs (while the writer does).
+        var watching = false
+        var nextId: UInt64 = 0
+
+        /// Takes a read out of the queue's counts (it left `waiting`).
+        mutating func unqueue(_ waiting: Waiting) {
+            queuedRows -= waiting.rows.count
+            queuedBy[waiting.principal, default: 0] -= waiting.rows.count
+            if queuedBy[waiting.principal] == 0 { queuedBy[waiting.principal] = nil }
+        }
     }
 
     static let queueFull = ServiceStoreError.accessLogQueueFull
@@ -170,9 +193,15 @@ final class AccessLogWriter: Sendable {
 
     let logger: Logger
 
-    init(pool: ConnectionPool, capacity: Int, logger: Logger) {
+    /// How long a read waits for its rows to be committed, from when it was queued: behind a
+    /// batch that hangs (a lock held on the log's head, a frozen database) it is refused then,
+    /// however many batches it waited through.
+    let patience: Duration
+
+    init(pool: ConnectionPool, capacity: Int, patience: Duration, logger: Logger) {
         self.pool = pool
         self.capacity = max(1, capacity)
+        self.patience = patience
         self.logger = logger
     }
 
@@ -204,7 +233,11 @@ final class AccessLogWriter: Sendable {
                     own == 0 || own + rows.count <= principalShare
                         || state.queuedRows + rows.count <= capacity * 3 / 4
                 else { return .refused }
-                state.waiting.append(Waiting(rows: rows, continuation: continuation, principal: principal))
+                state.nextId += 1
+                state.waiting.append(
+                    Waiting(
+                        rows: rows, continuation: continuation, principal: principal,
+                        deadline: .now + patience, id: state.nextId))
                 state.queuedRows += rows.count
                 state.queuedBy[principal, default: 0] += rows.count
                 if state.writing { return .queued }
@@ -215,6 +248,38 @@ final class AccessLogWriter: Sendable {
             case .refused: continuation.resume(throwing: Self.queueFull)
             case .queued: break
             case .startWriter: Task { await self.drain() }
+            }
+        }
+    }
+
+    /// Refuses, every tenth of a second while the writer runs, the reads past their deadline:
+    /// waiting, or in a batch still being written (its rows may still commit: a read recorded
+    /// that was refused, never a read sent unrecorded).
+    private func watch() async {
+        while true {
+            try? await Task.sleep(for: .milliseconds(100))
+            let now = ContinuousClock.now
+            let expired = state.withLock { state -> [Waiting]? in
+                guard state.writing else {
+                    state.watching = false
+                    return nil
+                }
+                var expired = state.inFlight.values.filter { $0.deadline <= now }
+                for waiting in expired { state.inFlight[waiting.id] = nil }
+                let late = state.waiting.filter { $0.deadline <= now }
+                if !late.isEmpty {
+                    state.waiting.removeAll { $0.deadline <= now }
+                    for waiting in late { state.unqueue(waiting) }
+                    expired += late
+                }
+                return expired
+            }
+            guard let expired else { return }
+            if !expired.isEmpty {
+                logger.error(
+                    "access log write too slow; the reads are refused",
+                    metadata: ["rows": .int(expired.reduce(0) { $0 + $1.rows.count })])
+                for waiting in expired { waiting.continuation.resume(throwing: Self.writeFailed) }
             }
         }
     }
@@ -246,22 +311,30 @@ final class AccessLogWriter: Sendable {
                 let batch = taken.map { state.waiting[$0] }
                 let takenSet = Set(taken)
                 state.waiting = state.waiting.indices.filter { !takenSet.contains($0) }.map { state.waiting[$0] }
-                state.queuedRows -= rows
                 for waiting in batch {
-                    state.queuedBy[waiting.principal, default: 0] -= waiting.rows.count
-                    if state.queuedBy[waiting.principal] == 0 { state.queuedBy[waiting.principal] = nil }
+                    state.unqueue(waiting)
+                    state.inFlight[waiting.id] = waiting
+                }
+                if !state.watching {
+                    state.watching = true
+                    Task { await self.watch() }
                 }
                 return batch
             }
             if batch.isEmpty { return }
-            do {
-                try await insert(batch.flatMap(\.rows))
-                for waiting in batch { waiting.continuation.resume() }
-            } catch {
-                var line = LogMetadata.cause(error)
+            var failure: (any Error)?
+            do { try await insert(batch.flatMap(\.rows)) } catch { failure = error }
+            // The reads the watch has not refused meanwhile.
+            let waiters = state.withLock { state in
+                batch.compactMap { state.inFlight.removeValue(forKey: $0.id) }
+            }
+            if let failure {
+                var line = LogMetadata.cause(failure)
                 line["rows"] = .int(batch.reduce(0) { $0 + $1.rows.count })
                 logger.error("access log write failed; the reads are refused", metadata: line)
-                for waiting in batch { waiting.continuation.resume(throwing: Self.writeFailed) }
+                for waiting in waiters { waiting.continuation.resume(throwing: Self.writeFailed) }
+            } else {
+                for waiting in waiters { waiting.continuation.resume() }
             }
         }
     }

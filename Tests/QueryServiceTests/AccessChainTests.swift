@@ -248,7 +248,7 @@ struct AccessChainTests {
 
     /// The auditor's own script (scripts/verify-chain.py) agrees: the log verifies, a saved
     /// checkpoint of format 2 matches; an edited row is named; a re-chained truncation is caught
-    /// by the checkpoint only.
+    /// by a checkpoint only (the one stored in the database, and the saved one).
     @Test func theAuditorsScriptVerifiesTheAccessLog() async throws {
         let h = try await Self.seeded()
         defer { Task { await h.stop() } }
@@ -269,7 +269,11 @@ struct AccessChainTests {
 
         try await Self.execute(
             h, Self.off + "DELETE FROM handoff.access_log WHERE seq >= 7;" + Self.rechain + Self.on)
-        #expect(try Self.runScript([], url: h.db.url).status == 0)  // re-chained: the chain alone cannot tell
+        // Re-chained: the chain alone cannot tell; the checkpoint stored in the database can.
+        let plain = try Self.runScript([], url: h.db.url)
+        #expect(plain.status == 1)
+        #expect(plain.output.contains("OK 6 access log rows"), "\(plain.output)")
+        #expect(plain.output.contains("ACCESS STORED CHECKPOINT checkpoints@1 MISMATCH accessSeq=8"), "\(plain.output)")
         let caught = try Self.runScript(["--checkpoint", file.path], url: h.db.url)
         #expect(caught.status == 1)
         #expect(caught.output.contains("ACCESS CHECKPOINT MISMATCH accessSeq=8"), "\(caught.output)")

@@ -3,6 +3,7 @@ import Foundation
 import HandoffTestSupport
 import Postgres
 import Referrals
+import Synchronization
 import Testing
 
 @testable import QueryService
@@ -189,6 +190,48 @@ struct AccessLogTests {
         try await admin.execute("DROP TRIGGER test_refuse ON handoff.access_log")
         #expect(try await h.api.get("/v1/cases/KS-AL-3", token: h.token("natc")).status == 200)
         #expect(try await Self.logCount(admin, caseId: "KS-AL-3") == 1)
+    }
+
+    /// Behind a batch that hangs (the log's head locked by another session), every read is refused
+    /// once its own patience has passed since it was queued — not after that batch and then its
+    /// own each took their time (an operator's pass saw 20 s behind a 10 s statement timeout).
+    @Test func aReadWaitsForItsRowsAtMostItsPatience() async throws {
+        let db = try await TestDatabase.make()
+        let log = AccessLog(pool: db.pool(), patience: .seconds(1))
+        let holder = try await db.connect()
+        defer { holder.close() }
+        try await holder.execute("BEGIN; SELECT 1 FROM handoff.access_log_head FOR UPDATE")
+        // Released long after every read's patience: a read that waits for it instead fails the test.
+        final class Flag: Sendable {
+            let value = Mutex(false)
+        }
+        let released = Flag()
+        let release = Task { [holder] in
+            try await Task.sleep(for: .seconds(30))
+            released.value.withLock { $0 = true }
+            try await holder.execute("COMMIT")
+        }
+        let reader = Principal.institution("opav", user: "advocate-1")
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for n in 0..<4 {
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(300 * n))  // queued while the first batch hangs
+                    do {
+                        try await log.record(reader, caseIds: ["KS-PT-\(n)"], endpoint: "GET /v1/cases/{caseId}")
+                        return false
+                    } catch ServiceStoreError.accessLogWriteFailed {
+                        return !released.value.withLock { $0 }
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.count == 4)
+        #expect(outcomes.allSatisfy { $0 }, "\(outcomes)")
+        release.cancel()
+        try await holder.execute("COMMIT")
     }
 
     func eventuallyTrue(_ condition: () async throws -> Bool) async throws {
