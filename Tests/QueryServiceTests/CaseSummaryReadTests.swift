@@ -128,6 +128,17 @@ struct CaseSummaryReadTests {
             #expect(try await h.api.get("/v1/cases/KS-NK-404", token: h.token(caller)).status == 404, "\(caller)")
         }
         #expect(try await h.api.get("/v1/cases/KS_NK", token: h.token("natc")).status == 400)
+        // Just opened, not projected yet: its opener (and the coordinator) are told to retry, not
+        // that it does not exist; a non-party gets the 404 of a missing case. Nothing is logged
+        // for the 503s (nothing was read, nothing refused).
+        try await h.openCase("KS-NK-2", by: "kp-dthb")
+        for caller in ["kp-dthb", "natc"] {
+            let early = try await h.api.get("/v1/cases/KS-NK-2", token: h.token(caller))
+            #expect(early.status == 503, "\(caller)")
+            #expect(early.errorCode == "unavailable", "\(caller)")
+            #expect(early.header("Retry-After") == "1", "\(caller)")
+        }
+        #expect(try await h.api.get("/v1/cases/KS-NK-2", token: h.token("isf")).status == 404)
         // Every 200 was logged as allowed, every 404 as denied; newest first.
         let log = try await h.api.get("/v1/audit/access?caseId=KS-NK-1", token: h.token("audit"))
         let readers = log.json["entries"]!.array.map {

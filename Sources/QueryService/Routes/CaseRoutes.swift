@@ -56,9 +56,8 @@ extension QueryService {
                 if !allowedByReadModel {
                     _ = try await authorizeCaseRead(principal, caseId: caseId, on: reads)
                 }
-                guard let summary else {
-                    throw ServiceError.notFound("The case is not in the read model yet; retry shortly.")
-                }
+                // The caller may read it (the stream said so), so it exists: the projector lags.
+                guard let summary else { throw ServiceError.notProjectedYet }
                 return summary
             }
         }

@@ -41,6 +41,10 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
     }
     static let unavailable = ServiceError(
         .serviceUnavailable, "unavailable", "The database is unavailable; retry shortly.")
+    /// A case the caller may read that the read models have not caught up with yet (just opened):
+    /// not "not found", which would say it does not exist.
+    static let notProjectedYet = ServiceError(
+        .serviceUnavailable, "unavailable", "The case is not in the read models yet; retry shortly.")
     static func tooManyStreams(limit: Int) -> ServiceError {
         ServiceError(
             .tooManyRequests, "too_many_streams",
