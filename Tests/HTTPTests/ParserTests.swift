@@ -307,6 +307,23 @@ struct ParserTests {
         #expect(throws: HTTPError.self) { try parser.next() }
     }
 
+    /// What cannot begin a request line is refused as it arrives, not after the idle timeout: a
+    /// TLS handshake, binary noise, a third space, a control character in the target.
+    @Test func aRequestLineThatCannotBeIsRefusedBeforeItsEnd() {
+        let beginnings: [[UInt8]] = [
+            [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00], Array("GE".utf8) + [0x07], Array("GET / HTTP/1.1 x".utf8),
+            Array("GET /a".utf8) + [0x01], [UInt8(ascii: "G"), 0x80],
+        ]
+        for beginning in beginnings {
+            let result = parse([beginning])
+            #expect(result.error?.status.code == 400, "\(beginning)")
+        }
+        // A plausible beginning waits for the rest, trickled a byte at a time.
+        for prefix in ["GET", "GET ", "GET /cases?x=1", "GET /cases HTTP/1."] {
+            #expect(parse(prefix.utf8.map { [$0] }).error == nil, "\(prefix)")
+        }
+    }
+
     @Test func idleAndPartialState() throws {
         var parser = HTTPRequestParser()
         #expect(parser.isIdle)

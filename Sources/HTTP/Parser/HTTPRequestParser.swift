@@ -46,6 +46,8 @@ public struct HTTPRequestParser: Sendable {
 
     public let limits: HTTPLimits
     private var state: State = .requestLine(emptyLinesSeen: 0)
+    /// The spaces in the request line received so far (``vetRequestLineByte(_:)``).
+    private var requestLineSpaces = 0
     private var buffer: [UInt8] = []
     private var position = 0
     private var line: [UInt8] = []
@@ -157,7 +159,7 @@ public struct HTTPRequestParser: Sendable {
                 guard
                     let requestLine = try scanLine(
                         limit: limits.maxRequestLineLength,
-                        overflow: .headersTooLarge("the request line is too long"))
+                        overflow: .headersTooLarge("the request line is too long"), requestLine: true)
                 else { return nil }
                 if requestLine.isEmpty {
                     guard emptyLinesSeen < 2 else { throw .malformed("too many empty lines before the request line") }
@@ -228,14 +230,22 @@ public struct HTTPRequestParser: Sendable {
 
     /// Moves bytes into `line` until CRLF; returns the line without it, or `nil` at the end of
     /// the buffer. A line longer than `limit` throws `overflow` as soon as it is seen.
-    private mutating func scanLine(limit: Int, overflow: HTTPError) throws(HTTPError) -> [UInt8]? {
+    /// - Parameter requestLine: each byte is vetted as it arrives, so that what cannot begin a
+    ///   request line (a TLS handshake, binary noise) is refused at once, not after the idle
+    ///   timeout: a token for the method, then printable ASCII, at most two spaces.
+    private mutating func scanLine(limit: Int, overflow: HTTPError, requestLine: Bool = false) throws(HTTPError)
+        -> [UInt8]?
+    {
         while position < buffer.count {
             let byte = buffer[position]
             position += 1
             if sawCR {
                 sawCR = false
                 guard byte == ASCII.lf else { throw .malformed("a CR not followed by LF") }
-                defer { line = [] }
+                defer {
+                    line = []
+                    requestLineSpaces = 0
+                }
                 return line
             }
             if byte == ASCII.cr {
@@ -243,11 +253,26 @@ public struct HTTPRequestParser: Sendable {
             } else if byte == ASCII.lf {
                 throw .malformed("a bare LF line ending")
             } else {
+                if requestLine { try vetRequestLineByte(byte) }
                 line.append(byte)
                 if line.count > limit { throw overflow }
             }
         }
         return nil
+    }
+
+    /// Refuses `byte` unless it may follow the request line so far (`method SP target SP version`).
+    private mutating func vetRequestLineByte(_ byte: UInt8) throws(HTTPError) {
+        if byte == ASCII.space {
+            requestLineSpaces += 1
+            guard requestLineSpaces <= 2 else { throw .malformed("the request line is not 'method target version'") }
+        } else if requestLineSpaces == 0 {
+            guard ASCII.isTokenCharacter(byte) else { throw .malformed("the method is not a token") }
+        } else {
+            guard (0x21...0x7E).contains(byte) else {
+                throw .malformed("the request line has a character that must be percent-encoded")
+            }
+        }
     }
 
     private static func parseRequestLine(_ bytes: [UInt8]) throws(HTTPError) -> HTTPRequest {
