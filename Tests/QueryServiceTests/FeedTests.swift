@@ -274,6 +274,10 @@ struct FeedTests {
         #expect(plain.status == 415)
         let badName = try await h2.api.request("PUT", "/v1/subscriptions/bad%20name", token: tokenAfter)
         #expect(badName.status == 400)
+        for dots in [".", "..", "%2E", "%2E%2E"] {  // path segments clients remove: unreachable once made
+            let reply = try await h2.api.request("PUT", "/v1/subscriptions/\(dots)", token: tokenAfter)
+            #expect(reply.status == 400, "\(dots)")
+        }
         let badTypes = try await h2.api.request(
             "PUT", "/v1/subscriptions/s2", token: tokenAfter, json: #"{"types":"ReferralIssued"}"#)
         #expect(badTypes.status == 400)

@@ -14,10 +14,13 @@ extension QueryService {
             name.utf8.allSatisfy({
                 ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46
                     || $0 == 95
-            })
+            }),
+            // `.` and `..` are path segments that clients and proxies remove before sending.
+            name != ".", name != ".."
         else {
             throw ServiceError.badRequest(
-                "A subscription name is 1-64 of A-Z, a-z, 0-9, '.', '_' and '-'.", field: "name")
+                "A subscription name is 1-64 of A-Z, a-z, 0-9, '.', '_' and '-', other than '.' and '..'.",
+                field: "name")
         }
         return name
     }
