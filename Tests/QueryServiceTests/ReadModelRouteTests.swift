@@ -103,11 +103,12 @@ struct ReadModelRouteTests {
         let reply = try await h.api.get("/v1/cases/KS-SUM-1", token: h.token("kp-dthb"))
         #expect(reply.status == 200)
         #expect(reply.json["caseId"]?.stringValue == "KS-SUM-1")
-        // Without read models the service still answers, with 404 for a case not projected yet.
+        // Without read models the service still answers: 503 (retry) for a case not projected yet.
         let bare = try await Harness.start(db: h.db)
         defer { Task { await bare.stop() } }
         let none = try await bare.api.get("/v1/cases/KS-SUM-1", token: bare.token("kp-dthb"))
-        #expect(none.status == 404)
+        #expect(none.status == 503)
+        #expect(none.errorCode == "unavailable")
     }
 
     @Test func healthAndMetrics() async throws {
