@@ -207,7 +207,9 @@ extension EventStore {
             findings.append("streams covered: \(now.streams), checkpoint says \(saved.streams)")
         }
         if now.headsDigest != saved.headsDigest { findings.append("heads digest differs from the checkpoint") }
-        if let event = saved.event { findings += try await compareCheckpointEvent(version: event.version, hash: event.hash) }
+        if let event = saved.event {
+            findings += try await compareCheckpointEvent(version: event.version, hash: event.hash)
+        }
         if let access = saved.access {
             findings += try await compareAccessLog(with: access)
         }
@@ -272,7 +274,8 @@ extension EventStore {
             return (
                 event.version,
                 CheckpointComparison(
-                    matches: false, findings: ["checkpoints@\(event.version) does not hold a checkpoint this build reads"])
+                    matches: false,
+                    findings: ["checkpoints@\(event.version) does not hold a checkpoint this build reads"])
             )
         }
         return (event.version, try await compare(with: stored))

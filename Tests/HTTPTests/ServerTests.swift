@@ -370,8 +370,11 @@ struct ServerTests {
     /// addresses holding a quarter each). A peer never pushes out one no larger than itself, and a
     /// request being handled is never cut.
     @Test func aFullServerMakesRoomForAPeerHoldingFewer() async throws {
-        try await withServer({ $0.maxConnections = 4; $0.maxConnectionsPerAddress = 3 }, handler: echo) {
-            server, port in
+        func fourPlacesThreeAPeer(_ configuration: inout HTTPServerConfiguration) {
+            configuration.maxConnections = 4
+            configuration.maxConnectionsPerAddress = 3
+        }
+        try await withServer(fourPlacesThreeAPeer, handler: echo) { server, port in
             var trickling: [TestClient] = []
             for source in ["127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.3"] {
                 let client = try await blocking { try TestClient(port: port, from: source) }

@@ -104,7 +104,11 @@ struct CaseReadTests {
             #"{"ruleId": "r", "dueAt": "2026-01-01T00:00:00Z", "triggerEventId": "\#(UUID())", "responsible": "opav"}"#
         try await h.store.append(
             to: StreamName.sop("KS-VN-1")!,
-            events: [NewEvent(type: "SopDeadlineMissed", data: notice, metadata: EventMetadata(actor: EventActor(institution: "system", user: "watcher")))])
+            events: [
+                NewEvent(
+                    type: "SopDeadlineMissed", data: notice,
+                    metadata: EventMetadata(actor: EventActor(institution: "system", user: "watcher")))
+            ])
         let ok = try await h.api.get("/v1/cases/KS-VN-1/verify", token: h.token("audit"))
         #expect(ok.json["valid"] == .bool(true))
         #expect(ok.json["events"]?.int == 2)

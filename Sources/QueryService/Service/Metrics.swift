@@ -126,7 +126,8 @@ final class Metrics: Sendable {
             out += "# HELP handoff_http_rejected_connections_total Connections refused at the connection cap.\n"
             out += "# TYPE handoff_http_rejected_connections_total counter\n"
             out += "handoff_http_rejected_connections_total \(server.rejectedConnections)\n"
-            out += "# HELP handoff_http_evicted_connections_total Connections waiting for or receiving a request, "
+            out +=
+                "# HELP handoff_http_evicted_connections_total Connections waiting for or receiving a request, "
                 + "closed at the cap to make room for a peer holding fewer.\n"
             out += "# TYPE handoff_http_evicted_connections_total counter\n"
             out += "handoff_http_evicted_connections_total \(server.evictedConnections)\n"
