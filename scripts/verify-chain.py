@@ -16,18 +16,23 @@ import hashlib, json, os, subprocess, sys
 ZERO = bytes(32)
 UTC = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 # One JSON array per row; json_build_array escapes every control character, so a row is one line.
-QUERY = f"""SELECT json_build_array(stream, version, id, type, {UTC.format('occurred_at')}, {UTC.format('recorded_at')},
-    data::text, metadata::text, encode(prev_hash, 'hex'), encode(hash, 'hex'), xid::text, position)
-  FROM handoff.events ORDER BY stream COLLATE "C", version"""
-ACCESS_QUERY = f"""SELECT json_build_array(seq, case_seq, {UTC.format('at')}, outcome, role, institution, "user", case_id,
-    endpoint, encode(prev_hash, 'hex'), encode(case_prev_hash, 'hex'), encode(hash, 'hex'))
-  FROM handoff.access_log ORDER BY seq"""
-STREAMS_QUERY = """SELECT json_build_array(stream, version, encode(head_hash, 'hex')) FROM handoff.streams"""
-STORED_CHECKPOINT_QUERY = """SELECT json_build_array(version, data::text) FROM handoff.events
+# Each statement's rows are tagged (the first element), and all of them are read in one
+# REPEATABLE READ snapshot, so that appends made meanwhile cannot look like a removed tail.
+STORED_CHECKPOINT_QUERY = """SELECT json_build_array('cp', version, data::text) FROM handoff.events
   WHERE stream = 'checkpoints' ORDER BY version DESC LIMIT 1"""
+STREAMS_QUERY = """SELECT json_build_array('st', stream, version, encode(head_hash, 'hex')) FROM handoff.streams"""
+QUERY = f"""SELECT json_build_array('ev', stream, version, id, type, {UTC.format('occurred_at')},
+    {UTC.format('recorded_at')}, data::text, metadata::text, encode(prev_hash, 'hex'), encode(hash, 'hex'), xid::text,
+    position)
+  FROM handoff.events ORDER BY stream COLLATE "C", version"""
+ACCESS_QUERY = f"""SELECT json_build_array('al', seq, case_seq, {UTC.format('at')}, outcome, role, institution, "user",
+    case_id, endpoint, encode(prev_hash, 'hex'), encode(case_prev_hash, 'hex'), encode(hash, 'hex'))
+  FROM handoff.access_log ORDER BY seq"""
+ACCESS_HEADS_QUERY = """SELECT json_build_array('ah', 'log', '', seq, encode(hash, 'hex')) FROM handoff.access_log_head
+  UNION ALL SELECT json_build_array('ah', 'case', case_id, case_seq, encode(hash, 'hex')) FROM handoff.access_case_heads"""
+SNAPSHOT = ";\n".join(["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", STORED_CHECKPOINT_QUERY, STREAMS_QUERY, QUERY,
+                       ACCESS_QUERY, ACCESS_HEADS_QUERY, "COMMIT"])
 FORMATS = (None, "handoff-checkpoint-v2")  # a checkpoint's "format": none is format 1
-ACCESS_HEADS_QUERY = """SELECT json_build_array('log', '', seq, encode(hash, 'hex')) FROM handoff.access_log_head
-  UNION ALL SELECT json_build_array('case', case_id, case_seq, encode(hash, 'hex')) FROM handoff.access_case_heads"""
 
 
 def canonical(stream, version, id, type, occurred_at, recorded_at, data, metadata):
@@ -46,7 +51,7 @@ def heads_digest(heads):  # heads: {stream: (version, hash_hex)}, sorted by the 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def database_rows(query=QUERY):
+def database_rows(query=SNAPSHOT):
     env = {**os.environ, "PGCLIENTENCODING": "UTF8"}
     cmd = ["psql", os.environ["DATABASE_URL"], "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", query]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env) as psql:
@@ -61,7 +66,7 @@ def database_rows(query=QUERY):
 def checkpoint_problem(data):
     """Why a checkpoint's data cannot be read (None when it can): a format this script does not know
     is refused, not half-read (docs/hash-chain.md, section 9)."""
-    if not isinstance(data, dict) or data.get("format") not in FORMATS:
+    if not isinstance(data, dict) or data.get("format") not in FORMATS or ("format" in data and not data["format"]):
         return "a checkpoint format this script does not understand"
     fields = ["xid", "position", "count", "streams", "headsDigest"]
     if data.get("format"):
@@ -228,16 +233,26 @@ def self_test():
 
 
 def verify_database(checkpoint=None, saved_event=None):
-    stored = [(v, json.loads(d)) for v, d in database_rows(STORED_CHECKPOINT_QUERY)]
+    rows = database_rows()
+    upcoming = next(rows, None)
+
+    def take(tag):  # the rows of `tag`, in the order the snapshot gives them, without the tag
+        nonlocal upcoming
+        while upcoming is not None and upcoming[0] == tag:
+            row, upcoming = upcoming[1:], next(rows, None)
+            yield row
+
+    stored = [(v, json.loads(d)) for v, d in take("cp")]
     if stored and checkpoint_problem(stored[0][1]):
         print(f"FAIL checkpoints@{stored[0][0]}: {checkpoint_problem(stored[0][1])}")
         return 1
-    status = verify(database_rows(), checkpoint, stored[0] if stored else None, list(database_rows(STREAMS_QUERY)),
-                    saved_event)
-    access = verify_access(list(database_rows(ACCESS_QUERY)), list(database_rows(ACCESS_HEADS_QUERY)), checkpoint,
-                           stored[0] if stored else None)
+    heads = list(take("st"))
+    events = take("ev")
+    status = verify(events, checkpoint, stored[0] if stored else None, heads, saved_event)
+    for _ in events:  # what a failed chain left unread
+        pass
+    access = verify_access(list(take("al")), list(take("ah")), checkpoint, stored[0] if stored else None)
     return max(status, access)
-
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--self-test"]:
@@ -250,7 +265,8 @@ if __name__ == "__main__":
             print(f"{sys.argv[2]}: {checkpoint_problem(data)}", file=sys.stderr)
             sys.exit(2)
         # Saved as the whole event `handoff checkpoint` prints: its place and hash in the stream too.
-        event = (saved["version"], saved["hash"]) if "data" in saved and "version" in saved and "hash" in saved else None
+        event = ((saved["version"], str(saved["hash"]).lower())
+                 if "data" in saved and "version" in saved and "hash" in saved else None)
         sys.exit(verify_database(data, event))
     if len(sys.argv) > 1:
         print(__doc__, file=sys.stderr)

@@ -46,13 +46,29 @@ public struct VerificationReport: Sendable, Equatable {
 
 extension EventStore {
     /// Recomputes every hash chain (or one stream's) in Swift, and checks each stream's head against
-    /// the streams table. Stops at the first event that does not match and names it.
+    /// the streams table. Stops at the first event that does not match and names it. Reads the
+    /// heads and every page in one `REPEATABLE READ` snapshot, so that appends meanwhile (the
+    /// watcher's notices, a busy service) never look like a removed tail.
     public func verify(stream only: StreamName? = nil, pageSize: Int = 2000) async throws -> VerificationReport {
+        do {
+            return try await pool.withConnection { connection in
+                try await connection.transaction(isolation: "REPEATABLE READ") { c in
+                    try await Self.verify(stream: only, pageSize: pageSize, on: c)
+                }
+            }
+        } catch let error as EventStoreError {
+            throw error
+        } catch { throw EventStoreError.from(error) }
+    }
+
+    private static func verify(stream only: StreamName?, pageSize: Int, on c: Connection) async throws
+        -> VerificationReport
+    {
         var report = VerificationReport(events: 0, streams: 0, problem: nil, headHash: nil)
         var afterStream = only.map { $0.rawValue } ?? ""
         var afterVersion: Int64 = 0
         var current: (stream: String, version: Int64, hash: [UInt8])? = nil
-        var heads = try await streamHeads(only: only)
+        var heads = try await streamHeads(only: only, on: c)
 
         func finish(_ c: (stream: String, version: Int64, hash: [UInt8])) -> VerificationReport.Problem? {
             guard let head = heads.removeValue(forKey: c.stream) else {
@@ -88,8 +104,7 @@ extension EventStore {
                      ORDER BY stream, version LIMIT \(pageSize)
                     """
             }
-            let page: [RecordedEvent]
-            do { page = try Self.decodeEvents(try await pool.query(sql)) } catch { throw EventStoreError.from(error) }
+            let page = try Self.decodeEvents(try await c.query(sql))
             for e in page {
                 if current?.stream != e.stream {
                     if let c = current, let p = finish(c) {
@@ -148,16 +163,16 @@ extension EventStore {
         return (report, notices.events)
     }
 
-    private func streamHeads(only: StreamName?) async throws -> [String: (version: Int64, hash: [UInt8])] {
-        do {
-            let result = try await pool.query(
-                "SELECT stream, version, head_hash FROM handoff.streams WHERE \(only?.rawValue)::text IS NULL OR stream = \(only?.rawValue)"
-            )
-            var heads: [String: (version: Int64, hash: [UInt8])] = [:]
-            for row in result.all {
-                heads[try row.decode(0)] = (try row.decode(1), try row.decode(2, as: ByteA.self).bytes)
-            }
-            return heads
-        } catch { throw EventStoreError.from(error) }
+    private static func streamHeads(only: StreamName?, on c: Connection) async throws
+        -> [String: (version: Int64, hash: [UInt8])]
+    {
+        let result = try await c.query(
+            "SELECT stream, version, head_hash FROM handoff.streams WHERE \(only?.rawValue)::text IS NULL OR stream = \(only?.rawValue)"
+        )
+        var heads: [String: (version: Int64, hash: [UInt8])] = [:]
+        for row in result.all {
+            heads[try row.decode(0)] = (try row.decode(1), try row.decode(2, as: ByteA.self).bytes)
+        }
+        return heads
     }
 }

@@ -60,7 +60,8 @@ struct Connection: Sendable {
                 requestStarted = nil
                 request.remoteAddress = remoteAddress
                 book.requestParsed()
-                book.markHandling(fd)
+                // Evicted while its request arrived: its place went to another peer, so is its request.
+                guard book.markHandling(fd) else { return }
                 allowance = 0
                 let keepGoing = await respond(to: request)
                 bodies.budget.give(charged, from: peer)

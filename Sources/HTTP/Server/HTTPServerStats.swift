@@ -45,26 +45,53 @@ final class ServerBook: Sendable {
         var perAddress = PerAddressCounts()
         /// The open connections of each peer, by ``PerAddressCounts/key(_:)``.
         var byPeer: [String: Set<Int32>] = [:]
+        /// The peers by how many connections each holds, and the most any holds: the peer to
+        /// make room from is found without looking at every peer.
+        var peersHolding: [Int: Set<String>] = [:]
+        var most = 0
+
+        /// Records `fd` of the peer `address`.
+        mutating func add(_ fd: Int32, address: String) {
+            addressOf[fd] = address
+            let key = PerAddressCounts.key(address)
+            let held = byPeer[key]?.count ?? 0
+            byPeer[key, default: []].insert(fd)
+            move(key, from: held, to: held + 1)
+        }
 
         /// Forgets `fd` and gives back its peer's place.
         mutating func forget(_ fd: Int32) {
             if let address = addressOf.removeValue(forKey: fd) {
                 perAddress.give(address)
                 let key = PerAddressCounts.key(address)
+                let held = byPeer[key]?.count ?? 0
                 byPeer[key]?.remove(fd)
                 if byPeer[key]?.isEmpty == true { byPeer[key] = nil }
+                move(key, from: held, to: held - 1)
             }
             phase[fd] = nil
             stats.openConnections = phase.count
         }
 
-        /// A connection to close so that a peer holding `held` connections gets one: one that is
-        /// not handling a request, of the peer holding the most, when that peer holds at least two
-        /// more. Peers that hold the same keep what they hold: a newcomer never pushes out a peer
-        /// no larger than itself.
+        /// Moves `key` from the peers holding `old` to those holding `new` (one more or one fewer).
+        private mutating func move(_ key: String, from old: Int, to new: Int) {
+            if old > 0 {
+                peersHolding[old]?.remove(key)
+                if peersHolding[old]?.isEmpty == true { peersHolding[old] = nil }
+            }
+            if new > 0 { peersHolding[new, default: []].insert(key) }
+            if new > most { most = new }
+            // Counts move by one, so the next lower count is held by the key just moved (or by none).
+            while most > 0, peersHolding[most] == nil { most -= 1 }
+        }
+
+        /// A connection to close so that a peer holding `held` connections gets one: of the peer
+        /// holding the most, when that peer holds at least two more, one waiting for a request
+        /// (else one receiving one), never one handling a request. Peers that hold the same keep
+        /// what they hold: a newcomer never pushes out a peer no larger than itself.
         func victim(forPeerHolding held: Int) -> Int32? {
-            guard let (key, most) = perAddress.most(), most > held + 1 else { return nil }
-            return byPeer[key]?.first { phase[$0] != .handling }
+            guard most > held + 1, let key = peersHolding[most]?.first, let fds = byPeer[key] else { return nil }
+            return fds.first { phase[$0] == .waiting } ?? fds.first { phase[$0] == .receiving }
         }
     }
 
@@ -92,23 +119,21 @@ final class ServerBook: Sendable {
         return state.withLock { state in
             guard !state.draining else { return .refused }
             let held = address.map { state.perAddress.held(by: $0) } ?? 0
-            var evicting: Int32?
-            if state.phase.count >= limit {
-                evicting = state.victim(forPeerHolding: held)
-                if let victim = evicting {
-                    state.forget(victim)
-                    state.stats.evictedConnections += 1
-                }
+            // Room is made only for a connection that is then admitted.
+            let victim =
+                held < perAddressLimit && state.phase.count >= limit
+                ? state.victim(forPeerHolding: held) : nil
+            if let victim {
+                state.forget(victim)
+                state.stats.evictedConnections += 1
             }
             guard state.phase.count < limit, address.map({ state.perAddress.take($0, limit: perAddressLimit) }) ?? true
             else {
                 state.stats.rejectedConnections += 1
                 return .refused
             }
-            if let address {
-                state.addressOf[fd] = address
-                state.byPeer[PerAddressCounts.key(address), default: []].insert(fd)
-            }
+            if let address { state.add(fd, address: address) }
+            let evicting = victim
             state.phase[fd] = .waiting
             state.stats.acceptedConnections += 1
             state.stats.openConnections = state.phase.count
@@ -133,12 +158,17 @@ final class ServerBook: Sendable {
     /// Marks a connection receiving a request (nothing for one already forgotten).
     func markReceiving(_ fd: Int32) { set(fd, .receiving) }
 
-    /// Marks a connection handling a request (nothing for one already forgotten).
-    func markHandling(_ fd: Int32) { set(fd, .handling) }
+    /// Marks a connection receiving a request (nothing for one already forgotten).
+    /// Marks a connection handling a request; `false` for one evicted meanwhile, which must close
+    /// without handling it.
+    func markHandling(_ fd: Int32) -> Bool { set(fd, .handling) }
 
-    private func set(_ fd: Int32, _ phase: Phase) {
+    @discardableResult
+    private func set(_ fd: Int32, _ phase: Phase) -> Bool {
         state.withLock { state in
-            if state.phase[fd] != nil { state.phase[fd] = phase }
+            guard state.phase[fd] != nil else { return false }
+            state.phase[fd] = phase
+            return true
         }
     }
 

@@ -29,11 +29,6 @@ public struct PerAddressCounts: Sendable {
     /// What `address` holds now.
     public func held(by address: String) -> Int { counts[Self.key(address), default: 0] }
 
-    /// The peer (its ``key(_:)``) holding the most, and how much; nil when nobody holds anything.
-    public func most() -> (key: String, held: Int)? {
-        counts.max { ($0.value, $1.key) < ($1.value, $0.key) }.map { ($0.key, $0.value) }
-    }
-
     /// The peer a host address counts as: an IPv4 address as it is; an IPv4-mapped IPv6 address
     /// (`::ffff:192.0.2.7`) as its IPv4 address; any other IPv6 address as its /64
     /// (`[2001:db8:0:1::5]` → `2001:db8:0:1::/64`), brackets and zone ignored. Anything that does

@@ -227,8 +227,8 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
     /// time once more cases were open at once than its memory holds).
     nonisolated var replaysWhole: Bool { complete }
 
-    /// The next part of the cases as of `cursor`: at most `flushCases` cases and about a quarter of
-    /// `memory` events, read on `connection` (the next part's read goes on while this one is
+    /// The next part of the cases as of `cursor`: at most `flushCases` cases and about an eighth of
+    /// `memory` events (a part is read ahead while one is folded and one written), read on `connection` (the next part's read goes on while this one is
     /// folded), with the rows of their cases and notices. Nil once every case is done.
     func wholePart(through cursor: Cursor, reading connection: Connection) async throws -> ReplayPart? {
         precondition(complete, "a live folder does not replay")

@@ -174,18 +174,21 @@ extension ProjectionRunner {
             report(.replaying)
         }
         // Replays that take the log up to a cursor their own way go first, up to its end now; the
-        // batches in gap-free order then start there, or at the start for any replay that does not.
+        // batches in gap-free order then start there, or at the start when any replay cannot.
+        // (Only when every replay can: the batches are read once for all of them.)
         let head = try await store.headCursor()
-        var cursor = replays.allSatisfy(\.replaysWhole) ? head : Cursor.start
+        let whole = replays.allSatisfy(\.replaysWhole)
+        var cursor = whole ? head : Cursor.start
         do {
-            for replay in replays where replay.replaysWhole {
+            for replay in replays where whole {
                 // Each part is worked out while the one before is written.
                 while let part = try await replay.wholePart(through: head, reading: reader) {
+                    try Task.checkCancellation()
                     try await finishWriting()
                     writing = (Task { try await write([part.writes]) }, part.events)
                 }
             }
-            if cursor == head, !replays.isEmpty {
+            if whole {
                 // Every event up to the head is in: counted exactly (the parts counted what they read).
                 try await finishWriting()
                 done = try await store.count(through: head)
