@@ -43,19 +43,25 @@ struct AppendBudgetTests {
         }
     }
 
-    @Test func aBalanceIsChargedForWhatIsWrittenGoesIntoDebtAndFillsAgain() {
+    @Test func aBalanceIsSpentGoesIntoDebtAndFillsAgain() {
         let budget = AppendBudget(policy: AppendBudgetPolicy(burst: 100, perSecond: 10))
         let t0 = ContinuousClock.now
         #expect(budget.refusal(for: "isf", now: t0) == nil)
-        budget.charge(60, to: "isf", now: t0)
+        #expect(budget.spend(60, from: "isf", now: t0) == nil)
         // Above zero, even an append that costs more than is left is admitted: it leaves a debt.
-        #expect(budget.refusal(for: "isf", now: t0) == nil)
-        budget.charge(90, to: "isf", now: t0)
+        #expect(budget.spend(90, from: "isf", now: t0) == nil)
         #expect(budget.balance(of: "isf", now: t0) == -50)
+        // What was spent for nothing written comes back, never above the burst.
+        budget.refund(90, to: "isf", now: t0)
+        #expect(budget.balance(of: "isf", now: t0) == 40)
+        #expect(budget.spend(90, from: "isf", now: t0) == nil)
+        budget.refund(1_000, to: "kp-dthb", now: t0)
+        #expect(budget.balance(of: "kp-dthb", now: t0) == 100)
         // In debt: refused, with how long until the balance is above zero (5 s at 10 a second).
         let wait = budget.refusal(for: "isf", now: t0)
         #expect(wait != nil && wait! > .seconds(5) && wait! < .seconds(5.1))
-        // Asking spends nothing; others have balances of their own.
+        // Asking spends nothing, nor does a refused spend; others have balances of their own.
+        #expect(budget.spend(10, from: "isf", now: t0) != nil)
         #expect(budget.balance(of: "isf", now: t0) == -50)
         #expect(budget.refusal(for: "kp-dthb", now: t0) == nil)
         // The balance fills at its rate, up to the burst and no further, and a clock read late
@@ -63,6 +69,34 @@ struct AppendBudgetTests {
         #expect(budget.refusal(for: "isf", now: t0 + .seconds(6)) == nil)
         #expect(budget.balance(of: "isf", now: t0 + .seconds(5)) == 10)
         #expect(budget.balance(of: "isf", now: t0 + .seconds(1_000)) == 100)
+    }
+
+    /// The check and the spending are one step: appends sent at once cannot all pass on one
+    /// balance (an attack pass got 29 of 30 heavy batches in at once when they were apart).
+    @Test func appendsAtOnceCannotAllPassOnOneBalance() async throws {
+        let budget = AppendBudget(policy: AppendBudgetPolicy(burst: 100, perSecond: 0.001))
+        let admitted = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<64 { group.addTask { budget.spend(60, from: "kp-dthb") == nil } }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(admitted == 2)  // 100 → 40 → −20, then refused
+
+        // Openings of today cost 411 each: 1,000 → 589 → 178 → −233, then refused.
+        let h = try await Harness.start { $0.appendBudget = AppendBudgetPolicy(burst: 1_000, perSecond: 0.001) }
+        defer { Task { await h.stop() } }
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for n in 0..<12 {
+                group.addTask {
+                    try await h.api.post(
+                        "/v1/cases/KP-RACE-\(n)/events", token: h.token("kp-dthb"),
+                        #"{"type": "CaseOpened", "data": \#(Harness.openedData())}"#
+                    ).status
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == 201 }.count == 3, "\(statuses)")
+        #expect(statuses.filter { $0 == 429 }.count == 9, "\(statuses)")
     }
 
     @Test func anInstitutionPastItsShareIsRefusedWith429AndOthersAreNot() async throws {

@@ -84,15 +84,20 @@ extension QueryService {
         } catch {
             throw Self.admissionError(error, index: nil, actual: 0)
         }
-        // An opening is charged as any append is (``AppendBudgetPolicy``), when it is written.
+        // An opening is charged as any append is (``AppendBudgetPolicy``), and given back when
+        // nothing was written; no case id is issued while the budget is spent.
         if let wait = caseWriter.budget.refusal(for: institution) {
             throw ServiceError.tooManyAppends(retryAfter: wait)
         }
         for _ in 0..<3 {
             let caseId = try await store.issueCaseId(prefix: configuration.caseIdPrefix, year: issuingYear(now))
             do {
-                let result = try await store.append(to: .case(caseId)!, expected: .noStream, events: [event])
-                caseWriter.charge(result, [opening], to: nil, by: institution)
+                var refused: Duration?
+                guard
+                    let result = try await caseWriter.appendSpending(
+                        [opening], to: nil, by: institution, refused: &refused,
+                        { try await store.append(to: .case(caseId)!, expected: .noStream, events: [event]) })
+                else { throw ServiceError.tooManyAppends(retryAfter: refused ?? .seconds(1)) }
                 return (caseId, result)
             } catch EventStoreError.wrongExpectedVersion {
                 continue  // a stream under that id appeared meanwhile (written outside the sequence)

@@ -26,9 +26,9 @@ import Synchronization
 /// together a day later each did the same more cheaply than a first version of this budget saw.
 ///
 /// Each institution has a balance of `burst`, filled at `perSecond`. An append is admitted while
-/// the balance is above zero, and charged its cost when it is written (a refused, conflicting or
-/// deduplicated request costs nothing; an append that costs more than is left leaves a debt, so
-/// that no case is too heavy ever to be written to). Below zero, appends are refused with 429
+/// the balance is above zero, its cost spent in the same step, and given back when nothing was
+/// written (a refused, conflicting or deduplicated request costs nothing; an append that costs
+/// more than is left leaves a debt, so that no case is too heavy ever to be written to). Below zero, appends are refused with 429
 /// `too_many_appends`, and `Retry-After` says when the debt is paid. The default: about twelve
 /// events a second sustained, bursts of a couple of thousand; a few seconds of the watcher's time
 /// at most. Per institution, not per token or person: an institution's many tokens share it.
@@ -93,25 +93,43 @@ final class AppendBudget: Sendable {
     }
 
     /// Whether `institution` may append now: nil while its balance is above zero; else how long
-    /// until it is. Spends nothing: only an append that is written is charged (``charge(_:to:now:)``).
+    /// until it is. Spends nothing.
     func refusal(for institution: String, now: ContinuousClock.Instant? = nil) -> Duration? {
         balances.withLock { balances in
             let balance = Self.refilled(&balances, institution, now ?? .now, policy)
-            guard balance <= 0 else { return nil }
-            return .milliseconds(Int((-balance / policy.perSecond * 1000).rounded(.up)) + 1)
+            return Self.wait(balance, policy)
         }
     }
 
-    /// Charges `cost` to `institution`'s balance for an append that was written (it may go into
-    /// debt: no case is too heavy ever to be written to).
-    func charge(_ cost: Double, to institution: String, now: ContinuousClock.Instant? = nil) {
+    /// Spends `cost` of `institution`'s balance for an append about to be made, in one step with
+    /// the check: nil (spent) while the balance is above zero — it may go into debt, so that no
+    /// case is too heavy ever to be written to — else how long until it is (nothing spent).
+    /// Concurrent appends each see what the others spent: none slips in on a balance another
+    /// already used (an attack pass got 29 of 30 heavy batches in at once when the check and the
+    /// charge were apart). Give it back with ``refund(_:to:now:)`` when nothing was written.
+    func spend(_ cost: Double, from institution: String, now: ContinuousClock.Instant? = nil) -> Duration? {
         balances.withLock { balances in
             let balance = Self.refilled(&balances, institution, now ?? .now, policy)
+            if let wait = Self.wait(balance, policy) { return wait }
             balances[institution]?.balance = balance - cost
+            return nil
         }
     }
 
-    /// `institution`'s balance now (for tests).
+    /// Gives back what ``spend(_:from:now:)`` took for an append that wrote nothing (refused,
+    /// conflicting, or answered as a retry of one already written); never above the burst.
+    func refund(_ cost: Double, to institution: String, now: ContinuousClock.Instant? = nil) {
+        balances.withLock { balances in
+            let balance = Self.refilled(&balances, institution, now ?? .now, policy)
+            balances[institution]?.balance = min(policy.burst, balance + cost)
+        }
+    }
+
+    private static func wait(_ balance: Double, _ policy: AppendBudgetPolicy) -> Duration? {
+        guard balance <= 0 else { return nil }
+        return .milliseconds(Int((-balance / policy.perSecond * 1000).rounded(.up)) + 1)
+    }
+
     func balance(of institution: String, now: ContinuousClock.Instant? = nil) -> Double {
         balances.withLock { Self.refilled(&$0, institution, now ?? .now, policy) }
     }

@@ -47,11 +47,27 @@ public struct CaseWriter: Sendable {
         self.budget = AppendBudget(policy: budget)
     }
 
-    /// Charges `institution`'s budget what the written append `result` of `admitted` to the case
-    /// in `state` costs (nothing for a retry the store answered with the original result).
-    func charge(_ result: AppendResult, _ admitted: [CaseEvent], to state: CaseState?, by institution: String) {
-        guard !result.deduplicated else { return }
-        budget.charge(AppendBudgetPolicy.cost(of: admitted, to: state, by: institution, at: Date()), to: institution)
+    /// Appends `events` for `institution`, spending from its budget what `admitted` costs the
+    /// case in `state` before the append and giving it back when nothing was written (a retry
+    /// the store answered with the original result, a conflict, an error).
+    /// - Returns: nil, without appending, when the budget is spent (``AppendBudget/spend(_:from:now:)``
+    ///   says how long to wait in `refused`).
+    func appendSpending(
+        _ admitted: [CaseEvent], to state: CaseState?, by institution: String, refused: inout Duration?,
+        _ append: () async throws -> AppendResult
+    ) async throws -> AppendResult? {
+        let cost = AppendBudgetPolicy.cost(of: admitted, to: state, by: institution, at: Date())
+        if let wait = budget.spend(cost, from: institution) {
+            refused = wait
+            return nil
+        }
+        let result: AppendResult
+        do { result = try await append() } catch {
+            budget.refund(cost, to: institution)
+            throw error
+        }
+        if result.deduplicated { budget.refund(cost, to: institution) }
+        return result
     }
 
     /// `handoff append` on a case stream: one event for `institution`, admitted exactly as the API
@@ -160,15 +176,14 @@ public struct CaseWriter: Sendable {
                 // missing case's first event other than CaseOpened is.
                 throw ServiceError.from(CasePolicy.noSuchCase)
             }
-            if let wait = budget.refusal(for: institution) {
-                // A retry of an append that was written is answered as one, whatever the balance.
-                if let result = try await retried() { return result }
-                throw ServiceError.tooManyAppends(retryAfter: wait)
-            }
+            var refused: Duration?
             do {
-                let result = try await store.append(to: stream, expected: .exactly(actual), events: newEvents)
-                charge(result, admitted, to: loaded.state, by: institution)
-                return result
+                if let result = try await appendSpending(
+                    admitted, to: loaded.state, by: institution, refused: &refused,
+                    { try await store.append(to: stream, expected: .exactly(actual), events: newEvents) })
+                {
+                    return result
+                }
             } catch EventStoreError.wrongExpectedVersion(_, let now) {
                 switch parsed.expected {
                 case .exactly, .noStream:
@@ -177,6 +192,9 @@ public struct CaseWriter: Sendable {
                     continue  // someone appended meanwhile: admit again against the new state
                 }
             }
+            // The budget is spent. A retry of an append that was written is answered as one, whatever the balance.
+            if let result = try await retried() { return result }
+            throw ServiceError.tooManyAppends(retryAfter: refused ?? .seconds(1))
         }
         throw ServiceError.wrongExpectedVersion(
             expected: parsed.expectedJSON, actual: try await store.version(of: stream))
@@ -210,12 +228,15 @@ public struct CaseWriter: Sendable {
         } catch {
             return nil
         }
-        // Over budget: the path that reads first answers (a retry's result, or 429).
-        guard budget.refusal(for: institution) == nil else { return nil }
         hidden = fold.state == nil
         do {
-            let result = try await store.append(to: stream, expected: .exactly(fold.version), events: events)
-            charge(result, admitted, to: fold.state, by: institution)
+            // Over budget: the path that reads first answers (a retry's result, or 429).
+            var refused: Duration?
+            guard
+                let result = try await appendSpending(
+                    admitted, to: fold.state, by: institution, refused: &refused,
+                    { try await store.append(to: stream, expected: .exactly(fold.version), events: events) })
+            else { return nil }
             if !result.deduplicated, result.events.count == admitted.count {
                 // The fold after the append is the admitted events applied to the fold before it,
                 // each as stored (an occurredAt left to the server is its time of record): no read.
