@@ -131,6 +131,7 @@ public struct CaseState: Sendable, Hashable {
         identificationSetBy = event.id
         bodies[event.id] = event.body
         recordedBy[event.id] = event.actor.institution
+        eventsBy[event.actor.institution] = 1  // the opening is the opener's first event in the case
     }
 
     /// Folds a history. `nil` when it is empty or does not start with `CaseOpened`.
