@@ -240,7 +240,11 @@ extension QueryService {
             board.status == .attention
             ? all : try await boardRows(DeadlineBoard(), visibleTo: nil).all
         let report = try await readSide.stats(year: nil)
-        let displayed = Array(shown.prefix(DeadlineBoard.rowLimit))
+        // Unfiltered, the board shares its rows among the institutions responsible.
+        let (displayed, leftOut) =
+            board.institution == nil
+            ? DeadlineBoard.fairShare(shown, limit: DeadlineBoard.rowLimit)
+            : (Array(shown.prefix(DeadlineBoard.rowLimit)), [:])
         try await accessLog.record(principal, caseIds: Set(displayed.map(\.caseId)), endpoint: Self.endpoint(request))
         let menus = filterMenus(all, board: board, t)
         let overdue = attention.filter { $0.status == .overdue }.count
@@ -293,7 +297,8 @@ extension QueryService {
             </div>
             <section aria-labelledby="deadlines-h"><h2 id="deadlines-h">\(board.status.label(t))</h2>
             \(DashboardTables.deadlineFilters(board, institutions: menus.institutions, rules: menus.rules, action: "/", t))
-            <div data-live-region id="deadlines-region">\(DashboardTables.deadlines(shown, total: shown.count, board: board, caption: caption, now: now, action: "/", id: "deadlines", t))</div>
+            <div data-live-region id="deadlines-region">\(DashboardTables.deadlines(displayed, total: shown.count, board: board, caption: caption, now: now, action: "/", id: "deadlines", t))\
+            \(DashboardTables.leftOut(leftOut, board: board, t))</div>
             </section>
             <div class="columns">
             <section aria-labelledby="ci-h"><h2 id="ci-h">\(t("compliance.byInstitution"))</h2>

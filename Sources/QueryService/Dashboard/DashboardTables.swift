@@ -61,6 +61,20 @@ enum DashboardTables {
     }
 
     /// The deadline table; column headers are links that sort (and say how it is sorted).
+    /// The institutions whose rows an unfiltered board left out, each with how many and a link to
+    /// the board filtered to it.
+    static func leftOut(_ leftOut: [String: Int], board: DeadlineBoard, _ t: Localizer) -> HTML {
+        guard !leftOut.isEmpty else { return .empty }
+        let items = leftOut.sorted { $0.key < $1.key }.map { institution, count -> HTML in
+            var filtered = board
+            filtered.institution = institution
+            let name = DashboardLayout.institutionName(institution, t)
+            let text = t.html("deadlines.moreFor", ["name": "\(name)", "n": "\(count)"])
+            return "<li><a href=\"/?\(filtered.queryString)\">\(text)</a></li>"
+        }
+        return "<ul class=\"left-out\">\(items)</ul>"
+    }
+
     static func deadlines(
         _ rows: [DeadlineRow], total: Int, board: DeadlineBoard, caption: String, now: Date, action: String,
         id: String, _ t: Localizer

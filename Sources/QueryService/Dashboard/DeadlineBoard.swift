@@ -59,6 +59,38 @@ struct DeadlineBoard: Sendable, Hashable {
     /// The most rows one table shows; the caption says when there were more.
     static let rowLimit = 500
 
+    /// At most `limit` of `rows` (in their order), shared among the institutions responsible:
+    /// each keeps up to the same number of its first rows, the most that fits, so that one
+    /// institution's many rows cannot push everyone else's off the board (an attack pass opened
+    /// 130 cases dated 2014: their 520 overdue deadlines, due first, hid every other
+    /// institution's). Also how many rows of each institution were left out.
+    static func fairShare(_ rows: [DeadlineRow], limit: Int) -> (rows: [DeadlineRow], leftOut: [String: Int]) {
+        guard rows.count > limit else { return (rows, [:]) }
+        var counts: [String: Int] = [:]
+        for row in rows { counts[row.responsible, default: 0] += 1 }
+        // The highest level each institution may fill to, by water-filling the sorted counts.
+        var level = 0
+        var left = limit
+        var remaining = counts.values.sorted()
+        while let smallest = remaining.first, left >= (smallest - level) * remaining.count {
+            left -= (smallest - level) * remaining.count
+            level = smallest
+            remaining.removeAll { $0 == smallest }
+        }
+        if !remaining.isEmpty { level += left / remaining.count }
+        var taken: [String: Int] = [:]
+        var kept: [DeadlineRow] = []
+        for row in rows where taken[row.responsible, default: 0] < level {
+            taken[row.responsible, default: 0] += 1
+            kept.append(row)
+        }
+        var leftOut: [String: Int] = [:]
+        for (institution, count) in counts where count > taken[institution, default: 0] {
+            leftOut[institution] = count - taken[institution, default: 0]
+        }
+        return (kept, leftOut)
+    }
+
     init() {}
 
     init(query: QueryItems) {
