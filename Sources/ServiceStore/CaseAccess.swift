@@ -30,6 +30,13 @@ public struct CaseAccess: Sendable {
         /// The stream's version (also counts events that failed to decode).
         public var version: Int64 { recorded.last?.version ?? 0 }
 
+        /// The case as it was at stream version `version` (nil before its opening).
+        public func state(atVersion version: Int64) -> CaseState? {
+            guard let first = recorded.first else { return nil }
+            let prefix = recorded.prefix { $0.version <= version }.compactMap(CaseAccess.caseEvent)
+            return CaseState.fold(caseId: String(first.stream.dropFirst(5)), events: prefix)
+        }
+
         /// The case's events and its `sop-` `notices` as one history: each stream in its own
         /// version order, which its chain protects, the two interleaved by the log's gap-free
         /// order. (Sorting both by the log's order alone would let an `xid` changed in the table,

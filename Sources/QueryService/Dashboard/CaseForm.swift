@@ -180,6 +180,33 @@ enum CaseForm {
     // MARK: - A submitted form
 
     /// A submitted form as the request the API would have received.
+    /// What a form's meaning depends on in the case `state`: when it is the same now as when the
+    /// page was rendered, what others recorded meanwhile does not concern the form, and admission
+    /// decides against the case as it is now (one party appending every few seconds made every
+    /// other party's forms fail as "the case changed", an attack pass). A form this does not name
+    /// depends on the whole case.
+    static func subject(of submission: Submission, in state: CaseState) -> String {
+        let status = "\(state.status)"
+        switch submission.type {
+        case .referralAcknowledged, .referralAccepted, .referralDeclined, .referralCompleted, .referralWithdrawn:
+            let id = submission.data["referralId"]?.stringValue ?? ""
+            let referral = state.referrals[id].map {
+                "\($0.status) \($0.from) \($0.to) \($0.purpose) \($0.urgency) \($0.issuedAt.timeIntervalSince1970)"
+            }
+            return status + " " + (referral ?? "none")
+        case .identificationStatusChanged: return status + " \(state.identificationStatus)"
+        case .reflectionPeriodStarted, .reflectionPeriodEnded:
+            return status + " " + String(describing: state.reflectionPeriod)
+        case .guardianAppointed: return status + " " + String(describing: state.guardianAppointedAt)
+        case .riskAssessed, .caseReviewed: return status
+        case .caseClosed, .caseReopened: return status + " \(state.reopenCount)"
+        case .consentRecorded, .referralIssued:
+            return status + " \(state.identificationStatus) " + String(describing: state.consents)
+                + " \(state.openReferrals.map(\.id))"
+        default: return "version \(state.version)"
+        }
+    }
+
     struct Submission: Sendable {
         var type: CaseEventType
         /// The event id: the page's, so that sending the same form twice records it once.

@@ -81,15 +81,28 @@ extension QueryService {
         let principal = session.principal
         var caller = AppendAttempt(principal: principal, caseId: caseId)
         do {
-            let version = submission.expectedVersion ?? 0
             let item = AppendItem(
                 id: submission.id, idGiven: submission.idGiven, type: submission.type.rawValue,
                 data: .object(submission.data), occurredAt: submission.occurredAt, correlationId: nil,
                 causationId: nil)
-            let parsed = AppendRequest(
-                items: [item], batch: false, expected: .exactly(version),
-                expectedJSON: .number(JSONNumber(Int(version))))
-            let result = try await caseWriter.append(parsed, by: principal, to: caseId, hidden: &caller.hidden)
+            func append(expecting version: Int64) async throws -> AppendResult {
+                let parsed = AppendRequest(
+                    items: [item], batch: false, expected: .exactly(version),
+                    expectedJSON: .number(JSONNumber(Int(version))))
+                return try await caseWriter.append(parsed, by: principal, to: caseId, hidden: &caller.hidden)
+            }
+            let rendered = submission.expectedVersion ?? 0
+            let result: AppendResult
+            do {
+                result = try await append(expecting: rendered)
+            } catch let refusal as ServiceError where refusal.code == "wrong_expected_version" {
+                // Recorded meanwhile by others: once more against the case as it is now, when
+                // nothing the form depends on changed (admission still decides); else 409.
+                guard let now = try await unchangedFor(submission, caseId: caseId, since: rendered) else {
+                    throw refusal
+                }
+                result = try await append(expecting: now)
+            }
             recordAppended(result)
             return locale.apply(DashboardLayout.redirect(to: "/cases/" + HTML.queryValue(caseId)))
         } catch {
@@ -109,6 +122,20 @@ extension QueryService {
             }
             return DashboardLayout.errorPage(refusal, session: session, locale: locale)
         }
+    }
+
+    /// The case's version now, when what `submission` depends on (``CaseForm/subject(of:in:)``) is
+    /// as it was at the version its page was rendered at; nil when it changed, or the case cannot
+    /// be read.
+    private func unchangedFor(_ submission: CaseForm.Submission, caseId: String, since rendered: Int64) async throws
+        -> Int64?
+    {
+        let loaded = try await access.load(caseId: caseId)
+        guard let now = loaded.state, loaded.version > rendered,
+            let then = loaded.state(atVersion: rendered),
+            CaseForm.subject(of: submission, in: then) == CaseForm.subject(of: submission, in: now)
+        else { return nil }
+        return loaded.version
     }
 
     /// `POST /cases`.
