@@ -415,6 +415,35 @@ import Testing
             "ksp", "ReferralIssued", ["referralId": "P-1", "to": "opav", "purpose": "victim-advocacy"], at: t0)
     }
 
+    /// A reflection period's length is corrected only while it runs, and a new period does not
+    /// begin inside the last (an attack pass moved a 10-day period to "61–90 days" in the year's
+    /// table after it ended, and dated a second period back over it).
+    @Test func reflectionPeriodsAreCorrectedWhileTheyRunAndFollowOneAnother() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: at(days: 1))
+        let first = try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 10], at: at(days: 2))
+        func lengthen(_ event: CaseEvent) -> JSONValue {
+            [
+                "correctsEventId": .string(event.id.uuidString), "reason": "data-entry-error",
+                "correction": ["days": 30],
+            ]
+        }
+        try s.append("kp-dthb", "RecordCorrected", lengthen(first), at: at(days: 3))  // while it runs
+        try s.append("kp-dthb", "ReflectionPeriodEnded", ["outcome": "cooperation-agreed"], at: at(days: 12))
+        expectError(
+            s.attempt(.institution("kp-dthb", user: "u"), "RecordCorrected", lengthen(first), at: at(days: 13)),
+            .invalidEvent, "data.correctsEventId")
+        expectError(
+            s.attempt(.institution("kp-dthb", user: "u"), "ReflectionPeriodStarted", ["days": 10], at: at(days: 5)),
+            .invalidEvent, "occurredAt")
+        let second = try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 10], at: at(days: 14))
+        // The first one's start stays as it was, even now that another period runs.
+        expectError(
+            s.attempt(.institution("kp-dthb", user: "u"), "RecordCorrected", lengthen(first), at: at(days: 15)),
+            .invalidEvent, "data.correctsEventId")
+        try s.append("kp-dthb", "RecordCorrected", lengthen(second), at: at(days: 15))
+    }
+
     /// What each institution records in a case is bounded (an attack pass filled a case with 30,000
     /// reviews, and corrected one event 3,000 times to hold the projector back); and the bounds are
     /// each institution's own, so that no party uses up a case for the others (a later pass filled

@@ -244,6 +244,13 @@ public enum CaseAdmission {
             guard state.reflectionPeriod?.isRunning != true else {
                 throw .invalidEvent("type", "a reflection period is already running")
             }
+            // Periods follow one another: a new one dated inside the last would take its place in
+            // the year's figures (an attack pass moved a 10-day period out of the year's table).
+            if let ended = state.reflectionPeriod?.endedAt, event.occurredAt < ended {
+                throw .invalidEvent(
+                    "occurredAt",
+                    "must not be before the last reflection period ended (\(Timestamp.format(ended)))")
+            }
         case .reflectionPeriodEnded:
             guard let period = state.reflectionPeriod, period.isRunning else {
                 throw .invalidEvent("type", "no reflection period is running")
@@ -278,6 +285,14 @@ public enum CaseAdmission {
                     "a record may be corrected at most \(CaseAdmission.maxCorrectionsPerEvent) times, and an "
                         + "institution makes at most \(CaseAdmission.maxCorrectionsPerInstitution) corrections in a case"
                 )
+            }
+            // A period's length is corrected only while it runs: once ended, its deadline was
+            // judged by it (an attack pass turned an ended 10-day period into 90 days in the report).
+            if case .reflectionPeriodStarted = original,
+                state.reflectionSetBy != targetId || state.reflectionPeriod?.isRunning != true
+            {
+                throw .invalidEvent(
+                    "data.correctsEventId", "a reflection period's start is corrected only while the period runs")
             }
             do {
                 _ = try CaseEventBody.decode(type: original.type, data: original.data.merging(.object(correction)))

@@ -113,7 +113,8 @@ public struct CaseState: Sendable, Hashable {
     private var partySet: Set<String>
     private var identificationSetBy: UUID
     private var riskSetBy: UUID?
-    private var reflectionSetBy: UUID?
+    /// The `ReflectionPeriodStarted` of the latest period.
+    public private(set) var reflectionSetBy: UUID?
 
     /// Starts a case from its `CaseOpened` event; `nil` for any other event.
     public init?(caseId: String, opening event: CaseEvent) {
