@@ -152,7 +152,13 @@ struct DashboardLanguageTests {
                         ("type", "ReferralIssued"), ("expectedVersion", "2"), ("referralId", "R-2"), ("to", "pvpt"),
                         ("purpose", "shelter"), ("urgency", "routine"),
                     ]),
-                try await opav.post(events, [("type", "CaseReviewed"), ("expectedVersion", "1")]),
+                // A referral form from before R-1 was issued: what it is about changed.
+                try await opav.post(
+                    events,
+                    [
+                        ("type", "ReferralIssued"), ("expectedVersion", "1"), ("referralId", "R-3"), ("to", "isf"),
+                        ("purpose", "victim-advocacy"), ("urgency", "routine"),
+                    ]),
                 try await opav.post(events, [("type", "CaseReviewed"), ("expectedVersion", "2")], csrf: "wrong"),
                 try await opav.post(
                     "/cases" + query,

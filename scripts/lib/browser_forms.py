@@ -241,16 +241,27 @@ def _run(coordinator, inst, base, tokens, check, out, console_errors):
     check(inst.eval("[...document.querySelectorAll('table.timeline code')].some(c => c.textContent === 'RiskAssessed')"),
           "keyboard: the risk assessment is recorded")
 
-    # A change made meanwhile is reported, not overwritten; a form without its token is refused.
+    # What another institution records meanwhile does not stop a form; a change to what the form is
+    # about (the case closed) is reported, not overwritten; a form without its token is refused.
+    events = f"/v1/cases/{case}/events"
     inst.navigate(base + f"/cases/{case}")
-    status, _ = api(base, tokens["kp-dthb"], "POST", f"/v1/cases/{case}/events", {"type": "CaseReviewed", "data": {}})
-    check(status == 201, "forms: another institution records meanwhile")
+    status, _ = api(base, tokens["kp-dthb"], "POST", events, {"type": "CaseReviewed", "data": {}})
+    check(status == 201, "forms: another institution records a review meanwhile")
+    submit(inst, "document.querySelector('#form-CaseReviewed form')")
+    check(inst.eval("location.pathname") == f"/cases/{case}" and not inst.eval("!!document.getElementById('conflict')"),
+          "forms: a form goes through though another institution recorded something else meanwhile")
+    inst.navigate(base + f"/cases/{case}")
+    status, _ = api(base, tokens["kp-dthb"], "POST", events, {"type": "CaseClosed", "data": {"reason": "duplicate"}})
+    check(status == 201, "forms: the opener closes the case meanwhile")
     submit(inst, "document.querySelector('#form-CaseReviewed form')")
     check(inst.eval("!!document.getElementById('conflict') && !!document.getElementById('reload')"),
-          "forms: a stale form gets the conflict page with a link to reload")
+          "forms: a form whose case was closed meanwhile gets the conflict page with a link to reload")
     inst.pump(0.5)
     answered(console_errors, 409, f"/cases/{case}/events", check, "forms: the conflict page")
     accessibility_pass(inst, "conflict page", check)
+    status, _ = api(base, tokens["kp-dthb"], "POST", events,
+                    {"type": "CaseReopened", "data": {"reason": "victim-returned"}})
+    check(status == 201, "forms: the opener reopens the case")
     inst.navigate(base + f"/cases/{case}")
     inst.eval("document.querySelector('#form-CaseReviewed input[name=csrf]').value = 'forged'; true")
     submit(inst, "document.querySelector('#form-CaseReviewed form')")
