@@ -313,6 +313,7 @@ struct ParserTests {
         let beginnings: [[UInt8]] = [
             [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00], Array("GE".utf8) + [0x07], Array("GET / HTTP/1.1 x".utf8),
             Array("GET /a".utf8) + [0x01], [UInt8(ascii: "G"), 0x80],
+            Array(repeating: UInt8(ascii: "A"), count: 2_000),  // a "method" no request begins with
         ]
         for beginning in beginnings {
             let result = parse([beginning])

@@ -244,27 +244,44 @@ struct DashboardFormTests {
         #expect(accept.status == 303, "\(accept.text)")
         #expect(try await Self.version(h, "KS-FV-1") == 6)
 
+        // A consent that repeats the one in force changes nothing a referral form depends on.
+        let consent = #"{"type":"ConsentRecorded","data":{"purpose":"medical","recipients":["pvpt"],"given":true}}"#
+        #expect(try await h.api.post("/v1/cases/KS-FV-1/events", token: h.token("isf"), consent).status == 201)
+        let shown6 = try await Self.version(h, "KS-FV-1")
+        #expect(try await h.api.post("/v1/cases/KS-FV-1/events", token: h.token("isf"), consent).status == 201)
+        let refer = try await Self.act(
+            h, opav, "KS-FV-1", "ReferralIssued",
+            [("referralId", "R-9"), ("to", "pvpt"), ("purpose", "medical"), ("urgency", "routine")], version: shown6)
+        #expect(refer.status == 303, "\(refer.text)")
+        // Another risk assessment meanwhile: the person's own, made on the old level, is refused.
+        let assessed = try await Self.version(h, "KS-FV-1")
+        let medium = #"{"type":"RiskAssessed","data":{"level":"medium"}}"#
+        #expect(try await h.api.post("/v1/cases/KS-FV-1/events", token: h.token("isf"), medium).status == 201)
+        let stale = try await Self.act(h, opav, "KS-FV-1", "RiskAssessed", [("level", "low")], version: assessed)
+        #expect(stale.status == 409, "\(stale.text)")
+        let base = try await Self.version(h, "KS-FV-1") - 6
+
         // What the form is about changed meanwhile: the referral was withdrawn, the case closed.
         try await h.refer("KS-FV-1", "R-2", to: "isf", by: "opav")
         let withdraw = #"{"type":"ReferralWithdrawn","data":{"referralId":"R-2","reason":"duplicate"}}"#
         #expect(try await h.api.post("/v1/cases/KS-FV-1/events", token: h.token("opav"), withdraw).status == 201)
-        let late = try await Self.act(h, isf, "KS-FV-1", "ReferralAcknowledged", [("referralId", "R-2")], version: 7)
+        let late = try await Self.act(h, isf, "KS-FV-1", "ReferralAcknowledged", [("referralId", "R-2")], version: base + 7)
         #expect(late.status == 409, "\(late.text)")
         let close = #"{"type":"CaseClosed","data":{"reason":"duplicate"}}"#
         #expect(try await h.api.post("/v1/cases/KS-FV-1/events", token: h.token("opav"), close).status == 201)
         for (type, fields) in [("RiskAssessed", [("level", "low")]), ("CaseClosed", [("reason", "duplicate")])] {
-            let reply = try await Self.act(h, opav, "KS-FV-1", type, fields, version: 8)
+            let reply = try await Self.act(h, opav, "KS-FV-1", type, fields, version: base + 8)
             #expect(reply.status == 409, "\(type)")
             #expect(reply.text.contains("The case changed since you opened this page"), "\(type)")
             #expect(reply.text.contains("href=\"/cases/KS-FV-1\" id=\"reload\""), "\(type)")
-            #expect(try await Self.version(h, "KS-FV-1") == 9, "\(type): nothing appended")
+            #expect(try await Self.version(h, "KS-FV-1") == base + 9, "\(type): nothing appended")
         }
         // In the person's language.
         let sq = try await Self.act(
-            h, opav, "KS-FV-1", "RiskAssessed", [("level", "high")], version: 8,
+            h, opav, "KS-FV-1", "RiskAssessed", [("level", "high")], version: base + 8,
             headers: [DashboardTests.sameOrigin, ("Accept-Language", "sq")])
         #expect(sq.status == 409 && sq.text.contains("Rasti ndryshoi që kur e hapët këtë faqe"))
-        #expect(try await Self.version(h, "KS-FV-1") == 9)
+        #expect(try await Self.version(h, "KS-FV-1") == base + 9)
     }
 
     @Test func aFormWithoutItsTokenOrFromAnotherSiteIsRefusedWith403() async throws {

@@ -261,6 +261,9 @@ public struct HTTPRequestParser: Sendable {
         return nil
     }
 
+    /// The longest method a request line may begin with.
+    static let maxMethodLength = 24
+
     /// Refuses `byte` unless it may follow the request line so far (`method SP target SP version`).
     private mutating func vetRequestLineByte(_ byte: UInt8) throws(HTTPError) {
         if byte == ASCII.space {
@@ -268,6 +271,8 @@ public struct HTTPRequestParser: Sendable {
             guard requestLineSpaces <= 2 else { throw .malformed("the request line is not 'method target version'") }
         } else if requestLineSpaces == 0 {
             guard ASCII.isTokenCharacter(byte) else { throw .malformed("the method is not a token") }
+            // No method is near this long (the longest registered are 17 letters).
+            guard line.count < Self.maxMethodLength else { throw .malformed("the method is too long") }
         } else {
             guard (0x21...0x7E).contains(byte) else {
                 throw .malformed("the request line has a character that must be percent-encoded")

@@ -198,11 +198,23 @@ enum CaseForm {
         case .reflectionPeriodStarted, .reflectionPeriodEnded:
             return status + " " + String(describing: state.reflectionPeriod)
         case .guardianAppointed: return status + " " + String(describing: state.guardianAppointedAt)
-        case .riskAssessed, .caseReviewed: return status
-        case .caseClosed, .caseReopened: return status + " \(state.reopenCount)"
+        case .caseReviewed: return status
+        case .riskAssessed: return status + " " + String(describing: state.riskLevel)
+        case .caseClosed, .caseReopened:
+            return status + " \(state.reopenCount) \(state.identificationStatus) " + String(describing: state.riskLevel)
+                + " \(state.openReferrals.map(\.id)) " + String(describing: state.reflectionPeriod)
         case .consentRecorded, .referralIssued:
-            return status + " \(state.identificationStatus) " + String(describing: state.consents)
-                + " \(state.openReferrals.map(\.id))"
+            // The victim's word in force for this purpose and these recipients (a record repeating
+            // it changes nothing), and the referrals open to them.
+            let purpose = submission.data["purpose"]?.stringValue ?? ""
+            let recipients =
+                (submission.data["recipients"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+                + [submission.data["to"]?.stringValue].compactMap { $0 }
+            let consent = recipients.map { recipient in
+                state.consents.last { $0.purpose.rawValue == purpose && $0.recipients.contains(recipient) }?.given
+            }
+            let open = state.openReferrals.filter { recipients.contains($0.to) }.map(\.id)
+            return status + " \(state.identificationStatus) \(consent) \(open)"
         default: return "version \(state.version)"
         }
     }

@@ -84,20 +84,20 @@ extension QueryService {
         } catch {
             throw Self.admissionError(error, index: nil, actual: 0)
         }
-        // An opening is charged as any append is (``AppendBudgetPolicy``), and given back when
-        // nothing was written; no case id is issued while the budget is spent.
-        if let wait = caseWriter.budget.refusal(for: institution) {
+        // An opening is charged as any append is (``AppendBudgetPolicy``): spent before a case id is
+        // issued (openings sent at once past the budget used up numbers nobody got: gaps that look
+        // like deleted cases), and given back when nothing was written.
+        let cost = AppendBudgetPolicy.cost(of: [opening], to: nil, by: institution, at: Date())
+        if let wait = caseWriter.budget.spend(cost, from: institution) {
             throw ServiceError.tooManyAppends(retryAfter: wait)
         }
+        var written = false
+        defer { if !written { caseWriter.budget.refund(cost, to: institution) } }
         for _ in 0..<3 {
             let caseId = try await store.issueCaseId(prefix: configuration.caseIdPrefix, year: issuingYear(now))
             do {
-                var refused: Duration?
-                guard
-                    let result = try await caseWriter.appendSpending(
-                        [opening], to: nil, by: institution, refused: &refused,
-                        { try await store.append(to: .case(caseId)!, expected: .noStream, events: [event]) })
-                else { throw ServiceError.tooManyAppends(retryAfter: refused ?? .seconds(1)) }
+                let result = try await store.append(to: .case(caseId)!, expected: .noStream, events: [event])
+                written = !result.deduplicated
                 return (caseId, result)
             } catch EventStoreError.wrongExpectedVersion {
                 continue  // a stream under that id appeared meanwhile (written outside the sequence)
