@@ -356,6 +356,56 @@ struct AnnualReportTests {
         #expect(try cell(last, "compliance-by-institution", "kp-dthb", "total") > 0)
     }
 
+    /// Every reflection period counts in the year it started, whatever came after it: the report
+    /// counted only a case's latest period, so a new one started after the last ended wiped the
+    /// earlier one — its length, its outcome, its year — out of the figures (attack pass 17).
+    @Test func everyReflectionPeriodCountsInItsOwnYear() async throws {
+        let (db, store) = try await Self.storeOfRealRecords()
+        let zone = TimeZone(identifier: "Europe/Belgrade")!
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let year = calendar.component(.year, from: Date())
+        let newYear = calendar.date(from: DateComponents(year: year, month: 1, day: 1))!
+        func event(_ type: String, _ data: JSONValue, daysFromNewYear: Double) -> NewEvent {
+            NewEvent(
+                type: type, data: data.serializedString(),
+                metadata: EventMetadata(actor: EventActor(institution: "kp-dthb", user: "kp-dthb-1")),
+                occurredAt: newYear.addingTimeInterval(daysFromNewYear * 86_400))
+        }
+        let opening: JSONValue = [
+            "identificationStatus": "identified",
+            "profile": ["sex": "female", "ageBand": "18-24", "child": false, "nationality": "AL", "exploitation": []],
+        ]
+        try await store.append(
+            to: .case("KP-REFL-1")!,
+            events: [
+                event("CaseOpened", opening, daysFromNewYear: -30),
+                event("ReflectionPeriodStarted", ["days": 10], daysFromNewYear: -25),
+                event("ReflectionPeriodEnded", ["outcome": "returned-home"], daysFromNewYear: -15),
+                event("ReflectionPeriodStarted", ["days": 90], daysFromNewYear: 1),
+            ])
+        try await waitUntilAllReadable(store)
+        _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
+        let models = ReadModels(pool: db.pool())
+        func cell(_ report: AnnualReport, _ table: String, _ row: String) throws -> Int {
+            let t = try #require(report.tables.first { $0.id == table })
+            guard let r = t.rows.firstIndex(of: row), let c = t.columns.firstIndex(of: "periods") else { return 0 }
+            return t.current[r][c]
+        }
+        let last = try await models.annualReport(year: year - 1, timeZone: zone)
+        let this = try await models.annualReport(year: year, timeZone: zone)
+        #expect(try cell(last, "reflection-lengths", ReportGroupings.reflectionLength(10)) == 1)
+        #expect(try cell(last, "reflection-outcomes", "returned-home") == 1)
+        #expect(try cell(this, "reflection-lengths", ReportGroupings.reflectionLength(90)) == 1)
+        #expect(try cell(this, "reflection-outcomes", "running") == 1)
+        #expect(try cell(this, "reflection-lengths", ReportGroupings.reflectionLength(10)) == 0)
+        // A rebuild writes the same periods.
+        let before = try await Snapshot.take(db.pool())["reflection_periods"]
+        try await ProjectionRunner(store: store).rebuild("cases")
+        #expect(try await Snapshot.take(db.pool())["reflection_periods"] == before)
+        #expect(before?.count == 2)
+    }
+
     @Test func aRebuildGivesTheSameReportAsTheIncrementalBuild() async throws {
         let db = try await TestDatabase.make()
         let store = db.store()

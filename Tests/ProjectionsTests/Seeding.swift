@@ -84,8 +84,8 @@ enum Seed {
 /// Every read-model table's rows as text, sorted: what "the same rows" means.
 enum Snapshot {
     static let tables = [
-        "case_summary", "case_parties", "referrals", "deadlines", "deadline_notices", "case_documents", "institutions",
-        "sop_rulesets",
+        "case_summary", "case_parties", "referrals", "deadlines", "deadline_notices", "case_documents",
+        "reflection_periods", "institutions", "sop_rulesets",
     ]
 
     static func take(_ pool: ConnectionPool) async throws -> [String: [String]] {

@@ -265,7 +265,8 @@ struct DashboardFormTests {
         try await h.refer("KS-FV-1", "R-2", to: "isf", by: "opav")
         let withdraw = #"{"type":"ReferralWithdrawn","data":{"referralId":"R-2","reason":"duplicate"}}"#
         #expect(try await h.api.post("/v1/cases/KS-FV-1/events", token: h.token("opav"), withdraw).status == 201)
-        let late = try await Self.act(h, isf, "KS-FV-1", "ReferralAcknowledged", [("referralId", "R-2")], version: base + 7)
+        let late = try await Self.act(
+            h, isf, "KS-FV-1", "ReferralAcknowledged", [("referralId", "R-2")], version: base + 7)
         #expect(late.status == 409, "\(late.text)")
         let close = #"{"type":"CaseClosed","data":{"reason":"duplicate"}}"#
         #expect(try await h.api.post("/v1/cases/KS-FV-1/events", token: h.token("opav"), close).status == 201)

@@ -500,6 +500,7 @@ struct CaseRows: Sendable {
     var referrals: RowBatch
     var deadlines: RowBatch
     var documents: RowBatch
+    var periods: RowBatch
 
     /// Empty rows; `copy`: written by `COPY` (a rebuild's replay: thousands of rows a group).
     init(copy: Bool) {
@@ -508,6 +509,7 @@ struct CaseRows: Sendable {
         referrals = CaseProjector.referrals.rows(copy: copy)
         deadlines = CaseProjector.deadlines.rows(copy: copy)
         documents = CaseProjector.documents.rows(copy: copy)
+        periods = CaseProjector.reflectionPeriods.rows(copy: copy)
     }
 
     /// Adds the rows of the case `caseId` with `history`, evaluated in `context`; false when the
@@ -519,6 +521,7 @@ struct CaseRows: Sendable {
         guard let state = evaluation.state else { return false }
         CaseProjector.addSummary(state, history: history, to: &summaries)
         CaseProjector.addParties(state, to: &parties)
+        CaseProjector.addReflectionPeriods(state, to: &periods)
         CaseProjector.addReferrals(
             state, times: DeadlineEvaluator.referralTimes(history.events, context: context), to: &referrals)
         CaseProjector.addDeadlines(
@@ -535,7 +538,7 @@ struct CaseRows: Sendable {
         let written: [(RowWriter, RowBatch)] = [
             (CaseProjector.summary, summaries), (CaseProjector.parties, parties),
             (CaseProjector.referrals, referrals), (CaseProjector.deadlines, deadlines),
-            (CaseProjector.documents, documents),
+            (CaseProjector.documents, documents), (CaseProjector.reflectionPeriods, periods),
         ]
         for (writer, _) in written { try await writer.delete(stale, on: connection, tables: tables) }
         for (writer, rows) in written { try await writer.insert(rows, on: connection, tables: tables) }

@@ -24,6 +24,7 @@ public struct CaseProjector: Projector {
     public let name = "cases"
     public let tables = [
         "case_summary", "case_parties", "referrals", "deadlines", "deadline_notices", "case_documents",
+        "reflection_periods",
     ]
     /// How many cases a rebuild's replay keeps in memory, counted in events (about 1 KiB each).
     let replayMemory: Int
@@ -82,6 +83,13 @@ public struct CaseProjector: Projector {
         ])
     static let parties = RowWriter(
         table: "case_parties", columns: [("case_id", "text"), ("institution", "text"), ("ordinal", "int")])
+    /// Every reflection period of a case (Migrations/0038), for the annual report.
+    static let reflectionPeriods = RowWriter(
+        table: "reflection_periods",
+        columns: [
+            ("case_id", "text"), ("ordinal", "int"), ("started_at", "timestamptz"), ("days", "int"),
+            ("ended_at", "timestamptz"), ("outcome", "text"),
+        ])
     static let referrals = RowWriter(
         table: "referrals",
         columns: [
@@ -165,6 +173,19 @@ public struct CaseProjector: Projector {
             r.text(s.caseId)
             r.text(party)
             r.int(i)
+            r.endRow()
+        }
+    }
+
+    /// Appends a row for each of a case's reflection periods, in the order they started.
+    static func addReflectionPeriods(_ s: CaseState, to r: inout RowBatch) {
+        for (i, period) in s.reflectionPeriods.enumerated() {
+            r.text(s.caseId)
+            r.int(i)
+            r.time(period.startedAt)
+            r.int(period.days)
+            r.time(period.endedAt)
+            r.text(period.outcome?.rawValue)
             r.endRow()
         }
     }

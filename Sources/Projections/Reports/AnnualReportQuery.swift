@@ -80,10 +80,10 @@ extension ReadModels {
         )
         async let reflectionRows = pool.query(
             """
-            SELECT CASE WHEN reflection_started_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(reflection_days, 90),
-                   CASE WHEN reflection_ended_at IS NULL THEN 'running' ELSE coalesce(reflection_outcome, 'other') END,
+            SELECT CASE WHEN started_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(days, 90),
+                   CASE WHEN ended_at IS NULL THEN 'running' ELSE coalesce(outcome, 'other') END,
                    count(*)
-              FROM handoff.case_summary WHERE reflection_started_at >= \(s0)::timestamptz AND reflection_started_at < \(e)::timestamptz
+              FROM handoff.reflection_periods WHERE started_at >= \(s0)::timestamptz AND started_at < \(e)::timestamptz
              GROUP BY 1, 2, 3
             """
         )

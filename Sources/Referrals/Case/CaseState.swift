@@ -91,7 +91,10 @@ public struct CaseState: Sendable, Hashable {
     public private(set) var consents: [ConsentRecord] = []
     public private(set) var guardianAppointedAt: Date?
     /// The latest reflection period, if any was started.
-    public private(set) var reflectionPeriod: ReflectionPeriod?
+    /// Every reflection period of the case, in the order they started (one runs at a time).
+    public private(set) var reflectionPeriods: [ReflectionPeriod] = []
+    /// The latest reflection period.
+    public var reflectionPeriod: ReflectionPeriod? { reflectionPeriods.last }
     public private(set) var lastReviewedAt: Date?
     public private(set) var closedAt: Date?
     public private(set) var closureReason: ClosureReason?
@@ -238,12 +241,12 @@ public struct CaseState: Sendable, Hashable {
             if guardianAppointedAt == nil { guardianAppointedAt = at }
         case .reflectionPeriodStarted(let days):
             guard reflectionPeriod?.isRunning != true else { return }
-            reflectionPeriod = ReflectionPeriod(startedAt: at, days: days)
+            reflectionPeriods.append(ReflectionPeriod(startedAt: at, days: days))
             reflectionSetBy = event.id
         case .reflectionPeriodEnded(let outcome):
             guard reflectionPeriod?.isRunning == true else { return }
-            reflectionPeriod?.endedAt = at
-            reflectionPeriod?.outcome = outcome
+            reflectionPeriods[reflectionPeriods.count - 1].endedAt = at
+            reflectionPeriods[reflectionPeriods.count - 1].outcome = outcome
         case .caseReviewed:
             lastReviewedAt = at
         case .caseClosed(let reason):
@@ -288,8 +291,8 @@ public struct CaseState: Sendable, Hashable {
             riskLevel = level
         case .identificationStatusChanged(let newStatus) where identificationSetBy == targetId:
             identificationStatus = newStatus
-        case .reflectionPeriodStarted(let days) where reflectionSetBy == targetId:
-            reflectionPeriod?.days = days
+        case .reflectionPeriodStarted(let days) where reflectionSetBy == targetId && !reflectionPeriods.isEmpty:
+            reflectionPeriods[reflectionPeriods.count - 1].days = days
         default:
             break
         }
