@@ -365,39 +365,50 @@ struct ServerTests {
         }
     }
 
-    /// A few peers trickling requests fill every place: a newcomer then takes one from the peer
-    /// holding the most, which cannot take it back (an attack pass kept everyone out with four
-    /// addresses holding a quarter each). A peer never pushes out one no larger than itself, and a
-    /// request being handled is never cut.
-    @Test func aFullServerMakesRoomForAPeerHoldingFewer() async throws {
-        func fourPlacesThreeAPeer(_ configuration: inout HTTPServerConfiguration) {
-            configuration.maxConnections = 4
-            configuration.maxConnectionsPerAddress = 3
+    /// When every place is taken, a newcomer takes the place of the connection that has waited for
+    /// or been receiving a request the longest (an attack pass held every place with four addresses
+    /// trickling requests; a later one, from hundreds of addresses, pushed out a busy office's
+    /// connections when the peer holding the most went first). Connections younger than the
+    /// minimum age are not pushed out, and a request being handled is never cut.
+    @Test func aFullServerMakesRoomByClosingTheLongestWaitingConnection() async throws {
+        func fourPlaces(minimumAge: Duration) -> (inout HTTPServerConfiguration) -> Void {
+            { configuration in
+                configuration.maxConnections = 4
+                configuration.maxConnectionsPerAddress = 4
+                configuration.evictionMinimumAge = minimumAge
+            }
         }
-        try await withServer(fourPlacesThreeAPeer, handler: echo) { server, port in
+        try await withServer(fourPlaces(minimumAge: .milliseconds(200)), handler: echo) { server, port in
             var trickling: [TestClient] = []
-            for source in ["127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.3"] {
+            for source in ["127.0.0.2", "127.0.0.3", "127.0.0.3", "127.0.0.4"] {
                 let client = try await blocking { try TestClient(port: port, from: source) }
                 try client.send("GET /slow HTTP/1.1\r\n")  // and never the rest
                 trickling.append(client)
+                try await Task.sleep(for: .milliseconds(50))
             }
             #expect(await eventually { server.stats.openConnections == 4 })
-            let newcomer = try await blocking { try TestClient(port: port, from: "127.0.0.4") }
+            try await Task.sleep(for: .milliseconds(300))
             let served = try await blocking {
+                let newcomer = try TestClient(port: port, from: "127.0.0.5")
                 try newcomer.send("GET /fresh HTTP/1.1\r\nHost: t\r\n\r\n")
                 return try newcomer.readResponse().text
             }
             #expect(served == "GET /fresh ")
-            #expect(server.stats.evictedConnections == 1)  // one of 127.0.0.2's three
-            #expect(server.stats.openConnections == 4)
-            // Now 2, 1 and 1: no peer holds two more than 127.0.0.3 or 127.0.0.2 itself.
-            for source in ["127.0.0.3", "127.0.0.2"] {
-                let refused = try await blocking { try TestClient(port: port, from: source).waitForClose().closed }
-                #expect(refused, "\(source)")
-            }
-            #expect(server.stats.rejectedConnections == 2)
             #expect(server.stats.evictedConnections == 1)
-            withExtendedLifetime((trickling, newcomer)) {}
+            // The first to start trickling went.
+            let first = trickling[0]
+            #expect(try await blocking { try first.waitForClose().closed })
+            withExtendedLifetime(trickling) {}
+        }
+        // Connections younger than the minimum age keep their places: the newcomer is refused.
+        try await withServer(fourPlaces(minimumAge: .seconds(60)), handler: echo) { server, port in
+            var held: [TestClient] = []
+            for _ in 0..<4 { held.append(try await blocking { try TestClient(port: port, from: "127.0.0.2") }) }
+            #expect(await eventually { server.stats.openConnections == 4 })
+            let refused = try await blocking { try TestClient(port: port, from: "127.0.0.3").waitForClose().closed }
+            #expect(refused)
+            #expect(server.stats.evictedConnections == 0)
+            withExtendedLifetime(held) {}
         }
     }
 

@@ -192,7 +192,8 @@ public actor HTTPServer {
                 }
                 switch book.open(
                     accepted.fd, remote: accepted.remote, limit: configuration.maxConnections,
-                    perAddressLimit: configuration.maxConnectionsPerAddress)
+                    perAddressLimit: configuration.maxConnectionsPerAddress,
+                    minimumAge: configuration.evictionMinimumAge)
                 {
                 case .refused:
                     SocketCalls.close(accepted.fd)

@@ -22,6 +22,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// reverse proxy every connection comes from the proxy's address: raise it to
     /// `maxConnections` there and let the proxy limit its clients.
     public var maxConnectionsPerAddress: Int
+    /// When all ``maxConnections`` are open, a new connection takes the place of the one that has
+    /// waited for, or been receiving, a request the longest — if that is at least this long (one
+    /// second by default); otherwise it is refused. A request being handled is never cut.
+    public var evictionMinimumAge: Duration = .seconds(1)
     /// How long ``HTTPServer/shutdown()`` lets in-flight requests and streams run before it
     /// cancels them.
     public var shutdownGracePeriod: Duration

@@ -40,58 +40,61 @@ final class ServerBook: Sendable {
         var draining = false
         /// Open connections by descriptor.
         var phase: [Int32: Phase] = [:]
-        /// The peer address (without its port) of each open connection, and how many each has.
+        /// The peer address (without its port) of each open connection.
         var addressOf: [Int32: String] = [:]
         var perAddress = PerAddressCounts()
-        /// The open connections of each peer, by ``PerAddressCounts/key(_:)``.
-        var byPeer: [String: Set<Int32>] = [:]
-        /// The peers by how many connections each holds, and the most any holds: the peer to
-        /// make room from is found without looking at every peer.
-        var peersHolding: [Int: Set<String>] = [:]
-        var most = 0
-
-        /// Records `fd` of the peer `address`.
-        mutating func add(_ fd: Int32, address: String) {
-            addressOf[fd] = address
-            let key = PerAddressCounts.key(address)
-            let held = byPeer[key]?.count ?? 0
-            byPeer[key, default: []].insert(fd)
-            move(key, from: held, to: held + 1)
-        }
+        /// Connections waiting for or receiving a request: since when (entering the phase, not
+        /// each byte), and a stamp that tells this entry from an earlier one of the same descriptor.
+        var evictable: [Int32: (stamp: UInt64, since: ContinuousClock.Instant)] = [:]
+        /// Entries of `evictable` in the order they were made, oldest first from `head`; entries no
+        /// longer in `evictable` (their connection moved on or closed) are skipped and dropped.
+        var queue: [(fd: Int32, stamp: UInt64)] = []
+        var head = 0
+        var stamps: UInt64 = 0
 
         /// Forgets `fd` and gives back its peer's place.
         mutating func forget(_ fd: Int32) {
-            if let address = addressOf.removeValue(forKey: fd) {
-                perAddress.give(address)
-                let key = PerAddressCounts.key(address)
-                let held = byPeer[key]?.count ?? 0
-                byPeer[key]?.remove(fd)
-                if byPeer[key]?.isEmpty == true { byPeer[key] = nil }
-                move(key, from: held, to: held - 1)
-            }
+            if let address = addressOf.removeValue(forKey: fd) { perAddress.give(address) }
             phase[fd] = nil
+            evictable[fd] = nil
             stats.openConnections = phase.count
         }
 
-        /// Moves `key` from the peers holding `old` to those holding `new` (one more or one fewer).
-        private mutating func move(_ key: String, from old: Int, to new: Int) {
-            if old > 0 {
-                peersHolding[old]?.remove(key)
-                if peersHolding[old]?.isEmpty == true { peersHolding[old] = nil }
+        /// Records that `fd` is in `new` now (from `old`): waiting and receiving connections are
+        /// queued from the moment they entered the phase, a handled one is not evictable.
+        mutating func enter(_ fd: Int32, _ new: Phase, from old: Phase?, at now: ContinuousClock.Instant) {
+            phase[fd] = new
+            guard new != old else { return }
+            guard new != .handling else {
+                evictable[fd] = nil
+                return
             }
-            if new > 0 { peersHolding[new, default: []].insert(key) }
-            if new > most { most = new }
-            // Counts move by one, so the next lower count is held by the key just moved (or by none).
-            while most > 0, peersHolding[most] == nil { most -= 1 }
+            stamps += 1
+            evictable[fd] = (stamps, now)
+            queue.append((fd, stamps))
+            // Entries outnumbering the connections twice over: keep the live ones only.
+            if queue.count - head > 2 * evictable.count + 1_024 {
+                queue = queue[head...].filter { evictable[$0.fd]?.stamp == $0.stamp }
+                head = 0
+            }
         }
 
-        /// A connection to close so that a peer holding `held` connections gets one: of the peer
-        /// holding the most, when that peer holds at least two more, one waiting for a request
-        /// (else one receiving one), never one handling a request. Peers that hold the same keep
-        /// what they hold: a newcomer never pushes out a peer no larger than itself.
-        func victim(forPeerHolding held: Int) -> Int32? {
-            guard most > held + 1, let key = peersHolding[most]?.first, let fds = byPeer[key] else { return nil }
-            return fds.first { phase[$0] == .waiting } ?? fds.first { phase[$0] == .receiving }
+        /// The connection to close so that a new one gets a place: the one that has waited for,
+        /// or been receiving, a request the longest, if that is at least `minimumAge` — a client
+        /// trickling a request, or holding a connection it does not use, before one that has just
+        /// been served (an attack pass held every place with four addresses trickling requests;
+        /// a later one, from hundreds of addresses, pushed out a busy office's connections when the
+        /// peer holding the most went first). Never one whose request is being handled.
+        mutating func victim(now: ContinuousClock.Instant, minimumAge: Duration) -> Int32? {
+            while head < queue.count {
+                let (fd, stamp) = queue[head]
+                guard let entry = evictable[fd], entry.stamp == stamp else {
+                    head += 1
+                    continue
+                }
+                return now - entry.since >= minimumAge ? fd : nil
+            }
+            return nil
         }
     }
 
@@ -110,19 +113,19 @@ final class ServerBook: Sendable {
     }
 
     /// Records a new connection, or refuses it when `perAddressLimit` are open from the same peer
-    /// address (`remote` without its port), or while draining. When `limit` are open, a
-    /// connection of the peer holding the most — at least two more than this one's peer, and not
-    /// handling a request — makes room for it (a few clients trickling requests from a few
-    /// addresses cannot keep everyone else out); without one it is refused.
-    func open(_ fd: Int32, remote: String?, limit: Int, perAddressLimit: Int) -> Admission {
+    /// address (`remote` without its port), or while draining. When `limit` are open, the
+    /// connection that has waited for or been receiving a request the longest (at least
+    /// `minimumAge`) makes room for it; without one it is refused.
+    func open(_ fd: Int32, remote: String?, limit: Int, perAddressLimit: Int, minimumAge: Duration) -> Admission {
         let address = remote.map(HTTPRequest.host(ofRemoteAddress:))
+        let now = ContinuousClock.now
         return state.withLock { state in
             guard !state.draining else { return .refused }
             let held = address.map { state.perAddress.held(by: $0) } ?? 0
             // Room is made only for a connection that is then admitted.
             let victim =
                 held < perAddressLimit && state.phase.count >= limit
-                ? state.victim(forPeerHolding: held) : nil
+                ? state.victim(now: now, minimumAge: minimumAge) : nil
             if let victim {
                 state.forget(victim)
                 state.stats.evictedConnections += 1
@@ -132,12 +135,11 @@ final class ServerBook: Sendable {
                 state.stats.rejectedConnections += 1
                 return .refused
             }
-            if let address { state.add(fd, address: address) }
-            let evicting = victim
-            state.phase[fd] = .waiting
+            if let address { state.addressOf[fd] = address }
+            state.enter(fd, .waiting, from: nil, at: now)
             state.stats.acceptedConnections += 1
             state.stats.openConnections = state.phase.count
-            return .admitted(evicting: evicting)
+            return .admitted(evicting: victim)
         }
     }
 
@@ -148,9 +150,10 @@ final class ServerBook: Sendable {
     /// Marks a connection waiting for a new request; `false` means it should close instead (the
     /// server is draining, or the connection was evicted).
     func markIdle(_ fd: Int32) -> Bool {
-        state.withLock { state in
-            guard !state.draining, state.phase[fd] != nil else { return false }
-            state.phase[fd] = .waiting
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            guard !state.draining, let old = state.phase[fd] else { return false }
+            state.enter(fd, .waiting, from: old, at: now)
             return true
         }
     }
@@ -158,16 +161,16 @@ final class ServerBook: Sendable {
     /// Marks a connection receiving a request (nothing for one already forgotten).
     func markReceiving(_ fd: Int32) { set(fd, .receiving) }
 
-    /// Marks a connection receiving a request (nothing for one already forgotten).
     /// Marks a connection handling a request; `false` for one evicted meanwhile, which must close
     /// without handling it.
     func markHandling(_ fd: Int32) -> Bool { set(fd, .handling) }
 
     @discardableResult
     private func set(_ fd: Int32, _ phase: Phase) -> Bool {
-        state.withLock { state in
-            guard state.phase[fd] != nil else { return false }
-            state.phase[fd] = phase
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            guard let old = state.phase[fd] else { return false }
+            state.enter(fd, phase, from: old, at: now)
             return true
         }
     }

@@ -127,8 +127,8 @@ final class Metrics: Sendable {
             out += "# TYPE handoff_http_rejected_connections_total counter\n"
             out += "handoff_http_rejected_connections_total \(server.rejectedConnections)\n"
             out +=
-                "# HELP handoff_http_evicted_connections_total Connections waiting for or receiving a request, "
-                + "closed at the cap to make room for a peer holding fewer.\n"
+                "# HELP handoff_http_evicted_connections_total Connections that waited for or received a request "
+                + "the longest, closed at the cap to make room for a new one.\n"
             out += "# TYPE handoff_http_evicted_connections_total counter\n"
             out += "handoff_http_evicted_connections_total \(server.evictedConnections)\n"
             out += "# HELP handoff_http_requests_parsed_total Requests parsed and handed to the service.\n"
