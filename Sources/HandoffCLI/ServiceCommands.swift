@@ -111,6 +111,7 @@ enum ServiceCommands {
             if let seconds = args.int("--read-max-lag") { configuration.replicaMaxLag = .seconds(seconds) }
             configuration.publicURL = args.string("--public-url")
             if let n = args.int("--max-streams-per-token") { configuration.maxStreamsPerToken = n }
+            if let n = args.int("--max-requests-per-caller") { configuration.maxRequestsInFlightPerCaller = n }
             if let n = args.int("--append-budget") { configuration.appendBudget.burst = Double(n) }
             if let n = args.int("--append-budget-per-second") { configuration.appendBudget.perSecond = Double(n) }
             if let n = args.int("--body-budget-mib") { configuration.http.bodyBudget = n * 1_048_576 }

@@ -61,6 +61,9 @@ extension CommandSpec {
                         "--max-streams-per-token", value: "N", kind: .integer(1...10_000),
                         help: "open event streams per token (default 8)"),
                     OptionSpec(
+                        "--max-requests-per-caller", value: "N", kind: .integer(1...1_000_000),
+                        help: "API requests in progress per institution, or coordinator or auditor person (default 32)"),
+                    OptionSpec(
                         "--append-budget", value: "N", kind: .integer(1...1_000_000_000_000),
                         help: "an institution's saved-up share of the projector's work (default 1000000)"),
                     OptionSpec(

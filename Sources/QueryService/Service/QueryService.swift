@@ -39,6 +39,12 @@ public struct QueryServiceConfiguration: Sendable {
     /// The most event streams (`/v1/events/stream`, `/dashboard/live`) one token may hold open at
     /// once, its dashboard sessions included; one more is refused with 429 `too_many_streams`.
     public var maxStreamsPerToken: Int
+    /// The most API requests one caller (an institution, whatever its tokens; a coordinator or
+    /// auditor by person) may have in progress at once; one more is refused with 429
+    /// `too_many_requests` and `Retry-After: 1`. So one caller's burst queues at most this many
+    /// requests before everyone else's for the pool's connections (an attack pass sent 5,000
+    /// reads at once with one institution's token, and the coordinator's reads failed with 503).
+    public var maxRequestsInFlightPerCaller = 32
     /// What each institution's appends may cost the projector; past it, 429 `too_many_appends`
     /// (`handoff serve --append-budget`, `--append-budget-per-second`).
     public var appendBudget: AppendBudgetPolicy
@@ -161,6 +167,8 @@ public final class QueryService: Sendable {
     let caseWriter: CaseWriter
     /// Open event streams per token.
     let streamQuota: StreamQuota
+    /// Each caller's requests in progress (``QueryServiceConfiguration/maxRequestsInFlightPerCaller``).
+    let inFlight: InFlightRequests
     let metrics = Metrics()
     let metricsHook: @Sendable () async -> String
     /// `/readyz`'s check, over a connection of its own.
@@ -215,6 +223,7 @@ public final class QueryService: Sendable {
             caseIdPrefix: configuration.caseIdPrefix, allowedClockSkew: configuration.allowedClockSkew,
             budget: configuration.appendBudget)
         self.streamQuota = StreamQuota(limit: configuration.maxStreamsPerToken)
+        self.inFlight = InFlightRequests(limit: configuration.maxRequestsInFlightPerCaller)
         self.metricsHook = metricsHook
         self.readinessProbe = ReadinessProbe(url: tables.databaseURL, logger: configuration.logger.labeled("readiness"))
         self.primaryReads = ReadPath(
@@ -345,6 +354,7 @@ public final class QueryService: Sendable {
         let started = ContinuousClock.now
         var response = await RequestContext.$current.withValue(context) {
             var response = await router.handle(request)
+            if let caller = context.inFlightCaller { inFlight.leave(caller) }
             if let position = await positionAfterWrite(request, status: response.status.code) {
                 response.headers[Self.positionHeader] = position.description
             }
@@ -411,6 +421,11 @@ public final class QueryService: Sendable {
             guard let credential = try await tokens.credential(token) else { throw ServiceError.unauthorized }
             RequestContext.current?.principal = credential.principal
             RequestContext.current?.credentialKey = credential.tokenId
+            if let context = RequestContext.current, context.inFlightCaller == nil {
+                let caller = InFlightRequests.caller(credential.principal)
+                guard inFlight.enter(caller) else { throw ServiceError.tooManyRequests }
+                context.inFlightCaller = caller  // left when the request is answered (``handle(_:router:)``)
+            }
             return credential
         } catch { throw ServiceError.from(error) }
     }

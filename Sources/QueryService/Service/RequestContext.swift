@@ -13,6 +13,7 @@ final class RequestContext: Sendable {
         var route = "unmatched"
         var principal: Principal?
         var credentialKey: Int64?
+        var inFlightCaller: String?
         var cause: LogMetadata?
     }
 
@@ -42,6 +43,12 @@ final class RequestContext: Sendable {
     var credentialKey: Int64? {
         get { state.withLock { $0.credentialKey } }
         set { state.withLock { $0.credentialKey = newValue } }
+    }
+
+    /// The caller whose place among its requests in progress this request holds (``InFlightRequests``).
+    var inFlightCaller: String? {
+        get { state.withLock { $0.inFlightCaller } }
+        set { state.withLock { $0.inFlightCaller = newValue } }
     }
 
     /// What caused a 5xx (error type, code, SQLSTATE), once known. The first cause is kept: it is

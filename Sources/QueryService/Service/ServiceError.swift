@@ -61,6 +61,13 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         error.retryAfter = seconds
         return error
     }
+    static var tooManyRequests: ServiceError {
+        var error = ServiceError(
+            .tooManyRequests, "too_many_requests",
+            "This caller already has as many requests in progress as one caller may; retry in a moment.")
+        error.retryAfter = 1
+        return error
+    }
     static let internalError = ServiceError(.internalServerError, "internal_error", "Something went wrong on our side.")
     static let unsupportedMediaType = ServiceError(
         .unsupportedMediaType, "unsupported_media_type", "Send the body as Content-Type: application/json.")
