@@ -465,7 +465,8 @@ struct HandoffArgumentsTests {
         // API.md's line, then the options added since (issue 19).
         (
             ["serve"],
-            "handoff serve [--port P] [--host H] [--public-url URL] [--max-streams-per-token N] [--append-budget N] "
+            "handoff serve [--port P] [--host H] [--public-url URL] [--max-streams-per-token N] [--max-requests-per-caller N] "
+                + "[--append-budget N] "
                 + "[--append-budget-per-second N] [--body-budget-mib M] "
                 + "[--body-budget-per-address-mib M] [--session-idle-minutes N] [--session-hours N] [--sign-in-max-failures N] [--sign-in-lock-minutes N] "
                 + "[--default-lang sq|sr-Latn|sr-Cyrl|en] [--read-url URL] [--read-max-lag SECONDS] \(deadlines) "
