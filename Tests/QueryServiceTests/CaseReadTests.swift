@@ -177,6 +177,10 @@ struct CaseReadTests {
         let other = try await h.api.get("/v1/audit/access?caseId=KS-L-2", token: h.token("audit"))
         #expect(other.json["entries"]!.array.allSatisfy { $0["institution"]?.stringValue != "kp-dthb" })
         #expect(try await h.api.get("/v1/audit/access?caseId=bad_id", token: h.token("audit")).status == 400)
+        // A filter given twice is refused, not half-applied.
+        let twice = try await h.api.get("/v1/audit/access?caseId=KS-L-1&caseId=KS-L-2", token: h.token("audit"))
+        #expect(twice.status == 400)
+        #expect(twice.errorField == "caseId")
         // The log is append-only, even for the table's owner.
         let connection = try await h.db.connect()
         defer { connection.close() }
