@@ -56,8 +56,6 @@ extension EventStore {
                     try await Self.verify(stream: only, pageSize: pageSize, on: c)
                 }
             }
-        } catch let error as EventStoreError {
-            throw error
         } catch { throw EventStoreError.from(error) }
     }
 

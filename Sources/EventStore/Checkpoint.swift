@@ -245,11 +245,7 @@ extension EventStore {
     /// be there with the same hash (docs/hash-chain.md, section 6), or the checkpoint was removed
     /// or rewritten.
     func compareCheckpointEvent(version: Int64, hash: String) async throws -> [String] {
-        let found: [RecordedEvent]
-        do { found = try await read(stream: .checkpoints, fromVersion: version, limit: 1) } catch {
-            throw EventStoreError.from(error)
-        }
-        guard let event = found.first, event.version == version else {
+        guard let event = try await checkpointEvent(at: version) else {
             return ["checkpoint event checkpoints@\(version) is missing: checkpoints were removed"]
         }
         guard event.hash.hexString == hash else {
@@ -264,12 +260,7 @@ extension EventStore {
     /// the `checkpoints` stream alone; a copy kept off-site is what catches the rest (section 6).
     public func compareNewestStoredCheckpoint() async throws -> (version: Int64, comparison: CheckpointComparison)? {
         let version = try await self.version(of: .checkpoints)
-        guard version > 0 else { return nil }
-        let found: [RecordedEvent]
-        do { found = try await read(stream: .checkpoints, fromVersion: version, limit: 1) } catch {
-            throw EventStoreError.from(error)
-        }
-        guard let event = found.first else { return nil }
+        guard version > 0, let event = try await checkpointEvent(at: version) else { return nil }
         guard let stored = Checkpoint(json: Data(event.data.utf8)) else {
             return (
                 event.version,
@@ -279,6 +270,11 @@ extension EventStore {
             )
         }
         return (event.version, try await compare(with: stored))
+    }
+
+    /// `checkpoints@version`, or nil when the stream has no such event.
+    private func checkpointEvent(at version: Int64) async throws -> RecordedEvent? {
+        try await read(stream: .checkpoints, fromVersion: version, limit: 1).first { $0.version == version }
     }
 
     /// The access log against a checkpoint's record of its head: row `seq` must still be there

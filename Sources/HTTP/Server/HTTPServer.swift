@@ -199,7 +199,7 @@ public actor HTTPServer {
                     SocketCalls.close(accepted.fd)
                     continue
                 case .admitted(let evicting):
-                    // Made room by closing a connection of a peer holding many more: its own task closes it.
+                    // Made room by closing the connection that waited the longest: its own task closes it.
                     if let evicting { loop.interrupt(evicting) }
                 }
                 do {

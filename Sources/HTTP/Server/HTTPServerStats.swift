@@ -15,8 +15,8 @@ public struct HTTPServerStats: Sendable, Hashable {
     public var parseErrors: [Int: Int] = [:]
     /// Connections closed because the client was silent for the idle timeout (or too slow to send a request).
     public var timedOutConnections = 0
-    /// Connections closed, while waiting for or receiving a request, to make room for a peer
-    /// holding fewer when ``HTTPServerConfiguration/maxConnections`` were open.
+    /// Connections closed, after waiting for or receiving a request the longest, to make room for
+    /// a new one when ``HTTPServerConfiguration/maxConnections`` were open.
     public var evictedConnections = 0
 
     public init() {}

@@ -227,9 +227,9 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
     /// time once more cases were open at once than its memory holds).
     nonisolated var replaysWhole: Bool { complete }
 
-    /// The next part of the cases as of `cursor`: at most `flushCases` cases and about an eighth of
-    /// `memory` events (a part is read ahead while one is folded and one written), read on `connection` (the next part's read goes on while this one is
-    /// folded), with the rows of their cases and notices. Nil once every case is done.
+    /// The next part of the cases as of `cursor`, with the rows of their cases and notices: at most
+    /// `flushCases` cases and about an eighth of `memory` events (a part is read ahead on
+    /// `connection` while one is folded and one written). Nil once every case is done.
     func wholePart(through cursor: Cursor, reading connection: Connection) async throws -> ReplayPart? {
         precondition(complete, "a live folder does not replay")
         if wholeThrough == nil {
@@ -323,7 +323,7 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
         for (index, event) in events.enumerated() {
             if event.stream.hasPrefix("case-") {
                 scan.touched[String(event.stream.dropFirst(5)), default: []].append(index)
-            } else if event.stream == "sop-rulesets" || event.stream == "institutions" {
+            } else if RegistryProjector.registryStreams.contains(event.stream) {
                 scan.registryChanged = true
             } else if let caseId = addNotice(event, to: &scan.notices) {
                 // A notice changes its deadline's status (never met, never cancelled): recompute its

@@ -180,15 +180,15 @@ extension ProjectionRunner {
         let whole = replays.allSatisfy(\.replaysWhole)
         var cursor = whole ? head : Cursor.start
         do {
-            for replay in replays where whole {
-                // Each part is worked out while the one before is written.
-                while let part = try await replay.wholePart(through: head, reading: reader) {
-                    try Task.checkCancellation()
-                    try await finishWriting()
-                    writing = (Task { try await write([part.writes]) }, part.events)
-                }
-            }
             if whole {
+                for replay in replays {
+                    // Each part is worked out while the one before is written.
+                    while let part = try await replay.wholePart(through: head, reading: reader) {
+                        try Task.checkCancellation()
+                        try await finishWriting()
+                        writing = (Task { try await write([part.writes]) }, part.events)
+                    }
+                }
                 // Every event up to the head is in: counted exactly (the parts counted what they read).
                 try await finishWriting()
                 done = try await store.count(through: head)

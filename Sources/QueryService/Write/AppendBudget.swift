@@ -28,10 +28,10 @@ import Synchronization
 /// Each institution has a balance of `burst`, filled at `perSecond`. An append is admitted while
 /// the balance is above zero, its cost spent in the same step, and given back when nothing was
 /// written (a refused, conflicting or deduplicated request costs nothing; an append that costs
-/// more than is left leaves a debt, so that no case is too heavy ever to be written to). Below zero, appends are refused with 429
-/// `too_many_appends`, and `Retry-After` says when the debt is paid. The default: about twelve
-/// events a second sustained, bursts of a couple of thousand; a few seconds of the watcher's time
-/// at most. Per institution, not per token or person: an institution's many tokens share it.
+/// more than is left leaves a debt, so that no case is too heavy ever to be written to). Below
+/// zero, appends are refused with 429 `too_many_appends`, and `Retry-After` says when the debt is
+/// paid. The default: about twelve events a second sustained, bursts of a couple of thousand; a
+/// few seconds of the watcher's time at most. Per institution, not per token or person: an institution's many tokens share it.
 public struct AppendBudgetPolicy: Sendable, Hashable {
     /// The balance an institution starts with and may save up to.
     public var burst: Double
