@@ -78,13 +78,13 @@ struct CaseSummaryReadTests {
         #expect(try counts.first!.decode(1, as: Int.self) == 81)
         try await compareAll("healed", everyStatus: false)
 
-        // Referral and deadline rows without their counted times, as in a store upgraded to
-        // Migrations/0036 and 0037:
+        // Referral and deadline rows without their counted times and mark, as in a store upgraded to
+        // Migrations/0036, 0037 and 0039:
         // the same renders them again.
         try await h.store.pool.query(
             "UPDATE handoff.referrals SET issued_counted_at = NULL, responded_counted_at = NULL, accepted_counted_at = NULL"
         )
-        try await h.store.pool.query("UPDATE handoff.deadlines SET counts_from = NULL")
+        try await h.store.pool.query("UPDATE handoff.deadlines SET counts_from = NULL, counted = NULL")
         try await h.openCase("KS-DOC-NEW-2", by: "kp-dthb")
         try await h.settle()
         _ = try await ProjectionRunner(store: h.store).catchUp()
@@ -92,9 +92,11 @@ struct CaseSummaryReadTests {
             "SELECT count(*), count(issued_counted_at) FROM handoff.referrals")
         #expect(try referrals.first!.decode(0, as: Int.self) > 0)
         #expect(try referrals.first!.decode(1, as: Int.self) == referrals.first!.decode(0, as: Int.self))
-        let deadlines = try await models.pool.query("SELECT count(*), count(counts_from) FROM handoff.deadlines")
+        let deadlines = try await models.pool.query(
+            "SELECT count(*), count(counts_from), count(counted) FROM handoff.deadlines")
         #expect(try deadlines.first!.decode(0, as: Int.self) > 0)
         #expect(try deadlines.first!.decode(1, as: Int.self) == deadlines.first!.decode(0, as: Int.self))
+        #expect(try deadlines.first!.decode(2, as: Int.self) == deadlines.first!.decode(0, as: Int.self))
     }
 
     /// Need-to-know: the read model's parties let a party in without a stream fold; a party the

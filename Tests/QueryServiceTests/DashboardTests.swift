@@ -305,6 +305,29 @@ struct DashboardTests {
                 == ["isf allowed", "natc allowed", "kp-dthb denied"])
     }
 
+    /// Reviews repeated inside one term: the case page and `GET /v1/deadlines` show each term as
+    /// met, and say which do not count in the figures (``Deadline/counted``).
+    @Test func termsLeftOutOfTheFiguresSaySo() async throws {
+        let h = try await Self.projectedHarness()
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-DR-1", by: "kp-dthb")
+        for _ in 0..<3 {
+            let reply = try await h.api.post(
+                "/v1/cases/KS-DR-1/events", token: h.token("kp-dthb"), #"{"type":"CaseReviewed","data":{}}"#)
+            #expect(reply.status == 201)
+        }
+        try await Self.project(h)
+        let api = try await h.api.get("/v1/deadlines?caseId=KS-DR-1", token: h.token("kp-dthb"))
+        let reviews = api.json["deadlines"]!.array.filter { $0["ruleId"]?.stringValue == "case-review" }
+        #expect(reviews.count == 4)
+        #expect(reviews.filter { $0["counted"]?.boolValue == false }.count == 2)
+        #expect(reviews.filter { $0["status"]?.stringValue == "met" }.count == 3)
+        let summary = try await h.api.get("/v1/cases/KS-DR-1", token: h.token("kp-dthb"))
+        #expect(summary.json["deadlines"]!.array.filter { $0["counted"]?.boolValue == false }.count == 2)
+        let page = try await Self.page(h.api, "/cases/KS-DR-1", token: h.token("kp-dthb"))
+        #expect(page.text.components(separatedBy: "not counted: met within an earlier term").count == 3)
+    }
+
     // MARK: - Hostile values
 
     @Test func hostileValuesAreEscapedOnEveryPage() async throws {

@@ -323,6 +323,50 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         #expect(reviews[0].satisfiedByEventId == s.events[1].id)
     }
 
+    /// A review repeated inside one term is one review: the terms it meets count for nothing in the
+    /// figures (``Deadline/counted``), so that an institution cannot pad its met deadlines by
+    /// recording reviews in a loop (an attack pass recorded 990 in one batch: 990 met). Reviews
+    /// a little under the term apart all count; a miss always counts.
+    @Test func reviewsRepeatedInsideATermCountOnce() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        for i in 0..<50 { try s.append("kp-dthb", "CaseReviewed", at: at(hours: 1 + Double(i) / 60)) }
+        var reviews = evaluate(s, now: at(days: 2)).filter { $0.ruleId == "case-review" }
+        #expect(reviews.count == 51)
+        #expect(reviews.filter { $0.status == .met }.count == 50)
+        // The first term and the one still running count; the 49 terms met the same hour do not.
+        #expect(reviews.map(\.counted) == [true] + Array(repeating: false, count: 49) + [true])
+
+        // Reviews every 28 days of a 30-day rule: every term counts. Every 9 days: one a term.
+        var steady = CaseScript()
+        try steady.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        for day in stride(from: 28, through: 112, by: 28) {
+            try steady.append("kp-dthb", "CaseReviewed", at: at(days: Double(day)))
+        }
+        reviews = evaluate(steady, now: at(days: 113)).filter { $0.ruleId == "case-review" }
+        #expect(reviews.map(\.status) == [.met, .met, .met, .met, .pending])
+        #expect(reviews.allSatisfy { $0.counted })
+        var often = CaseScript()
+        try often.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        for day in stride(from: 9, through: 90, by: 9) {
+            try often.append("kp-dthb", "CaseReviewed", at: at(days: Double(day)))
+        }
+        reviews = evaluate(often, now: at(days: 91)).filter { $0.ruleId == "case-review" }
+        #expect(reviews.filter { $0.status == .met }.count == 10)
+        // The term from day 0 (met on day 9), then those met on days 36, 63 and 90 (each the first
+        // met after the last counted term's due time), and the one running.
+        #expect(
+            reviews.filter(\.counted).map(\.triggeredAt) == [0, 27, 54, 81, 90].map { at(days: Double($0)) })
+
+        // A flurry, then silence: the term after the last review is missed, and counts.
+        var lapsed = CaseScript()
+        try lapsed.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        for i in 0..<5 { try lapsed.append("kp-dthb", "CaseReviewed", at: at(hours: 24 + Double(i))) }
+        reviews = evaluate(lapsed, now: at(days: 60)).filter { $0.ruleId == "case-review" }
+        #expect(reviews.map(\.status) == [.met, .met, .met, .met, .met, .overdue])
+        #expect(reviews.map(\.counted) == [true, false, false, false, false, true])
+    }
+
     @Test func reopeningRestartsReviews() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)

@@ -125,6 +125,8 @@ struct CaseDocument: Sendable {
             w.key("confirmed")
             w.bool(d.confirmed)
             w.member("missedNoticeEventId", d.notified ? firstNotice(of: d, in: history)?.uuidString.lowercased() : nil)
+            w.key("counted")
+            w.bool(d.counted)
             w.endObject()
         }
         w.endArray()

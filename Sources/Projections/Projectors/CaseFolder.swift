@@ -153,13 +153,13 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
     }
 
     /// Whether some case has a summary row but no document (Migrations/0031), or a referral or
-    /// deadline row without its counted times (Migrations/0036, 0037).
+    /// deadline row without its counted times or mark (Migrations/0036, 0037, 0039).
     private func documentsMissing(on connection: Connection, tables: ProjectionTables) async throws -> Bool {
         let text = """
             SELECT EXISTS (SELECT 1 FROM \(tables.qualified("case_summary")) s WHERE NOT EXISTS (
                 SELECT 1 FROM \(tables.qualified("case_documents")) d WHERE d.case_id = s.case_id))
                 OR EXISTS (SELECT 1 FROM \(tables.qualified("referrals")) WHERE issued_counted_at IS NULL)
-                OR EXISTS (SELECT 1 FROM \(tables.qualified("deadlines")) WHERE counts_from IS NULL)
+                OR EXISTS (SELECT 1 FROM \(tables.qualified("deadlines")) WHERE counts_from IS NULL OR counted IS NULL)
             """
         return try await connection.query(SQL(text: text, parameters: [])).first?.decode(0) ?? false
     }

@@ -110,7 +110,7 @@ public struct CaseProjector: Projector {
             ("referral_id", "text"), ("due_at", "timestamptz"), ("warn_at", "timestamptz"), ("responsible", "text"),
             ("satisfied_at", "timestamptz"), ("satisfied_by_event_id", "uuid"), ("cancelled_at", "timestamptz"),
             ("missed_at_closure", "boolean"), ("ordinal", "int"), ("notified", "boolean"), ("case_status", "text"),
-            ("settled", "text"), ("counts_from", "timestamptz"),
+            ("settled", "text"), ("counts_from", "timestamptz"), ("counted", "boolean"),
         ])
     static let documents = RowWriter(
         table: "case_documents",
@@ -254,6 +254,7 @@ public struct CaseProjector: Projector {
             r.text(caseStatus.rawValue)
             r.text(d.settled?.rawValue)
             r.time(countsFrom)
+            r.bool(d.counted)
             r.endRow()
         }
     }

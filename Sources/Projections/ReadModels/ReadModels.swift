@@ -112,7 +112,8 @@ public struct ReadModels: Sendable {
                    (SELECT n.event_id FROM handoff.deadline_notices n
                      WHERE n.case_id = d.case_id AND n.rule_id = d.rule_id AND n.trigger_event_id = d.trigger_event_id
                        AND (n.ruleset_id IS NULL OR n.ruleset_id = d.ruleset_id)
-                     ORDER BY n.recorded_at, n.event_id LIMIT 1) END
+                     ORDER BY n.recorded_at, n.event_id LIMIT 1) END,
+                   \(unescaped: Self.deadlineCounted)
               FROM handoff.deadlines d
              WHERE (\(caseId)::text IS NULL OR d.case_id = \(caseId))
                AND (\(responsible)::text IS NULL OR d.responsible = \(responsible))
@@ -131,7 +132,8 @@ public struct ReadModels: Sendable {
                 satisfiedAt: try Self.optionalTime(row, 8),
                 referralId: try row.decodeOptional(9), rulesetId: try row.decode(10),
                 rulesetVersion: try row.decode(11),
-                confirmed: try row.decode(12), missedNoticeEventId: try row.decodeOptional(13))
+                confirmed: try row.decode(12), missedNoticeEventId: try row.decodeOptional(13),
+                counted: try row.decode(14))
         }
     }
 

@@ -94,7 +94,7 @@ extension ReadModels {
                    handoff.deadline_status(d.settled, d.due_at, d.warn_at, \(now)) AS status,
                    count(*)
               FROM handoff.deadlines d JOIN handoff.case_summary c ON c.case_id = d.case_id
-             WHERE \(year)::int IS NULL OR c.opened_year = \(year)::int
+             WHERE (\(year)::int IS NULL OR c.opened_year = \(year)::int) AND \(unescaped: Self.deadlineCounted)
              GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
             """)
         let outcomes = try rows.all.map { row in

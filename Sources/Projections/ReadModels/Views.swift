@@ -108,6 +108,8 @@ public struct DeadlineView: Codable, Sendable, Hashable {
     public var confirmed: Bool
     /// The `SopDeadlineMissed` event about this deadline, once the watcher appended it.
     public var missedNoticeEventId: String?
+    /// Whether it counts in the compliance figures (``Deadline/counted``).
+    public var counted: Bool
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -125,6 +127,7 @@ public struct DeadlineView: Codable, Sendable, Hashable {
         try c.encode(rulesetVersion, forKey: .rulesetVersion)
         try c.encode(confirmed, forKey: .confirmed)
         try c.encode(missedNoticeEventId, forKey: .missedNoticeEventId)
+        try c.encode(counted, forKey: .counted)
     }
 }
 

@@ -10,6 +10,10 @@ extension ReadModels {
     /// When a deadline counts in the report: when it runs from for the institution responsible
     /// (Migrations/0037), its trigger's stated time only for a row projected before that.
     static let deadlineCountsFrom: StaticString = "coalesce(counts_from, triggered_at)"
+    /// Whether a deadline row counts in the compliance figures (``Deadline/counted``; a row projected
+    /// before Migrations/0039 counts until the projector renders its case again). Unqualified: only
+    /// the deadlines table has the column.
+    public static let deadlineCounted: StaticString = "counted IS NOT FALSE"
 
     /// The annual report's figures for `year` and the year before, from the read models (a few
     /// grouped queries, run at once on the pool's connections; no scan of the event log). Years are
@@ -75,6 +79,7 @@ extension ReadModels {
               FROM handoff.deadlines
              WHERE \(unescaped: Self.deadlineCountsFrom) >= \(s0)::timestamptz
                AND \(unescaped: Self.deadlineCountsFrom) < \(e)::timestamptz
+               AND \(unescaped: Self.deadlineCounted)
              GROUP BY 1, 2, 3, 4, 5
             """
         )

@@ -216,9 +216,11 @@ enum CasePage {
             rows.isEmpty
             ? ["<tr><td colspan=\"4\" class=\"empty\">\(t("caseDeadlines.empty"))</td></tr>"]
             : rows.sorted { ($0.dueAt, $0.ruleId) < ($1.dueAt, $1.ruleId) }.map { d in
-                let detail: HTML =
+                var detail: HTML =
                     d.satisfiedAt.map { t.html("deadlines.met", ["time": DashboardLayout.time($0, t)]) }
                     ?? "\(t.relative(d.dueAt, now: now))"
+                // A recurring term left out of the figures (Deadline.counted) says so.
+                if !d.counted { detail = "\(detail) · \(t("deadlines.notCounted"))" }
                 return """
                     <tr class="\(d.status.rawValue)"><th scope="row">\(DashboardLayout.ruleTitle(d.ruleId, fallback: d.title, t))\
                     <span class="sub">\(d.ruleId)</span></th>\

@@ -51,7 +51,7 @@ public struct ProjectionReadSide: ReadSide {
             return DeadlineRow(
                 caseId: d.caseId, ruleId: d.ruleId, title: d.title, dueAt: due, status: status,
                 responsible: d.responsible, triggerEventId: trigger,
-                satisfiedAt: d.satisfiedAt.flatMap(Timestamp.parseDate))
+                satisfiedAt: d.satisfiedAt.flatMap(Timestamp.parseDate), counted: d.counted)
         }
     }
 
@@ -76,7 +76,8 @@ public struct ProjectionReadSide: ReadSide {
                 DeadlineRow(
                     caseId: try row.decode(0), ruleId: try row.decode(1), title: try row.decode(2),
                     dueAt: try row.decode(3, as: Date.self), status: status, responsible: try row.decode(5),
-                    triggerEventId: trigger, satisfiedAt: try row.decodeOptional(7, as: Date.self)))
+                    triggerEventId: trigger, satisfiedAt: try row.decodeOptional(7, as: Date.self),
+                    counted: try row.decode(10)))
             cursors.append(
                 DeadlineCursor(
                     dueAtMicroseconds: try row.decode(9), caseId: try row.decode(0), ordinal: try row.decode(8)))
@@ -189,7 +190,8 @@ struct DeadlinePageQuery {
                     handoff.deadline_status(d.settled, d.due_at, d.warn_at, $1)
                       AS status,
                     d.responsible, d.trigger_event_id::text, d.satisfied_at, d.ordinal,
-                    (extract(epoch FROM d.due_at) * 1000000)::bigint AS due_us
+                    (extract(epoch FROM d.due_at) * 1000000)::bigint AS due_us,
+                    \(ReadModels.deadlineCounted) AS counted
                FROM handoff.deadlines d
               WHERE \(condition)\(extra)
               ORDER BY d.due_at, d.case_id, d.ordinal

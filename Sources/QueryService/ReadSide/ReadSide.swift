@@ -91,10 +91,12 @@ public struct DeadlineRow: Sendable, Hashable {
     public var responsible: String
     public var triggerEventId: UUID
     public var satisfiedAt: Date?
+    /// Whether it counts in the compliance figures (``Deadline/counted``).
+    public var counted: Bool
 
     public init(
         caseId: String, ruleId: String, title: String, dueAt: Date, status: DeadlineFilter.Status,
-        responsible: String, triggerEventId: UUID, satisfiedAt: Date?
+        responsible: String, triggerEventId: UUID, satisfiedAt: Date?, counted: Bool = true
     ) {
         self.caseId = caseId
         self.ruleId = ruleId
@@ -104,6 +106,7 @@ public struct DeadlineRow: Sendable, Hashable {
         self.responsible = responsible
         self.triggerEventId = triggerEventId
         self.satisfiedAt = satisfiedAt
+        self.counted = counted
     }
 }
 

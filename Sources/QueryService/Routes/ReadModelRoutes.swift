@@ -92,6 +92,8 @@ extension QueryService {
             w.member("responsible", d.responsible)
             w.member("triggerEventId", d.triggerEventId.uuidString.lowercased())
             w.member("satisfiedAt", d.satisfiedAt.map(Timestamp.format))
+            w.key("counted")
+            w.bool(d.counted)
             w.endObject()
         }
         w.endArray()

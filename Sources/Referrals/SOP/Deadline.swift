@@ -48,6 +48,12 @@ public struct Deadline: Sendable, Hashable {
     /// A notice recorded after the event that met the deadline in time or cancelled it (the watcher
     /// had read the case before that event) counts for nothing.
     public var notified: Bool = false
+    /// Whether the deadline counts in the compliance figures (statistics, the coordinator's table,
+    /// the annual report). Every deadline does but a recurring rule's term met while an earlier
+    /// counted term of the same rule, series and institution had not yet fallen due: reviewing again
+    /// and again inside one term is one review, not a met deadline each time
+    /// (``DeadlineEvaluator``, docs/time-of-record.md). Its status is shown as it is.
+    public var counted: Bool = true
 
     /// The part of the status that no longer depends on the clock — the one definition
     /// (issue 13) the read model stores (`deadlines.settled`) and SQL only compares with `now`:

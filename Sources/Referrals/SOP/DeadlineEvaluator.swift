@@ -22,7 +22,8 @@ import Foundation
 ///   latest not after the trigger's `occurredAt` (ties: the higher version).
 /// - A deadline is met by the first later event in the stream that satisfies the rule; its
 ///   `occurredAt` is `satisfiedAt` (`met` if ≤ `dueAt`, else `met-late`). A recurring rule's
-///   satisfying event starts the next deadline.
+///   satisfying event starts the next deadline; a term met before the last counted term of its
+///   chain fell due is left out of the compliance figures (``Deadline/counted``).
 /// - A rule's `cancelledBy` events end its open deadlines (by default `CaseClosed`, and for rules
 ///   triggered by a referral that referral's `ReferralWithdrawn`): one not yet due at the
 ///   event's time of record becomes `cancelled`; one already past due stays `overdue` for good
@@ -948,6 +949,7 @@ public enum DeadlineEvaluator {
             deadlines[index].notified = noticed(deadlines[index], before: book[index].settledBy, in: notices)
             deadlines[index].status = status(of: deadlines[index], now: now)
         }
+        markCounted(&deadlines, recurring: deadlines.indices.map { book[$0].rule.recurring })
         var pauses: [StartKey: [(from: Date, to: Date)]] = [:]
         var runsFrom: [StartKey: Date] = [:]
         for index in deadlines.indices where bookkeeping {
@@ -955,6 +957,32 @@ public enum DeadlineEvaluator {
             if !book[index].pauses.isEmpty { pauses[StartKey(deadlines[index])] = book[index].pauses }
         }
         return Evaluation(state: state, deadlines: deadlines, pauses: pauses, runsFrom: runsFrom)
+    }
+
+    /// Marks the recurring rules' terms that count for nothing (``Deadline/counted``). Each rule,
+    /// ruleset series and institution responsible is a chain of terms in trigger order, each
+    /// started by the act that met the one before. The first term counts; a later term met (in
+    /// time) no later than the due time of the last term that counted does not, since that term's
+    /// period already had its act; any other term (met after that due time, met late, missed,
+    /// running or cancelled) counts and its due time becomes the bound. Reviews every 28 days of a
+    /// 30-day rule all count; 990 reviews in one batch count as one; reviews every 10 days as one a
+    /// term. Only a met deadline is ever left out, so no miss is.
+    static func markCounted(_ deadlines: inout [Deadline], recurring: [Bool]) {
+        struct Chain: Hashable {
+            var ruleId: String
+            var rulesetId: String
+            var responsible: String
+        }
+        var bound: [Chain: Date] = [:]
+        for index in deadlines.indices where recurring[index] {
+            let d = deadlines[index]
+            let chain = Chain(ruleId: d.ruleId, rulesetId: d.rulesetId, responsible: d.responsible)
+            if let last = bound[chain], d.settled == .met, let satisfiedAt = d.satisfiedAt, satisfiedAt <= last {
+                deadlines[index].counted = false
+            } else {
+                bound[chain] = d.dueAt
+            }
+        }
     }
 
     /// Whether a notice of `deadline` counts: one recorded before `event`, the event that met the
