@@ -342,6 +342,42 @@ public struct HTTPRequestParser: Sendable {
             name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
     }
 
+    /// Whether `value` is a Host header's `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2):
+    /// a registered name (unreserved, percent-encoded and sub-delimiter characters) or an IP
+    /// literal in brackets, then at most five port digits. Empty is allowed (a target without an
+    /// authority). A value with a slash, `@`, spaces, a second colon outside brackets and the like
+    /// names no host: the request is refused, so no page can echo or compare such a value.
+    static func isValidHost(_ value: [UInt8]) -> Bool {
+        guard value.count <= 255 else { return false }
+        var rest = value[...]
+        if rest.first == UInt8(ascii: "[") {
+            guard let close = rest.firstIndex(of: UInt8(ascii: "]")), close > rest.startIndex + 1 else { return false }
+            let literal = rest[(rest.startIndex + 1)..<close]
+            guard literal.allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") })
+            else { return false }
+            rest = rest[(close + 1)...]
+        } else {
+            let end = rest.firstIndex(of: UInt8(ascii: ":")) ?? rest.endIndex
+            guard rest[..<end].allSatisfy(isRegisteredNameByte) else { return false }
+            rest = rest[end...]
+        }
+        guard let colon = rest.first else { return true }
+        let port = rest.dropFirst()
+        return colon == UInt8(ascii: ":") && port.count <= 5 && port.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+
+    private static func isHexDigit(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66)
+    }
+
+    /// `unreserved / pct-encoded / sub-delims` (RFC 3986), the `%` without checking its digits.
+    private static func isRegisteredNameByte(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        default: return Array("-._~%!$&'()*+,;=".utf8).contains(b)
+        }
+    }
+
     /// Decides how the body is framed once the header block is complete; returns the request
     /// when it has no body.
     private mutating func headerBlockEnded() throws(HTTPError) -> HTTPRequest? {
@@ -352,6 +388,9 @@ public struct HTTPRequestParser: Sendable {
             throw .malformed("an HTTP/1.1 request needs exactly one Host header")
         }
         if hosts.count > 1 { throw .malformed("more than one Host header") }
+        if let host = hosts.first, !Self.isValidHost(Array(host.utf8)) {
+            throw .malformed("the Host header is not a host with an optional port")
+        }
 
         let transferEncodings = headers.values(for: "Transfer-Encoding")
         let contentLengths = headers.values(for: "Content-Length")
