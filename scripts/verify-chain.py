@@ -20,7 +20,10 @@ UTC = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 # REPEATABLE READ snapshot, so that appends made meanwhile cannot look like a removed tail.
 STORED_CHECKPOINT_QUERY = """SELECT json_build_array('cp', version, data::text) FROM handoff.events
   WHERE stream = 'checkpoints' ORDER BY version DESC LIMIT 1"""
-STREAMS_QUERY = """SELECT json_build_array('st', stream, version, encode(head_hash, 'hex')) FROM handoff.streams"""
+STREAMS_QUERY = f"""SELECT json_build_array('st', stream, version, encode(head_hash, 'hex'),
+    {UTC.format('last_recorded_at')}) FROM handoff.streams"""
+# No event can have been recorded after the snapshot began; five minutes allow for a standby's clock.
+NOW_QUERY = f"""SELECT json_build_array('nw', {UTC.format("(now() + interval '5 minutes')")})"""
 QUERY = f"""SELECT json_build_array('ev', stream, version, id, type, {UTC.format('occurred_at')},
     {UTC.format('recorded_at')}, data::text, metadata::text, encode(prev_hash, 'hex'), encode(hash, 'hex'), xid::text,
     position)
@@ -30,7 +33,8 @@ ACCESS_QUERY = f"""SELECT json_build_array('al', seq, case_seq, {UTC.format('at'
   FROM handoff.access_log ORDER BY seq"""
 ACCESS_HEADS_QUERY = """SELECT json_build_array('ah', 'log', '', seq, encode(hash, 'hex')) FROM handoff.access_log_head
   UNION ALL SELECT json_build_array('ah', 'case', case_id, case_seq, encode(hash, 'hex')) FROM handoff.access_case_heads"""
-SNAPSHOT = ";\n".join(["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", STORED_CHECKPOINT_QUERY, STREAMS_QUERY, QUERY,
+SNAPSHOT = ";\n".join(["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NOW_QUERY, STORED_CHECKPOINT_QUERY,
+                       STREAMS_QUERY, QUERY,
                        ACCESS_QUERY, ACCESS_HEADS_QUERY, "COMMIT"])
 FORMATS = (None, "handoff-checkpoint-v2")  # a checkpoint's "format": none is format 1
 
@@ -75,26 +79,31 @@ def checkpoint_problem(data):
     return f"the checkpoint lacks {', '.join(missing)}" if missing else None
 
 
-def verify(rows, checkpoint=None, stored=None, stream_heads=None, saved_event=None):
+def verify(rows, checkpoint=None, stored=None, stream_heads=None, saved_event=None, latest=None):
     """rows: [stream, version, id, type, occurred_at, recorded_at, data, metadata, prev_hex, hash_hex, xid, position]
     ordered by stream, version; checkpoint: a saved checkpoint's data; stored: (version, data) of the newest
-    checkpoint in the database; stream_heads: handoff.streams as [stream, version, head_hex]; saved_event:
-    (version, hash_hex) of the saved checkpoint event. Returns the exit status."""
+    checkpoint in the database; stream_heads: handoff.streams as [stream, version, head_hex, last_recorded_at];
+    saved_event: (version, hash_hex) of the saved checkpoint event; latest: the latest recorded_at possible
+    (the snapshot's start, with a margin). Returns the exit status."""
     events, streams, stream, prev, expected = 0, 0, None, ZERO, 1
     named = [("CHECKPOINT", checkpoint)] + ([(f"STORED CHECKPOINT checkpoints@{stored[0]}", stored[1])] if stored else [])
     limits = {k: ((int(c["xid"]), c["position"]), c) for k, c in named if c}
     covered = {k: [0, {}] for k in limits}  # what lies under each checkpoint: count, heads
     last, checkpoint_hashes = {}, {}  # stream -> (version, hash_hex) of its last event; checkpoints@v -> hash
+    last_recorded = {}  # stream -> its last event's recorded_at
     for r in rows:
         if r[0] != stream:
             stream, prev, expected, streams = r[0], ZERO, 1, streams + 1
         digest = hashlib.sha256(prev + canonical(*r[:8])).digest()
         problem = ("version gap" if r[1] != expected else "prev_hash does not match" if r[8] != prev.hex()
                    else f"hash does not match (recomputed {digest.hex()})" if r[9] != digest.hex() else None)
+        if not problem and latest and r[5] > latest:
+            problem = f"recorded at {r[5]}, after this check began (the time of record was moved)"
         if problem:
             print(f"FAIL {r[0]}@{r[1]}: {problem}")
             return 1
         prev, expected, events, last[r[0]] = digest, expected + 1, events + 1, (r[1], r[9])
+        last_recorded[r[0]] = r[5]
         if r[0] == "checkpoints":
             checkpoint_hashes[r[1]] = r[9]
         for k, (limit, _) in limits.items():
@@ -108,6 +117,13 @@ def verify(rows, checkpoint=None, stored=None, stream_heads=None, saved_event=No
             if recorded.get(name) != last.get(name):
                 print(f"FAIL {name}: handoff.streams records {recorded.get(name)} but its last event is "
                       f"{last.get(name)}: events removed from the end, or the table edited")
+                return 1
+        # The next append's time of record starts from the stream's last_recorded_at: moved, it
+        # would date every later event of the stream ahead, unseen by the chains.
+        for h in stream_heads:
+            if len(h) > 3 and h[3] is not None and h[0] in last_recorded and h[3] != last_recorded[h[0]]:
+                print(f"FAIL {h[0]}: handoff.streams records last_recorded_at {h[3]} but its last event was "
+                      f"recorded at {last_recorded[h[0]]}: the table edited")
                 return 1
     print(f"OK {events} events in {streams} streams")
     status = 0
@@ -226,8 +242,12 @@ def self_test():
                verify(EXAMPLE, stored=(1, EXAMPLE_CHECKPOINT)),
                verify(EXAMPLE[:1], stored=(1, EXAMPLE_CHECKPOINT)),  # ... and the stored checkpoint sees it
                int(checkpoint_problem({**EXAMPLE_CHECKPOINT, "format": "handoff-checkpoint-v3"}) is not None),
-               int(checkpoint_problem({**EXAMPLE_CHECKPOINT, "format": "handoff-checkpoint-v2"}) is not None)]
-    expected = [0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1]
+               int(checkpoint_problem({**EXAMPLE_CHECKPOINT, "format": "handoff-checkpoint-v2"}) is not None),
+               verify(EXAMPLE, stream_heads=[["case-KS-2026-000001", 2, EXAMPLE[1][9], EXAMPLE[1][5]]]),
+               verify(EXAMPLE, stream_heads=[["case-KS-2026-000001", 2, EXAMPLE[1][9],
+                                              "2027-01-06T00:00:00.000000Z"]]),  # last_recorded_at moved
+               verify(EXAMPLE, latest="2026-03-01T08:00:00.000000Z")]  # recorded after the check began
+    expected = [0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 1, 1]
     print("self-test", "passed" if results == expected else f"FAILED {results}")
     return 0 if results == expected else 1
 
@@ -242,13 +262,14 @@ def verify_database(checkpoint=None, saved_event=None):
             row, upcoming = upcoming[1:], next(rows, None)
             yield row
 
+    latest = next((r[0] for r in take("nw")), None)
     stored = [(v, json.loads(d)) for v, d in take("cp")]
     if stored and checkpoint_problem(stored[0][1]):
         print(f"FAIL checkpoints@{stored[0][0]}: {checkpoint_problem(stored[0][1])}")
         return 1
     heads = list(take("st"))
     events = take("ev")
-    status = verify(events, checkpoint, stored[0] if stored else None, heads, saved_event)
+    status = verify(events, checkpoint, stored[0] if stored else None, heads, saved_event, latest)
     for _ in events:  # what a failed chain left unread
         pass
     access = verify_access(list(take("al")), list(take("ah")), checkpoint, stored[0] if stored else None)

@@ -141,12 +141,52 @@ extension EventStore {
                 return report
             }
         }
-        if let (stream, head) = heads.min(by: { $0.key < $1.key }), head.version > 0 {
+        // Every row left over, not just the first: an empty row added in front of a removed stream
+        // hid it (an auditor's pass).
+        if let (stream, head) = heads.filter({ $0.value.version > 0 }).min(by: { $0.key < $1.key }) {
             report.problem = .init(
                 stream: stream, version: nil, eventId: nil,
                 reason: "the streams table records version \(head.version) but the stream has no events")
+            return report
         }
+        report.problem = try await timeOfRecordProblem(only: only, on: c)
         return report
+    }
+
+    /// What the chains cannot show of the time of record: a stream's `last_recorded_at` (where the
+    /// next append's time of record starts: moved ahead, it dates every later event of the stream
+    /// ahead, an auditor's pass found) that is not its last event's, and an event recorded after
+    /// this check began (five minutes allowed for a standby's clock).
+    private static func timeOfRecordProblem(only: StreamName?, on c: Connection) async throws
+        -> VerificationReport.Problem?
+    {
+        let moved = try await c.query(
+            """
+            SELECT s.stream FROM handoff.streams s
+              JOIN LATERAL (SELECT recorded_at FROM handoff.events e WHERE e.stream = s.stream
+                             ORDER BY e.version DESC LIMIT 1) l ON true
+             WHERE (\(only?.rawValue)::text IS NULL OR s.stream = \(only?.rawValue))
+               AND s.last_recorded_at IS NOT NULL AND s.last_recorded_at <> l.recorded_at
+             ORDER BY s.stream COLLATE "C" LIMIT 1
+            """)
+        if let row = moved.first {
+            return .init(
+                stream: try row.decode(0), version: nil, eventId: nil,
+                reason: "the streams table's last_recorded_at is not its last event's time of record")
+        }
+        let future = try await c.query(
+            """
+            SELECT stream, version, id FROM handoff.events
+             WHERE (\(only?.rawValue)::text IS NULL OR stream = \(only?.rawValue))
+               AND recorded_at > now() + interval '5 minutes'
+             ORDER BY stream COLLATE "C", version LIMIT 1
+            """)
+        if let row = future.first {
+            return .init(
+                stream: try row.decode(0), version: try row.decode(1), eventId: try row.decode(2, as: UUID.self),
+                reason: "recorded after this check began: the time of record was moved")
+        }
+        return nil
     }
 
     /// A case's record as its history gives it: the case stream and the stream of its `sop-`

@@ -94,7 +94,7 @@ import Testing
             db,
             "DELETE FROM handoff.events WHERE stream = 'case-V-2' AND version = 3; "
                 + "DELETE FROM handoff.events WHERE stream = 'case-V-3'; "
-                + "UPDATE handoff.streams SET version = 2, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'case-V-2' AND version = 2) WHERE stream = 'case-V-2'; "
+                + "UPDATE handoff.streams SET version = 2, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'case-V-2' AND version = 2), last_recorded_at = (SELECT recorded_at FROM handoff.events WHERE stream = 'case-V-2' AND version = 2) WHERE stream = 'case-V-2'; "
                 + "DELETE FROM handoff.streams WHERE stream = 'case-V-3'")
         // Per-stream chains alone still verify: this is what the checkpoint is for.
         #expect(try await store.verify().valid)
@@ -114,6 +114,46 @@ import Testing
         let report = try await store.verify()
         #expect(report.problem?.stream == "case-V-1")
         #expect(report.problem?.reason.contains("missing") == true)
+    }
+
+    /// What an auditor's pass did to the tables beside the chains, each caught by both verifiers: a
+    /// stream removed behind an empty streams row named first (the Swift verifier looked at the
+    /// first leftover row only), a stream's `last_recorded_at` moved ahead (the next append's time
+    /// of record starts there: every later event of the stream dated 30 days ahead), and an event
+    /// recorded in the future.
+    @Test func theTablesBesideTheChainsAreChecked() async throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/verify-chain.py").path
+        func check(_ db: TestDB, _ store: EventStore, _ stream: String, _ reason: String) async throws {
+            let report = try await store.verify()
+            #expect(report.problem?.stream == stream, "\(String(describing: report.problem))")
+            #expect(report.problem?.reason.contains(reason) == true, "\(String(describing: report.problem))")
+            let run = try runPython(script, [], url: db.url)
+            #expect(run.status == 1 && run.output.contains("FAIL \(stream)"), "\(run.output)")
+        }
+        var (db, store) = try await seeded()
+        try await tamper(
+            db,
+            "DELETE FROM handoff.events WHERE stream = 'case-V-2'; "
+                + "INSERT INTO handoff.streams VALUES ('aaa', 0, decode(repeat('00', 32), 'hex'), NULL)")
+        try await check(db, store, "case-V-2", "no events")
+
+        (db, store) = try await seeded()
+        try await tamper(
+            db, "UPDATE handoff.streams SET last_recorded_at = now() + interval '30 days' WHERE stream = 'case-V-3'")
+        try await check(db, store, "case-V-3", "last_recorded_at")
+        // The one stream's verification (a case's verify) sees it too.
+        #expect(try await store.verify(stream: stream("V-3")).problem?.reason.contains("last_recorded_at") == true)
+
+        // ... and an append after it: the event is chained with a time of record 30 days ahead,
+        // and the streams table agrees with it again. The time of record in the future shows it.
+        (db, store) = try await seeded()
+        try await tamper(
+            db, "UPDATE handoff.streams SET last_recorded_at = now() + interval '30 days' WHERE stream = 'case-V-1'")
+        let late = try await store.append(to: stream("V-1"), events: [event("CaseReviewed")])
+        try await waitUntilReadable(store, late.events[0].cursor)
+        try await check(db, store, "case-V-1", "recorded after this check began")
+        #expect(try await store.verify().problem?.version == 4)
     }
 
     /// A superuser who re-chains or shortens what a checkpoint covers, and leaves the `checkpoints`
@@ -137,7 +177,7 @@ import Testing
         try await tamper(
             db,
             "DELETE FROM handoff.events WHERE stream = 'case-V-2' AND version = 3; "
-                + "UPDATE handoff.streams SET version = 2, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'case-V-2' AND version = 2) WHERE stream = 'case-V-2'"
+                + "UPDATE handoff.streams SET version = 2, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'case-V-2' AND version = 2), last_recorded_at = (SELECT recorded_at FROM handoff.events WHERE stream = 'case-V-2' AND version = 2) WHERE stream = 'case-V-2'"
         )
         #expect(try await store.verify().valid)
         own = try #require(try await store.compareNewestStoredCheckpoint())
@@ -149,7 +189,7 @@ import Testing
         try await tamper(
             db,
             "DELETE FROM handoff.events WHERE stream = 'checkpoints' AND version = 2; "
-                + "UPDATE handoff.streams SET version = 1, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'checkpoints' AND version = 1) WHERE stream = 'checkpoints'"
+                + "UPDATE handoff.streams SET version = 1, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'checkpoints' AND version = 1), last_recorded_at = (SELECT recorded_at FROM handoff.events WHERE stream = 'checkpoints' AND version = 1) WHERE stream = 'checkpoints'"
         )
         #expect(try await store.verify().valid)
         own = try #require(try await store.compareNewestStoredCheckpoint())
@@ -232,7 +272,7 @@ import Testing
         // ... and the streams table fixed: the stored checkpoint no longer recomputes.
         try await tamper(
             db,
-            "UPDATE handoff.streams SET version = 2, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'case-V-1' AND version = 2) WHERE stream = 'case-V-1'"
+            "UPDATE handoff.streams SET version = 2, head_hash = (SELECT hash FROM handoff.events WHERE stream = 'case-V-1' AND version = 2), last_recorded_at = (SELECT recorded_at FROM handoff.events WHERE stream = 'case-V-1' AND version = 2) WHERE stream = 'case-V-1'"
         )
         run = try runPython(script, [], url: db.url)
         #expect(run.status == 1 && run.output.contains("STORED CHECKPOINT checkpoints@1 MISMATCH"), "\(run.output)")
