@@ -60,7 +60,8 @@ struct AnnualReportTests {
             let s = CaseState.fold(caseId: c.caseId, events: c.events)!
             if let p = period(s.openedAt) {
                 let end = p == 1 ? end2025 : start2025
-                let closed = s.status == .closed && s.closedAt! < end
+                // Closed at the year's end: a closure before it not undone by then.
+                let closed = s.closures.contains { $0.closedAt < end && ($0.reopenedAt.map { $0 >= end } ?? true) }
                 add(p, "cases-by-identification", s.identificationStatus.rawValue, closed ? "closed" : "open")
                 let column: String? =
                     switch s.identificationStatus {
@@ -85,8 +86,11 @@ struct AnnualReportTests {
                     for g in groups { add(p, "victims-by-exploitation", g, column) }
                 }
             }
-            if s.status == .closed, let at = s.closedAt, let p = period(at) {
-                add(p, "closures-by-reason", s.closureReason!.rawValue, "closures")
+            // Every closure in the year it happened, reopened since or not.
+            for closure in s.closures {
+                if let p = period(closure.closedAt) {
+                    add(p, "closures-by-reason", closure.reason.rawValue, "closures")
+                }
             }
             for r in s.referrals.values {
                 guard let p = period(issued[c.caseId]?[r.id] ?? r.issuedAt) else { continue }
@@ -409,6 +413,84 @@ struct AnnualReportTests {
         try await ProjectionRunner(store: store).rebuild("cases")
         #expect(try await Snapshot.take(db.pool())["reflection_periods"] == before)
         #expect(before?.count == 2)
+    }
+
+    /// A closure counts in the year it happened, whatever came after it: the report read the one
+    /// closure the case summary keeps, which a reopening clears, so a case closed in a published
+    /// year and reopened later vanished from that year's closures and was "open" at its end (an
+    /// auditor's pass). And what a correction changes (a closure's reason, a decline's reason, an
+    /// ended period's outcome) is what the figures count: those corrections were answered 201 and
+    /// changed nothing.
+    @Test func closuresStayInTheirYearAndCorrectionsReachTheFigures() async throws {
+        let (db, store) = try await Self.storeOfRealRecords()
+        let zone = TimeZone(identifier: "Europe/Belgrade")!
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let year = calendar.component(.year, from: Date())
+        let newYear = calendar.date(from: DateComponents(year: year, month: 1, day: 1))!
+        func event(_ type: String, _ data: JSONValue, by institution: String = "kp-dthb", daysFromNewYear: Double)
+            -> NewEvent
+        {
+            NewEvent(
+                type: type, data: data.serializedString(),
+                metadata: EventMetadata(actor: EventActor(institution: institution, user: institution + "-1")),
+                occurredAt: newYear.addingTimeInterval(daysFromNewYear * 86_400))
+        }
+        let opening: JSONValue = [
+            "identificationStatus": "identified",
+            "profile": ["sex": "female", "ageBand": "18-24", "child": false, "nationality": "AL", "exploitation": []],
+        ]
+        let closed = event("CaseClosed", ["reason": "returned-home"], daysFromNewYear: -10)
+        let declined = event(
+            "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], by: "isf", daysFromNewYear: 3)
+        let ended = event("ReflectionPeriodEnded", ["outcome": "cooperation-agreed"], daysFromNewYear: 4)
+        func correction(_ target: NewEvent, _ fields: JSONValue, by institution: String = "kp-dthb") -> NewEvent {
+            event(
+                "RecordCorrected",
+                [
+                    "correctsEventId": .string(target.id.uuidString.lowercased()), "reason": "data-entry-error",
+                    "correction": fields,
+                ],
+                by: institution, daysFromNewYear: 5)
+        }
+        try await store.append(
+            to: .case("KP-CLOSE-1")!,
+            events: [
+                event("CaseOpened", opening, daysFromNewYear: -30), closed,
+                event("CaseReopened", ["reason": "new-information"], daysFromNewYear: 2),
+                event("ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], daysFromNewYear: 2),
+                declined,
+                event("ReflectionPeriodStarted", ["days": 30], daysFromNewYear: 3), ended,
+                correction(closed, ["reason": "reintegrated"]),
+                correction(declined, ["reason": "not-eligible"], by: "isf"),
+                correction(ended, ["outcome": "returned-home"]),
+            ])
+        try await waitUntilAllReadable(store)
+        _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
+        let models = ReadModels(pool: db.pool())
+        func cell(_ report: AnnualReport, _ table: String, _ row: String, _ column: String) throws -> Int {
+            let t = try #require(report.tables.first { $0.id == table })
+            guard let r = t.rows.firstIndex(of: row), let c = t.columns.firstIndex(of: column) else { return 0 }
+            return t.current[r][c]
+        }
+        let last = try await models.annualReport(year: year - 1, timeZone: zone)
+        let this = try await models.annualReport(year: year, timeZone: zone)
+        // Closed in December as corrected, reopened in January: a closure of last year, and a case
+        // closed at its end; open at the end of this one.
+        #expect(try cell(last, "closures-by-reason", "reintegrated", "closures") == 1)
+        #expect(try cell(last, "closures-by-reason", "returned-home", "closures") == 0)
+        #expect(try cell(this, "closures-by-reason", "reintegrated", "closures") == 0)
+        #expect(try cell(last, "cases-by-identification", "identified", "closed") == 1)
+        #expect(try cell(this, "cases-by-identification", "identified", "closed") == 0)
+        #expect(try cell(this, "declines-by-reason", "not-eligible", "referrals") == 1)
+        #expect(try cell(this, "declines-by-reason", "no-capacity", "referrals") == 0)
+        #expect(try cell(this, "reflection-outcomes", "returned-home", "periods") == 1)
+        #expect(try cell(this, "reflection-outcomes", "cooperation-agreed", "periods") == 0)
+        // A rebuild writes the same closures.
+        let before = try await Snapshot.take(db.pool())["case_closures"]
+        try await ProjectionRunner(store: store).rebuild("cases")
+        #expect(try await Snapshot.take(db.pool())["case_closures"] == before)
+        #expect(before?.count == 1)
     }
 
     /// Reviews recorded in a loop are one review: an attack pass recorded 990 `CaseReviewed` in one

@@ -85,7 +85,7 @@ enum Seed {
 enum Snapshot {
     static let tables = [
         "case_summary", "case_parties", "referrals", "deadlines", "deadline_notices", "case_documents",
-        "reflection_periods", "institutions", "sop_rulesets",
+        "reflection_periods", "case_closures", "institutions", "sop_rulesets",
     ]
 
     static func take(_ pool: ConnectionPool) async throws -> [String: [String]] {

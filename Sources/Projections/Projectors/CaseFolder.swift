@@ -501,6 +501,7 @@ struct CaseRows: Sendable {
     var deadlines: RowBatch
     var documents: RowBatch
     var periods: RowBatch
+    var closures: RowBatch
 
     /// Empty rows; `copy`: written by `COPY` (a rebuild's replay: thousands of rows a group).
     init(copy: Bool) {
@@ -510,6 +511,7 @@ struct CaseRows: Sendable {
         deadlines = CaseProjector.deadlines.rows(copy: copy)
         documents = CaseProjector.documents.rows(copy: copy)
         periods = CaseProjector.reflectionPeriods.rows(copy: copy)
+        closures = CaseProjector.closures.rows(copy: copy)
     }
 
     /// Adds the rows of the case `caseId` with `history`, evaluated in `context`; false when the
@@ -522,6 +524,7 @@ struct CaseRows: Sendable {
         CaseProjector.addSummary(state, history: history, to: &summaries)
         CaseProjector.addParties(state, to: &parties)
         CaseProjector.addReflectionPeriods(state, to: &periods)
+        CaseProjector.addClosures(state, to: &closures)
         CaseProjector.addReferrals(
             state, times: DeadlineEvaluator.referralTimes(history.events, context: context), to: &referrals)
         CaseProjector.addDeadlines(
@@ -539,6 +542,7 @@ struct CaseRows: Sendable {
             (CaseProjector.summary, summaries), (CaseProjector.parties, parties),
             (CaseProjector.referrals, referrals), (CaseProjector.deadlines, deadlines),
             (CaseProjector.documents, documents), (CaseProjector.reflectionPeriods, periods),
+            (CaseProjector.closures, closures),
         ]
         for (writer, _) in written { try await writer.delete(stale, on: connection, tables: tables) }
         for (writer, rows) in written { try await writer.insert(rows, on: connection, tables: tables) }

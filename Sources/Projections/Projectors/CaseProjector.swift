@@ -24,7 +24,7 @@ public struct CaseProjector: Projector {
     public let name = "cases"
     public let tables = [
         "case_summary", "case_parties", "referrals", "deadlines", "deadline_notices", "case_documents",
-        "reflection_periods",
+        "reflection_periods", "case_closures",
     ]
     /// How many cases a rebuild's replay keeps in memory, counted in events (about 1 KiB each).
     let replayMemory: Int
@@ -89,6 +89,12 @@ public struct CaseProjector: Projector {
         columns: [
             ("case_id", "text"), ("ordinal", "int"), ("started_at", "timestamptz"), ("days", "int"),
             ("ended_at", "timestamptz"), ("outcome", "text"),
+        ])
+    static let closures = RowWriter(
+        table: "case_closures",
+        columns: [
+            ("case_id", "text"), ("ordinal", "int"), ("closed_at", "timestamptz"), ("reason", "text"),
+            ("reopened_at", "timestamptz"),
         ])
     static let referrals = RowWriter(
         table: "referrals",
@@ -186,6 +192,18 @@ public struct CaseProjector: Projector {
             r.int(period.days)
             r.time(period.endedAt)
             r.text(period.outcome?.rawValue)
+            r.endRow()
+        }
+    }
+
+    /// Appends a row for every closure of a case, in order.
+    static func addClosures(_ s: CaseState, to r: inout RowBatch) {
+        for (i, closure) in s.closures.enumerated() {
+            r.text(s.caseId)
+            r.int(i)
+            r.time(closure.closedAt)
+            r.text(closure.reason.rawValue)
+            r.time(closure.reopenedAt)
             r.endRow()
         }
     }

@@ -19,11 +19,12 @@ extension ReadModels {
     /// grouped queries, run at once on the pool's connections; no scan of the event log). Years are
     /// calendar years in `timeZone`; deadline statuses are as of `now`.
     ///
-    /// What is counted: cases by the `occurredAt` of their opening; closures by that of the
-    /// (latest) closure; victims = cases opened in the year whose current identification status
-    /// is identified, or presumed/potential ("presumed"); referrals by when they were on the
-    /// record for their recipient, and deadlines by when they run from for the institution
-    /// responsible (``referralIssued``, ``deadlineCountsFrom``); reflection periods by their start.
+    /// What is counted: cases by the `occurredAt` of their opening, each closed at its year's end
+    /// when a closure before that end was not undone by then; every closure in the year it happened;
+    /// victims = cases opened in the year whose current identification status is identified, or
+    /// presumed/potential ("presumed"); referrals by when they were on the record for their
+    /// recipient, and deadlines by when they run from for the institution responsible
+    /// (``referralIssued``, ``deadlineCountsFrom``); reflection periods by their start.
     public func annualReport(year: Int, timeZone: TimeZone, now: Date = Date()) async throws -> AnnualReport {
         let period = ReportGroupings.yearInterval(year, timeZone: timeZone)
         let previous = ReportGroupings.yearInterval(year - 1, timeZone: timeZone)
@@ -34,17 +35,23 @@ extension ReadModels {
         async let caseRows = pool.query(
             """
             SELECT p, identification_status,
-                   CASE WHEN closed_at IS NOT NULL AND closed_at < (CASE WHEN p = 1 THEN \(e)::timestamptz ELSE \(s1)::timestamptz END)
+                   CASE WHEN EXISTS (
+                       SELECT 1 FROM handoff.case_closures k
+                        WHERE k.case_id = c.case_id AND k.closed_at < c.year_end
+                          AND (k.reopened_at IS NULL OR k.reopened_at >= c.year_end))
                         THEN 'closed' ELSE 'open' END, count(*)
-              FROM (SELECT c.*, CASE WHEN opened_at >= \(s1)::timestamptz THEN 1 ELSE 0 END AS p FROM handoff.case_summary c
-                     WHERE opened_at >= \(s0)::timestamptz AND opened_at < \(e)::timestamptz) c
+              FROM (SELECT s.case_id, s.identification_status, x.p,
+                           CASE WHEN x.p = 1 THEN \(e)::timestamptz ELSE \(s1)::timestamptz END AS year_end
+                      FROM handoff.case_summary s,
+                           LATERAL (SELECT CASE WHEN s.opened_at >= \(s1)::timestamptz THEN 1 ELSE 0 END AS p) x
+                     WHERE s.opened_at >= \(s0)::timestamptz AND s.opened_at < \(e)::timestamptz) c
              GROUP BY 1, 2, 3
             """
         )
         async let closureRows = pool.query(
             """
-            SELECT CASE WHEN closed_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(closure_reason, 'other'), count(*)
-              FROM handoff.case_summary WHERE closed_at >= \(s0)::timestamptz AND closed_at < \(e)::timestamptz GROUP BY 1, 2
+            SELECT CASE WHEN closed_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, reason, count(*)
+              FROM handoff.case_closures WHERE closed_at >= \(s0)::timestamptz AND closed_at < \(e)::timestamptz GROUP BY 1, 2
             """
         )
         async let victimRows = pool.query(

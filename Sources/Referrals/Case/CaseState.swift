@@ -54,6 +54,13 @@ public struct ReflectionPeriod: Sendable, Hashable {
     public var isRunning: Bool { endedAt == nil }
 }
 
+/// One closure of a case: when it happened, why (as corrected), and when a reopening undid it.
+public struct Closure: Sendable, Hashable {
+    public var closedAt: Date
+    public var reason: ClosureReason
+    public var reopenedAt: Date?
+}
+
 /// Whether a case is open.
 public enum CaseStatus: String, Sendable, Hashable, Codable {
     case open, closed
@@ -90,7 +97,6 @@ public struct CaseState: Sendable, Hashable {
     public private(set) var referralOrder: [String] = []
     public private(set) var consents: [ConsentRecord] = []
     public private(set) var guardianAppointedAt: Date?
-    /// The latest reflection period, if any was started.
     /// Every reflection period of the case, in the order they started (one runs at a time).
     public private(set) var reflectionPeriods: [ReflectionPeriod] = []
     /// The latest reflection period.
@@ -100,6 +106,9 @@ public struct CaseState: Sendable, Hashable {
     public private(set) var closureReason: ClosureReason?
     public private(set) var reopenedAt: Date?
     public private(set) var reopenCount = 0
+    /// Every closure of the case, in order, each with the reopening that undid it (the annual
+    /// report counts each in its year; a reopening no longer erases a closure of a past year).
+    public private(set) var closures: [Closure] = []
     public private(set) var correctionCount = 0
     /// How many corrections each corrected event has had, by event id.
     public private(set) var correctionsOf: [UUID: Int] = [:]
@@ -118,6 +127,11 @@ public struct CaseState: Sendable, Hashable {
     private var riskSetBy: UUID?
     /// The `ReflectionPeriodStarted` of the latest period.
     public private(set) var reflectionSetBy: UUID?
+    /// The closure each `CaseClosed` made, and the period each `ReflectionPeriodEnded` ended, by
+    /// event id (indices into ``closures`` and ``reflectionPeriods``): what a correction of that
+    /// event changes.
+    private var closureBy: [UUID: Int] = [:]
+    private var reflectionEndedBy: [UUID: Int] = [:]
 
     /// Starts a case from its `CaseOpened` event; `nil` for any other event.
     public init?(caseId: String, opening event: CaseEvent) {
@@ -247,6 +261,7 @@ public struct CaseState: Sendable, Hashable {
             guard reflectionPeriod?.isRunning == true else { return }
             reflectionPeriods[reflectionPeriods.count - 1].endedAt = at
             reflectionPeriods[reflectionPeriods.count - 1].outcome = outcome
+            reflectionEndedBy[event.id] = reflectionPeriods.count - 1
         case .caseReviewed:
             lastReviewedAt = at
         case .caseClosed(let reason):
@@ -254,10 +269,13 @@ public struct CaseState: Sendable, Hashable {
             status = .closed
             closedAt = at
             closureReason = reason
+            closures.append(Closure(closedAt: at, reason: reason))
+            closureBy[event.id] = closures.count - 1
         case .caseReopened:
             guard status == .closed else { return }
             status = .open
             reopenedAt = at
+            if !closures.isEmpty { closures[closures.count - 1].reopenedAt = at }
             reopenCount += 1
         case .recordCorrected(let targetId, _, let correction):
             applyCorrection(of: targetId, with: correction)
@@ -269,9 +287,12 @@ public struct CaseState: Sendable, Hashable {
     }
 
     /// Merges a correction into the corrected event's body and carries the effect into the
-    /// state where that event still determines it (the profile; the identification status,
-    /// risk level or reflection days if no later event has replaced them; a referral's purpose
-    /// and urgency).
+    /// state where that event still determines it: the profile; the identification status, risk
+    /// level or reflection days if no later event has replaced them; a decline's or withdrawal's
+    /// reason and a completion's outcome; a closure's reason; an ended period's outcome. Every
+    /// field a correction may change (``CaseEventBody``: not what identifies a record or was
+    /// decided on when it was made) is carried: an auditor's pass corrected a decline's reason and
+    /// a period's outcome, was answered 201, and the figures kept the old values.
     private mutating func applyCorrection(of targetId: UUID, with correction: JSONObject) {
         guard let original = bodies[targetId],
             let corrected = try? CaseEventBody.decode(
@@ -284,9 +305,19 @@ public struct CaseState: Sendable, Hashable {
         case .caseOpened(let status, let newProfile):
             profile = newProfile
             if identificationSetBy == targetId { identificationStatus = status }
-        case .referralIssued(let id, _, let purpose, let urgency, _):
-            referrals[id]?.purpose = purpose
-            referrals[id]?.urgency = urgency
+        case .referralDeclined(let id, let reason) where referrals[id]?.status == .declined:
+            referrals[id]?.declineReason = reason
+        case .referralWithdrawn(let id, let reason) where referrals[id]?.status == .withdrawn:
+            referrals[id]?.withdrawalReason = reason
+        case .referralCompleted(let id, let outcome) where referrals[id]?.status == .completed:
+            referrals[id]?.outcome = outcome
+        case .caseClosed(let reason):
+            guard let index = closureBy[targetId] else { break }
+            closures[index].reason = reason
+            if index == closures.count - 1, status == .closed { closureReason = reason }
+        case .reflectionPeriodEnded(let outcome):
+            guard let index = reflectionEndedBy[targetId] else { break }
+            reflectionPeriods[index].outcome = outcome
         case .riskAssessed(let level) where riskSetBy == targetId:
             riskLevel = level
         case .identificationStatusChanged(let newStatus) where identificationSetBy == targetId:
