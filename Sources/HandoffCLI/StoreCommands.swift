@@ -1,6 +1,7 @@
 import EventStore
 import Foundation
 import Postgres
+import Projections
 import QueryService
 import Referrals
 import ServiceStore
@@ -156,6 +157,20 @@ enum StoreCommands {
             }
         } else if args.string("--heads") != nil {
             throw CLIError.usage("--heads goes with --checkpoint")
+        }
+        if args.flag("--read-models") {
+            guard only == nil else { throw CLIError.usage("--read-models checks the whole store, not one stream") }
+            // The figures are read from these tables, which no chain covers.
+            let check = try await ProjectionRunner(store: store).checkReadModels()
+            for table in check.tables {
+                if table.matches {
+                    context.out("valid: read model \(table.name), \(table.rows) rows as the log gives them")
+                } else {
+                    mismatches.append(
+                        "read model \(table.name) is not what the log gives: \(table.extra) rows the log does not give, "
+                            + "\(table.missing) rows missing, first at \(table.firstKey ?? "?")")
+                }
+            }
         }
         if !mismatches.isEmpty { throw CLIError(message: mismatches.joined(separator: "; and ")) }
     }

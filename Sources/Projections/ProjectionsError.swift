@@ -11,6 +11,9 @@ public enum ProjectionsError: Error, Sendable, Equatable, CustomStringConvertibl
     /// A case's stored document does not fit together (its cuts fall outside its body, or their
     /// statuses are missing): rebuild the `cases` read model.
     case malformedDocument(caseId: String)
+    /// A projector was half-way through a batch written in parts at every try of a read-model
+    /// check: there was no moment to compare at.
+    case neverSettled
 
     /// A stable snake_case code.
     public var code: String {
@@ -20,6 +23,7 @@ public enum ProjectionsError: Error, Sendable, Equatable, CustomStringConvertibl
         case .injected: return "injected_failure"
         case .rebuildRunning: return "rebuild_running"
         case .malformedDocument: return "malformed_document"
+        case .neverSettled: return "never_settled"
         }
     }
 
@@ -31,6 +35,8 @@ public enum ProjectionsError: Error, Sendable, Equatable, CustomStringConvertibl
         case .injected(let what): return "injected failure: \(what)"
         case .rebuildRunning(let name): return "a rebuild of \(name) is already running"
         case .malformedDocument(let caseId): return "the stored document of case \(caseId) is malformed"
+        case .neverSettled:
+            return "a projector was half-way through a batch at every try: check the read models again later"
         }
     }
 }

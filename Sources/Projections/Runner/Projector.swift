@@ -215,21 +215,29 @@ final class StatelessReplay: ProjectorReplay {
 
 /// The physical tables a projector writes: the live ones, or the shadow copies a rebuild fills.
 public struct ProjectionTables: Sendable, Hashable {
-    /// `""` for the live tables, `"_shadow"` for a rebuild's copies.
+    /// `handoff`, or `pg_temp` for a check's session-local copies.
+    public let schema: String
+    /// `""` for the live tables, `"_shadow"` for a rebuild's copies, `"_check"` for a check's.
     public let suffix: String
 
     /// The live read-model tables.
-    public static let live = ProjectionTables(suffix: "")
+    public static let live = ProjectionTables(schema: "handoff", suffix: "")
     /// The shadow tables of a rebuild.
-    public static let shadow = ProjectionTables(suffix: "_shadow")
+    public static let shadow = ProjectionTables(schema: "handoff", suffix: "_shadow")
+    /// The temporary tables `handoff verify --read-models` recomputes the read models into
+    /// (``ProjectionRunner/checkReadModels(attempts:)``).
+    public static let check = ProjectionTables(schema: "pg_temp", suffix: "_check")
 
-    private init(suffix: String) { self.suffix = suffix }
+    private init(schema: String, suffix: String) {
+        self.schema = schema
+        self.suffix = suffix
+    }
 
     /// The qualified name of a read-model table, e.g. `handoff.case_summary_shadow`.
     ///
     /// Only fixed table names written in this module are passed here, never input, which is why
     /// SQL may be assembled from it (see `SQL(text:parameters:)`).
-    public func qualified(_ table: String) -> String { "handoff." + table + suffix }
+    public func qualified(_ table: String) -> String { schema + "." + table + suffix }
 }
 
 /// The projectors of Handoff.

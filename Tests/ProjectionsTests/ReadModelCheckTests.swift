@@ -1,0 +1,61 @@
+import EventStore
+import Foundation
+import HandoffTestSupport
+import Postgres
+import Testing
+
+@testable import Projections
+
+/// `handoff verify --read-models`: the figures are read from the read models, which no chain
+/// covers; an auditor's pass edited them as the database owner (the prosecution's late and missed
+/// deadlines made met, response times cut, closure reasons changed) and every verifier passed.
+@Suite("Read-model check")
+struct ReadModelCheckTests {
+    @Test func editedFiguresAreFoundAndNamed() async throws {
+        let db = try await TestDatabase.make()
+        let store = db.store()
+        let pool = db.pool()
+        _ = try await Seed.world(store, seed: 77, minimumEvents: 2_000, now: generatorNow)
+        let runner = ProjectionRunner(store: store, batchSize: 300)
+        try await settle(runner)
+        _ = try await DeadlineWatcher(store: store).runOnce(now: Date())
+        try await settle(runner)
+
+        let intact = try await runner.checkReadModels()
+        #expect(intact.matches, "\(intact.tables.filter { !$0.matches })")
+        #expect(Set(intact.tables.map(\.name)) == Set(Snapshot.tables))
+        #expect(intact.tables.allSatisfy { $0.rows > 0 }, "\(intact.tables)")
+
+        let c = try await db.connect()
+        defer { c.close() }
+        func first(_ sql: String) async throws -> String {
+            try await c.query(SQL(text: sql, parameters: [])).first!.decode(0)
+        }
+        // A miss made met.
+        let missed = try await first(
+            "SELECT case_id FROM handoff.deadlines WHERE settled IN ('overdue', 'met-late') ORDER BY case_id COLLATE \"C\" LIMIT 1"
+        )
+        try await c.execute(
+            "UPDATE handoff.deadlines SET settled = 'met', satisfied_at = due_at - interval '1 hour' WHERE case_id = '\(missed)' AND settled IN ('overdue', 'met-late')"
+        )
+        // A closure's reason changed, a response time cut, an institution's kind changed.
+        try await c.execute("UPDATE handoff.case_closures SET reason = 'reintegrated' WHERE reason <> 'reintegrated'")
+        try await c.execute(
+            "UPDATE handoff.referrals SET responded_counted_at = issued_counted_at + interval '5 minutes' WHERE responded_counted_at IS NOT NULL"
+        )
+        try await c.execute("UPDATE handoff.institutions SET kinds = ARRAY['ngo'] WHERE institution_id = 'ksp'")
+        // A row removed.
+        try await c.execute(
+            "DELETE FROM handoff.case_parties WHERE ctid = (SELECT min(ctid) FROM handoff.case_parties)")
+
+        let edited = try await runner.checkReadModels()
+        let wrong = Dictionary(uniqueKeysWithValues: edited.tables.filter { !$0.matches }.map { ($0.name, $0) })
+        #expect(Set(wrong.keys) == ["deadlines", "case_closures", "referrals", "institutions", "case_parties"])
+        #expect(wrong["deadlines"]?.firstKey == missed)
+        #expect(wrong["deadlines"].map { $0.extra == $0.missing && $0.extra > 0 } == true)
+        #expect(wrong["institutions"]?.firstKey == "ksp")
+        #expect(wrong["case_parties"].map { $0.extra == 0 && $0.missing == 1 } == true)
+        // Nothing was written: the check's tables were the session's own.
+        #expect(try await runner.checkReadModels().tables.filter { !$0.matches }.count == 5)
+    }
+}
