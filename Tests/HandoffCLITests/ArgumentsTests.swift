@@ -476,7 +476,7 @@ struct HandoffArgumentsTests {
         (["project", "rebuild"], "handoff project rebuild NAME"),
         (["watch"], "handoff watch \(deadlines) \(logging) [--once]"),
         (["read"], "handoff read STREAM"),
-        (["verify"], "handoff verify [STREAM] [--checkpoint FILE] [--heads FILE]"),
+        (["verify"], "handoff verify [STREAM] [--checkpoint FILE] [--heads FILE] [--read-models]"),
         (["checkpoint"], "handoff checkpoint [--heads FILE]"),
         (["institution", "add"], "handoff institution add ID --name NAME --kind KIND [--case-id-prefix P]"),
         (

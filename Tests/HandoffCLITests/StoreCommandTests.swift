@@ -92,6 +92,12 @@ import Testing
         r = await cli.run("verify", "--checkpoint", checkpointFile, "--heads", headsFile)
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains("checkpoint matches"))
+        // The read models, recomputed from the log and compared (ReadModelCheckTests edits them).
+        r = await cli.run("verify", "--read-models")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("valid: read model deadlines"), "\(r.out)")
+        r = await cli.run("verify", "case-KP-2026-000001", "--read-models")
+        #expect(r.status == 2, "\(r.err)")
 
         // The tail removed by a superuser is found against the checkpoint, and named.
         let c = try await db.connect()

@@ -145,9 +145,11 @@ extension CommandSpec {
                     OptionSpec(
                         "--heads", value: "FILE",
                         help: "the heads file saved with that checkpoint, to name what changed"),
-                    OptionSpec(
+                ],
+                flags: [
+                    FlagSpec(
                         "--read-models",
-                        help: "also recompute the read models (the figures' tables) from the log and compare them"),
+                        help: "also recompute the read models (the figures' tables) from the log and compare them")
                 ]),
             CommandSpec(
                 "checkpoint", summary: "Write a checkpoint event and print it as JSON.",
