@@ -5,7 +5,8 @@ import Referrals
 extension ReadModels {
     /// `GET /v1/stats`: case counts by sex, age band, nationality, form of exploitation and
     /// identification status, and deadline outcomes per rule and per responsible institution, for
-    /// cases opened in `year` (UTC; every year when nil). Computed from the case and deadline read
+    /// cases opened in `year` (the local year, `opened_year`; every year when nil) and the
+    /// deadlines of those cases that count (``Deadline/counted``). Computed from the case and deadline read
     /// models at query time, with deadline statuses as of `now`.
     ///
     /// - Parameter suppressSmallCells: show counts from 1 to 4 as `"<5"` — set for every role but

@@ -143,10 +143,34 @@ extension QueryService {
             suppressSmallCells && DisclosureControl.isSmall(n)
                 ? .string(DisclosureControl.marker) : .number(JSONNumber(n))
         }
+        // The dimensions that split the cases (each case has one value) add up to `cases`: with one
+        // small value withheld and the others shown, the total gave it away (an auditor's pass:
+        // other = 254 − 252). They go through the report's rule, secondary suppression included.
+        let partitions: Set<String> = ["sex", "ageBand", "nationality", "identificationStatus"]
+        var cells = [report.cases]
+        var lines: [DisclosureControl.Line] = []
+        var index: [String: [String: Int]] = [:]
+        for dimension in report.counts.keys.sorted() where partitions.contains(dimension) {
+            var parts: [Int] = []
+            for (value, n) in report.counts[dimension]! {
+                index[dimension, default: [:]][value] = cells.count
+                parts.append(cells.count)
+                cells.append(n)
+            }
+            lines.append(DisclosureControl.Line(total: 0, parts: parts))
+        }
+        let withheld = suppressSmallCells ? DisclosureControl.protect(cells, lines: lines) : cells.map { _ in false }
+        func protected(_ i: Int) -> JSONValue {
+            guard withheld[i] else { return .number(JSONNumber(cells[i])) }
+            return .string(
+                DisclosureControl.isSmall(cells[i]) ? DisclosureControl.marker : DisclosureControl.secondaryMarker)
+        }
         var counts = JSONObject()
         for dimension in report.counts.keys.sorted() {
             var values = JSONObject()
-            for (value, n) in report.counts[dimension]!.sorted(by: { $0.key < $1.key }) { values[value] = cell(n) }
+            for (value, n) in report.counts[dimension]!.sorted(by: { $0.key < $1.key }) {
+                values[value] = index[dimension]?[value].map(protected) ?? cell(n)
+            }
             counts[dimension] = .object(values)
         }
         let compliance: [JSONValue] = report.compliance.map { c in
@@ -159,7 +183,7 @@ extension QueryService {
         }
         return .object(
             JSONObject([
-                ("year", year.map { .number(JSONNumber($0)) } ?? .null), ("cases", cell(report.cases)),
+                ("year", year.map { .number(JSONNumber($0)) } ?? .null), ("cases", protected(0)),
                 ("suppressed", .bool(suppressSmallCells)), ("counts", .object(counts)),
                 ("compliance", .array(compliance)),
             ]))
