@@ -92,10 +92,14 @@ extension ReadModels {
         )
         async let reflectionRows = pool.query(
             """
-            SELECT CASE WHEN started_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(days, 90),
-                   CASE WHEN ended_at IS NULL THEN 'running' ELSE coalesce(outcome, 'other') END,
+            SELECT CASE WHEN r.started_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(r.days, 90),
+                   -- A period never ended whose case is closed does not run: it can have no outcome
+                   -- until the case is reopened (an auditor's pass found 8 of 31 "running" so).
+                   CASE WHEN r.ended_at IS NOT NULL THEN coalesce(r.outcome, 'other')
+                        WHEN s.status = 'closed' THEN 'case-closed' ELSE 'running' END,
                    count(*)
-              FROM handoff.reflection_periods WHERE started_at >= \(s0)::timestamptz AND started_at < \(e)::timestamptz
+              FROM handoff.reflection_periods r LEFT JOIN handoff.case_summary s ON s.case_id = r.case_id
+             WHERE r.started_at >= \(s0)::timestamptz AND r.started_at < \(e)::timestamptz
              GROUP BY 1, 2, 3
             """
         )
@@ -298,7 +302,7 @@ extension ReadModels {
         tables.append(
             .make(
                 id: "reflection-outcomes", rowDimension: "dimension.reflectionOutcome",
-                rowOrder: ReflectionOutcome.allCases.map(\.rawValue) + ["running"], columns: ["periods"],
+                rowOrder: ReflectionOutcome.allCases.map(\.rawValue) + ["running", "case-closed"], columns: ["periods"],
                 current: reflectionOutcomes[1], previous: reflectionOutcomes[0], rowTotals: false,
                 columnTotals: true))
 
