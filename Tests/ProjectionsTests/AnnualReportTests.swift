@@ -446,6 +446,7 @@ struct AnnualReportTests {
         let closed = event("CaseClosed", ["reason": "returned-home"], daysFromNewYear: -10)
         let declined = event(
             "ReferralDeclined", ["referralId": "R-1", "reason": "no-capacity"], by: "isf", daysFromNewYear: 3)
+        let started = event("ReflectionPeriodStarted", ["days": 30], daysFromNewYear: 3)
         let ended = event("ReflectionPeriodEnded", ["outcome": "cooperation-agreed"], daysFromNewYear: 4)
         func correction(_ target: NewEvent, _ fields: JSONValue, by institution: String = "kp-dthb") -> NewEvent {
             event(
@@ -463,7 +464,7 @@ struct AnnualReportTests {
                 event("CaseReopened", ["reason": "new-information"], daysFromNewYear: 2),
                 event("ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], daysFromNewYear: 2),
                 declined,
-                event("ReflectionPeriodStarted", ["days": 30], daysFromNewYear: 3), ended,
+                started, correction(started, ["days": 90]), ended,
                 correction(closed, ["reason": "reintegrated"]),
                 correction(declined, ["reason": "not-eligible"], by: "isf"),
                 correction(ended, ["outcome": "returned-home"]),
@@ -499,6 +500,10 @@ struct AnnualReportTests {
         #expect(try cell(this, "declines-by-reason", "no-capacity", "referrals") == 0)
         #expect(try cell(this, "reflection-outcomes", "returned-home", "periods") == 1)
         #expect(try cell(this, "reflection-outcomes", "cooperation-agreed", "periods") == 0)
+        // Corrected from 30 days to 90 while it ran: its deadline still ran 30 days (the corrector's
+        // own is never put off), and so does the report (an auditor's pass found it under 61-90).
+        #expect(try cell(this, "reflection-lengths", ReportGroupings.reflectionLength(30), "periods") == 2)
+        #expect(try cell(this, "reflection-lengths", ReportGroupings.reflectionLength(90), "periods") == 0)
         // A rebuild writes the same closures.
         let before = try await Snapshot.take(db.pool())["case_closures"]
         try await ProjectionRunner(store: store).rebuild("cases")

@@ -189,7 +189,7 @@ public struct CaseProjector: Projector {
             r.text(s.caseId)
             r.int(i)
             r.time(period.startedAt)
-            r.int(period.days)
+            r.int(period.termDays)
             r.time(period.endedAt)
             r.text(period.outcome?.rawValue)
             r.endRow()

@@ -92,7 +92,7 @@ extension ReadModels {
         )
         async let reflectionRows = pool.query(
             """
-            SELECT CASE WHEN r.started_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(r.days, 90),
+            SELECT CASE WHEN r.started_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, coalesce(r.days, \(ReflectionPeriod.defaultDays)),
                    -- A period never ended whose case is closed does not run: it can have no outcome
                    -- until the case is reopened (an auditor's pass found 8 of 31 "running" so).
                    CASE WHEN r.ended_at IS NOT NULL THEN coalesce(r.outcome, 'other')
