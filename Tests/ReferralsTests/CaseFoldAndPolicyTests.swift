@@ -62,7 +62,8 @@ import Testing
         #expect(
             state.reflectionPeriod
                 == ReflectionPeriod(
-                    startedAt: at(days: 4), days: 60, termDays: 60, endedAt: at(days: 50), outcome: .cooperationAgreed))
+                    startedAt: at(days: 4), days: 60, termDays: 60, startedBy: "kp-dthb", endedAt: at(days: 50),
+                    outcome: .cooperationAgreed))
         #expect(state.lastReviewedAt == at(days: 29))
         #expect(state.closedAt == at(days: 90) && state.closureReason == .reintegrated)
         #expect(state.reopenCount == 1 && state.reopenedAt == at(days: 120))

@@ -489,4 +489,45 @@ import Testing
         try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: t0)
         try s.append("opav", "IdentificationStatusChanged", ["status": "identified"], at: t0)
     }
+
+    /// A recipient at its limit still answers the referrals addressed to it: an issuer drove the
+    /// prosecution to 1,000 events in a case (it acknowledged, accepted and completed 334
+    /// referrals) and then issued 100 urgent referrals it could not answer, each a miss (attack
+    /// pass 18). Nothing else of the recipient's is admitted past the limit.
+    @Test func aRecipientAtItsLimitStillAnswersItsReferrals() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "ksp", "purpose": "prosecution"], at: t0)
+        while s.state!.eventsBy["ksp", default: 0] < CaseAdmission.maxEventsPerInstitution {
+            try s.append("ksp", "CaseReviewed", at: t0)
+        }
+        expectError(s.attempt(.institution("ksp", user: "u"), "CaseReviewed"), .invalidEvent, "type")
+        try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "ksp", "purpose": "prosecution"], at: t0)
+        try s.append("ksp", "ReferralAcknowledged", ["referralId": "R-1"], at: t0)
+        try s.append("ksp", "ReferralAccepted", ["referralId": "R-1"], at: t0)
+        try s.append("ksp", "ReferralCompleted", ["referralId": "R-1", "outcome": "services-provided"], at: t0)
+        try s.append("ksp", "ReferralDeclined", ["referralId": "R-2", "reason": "not-eligible"], at: t0)
+        // Its own referrals, reviews and the like stay refused.
+        expectError(
+            s.attempt(
+                .institution("ksp", user: "u"), "ReferralIssued",
+                ["referralId": "R-3", "to": "opav", "purpose": "victim-advocacy"]), .invalidEvent, "type")
+    }
+
+    /// Each institution starts at most three reflection periods in a case: an attack pass started
+    /// and ended 470 one-day periods in one request, each a met deadline of its own. Another
+    /// party still starts its own.
+    @Test func reflectionPeriodsAreBoundedPerInstitution() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append("kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], at: t0)
+        for _ in 0..<CaseAdmission.maxReflectionPeriodsPerInstitution {
+            try s.append("isf", "ReflectionPeriodStarted", ["days": 1], at: t0)
+            try s.append("isf", "ReflectionPeriodEnded", ["outcome": "other"], at: t0)
+        }
+        expectError(
+            s.attempt(.institution("isf", user: "u"), "ReflectionPeriodStarted", ["days": 1]), .invalidEvent, "type")
+        try s.append("kp-dthb", "ReflectionPeriodStarted", ["days": 30], at: t0)
+        #expect(s.state!.reflectionPeriods.count == CaseAdmission.maxReflectionPeriodsPerInstitution + 1)
+    }
 }

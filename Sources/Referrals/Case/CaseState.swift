@@ -55,6 +55,8 @@ public struct ReflectionPeriod: Sendable, Hashable {
     /// while it ran is a 30-day period for its deadline and in the report (an auditor's pass found
     /// it counted as 61-90 days and ended at day 30). `nil`: the ruleset's default.
     public var termDays: Int?
+    /// The institution that started it.
+    public var startedBy: String
     public var endedAt: Date?
     public var outcome: ReflectionOutcome?
     public var isRunning: Bool { endedAt == nil }
@@ -264,7 +266,8 @@ public struct CaseState: Sendable, Hashable {
             if guardianAppointedAt == nil { guardianAppointedAt = at }
         case .reflectionPeriodStarted(let days):
             guard reflectionPeriod?.isRunning != true else { return }
-            reflectionPeriods.append(ReflectionPeriod(startedAt: at, days: days, termDays: days))
+            reflectionPeriods.append(
+                ReflectionPeriod(startedAt: at, days: days, termDays: days, startedBy: event.actor.institution))
             reflectionSetBy = event.id
         case .reflectionPeriodEnded(let outcome):
             guard reflectionPeriod?.isRunning == true else { return }
