@@ -337,7 +337,7 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         // The first term and the one still running count; the 49 terms met the same hour do not.
         #expect(reviews.map(\.counted) == [true] + Array(repeating: false, count: 49) + [true])
 
-        // Reviews every 28 days of a 30-day rule: every term counts. Every 9 days: one a term.
+        // Reviews every 28 days of a 30-day rule: every term counts. Every 9 days: the first.
         var steady = CaseScript()
         try steady.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
         for day in stride(from: 28, through: 112, by: 28) {
@@ -353,10 +353,10 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         }
         reviews = evaluate(often, now: at(days: 91)).filter { $0.ruleId == "case-review" }
         #expect(reviews.filter { $0.status == .met }.count == 10)
-        // The term from day 0 (met on day 9), then those met on days 36, 63 and 90 (each the first
-        // met after the last counted term's due time), and the one running.
-        #expect(
-            reviews.filter(\.counted).map(\.triggeredAt) == [0, 27, 54, 81, 90].map { at(days: Double($0)) })
+        // The term from day 0 (met on day 9) and the one running; each other term was met nine days
+        // into its thirty, before half of it had run: a review more often than the rule asks adds
+        // no met deadline (and takes none away from the rate).
+        #expect(reviews.filter(\.counted).map(\.triggeredAt) == [0, 90].map { at(days: Double($0)) })
 
         // A flurry, then silence: the term after the last review is missed, and counts.
         var lapsed = CaseScript()
@@ -365,6 +365,20 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         reviews = evaluate(lapsed, now: at(days: 60)).filter { $0.ruleId == "case-review" }
         #expect(reviews.map(\.status) == [.met, .met, .met, .met, .met, .overdue])
         #expect(reviews.map(\.counted) == [true, false, false, false, false, true])
+
+        // Always late, each late review repeated a minute later: the repeat meets the term the late
+        // one started, in time, but that term had hardly begun: it counts for nothing, and the
+        // late reviews stay what they were.
+        var late = CaseScript()
+        try late.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        for day in [40.0, 80, 120] {
+            try late.append("kp-dthb", "CaseReviewed", at: at(days: day))
+            try late.append("kp-dthb", "CaseReviewed", at: at(days: day).addingTimeInterval(60))
+        }
+        reviews = evaluate(late, now: at(days: 121)).filter { $0.ruleId == "case-review" }
+        #expect(reviews.map(\.status) == [.metLate, .met, .metLate, .met, .metLate, .met, .pending])
+        #expect(reviews.filter { $0.counted && $0.status == .met }.isEmpty)
+        #expect(reviews.filter { $0.counted && $0.status == .metLate }.count == 3)
     }
 
     @Test func reopeningRestartsReviews() throws {

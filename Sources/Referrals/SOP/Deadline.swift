@@ -50,9 +50,10 @@ public struct Deadline: Sendable, Hashable {
     public var notified: Bool = false
     /// Whether the deadline counts in the compliance figures (statistics, the coordinator's table,
     /// the annual report). Every deadline does but a recurring rule's term met while an earlier
-    /// counted term of the same rule, series and institution had not yet fallen due: reviewing again
-    /// and again inside one term is one review, not a met deadline each time
-    /// (``DeadlineEvaluator``, docs/time-of-record.md). Its status is shown as it is.
+    /// counted term of the same rule, series and institution had not yet fallen due, or before half
+    /// its own term had run: reviewing again and again inside one term is one review, not a met
+    /// deadline each time (``DeadlineEvaluator/markCounted(_:recurring:)``, docs/time-of-record.md).
+    /// Its status is shown as it is.
     public var counted: Bool = true
 
     /// The part of the status that no longer depends on the clock — the one definition

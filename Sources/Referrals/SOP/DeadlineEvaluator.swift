@@ -23,7 +23,8 @@ import Foundation
 /// - A deadline is met by the first later event in the stream that satisfies the rule; its
 ///   `occurredAt` is `satisfiedAt` (`met` if ≤ `dueAt`, else `met-late`). A recurring rule's
 ///   satisfying event starts the next deadline; a term met before the last counted term of its
-///   chain fell due is left out of the compliance figures (``Deadline/counted``).
+///   chain fell due, or before half its own term had run, is left out of the compliance figures
+///   (``Deadline/counted``).
 /// - A rule's `cancelledBy` events end its open deadlines (by default `CaseClosed`, and for rules
 ///   triggered by a referral that referral's `ReferralWithdrawn`): one not yet due at the
 ///   event's time of record becomes `cancelled`; one already past due stays `overdue` for good
@@ -961,12 +962,15 @@ public enum DeadlineEvaluator {
 
     /// Marks the recurring rules' terms that count for nothing (``Deadline/counted``). Each rule,
     /// ruleset series and institution responsible is a chain of terms in trigger order, each
-    /// started by the act that met the one before. The first term counts; a later term met (in
-    /// time) no later than the due time of the last term that counted does not, since that term's
-    /// period already had its act; any other term (met after that due time, met late, missed,
-    /// running or cancelled) counts and its due time becomes the bound. Reviews every 28 days of a
-    /// 30-day rule all count; 990 reviews in one batch count as one; reviews every 10 days as one a
-    /// term. Only a met deadline is ever left out, so no miss is.
+    /// started by the act that met the one before. The first term counts. A later term met in time
+    /// does not when it was met no later than the due time of the last term that counted (that
+    /// term's period already had its act), nor when it was met before half its term had run (the
+    /// act that started it and the one that met it are one act twice: a review made late and
+    /// repeated a minute later made every other term of an always-late institution on time, a
+    /// review of this session found). Any other term (met late, missed, running, cancelled, or met
+    /// in time after both) counts, and its due time becomes the bound. Reviews every 28 days of a
+    /// 30-day rule all count; 990 reviews in one batch count as one; reviews every 9 days about one
+    /// a term. Only a met deadline is ever left out, so no miss is.
     static func markCounted(_ deadlines: inout [Deadline], recurring: [Bool]) {
         struct Chain: Hashable {
             var ruleId: String
@@ -977,7 +981,10 @@ public enum DeadlineEvaluator {
         for index in deadlines.indices where recurring[index] {
             let d = deadlines[index]
             let chain = Chain(ruleId: d.ruleId, rulesetId: d.rulesetId, responsible: d.responsible)
-            if let last = bound[chain], d.settled == .met, let satisfiedAt = d.satisfiedAt, satisfiedAt <= last {
+            if let last = bound[chain], d.settled == .met, let satisfiedAt = d.satisfiedAt,
+                satisfiedAt <= last
+                    || satisfiedAt.timeIntervalSince(d.triggeredAt) < d.dueAt.timeIntervalSince(d.triggeredAt) / 2
+            {
                 deadlines[index].counted = false
             } else {
                 bound[chain] = d.dueAt
