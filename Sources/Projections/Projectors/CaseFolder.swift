@@ -242,8 +242,21 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
         precondition(wholeThrough == cursor, "one cursor for the whole replay up to it")
         guard !wholeParts.isEmpty else { return nil }
         let ids = wholeParts.removeFirst()
-        var read = try await (wholeAhead ?? Self.readAhead(ids, through: cursor, on: connection)).value
+        let read = try await (wholeAhead ?? Self.readAhead(ids, through: cursor, on: connection)).value
         wholeAhead = wholeParts.first.map { Self.readAhead($0, through: cursor, on: connection) }
+        return fold(ids, read)
+    }
+
+    /// The rows of the cases `ids` and their notices as of `cursor`, read on `connection` with the
+    /// registry as of `cursor` (a read-model check's part, in a snapshot of its own).
+    func checkPart(_ ids: [String], through cursor: Cursor, on connection: Connection) async throws -> ReplayWrites {
+        try await readRegistry(through: cursor, on: connection)
+        return fold(ids, try await Self.readAhead(ids, through: cursor, on: connection).value).writes
+    }
+
+    /// A part's cases folded, each once, with the rows of their notices.
+    private func fold(_ ids: [String], _ whole: WholeRead) -> ReplayPart {
+        var read = whole
         var notices = CaseProjector.notices.rows()
         for event in read.notices {
             // As a batch has them: each notice's row, and the first of each key in its case's history.
