@@ -1,7 +1,8 @@
 import Foundation
-import QueryService
 import Referrals
 import Testing
+
+@testable import QueryService
 
 @Suite("Routes backed by the read side")
 struct ReadModelRouteTests {
@@ -86,6 +87,18 @@ struct ReadModelRouteTests {
         // has two small values withheld, which the total does not separate.
         #expect(coordinator.json["counts"]?["sex"] == ["female": "x", "male": "<5"])
         #expect(coordinator.json["counts"]?["nationality"] == ["AL": "<5", "MD": "<5", "XK": 20])
+        // Ties between equal counts fall the same way in every answer (two answers withholding
+        // different cells of the same data gave both away).
+        let tied = StatsReport(
+            cases: 117, counts: ["sex": ["female": 100, "male": 3, "other": 7, "unknown": 7]], compliance: [])
+        var withheld: Set<String> = []
+        for _ in 0..<20 {
+            let json = QueryService.renderStats(tied, year: nil, suppressSmallCells: true)
+            for (value, cell) in json["counts"]?["sex"]?.objectValue ?? JSONObject() where cell == "x" {
+                withheld.insert(value)
+            }
+        }
+        #expect(withheld == ["other"])
         let cell = coordinator.json["compliance"]!.array[0]
         #expect(cell["met"]?.int == 12)
         #expect(cell["metLate"] == "<5")

@@ -152,7 +152,9 @@ extension QueryService {
         var index: [String: [String: Int]] = [:]
         for dimension in report.counts.keys.sorted() where partitions.contains(dimension) {
             var parts: [Int] = []
-            for (value, n) in report.counts[dimension]! {
+            // In a fixed order, so that ties between equal counts fall the same way in every answer
+            // (two answers withholding different cells of the same data gave both away).
+            for (value, n) in report.counts[dimension]!.sorted(by: { $0.key < $1.key }) {
                 index[dimension, default: [:]][value] = cells.count
                 parts.append(cells.count)
                 cells.append(n)
