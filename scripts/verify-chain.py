@@ -98,7 +98,8 @@ def verify(rows, checkpoint=None, stored=None, stream_heads=None, saved_event=No
         problem = ("version gap" if r[1] != expected else "prev_hash does not match" if r[8] != prev.hex()
                    else f"hash does not match (recomputed {digest.hex()})" if r[9] != digest.hex() else None)
         if not problem and latest and r[5] > latest:
-            problem = f"recorded at {r[5]}, after this check began (the time of record was moved)"
+            problem = (f"recorded at {r[5]}, after this check began (the time of record was moved, or this "
+                       "server's clock is behind the one that recorded it)")
         if problem:
             print(f"FAIL {r[0]}@{r[1]}: {problem}")
             return 1

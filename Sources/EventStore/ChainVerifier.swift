@@ -184,7 +184,9 @@ extension EventStore {
         if let row = future.first {
             return .init(
                 stream: try row.decode(0), version: try row.decode(1), eventId: try row.decode(2, as: UUID.self),
-                reason: "recorded after this check began: the time of record was moved")
+                reason:
+                    "recorded after this check began: the time of record was moved, or this server's clock is "
+                    + "behind the one that recorded it")
         }
         return nil
     }

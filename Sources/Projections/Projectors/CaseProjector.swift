@@ -94,7 +94,7 @@ public struct CaseProjector: Projector {
         table: "case_closures",
         columns: [
             ("case_id", "text"), ("ordinal", "int"), ("closed_at", "timestamptz"), ("reason", "text"),
-            ("reopened_at", "timestamptz"),
+            ("reopened_at", "timestamptz"), ("in_error", "boolean"),
         ])
     static let referrals = RowWriter(
         table: "referrals",
@@ -204,6 +204,7 @@ public struct CaseProjector: Projector {
             r.time(closure.closedAt)
             r.text(closure.reason.rawValue)
             r.time(closure.reopenedAt)
+            r.bool(closure.inError)
             r.endRow()
         }
     }

@@ -37,7 +37,7 @@ extension ReadModels {
             SELECT p, identification_status,
                    CASE WHEN EXISTS (
                        SELECT 1 FROM handoff.case_closures k
-                        WHERE k.case_id = c.case_id AND k.closed_at < c.year_end
+                        WHERE k.case_id = c.case_id AND k.closed_at < c.year_end AND NOT k.in_error
                           AND (k.reopened_at IS NULL OR k.reopened_at >= c.year_end))
                         THEN 'closed' ELSE 'open' END, count(*)
               FROM (SELECT s.case_id, s.identification_status, x.p,
@@ -51,7 +51,8 @@ extension ReadModels {
         async let closureRows = pool.query(
             """
             SELECT CASE WHEN closed_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, reason, count(*)
-              FROM handoff.case_closures WHERE closed_at >= \(s0)::timestamptz AND closed_at < \(e)::timestamptz GROUP BY 1, 2
+              FROM handoff.case_closures
+             WHERE closed_at >= \(s0)::timestamptz AND closed_at < \(e)::timestamptz AND NOT in_error GROUP BY 1, 2
             """
         )
         async let victimRows = pool.query(

@@ -70,6 +70,9 @@ public struct Closure: Sendable, Hashable {
     public var closedAt: Date
     public var reason: ClosureReason
     public var reopenedAt: Date?
+    /// Whether the reopening that undid it said the case was closed in error: then it was no
+    /// closure, and the annual report counts it nowhere.
+    public var inError = false
 }
 
 /// Whether a case is open.
@@ -283,11 +286,14 @@ public struct CaseState: Sendable, Hashable {
             closureReason = reason
             closures.append(Closure(closedAt: at, reason: reason))
             closureBy[event.id] = closures.count - 1
-        case .caseReopened:
+        case .caseReopened(let reason):
             guard status == .closed else { return }
             status = .open
             reopenedAt = at
-            if !closures.isEmpty { closures[closures.count - 1].reopenedAt = at }
+            if !closures.isEmpty {
+                closures[closures.count - 1].reopenedAt = at
+                closures[closures.count - 1].inError = reason == .closedInError
+            }
             reopenCount += 1
         case .recordCorrected(let targetId, _, let correction):
             applyCorrection(of: targetId, with: correction)
