@@ -505,6 +505,23 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         // Publishing v2 does not change the v1 verdicts.
         let before = evaluate(s, now: at(days: 15)).filter { $0.ruleId == "risk-assessed" }
         #expect(before.map(\.dueAt) == [risk.dueAt])
+
+        // A referral recorded on 2026-03-15 but dated 2026-03-06, before v2 took effect (more than
+        // the late-entry grace back): judged by the version in force when it counts, v2, not by v1's
+        // longer term (attack pass 18 kept a recipient under an old version by dating referrals
+        // before the new one). Dated back within the grace, it is judged as of when it happened.
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-2", "to": "opav", "purpose": "shelter"], at: at(days: 5))
+        s.events[s.events.count - 1].recordedAt = at(days: 14)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-3", "to": "opav", "purpose": "shelter"], at: at(days: 8.5))
+        s.events[s.events.count - 1].recordedAt = at(days: 9.2)
+        let later = evaluate(s, now: at(days: 15), rulesets: [v2, Ruleset.kosovoDefault])
+        let backdated = try #require(later.first { $0.ruleId == "referral-acknowledged" && $0.referralId == "R-2" })
+        #expect(backdated.rulesetVersion == Ruleset.kosovoDefault.version + 1)
+        #expect(backdated.dueAt == at(days: 14).addingTimeInterval(12 * 3600))
+        let withinGrace = try #require(later.first { $0.ruleId == "referral-acknowledged" && $0.referralId == "R-3" })
+        #expect(withinGrace.rulesetVersion == Ruleset.kosovoDefault.version)
     }
 
     @Test func noRulesetInForceMeansNoDeadlines() throws {

@@ -22,7 +22,8 @@ public struct Deadline: Sendable, Hashable {
     public var caseId: String
     public var ruleId: String
     public var title: String
-    /// The ruleset version that judged it (the one in force at the trigger's `occurredAt`).
+    /// The ruleset version that judged it (the one in force when the trigger counts:
+    /// ``DeadlineEvaluator/judging(_:_:)``).
     public var rulesetId: String
     public var rulesetVersion: Int
     /// Whether the rule's figure is confirmed from its source (see ``SopRule/confirmed``).

@@ -19,7 +19,8 @@ import Foundation
 ///   unless the notice was recorded after the event that met it in time or cancelled it (then the
 ///   notice came from a read that had not seen that event, and counts for nothing).
 /// - Each trigger is judged by the version of each ruleset series whose `effectiveFrom` is the
-///   latest not after the trigger's `occurredAt` (ties: the higher version).
+///   latest not after the time the trigger counts from: its `occurredAt`, but no earlier than the
+///   late-entry grace before its time of record (``judging(_:_:)``; ties: the higher version).
 /// - A deadline is met by the first later event in the stream that satisfies the rule; its
 ///   `occurredAt` is `satisfiedAt` (`met` if ≤ `dueAt`, else `met-late`). A recurring rule's
 ///   satisfying event starts the next deadline; a term met before the last counted term of its
@@ -834,7 +835,7 @@ public enum DeadlineEvaluator {
             if !current.isClosed {
                 for ruleId in rearm {
                     for versions in series {
-                        if let ruleset = inForce(versions, at: event.occurredAt), let rule = ruleset.rule(ruleId) {
+                        if let ruleset = judging(event, versions), let rule = ruleset.rule(ruleId) {
                             start(rule, ruleset, trigger: event, data: data, state: current)
                         }
                     }
@@ -896,7 +897,7 @@ public enum DeadlineEvaluator {
                     guard restarted.insert(book[index].rule.id).inserted else { continue }
                     let triggerId = deadlines[index].triggerEventId
                     for versions in series {
-                        guard let ruleset = inForce(versions, at: event.occurredAt),
+                        guard let ruleset = judging(event, versions),
                             let rule = ruleset.rule(book[index].rule.id), rule.reopenRetriggers
                         else { continue }
                         // The original trigger's data (e.g. a reflection period's days), as corrected.
@@ -927,7 +928,7 @@ public enum DeadlineEvaluator {
 
             // 3. New deadlines this event triggers.
             for versions in series {
-                guard let ruleset = inForce(versions, at: event.occurredAt) else { continue }
+                guard let ruleset = judging(event, versions) else { continue }
                 // By index: a rule is copied only when it triggers.
                 for r in ruleset.rules.indices
                 where ruleset.rules[r].trigger.events.contains(event.type)
@@ -1186,6 +1187,20 @@ public enum DeadlineEvaluator {
     /// The version of one series in force at `date`, if any.
     public static func inForce(_ versions: [Ruleset], at date: Date) -> Ruleset? {
         versions.last { $0.effectiveFrom <= date }
+    }
+
+    /// The version of a series that judges `event` as a trigger: the one in force when the event
+    /// counts — its `occurredAt`, but no earlier than the late-entry grace (of the version in force
+    /// when it was recorded) before its time of record (``CaseEvent/countedAt(grace:)``). An issuer
+    /// dated its referrals before a new version took effect and kept the recipient under the old
+    /// one's shorter terms for ever (attack pass 18); an entry dated back within the grace is judged
+    /// as of when it happened.
+    public static func judging(_ event: CaseEvent, _ versions: [Ruleset]) -> Ruleset? {
+        guard let recordedAt = event.recordedAt, let atRecord = inForce(versions, at: recordedAt) else {
+            return inForce(versions, at: event.occurredAt)
+        }
+        return inForce(versions, at: event.countedAt(grace: atRecord.lateEntryGrace(for: event)))
+            ?? inForce(versions, at: event.occurredAt)
     }
 
     static func satisfies(

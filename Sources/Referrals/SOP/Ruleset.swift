@@ -4,8 +4,8 @@ import Foundation
 /// `SopRulesetPublished` event and loaded with ``Ruleset/load(_:)``.
 ///
 /// Versions of one ruleset share an ``id``. A deadline is judged by the version whose
-/// ``effectiveFrom`` is the latest not after its trigger's `occurredAt`, so publishing a change
-/// never rewrites past compliance.
+/// ``effectiveFrom`` is the latest not after the time its trigger counts from
+/// (``DeadlineEvaluator/judging(_:_:)``), so publishing a change never rewrites past compliance.
 public struct Ruleset: Sendable, Hashable {
     /// The series, e.g. `kosovo-default`.
     public var id: String
