@@ -88,4 +88,25 @@ import Testing
         #expect(times.responded == at(hours: 30))
         #expect(times.accepted == nil)
     }
+
+    /// A deadline counts from when its term runs for the institution responsible: referred and
+    /// closed in one batch, reopened 45 days later, the prosecution's deadlines (carried on with
+    /// the time between given back) count from the reopening, not from the referral: an issuer that
+    /// referred and closed on 31 December and reopened in February put a term that ran in February
+    /// into the closed year (attack pass 18).
+    @Test func aDeadlineCountsFromWhenItsTermRuns() throws {
+        var s = try referred(at: at(hours: 1))
+        try s.append("kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: at(hours: 1))
+        try s.append("kp-dthb", "CaseReopened", ["reason": "victim-returned"], at: at(days: 45))
+        let events = recorded(s, [t0, at(hours: 1), at(hours: 1), at(days: 45)])
+        let evaluation = DeadlineEvaluator.evaluate(caseId: s.caseId, events: events, context: context, now: at(days: 46))
+        let counts = DeadlineEvaluator.countsFrom(evaluation.deadlines, events: events, context: context)
+        let ack = try #require(evaluation.deadlines.firstIndex { $0.ruleId == "referral-acknowledged" })
+        #expect(evaluation.deadlines[ack].responsible == "ksp")
+        #expect(evaluation.deadlines[ack].dueAt > at(days: 45))
+        #expect(counts[ack] >= at(days: 44.9), "\(counts[ack])")
+        // The police's own opening still counts from when it stated.
+        let own = try #require(evaluation.deadlines.firstIndex { $0.triggerEventId == events[0].id })
+        #expect(counts[own] == t0)
+    }
 }

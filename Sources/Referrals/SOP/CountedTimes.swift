@@ -55,20 +55,23 @@ extension DeadlineEvaluator {
 
     /// For each deadline, when it counts from for the institution responsible, by the rule its
     /// term runs by (``countsFor``): its trigger's `occurredAt` for the trigger's own actor, else
-    /// when the trigger was on the record (within the ruleset's late-trigger grace). The annual
-    /// report counts a deadline in the year it counts from: an issuer that dated a referral into
-    /// last year moved the recipient's deadlines, and their misses, into a year already
-    /// published (an attack pass). A deadline whose trigger or ruleset is not found counts from
-    /// its `triggeredAt`.
+    /// when the trigger was on the record (within the ruleset's late-trigger grace) — or later,
+    /// when its term started running later (``Deadline/runsFrom``: a closure's time given back at
+    /// a reopening, a role's holder brought in). The annual report counts a deadline in the year
+    /// it counts from: an issuer that dated a referral into last year moved the recipient's
+    /// deadlines, and their misses, into a year already published (an attack pass); one that
+    /// referred and closed on 31 December and reopened in February put a term that ran in
+    /// February into the closed year (attack pass 18). A deadline whose trigger or ruleset is not
+    /// found counts from its `triggeredAt`.
     public static func countsFrom(_ deadlines: [Deadline], events: [CaseEvent], context: Context) -> [Date] {
         let triggers = Set(deadlines.map(\.triggerEventId))
         var byId: [UUID: CaseEvent] = [:]
         for event in events where triggers.contains(event.id) { byId[event.id] = event }
         return deadlines.map { d in
             guard let trigger = byId[d.triggerEventId], let ruleset = context.ruleset(of: d) else {
-                return d.triggeredAt
+                return max(d.triggeredAt, d.runsFrom ?? .distantPast)
             }
-            return countsFor(d.responsible, trigger, ruleset)
+            return max(countsFor(d.responsible, trigger, ruleset), d.runsFrom ?? .distantPast)
         }
     }
 

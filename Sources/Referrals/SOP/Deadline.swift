@@ -56,6 +56,11 @@ public struct Deadline: Sendable, Hashable {
     /// deadline each time (``DeadlineEvaluator/markCounted(_:recurring:)``, docs/time-of-record.md).
     /// Its status is shown as it is.
     public var counted: Bool = true
+    /// When its term runs from for the institution responsible as the record ends: from the
+    /// trigger (as it counts for that institution), moved by the time another's act gave back, or
+    /// from when a holder of its role was brought in (the year the annual report counts it in:
+    /// ``DeadlineEvaluator/countsFrom(_:events:context:)``).
+    public var runsFrom: Date? = nil
 
     /// The part of the status that no longer depends on the clock — the one definition
     /// (issue 13) the read model stores (`deadlines.settled`) and SQL only compares with `now`:

@@ -950,6 +950,7 @@ public enum DeadlineEvaluator {
         for index in deadlines.indices {
             deadlines[index].notified = noticed(deadlines[index], before: book[index].settledBy, in: notices)
             deadlines[index].status = status(of: deadlines[index], now: now)
+            deadlines[index].runsFrom = book[index].runsFrom
         }
         markCounted(&deadlines, recurring: deadlines.indices.map { book[$0].rule.recurring })
         var pauses: [StartKey: [(from: Date, to: Date)]] = [:]
