@@ -99,7 +99,8 @@ import Testing
         try s.append("kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: at(hours: 1))
         try s.append("kp-dthb", "CaseReopened", ["reason": "victim-returned"], at: at(days: 45))
         let events = recorded(s, [t0, at(hours: 1), at(hours: 1), at(days: 45)])
-        let evaluation = DeadlineEvaluator.evaluate(caseId: s.caseId, events: events, context: context, now: at(days: 46))
+        let evaluation = DeadlineEvaluator.evaluate(
+            caseId: s.caseId, events: events, context: context, now: at(days: 46))
         let counts = DeadlineEvaluator.countsFrom(evaluation.deadlines, events: events, context: context)
         let ack = try #require(evaluation.deadlines.firstIndex { $0.ruleId == "referral-acknowledged" })
         #expect(evaluation.deadlines[ack].responsible == "ksp")
