@@ -218,6 +218,9 @@ struct AnnualReportTests {
                 """
             ).first!
         #expect(compliance.current.last!.last! == (try triggered.decode(0) as Int))
+        // /v1/stats?year= counts the same deadlines in the same year as the report.
+        let stats = try await ReadModels(pool: db.pool()).statsCounts(year: 2025)
+        #expect(stats.outcomes.reduce(0) { $0 + $1.count } == compliance.current.last!.last!)
         #expect((try triggered.decode(1) as Int) > 0, "the data set has reviews inside one term")
         #expect((try triggered.decode(2) as Int) == 0)
 

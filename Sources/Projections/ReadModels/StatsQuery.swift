@@ -5,8 +5,11 @@ import Referrals
 extension ReadModels {
     /// `GET /v1/stats`: case counts by sex, age band, nationality, form of exploitation and
     /// identification status, and deadline outcomes per rule and per responsible institution, for
-    /// cases opened in `year` (the local year, `opened_year`; every year when nil) and the
-    /// deadlines of those cases that count (``Deadline/counted``). Computed from the case and deadline read
+    /// cases opened in `year` (the local year, `opened_year`; every year when nil), and the
+    /// deadlines that count (``Deadline/counted``) counted in the year they run from for the
+    /// institution responsible, as the annual report counts them (``deadlineCountsFrom``: an opener
+    /// that dated its opening years back put every later deadline of others in that case, their
+    /// misses too, in that old year: attack pass 18). Computed from the case and deadline read
     /// models at query time, with deadline statuses as of `now`.
     ///
     /// - Parameter suppressSmallCells: show counts from 1 to 4 as `"<5"` — set for every role but
@@ -94,8 +97,11 @@ extension ReadModels {
             SELECT d.rule_id, d.responsible,
                    handoff.deadline_status(d.settled, d.due_at, d.warn_at, \(now)) AS status,
                    count(*)
-              FROM handoff.deadlines d JOIN handoff.case_summary c ON c.case_id = d.case_id
-             WHERE (\(year)::int IS NULL OR c.opened_year = \(year)::int) AND \(unescaped: Self.deadlineCounted)
+              FROM handoff.deadlines d
+             WHERE (\(year)::int IS NULL
+                    OR extract(year FROM \(unescaped: Self.deadlineCountsFrom) AT TIME ZONE \(CaseProjector.statisticsTimeZone))::int
+                       = \(year)::int)
+               AND \(unescaped: Self.deadlineCounted)
              GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
             """)
         let outcomes = try rows.all.map { row in
