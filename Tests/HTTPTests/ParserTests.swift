@@ -123,6 +123,7 @@ let parserCases: [ParserCase] = [
     .init("Host with a quote", "GET / HTTP/1.1\r\nHost: a\"><x\r\n\r\n", .status(400)),
     .init("Host with two colons", "GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n", .status(400)),
     .init("Host with a long port", "GET / HTTP/1.1\r\nHost: a:123456\r\n\r\n", .status(400)),
+    .init("Host with a port past 65535", "GET / HTTP/1.1\r\nHost: a:65536\r\n\r\n", .status(400)),
     .init("Host IPv6 unclosed", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", .status(400)),
     .init("Host IPv6 with a name", "GET / HTTP/1.1\r\nHost: [evil.example]\r\n\r\n", .status(400)),
     .init("Host with a port", "GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", .requests(1, lastBody: "")),

@@ -344,9 +344,10 @@ public struct HTTPRequestParser: Sendable {
 
     /// Whether `value` is a Host header's `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2):
     /// a registered name (unreserved, percent-encoded and sub-delimiter characters) or an IP
-    /// literal in brackets, then at most five port digits. Empty is allowed (a target without an
-    /// authority). A value with a slash, `@`, spaces, a second colon outside brackets and the like
-    /// names no host: the request is refused, so no page can echo or compare such a value.
+    /// literal in brackets, then a port of at most 65535. Empty is allowed (a target without an
+    /// authority). A value with a slash, `@`, spaces, a double quote, a second colon outside
+    /// brackets and the like names no host: the request is refused, so no page can echo or compare
+    /// such a value. (The sub-delimiters `'(),;=` are allowed in a registered name, as the RFC says.)
     static func isValidHost(_ value: [UInt8]) -> Bool {
         guard value.count <= 255 else { return false }
         var rest = value[...]
@@ -364,6 +365,7 @@ public struct HTTPRequestParser: Sendable {
         guard let colon = rest.first else { return true }
         let port = rest.dropFirst()
         return colon == UInt8(ascii: ":") && port.count <= 5 && port.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+            && (Int(String(decoding: port, as: UTF8.self)) ?? 0) <= 65_535
     }
 
     private static func isHexDigit(_ b: UInt8) -> Bool {

@@ -152,14 +152,18 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
             writes: Self.writes(groups, notices: notices), resumeAfter: last < all.count ? chunk.last : nil)
     }
 
-    /// Whether some case has a summary row but no document (Migrations/0031), or a referral or
-    /// deadline row without its counted times or mark (Migrations/0036, 0037, 0039).
+    /// Whether some case has a summary row but no document (Migrations/0031), a referral or
+    /// deadline row without its counted times or mark (Migrations/0036, 0037, 0039), or a reopened
+    /// case without the closure its reopening undid (Migrations/0040 copied current closures only).
     private func documentsMissing(on connection: Connection, tables: ProjectionTables) async throws -> Bool {
         let text = """
             SELECT EXISTS (SELECT 1 FROM \(tables.qualified("case_summary")) s WHERE NOT EXISTS (
                 SELECT 1 FROM \(tables.qualified("case_documents")) d WHERE d.case_id = s.case_id))
                 OR EXISTS (SELECT 1 FROM \(tables.qualified("referrals")) WHERE issued_counted_at IS NULL)
                 OR EXISTS (SELECT 1 FROM \(tables.qualified("deadlines")) WHERE counts_from IS NULL OR counted IS NULL)
+                OR EXISTS (SELECT 1 FROM \(tables.qualified("case_summary")) s WHERE s.reopen_count > 0
+                              AND NOT EXISTS (SELECT 1 FROM \(tables.qualified("case_closures")) k
+                                               WHERE k.case_id = s.case_id AND k.reopened_at IS NOT NULL))
             """
         return try await connection.query(SQL(text: text, parameters: [])).first?.decode(0) ?? false
     }

@@ -460,6 +460,11 @@ public enum DeadlineEvaluator {
             }.map(\.element)
             current = Evaluation(state: after.state, deadlines: merged, runsFrom: runsFrom)
         }
+        // The mark is the merged record's: a correction's pass may have settled a term otherwise.
+        for index in current.deadlines.indices { current.deadlines[index].counted = true }
+        markCounted(
+            &current.deadlines,
+            recurring: current.deadlines.map { context.ruleset(of: $0)?.rule($0.ruleId)?.recurring ?? false })
         return current
     }
 
