@@ -267,6 +267,13 @@ struct AnnualReportTests {
         }
     }
 
+    /// A cell of this year's column of a report's table (0 when its row or column is absent).
+    static func cell(_ report: AnnualReport, _ table: String, _ row: String, _ column: String) throws -> Int {
+        let t = try #require(report.tables.first { $0.id == table })
+        guard let r = t.rows.firstIndex(of: row), let c = t.columns.firstIndex(of: column) else { return 0 }
+        return t.current[r][c]
+    }
+
     /// A store with the demo institutions and the default ruleset as real records are judged by
     /// (no backfill: an event dated back counts as the time of record says).
     static func storeOfRealRecords() async throws -> (TestDB, EventStore) {
@@ -358,19 +365,14 @@ struct AnnualReportTests {
         try await waitUntilAllReadable(store)
         _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
         let models = ReadModels(pool: db.pool())
-        func cell(_ report: AnnualReport, _ table: String, _ row: String, _ column: String) throws -> Int {
-            let t = try #require(report.tables.first { $0.id == table })
-            guard let r = t.rows.firstIndex(of: row), let c = t.columns.firstIndex(of: column) else { return 0 }
-            return t.current[r][c]
-        }
         let last = try await models.annualReport(year: year - 1, timeZone: zone)
         let this = try await models.annualReport(year: year, timeZone: zone)
-        #expect(try cell(last, "compliance-by-institution", "ksp", "total") == 0)
-        #expect(try cell(this, "compliance-by-institution", "ksp", "total") == 6)
-        #expect(try cell(last, "referrals-by-recipient", "ksp", "issued") == 0)
-        #expect(try cell(this, "referrals-by-recipient", "ksp", "issued") == 3)
+        #expect(try Self.cell(last, "compliance-by-institution", "ksp", "total") == 0)
+        #expect(try Self.cell(this, "compliance-by-institution", "ksp", "total") == 6)
+        #expect(try Self.cell(last, "referrals-by-recipient", "ksp", "issued") == 0)
+        #expect(try Self.cell(this, "referrals-by-recipient", "ksp", "issued") == 3)
         // The police's own opening and its deadlines stay where the police dated them.
-        #expect(try cell(last, "compliance-by-institution", "kp-dthb", "total") > 0)
+        #expect(try Self.cell(last, "compliance-by-institution", "kp-dthb", "total") > 0)
     }
 
     /// Every reflection period counts in the year it started, whatever came after it: the report
@@ -404,18 +406,13 @@ struct AnnualReportTests {
         try await waitUntilAllReadable(store)
         _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
         let models = ReadModels(pool: db.pool())
-        func cell(_ report: AnnualReport, _ table: String, _ row: String) throws -> Int {
-            let t = try #require(report.tables.first { $0.id == table })
-            guard let r = t.rows.firstIndex(of: row), let c = t.columns.firstIndex(of: "periods") else { return 0 }
-            return t.current[r][c]
-        }
         let last = try await models.annualReport(year: year - 1, timeZone: zone)
         let this = try await models.annualReport(year: year, timeZone: zone)
-        #expect(try cell(last, "reflection-lengths", ReportGroupings.reflectionLength(10)) == 1)
-        #expect(try cell(last, "reflection-outcomes", "returned-home") == 1)
-        #expect(try cell(this, "reflection-lengths", ReportGroupings.reflectionLength(90)) == 1)
-        #expect(try cell(this, "reflection-outcomes", "running") == 1)
-        #expect(try cell(this, "reflection-lengths", ReportGroupings.reflectionLength(10)) == 0)
+        #expect(try Self.cell(last, "reflection-lengths", ReportGroupings.reflectionLength(10), "periods") == 1)
+        #expect(try Self.cell(last, "reflection-outcomes", "returned-home", "periods") == 1)
+        #expect(try Self.cell(this, "reflection-lengths", ReportGroupings.reflectionLength(90), "periods") == 1)
+        #expect(try Self.cell(this, "reflection-outcomes", "running", "periods") == 1)
+        #expect(try Self.cell(this, "reflection-lengths", ReportGroupings.reflectionLength(10), "periods") == 0)
         // A rebuild writes the same periods.
         let before = try await Snapshot.take(db.pool())["reflection_periods"]
         try await ProjectionRunner(store: store).rebuild("cases")
@@ -493,30 +490,25 @@ struct AnnualReportTests {
         try await waitUntilAllReadable(store)
         _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
         let models = ReadModels(pool: db.pool())
-        func cell(_ report: AnnualReport, _ table: String, _ row: String, _ column: String) throws -> Int {
-            let t = try #require(report.tables.first { $0.id == table })
-            guard let r = t.rows.firstIndex(of: row), let c = t.columns.firstIndex(of: column) else { return 0 }
-            return t.current[r][c]
-        }
         let last = try await models.annualReport(year: year - 1, timeZone: zone)
         let this = try await models.annualReport(year: year, timeZone: zone)
-        #expect(try cell(this, "reflection-outcomes", "case-closed", "periods") == 1)
-        #expect(try cell(this, "reflection-outcomes", "running", "periods") == 0)
+        #expect(try Self.cell(this, "reflection-outcomes", "case-closed", "periods") == 1)
+        #expect(try Self.cell(this, "reflection-outcomes", "running", "periods") == 0)
         // Closed in December as corrected, reopened in January: a closure of last year, and a case
         // closed at its end; open at the end of this one.
-        #expect(try cell(last, "closures-by-reason", "reintegrated", "closures") == 1)
-        #expect(try cell(last, "closures-by-reason", "returned-home", "closures") == 0)
-        #expect(try cell(this, "closures-by-reason", "reintegrated", "closures") == 0)  // KP-CLOSE-3's in error
-        #expect(try cell(last, "cases-by-identification", "identified", "closed") == 1)
-        #expect(try cell(this, "cases-by-identification", "identified", "closed") == 1)  // KP-CLOSE-2
-        #expect(try cell(this, "declines-by-reason", "not-eligible", "referrals") == 1)
-        #expect(try cell(this, "declines-by-reason", "no-capacity", "referrals") == 0)
-        #expect(try cell(this, "reflection-outcomes", "returned-home", "periods") == 1)
-        #expect(try cell(this, "reflection-outcomes", "cooperation-agreed", "periods") == 0)
+        #expect(try Self.cell(last, "closures-by-reason", "reintegrated", "closures") == 1)
+        #expect(try Self.cell(last, "closures-by-reason", "returned-home", "closures") == 0)
+        #expect(try Self.cell(this, "closures-by-reason", "reintegrated", "closures") == 0)  // KP-CLOSE-3's in error
+        #expect(try Self.cell(last, "cases-by-identification", "identified", "closed") == 1)
+        #expect(try Self.cell(this, "cases-by-identification", "identified", "closed") == 1)  // KP-CLOSE-2
+        #expect(try Self.cell(this, "declines-by-reason", "not-eligible", "referrals") == 1)
+        #expect(try Self.cell(this, "declines-by-reason", "no-capacity", "referrals") == 0)
+        #expect(try Self.cell(this, "reflection-outcomes", "returned-home", "periods") == 1)
+        #expect(try Self.cell(this, "reflection-outcomes", "cooperation-agreed", "periods") == 0)
         // Corrected from 30 days to 90 while it ran: its deadline still ran 30 days (the corrector's
         // own is never put off), and so does the report (an auditor's pass found it under 61-90).
-        #expect(try cell(this, "reflection-lengths", ReportGroupings.reflectionLength(30), "periods") == 2)
-        #expect(try cell(this, "reflection-lengths", ReportGroupings.reflectionLength(90), "periods") == 0)
+        #expect(try Self.cell(this, "reflection-lengths", ReportGroupings.reflectionLength(30), "periods") == 2)
+        #expect(try Self.cell(this, "reflection-lengths", ReportGroupings.reflectionLength(90), "periods") == 0)
         // A rebuild writes the same closures.
         let before = try await Snapshot.take(db.pool())["case_closures"]
         try await ProjectionRunner(store: store).rebuild("cases")
