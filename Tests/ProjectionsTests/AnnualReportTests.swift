@@ -487,6 +487,15 @@ struct AnnualReportTests {
                 event("CaseClosed", ["reason": "reintegrated"], daysFromNewYear: 2),
                 event("CaseReopened", ["reason": "closed-in-error"], daysFromNewYear: 3),
             ])
+        // ... but only when its closer says so: another party's "in error" erases nobody's closure
+        // (attack pass 19: a shelter erased the police's closures, a past year's too).
+        try await store.append(
+            to: .case("KP-CLOSE-4")!,
+            events: [
+                event("CaseOpened", opening, daysFromNewYear: 1),
+                event("CaseClosed", ["reason": "victim-withdrew"], daysFromNewYear: 2),
+                event("CaseReopened", ["reason": "closed-in-error"], by: "isf", daysFromNewYear: 3),
+            ])
         try await waitUntilAllReadable(store)
         _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
         let models = ReadModels(pool: db.pool())
@@ -513,7 +522,8 @@ struct AnnualReportTests {
         let before = try await Snapshot.take(db.pool())["case_closures"]
         try await ProjectionRunner(store: store).rebuild("cases")
         #expect(try await Snapshot.take(db.pool())["case_closures"] == before)
-        #expect(before?.count == 3)
+        #expect(before?.count == 4)
+        #expect(try Self.cell(this, "closures-by-reason", "victim-withdrew", "closures") == 1)
     }
 
     /// Reviews recorded in a loop are one review: an attack pass recorded 990 `CaseReviewed` in one

@@ -379,6 +379,21 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         #expect(reviews.map(\.status) == [.metLate, .met, .metLate, .met, .metLate, .met, .pending])
         #expect(reviews.filter { $0.counted && $0.status == .met }.isEmpty)
         #expect(reviews.filter { $0.counted && $0.status == .metLate }.count == 3)
+
+        // ... and with the late review dated weeks back: it counts a day before it was recorded
+        // (late), but the term it starts runs from its stated date, so its repeat a second later
+        // met a term that had "run" weeks (attack pass 19). The term runs from when the act before
+        // it counted.
+        var backdated = CaseScript()
+        try backdated.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try backdated.append("kp-dthb", "CaseReviewed", at: at(days: 50))
+        try backdated.append("kp-dthb", "CaseReviewed", at: at(days: 70))
+        backdated.events[0].recordedAt = t0
+        backdated.events[1].recordedAt = at(days: 70)
+        backdated.events[2].recordedAt = at(days: 70).addingTimeInterval(1)
+        reviews = evaluate(backdated, now: at(days: 71)).filter { $0.ruleId == "case-review" }
+        #expect(reviews.map(\.status) == [.metLate, .met, .pending])
+        #expect(reviews.map(\.counted) == [true, false, true])
     }
 
     @Test func reopeningRestartsReviews() throws {

@@ -70,8 +70,12 @@ public struct Closure: Sendable, Hashable {
     public var closedAt: Date
     public var reason: ClosureReason
     public var reopenedAt: Date?
-    /// Whether the reopening that undid it said the case was closed in error: then it was no
-    /// closure, and the annual report counts it nowhere.
+    /// The institution that closed it.
+    public var closer: String
+    /// Whether the institution that closed it undid it saying the case was closed in error: then it
+    /// was no closure, and the annual report counts it nowhere. Another party's reopening "in error"
+    /// leaves the closure counted (attack pass 19: a shelter erased the police's closures, a past
+    /// year's too).
     public var inError = false
 }
 
@@ -284,7 +288,7 @@ public struct CaseState: Sendable, Hashable {
             status = .closed
             closedAt = at
             closureReason = reason
-            closures.append(Closure(closedAt: at, reason: reason))
+            closures.append(Closure(closedAt: at, reason: reason, closer: event.actor.institution))
             closureBy[event.id] = closures.count - 1
         case .caseReopened(let reason):
             guard status == .closed else { return }
@@ -292,7 +296,8 @@ public struct CaseState: Sendable, Hashable {
             reopenedAt = at
             if !closures.isEmpty {
                 closures[closures.count - 1].reopenedAt = at
-                closures[closures.count - 1].inError = reason == .closedInError
+                closures[closures.count - 1].inError =
+                    reason == .closedInError && event.actor.institution == closures[closures.count - 1].closer
             }
             reopenCount += 1
         case .recordCorrected(let targetId, _, let correction):

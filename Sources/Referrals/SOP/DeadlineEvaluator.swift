@@ -985,12 +985,18 @@ public enum DeadlineEvaluator {
             var responsible: String
         }
         var bound: [Chain: Date] = [:]
+        // When the term before met its act: a term runs from there however its trigger was dated
+        // (attack pass 19 dated a late review weeks back, so that its repeat a second later met a
+        // term that had "run" weeks).
+        var previousMet: [Chain: Date] = [:]
         for index in deadlines.indices where recurring[index] {
             let d = deadlines[index]
             let chain = Chain(ruleId: d.ruleId, rulesetId: d.rulesetId, responsible: d.responsible)
+            let ranFrom = max(d.triggeredAt, previousMet[chain] ?? d.triggeredAt)
+            previousMet[chain] = d.satisfiedAt
             if let last = bound[chain], d.settled == .met, let satisfiedAt = d.satisfiedAt,
                 satisfiedAt <= last
-                    || satisfiedAt.timeIntervalSince(d.triggeredAt) < d.dueAt.timeIntervalSince(d.triggeredAt) / 2
+                    || satisfiedAt.timeIntervalSince(ranFrom) < d.dueAt.timeIntervalSince(d.triggeredAt) / 2
             {
                 deadlines[index].counted = false
             } else {
