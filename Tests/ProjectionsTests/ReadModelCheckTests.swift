@@ -21,7 +21,26 @@ struct ReadModelCheckTests {
         _ = try await DeadlineWatcher(store: store).runOnce(now: Date())
         try await settle(runner)
 
-        let intact = try await runner.checkReadModels()
+        // As an auditor runs it: a login of the auditor role, which reads but writes nothing.
+        let admin = try await db.connect()
+        try await admin.execute(
+            """
+            DO $$ BEGIN
+              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'read_model_auditor') THEN
+                CREATE ROLE read_model_auditor LOGIN IN ROLE handoff_auditor;
+              END IF;
+            END $$
+            """)
+        admin.close()
+        // The test cluster's URL names its user as a parameter (`user=postgres`).
+        var auditorURL = try #require(URLComponents(string: db.url))
+        auditorURL.queryItems =
+            (auditorURL.queryItems ?? []).filter { $0.name != "user" }
+            + [URLQueryItem(name: "user", value: "read_model_auditor")]
+        let auditorPool = ConnectionPool(url: auditorURL.string!)
+        #expect(try await auditorPool.query("SELECT current_user::text").first?.decode(0) == "read_model_auditor")
+        let auditor = ProjectionRunner(store: EventStore(pool: auditorPool))
+        let intact = try await auditor.checkReadModels()
         #expect(intact.matches, "\(intact.tables.filter { !$0.matches })")
         #expect(Set(intact.tables.map(\.name)) == Set(Snapshot.tables))
         #expect(intact.tables.allSatisfy { $0.rows > 0 }, "\(intact.tables)")
