@@ -62,7 +62,8 @@ import Testing
         #expect(
             state.reflectionPeriod
                 == ReflectionPeriod(
-                    startedAt: at(days: 4), days: 60, termDays: 60, startedBy: "kp-dthb", endedAt: at(days: 50),
+                    startedAt: at(days: 4), days: 60, startEventId: state.reflectionPeriod!.startEventId,
+                    startedBy: "kp-dthb", endedAt: at(days: 50),
                     outcome: .cooperationAgreed))
         #expect(state.lastReviewedAt == at(days: 29))
         #expect(state.closedAt == at(days: 90) && state.closureReason == .reintegrated)

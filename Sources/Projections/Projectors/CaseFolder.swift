@@ -540,7 +540,7 @@ struct CaseRows: Sendable {
         guard let state = evaluation.state else { return false }
         CaseProjector.addSummary(state, history: history, to: &summaries)
         CaseProjector.addParties(state, to: &parties)
-        CaseProjector.addReflectionPeriods(state, to: &periods)
+        CaseProjector.addReflectionPeriods(state, deadlines: evaluation.deadlines, context: context, to: &periods)
         CaseProjector.addClosures(state, to: &closures)
         CaseProjector.addReferrals(
             state, times: DeadlineEvaluator.referralTimes(history.events, context: context), to: &referrals)

@@ -183,13 +183,23 @@ public struct CaseProjector: Projector {
         }
     }
 
-    /// Appends a row for each of a case's reflection periods, in the order they started.
-    static func addReflectionPeriods(_ s: CaseState, to r: inout RowBatch) {
+    /// Appends a row for each of a case's reflection periods, in the order they started. A period's
+    /// length is the term of its deadline (the rule whose term its `days` sets), as the evaluator
+    /// judged it: a running period corrected longer keeps the length it had, since the corrector's
+    /// own deadline is never put off (an auditor's pass found a 30-day period corrected to 90
+    /// counted as 61-90 days and ended at day 30). Without such a deadline, the `days` given.
+    static func addReflectionPeriods(
+        _ s: CaseState, deadlines: [Deadline], context: DeadlineEvaluator.Context, to r: inout RowBatch
+    ) {
         for (i, period) in s.reflectionPeriods.enumerated() {
+            let term = deadlines.first { d in
+                d.triggerEventId == period.startEventId
+                    && context.ruleset(of: d)?.rule(d.ruleId)?.withinDaysFromField == "days"
+            }
             r.text(s.caseId)
             r.int(i)
             r.time(period.startedAt)
-            r.int(period.termDays)
+            r.int(term.map { Int(($0.dueAt.timeIntervalSince(period.startedAt) / 86_400).rounded()) } ?? period.days)
             r.time(period.endedAt)
             r.text(period.outcome?.rawValue)
             r.endRow()

@@ -49,19 +49,16 @@ public struct ReflectionPeriod: Sendable, Hashable {
     public var startedAt: Date
     /// As given in `ReflectionPeriodStarted`; `nil` means the ruleset's default.
     public var days: Int?
-    /// The length its deadline runs by, as the annual report counts it: the shortest it has been
-    /// given. A correction shortens a running period's deadline but never lengthens the
-    /// corrector's own (docs/time-of-record.md, section 2), so a 30-day period corrected to 90
-    /// while it ran is a 30-day period for its deadline and in the report (an auditor's pass found
-    /// it counted as 61-90 days and ended at day 30). `nil`: the ruleset's default.
-    public var termDays: Int?
+    /// The `ReflectionPeriodStarted` event: the trigger of the period's deadline, whose term is the
+    /// length the annual report counts (``Projections``' reflection rows).
+    public var startEventId: UUID
     /// The institution that started it.
     public var startedBy: String
     public var endedAt: Date?
     public var outcome: ReflectionOutcome?
     public var isRunning: Bool { endedAt == nil }
-    /// The length of a period started without `days`, as the annual report counts it (the default
-    /// ruleset's `reflection-period-ends` term).
+    /// The length the annual report counts for a period started without `days` that no deadline
+    /// gives a term to (no ruleset in force): the default ruleset's `reflection-period-ends` term.
     public static let defaultDays = 90
 }
 
@@ -274,7 +271,8 @@ public struct CaseState: Sendable, Hashable {
         case .reflectionPeriodStarted(let days):
             guard reflectionPeriod?.isRunning != true else { return }
             reflectionPeriods.append(
-                ReflectionPeriod(startedAt: at, days: days, termDays: days, startedBy: event.actor.institution))
+                ReflectionPeriod(
+                    startedAt: at, days: days, startEventId: event.id, startedBy: event.actor.institution))
             reflectionSetBy = event.id
         case .reflectionPeriodEnded(let outcome):
             guard reflectionPeriod?.isRunning == true else { return }
@@ -347,8 +345,6 @@ public struct CaseState: Sendable, Hashable {
             identificationStatus = newStatus
         case .reflectionPeriodStarted(let days) where reflectionSetBy == targetId && !reflectionPeriods.isEmpty:
             reflectionPeriods[reflectionPeriods.count - 1].days = days
-            let term = reflectionPeriods[reflectionPeriods.count - 1].termDays ?? ReflectionPeriod.defaultDays
-            reflectionPeriods[reflectionPeriods.count - 1].termDays = min(term, days ?? ReflectionPeriod.defaultDays)
         default:
             break
         }

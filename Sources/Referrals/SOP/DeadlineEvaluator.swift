@@ -104,7 +104,7 @@ public enum DeadlineEvaluator {
         }
 
         /// The ruleset version that judges `deadline` (its series and version), if published.
-        func ruleset(of deadline: Deadline) -> Ruleset? {
+        public func ruleset(of deadline: Deadline) -> Ruleset? {
             series.joined().first { $0.id == deadline.rulesetId && $0.version == deadline.rulesetVersion }
         }
     }
