@@ -50,7 +50,7 @@ public struct ReflectionPeriod: Sendable, Hashable {
     /// As given in `ReflectionPeriodStarted`; `nil` means the ruleset's default.
     public var days: Int?
     /// The `ReflectionPeriodStarted` event: the trigger of the period's deadline, whose term is the
-    /// length the annual report counts (``Projections``' reflection rows).
+    /// length the annual report counts (the case projector's reflection rows).
     public var startEventId: UUID
     /// The institution that started it.
     public var startedBy: String
