@@ -267,6 +267,19 @@ struct AnnualReportTests {
         }
     }
 
+    /// The store projected, then the annual reports of the year before `year` and of `year`.
+    static func projectedReports(_ store: EventStore, _ db: TestDB, year: Int, timeZone: TimeZone) async throws
+        -> (last: AnnualReport, this: AnnualReport)
+    {
+        try await waitUntilAllReadable(store)
+        _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
+        let models = ReadModels(pool: db.pool())
+        return (
+            try await models.annualReport(year: year - 1, timeZone: timeZone),
+            try await models.annualReport(year: year, timeZone: timeZone)
+        )
+    }
+
     /// A cell of this year's column of a report's table (0 when its row or column is absent).
     static func cell(_ report: AnnualReport, _ table: String, _ row: String, _ column: String) throws -> Int {
         let t = try #require(report.tables.first { $0.id == table })
@@ -362,11 +375,7 @@ struct AnnualReportTests {
                         at: newYear.addingTimeInterval(-86_400)),
                 ])
         }
-        try await waitUntilAllReadable(store)
-        _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
-        let models = ReadModels(pool: db.pool())
-        let last = try await models.annualReport(year: year - 1, timeZone: zone)
-        let this = try await models.annualReport(year: year, timeZone: zone)
+        let (last, this) = try await Self.projectedReports(store, db, year: year, timeZone: zone)
         #expect(try Self.cell(last, "compliance-by-institution", "ksp", "total") == 0)
         #expect(try Self.cell(this, "compliance-by-institution", "ksp", "total") == 6)
         #expect(try Self.cell(last, "referrals-by-recipient", "ksp", "issued") == 0)
@@ -403,11 +412,7 @@ struct AnnualReportTests {
                 event("ReflectionPeriodEnded", ["outcome": "returned-home"], daysFromNewYear: -15),
                 event("ReflectionPeriodStarted", ["days": 90], daysFromNewYear: 1),
             ])
-        try await waitUntilAllReadable(store)
-        _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
-        let models = ReadModels(pool: db.pool())
-        let last = try await models.annualReport(year: year - 1, timeZone: zone)
-        let this = try await models.annualReport(year: year, timeZone: zone)
+        let (last, this) = try await Self.projectedReports(store, db, year: year, timeZone: zone)
         #expect(try Self.cell(last, "reflection-lengths", ReportGroupings.reflectionLength(10), "periods") == 1)
         #expect(try Self.cell(last, "reflection-outcomes", "returned-home", "periods") == 1)
         #expect(try Self.cell(this, "reflection-lengths", ReportGroupings.reflectionLength(90), "periods") == 1)
@@ -496,11 +501,7 @@ struct AnnualReportTests {
                 event("CaseClosed", ["reason": "victim-withdrew"], daysFromNewYear: 2),
                 event("CaseReopened", ["reason": "closed-in-error"], by: "isf", daysFromNewYear: 3),
             ])
-        try await waitUntilAllReadable(store)
-        _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
-        let models = ReadModels(pool: db.pool())
-        let last = try await models.annualReport(year: year - 1, timeZone: zone)
-        let this = try await models.annualReport(year: year, timeZone: zone)
+        let (last, this) = try await Self.projectedReports(store, db, year: year, timeZone: zone)
         #expect(try Self.cell(this, "reflection-outcomes", "case-closed", "periods") == 1)
         #expect(try Self.cell(this, "reflection-outcomes", "running", "periods") == 0)
         // Closed in December as corrected, reopened in January: a closure of last year, and a case

@@ -133,7 +133,7 @@ public enum DeadlineEvaluator {
         var current = evaluatePass(
             caseId: caseId, events: events, context: context, now: now, notices: notices, effective: [:],
             floor: { _, _ in nil }, bookkeeping: !corrections.isEmpty)
-        guard !corrections.isEmpty else { return current }
+        guard !corrections.isEmpty else { return marked(current, context) }
         // A correction changes only what is still running when it is recorded. The record is
         // evaluated as it stood before each correction and after it, in the order they were
         // recorded: a deadline that was due, settled or noticed when a correction came keeps what
@@ -461,11 +461,17 @@ public enum DeadlineEvaluator {
             current = Evaluation(state: after.state, deadlines: merged, runsFrom: runsFrom)
         }
         // The mark is the merged record's: a correction's pass may have settled a term otherwise.
-        for index in current.deadlines.indices { current.deadlines[index].counted = true }
+        return marked(current, context)
+    }
+
+    /// `evaluation` with its recurring terms' counted marks (``markCounted(_:recurring:)``), set
+    /// once, on the record as evaluation ends.
+    private static func marked(_ evaluation: Evaluation, _ context: Context) -> Evaluation {
+        var result = evaluation
         markCounted(
-            &current.deadlines,
-            recurring: current.deadlines.map { context.ruleset(of: $0)?.rule($0.ruleId)?.recurring ?? false })
-        return current
+            &result.deadlines,
+            recurring: result.deadlines.map { context.ruleset(of: $0)?.rule($0.ruleId)?.recurring ?? false })
+        return result
     }
 
     /// A due time (and warn time) no later than `caps` allows the deadline `key` of `responsible`
@@ -957,7 +963,6 @@ public enum DeadlineEvaluator {
             deadlines[index].status = status(of: deadlines[index], now: now)
             deadlines[index].runsFrom = book[index].runsFrom
         }
-        markCounted(&deadlines, recurring: deadlines.indices.map { book[$0].rule.recurring })
         var pauses: [StartKey: [(from: Date, to: Date)]] = [:]
         var runsFrom: [StartKey: Date] = [:]
         for index in deadlines.indices where bookkeeping {
