@@ -115,6 +115,26 @@ struct ReplayTests {
         #expect(CaseFolder.parts([], cases: 2, events: 5).isEmpty)
     }
 
+    /// A part's shares, folded at once: in order, about as many events each, none empty.
+    @Test("a part's cases are cut in order into shares of about as many events, folded at once")
+    func foldShares() {
+        let reviewed = CaseEvent(
+            id: UUID(), occurredAt: Date(timeIntervalSince1970: 1), actor: Referrals.Actor(institution: "ksp", user: "u"),
+            body: .caseReviewed)
+        func history(_ n: Int) -> History.CaseHistory {
+            var h = History.CaseHistory()
+            h.events = Array(repeating: reviewed, count: n)
+            return h
+        }
+        let histories = ["a": history(9), "b": history(1), "c": history(1), "d": history(7), "e": history(1)]
+        let ids = ["a", "b", "c", "d", "e", "f"]  // "f": no history (a stream of notices only)
+        #expect(CaseFolder.shares(ids, of: histories, count: 2) == [["a", "b", "c"], ["d", "e", "f"]])
+        #expect(CaseFolder.shares(ids, of: histories, count: 1) == [ids])
+        #expect(CaseFolder.shares(ids, of: histories, count: 64).joined().elementsEqual(ids))
+        #expect(CaseFolder.shares(ids, of: histories, count: 64).allSatisfy { !$0.isEmpty })
+        #expect(CaseFolder.shares([], of: histories, count: 2).isEmpty)
+    }
+
     @Test("rulesets and institutions published mid-log recompute every case in the replay as they do live")
     func registryMidLog() async throws {
         let db = try await TestDatabase.make()

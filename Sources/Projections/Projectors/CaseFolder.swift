@@ -50,6 +50,8 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
     let flushCases = 2000
     /// How many cases one part of a live registry-wide recompute writes.
     let chunkCases: Int
+    /// How many shares of a part of the replay up to a cursor are folded at once: one a processor.
+    let foldShares = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     private struct Remembered {
         var history: History.CaseHistory
@@ -248,18 +250,20 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
         let ids = wholeParts.removeFirst()
         let read = try await (wholeAhead ?? Self.readAhead(ids, through: cursor, on: connection)).value
         wholeAhead = wholeParts.first.map { Self.readAhead($0, through: cursor, on: connection) }
-        return fold(ids, read)
+        return await fold(ids, read)
     }
 
     /// The rows of the cases `ids` and their notices as of `cursor`, read on `connection` with the
     /// registry as of `cursor` (a read-model check's part, in a snapshot of its own).
     func checkPart(_ ids: [String], through cursor: Cursor, on connection: Connection) async throws -> ReplayWrites {
         try await readRegistry(through: cursor, on: connection)
-        return fold(ids, try await Self.readAhead(ids, through: cursor, on: connection).value).writes
+        return await fold(ids, try await Self.readAhead(ids, through: cursor, on: connection).value).writes
     }
 
-    /// A part's cases folded, each once, with the rows of their notices.
-    private func fold(_ ids: [String], _ whole: WholeRead) -> ReplayPart {
+    /// A part's cases folded, each once, with the rows of their notices. The cases are folded in
+    /// ``foldShares`` shares at once, each share a group of rows: a case's rows depend on nothing
+    /// but its history and the registry, and the fold is most of a rebuild's work.
+    private func fold(_ ids: [String], _ whole: WholeRead) async -> ReplayPart {
         var read = whole
         var notices = CaseProjector.notices.rows()
         for event in read.notices {
@@ -269,14 +273,49 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
             else { continue }
             read.histories[caseId]!.addNotice(key, id: event.id, recordedAt: event.recordedDate)
         }
-        var rows = CaseRows(copy: true)
-        var events = read.notices.count
-        for caseId in ids {
-            guard let history = read.histories[caseId] else { continue }
-            events += history.events.count
-            _ = rows.add(caseId, history, context: context!)
+        let histories = read.histories
+        let context = context!
+        let shares = Self.shares(ids, of: histories, count: foldShares)
+        let groups = await withTaskGroup(of: (Int, CaseRows).self) { tasks in
+            for (n, share) in shares.enumerated() {
+                tasks.addTask {
+                    var rows = CaseRows(copy: true)
+                    for caseId in share {
+                        guard let history = histories[caseId] else { continue }
+                        _ = rows.add(caseId, history, context: context)
+                        // The writes and reads between the parts' folds wait for a thread of the
+                        // same pool: a share folded without a pause held theirs back by its length.
+                        await Task.yield()
+                    }
+                    return (n, rows)
+                }
+            }
+            var groups: [CaseRows?] = Array(repeating: nil, count: shares.count)
+            for await (n, rows) in tasks { groups[n] = rows }
+            return groups.compactMap { $0 }
         }
-        return ReplayPart(writes: Self.writes([rows], notices: notices), events: events)
+        let events = read.notices.count + ids.reduce(0) { $0 + (histories[$1]?.events.count ?? 0) }
+        return ReplayPart(writes: Self.writes(groups, notices: notices), events: events)
+    }
+
+    /// `ids` cut, in order, into at most `count` runs of about as many events each (none empty).
+    static func shares(_ ids: [String], of histories: [String: History.CaseHistory], count: Int) -> [[String]] {
+        let total = ids.reduce(0) { $0 + (histories[$1]?.events.count ?? 0) + 1 }
+        let each = max(1, (total + count - 1) / max(1, count))
+        var shares: [[String]] = []
+        var share: [String] = []
+        var size = 0
+        for caseId in ids {
+            share.append(caseId)
+            size += (histories[caseId]?.events.count ?? 0) + 1
+            if size >= each {
+                shares.append(share)
+                share = []
+                size = 0
+            }
+        }
+        if !share.isEmpty { shares.append(share) }
+        return shares
     }
 
     /// Reads the cases `ids` as of `cursor` on `connection`, in a task of its own.
