@@ -119,7 +119,8 @@ struct ReplayTests {
     @Test("a part's cases are cut in order into shares of about as many events, folded at once")
     func foldShares() {
         let reviewed = CaseEvent(
-            id: UUID(), occurredAt: Date(timeIntervalSince1970: 1), actor: Referrals.Actor(institution: "ksp", user: "u"),
+            id: UUID(), occurredAt: Date(timeIntervalSince1970: 1),
+            actor: Referrals.Actor(institution: "ksp", user: "u"),
             body: .caseReviewed)
         func history(_ n: Int) -> History.CaseHistory {
             var h = History.CaseHistory()
