@@ -29,7 +29,7 @@ extension DeadlineEvaluator {
             switch event.body {
             case .referralIssued(let referralId, let to, _, _, _):
                 guard times[referralId] == nil else { continue }
-                let versions = context.series.compactMap { judging(event, $0) }
+                let versions = context.versions.compactMap { judge(event, $0)?.ruleset }
                 let ruleset =
                     versions.first { $0.rules.contains { $0.trigger.events.contains(.referralIssued) } }
                     ?? versions.first
@@ -68,10 +68,10 @@ extension DeadlineEvaluator {
         var byId: [UUID: CaseEvent] = [:]
         for event in events where triggers.contains(event.id) { byId[event.id] = event }
         return deadlines.map { d in
-            guard let trigger = byId[d.triggerEventId], let ruleset = context.ruleset(of: d) else {
+            guard let trigger = byId[d.triggerEventId], let version = context.version(of: d) else {
                 return max(d.triggeredAt, d.runsFrom ?? .distantPast)
             }
-            return max(countsFor(d.responsible, trigger, ruleset), d.runsFrom ?? .distantPast)
+            return max(countsFor(d.responsible, trigger, version.ruleset), d.runsFrom ?? .distantPast)
         }
     }
 

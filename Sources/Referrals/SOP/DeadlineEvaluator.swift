@@ -90,22 +90,74 @@ public enum DeadlineEvaluator {
     /// The rulesets and institutions an evaluation reads, arranged once for evaluating many cases
     /// (the ruleset series sorted by `effectiveFrom`, the kinds of each institution).
     public struct Context: Sendable {
-        let series: [[Ruleset]]
+        /// Each series' versions, in the order they took effect.
+        let versions: [[RulesetVersion]]
         let kinds: [String: [InstitutionKind]]
+        /// Each version by series and number.
+        private let byNumber: [String: [Int: RulesetVersion]]
 
         /// - Parameters:
         ///   - rulesets: every published ruleset version (any series, any order).
         ///   - institutions: resolves `role` responsibilities to parties.
         public init(rulesets: [Ruleset], institutions: [Institution] = Institution.demo) {
-            series = Dictionary(grouping: rulesets, by: \.id).values.map { versions in
+            versions = Dictionary(grouping: rulesets, by: \.id).values.map { versions in
                 versions.sorted { ($0.effectiveFrom, $0.version) < ($1.effectiveFrom, $1.version) }
-            }.sorted { $0[0].id < $1[0].id }
+                    .map(RulesetVersion.init)
+            }.sorted { $0[0].ruleset.id < $1[0].ruleset.id }
+            var byNumber: [String: [Int: RulesetVersion]] = [:]
+            for version in versions.joined() where byNumber[version.ruleset.id]?[version.ruleset.version] == nil {
+                byNumber[version.ruleset.id, default: [:]][version.ruleset.version] = version
+            }
+            self.byNumber = byNumber
             kinds = Dictionary(institutions.map { ($0.id, $0.kinds) }, uniquingKeysWith: { a, _ in a })
         }
 
         /// The ruleset version that judges `deadline` (its series and version), if published.
-        public func ruleset(of deadline: Deadline) -> Ruleset? {
-            series.joined().first { $0.id == deadline.rulesetId && $0.version == deadline.rulesetVersion }
+        public func ruleset(of deadline: Deadline) -> Ruleset? { version(of: deadline)?.ruleset }
+
+        /// ``ruleset(of:)`` as the evaluator holds it.
+        func version(of deadline: Deadline) -> RulesetVersion? {
+            byNumber[deadline.rulesetId]?[deadline.rulesetVersion]
+        }
+
+        /// The rule of `deadline` as the evaluator holds it, if published.
+        func rule(of deadline: Deadline) -> JudgedRule? { version(of: deadline)?.rule(deadline.ruleId) }
+    }
+
+    /// A published ruleset version as the evaluator holds it: by reference, so that judging a
+    /// trigger and keeping a deadline's rule copy a pointer, not the dozen fields of a ``Ruleset``
+    /// and of a ``SopRule`` (those copies were the largest part of a rebuild's reference counting).
+    final class RulesetVersion: Sendable, JudgingVersion {
+        let ruleset: Ruleset
+        let rules: [JudgedRule]
+
+        var effectiveFrom: Date { ruleset.effectiveFrom }
+
+        func lateEntryGrace(for event: CaseEvent) -> TimeInterval { ruleset.lateEntryGrace(for: event) }
+
+        init(_ ruleset: Ruleset) {
+            self.ruleset = ruleset
+            rules = ruleset.rules.map { JudgedRule(rule: $0, ruleset: ruleset) }
+        }
+
+        /// The rule with this id, if any.
+        func rule(_ id: String) -> JudgedRule? { rules.first { $0.rule.id == id } }
+    }
+
+    /// What choosing the version that judges an event reads of a version (``judging(_:_:)``).
+    protocol JudgingVersion {
+        var effectiveFrom: Date { get }
+        func lateEntryGrace(for event: CaseEvent) -> TimeInterval
+    }
+
+    /// A rule with the ruleset version that judges it (its graces, its clock), by reference.
+    final class JudgedRule: Sendable {
+        let rule: SopRule
+        let ruleset: Ruleset
+
+        init(rule: SopRule, ruleset: Ruleset) {
+            self.rule = rule
+            self.ruleset = ruleset
         }
     }
 
@@ -344,8 +396,8 @@ public enum DeadlineEvaluator {
             // corrected away) is resumed by what starts its rule again soon (below).
             let firstKeys = Set(first.deadlines.map(StartKey.init))
             for was in current.deadlines where !firstKeys.contains(StartKey(was)) && !frozen(was) {
-                if was.responsible == corrector, let ruleset = context.ruleset(of: was) {
-                    resumed.append((was, at, ruleset.lateEntryGrace(for: correction)))
+                if was.responsible == corrector, let version = context.version(of: was) {
+                    resumed.append((was, at, version.ruleset.lateEntryGrace(for: correction)))
                 }
             }
             // (A deadline this correction brings in is resumed too, whenever its trigger was
@@ -470,7 +522,7 @@ public enum DeadlineEvaluator {
         var result = evaluation
         markCounted(
             &result.deadlines,
-            recurring: result.deadlines.map { context.ruleset(of: $0)?.rule($0.ruleId)?.recurring ?? false })
+            recurring: result.deadlines.map { context.rule(of: $0)?.rule.recurring ?? false })
         return result
     }
 
@@ -505,7 +557,7 @@ public enum DeadlineEvaluator {
         },
         bookkeeping: Bool = false
     ) -> Evaluation {
-        let series = context.series
+        let series = context.versions
         let kinds = context.kinds
 
         var state: CaseState?
@@ -517,7 +569,7 @@ public enum DeadlineEvaluator {
         var issuing: [String: CaseEvent] = [:]  // each referral's ReferralIssued
 
         func schedule(_ index: Int, runsFrom: Date) {
-            let clock = book[index].ruleset.clock
+            let clock = book[index].judged.ruleset.clock
             let term = book[index].term
             let dueAt =
                 term.workingDays.map { clock.addWorkingDays($0, to: runsFrom) } ?? clock.add(term.within, to: runsFrom)
@@ -528,16 +580,17 @@ public enum DeadlineEvaluator {
                 term.warn.map { max(runsFrom, clock.subtract($0, from: dueAt)) } ?? dueAt)
         }
 
-        func start(_ rule: SopRule, _ ruleset: Ruleset, trigger: CaseEvent, data: () -> JSONValue, state: CaseState) {
-            guard keys.insert(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id)).inserted else {
+        func start(_ judged: JudgedRule, trigger: CaseEvent, data: () -> JSONValue, state: CaseState) {
+            guard keys.insert(StartKey(rule: judged.rule.id, ruleset: judged.ruleset.id, trigger: trigger.id)).inserted
+            else {
                 return
             }
             let referralId = trigger.body.referralId
             let referral = referralId.flatMap { state.referrals[$0] }
             let urgent = referral?.urgency == .urgent
-            var within = (urgent ? rule.urgentWithin : nil) ?? rule.within
-            var workingDays = urgent && rule.urgentWithin != nil ? nil : rule.withinWorkingDays
-            if let field = rule.withinDaysFromField, let days = data()[field]?.numberValue?.intValue {
+            var within = (urgent ? judged.rule.urgentWithin : nil) ?? judged.rule.within
+            var workingDays = urgent && judged.rule.urgentWithin != nil ? nil : judged.rule.withinWorkingDays
+            if let field = judged.rule.withinDaysFromField, let days = data()[field]?.numberValue?.intValue {
                 within = ISODuration(days: days)
                 workingDays = nil
             }
@@ -545,12 +598,12 @@ public enum DeadlineEvaluator {
             // until an institution that holds it is brought in (see `assign`).
             var unassignedRole: InstitutionKind?
             var roleHolder: (institution: String, referral: String?)?
-            if case .role(let kind) = rule.responsible {
+            if case .role(let kind) = judged.rule.responsible {
                 roleHolder = holder(of: kind, in: state, kinds: kinds)
                 if roleHolder == nil { unassignedRole = kind }
             }
             let responsible: String =
-                switch rule.responsible {
+                switch judged.rule.responsible {
                 case .referralRecipient: referral?.to ?? state.openedBy
                 case .referralIssuer: referral?.from ?? state.openedBy
                 case .caseOpener: state.openedBy
@@ -562,23 +615,26 @@ public enum DeadlineEvaluator {
             // moment the trigger was recorded, or from its occurredAt only within the ruleset's
             // lateTriggerGrace (none by default). The trigger's own actor gets no relief for a late
             // entry; nor does an occurredAt dated ahead of its recording buy it time.
-            var runsFrom = countsFor(responsible, trigger, ruleset)
-            if let earliest = floor(StartKey(rule: rule.id, ruleset: ruleset.id, trigger: trigger.id), responsible) {
+            var runsFrom = countsFor(responsible, trigger, judged.ruleset)
+            if let earliest = floor(
+                StartKey(rule: judged.rule.id, ruleset: judged.ruleset.id, trigger: trigger.id), responsible)
+            {
                 runsFrom = max(runsFrom, earliest)
             }
-            let warn = (urgent ? rule.urgentWarnBefore : nil) ?? rule.warnBefore
+            let warn = (urgent ? judged.rule.urgentWarnBefore : nil) ?? judged.rule.warnBefore
             open.append(deadlines.count)
             book.append(
                 Bookkeeping(
-                    rule: rule, ruleset: ruleset, term: Term(within: within, workingDays: workingDays, warn: warn),
-                    meetingTypes: EventTypes(rule.satisfiedBy.events),
-                    endingTypes: EventTypes(rule.cancelledBy.flatMap(\.events)),
+                    judged: judged, term: Term(within: within, workingDays: workingDays, warn: warn),
+                    meetingTypes: EventTypes(judged.rule.satisfiedBy.events),
+                    endingTypes: EventTypes(judged.rule.cancelledBy.flatMap(\.events)),
                     runsFrom: runsFrom, startedFrom: runsFrom, unassigned: unassignedRole,
                     assignedBy: roleHolder?.referral))
             deadlines.append(
                 Deadline(
-                    caseId: caseId, ruleId: rule.id, title: rule.title, rulesetId: ruleset.id,
-                    rulesetVersion: ruleset.version, confirmed: rule.confirmed, triggerEventId: trigger.id,
+                    caseId: caseId, ruleId: judged.rule.id, title: judged.rule.title, rulesetId: judged.ruleset.id,
+                    rulesetVersion: judged.ruleset.version, confirmed: judged.rule.confirmed,
+                    triggerEventId: trigger.id,
                     triggeredAt: trigger.occurredAt, referralId: referralId, dueAt: runsFrom, warnAt: runsFrom,
                     status: .pending, responsible: responsible, satisfiedAt: nil, satisfiedByEventId: nil,
                     cancelledAt: nil, missedAtClosure: false))
@@ -605,7 +661,7 @@ public enum DeadlineEvaluator {
                 && !endsAgain(undoing, data: data, index)
             {
                 guard let endedAt = deadlines[index].cancelledAt else { continue }
-                let countsAt = countsFor(deadlines[index].responsible, undoing, book[index].ruleset)
+                let countsAt = countsFor(deadlines[index].responsible, undoing, book[index].judged.ruleset)
                 let responsible = deadlines[index].responsible
                 let ownEnding = book[index].endedBy?.actor.institution == responsible
                 // Another's closure or finding paused this deadline, or another undid the
@@ -624,7 +680,7 @@ public enum DeadlineEvaluator {
                         index,
                         runsFrom: book[index].runsFrom.addingTimeInterval(max(0, countsAt.timeIntervalSince(endedAt))))
                 } else if deadlines[index].dueAt <= countsAt {
-                    guard undoneSoonAfter(endedAt, by: undoing, book[index].ruleset) else { continue }
+                    guard undoneSoonAfter(endedAt, by: undoing, book[index].judged.ruleset) else { continue }
                 }
                 if ownEnding, !givenBack, deadlines[index].dueAt <= undoing.recordedOrOccurredAt {
                     book[index].metNoEarlierThan = undoing.recordedOrOccurredAt
@@ -633,7 +689,7 @@ public enum DeadlineEvaluator {
                 book[index].endedBy = nil
                 book[index].settledBy = nil
                 open.append(index)
-                rules.insert(book[index].rule.id)
+                rules.insert(book[index].judged.rule.id)
             }
             open.sort()
             return rules
@@ -642,7 +698,7 @@ public enum DeadlineEvaluator {
         // Whether `event` would itself end the deadline at `index` (a second not-a-victim finding
         // undoes nothing).
         func endsAgain(_ event: CaseEvent, data: () -> JSONValue, _ index: Int) -> Bool {
-            book[index].rule.cancelledBy.contains { cancels($0, event, data: data, deadlines[index]) }
+            book[index].judged.rule.cancelledBy.contains { cancels($0, event, data: data, deadlines[index]) }
         }
 
         // A role deadline nobody held when it started is the opener's until a referral brings in
@@ -653,7 +709,7 @@ public enum DeadlineEvaluator {
         func assign(_ kind: InstitutionKind, to holder: String, by referralId: String, at event: CaseEvent) {
             for index in open where book[index].unassigned == kind {
                 book[index].unassigned = nil
-                let referredAt = countsFor(holder, event, book[index].ruleset)
+                let referredAt = countsFor(holder, event, book[index].judged.ruleset)
                 guard deadlines[index].dueAt > referredAt else { continue }
                 // A deadline a correction started runs for its new holder from that correction too.
                 var joinedAt = referredAt
@@ -676,7 +732,7 @@ public enum DeadlineEvaluator {
             // When it was recorded: an act that relieves its author earns no back-dating.
             let handedBackAt = event.recordedOrOccurredAt
             for index in open where book[index].assignedBy == referralId {
-                guard case .role(let kind) = book[index].rule.responsible, deadlines[index].dueAt > handedBackAt
+                guard case .role(let kind) = book[index].judged.rule.responsible, deadlines[index].dueAt > handedBackAt
                 else { continue }
                 book[index].assignedBy = nil
                 // Another holder already brought in answers with a whole term from when it became
@@ -690,7 +746,7 @@ public enum DeadlineEvaluator {
                     // second referral, issued a minute earlier, restarted its term).
                     guard next.institution != deadlines[index].responsible else { continue }
                     let since = max(
-                        countsFor(next.institution, issuing[by] ?? event, book[index].ruleset), handedBackAt)
+                        countsFor(next.institution, issuing[by] ?? event, book[index].judged.ruleset), handedBackAt)
                     deadlines[index].responsible = next.institution
                     schedule(index, runsFrom: max(book[index].startedFrom, since))
                     continue
@@ -702,7 +758,7 @@ public enum DeadlineEvaluator {
                 // term), or a whole term from then if the deadline was never the opener's.
                 book[index].unassigned = kind
                 deadlines[index].responsible = state.openedBy
-                let handedBack = countsFor(state.openedBy, event, book[index].ruleset)
+                let handedBack = countsFor(state.openedBy, event, book[index].judged.ruleset)
                 let runsFrom: Date
                 if event.actor.institution == state.openedBy {
                     runsFrom = book[index].startedFrom
@@ -757,10 +813,10 @@ public enum DeadlineEvaluator {
             // deadline runs on, due when it was (missed, if undone within a day after the due
             // time); by another institution, nobody is made late by another's act (below).
             for index in deadlines.indices
-            where deadlines[index].satisfiedAt != nil && !book[index].rule.recurring
+            where deadlines[index].satisfiedAt != nil && !book[index].judged.rule.recurring
                 && takesBack(event, data: data, book[index], responsible: deadlines[index].responsible)
             {
-                let countsAt = countsFor(deadlines[index].responsible, event, book[index].ruleset)
+                let countsAt = countsFor(deadlines[index].responsible, event, book[index].judged.ruleset)
                 let byAnother = event.actor.institution != deadlines[index].responsible
                 // Taken back by the responsible institution after the due time: what stood met for
                 // less than the late-entry grace never met it (a decision recorded a minute before
@@ -768,7 +824,8 @@ public enum DeadlineEvaluator {
                 // How long it stood met on the record, from when its satisfaction was recorded.
                 let metAt = max(deadlines[index].satisfiedAt!, book[index].metRecordedAt ?? .distantPast)
                 let undoneSoon =
-                    book[index].metRecordedAt.map { undoneSoonAfter($0, by: event, book[index].ruleset) } ?? false
+                    book[index].metRecordedAt.map { undoneSoonAfter($0, by: event, book[index].judged.ruleset) }
+                    ?? false
                 guard deadlines[index].dueAt > countsAt || byAnother || undoneSoon else { continue }
                 if case .referralWithdrawn = event.body,
                     let standing = events.prefix(while: { $0.id != event.id })
@@ -778,13 +835,13 @@ public enum DeadlineEvaluator {
                                 && (e.body.referralId.flatMap { current.referrals[$0]?.status } ?? .issued)
                                     != .withdrawn
                                 && satisfies(
-                                    e, data: { effective[e.id] ?? e.body.data }, rule: book[index].rule,
+                                    e, data: { effective[e.id] ?? e.body.data }, rule: book[index].judged.rule,
                                     deadline: deadlines[index], state: current)
                         })
                 {
                     // Met by the referral that still stands, when it counted.
                     deadlines[index].satisfiedAt = max(
-                        countsAsAct(standing, book[index].ruleset),
+                        countsAsAct(standing, book[index].judged.ruleset),
                         deadlines[index].triggeredAt, book[index].metNoEarlierThan ?? .distantPast)
                     deadlines[index].satisfiedByEventId = standing.id
                     book[index].metBy = standing
@@ -818,16 +875,17 @@ public enum DeadlineEvaluator {
             let type = EventTypes(event.type)
             open.removeAll { index in
                 guard book[index].meetingTypes.contains(type),
-                    satisfies(event, data: data, rule: book[index].rule, deadline: deadlines[index], state: current)
+                    satisfies(
+                        event, data: data, rule: book[index].judged.rule, deadline: deadlines[index], state: current)
                 else { return false }
                 var satisfiedAt = max(
-                    countsAsAct(event, book[index].ruleset),
+                    countsAsAct(event, book[index].judged.ruleset),
                     deadlines[index].triggeredAt,
                     book[index].metNoEarlierThan ?? .distantPast)
                 var recordedAt = event.recordedOrOccurredAt
                 if let corrected = correctedAt[event.id],
                     !satisfies(
-                        event, data: { event.body.data }, rule: book[index].rule, deadline: deadlines[index],
+                        event, data: { event.body.data }, rule: book[index].judged.rule, deadline: deadlines[index],
                         state: current)
                 {
                     satisfiedAt = max(satisfiedAt, corrected)
@@ -838,16 +896,16 @@ public enum DeadlineEvaluator {
                 book[index].metBy = event
                 book[index].metRecordedAt = recordedAt
                 if deadlines[index].satisfiedAt! <= deadlines[index].dueAt { book[index].settledBy = event }
-                if book[index].rule.recurring, !rearm.contains(book[index].rule.id) {
-                    rearm.append(book[index].rule.id)
+                if book[index].judged.rule.recurring, !rearm.contains(book[index].judged.rule.id) {
+                    rearm.append(book[index].judged.rule.id)
                 }
                 return true
             }
             if !current.isClosed {
                 for ruleId in rearm {
                     for versions in series {
-                        if let ruleset = judging(event, versions), let rule = ruleset.rule(ruleId) {
-                            start(rule, ruleset, trigger: event, data: data, state: current)
+                        if let judged = judge(event, versions)?.rule(ruleId) {
+                            start(judged, trigger: event, data: data, state: current)
                         }
                     }
                 }
@@ -858,15 +916,17 @@ public enum DeadlineEvaluator {
             // past due (or notified) → missed for good.
             open.removeAll { index in
                 guard book[index].endingTypes.contains(type),
-                    book[index].rule.cancelledBy.contains(where: { cancels($0, event, data: data, deadlines[index]) })
+                    book[index].judged.rule.cancelledBy.contains(where: {
+                        cancels($0, event, data: data, deadlines[index])
+                    })
                 else { return false }
                 // Ending a deadline is no act the deadline asked for: it counts when it was recorded,
                 // with no late-entry grace (an attack pass recorded a closure two seconds after a
                 // due time, dated a minute before it, and the miss was cancelled before the watcher
                 // saw it). A backfilled history keeps its graces.
-                var endedAt = event.countedAt(grace: book[index].ruleset.cancellationGrace(for: event))
+                var endedAt = event.countedAt(grace: book[index].judged.ruleset.cancellationGrace(for: event))
                 if let corrected = correctedAt[event.id],
-                    !book[index].rule.cancelledBy.contains(where: {
+                    !book[index].judged.rule.cancelledBy.contains(where: {
                         cancels($0, event, data: { event.body.data }, deadlines[index])
                     })
                 {
@@ -905,15 +965,15 @@ public enum DeadlineEvaluator {
                     && !endsAgain(event, data: data, index)
                 {
                     book[index].undone = true
-                    guard restarted.insert(book[index].rule.id).inserted else { continue }
+                    guard restarted.insert(book[index].judged.rule.id).inserted else { continue }
                     let triggerId = deadlines[index].triggerEventId
                     for versions in series {
-                        guard let ruleset = judging(event, versions),
-                            let rule = ruleset.rule(book[index].rule.id), rule.reopenRetriggers
+                        guard let judged = judge(event, versions)?.rule(book[index].judged.rule.id),
+                            judged.rule.reopenRetriggers
                         else { continue }
                         // The original trigger's data (e.g. a reflection period's days), as corrected.
                         let original = { effective[triggerId] ?? current.bodies[triggerId]?.data ?? [:] }
-                        start(rule, ruleset, trigger: event, data: original, state: current)
+                        start(judged, trigger: event, data: original, state: current)
                     }
                 }
             }
@@ -939,21 +999,21 @@ public enum DeadlineEvaluator {
 
             // 3. New deadlines this event triggers.
             for versions in series {
-                guard let ruleset = judging(event, versions) else { continue }
-                // By index: a rule is copied only when it triggers.
-                for r in ruleset.rules.indices
-                where ruleset.rules[r].trigger.events.contains(event.type)
-                    && ruleset.rules[r].trigger.conditions.allMatch(event.type, data)
-                    && !ruleset.rules[r].trigger.exceptActorKinds.contains(where: {
+                guard let version = judge(event, versions) else { continue }
+                for judged in version.rules
+                where judged.rule.trigger.events.contains(event.type)
+                    && judged.rule.trigger.conditions.allMatch(event.type, data)
+                    && !judged.rule.trigger.exceptActorKinds.contains(where: {
                         kinds[event.actor.institution]?.contains($0) ?? false
                     })
-                    && !carried.contains(ruleset.rules[r].id)
-                    && !(ruleset.rules[r].trigger.oneOpenAtATime
+                    && !carried.contains(judged.rule.id)
+                    && !(judged.rule.trigger.oneOpenAtATime
                         && open.contains {
-                            book[$0].rule.id == ruleset.rules[r].id && book[$0].ruleset.id == ruleset.id
+                            book[$0].judged.rule.id == judged.rule.id
+                                && book[$0].judged.ruleset.id == judged.ruleset.id
                         })
                 {
-                    start(ruleset.rules[r], ruleset, trigger: event, data: data, state: current)
+                    start(judged, trigger: event, data: data, state: current)
                 }
             }
         }
@@ -1061,9 +1121,8 @@ public enum DeadlineEvaluator {
 
     /// What the evaluation keeps of each deadline beside the ``Deadline`` itself.
     struct Bookkeeping {
-        var rule: SopRule
-        /// The version that judges it (its graces, its clock).
-        var ruleset: Ruleset
+        /// Its rule, with the version that judges it (its graces, its clock).
+        let judged: JudgedRule
         var term: Term
         /// The event types that may meet it and that may end it (``EventTypes``): a case of a
         /// thousand open referrals asked every rule of each of its two thousand deadlines about
@@ -1139,14 +1198,14 @@ public enum DeadlineEvaluator {
     {
         switch event.body {
         case .referralWithdrawn(let referralId, _):
-            return book.metBy?.body.referralId == referralId && !book.rule.satisfiedBy.sameReferral
+            return book.metBy?.body.referralId == referralId && !book.judged.rule.satisfiedBy.sameReferral
         case .identificationStatusChanged:
             // Only by the responsible institution: another's change leaves the deadline as it
             // stood (met, or met late) and, when the case is undecided again, starts a new one
             // with a whole term (ruleset version 7). An attack pass had the prosecution undo a
             // decision of its own, or the police's made late, to move the police's deadline.
             return event.actor.institution == responsible && book.metBy?.type == .identificationStatusChanged
-                && !book.rule.satisfiedBy.conditions.allMatch(event.type, data)
+                && !book.judged.rule.satisfiedBy.conditions.allMatch(event.type, data)
         default:
             return false
         }
@@ -1202,7 +1261,9 @@ public enum DeadlineEvaluator {
     }
 
     /// The version of one series in force at `date`, if any.
-    public static func inForce(_ versions: [Ruleset], at date: Date) -> Ruleset? {
+    public static func inForce(_ versions: [Ruleset], at date: Date) -> Ruleset? { latest(versions, at: date) }
+
+    static func latest<Version: JudgingVersion>(_ versions: [Version], at date: Date) -> Version? {
         versions.last { $0.effectiveFrom <= date }
     }
 
@@ -1212,12 +1273,15 @@ public enum DeadlineEvaluator {
     /// dated its referrals before a new version took effect and kept the recipient under the old
     /// one's shorter terms for ever (attack pass 18); an entry dated back within the grace is judged
     /// as of when it happened.
-    public static func judging(_ event: CaseEvent, _ versions: [Ruleset]) -> Ruleset? {
-        guard let recordedAt = event.recordedAt, let atRecord = inForce(versions, at: recordedAt) else {
-            return inForce(versions, at: event.occurredAt)
+    public static func judging(_ event: CaseEvent, _ versions: [Ruleset]) -> Ruleset? { judge(event, versions) }
+
+    /// ``judging(_:_:)`` of the versions as the evaluator holds them (``RulesetVersion``) or as published.
+    static func judge<Version: JudgingVersion>(_ event: CaseEvent, _ versions: [Version]) -> Version? {
+        guard let recordedAt = event.recordedAt, let atRecord = latest(versions, at: recordedAt) else {
+            return latest(versions, at: event.occurredAt)
         }
-        return inForce(versions, at: event.countedAt(grace: atRecord.lateEntryGrace(for: event)))
-            ?? inForce(versions, at: event.occurredAt)
+        return latest(versions, at: event.countedAt(grace: atRecord.lateEntryGrace(for: event)))
+            ?? latest(versions, at: event.occurredAt)
     }
 
     static func satisfies(
@@ -1260,3 +1324,5 @@ public enum DeadlineEvaluator {
         return data
     }
 }
+
+extension Ruleset: DeadlineEvaluator.JudgingVersion {}
