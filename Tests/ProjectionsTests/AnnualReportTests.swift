@@ -88,12 +88,13 @@ struct AnnualReportTests {
                     for g in groups { add(p, "victims-by-exploitation", g, column) }
                 }
             }
-            // Every closure in the year it happened, reopened since or not.
+            // Each case closed in a year, reopened since or not, by its last closure in that year.
+            var lastClosure: [Int: Closure] = [:]
             for closure in s.closures where !closure.inError {
-                if let p = period(closure.closedAt) {
-                    add(p, "closures-by-reason", closure.reason.rawValue, "closures")
-                }
+                guard let p = period(closure.closedAt) else { continue }
+                if lastClosure[p].map({ closure.closedAt >= $0.closedAt }) ?? true { lastClosure[p] = closure }
             }
+            for (p, closure) in lastClosure { add(p, "closures-by-reason", closure.reason.rawValue, "closures") }
             for r in s.referrals.values {
                 guard let p = period(issued[c.caseId]?[r.id] ?? r.issuedAt) else { continue }
                 var steps = ["issued"]
@@ -501,7 +502,30 @@ struct AnnualReportTests {
                 event("CaseClosed", ["reason": "victim-withdrew"], daysFromNewYear: 2),
                 event("CaseReopened", ["reason": "closed-in-error"], by: "isf", daysFromNewYear: 3),
             ])
+        // Closed and reopened again and again in one request: one case closed, by the reason of its
+        // last closure in the year (attack pass 20: "reintegrated" 54 → 278 in three requests).
+        try await store.append(
+            to: .case("KP-CLOSE-5")!,
+            events: [event("CaseOpened", opening, daysFromNewYear: 1)]
+                + (0..<5).flatMap { _ in
+                    [
+                        event("CaseClosed", ["reason": "reintegrated"], daysFromNewYear: 2),
+                        event("CaseReopened", ["reason": "new-information"], daysFromNewYear: 2),
+                    ]
+                } + [event("CaseClosed", ["reason": "lost-contact"], daysFromNewYear: 3)])
+        // Closed last year by the police, reopened by another party dated back into last year: the
+        // reopening counts when it was recorded, this year, so the case was closed at the end of
+        // last year (attack pass 20 turned it "open" there).
+        try await store.append(
+            to: .case("KP-CLOSE-6")!,
+            events: [
+                event("CaseOpened", opening, daysFromNewYear: -30),
+                event("CaseClosed", ["reason": "other"], daysFromNewYear: -20),
+                event("CaseReopened", ["reason": "new-information"], by: "isf", daysFromNewYear: -19),
+            ])
         let (last, this) = try await Self.projectedReports(store, db, year: year, timeZone: zone)
+        #expect(try Self.cell(this, "closures-by-reason", "lost-contact", "closures") == 2)  // KP-CLOSE-2 and -5
+        #expect(try Self.cell(last, "cases-by-identification", "identified", "closed") == 2)  // KP-CLOSE-1 and -6
         #expect(try Self.cell(this, "reflection-outcomes", "case-closed", "periods") == 1)
         #expect(try Self.cell(this, "reflection-outcomes", "running", "periods") == 0)
         // Closed in December as corrected, reopened in January: a closure of last year, and a case
@@ -509,8 +533,7 @@ struct AnnualReportTests {
         #expect(try Self.cell(last, "closures-by-reason", "reintegrated", "closures") == 1)
         #expect(try Self.cell(last, "closures-by-reason", "returned-home", "closures") == 0)
         #expect(try Self.cell(this, "closures-by-reason", "reintegrated", "closures") == 0)  // KP-CLOSE-3's in error
-        #expect(try Self.cell(last, "cases-by-identification", "identified", "closed") == 1)
-        #expect(try Self.cell(this, "cases-by-identification", "identified", "closed") == 1)  // KP-CLOSE-2
+        #expect(try Self.cell(this, "cases-by-identification", "identified", "closed") == 2)  // KP-CLOSE-2, -5
         #expect(try Self.cell(this, "declines-by-reason", "not-eligible", "referrals") == 1)
         #expect(try Self.cell(this, "declines-by-reason", "no-capacity", "referrals") == 0)
         #expect(try Self.cell(this, "reflection-outcomes", "returned-home", "periods") == 1)
@@ -523,7 +546,7 @@ struct AnnualReportTests {
         let before = try await Snapshot.take(db.pool())["case_closures"]
         try await ProjectionRunner(store: store).rebuild("cases")
         #expect(try await Snapshot.take(db.pool())["case_closures"] == before)
-        #expect(before?.count == 4)
+        #expect(before?.count == 11)
         #expect(try Self.cell(this, "closures-by-reason", "victim-withdrew", "closures") == 1)
     }
 

@@ -126,7 +126,7 @@ import Testing
         ("ConsentRecorded", "opav", ["purpose": "information-sharing", "recipients": ["ksp"], "given": false]),
         ("GuardianAppointed", "kp-dthb", [:]),
         ("ReflectionPeriodStarted", "kp-dthb", ["days": 90]),
-        ("ReflectionPeriodEnded", "isf", ["outcome": "returned-home"]),
+        ("ReflectionPeriodEnded", "kp-dthb", ["outcome": "returned-home"]),
         ("CaseReviewed", "opav", [:]),
         ("CaseClosed", "kp-dthb", ["reason": "lost-contact"]),
         ("CaseReopened", "kp-dthb", ["reason": "new-information"]),
@@ -215,6 +215,25 @@ import Testing
         try s.append("opav", "CaseClosed", close, at: at(hours: 7))
         #expect(s.attempt(.institution("isf", user: "u"), "CaseReopened", ["reason": "new-information"]) == nil)
         #expect(CasePolicy.mayClose("opav", s.state!) && !CasePolicy.mayClose("isf", s.state!))
+    }
+
+    /// What became of the victim's time to decide is said by whoever started the period, or by the
+    /// case's leads: attack pass 20 had a shelter end the police's 90-day period a second after it
+    /// began, saying the victim withdrew.
+    @Test func onlyTheStarterOrTheLeadsEndAReflectionPeriod() throws {
+        var s = try Self.richCase()
+        let end: JSONValue = ["outcome": "victim-withdrew"]  // the police's period runs (hour 4)
+        for party in ["isf", "opav"] {  // a shelter; an advocate that has not accepted its referral
+            expectError(s.attempt(.institution(party, user: "u"), "ReflectionPeriodEnded", end), .forbidden)
+        }
+        #expect(s.attempt(.institution("kp-dthb", user: "u"), "ReflectionPeriodEnded", end) == nil)
+        try s.append("opav", "ReferralAccepted", ["referralId": "R-1"], at: at(hours: 6))
+        #expect(s.attempt(.institution("opav", user: "u"), "ReflectionPeriodEnded", end) == nil)
+        // A period the shelter started is the shelter's to end too.
+        try s.append("kp-dthb", "ReflectionPeriodEnded", ["outcome": "cooperation-agreed"], at: at(hours: 7))
+        try s.append("isf", "ReflectionPeriodStarted", ["days": 30], at: at(hours: 8))
+        #expect(s.attempt(.institution("isf", user: "u"), "ReflectionPeriodEnded", end) == nil)
+        #expect(s.attempt(.institution("kp-dthb", user: "u"), "ReflectionPeriodEnded", end) == nil)
     }
 
     @Test func referralStepsFollowTheirOrder() throws {

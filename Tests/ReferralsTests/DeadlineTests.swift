@@ -396,6 +396,28 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         #expect(reviews.map(\.counted) == [true, false, true])
     }
 
+    /// A reopening starts the review term afresh; dated back, the term it starts runs from when it
+    /// counted as an act, not from its stated date (attack pass 20 reopened its own closed case
+    /// dated 16 days back and reviewed a second later: a counted met term).
+    @Test func aReviewJustAfterABackdatedReopeningCountsForNothing() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append("kp-dthb", "CaseReviewed", at: at(days: 20))
+        try s.append("kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: at(days: 30))
+        try s.append("kp-dthb", "CaseReopened", ["reason": "new-information"], at: at(days: 84))
+        try s.append("kp-dthb", "CaseReviewed", at: at(days: 100))
+        for i in s.events.indices { s.events[i].recordedAt = s.events[i].occurredAt }
+        s.events[3].recordedAt = at(days: 100)  // the reopening, recorded 16 days after the date it gives
+        s.events[4].recordedAt = at(days: 100).addingTimeInterval(1)
+        var reviews = evaluate(s, now: at(days: 101)).filter { $0.ruleId == "case-review" }
+        #expect(reviews.map(\.status) == [.met, .cancelled, .met, .pending])
+        #expect(reviews.map(\.counted) == [true, true, false, true])
+        // Reopened when it says (recorded then): a review 16 days on counts.
+        s.events[3].recordedAt = at(days: 84)
+        reviews = evaluate(s, now: at(days: 101)).filter { $0.ruleId == "case-review" }
+        #expect(reviews.map(\.counted) == [true, true, true, true])
+    }
+
     @Test func reopeningRestartsReviews() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)

@@ -48,11 +48,20 @@ extension ReadModels {
              GROUP BY 1, 2, 3
             """
         )
+        // Cases closed in each year, each by the reason of its last closure in that year: a case
+        // closed and reopened again and again is one case closed (attack pass 20 had an opener
+        // close and reopen one case 200 times in one request, and "reintegrated" went 54 → 278).
         async let closureRows = pool.query(
             """
-            SELECT CASE WHEN closed_at >= \(s1)::timestamptz THEN 1 ELSE 0 END, reason, count(*)
-              FROM handoff.case_closures
-             WHERE closed_at >= \(s0)::timestamptz AND closed_at < \(e)::timestamptz AND NOT in_error GROUP BY 1, 2
+            SELECT p, reason, count(*)
+              FROM (SELECT DISTINCT ON (case_id, p) case_id, p, reason
+                      FROM (SELECT case_id, ordinal, closed_at, reason,
+                                   CASE WHEN closed_at >= \(s1)::timestamptz THEN 1 ELSE 0 END AS p
+                              FROM handoff.case_closures
+                             WHERE closed_at >= \(s0)::timestamptz AND closed_at < \(e)::timestamptz
+                               AND NOT in_error) k
+                     ORDER BY case_id, p, closed_at DESC, ordinal DESC) last
+             GROUP BY 1, 2
             """
         )
         async let victimRows = pool.query(

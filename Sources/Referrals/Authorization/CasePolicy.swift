@@ -43,6 +43,8 @@ public enum CasePolicy {
     /// 6. Only the institutions that identify victims change the identification status
     ///    (``mayDecideIdentification(_:_:kinds:)``; `kinds`: each registered institution's kinds)
     ///    → `forbidden`.
+    /// 7. Only the institution that started the running reflection period, or the case's leads,
+    ///    end it → `forbidden`.
     ///
     /// Who may take a referral's steps (the recipient acknowledges, accepts, declines and
     /// completes; the issuer withdraws) needs the referral, so it is ``ReferralLifecycle``'s.
@@ -73,6 +75,16 @@ public enum CasePolicy {
                 .forbidden,
                 "only the institution that opened the case, or its victim advocate (who accepted its "
                     + "victim-advocacy referral), may close it")
+        }
+        // Ending a reflection period says what became of the victim's time to decide (attack pass
+        // 20 had a shelter end the police's 90-day period a second after it began, "victim withdrew").
+        if type == .reflectionPeriodEnded, let period = state.reflectionPeriod, period.isRunning,
+            period.startedBy != institution, !mayClose(institution, state)
+        {
+            throw ReferralsError(
+                .forbidden,
+                "only the institution that started the reflection period, the one that opened the case, or "
+                    + "its victim advocate may end it")
         }
         if type == .identificationStatusChanged, !mayDecideIdentification(institution, state, kinds: kinds) {
             throw ReferralsError(

@@ -66,6 +66,8 @@ public struct ReflectionPeriod: Sendable, Hashable {
 public struct Closure: Sendable, Hashable {
     public var closedAt: Date
     public var reason: ClosureReason
+    /// When the reopening that undid it counts: when it says (no later than it was recorded), if
+    /// by the closer; else when it was recorded.
     public var reopenedAt: Date?
     /// The institution that closed it.
     public var closer: String
@@ -293,9 +295,15 @@ public struct CaseState: Sendable, Hashable {
             status = .open
             reopenedAt = at
             if !closures.isEmpty {
-                closures[closures.count - 1].reopenedAt = at
+                let closer = closures[closures.count - 1].closer
+                // The closer's own reopening counts when it says; another party's when it was
+                // recorded: nobody moves another institution's closure in time (attack pass 20 had a
+                // shelter reopen the police's closure of last year, dated a second after it, and
+                // the case turned "open" at the end of that published year).
+                closures[closures.count - 1].reopenedAt =
+                    event.actor.institution == closer ? event.occurredAtCapped : event.recordedOrOccurredAt
                 closures[closures.count - 1].inError =
-                    reason == .closedInError && event.actor.institution == closures[closures.count - 1].closer
+                    reason == .closedInError && event.actor.institution == closer
             }
             reopenCount += 1
         case .recordCorrected(let targetId, _, let correction):

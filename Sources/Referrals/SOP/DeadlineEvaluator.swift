@@ -185,7 +185,7 @@ public enum DeadlineEvaluator {
         var current = evaluatePass(
             caseId: caseId, events: events, context: context, now: now, notices: notices, effective: [:],
             floor: { _, _ in nil }, bookkeeping: !corrections.isEmpty)
-        guard !corrections.isEmpty else { return marked(current, context) }
+        guard !corrections.isEmpty else { return marked(current, context, events) }
         // A correction changes only what is still running when it is recorded. The record is
         // evaluated as it stood before each correction and after it, in the order they were
         // recorded: a deadline that was due, settled or noticed when a correction came keeps what
@@ -513,16 +513,25 @@ public enum DeadlineEvaluator {
             current = Evaluation(state: after.state, deadlines: merged, runsFrom: runsFrom)
         }
         // The mark is the merged record's: a correction's pass may have settled a term otherwise.
-        return marked(current, context)
+        return marked(current, context, events)
     }
 
-    /// `evaluation` with its recurring terms' counted marks (``markCounted(_:recurring:)``), set
-    /// once, on the record as evaluation ends.
-    private static func marked(_ evaluation: Evaluation, _ context: Context) -> Evaluation {
+    /// `evaluation` with its recurring terms' counted marks (``markCounted(_:recurring:actedAt:)``),
+    /// set once, on the record as evaluation ends.
+    private static func marked(_ evaluation: Evaluation, _ context: Context, _ events: [CaseEvent]) -> Evaluation {
         var result = evaluation
+        let rules = result.deadlines.map { context.rule(of: $0) }
+        let triggers = Set(
+            zip(result.deadlines, rules).compactMap { $1?.rule.recurring == true ? $0.triggerEventId : nil })
+        guard !triggers.isEmpty else { return result }
+        var byId: [UUID: CaseEvent] = [:]
+        for event in events where triggers.contains(event.id) && byId[event.id] == nil { byId[event.id] = event }
         markCounted(
-            &result.deadlines,
-            recurring: result.deadlines.map { context.rule(of: $0)?.rule.recurring ?? false })
+            &result.deadlines, recurring: rules.map { $0?.rule.recurring ?? false },
+            actedAt: zip(result.deadlines, rules).map { d, judged in
+                guard let judged, let trigger = byId[d.triggerEventId] else { return d.triggeredAt }
+                return countsAsAct(trigger, judged.ruleset)
+            })
         return result
     }
 
@@ -1036,14 +1045,17 @@ public enum DeadlineEvaluator {
     /// ruleset series and institution responsible is a chain of terms in trigger order, each
     /// started by the act that met the one before. The first term counts. A later term met in time
     /// does not when it was met no later than the due time of the last term that counted (that
-    /// term's period already had its act), nor when it was met before half its term had run (the
-    /// act that started it and the one that met it are one act twice: a review made late and
-    /// repeated a minute later made every other term of an always-late institution on time, a
-    /// review of this session found). Any other term (met late, missed, running, cancelled, or met
-    /// in time after both) counts, and its due time becomes the bound. Reviews every 28 days of a
-    /// 30-day rule all count; 990 reviews in one batch count as one; reviews every 9 days about one
-    /// a term. Only a met deadline is ever left out, so no miss is.
-    static func markCounted(_ deadlines: inout [Deadline], recurring: [Bool]) {
+    /// term's period already had its act), nor when it was met before half its term had run since
+    /// the act that met the term before, or since its own trigger counted as an act (the act that
+    /// started it and the one that met it are one act twice: a review made late and repeated a
+    /// minute later made every other term of an always-late institution on time, a review of this
+    /// session found). Any other term (met late, missed, running, cancelled, or met in time after
+    /// both) counts, and its due time becomes the bound. Reviews every 28 days of a 30-day rule all
+    /// count; 990 reviews in one batch count as one; reviews every 9 days the first term only;
+    /// reviews a little more than half a term apart each (at most one more a term than monthly
+    /// reviews give). Only a met deadline is ever left out, so no miss is. `actedAt`: when each
+    /// deadline's trigger counted as an act (``countsAsAct(_:_:)``).
+    static func markCounted(_ deadlines: inout [Deadline], recurring: [Bool], actedAt: [Date]) {
         struct Chain: Hashable {
             var ruleId: String
             var rulesetId: String
@@ -1052,12 +1064,14 @@ public enum DeadlineEvaluator {
         var bound: [Chain: Date] = [:]
         // When the term before met its act: a term runs from there however its trigger was dated
         // (attack pass 19 dated a late review weeks back, so that its repeat a second later met a
-        // term that had "run" weeks).
+        // term that had "run" weeks); and never from before its trigger counted as an act (attack
+        // pass 20 dated a reopening, which starts a term afresh, 16 days back and reviewed a
+        // second later).
         var previousMet: [Chain: Date] = [:]
         for index in deadlines.indices where recurring[index] {
             let d = deadlines[index]
             let chain = Chain(ruleId: d.ruleId, rulesetId: d.rulesetId, responsible: d.responsible)
-            let ranFrom = max(d.triggeredAt, previousMet[chain] ?? d.triggeredAt)
+            let ranFrom = max(actedAt[index], previousMet[chain] ?? actedAt[index])
             previousMet[chain] = d.satisfiedAt
             if let last = bound[chain], d.settled == .met, let satisfiedAt = d.satisfiedAt,
                 satisfiedAt <= last
