@@ -103,6 +103,7 @@ public final class Connection: @unchecked Sendable {
                     do {
                         let conn = try openConnection(url, connectTimeout, applicationName)
                         connection.conn = conn
+                        connection.socket.store(PQsocket(conn), ordering: .releasing)
                         PQsetnonblocking(conn, 1)
                         call.finish(.success(()))
                     } catch {
@@ -147,6 +148,22 @@ public final class Connection: @unchecked Sendable {
     /// True once the connection is known to be broken, closed or retired (the pool then replaces it).
     public var isBroken: Bool {
         broken.load(ordering: .acquiring) || retired.load(ordering: .acquiring)
+    }
+
+    /// The connection's socket once open (-1 before): constant while it lives.
+    private let socket = Atomic<Int32>(-1)
+
+    /// Whether the server wrote to or hung up on this connection while nobody used it: a restart's
+    /// FATAL, an idle-session timeout, a dropped link. An idle connection expects nothing, so
+    /// anything there means it is ended or unusable. Asked of the socket without waiting and
+    /// without libpq (a poll of it from any thread), so that a pool never lends a connection the
+    /// server has already ended (an operator's pass: after a PostgreSQL restart, each stale pooled
+    /// connection failed one request with 503). Only for a connection nobody is using.
+    public var endedWhileIdle: Bool {
+        guard !isBroken else { return true }
+        var fd = pollfd(fd: socket.load(ordering: .acquiring), events: Int16(POLLIN), revents: 0)
+        guard fd.fd >= 0 else { return false }
+        return poll(&fd, 1, 0) != 0
     }
 
     /// Closes the connection without waiting: work already queued finishes first, later calls

@@ -133,7 +133,8 @@ public final class ConnectionPool: Sendable {
             if s.closed { return .refuse }
             // Idle connections exist only while nobody waits (a returned one goes to the line first).
             while let c = s.idle.popLast() {
-                if !c.isBroken { return .use(c) }  // an atomic flag: no trip to the connection's thread
+                // An atomic flag and a poll that does not wait: no trip to the connection's thread.
+                if !c.endedWhileIdle { return .use(c) }
                 discarded.append(c)
             }
             if s.open < maximumConnections {

@@ -23,6 +23,8 @@ public struct SessionStore: Sendable {
     public let idleTimeout: Duration
     /// How long a session lives at most.
     public let lifetime: Duration
+    /// How many sessions one token or account keeps: a sign-in beyond them ends the oldest.
+    public static let sessionsPerCredential = 20
 
     public init(
         pool: ConnectionPool, idleTimeout: Duration = .seconds(30 * 60), lifetime: Duration = .seconds(12 * 3600)
@@ -70,11 +72,13 @@ public struct SessionStore: Sendable {
         async throws -> (secret: String, session: Session)
     {
         let secret = Self.generate()
-        // Rows long past their lifetime are of no use to anyone: pruned as new ones begin.
+        // Rows long past their lifetime are of no use to anyone: pruned as new ones begin. (By
+        // `now()`, which the index on created_at can be searched with; `clock_timestamp()` made
+        // every sign-in scan the whole table: an operator's pass.)
         try await pool.query(
             """
             DELETE FROM handoff.dashboard_sessions
-             WHERE created_at < clock_timestamp() - make_interval(secs => \(Self.seconds(lifetime))) - interval '1 day'
+             WHERE created_at < now() - make_interval(secs => \(Self.seconds(lifetime))) - interval '1 day'
             """)
         let inserted = try await pool.query(
             """
@@ -84,6 +88,25 @@ public struct SessionStore: Sendable {
                     \(tokenId), \(accountId), \(enrolmentPending))
             RETURNING id
             """)
+        // A credential keeps its newest sessions only: a sign-in past the limit ends the oldest, so
+        // that one token signing in flat out (900 a second, an operator's pass) cannot grow the
+        // table every sign-in and lookup works through.
+        let keep = Self.sessionsPerCredential
+        if let tokenId {
+            try await pool.query(
+                """
+                DELETE FROM handoff.dashboard_sessions
+                 WHERE id IN (SELECT id FROM handoff.dashboard_sessions WHERE token_id = \(tokenId)
+                               ORDER BY id DESC OFFSET \(keep))
+                """)
+        } else if let accountId {
+            try await pool.query(
+                """
+                DELETE FROM handoff.dashboard_sessions
+                 WHERE id IN (SELECT id FROM handoff.dashboard_sessions WHERE account_id = \(accountId)
+                               ORDER BY id DESC OFFSET \(keep))
+                """)
+        }
         let session = Session(
             id: try inserted.first!.decode(0), principal: principal, tokenId: tokenId, accountId: accountId,
             enrolmentPending: enrolmentPending, csrfToken: Self.csrfToken(for: secret))

@@ -231,4 +231,43 @@ import Testing
         #expect(await pool.openConnections == 1)
         await pool.close()
     }
+    /// A connection the server ended while it sat idle in the pool (a restart, an idle-session
+    /// timeout) is not lent out: the first request after the server is back succeeds (an
+    /// operator's pass: every stale pooled connection failed one request with 503).
+    @Test func aConnectionTheServerEndedWhileIdleIsNotLent() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let pool = ConnectionPool(url: db.url, maximumConnections: 4)
+        // Four connections idle in the pool, each ended by the server.
+        let pids = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await pool.query("SELECT pg_backend_pid(), pg_sleep(0.2)").first!.decode(0)
+                }
+            }
+            return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
+        }
+        #expect(pids.count == 4)
+        let admin = ConnectionPool(url: db.url, maximumConnections: 1)
+        let ended: Int = try await admin.query(
+            SQL(
+                text: "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM unnest($1::int[]) pid",
+                parameters: [.text("{" + pids.map(String.init).joined(separator: ",") + "}")])
+        ).first!.decode(0)
+        #expect(ended == 4)
+        try await eventually("the backends gone") {
+            let left: Int = (try? await admin.query(
+                SQL(
+                    text: "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])",
+                    parameters: [.text("{" + pids.map(String.init).joined(separator: ",") + "}")])
+            ).first?.decode(0)) ?? 1
+            return left == 0
+        }
+        for _ in 0..<8 {
+            let pid: Int32 = try await pool.query("SELECT pg_backend_pid()").first!.decode(0)
+            #expect(!pids.contains(pid))
+        }
+        await admin.close()
+        await pool.close()
+    }
 }
+

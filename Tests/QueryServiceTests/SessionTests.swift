@@ -116,6 +116,29 @@ struct SessionTests {
         #expect(try seen.first?.decode(0, as: Bool.self) == true)
     }
 
+    /// One token keeps its newest sessions only: signing in flat out ends the oldest, so the table
+    /// every sign-in and lookup works through stays small (an operator's pass signed in 900 times a
+    /// second with one token, and each sign-in scanned every row).
+    @Test func aTokenKeepsItsNewestSessionsOnly() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        var sessions: [String] = []
+        for _ in 0..<(SessionStore.sessionsPerCredential + 3) {
+            sessions.append(try #require(try await DashboardTests.signIn(h.api, token: h.token("isf"))))
+        }
+        for (n, session) in sessions.enumerated() {
+            #expect(try await Self.home(h, session).status == (n < 3 ? 303 : 200))
+        }
+        // Another token's sessions are its own.
+        let other = try #require(try await DashboardTests.signIn(h.api, token: h.token("natc")))
+        #expect(try await Self.home(h, other).status == 200)
+        #expect(try await Self.home(h, sessions.last!).status == 200)
+        let connection = try await h.db.connect()
+        defer { connection.close() }
+        let rows: Int = try await connection.query("SELECT count(*) FROM handoff.dashboard_sessions").first!.decode(0)
+        #expect(rows == SessionStore.sessionsPerCredential + 1)
+    }
+
     /// A token sign-in ends the session the browser held before, as a password sign-in does.
     @Test func aTokenSignInEndsTheBrowsersEarlierSession() async throws {
         let h = try await Harness.start()

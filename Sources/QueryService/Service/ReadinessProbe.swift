@@ -96,6 +96,13 @@ final class ReadinessProbe: Sendable {
             return s.connection
         }
         do {
+            // A kept connection the server ended while it sat idle (a restart) says nothing about
+            // the database now: the check asks on a new one (an operator's pass saw 503 from a
+            // database back up for seconds).
+            if let kept = connection, kept.endedWhileIdle {
+                kept.close()
+                connection = nil
+            }
             if connection == nil {
                 let opened = try await Connection.connect(url, connectTimeout: 2, applicationName: "handoff-readiness")
                 connection = opened
