@@ -55,7 +55,7 @@ public actor HTTPServer {
         admission: Admission? = nil,
         handler: @escaping @Sendable (HTTPRequest) async -> HTTPResponse
     ) {
-        self.configuration = configuration
+        self.configuration = OpenFiles.fitted(configuration)
         self.admission = admission
         self.handler = handler
         self.bodyBudget = BodyBudget(
@@ -106,7 +106,13 @@ public actor HTTPServer {
         }
         state = .running(Running(loop: loop, listener: listener.fd, port: listener.port, serving: serving))
         configuration.logger.notice(
-            "listening", metadata: ["host": .string(configuration.host), "port": .int(listener.port)])
+            "listening",
+            metadata: [
+                "host": .string(configuration.host), "port": .int(listener.port),
+                "max_connections": .int(configuration.maxConnections),
+                "max_connections_per_address": .int(configuration.maxConnectionsPerAddress),
+                "open_files": .int(OpenFiles.limit),
+            ])
         return listener.port
     }
 
