@@ -255,11 +255,12 @@ import Testing
         ).first!.decode(0)
         #expect(ended == 4)
         try await eventually("the backends gone") {
-            let left: Int = (try? await admin.query(
-                SQL(
-                    text: "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])",
-                    parameters: [.text("{" + pids.map(String.init).joined(separator: ",") + "}")])
-            ).first?.decode(0)) ?? 1
+            let left: Int =
+                (try? await admin.query(
+                    SQL(
+                        text: "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])",
+                        parameters: [.text("{" + pids.map(String.init).joined(separator: ",") + "}")])
+                ).first?.decode(0)) ?? 1
             return left == 0
         }
         for _ in 0..<8 {
@@ -270,4 +271,3 @@ import Testing
         await pool.close()
     }
 }
-
