@@ -22,7 +22,7 @@ struct ModuleBoundaryTests {
     }
 
     @Test func queryServiceCodeRunsNoSQLOfItsOwn() throws {
-        // The read side over the read models, and the readiness probe's `SELECT 1` on its own
+        // The read side over the read models, and the readiness probe's check on its own
         // connection, are the only places that talk to PostgreSQL directly.
         let allowed: Set<String> = ["ReadSide/ProjectionReadSide.swift", "Service/ReadinessProbe.swift"]
         let sqlPattern = try Regex(#"\.(query|execute|withConnection|withTransaction)\("#)

@@ -365,6 +365,26 @@ struct OperationsTests {
         #expect(probe.checksStarted == 2)  // one abandoned check still runs: no third connection
     }
 
+    /// A database that answers but takes no writes serves nothing (every read writes its
+    /// access-log row): `/readyz` says so (an operator's pass found it "ok" while every data route
+    /// answered 503).
+    @Test func aReadOnlyDatabaseIsNotReady() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        let connection = try await h.db.connect()
+        defer { connection.close() }
+        try await connection.execute(
+            """
+            DO $$ BEGIN
+                EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = on', current_database());
+            END $$
+            """)
+        let ready = try await h.api.get("/readyz", token: nil)  // the probe's first connection
+        #expect(ready.status == 503)
+        #expect(ready.json == ["status": "unavailable"])
+        #expect(try await h.api.get("/livez", token: nil).status == 200)
+    }
+
     @Test func aFrozenDatabaseMakesReadyz503AndLeavesLivez200() async throws {
         let silent = try SilentServer()
         let h = try await Harness.start(url: silent.url)

@@ -12,7 +12,8 @@ extension QueryService {
         .json(.ok, #"{"status":"ok"}"#)
     }
 
-    /// `GET /readyz` and `GET /health`: the database answers `SELECT 1` within 2 s, asked over
+    /// `GET /readyz` and `GET /health`: the database answers within 2 s that it takes writes (not a
+    /// standby, not read-only: every read writes its access-log row), asked over
     /// the readiness probe's own connection (never the request pool), one check shared by all
     /// concurrent callers. 503 `{"status":"unavailable"}` otherwise.
     func readiness(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {

@@ -53,7 +53,10 @@ final class ReadinessProbe: Sendable {
     /// How many checks have been started so far: concurrent callers share one.
     var checksStarted: Int { state.withLock { $0.checksStarted } }
 
-    /// True when the database answered `SELECT 1` within the limit.
+    private static let readOnly = PostgresError(
+        kind: .server, sqlState: "25006", serverMessage: "the database takes no writes (read-only or in recovery)")
+
+    /// True when the database answered within the limit that it takes writes.
     func isReady() async -> Bool {
         await withCheckedContinuation { continuation in
             // Joining the check in flight and registering happen under one lock, so a check that
@@ -110,7 +113,14 @@ final class ReadinessProbe: Sendable {
                     if s.current?.id == id { s.connection = opened }
                 }
             }
-            try await connection!.query("SELECT 1")
+            // A database that answers but takes no writes (a standby, a demoted old primary, a
+            // read-only switch) serves nothing: every read writes its access-log row (an
+            // operator's pass found /readyz "ok" while every data route answered 503).
+            let readOnly: Bool =
+                try await connection!.query(
+                    "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
+                ).first?.decode(0) ?? true
+            if readOnly { throw Self.readOnly }
             ready = true
         } catch {
             // Dropping the reference closes the connection; the next check opens a new one.
