@@ -73,14 +73,28 @@ enum StoreCommands {
         guard let institution, let user else {
             throw CLIError.usage("a case event needs --institution I --user U: the operator acts for an institution")
         }
+        // `actor.user` goes into the record for good: a person's name as the API's credentials give
+        // them (an operator's pass wrote a newline, a right-to-left override and 20,000 characters).
+        guard AccountStore.isValidUserName(user) else {
+            throw CLIError.usage(
+                "--user is 1-64 of a-z 0-9 . _ - (starting with a letter or digit), as person names are")
+        }
+        try await RegistryCommands.checkCredentialInstitution(institution, actsOnCases: true, context)
         let operatorName = context.environment["USER"] ?? context.environment["LOGNAME"] ?? "unknown"
-        let writer = CaseWriter(store: try store(context))
+        let eventStore = try store(context)
+        let writer = CaseWriter(store: eventStore)
         do {
             let result = try await writer.appendAsOperator(
                 caseId: caseId, type: type, data: try JSONValue.parse(dataText), id: givenId, expected: expected,
                 institution: institution, user: user, operatorName: "operator:" + operatorName)
             context.out(result.json)
         } catch let error as ServiceError {
+            // The API answers a non-party as if the case did not exist; the operator, who may read
+            // every stream, is told what is so.
+            if error.code == "not_found", !(try await eventStore.read(stream: stream, fromVersion: 1, limit: 1).isEmpty)
+            {
+                throw CLIError(message: "forbidden: \(institution) is not a party to case \(caseId)")
+            }
             if error.code == "wrong_expected_version" {
                 throw CLIError(message: "\(error.code): \(error.message) \(error.detailText)", exitCode: 3)
             }
@@ -106,11 +120,46 @@ enum StoreCommands {
             guard let s = StreamName(text) else { throw CLIError.usage("unknown stream name pattern") }
             only = s
         }
+        // Every argument is checked, and every file read, before the verification, which takes
+        // minutes on a large store (an operator's pass got "valid" lines, then a usage error).
+        if args.flag("--read-models"), only != nil {
+            throw CLIError.usage("--read-models checks the whole store, not one stream")
+        }
+        var saved: (checkpoint: Checkpoint, heads: [StreamHead]?)?
+        if let path = args.string("--checkpoint") {
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: path))
+            } catch {
+                throw CLIError(message: "cannot read \(path): \(Self.reason(path))")
+            }
+            guard let checkpoint = Checkpoint(json: data) else {
+                throw CLIError(message: "\(path) is not a checkpoint saved by 'handoff checkpoint'")
+            }
+            var heads: [StreamHead]? = nil
+            if let headsPath = args.string("--heads") {
+                let text: String
+                do {
+                    text = try String(contentsOfFile: headsPath, encoding: .utf8)
+                } catch {
+                    throw CLIError(message: "cannot read \(headsPath): \(Self.reason(headsPath))")
+                }
+                guard let parsed = EventStore.parseHeads(text) else {
+                    throw CLIError(message: "\(headsPath) is not a heads file written by 'handoff checkpoint --heads'")
+                }
+                heads = parsed
+            }
+            saved = (checkpoint, heads)
+        } else if args.string("--heads") != nil {
+            throw CLIError.usage("--heads goes with --checkpoint")
+        }
         let store = try store(context)
         let report = try await store.verify(stream: only)
         if let problem = report.problem {
             throw CLIError(message: "chain broken at \(problem)")
         }
+        // A stream with no event is none: a mistyped case id is not "valid".
+        if let only, report.events == 0 { throw CLIError(message: "no stream \(only.rawValue)") }
         context.out("valid: \(report.events) events in \(report.streams) streams")
         // What does not match a checkpoint, the store's own newest and the one given: all of it is told.
         var mismatches: [String] = []
@@ -132,34 +181,20 @@ enum StoreCommands {
                 }
             }
         }
-        if let path = args.string("--checkpoint") {
-            guard let data = FileManager.default.contents(atPath: path), let saved = Checkpoint(json: data) else {
-                throw CLIError(message: "\(path) is not a checkpoint saved by 'handoff checkpoint'")
-            }
-            var heads: [StreamHead]? = nil
-            if let headsPath = args.string("--heads") {
-                guard let text = try? String(contentsOfFile: headsPath, encoding: .utf8),
-                    let parsed = EventStore.parseHeads(text)
-                else {
-                    throw CLIError(message: "\(headsPath) is not a heads file written by 'handoff checkpoint --heads'")
-                }
-                heads = parsed
-            }
-            let comparison = try await store.compare(with: saved, savedHeads: heads)
+        if let (checkpoint, heads) = saved {
+            let comparison = try await store.compare(with: checkpoint, savedHeads: heads)
             if comparison.matches {
                 context.out(
-                    "checkpoint matches: \(saved.count) events in \(saved.streams) streams up to \(saved.cursor)"
-                        + (saved.access.map { "; access log rows 1…\($0.seq)" } ?? "")
-                        + (saved.event.map { "; checkpoints@\($0.version) has its hash" } ?? ""))
+                    "checkpoint matches: \(checkpoint.count) events in \(checkpoint.streams) streams up to "
+                        + "\(checkpoint.cursor)"
+                        + (checkpoint.access.map { "; access log rows 1…\($0.seq)" } ?? "")
+                        + (checkpoint.event.map { "; checkpoints@\($0.version) has its hash" } ?? ""))
             } else {
                 mismatches.append(
                     "the store does not match the checkpoint: " + comparison.findings.joined(separator: "; "))
             }
-        } else if args.string("--heads") != nil {
-            throw CLIError.usage("--heads goes with --checkpoint")
         }
         if args.flag("--read-models") {
-            guard only == nil else { throw CLIError.usage("--read-models checks the whole store, not one stream") }
             // The figures are read from these tables, which no chain covers.
             let check = try await ProjectionRunner(store: store).checkReadModels()
             for table in check.tables {
@@ -173,6 +208,16 @@ enum StoreCommands {
             }
         }
         if !mismatches.isEmpty { throw CLIError(message: mismatches.joined(separator: "; and ")) }
+    }
+
+    /// Why the file at `path` cannot be read, in the system's words (no such file, permission denied).
+    static func reason(_ path: String) -> String {
+        let fd = open(path, O_RDONLY)
+        if fd >= 0 {
+            close(fd)
+            return "not a readable file"
+        }
+        return String(cString: strerror(errno))
     }
 
     static func checkpoint(_ args: ParsedArguments, _ context: CLIContext) async throws {

@@ -43,6 +43,8 @@ import Testing
             "--user", "officer-1182")
         #expect(r.status == 3)
         #expect(r.err.contains("expected=5 actual=1"), "\(r.err)")
+        r = await cli.run("institution", "add", "isf", "--name", "Shelter", "--kind", "shelter")
+        #expect(r.status == 0, "\(r.err)")
         // Not a back door: the operator's events pass the API's admission.
         let refusals: [([String], String)] = [
             (["case-KS-2026-000777", "CaseOpened", opening, "--institution", "kp-dthb", "--user", "u"], "forbidden"),
@@ -53,7 +55,32 @@ import Testing
                 ],
                 "field=data.level"
             ),
-            (["case-KP-2026-000001", "CaseReviewed", "{}", "--institution", "ksp", "--user", "u"], "not_found"),
+            (
+                ["case-KP-2026-000001", "CaseReviewed", "{}", "--institution", "ksp", "--user", "u"],
+                "institution ksp is not registered"
+            ),
+            // The operator, who reads every stream, is told a registered institution is no party
+            // (the API answers a non-party as if the case did not exist).
+            (
+                ["case-KP-2026-000001", "CaseReviewed", "{}", "--institution", "isf", "--user", "u"],
+                "isf is not a party to case KP-2026-000001"
+            ),
+            (
+                ["case-KP-2026-000002", "CaseReviewed", "{}", "--institution", "isf", "--user", "u"],
+                "not_found"
+            ),
+            // `actor.user` is recorded for good: a name as the API's credentials give them.
+            (
+                ["case-KP-2026-000001", "CaseReviewed", "{}", "--institution", "kp-dthb", "--user", "BAD USER"],
+                "--user is 1-64"
+            ),
+            (
+                [
+                    "case-KP-2026-000001", "CaseReviewed", "{}", "--institution", "kp-dthb", "--user",
+                    "evil\nline\u{202E}",
+                ],
+                "--user is 1-64"
+            ),
             (["case-KP-2026-000001", "CaseReviewed", "{}"], "--institution"),
             (["sop-KP-2026-000001", "SopDeadlineMissed", "{}", "--institution", "kp-dthb", "--user", "u"], "watcher"),
             (["institutions", "InstitutionRegistered", "{}"], "institution add"),
@@ -76,7 +103,7 @@ import Testing
 
         r = await cli.run("verify")
         #expect(r.status == 0)
-        #expect(r.out.contains("valid: 2 events in 2 streams"), "\(r.out)")
+        #expect(r.out.contains("valid: 3 events in 2 streams"), "\(r.out)")
 
         let headsFile = FileManager.default.temporaryDirectory.appendingPathComponent("heads-\(UUID())").path
         let checkpointFile = FileManager.default.temporaryDirectory.appendingPathComponent("cp-\(UUID()).json").path
@@ -172,7 +199,10 @@ import Testing
             (["append", "case-KS-1"], 2, "missing"),
             (["read", "nope"], 2, "stream"),
             (["verify", "--heads", "/nonexistent"], 2, "--heads goes with --checkpoint"),
-            (["verify", "--checkpoint", "/nonexistent"], 1, "not a checkpoint"),
+            (["verify", "--checkpoint", "/nonexistent"], 1, "cannot read /nonexistent: No such file or directory"),
+            (["verify", "--checkpoint", "/etc/hostname"], 1, "not a checkpoint"),
+            (["verify", "case-KS-NOPE-1"], 1, "no stream case-KS-NOPE-1"),
+            (["verify", "case-KS-1", "--read-models"], 2, "checks the whole store"),
             (["frobnicate"], 2, "frobnicate"),
         ]
         for (args, status, message) in cases {
@@ -180,6 +210,7 @@ import Testing
             #expect(r.status == status, "\(args): \(r.err)")
             #expect(r.err.contains(message), "\(args): \(r.err)")
             #expect(r.err.split(separator: "\n").count <= 2, "one-line error (plus a usage hint): \(r.err)")
+            #expect(!r.out.contains("valid"), "nothing checked before the arguments: \(args): \(r.out)")
         }
         #expect(try await db.store().count() == 0)
     }
