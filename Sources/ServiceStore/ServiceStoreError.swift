@@ -7,4 +7,7 @@ public enum ServiceStoreError: Error, Sendable, Equatable {
     case accessLogWriteFailed
     /// Not a valid case id (400 `bad_request`).
     case invalidCaseId
+    /// The institution keeps ``SubscriptionStore/perOwner`` subscriptions already (409
+    /// `too_many_subscriptions`).
+    case tooManySubscriptions
 }

@@ -39,15 +39,39 @@ public struct SubscriptionStore: Sendable {
             cursor: Cursor(xid: try row.decode(2), position: try row.decode(3)))
     }
 
+    /// The most subscriptions one institution keeps: an operator's pass created a thousand a
+    /// second with one token, and nothing but SQL could take them away.
+    public static let perOwner = 100
+
     /// Creates the subscription; false when the owner already has one of this name.
+    /// - Throws: ``ServiceStoreError/tooManySubscriptions`` when the owner keeps ``perOwner``.
     public func create(_ name: String, owner: String, types: [String]?) async throws -> Bool {
-        let inserted = try await pool.query(
-            """
-            INSERT INTO handoff.subscriptions (name, owner, types)
-            VALUES (\(name), \(owner), \(types.map { PostgresArray.text($0) })::text[])
-            ON CONFLICT (owner, name) DO NOTHING RETURNING name
-            """)
-        return !inserted.isEmpty
+        try await pool.withConnection { connection in
+            try await connection.transaction { c in
+                // One owner's creations one at a time, so that the count holds (others' go on).
+                try await c.query(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('handoff.subscriptions/' || \(owner), 0))")
+                let inserted = try await c.query(
+                    """
+                    INSERT INTO handoff.subscriptions (name, owner, types)
+                    SELECT \(name), \(owner), \(types.map { PostgresArray.text($0) })::text[]
+                     WHERE (SELECT count(*) FROM handoff.subscriptions WHERE owner = \(owner)) < \(Self.perOwner)
+                    ON CONFLICT (owner, name) DO NOTHING RETURNING name
+                    """)
+                if !inserted.isEmpty { return true }
+                let existing = try await c.query(
+                    "SELECT 1 FROM handoff.subscriptions WHERE owner = \(owner) AND name = \(name)")
+                guard !existing.isEmpty else { throw ServiceStoreError.tooManySubscriptions }
+                return false
+            }
+        }
+    }
+
+    /// Deletes the subscription `name` of `owner`; false when it has none of this name.
+    public func delete(_ name: String, owner: String) async throws -> Bool {
+        !(try await pool.query(
+            "DELETE FROM handoff.subscriptions WHERE owner = \(owner) AND name = \(name) RETURNING name"
+        ).isEmpty)
     }
 
     public func setTypes(_ name: String, owner: String, types: [String]?) async throws {

@@ -16,7 +16,8 @@ struct OpenAPITests {
             ("get", "/v1/cases/{caseId}"),
             ("get", "/v1/cases/{caseId}/history"), ("get", "/v1/cases/{caseId}/verify"), ("get", "/v1/deadlines"),
             ("get", "/v1/inbox"), ("get", "/v1/stats"), ("get", "/v1/events"), ("get", "/v1/events/stream"),
-            ("put", "/v1/subscriptions/{name}"), ("get", "/v1/subscriptions/{name}/events"),
+            ("put", "/v1/subscriptions/{name}"), ("delete", "/v1/subscriptions/{name}"),
+            ("get", "/v1/subscriptions/{name}/events"),
             ("post", "/v1/subscriptions/{name}/ack"), ("get", "/v1/audit/access"),
         ]
         for (method, path) in routes {

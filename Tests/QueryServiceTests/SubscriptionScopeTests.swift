@@ -4,6 +4,7 @@ import HandoffTestSupport
 import LoopbackHTTPClient
 import Postgres
 import Referrals
+import ServiceStore
 import Testing
 
 /// Subscription names are scoped per institution: each may have its own `inbox`, and none can
@@ -37,6 +38,43 @@ struct SubscriptionScopeTests {
         #expect(kept.status == 200)
         #expect(kept.json["owner"]?.stringValue == "opav")
         #expect(kept.json["types"] == .null)
+    }
+
+    /// An institution keeps at most 100 subscriptions and deletes its own (an operator's pass
+    /// created a thousand a second with one token, and only SQL could remove them).
+    @Test func anInstitutionKeepsAtMostAHundredAndDeletesItsOwn() async throws {
+        let h = try await Harness.start()
+        defer { Task { await h.stop() } }
+        let opav = h.token("opav")
+        // Created 22 at a time (within the caller's 32 requests in flight): the count holds however
+        // they arrive.
+        var statuses: [Int: Int] = [:]
+        for chunk in stride(from: 0, to: SubscriptionStore.perOwner + 10, by: 22) {
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for n in chunk..<min(chunk + 22, SubscriptionStore.perOwner + 10) {
+                    group.addTask { try await h.api.request("PUT", "/v1/subscriptions/s-\(n)", token: opav).status }
+                }
+                for try await status in group { statuses[status, default: 0] += 1 }
+            }
+        }
+        #expect(statuses == [201: SubscriptionStore.perOwner, 409: 10])
+        let refused = try await h.api.request("PUT", "/v1/subscriptions/one-more", token: opav)
+        #expect(refused.status == 409)
+        #expect(refused.json["error"]?["code"]?.stringValue == "too_many_subscriptions")
+        // One the institution has is kept as before; another institution's count is its own.
+        let taken = try #require(
+            try await SubscriptionStore(pool: h.db.pool()).load("s-0", owner: "opav") != nil ? "s-0" : nil)
+        #expect(try await h.api.request("PUT", "/v1/subscriptions/\(taken)", token: opav).status == 200)
+        #expect(try await h.api.request("PUT", "/v1/subscriptions/s-0", token: h.token("isf")).status == 201)
+        // Deleting: another's name is as missing as a missing one; one's own goes, and makes room.
+        let other = try await h.api.request("DELETE", "/v1/subscriptions/\(taken)", token: h.token("ksp"))
+        let missing = try await h.api.request("DELETE", "/v1/subscriptions/nothing", token: h.token("ksp"))
+        #expect(other.status == 404 && other.body == missing.body)
+        #expect(try await h.api.request("DELETE", "/v1/subscriptions/\(taken)", token: opav).status == 204)
+        #expect(try await h.api.get("/v1/subscriptions/\(taken)/events", token: opav).status == 404)
+        #expect(try await h.api.request("DELETE", "/v1/subscriptions/\(taken)", token: opav).status == 404)
+        #expect(try await h.api.request("PUT", "/v1/subscriptions/one-more", token: opav).status == 201)
+        #expect(try await h.api.request("DELETE", "/v1/subscriptions/s-1", token: h.token("natc")).status == 403)
     }
 
     @Test func anotherInstitutionsNameLooksExactlyLikeAMissingOne() async throws {

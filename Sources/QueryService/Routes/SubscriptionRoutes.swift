@@ -77,6 +77,20 @@ extension QueryService {
         return .json(.ok, existing.json.serialized())
     }
 
+    /// `DELETE /v1/subscriptions/{name}`: the owner ends its subscription (its cursor goes with it);
+    /// 204, or 404 when it has none of this name.
+    func deleteSubscription(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
+        let principal = try await authenticate(request)
+        let name = try Self.subscriptionName(params)
+        guard principal.role == .institution, let institution = principal.institution else {
+            throw ServiceError.forbidden("Only institutions own subscriptions.")
+        }
+        guard try await subscriptions.delete(name, owner: institution) else {
+            throw ServiceError.notFound("You have no subscription with this name.")
+        }
+        return HTTPResponse(status: .noContent)
+    }
+
     func subscriptionEvents(_ request: HTTPRequest, _ params: RouteParameters) async throws -> HTTPResponse {
         let principal = try await authenticate(request)
         let name = try Self.subscriptionName(params)

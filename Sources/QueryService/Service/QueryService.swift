@@ -339,6 +339,7 @@ public final class QueryService: Sendable {
         on(.PUT, "/v1/subscriptions/{name}") { [self] r, p in try await putSubscription(r, p) }
         on(.GET, "/v1/subscriptions/{name}/events") { [self] r, p in try await subscriptionEvents(r, p) }
         on(.POST, "/v1/subscriptions/{name}/ack") { [self] r, p in try await ackSubscription(r, p) }
+        on(.DELETE, "/v1/subscriptions/{name}") { [self] r, p in try await deleteSubscription(r, p) }
         on(.GET, "/v1/audit/access") { [self] r, p in try await auditAccess(r, p) }
         registerDashboard(on)
         return router

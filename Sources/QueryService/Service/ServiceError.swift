@@ -121,6 +121,12 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
                 return ServiceError(
                     .serviceUnavailable, "unavailable", "The access log cannot be written; retry shortly.")
             case .invalidCaseId: return .badRequest("Invalid case id.")
+            case .tooManySubscriptions:
+                return ServiceError(
+                    .conflict, "too_many_subscriptions",
+                    "This institution keeps \(SubscriptionStore.perOwner) subscriptions already; delete one first "
+                        + "(DELETE /v1/subscriptions/{name}).",
+                    details: [("limit", .number(JSONNumber(SubscriptionStore.perOwner)))])
             }
         case let e as EventStoreError:
             switch e {
