@@ -111,12 +111,40 @@ public enum HandoffCLI {
             context.err("handoff: \(error.message)")
             return error.exitCode
         } catch let error as EventStoreError {
+            if case .unavailable = error {
+                context.err("handoff: \(await unreachable(context) ?? String(describing: error))")
+                return 1
+            }
             context.err("handoff: \(error)")
             if case .wrongExpectedVersion = error { return 3 }
+            return 1
+        } catch let error as PostgresError where error.isUnavailable {
+            context.err("handoff: \(await unreachable(context) ?? String(describing: error))")
             return 1
         } catch {
             context.err("handoff: \(error)")
             return 1
+        }
+    }
+
+    /// What libpq says when it connects to `DATABASE_URL` now, for a command that found the database
+    /// unavailable: a URL that does not parse, a database that does not exist, a refused password
+    /// and a server that is down all read "the database is unavailable" otherwise (an operator's
+    /// pass). The URL's password never appears. Nil when the connection now succeeds or there is no URL.
+    static func unreachable(_ context: CLIContext) async -> String? {
+        guard let url = try? context.databaseURL() else { return nil }
+        do {
+            let connection = try await Connection.connect(url, connectTimeout: 5, applicationName: "handoff-cli")
+            connection.close()
+            return nil
+        } catch let error as PostgresError {
+            var message = (error.serverMessage ?? "\(error)").split(whereSeparator: \.isNewline).joined(separator: "; ")
+            if let password = URLComponents(string: url)?.password, !password.isEmpty {
+                message = message.replacingOccurrences(of: password, with: "***")
+            }
+            return "cannot connect to the database (DATABASE_URL): " + message
+        } catch {
+            return nil
         }
     }
 

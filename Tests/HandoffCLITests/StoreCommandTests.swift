@@ -215,6 +215,32 @@ import Testing
         #expect(try await db.store().count() == 0)
     }
 
+    /// A database that cannot be reached is told as libpq tells it (an operator's pass: a typo in
+    /// the URL, a missing database, a wrong password and a server down all read "the database is
+    /// unavailable"), and the URL's password is never printed.
+    @Test func anUnreachableDatabaseSaysWhy() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let base = try #require(URLComponents(string: db.url))
+        var missing = base
+        missing.path = "/no_such_database_here"
+        var withPassword = missing
+        withPassword.password = "s3cret-Pw"
+        let cases: [(String, String)] = [
+            (try #require(missing.string), "no_such_database_here"),
+            (try #require(withPassword.string), "no_such_database_here"),
+            ("not a url", "connection to server"),  // a database name to libpq, on the default socket
+        ]
+        for (url, says) in cases {
+            for command in [["verify"], ["read", "case-KS-1"], ["report", "annual", "--year", "2025"]] {
+                let r = await CapturedCLI(databaseURL: url).run(command)
+                #expect(r.status == 1, "\(command) \(url): \(r.err)")
+                #expect(r.err.contains("cannot connect to the database (DATABASE_URL)"), "\(command): \(r.err)")
+                #expect(r.err.contains(says), "\(command): \(r.err)")
+                #expect(!r.err.contains("s3cret-Pw"), "\(command): \(r.err)")
+            }
+        }
+    }
+
     @Test func missingDatabaseURLIsExplained() async {
         let cli = CapturedCLI(databaseURL: nil)
         let r = await cli.run("verify")
