@@ -32,7 +32,7 @@ enum AccountCommands {
         if role == .institution && institution == nil {
             throw CLIError.usage("--role institution needs --institution ID")
         }
-        guard AccountStore.isValidUserName(user) else {
+        guard Identifiers.isValidUserName(user) else {
             throw CLIError.usage("a user name is 1-64 of a-z 0-9 . _ - (beginning with a letter or digit)")
         }
         try await RegistryCommands.checkCredentialInstitution(institution, actsOnCases: role == .institution, context)

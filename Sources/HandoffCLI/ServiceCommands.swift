@@ -143,6 +143,10 @@ enum ServiceCommands {
         if role == nil && institution != nil {
             throw CLIError.usage("a metrics token belongs to no institution: drop --institution")
         }
+        guard Identifiers.isValidUserName(user) else {
+            throw CLIError.usage(
+                "--user is 1-64 of a-z 0-9 . _ - (starting with a letter or digit), as person names are")
+        }
         try await RegistryCommands.checkCredentialInstitution(institution, actsOnCases: role == .institution, context)
         let tokens = TokenStore(pool: ConnectionPool(url: try context.databaseURL(), maximumConnections: 1))
         do {

@@ -75,7 +75,7 @@ enum StoreCommands {
         }
         // `actor.user` goes into the record for good: a person's name as the API's credentials give
         // them (an operator's pass wrote a newline, a right-to-left override and 20,000 characters).
-        guard AccountStore.isValidUserName(user) else {
+        guard Identifiers.isValidUserName(user) else {
             throw CLIError.usage(
                 "--user is 1-64 of a-z 0-9 . _ - (starting with a letter or digit), as person names are")
         }

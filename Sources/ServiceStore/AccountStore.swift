@@ -75,15 +75,6 @@ public struct AccountStore: Sendable {
 
     // MARK: - Rules
 
-    /// User names: 1–64 of `a-z 0-9 . _ -`, beginning with a letter or digit (sign-in lowercases
-    /// what is typed).
-    public static func isValidUserName(_ name: String) -> Bool {
-        let u = Array(name.utf8)
-        guard (1...64).contains(u.count) else { return false }
-        func allowed(_ c: UInt8) -> Bool { (c >= 97 && c <= 122) || (c >= 48 && c <= 57) }
-        return allowed(u[0]) && u.allSatisfy { allowed($0) || $0 == 46 || $0 == 95 || $0 == 45 }
-    }
-
     /// Shortest password accepted, in characters.
     public static let minimumPasswordLength = 12
     /// Longest password accepted, in UTF-8 bytes: bcrypt reads no further than 72 bytes, so a
@@ -126,7 +117,7 @@ public struct AccountStore: Sendable {
     public func add(
         userName: String, role: Principal.Role, institution: String?, displayName: String, password: String
     ) async throws -> Account {
-        guard Self.isValidUserName(userName) else {
+        guard Identifiers.isValidUserName(userName) else {
             throw AccountError.invalid("a user name is 1–64 of a-z 0-9 . _ - (beginning with a letter or digit)")
         }
         if role == .institution, institution == nil {
@@ -447,7 +438,7 @@ public struct AccountStore: Sendable {
         // stored password; it is compared as the empty string (which never matches) for the same work.
         let usable = !password.isEmpty && password.utf8.count <= Self.maximumPasswordBytes && !password.contains("\0")
         let candidate = usable ? password : ""
-        guard Self.isValidUserName(userName) else {
+        guard Identifiers.isValidUserName(userName) else {
             _ = try await pool.query("SELECT handoff.password_matches(\(candidate), NULL)")
             return SignInResult(outcome: .wrongCredentials, delay: policy.delay(afterFailures: 1))
         }

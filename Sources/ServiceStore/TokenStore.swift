@@ -93,9 +93,8 @@ public struct TokenStore: Sendable {
         if let institution, !Identifiers.isValidInstitutionId(institution) {
             throw TokenError.invalid("institution id")
         }
-        guard (1...128).contains(user.count), !user.contains(where: { $0.isNewline }) else {
-            throw TokenError.invalid("user")
-        }
+        // The name events record as `actor.user`, by the one rule for persons' names.
+        guard Identifiers.isValidUserName(user) else { throw TokenError.invalid("user") }
         let token = Self.generate()
         let hash = SHA256.hash(Array(token.utf8))
         let inserted = try await pool.query(

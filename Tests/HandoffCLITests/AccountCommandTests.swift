@@ -145,6 +145,9 @@ import Testing
                 ["token", "create", "--role", "coordinator", "--institution", "nobody", "--user", "u1"],
                 "not registered"
             ),
+            // The name events record as actor.user, by the rule for persons' names.
+            (["token", "create", "--role", "auditor", "--user", "Officer One"], "--user is 1-64"),
+            (["token", "create", "--role", "auditor", "--user", "evil\u{202E}"], "--user is 1-64"),
         ] {
             let r = await cli.run(command, input: password)
             #expect(r.status == 2 && r.err.contains(expected), "\(command): \(r.err)")

@@ -236,7 +236,8 @@ import Testing
     /// operator's pass: every stale pooled connection failed one request with 503).
     @Test func aConnectionTheServerEndedWhileIdleIsNotLent() async throws {
         let db = try await TestDatabase.make(migrated: false)
-        let pool = ConnectionPool(url: db.url, maximumConnections: 4)
+        // (A minute's checkout: the whole suite beside it opens connections slowly on two cores.)
+        let pool = ConnectionPool(url: db.url, maximumConnections: 4, checkoutTimeout: .seconds(60))
         // Four connections idle in the pool, each ended by the server.
         let pids = try await withThrowingTaskGroup(of: Int32.self) { group in
             for _ in 0..<4 {
@@ -247,7 +248,7 @@ import Testing
             return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
         }
         #expect(pids.count == 4)
-        let admin = ConnectionPool(url: db.url, maximumConnections: 1)
+        let admin = ConnectionPool(url: db.url, maximumConnections: 1, checkoutTimeout: .seconds(60))
         let ended: Int = try await admin.query(
             SQL(
                 text: "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM unnest($1::int[]) pid",

@@ -155,10 +155,10 @@ struct AccountSignInTests {
         #expect(AccountStore.passwordProblem(generated) == nil && generated.count == 23)
         #expect(generated != AccountStore.generatePassword())
         for good in ["opav", "a.b_c-9", String(repeating: "a", count: 64)] {
-            #expect(AccountStore.isValidUserName(good))
+            #expect(Identifiers.isValidUserName(good))
         }
         for bad in ["", "-a", "Opav", "a b", "a/b", String(repeating: "a", count: 65), "ä"] {
-            #expect(!AccountStore.isValidUserName(bad), "\(bad)")
+            #expect(!Identifiers.isValidUserName(bad), "\(bad)")
         }
     }
 

@@ -96,7 +96,7 @@ extension QueryService {
         let t = locale.t
         let typed = String((form["user"] ?? "").prefix(256))
         let shown = AccountStore.normalize(typed)
-        let keep = AccountStore.isValidUserName(shown) ? shown : ""
+        let keep = Identifiers.isValidUserName(shown) ? shown : ""
         let address = request.remoteHost
         guard signInGate.enter(address) else {
             configuration.logger.labeled("sign-in").notice(

@@ -787,7 +787,7 @@ public enum DeadlineEvaluator {
             guard let current = state else { return Evaluation(state: nil, deadlines: []) }
             // Time a correction gave back to a deadline it revived, given where the correction
             // stands in the stream: what comes after it happens to the revived deadline.
-            for back in givenBack[event.id] ?? [] {
+            for back in givenBack.isEmpty ? [] : givenBack[event.id] ?? [] {
                 guard
                     let index = open.first(where: {
                         StartKey(deadlines[$0]) == back.key && deadlines[$0].responsible != back.corrector

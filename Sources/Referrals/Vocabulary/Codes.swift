@@ -193,6 +193,16 @@ public enum Identifiers {
             }
     }
 
+    /// A person's name as events record it (`actor.user`), for an account and for a token alike:
+    /// 1–64 of `a-z 0-9 . _ -`, beginning with a letter or digit (sign-in lowercases what is typed).
+    /// It goes into the record for good: no spaces, controls, direction overrides or markup.
+    public static func isValidUserName(_ name: String) -> Bool {
+        let u = Array(name.utf8)
+        guard (1...64).contains(u.count) else { return false }
+        func allowed(_ c: UInt8) -> Bool { (c >= 97 && c <= 122) || (c >= 48 && c <= 57) }
+        return allowed(u[0]) && u.allSatisfy { allowed($0) || $0 == 46 || $0 == 95 || $0 == 45 }
+    }
+
     /// An institution id: 1–64 characters of `a-z 0-9 -`, e.g. `kp-dthb`.
     public static func isValidInstitutionId(_ s: String) -> Bool {
         let utf8 = s.utf8
