@@ -236,6 +236,44 @@ import Testing
         #expect(s.attempt(.institution("kp-dthb", user: "u"), "ReflectionPeriodEnded", end) == nil)
     }
 
+    /// A reopening counts when its closer says, another party's when it was recorded; and a
+    /// correction of a reopening's reason decides again whether the closure was one made in error
+    /// (attack pass 21: the corrected reason changed the record, not the figures).
+    @Test func aReopeningCountsByWhoReopenedAndItsCorrectedReason() throws {
+        var s = CaseScript(now: at(days: 30))
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"], at: at(days: 1))
+        try s.append("kp-dthb", "CaseClosed", ["reason": "reintegrated"], at: at(days: 10))
+        // Another party's reopening, dated a second after the closure, counts when it was recorded.
+        try s.append("opav", "CaseReopened", ["reason": "new-information"], at: at(days: 10).addingTimeInterval(1))
+        s.events[3].recordedAt = at(days: 30)
+        s.state = CaseState.fold(caseId: s.caseId, events: s.events)
+        #expect(s.state!.reopenedAt == at(days: 30))
+        #expect(s.state!.closures.map(\.reopenedAt) == [at(days: 30)])
+        // The next closure may not be dated before it.
+        expectError(
+            s.attempt(.institution("kp-dthb", user: "u"), "CaseClosed", ["reason": "other"], at: at(days: 20)),
+            .invalidEvent, "occurredAt")
+        try s.append("kp-dthb", "CaseClosed", ["reason": "lost-contact"], at: at(days: 30))
+        // The closer's own reopening counts when it says; "in error", the closure counts nowhere.
+        let reopening = try s.append("kp-dthb", "CaseReopened", ["reason": "new-information"], at: at(days: 30))
+        #expect(s.state!.closures.map(\.inError) == [false, false])
+        func correct(_ reason: String) throws {
+            try s.append(
+                "kp-dthb", "RecordCorrected",
+                [
+                    "correctsEventId": .string(reopening.id.uuidString), "reason": "data-entry-error",
+                    "correction": ["reason": .string(reason)],
+                ], at: at(days: 30))
+        }
+        try correct("closed-in-error")
+        #expect(s.state!.closures.map(\.inError) == [false, true])
+        try correct("victim-returned")
+        #expect(s.state!.closures.map(\.inError) == [false, false])
+        #expect(CaseState.fold(caseId: s.caseId, events: s.events) == s.state)
+    }
+
     @Test func referralStepsFollowTheirOrder() throws {
         var s = try CaseScript.withReferral()
         try s.append("opav", "ReferralAcknowledged", ["referralId": "R-1"], at: at(hours: 2))

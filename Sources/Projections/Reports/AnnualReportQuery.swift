@@ -20,7 +20,8 @@ extension ReadModels {
     /// calendar years in `timeZone`; deadline statuses are as of `now`.
     ///
     /// What is counted: cases by the `occurredAt` of their opening, each closed at its year's end
-    /// when a closure before that end was not undone by then; every closure in the year it happened;
+    /// when a closure before that end was not undone by then; each case closed in a year once there,
+    /// by the reason of its last closure in it;
     /// victims = cases opened in the year whose current identification status is identified, or
     /// presumed/potential ("presumed"); referrals by when they were on the record for their
     /// recipient, and deadlines by when they run from for the institution responsible

@@ -121,10 +121,12 @@ public struct CaseState: Sendable, Hashable {
     public private(set) var lastReviewedAt: Date?
     public private(set) var closedAt: Date?
     public private(set) var closureReason: ClosureReason?
+    /// When the last reopening counts (``Closure/reopenedAt``): no closure after it is dated before.
     public private(set) var reopenedAt: Date?
     public private(set) var reopenCount = 0
     /// Every closure of the case, in order, each with the reopening that undid it (the annual
-    /// report counts each in its year; a reopening no longer erases a closure of a past year).
+    /// report counts each case closed in a year once there, by its last closure in it; a reopening
+    /// no longer erases a closure of a past year).
     public private(set) var closures: [Closure] = []
     public private(set) var correctionCount = 0
     /// How many corrections each corrected event has had, by event id.
@@ -144,9 +146,9 @@ public struct CaseState: Sendable, Hashable {
     private var riskSetBy: UUID?
     /// The `ReflectionPeriodStarted` of the latest period.
     public private(set) var reflectionSetBy: UUID?
-    /// The closure each `CaseClosed` made, and the period each `ReflectionPeriodEnded` ended, by
-    /// event id (indices into ``closures`` and ``reflectionPeriods``): what a correction of that
-    /// event changes.
+    /// The closure each `CaseClosed` made or `CaseReopened` undid, and the period each
+    /// `ReflectionPeriodEnded` ended, by event id (indices into ``closures`` and
+    /// ``reflectionPeriods``): what a correction of that event changes.
     private var closureBy: [UUID: Int] = [:]
     private var reflectionEndedBy: [UUID: Int] = [:]
 
@@ -293,17 +295,17 @@ public struct CaseState: Sendable, Hashable {
         case .caseReopened(let reason):
             guard status == .closed else { return }
             status = .open
-            reopenedAt = at
+            // The closer's own reopening counts when it says (no later than it was recorded);
+            // another party's when it was recorded: nobody moves another institution's closure in
+            // time (attack pass 20 had a shelter reopen the police's closure of last year, dated a
+            // second after it, and the case turned "open" at the end of that published year). One
+            // time for the case and its closure, which the next closure may not precede.
+            let closer = closures.last?.closer
+            reopenedAt = event.actor.institution == closer ? event.occurredAtCapped : event.recordedOrOccurredAt
             if !closures.isEmpty {
-                let closer = closures[closures.count - 1].closer
-                // The closer's own reopening counts when it says; another party's when it was
-                // recorded: nobody moves another institution's closure in time (attack pass 20 had a
-                // shelter reopen the police's closure of last year, dated a second after it, and
-                // the case turned "open" at the end of that published year).
-                closures[closures.count - 1].reopenedAt =
-                    event.actor.institution == closer ? event.occurredAtCapped : event.recordedOrOccurredAt
-                closures[closures.count - 1].inError =
-                    reason == .closedInError && event.actor.institution == closer
+                closures[closures.count - 1].reopenedAt = reopenedAt
+                closures[closures.count - 1].inError = reason == .closedInError && event.actor.institution == closer
+                closureBy[event.id] = closures.count - 1  // the closure this reopening undid
             }
             reopenCount += 1
         case .recordCorrected(let targetId, _, let correction):
@@ -344,6 +346,11 @@ public struct CaseState: Sendable, Hashable {
             guard let index = closureBy[targetId] else { break }
             closures[index].reason = reason
             if index == closures.count - 1, status == .closed { closureReason = reason }
+        case .caseReopened(let reason):
+            // Whether the closure it undid was one made in error, as its closer now says (attack
+            // pass 21: the corrected reason changed the record and not the figures).
+            guard let index = closureBy[targetId] else { break }
+            closures[index].inError = reason == .closedInError && recordedBy[targetId] == closures[index].closer
         case .reflectionPeriodEnded(let outcome):
             guard let index = reflectionEndedBy[targetId] else { break }
             reflectionPeriods[index].outcome = outcome
