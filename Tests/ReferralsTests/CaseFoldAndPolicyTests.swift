@@ -243,7 +243,8 @@ import Testing
         var s = CaseScript(now: at(days: 30))
         try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
         try s.append(
-            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"], at: at(days: 1))
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+            at: at(days: 1))
         try s.append("kp-dthb", "CaseClosed", ["reason": "reintegrated"], at: at(days: 10))
         // Another party's reopening, dated a second after the closure, counts when it was recorded.
         try s.append("opav", "CaseReopened", ["reason": "new-information"], at: at(days: 10).addingTimeInterval(1))
