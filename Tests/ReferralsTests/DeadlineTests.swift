@@ -177,6 +177,38 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         #expect(evaluate(s, now: at(hours: 49)).first { $0.ruleId == "guardian-for-child" }?.status == .pending)
     }
 
+    /// A role deadline handed back is met by what its institution recorded while it was another's
+    /// (attack pass 21: a shelter's referral to a centre took the police's guardian deadline away,
+    /// the police recorded the appointment, the shelter withdrew the referral, and the police were
+    /// overdue although their appointment was on the record in time).
+    @Test func anActRecordedWhileTheRoleWasAnothersMeetsItHandedBack() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": true], at: at(hours: 1))
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], at: at(hours: 1))
+        try s.append(
+            "isf", "ConsentRecorded", ["purpose": "social-welfare", "recipients": ["csw-prishtina"], "given": true],
+            at: at(hours: 2))
+        try s.append(
+            "isf", "ReferralIssued", ["referralId": "G-1", "to": "csw-prishtina", "purpose": "social-welfare"],
+            at: at(hours: 2))
+        var guardian = try #require(evaluate(s, now: at(hours: 3)).first { $0.ruleId == "guardian-for-child" })
+        #expect(guardian.responsible == "csw-prishtina")
+        try s.append("kp-dthb", "GuardianAppointed", at: at(hours: 3))
+        try s.append("isf", "ReferralWithdrawn", ["referralId": "G-1", "reason": "other"], at: at(hours: 4))
+        guardian = try #require(evaluate(s, now: at(days: 3)).first { $0.ruleId == "guardian-for-child" })
+        #expect(guardian.responsible == "kp-dthb")
+        #expect(guardian.status == .met)
+        #expect(guardian.satisfiedAt == at(hours: 4))  // when it was the police's again
+        #expect(guardian.satisfiedByEventId == s.events[5].id)
+        // Without the appointment: the police's, running, due as it was first.
+        s.events.remove(at: 5)
+        guardian = try #require(evaluate(s, now: at(hours: 5)).first { $0.ruleId == "guardian-for-child" })
+        #expect(guardian.responsible == "kp-dthb" && guardian.satisfiedAt == nil)
+    }
+
     static func correction(of event: CaseEvent, _ fields: JSONValue) -> JSONValue {
         ["correctsEventId": .string(event.id.uuidString), "reason": "new-information", "correction": fields]
     }

@@ -758,6 +758,7 @@ public enum DeadlineEvaluator {
                         countsFor(next.institution, issuing[by] ?? event, book[index].judged.ruleset), handedBackAt)
                     deadlines[index].responsible = next.institution
                     schedule(index, runsFrom: max(book[index].startedFrom, since))
+                    meetByActWhileAway(index, handedBackBy: event, at: handedBackAt, in: state)
                     continue
                 }
                 // Back to the opener: its own withdrawal, due as first; handed back by another's act
@@ -778,7 +779,37 @@ public enum DeadlineEvaluator {
                 }
                 schedule(index, runsFrom: runsFrom)
                 if deadlines[index].dueAt <= handedBackAt { book[index].metNoEarlierThan = handedBackAt }
+                meetByActWhileAway(index, handedBackBy: event, at: handedBackAt, in: state)
             }
+        }
+
+        // A role deadline handed to an institution is met by what that institution recorded of it
+        // while the deadline was another's: its act is on the record (attack pass 21: a shelter's
+        // referral to a centre took the police's guardian deadline away, the police recorded the
+        // appointment, the shelter withdrew, and the police were overdue). It counts when it
+        // counted as an act, no earlier than the hand-back.
+        func meetByActWhileAway(_ index: Int, handedBackBy event: CaseEvent, at handedBackAt: Date, in state: CaseState)
+        {
+            guard deadlines[index].satisfiedAt == nil, !book[index].judged.rule.recurring else { return }
+            let trigger = deadlines[index].triggerEventId
+            guard
+                let act = events.prefix(while: { $0.id != event.id }).drop(while: { $0.id != trigger }).dropFirst()
+                    .first(where: { e in
+                        book[index].meetingTypes.contains(EventTypes(e.type))
+                            && satisfies(
+                                e, data: { effective[e.id] ?? e.body.data }, rule: book[index].judged.rule,
+                                deadline: deadlines[index], state: state)
+                    })
+            else { return }
+            let satisfiedAt = max(
+                countsAsAct(act, book[index].judged.ruleset), deadlines[index].triggeredAt, handedBackAt,
+                book[index].metNoEarlierThan ?? .distantPast)
+            deadlines[index].satisfiedAt = satisfiedAt
+            deadlines[index].satisfiedByEventId = act.id
+            book[index].metBy = act
+            book[index].metRecordedAt = max(act.recordedOrOccurredAt, correctedAt[act.id] ?? .distantPast)
+            book[index].settledBy = satisfiedAt <= deadlines[index].dueAt ? event : nil
+            open.removeAll { $0 == index }
         }
 
         for event in events {
