@@ -185,7 +185,8 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", childOpening, at: t0)
         try s.append(
-            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": true], at: at(hours: 1))
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": true], at: at(hours: 1)
+        )
         try s.append(
             "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "isf", "purpose": "shelter"], at: at(hours: 1))
         try s.append(
