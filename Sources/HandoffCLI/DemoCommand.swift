@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import HTTP
 import Logging
 import Postgres
 import Projections
@@ -11,6 +12,7 @@ import ServiceStore
 /// `DATABASE_URL` is set.
 enum DemoCommand {
     static func run(_ args: ParsedArguments, _ context: CLIContext) async throws {
+        OpenFiles.raiseToHardLimit()  // each client connection takes an open file
         let home = URL(fileURLWithPath: args.string("--home") ?? "./.handoff").standardizedFileURL
         let port = args.int("--port") ?? 8080
         let caseCount = args.int("--cases") ?? 200

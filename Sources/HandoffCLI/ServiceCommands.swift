@@ -94,6 +94,7 @@ enum ServiceCommands {
 
     static func serve(_ args: ParsedArguments, _ context: CLIContext) async throws {
         let url = try context.databaseURL()
+        OpenFiles.raiseToHardLimit()  // each client connection takes an open file
         let host = args.string("--host") ?? "127.0.0.1"
         let port = args.int("--port") ?? 8080
         if let publicURL = args.string("--public-url") {

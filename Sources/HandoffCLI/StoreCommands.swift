@@ -138,13 +138,13 @@ enum StoreCommands {
             }
             var heads: [StreamHead]? = nil
             if let headsPath = args.string("--heads") {
-                let text: String
+                let bytes: Data
                 do {
-                    text = try String(contentsOfFile: headsPath, encoding: .utf8)
+                    bytes = try Data(contentsOf: URL(fileURLWithPath: headsPath))
                 } catch {
                     throw CLIError(message: "cannot read \(headsPath): \(Self.reason(headsPath))")
                 }
-                guard let parsed = EventStore.parseHeads(text) else {
+                guard let text = String(data: bytes, encoding: .utf8), let parsed = EventStore.parseHeads(text) else {
                     throw CLIError(message: "\(headsPath) is not a heads file written by 'handoff checkpoint --heads'")
                 }
                 heads = parsed

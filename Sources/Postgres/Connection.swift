@@ -163,7 +163,11 @@ public final class Connection: @unchecked Sendable {
         guard !isBroken else { return true }
         var fd = pollfd(fd: socket.load(ordering: .acquiring), events: Int16(POLLIN), revents: 0)
         guard fd.fd >= 0 else { return false }
-        return poll(&fd, 1, 0) != 0
+        while true {
+            let ready = poll(&fd, 1, 0)
+            if ready < 0, errno == EINTR { continue }  // a signal says nothing of the connection
+            return ready != 0
+        }
     }
 
     /// Closes the connection without waiting: work already queued finishes first, later calls

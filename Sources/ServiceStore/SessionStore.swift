@@ -72,43 +72,50 @@ public struct SessionStore: Sendable {
         async throws -> (secret: String, session: Session)
     {
         let secret = Self.generate()
-        // Rows long past their lifetime are of no use to anyone: pruned as new ones begin. (By
-        // `now()`, which the index on created_at can be searched with; `clock_timestamp()` made
-        // every sign-in scan the whole table: an operator's pass.)
-        try await pool.query(
-            """
-            DELETE FROM handoff.dashboard_sessions
-             WHERE created_at < now() - make_interval(secs => \(Self.seconds(lifetime))) - interval '1 day'
-            """)
-        let inserted = try await pool.query(
-            """
-            INSERT INTO handoff.dashboard_sessions
-                   (session_hash, role, institution, "user", token_id, account_id, enrolment_pending)
-            VALUES (\(ByteA(Self.hash(secret))), \(principal.role.rawValue), \(principal.institution), \(principal.user),
-                    \(tokenId), \(accountId), \(enrolmentPending))
-            RETURNING id
-            """)
-        // A credential keeps its newest sessions only: a sign-in past the limit ends the oldest, so
-        // that one token signing in flat out (900 a second, an operator's pass) cannot grow the
-        // table every sign-in and lookup works through.
+        let lifetime = Self.seconds(lifetime)
         let keep = Self.sessionsPerCredential
-        if let tokenId {
-            try await pool.query(
-                """
-                DELETE FROM handoff.dashboard_sessions
-                 WHERE id IN (SELECT id FROM handoff.dashboard_sessions WHERE token_id = \(tokenId)
-                               ORDER BY id DESC OFFSET \(keep))
-                """)
-        } else if let accountId {
-            try await pool.query(
-                """
-                DELETE FROM handoff.dashboard_sessions
-                 WHERE id IN (SELECT id FROM handoff.dashboard_sessions WHERE account_id = \(accountId)
-                               ORDER BY id DESC OFFSET \(keep))
-                """)
+        // One transaction: the sign-in's row, and what it prunes, together or not at all.
+        let id: Int64 = try await pool.withConnection { connection in
+            try await connection.transaction { c in
+                // Rows long past their lifetime are of no use to anyone: pruned as new ones begin.
+                // (By `now()`, which the index on created_at can be searched with;
+                // `clock_timestamp()` made every sign-in scan the whole table: an operator's pass.)
+                try await c.query(
+                    """
+                    DELETE FROM handoff.dashboard_sessions
+                     WHERE created_at < now() - make_interval(secs => \(lifetime)) - interval '1 day'
+                    """)
+                let inserted = try await c.query(
+                    """
+                    INSERT INTO handoff.dashboard_sessions
+                           (session_hash, role, institution, "user", token_id, account_id, enrolment_pending)
+                    VALUES (\(ByteA(Self.hash(secret))), \(principal.role.rawValue), \(principal.institution),
+                            \(principal.user), \(tokenId), \(accountId), \(enrolmentPending))
+                    RETURNING id
+                    """)
+                // A credential keeps its newest sessions only: a sign-in past the limit ends the
+                // oldest, so that one token signing in flat out (900 a second, an operator's pass)
+                // cannot grow the table every sign-in and lookup works through.
+                if let tokenId {
+                    try await c.query(
+                        """
+                        DELETE FROM handoff.dashboard_sessions
+                         WHERE id IN (SELECT id FROM handoff.dashboard_sessions WHERE token_id = \(tokenId)
+                                       ORDER BY id DESC OFFSET \(keep))
+                        """)
+                } else if let accountId {
+                    try await c.query(
+                        """
+                        DELETE FROM handoff.dashboard_sessions
+                         WHERE id IN (SELECT id FROM handoff.dashboard_sessions WHERE account_id = \(accountId)
+                                       ORDER BY id DESC OFFSET \(keep))
+                        """)
+                }
+                return try inserted.first!.decode(0)
+            }
         }
         let session = Session(
-            id: try inserted.first!.decode(0), principal: principal, tokenId: tokenId, accountId: accountId,
+            id: id, principal: principal, tokenId: tokenId, accountId: accountId,
             enrolmentPending: enrolmentPending, csrfToken: Self.csrfToken(for: secret))
         return (secret, session)
     }

@@ -264,10 +264,14 @@ import Testing
                 ).first?.decode(0)) ?? 1
             return left == 0
         }
+        var fresh: Set<Int32> = []
         for _ in 0..<8 {
             let pid: Int32 = try await pool.query("SELECT pg_backend_pid()").first!.decode(0)
             #expect(!pids.contains(pid))
+            fresh.insert(pid)
         }
+        // A healthy idle connection is lent again, not replaced: one connection for the eight.
+        #expect(fresh.count == 1)
         await admin.close()
         await pool.close()
     }

@@ -15,7 +15,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// bytes (a defence against slow-loris clients). Then the connection is closed.
     public var requestTimeout: Duration
     /// The most connections open at once. A connection accepted beyond it is closed at once,
-    /// which bounds the descriptors and memory a flood can take.
+    /// which bounds the descriptors and memory a flood can take. A server lowers it (and the
+    /// per-address share in proportion) to fit the process's open files less
+    /// ``OpenFiles/reserve`` (``OpenFiles/fitted(_:limit:)``).
     public var maxConnections: Int
     /// The most connections open at once from one peer address (a quarter of `maxConnections`
     /// by default), so that one client trickling requests cannot take every place. Behind a

@@ -2,8 +2,8 @@ import Logging
 import Postgres
 import Synchronization
 
-/// Answers "does the database answer?" for `/readyz` and `/health` without ever waiting behind
-/// the pool that serves requests.
+/// Answers "does the database answer, and take writes?" for `/readyz` and `/health` without ever
+/// waiting behind the pool that serves requests.
 ///
 /// The probe keeps one connection of its own (opened on first use, replaced when it breaks), so
 /// hundreds of event streams or long reads holding every pooled connection cannot make a healthy
@@ -91,7 +91,8 @@ final class ReadinessProbe: Sendable {
         }
     }
 
-    /// Runs one `SELECT 1` on the probe's connection and answers every caller waiting for it.
+    /// Asks the database, on the probe's connection, whether it takes writes, and answers every
+    /// caller waiting for it.
     private func check(_ id: Int) async {
         var ready = false
         var connection = state.withLock { s -> Connection? in
@@ -116,12 +117,17 @@ final class ReadinessProbe: Sendable {
             // A database that answers but takes no writes (a standby, a demoted old primary, a
             // read-only switch) serves nothing: every read writes its access-log row (an
             // operator's pass found /readyz "ok" while every data route answered 503).
+            // (Answered so, the connection is kept: the database is there, and the next check
+            // asks it again without signing in anew.)
             let readOnly: Bool =
                 try await connection!.query(
                     "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
                 ).first?.decode(0) ?? true
-            if readOnly { throw Self.readOnly }
-            ready = true
+            if readOnly {
+                logger.warning("readiness check failed", metadata: .cause(Self.readOnly))
+            } else {
+                ready = true
+            }
         } catch {
             // Dropping the reference closes the connection; the next check opens a new one.
             state.withLock { s in

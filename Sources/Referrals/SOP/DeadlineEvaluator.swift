@@ -530,7 +530,9 @@ public enum DeadlineEvaluator {
             &result.deadlines, recurring: rules.map { $0?.rule.recurring ?? false },
             actedAt: zip(result.deadlines, rules).map { d, judged in
                 guard let judged, let trigger = byId[d.triggerEventId] else { return d.triggeredAt }
-                return countsAsAct(trigger, judged.ruleset)
+                // And never before the term ran for the institution responsible (another's trigger
+                // counts for it from its time of record: a review of this session).
+                return max(countsAsAct(trigger, judged.ruleset), countsFor(d.responsible, trigger, judged.ruleset))
             })
         return result
     }
@@ -1085,7 +1087,8 @@ public enum DeadlineEvaluator {
     /// count; 990 reviews in one batch count as one; reviews every 9 days the first term only;
     /// reviews a little more than half a term apart each (at most one more a term than monthly
     /// reviews give). Only a met deadline is ever left out, so no miss is. `actedAt`: when each
-    /// deadline's trigger counted as an act (``countsAsAct(_:_:)``).
+    /// deadline's trigger counted as an act (``countsAsAct(_:_:)``), and for its institution
+    /// (``countsFor(_:_:_:)``).
     static func markCounted(_ deadlines: inout [Deadline], recurring: [Bool], actedAt: [Date]) {
         struct Chain: Hashable {
             var ruleId: String
