@@ -74,13 +74,16 @@ struct ReplayTests {
         #expect(built["case_summary"]!.count == cases.count)
 
         // A memory of 40 events: in gap-free order every batch would forget cases and read them back.
-        for (batchSize, memory) in [(50, 40), (1000, 150_000)] {
-            let rebuilder = ProjectionRunner(
-                store: store, projectors: [RegistryProjector(), CaseProjector(replayMemory: memory)])
+        // One share of a part folded at a time, and three at once (as on a machine of three cores).
+        for (batchSize, memory, shares) in [(50, 40, 1), (1000, 150_000, 1), (1000, 150_000, 3), (50, 400, 3)] {
+            let cases = CaseProjector(replayMemory: memory, foldShares: shares, shareEvents: 1)
+            let rebuilder = ProjectionRunner(store: store, projectors: [RegistryProjector(), cases])
             try await rebuilder.rebuild("all", batchSize: batchSize)
             let rebuilt = try await Snapshot.take(pool)
             for table in Snapshot.tables {
-                #expect(rebuilt[table] == built[table], "\(table) differs (batch \(batchSize), memory \(memory))")
+                #expect(
+                    rebuilt[table] == built[table],
+                    "\(table) differs (batch \(batchSize), memory \(memory), shares \(shares))")
             }
         }
 

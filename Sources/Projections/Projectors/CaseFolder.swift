@@ -50,8 +50,11 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
     let flushCases = 2000
     /// How many cases one part of a live registry-wide recompute writes.
     let chunkCases: Int
-    /// How many shares of a part of the replay up to a cursor are folded at once: one a processor.
-    let foldShares = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// How many shares of a part of the replay up to a cursor are folded at once (one a processor
+    /// by default), each of at least `shareEvents` events: more, smaller shares only multiply the
+    /// statements and transactions that write them.
+    let foldShares: Int
+    let shareEvents: Int
 
     private struct Remembered {
         var history: History.CaseHistory
@@ -75,10 +78,12 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
     /// Live: the registry-wide recompute of a batch, with every case it covers in byte order.
     private var recompute: (start: Cursor, end: Cursor, cases: [String])?
 
-    init(complete: Bool, memory: Int, chunkCases: Int = 500) {
+    init(complete: Bool, memory: Int, chunkCases: Int = 500, foldShares: Int? = nil, shareEvents: Int = 1_000) {
         self.complete = complete
         self.memory = memory
         self.chunkCases = max(1, chunkCases)
+        self.foldShares = max(1, foldShares ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.shareEvents = max(1, shareEvents)
     }
 
     /// The events this folder keeps in memory (for tests).
@@ -275,7 +280,8 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
         }
         let histories = read.histories
         let context = context!
-        let shares = Self.shares(ids, of: histories, count: foldShares)
+        let total = ids.reduce(0) { $0 + (histories[$1]?.events.count ?? 0) }
+        let shares = Self.shares(ids, of: histories, count: min(foldShares, max(1, total / shareEvents)))
         let groups = await withTaskGroup(of: (Int, CaseRows).self) { tasks in
             for (n, share) in shares.enumerated() {
                 tasks.addTask {
@@ -294,7 +300,7 @@ actor CaseFolder: ProjectorReplay, LiveProjection {
             for await (n, rows) in tasks { groups[n] = rows }
             return groups.compactMap { $0 }
         }
-        let events = read.notices.count + ids.reduce(0) { $0 + (histories[$1]?.events.count ?? 0) }
+        let events = read.notices.count + total
         return ReplayPart(writes: Self.writes(groups, notices: notices), events: events)
     }
 

@@ -32,6 +32,8 @@ public struct CaseProjector: Projector {
     let liveMemory: Int
     /// How many cases one part of the live projector's registry-wide recompute writes.
     let recomputeChunk: Int
+    let foldShares: Int?
+    let shareEvents: Int
 
     public init() { self.init(replayMemory: 150_000) }
 
@@ -39,10 +41,17 @@ public struct CaseProjector: Projector {
     ///   - replayMemory: the events a replay keeps in memory (tests make it small).
     ///   - liveMemory: the events the live projector keeps in memory between batches.
     ///   - recomputeChunk: cases per transaction when a ruleset or institution event recomputes every case.
-    init(replayMemory: Int, liveMemory: Int = 50_000, recomputeChunk: Int = 500) {
+    ///   - foldShares: how many shares of a replay's part are folded at once (nil: one a processor),
+    ///     each of at least `shareEvents` events.
+    init(
+        replayMemory: Int, liveMemory: Int = 50_000, recomputeChunk: Int = 500, foldShares: Int? = nil,
+        shareEvents: Int = 1_000
+    ) {
         self.replayMemory = replayMemory
         self.liveMemory = liveMemory
         self.recomputeChunk = recomputeChunk
+        self.foldShares = foldShares
+        self.shareEvents = shareEvents
     }
 
     /// Applies a whole batch at once (every part of a recompute together) on `connection`.
@@ -63,7 +72,7 @@ public struct CaseProjector: Projector {
 
     /// A replay that keeps case streams in memory between batches (see ``CaseFolder``).
     public func makeReplay() -> any ProjectorReplay {
-        CaseFolder(complete: true, memory: replayMemory)
+        CaseFolder(complete: true, memory: replayMemory, foldShares: foldShares, shareEvents: shareEvents)
     }
 
     // MARK: - Rows
