@@ -127,24 +127,14 @@ enum StoreCommands {
         }
         var saved: (checkpoint: Checkpoint, heads: [StreamHead]?)?
         if let path = args.string("--checkpoint") {
-            let data: Data
-            do {
-                data = try Data(contentsOf: URL(fileURLWithPath: path))
-            } catch {
-                throw CLIError(message: "cannot read \(path): \(Self.reason(path))")
-            }
-            guard let checkpoint = Checkpoint(json: data) else {
+            guard let checkpoint = Checkpoint(json: try Self.contents(of: path)) else {
                 throw CLIError(message: "\(path) is not a checkpoint saved by 'handoff checkpoint'")
             }
             var heads: [StreamHead]? = nil
             if let headsPath = args.string("--heads") {
-                let bytes: Data
-                do {
-                    bytes = try Data(contentsOf: URL(fileURLWithPath: headsPath))
-                } catch {
-                    throw CLIError(message: "cannot read \(headsPath): \(Self.reason(headsPath))")
-                }
-                guard let text = String(data: bytes, encoding: .utf8), let parsed = EventStore.parseHeads(text) else {
+                guard let text = String(data: try Self.contents(of: headsPath), encoding: .utf8),
+                    let parsed = EventStore.parseHeads(text)
+                else {
                     throw CLIError(message: "\(headsPath) is not a heads file written by 'handoff checkpoint --heads'")
                 }
                 heads = parsed
@@ -210,14 +200,17 @@ enum StoreCommands {
         if !mismatches.isEmpty { throw CLIError(message: mismatches.joined(separator: "; and ")) }
     }
 
-    /// Why the file at `path` cannot be read, in the system's words (no such file, permission denied).
-    static func reason(_ path: String) -> String {
-        let fd = open(path, O_RDONLY)
-        if fd >= 0 {
-            close(fd)
-            return "not a readable file"
+    /// The bytes of the file at `path`. - Throws: why it cannot be read, in the system's words (no
+    /// such file, permission denied).
+    static func contents(of path: String) throws -> Data {
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            let fd = open(path, O_RDONLY)
+            let reason = fd >= 0 ? "not a readable file" : String(cString: strerror(errno))
+            if fd >= 0 { close(fd) }
+            throw CLIError(message: "cannot read \(path): \(reason)")
         }
-        return String(cString: strerror(errno))
     }
 
     static func checkpoint(_ args: ParsedArguments, _ context: CLIContext) async throws {
