@@ -163,13 +163,19 @@ public final class ConnectionPool: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Connection, Error>) in
-                let refusal = state.withLock { s -> Error? in
+                let (refusal, connect) = state.withLock { s -> (Error?, Bool) in
                     let cancelled = s.arriving.removeValue(forKey: id) ?? false
-                    if s.closed { return Self.closedError }
-                    if cancelled { return CancellationError() }
+                    if s.closed { return (Self.closedError, false) }
+                    if cancelled { return (CancellationError(), false) }
                     s.waiters.append(Waiter(id: id, continuation: continuation))
-                    return nil
+                    // A slot freed on the way here (a connection closed while nobody waited: the
+                    // ones a checkout found ended while idle) is this waiter's to fill; else it
+                    // waited out its whole timeout with a slot free (a test beside the suite did).
+                    guard s.open < maximumConnections else { return (nil, false) }
+                    s.open += 1
+                    return (nil, true)
                 }
+                if connect { openOne() }
                 if let refusal {
                     continuation.resume(throwing: refusal)
                 } else {

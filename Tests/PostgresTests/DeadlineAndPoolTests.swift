@@ -272,6 +272,26 @@ import Testing
         }
         // A healthy idle connection is lent again, not replaced: one connection for the eight.
         #expect(fresh.count == 1)
+        // The one connection of a pool ended again and again: the checkout that finds it ended
+        // gets a new one, whichever comes first of the old one's close and its place in line (when
+        // the close came first, the slot it freed went unused and the checkout timed out).
+        let single = ConnectionPool(url: db.url, maximumConnections: 1, checkoutTimeout: .seconds(30))
+        for _ in 0..<12 {
+            let pid: Int32 = try await single.query("SELECT pg_backend_pid()").first!.decode(0)
+            _ = try await admin.query(
+                SQL(text: "SELECT pg_terminate_backend($1::int)", parameters: [.text(String(pid))]))
+            try await eventually("the backend gone") {
+                let left: Int =
+                    (try? await admin.query(
+                        SQL(
+                            text: "SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int",
+                            parameters: [.text(String(pid))])
+                    ).first?.decode(0)) ?? 1
+                return left == 0
+            }
+        }
+        #expect(try await single.query("SELECT 1").count == 1)
+        await single.close()
         await admin.close()
         await pool.close()
     }
