@@ -319,6 +319,9 @@ extension EventStore {
             out.append(StreamHead(stream: String(lines[i]), version: v, hash: hash))
             i += 3
         }
+        // Nothing but the final newline after the last head: a file of one or two other lines (a
+        // checkpoint's JSON given as the heads file) is no heads file, not one of no heads.
+        guard lines[i...].allSatisfy(\.isEmpty) else { return nil }
         return out
     }
 }

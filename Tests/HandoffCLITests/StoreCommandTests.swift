@@ -119,6 +119,18 @@ import Testing
         r = await cli.run("verify", "--checkpoint", checkpointFile, "--heads", headsFile)
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains("checkpoint matches"))
+        // A heads file that cannot be read, or is not one, is told before anything is verified.
+        let notUTF8 = headsFile + ".bin"
+        try Data([0xFF, 0xFE, 0x00, 0x80]).write(to: URL(fileURLWithPath: notUTF8))
+        defer { try? FileManager.default.removeItem(atPath: notUTF8) }
+        for (heads, says) in [
+            ("/nonexistent-heads", "cannot read /nonexistent-heads: No such file or directory"),
+            (notUTF8, "is not a heads file"), (checkpointFile, "is not a heads file"),
+        ] {
+            r = await cli.run("verify", "--checkpoint", checkpointFile, "--heads", heads)
+            #expect(r.status == 1 && r.err.contains(says), "\(heads): \(r.err)")
+            #expect(!r.out.contains("valid"), "\(heads): \(r.out)")
+        }
         // The read models, recomputed from the log and compared (ReadModelCheckTests edits them).
         r = await cli.run("verify", "--read-models")
         #expect(r.status == 0, "\(r.err)")
