@@ -203,7 +203,7 @@ public struct CaseProjector: Projector {
         for (i, period) in s.reflectionPeriods.enumerated() {
             let term = deadlines.first { d in
                 d.triggerEventId == period.startEventId
-                    && context.ruleset(of: d)?.rule(d.ruleId)?.withinDaysFromField == "days"
+                    && context.rule(of: d)?.withinDaysFromField == "days"
             }
             r.text(s.caseId)
             r.int(i)

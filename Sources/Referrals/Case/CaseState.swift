@@ -119,10 +119,13 @@ public struct CaseState: Sendable, Hashable {
     /// The latest reflection period.
     public var reflectionPeriod: ReflectionPeriod? { reflectionPeriods.last }
     public private(set) var lastReviewedAt: Date?
-    public private(set) var closedAt: Date?
-    public private(set) var closureReason: ClosureReason?
-    /// When the last reopening counts (``Closure/reopenedAt``): no closure after it is dated before.
-    public private(set) var reopenedAt: Date?
+    /// When the case was last closed (kept after a reopening: no reopening is dated before it).
+    public var closedAt: Date? { closures.last?.closedAt }
+    /// Why it was last closed, as corrected.
+    public var closureReason: ClosureReason? { closures.last?.reason }
+    /// When the reopening since the last closure counts (``Closure/reopenedAt``): no closure after
+    /// it is dated before. Nil while the case has not been reopened since.
+    public var reopenedAt: Date? { closures.last?.reopenedAt }
     public private(set) var reopenCount = 0
     /// Every closure of the case, in order, each with the reopening that undid it (the annual
     /// report counts each case closed in a year once there, by its last closure in it; a reopening
@@ -288,8 +291,6 @@ public struct CaseState: Sendable, Hashable {
         case .caseClosed(let reason):
             guard status == .open else { return }
             status = .closed
-            closedAt = at
-            closureReason = reason
             closures.append(Closure(closedAt: at, reason: reason, closer: event.actor.institution))
             closureBy[event.id] = closures.count - 1
         case .caseReopened(let reason):
@@ -301,9 +302,9 @@ public struct CaseState: Sendable, Hashable {
             // second after it, and the case turned "open" at the end of that published year). One
             // time for the case and its closure, which the next closure may not precede.
             let closer = closures.last?.closer
-            reopenedAt = event.actor.institution == closer ? event.occurredAtCapped : event.recordedOrOccurredAt
             if !closures.isEmpty {
-                closures[closures.count - 1].reopenedAt = reopenedAt
+                closures[closures.count - 1].reopenedAt =
+                    event.actor.institution == closer ? event.occurredAtCapped : event.recordedOrOccurredAt
                 closures[closures.count - 1].inError = reason == .closedInError && event.actor.institution == closer
                 closureBy[event.id] = closures.count - 1  // the closure this reopening undid
             }
@@ -345,7 +346,6 @@ public struct CaseState: Sendable, Hashable {
         case .caseClosed(let reason):
             guard let index = closureBy[targetId] else { break }
             closures[index].reason = reason
-            if index == closures.count - 1, status == .closed { closureReason = reason }
         case .caseReopened(let reason):
             // Whether the closure it undid was one made in error, as its closer now says (attack
             // pass 21: the corrected reason changed the record and not the figures).

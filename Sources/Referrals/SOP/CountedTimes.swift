@@ -29,7 +29,7 @@ extension DeadlineEvaluator {
             switch event.body {
             case .referralIssued(let referralId, let to, _, _, _):
                 guard times[referralId] == nil else { continue }
-                let versions = context.versions.compactMap { judge(event, $0)?.ruleset }
+                let versions = context.versions.compactMap { judging(event, $0)?.ruleset }
                 let ruleset =
                     versions.first { $0.rules.contains { $0.trigger.events.contains(.referralIssued) } }
                     ?? versions.first

@@ -120,8 +120,11 @@ public enum DeadlineEvaluator {
             byNumber[deadline.rulesetId]?[deadline.rulesetVersion]
         }
 
-        /// The rule of `deadline` as the evaluator holds it, if published.
-        func rule(of deadline: Deadline) -> JudgedRule? { version(of: deadline)?.rule(deadline.ruleId) }
+        /// The rule that judges `deadline`, if published.
+        public func rule(of deadline: Deadline) -> SopRule? { judgedRule(of: deadline)?.rule }
+
+        /// ``rule(of:)`` as the evaluator holds it.
+        func judgedRule(of deadline: Deadline) -> JudgedRule? { version(of: deadline)?.rule(deadline.ruleId) }
     }
 
     /// A published ruleset version as the evaluator holds it: by reference, so that judging a
@@ -520,7 +523,7 @@ public enum DeadlineEvaluator {
     /// set once, on the record as evaluation ends.
     private static func marked(_ evaluation: Evaluation, _ context: Context, _ events: [CaseEvent]) -> Evaluation {
         var result = evaluation
-        let rules = result.deadlines.map { context.rule(of: $0) }
+        let rules = result.deadlines.map { context.judgedRule(of: $0) }
         let triggers = Set(
             zip(result.deadlines, rules).compactMap { $1?.rule.recurring == true ? $0.triggerEventId : nil })
         guard !triggers.isEmpty else { return result }
@@ -946,7 +949,7 @@ public enum DeadlineEvaluator {
             if !current.isClosed {
                 for ruleId in rearm {
                     for versions in series {
-                        if let judged = judge(event, versions)?.rule(ruleId) {
+                        if let judged = judging(event, versions)?.rule(ruleId) {
                             start(judged, trigger: event, data: data, state: current)
                         }
                     }
@@ -1010,7 +1013,7 @@ public enum DeadlineEvaluator {
                     guard restarted.insert(book[index].judged.rule.id).inserted else { continue }
                     let triggerId = deadlines[index].triggerEventId
                     for versions in series {
-                        guard let judged = judge(event, versions)?.rule(book[index].judged.rule.id),
+                        guard let judged = judging(event, versions)?.rule(book[index].judged.rule.id),
                             judged.rule.reopenRetriggers
                         else { continue }
                         // The original trigger's data (e.g. a reflection period's days), as corrected.
@@ -1041,7 +1044,7 @@ public enum DeadlineEvaluator {
 
             // 3. New deadlines this event triggers.
             for versions in series {
-                guard let version = judge(event, versions) else { continue }
+                guard let version = judging(event, versions) else { continue }
                 for judged in version.rules
                 where judged.rule.trigger.events.contains(event.type)
                     && judged.rule.trigger.conditions.allMatch(event.type, data)
@@ -1308,10 +1311,9 @@ public enum DeadlineEvaluator {
         return now >= d.warnAt ? .dueSoon : .pending
     }
 
-    /// The version of one series in force at `date`, if any.
-    public static func inForce(_ versions: [Ruleset], at date: Date) -> Ruleset? { latest(versions, at: date) }
-
-    static func latest<Version: JudgingVersion>(_ versions: [Version], at date: Date) -> Version? {
+    /// The version of one series in force at `date`, if any (its versions in the order they took
+    /// effect: ``Ruleset``s, or ``RulesetVersion``s as the evaluator holds them).
+    static func inForce<Version: JudgingVersion>(_ versions: [Version], at date: Date) -> Version? {
         versions.last { $0.effectiveFrom <= date }
     }
 
@@ -1321,15 +1323,12 @@ public enum DeadlineEvaluator {
     /// dated its referrals before a new version took effect and kept the recipient under the old
     /// one's shorter terms for ever (attack pass 18); an entry dated back within the grace is judged
     /// as of when it happened.
-    public static func judging(_ event: CaseEvent, _ versions: [Ruleset]) -> Ruleset? { judge(event, versions) }
-
-    /// ``judging(_:_:)`` of the versions as the evaluator holds them (``RulesetVersion``) or as published.
-    static func judge<Version: JudgingVersion>(_ event: CaseEvent, _ versions: [Version]) -> Version? {
-        guard let recordedAt = event.recordedAt, let atRecord = latest(versions, at: recordedAt) else {
-            return latest(versions, at: event.occurredAt)
+    static func judging<Version: JudgingVersion>(_ event: CaseEvent, _ versions: [Version]) -> Version? {
+        guard let recordedAt = event.recordedAt, let atRecord = inForce(versions, at: recordedAt) else {
+            return inForce(versions, at: event.occurredAt)
         }
-        return latest(versions, at: event.countedAt(grace: atRecord.lateEntryGrace(for: event)))
-            ?? latest(versions, at: event.occurredAt)
+        return inForce(versions, at: event.countedAt(grace: atRecord.lateEntryGrace(for: event)))
+            ?? inForce(versions, at: event.occurredAt)
     }
 
     static func satisfies(
