@@ -173,26 +173,26 @@ public struct CaseAccess: Sendable {
     }
 }
 
-/// The folds ``CaseAccess/loadFold(caseId:)`` keeps: at most `capacity` cases; when full, an
-/// arbitrary one is dropped (it is read again from the stream when next needed). A fold is only
-/// ever replaced by one of a higher version.
+/// The folds ``CaseAccess/loadFold(caseId:)`` keeps: at most `capacity` cases, the least recently
+/// used dropped first (``RecentCache``; a dropped case is read again from its stream when next
+/// needed). A fold is only ever replaced by one of a higher version.
 final class CaseFoldCache: Sendable {
-    private let folds = Mutex<[String: CaseAccess.CaseFold]>([:])
-    let capacity: Int
+    private let folds: RecentCache<String, CaseAccess.CaseFold>
 
-    init(capacity: Int) { self.capacity = max(1, capacity) }
+    init(capacity: Int) { folds = RecentCache(capacity: capacity) }
+
+    var capacity: Int { folds.capacity }
 
     subscript(caseId: String) -> CaseAccess.CaseFold? {
-        get { folds.withLock { $0[caseId] } }
+        get { folds[caseId] }
         set {
             guard let newValue else { return }
-            folds.withLock { all in
-                if let old = all[caseId], old.version >= newValue.version { return }
-                if all[caseId] == nil, all.count >= capacity { all.remove(at: all.startIndex) }
-                all[caseId] = newValue
+            folds.update(caseId) { kept in
+                if let old = kept, old.version >= newValue.version { return }
+                kept = newValue
             }
         }
     }
 
-    var count: Int { folds.withLock { $0.count } }
+    var count: Int { folds.count }
 }

@@ -58,8 +58,33 @@ import Testing
     @Test func theCacheKeepsAtMostItsCapacityAndNeverGoesBack() {
         let cache = CaseFoldCache(capacity: 3)
         for k in 0..<10 { cache["C-\(k)"] = CaseAccess.CaseFold(state: nil, version: Int64(k)) }
-        #expect(cache.count == 3)
+        #expect(cache.count <= 3)
+        #expect(cache["C-9"]?.version == 9)
         cache["C-9"] = CaseAccess.CaseFold(state: nil, version: 2)
         #expect(cache["C-9"]?.version == 9)
+    }
+
+    @Test func theRecentCacheKeepsTheHalfOfItsCapacityMostRecentlyUsed() {
+        let cache = RecentCache<Int, Int>(capacity: 100)
+        var rng = SystemRandomNumberGenerator()
+        var recent: [Int] = []  // the keys used, most recent last, each once
+        for _ in 0..<5000 {
+            // Mostly keys used lately, sometimes a new one.
+            let key =
+                Bool.random(using: &rng) && !recent.isEmpty
+                ? recent.suffix(80).randomElement(using: &rng)! : Int.random(in: 0..<300, using: &rng)
+            if cache[key] == nil { cache.update(key) { $0 = key } }
+            recent.removeAll { $0 == key }
+            recent.append(key)
+            #expect(cache.count <= 100)
+            for k in recent.suffix(50) where cache[k] != k {
+                Issue.record("key \(k), one of the 50 used last, was dropped")
+                return
+            }
+        }
+        // Setting nil removes.
+        let last = recent[recent.count - 1]
+        cache.update(last) { $0 = nil }
+        #expect(cache[last] == nil)
     }
 }

@@ -79,8 +79,10 @@ final class BenchHTTPClient {
             let line = try readLine()
             if line.isEmpty { break }
             if let colon = line.firstIndex(of: ":") {
-                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
-                    in: .whitespaces)
+                // Trimmed by hand: Foundation's trimming was a tenth of the load generator's CPU.
+                let value = line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }
+                headers[line[..<colon].lowercased()] = String(
+                    value.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
             }
         }
         return (status, headers)

@@ -146,7 +146,10 @@ enum ServiceBenchmarks {
                             let client = try BenchHTTPClient(port: port)
                             var ok = 0
                             for i in 0..<perAppender {
-                                let due = started + UInt64(Double(i) * interval * 1e9)
+                                // Appender a sends at a/appenders of the interval: one arrival
+                                // every 1/rate s, not all sixteen in the same instant.
+                                let offset = Double(a) / Double(appenders)
+                                let due = started + UInt64((Double(i) + offset) * interval * 1e9)
                                 let now = DispatchTime.now().uptimeNanoseconds
                                 if due > now { usleep(useconds_t((due - now) / 1000)) }
                                 let id = UUID().uuidString.lowercased()

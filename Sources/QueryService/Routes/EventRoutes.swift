@@ -83,7 +83,10 @@ extension QueryService {
         ) { [self] events in
             try await accessLog.record(principal, caseIds: VisibleFeed.caseIds(events), endpoint: endpoint)
             var chunk = ""
-            for e in events { chunk += "id: \(e.cursor)\nevent: \(e.type)\ndata: \(EventJSON.render(e))\n\n" }
+            for e in events {
+                let json = renderedEvents.value(for: e.id) { EventJSON.render(e) }
+                chunk += "id: \(e.cursor)\nevent: \(e.type)\ndata: \(json)\n\n"
+            }
             return chunk
         }
     }

@@ -161,6 +161,9 @@ public final class QueryService: Sendable {
     let feed: VisibleFeed
     /// The head of the log shared by every live event stream of this service.
     let tail: GlobalTail
+    /// Events as the event streams send them (``EventJSON/render(_:)``), by id: an event on ten
+    /// open streams is rendered once, not ten times.
+    let renderedEvents = RecentCache<UUID, String>(capacity: 8192)
     let subscriptions: SubscriptionStore
     let institutions: InstitutionRegistry
     let rulesets: RulesetRegistry
@@ -186,7 +189,8 @@ public final class QueryService: Sendable {
     /// - Parameters:
     ///   - store: the event store; its connections also serve the service's own tables (``ServiceTables``).
     ///   - readSide: the read models behind the summary, deadlines, inbox and stats routes.
-    ///   - wakeups: woken by NOTIFY (start it with `startListening(url:)`); event streams wait on it.
+    ///   - wakeups: woken by NOTIFY (start it with `startListening(url:)`) and by `store`'s own
+    ///     appends (``EventStore/wakeOnAppend(_:)``); event streams wait on it.
     ///   - metricsHook: extra Prometheus text appended to `/metrics` (e.g. projector lag).
     ///   - replica: a read replica (`DATABASE_READ_URL`) for the read routes; writes, tokens,
     ///     sessions, subscriptions' cursors and the access log stay on `store`'s database.
@@ -199,6 +203,7 @@ public final class QueryService: Sendable {
         self.store = store
         self.readSide = readSide
         self.wakeups = wakeups
+        store.wakeOnAppend(wakeups)
         let tables = ServiceTables(
             store: store, tokenCacheTTL: configuration.tokenCacheTTL,
             sessionIdleTimeout: configuration.sessionIdleTimeout, sessionLifetime: configuration.sessionLifetime,
