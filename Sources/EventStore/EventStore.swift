@@ -16,8 +16,6 @@ public final class EventStore: Sendable {
     public static let maximumBatch = 1000
     private let notifier: AppendNotifier
     private let committer: GroupCommitter
-    /// Woken in this process after each append commits (``wakeOnAppend(_:)``).
-    private let localWakeups = Mutex<[Wakeups]>([])
 
     /// - Parameter groupCommit: how concurrent appends share transactions; by default
     ///   ``GroupCommit/standard(connections:)`` for the pool's size.
@@ -26,15 +24,6 @@ public final class EventStore: Sendable {
         self.notifier = AppendNotifier(url: pool.url)
         self.committer = GroupCommitter(
             pool: pool, configuration: groupCommit ?? .standard(connections: pool.maximumConnections))
-    }
-
-    /// Wakes `wakeups` after every append through this store commits, at once, besides the
-    /// `NOTIFY` every listener of the database receives (which comes a round trip later, and
-    /// coalesced: ``AppendNotifier``). For the readers of the process that appends.
-    public func wakeOnAppend(_ wakeups: Wakeups) {
-        localWakeups.withLock { all in
-            if !all.contains(where: { $0 === wakeups }) { all.append(wakeups) }
-        }
     }
 
     /// Appends waiting for their group to start (for tests).
@@ -64,7 +53,6 @@ public final class EventStore: Sendable {
                 try await pool.query(Self.replicationBarrier)
             } else {
                 notifier.appended()
-                for wakeups in localWakeups.withLock({ $0 }) { Task { await wakeups.signal() } }
             }
         } catch {
             throw EventStoreError.from(error)

@@ -253,20 +253,4 @@ import Testing
         let got = try await reader.value
         #expect(got == expected)
     }
-
-    /// The appending process's own readers are woken by its appends, not a NOTIFY later: here no
-    /// listener runs at all, and the wake-up still comes (the wait's timeout is an hour).
-    @Test func anAppendWakesTheReadersOfItsOwnProcess() async throws {
-        let db = try await TestDatabase.make()
-        let store = db.store()
-        let wakeups = Wakeups()
-        store.wakeOnAppend(wakeups)
-        store.wakeOnAppend(wakeups)  // once is enough; twice changes nothing
-        for i in 0..<3 {
-            let seen = await wakeups.current
-            try await store.append(to: stream("W-\(i)"), events: [event()])
-            await wakeups.wait(since: seen, timeout: .seconds(3600))
-            #expect(await wakeups.current != seen)
-        }
-    }
 }

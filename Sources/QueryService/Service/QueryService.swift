@@ -189,8 +189,7 @@ public final class QueryService: Sendable {
     /// - Parameters:
     ///   - store: the event store; its connections also serve the service's own tables (``ServiceTables``).
     ///   - readSide: the read models behind the summary, deadlines, inbox and stats routes.
-    ///   - wakeups: woken by NOTIFY (start it with `startListening(url:)`) and by `store`'s own
-    ///     appends (``EventStore/wakeOnAppend(_:)``); event streams wait on it.
+    ///   - wakeups: woken by NOTIFY (start it with `startListening(url:)`); event streams wait on it.
     ///   - metricsHook: extra Prometheus text appended to `/metrics` (e.g. projector lag).
     ///   - replica: a read replica (`DATABASE_READ_URL`) for the read routes; writes, tokens,
     ///     sessions, subscriptions' cursors and the access log stay on `store`'s database.
@@ -203,7 +202,6 @@ public final class QueryService: Sendable {
         self.store = store
         self.readSide = readSide
         self.wakeups = wakeups
-        store.wakeOnAppend(wakeups)
         let tables = ServiceTables(
             store: store, tokenCacheTTL: configuration.tokenCacheTTL,
             sessionIdleTimeout: configuration.sessionIdleTimeout, sessionLifetime: configuration.sessionLifetime,
