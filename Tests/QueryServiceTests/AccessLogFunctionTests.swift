@@ -281,7 +281,9 @@ struct AccessLogFunctionTests {
         #expect(try row.decode(0, as: Bool.self))
         #expect(try !row.decode(1, as: Bool.self))
         #expect(try row.decode(2, as: Bool.self))
-        #expect(try row.decode(3, as: String.self) == "search_path=handoff, pg_temp;enable_seqscan=off;jit=off;plan_cache_mode=force_generic_plan")
+        #expect(
+            try row.decode(3, as: String.self)
+                == "search_path=handoff, pg_temp;enable_seqscan=off;jit=off;plan_cache_mode=force_generic_plan")
         #expect(try row.decode(4, as: Bool.self))
     }
 

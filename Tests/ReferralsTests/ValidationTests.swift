@@ -415,6 +415,51 @@ import Testing
             "ksp", "ReferralIssued", ["referralId": "P-1", "to": "opav", "purpose": "victim-advocacy"], at: t0)
     }
 
+    /// The child's best interest overrides consent on a child's case only (attack pass 22 sent a
+    /// shelter referral on an adult's case so, then corrected the profile to a child's).
+    @Test func theChildsBestInterestIsAReasonOnlyOnAChildsCase() throws {
+        let override: JSONValue = [
+            "referralId": "S-1", "to": "isf", "purpose": "shelter",
+            "consentOverride": ["reason": "child-best-interest"],
+        ]
+        var adult = CaseScript()
+        try adult.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        expectError(
+            adult.attempt(.institution("kp-dthb", user: "u"), "ReferralIssued", override), .invalidEvent,
+            "data.consentOverride.reason")
+        // Another reason is the issuer's claim to make; the child's case takes this one.
+        let other: JSONValue = [
+            "referralId": "S-1", "to": "isf", "purpose": "shelter", "consentOverride": ["reason": "imminent-danger"],
+        ]
+        try adult.append("kp-dthb", "ReferralIssued", other, at: t0)
+        var child = CaseScript()
+        try child.append("kp-dthb", "CaseOpened", childOpening, at: t0)
+        try child.append("kp-dthb", "ReferralIssued", override, at: t0)
+    }
+
+    /// An institution does not record the victim's consent to its own receipt of the case: a
+    /// shelter the victim withdrew consent from recorded it given again, and was referred to on it
+    /// (attack pass 22). Its own withdrawal, and consent for others, it records.
+    @Test func noInstitutionRecordsConsentToItself() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": true], at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "S-1", "to": "isf", "purpose": "shelter"], at: t0)
+        try s.append(
+            "isf", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": false], at: t0)
+        expectError(
+            s.attempt(
+                .institution("isf", user: "u"), "ConsentRecorded",
+                ["purpose": "shelter", "recipients": ["pvpt", "isf"], "given": true]), .invalidEvent,
+            "data.recipients[1]")
+        try s.append(
+            "isf", "ConsentRecorded", ["purpose": "shelter", "recipients": ["pvpt"], "given": true], at: t0)
+        #expect(s.state?.hasConsent(purpose: .shelter, recipient: "isf") == false)
+        #expect(s.state?.hasConsent(purpose: .shelter, recipient: "pvpt") == true)
+    }
+
     /// A reflection period's length is corrected only while it runs, and a new period does not
     /// begin inside the last (an attack pass moved a 10-day period to "61–90 days" in the year's
     /// table after it ended, and dated a second period back over it).

@@ -212,6 +212,12 @@ public enum CaseAdmission {
             guard to != event.actor.institution else {
                 throw .invalidEvent("data.to", "must name another institution than the issuer")
             }
+            // The reason is a claim about the case: the child's best interest is a child's
+            // (attack pass 22: it was accepted on an adult's case, and the profile corrected later).
+            if override == .childBestInterest, !state.isChild {
+                throw .invalidEvent(
+                    "data.consentOverride.reason", "child-best-interest is a reason only on a child's case")
+            }
             guard
                 state.referrals.values.filter({ $0.from == event.actor.institution && $0.status.isOpen }).count
                     < CaseAdmission.maxOpenReferralsPerInstitution
@@ -237,9 +243,19 @@ public enum CaseAdmission {
                 throw .invalidEvent("data.referralId", "is not a referral of this case")
             }
             _ = try ReferralLifecycle.applying(event, to: referral)
-        case .consentRecorded(let purpose, let recipients, _):
+        case .consentRecorded(let purpose, let recipients, let given):
             for (i, recipient) in recipients.enumerated() where !context.isRegistered(recipient) {
                 throw .invalidEvent("data.recipients[\(i)]", "is not a registered institution that works on cases")
+            }
+            // The victim's consent to share with an institution is recorded by another: one that
+            // names itself would certify its own access (attack pass 22: a shelter the victim had
+            // withdrawn consent from recorded it given again, and was referred to on it). A
+            // withdrawal naming the recorder is its own word against itself, and stands.
+            if given, let i = recipients.firstIndex(of: event.actor.institution) {
+                throw .invalidEvent(
+                    "data.recipients[\(i)]",
+                    "an institution does not record the victim's consent to its own receipt: the institution "
+                        + "that asked the victim records it")
             }
             // The victim's latest word is the latest record: a consent dated before a record it
             // would override (a withdrawal, say) would let the stream's order and the dates disagree.

@@ -98,6 +98,8 @@ struct Flow {
     var scheduled: [(at: Date, seq: Int, actor: Actor, body: CaseEventBody)] = []
     var users: [String: String] = [:]
     var referralCount = 0
+    /// Whether the case's person is a child (set by ``build(start:)``).
+    var child = false
     var closeAt: Date?
     var reopenAt: Date?
     var secondCloseAt: Date?
@@ -153,6 +155,9 @@ struct Flow {
         if Ruleset.kosovoDefault.consent?.requiresConsent(purpose) ?? false {
             if rng.chance(0.04) {
                 override = rng.pick([.imminentDanger, .childBestInterest, .legalObligation])
+                // (Drawn from the same three whatever the case, so the rest of the history stays as
+                // the seed made it; the child's best interest only for a child.)
+                if override == .childBestInterest, !child { override = .imminentDanger }
             } else if let consent = ConsentPurpose(rawValue: purpose.rawValue) {
                 add(at, from, .consentRecorded(purpose: consent, recipients: [to], given: true))
             }
@@ -205,6 +210,7 @@ struct Flow {
                 (.age18to24, 5.0), (.age25to34, 4.0), (.age35to49, 2.0), (.age50plus, 0.5), (.unknown, 0.5),
             ])
         let child = childBand != nil
+        self.child = child
         let nationality = rng.weighted([
             ("XK", 12.0), ("AL", 3.0), ("MD", 1.0), ("UA", 1.0), ("RS", 1.0), ("MK", 1.0), ("BG", 0.5), ("NG", 0.5),
             ("BD", 0.5),
