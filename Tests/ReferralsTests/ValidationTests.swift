@@ -460,6 +460,45 @@ import Testing
         #expect(s.state?.hasConsent(purpose: .shelter, recipient: "pvpt") == true)
     }
 
+    /// A recipient whose every referral was declined or withdrawn refers the case nowhere and
+    /// records no consent (attack pass 22: the IOM declined, then recorded the victim's consent to
+    /// the centre for social work and referred the case there in one request). A recipient with a
+    /// referral open or completed, and the opener, still do.
+    @Test func aPartyInNameOnlyNoLongerRefersOrRecordsConsent() throws {
+        var s = CaseScript()
+        try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try s.append(
+            "kp-dthb", "ConsentRecorded", ["purpose": "medical", "recipients": ["iom-kosovo", "pvpt"], "given": true],
+            at: t0)
+        try s.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "M-1", "to": "iom-kosovo", "purpose": "medical"], at: t0)
+        try s.append("kp-dthb", "ReferralIssued", ["referralId": "M-2", "to": "pvpt", "purpose": "medical"], at: t0)
+        try s.append("iom-kosovo", "ReferralDeclined", ["referralId": "M-1", "reason": "outside-mandate"], at: t0)
+        try s.append("kp-dthb", "ReferralWithdrawn", ["referralId": "M-2", "reason": "issued-in-error"], at: t0)
+        let consent: JSONValue = ["purpose": "social-welfare", "recipients": ["csw-prishtina"], "given": true]
+        let referral: JSONValue = ["referralId": "W-1", "to": "csw-prishtina", "purpose": "social-welfare"]
+        for inactive in ["iom-kosovo", "pvpt"] {
+            #expect(s.state.map { CasePolicy.isActiveParty(inactive, $0) } == false)
+            expectError(s.attempt(.institution(inactive, user: "u"), "ConsentRecorded", consent), .forbidden)
+            expectError(s.attempt(.institution(inactive, user: "u"), "ReferralIssued", referral), .forbidden)
+            // Other records it still makes.
+            #expect(s.attempt(.institution(inactive, user: "u"), "RiskAssessed", ["level": "high"]) == nil)
+        }
+        // A new referral to it makes it take part again.
+        try s.append("kp-dthb", "ReferralIssued", ["referralId": "M-3", "to": "pvpt", "purpose": "medical"], at: t0)
+        #expect(s.attempt(.institution("pvpt", user: "u"), "ConsentRecorded", consent) == nil)
+        try s.append("kp-dthb", "ConsentRecorded", consent, at: t0)
+        try s.append("kp-dthb", "ReferralIssued", referral, at: t0)
+        // A completed referral's recipient takes part still.
+        try s.append("csw-prishtina", "ReferralAccepted", ["referralId": "W-1"], at: t0)
+        try s.append(
+            "csw-prishtina", "ReferralCompleted", ["referralId": "W-1", "outcome": "services-provided"], at: t0)
+        #expect(
+            s.attempt(
+                .institution("csw-prishtina", user: "u"), "ReferralIssued",
+                ["referralId": "W-2", "to": "opav", "purpose": "victim-advocacy"]) == nil)
+    }
+
     /// A reflection period's length is corrected only while it runs, and a new period does not
     /// begin inside the last (an attack pass moved a 10-day period to "61–90 days" in the year's
     /// table after it ended, and dated a second period back over it).

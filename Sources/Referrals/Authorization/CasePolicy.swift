@@ -46,6 +46,10 @@ public enum CasePolicy {
     /// 7. Only the institution that started the running reflection period, or the case's leads,
     ///    end it → `forbidden`.
     ///
+    /// 8. A party in name only — not the opener, and every referral to it declined or withdrawn —
+    ///    neither refers the case on nor records the victim's consent → `forbidden`
+    ///    (``isActiveParty(_:_:)``). It still withdraws and corrects what it recorded.
+    ///
     /// Who may take a referral's steps (the recipient acknowledges, accepts, declines and
     /// completes; the issuer withdraws) needs the referral, so it is ``ReferralLifecycle``'s.
     public static func authorizeAppend(
@@ -86,6 +90,14 @@ public enum CasePolicy {
                 "only the institution that started the reflection period, the one that opened the case, or "
                     + "its victim advocate may end it")
         }
+        // Attack pass 22: a recipient that had declined its referral recorded the victim's consent
+        // to another institution and referred the case there, in one request; the other read it all.
+        if type == .referralIssued || type == .consentRecorded, !isActiveParty(institution, state) {
+            throw ReferralsError(
+                .forbidden,
+                "every referral of this case to this institution was declined or withdrawn: it no longer "
+                    + "refers the case on or records the victim's consent")
+        }
         if type == .identificationStatusChanged, !mayDecideIdentification(institution, state, kinds: kinds) {
             throw ReferralsError(
                 .forbidden,
@@ -104,6 +116,17 @@ public enum CasePolicy {
     ) -> Bool {
         mayClose(institution, state)
             || (kinds[institution] ?? []).contains { [.police, .prosecution, .victimAdvocate].contains($0) }
+    }
+
+    /// Whether `institution` takes part in the case now: it opened it, or some referral to it was
+    /// not declined or withdrawn (open, or completed). A recipient whose every referral was
+    /// declined or withdrawn stays a party (it reads the case, and what it recorded stands) but
+    /// acts no more in it but to undo or correct its own records.
+    public static func isActiveParty(_ institution: String, _ state: CaseState) -> Bool {
+        institution == state.openedBy
+            || state.referrals.values.contains { r in
+                r.to == institution && r.status != .declined && r.status != .withdrawn
+            }
     }
 
     /// Whether `institution` may close the case: it opened the case, or it is the case's victim
