@@ -447,6 +447,7 @@ import Testing
             "kp-dthb", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": true], at: t0)
         try s.append(
             "kp-dthb", "ReferralIssued", ["referralId": "S-1", "to": "isf", "purpose": "shelter"], at: t0)
+        try s.append("isf", "ReferralAccepted", ["referralId": "S-1"], at: t0)
         try s.append(
             "isf", "ConsentRecorded", ["purpose": "shelter", "recipients": ["isf"], "given": false], at: t0)
         expectError(
@@ -460,11 +461,12 @@ import Testing
         #expect(s.state?.hasConsent(purpose: .shelter, recipient: "pvpt") == true)
     }
 
-    /// A recipient whose every referral was declined or withdrawn refers the case nowhere and
-    /// records no consent (attack pass 22: the IOM declined, then recorded the victim's consent to
-    /// the centre for social work and referred the case there in one request). A recipient with a
-    /// referral open or completed, and the opener, still do.
-    @Test func aPartyInNameOnlyNoLongerRefersOrRecordsConsent() throws {
+    /// A party in name only — not the opener, every referral to it declined or withdrawn — refers
+    /// the case nowhere and records no consent given (attack pass 22: the IOM declined, then
+    /// recorded the victim's consent to the centre for social work and referred the case there in
+    /// one request). Nor does a recipient that passed the case on decline afterwards (attack pass
+    /// 23: consent, referral and decline in one batch). A withdrawal of consent any party records.
+    @Test func aPartyInNameOnlyPassesTheCaseOnNoMore() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
         try s.append(
@@ -473,22 +475,31 @@ import Testing
         try s.append(
             "kp-dthb", "ReferralIssued", ["referralId": "M-1", "to": "iom-kosovo", "purpose": "medical"], at: t0)
         try s.append("kp-dthb", "ReferralIssued", ["referralId": "M-2", "to": "pvpt", "purpose": "medical"], at: t0)
+        let consent: JSONValue = ["purpose": "social-welfare", "recipients": ["csw-prishtina"], "given": true]
+        let withdrawal: JSONValue = ["purpose": "social-welfare", "recipients": ["csw-prishtina"], "given": false]
+        let referral: JSONValue = ["referralId": "W-1", "to": "csw-prishtina", "purpose": "social-welfare"]
+        // Referred, it takes part: it may pass the case on, and then not decline.
+        var batch = s
+        try batch.append("iom-kosovo", "ConsentRecorded", consent, at: t0)
+        try batch.append("iom-kosovo", "ReferralIssued", referral, at: t0)
+        expectError(
+            batch.attempt(
+                .institution("iom-kosovo", user: "u"), "ReferralDeclined",
+                ["referralId": "M-1", "reason": "outside-mandate"]), .invalidEvent, "type")
+        // Declined or withdrawn first: a party in name only.
         try s.append("iom-kosovo", "ReferralDeclined", ["referralId": "M-1", "reason": "outside-mandate"], at: t0)
         try s.append("kp-dthb", "ReferralWithdrawn", ["referralId": "M-2", "reason": "issued-in-error"], at: t0)
-        let consent: JSONValue = ["purpose": "social-welfare", "recipients": ["csw-prishtina"], "given": true]
-        let referral: JSONValue = ["referralId": "W-1", "to": "csw-prishtina", "purpose": "social-welfare"]
-        for inactive in ["iom-kosovo", "pvpt"] {
-            #expect(s.state.map { CasePolicy.isActiveParty(inactive, $0) } == false)
-            expectError(s.attempt(.institution(inactive, user: "u"), "ConsentRecorded", consent), .forbidden)
-            expectError(s.attempt(.institution(inactive, user: "u"), "ReferralIssued", referral), .forbidden)
-            // Other records it still makes.
-            #expect(s.attempt(.institution(inactive, user: "u"), "RiskAssessed", ["level": "high"]) == nil)
+        for party in ["iom-kosovo", "pvpt"] {
+            #expect(s.state.map { CasePolicy.isActiveParty(party, $0) } == false)
+            expectError(s.attempt(.institution(party, user: "u"), "ConsentRecorded", consent), .forbidden)
+            expectError(s.attempt(.institution(party, user: "u"), "ReferralIssued", referral), .forbidden)
+            #expect(s.attempt(.institution(party, user: "u"), "ConsentRecorded", withdrawal) == nil)
+            #expect(s.attempt(.institution(party, user: "u"), "RiskAssessed", ["level": "high"]) == nil)
         }
         // A new referral to it makes it take part again.
         try s.append("kp-dthb", "ReferralIssued", ["referralId": "M-3", "to": "pvpt", "purpose": "medical"], at: t0)
-        #expect(s.attempt(.institution("pvpt", user: "u"), "ConsentRecorded", consent) == nil)
-        try s.append("kp-dthb", "ConsentRecorded", consent, at: t0)
-        try s.append("kp-dthb", "ReferralIssued", referral, at: t0)
+        try s.append("pvpt", "ConsentRecorded", consent, at: t0)
+        try s.append("pvpt", "ReferralIssued", referral, at: t0)
         // A completed referral's recipient takes part still.
         try s.append("csw-prishtina", "ReferralAccepted", ["referralId": "W-1"], at: t0)
         try s.append(

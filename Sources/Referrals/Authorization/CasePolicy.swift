@@ -47,8 +47,8 @@ public enum CasePolicy {
     ///    end it → `forbidden`.
     ///
     /// 8. A party in name only — not the opener, and every referral to it declined or withdrawn —
-    ///    neither refers the case on nor records the victim's consent → `forbidden`
-    ///    (``isActiveParty(_:_:)``). It still withdraws and corrects what it recorded.
+    ///    neither refers the case on nor records the victim's consent given → `forbidden`
+    ///    (``isActiveParty(_:_:)``). Any party records a withdrawal of consent.
     ///
     /// Who may take a referral's steps (the recipient acknowledges, accepts, declines and
     /// completes; the issuer withdraws) needs the referral, so it is ``ReferralLifecycle``'s.
@@ -92,12 +92,8 @@ public enum CasePolicy {
         }
         // Attack pass 22: a recipient that had declined its referral recorded the victim's consent
         // to another institution and referred the case there, in one request; the other read it all.
-        if type == .referralIssued || type == .consentRecorded, !isActiveParty(institution, state) {
-            throw ReferralsError(
-                .forbidden,
-                "every referral of this case to this institution was declined or withdrawn: it no longer "
-                    + "refers the case on or records the victim's consent")
-        }
+        // (The consent given is the admission's to check: it reads the record's `given`.)
+        if type == .referralIssued, !isActiveParty(institution, state) { throw notTakenOn }
         if type == .identificationStatusChanged, !mayDecideIdentification(institution, state, kinds: kinds) {
             throw ReferralsError(
                 .forbidden,
@@ -118,10 +114,17 @@ public enum CasePolicy {
             || (kinds[institution] ?? []).contains { [.police, .prosecution, .victimAdvocate].contains($0) }
     }
 
+    /// Refused: a party in name only passes the case on (``isActiveParty(_:_:)``).
+    public static let notTakenOn = ReferralsError(
+        .forbidden,
+        "every referral of this case to this institution was declined or withdrawn: it no longer refers the "
+            + "case on or records the victim's consent given")
+
     /// Whether `institution` takes part in the case now: it opened it, or some referral to it was
     /// not declined or withdrawn (open, or completed). A recipient whose every referral was
     /// declined or withdrawn stays a party (it reads the case, and what it recorded stands) but
-    /// acts no more in it but to undo or correct its own records.
+    /// does not pass the case on. (A recipient that passed it on may not decline afterwards:
+    /// ``CaseAdmission``.)
     public static func isActiveParty(_ institution: String, _ state: CaseState) -> Bool {
         institution == state.openedBy
             || state.referrals.values.contains { r in

@@ -243,6 +243,16 @@ public enum CaseAdmission {
                 throw .invalidEvent("data.referralId", "is not a referral of this case")
             }
             _ = try ReferralLifecycle.applying(event, to: referral)
+            // A recipient that referred the case on after this referral reached it has taken the
+            // case on: it completes the referral, it does not decline it (attack pass 23 recorded
+            // consent, referred on and declined, in one batch, to pass the case on and be rid of it).
+            if case .referralDeclined = event.body,
+                let at = state.referralOrder.firstIndex(of: referralId),
+                state.referralOrder[(at + 1)...].contains(where: { state.referrals[$0]?.from == referral.to })
+            {
+                throw .invalidEvent(
+                    "type", "this institution referred the case on after this referral: complete it, do not decline it")
+            }
         case .consentRecorded(let purpose, let recipients, let given):
             for (i, recipient) in recipients.enumerated() where !context.isRegistered(recipient) {
                 throw .invalidEvent("data.recipients[\(i)]", "is not a registered institution that works on cases")
@@ -251,6 +261,9 @@ public enum CaseAdmission {
             // names itself would certify its own access (attack pass 22: a shelter the victim had
             // withdrawn consent from recorded it given again, and was referred to on it). A
             // withdrawal naming the recorder is its own word against itself, and stands.
+            // Only a party that took the case on records it given (CasePolicy's rule 8); any
+            // party records a withdrawal, which only protects the victim (attack pass 23).
+            if given, !CasePolicy.isActiveParty(event.actor.institution, state) { throw CasePolicy.notTakenOn }
             if given, let i = recipients.firstIndex(of: event.actor.institution) {
                 throw .invalidEvent(
                     "data.recipients[\(i)]",
