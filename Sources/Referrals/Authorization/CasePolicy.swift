@@ -93,7 +93,7 @@ public enum CasePolicy {
         // Attack pass 22: a recipient that had declined its referral recorded the victim's consent
         // to another institution and referred the case there, in one request; the other read it all.
         // (The consent given is the admission's to check: it reads the record's `given`.)
-        if type == .referralIssued, !isActiveParty(institution, state) { throw notTakenOn }
+        if type == .referralIssued, !isActiveParty(institution, state) { throw partyInNameOnly }
         if type == .identificationStatusChanged, !mayDecideIdentification(institution, state, kinds: kinds) {
             throw ReferralsError(
                 .forbidden,
@@ -115,7 +115,7 @@ public enum CasePolicy {
     }
 
     /// Refused: a party in name only passes the case on (``isActiveParty(_:_:)``).
-    public static let notTakenOn = ReferralsError(
+    public static let partyInNameOnly = ReferralsError(
         .forbidden,
         "every referral of this case to this institution was declined or withdrawn: it no longer refers the "
             + "case on or records the victim's consent given")

@@ -257,13 +257,15 @@ public enum CaseAdmission {
             for (i, recipient) in recipients.enumerated() where !context.isRegistered(recipient) {
                 throw .invalidEvent("data.recipients[\(i)]", "is not a registered institution that works on cases")
             }
+            // A party in name only records no consent given (CasePolicy's rule 8); any party
+            // records a withdrawal, which only protects the victim (attack pass 23).
+            if given, !CasePolicy.isActiveParty(event.actor.institution, state) {
+                throw CasePolicy.partyInNameOnly
+            }
             // The victim's consent to share with an institution is recorded by another: one that
             // names itself would certify its own access (attack pass 22: a shelter the victim had
             // withdrawn consent from recorded it given again, and was referred to on it). A
             // withdrawal naming the recorder is its own word against itself, and stands.
-            // Only a party that took the case on records it given (CasePolicy's rule 8); any
-            // party records a withdrawal, which only protects the victim (attack pass 23).
-            if given, !CasePolicy.isActiveParty(event.actor.institution, state) { throw CasePolicy.notTakenOn }
             if given, let i = recipients.firstIndex(of: event.actor.institution) {
                 throw .invalidEvent(
                     "data.recipients[\(i)]",
