@@ -161,6 +161,19 @@ struct DeadlinePagingTests {
         #expect(ok.json["next"] == .null)
         // An empty cursor is the first page, as for /v1/events.
         #expect(try await h.api.get("/v1/deadlines?after=", token: h.token("natc")).status == 200)
+        // A parameter given twice is refused on every API route, not resolved to the first (an
+        // operator's pass: `status=overdue&status=met` answered the overdue page); `types` is a list.
+        for (target, field) in [
+            ("/v1/deadlines?status=overdue&status=met", "status"), ("/v1/deadlines?limit=5&limit=500", "limit"),
+            ("/v1/events?after=&limit=1&after=", "after"), ("/v1/stats?year=2026&year=2025", "year"),
+            ("/v1/deadlines?x%0A=1&x%0A=2", "query"),
+        ] {
+            let reply = try await h.api.get(target, token: h.token("natc"))
+            #expect(reply.status == 400, "\(target)")
+            #expect(reply.errorCode == "bad_request" && reply.errorField == field, "\(target)")
+        }
+        #expect(
+            try await h.api.get("/v1/events?types=CaseOpened&types=CaseClosed", token: h.token("natc")).status == 200)
     }
 
     @Test func cursorsRoundTripAndRejectOtherSpellings() {

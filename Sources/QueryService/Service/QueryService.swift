@@ -302,6 +302,20 @@ public final class QueryService: Sendable {
     /// its timing tells nothing.
     static let notFoundFloor = Duration.milliseconds(25)
 
+    /// A query parameter given twice is refused on the API (400 `bad_request`, naming it): which of
+    /// the two applied would be the reader's guess, and a proxy or cache in between may guess
+    /// otherwise than the service. `types` is a list, and may repeat.
+    static func refuseRepeatedParameters(_ request: HTTPRequest) throws {
+        var seen = Set<String>()
+        for item in request.query where item.name != "types" && !seen.insert(item.name).inserted {
+            // The name is the client's: named back only when it is a plain word.
+            let plain = item.name.count <= 32 && item.name.allSatisfy { $0.isASCII && $0.isLetter }
+            throw ServiceError.badRequest(
+                plain ? "\(item.name) may be given once." : "A query parameter is given twice.",
+                field: plain ? item.name : "query")
+        }
+    }
+
     /// Every route of API.md, for serving or for calling without a socket.
     public func makeRouter() -> Router {
         var router = Router()
@@ -314,7 +328,10 @@ public final class QueryService: Sendable {
                 RequestContext.current?.route = label
                 let started = ContinuousClock.now
                 let response: HTTPResponse
-                do { response = try await body(request, params) } catch {
+                do {
+                    if pattern.hasPrefix("/v1/") { try Self.refuseRepeatedParameters(request) }
+                    response = try await body(request, params)
+                } catch {
                     response = ServiceError.from(error).response
                 }
                 // A 404 is never answered sooner than `notFoundFloor`: a case that exists and a
