@@ -14,7 +14,8 @@ import Synchronization
 public struct CaseAccess: Sendable {
     let store: EventStore
     /// Folds of recently loaded cases, for ``loadFold(caseId:)``.
-    let folds = CaseFoldCache(capacity: 4096)
+    /// (At least the 4,096 cases used last are kept: ``RecentCache`` keeps half its capacity.)
+    let folds = CaseFoldCache(capacity: 8192)
 
     public init(store: EventStore) { self.store = store }
 

@@ -3,8 +3,9 @@ import Synchronization
 /// A bounded map of recently used entries, kept in two generations: entries are added to the
 /// current one; when it is half full it becomes the previous one (the older previous is dropped),
 /// and an entry found in the previous one moves back into the current one. Every operation is
-/// O(1) and at most `capacity` entries are kept; what is dropped is what was least recently used
-/// by generation, never an arbitrary entry.
+/// O(1) on average (the insert that turns the generations frees the older one, under the lock); at
+/// most `capacity` entries are kept, and at least the `capacity / 2` keys used last; what is
+/// dropped is what was least recently used by generation, never an arbitrary entry.
 ///
 /// (Dropping `dictionary.startIndex` when full, as the folds' cache did, kept the table's entries
 /// crowded in its upper buckets: lookups there probed long runs of keys.)

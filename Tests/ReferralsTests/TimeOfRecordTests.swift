@@ -508,6 +508,12 @@ import Testing
             } else {
                 #expect(dated?.code == .invalidEvent && dated?.field == "occurredAt" && dated!.message.contains("R-3"))
             }
+            // Another party's record of it, given or withdrawn, dated before R-3 is refused the same.
+            let another = s.attempt(
+                .institution("kp-dthb", user: "u"), "ConsentRecorded",
+                ["purpose": "shelter", "recipients": ["pvpt"], "given": .bool(given)], at: at(hours: 7))
+            #expect(
+                another?.code == .invalidEvent && another?.field == "occurredAt" && another!.message.contains("R-3"))
         }
         #expect(
             s.attempt(

@@ -486,6 +486,11 @@ import Testing
             batch.attempt(
                 .institution("iom-kosovo", user: "u"), "ReferralDeclined",
                 ["referralId": "M-1", "reason": "outside-mandate"]), .invalidEvent, "type")
+        // Taking part through another referral, it declines this one as before.
+        var other = batch
+        try other.append(
+            "kp-dthb", "ReferralIssued", ["referralId": "M-4", "to": "iom-kosovo", "purpose": "medical"], at: t0)
+        try other.append("iom-kosovo", "ReferralDeclined", ["referralId": "M-1", "reason": "outside-mandate"], at: t0)
         // Declined or withdrawn first: a party in name only.
         try s.append("iom-kosovo", "ReferralDeclined", ["referralId": "M-1", "reason": "outside-mandate"], at: t0)
         try s.append("kp-dthb", "ReferralWithdrawn", ["referralId": "M-2", "reason": "issued-in-error"], at: t0)

@@ -304,12 +304,13 @@ public final class QueryService: Sendable {
 
     /// A query parameter given twice is refused on the API (400 `bad_request`, naming it): which of
     /// the two applied would be the reader's guess, and a proxy or cache in between may guess
-    /// otherwise than the service. `types` is a list, and may repeat.
+    /// otherwise than the service. `types` is a list, and may repeat. (Checked before the
+    /// credential: a malformed request is a 400 whoever sends it.)
     static func refuseRepeatedParameters(_ request: HTTPRequest) throws {
         var seen = Set<String>()
         for item in request.query where item.name != "types" && !seen.insert(item.name).inserted {
             // The name is the client's: named back only when it is a plain word.
-            let plain = item.name.count <= 32 && item.name.allSatisfy { $0.isASCII && $0.isLetter }
+            let plain = (1...32).contains(item.name.count) && item.name.allSatisfy { $0.isASCII && $0.isLetter }
             throw ServiceError.badRequest(
                 plain ? "\(item.name) may be given once." : "A query parameter is given twice.",
                 field: plain ? item.name : "query")

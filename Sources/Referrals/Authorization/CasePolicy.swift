@@ -47,8 +47,9 @@ public enum CasePolicy {
     ///    end it → `forbidden`.
     ///
     /// 8. A party in name only — not the opener, and every referral to it declined or withdrawn —
-    ///    neither refers the case on nor records the victim's consent given → `forbidden`
-    ///    (``isActiveParty(_:_:)``). Any party records a withdrawal of consent.
+    ///    does not refer the case on → `forbidden` (``isActiveParty(_:_:)``). (Nor does it record
+    ///    the victim's consent given: ``CaseAdmission``, which reads the record's `given`; any
+    ///    party records a withdrawal.)
     ///
     /// Who may take a referral's steps (the recipient acknowledges, accepts, declines and
     /// completes; the issuer withdraws) needs the referral, so it is ``ReferralLifecycle``'s.
