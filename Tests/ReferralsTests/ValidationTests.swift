@@ -486,10 +486,18 @@ import Testing
             batch.attempt(
                 .institution("iom-kosovo", user: "u"), "ReferralDeclined",
                 ["referralId": "M-1", "reason": "outside-mandate"]), .invalidEvent, "type")
+        // (The dashboard asks the same: it offers no decline step.)
+        #expect(batch.state.map { CasePolicy.mayDecline($0.referrals["M-1"]!, $0) } == false)
         // Taking part through another referral, it declines this one as before.
         var other = batch
         try other.append(
             "kp-dthb", "ReferralIssued", ["referralId": "M-4", "to": "iom-kosovo", "purpose": "medical"], at: t0)
+        #expect(other.state.map { CasePolicy.mayDecline($0.referrals["M-1"]!, $0) } == true)
+        // A referral on to a party already in the case brings nobody in: it declines as before.
+        var inside = s
+        try inside.append(
+            "iom-kosovo", "ReferralIssued", ["referralId": "L-1", "to": "kp-dthb", "purpose": "investigation"], at: t0)
+        try inside.append("iom-kosovo", "ReferralDeclined", ["referralId": "M-1", "reason": "outside-mandate"], at: t0)
         try other.append("iom-kosovo", "ReferralDeclined", ["referralId": "M-1", "reason": "outside-mandate"], at: t0)
         // Declined or withdrawn first: a party in name only.
         try s.append("iom-kosovo", "ReferralDeclined", ["referralId": "M-1", "reason": "outside-mandate"], at: t0)

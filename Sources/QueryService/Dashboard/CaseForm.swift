@@ -164,7 +164,10 @@ enum CaseForm {
         ]
         let referralSteps = state.referralOrder.compactMap { id -> (Referral, [CaseEventType])? in
             guard let referral = state.referrals[id] else { return nil }
-            let mine = steps.filter { allowed($0) && ReferralLifecycle.allows($0, on: referral, by: institution) }
+            let mine = steps.filter {
+                allowed($0) && ReferralLifecycle.allows($0, on: referral, by: institution)
+                    && ($0 != .referralDeclined || CasePolicy.mayDecline(referral, state))
+            }
             return mine.isEmpty ? nil : (referral, mine)
         }
         return (caseEvents, referralSteps)

@@ -121,6 +121,35 @@ public enum CasePolicy {
         "every referral of this case to this institution was declined or withdrawn: it no longer refers the "
             + "case on or records the victim's consent given")
 
+    /// Whether the recipient of `referral` may decline it: not when, after this referral reached
+    /// it, it referred the case on to an institution that was no party yet, and this referral is
+    /// its only part in the case — it took the case on and brought another in (attack pass 23
+    /// recorded consent, referred the case to a new institution and declined, in one batch, to pass
+    /// it on and be a party in name only). Such an onward referral withdrawn or declined since
+    /// still counts: the case went out. A referral on to an existing party (a shelter asking the
+    /// case's advocate for legal aid) does not; the opener, or a recipient taking part through
+    /// another referral, declines as before. (Admission refuses the decline; the dashboard does
+    /// not offer it.)
+    public static func mayDecline(_ referral: Referral, _ state: CaseState) -> Bool {
+        guard let at = state.referralOrder.firstIndex(of: referral.id) else { return true }
+        var parties: Set<String> = [state.openedBy, referral.to]
+        for id in state.referralOrder[..<at] { if let r = state.referrals[id] { parties.insert(r.to) } }
+        var broughtIn = false
+        for id in state.referralOrder[(at + 1)...] {
+            guard let r = state.referrals[id] else { continue }
+            if r.from == referral.to, !parties.contains(r.to) {
+                broughtIn = true
+                break
+            }
+            parties.insert(r.to)
+        }
+        guard broughtIn else { return true }
+        return referral.to == state.openedBy
+            || state.referrals.values.contains {
+                $0.id != referral.id && $0.to == referral.to && $0.status != .declined && $0.status != .withdrawn
+            }
+    }
+
     /// Whether `institution` takes part in the case now: it opened it, or some referral to it was
     /// not declined or withdrawn (open, or completed). A recipient whose every referral was
     /// declined or withdrawn stays a party (it reads the case, and what it recorded stands) but

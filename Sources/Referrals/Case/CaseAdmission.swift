@@ -243,24 +243,11 @@ public enum CaseAdmission {
                 throw .invalidEvent("data.referralId", "is not a referral of this case")
             }
             _ = try ReferralLifecycle.applying(event, to: referral)
-            // A recipient that referred the case on after this referral reached it took the case
-            // on: it does not decline the referral that is its only part in the case (attack pass 23
-            // recorded consent, referred on and declined, in one batch, to pass the case on and be
-            // a party in name only). An onward referral withdrawn or declined since still counts:
-            // the case went out. The opener, or a recipient that takes part through another
-            // referral, declines as before.
-            if case .referralDeclined = event.body,
-                let at = state.referralOrder.firstIndex(of: referralId),
-                state.referralOrder[(at + 1)...].contains(where: { state.referrals[$0]?.from == referral.to }),
-                referral.to != state.openedBy,
-                !state.referrals.values.contains(where: {
-                    $0.id != referralId && $0.to == referral.to && $0.status != .declined && $0.status != .withdrawn
-                })
-            {
+            if case .referralDeclined = event.body, !CasePolicy.mayDecline(referral, state) {
                 throw .invalidEvent(
                     "type",
-                    "this institution referred the case on after this referral reached it, so it took the case on: "
-                        + "it does not decline it")
+                    "this institution referred the case on to a new party after this referral reached it, so it "
+                        + "took the case on: it does not decline it")
             }
         case .consentRecorded(let purpose, let recipients, let given):
             for (i, recipient) in recipients.enumerated() where !context.isRegistered(recipient) {
