@@ -182,8 +182,6 @@ final class CaseFoldCache: Sendable {
 
     init(capacity: Int) { folds = RecentCache(capacity: capacity) }
 
-    var capacity: Int { folds.capacity }
-
     subscript(caseId: String) -> CaseAccess.CaseFold? {
         get { folds[caseId] }
         set {

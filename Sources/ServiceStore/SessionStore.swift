@@ -96,18 +96,12 @@ public struct SessionStore: Sendable {
                 // A credential keeps its newest sessions only: a sign-in past the limit ends the
                 // oldest, so that one token signing in flat out (900 a second, an operator's pass)
                 // cannot grow the table every sign-in and lookup works through.
-                if let tokenId {
+                if let owner = tokenId ?? accountId {
+                    let column: StaticString = tokenId != nil ? "token_id" : "account_id"
                     try await c.query(
                         """
                         DELETE FROM handoff.dashboard_sessions
-                         WHERE id IN (SELECT id FROM handoff.dashboard_sessions WHERE token_id = \(tokenId)
-                                       ORDER BY id DESC OFFSET \(keep))
-                        """)
-                } else if let accountId {
-                    try await c.query(
-                        """
-                        DELETE FROM handoff.dashboard_sessions
-                         WHERE id IN (SELECT id FROM handoff.dashboard_sessions WHERE account_id = \(accountId)
+                         WHERE id IN (SELECT id FROM handoff.dashboard_sessions WHERE \(unescaped: column) = \(owner)
                                        ORDER BY id DESC OFFSET \(keep))
                         """)
                 }

@@ -143,11 +143,7 @@ public enum CasePolicy {
             }
             parties.insert(r.to)
         }
-        guard broughtIn else { return true }
-        return referral.to == state.openedBy
-            || state.referrals.values.contains {
-                $0.id != referral.id && $0.to == referral.to && $0.status != .declined && $0.status != .withdrawn
-            }
+        return !broughtIn || takesPart(referral.to, state, besides: referral.id)
     }
 
     /// Whether `institution` takes part in the case now: it opened it, or some referral to it was
@@ -156,9 +152,14 @@ public enum CasePolicy {
     /// does not pass the case on. (A recipient that passed it on may not decline afterwards:
     /// ``CaseAdmission``.)
     public static func isActiveParty(_ institution: String, _ state: CaseState) -> Bool {
+        takesPart(institution, state, besides: nil)
+    }
+
+    /// ``isActiveParty(_:_:)``, leaving out the referral `besides` (the one being declined).
+    private static func takesPart(_ institution: String, _ state: CaseState, besides: String?) -> Bool {
         institution == state.openedBy
             || state.referrals.values.contains { r in
-                r.to == institution && r.status != .declined && r.status != .withdrawn
+                r.id != besides && r.to == institution && r.status != .declined && r.status != .withdrawn
             }
     }
 
