@@ -12,9 +12,10 @@ import Synchronization
 /// INSERT or its commit fails — it throws 503 `unavailable` and the route sends nothing. A crash
 /// can therefore leave a row for a read whose answer never reached the client, never the reverse.
 ///
-/// Rows are written by one writer at a time: every read that arrives while a batch is being
-/// committed joins the next batch, so concurrent reads share one INSERT and one commit (group
-/// commit) instead of paying a commit each. At most `queueCapacity` rows wait; beyond that a read
+/// Rows are written in batches, at most two on their way at a time (the second waits at the log's
+/// head lock while the first commits): every read that arrives while they are being committed
+/// joins the next batch, so concurrent reads share one INSERT and one commit (group commit)
+/// instead of paying a commit each. At most `queueCapacity` rows wait; beyond that a read
 /// is refused (503) instead of queued without bound. The table's trigger rejects UPDATE, DELETE
 /// and TRUNCATE. `at` is the database's clock when the row was inserted, before the answer is sent.
 ///
@@ -141,7 +142,7 @@ public struct AccessLog: Sendable {
     }
 }
 
-/// The one writer of access-log rows: a bounded queue of waiting reads, drained in batches.
+/// The writer of access-log rows: a bounded queue of waiting reads, drained in batches.
 final class AccessLogWriter: Sendable {
     struct Row: Sendable {
         var role: String
@@ -169,7 +170,8 @@ final class AccessLogWriter: Sendable {
         var queuedRows = 0
         /// Rows waiting, by principal.
         var queuedBy: [String: Int] = [:]
-        var writing = false
+        /// How many batches are being written (at most ``AccessLogWriter/pipelineDepth``).
+        var writers = 0
         /// Whether the watch for reads past their deadline runs (while the writer does).
         var watching = false
         var nextId: UInt64 = 0
@@ -189,6 +191,12 @@ final class AccessLogWriter: Sendable {
     let capacity: Int
     /// The most rows one INSERT carries.
     static let maxBatchRows = 5_000
+    /// How many batches may be on their way at once, each on a connection of its own. The second
+    /// is sent while the first commits: it is checked, waits at the log's head lock, and is
+    /// numbered and committed right after the first, instead of leaving only once the first's
+    /// answer has come back. Rows are still numbered in commit order, and each read is answered
+    /// after its own batch's commit.
+    static let pipelineDepth = 2
     private let state = Mutex(State())
 
     let logger: Logger
@@ -240,8 +248,8 @@ final class AccessLogWriter: Sendable {
                         deadline: .now + patience, id: state.nextId))
                 state.queuedRows += rows.count
                 state.queuedBy[principal, default: 0] += rows.count
-                if state.writing { return .queued }
-                state.writing = true
+                guard state.writers < Self.pipelineDepth else { return .queued }
+                state.writers += 1
                 return .startWriter
             }
             switch outcome {
@@ -260,7 +268,7 @@ final class AccessLogWriter: Sendable {
             try? await Task.sleep(for: .milliseconds(100))
             let now = ContinuousClock.now
             let expired = state.withLock { state -> [Waiting]? in
-                guard state.writing else {
+                guard state.writers > 0 else {
                     state.watching = false
                     return nil
                 }
@@ -284,12 +292,12 @@ final class AccessLogWriter: Sendable {
         }
     }
 
-    /// Writes batches until the queue is empty; only one runs at a time (`writing`).
+    /// Writes batches until the queue is empty; at most ``pipelineDepth`` run at a time (`writers`).
     private func drain() async {
         while true {
             let batch = state.withLock { state -> [Waiting] in
                 guard !state.waiting.isEmpty else {
-                    state.writing = false
+                    state.writers -= 1
                     return []
                 }
                 // Every principal's first waiting read first, then the rest in the order they
