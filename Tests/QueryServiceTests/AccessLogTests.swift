@@ -118,7 +118,8 @@ struct AccessLogTests {
         #expect(
             entries.dropFirst().sorted()
                 == (["kp-dthb GET /v1/cases/{caseId}/history"]
-                    + Array(repeating: "natc GET /v1/cases/{caseId}/history", count: AccessLogWriter.pipelineDepth - 1)))
+                    + Array(repeating: "natc GET /v1/cases/{caseId}/history", count: AccessLogWriter.pipelineDepth - 1))
+        )
     }
 
     /// One caller cannot put the others behind its rows (an attack pass sent 300 pipelined
