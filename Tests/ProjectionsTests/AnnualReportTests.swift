@@ -600,6 +600,80 @@ struct AnnualReportTests {
         #expect(try await Snapshot.take(db.pool())["deadlines"] == before)
     }
 
+    /// Attack pass 24: the police opened a case, met each of its deadlines and closed it as a
+    /// duplicate, in one request, ten times — 40 met deadlines more for it, and ten more identified
+    /// victims. A case that stands closed as a duplicate of another counts neither for its closer's
+    /// compliance nor among the victims; it is still one of the cases closed, as a duplicate.
+    @Test func throwawayCasesClosedAsDuplicatesPadNothing() async throws {
+        let (db, store) = try await Self.storeOfRealRecords()
+        let zone = TimeZone(identifier: "Europe/Belgrade")!
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let now = Date()
+        let year = calendar.component(.year, from: now.addingTimeInterval(-3600))
+        func event(_ type: String, _ data: JSONValue) -> NewEvent {
+            NewEvent(
+                type: type, data: data.serializedString(),
+                metadata: EventMetadata(actor: EventActor(institution: "kp-dthb", user: "kp-dthb-1")),
+                occurredAt: now.addingTimeInterval(-3600))
+        }
+        let opening: JSONValue = [
+            "identificationStatus": "presumed",
+            "profile": ["sex": "female", "ageBand": "18-24", "child": false, "nationality": "XK", "exploitation": []],
+        ]
+        func padded(_ closure: String) -> [NewEvent] {
+            [
+                event("CaseOpened", opening),
+                event("ReferralIssued", ["referralId": "VA-1", "to": "opav", "purpose": "victim-advocacy"]),
+                event("RiskAssessed", ["level": "low"]), event("IdentificationStatusChanged", ["status": "identified"]),
+                event("CaseReviewed", [:]), event("CaseClosed", ["reason": .string(closure)]),
+            ]
+        }
+        // One genuine case, closed as reintegrated, whose figures are the baseline.
+        try await store.append(to: .case("KP-PAD-REAL")!, events: padded("reintegrated"))
+        let models = ReadModels(pool: db.pool())
+        func figures() async throws -> (met: Int, victims: Int, duplicates: Int) {
+            try await waitUntilAllReadable(store)
+            _ = try await settle(ProjectionRunner(store: store, batchSize: 500))
+            let report = try await models.annualReport(year: year, timeZone: zone)
+            let compliance = try #require(report.tables.first { $0.id == "compliance-by-rule" })
+            let met = try #require(compliance.columns.firstIndex(of: "met"))
+            let bySex = try #require(report.tables.first { $0.id == "victims-by-sex" })
+            let closures = try #require(report.tables.first { $0.id == "closures-by-reason" })
+            let stats = try await models.statsCounts()
+            let statsMet = stats.outcomes.filter { $0.responsible == "kp-dthb" && $0.status == "met" }.reduce(0) {
+                $0 + $1.count
+            }
+            // The report's rows of the rules the police answers for (no totals row: those of the
+            // advocate's rules are not the police's).
+            let policeRules = Set(stats.outcomes.filter { $0.responsible == "kp-dthb" }.map(\.ruleId))
+            let reportMet = compliance.rows.indices.filter { policeRules.contains(compliance.rows[$0]) }.reduce(0) {
+                $0 + compliance.current[$1][met]
+            }
+            #expect(reportMet == statsMet)
+            let total = try #require(bySex.columns.firstIndex(of: "total"))
+            return (
+                statsMet, bySex.current[try #require(bySex.rows.firstIndex(of: "total"))][total],
+                closures.current[try #require(closures.rows.firstIndex(of: "duplicate"))][0]
+            )
+        }
+        let baseline = try await figures()
+        #expect(baseline.met >= 3)
+        #expect(baseline.duplicates == 0)
+        for n in 0..<10 { try await store.append(to: .case("KP-PAD-\(n)")!, events: padded("duplicate")) }
+        let after = try await figures()
+        #expect(after.met == baseline.met)
+        #expect(after.victims == baseline.victims)
+        #expect(after.duplicates == 10)
+        // Reopened as closed in error by its closer: a case again, its terms and its victim counted.
+        try await store.append(
+            to: .case("KP-PAD-0")!, expected: .exactly(6),
+            events: [event("CaseReopened", ["reason": "closed-in-error"])])
+        let reopened = try await figures()
+        #expect(reopened.met == baseline.met * 2)
+        #expect(reopened.victims == baseline.victims + 1)
+    }
+
     @Test func aRebuildGivesTheSameReportAsTheIncrementalBuild() async throws {
         let db = try await TestDatabase.make()
         let store = db.store()

@@ -328,6 +328,31 @@ struct DashboardTests {
         #expect(summary.json["deadlines"]!.array.filter { $0["counted"]?.boolValue == false }.count == 2)
         let page = try await Self.page(h.api, "/cases/KS-DR-1", token: h.token("kp-dthb"))
         #expect(page.text.components(separatedBy: "not counted: met within an earlier term").count == 3)
+
+        // Attack pass 24: a case opened, its police deadlines met and the case closed as a
+        // duplicate, in one request. The met terms stay met and say why they do not count (the
+        // figures: AnnualReportTests.throwawayCasesClosedAsDuplicatesPadNothing).
+        let padded = try await h.api.post(
+            "/v1/cases/KP-DR-PAD-1/events", token: h.token("kp-dthb"),
+            """
+            {"events":[{"type":"CaseOpened","data":{"identificationStatus":"presumed","profile":\
+            {"sex":"female","ageBand":"18-24","child":false,"nationality":"XK","exploitation":["sexual"]}}},
+            {"type":"ReferralIssued","data":{"referralId":"VA-1","to":"opav","purpose":"victim-advocacy"}},
+            {"type":"RiskAssessed","data":{"level":"low"}},
+            {"type":"IdentificationStatusChanged","data":{"status":"identified"}},
+            {"type":"CaseReviewed","data":{}},
+            {"type":"CaseClosed","data":{"reason":"duplicate"}}]}
+            """)
+        #expect(padded.status == 201, "\(padded.text)")
+        try await Self.project(h)
+        let terms = try await h.api.get("/v1/deadlines?caseId=KP-DR-PAD-1", token: h.token("kp-dthb"))
+        let met = terms.json["deadlines"]!.array.filter { $0["status"]?.stringValue == "met" }
+        #expect(met.count >= 3)
+        #expect(met.allSatisfy { $0["counted"]?.boolValue == false })
+        let padPage = try await Self.page(h.api, "/cases/KP-DR-PAD-1", token: h.token("kp-dthb"))
+        #expect(
+            padPage.text.components(separatedBy: "not counted: met in a case this institution closed as a duplicate")
+                .count == met.count + 1)
     }
 
     // MARK: - Hostile values

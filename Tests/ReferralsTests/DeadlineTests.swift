@@ -360,6 +360,56 @@ struct RuleScenario: Sendable, CustomStringConvertible {
     /// figures (``Deadline/counted``), so that an institution cannot pad its met deadlines by
     /// recording reviews in a loop (an attack pass recorded 990 in one batch: 990 met). Reviews
     /// a little under the term apart all count; a miss always counts.
+    /// Attack pass 24: the police opened a case, met each of its deadlines in it and closed it as
+    /// a duplicate, in one request, again and again — every met term padded its on-time rate. A
+    /// case that stands closed as a duplicate is the record of a person another case holds: the
+    /// terms its closer met there do not count. Its misses still do, another institution's terms
+    /// are its own, and a reopening puts the met terms back.
+    @Test func termsMetInACaseItsCloserCallsADuplicateDoNotCount() throws {
+        func opened() throws -> CaseScript {
+            var s = CaseScript()
+            try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+            try s.append(
+                "kp-dthb", "ReferralIssued", ["referralId": "R-1", "to": "opav", "purpose": "victim-advocacy"],
+                at: at(hours: 1))
+            try s.append("opav", "ReferralAcknowledged", ["referralId": "R-1"], at: at(hours: 2))
+            try s.append("kp-dthb", "RiskAssessed", ["level": "low"], at: at(hours: 3))
+            try s.append("kp-dthb", "IdentificationStatusChanged", ["status": "identified"], at: at(hours: 4))
+            try s.append("kp-dthb", "CaseReviewed", at: at(hours: 5))
+            return s
+        }
+        var s = try opened()
+        let open = evaluate(s, now: at(hours: 6))
+        let policeMet = open.filter { $0.responsible == "kp-dthb" && $0.status == .met }
+        #expect(policeMet.count >= 3)
+        #expect(open.allSatisfy { $0.counted })
+        try s.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: at(hours: 6))
+        let closed = evaluate(s, now: at(hours: 7))
+        // Still met on the record; left out of the figures. The advocate's own met term counts.
+        for d in closed where d.responsible == "kp-dthb" && d.status == .met { #expect(!d.counted, "\(d.ruleId)") }
+        #expect(closed.filter { $0.responsible == "kp-dthb" && $0.status == .met }.count == policeMet.count)
+        #expect(closed.contains { $0.responsible == "opav" && $0.status == .met && $0.counted })
+        #expect(closed.filter { $0.status != .met }.allSatisfy { $0.counted })
+
+        // Reopened: the case is no duplicate after all, and its met terms count again.
+        var reopened = s
+        try reopened.append("kp-dthb", "CaseReopened", ["reason": "closed-in-error"], at: at(hours: 8))
+        #expect(evaluate(reopened, now: at(hours: 9)).allSatisfy { $0.counted })
+
+        // Another reason of closure leaves the terms counted.
+        var other = try opened()
+        try other.append("kp-dthb", "CaseClosed", ["reason": "reintegrated"], at: at(hours: 6))
+        #expect(evaluate(other, now: at(hours: 7)).allSatisfy { $0.counted })
+
+        // A term missed before the closure still counts: no closure takes a miss away.
+        var late = CaseScript()
+        try late.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try late.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: at(days: 40))
+        let lapsed = evaluate(late, now: at(days: 41))
+        #expect(lapsed.contains { $0.responsible == "kp-dthb" && $0.status == .overdue })
+        #expect(lapsed.allSatisfy { $0.counted })
+    }
+
     @Test func reviewsRepeatedInsideATermCountOnce() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)

@@ -64,7 +64,7 @@ enum CasePage {
             <section aria-labelledby="handoffs-h"><h2 id="handoffs-h">\(t("case.handoffs"))</h2>\(handoffs(state, t))</section>
             <section aria-labelledby="timeline-h"><h2 id="timeline-h">\(t("case.timeline"))</h2>\(timeline(lines, t))</section>
             <section aria-labelledby="case-deadlines-h"><h2 id="case-deadlines-h">\(t("case.deadlines"))</h2>\
-            \(caseDeadlines(deadlines, now: now, t))</section>
+            \(caseDeadlines(deadlines, now: now, duplicateClosedBy: state.duplicateClosedBy, t))</section>
             \(access.map { page in
                 HTML("""
                 <section aria-labelledby="case-access-h"><h2 id="case-access-h">\(t("case.whoRead"))</h2>\
@@ -211,7 +211,7 @@ enum CasePage {
             """)
     }
 
-    static func caseDeadlines(_ rows: [DeadlineRow], now: Date, _ t: Localizer) -> HTML {
+    static func caseDeadlines(_ rows: [DeadlineRow], now: Date, duplicateClosedBy: String?, _ t: Localizer) -> HTML {
         let body: [HTML] =
             rows.isEmpty
             ? ["<tr><td colspan=\"4\" class=\"empty\">\(t("caseDeadlines.empty"))</td></tr>"]
@@ -219,8 +219,13 @@ enum CasePage {
                 var detail: HTML =
                     d.satisfiedAt.map { t.html("deadlines.met", ["time": DashboardLayout.time($0, t)]) }
                     ?? "\(t.relative(d.dueAt, now: now))"
-                // A recurring term left out of the figures (Deadline.counted) says so.
-                if !d.counted { detail = "\(detail) · \(t("deadlines.notCounted"))" }
+                // A term left out of the figures (Deadline.counted) says why: met by the institution
+                // that closed the case as a duplicate, or a recurring term met within an earlier one.
+                if !d.counted {
+                    let why =
+                        d.responsible == duplicateClosedBy ? "deadlines.notCountedDuplicate" : "deadlines.notCounted"
+                    detail = "\(detail) · \(t(why))"
+                }
                 return """
                     <tr class="\(d.status.rawValue)"><th scope="row">\(DashboardLayout.ruleTitle(d.ruleId, fallback: d.title, t))\
                     <span class="sub">\(d.ruleId)</span></th>\

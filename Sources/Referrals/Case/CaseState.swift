@@ -123,6 +123,13 @@ public struct CaseState: Sendable, Hashable {
     public var closedAt: Date? { closures.last?.closedAt }
     /// Why it was last closed, as corrected.
     public var closureReason: ClosureReason? { closures.last?.reason }
+    /// The institution whose closure of the case as a `duplicate` stands (the case is closed, and
+    /// that was its last closure), if any: the terms it met in the case do not count in the
+    /// compliance figures, and the case is not counted again among the victims.
+    public var duplicateClosedBy: String? {
+        guard status == .closed, let closure = closures.last, closure.reason == .duplicate else { return nil }
+        return closure.closer
+    }
     /// When the reopening since the last closure counts (``Closure/reopenedAt``): no closure after
     /// it is dated before. Nil while the case has not been reopened since.
     public var reopenedAt: Date? { closures.last?.reopenedAt }

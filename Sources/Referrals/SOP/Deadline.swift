@@ -53,8 +53,9 @@ public struct Deadline: Sendable, Hashable {
     /// the annual report). Every deadline does but a recurring rule's term met while an earlier
     /// counted term of the same rule, series and institution had not yet fallen due, or before half
     /// its own term had run: reviewing again and again inside one term is one review, not a met
-    /// deadline each time (``DeadlineEvaluator/markCounted(_:recurring:actedAt:)``, docs/time-of-record.md).
-    /// Its status is shown as it is.
+    /// deadline each time (``DeadlineEvaluator/markCounted(_:recurring:actedAt:)``, docs/time-of-record.md);
+    /// and a term met by the institution that closed its case as a duplicate, while that closure
+    /// stands (``DeadlineEvaluator/leaveOutOwnDuplicates(_:_:)``). Its status is shown as it is.
     public var counted: Bool = true
     /// When its term runs from for the institution responsible as the record ends: from the
     /// trigger (as it counts for that institution), moved by the time another's act gave back, or

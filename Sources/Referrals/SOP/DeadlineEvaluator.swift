@@ -523,6 +523,7 @@ public enum DeadlineEvaluator {
     /// set once, on the record as evaluation ends.
     private static func marked(_ evaluation: Evaluation, _ context: Context, _ events: [CaseEvent]) -> Evaluation {
         var result = evaluation
+        if let state = result.state { leaveOutOwnDuplicates(&result.deadlines, state) }
         let rules = result.deadlines.map { context.judgedRule(of: $0) }
         let triggers = Set(
             zip(result.deadlines, rules).compactMap { $1?.rule.recurring == true ? $0.triggerEventId : nil })
@@ -1118,6 +1119,22 @@ public enum DeadlineEvaluator {
             } else {
                 bound[chain] = d.dueAt
             }
+        }
+    }
+
+    /// A case whose closure, not undone, says it is a `duplicate` is the record of a person another
+    /// case already holds: the terms met in it by the institution that closed it so do not count
+    /// in the compliance figures (`counted` false). Attack pass 24 opened a case, met each of the
+    /// police's deadlines in it and closed it as a duplicate, in one request, ten times: 40 met
+    /// deadlines more, and no other trace in the figures. Only a met term is ever left out — a
+    /// late, missed or cancelled one counts as it is, so no closure takes a miss away — and only
+    /// the closer's own: another institution's statement that a case is a duplicate leaves the
+    /// closer's rivals' figures alone. A reopening undoes it.
+    static func leaveOutOwnDuplicates(_ deadlines: inout [Deadline], _ state: CaseState) {
+        guard let closer = state.duplicateClosedBy else { return }
+        for index in deadlines.indices where deadlines[index].responsible == closer && deadlines[index].settled == .met
+        {
+            deadlines[index].counted = false
         }
     }
 
