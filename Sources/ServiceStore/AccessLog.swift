@@ -12,8 +12,8 @@ import Synchronization
 /// INSERT or its commit fails — it throws 503 `unavailable` and the route sends nothing. A crash
 /// can therefore leave a row for a read whose answer never reached the client, never the reverse.
 ///
-/// Rows are written in batches, at most two on their way at a time (the second waits at the log's
-/// head lock while the first commits): every read that arrives while they are being committed
+/// Rows are written in batches, at most two on their way at a time (one waits at the log's head
+/// lock while the other commits): every read that arrives while they are being committed
 /// joins the next batch, so concurrent reads share one INSERT and one commit (group commit)
 /// instead of paying a commit each. At most `queueCapacity` rows wait; beyond that a read
 /// is refused (503) instead of queued without bound. The table's trigger rejects UPDATE, DELETE
@@ -165,7 +165,8 @@ final class AccessLogWriter: Sendable {
 
     private struct State {
         var waiting: [Waiting] = []
-        /// The batch being written: resumed when it commits or fails, unless its deadline came first.
+        /// The batches being written: each read resumed when its batch commits or fails, unless its
+        /// deadline came first.
         var inFlight: [UInt64: Waiting] = [:]
         var queuedRows = 0
         /// Rows waiting, by principal.
@@ -191,11 +192,11 @@ final class AccessLogWriter: Sendable {
     let capacity: Int
     /// The most rows one INSERT carries.
     static let maxBatchRows = 5_000
-    /// How many batches may be on their way at once, each on a connection of its own. The second
-    /// is sent while the first commits: it is checked, waits at the log's head lock, and is
-    /// numbered and committed right after the first, instead of leaving only once the first's
-    /// answer has come back. Rows are still numbered in commit order, and each read is answered
-    /// after its own batch's commit.
+    /// How many batches may be on their way at once, each on a pooled connection of its own. The
+    /// second is sent while the first commits: it is checked and waits at the log's head lock
+    /// instead of leaving only once the first's answer has come back. Whichever takes the lock
+    /// first is numbered first: rows are numbered in commit order, and each read is answered after
+    /// its own batch's commit. While the log is stalled, both hold a connection of the pool.
     static let pipelineDepth = 2
     private let state = Mutex(State())
 
@@ -213,7 +214,7 @@ final class AccessLogWriter: Sendable {
         self.logger = logger
     }
 
-    /// Rows waiting for a batch (not counting the batch being written).
+    /// Rows waiting for a batch (not counting the batches being written).
     var queuedRows: Int { state.withLock { $0.queuedRows } }
 
     /// The rows one principal may have waiting in the last quarter of the queue: an eighth of it.

@@ -124,8 +124,8 @@ struct AccessLogTests {
 
     /// One caller cannot put the others behind its rows (an attack pass sent 300 pipelined
     /// connections of `GET /v1/events?limit=1000`, and another institution's single read waited
-    /// ten seconds): every caller's first waiting read goes into the next batch before anyone's
-    /// second, and a caller past an eighth of the queue cannot take its last quarter.
+    /// ten seconds): every caller's first waiting read goes into the next batch taken before
+    /// anyone's second, and a caller past an eighth of the queue cannot take its last quarter.
     @Test func oneCallersRowsShareEachBatchAndAnEighthOfTheQueue() async throws {
         // A cluster of its own, as above: the first batch holds a transaction id open behind the lock.
         let pg = try await PrivateCluster.start()
@@ -164,9 +164,13 @@ struct AccessLogTests {
             try await watcher.query("SELECT count(*) FROM pg_locks WHERE NOT granted").first?.decode(0, as: Int64.self)
                 == Int64(AccessLogWriter.pipelineDepth)
         }
-        let flood1 = Task { try await writer.write(rows("iom-kosovo", 3_000, "KS-FAIR-1")) }
-        try await eventuallyTrue { writer.queuedRows == 3_000 }
-        let flood2 = Task { try await writer.write(rows("iom-kosovo", 3_000, "KS-FAIR-2")) }
+        // The flood's reads fill a batch (5,000 rows) exactly: taken in the order they came, the
+        // honest read would not fit beside its first two.
+        let flood1 = Task { try await writer.write(rows("iom-kosovo", 2_500, "KS-FAIR-1")) }
+        try await eventuallyTrue { writer.queuedRows == 2_500 }
+        let flood2 = Task { try await writer.write(rows("iom-kosovo", 2_500, "KS-FAIR-2")) }
+        try await eventuallyTrue { writer.queuedRows == 5_000 }
+        let flood3 = Task { try await writer.write(rows("iom-kosovo", 1_000, "KS-FAIR-5")) }
         try await eventuallyTrue { writer.queuedRows == 6_000 }
         // Past its share, with the queue three quarters full: refused at once, while another
         // caller is still let in.
@@ -174,17 +178,20 @@ struct AccessLogTests {
         let honest = Task { try await writer.write(rows("opav", 1, "KS-FAIR-4")) }
         try await eventuallyTrue { writer.queuedRows == 6_001 }
         try await locker.execute("COMMIT")
-        for task in [first, flood1, flood2, honest] + inFlight { try await task.value }
+        for task in [first, flood1, flood2, flood3, honest] + inFlight { try await task.value }
         // The honest read went into the first batch taken from the queue, with the flood's first
-        // read, not behind its second: one call of the function, one `at`. (The two batches taken
-        // next are on their way together, so which commits first is not fixed.)
+        // read, not behind its second: one call of the function, one `at` (the flood's third read
+        // fitted beside them). (The two batches taken next are on their way together, so which
+        // commits first is not fixed.)
         let batches = try await watcher.query(
             """
             SELECT string_agg(DISTINCT case_id, ' ' ORDER BY case_id) FROM handoff.access_log
-             WHERE case_id IN ('KS-FAIR-1', 'KS-FAIR-2', 'KS-FAIR-4') GROUP BY at
+             WHERE case_id IN ('KS-FAIR-1', 'KS-FAIR-2', 'KS-FAIR-4', 'KS-FAIR-5') GROUP BY at
             """)
         #expect(
-            try batches.all.map { try $0.decode(0, as: String.self) }.sorted() == ["KS-FAIR-1 KS-FAIR-4", "KS-FAIR-2"])
+            try batches.all.map { try $0.decode(0, as: String.self) }.sorted() == [
+                "KS-FAIR-1 KS-FAIR-4 KS-FAIR-5", "KS-FAIR-2",
+            ])
         #expect(writer.queuedRows == 0)
     }
 

@@ -351,8 +351,10 @@ struct DashboardTests {
         #expect(met.allSatisfy { $0["counted"]?.boolValue == false })
         let padPage = try await Self.page(h.api, "/cases/KP-DR-PAD-1", token: h.token("kp-dthb"))
         #expect(
-            padPage.text.components(separatedBy: "not counted: met in a case this institution closed as a duplicate")
-                .count == met.count + 1)
+            padPage.text.components(
+                separatedBy: "not counted: met by the institution that closed the case as a duplicate"
+            )
+            .count == met.count + 1)
     }
 
     // MARK: - Hostile values

@@ -356,10 +356,6 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         #expect(reviews[0].satisfiedByEventId == s.events[1].id)
     }
 
-    /// A review repeated inside one term is one review: the terms it meets count for nothing in the
-    /// figures (``Deadline/counted``), so that an institution cannot pad its met deadlines by
-    /// recording reviews in a loop (an attack pass recorded 990 in one batch: 990 met). Reviews
-    /// a little under the term apart all count; a miss always counts.
     /// Attack pass 24: the police opened a case, met each of its deadlines in it and closed it as
     /// a duplicate, in one request, again and again — every met term padded its on-time rate. A
     /// case that stands closed as a duplicate is the record of a person another case holds: the
@@ -401,15 +397,21 @@ struct RuleScenario: Sendable, CustomStringConvertible {
         try other.append("kp-dthb", "CaseClosed", ["reason": "reintegrated"], at: at(hours: 6))
         #expect(evaluate(other, now: at(hours: 7)).allSatisfy { $0.counted })
 
-        // A term missed before the closure still counts: no closure takes a miss away.
+        // A term met late or missed before the closure still counts: no closure takes a miss away.
         var late = CaseScript()
         try late.append("kp-dthb", "CaseOpened", adultOpening, at: t0)
+        try late.append("kp-dthb", "RiskAssessed", ["level": "low"], at: at(days: 5))  // 72 h term
         try late.append("kp-dthb", "CaseClosed", ["reason": "duplicate"], at: at(days: 40))
         let lapsed = evaluate(late, now: at(days: 41))
+        #expect(lapsed.contains { $0.ruleId == "risk-assessed" && $0.status == .metLate })
         #expect(lapsed.contains { $0.responsible == "kp-dthb" && $0.status == .overdue })
         #expect(lapsed.allSatisfy { $0.counted })
     }
 
+    /// A review repeated inside one term is one review: the terms it meets count for nothing in the
+    /// figures (``Deadline/counted``), so that an institution cannot pad its met deadlines by
+    /// recording reviews in a loop (an attack pass recorded 990 in one batch: 990 met). Reviews
+    /// a little under the term apart all count; a miss always counts.
     @Test func reviewsRepeatedInsideATermCountOnce() throws {
         var s = CaseScript()
         try s.append("kp-dthb", "CaseOpened", adultOpening, at: t0)

@@ -23,7 +23,7 @@ extension ReadModels {
     /// when a closure before that end was not undone by then; each case closed in a year once there,
     /// by the reason of its last closure in it;
     /// victims = cases opened in the year whose current identification status is identified, or
-    /// presumed/potential ("presumed"), but not a case that stands closed as a duplicate of another; referrals by when they were on the record for their
+    /// presumed/potential ("presumed"); referrals by when they were on the record for their
     /// recipient, and deadlines by when they run from for the institution responsible
     /// (``referralIssued``, ``deadlineCountsFrom``); reflection periods by their start.
     public func annualReport(year: Int, timeZone: TimeZone, now: Date = Date()) async throws -> AnnualReport {
@@ -72,7 +72,6 @@ extension ReadModels {
               FROM handoff.case_summary
              WHERE opened_at >= \(s0)::timestamptz AND opened_at < \(e)::timestamptz
                AND identification_status IN ('identified', 'presumed', 'potential')
-               AND NOT (status = 'closed' AND closure_reason IS NOT DISTINCT FROM 'duplicate')
              GROUP BY 1, 2, 3, 4, 5, 6, 7
             """
         )

@@ -125,7 +125,7 @@ public struct CaseState: Sendable, Hashable {
     public var closureReason: ClosureReason? { closures.last?.reason }
     /// The institution whose closure of the case as a `duplicate` stands (the case is closed, and
     /// that was its last closure), if any: the terms it met in the case do not count in the
-    /// compliance figures, and the case is not counted again among the victims.
+    /// compliance figures (``DeadlineEvaluator/leaveOutOwnDuplicates(_:_:)``).
     public var duplicateClosedBy: String? {
         guard status == .closed, let closure = closures.last, closure.reason == .duplicate else { return nil }
         return closure.closer
