@@ -104,8 +104,25 @@ extension EventStore {
     /// (1, 2, 3 …), every `prevHash` the previous row's hash, every `casePrevHash` the previous
     /// row of the same case's hash and `caseSeq` one more than it, every hash matching the row's
     /// content; then the log's head row and each case's head against the last rows. Stops at the
-    /// first row that does not verify and names it.
+    /// first row that does not verify and names it. Reads every page and the heads in one
+    /// `REPEATABLE READ` snapshot, as ``verify(stream:pageSize:)`` does: a row committed between
+    /// reading the rows and reading the heads would look like a removed tail (attack pass 25 had
+    /// an institution's refused reads of a case, each a `denied` row, make the auditor's check
+    /// report rows removed from an intact log).
     public func verifyAccessLog(pageSize: Int = 5000) async throws -> AccessLogReport {
+        try await inOneSnapshot { c in try await Self.verifyAccessLog(pageSize: pageSize, on: c) }
+    }
+
+    /// Runs `body` on one connection in one read-only `REPEATABLE READ` transaction.
+    private func inOneSnapshot<T: Sendable>(_ body: @Sendable (Connection) async throws -> T) async throws -> T {
+        do {
+            return try await pool.withConnection { connection in
+                try await connection.transaction(isolation: "REPEATABLE READ") { c in try await body(c) }
+            }
+        } catch { throw EventStoreError.from(error) }
+    }
+
+    private static func verifyAccessLog(pageSize: Int, on c: Connection) async throws -> AccessLogReport {
         var report = AccessLogReport(rows: 0, headSeq: 0, headHash: CanonicalAccessRow.genesis, problem: nil)
         var cases: [String: (caseSeq: Int64, hash: [UInt8])] = [:]
         // Paged by seq from the very bottom: a row slipped in below 1 is read too.
@@ -114,7 +131,7 @@ extension EventStore {
             let page: [AccessLogRow]
             do {
                 page = try Self.decodeAccessRows(
-                    try await pool.query(
+                    try await c.query(
                         """
                         SELECT \(unescaped: Self.accessColumns) FROM handoff.access_log
                          WHERE seq > \(after) ORDER BY seq LIMIT \(pageSize)
@@ -150,7 +167,7 @@ extension EventStore {
             }
             if page.count < pageSize { break }
         }
-        let (head, caseHeads) = try await accessHeads(caseId: nil)
+        let (head, caseHeads) = try await accessHeads(caseId: nil, on: c)
         if head.seq != report.headSeq || head.hash != report.headHash {
             report.problem = .init(
                 seq: nil, caseId: nil,
@@ -171,13 +188,18 @@ extension EventStore {
     /// Checks one case's rows of the access log on their own: `caseSeq` 1, 2, 3 …, each
     /// `casePrevHash` the previous row's hash, each hash matching the row's content, and the last
     /// row against the case's recorded head. (Rows of other cases are not read: `handoff verify`
-    /// checks the whole chain.)
+    /// checks the whole chain.) The rows and the case's head are read in one snapshot
+    /// (``verifyAccessLog(pageSize:)``).
     public func verifyAccessRecord(caseId: String) async throws -> AccessLogReport {
+        try await inOneSnapshot { c in try await Self.verifyAccessRecord(caseId: caseId, on: c) }
+    }
+
+    private static func verifyAccessRecord(caseId: String, on c: Connection) async throws -> AccessLogReport {
         var report = AccessLogReport(rows: 0, headSeq: 0, headHash: CanonicalAccessRow.genesis, problem: nil)
         let rows: [AccessLogRow]
         do {
             rows = try Self.decodeAccessRows(
-                try await pool.query(
+                try await c.query(
                     """
                     SELECT \(unescaped: Self.accessColumns) FROM handoff.access_log
                      WHERE case_id = \(caseId) ORDER BY seq
@@ -207,7 +229,7 @@ extension EventStore {
             report.headSeq = r.seq
             report.headHash = r.hash
         }
-        let (_, caseHeads) = try await accessHeads(caseId: caseId)
+        let (_, caseHeads) = try await accessHeads(caseId: caseId, on: c)
         report.problem = Self.compareCaseHead(
             caseId, last: rows.isEmpty ? nil : (caseSeq, report.headHash), recorded: caseHeads[caseId])
         return report
@@ -239,15 +261,15 @@ extension EventStore {
     }
 
     /// The log's head (seq, hash) and the recorded heads of every case (or of one).
-    func accessHeads(caseId: String?) async throws -> (
+    static func accessHeads(caseId: String?, on c: Connection) async throws -> (
         head: (seq: Int64, hash: [UInt8]), cases: [String: (caseSeq: Int64, hash: [UInt8])]
     ) {
         do {
-            let head = try await pool.query("SELECT seq, hash FROM handoff.access_log_head")
+            let head = try await c.query("SELECT seq, hash FROM handoff.access_log_head")
             guard let row = head.first else {
                 throw EventStoreError.database("the access log has no head row")
             }
-            let result = try await pool.query(
+            let result = try await c.query(
                 """
                 SELECT case_id, case_seq, hash FROM handoff.access_case_heads
                  WHERE \(caseId)::text IS NULL OR case_id = \(caseId)

@@ -290,6 +290,23 @@ struct AnnualReportTests {
 
     /// A store with the demo institutions and the default ruleset as real records are judged by
     /// (no backfill: an event dated back counts as the time of record says).
+    /// Belgrade's time zone, now, and the year there of an hour ago (when ``policeEvent(_:_:now:)`` dates its events).
+    static func thisYear() -> (zone: TimeZone, year: Int, now: Date) {
+        let zone = TimeZone(identifier: "Europe/Belgrade")!
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let now = Date()
+        return (zone, calendar.component(.year, from: now.addingTimeInterval(-3600)), now)
+    }
+
+    /// An event of the police (kp-dthb), dated an hour before `now`.
+    static func policeEvent(_ type: String, _ data: JSONValue, now: Date) -> NewEvent {
+        NewEvent(
+            type: type, data: data.serializedString(),
+            metadata: EventMetadata(actor: EventActor(institution: "kp-dthb", user: "kp-dthb-1")),
+            occurredAt: now.addingTimeInterval(-3600))
+    }
+
     static func storeOfRealRecords() async throws -> (TestDB, EventStore) {
         let db = try await TestDatabase.make()
         let store = db.store()
@@ -556,17 +573,8 @@ struct AnnualReportTests {
     /// the case page still shows each as met.
     @Test func reviewsRecordedInALoopCountAsOneMetDeadline() async throws {
         let (db, store) = try await Self.storeOfRealRecords()
-        let zone = TimeZone(identifier: "Europe/Belgrade")!
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let now = Date()
-        let year = calendar.component(.year, from: now.addingTimeInterval(-3600))
-        func event(_ type: String, _ data: JSONValue) -> NewEvent {
-            NewEvent(
-                type: type, data: data.serializedString(),
-                metadata: EventMetadata(actor: EventActor(institution: "kp-dthb", user: "kp-dthb-1")),
-                occurredAt: now.addingTimeInterval(-3600))
-        }
+        let (zone, year, now) = Self.thisYear()
+        func event(_ type: String, _ data: JSONValue) -> NewEvent { Self.policeEvent(type, data, now: now) }
         let opening: JSONValue = [
             "identificationStatus": "identified",
             "profile": ["sex": "male", "ageBand": "25-34", "child": false, "nationality": "AL", "exploitation": []],
@@ -606,17 +614,8 @@ struct AnnualReportTests {
     /// (among the victims as recorded, and among the cases closed, as duplicates).
     @Test func throwawayCasesClosedAsDuplicatesPadNothing() async throws {
         let (db, store) = try await Self.storeOfRealRecords()
-        let zone = TimeZone(identifier: "Europe/Belgrade")!
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let now = Date()
-        let year = calendar.component(.year, from: now.addingTimeInterval(-3600))
-        func event(_ type: String, _ data: JSONValue) -> NewEvent {
-            NewEvent(
-                type: type, data: data.serializedString(),
-                metadata: EventMetadata(actor: EventActor(institution: "kp-dthb", user: "kp-dthb-1")),
-                occurredAt: now.addingTimeInterval(-3600))
-        }
+        let (zone, year, now) = Self.thisYear()
+        func event(_ type: String, _ data: JSONValue) -> NewEvent { Self.policeEvent(type, data, now: now) }
         let opening: JSONValue = [
             "identificationStatus": "presumed",
             "profile": ["sex": "female", "ageBand": "18-24", "child": false, "nationality": "XK", "exploitation": []],

@@ -328,6 +328,42 @@ struct AccessChainTests {
         for pool in pools { await pool.close() }
     }
 
+    /// Verifying while reads of the same case are being logged: every report says valid (attack
+    /// pass 25 had an institution's refused reads of a case make the auditor's check report "its
+    /// newest rows were removed" from an intact log, the rows and the heads read in two snapshots).
+    @Test func verifyingWhileReadsAreLoggedFindsNothingRemoved() async throws {
+        let db = try await TestDatabase.make()
+        let pool = db.pool(size: 6)
+        let log = AccessLog(pool: pool)
+        let store = EventStore(pool: pool)
+        let reader = Principal.institution("isf", user: "shelter-1")
+        let reports = try await withThrowingTaskGroup(of: [AccessLogReport].self) { group in
+            for w in 0..<4 {
+                group.addTask {
+                    for i in 0..<60 {
+                        try await log.record(
+                            reader, caseIds: ["KS-VW-1", "KS-VW-\(w)-\(i % 3)"], endpoint: "GET /v1/cases/{caseId}",
+                            outcome: .denied)
+                    }
+                    return []
+                }
+            }
+            group.addTask {
+                var reports: [AccessLogReport] = []
+                for _ in 0..<40 {
+                    reports.append(try await store.verifyAccessRecord(caseId: "KS-VW-1"))
+                    if reports.count % 10 == 0 { reports.append(try await store.verifyAccessLog(pageSize: 50)) }
+                }
+                return reports
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(reports.count == 44)
+        for report in reports { #expect(report.valid, "\(String(describing: report.problem))") }
+        #expect(try await store.verifyAccessRecord(caseId: "KS-VW-1").rows == 240)
+        await pool.close()
+    }
+
     /// The SQL cross-check printed in docs/hash-chain.md section 10 finds nothing in an intact
     /// log and the first bad row in a tampered one.
     @Test func theSpecificationsSQLCrossCheck() async throws {

@@ -1123,8 +1123,8 @@ public enum DeadlineEvaluator {
     }
 
     /// A case whose closure, not undone, says it is a `duplicate` is the record of a person another
-    /// case already holds: the terms met in it by the institution that closed it so do not count
-    /// in the compliance figures (`counted` false). Attack pass 24 opened a case, met each of the
+    /// case already holds: the terms that the institution which closed it as one met in it do not
+    /// count in the compliance figures (`counted` false). Attack pass 24 opened a case, met each of the
     /// police's deadlines in it and closed it as a duplicate, in one request, ten times: 40 met
     /// deadlines more, and no other trace in the figures. Only a met term is ever left out — a
     /// late, missed or cancelled one counts as it is, so no closure takes a miss away — and only
