@@ -113,15 +113,6 @@ extension EventStore {
         try await inOneSnapshot { c in try await Self.verifyAccessLog(pageSize: pageSize, on: c) }
     }
 
-    /// Runs `body` on one connection in one read-only `REPEATABLE READ` transaction.
-    private func inOneSnapshot<T: Sendable>(_ body: @Sendable (Connection) async throws -> T) async throws -> T {
-        do {
-            return try await pool.withConnection { connection in
-                try await connection.transaction(isolation: "REPEATABLE READ") { c in try await body(c) }
-            }
-        } catch { throw EventStoreError.from(error) }
-    }
-
     private static func verifyAccessLog(pageSize: Int, on c: Connection) async throws -> AccessLogReport {
         var report = AccessLogReport(rows: 0, headSeq: 0, headHash: CanonicalAccessRow.genesis, problem: nil)
         var cases: [String: (caseSeq: Int64, hash: [UInt8])] = [:]

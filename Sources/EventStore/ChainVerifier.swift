@@ -50,13 +50,7 @@ extension EventStore {
     /// heads and every page in one `REPEATABLE READ` snapshot, so that appends meanwhile (the
     /// watcher's notices, a busy service) never look like a removed tail.
     public func verify(stream only: StreamName? = nil, pageSize: Int = 2000) async throws -> VerificationReport {
-        do {
-            return try await pool.withConnection { connection in
-                try await connection.transaction(isolation: "REPEATABLE READ") { c in
-                    try await Self.verify(stream: only, pageSize: pageSize, on: c)
-                }
-            }
-        } catch { throw EventStoreError.from(error) }
+        try await inOneSnapshot { c in try await Self.verify(stream: only, pageSize: pageSize, on: c) }
     }
 
     private static func verify(stream only: StreamName?, pageSize: Int, on c: Connection) async throws

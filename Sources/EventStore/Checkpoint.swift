@@ -120,30 +120,26 @@ public struct CheckpointComparison: Sendable, Equatable {
 extension EventStore {
     /// Computes the summary of every event up to the newest one readable in gap-free order.
     public func summarize() async throws -> (Checkpoint, [StreamHead]) {
-        do {
-            return try await pool.withConnection { connection in
-                try await connection.transaction(isolation: "REPEATABLE READ") { c in
-                    let head = try await c.query(
-                        """
-                        SELECT xid::text AS xid_text, position FROM handoff.events
-                         WHERE \(unescaped: EventStore.readable) AND stream <> 'checkpoints'
-                         ORDER BY events.xid DESC, events.position DESC LIMIT 1
-                        """)
-                    let cursor =
-                        try head.first.map { Cursor(xid: try $0.decode(0), position: try $0.decode(1)) } ?? .start
-                    let heads = try await Self.heads(upTo: cursor, on: c)
-                    // The access log's head in the same snapshot: its rows commit in seq order
-                    // with the head, so every row up to it is visible here and stays so.
-                    let access = try await c.query("SELECT seq, hash FROM handoff.access_log_head")
-                    var checkpoint = Self.checkpoint(cursor: cursor, heads: heads.heads, count: heads.count)
-                    checkpoint.access = try access.first.map {
-                        Checkpoint.AccessHead(
-                            seq: try $0.decode(0), hash: try $0.decode(1, as: ByteA.self).bytes.hexString)
-                    }
-                    return (checkpoint, heads.heads)
-                }
+        try await inOneSnapshot { c in
+            let head = try await c.query(
+                """
+                SELECT xid::text AS xid_text, position FROM handoff.events
+                 WHERE \(unescaped: EventStore.readable) AND stream <> 'checkpoints'
+                 ORDER BY events.xid DESC, events.position DESC LIMIT 1
+                """)
+            let cursor =
+                try head.first.map { Cursor(xid: try $0.decode(0), position: try $0.decode(1)) } ?? .start
+            let heads = try await Self.heads(upTo: cursor, on: c)
+            // The access log's head in the same snapshot: its rows commit in seq order
+            // with the head, so every row up to it is visible here and stays so.
+            let access = try await c.query("SELECT seq, hash FROM handoff.access_log_head")
+            var checkpoint = Self.checkpoint(cursor: cursor, heads: heads.heads, count: heads.count)
+            checkpoint.access = try access.first.map {
+                Checkpoint.AccessHead(
+                    seq: try $0.decode(0), hash: try $0.decode(1, as: ByteA.self).bytes.hexString)
             }
-        } catch { throw EventStoreError.from(error) }
+            return (checkpoint, heads.heads)
+        }
     }
 
     static func checkpoint(cursor: Cursor, heads: [StreamHead], count: Int64) -> Checkpoint {
@@ -192,14 +188,7 @@ extension EventStore {
     /// Recomputes a saved checkpoint against the store as it is now. With the saved heads (the
     /// lines the digest was computed over) it names each stream that is missing or shorter.
     public func compare(with saved: Checkpoint, savedHeads: [StreamHead]? = nil) async throws -> CheckpointComparison {
-        let (heads, count): ([StreamHead], Int64)
-        do {
-            (heads, count) = try await pool.withConnection { c in
-                try await c.transaction(isolation: "REPEATABLE READ") {
-                    try await Self.heads(upTo: saved.cursor, on: $0)
-                }
-            }
-        } catch { throw EventStoreError.from(error) }
+        let (heads, count) = try await inOneSnapshot { try await Self.heads(upTo: saved.cursor, on: $0) }
         let now = Self.checkpoint(cursor: saved.cursor, heads: heads, count: count)
         var findings: [String] = []
         if now.count != saved.count { findings.append("events covered: \(now.count), checkpoint says \(saved.count)") }

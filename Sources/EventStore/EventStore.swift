@@ -69,6 +69,17 @@ public final class EventStore: Sendable {
     /// it (docs/operations.md, "High availability"). It writes one small WAL record and no row.
     static let replicationBarrier: SQL = "SELECT pg_logical_emit_message(true, 'handoff', 'deduplicated append')"
 
+    /// Runs `body` on one connection in one `REPEATABLE READ` transaction: what it reads is one
+    /// snapshot, so rows committed meanwhile never look like a removed tail to a verifier.
+    /// - Throws: what `body` throws, as ``EventStoreError``.
+    func inOneSnapshot<T: Sendable>(_ body: @Sendable (Connection) async throws -> T) async throws -> T {
+        do {
+            return try await pool.withConnection { connection in
+                try await connection.transaction(isolation: "REPEATABLE READ") { c in try await body(c) }
+            }
+        } catch { throw EventStoreError.from(error) }
+    }
+
     static func validate(_ events: [NewEvent]) throws {
         guard !events.isEmpty else { throw EventStoreError.invalid(field: "events", message: "no events to append") }
         guard events.count <= maximumBatch else {

@@ -173,7 +173,7 @@ final class AccessLogWriter: Sendable {
         var queuedBy: [String: Int] = [:]
         /// How many batches are being written (at most ``AccessLogWriter/pipelineDepth``).
         var writers = 0
-        /// Whether the watch for reads past their deadline runs (while the writer does).
+        /// Whether the watch for reads past their deadline runs (while a batch is being written).
         var watching = false
         var nextId: UInt64 = 0
 
