@@ -224,8 +224,15 @@ final class AccessLogWriter: Sendable {
     /// one busy caller alone still has most of it.
     var principalShare: Int { max(1, capacity / 8) }
 
-    /// Who a row's read is by: the role, institution and person.
-    static func principalKey(_ row: Row) -> String { row.role + "\u{0}" + (row.institution ?? "") + "\u{0}" + row.user }
+    /// Whose share a row's read counts against: an institution's, whichever of its people reads
+    /// (each token is one person, and an institution flooding the log with several of its
+    /// people's tokens is still one caller); a coordinator's or an auditor's own, by person.
+    static func principalKey(_ row: Row) -> String {
+        guard row.role != Principal.Role.institution.rawValue else {
+            return row.role + "\u{0}" + (row.institution ?? "")
+        }
+        return row.role + "\u{0}" + (row.institution ?? "") + "\u{0}" + row.user
+    }
 
     /// Queues `rows` (one read's, all by one principal) and returns once they are committed.
     /// - Throws: ``queueFull`` at once when the queue, or the principal's share of its last

@@ -125,7 +125,8 @@ struct AccessLogTests {
     /// One caller cannot put the others behind its rows (an attack pass sent 300 pipelined
     /// connections of `GET /v1/events?limit=1000`, and another institution's single read waited
     /// ten seconds): every caller's first waiting read goes into the next batch taken before
-    /// anyone's second, and a caller past an eighth of the queue cannot take its last quarter.
+    /// anyone's second, and a caller past an eighth of the queue cannot take its last quarter — an
+    /// institution is one caller, however many of its people's tokens it reads with.
     @Test func oneCallersRowsShareEachBatchAndAnEighthOfTheQueue() async throws {
         // A cluster of its own, as above: the first batch holds a transaction id open behind the lock.
         let pg = try await PrivateCluster.start()
@@ -138,10 +139,10 @@ struct AccessLogTests {
         }
         let writer = h.service.accessLog.writer
         #expect(writer.principalShare == 1_000)
-        func rows(_ institution: String, _ count: Int, _ caseId: String) -> [AccessLogWriter.Row] {
+        func rows(_ institution: String, _ count: Int, _ caseId: String, user: Int = 1) -> [AccessLogWriter.Row] {
             Array(
                 repeating: AccessLogWriter.Row(
-                    role: "institution", institution: institution, user: "\(institution)-1", caseId: caseId,
+                    role: "institution", institution: institution, user: "\(institution)-\(user)", caseId: caseId,
                     endpoint: "GET /v1/events", outcome: "allowed"), count: count)
         }
         let locker = try await h.db.connect()
@@ -175,6 +176,10 @@ struct AccessLogTests {
         // Past its share, with the queue three quarters full: refused at once, while another
         // caller is still let in.
         await #expect(throws: ServiceStoreError.self) { try await writer.write(rows("iom-kosovo", 1, "KS-FAIR-3")) }
+        // The share is the institution's: another of its people's tokens gets no more room.
+        await #expect(throws: ServiceStoreError.self) {
+            try await writer.write(rows("iom-kosovo", 1, "KS-FAIR-3", user: 2))
+        }
         let honest = Task { try await writer.write(rows("opav", 1, "KS-FAIR-4")) }
         try await eventuallyTrue { writer.queuedRows == 6_001 }
         try await locker.execute("COMMIT")
