@@ -112,7 +112,12 @@ public final class Connection: @unchecked Sendable {
                 }
             }
             var setup = "SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO'; SET IntervalStyle TO 'iso_8601'; "
-            setup += "SET client_min_messages TO warning"
+            setup += "SET client_min_messages TO warning; "
+            // The writers' SQL locks a head row and reads on past it with each statement's own
+            // snapshot; a database whose default is REPEATABLE READ or SERIALIZABLE would refuse
+            // every writer that waited at that lock. Snapshots are asked for explicitly
+            // (`transaction(isolation:)`), never taken from the default.
+            setup += "SET default_transaction_isolation TO 'read committed'"
             if let statementTimeout {
                 setup += "; SET statement_timeout TO \(max(1, statementTimeout.nanoseconds / 1_000_000))"
             }
