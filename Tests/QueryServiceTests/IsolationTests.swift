@@ -33,7 +33,8 @@ import Testing
                         for _ in 0..<5 {
                             let event = NewEvent(
                                 type: "CaseReviewed", data: "{}",
-                                metadata: EventMetadata(actor: EventActor(institution: "kp-dthb", user: "officer-\(writer)")))
+                                metadata: EventMetadata(
+                                    actor: EventActor(institution: "kp-dthb", user: "officer-\(writer)")))
                             _ = try await store.append(to: name, events: [event])
                         }
                     }
