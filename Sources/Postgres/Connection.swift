@@ -111,13 +111,21 @@ public final class Connection: @unchecked Sendable {
                     }
                 }
             }
+            // The formats the decoders read (`ByteA` reads hex only), whatever the server says.
             var setup = "SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO'; SET IntervalStyle TO 'iso_8601'; "
+            setup += "SET bytea_output TO 'hex'; SET extra_float_digits TO 1; "
             setup += "SET client_min_messages TO warning; "
             // The writers' SQL locks a head row and reads on past it with each statement's own
             // snapshot; a database whose default is REPEATABLE READ or SERIALIZABLE would refuse
             // every writer that waited at that lock. Snapshots are asked for explicitly
             // (`transaction(isolation:)`), never taken from the default.
-            setup += "SET default_transaction_isolation TO 'read committed'"
+            setup += "SET default_transaction_isolation TO 'read committed'; "
+            // A commit is acknowledged only once it is durable (and, with a synchronous standby,
+            // on the standby too): a server or database set to `off` or `local` would let an
+            // acknowledged append vanish in a crash or a failover. Stronger settings are kept;
+            // a transaction that may lose its commit says so itself (`SET LOCAL`).
+            setup += "SELECT set_config('synchronous_commit', 'on', false) "
+            setup += "WHERE current_setting('synchronous_commit') IN ('off', 'local')"
             if let statementTimeout {
                 setup += "; SET statement_timeout TO \(max(1, statementTimeout.nanoseconds / 1_000_000))"
             }

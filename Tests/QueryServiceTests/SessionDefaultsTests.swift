@@ -13,7 +13,7 @@ import Testing
 /// operator, sixteen appenders on one stream failed with a unique violation (23505, the version
 /// the waiter computed from its old snapshot was taken). Every connection therefore sets READ
 /// COMMITTED itself; the verifiers open their REPEATABLE READ snapshots explicitly.
-@Suite struct IsolationTests {
+@Suite struct SessionDefaultsTests {
     @Test func writersWorkOnADatabaseWhoseDefaultIsRepeatableRead() async throws {
         let db = try await TestDatabase.make()
         let admin = try await Connection.connect(try await TestDatabase.adminURL())
@@ -63,5 +63,57 @@ import Testing
             await pool.close()
         }
         #expect(try await EventStore(pool: db.pool()).verifyAccessLog().rows == 160)
+    }
+
+    /// The decoders read the formats each connection asks for, not the server's: with a database
+    /// set to print `bytea` escaped (which `ByteA` cannot read: every event's hashes), dates the
+    /// SQL way, another time zone and fewer float digits, the store still appends, reads and
+    /// verifies, and the access log's chain verifies.
+    @Test func readsDecodeWhateverOutputFormatsTheDatabaseIsSetTo() async throws {
+        let db = try await TestDatabase.make()
+        let admin = try await Connection.connect(try await TestDatabase.adminURL())
+        defer { admin.close() }
+        for setting in [
+            "bytea_output = 'escape'", "DateStyle = 'SQL, DMY'", "IntervalStyle = 'sql_standard'",
+            "TimeZone = 'Pacific/Kiritimati'", "extra_float_digits = -15",
+        ] {
+            try await admin.execute("ALTER DATABASE \(db.name) SET \(setting)")
+        }
+        let store = db.store()
+        let name = StreamName.case("KS-FMT-1")!
+        let event = NewEvent(
+            type: "CaseReviewed", data: #"{"note":"synthetic"}"#,
+            metadata: EventMetadata(actor: EventActor(institution: "kp-dthb", user: "officer-1")))
+        let appended = try await store.append(to: name, events: [event])
+        let read = try await store.readAll(stream: name)
+        #expect(read.map(\.id) == appended.events.map(\.id))
+        #expect(read.first?.occurredAt.hasSuffix("Z") == true)
+        #expect(read.first?.occurredDate != nil)
+        #expect(try await store.verify(stream: name).valid)
+        let log = AccessLog(pool: db.pool())
+        try await log.record(
+            Principal.institution("kp-dthb", user: "officer-1"), caseIds: ["KS-FMT-1"], endpoint: "GET /v1/cases/{caseId}")
+        #expect(try await store.verifyAccessLog().problem == nil)
+        #expect(try await log.entries().entries.map(\.caseId) == ["KS-FMT-1"])
+    }
+
+    /// An append is acknowledged after its commit, and the commit must be durable: a server or
+    /// database with `synchronous_commit` set to `off` (or `local`, which skips the synchronous
+    /// standby) would let an acknowledged append vanish in a crash or a failover. Each connection
+    /// raises those to `on` and keeps a stronger setting.
+    @Test func commitsWaitForDurabilityWhateverTheDatabaseSays() async throws {
+        let db = try await TestDatabase.make()
+        let admin = try await Connection.connect(try await TestDatabase.adminURL())
+        defer { admin.close() }
+        for (configured, used) in [
+            ("off", "on"), ("local", "on"), ("on", "on"), ("remote_write", "remote_write"),
+            ("remote_apply", "remote_apply"),
+        ] {
+            try await admin.execute("ALTER DATABASE \(db.name) SET synchronous_commit = '\(configured)'")
+            let connection = try await db.connect()
+            defer { connection.close() }
+            let shown = try await connection.query("SHOW synchronous_commit").first?.decode(0, as: String.self)
+            #expect(shown == used, "\(configured)")
+        }
     }
 }
