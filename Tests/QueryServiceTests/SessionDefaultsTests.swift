@@ -92,7 +92,8 @@ import Testing
         #expect(try await store.verify(stream: name).valid)
         let log = AccessLog(pool: db.pool())
         try await log.record(
-            Principal.institution("kp-dthb", user: "officer-1"), caseIds: ["KS-FMT-1"], endpoint: "GET /v1/cases/{caseId}")
+            Principal.institution("kp-dthb", user: "officer-1"), caseIds: ["KS-FMT-1"],
+            endpoint: "GET /v1/cases/{caseId}")
         #expect(try await store.verifyAccessLog().problem == nil)
         #expect(try await log.entries().entries.map(\.caseId) == ["KS-FMT-1"])
     }
