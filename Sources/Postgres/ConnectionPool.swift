@@ -59,6 +59,14 @@ public final class ConnectionPool: Sendable {
         self.statementTimeout = statementTimeout
     }
 
+    /// A new pool of its own to the same database with the same timeouts: for work that must not
+    /// wait in line behind this pool's callers.
+    public func sibling(maximumConnections: Int) -> ConnectionPool {
+        ConnectionPool(
+            url: url, maximumConnections: maximumConnections, connectTimeout: connectTimeout,
+            checkoutTimeout: checkoutTimeout, statementTimeout: statementTimeout)
+    }
+
     /// Runs `body` with a connection of the pool and gives the connection back afterwards.
     ///
     /// - Throws: whatever `body` throws; `PostgresError(.connectionFailed)` when no connection

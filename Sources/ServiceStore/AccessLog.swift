@@ -27,19 +27,35 @@ public struct AccessLog: Sendable {
     let writer: AccessLogWriter
 
     /// - Parameters:
+    ///   - pool: where the entries are read.
+    ///   - writerPool: where the rows are written (nil: `pool`). The service gives the writer a
+    ///     pool of its own (``ownWriterPool(beside:)``): every read waits for its rows, so a writer
+    ///     in line behind the shared pool's callers refused every caller's reads whenever one
+    ///     caller's flood of requests exhausted that pool (an attack pass).
     ///   - queueCapacity: the most rows waiting to be written.
     ///   - patience: how long a read waits for its rows, from when it was queued, before it is
     ///     refused (503), however many batches it waited through; nil: the pool's statement timeout
     ///     (30 s without one, the service roles' own bound).
     ///   - logger: where a failed write is logged with its cause (the reads it refused get 503).
     public init(
-        pool: ConnectionPool, queueCapacity: Int = 20_000, patience: Duration? = nil,
+        pool: ConnectionPool, writerPool: ConnectionPool? = nil, queueCapacity: Int = 20_000, patience: Duration? = nil,
         logger: Logger = Logger(label: "access-log")
     ) {
         self.pool = pool
+        let writerPool = writerPool ?? pool
         self.writer = AccessLogWriter(
-            pool: pool, capacity: queueCapacity, patience: patience ?? pool.statementTimeout ?? .seconds(30),
-            logger: logger)
+            pool: writerPool, capacity: queueCapacity,
+            patience: patience ?? writerPool.statementTimeout ?? .seconds(30), logger: logger)
+    }
+
+    /// A pool for the writer beside `pool`: one connection for each batch that may be on its way.
+    public static func ownWriterPool(beside pool: ConnectionPool) -> ConnectionPool {
+        pool.sibling(maximumConnections: AccessLogWriter.pipelineDepth)
+    }
+
+    /// Closes the writer's pool when it is not the readers' (at shutdown, after the last read).
+    public func close() async {
+        if writer.pool !== pool { await writer.pool.close() }
     }
 
     /// Whether a read was answered or refused.
@@ -196,7 +212,8 @@ final class AccessLogWriter: Sendable {
     /// second is sent while the first commits: it is checked and waits at the log's head lock
     /// instead of leaving only once the first's answer has come back. Whichever takes the lock
     /// first is numbered first: rows are numbered in commit order, and each read is answered after
-    /// its own batch's commit. While the log is stalled, both hold a connection of the pool.
+    /// its own batch's commit. While the log is stalled, both hold a connection of the writer's
+    /// pool (the service gives the writer a pool of its own, of this many connections).
     static let pipelineDepth = 2
     private let state = Mutex(State())
 

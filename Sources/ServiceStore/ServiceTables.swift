@@ -28,7 +28,9 @@ public struct ServiceTables: Sendable {
     ) {
         tokens = TokenStore(pool: store.pool, cacheTTL: tokenCacheTTL)
         sessions = SessionStore(pool: store.pool, idleTimeout: sessionIdleTimeout, lifetime: sessionLifetime)
-        accessLog = AccessLog(pool: store.pool, queueCapacity: accessLogQueueCapacity, logger: logger)
+        accessLog = AccessLog(
+            pool: store.pool, writerPool: AccessLog.ownWriterPool(beside: store.pool),
+            queueCapacity: accessLogQueueCapacity, logger: logger)
         subscriptions = SubscriptionStore(pool: store.pool)
         accounts = AccountStore(pool: store.pool, policy: signIn)
         access = CaseAccess(store: store)

@@ -23,6 +23,10 @@ public struct SessionStore: Sendable {
     public let idleTimeout: Duration
     /// How long a session lives at most.
     public let lifetime: Duration
+    /// How often a session's use is written down (its `last_seen_at`): a tenth of the idle
+    /// timeout, at most 10 s, so a session in use never looks idle and its row is not written on
+    /// every request.
+    public var touchInterval: Duration { min(.seconds(10), idleTimeout / 10) }
     /// How many sessions one token or account keeps: a sign-in beyond them ends the oldest.
     public static let sessionsPerCredential = 20
 
@@ -125,13 +129,23 @@ public struct SessionStore: Sendable {
         let hash = ByteA(Self.hash(secret))
         let idle = Self.seconds(idleTimeout)
         let life = Self.seconds(lifetime)
+        let touch = Self.seconds(touchInterval)
+        // Marked used at most once per `touchInterval`: every request of a session updating its
+        // one row made concurrent requests queue on that row's lock while holding pooled
+        // connections (an attack pass ran one session's page on 2,400 connections, and other
+        // institutions' reads failed). A request that finds the row locked or recently marked
+        // only reads it.
         let rows =
             try await markUsed
             ? pool.query(
                 """
-                UPDATE handoff.dashboard_sessions s SET last_seen_at = clock_timestamp()
-                 WHERE session_hash = \(hash) AND handoff.session_is_live(s, \(idle), \(life))
-                RETURNING \(unescaped: Self.sessionColumns)
+                WITH live AS (SELECT \(unescaped: Self.sessionColumns), last_seen_at FROM handoff.dashboard_sessions s
+                               WHERE session_hash = \(hash) AND handoff.session_is_live(s, \(idle), \(life))),
+                     touched AS (UPDATE handoff.dashboard_sessions d SET last_seen_at = clock_timestamp()
+                                  WHERE d.id = (SELECT x.id FROM handoff.dashboard_sessions x JOIN live ON x.id = live.id
+                                                 WHERE live.last_seen_at < clock_timestamp() - make_interval(secs => \(touch))
+                                                   FOR UPDATE OF x SKIP LOCKED))
+                SELECT \(unescaped: Self.sessionColumns) FROM live
                 """)
             : pool.query(
                 """

@@ -200,6 +200,33 @@ struct AccessLogTests {
         #expect(writer.queuedRows == 0)
     }
 
+    /// The writer has connections of its own: with every connection of the service's shared pool
+    /// taken (an attack pass flooded one session's page until the pool was exhausted, and the
+    /// access log's batch waited for a connection until it failed, refusing every caller's reads
+    /// in it), reads are still logged.
+    @Test func theWriterDoesNotWaitForTheSharedPool() async throws {
+        let h = try await Harness.start(readSide: StubReadSide())
+        defer { Task { await h.stop() } }
+        let shared = h.store.pool
+        #expect(h.service.accessLog.writer.pool !== shared)
+        #expect(h.service.accessLog.writer.pool.maximumConnections == AccessLogWriter.pipelineDepth)
+        let holder = try await h.db.connect()
+        defer { holder.close() }
+        try await holder.execute("SELECT pg_advisory_lock(8217)")
+        let occupants = (0..<shared.maximumConnections).map { _ in
+            Task { try await shared.query("SELECT pg_advisory_lock_shared(8217)") }
+        }
+        try await eventuallyTrue {
+            try await holder.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                .first?.decode(0, as: Int64.self) == Int64(shared.maximumConnections)
+        }
+        try await h.service.accessLog.record(
+            .institution("opav", user: "advocate-1"), caseIds: ["KS-OWN-1"], endpoint: "GET /v1/cases/{caseId}")
+        try await holder.execute("SELECT pg_advisory_unlock(8217)")
+        for occupant in occupants { _ = try await occupant.value }
+        #expect(try await Self.logCount(holder, caseId: "KS-OWN-1") == 1)
+    }
+
     /// A batch that cannot be written fails its reads with 503; reads work again afterwards.
     @Test func aFailedWriteIs503AndNoDataIsSent() async throws {
         let h = try await Harness.start(readSide: StubReadSide())

@@ -7,6 +7,7 @@ import LoopbackHTTPClient
 import Postgres
 import QueryService
 import Referrals
+import Synchronization
 import Testing
 
 /// Dashboard sessions: the cookie holds a random session id stored only hashed; a session ends
@@ -114,6 +115,57 @@ struct SessionTests {
              WHERE session_hash = \(ByteA(SHA256.hash(Array(fresh.utf8))))
             """)
         #expect(try seen.first?.decode(0, as: Bool.self) == true)
+    }
+
+    /// A session's use is written down at most once per ``SessionStore/touchInterval``, and never
+    /// waited for: a request that finds the session's row locked only reads it. (An attack pass ran
+    /// one session's page on 2,400 connections; each request updated the one row, so they queued
+    /// on its lock holding pooled connections, and other institutions' reads failed.)
+    @Test func aSessionsUseIsWrittenDownWithoutWaitingForItsRow() async throws {
+        let h = try await Harness.start { $0.sessionIdleTimeout = .seconds(600) }
+        defer { Task { await h.stop() } }
+        #expect(SessionStore(pool: h.db.pool(), idleTimeout: .seconds(600)).touchInterval == .seconds(10))
+        #expect(SessionStore(pool: h.db.pool(), idleTimeout: .seconds(30)).touchInterval == .seconds(3))
+        let session = try #require(try await DashboardTests.signIn(h.api, token: h.token("natc")))
+        let hash = ByteA(SHA256.hash(Array(session.utf8)))
+        let connection = try await h.db.connect()
+        defer { connection.close() }
+        func lastSeen() async throws -> String {
+            try #require(
+                try await connection.query(
+                    "SELECT last_seen_at::text FROM handoff.dashboard_sessions WHERE session_hash = \(hash)"
+                ).first?.decode(0, as: String.self))
+        }
+        try await connection.query(
+            """
+            UPDATE handoff.dashboard_sessions SET last_seen_at = clock_timestamp() - interval '1 minute'
+             WHERE session_hash = \(hash)
+            """)
+        let minuteAgo = try await lastSeen()
+        // Another transaction holds the row (released long after; a request that waits for it
+        // instead fails the test).
+        let holder = try await h.db.connect()
+        defer { holder.close() }
+        try await holder.execute("BEGIN")
+        try await holder.query("SELECT 1 FROM handoff.dashboard_sessions WHERE session_hash = \(hash) FOR UPDATE")
+        final class Flag: Sendable { let value = Mutex(false) }
+        let released = Flag()
+        let release = Task { [holder] in
+            try await Task.sleep(for: .seconds(60))
+            released.value.withLock { $0 = true }
+            try await holder.execute("COMMIT")
+        }
+        #expect(try await Self.home(h, session).status == 200)
+        #expect(!released.value.withLock { $0 })
+        release.cancel()
+        try await holder.execute("COMMIT")
+        #expect(try await lastSeen() == minuteAgo)
+        // The next request writes it down; one within the interval does not write it again.
+        #expect(try await Self.home(h, session).status == 200)
+        let written = try await lastSeen()
+        #expect(written != minuteAgo)
+        #expect(try await Self.home(h, session).status == 200)
+        #expect(try await lastSeen() == written)
     }
 
     /// One token keeps its newest sessions only: signing in flat out ends the oldest, so the table

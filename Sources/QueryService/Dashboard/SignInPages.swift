@@ -173,6 +173,10 @@ extension QueryService {
             RequestContext.current?.principal = session?.principal
             // Read-your-writes follows the credential: the token, or the person's account.
             RequestContext.current?.credentialKey = session?.streamKey
+            // A page costs several queries: a session's pages count against its caller's requests
+            // in progress as the API's do (an attack pass flooded its own case page on 2,400
+            // connections of one session, and other institutions' reads failed with 503).
+            if let session { try admit(session.principal) }
             return session
         } catch { throw ServiceError.from(error) }
     }

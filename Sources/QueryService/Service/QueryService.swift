@@ -283,6 +283,7 @@ public final class QueryService: Sendable {
         await server.withLock { $0 }?.shutdown()
         replicaMonitor?.stop()
         readinessProbe.close()
+        await accessLog.close()
     }
 
     /// Shuts down on SIGINT/SIGTERM. Keep the handler alive while serving. Call after `start()`.
@@ -443,13 +444,19 @@ public final class QueryService: Sendable {
             guard let credential = try await tokens.credential(token) else { throw ServiceError.unauthorized }
             RequestContext.current?.principal = credential.principal
             RequestContext.current?.credentialKey = credential.tokenId
-            if let context = RequestContext.current, context.inFlightCaller == nil {
-                let caller = InFlightRequests.caller(credential.principal)
-                guard inFlight.enter(caller) else { throw ServiceError.tooManyRequests }
-                context.inFlightCaller = caller  // left when the request is answered (``handle(_:router:)``)
-            }
+            try admit(credential.principal)
             return credential
         } catch { throw ServiceError.from(error) }
+    }
+
+    /// Counts the request against its caller's requests in progress, once per request, whether it
+    /// came with a token or a dashboard session; left when it is answered (``handle(_:router:)``).
+    /// - Throws: 429 `too_many_requests` when the caller has ``InFlightRequests/limit`` already.
+    func admit(_ principal: Principal) throws {
+        guard let context = RequestContext.current, context.inFlightCaller == nil else { return }
+        let caller = InFlightRequests.caller(principal)
+        guard inFlight.enter(caller) else { throw ServiceError.tooManyRequests }
+        context.inFlightCaller = caller
     }
 
     /// The token of an `Authorization: Bearer …` header, or nil.
