@@ -53,11 +53,6 @@ public struct AccessLog: Sendable {
         pool.sibling(maximumConnections: AccessLogWriter.pipelineDepth)
     }
 
-    /// Closes the writer's pool when it is not the readers' (at shutdown, after the last read).
-    public func close() async {
-        if writer.pool !== pool { await writer.pool.close() }
-    }
-
     /// Whether a read was answered or refused.
     public enum Outcome: String, Sendable, Hashable {
         /// The data was sent (after the row was committed).

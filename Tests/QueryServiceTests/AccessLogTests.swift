@@ -298,13 +298,4 @@ struct AccessLogTests {
         release.cancel()
         try await holder.execute("COMMIT")
     }
-
-    func eventuallyTrue(_ condition: () async throws -> Bool) async throws {
-        for _ in 0..<500 {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        Issue.record("condition never held")
-        throw CancellationError()
-    }
 }

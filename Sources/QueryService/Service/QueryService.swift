@@ -157,6 +157,8 @@ public final class QueryService: Sendable {
     /// The dashboard's cookie: its name, attributes and origin check.
     let cookies: DashboardSession
     public let accessLog: AccessLog
+    /// The service's own tables, and the pools they opened beside the store's.
+    let tables: ServiceTables
     let access: CaseAccess
     let feed: VisibleFeed
     /// The head of the log shared by every live event stream of this service.
@@ -207,6 +209,7 @@ public final class QueryService: Sendable {
             sessionIdleTimeout: configuration.sessionIdleTimeout, sessionLifetime: configuration.sessionLifetime,
             accessLogQueueCapacity: configuration.accessLogQueueCapacity, signIn: configuration.signIn,
             logger: configuration.logger.labeled("access-log"))
+        self.tables = tables
         self.tokens = tables.tokens
         self.sessions = tables.sessions
         self.accounts = tables.accounts
@@ -283,7 +286,7 @@ public final class QueryService: Sendable {
         await server.withLock { $0 }?.shutdown()
         replicaMonitor?.stop()
         readinessProbe.close()
-        await accessLog.close()
+        await tables.close()
     }
 
     /// Shuts down on SIGINT/SIGTERM. Keep the handler alive while serving. Call after `start()`.
