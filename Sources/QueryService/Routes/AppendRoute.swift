@@ -141,8 +141,7 @@ extension QueryService {
         var e = ServiceError.from(error)
         if let principal = caller.principal, let caseId = caller.caseId, (400..<500).contains(e.status.code) {
             do {
-                try await accessLog.record(
-                    principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
+                try await recordDenied(principal, caseId: caseId, request)
             } catch { e = ServiceError.from(error) }
         }
         metrics.recordAppend(outcome: e.code, events: 0)

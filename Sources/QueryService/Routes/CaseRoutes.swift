@@ -25,7 +25,8 @@ extension QueryService {
 
     /// Runs the body of a case route for an authenticated caller. A refusal (403 or 404) is
     /// recorded in the access log as a `denied` attempt on `caseId` before it is answered; when
-    /// that row cannot be written the answer is 503, as for an allowed read.
+    /// that row cannot be written the answer is 503, as for an allowed read, and past the
+    /// caller's allowance of refused attempts on the case 429 (``recordDenied(_:caseId:_:)``).
     func caseRead<T>(
         _ request: HTTPRequest, _ principal: Principal, caseId: String, _ body: () async throws -> T
     ) async throws -> T {
@@ -34,7 +35,7 @@ extension QueryService {
         } catch {
             let refusal = ServiceError.from(error)
             guard refusal.status.code == 403 || refusal.status.code == 404 else { throw refusal }
-            try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
+            try await recordDenied(principal, caseId: caseId, request)
             throw refusal
         }
     }

@@ -74,7 +74,7 @@ extension QueryService {
             // Asking for the deadlines of a case it is no party to (existing or not) is an
             // attempt on that case: the answer is the same empty page either way, and the
             // attempt is recorded as denied.
-            try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
+            try await recordDenied(principal, caseId: caseId, request)
         }
         let rows = page.rows
         try await accessLog.record(principal, caseIds: Set(rows.map(\.caseId)), endpoint: Self.endpoint(request))

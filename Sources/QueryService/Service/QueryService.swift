@@ -45,6 +45,9 @@ public struct QueryServiceConfiguration: Sendable {
     /// requests before everyone else's for the pool's connections (an attack pass sent 5,000
     /// reads at once with one institution's token, and the coordinator's reads failed with 503).
     public var maxRequestsInFlightPerCaller = 32
+    /// The refused attempts on one case one caller may have recorded in an hour (``DeniedAttempts``);
+    /// past them, 429 `too_many_requests` and no access-log row.
+    public var deniedAttemptsPerCasePerHour = 100
     /// What each institution's appends may cost the projector; past it, 429 `too_many_appends`
     /// (`handoff serve --append-budget`, `--append-budget-per-second`).
     public var appendBudget: AppendBudgetPolicy
@@ -174,6 +177,8 @@ public final class QueryService: Sendable {
     let streamQuota: StreamQuota
     /// Each caller's requests in progress (``QueryServiceConfiguration/maxRequestsInFlightPerCaller``).
     let inFlight: InFlightRequests
+    /// Each caller's refused attempts on each case (``QueryServiceConfiguration/deniedAttemptsPerCasePerHour``).
+    let deniedAttempts: DeniedAttempts
     let metrics = Metrics()
     let metricsHook: @Sendable () async -> String
     /// `/readyz`'s check, over a connection of its own.
@@ -230,6 +235,7 @@ public final class QueryService: Sendable {
             budget: configuration.appendBudget)
         self.streamQuota = StreamQuota(limit: configuration.maxStreamsPerToken)
         self.inFlight = InFlightRequests(limit: configuration.maxRequestsInFlightPerCaller)
+        self.deniedAttempts = DeniedAttempts(perHour: configuration.deniedAttemptsPerCasePerHour)
         self.metricsHook = metricsHook
         self.readinessProbe = ReadinessProbe(url: tables.databaseURL, logger: configuration.logger.labeled("readiness"))
         self.primaryReads = ReadPath(
@@ -343,7 +349,12 @@ public final class QueryService: Sendable {
                 // case that does not answer a non-party alike, in time as in content (an attack
                 // pass told them apart by the fold an existing case costs, 0.3 ms; an eleventh, on
                 // the dashboard's case page, whose 404 is a page the route returns, not throws).
-                if response.status.code == 404 { try? await Task.sleep(until: started + Self.notFoundFloor) }
+                // Nor a 429: past a caller's allowance of refused attempts on a case
+                // (``DeniedAttempts``), the refusal is a 429, and it must not tell the two apart
+                // by its timing either.
+                if response.status.code == 404 || response.status.code == 429 {
+                    try? await Task.sleep(until: started + Self.notFoundFloor)
+                }
                 return response
             }
         }
@@ -460,6 +471,17 @@ public final class QueryService: Sendable {
         let caller = InFlightRequests.caller(principal)
         guard inFlight.enter(caller) else { throw ServiceError.tooManyRequests }
         context.inFlightCaller = caller
+    }
+
+    /// Records a refused attempt of `principal` on `caseId` as a `denied` row before the refusal
+    /// is answered; past the caller's allowance for that case (``DeniedAttempts``), refuses with
+    /// 429 instead, and writes nothing. - Throws: 429 `too_many_requests`; 503 when the row cannot
+    /// be written.
+    func recordDenied(_ principal: Principal, caseId: String, _ request: HTTPRequest) async throws {
+        if let seconds = deniedAttempts.take(DeniedAttempts.key(principal, caseId: caseId)) {
+            throw ServiceError.tooManyAttempts(retryAfter: seconds)
+        }
+        try await accessLog.record(principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
     }
 
     /// The token of an `Authorization: Bearer …` header, or nil.

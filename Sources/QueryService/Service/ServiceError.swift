@@ -68,6 +68,13 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         error.retryAfter = 1
         return error
     }
+    static func tooManyAttempts(retryAfter seconds: Int) -> ServiceError {
+        var error = ServiceError(
+            .tooManyRequests, "too_many_requests",
+            "This caller's refused attempts on this case are recorded up to a limit an hour; retry after \(seconds) s.")
+        error.retryAfter = seconds
+        return error
+    }
     static let internalError = ServiceError(.internalServerError, "internal_error", "Something went wrong on our side.")
     static let unsupportedMediaType = ServiceError(
         .unsupportedMediaType, "unsupported_media_type", "Send the body as Content-Type: application/json.")
