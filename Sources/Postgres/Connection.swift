@@ -121,11 +121,12 @@ public final class Connection: @unchecked Sendable {
             // (`transaction(isolation:)`), never taken from the default.
             setup += "SET default_transaction_isolation TO 'read committed'; "
             // A commit is acknowledged only once it is durable (and, with a synchronous standby,
-            // on the standby too): a server or database set to `off` or `local` would let an
-            // acknowledged append vanish in a crash or a failover. Stronger settings are kept;
-            // a transaction that may lose its commit says so itself (`SET LOCAL`).
+            // flushed there too): `off`, `local` or `remote_write` (the standby has written, not
+            // flushed) would let an acknowledged append vanish in a crash or a failover.
+            // `remote_apply`, stronger, is kept; a transaction that may lose its commit says so
+            // itself (`SET LOCAL`).
             setup += "SELECT set_config('synchronous_commit', 'on', false) "
-            setup += "WHERE current_setting('synchronous_commit') IN ('off', 'local')"
+            setup += "WHERE current_setting('synchronous_commit') IN ('off', 'local', 'remote_write')"
             if let statementTimeout {
                 setup += "; SET statement_timeout TO \(max(1, statementTimeout.nanoseconds / 1_000_000))"
             }

@@ -212,18 +212,10 @@ struct AccessLogTests {
         #expect(h.service.accessLog.writer.pool.maximumConnections == AccessLogWriter.pipelineDepth)
         let holder = try await h.db.connect()
         defer { holder.close() }
-        try await holder.execute("SELECT pg_advisory_lock(8217)")
-        let occupants = (0..<shared.maximumConnections).map { _ in
-            Task { try await shared.query("SELECT pg_advisory_lock_shared(8217)") }
-        }
-        try await eventuallyTrue {
-            try await holder.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-                .first?.decode(0, as: Int64.self) == Int64(shared.maximumConnections)
-        }
+        let release = try await occupyEveryConnection(of: shared, holder: holder, key: 8217)
         try await h.service.accessLog.record(
             .institution("opav", user: "advocate-1"), caseIds: ["KS-OWN-1"], endpoint: "GET /v1/cases/{caseId}")
-        try await holder.execute("SELECT pg_advisory_unlock(8217)")
-        for occupant in occupants { _ = try await occupant.value }
+        try await release()
         #expect(try await Self.logCount(holder, caseId: "KS-OWN-1") == 1)
     }
 

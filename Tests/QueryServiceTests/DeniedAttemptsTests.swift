@@ -32,7 +32,7 @@ struct DeniedAttemptsTests {
         #expect(attempts.take(DeniedAttempts.key(.institution("isf", user: "a"), caseId: "KS-1")) == nil)
     }
 
-    @Test func itRemembersAtMostItsKeysAndForgetsRefilledOnesFirst() {
+    @Test func itRemembersAtMostItsKeysAndForgetsSpentOnesLast() {
         let clock = TokenCacheTests.ManualClock()
         let attempts = DeniedAttempts(perHour: 2, maxKeys: 4, now: clock.now)
         let victim = DeniedAttempts.key(.institution("opav", user: "a"), caseId: "KS-V")
@@ -45,6 +45,11 @@ struct DeniedAttemptsTests {
         _ = attempts.take("new-0")
         #expect(attempts.count <= 4)
         #expect(attempts.take(victim) == nil)
+        #expect(attempts.take(victim) != nil)
+        // Spent allowances are forgotten last: new keys sprayed past the limit (each an attempt
+        // on another case) do not give the spent one back.
+        for n in 0..<20 { _ = attempts.take("spray-\(n)") }
+        #expect(attempts.count <= 4)
         #expect(attempts.take(victim) != nil)
     }
 
@@ -69,7 +74,10 @@ struct DeniedAttemptsTests {
             var statuses: [Int] = []
             var bodies: [String] = []
             for path in ["", "/history", "", "/history"] {
+                let started = ContinuousClock.now
                 let reply = try await h.api.get("/v1/cases/\(caseId)\(path)", token: h.token("opav"))
+                // A 429 takes as long as a 404 at least: its timing tells the cases apart no more.
+                #expect(ContinuousClock.now - started >= QueryService.notFoundFloor)
                 statuses.append(reply.status)
                 bodies.append(reply.errorCode ?? "")
             }
@@ -85,5 +93,14 @@ struct DeniedAttemptsTests {
         #expect(try await h.api.get("/v1/cases/KS-DA-1/history", token: h.token("isf")).status == 404)
         #expect(try await rows("KS-DA-1", "isf") == 1)
         #expect(try await h.api.get("/v1/cases/KS-DA-1/history", token: h.token("kp-dthb")).status == 200)
+        // A party's own refusals are recorded as always and answered as they are, past the
+        // allowance too: a version conflict stays a 409.
+        for _ in 0..<5 {
+            let conflict = try await h.api.post(
+                "/v1/cases/KS-DA-1/events", token: h.token("kp-dthb"),
+                #"{"type":"CaseReviewed","data":{},"expectedVersion":99}"#)
+            #expect(conflict.status == 409)
+        }
+        #expect(try await rows("KS-DA-1", "kp-dthb") == 5)
     }
 }

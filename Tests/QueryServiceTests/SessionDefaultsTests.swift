@@ -100,14 +100,15 @@ import Testing
 
     /// An append is acknowledged after its commit, and the commit must be durable: a server or
     /// database with `synchronous_commit` set to `off` (or `local`, which skips the synchronous
-    /// standby) would let an acknowledged append vanish in a crash or a failover. Each connection
-    /// raises those to `on` and keeps a stronger setting.
+    /// standby, or `remote_write`, which does not wait for its flush) would let an acknowledged
+    /// append vanish in a crash or a failover. Each connection raises those to `on` and keeps
+    /// `remote_apply`.
     @Test func commitsWaitForDurabilityWhateverTheDatabaseSays() async throws {
         let db = try await TestDatabase.make()
         let admin = try await Connection.connect(try await TestDatabase.adminURL())
         defer { admin.close() }
         for (configured, used) in [
-            ("off", "on"), ("local", "on"), ("on", "on"), ("remote_write", "remote_write"),
+            ("off", "on"), ("local", "on"), ("on", "on"), ("remote_write", "on"),
             ("remote_apply", "remote_apply"),
         ] {
             try await admin.execute("ALTER DATABASE \(db.name) SET synchronous_commit = '\(configured)'")

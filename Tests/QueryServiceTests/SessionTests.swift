@@ -174,7 +174,7 @@ struct SessionTests {
     /// sent 76,000 made-up bearer tokens in 12 s; the other institutions' reads slowed from 3 ms
     /// to 0.5–0.8 s while the lookups took the shared pool's connections.)
     @Test func credentialsAreLookedUpOnConnectionsOfTheirOwn() async throws {
-        let h = try await Harness.start()
+        let h = try await Harness.start(tokenCacheTTL: .seconds(3600))
         defer { Task { await h.stop() } }
         try await h.openCase("KS-CRED-1", by: "opav")
         let lookups = h.service.tokens.pool
@@ -185,17 +185,9 @@ struct SessionTests {
         #expect(try await h.api.get("/v1/cases/KS-CRED-1/history", token: h.token("opav")).status == 200)
         let holder = try await h.db.connect()
         defer { holder.close() }
-        try await holder.execute("SELECT pg_advisory_lock(8218)")
-        let occupants = (0..<lookups.maximumConnections).map { _ in
-            Task { try await lookups.query("SELECT pg_advisory_lock_shared(8218)") }
-        }
-        try await eventuallyTrue {
-            try await holder.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-                .first?.decode(0, as: Int64.self) == Int64(lookups.maximumConnections)
-        }
+        let release = try await occupyEveryConnection(of: lookups, holder: holder, key: 8218)
         #expect(try await h.api.get("/v1/cases/KS-CRED-1/history", token: h.token("opav")).status == 200)
-        try await holder.execute("SELECT pg_advisory_unlock(8218)")
-        for occupant in occupants { _ = try await occupant.value }
+        try await release()
     }
 
     /// One token keeps its newest sessions only: signing in flat out ends the oldest, so the table

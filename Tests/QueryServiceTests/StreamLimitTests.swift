@@ -60,6 +60,46 @@ struct StreamLimitTests {
         fourth.client.shutdownBoth()
     }
 
+    /// A stream whose credential cannot be checked reads nothing: with every connection for
+    /// looking up credentials taken (made-up tokens, each looked up, can keep them busy), a token
+    /// revoked meanwhile must not go on receiving events until a check gets through.
+    @Test func aStreamWhoseCredentialCannotBeCheckedReadsNothing() async throws {
+        // Known tokens stay cached (the referrals below go through the API while the lookups'
+        // connections are taken).
+        let h = try await Harness.start(tokenCacheTTL: .seconds(3600)) { $0.streamRecheckInterval = .milliseconds(300) }
+        defer { Task { await h.stop() } }
+        try await h.openCase("KS-RV2")
+        try await h.refer("KS-RV2", "R-1", to: "opav")
+        try await h.settle()
+        let pool = ConnectionPool(url: h.db.url, maximumConnections: 1)
+        defer { Task { await pool.close() } }
+        let elsewhere = TokenStore(pool: pool)
+        let issued = try await elsewhere.issue(role: .institution, institution: "opav", user: "advocate-8")
+        let port = h.api.port
+        let stream = try await blocking {
+            try EventStreamClient(port: port, target: "/v1/events/stream", token: issued.token, timeout: 40)
+        }
+        #expect(stream.head.status == 200)
+        #expect(try await blocking { try stream.next(2) }.count == 2)
+        let holder = try await h.db.connect()
+        defer { holder.close() }
+        let release = try await occupyEveryConnection(of: h.service.tokens.pool, holder: holder, key: 8219)
+        // Longer than two checks: the last confirmation is older than the stream reads on.
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await elsewhere.revoke(id: issued.id))
+        try await h.refer("KS-RV2", "R-2", to: "opav")
+        try await h.settle()
+        // Past a check that went unanswered (the pool's 10 s wait): still nothing of R-2.
+        let meanwhile = try await blocking { try Self.readUntilEnd(stream.client, within: .seconds(13)) }
+        #expect(!meanwhile.ended)
+        #expect(!meanwhile.text.contains("R-2"))
+        try await release()
+        let rest = try await blocking { try Self.readUntilEnd(stream.client, within: .seconds(15)) }
+        #expect(rest.ended)
+        #expect(rest.text.contains("event: revoked"))
+        #expect(!rest.text.contains("R-2"))
+    }
+
     /// A token revoked in the database by another process (here: a store of its own, as
     /// `handoff token revoke` is) ends its open streams and its requests within 5 s.
     @Test func aRevokedTokenLosesItsOpenStream() async throws {

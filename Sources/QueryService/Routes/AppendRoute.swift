@@ -141,7 +141,15 @@ extension QueryService {
         var e = ServiceError.from(error)
         if let principal = caller.principal, let caseId = caller.caseId, (400..<500).contains(e.status.code) {
             do {
-                try await recordDenied(principal, caseId: caseId, request)
+                // An attempt on a case hidden from the caller counts against its allowance of
+                // refused attempts there (``DeniedAttempts``); a party's own refusal (a version
+                // conflict, a refused event) is recorded as always, and answered as it is.
+                if e.status.code == 403 || e.status.code == 404 {
+                    try await recordDenied(principal, caseId: caseId, request)
+                } else {
+                    try await accessLog.record(
+                        principal, caseIds: [caseId], endpoint: Self.endpoint(request), outcome: .denied)
+                }
             } catch { e = ServiceError.from(error) }
         }
         metrics.recordAppend(outcome: e.code, events: 0)

@@ -96,7 +96,8 @@ extension QueryService {
     /// stream was silent for the heartbeat interval. A database outage is waited out (heartbeats
     /// keep going); the loop ends when the client leaves, or when `stillAllowed` (asked at least
     /// every ``QueryServiceConfiguration/streamRecheckInterval``) says the credential behind the
-    /// stream was revoked: then a last `event: revoked` is sent and the stream ends.
+    /// stream was revoked: then a last `event: revoked` is sent and the stream ends. While that
+    /// question goes unanswered for longer than two checks, nothing is read.
     ///
     /// Each read goes to the server ``readPath(minimum:)`` chooses (the replica while it keeps up):
     /// cursors name a place in the one gap-free order, so a stream that moves between the replica
@@ -111,33 +112,43 @@ extension QueryService {
         var cursor = start
         var lastWrite = clock.now
         var lastCheck = clock.now
+        var lastConfirmed = clock.now
         try await writer.write(": connected\nretry: \(retryMilliseconds)\n\n")
         while !Task.isCancelled, writer.isClientConnected {
             if clock.now - lastCheck >= configuration.streamRecheckInterval {
-                // An outage answers nothing either way; the stream reads nothing then anyway.
-                if let allowed = try? await stillAllowed(), !allowed {
+                switch try? await stillAllowed() {
+                case false?:
                     try? await writer.write("event: revoked\ndata: {}\n\n")
                     return
+                case true?: lastConfirmed = clock.now
+                case nil: break  // unanswered: an outage, or every credential lookup's connection busy
                 }
                 lastCheck = clock.now
             }
+            // Nothing is read while the credential has gone unconfirmed for longer than two
+            // checks: a revoked token's stream must not read on because its checks went
+            // unanswered (made-up tokens, each looked up, can keep the lookups' connections busy).
+            // In an outage the stream reads nothing anyway; heartbeats go on either way.
+            let confirmed = clock.now - lastConfirmed <= configuration.streamRecheckInterval * 2
             let seen = await wakeups.current
             var caughtUp = true
-            do {
-                let from = cursor
-                let page = try await withReads(minimum: minimum) { reads in
-                    try await reads.feed.page(
-                        after: from, limit: pageSize, types: types, for: principal, tail: (reads.tail, seen))
+            if confirmed {
+                do {
+                    let from = cursor
+                    let page = try await withReads(minimum: minimum) { reads in
+                        try await reads.feed.page(
+                            after: from, limit: pageSize, types: types, for: principal, tail: (reads.tail, seen))
+                    }
+                    minimum = nil
+                    if !page.events.isEmpty {
+                        try await writer.write(try await render(page.events))
+                        lastWrite = clock.now
+                    }
+                    cursor = page.next
+                    caughtUp = page.caughtUp
+                } catch let error where ServiceError.from(error).code == "unavailable" {
+                    // Outage: keep the cursor, keep the heartbeat, read again after the poll interval.
                 }
-                minimum = nil
-                if !page.events.isEmpty {
-                    try await writer.write(try await render(page.events))
-                    lastWrite = clock.now
-                }
-                cursor = page.next
-                caughtUp = page.caughtUp
-            } catch let error where ServiceError.from(error).code == "unavailable" {
-                // Outage: keep the cursor, keep the heartbeat, read again after the poll interval.
             }
             if !caughtUp { continue }
             let silent = clock.now - lastWrite

@@ -3,19 +3,21 @@ import Synchronization
 
 /// How many refused attempts on one case one caller may have recorded in the access log.
 ///
-/// Every refused attempt on a case (a non-party's read, a party's refused append, a read of a case
-/// that does not exist) is a `denied` row of that case, and checking a case's access record hashes
-/// every row of the case again: an attack pass added 17,159 refused probes to another
-/// institution's case in ten seconds, and the case's check went from 7.6 ms to 0.4–0.8 s. So each
-/// caller (an institution, whatever its tokens and persons; a coordinator or auditor by person)
-/// has `perHour` attempts on each case, refilled evenly through the hour; past them the attempt is
-/// refused with 429 and no row — the rows already written show the probing. A case that exists
-/// and one that does not are counted alike, so the 429 tells nothing about which it is; each
-/// caller has its own allowance, so no one can use up another's and make its attempts go
-/// unrecorded.
+/// Every refused attempt on a case (a non-party's read or append, a read of a case that does not
+/// exist; a party's own refused appends are recorded too, outside this allowance) is a `denied`
+/// row of that case, and checking a case's access record hashes every row of the case again: an
+/// attack pass added 17,159 refused probes to another institution's case in ten seconds, and the
+/// case's check went from 7.6 ms to 0.4–0.8 s. So each caller (an institution, whatever its
+/// tokens and persons; a coordinator or auditor by person) has `perHour` attempts on each case,
+/// refilled evenly through the hour; past them the attempt is refused with 429 and no row — the
+/// rows already written show the probing. A case that exists and one that does not are counted
+/// alike, so the 429 tells nothing about which it is; each caller has its own allowance, so no
+/// one can use up another's and make its attempts go unrecorded.
 ///
 /// At most `maxKeys` callers and cases are remembered: past that, those whose allowance has
-/// refilled are forgotten (as if never seen), then the least recently used half.
+/// refilled are forgotten (as if never seen), then the half with the most left. Forgetting gives
+/// an allowance back, never takes one away, so the spent ones are forgotten last: to have an
+/// allowance it used up forgotten, a caller must first use up that many others.
 final class DeniedAttempts: Sendable {
     let perHour: Int
     let maxKeys: Int
@@ -61,8 +63,9 @@ final class DeniedAttempts: Sendable {
                     $0.value.left + Self.seconds(now - $0.value.updated) * perSecond < full
                 }
                 if allowances.count > maxKeys {
-                    let newest = allowances.sorted { $0.value.updated > $1.value.updated }.prefix(maxKeys / 2)
-                    allowances = Dictionary(uniqueKeysWithValues: newest.map { ($0.key, $0.value) })
+                    func left(_ a: Allowance) -> Double { a.left + Self.seconds(now - a.updated) * perSecond }
+                    let spent = allowances.sorted { left($0.value) < left($1.value) }.prefix(maxKeys / 2)
+                    allowances = Dictionary(uniqueKeysWithValues: spent.map { ($0.key, $0.value) })
                 }
             }
             return nil
