@@ -16,9 +16,12 @@ public struct ServiceTables: Sendable {
     public let access: CaseAccess
     /// The database the tables live in, for a probe that needs a connection of its own.
     public let databaseURL: String
-    /// The pools the tables opened beside the event store's: the credentials' lookups and the
-    /// access log's writer.
-    let ownPools: [ConnectionPool]
+    /// The connections tokens and sessions are looked up on (a quarter of the store's, at least 2).
+    public let credentialPool: ConnectionPool
+    /// The access log's writer's connections (``AccessLog/ownWriterPool(beside:)``).
+    public let accessLogPool: ConnectionPool
+    /// The pools the tables opened beside the event store's.
+    var ownPools: [ConnectionPool] { [credentialPool, accessLogPool] }
 
     /// - Parameters:
     ///   - tokenCacheTTL: how long a verified token is trusted without asking the database.
@@ -37,7 +40,8 @@ public struct ServiceTables: Sendable {
         let credentialPool = store.pool.sibling(maximumConnections: max(2, store.pool.maximumConnections / 4))
         // The access log's writer has its own too (``AccessLog/ownWriterPool(beside:)``).
         let writerPool = AccessLog.ownWriterPool(beside: store.pool)
-        ownPools = [credentialPool, writerPool]
+        self.credentialPool = credentialPool
+        self.accessLogPool = writerPool
         tokens = TokenStore(pool: credentialPool, cacheTTL: tokenCacheTTL)
         sessions = SessionStore(pool: credentialPool, idleTimeout: sessionIdleTimeout, lifetime: sessionLifetime)
         accessLog = AccessLog(

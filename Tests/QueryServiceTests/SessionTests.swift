@@ -187,7 +187,16 @@ struct SessionTests {
         defer { holder.close() }
         let release = try await occupyEveryConnection(of: lookups, holder: holder, key: 8218)
         #expect(try await h.api.get("/v1/cases/KS-CRED-1/history", token: h.token("opav")).status == 200)
+        // A made-up token waits for a lookup connection (and the metrics show the line).
+        let madeUp = Task {
+            try await h.api.get("/v1/cases/KS-CRED-1/history", token: "hnd_" + String(repeating: "A", count: 43)).status
+        }
+        try await eventuallyTrue { lookups.waitingCallers == 1 }
         try await release()
+        #expect(try await madeUp.value == 401)
+        let metrics = try await h.api.get("/metrics", token: h.token("metrics")).text
+        #expect(metrics.contains("handoff_db_credential_pool_waiting 0\n"))
+        #expect(metrics.contains("handoff_db_access_log_pool_waiting 0\n"))
     }
 
     /// One token keeps its newest sessions only: signing in flat out ends the oldest, so the table

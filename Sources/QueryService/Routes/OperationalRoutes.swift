@@ -41,9 +41,23 @@ extension QueryService {
         let conflicts = try? await store.systemEventIdConflictCounts()
         let text = metrics.render(
             server: stats,
-            extra: await metricsHook() + Metrics.systemEventIdConflicts(conflicts) + replicaMetrics())
+            extra: await metricsHook() + Metrics.systemEventIdConflicts(conflicts) + replicaMetrics()
+                + ownPoolMetrics())
         return HTTPResponse(
             status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], bytes: Array(text.utf8))
+    }
+
+    /// The pools the service's tables keep beside the store's: those waiting for a connection to
+    /// look up a token or session (a flood of made-up credentials shows here), and access-log
+    /// batches waiting for one of the writer's.
+    func ownPoolMetrics() -> String {
+        var text = "# HELP handoff_db_credential_pool_waiting Requests waiting for a connection to look up a token"
+        text += " or session.\n# TYPE handoff_db_credential_pool_waiting gauge\n"
+        text += "handoff_db_credential_pool_waiting \(tables.credentialPool.waitingCallers)\n"
+        text += "# HELP handoff_db_access_log_pool_waiting Access-log batches waiting for a connection.\n"
+        text += "# TYPE handoff_db_access_log_pool_waiting gauge\n"
+        text += "handoff_db_access_log_pool_waiting \(tables.accessLogPool.waitingCallers)\n"
+        return text
     }
 
     /// `GET /v1/audit/access`: the access log, newest first, one page (`limit`, default 1000, at
