@@ -236,14 +236,12 @@ final class AccessLogWriter: Sendable {
     /// one busy caller alone still has most of it.
     var principalShare: Int { max(1, capacity / 8) }
 
-    /// Whose share a row's read counts against: an institution's, whichever of its people reads
-    /// (each token is one person, and an institution flooding the log with several of its
-    /// people's tokens is still one caller); a coordinator's or an auditor's own, by person.
+    /// Whose share a row's read counts against: its principal's ``Principal/caller`` (an
+    /// institution flooding the log with several of its people's tokens is still one caller).
     static func principalKey(_ row: Row) -> String {
-        guard row.role != Principal.Role.institution.rawValue else {
-            return row.role + "\u{0}" + (row.institution ?? "")
-        }
-        return row.role + "\u{0}" + (row.institution ?? "") + "\u{0}" + row.user
+        Principal.Role(rawValue: row.role).map {
+            Principal(role: $0, institution: row.institution, user: row.user).caller
+        } ?? row.role + ":" + row.user
     }
 
     /// Queues `rows` (one read's, all by one principal) and returns once they are committed.

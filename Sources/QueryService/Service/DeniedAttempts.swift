@@ -22,11 +22,7 @@ final class DeniedAttempts: Sendable {
     let perHour: Int
     let maxKeys: Int
     private let now: @Sendable () -> ContinuousClock.Instant
-    private struct Allowance {
-        var left: Double
-        var updated: ContinuousClock.Instant
-    }
-    private let allowances = Mutex<[String: Allowance]>([:])
+    private let allowances = Mutex<[String: RefillingBalance]>([:])
 
     init(
         perHour: Int, maxKeys: Int = 100_000, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
@@ -47,24 +43,23 @@ final class DeniedAttempts: Sendable {
         let now = self.now()
         let full = Double(perHour)
         let perSecond = full / 3600
+        func leftNow(_ allowance: RefillingBalance) -> Double {
+            allowance.filled(at: now, cap: full, perSecond: perSecond)
+        }
         return allowances.withLock { allowances -> Int? in
-            var allowance = allowances[key] ?? Allowance(left: full, updated: now)
-            allowance.left = min(full, allowance.left + Self.seconds(now - allowance.updated) * perSecond)
-            allowance.updated = now
+            var allowance = allowances[key] ?? RefillingBalance(balance: full, at: now)
+            let left = allowance.refill(to: now, cap: full, perSecond: perSecond)
             // (A millionth either way: sums of fractions of an attempt are not exact.)
-            guard allowance.left >= 1 - 1e-6 else {
+            guard left >= 1 - 1e-6 else {
                 allowances[key] = allowance
-                return max(1, Int(((1 - allowance.left) / perSecond - 1e-6).rounded(.up)))
+                return max(1, Int(((1 - left) / perSecond - 1e-6).rounded(.up)))
             }
-            allowance.left -= 1
+            allowance.balance -= 1
             allowances[key] = allowance
             if allowances.count > maxKeys {
-                allowances = allowances.filter {
-                    $0.value.left + Self.seconds(now - $0.value.updated) * perSecond < full
-                }
+                allowances = allowances.filter { leftNow($0.value) < full }
                 if allowances.count > maxKeys {
-                    func left(_ a: Allowance) -> Double { a.left + Self.seconds(now - a.updated) * perSecond }
-                    let spent = allowances.sorted { left($0.value) < left($1.value) }.prefix(maxKeys / 2)
+                    let spent = allowances.sorted { leftNow($0.value) < leftNow($1.value) }.prefix(maxKeys / 2)
                     allowances = Dictionary(uniqueKeysWithValues: spent.map { ($0.key, $0.value) })
                 }
             }
@@ -74,8 +69,4 @@ final class DeniedAttempts: Sendable {
 
     /// Callers and cases remembered (for tests).
     var count: Int { allowances.withLock { $0.count } }
-
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 }

@@ -10,12 +10,8 @@ final class InFlightRequests: Sendable {
 
     init(limit: Int) { self.limit = max(1, limit) }
 
-    /// Who a request counts against: an institution (all its tokens and persons together), or a
-    /// coordinator or auditor by person.
-    static func caller(_ principal: Principal) -> String {
-        principal.role == .institution
-            ? "institution:" + (principal.institution ?? "") : principal.role.rawValue + ":" + principal.user
-    }
+    /// Who a request counts against (``Principal/caller``).
+    static func caller(_ principal: Principal) -> String { principal.caller }
 
     /// Takes a place for `caller`; false when it holds `limit` already. Each true must be matched
     /// by ``leave(_:)``.

@@ -86,7 +86,7 @@ public struct AppendBudgetPolicy: Sendable, Hashable {
 /// The balances of ``AppendBudgetPolicy``, per institution, in this process.
 final class AppendBudget: Sendable {
     let policy: AppendBudgetPolicy
-    private let balances = Mutex<[String: (balance: Double, at: ContinuousClock.Instant)]>([:])
+    private let balances = Mutex<[String: RefillingBalance]>([:])
 
     init(policy: AppendBudgetPolicy) {
         self.policy = policy
@@ -137,13 +137,12 @@ final class AppendBudget: Sendable {
     /// The balance filled up to `now` (the clock read under the lock, so that no stretch is
     /// filled twice), and stored as of `now`.
     private static func refilled(
-        _ balances: inout [String: (balance: Double, at: ContinuousClock.Instant)], _ institution: String,
-        _ now: ContinuousClock.Instant, _ policy: AppendBudgetPolicy
+        _ balances: inout [String: RefillingBalance], _ institution: String, _ now: ContinuousClock.Instant,
+        _ policy: AppendBudgetPolicy
     ) -> Double {
-        let (balance, at) = balances[institution] ?? (policy.burst, now)
-        let elapsed = max(0, (now - at) / .seconds(1))
-        let filled = min(policy.burst, balance + elapsed * policy.perSecond)
-        balances[institution] = (filled, max(now, at))
+        var entry = balances[institution] ?? RefillingBalance(balance: policy.burst, at: now)
+        let filled = entry.refill(to: now, cap: policy.burst, perSecond: policy.perSecond)
+        balances[institution] = entry
         return filled
     }
 }

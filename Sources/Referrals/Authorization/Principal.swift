@@ -22,6 +22,13 @@ public struct Principal: Sendable, Hashable {
         self.user = user
     }
 
+    /// Whom a per-caller limit counts against: an institution, all its tokens and persons together
+    /// (a monitored institution is one caller however many of its people's tokens it uses); a
+    /// coordinator or an auditor by person.
+    public var caller: String {
+        role == .institution ? "institution:" + (institution ?? "") : role.rawValue + ":" + user
+    }
+
     /// An `institution` principal.
     public static func institution(_ id: String, user: String) -> Principal {
         Principal(role: .institution, institution: id, user: user)
